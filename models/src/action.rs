@@ -1,0 +1,236 @@
+//! What an operation asks of a device: the management functions and the native escape hatch.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::Function;
+
+/// A management action. One operation carries one action; multi-step protocol procedures (a
+/// LwM2M firmware pull, a CWMP Download and its TransferComplete) are the adapter's business.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Action {
+    /// `rbo.rbo`: restart the device.
+    Reboot,
+    /// `rbo.far`: factory reset.
+    FactoryReset,
+    /// `fwr`: download and apply a firmware image.
+    Firmware(FirmwareUpdate),
+    /// `swr`: act on a software module.
+    Software(SoftwareAction),
+    /// Diagnostics: ping a host from the device.
+    Ping(PingRequest),
+    /// Diagnostics: trace the route to a host from the device.
+    Traceroute(TracerouteRequest),
+    /// Re-read the device's management snapshot.
+    RefreshDeviceInfo,
+    /// Native access to a protocol path.
+    Native(NativeRequest),
+}
+
+impl Action {
+    /// The function a device must support for this action.
+    pub fn function(&self) -> Function {
+        match self {
+            Action::Reboot => Function::Reboot,
+            Action::FactoryReset => Function::FactoryReset,
+            Action::Firmware(_) => Function::Firmware,
+            Action::Software(_) => Function::Software,
+            Action::Ping(_) => Function::Ping,
+            Action::Traceroute(_) => Function::Traceroute,
+            Action::RefreshDeviceInfo => Function::DeviceInfo,
+            Action::Native(n) if n.op == NativeOp::Observe || n.op == NativeOp::CancelObserve => {
+                Function::Observe
+            }
+            Action::Native(_) => Function::Native,
+        }
+    }
+
+    /// A short name for logs, metrics and lists.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Reboot => "reboot",
+            Action::FactoryReset => "factoryReset",
+            Action::Firmware(_) => "firmware",
+            Action::Software(_) => "software",
+            Action::Ping(_) => "ping",
+            Action::Traceroute(_) => "traceroute",
+            Action::RefreshDeviceInfo => "refreshDeviceInfo",
+            Action::Native(_) => "native",
+        }
+    }
+
+    /// Checks what the type system cannot: non-empty URLs, hosts and paths, sane counts.
+    /// Returns the offending field and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        match self {
+            Action::Firmware(f) => {
+                non_empty("uri", &f.uri)?;
+                if !f.uri.contains("://") {
+                    return Err(("uri", format!("`{}` is not an absolute URI", f.uri)));
+                }
+            }
+            Action::Software(s) => match s {
+                SoftwareAction::Install { uri, .. } => non_empty("uri", uri)?,
+                SoftwareAction::Uninstall { module }
+                | SoftwareAction::Activate { module }
+                | SoftwareAction::Deactivate { module } => non_empty("module", module)?,
+            },
+            Action::Ping(p) => {
+                non_empty("host", &p.host)?;
+                if p.count == Some(0) || p.count.is_some_and(|c| c > 100) {
+                    return Err(("count", "must be between 1 and 100".into()));
+                }
+            }
+            Action::Traceroute(t) => non_empty("host", &t.host)?,
+            Action::Native(n) => {
+                non_empty("path", &n.path)?;
+                if n.op == NativeOp::Write && n.value.is_none() {
+                    return Err(("value", "a write needs a value".into()));
+                }
+            }
+            Action::Reboot | Action::FactoryReset | Action::RefreshDeviceInfo => {}
+        }
+        Ok(())
+    }
+}
+
+fn non_empty(field: &'static str, v: &str) -> Result<(), (&'static str, String)> {
+    if v.trim().is_empty() {
+        Err((field, "must not be empty".into()))
+    } else {
+        Ok(())
+    }
+}
+
+/// A firmware update request (`fwr.url`, `fwr.vr`, `fwr.fwn`, `fwr.ud`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FirmwareUpdate {
+    /// Where the device fetches the image.
+    pub uri: String,
+    /// The version the image carries; when the device already runs it, rules skip the update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Package name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A software-module action (`swr.in`, `un`, `act`, `dea`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "camelCase")]
+pub enum SoftwareAction {
+    /// Download and install a module.
+    Install {
+        /// Package URL.
+        uri: String,
+        /// Module name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// Module version.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
+    },
+    /// Remove a module.
+    Uninstall {
+        /// Module id as in the device's software snapshot.
+        module: String,
+    },
+    /// Start / enable a module.
+    Activate {
+        /// Module id.
+        module: String,
+    },
+    /// Stop / disable a module.
+    Deactivate {
+        /// Module id.
+        module: String,
+    },
+}
+
+/// A ping diagnostic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PingRequest {
+    /// Host name or address to ping.
+    pub host: String,
+    /// Number of echo requests (1..=100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// Per-echo timeout, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u32>,
+}
+
+/// A traceroute diagnostic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TracerouteRequest {
+    /// Host name or address.
+    pub host: String,
+    /// Maximum hop count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_hops: Option<u32>,
+}
+
+/// A native protocol operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum NativeOp {
+    /// Read a path.
+    Read,
+    /// Write a value to a path.
+    Write,
+    /// Execute a path (LwM2M Execute, OMA DM Exec).
+    Execute,
+    /// Observe a path: changes arrive as observation events.
+    Observe,
+    /// Stop observing a path.
+    CancelObserve,
+}
+
+/// A native read / write / execute / observe of a path as the device names it (`/3/0/0`,
+/// `Device.DeviceInfo.SoftwareVersion`, `./DevInfo/Man`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NativeRequest {
+    /// What to do.
+    pub op: NativeOp,
+    /// The protocol path.
+    pub path: String,
+    /// The value to write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    /// Execute arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn actions_are_tagged_by_kind() {
+        let a: Action = serde_json::from_value(json!({"kind": "firmware", "uri": "http://x/fw.bin", "version": "2.0"})).unwrap();
+        assert_eq!(a.function(), Function::Firmware);
+        assert_eq!(serde_json::to_value(&a).unwrap()["kind"], "firmware");
+        let s: Action = serde_json::from_value(json!({"kind": "software", "action": "uninstall", "module": "1"})).unwrap();
+        assert_eq!(s, Action::Software(SoftwareAction::Uninstall { module: "1".into() }));
+        let o: Action = serde_json::from_value(json!({"kind": "native", "op": "observe", "path": "/3/0/9"})).unwrap();
+        assert_eq!(o.function(), Function::Observe);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let bad = Action::Firmware(FirmwareUpdate { uri: "fw.bin".into(), version: None, name: None });
+        assert_eq!(bad.validate().unwrap_err().0, "uri");
+        let bad = Action::Native(NativeRequest { op: NativeOp::Write, path: "/1/0/1".into(), value: None, args: None });
+        assert_eq!(bad.validate().unwrap_err().0, "value");
+        let bad = Action::Ping(PingRequest { host: "h".into(), count: Some(0), timeout_ms: None });
+        assert_eq!(bad.validate().unwrap_err().0, "count");
+        assert!(Action::Reboot.validate().is_ok());
+    }
+}
