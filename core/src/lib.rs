@@ -1,1 +1,57 @@
-//! placeholder
+//! unidm's engine: device registry, durable operations, groups, rules, events, storage and the
+//! adapter SPI. No protocol and no HTTP live here (DESIGN.md, "The engine").
+//!
+//! # Embedding
+//!
+//! A platform embeds unidm by building an [`Engine`] on a [`Store`] with the protocol adapters it
+//! wants, subscribing to events and creating operations; no HTTP server is involved:
+//!
+//! ```no_run
+//! use unidm_core::{CreateOptions, Engine, Received, SqliteStore};
+//! use unidm_models::{Action, DeviceId};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = Engine::builder()
+//!     .store(SqliteStore::open("unidm.db")?)
+//!     // .adapter(my_lwm2m_adapter)
+//!     .start()
+//!     .await?;
+//! let mut events = engine.subscribe();
+//! let id = DeviceId::parse("lwm2m:urn:imei:490154203237518")?;
+//! let op = engine.create_operation(&id, Action::Reboot, CreateOptions::default()).await?;
+//! println!("operation {} is {}", op.id, op.state);
+//! while let Some(Received::Event(e)) = events.recv().await {
+//!     println!("{}", e.kind());
+//! }
+//! engine.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! `examples/embed.rs` is a runnable version with a small in-process adapter.
+//!
+//! # Guarantees
+//! - An operation is committed to the store before `create_operation` returns, and so is every
+//!   later state change; after a restart every unfinished operation is handed back to its
+//!   adapter (states `pending -> dispatched -> running -> succeeded | failed | cancelled |
+//!   expired`).
+//! - Events are published once the change they describe is committed, in commit order; a slow
+//!   subscriber receives [`Received::Lagged`] with the number of events it missed.
+//! - A group operation never has more than its `concurrency` members dispatched or running.
+#![deny(missing_docs)]
+
+pub mod adapter;
+mod clock;
+mod engine;
+mod error;
+mod events;
+pub mod store;
+
+pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{
+    CreateOptions, DeviceQuery, Engine, EngineBuilder, EngineConfig, EngineStats, GroupOperationView, TopologyEdge,
+    TopologyGraph,
+};
+pub use error::CoreError;
+pub use events::{EventBus, Received, Subscription};
+pub use store::{OperationQuery, Page, SqliteOptions, SqliteStore, Store, StoreError, StoreExt, Write};

@@ -1,0 +1,365 @@
+//! The engine: device registry, durable operations, groups, rules and events, wired to a store
+//! and to protocol adapters.
+//!
+//! State lives in memory for speed (the registry, unfinished operations, groups, rules) and in
+//! the store for durability. Every change is queued to the store under the lock that ordered it
+//! and its events are published from the store's writer once committed, so the store and the
+//! event stream see changes in the same order and never see what a crash could take back.
+
+mod groups;
+mod ops;
+mod registry;
+mod rules;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{oneshot, Notify};
+use tokio::task::JoinHandle;
+use unidm_models::{Device, DeviceId, Event, Group, OperationId, Protocol, RetryPolicy, Rule, Timestamp};
+
+use crate::adapter::{Adapter, AdapterHandle};
+use crate::clock::{Clock, SystemClock};
+use crate::events::{EventBus, Subscription};
+use crate::store::{Store, StoreError, Write};
+use crate::CoreError;
+
+pub use groups::GroupOperationView;
+pub use ops::CreateOptions;
+pub use registry::{DeviceQuery, TopologyEdge, TopologyGraph};
+
+use ops::OpsState;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Events kept for slow consumers before they are told they lagged.
+    pub event_capacity: usize,
+    /// How often deadlines, retries and device lifetimes are checked.
+    pub tick: Duration,
+    /// Deadline of an operation created without one (`None`: operations wait forever).
+    pub default_deadline: Option<Duration>,
+    /// Retry policy of an operation created without one.
+    pub default_retry: RetryPolicy,
+    /// Slack after a device's lifetime before it is marked offline.
+    pub expiry_grace: Duration,
+    /// Concurrency of a group operation started without one.
+    pub default_group_concurrency: u32,
+    /// Most members a group operation may fan out to.
+    pub max_group_members: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            event_capacity: 4096,
+            tick: Duration::from_secs(1),
+            default_deadline: Some(Duration::from_secs(24 * 3600)),
+            default_retry: RetryPolicy::default(),
+            expiry_grace: Duration::from_secs(15),
+            default_group_concurrency: 50,
+            max_group_members: 1_000_000,
+        }
+    }
+}
+
+/// Counters for metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Devices in the registry.
+    pub devices: usize,
+    /// Devices per presence state name.
+    pub devices_by_presence: BTreeMap<String, usize>,
+    /// Unfinished operations per state name.
+    pub active_operations: BTreeMap<String, usize>,
+    /// Operations created since start.
+    pub operations_created: u64,
+    /// Operations finished since start, per terminal state name.
+    pub operations_finished: BTreeMap<String, u64>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) events: EventBus,
+    pub(crate) config: EngineConfig,
+    adapters: HashMap<Protocol, Arc<dyn Adapter>>,
+    devices: RwLock<BTreeMap<DeviceId, Device>>,
+    ops: Mutex<OpsState>,
+    groups: RwLock<BTreeMap<String, Group>>,
+    rules: RwLock<BTreeMap<String, Rule>>,
+    next_id: AtomicU64,
+    created: AtomicU64,
+    finished: Mutex<BTreeMap<String, u64>>,
+    stopping: AtomicBool,
+    stop: Notify,
+}
+
+/// A store commit in flight; its events are published when it lands.
+pub(crate) struct Commit(oneshot::Receiver<Result<(), StoreError>>);
+
+impl Commit {
+    pub(crate) async fn wait(self) -> Result<(), CoreError> {
+        Ok(self.0.await.unwrap_or(Err(StoreError::Closed))?)
+    }
+}
+
+impl Inner {
+    /// Queues `writes`; once committed, publishes `events`. Call it under the lock that ordered
+    /// the change, await the commit outside it.
+    pub(crate) fn persist(&self, writes: Vec<Write>, events: Vec<Event>) -> Commit {
+        let (tx, rx) = oneshot::channel();
+        let bus = self.events.clone();
+        self.store.submit(
+            writes,
+            Box::new(move |r| {
+                if r.is_ok() {
+                    for e in events {
+                        bus.publish(e);
+                    }
+                }
+                let _ = tx.send(r);
+            }),
+        );
+        Commit(rx)
+    }
+
+    pub(crate) fn next_id(&self) -> OperationId {
+        OperationId(self.next_id.fetch_add(1, Ordering::SeqCst))
+    }
+
+    pub(crate) fn adapter(&self, p: Protocol) -> Option<Arc<dyn Adapter>> {
+        self.adapters.get(&p).cloned()
+    }
+
+    /// Checks deadlines, due retries and device lifetimes.
+    pub(crate) async fn tick(self: &Arc<Self>) {
+        let now = self.clock.now();
+        self.expire_devices(now).await;
+        self.tick_operations(now).await;
+    }
+}
+
+/// The running engine. Cheap to clone; every clone is the same engine.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+    ticker: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("adapters", &self.inner.adapters.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+/// Builds an [`Engine`]: a store, the adapters wanted, optionally a clock and settings.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use unidm_core::{Engine, SqliteStore};
+/// let engine = Engine::builder().store(SqliteStore::open("unidm.db")?).start().await?;
+/// let mut events = engine.subscribe();
+/// // ... engine.create_operation(...), events.recv().await ...
+/// engine.shutdown().await;
+/// # Ok(()) }
+/// ```
+pub struct EngineBuilder {
+    store: Option<Arc<dyn Store>>,
+    adapters: Vec<Arc<dyn Adapter>>,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    background_ticks: bool,
+}
+
+impl EngineBuilder {
+    /// The store to use (required).
+    pub fn store(self, store: impl Store) -> Self {
+        self.store_arc(Arc::new(store))
+    }
+
+    /// The store, already shared.
+    pub fn store_arc(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Adds a protocol adapter (one per protocol; a later one replaces an earlier one).
+    pub fn adapter(self, adapter: impl Adapter) -> Self {
+        self.adapter_arc(Arc::new(adapter))
+    }
+
+    /// Adds a shared protocol adapter.
+    pub fn adapter_arc(mut self, adapter: Arc<dyn Adapter>) -> Self {
+        self.adapters.push(adapter);
+        self
+    }
+
+    /// Uses another clock (tests use [`crate::ManualClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Settings.
+    pub fn config(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Runs no background ticker: the caller drives time with [`Engine::tick`] (for tests on a
+    /// manual clock).
+    pub fn manual_ticks(mut self) -> Self {
+        self.background_ticks = false;
+        self
+    }
+
+    /// Loads the store, starts the adapters, hands every unfinished operation back to its
+    /// adapter, and starts the ticker.
+    pub async fn start(self) -> Result<Engine, CoreError> {
+        let store = self.store.ok_or_else(|| CoreError::bad_input("store", "an engine needs a store"))?;
+        let devices = store.load_devices().await?;
+        let groups = store.load_groups().await?;
+        let rules = store.load_rules().await?;
+        let max_id = store.max_operation_id().await?;
+        let unfinished = store.unfinished_operations().await?;
+
+        let inner = Arc::new(Inner {
+            events: EventBus::new(self.config.event_capacity),
+            config: self.config,
+            clock: self.clock,
+            adapters: self.adapters.iter().map(|a| (a.protocol(), a.clone())).collect(),
+            devices: RwLock::new(devices.into_iter().map(|d| (d.id.clone(), d)).collect()),
+            ops: Mutex::new(OpsState::default()),
+            groups: RwLock::new(groups.into_iter().map(|g| (g.id.clone(), g)).collect()),
+            rules: RwLock::new(rules.into_iter().map(|r| (r.id.clone(), r)).collect()),
+            next_id: AtomicU64::new(max_id + 1),
+            created: AtomicU64::new(0),
+            finished: Mutex::new(BTreeMap::new()),
+            stopping: AtomicBool::new(false),
+            stop: Notify::new(),
+            store,
+        });
+
+        for (protocol, adapter) in &inner.adapters {
+            let handle = AdapterHandle { inner: inner.clone(), protocol: *protocol };
+            adapter.start(handle).await.map_err(|e| CoreError::Conflict(format!("{protocol} adapter: {e}")))?;
+        }
+        let recovered = unfinished.len();
+        inner.recover(unfinished).await?;
+        if recovered > 0 {
+            tracing::info!(operations = recovered, "resumed unfinished operations");
+        }
+
+        let ticker = if self.background_ticks {
+            let inner = inner.clone();
+            Some(tokio::spawn(async move {
+                let mut interval = tokio::time::interval(inner.config.tick);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = interval.tick() => inner.tick().await,
+                        _ = inner.stop.notified() => break,
+                    }
+                }
+            }))
+        } else {
+            None
+        };
+        Ok(Engine { inner, ticker: Arc::new(Mutex::new(ticker)) })
+    }
+}
+
+impl Engine {
+    /// A builder with the system clock and default settings.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder {
+            store: None,
+            adapters: Vec::new(),
+            clock: Arc::new(SystemClock),
+            config: EngineConfig::default(),
+            background_ticks: true,
+        }
+    }
+
+    /// Subscribes to the event stream.
+    pub fn subscribe(&self) -> Subscription {
+        self.inner.events.subscribe()
+    }
+
+    /// The engine's current time.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The protocols that have an adapter.
+    pub fn protocols(&self) -> Vec<Protocol> {
+        let mut p: Vec<_> = self.inner.adapters.keys().copied().collect();
+        p.sort();
+        p
+    }
+
+    /// A handle for code that reports devices of `protocol` itself, as an adapter would.
+    pub fn handle(&self, protocol: Protocol) -> AdapterHandle {
+        AdapterHandle { inner: self.inner.clone(), protocol }
+    }
+
+    /// Checks deadlines, due retries and device lifetimes now (the ticker does it every
+    /// `EngineConfig::tick`).
+    pub async fn tick(&self) {
+        self.inner.tick().await;
+    }
+
+    /// Counters for metrics.
+    pub fn stats(&self) -> EngineStats {
+        let mut s = EngineStats::default();
+        if let Ok(devs) = self.inner.devices.read() {
+            s.devices = devs.len();
+            for d in devs.values() {
+                let name = serde_json::to_value(d.presence.state).ok().and_then(|v| v.as_str().map(str::to_owned));
+                *s.devices_by_presence.entry(name.unwrap_or_default()).or_insert(0) += 1;
+            }
+        }
+        if let Ok(ops) = self.inner.ops.lock() {
+            for op in ops.active.values() {
+                *s.active_operations.entry(op.state.as_str().to_owned()).or_insert(0) += 1;
+            }
+        }
+        s.operations_created = self.inner.created.load(Ordering::Relaxed);
+        if let Ok(f) = self.inner.finished.lock() {
+            s.operations_finished = f.clone();
+        }
+        s
+    }
+
+    /// Stops the ticker and the adapters and waits for every queued write to commit. Unfinished
+    /// operations stay stored and resume at the next start.
+    pub async fn shutdown(&self) {
+        if self.inner.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.inner.stop.notify_waiters();
+        let ticker = self.ticker.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = ticker {
+            t.abort();
+            let _ = t.await;
+        }
+        for adapter in self.inner.adapters.values() {
+            adapter.shutdown().await;
+        }
+        if let Err(e) = self.inner.store.flush().await {
+            tracing::warn!(error = %e, "store flush at shutdown failed");
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+}

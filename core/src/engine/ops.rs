@@ -1,0 +1,414 @@
+//! Durable operations: create, dispatch to the adapter, progress, retry, deadline, cancel, and
+//! recovery after a restart.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use unidm_models::{
+    Action, Aggregate, DeviceId, Event, GroupOperation, Operation, OperationError, OperationId, OperationState,
+    Progress, RetryPolicy, Timestamp,
+};
+
+use super::{Commit, Engine, Inner};
+use crate::store::{OperationQuery, Page, Write};
+use crate::CoreError;
+
+/// Options of a new operation.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// How long the operation may take before it expires (default: the engine's).
+    pub timeout: Option<Duration>,
+    /// Retry policy (default: the engine's).
+    pub retry: Option<RetryPolicy>,
+}
+
+/// Unfinished operations and the group operations fanning out.
+#[derive(Default)]
+pub(crate) struct OpsState {
+    pub(crate) active: HashMap<OperationId, Operation>,
+    pub(crate) runs: HashMap<OperationId, GroupRun>,
+}
+
+/// A group operation in progress: which members wait, which are in flight, counts per state.
+pub(crate) struct GroupRun {
+    pub(crate) op: GroupOperation,
+    pub(crate) queue: VecDeque<OperationId>,
+    pub(crate) in_flight: HashSet<OperationId>,
+    pub(crate) states: HashMap<OperationId, OperationState>,
+    pub(crate) counts: BTreeMap<OperationState, usize>,
+}
+
+impl GroupRun {
+    pub(crate) fn new(op: GroupOperation, states: HashMap<OperationId, OperationState>) -> Self {
+        let mut counts = BTreeMap::new();
+        for s in states.values() {
+            *counts.entry(*s).or_insert(0) += 1;
+        }
+        let queue = op.members.iter().copied().filter(|m| states.get(m) == Some(&OperationState::Pending)).collect();
+        GroupRun { op, queue, in_flight: HashSet::new(), states, counts }
+    }
+
+    fn set_state(&mut self, id: OperationId, state: OperationState) {
+        if let Some(old) = self.states.insert(id, state) {
+            if let Some(c) = self.counts.get_mut(&old) {
+                *c = c.saturating_sub(1);
+            }
+        }
+        *self.counts.entry(state).or_insert(0) += 1;
+        if state.is_terminal() {
+            self.in_flight.remove(&id);
+        }
+    }
+
+    /// Members to start now, within the concurrency limit.
+    pub(crate) fn pump(&mut self) -> Vec<OperationId> {
+        let mut start = Vec::new();
+        while self.in_flight.len() < self.op.concurrency.max(1) as usize {
+            let Some(id) = self.queue.pop_front() else { break };
+            if self.states.get(&id).is_some_and(|s| s.is_terminal()) {
+                continue;
+            }
+            self.in_flight.insert(id);
+            start.push(id);
+        }
+        start
+    }
+
+    fn done(&self) -> bool {
+        self.states.values().all(|s| s.is_terminal())
+    }
+
+    pub(crate) fn event(&self) -> Event {
+        let counts: BTreeMap<String, usize> =
+            self.counts.iter().filter(|(_, n)| **n > 0).map(|(s, n)| (s.as_str().to_owned(), *n)).collect();
+        Event::GroupOperationChanged {
+            id: self.op.id,
+            aggregate: Aggregate { total: self.states.len(), counts, done: self.done(), results: Vec::new() },
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn new_operation(
+        &self,
+        device: DeviceId,
+        action: Action,
+        opts: &CreateOptions,
+        now: Timestamp,
+    ) -> Operation {
+        let timeout = opts.timeout.or(self.config.default_deadline);
+        Operation {
+            id: self.next_id(),
+            device,
+            action,
+            state: OperationState::Pending,
+            progress: None,
+            result: None,
+            error: None,
+            attempts: 0,
+            retry: opts.retry.unwrap_or(self.config.default_retry),
+            not_before: None,
+            deadline: timeout.map(|t| now.plus(t)),
+            group_operation: None,
+            rule: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    pub(crate) async fn create_operation(
+        self: &Arc<Self>,
+        device: &DeviceId,
+        action: Action,
+        opts: CreateOptions,
+        rule: Option<String>,
+    ) -> Result<Operation, CoreError> {
+        action.validate().map_err(|(field, msg)| CoreError::bad_input(format!("action.{field}"), msg))?;
+        let dev = self.device(device).ok_or_else(|| CoreError::not_found("device", device))?;
+        let function = action.function();
+        if !dev.supports(function) {
+            return Err(CoreError::NotSupported { device: device.clone(), function });
+        }
+        let now = self.clock.now();
+        let mut op = self.new_operation(device.clone(), action, &opts, now);
+        op.rule = rule;
+        let commit = {
+            let mut ops = self.ops.lock().map_err(|_| CoreError::Shutdown)?;
+            ops.active.insert(op.id, op.clone());
+            self.persist(vec![Write::operation(&op)], vec![Event::OperationChanged { operation: Box::new(op.clone()) }])
+        };
+        self.created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        commit.wait().await?;
+        self.dispatch(op.id);
+        Ok(op)
+    }
+
+    /// Hands a pending operation to its adapter, in the background.
+    pub(crate) fn dispatch(self: &Arc<Self>, id: OperationId) {
+        let inner = self.clone();
+        tokio::spawn(async move { inner.dispatch_now(id).await });
+    }
+
+    async fn dispatch_now(self: &Arc<Self>, id: OperationId) {
+        let now = self.clock.now();
+        let (adapter, op, commit) = {
+            let Ok(mut guard) = self.ops.lock() else { return };
+            let ops = &mut *guard;
+            let Some(op) = ops.active.get_mut(&id) else { return };
+            if op.state != OperationState::Pending || op.not_before.is_some_and(|t| t > now) {
+                return;
+            }
+            if let Some(g) = op.group_operation {
+                // A member runs only while it holds one of its group's slots.
+                if !ops.runs.get(&g).is_some_and(|r| r.in_flight.contains(&id)) {
+                    return;
+                }
+            }
+            // Without an adapter for its protocol the operation stays pending until its deadline.
+            let Some(adapter) = self.adapter(op.device.protocol()) else { return };
+            op.state = OperationState::Dispatched;
+            op.attempts += 1;
+            op.not_before = None;
+            op.updated_at = now;
+            let op = op.clone();
+            let mut events = vec![Event::OperationChanged { operation: Box::new(op.clone()) }];
+            if let Some(run) = op.group_operation.and_then(|g| ops.runs.get_mut(&g)) {
+                run.set_state(id, op.state);
+                events.push(run.event());
+            }
+            (adapter, op.clone(), self.persist(vec![Write::operation(&op)], events))
+        };
+        if let Err(e) = commit.wait().await {
+            tracing::error!(operation = %id, error = %e, "could not store dispatch");
+            return;
+        }
+        if let Err(e) = adapter.submit(op).await {
+            if let Err(e2) = self.operation_failed(id, e).await {
+                tracing::debug!(operation = %id, error = %e2, "rejected operation already ended");
+            }
+        }
+    }
+
+    /// Applies `change` to an unfinished operation, stores it, keeps group bookkeeping, and
+    /// starts whatever the change frees a slot for.
+    fn transition(self: &Arc<Self>, id: OperationId, change: impl FnOnce(&mut Operation)) -> Result<Commit, CoreError> {
+        let now = self.clock.now();
+        let (commit, start) = {
+            let mut guard = self.ops.lock().map_err(|_| CoreError::Shutdown)?;
+            let ops = &mut *guard;
+            let op = ops
+                .active
+                .get_mut(&id)
+                .ok_or_else(|| CoreError::Conflict(format!("operation {id} is not in progress")))?;
+            change(op);
+            op.updated_at = now;
+            let op = op.clone();
+            if op.state.is_terminal() {
+                ops.active.remove(&id);
+                if let Ok(mut f) = self.finished.lock() {
+                    *f.entry(op.state.as_str().to_owned()).or_insert(0) += 1;
+                }
+            }
+            let mut events = vec![Event::OperationChanged { operation: Box::new(op.clone()) }];
+            let mut start = Vec::new();
+            if let Some(g) = op.group_operation {
+                if let Some(run) = ops.runs.get_mut(&g) {
+                    run.set_state(id, op.state);
+                    start = run.pump();
+                    events.push(run.event());
+                    if run.done() {
+                        ops.runs.remove(&g);
+                    }
+                }
+            }
+            (self.persist(vec![Write::operation(&op)], events), start)
+        };
+        for s in start {
+            self.dispatch(s);
+        }
+        Ok(commit)
+    }
+
+    pub(crate) async fn operation_running(self: &Arc<Self>, id: OperationId, progress: Progress) -> Result<(), CoreError> {
+        self.transition(id, |op| {
+            op.state = OperationState::Running;
+            op.progress = Some(progress);
+        })?
+        .wait()
+        .await
+    }
+
+    pub(crate) async fn operation_succeeded(
+        self: &Arc<Self>,
+        id: OperationId,
+        result: Option<serde_json::Value>,
+    ) -> Result<(), CoreError> {
+        self.transition(id, |op| {
+            op.state = OperationState::Succeeded;
+            op.result = result;
+            op.error = None;
+            op.not_before = None;
+        })?
+        .wait()
+        .await
+    }
+
+    pub(crate) async fn operation_failed(self: &Arc<Self>, id: OperationId, error: OperationError) -> Result<(), CoreError> {
+        let now = self.clock.now();
+        self.transition(id, |op| {
+            if error.kind.is_retryable() && op.attempts < op.retry.max_attempts {
+                op.state = OperationState::Pending;
+                op.not_before = Some(now.plus(Duration::from_millis(op.retry.delay_after(op.attempts))));
+            } else {
+                op.state = OperationState::Failed;
+            }
+            op.error = Some(error);
+        })?
+        .wait()
+        .await
+    }
+
+    /// Expires operations past their deadline and dispatches retries that are due.
+    pub(crate) async fn tick_operations(self: &Arc<Self>, now: Timestamp) {
+        let (expired, due): (Vec<_>, Vec<_>) = {
+            let Ok(ops) = self.ops.lock() else { return };
+            let expired = ops.active.values().filter(|o| o.deadline.is_some_and(|d| d <= now)).map(|o| o.id).collect();
+            let due = ops
+                .active
+                .values()
+                .filter(|o| o.state == OperationState::Pending && o.not_before.is_some_and(|t| t <= now))
+                .map(|o| o.id)
+                .collect();
+            (expired, due)
+        };
+        for id in expired {
+            let commit = self.transition(id, |op| {
+                op.state = OperationState::Expired;
+                op.error = Some(OperationError::new(
+                    unidm_models::ErrorKind::Timeout,
+                    "the deadline passed before the operation finished",
+                ));
+            });
+            if let Ok(c) = commit {
+                let _ = c.wait().await;
+                self.tell_adapter_cancel(id);
+            }
+        }
+        for id in due {
+            self.dispatch_now(id).await;
+        }
+    }
+
+    fn tell_adapter_cancel(self: &Arc<Self>, id: OperationId) {
+        let inner = self.clone();
+        tokio::spawn(async move {
+            for a in inner.adapters.values() {
+                a.cancel(id).await;
+            }
+        });
+    }
+
+    pub(crate) async fn cancel_operation(self: &Arc<Self>, id: OperationId) -> Result<Operation, CoreError> {
+        match self.transition(id, |op| op.state = OperationState::Cancelled) {
+            Ok(commit) => {
+                commit.wait().await?;
+                self.tell_adapter_cancel(id);
+                self.store.get_operation(id).await?.ok_or_else(|| CoreError::not_found("operation", id))
+            }
+            Err(CoreError::Conflict(_)) => match self.store.get_operation(id).await? {
+                Some(op) => Err(CoreError::Conflict(format!("operation {id} already {}", op.state))),
+                None => Err(CoreError::not_found("operation", id)),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes back every unfinished operation after a restart: each is pending again and is
+    /// handed to its adapter anew; group operations resume within their concurrency limits.
+    pub(crate) async fn recover(self: &Arc<Self>, unfinished: Vec<Operation>) -> Result<(), CoreError> {
+        let group_ids: BTreeSet<OperationId> = unfinished.iter().filter_map(|o| o.group_operation).collect();
+        let mut runs = HashMap::new();
+        if !group_ids.is_empty() {
+            for g in self.store.load_group_operations().await? {
+                if !group_ids.contains(&g.id) {
+                    continue;
+                }
+                let members = self
+                    .store
+                    .list_operations(OperationQuery { group_operation: Some(g.id), limit: usize::MAX >> 1, ..Default::default() })
+                    .await?;
+                let states = members
+                    .items
+                    .into_iter()
+                    .map(|o| (o.id, if o.state.is_terminal() { o.state } else { OperationState::Pending }))
+                    .collect();
+                runs.insert(g.id, GroupRun::new(g, states));
+            }
+        }
+        let now = self.clock.now();
+        let mut writes = Vec::new();
+        let mut start = Vec::new();
+        {
+            let mut ops = self.ops.lock().map_err(|_| CoreError::Shutdown)?;
+            for mut op in unfinished {
+                if op.state != OperationState::Pending {
+                    op.state = OperationState::Pending;
+                    op.updated_at = now;
+                    writes.push(Write::operation(&op));
+                }
+                if op.group_operation.is_none() {
+                    start.push(op.id);
+                }
+                ops.active.insert(op.id, op);
+            }
+            for run in runs.values_mut() {
+                start.extend(run.pump());
+            }
+            ops.runs = runs;
+        }
+        if !writes.is_empty() {
+            self.persist(writes, Vec::new()).wait().await?;
+        }
+        for id in start {
+            self.dispatch(id);
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn operation(&self, id: OperationId) -> Result<Operation, CoreError> {
+        let active = self.ops.lock().map_err(|_| CoreError::Shutdown)?.active.get(&id).cloned();
+        match active {
+            Some(op) => Ok(op),
+            None => self.store.get_operation(id).await?.ok_or_else(|| CoreError::not_found("operation", id)),
+        }
+    }
+}
+
+impl Engine {
+    /// Creates a durable operation on a device: validated, committed to the store, then handed
+    /// to the device's adapter. A device that is offline is not an error: the operation waits.
+    pub async fn create_operation(
+        &self,
+        device: &DeviceId,
+        action: Action,
+        opts: CreateOptions,
+    ) -> Result<Operation, CoreError> {
+        self.inner().create_operation(device, action, opts, None).await
+    }
+
+    /// One operation.
+    pub async fn operation(&self, id: OperationId) -> Result<Operation, CoreError> {
+        self.inner().operation(id).await
+    }
+
+    /// A page of operations, newest first.
+    pub async fn operations(&self, q: OperationQuery) -> Result<Page<Operation>, CoreError> {
+        Ok(self.inner().store.list_operations(q).await?)
+    }
+
+    /// Cancels an unfinished operation (409 `Conflict` when it has already ended).
+    pub async fn cancel_operation(&self, id: OperationId) -> Result<Operation, CoreError> {
+        self.inner().cancel_operation(id).await
+    }
+}

@@ -1,0 +1,304 @@
+//! The device registry: upsert on contact, presence, lifetime expiry, labels, topology.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+use unidm_models::{Device, DeviceId, Event, PresenceState, Protocol, Timestamp, Trigger};
+
+use super::{Engine, Inner};
+use crate::adapter::{Contact, Gone};
+use crate::store::{Page, Write};
+use crate::CoreError;
+
+/// Which devices to list. Every field given must match.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceQuery {
+    /// Protocol.
+    pub protocol: Option<Protocol>,
+    /// Online (or sleeping) when true, offline when false.
+    pub online: Option<bool>,
+    /// Manufacturer, exact.
+    pub manufacturer: Option<String>,
+    /// Model, exact.
+    pub model: Option<String>,
+    /// Labels that must be present with these values.
+    pub labels: BTreeMap<String, String>,
+    /// Members of this group.
+    pub group: Option<String>,
+    /// Skip this many (ordered by id).
+    pub offset: usize,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// The whole topology: gateways and the devices behind them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TopologyGraph {
+    /// Devices that are gateways or sit behind one.
+    pub nodes: Vec<DeviceId>,
+    /// Gateway -> child links.
+    pub edges: Vec<TopologyEdge>,
+}
+
+/// One gateway -> child link.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TopologyEdge {
+    /// The gateway.
+    pub parent: DeviceId,
+    /// The device behind it.
+    pub child: DeviceId,
+}
+
+fn bump(d: &mut Device, now: Timestamp) {
+    d.updated_at = now;
+}
+
+impl Inner {
+    pub(crate) fn device(&self, id: &DeviceId) -> Option<Device> {
+        self.devices.read().ok()?.get(id).cloned()
+    }
+
+    pub(crate) async fn device_contact(
+        self: &Arc<Self>,
+        id: &DeviceId,
+        contact: Contact,
+        update: impl FnOnce(&mut Device),
+    ) -> Result<Device, CoreError> {
+        let now = self.clock.now();
+        let (device, first, commit) = {
+            let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
+            let d = devs.entry(id.clone()).or_insert_with(|| Device::new(id.clone(), now));
+            let first = d.presence.last_seen.is_none();
+            let was_offline = d.presence.state == PresenceState::Offline;
+            d.presence.state = contact.state;
+            d.presence.last_seen = Some(now);
+            if contact.lifetime_s.is_some() {
+                d.presence.lifetime_s = contact.lifetime_s;
+            }
+            if contact.address.is_some() {
+                d.presence.address = contact.address;
+            }
+            update(d);
+            bump(d, now);
+            let device = d.clone();
+            let event = if was_offline {
+                Event::DeviceRegistered { device: Box::new(device.clone()) }
+            } else {
+                Event::DeviceUpdated { device: Box::new(device.clone()) }
+            };
+            let commit = self.persist(vec![Write::device(&device)], vec![event]);
+            (device, first, commit)
+        };
+        commit.wait().await?;
+        let mut triggers = Vec::new();
+        if first {
+            triggers.push(Trigger::FirstContact);
+        }
+        if contact.boot {
+            triggers.push(Trigger::Boot);
+        }
+        if !triggers.is_empty() {
+            self.fire_rules(&device, &triggers).await;
+        }
+        Ok(device)
+    }
+
+    pub(crate) async fn update_device(&self, id: &DeviceId, update: impl FnOnce(&mut Device)) -> Result<Device, CoreError> {
+        let now = self.clock.now();
+        let (device, commit) = {
+            let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
+            let d = devs.get_mut(id).ok_or_else(|| CoreError::not_found("device", id))?;
+            update(d);
+            bump(d, now);
+            let device = d.clone();
+            let commit =
+                self.persist(vec![Write::device(&device)], vec![Event::DeviceUpdated { device: Box::new(device.clone()) }]);
+            (device, commit)
+        };
+        commit.wait().await?;
+        Ok(device)
+    }
+
+    pub(crate) async fn device_gone(&self, id: &DeviceId, why: Gone) -> Result<(), CoreError> {
+        let now = self.clock.now();
+        let commit = {
+            let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
+            let d = devs.get_mut(id).ok_or_else(|| CoreError::not_found("device", id))?;
+            d.presence.state = PresenceState::Offline;
+            bump(d, now);
+            let event = match why {
+                Gone::Deregistered => Event::DeviceDeregistered { device: id.clone() },
+                Gone::Expired => Event::DeviceExpired { device: id.clone() },
+            };
+            self.persist(vec![Write::device(d)], vec![event])
+        };
+        commit.wait().await
+    }
+
+    pub(crate) async fn set_children(&self, gateway: &DeviceId, children: Vec<DeviceId>) -> Result<(), CoreError> {
+        let now = self.clock.now();
+        let commit = {
+            let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
+            let gw = devs.get_mut(gateway).ok_or_else(|| CoreError::not_found("device", gateway))?;
+            let old: BTreeSet<DeviceId> = gw.topology.children.iter().cloned().collect();
+            let new: BTreeSet<DeviceId> = children.iter().cloned().collect();
+            gw.topology.children = children.clone();
+            bump(gw, now);
+            let mut writes = vec![Write::device(gw)];
+            for gone in old.difference(&new) {
+                if let Some(c) = devs.get_mut(gone).filter(|c| c.topology.parent.as_ref() == Some(gateway)) {
+                    c.topology.parent = None;
+                    bump(c, now);
+                    writes.push(Write::device(c));
+                }
+            }
+            for child in &new {
+                let c = devs.entry(child.clone()).or_insert_with(|| Device::new(child.clone(), now));
+                if c.topology.parent.as_ref() != Some(gateway) {
+                    c.topology.parent = Some(gateway.clone());
+                    bump(c, now);
+                    writes.push(Write::device(c));
+                }
+            }
+            let event = Event::TopologyChanged { device: gateway.clone(), children };
+            self.persist(writes, vec![event])
+        };
+        commit.wait().await
+    }
+
+    /// Marks offline every device whose lifetime (plus grace) has run out.
+    pub(crate) async fn expire_devices(&self, now: Timestamp) {
+        let grace = self.config.expiry_grace;
+        let commit = {
+            let Ok(mut devs) = self.devices.write() else { return };
+            let mut writes = Vec::new();
+            let mut events = Vec::new();
+            for d in devs.values_mut() {
+                let p = &d.presence;
+                let (Some(seen), Some(lt)) = (p.last_seen, p.lifetime_s) else { continue };
+                if p.state == PresenceState::Offline {
+                    continue;
+                }
+                let due = seen.plus(std::time::Duration::from_secs(u64::from(lt)) + grace);
+                if now > due {
+                    d.presence.state = PresenceState::Offline;
+                    bump(d, now);
+                    writes.push(Write::device(d));
+                    events.push(Event::DeviceExpired { device: d.id.clone() });
+                }
+            }
+            if writes.is_empty() {
+                return;
+            }
+            tracing::info!(devices = writes.len(), "device lifetimes expired");
+            self.persist(writes, events)
+        };
+        if let Err(e) = commit.wait().await {
+            tracing::error!(error = %e, "could not store expired devices");
+        }
+    }
+
+    fn matches(&self, d: &Device, q: &DeviceQuery, group: Option<&unidm_models::Group>) -> bool {
+        q.protocol.is_none_or(|p| p == d.protocol)
+            && q.online.is_none_or(|o| o == (d.presence.state != PresenceState::Offline))
+            && q.manufacturer.as_ref().is_none_or(|m| d.identity.manufacturer.as_ref() == Some(m))
+            && q.model.as_ref().is_none_or(|m| d.identity.model.as_ref() == Some(m))
+            && q.labels.iter().all(|(k, v)| d.labels.get(k) == Some(v))
+            && group.is_none_or(|g| g.contains(d))
+    }
+}
+
+impl Engine {
+    /// A page of devices matching `q`, ordered by id, with the total count.
+    pub fn devices(&self, q: &DeviceQuery) -> Result<Page<Device>, CoreError> {
+        let inner = self.inner();
+        let group = match &q.group {
+            Some(g) => Some(self.group(g)?),
+            None => None,
+        };
+        let devs = inner.devices.read().map_err(|_| CoreError::Shutdown)?;
+        let mut total = 0;
+        let mut items = Vec::new();
+        for d in devs.values().filter(|d| inner.matches(d, q, group.as_ref())) {
+            if total >= q.offset && items.len() < q.limit {
+                items.push(d.clone());
+            }
+            total += 1;
+        }
+        Ok(Page { items, total })
+    }
+
+    /// One device.
+    pub fn device(&self, id: &DeviceId) -> Result<Device, CoreError> {
+        self.inner().device(id).ok_or_else(|| CoreError::not_found("device", id))
+    }
+
+    /// Pre-provisions a device that has not made contact yet, with labels. Operations on it are
+    /// accepted and wait for its first contact.
+    pub async fn provision_device(&self, id: DeviceId, labels: BTreeMap<String, String>) -> Result<Device, CoreError> {
+        let inner = self.inner();
+        let now = inner.clock.now();
+        let (device, commit) = {
+            let mut devs = inner.devices.write().map_err(|_| CoreError::Shutdown)?;
+            if devs.contains_key(&id) {
+                return Err(CoreError::Conflict(format!("device `{id}` already exists")));
+            }
+            let mut d = Device::new(id.clone(), now);
+            d.labels = labels;
+            devs.insert(id, d.clone());
+            let commit = inner.persist(vec![Write::device(&d)], vec![Event::DeviceUpdated { device: Box::new(d.clone()) }]);
+            (d, commit)
+        };
+        commit.wait().await?;
+        Ok(device)
+    }
+
+    /// Replaces a device's labels.
+    pub async fn set_labels(&self, id: &DeviceId, labels: BTreeMap<String, String>) -> Result<Device, CoreError> {
+        self.inner().update_device(id, |d| d.labels = labels).await
+    }
+
+    /// Removes a device from the registry and cancels its unfinished operations.
+    pub async fn delete_device(&self, id: &DeviceId) -> Result<(), CoreError> {
+        let inner = self.inner();
+        let commit = {
+            let mut devs = inner.devices.write().map_err(|_| CoreError::Shutdown)?;
+            if devs.remove(id).is_none() {
+                return Err(CoreError::not_found("device", id));
+            }
+            inner.persist(vec![Write::DeleteDevice(id.to_string())], vec![Event::DeviceDeleted { device: id.clone() }])
+        };
+        commit.wait().await?;
+        let active: Vec<_> = inner
+            .ops
+            .lock()
+            .map_err(|_| CoreError::Shutdown)?
+            .active
+            .values()
+            .filter(|o| &o.device == id)
+            .map(|o| o.id)
+            .collect();
+        for op in active {
+            let _ = self.cancel_operation(op).await;
+        }
+        Ok(())
+    }
+
+    /// Every gateway -> child link known.
+    pub fn topology_graph(&self) -> Result<TopologyGraph, CoreError> {
+        let devs = self.inner().devices.read().map_err(|_| CoreError::Shutdown)?;
+        let mut nodes = BTreeSet::new();
+        let mut edges = Vec::new();
+        for d in devs.values() {
+            for c in &d.topology.children {
+                nodes.insert(d.id.clone());
+                nodes.insert(c.clone());
+                edges.push(TopologyEdge { parent: d.id.clone(), child: c.clone() });
+            }
+        }
+        Ok(TopologyGraph { nodes: nodes.into_iter().collect(), edges })
+    }
+}

@@ -1,0 +1,221 @@
+//! Storage: the `Store` trait and its default SQLite implementation.
+//!
+//! Writes go through [`Store::submit`]: a batch of [`Write`]s committed atomically, in submission
+//! order, after which the store calls the batch's completion from its writer. Submitting is
+//! synchronous and cheap, so callers can order writes under their own locks and wait for the
+//! commit outside them; the store groups concurrent batches into one transaction (group commit),
+//! so durability does not cost throughput. Reads are async so that a networked store (PostgreSQL,
+//! for several unidm nodes) fits the same trait.
+
+mod sqlite;
+
+use async_trait::async_trait;
+use tokio::sync::oneshot;
+use unidm_models::{Device, DeviceId, Group, GroupOperation, Operation, OperationId, OperationState, Rule};
+
+pub use sqlite::{SqliteOptions, SqliteStore};
+
+/// A storage failure.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed.
+    #[error("database: {0}")]
+    Database(String),
+    /// A stored document could not be read back.
+    #[error("corrupt record {0}")]
+    Corrupt(String),
+    /// The store's writer has stopped.
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// One change to the store. Documents are serialized by the caller (off the writer thread).
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Insert or replace a device.
+    PutDevice {
+        /// The id.
+        id: String,
+        /// The JSON document.
+        doc: String,
+    },
+    /// Delete a device.
+    DeleteDevice(String),
+    /// Insert or replace an operation.
+    PutOperation {
+        /// The id.
+        id: u64,
+        /// Its device.
+        device: String,
+        /// Its state.
+        state: OperationState,
+        /// Its group operation.
+        group_operation: Option<u64>,
+        /// The JSON document.
+        doc: String,
+    },
+    /// Insert or replace a group operation.
+    PutGroupOperation {
+        /// The id.
+        id: u64,
+        /// Its group.
+        group: String,
+        /// The JSON document.
+        doc: String,
+    },
+    /// Insert or replace a group.
+    PutGroup {
+        /// The id.
+        id: String,
+        /// The JSON document.
+        doc: String,
+    },
+    /// Delete a group.
+    DeleteGroup(String),
+    /// Insert or replace a rule.
+    PutRule {
+        /// The id.
+        id: String,
+        /// The JSON document.
+        doc: String,
+    },
+    /// Delete a rule.
+    DeleteRule(String),
+    /// Set an adapter's state value.
+    PutState {
+        /// The adapter's namespace.
+        namespace: String,
+        /// The key.
+        key: String,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Remove an adapter's state value.
+    DeleteState {
+        /// The adapter's namespace.
+        namespace: String,
+        /// The key.
+        key: String,
+    },
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    // Serializing our own model types cannot fail: they hold no maps with non-string keys.
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+impl Write {
+    /// Stores a device.
+    pub fn device(d: &Device) -> Self {
+        Write::PutDevice { id: d.id.to_string(), doc: to_json(d) }
+    }
+
+    /// Stores an operation.
+    pub fn operation(op: &Operation) -> Self {
+        Write::PutOperation {
+            id: op.id.0,
+            device: op.device.to_string(),
+            state: op.state,
+            group_operation: op.group_operation.map(|g| g.0),
+            doc: to_json(op),
+        }
+    }
+
+    /// Stores a group operation.
+    pub fn group_operation(g: &GroupOperation) -> Self {
+        Write::PutGroupOperation { id: g.id.0, group: g.group.clone(), doc: to_json(g) }
+    }
+
+    /// Stores a group.
+    pub fn group(g: &Group) -> Self {
+        Write::PutGroup { id: g.id.clone(), doc: to_json(g) }
+    }
+
+    /// Stores a rule.
+    pub fn rule(r: &Rule) -> Self {
+        Write::PutRule { id: r.id.clone(), doc: to_json(r) }
+    }
+}
+
+/// Called by the store once a batch is committed (or has failed), in submission order.
+pub type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// Which operations to list.
+#[derive(Debug, Clone, Default)]
+pub struct OperationQuery {
+    /// Only this device's.
+    pub device: Option<DeviceId>,
+    /// Only in this state.
+    pub state: Option<OperationState>,
+    /// Only members of this group operation.
+    pub group_operation: Option<OperationId>,
+    /// Skip this many (newest first).
+    pub offset: usize,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// One page of a listing, with the total count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// How many match in all.
+    pub total: usize,
+}
+
+/// Durable storage for the engine.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Queues `batch` to be committed atomically after every batch submitted before it, then
+    /// calls `done` with the outcome.
+    fn submit(&self, batch: Vec<Write>, done: Completion);
+
+    /// Every device.
+    async fn load_devices(&self) -> Result<Vec<Device>, StoreError>;
+    /// One operation.
+    async fn get_operation(&self, id: OperationId) -> Result<Option<Operation>, StoreError>;
+    /// A page of operations, newest first.
+    async fn list_operations(&self, q: OperationQuery) -> Result<Page<Operation>, StoreError>;
+    /// Every operation not in a terminal state.
+    async fn unfinished_operations(&self) -> Result<Vec<Operation>, StoreError>;
+    /// The highest operation or group operation id ever stored (0 when none).
+    async fn max_operation_id(&self) -> Result<u64, StoreError>;
+    /// Every group operation.
+    async fn load_group_operations(&self) -> Result<Vec<GroupOperation>, StoreError>;
+    /// Every group.
+    async fn load_groups(&self) -> Result<Vec<Group>, StoreError>;
+    /// Every rule.
+    async fn load_rules(&self) -> Result<Vec<Rule>, StoreError>;
+    /// Every key and value an adapter stored under `namespace`.
+    async fn load_state(&self, namespace: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Waits until every batch submitted so far is committed.
+    async fn flush(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Vec::new(), Box::new(move |r| {
+            let _ = tx.send(r);
+        }));
+        rx.await.unwrap_or(Err(StoreError::Closed))
+    }
+}
+
+/// Submit-and-wait, for any store.
+#[async_trait]
+pub trait StoreExt: Store {
+    /// Commits `batch` and waits for the outcome.
+    async fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(batch, Box::new(move |r| {
+            let _ = tx.send(r);
+        }));
+        rx.await.unwrap_or(Err(StoreError::Closed))
+    }
+}
+
+impl<S: Store + ?Sized> StoreExt for S {}

@@ -1,0 +1,423 @@
+//! Engine behaviour through its public API, with an in-process test adapter.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use unidm_core::{
+    Adapter, AdapterError, AdapterHandle, Contact, CoreError, CreateOptions, DeviceQuery, Engine, EngineConfig,
+    ManualClock, OperationQuery, Received, SqliteStore, Subscription,
+};
+use unidm_models::{
+    Action, DeviceId, ErrorKind, Event, FirmwareUpdate, Function, Group, OperationError, OperationState,
+    PresenceState, Progress, Protocol, RetryPolicy, Rule, Selector, Timestamp, Trigger,
+};
+
+/// What the test adapter does with what it is given.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// Records operations; the test completes them.
+    Record,
+    /// Completes each after a short delay, tracking how many are in flight at once.
+    AutoComplete,
+}
+
+struct TestAdapter {
+    mode: Mode,
+    handle: OnceLock<AdapterHandle>,
+    submitted: mpsc::UnboundedSender<unidm_models::Operation>,
+    cancelled: Mutex<Vec<unidm_models::OperationId>>,
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: AtomicUsize,
+}
+
+impl TestAdapter {
+    fn new(mode: Mode) -> (Arc<Self>, mpsc::UnboundedReceiver<unidm_models::Operation>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let a = TestAdapter {
+            mode,
+            handle: OnceLock::new(),
+            submitted: tx,
+            cancelled: Mutex::new(Vec::new()),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            max_in_flight: AtomicUsize::new(0),
+        };
+        (Arc::new(a), rx)
+    }
+
+    fn handle(&self) -> &AdapterHandle {
+        self.handle.get().expect("started")
+    }
+}
+
+#[async_trait]
+impl Adapter for TestAdapter {
+    fn protocol(&self) -> Protocol {
+        Protocol::Lwm2m
+    }
+
+    async fn start(&self, handle: AdapterHandle) -> Result<(), AdapterError> {
+        self.handle.set(handle).map_err(|_| AdapterError("started twice".into()))
+    }
+
+    async fn submit(&self, op: unidm_models::Operation) -> Result<(), OperationError> {
+        let _ = self.submitted.send(op.clone());
+        if let Mode::AutoComplete = self.mode {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            let handle = self.handle().clone();
+            let in_flight = self.in_flight.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(3)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                handle.operation_succeeded(op.id, Some(serde_json::json!({"ok": true}))).await.unwrap();
+            });
+        }
+        Ok(())
+    }
+
+    async fn cancel(&self, op: unidm_models::OperationId) {
+        self.cancelled.lock().unwrap().push(op);
+    }
+}
+
+struct Fixture {
+    engine: Engine,
+    adapter: Arc<TestAdapter>,
+    submitted: mpsc::UnboundedReceiver<unidm_models::Operation>,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+async fn fixture(mode: Mode) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unidm.db");
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
+    let (adapter, submitted) = TestAdapter::new(mode);
+    let engine = Engine::builder()
+        .store(SqliteStore::open(&path).unwrap())
+        .adapter_arc(adapter.clone())
+        .clock(clock.clone())
+        .manual_ticks()
+        .start()
+        .await
+        .unwrap();
+    Fixture { engine, adapter, submitted, clock, _dir: dir, path }
+}
+
+fn dev(n: &str) -> DeviceId {
+    DeviceId::lwm2m(n).unwrap()
+}
+
+async fn online(f: &Fixture, n: &str, caps: Option<&[Function]>) -> DeviceId {
+    let id = dev(n);
+    f.adapter
+        .handle()
+        .device_contact(&id, Contact { lifetime_s: Some(60), ..Contact::online() }, |d| {
+            d.identity.manufacturer = Some("Acme".into());
+            d.capabilities = caps.and_then(AdapterHandle::functions);
+        })
+        .await
+        .unwrap();
+    id
+}
+
+async fn next_op_event(sub: &mut Subscription) -> unidm_models::Operation {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), sub.recv()).await.expect("event in time") {
+            Some(Received::Event(Event::OperationChanged { operation })) => return *operation,
+            Some(_) => continue,
+            None => panic!("bus closed"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn operation_lifecycle_is_stored_and_reported_in_order() {
+    let mut f = fixture(Mode::Record).await;
+    let id = online(&f, "a", None).await;
+    let mut sub = f.engine.subscribe();
+    let op = f.engine.create_operation(&id, Action::Reboot, CreateOptions::default()).await.unwrap();
+    assert_eq!(op.state, OperationState::Pending);
+    let sent = f.submitted.recv().await.unwrap();
+    assert_eq!(sent.id, op.id);
+    assert_eq!(sent.attempts, 1);
+
+    let h = f.adapter.handle().clone();
+    h.operation_progress(op.id, Progress { percent: Some(50), message: Some("rebooting".into()) }).await.unwrap();
+    h.operation_succeeded(op.id, None).await.unwrap();
+
+    let states: Vec<_> = [
+        next_op_event(&mut sub).await,
+        next_op_event(&mut sub).await,
+        next_op_event(&mut sub).await,
+        next_op_event(&mut sub).await,
+    ]
+    .iter()
+    .map(|o| o.state)
+    .collect();
+    assert_eq!(
+        states,
+        [OperationState::Pending, OperationState::Dispatched, OperationState::Running, OperationState::Succeeded]
+    );
+    let stored = f.engine.operation(op.id).await.unwrap();
+    assert_eq!(stored.state, OperationState::Succeeded);
+    // A late report on a finished operation is refused, not applied.
+    assert!(matches!(h.operation_failed(op.id, OperationError::new(ErrorKind::Internal, "x")).await, Err(CoreError::Conflict(_))));
+    assert_eq!(f.engine.operation(op.id).await.unwrap().state, OperationState::Succeeded);
+}
+
+#[tokio::test]
+async fn requests_are_checked_before_anything_is_stored() {
+    let f = fixture(Mode::Record).await;
+    let id = online(&f, "a", Some(&[Function::Reboot])).await;
+    let e = f.engine.create_operation(&dev("ghost"), Action::Reboot, CreateOptions::default()).await.unwrap_err();
+    assert!(e.is_not_found());
+    let fw = Action::Firmware(FirmwareUpdate { uri: "http://x/fw".into(), version: None, name: None });
+    let e = f.engine.create_operation(&id, fw, CreateOptions::default()).await.unwrap_err();
+    assert!(matches!(e, CoreError::NotSupported { function: Function::Firmware, .. }), "{e}");
+    let bad = Action::Firmware(FirmwareUpdate { uri: "".into(), version: None, name: None });
+    let e = f.engine.create_operation(&id, bad, CreateOptions::default()).await.unwrap_err();
+    assert!(matches!(e, CoreError::BadInput { ref field, .. } if field == "action.uri"), "{e}");
+    assert_eq!(f.engine.operations(OperationQuery { limit: 10, ..Default::default() }).await.unwrap().total, 0);
+}
+
+#[tokio::test]
+async fn retryable_failures_retry_with_backoff_then_fail() {
+    let mut f = fixture(Mode::Record).await;
+    let id = online(&f, "a", None).await;
+    let retry = RetryPolicy { max_attempts: 2, backoff_ms: 10_000, max_backoff_ms: 10_000 };
+    let op = f.engine.create_operation(&id, Action::Reboot, CreateOptions { retry: Some(retry), ..Default::default() }).await.unwrap();
+    f.submitted.recv().await.unwrap();
+    let h = f.adapter.handle().clone();
+    h.operation_failed(op.id, OperationError::new(ErrorKind::Timeout, "no answer")).await.unwrap();
+    let waiting = f.engine.operation(op.id).await.unwrap();
+    assert_eq!(waiting.state, OperationState::Pending);
+    assert_eq!(waiting.not_before, Some(f.engine.now().plus(Duration::from_secs(10))));
+
+    f.engine.tick().await;
+    assert!(f.submitted.try_recv().is_err(), "not before the backoff");
+    f.clock.advance(Duration::from_secs(11));
+    f.engine.tick().await;
+    let again = f.submitted.recv().await.unwrap();
+    assert_eq!(again.attempts, 2);
+    h.operation_failed(op.id, OperationError::new(ErrorKind::Timeout, "still nothing")).await.unwrap();
+    let failed = f.engine.operation(op.id).await.unwrap();
+    assert_eq!(failed.state, OperationState::Failed);
+    assert_eq!(failed.error.unwrap().message, "still nothing");
+}
+
+#[tokio::test]
+async fn device_refusals_are_not_retried() {
+    let mut f = fixture(Mode::Record).await;
+    let id = online(&f, "a", None).await;
+    let op = f.engine.create_operation(&id, Action::FactoryReset, CreateOptions::default()).await.unwrap();
+    f.submitted.recv().await.unwrap();
+    let err = OperationError::new(ErrorKind::DeviceRefused, "method not allowed").with_code("4.05");
+    f.adapter.handle().operation_failed(op.id, err).await.unwrap();
+    let op = f.engine.operation(op.id).await.unwrap();
+    assert_eq!(op.state, OperationState::Failed);
+    assert_eq!(op.error.unwrap().protocol_code.as_deref(), Some("4.05"));
+}
+
+#[tokio::test]
+async fn deadlines_expire_operations_and_tell_the_adapter() {
+    let mut f = fixture(Mode::Record).await;
+    let id = online(&f, "a", None).await;
+    let opts = CreateOptions { timeout: Some(Duration::from_secs(30)), ..Default::default() };
+    let op = f.engine.create_operation(&id, Action::Reboot, opts).await.unwrap();
+    f.submitted.recv().await.unwrap();
+    f.clock.advance(Duration::from_secs(29));
+    f.engine.tick().await;
+    assert_eq!(f.engine.operation(op.id).await.unwrap().state, OperationState::Dispatched);
+    f.clock.advance(Duration::from_secs(2));
+    f.engine.tick().await;
+    let op2 = f.engine.operation(op.id).await.unwrap();
+    assert_eq!(op2.state, OperationState::Expired);
+    assert_eq!(op2.error.unwrap().kind, ErrorKind::Timeout);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(*f.adapter.cancelled.lock().unwrap(), [op.id]);
+}
+
+#[tokio::test]
+async fn cancel_ends_an_operation_once() {
+    let mut f = fixture(Mode::Record).await;
+    let id = online(&f, "a", None).await;
+    let op = f.engine.create_operation(&id, Action::Reboot, CreateOptions::default()).await.unwrap();
+    f.submitted.recv().await.unwrap();
+    let c = f.engine.cancel_operation(op.id).await.unwrap();
+    assert_eq!(c.state, OperationState::Cancelled);
+    assert!(matches!(f.engine.cancel_operation(op.id).await, Err(CoreError::Conflict(_))));
+    assert!(f.engine.cancel_operation(unidm_models::OperationId(999_999)).await.unwrap_err().is_not_found());
+}
+
+#[tokio::test]
+async fn group_fan_out_never_exceeds_its_concurrency() {
+    let f = fixture(Mode::AutoComplete).await;
+    let mut members = std::collections::BTreeSet::new();
+    for i in 0..60 {
+        members.insert(online(&f, &format!("d{i:02}"), None).await);
+    }
+    let group = Group { id: "all".into(), description: None, members, selector: None, created_at: f.engine.now() };
+    f.engine.put_group(group).await.unwrap();
+    let mut sub = f.engine.subscribe();
+    let gop = f.engine.start_group_operation("all", Action::Reboot, Some(4), CreateOptions::default()).await.unwrap();
+    assert_eq!(gop.members.len(), 60);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), sub.recv()).await.unwrap() {
+            Some(Received::Event(Event::GroupOperationChanged { aggregate, .. })) if aggregate.done => break,
+            Some(_) => continue,
+            None => panic!("bus closed"),
+        }
+    }
+    let max = f.adapter.max_in_flight.load(Ordering::SeqCst);
+    assert!(max <= 4, "{max} in flight with a limit of 4");
+    assert_eq!(max, 4, "the limit was used");
+    let view = f.engine.group_operation(gop.id).await.unwrap();
+    assert_eq!(view.aggregate.total, 60);
+    assert_eq!(view.aggregate.counts.get("succeeded"), Some(&60));
+    assert!(view.aggregate.done);
+}
+
+#[tokio::test]
+async fn group_members_lacking_the_function_fail_at_once() {
+    let mut f = fixture(Mode::Record).await;
+    online(&f, "yes", None).await;
+    online(&f, "no", Some(&[Function::DeviceInfo])).await;
+    let sel = Selector { manufacturer: Some("Acme".into()), ..Default::default() };
+    let g = Group { id: "acme".into(), description: None, members: Default::default(), selector: Some(sel), created_at: f.engine.now() };
+    f.engine.put_group(g).await.unwrap();
+    assert_eq!(f.engine.group_members("acme").unwrap().len(), 2);
+    let gop = f.engine.start_group_operation("acme", Action::Reboot, Some(1), CreateOptions::default()).await.unwrap();
+    let sent = f.submitted.recv().await.unwrap();
+    assert_eq!(sent.device, dev("yes"));
+    let view = f.engine.group_operation(gop.id).await.unwrap();
+    assert_eq!(view.aggregate.counts.get("failed"), Some(&1));
+    let failed = view.aggregate.results.iter().find(|r| r.device == dev("no")).unwrap();
+    assert_eq!(failed.error.as_ref().unwrap().kind, ErrorKind::NotSupported);
+    // Cancelling the group operation ends the rest.
+    let view = f.engine.cancel_group_operation(gop.id).await.unwrap();
+    assert!(view.aggregate.done);
+    assert!(view.operation.cancelled);
+}
+
+#[tokio::test]
+async fn unfinished_operations_resume_after_restart() {
+    let mut f = fixture(Mode::Record).await;
+    let id = online(&f, "a", None).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(f.engine.create_operation(&id, Action::Reboot, CreateOptions::default()).await.unwrap().id);
+    }
+    for _ in 0..3 {
+        f.submitted.recv().await.unwrap();
+    }
+    f.adapter.handle().operation_succeeded(ids[0], None).await.unwrap();
+    // No graceful shutdown: drop everything as a crash would.
+    let path = f.path.clone();
+    let dir = f._dir;
+    drop(f.engine);
+    drop(f.adapter);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let (adapter, mut submitted) = TestAdapter::new(Mode::Record);
+    let engine = Engine::builder()
+        .store(SqliteStore::open(&path).unwrap())
+        .adapter_arc(adapter.clone())
+        .manual_ticks()
+        .start()
+        .await
+        .unwrap();
+    let mut resumed = vec![submitted.recv().await.unwrap().id, submitted.recv().await.unwrap().id];
+    resumed.sort();
+    assert_eq!(resumed, ids[1..]);
+    assert_eq!(engine.operation(ids[0]).await.unwrap().state, OperationState::Succeeded);
+    // New ids continue after the stored ones.
+    let next = engine.create_operation(&id, Action::Reboot, CreateOptions::default()).await.unwrap();
+    assert!(next.id > ids[2]);
+    drop(dir);
+}
+
+#[tokio::test]
+async fn rules_fire_on_first_contact_and_boot_but_skip_the_target_version() {
+    let mut f = fixture(Mode::Record).await;
+    let fw = Action::Firmware(FirmwareUpdate { uri: "http://fw/2.0.bin".into(), version: Some("2.0".into()), name: None });
+    let rule = Rule {
+        id: "fw-2".into(),
+        description: None,
+        selector: Selector { labels: BTreeMap::from([("site".into(), "north".into())]), ..Default::default() },
+        triggers: vec![Trigger::FirstContact, Trigger::Boot],
+        actions: vec![fw.clone()],
+        enabled: true,
+        created_at: f.engine.now(),
+    };
+    f.engine.put_rule(rule).await.unwrap();
+    // A pre-provisioned device with the label, at 1.0: its first contact enqueues the update.
+    f.engine.provision_device(dev("old"), BTreeMap::from([("site".into(), "north".into())])).await.unwrap();
+    f.adapter.handle().device_contact(&dev("old"), Contact::online(), |d| d.identity.fw_version = Some("1.0".into())).await.unwrap();
+    let op = f.submitted.recv().await.unwrap();
+    assert_eq!(op.device, dev("old"));
+    assert_eq!(op.rule.as_deref(), Some("fw-2"));
+    // A boot while the update is under way does not enqueue a second copy.
+    let boot = Contact { boot: true, ..Contact::online() };
+    f.adapter.handle().device_contact(&dev("old"), boot.clone(), |_| {}).await.unwrap();
+    // A device already at 2.0 is left alone.
+    f.engine.provision_device(dev("new"), BTreeMap::from([("site".into(), "north".into())])).await.unwrap();
+    f.adapter.handle().device_contact(&dev("new"), boot, |d| d.identity.fw_version = Some("2.0".into())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(f.submitted.try_recv().is_err());
+    let all = f.engine.operations(OperationQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(all.total, 1);
+}
+
+#[tokio::test]
+async fn lifetimes_expire_devices() {
+    let f = fixture(Mode::Record).await;
+    let id = online(&f, "a", None).await;
+    let mut sub = f.engine.subscribe();
+    f.clock.advance(Duration::from_secs(60 + 10));
+    f.engine.tick().await;
+    assert_eq!(f.engine.device(&id).unwrap().presence.state, PresenceState::Online, "within grace");
+    f.clock.advance(Duration::from_secs(10));
+    f.engine.tick().await;
+    assert_eq!(f.engine.device(&id).unwrap().presence.state, PresenceState::Offline);
+    match sub.recv().await {
+        Some(Received::Event(Event::DeviceExpired { device })) => assert_eq!(device, id),
+        other => panic!("{other:?}"),
+    }
+    let online_now = f.engine.devices(&DeviceQuery { online: Some(true), limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(online_now.total, 0);
+}
+
+#[tokio::test]
+async fn gateways_link_their_children() {
+    let f = fixture(Mode::Record).await;
+    let gw = online(&f, "gw", None).await;
+    f.adapter.handle().set_children(&gw, vec![dev("gw-c1"), dev("gw-c2")]).await.unwrap();
+    assert_eq!(f.engine.device(&dev("gw-c1")).unwrap().topology.parent, Some(gw.clone()));
+    let g = f.engine.topology_graph().unwrap();
+    assert_eq!(g.edges.len(), 2);
+    f.adapter.handle().set_children(&gw, vec![dev("gw-c2")]).await.unwrap();
+    assert_eq!(f.engine.device(&dev("gw-c1")).unwrap().topology.parent, None);
+    assert_eq!(f.engine.topology_graph().unwrap().edges.len(), 1);
+}
+
+#[tokio::test]
+async fn device_listing_filters_and_pages() {
+    let f = fixture(Mode::Record).await;
+    for i in 0..25 {
+        online(&f, &format!("d{i:02}"), None).await;
+    }
+    f.engine.set_labels(&dev("d03"), BTreeMap::from([("tier".into(), "gold".into())])).await.unwrap();
+    let page = f.engine.devices(&DeviceQuery { offset: 20, limit: 10, ..Default::default() }).unwrap();
+    assert_eq!((page.total, page.items.len()), (25, 5));
+    assert_eq!(page.items[0].id, dev("d20"));
+    let gold = f.engine.devices(&DeviceQuery { labels: BTreeMap::from([("tier".into(), "gold".into())]), limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(gold.items.iter().map(|d| d.id.clone()).collect::<Vec<_>>(), [dev("d03")]);
+    let config = EngineConfig::default();
+    assert_eq!(config.tick, Duration::from_secs(1));
+}
