@@ -1,0 +1,215 @@
+//! `unidm serve` configuration: a TOML file, overridden by `UNIDM_*` environment variables,
+//! overridden by flags. Every setting has a default, so `unidm serve` alone runs on
+//! `./unidm.db` and `127.0.0.1:8080`.
+//!
+//! ```toml
+//! [api]
+//! listen = "127.0.0.1:8080"   # UNIDM_LISTEN, --listen
+//! token = "s3cret"            # UNIDM_TOKEN, --token (or token_file / UNIDM_TOKEN_FILE)
+//!
+//! [store]
+//! path = "./unidm.db"         # UNIDM_DB, --db
+//! durable = true              # fsync every commit; UNIDM_DURABLE, --durable
+//!
+//! [engine]
+//! tick_ms = 1000              # deadline / retry / lifetime checks
+//! default_timeout_s = 86400   # operations without a timeout expire after this
+//! expiry_grace_s = 15         # slack after a device's lifetime
+//! group_concurrency = 50      # default fan-out limit
+//! event_capacity = 4096       # events buffered for slow consumers
+//! retry_max_attempts = 3
+//! retry_backoff_ms = 5000
+//!
+//! log = "info"                # UNIDM_LOG, --log (tracing EnvFilter syntax)
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use unidm_core::EngineConfig;
+
+/// Flags and environment of `unidm serve`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "UNIDM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address of the HTTP API [default: 127.0.0.1:8080]; port 0 picks a free port.
+    #[arg(long, env = "UNIDM_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// SQLite database file [default: ./unidm.db].
+    #[arg(long, env = "UNIDM_DB")]
+    pub db: Option<PathBuf>,
+    /// Fsync every commit [default: true]; false keeps process-crash safety but may lose the
+    /// last commits on power loss.
+    #[arg(long, env = "UNIDM_DURABLE")]
+    pub durable: Option<bool>,
+    /// Bearer token required from API clients. Without one, only loopback clients are served.
+    #[arg(long, env = "UNIDM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// File holding the bearer token.
+    #[arg(long, env = "UNIDM_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `unidm_core=debug` [default: info].
+    #[arg(long, env = "UNIDM_LOG")]
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    api: ApiSection,
+    #[serde(default)]
+    store: StoreSection,
+    #[serde(default)]
+    engine: EngineSection,
+    log: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiSection {
+    listen: Option<SocketAddr>,
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreSection {
+    path: Option<PathBuf>,
+    durable: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EngineSection {
+    tick_ms: Option<u64>,
+    default_timeout_s: Option<u64>,
+    expiry_grace_s: Option<u64>,
+    group_concurrency: Option<u32>,
+    event_capacity: Option<usize>,
+    retry_max_attempts: Option<u32>,
+    retry_backoff_ms: Option<u64>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// API address.
+    pub listen: SocketAddr,
+    /// Bearer token.
+    pub token: Option<String>,
+    /// Database file.
+    pub db: PathBuf,
+    /// Fsync every commit.
+    pub durable: bool,
+    /// Engine settings.
+    pub engine: EngineConfig,
+    /// Log filter.
+    pub log: String,
+}
+
+fn read_token(path: &Path) -> anyhow::Result<String> {
+    let t = std::fs::read_to_string(path).with_context(|| format!("reading token file {}", path.display()))?;
+    Ok(t.trim().to_owned())
+}
+
+impl ServeConfig {
+    /// Merges defaults, the file (if any), then flags and environment.
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
+        let file: FileConfig = match &args.config {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("in config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let token = match (&args.token, &args.token_file, &file.api.token, &file.api.token_file) {
+            (Some(t), _, _, _) => Some(t.clone()),
+            (None, Some(p), _, _) => Some(read_token(p)?),
+            (None, None, Some(t), _) => Some(t.clone()),
+            (None, None, None, Some(p)) => Some(read_token(p)?),
+            _ => None,
+        }
+        .filter(|t| !t.is_empty());
+        let mut engine = EngineConfig::default();
+        let e = &file.engine;
+        if let Some(ms) = e.tick_ms {
+            if ms == 0 {
+                bail!("engine.tick_ms must be at least 1");
+            }
+            engine.tick = Duration::from_millis(ms);
+        }
+        if let Some(s) = e.default_timeout_s {
+            engine.default_deadline = (s > 0).then(|| Duration::from_secs(s));
+        }
+        if let Some(s) = e.expiry_grace_s {
+            engine.expiry_grace = Duration::from_secs(s);
+        }
+        if let Some(c) = e.group_concurrency {
+            if c == 0 {
+                bail!("engine.group_concurrency must be at least 1");
+            }
+            engine.default_group_concurrency = c;
+        }
+        if let Some(c) = e.event_capacity {
+            engine.event_capacity = c;
+        }
+        if let Some(a) = e.retry_max_attempts {
+            engine.default_retry.max_attempts = a.max(1);
+        }
+        if let Some(b) = e.retry_backoff_ms {
+            engine.default_retry.backoff_ms = b;
+        }
+        Ok(ServeConfig {
+            listen: args.listen.or(file.api.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            token,
+            db: args.db.clone().or(file.store.path).unwrap_or_else(|| PathBuf::from("unidm.db")),
+            durable: args.durable.or(file.store.durable).unwrap_or(true),
+            engine,
+            log: args.log.clone().or(file.log).unwrap_or_else(|| "info".to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_without_anything() {
+        let c = ServeConfig::resolve(&ServeArgs::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.db, PathBuf::from("unidm.db"));
+        assert!(c.durable && c.token.is_none());
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.toml");
+        std::fs::write(&path, "log = \"debug\"\n[api]\nlisten = \"127.0.0.1:9000\"\ntoken = \"file\"\n[store]\npath = \"x.db\"\n[engine]\ntick_ms = 250\n").unwrap();
+        let args = ServeArgs { config: Some(path.clone()), token: Some("flag".into()), ..Default::default() };
+        let c = ServeConfig::resolve(&args).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.token.as_deref(), Some("flag"));
+        assert_eq!(c.db, PathBuf::from("x.db"));
+        assert_eq!(c.engine.tick, Duration::from_millis(250));
+        assert_eq!(c.log, "debug");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.toml");
+        std::fs::write(&path, "[api]\nlisten_on = \"x\"\n").unwrap();
+        let err = ServeConfig::resolve(&ServeArgs { config: Some(path), ..Default::default() }).unwrap_err();
+        assert!(format!("{err:#}").contains("listen_on"), "{err:#}");
+    }
+}

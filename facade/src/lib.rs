@@ -1,0 +1,150 @@
+//! unidm's HTTP facade: REST + JSON under `/api/v1`, Server-Sent Events, an OpenAPI document
+//! generated from the handlers, Prometheus metrics, and the `unidm` binary's `serve` command.
+//!
+//! ```no_run
+//! # async fn run(engine: unidm_core::Engine) -> std::io::Result<()> {
+//! let app = unidm::app(engine, None);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+//! # }
+//! ```
+//!
+//! Errors are `application/problem+json` with a stable `type` (`urn:unidm:problem:<slug>`);
+//! with no token configured only loopback clients are served.
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod config;
+pub mod extract;
+pub mod metrics;
+pub mod problem;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use unidm_core::Engine;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::metrics::HttpMetrics;
+use crate::problem::Problem;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine.
+    pub engine: Engine,
+    /// The bearer token, when one is configured.
+    pub token: Option<Arc<str>>,
+    /// HTTP counters.
+    pub metrics: Arc<HttpMetrics>,
+    /// When the server started.
+    pub started: Instant,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "unidm",
+        description = "One API for LwM2M, TR-069 and OMA DM device management, in oneM2M's vocabulary. \
+            Errors are application/problem+json; with no token configured only loopback clients are served."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "devices", description = "The device registry"),
+        (name = "management", description = "Management functions on one device; each creates a durable operation"),
+        (name = "operations", description = "Durable operations"),
+        (name = "groups", description = "Groups and group operations"),
+        (name = "rules", description = "Provisioning rules"),
+        (name = "topology", description = "Gateways and the devices behind them"),
+        (name = "events", description = "The event stream")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    }
+}
+
+fn api() -> OpenApiRouter<AppState> {
+    use routes::{devices, events, groups, operations, rules};
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(devices::list, devices::provision))
+        .routes(routes!(devices::get, devices::delete))
+        .routes(routes!(devices::put_labels))
+        .routes(routes!(devices::topology))
+        .routes(routes!(devices::reboot))
+        .routes(routes!(devices::factory_reset))
+        .routes(routes!(devices::firmware))
+        .routes(routes!(devices::software))
+        .routes(routes!(devices::ping))
+        .routes(routes!(devices::traceroute))
+        .routes(routes!(devices::refresh))
+        .routes(routes!(devices::native))
+        .routes(routes!(operations::of_device))
+        .routes(routes!(operations::list, operations::create))
+        .routes(routes!(operations::get))
+        .routes(routes!(operations::cancel))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::get, groups::update, groups::delete))
+        .routes(routes!(groups::members))
+        .routes(routes!(groups::start, groups::operations))
+        .routes(routes!(groups::get_operation))
+        .routes(routes!(groups::cancel_operation))
+        .routes(routes!(rules::list, rules::create))
+        .routes(routes!(rules::get, rules::put, rules::delete))
+        .routes(routes!(events::stream))
+        .routes(routes!(events::topology))
+}
+
+/// The OpenAPI document of every `/api/v1` route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api().split_for_parts();
+    doc.paths.paths.insert(
+        "/api/v1/openapi.json".into(),
+        utoipa::openapi::path::PathItem::new(
+            utoipa::openapi::HttpMethod::Get,
+            utoipa::openapi::path::OperationBuilder::new()
+                .summary(Some("This document"))
+                .tag("meta")
+                .response("200", utoipa::openapi::Response::new("OpenAPI 3.1 JSON")),
+        ),
+    );
+    doc
+}
+
+/// The whole HTTP application: `/api/v1`, `/api/v1/openapi.json`, `/metrics`, `/healthz`. Serve
+/// it with connect info (`into_make_service_with_connect_info::<SocketAddr>()`) so the
+/// loopback rule can see the client's address.
+pub fn app(engine: Engine, token: Option<String>) -> Router {
+    let state = AppState {
+        engine,
+        token: token.filter(|t| !t.is_empty()).map(Arc::from),
+        metrics: Arc::new(HttpMetrics::default()),
+        started: Instant::now(),
+    };
+    let (router, _) = api().split_for_parts();
+    let doc = Arc::new(openapi());
+    router
+        .route("/api/v1/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
+        .route("/metrics", get(metrics::render))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async {
+            Problem::new(StatusCode::NOT_FOUND, "no-such-route", "Not found", "no such route; see /api/v1/openapi.json")
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .with_state(state)
+}

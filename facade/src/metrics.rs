@@ -1,0 +1,94 @@
+//! `/metrics` in the Prometheus text exposition format: engine gauges and HTTP counters.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+
+const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
+
+/// HTTP request counters and a latency histogram.
+#[derive(Debug, Default)]
+pub struct HttpMetrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<Histogram>,
+}
+
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl HttpMetrics {
+    fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        if let Ok(mut r) = self.requests.lock() {
+            *r.entry((method.to_owned(), route.to_owned(), status)).or_insert(0) += 1;
+        }
+        if let Ok(mut h) = self.latency.lock() {
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if seconds <= *b {
+                    h.buckets[i] += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += seconds;
+        }
+    }
+}
+
+/// Middleware: counts every request by method, matched route and status.
+pub async fn track(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
+    let res = next.run(req).await;
+    app.metrics.record(&method, &route, res.status().as_u16(), started.elapsed().as_secs_f64());
+    res
+}
+
+/// `GET /metrics`.
+pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
+    let s = app.engine.stats();
+    let mut out = String::new();
+    let _ = writeln!(out, "# HELP unidm_devices Devices in the registry by presence.\n# TYPE unidm_devices gauge");
+    for state in ["online", "sleeping", "offline"] {
+        let _ = writeln!(out, "unidm_devices{{presence=\"{state}\"}} {}", s.devices_by_presence.get(state).unwrap_or(&0));
+    }
+    let _ = writeln!(out, "# HELP unidm_operations_active Unfinished operations by state.\n# TYPE unidm_operations_active gauge");
+    for state in ["pending", "dispatched", "running"] {
+        let _ = writeln!(out, "unidm_operations_active{{state=\"{state}\"}} {}", s.active_operations.get(state).unwrap_or(&0));
+    }
+    let _ = writeln!(out, "# HELP unidm_operations_created_total Operations created since start.\n# TYPE unidm_operations_created_total counter");
+    let _ = writeln!(out, "unidm_operations_created_total {}", s.operations_created);
+    let _ = writeln!(out, "# HELP unidm_operations_finished_total Operations finished since start by outcome.\n# TYPE unidm_operations_finished_total counter");
+    for state in ["succeeded", "failed", "cancelled", "expired"] {
+        let _ = writeln!(out, "unidm_operations_finished_total{{state=\"{state}\"}} {}", s.operations_finished.get(state).unwrap_or(&0));
+    }
+    let _ = writeln!(out, "# HELP unidm_http_requests_total API requests by method, route and status.\n# TYPE unidm_http_requests_total counter");
+    if let Ok(r) = app.metrics.requests.lock() {
+        for ((m, route, status), n) in r.iter() {
+            let _ = writeln!(out, "unidm_http_requests_total{{method=\"{m}\",route=\"{route}\",status=\"{status}\"}} {n}");
+        }
+    }
+    let _ = writeln!(out, "# HELP unidm_http_request_duration_seconds API request latency.\n# TYPE unidm_http_request_duration_seconds histogram");
+    if let Ok(h) = app.metrics.latency.lock() {
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(out, "unidm_http_request_duration_seconds_bucket{{le=\"{b}\"}} {}", h.buckets[i]);
+        }
+        let _ = writeln!(out, "unidm_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(out, "unidm_http_request_duration_seconds_sum {}", h.sum);
+        let _ = writeln!(out, "unidm_http_request_duration_seconds_count {}", h.count);
+    }
+    let _ = writeln!(out, "# HELP unidm_uptime_seconds Seconds since start.\n# TYPE unidm_uptime_seconds gauge");
+    let _ = writeln!(out, "unidm_uptime_seconds {}", app.started.elapsed().as_secs());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
+}
