@@ -132,7 +132,11 @@ impl AdapterHandle {
     }
 
     /// An operation succeeded, with its result.
-    pub async fn operation_succeeded(&self, op: OperationId, result: Option<serde_json::Value>) -> Result<(), CoreError> {
+    pub async fn operation_succeeded(
+        &self,
+        op: OperationId,
+        result: Option<serde_json::Value>,
+    ) -> Result<(), CoreError> {
         self.inner.operation_succeeded(op, result).await
     }
 

@@ -12,8 +12,8 @@ use unidm_core::{
     ManualClock, OperationQuery, Received, SqliteStore, Subscription,
 };
 use unidm_models::{
-    Action, DeviceId, ErrorKind, Event, FirmwareUpdate, Function, Group, OperationError, OperationState,
-    PresenceState, Progress, Protocol, RetryPolicy, Rule, Selector, Timestamp, Trigger,
+    Action, DeviceId, ErrorKind, Event, FirmwareUpdate, Function, Group, OperationError, OperationState, PresenceState,
+    Progress, Protocol, RetryPolicy, Rule, Selector, Timestamp, Trigger,
 };
 
 /// What the test adapter does with what it is given.
@@ -167,7 +167,10 @@ async fn operation_lifecycle_is_stored_and_reported_in_order() {
     let stored = f.engine.operation(op.id).await.unwrap();
     assert_eq!(stored.state, OperationState::Succeeded);
     // A late report on a finished operation is refused, not applied.
-    assert!(matches!(h.operation_failed(op.id, OperationError::new(ErrorKind::Internal, "x")).await, Err(CoreError::Conflict(_))));
+    assert!(matches!(
+        h.operation_failed(op.id, OperationError::new(ErrorKind::Internal, "x")).await,
+        Err(CoreError::Conflict(_))
+    ));
     assert_eq!(f.engine.operation(op.id).await.unwrap().state, OperationState::Succeeded);
 }
 
@@ -191,7 +194,11 @@ async fn retryable_failures_retry_with_backoff_then_fail() {
     let mut f = fixture(Mode::Record).await;
     let id = online(&f, "a", None).await;
     let retry = RetryPolicy { max_attempts: 2, backoff_ms: 10_000, max_backoff_ms: 10_000 };
-    let op = f.engine.create_operation(&id, Action::Reboot, CreateOptions { retry: Some(retry), ..Default::default() }).await.unwrap();
+    let op = f
+        .engine
+        .create_operation(&id, Action::Reboot, CreateOptions { retry: Some(retry), ..Default::default() })
+        .await
+        .unwrap();
     f.submitted.recv().await.unwrap();
     let h = f.adapter.handle().clone();
     h.operation_failed(op.id, OperationError::new(ErrorKind::Timeout, "no answer")).await.unwrap();
@@ -289,7 +296,13 @@ async fn group_members_lacking_the_function_fail_at_once() {
     online(&f, "yes", None).await;
     online(&f, "no", Some(&[Function::DeviceInfo])).await;
     let sel = Selector { manufacturer: Some("Acme".into()), ..Default::default() };
-    let g = Group { id: "acme".into(), description: None, members: Default::default(), selector: Some(sel), created_at: f.engine.now() };
+    let g = Group {
+        id: "acme".into(),
+        description: None,
+        members: Default::default(),
+        selector: Some(sel),
+        created_at: f.engine.now(),
+    };
     f.engine.put_group(g).await.unwrap();
     assert_eq!(f.engine.group_members("acme").unwrap().len(), 2);
     let gop = f.engine.start_group_operation("acme", Action::Reboot, Some(1), CreateOptions::default()).await.unwrap();
@@ -345,7 +358,8 @@ async fn unfinished_operations_resume_after_restart() {
 #[tokio::test]
 async fn rules_fire_on_first_contact_and_boot_but_skip_the_target_version() {
     let mut f = fixture(Mode::Record).await;
-    let fw = Action::Firmware(FirmwareUpdate { uri: "http://fw/2.0.bin".into(), version: Some("2.0".into()), name: None });
+    let fw =
+        Action::Firmware(FirmwareUpdate { uri: "http://fw/2.0.bin".into(), version: Some("2.0".into()), name: None });
     let rule = Rule {
         id: "fw-2".into(),
         description: None,
@@ -358,7 +372,11 @@ async fn rules_fire_on_first_contact_and_boot_but_skip_the_target_version() {
     f.engine.put_rule(rule).await.unwrap();
     // A pre-provisioned device with the label, at 1.0: its first contact enqueues the update.
     f.engine.provision_device(dev("old"), BTreeMap::from([("site".into(), "north".into())])).await.unwrap();
-    f.adapter.handle().device_contact(&dev("old"), Contact::online(), |d| d.identity.fw_version = Some("1.0".into())).await.unwrap();
+    f.adapter
+        .handle()
+        .device_contact(&dev("old"), Contact::online(), |d| d.identity.fw_version = Some("1.0".into()))
+        .await
+        .unwrap();
     let op = f.submitted.recv().await.unwrap();
     assert_eq!(op.device, dev("old"));
     assert_eq!(op.rule.as_deref(), Some("fw-2"));
@@ -416,7 +434,14 @@ async fn device_listing_filters_and_pages() {
     let page = f.engine.devices(&DeviceQuery { offset: 20, limit: 10, ..Default::default() }).unwrap();
     assert_eq!((page.total, page.items.len()), (25, 5));
     assert_eq!(page.items[0].id, dev("d20"));
-    let gold = f.engine.devices(&DeviceQuery { labels: BTreeMap::from([("tier".into(), "gold".into())]), limit: 10, ..Default::default() }).unwrap();
+    let gold = f
+        .engine
+        .devices(&DeviceQuery {
+            labels: BTreeMap::from([("tier".into(), "gold".into())]),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(gold.items.iter().map(|d| d.id.clone()).collect::<Vec<_>>(), [dev("d03")]);
     let config = EngineConfig::default();
     assert_eq!(config.tick, Duration::from_secs(1));

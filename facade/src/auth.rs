@@ -19,7 +19,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// client when none is.
 pub async fn require(
     State(app): State<AppState>,
-    peer: Result<ConnectInfo<SocketAddr>, <ConnectInfo<SocketAddr> as axum::extract::FromRequestParts<AppState>>::Rejection>,
+    peer: Result<
+        ConnectInfo<SocketAddr>,
+        <ConnectInfo<SocketAddr> as axum::extract::FromRequestParts<AppState>>::Rejection,
+    >,
     req: Request,
     next: Next,
 ) -> Response {

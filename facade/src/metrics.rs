@@ -61,22 +61,35 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     let mut out = String::new();
     let _ = writeln!(out, "# HELP unidm_devices Devices in the registry by presence.\n# TYPE unidm_devices gauge");
     for state in ["online", "sleeping", "offline"] {
-        let _ = writeln!(out, "unidm_devices{{presence=\"{state}\"}} {}", s.devices_by_presence.get(state).unwrap_or(&0));
+        let _ =
+            writeln!(out, "unidm_devices{{presence=\"{state}\"}} {}", s.devices_by_presence.get(state).unwrap_or(&0));
     }
-    let _ = writeln!(out, "# HELP unidm_operations_active Unfinished operations by state.\n# TYPE unidm_operations_active gauge");
+    let _ = writeln!(
+        out,
+        "# HELP unidm_operations_active Unfinished operations by state.\n# TYPE unidm_operations_active gauge"
+    );
     for state in ["pending", "dispatched", "running"] {
-        let _ = writeln!(out, "unidm_operations_active{{state=\"{state}\"}} {}", s.active_operations.get(state).unwrap_or(&0));
+        let _ = writeln!(
+            out,
+            "unidm_operations_active{{state=\"{state}\"}} {}",
+            s.active_operations.get(state).unwrap_or(&0)
+        );
     }
     let _ = writeln!(out, "# HELP unidm_operations_created_total Operations created since start.\n# TYPE unidm_operations_created_total counter");
     let _ = writeln!(out, "unidm_operations_created_total {}", s.operations_created);
     let _ = writeln!(out, "# HELP unidm_operations_finished_total Operations finished since start by outcome.\n# TYPE unidm_operations_finished_total counter");
     for state in ["succeeded", "failed", "cancelled", "expired"] {
-        let _ = writeln!(out, "unidm_operations_finished_total{{state=\"{state}\"}} {}", s.operations_finished.get(state).unwrap_or(&0));
+        let _ = writeln!(
+            out,
+            "unidm_operations_finished_total{{state=\"{state}\"}} {}",
+            s.operations_finished.get(state).unwrap_or(&0)
+        );
     }
     let _ = writeln!(out, "# HELP unidm_http_requests_total API requests by method, route and status.\n# TYPE unidm_http_requests_total counter");
     if let Ok(r) = app.metrics.requests.lock() {
         for ((m, route, status), n) in r.iter() {
-            let _ = writeln!(out, "unidm_http_requests_total{{method=\"{m}\",route=\"{route}\",status=\"{status}\"}} {n}");
+            let _ =
+                writeln!(out, "unidm_http_requests_total{{method=\"{m}\",route=\"{route}\",status=\"{status}\"}} {n}");
         }
     }
     let _ = writeln!(out, "# HELP unidm_http_request_duration_seconds API request latency.\n# TYPE unidm_http_request_duration_seconds histogram");

@@ -100,10 +100,16 @@ async fn devices_list_filter_page_and_provision() {
     assert_eq!(r.2["items"].as_array().unwrap().len(), 2);
     assert_eq!(r.2["items"][0]["id"], "lwm2m:d10");
 
-    let r = a.call(Method::POST, "/api/v1/devices", Some(json!({"id": "tr069:00259E-CPE-1", "labels": {"site": "north"}}))).await;
+    let r = a
+        .call(Method::POST, "/api/v1/devices", Some(json!({"id": "tr069:00259E-CPE-1", "labels": {"site": "north"}})))
+        .await;
     assert_eq!(r.0, StatusCode::CREATED);
     assert_eq!(r.2["presence"]["state"], "offline");
-    assert_problem(&a.call(Method::POST, "/api/v1/devices", Some(json!({"id": "tr069:00259E-CPE-1"}))).await, StatusCode::CONFLICT, "conflict");
+    assert_problem(
+        &a.call(Method::POST, "/api/v1/devices", Some(json!({"id": "tr069:00259E-CPE-1"}))).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
     assert_field(&a.call(Method::POST, "/api/v1/devices", Some(json!({"id": "mqtt:x"}))).await, "id");
     assert_field(&a.call(Method::POST, "/api/v1/devices", Some(json!({"labels": {}}))).await, "id");
 
@@ -116,7 +122,11 @@ async fn devices_list_filter_page_and_provision() {
     assert_field(&a.call(Method::GET, "/api/v1/devices?protocol=mqtt", None).await, "protocol");
     assert_field(&a.call(Method::GET, "/api/v1/devices?limit=0", None).await, "limit");
     assert_field(&a.call(Method::GET, "/api/v1/devices?online=maybe", None).await, "online");
-    assert_problem(&a.call(Method::GET, "/api/v1/devices?group=nope", None).await, StatusCode::NOT_FOUND, "group-not-found");
+    assert_problem(
+        &a.call(Method::GET, "/api/v1/devices?group=nope", None).await,
+        StatusCode::NOT_FOUND,
+        "group-not-found",
+    );
 }
 
 #[tokio::test]
@@ -128,12 +138,21 @@ async fn one_device_labels_topology_and_delete() {
     let r = a.call(Method::GET, "/api/v1/devices/lwm2m:urn%3Aimei%3A1", None).await;
     assert_eq!(r.0, StatusCode::OK);
     assert_eq!(r.2["identity"]["manufacturer"], "Acme");
-    assert_problem(&a.call(Method::GET, "/api/v1/devices/lwm2m:ghost", None).await, StatusCode::NOT_FOUND, "device-not-found");
+    assert_problem(
+        &a.call(Method::GET, "/api/v1/devices/lwm2m:ghost", None).await,
+        StatusCode::NOT_FOUND,
+        "device-not-found",
+    );
     assert_field(&a.call(Method::GET, "/api/v1/devices/ghost", None).await, "id");
 
-    let r = a.call(Method::PUT, "/api/v1/devices/lwm2m:urn%3Aimei%3A1/labels", Some(json!({"labels": {"tier": "gold"}}))).await;
+    let r = a
+        .call(Method::PUT, "/api/v1/devices/lwm2m:urn%3Aimei%3A1/labels", Some(json!({"labels": {"tier": "gold"}})))
+        .await;
     assert_eq!(r.2["labels"]["tier"], "gold");
-    assert_field(&a.call(Method::PUT, "/api/v1/devices/lwm2m:urn%3Aimei%3A1/labels", Some(json!({"labels": {"tier": 1}}))).await, "labels.tier");
+    assert_field(
+        &a.call(Method::PUT, "/api/v1/devices/lwm2m:urn%3Aimei%3A1/labels", Some(json!({"labels": {"tier": 1}}))).await,
+        "labels.tier",
+    );
 
     let r = a.call(Method::GET, "/api/v1/devices/lwm2m:urn%3Aimei%3A1/topology", None).await;
     assert_eq!(r.2["children"], json!(["lwm2m:child-1"]));
@@ -143,7 +162,11 @@ async fn one_device_labels_topology_and_delete() {
     assert_eq!(r.2["edges"][0], json!({"parent": "lwm2m:urn:imei:1", "child": "lwm2m:child-1"}));
 
     assert_eq!(a.call(Method::DELETE, "/api/v1/devices/lwm2m:child-1", None).await.0, StatusCode::NO_CONTENT);
-    assert_problem(&a.call(Method::DELETE, "/api/v1/devices/lwm2m:child-1", None).await, StatusCode::NOT_FOUND, "device-not-found");
+    assert_problem(
+        &a.call(Method::DELETE, "/api/v1/devices/lwm2m:child-1", None).await,
+        StatusCode::NOT_FOUND,
+        "device-not-found",
+    );
 }
 
 #[tokio::test]
@@ -186,20 +209,42 @@ async fn management_errors_name_the_field() {
     let base = "/api/v1/devices/lwm2m:d";
     assert_field(&a.call(Method::POST, &format!("{base}/firmware"), Some(json!({"version": "2"}))).await, "uri");
     assert_field(&a.call(Method::POST, &format!("{base}/firmware"), Some(json!({"uri": 5}))).await, "uri");
-    assert_field(&a.call(Method::POST, &format!("{base}/firmware"), Some(json!({"uri": "x", "colour": 1}))).await, "colour");
+    assert_field(
+        &a.call(Method::POST, &format!("{base}/firmware"), Some(json!({"uri": "x", "colour": 1}))).await,
+        "colour",
+    );
     assert_field(&a.call(Method::POST, &format!("{base}/software"), Some(json!({"action": "install"}))).await, "uri");
-    assert_field(&a.call(Method::POST, &format!("{base}/software"), Some(json!({"action": "explode"}))).await, "action");
-    assert_field(&a.call(Method::POST, &format!("{base}/native"), Some(json!({"op": "write", "path": "/1/0/1"}))).await, "value");
-    assert_field(&a.call(Method::POST, &format!("{base}/diagnostics/ping"), Some(json!({"host": "h", "count": 0}))).await, "count");
-    assert_field(&a.call(Method::POST, &format!("{base}/reboot"), Some(json!({"timeoutSeconds": 0}))).await, "timeoutSeconds");
-    let malformed = a.call_raw(Method::POST, &format!("{base}/firmware"), Some(("application/json", "{\"uri\": ".into())), None).await;
+    assert_field(
+        &a.call(Method::POST, &format!("{base}/software"), Some(json!({"action": "explode"}))).await,
+        "action",
+    );
+    assert_field(
+        &a.call(Method::POST, &format!("{base}/native"), Some(json!({"op": "write", "path": "/1/0/1"}))).await,
+        "value",
+    );
+    assert_field(
+        &a.call(Method::POST, &format!("{base}/diagnostics/ping"), Some(json!({"host": "h", "count": 0}))).await,
+        "count",
+    );
+    assert_field(
+        &a.call(Method::POST, &format!("{base}/reboot"), Some(json!({"timeoutSeconds": 0}))).await,
+        "timeoutSeconds",
+    );
+    let malformed = a
+        .call_raw(Method::POST, &format!("{base}/firmware"), Some(("application/json", "{\"uri\": ".into())), None)
+        .await;
     assert_problem(&malformed, StatusCode::BAD_REQUEST, "bad-request");
-    let wrong_type = a.call_raw(Method::POST, &format!("{base}/firmware"), Some(("text/plain", "uri".into())), None).await;
+    let wrong_type =
+        a.call_raw(Method::POST, &format!("{base}/firmware"), Some(("text/plain", "uri".into())), None).await;
     assert_problem(&wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type");
     // The device told us what it supports: firmware is not among it.
     let r = a.call(Method::POST, &format!("{base}/firmware"), Some(json!({"uri": "http://fw/1.bin"}))).await;
     assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "function-not-supported");
-    assert_problem(&a.call(Method::POST, "/api/v1/devices/lwm2m:ghost/reboot", None).await, StatusCode::NOT_FOUND, "device-not-found");
+    assert_problem(
+        &a.call(Method::POST, "/api/v1/devices/lwm2m:ghost/reboot", None).await,
+        StatusCode::NOT_FOUND,
+        "device-not-found",
+    );
 }
 
 #[tokio::test]
@@ -210,8 +255,20 @@ async fn operations_create_list_get_cancel() {
     assert_eq!(r.0, StatusCode::ACCEPTED);
     assert_eq!(r.2["retry"]["maxAttempts"], 5);
     let id = r.2["id"].as_u64().unwrap();
-    assert_field(&a.call(Method::POST, "/api/v1/operations", Some(json!({"device": "lwm2m:d", "action": {"kind": "firmware"}}))).await, "action.uri");
-    assert_field(&a.call(Method::POST, "/api/v1/operations", Some(json!({"device": "lwm2m:d", "action": {"kind": "firmware", "uri": ""}}))).await, "action.uri");
+    assert_field(
+        &a.call(Method::POST, "/api/v1/operations", Some(json!({"device": "lwm2m:d", "action": {"kind": "firmware"}})))
+            .await,
+        "action.uri",
+    );
+    assert_field(
+        &a.call(
+            Method::POST,
+            "/api/v1/operations",
+            Some(json!({"device": "lwm2m:d", "action": {"kind": "firmware", "uri": ""}})),
+        )
+        .await,
+        "action.uri",
+    );
     assert_field(&a.call(Method::POST, "/api/v1/operations", Some(json!({"device": "lwm2m:d", "action": {"kind": "reboot"}, "retry": {"maxAttempts": 0, "backoffMs": 1, "maxBackoffMs": 1}}))).await, "retry.maxAttempts");
 
     let r = a.call(Method::GET, "/api/v1/operations?device=lwm2m%3Ad&state=pending", None).await;
@@ -219,10 +276,22 @@ async fn operations_create_list_get_cancel() {
     assert_field(&a.call(Method::GET, "/api/v1/operations?state=sleepy", None).await, "state");
     let r = a.call(Method::POST, &format!("/api/v1/operations/{id}/cancel"), None).await;
     assert_eq!((r.0, r.2["state"].as_str()), (StatusCode::OK, Some("cancelled")));
-    assert_problem(&a.call(Method::POST, &format!("/api/v1/operations/{id}/cancel"), None).await, StatusCode::CONFLICT, "conflict");
-    assert_problem(&a.call(Method::GET, "/api/v1/operations/424242", None).await, StatusCode::NOT_FOUND, "operation-not-found");
+    assert_problem(
+        &a.call(Method::POST, &format!("/api/v1/operations/{id}/cancel"), None).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
+    assert_problem(
+        &a.call(Method::GET, "/api/v1/operations/424242", None).await,
+        StatusCode::NOT_FOUND,
+        "operation-not-found",
+    );
     assert_field(&a.call(Method::GET, "/api/v1/operations/abc", None).await, "path");
-    assert_problem(&a.call(Method::GET, "/api/v1/devices/lwm2m:ghost/operations", None).await, StatusCode::NOT_FOUND, "device-not-found");
+    assert_problem(
+        &a.call(Method::GET, "/api/v1/devices/lwm2m:ghost/operations", None).await,
+        StatusCode::NOT_FOUND,
+        "device-not-found",
+    );
 }
 
 #[tokio::test]
@@ -230,18 +299,32 @@ async fn groups_and_group_operations() {
     let a = api().await;
     a.device("a", None).await;
     a.device("b", Some(&[Function::DeviceInfo])).await;
-    let r = a.call(Method::POST, "/api/v1/groups", Some(json!({"id": "acme", "selector": {"manufacturer": "Acme"}}))).await;
+    let r =
+        a.call(Method::POST, "/api/v1/groups", Some(json!({"id": "acme", "selector": {"manufacturer": "Acme"}}))).await;
     assert_eq!(r.0, StatusCode::CREATED);
-    assert_problem(&a.call(Method::POST, "/api/v1/groups", Some(json!({"id": "acme"}))).await, StatusCode::CONFLICT, "conflict");
+    assert_problem(
+        &a.call(Method::POST, "/api/v1/groups", Some(json!({"id": "acme"}))).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
     assert_field(&a.call(Method::POST, "/api/v1/groups", Some(json!({"id": "a b"}))).await, "id");
-    assert_field(&a.call(Method::POST, "/api/v1/groups", Some(json!({"id": "g", "selector": {"colour": "red"}}))).await, "selector.colour");
+    assert_field(
+        &a.call(Method::POST, "/api/v1/groups", Some(json!({"id": "g", "selector": {"colour": "red"}}))).await,
+        "selector.colour",
+    );
     assert_eq!(a.call(Method::GET, "/api/v1/groups", None).await.2.as_array().unwrap().len(), 1);
     assert_eq!(a.call(Method::GET, "/api/v1/groups/acme", None).await.2["selector"]["manufacturer"], "Acme");
     assert_eq!(a.call(Method::GET, "/api/v1/groups/acme/members", None).await.2, json!(["lwm2m:a", "lwm2m:b"]));
     let r = a.call(Method::GET, "/api/v1/devices?group=acme", None).await;
     assert_eq!(r.2["total"], 2);
 
-    let r = a.call(Method::POST, "/api/v1/groups/acme/operations", Some(json!({"action": {"kind": "reboot"}, "concurrency": 1}))).await;
+    let r = a
+        .call(
+            Method::POST,
+            "/api/v1/groups/acme/operations",
+            Some(json!({"action": {"kind": "reboot"}, "concurrency": 1})),
+        )
+        .await;
     assert_eq!(r.0, StatusCode::ACCEPTED, "{:?}", r.2);
     assert_eq!(r.2["aggregate"]["total"], 2);
     assert_eq!(r.2["aggregate"]["counts"]["failed"], 1, "b does not support reboot");
@@ -254,17 +337,37 @@ async fn groups_and_group_operations() {
     let r = a.call(Method::POST, &format!("/api/v1/group-operations/{gid}/cancel"), None).await;
     assert_eq!(r.2["aggregate"]["done"], true);
     assert_eq!(r.2["cancelled"], true);
-    assert_problem(&a.call(Method::GET, "/api/v1/group-operations/99999", None).await, StatusCode::NOT_FOUND, "group-operation-not-found");
-    assert_field(&a.call(Method::POST, "/api/v1/groups/acme/operations", Some(json!({"action": {"kind": "reboot"}, "concurrency": 0}))).await, "concurrency");
+    assert_problem(
+        &a.call(Method::GET, "/api/v1/group-operations/99999", None).await,
+        StatusCode::NOT_FOUND,
+        "group-operation-not-found",
+    );
+    assert_field(
+        &a.call(
+            Method::POST,
+            "/api/v1/groups/acme/operations",
+            Some(json!({"action": {"kind": "reboot"}, "concurrency": 0})),
+        )
+        .await,
+        "concurrency",
+    );
 
     let r = a.call(Method::PUT, "/api/v1/groups/acme", Some(json!({"members": ["lwm2m:a"]}))).await;
     assert_eq!(r.0, StatusCode::OK);
     assert_eq!(a.call(Method::GET, "/api/v1/groups/acme/members", None).await.2, json!(["lwm2m:a"]));
     a.call(Method::POST, "/api/v1/groups", Some(json!({"id": "empty"}))).await;
-    assert_problem(&a.call(Method::POST, "/api/v1/groups/empty/operations", Some(json!({"action": {"kind": "reboot"}}))).await, StatusCode::CONFLICT, "conflict");
+    assert_problem(
+        &a.call(Method::POST, "/api/v1/groups/empty/operations", Some(json!({"action": {"kind": "reboot"}}))).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
     assert_eq!(a.call(Method::DELETE, "/api/v1/groups/acme", None).await.0, StatusCode::NO_CONTENT);
     assert_problem(&a.call(Method::GET, "/api/v1/groups/acme", None).await, StatusCode::NOT_FOUND, "group-not-found");
-    assert_problem(&a.call(Method::PUT, "/api/v1/groups/acme", Some(json!({}))).await, StatusCode::NOT_FOUND, "group-not-found");
+    assert_problem(
+        &a.call(Method::PUT, "/api/v1/groups/acme", Some(json!({}))).await,
+        StatusCode::NOT_FOUND,
+        "group-not-found",
+    );
 }
 
 #[tokio::test]
@@ -276,16 +379,46 @@ async fn rules_crud() {
     assert_eq!(r.0, StatusCode::CREATED, "{:?}", r.2);
     assert_eq!(r.2["enabled"], true);
     assert_problem(&a.call(Method::POST, "/api/v1/rules", Some(rule)).await, StatusCode::CONFLICT, "conflict");
-    assert_field(&a.call(Method::POST, "/api/v1/rules", Some(json!({"id": "x", "triggers": [], "actions": [{"kind": "reboot"}]}))).await, "triggers");
-    assert_field(&a.call(Method::POST, "/api/v1/rules", Some(json!({"id": "x", "triggers": ["boot"], "actions": [{"kind": "firmware", "uri": "nope"}]}))).await, "actions[0].uri");
-    assert_field(&a.call(Method::POST, "/api/v1/rules", Some(json!({"id": "x", "triggers": ["sunrise"], "actions": []}))).await, "triggers[0]");
+    assert_field(
+        &a.call(
+            Method::POST,
+            "/api/v1/rules",
+            Some(json!({"id": "x", "triggers": [], "actions": [{"kind": "reboot"}]})),
+        )
+        .await,
+        "triggers",
+    );
+    assert_field(
+        &a.call(
+            Method::POST,
+            "/api/v1/rules",
+            Some(json!({"id": "x", "triggers": ["boot"], "actions": [{"kind": "firmware", "uri": "nope"}]})),
+        )
+        .await,
+        "actions[0].uri",
+    );
+    assert_field(
+        &a.call(Method::POST, "/api/v1/rules", Some(json!({"id": "x", "triggers": ["sunrise"], "actions": []}))).await,
+        "triggers[0]",
+    );
     assert_eq!(a.call(Method::GET, "/api/v1/rules", None).await.2.as_array().unwrap().len(), 1);
-    let r = a.call(Method::PUT, "/api/v1/rules/fw", Some(json!({"triggers": ["boot"], "actions": [{"kind": "reboot"}], "enabled": false}))).await;
+    let r = a
+        .call(
+            Method::PUT,
+            "/api/v1/rules/fw",
+            Some(json!({"triggers": ["boot"], "actions": [{"kind": "reboot"}], "enabled": false})),
+        )
+        .await;
     assert_eq!((r.0, r.2["enabled"].as_bool()), (StatusCode::OK, Some(false)));
     assert_eq!(a.call(Method::GET, "/api/v1/rules/fw", None).await.2["triggers"], json!(["boot"]));
 
     // A matching device's first contact runs the rule's actions.
-    a.call(Method::PUT, "/api/v1/rules/fw", Some(json!({"selector": {"model": "M1"}, "triggers": ["firstContact"], "actions": [{"kind": "reboot"}]}))).await;
+    a.call(
+        Method::PUT,
+        "/api/v1/rules/fw",
+        Some(json!({"selector": {"model": "M1"}, "triggers": ["firstContact"], "actions": [{"kind": "reboot"}]})),
+    )
+    .await;
     a.device("new", None).await;
     let r = a.call(Method::GET, "/api/v1/operations?device=lwm2m%3Anew", None).await;
     assert_eq!(r.2["items"][0]["rule"], "fw");
@@ -343,24 +476,43 @@ async fn openapi_lists_every_route() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
     let expected = [
-        ("get", "/api/v1/devices"), ("post", "/api/v1/devices"),
-        ("get", "/api/v1/devices/{id}"), ("delete", "/api/v1/devices/{id}"),
-        ("put", "/api/v1/devices/{id}/labels"), ("get", "/api/v1/devices/{id}/topology"),
+        ("get", "/api/v1/devices"),
+        ("post", "/api/v1/devices"),
+        ("get", "/api/v1/devices/{id}"),
+        ("delete", "/api/v1/devices/{id}"),
+        ("put", "/api/v1/devices/{id}/labels"),
+        ("get", "/api/v1/devices/{id}/topology"),
         ("get", "/api/v1/devices/{id}/operations"),
-        ("post", "/api/v1/devices/{id}/reboot"), ("post", "/api/v1/devices/{id}/factory-reset"),
-        ("post", "/api/v1/devices/{id}/firmware"), ("post", "/api/v1/devices/{id}/software"),
-        ("post", "/api/v1/devices/{id}/diagnostics/ping"), ("post", "/api/v1/devices/{id}/diagnostics/traceroute"),
-        ("post", "/api/v1/devices/{id}/refresh"), ("post", "/api/v1/devices/{id}/native"),
-        ("get", "/api/v1/operations"), ("post", "/api/v1/operations"),
-        ("get", "/api/v1/operations/{id}"), ("post", "/api/v1/operations/{id}/cancel"),
-        ("get", "/api/v1/groups"), ("post", "/api/v1/groups"),
-        ("get", "/api/v1/groups/{id}"), ("put", "/api/v1/groups/{id}"), ("delete", "/api/v1/groups/{id}"),
+        ("post", "/api/v1/devices/{id}/reboot"),
+        ("post", "/api/v1/devices/{id}/factory-reset"),
+        ("post", "/api/v1/devices/{id}/firmware"),
+        ("post", "/api/v1/devices/{id}/software"),
+        ("post", "/api/v1/devices/{id}/diagnostics/ping"),
+        ("post", "/api/v1/devices/{id}/diagnostics/traceroute"),
+        ("post", "/api/v1/devices/{id}/refresh"),
+        ("post", "/api/v1/devices/{id}/native"),
+        ("get", "/api/v1/operations"),
+        ("post", "/api/v1/operations"),
+        ("get", "/api/v1/operations/{id}"),
+        ("post", "/api/v1/operations/{id}/cancel"),
+        ("get", "/api/v1/groups"),
+        ("post", "/api/v1/groups"),
+        ("get", "/api/v1/groups/{id}"),
+        ("put", "/api/v1/groups/{id}"),
+        ("delete", "/api/v1/groups/{id}"),
         ("get", "/api/v1/groups/{id}/members"),
-        ("get", "/api/v1/groups/{id}/operations"), ("post", "/api/v1/groups/{id}/operations"),
-        ("get", "/api/v1/group-operations/{id}"), ("post", "/api/v1/group-operations/{id}/cancel"),
-        ("get", "/api/v1/rules"), ("post", "/api/v1/rules"),
-        ("get", "/api/v1/rules/{id}"), ("put", "/api/v1/rules/{id}"), ("delete", "/api/v1/rules/{id}"),
-        ("get", "/api/v1/topology"), ("get", "/api/v1/events"), ("get", "/api/v1/openapi.json"),
+        ("get", "/api/v1/groups/{id}/operations"),
+        ("post", "/api/v1/groups/{id}/operations"),
+        ("get", "/api/v1/group-operations/{id}"),
+        ("post", "/api/v1/group-operations/{id}/cancel"),
+        ("get", "/api/v1/rules"),
+        ("post", "/api/v1/rules"),
+        ("get", "/api/v1/rules/{id}"),
+        ("put", "/api/v1/rules/{id}"),
+        ("delete", "/api/v1/rules/{id}"),
+        ("get", "/api/v1/topology"),
+        ("get", "/api/v1/events"),
+        ("get", "/api/v1/openapi.json"),
     ];
     let mut listed = 0;
     for (path, item) in paths {
@@ -392,5 +544,10 @@ async fn metrics_in_prometheus_text() {
     let text = body.as_str().unwrap();
     assert!(text.contains("unidm_devices{presence=\"online\"} 1"), "{text}");
     assert!(text.contains("unidm_operations_active{state=\"pending\"} 1"), "{text}");
-    assert!(text.contains("unidm_http_requests_total{method=\"POST\",route=\"/api/v1/devices/{id}/reboot\",status=\"202\"} 1"), "{text}");
+    assert!(
+        text.contains(
+            "unidm_http_requests_total{method=\"POST\",route=\"/api/v1/devices/{id}/reboot\",status=\"202\"} 1"
+        ),
+        "{text}"
+    );
 }

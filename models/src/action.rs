@@ -39,9 +39,7 @@ impl Action {
             Action::Ping(_) => Function::Ping,
             Action::Traceroute(_) => Function::Traceroute,
             Action::RefreshDeviceInfo => Function::DeviceInfo,
-            Action::Native(n) if n.op == NativeOp::Observe || n.op == NativeOp::CancelObserve => {
-                Function::Observe
-            }
+            Action::Native(n) if n.op == NativeOp::Observe || n.op == NativeOp::CancelObserve => Function::Observe,
             Action::Native(_) => Function::Native,
         }
     }
@@ -214,10 +212,12 @@ mod tests {
 
     #[test]
     fn actions_are_tagged_by_kind() {
-        let a: Action = serde_json::from_value(json!({"kind": "firmware", "uri": "http://x/fw.bin", "version": "2.0"})).unwrap();
+        let a: Action =
+            serde_json::from_value(json!({"kind": "firmware", "uri": "http://x/fw.bin", "version": "2.0"})).unwrap();
         assert_eq!(a.function(), Function::Firmware);
         assert_eq!(serde_json::to_value(&a).unwrap()["kind"], "firmware");
-        let s: Action = serde_json::from_value(json!({"kind": "software", "action": "uninstall", "module": "1"})).unwrap();
+        let s: Action =
+            serde_json::from_value(json!({"kind": "software", "action": "uninstall", "module": "1"})).unwrap();
         assert_eq!(s, Action::Software(SoftwareAction::Uninstall { module: "1".into() }));
         let o: Action = serde_json::from_value(json!({"kind": "native", "op": "observe", "path": "/3/0/9"})).unwrap();
         assert_eq!(o.function(), Function::Observe);

@@ -62,9 +62,7 @@ impl FirmwareState {
     pub fn m2m_status(self) -> M2mStatus {
         match self {
             FirmwareState::Idle => M2mStatus::Uninitialized,
-            FirmwareState::Downloading | FirmwareState::Downloaded | FirmwareState::Updating => {
-                M2mStatus::InProcess
-            }
+            FirmwareState::Downloading | FirmwareState::Downloaded | FirmwareState::Updating => M2mStatus::InProcess,
             FirmwareState::Succeeded => M2mStatus::Successful,
             FirmwareState::Failed => M2mStatus::Failure,
         }

@@ -127,12 +127,7 @@ impl Aggregate {
         for r in &results {
             *counts.entry(r.state.as_str().to_owned()).or_insert(0) += 1;
         }
-        Aggregate {
-            total: results.len(),
-            done: results.iter().all(|r| r.state.is_terminal()),
-            counts,
-            results,
-        }
+        Aggregate { total: results.len(), done: results.iter().all(|r| r.state.is_terminal()), counts, results }
     }
 }
 
@@ -151,7 +146,11 @@ mod tests {
     fn selector_matches_all_given_fields() {
         let d = dev("a", "Acme", &[("site", "north"), ("tier", "1")]);
         assert!(Selector::default().matches(&d));
-        let s = Selector { manufacturer: Some("Acme".into()), labels: [("site".into(), "north".into())].into(), ..Default::default() };
+        let s = Selector {
+            manufacturer: Some("Acme".into()),
+            labels: [("site".into(), "north".into())].into(),
+            ..Default::default()
+        };
         assert!(s.matches(&d));
         let s = Selector { manufacturer: Some("Other".into()), ..Default::default() };
         assert!(!s.matches(&d));
@@ -185,7 +184,11 @@ mod tests {
             result: None,
             error: None,
         };
-        let a = Aggregate::from_members(vec![m(1, OperationState::Succeeded), m(2, OperationState::Running), m(3, OperationState::Succeeded)]);
+        let a = Aggregate::from_members(vec![
+            m(1, OperationState::Succeeded),
+            m(2, OperationState::Running),
+            m(3, OperationState::Succeeded),
+        ]);
         assert_eq!(a.total, 3);
         assert_eq!(a.counts["succeeded"], 2);
         assert_eq!(a.counts["running"], 1);

@@ -24,8 +24,8 @@ pub mod units;
 
 pub use action::{Action, FirmwareUpdate, NativeOp, NativeRequest, PingRequest, SoftwareAction, TracerouteRequest};
 pub use device::{
-    Battery, Connectivity, Device, DeviceInfo, Function, Identity, Location, Memory, Presence, PresenceState,
-    Snapshot, SoftwareModule, Topology,
+    Battery, Connectivity, Device, DeviceInfo, Function, Identity, Location, Memory, Presence, PresenceState, Snapshot,
+    SoftwareModule, Topology,
 };
 pub use event::Event;
 pub use firmware::{FirmwareState, FirmwareStatus, M2mStatus};

@@ -66,7 +66,13 @@ impl MappingTable {
     }
 }
 
-const fn row(function: Function, attribute: &'static str, path: &'static str, operation: &'static str, note: &'static str) -> MappingRow {
+const fn row(
+    function: Function,
+    attribute: &'static str,
+    path: &'static str,
+    operation: &'static str,
+    note: &'static str,
+) -> MappingRow {
     MappingRow { function, attribute, path, operation, note }
 }
 
@@ -110,12 +116,24 @@ pub const TR181: MappingTable = MappingTable {
         row(DI, "dty", "Device.DeviceInfo.ProductClass", "GetParameterValues", "also in Inform DeviceId"),
         row(DI, "hwv", "Device.DeviceInfo.HardwareVersion", "GetParameterValues", ""),
         row(DI, "swv", "Device.DeviceInfo.SoftwareVersion", "GetParameterValues", ""),
-        row(DI, "fwv", "Device.DeviceInfo.SoftwareVersion", "GetParameterValues", "or FirmwareImage.{i}.Version of the active image"),
+        row(
+            DI,
+            "fwv",
+            "Device.DeviceInfo.SoftwareVersion",
+            "GetParameterValues",
+            "or FirmwareImage.{i}.Version of the active image",
+        ),
         row(DI, "dvnm", "Device.DeviceInfo.HostName", "GetParameterValues", ""),
         row(DI, "ptl", "-", "-", "constant `TR-069`"),
         row(FW, "url", "Download", "RPC", "FileType `1 Firmware Upgrade Image`, URL"),
         row(FW, "ud", "Download", "RPC", "sending the Download is the trigger"),
-        row(FW, "uds", "TransferComplete", "CPE RPC", "FaultCode 0 success, 9010-9020 failure; then `1 BOOT` + `M Download`"),
+        row(
+            FW,
+            "uds",
+            "TransferComplete",
+            "CPE RPC",
+            "FaultCode 0 success, 9010-9020 failure; then `1 BOOT` + `M Download`",
+        ),
         row(FW, "fwn", "Download", "RPC", "TargetFileName"),
         row(FW, "vr", "Device.DeviceInfo.SoftwareVersion", "GetParameterValues", "read after the `M Download` inform"),
         row(RB, "rbo", "Reboot", "RPC", "completion seen as `1 BOOT` + `M Reboot`"),
@@ -129,19 +147,49 @@ pub const TR098: MappingTable = MappingTable {
     title: "TR-069 with the TR-098 `InternetGatewayDevice.` root",
     protocol: Protocol::Tr069,
     rows: &[
-        row(DI, "man", "InternetGatewayDevice.DeviceInfo.Manufacturer", "GetParameterValues", "also in Inform DeviceId"),
+        row(
+            DI,
+            "man",
+            "InternetGatewayDevice.DeviceInfo.Manufacturer",
+            "GetParameterValues",
+            "also in Inform DeviceId",
+        ),
         row(DI, "mod", "InternetGatewayDevice.DeviceInfo.ModelName", "GetParameterValues", ""),
-        row(DI, "dlb", "InternetGatewayDevice.DeviceInfo.SerialNumber", "GetParameterValues", "also in Inform DeviceId"),
-        row(DI, "dty", "InternetGatewayDevice.DeviceInfo.ProductClass", "GetParameterValues", "also in Inform DeviceId"),
+        row(
+            DI,
+            "dlb",
+            "InternetGatewayDevice.DeviceInfo.SerialNumber",
+            "GetParameterValues",
+            "also in Inform DeviceId",
+        ),
+        row(
+            DI,
+            "dty",
+            "InternetGatewayDevice.DeviceInfo.ProductClass",
+            "GetParameterValues",
+            "also in Inform DeviceId",
+        ),
         row(DI, "hwv", "InternetGatewayDevice.DeviceInfo.HardwareVersion", "GetParameterValues", ""),
         row(DI, "swv", "InternetGatewayDevice.DeviceInfo.SoftwareVersion", "GetParameterValues", ""),
         row(DI, "fwv", "InternetGatewayDevice.DeviceInfo.SoftwareVersion", "GetParameterValues", ""),
         row(DI, "ptl", "-", "-", "constant `TR-069`"),
         row(FW, "url", "Download", "RPC", "FileType `1 Firmware Upgrade Image`, URL"),
         row(FW, "ud", "Download", "RPC", "sending the Download is the trigger"),
-        row(FW, "uds", "TransferComplete", "CPE RPC", "FaultCode 0 success, 9010-9020 failure; then `1 BOOT` + `M Download`"),
+        row(
+            FW,
+            "uds",
+            "TransferComplete",
+            "CPE RPC",
+            "FaultCode 0 success, 9010-9020 failure; then `1 BOOT` + `M Download`",
+        ),
         row(FW, "fwn", "Download", "RPC", "TargetFileName"),
-        row(FW, "vr", "InternetGatewayDevice.DeviceInfo.SoftwareVersion", "GetParameterValues", "read after the `M Download` inform"),
+        row(
+            FW,
+            "vr",
+            "InternetGatewayDevice.DeviceInfo.SoftwareVersion",
+            "GetParameterValues",
+            "read after the `M Download` inform",
+        ),
         row(RB, "rbo", "Reboot", "RPC", "completion seen as `1 BOOT` + `M Reboot`"),
         row(FR, "far", "FactoryReset", "RPC", "optional RPC"),
     ],
@@ -205,6 +253,9 @@ mod tests {
             assert!(t.lookup(Function::FactoryReset, "far").is_some(), "{}", t.name);
         }
         assert_eq!(LWM2M.lookup(Function::Reboot, "rbo").unwrap().path, "/3/0/4");
-        assert_eq!(TR098.lookup(Function::DeviceInfo, "swv").unwrap().path, "InternetGatewayDevice.DeviceInfo.SoftwareVersion");
+        assert_eq!(
+            TR098.lookup(Function::DeviceInfo, "swv").unwrap().path,
+            "InternetGatewayDevice.DeviceInfo.SoftwareVersion"
+        );
     }
 }

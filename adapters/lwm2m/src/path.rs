@@ -9,7 +9,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A path in the LwM2M resource tree, from the root down to a resource instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Paths order like their id sequences (`/3` < `/3/0` < `/3/0/1` < `/4`), i.e. tree order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Path {
     /// `/`: the whole client (Bootstrap-Delete, Discover, composite operations).
     Root,
@@ -73,41 +75,37 @@ impl Path {
         }
         let mut ids = [0u16; 4];
         for (slot, seg) in ids.iter_mut().zip(segments) {
-            *slot = parse_id(seg.as_ref()).ok_or_else(|| PathError::InvalidId {
-                path: joined(),
-                segment: seg.as_ref().to_owned(),
-            })?;
+            *slot = parse_id(seg.as_ref())
+                .ok_or_else(|| PathError::InvalidId { path: joined(), segment: seg.as_ref().to_owned() })?;
         }
         Path::from_ids(&ids[..segments.len()]).ok_or_else(|| PathError::TooDeep(joined()))
     }
 
+    fn id_array(&self) -> ([u16; 4], usize) {
+        match *self {
+            Path::Root => ([0; 4], 0),
+            Path::Object(o) => ([o, 0, 0, 0], 1),
+            Path::ObjectInstance(o, i) => ([o, i, 0, 0], 2),
+            Path::Resource(o, i, r) => ([o, i, r, 0], 3),
+            Path::ResourceInstance(o, i, r, ri) => ([o, i, r, ri], 4),
+        }
+    }
+
     /// The ids from the object down, empty for the root.
     pub fn ids(&self) -> Vec<u16> {
-        match *self {
-            Path::Root => vec![],
-            Path::Object(o) => vec![o],
-            Path::ObjectInstance(o, i) => vec![o, i],
-            Path::Resource(o, i, r) => vec![o, i, r],
-            Path::ResourceInstance(o, i, r, ri) => vec![o, i, r, ri],
-        }
+        let (ids, len) = self.id_array();
+        ids[..len].to_vec()
     }
 
     /// Number of ids: 0 for the root, 4 for a resource instance.
     pub fn depth(&self) -> usize {
-        match self {
-            Path::Root => 0,
-            Path::Object(..) => 1,
-            Path::ObjectInstance(..) => 2,
-            Path::Resource(..) => 3,
-            Path::ResourceInstance(..) => 4,
-        }
+        self.id_array().1
     }
 
     /// The id at `level` (1 = object … 4 = resource instance), if the path is that deep.
     pub fn id_at(&self, level: usize) -> Option<u16> {
-        level
-            .checked_sub(1)
-            .and_then(|idx| self.ids().get(idx).copied())
+        let (ids, len) = self.id_array();
+        (1..=len).contains(&level).then(|| ids[level - 1])
     }
 
     /// Object id, `None` for the root.
@@ -132,21 +130,24 @@ impl Path {
 
     /// The path one level down, `None` below a resource instance.
     pub fn child(&self, id: u16) -> Option<Path> {
-        let mut ids = self.ids();
-        ids.push(id);
-        Path::from_ids(&ids)
+        let (mut ids, len) = self.id_array();
+        *ids.get_mut(len)? = id;
+        Path::from_ids(&ids[..=len])
     }
 
     /// The path one level up, `None` for the root.
     pub fn parent(&self) -> Option<Path> {
-        let ids = self.ids();
-        let (_, up) = ids.split_last()?;
-        Path::from_ids(up)
+        let (ids, len) = self.id_array();
+        Path::from_ids(&ids[..len.checked_sub(1)?])
     }
 
     /// The ancestor at `depth` (itself when `depth` is its own depth), `None` when deeper.
     pub fn truncate(&self, depth: usize) -> Option<Path> {
-        self.ids().get(..depth).and_then(Path::from_ids)
+        let (ids, len) = self.id_array();
+        if depth > len {
+            return None;
+        }
+        Path::from_ids(&ids[..depth])
     }
 
     /// True when `self` equals `other` or is one of its ancestors.
@@ -168,15 +169,30 @@ fn parse_id(s: &str) -> Option<u16> {
     s.parse().ok()
 }
 
+impl Ord for Path {
+    fn cmp(&self, other: &Path) -> std::cmp::Ordering {
+        let (a, la) = self.id_array();
+        let (b, lb) = other.id_array();
+        a[..la].cmp(&b[..lb])
+    }
+}
+
+impl PartialOrd for Path {
+    fn partial_cmp(&self, other: &Path) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl FromStr for Path {
     type Err = PathError;
 
     /// Parses `/`, `/3`, `/3/0`, `/3/0/1`, `/3/0/6/1`; one trailing `/` is tolerated because
     /// LwM2M JSON and SenML base names end with one.
     fn from_str(s: &str) -> Result<Path, PathError> {
-        let rest = s
-            .strip_prefix('/')
-            .ok_or_else(|| PathError::NoLeadingSlash(s.to_owned()))?;
+        let rest = s.strip_prefix('/').ok_or_else(|| PathError::NoLeadingSlash(s.to_owned()))?;
+        if rest == "/" {
+            return Err(PathError::EmptySegment(s.to_owned()));
+        }
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.is_empty() {
             return Ok(Path::Root);
@@ -186,10 +202,7 @@ impl FromStr for Path {
             return Err(PathError::EmptySegment(s.to_owned()));
         }
         Path::from_segments(&segments).map_err(|e| match e {
-            PathError::InvalidId { segment, .. } => PathError::InvalidId {
-                path: s.to_owned(),
-                segment,
-            },
+            PathError::InvalidId { segment, .. } => PathError::InvalidId { path: s.to_owned(), segment },
             _ => PathError::TooDeep(s.to_owned()),
         })
     }
@@ -225,31 +238,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_paths() {
-        assert!(matches!(
-            "3/0".parse::<Path>(),
-            Err(PathError::NoLeadingSlash(_))
-        ));
-        assert!(matches!(
-            "/3//1".parse::<Path>(),
-            Err(PathError::EmptySegment(_))
-        ));
-        assert!(matches!(
-            "/65536".parse::<Path>(),
-            Err(PathError::InvalidId { .. })
-        ));
-        assert!(matches!(
-            "/+3".parse::<Path>(),
-            Err(PathError::InvalidId { .. })
-        ));
-        assert!(matches!(
-            "/-1".parse::<Path>(),
-            Err(PathError::InvalidId { .. })
-        ));
-        assert!(matches!(
-            "/1/2/3/4/5".parse::<Path>(),
-            Err(PathError::TooDeep(_))
-        ));
-        assert!(matches!("".parse::<Path>(), Err(_)));
+        assert!(matches!("3/0".parse::<Path>(), Err(PathError::NoLeadingSlash(_))));
+        assert!(matches!("/3//1".parse::<Path>(), Err(PathError::EmptySegment(_))));
+        assert!(matches!("/65536".parse::<Path>(), Err(PathError::InvalidId { .. })));
+        assert!(matches!("/+3".parse::<Path>(), Err(PathError::InvalidId { .. })));
+        assert!(matches!("/-1".parse::<Path>(), Err(PathError::InvalidId { .. })));
+        assert!(matches!("/1/2/3/4/5".parse::<Path>(), Err(PathError::TooDeep(_))));
+        assert!("".parse::<Path>().is_err());
+        assert!("//".parse::<Path>().is_err());
+        assert!("/3//".parse::<Path>().is_err());
     }
 
     #[test]
@@ -264,21 +261,36 @@ mod tests {
         assert!(!Path::Object(4).is_prefix_of(&p));
         assert_eq!(p.resource_id(), Some(6));
         assert_eq!(p.resource_instance_id(), None);
-        assert_eq!(
-            Path::from_segments(&["5", "0", "0"]),
-            Ok(Path::Resource(5, 0, 0))
-        );
+        assert!(Path::Object(3) < Path::ObjectInstance(3, 0));
+        assert!(Path::Resource(3, 0, 1) < Path::Object(4));
+        assert!(Path::Root < Path::Object(0));
+        assert_eq!(p.truncate(1), Some(Path::Object(3)));
+        assert_eq!(p.truncate(4), None);
+        assert_eq!(p.id_at(0), None);
+        assert_eq!(p.id_at(3), Some(6));
+        assert_eq!(Path::from_segments(&["5", "0", "0"]), Ok(Path::Resource(5, 0, 0)));
     }
 
     fn any_path() -> impl Strategy<Value = Path> {
-        proptest::collection::vec(any::<u16>(), 0..=4)
-            .prop_map(|ids| Path::from_ids(&ids).unwrap_or(Path::Root))
+        proptest::collection::vec(any::<u16>(), 0..=4).prop_map(|ids| Path::from_ids(&ids).unwrap_or(Path::Root))
     }
 
     proptest! {
         #[test]
         fn display_parse_roundtrip(p in any_path()) {
             prop_assert_eq!(p.to_string().parse::<Path>(), Ok(p));
+        }
+
+        #[test]
+        fn navigation_is_consistent(p in any_path(), q in any_path(), id in any::<u16>()) {
+            prop_assert_eq!(p.cmp(&q), p.ids().cmp(&q.ids()));
+            if let Some(c) = p.child(id) {
+                prop_assert_eq!(c.parent(), Some(p));
+                prop_assert!(p.is_prefix_of(&c));
+                prop_assert_eq!(c.id_at(c.depth()), Some(id));
+            } else {
+                prop_assert_eq!(p.depth(), 4);
+            }
         }
 
         #[test]

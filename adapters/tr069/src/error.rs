@@ -3,6 +3,7 @@
 use thiserror::Error;
 
 use crate::rpc::fault::FaultCode;
+use crate::soap::CwmpNamespace;
 
 /// Everything that can go wrong while reading or writing a CWMP envelope.
 ///
@@ -85,8 +86,16 @@ pub enum CwmpError {
     MustUnderstand(String),
     /// The body element is a CWMP method this codec does not know or support.
     /// An ACS answers this with fault 8000, a CPE with 9000.
-    #[error("method {0} not supported")]
-    UnknownMethod(String),
+    /// `id` and `namespace` come from the same envelope so that the fault can echo them.
+    #[error("method {method} not supported")]
+    UnknownMethod {
+        /// Local name of the body element.
+        method: String,
+        /// The envelope's `cwmp:ID`, if it had one.
+        id: Option<String>,
+        /// The CWMP namespace of the body element.
+        namespace: Option<CwmpNamespace>,
+    },
     /// A required child element is missing.
     #[error("<{parent}> lacks required <{child}>")]
     MissingElement {
@@ -108,7 +117,7 @@ pub enum CwmpError {
 impl CwmpError {
     /// True when the body names a method the codec does not implement (fault 8000 / 9000).
     pub fn is_method_not_supported(&self) -> bool {
-        matches!(self, CwmpError::UnknownMethod(_))
+        matches!(self, CwmpError::UnknownMethod { .. })
     }
 
     /// True when the envelope or one of its parts exceeds a configured limit.
@@ -129,10 +138,7 @@ impl CwmpError {
 
     /// True when the input is not well-formed XML or not a SOAP envelope at all.
     pub fn is_malformed(&self) -> bool {
-        matches!(
-            self,
-            CwmpError::Xml(_) | CwmpError::NotAnEnvelope(_) | CwmpError::DoctypeRefused { .. }
-        )
+        matches!(self, CwmpError::Xml(_) | CwmpError::NotAnEnvelope(_) | CwmpError::DoctypeRefused { .. })
     }
 
     /// The ACS fault an ACS should answer a CPE request with when parsing failed
@@ -149,9 +155,6 @@ impl CwmpError {
     }
 
     pub(crate) fn invalid(element: &str, reason: impl Into<String>) -> Self {
-        CwmpError::InvalidValue {
-            element: element.to_owned(),
-            reason: reason.into(),
-        }
+        CwmpError::InvalidValue { element: element.to_owned(), reason: reason.into() }
     }
 }

@@ -27,7 +27,10 @@ pub struct GroupOperationView {
 
 /// Ids of groups and rules appear in URLs: keep them to a safe alphabet.
 pub(crate) fn check_name(field: &str, id: &str) -> Result<(), CoreError> {
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+    if id.is_empty()
+        || id.len() > 64
+        || !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
         return Err(CoreError::bad_input(field, "1 to 64 characters of A-Z, a-z, 0-9, `-`, `_`, `.`"));
     }
     Ok(())
@@ -167,7 +170,13 @@ impl Engine {
         let mut results: Vec<MemberResult> = members
             .items
             .into_iter()
-            .map(|o| MemberResult { device: o.device, operation: o.id, state: o.state, result: o.result, error: o.error })
+            .map(|o| MemberResult {
+                device: o.device,
+                operation: o.id,
+                state: o.state,
+                result: o.result,
+                error: o.error,
+            })
             .collect();
         results.sort_by_key(|r| r.operation);
         Ok(GroupOperationView { operation: gop, aggregate: Aggregate::from_members(results) })

@@ -230,7 +230,11 @@ impl Inner {
         Ok(commit)
     }
 
-    pub(crate) async fn operation_running(self: &Arc<Self>, id: OperationId, progress: Progress) -> Result<(), CoreError> {
+    pub(crate) async fn operation_running(
+        self: &Arc<Self>,
+        id: OperationId,
+        progress: Progress,
+    ) -> Result<(), CoreError> {
         self.transition(id, |op| {
             op.state = OperationState::Running;
             op.progress = Some(progress);
@@ -254,7 +258,11 @@ impl Inner {
         .await
     }
 
-    pub(crate) async fn operation_failed(self: &Arc<Self>, id: OperationId, error: OperationError) -> Result<(), CoreError> {
+    pub(crate) async fn operation_failed(
+        self: &Arc<Self>,
+        id: OperationId,
+        error: OperationError,
+    ) -> Result<(), CoreError> {
         let now = self.clock.now();
         self.transition(id, |op| {
             if error.kind.is_retryable() && op.attempts < op.retry.max_attempts {
@@ -336,7 +344,11 @@ impl Inner {
                 }
                 let members = self
                     .store
-                    .list_operations(OperationQuery { group_operation: Some(g.id), limit: usize::MAX >> 1, ..Default::default() })
+                    .list_operations(OperationQuery {
+                        group_operation: Some(g.id),
+                        limit: usize::MAX >> 1,
+                        ..Default::default()
+                    })
                     .await?;
                 let states = members
                     .items

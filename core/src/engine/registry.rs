@@ -106,7 +106,11 @@ impl Inner {
         Ok(device)
     }
 
-    pub(crate) async fn update_device(&self, id: &DeviceId, update: impl FnOnce(&mut Device)) -> Result<Device, CoreError> {
+    pub(crate) async fn update_device(
+        &self,
+        id: &DeviceId,
+        update: impl FnOnce(&mut Device),
+    ) -> Result<Device, CoreError> {
         let now = self.clock.now();
         let (device, commit) = {
             let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
@@ -114,8 +118,8 @@ impl Inner {
             update(d);
             bump(d, now);
             let device = d.clone();
-            let commit =
-                self.persist(vec![Write::device(&device)], vec![Event::DeviceUpdated { device: Box::new(device.clone()) }]);
+            let commit = self
+                .persist(vec![Write::device(&device)], vec![Event::DeviceUpdated { device: Box::new(device.clone()) }]);
             (device, commit)
         };
         commit.wait().await?;
@@ -249,7 +253,8 @@ impl Engine {
             let mut d = Device::new(id.clone(), now);
             d.labels = labels;
             devs.insert(id, d.clone());
-            let commit = inner.persist(vec![Write::device(&d)], vec![Event::DeviceUpdated { device: Box::new(d.clone()) }]);
+            let commit =
+                inner.persist(vec![Write::device(&d)], vec![Event::DeviceUpdated { device: Box::new(d.clone()) }]);
             (d, commit)
         };
         commit.wait().await?;

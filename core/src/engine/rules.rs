@@ -32,11 +32,14 @@ impl Inner {
                 if self.has_active(device, &rule.id, action) {
                     continue;
                 }
-                let created =
-                    self.create_operation(&device.id, action.clone(), CreateOptions::default(), Some(rule.id.clone())).await;
+                let created = self
+                    .create_operation(&device.id, action.clone(), CreateOptions::default(), Some(rule.id.clone()))
+                    .await;
                 match created {
                     Ok(op) => tracing::info!(device = %device.id, rule = %rule.id, operation = %op.id, "rule enqueued"),
-                    Err(e) => tracing::warn!(device = %device.id, rule = %rule.id, error = %e, "rule could not enqueue"),
+                    Err(e) => {
+                        tracing::warn!(device = %device.id, rule = %rule.id, error = %e, "rule could not enqueue")
+                    }
                 }
             }
         }
@@ -46,9 +49,7 @@ impl Inner {
     /// reboots in a loop must not pile up copies).
     fn has_active(&self, device: &Device, rule: &str, action: &Action) -> bool {
         self.ops.lock().is_ok_and(|ops| {
-            ops.active
-                .values()
-                .any(|o| o.device == device.id && o.rule.as_deref() == Some(rule) && &o.action == action)
+            ops.active.values().any(|o| o.device == device.id && o.rule.as_deref() == Some(rule) && &o.action == action)
         })
     }
 }

@@ -198,9 +198,12 @@ pub trait Store: Send + Sync + 'static {
     /// Waits until every batch submitted so far is committed.
     async fn flush(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.submit(Vec::new(), Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
+        self.submit(
+            Vec::new(),
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
         rx.await.unwrap_or(Err(StoreError::Closed))
     }
 }
@@ -211,9 +214,12 @@ pub trait StoreExt: Store {
     /// Commits `batch` and waits for the outcome.
     async fn write(&self, batch: Vec<Write>) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.submit(batch, Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
+        self.submit(
+            batch,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
         rx.await.unwrap_or(Err(StoreError::Closed))
     }
 }

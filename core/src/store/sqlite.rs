@@ -287,7 +287,9 @@ fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
         }
         Write::DeleteDevice(id) => tx.prepare_cached("DELETE FROM devices WHERE id = ?1")?.execute(params![id])?,
         Write::PutOperation { id, device, state, group_operation, doc } => tx
-            .prepare_cached("INSERT OR REPLACE INTO operations (id, device, state, group_op, doc) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .prepare_cached(
+                "INSERT OR REPLACE INTO operations (id, device, state, group_op, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
             .execute(params![*id as i64, device, state.as_str(), group_operation.map(|g| g as i64), doc])?,
         Write::PutGroupOperation { id, group, doc } => tx
             .prepare_cached("INSERT OR REPLACE INTO group_operations (id, grp, doc) VALUES (?1, ?2, ?3)")?
@@ -379,7 +381,8 @@ impl Store for SqliteStore {
             let mut page_args = args.clone();
             page_args.push((q.limit as i64).into());
             page_args.push((q.offset as i64).into());
-            let mut stmt = c.prepare(&format!("SELECT id, doc FROM operations{filter} ORDER BY id DESC LIMIT ? OFFSET ?"))?;
+            let mut stmt =
+                c.prepare(&format!("SELECT id, doc FROM operations{filter} ORDER BY id DESC LIMIT ? OFFSET ?"))?;
             let rows = stmt.query_map(rusqlite::params_from_iter(page_args.iter()), |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
             })?;
@@ -417,7 +420,8 @@ impl Store for SqliteStore {
     }
 
     async fn load_group_operations(&self) -> Result<Vec<GroupOperation>, StoreError> {
-        self.read(|c| docs(c, "SELECT CAST(id AS TEXT), doc FROM group_operations ORDER BY id", "group operation")).await
+        self.read(|c| docs(c, "SELECT CAST(id AS TEXT), doc FROM group_operations ORDER BY id", "group operation"))
+            .await
     }
 
     async fn load_groups(&self) -> Result<Vec<Group>, StoreError> {
@@ -485,7 +489,11 @@ mod tests {
         assert_eq!(s.max_operation_id().await.unwrap(), 2);
         assert_eq!(s.load_state("lwm2m").await.unwrap(), [("k".to_string(), b"v".to_vec())]);
         let page = s
-            .list_operations(OperationQuery { device: Some(DeviceId::lwm2m("a").unwrap()), limit: 1, ..Default::default() })
+            .list_operations(OperationQuery {
+                device: Some(DeviceId::lwm2m("a").unwrap()),
+                limit: 1,
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(page.total, 2);

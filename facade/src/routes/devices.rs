@@ -276,7 +276,10 @@ pub async fn list(State(app): State<AppState>, ApiQuery(f): ApiQuery<DeviceFilte
 /// Pre-provision a device.
 #[utoipa::path(post, path = "/api/v1/devices", tag = "devices", request_body = ProvisionRequest,
     responses((status = 201, body = Device), (status = 400, body = Problem), (status = 409, body = Problem)))]
-pub async fn provision(State(app): State<AppState>, ApiJson(req): ApiJson<ProvisionRequest>) -> ApiResult<impl IntoResponse> {
+pub async fn provision(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<ProvisionRequest>,
+) -> ApiResult<impl IntoResponse> {
     let id = DeviceId::parse(&req.id).map_err(|e| Problem::bad_request("id", e.to_string()))?;
     let device = app.engine.provision_device(id, req.labels).await?;
     Ok((StatusCode::CREATED, Json(device)))
@@ -376,7 +379,11 @@ pub async fn software(
 #[utoipa::path(post, path = "/api/v1/devices/{id}/diagnostics/ping", tag = "management", params(("id" = String, Path, description = "Device id")),
     request_body = PingBody,
     responses((status = 202, body = Operation), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn ping(State(app): State<AppState>, ApiPath(id): ApiPath<String>, ApiJson(r): ApiJson<PingBody>) -> ApiResult<impl IntoResponse> {
+pub async fn ping(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(r): ApiJson<PingBody>,
+) -> ApiResult<impl IntoResponse> {
     let o = options(r.timeout_seconds, r.retry);
     let ping = PingRequest { host: r.host, count: r.count, timeout_ms: r.timeout_ms };
     Ok(accepted(start(&app, &id, Action::Ping(ping), &o, false).await?))
@@ -413,7 +420,11 @@ pub async fn refresh(
 #[utoipa::path(post, path = "/api/v1/devices/{id}/native", tag = "management", params(("id" = String, Path, description = "Device id")),
     request_body = NativeBody,
     responses((status = 202, body = Operation), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn native(State(app): State<AppState>, ApiPath(id): ApiPath<String>, ApiJson(r): ApiJson<NativeBody>) -> ApiResult<impl IntoResponse> {
+pub async fn native(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(r): ApiJson<NativeBody>,
+) -> ApiResult<impl IntoResponse> {
     let o = options(r.timeout_seconds, r.retry);
     let request = NativeRequest { op: r.op, path: r.path, value: r.value, args: r.args };
     Ok(accepted(start(&app, &id, Action::Native(request), &o, false).await?))

@@ -74,9 +74,20 @@ pub async fn list(State(app): State<AppState>) -> ApiResult<Json<Vec<Group>>> {
     responses((status = 201, body = Group), (status = 400, body = Problem), (status = 409, body = Problem)))]
 pub async fn create(State(app): State<AppState>, ApiJson(r): ApiJson<CreateGroup>) -> ApiResult<impl IntoResponse> {
     if app.engine.group(&r.id).is_ok() {
-        return Err(Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", format!("group `{}` already exists", r.id)));
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "Conflict",
+            format!("group `{}` already exists", r.id),
+        ));
     }
-    let g = Group { id: r.id, description: r.description, members: r.members, selector: r.selector, created_at: app.engine.now() };
+    let g = Group {
+        id: r.id,
+        description: r.description,
+        members: r.members,
+        selector: r.selector,
+        created_at: app.engine.now(),
+    };
     Ok((StatusCode::CREATED, Json(app.engine.put_group(g).await?)))
 }
 
@@ -90,9 +101,14 @@ pub async fn get(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> A
 /// Replace a group's definition.
 #[utoipa::path(put, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = String, Path, description = "Group id")),
     request_body = UpdateGroup, responses((status = 200, body = Group), (status = 400, body = Problem), (status = 404, body = Problem)))]
-pub async fn update(State(app): State<AppState>, ApiPath(id): ApiPath<String>, ApiJson(r): ApiJson<UpdateGroup>) -> ApiResult<Json<Group>> {
+pub async fn update(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(r): ApiJson<UpdateGroup>,
+) -> ApiResult<Json<Group>> {
     let old = app.engine.group(&id)?;
-    let g = Group { id, description: r.description, members: r.members, selector: r.selector, created_at: old.created_at };
+    let g =
+        Group { id, description: r.description, members: r.members, selector: r.selector, created_at: old.created_at };
     Ok(Json(app.engine.put_group(g).await?))
 }
 
@@ -130,7 +146,10 @@ pub async fn start(
 /// The group's operations, newest first.
 #[utoipa::path(get, path = "/api/v1/groups/{id}/operations", tag = "groups", params(("id" = String, Path, description = "Group id")),
     responses((status = 200, body = Vec<GroupOperation>), (status = 404, body = Problem)))]
-pub async fn operations(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Vec<GroupOperation>>> {
+pub async fn operations(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Vec<GroupOperation>>> {
     app.engine.group(&id)?;
     Ok(Json(app.engine.group_operations(Some(&id)).await?))
 }
@@ -138,13 +157,19 @@ pub async fn operations(State(app): State<AppState>, ApiPath(id): ApiPath<String
 /// A group operation with its aggregate (counts per state, per-device results).
 #[utoipa::path(get, path = "/api/v1/group-operations/{id}", tag = "groups", params(("id" = u64, Path, description = "Group operation id")),
     responses((status = 200, body = GroupOperationView), (status = 404, body = Problem)))]
-pub async fn get_operation(State(app): State<AppState>, ApiPath(id): ApiPath<u64>) -> ApiResult<Json<GroupOperationView>> {
+pub async fn get_operation(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<u64>,
+) -> ApiResult<Json<GroupOperationView>> {
     Ok(Json(app.engine.group_operation(OperationId(id)).await?))
 }
 
 /// Cancel every unfinished member.
 #[utoipa::path(post, path = "/api/v1/group-operations/{id}/cancel", tag = "groups", params(("id" = u64, Path, description = "Group operation id")),
     responses((status = 200, body = GroupOperationView), (status = 404, body = Problem)))]
-pub async fn cancel_operation(State(app): State<AppState>, ApiPath(id): ApiPath<u64>) -> ApiResult<Json<GroupOperationView>> {
+pub async fn cancel_operation(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<u64>,
+) -> ApiResult<Json<GroupOperationView>> {
     Ok(Json(app.engine.cancel_group_operation(OperationId(id)).await?))
 }

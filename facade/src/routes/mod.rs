@@ -73,9 +73,8 @@ pub(crate) fn device_id(raw: &str) -> Result<DeviceId, Problem> {
 pub(crate) fn parse_labels(raw: Option<&str>) -> Result<BTreeMap<String, String>, Problem> {
     let mut out = BTreeMap::new();
     for pair in raw.unwrap_or("").split(',').filter(|p| !p.is_empty()) {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| Problem::bad_request("label", format!("`{pair}` is not key=value")))?;
+        let (k, v) =
+            pair.split_once('=').ok_or_else(|| Problem::bad_request("label", format!("`{pair}` is not key=value")))?;
         out.insert(k.trim().to_owned(), v.trim().to_owned());
     }
     Ok(out)

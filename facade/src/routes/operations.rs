@@ -71,10 +71,14 @@ pub async fn create(State(app): State<AppState>, ApiJson(r): ApiJson<CreateOpera
 /// List operations.
 #[utoipa::path(get, path = "/api/v1/operations", tag = "operations", params(OperationFilter),
     responses((status = 200, body = OperationPage), (status = 400, body = Problem)))]
-pub async fn list(State(app): State<AppState>, ApiQuery(f): ApiQuery<OperationFilter>) -> ApiResult<Json<OperationPage>> {
+pub async fn list(
+    State(app): State<AppState>,
+    ApiQuery(f): ApiQuery<OperationFilter>,
+) -> ApiResult<Json<OperationPage>> {
     let (offset, limit) = Paging { offset: f.offset, limit: f.limit }.resolve()?;
     let device = f.device.as_deref().map(device_id).transpose()?;
-    let q = OperationQuery { device, state: f.state, group_operation: f.group_operation.map(OperationId), offset, limit };
+    let q =
+        OperationQuery { device, state: f.state, group_operation: f.group_operation.map(OperationId), offset, limit };
     let page = app.engine.operations(q).await?;
     Ok(Json(OperationPage { items: page.items, total: page.total, offset, limit }))
 }

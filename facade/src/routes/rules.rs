@@ -76,7 +76,11 @@ pub async fn get(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> A
 /// Create or replace a rule.
 #[utoipa::path(put, path = "/api/v1/rules/{id}", tag = "rules", params(("id" = String, Path, description = "Rule id")),
     request_body = RuleBody, responses((status = 200, body = Rule), (status = 400, body = Problem)))]
-pub async fn put(State(app): State<AppState>, ApiPath(id): ApiPath<String>, ApiJson(r): ApiJson<RuleBody>) -> ApiResult<Json<Rule>> {
+pub async fn put(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(r): ApiJson<RuleBody>,
+) -> ApiResult<Json<Rule>> {
     if r.id.as_ref().is_some_and(|body_id| body_id != &id) {
         return Err(Problem::bad_request("id", "the body's id differs from the path's"));
     }

@@ -48,10 +48,7 @@ impl CodecError {
     /// True when the peer sent something wrong (answer 4.00 Bad Request), false when the local
     /// side asked for something impossible.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(
-            self,
-            CodecError::Unencodable(_) | CodecError::Unsupported(_)
-        )
+        !matches!(self, CodecError::Unencodable(_) | CodecError::Unsupported(_))
     }
 
     pub(crate) fn malformed(reason: impl Into<String>) -> CodecError {
@@ -59,9 +56,6 @@ impl CodecError {
     }
 
     pub(crate) fn invalid(path: Path, reason: impl Into<String>) -> CodecError {
-        CodecError::InvalidValue {
-            path,
-            reason: reason.into(),
-        }
+        CodecError::InvalidValue { path, reason: reason.into() }
     }
 }

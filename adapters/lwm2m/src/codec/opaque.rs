@@ -7,10 +7,7 @@ use crate::path::Path;
 /// Decodes the bytes as the Opaque value of the resource (instance) `base`.
 pub fn decode(bytes: &[u8], base: &Path) -> Result<Content, CodecError> {
     let path = single_path(base)?;
-    Ok(Content::new(vec![Record::new(
-        path,
-        Value::Opaque(bytes.to_vec()),
-    )]))
+    Ok(Content::new(vec![Record::new(path, Value::Opaque(bytes.to_vec()))]))
 }
 
 /// Encodes the only record of `content`, which must be [`Value::Opaque`]: §7.4.2 allows this
@@ -32,10 +29,7 @@ mod tests {
 
     #[test]
     fn rejects_non_opaque() {
-        let c = Content::new(vec![Record::new(
-            Path::Resource(5, 0, 0),
-            Value::Integer(1),
-        )]);
+        let c = Content::new(vec![Record::new(Path::Resource(5, 0, 0), Value::Integer(1))]);
         assert!(encode(&c).is_err());
         assert!(decode(b"x", &Path::Object(5)).is_err());
     }

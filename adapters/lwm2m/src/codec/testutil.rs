@@ -27,12 +27,8 @@ pub fn any_value() -> impl Strategy<Value = Value> {
         "\\PC{0,12}".prop_map(Value::String),
         any::<i64>().prop_map(Value::Integer),
         any::<u64>().prop_map(Value::UnsignedInteger),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::Float),
-        any::<f32>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(|f| Value::Float(f64::from(f))),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::Float),
+        any::<f32>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| Value::Float(f64::from(f))),
         any::<bool>().prop_map(Value::Boolean),
         proptest::collection::vec(any::<u8>(), 0..24).prop_map(Value::Opaque),
         any::<i64>().prop_map(Value::Time),
@@ -96,10 +92,6 @@ pub fn any_content() -> impl Strategy<Value = Content> {
 
 /// Hints that give every record the type of the value it holds, as an object model would.
 pub fn hints_of(content: &Content) -> impl Fn(&Path) -> Option<ResourceType> {
-    let map: HashMap<Path, ResourceType> = content
-        .records
-        .iter()
-        .map(|r| (r.path, r.value.resource_type()))
-        .collect();
+    let map: HashMap<Path, ResourceType> = content.records.iter().map(|r| (r.path, r.value.resource_type())).collect();
     move |p: &Path| map.get(p).copied()
 }

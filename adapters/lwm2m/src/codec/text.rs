@@ -25,17 +25,11 @@ pub fn encode(content: &Content) -> Result<Vec<u8>, CodecError> {
 }
 
 /// Reads a value in its text form, typed by `ty` (string when unknown).
-pub(crate) fn parse_value(
-    text: &str,
-    ty: Option<ResourceType>,
-    path: &Path,
-) -> Result<Value, CodecError> {
+pub(crate) fn parse_value(text: &str, ty: Option<ResourceType>, path: &Path) -> Result<Value, CodecError> {
     let bad = |what: &str| CodecError::invalid(*path, format!("{what}: {text:?}"));
     let t = text.trim();
     Ok(match ty {
-        None | Some(ResourceType::String) | Some(ResourceType::None) => {
-            Value::String(text.to_owned())
-        }
+        None | Some(ResourceType::String) | Some(ResourceType::None) => Value::String(text.to_owned()),
         Some(ResourceType::Corelnk) => Value::CoreLink(text.to_owned()),
         Some(ResourceType::Integer) => Value::Integer(t.parse().map_err(|_| bad("not an integer"))?),
         Some(ResourceType::UnsignedInteger) => {
@@ -52,11 +46,9 @@ pub(crate) fn parse_value(
             let ObjectLinkText(o, i) = t.parse().map_err(|_| bad("not an object link"))?;
             Value::ObjectLink(o, i)
         }
-        Some(ResourceType::Opaque) => Value::Opaque(
-            base64::engine::general_purpose::STANDARD
-                .decode(t)
-                .map_err(|_| bad("not base64"))?,
-        ),
+        Some(ResourceType::Opaque) => {
+            Value::Opaque(base64::engine::general_purpose::STANDARD.decode(t).map_err(|_| bad("not base64"))?)
+        }
     })
 }
 
@@ -86,15 +78,9 @@ mod tests {
         let c = decode(b"95", &p, &int).unwrap();
         assert_eq!(c.get(&p), Some(&Value::Integer(95)));
         let c = decode(b"Open Mobile Alliance", &p, &super::super::NoHints).unwrap();
-        assert_eq!(
-            c.get(&p),
-            Some(&Value::String("Open Mobile Alliance".into()))
-        );
+        assert_eq!(c.get(&p), Some(&Value::String("Open Mobile Alliance".into())));
         let link = |_: &Path| Some(ResourceType::Objlnk);
-        assert_eq!(
-            decode(b"3:0", &p, &link).unwrap().get(&p),
-            Some(&Value::ObjectLink(3, 0))
-        );
+        assert_eq!(decode(b"3:0", &p, &link).unwrap().get(&p), Some(&Value::ObjectLink(3, 0)));
         assert!(decode(b"x", &p, &int).is_err());
         assert!(decode(b"1", &Path::ObjectInstance(3, 0), &int).is_err());
     }

@@ -71,6 +71,26 @@ pub enum ResourceType {
     None,
 }
 
+impl ResourceType {
+    /// Reads the `<Type>` of a DDF resource (`"Unsigned Integer"`, `"Objlnk"`, ...); the empty
+    /// type of executable resources is [`ResourceType::None`]. Unknown names give `None`.
+    pub fn from_ddf(name: &str) -> Option<ResourceType> {
+        Some(match name.trim() {
+            "String" => ResourceType::String,
+            "Integer" => ResourceType::Integer,
+            "Unsigned Integer" => ResourceType::UnsignedInteger,
+            "Float" => ResourceType::Float,
+            "Boolean" => ResourceType::Boolean,
+            "Opaque" => ResourceType::Opaque,
+            "Time" => ResourceType::Time,
+            "Objlnk" => ResourceType::Objlnk,
+            "Corelnk" => ResourceType::Corelnk,
+            "" | "none" | "None" => ResourceType::None,
+            _ => return None,
+        })
+    }
+}
+
 /// Supplies the type of a resource from an object model, so that formats which do not carry the
 /// type on the wire (TLV, text, CBOR numbers) can decode precisely.
 pub trait TypeHints {
@@ -120,11 +140,7 @@ pub struct Record {
 impl Record {
     /// A record without time.
     pub fn new(path: Path, value: Value) -> Record {
-        Record {
-            path,
-            value,
-            time: None,
-        }
+        Record { path, value, time: None }
     }
 }
 
@@ -143,10 +159,7 @@ impl Content {
 
     /// The value at exactly `path`, if present.
     pub fn get(&self, path: &Path) -> Option<&Value> {
-        self.records
-            .iter()
-            .find(|r| &r.path == path)
-            .map(|r| &r.value)
+        self.records.iter().find(|r| &r.path == path).map(|r| &r.value)
     }
 }
 
@@ -172,5 +185,39 @@ impl FromStr for ObjectLinkText {
 impl fmt::Display for ObjectLinkText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.0, self.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `<Type>` spelling found in the registry DDFs (`shared/data/lwm2m-registry`).
+    #[test]
+    fn ddf_type_names() {
+        for (name, ty) in [
+            ("String", ResourceType::String),
+            ("Integer", ResourceType::Integer),
+            ("Unsigned Integer", ResourceType::UnsignedInteger),
+            ("Float", ResourceType::Float),
+            ("Boolean", ResourceType::Boolean),
+            ("Opaque", ResourceType::Opaque),
+            ("Time", ResourceType::Time),
+            ("Objlnk", ResourceType::Objlnk),
+            ("Corelnk", ResourceType::Corelnk),
+            ("", ResourceType::None),
+        ] {
+            assert_eq!(ResourceType::from_ddf(name), Some(ty));
+        }
+        assert_eq!(ResourceType::from_ddf("Decimal"), None);
+    }
+
+    #[test]
+    fn object_link_text() {
+        assert_eq!("3:0".parse(), Ok(ObjectLinkText(3, 0)));
+        assert_eq!(ObjectLinkText(65535, 65535).to_string(), "65535:65535");
+        for bad in ["3", "3:", ":0", "3:-1", "3:65536", "+3:0", "a:b"] {
+            assert!(bad.parse::<ObjectLinkText>().is_err(), "{bad}");
+        }
     }
 }

@@ -39,10 +39,7 @@ impl Header {
         let mut header = Header::default();
         let mut seen_ns = None;
         for child in &el.children {
-            let must_understand = child
-                .attr(&Ns::SoapEnv, "mustUnderstand")
-                .and_then(parse_bool)
-                .unwrap_or(false);
+            let must_understand = child.attr(&Ns::SoapEnv, "mustUnderstand").and_then(parse_bool).unwrap_or(false);
             let Ns::Cwmp(ns) = child.ns else {
                 if must_understand {
                     return Err(CwmpError::MustUnderstand(child.name.clone()));
@@ -51,62 +48,67 @@ impl Header {
             };
             match seen_ns {
                 Some(prev) if prev != ns => {
-                    return Err(CwmpError::MixedCwmpNamespaces {
-                        first: CwmpNamespace::uri(prev),
-                        second: ns.uri(),
-                    })
+                    return Err(CwmpError::MixedCwmpNamespaces { first: CwmpNamespace::uri(prev), second: ns.uri() })
                 }
                 _ => seen_ns = Some(ns),
             }
             let text = child.text.as_str();
-            let boolean = |name: &str| {
-                parse_bool(text).ok_or_else(|| CwmpError::invalid(name, "not an xsd:boolean"))
-            };
+            let boolean = |name: &str| parse_bool(text).ok_or_else(|| CwmpError::invalid(name, "not an xsd:boolean"));
             match child.name.as_str() {
                 "ID" => header.id = Some(text.to_owned()),
                 "HoldRequests" => header.hold_requests = Some(boolean("HoldRequests")?),
                 "NoMoreRequests" => header.no_more_requests = Some(boolean("NoMoreRequests")?),
                 "SessionTimeout" => {
-                    let t = text.trim().parse().map_err(|_| {
-                        CwmpError::invalid("SessionTimeout", "not an xsd:unsignedInt")
-                    })?;
+                    let t = text
+                        .trim()
+                        .parse()
+                        .map_err(|_| CwmpError::invalid("SessionTimeout", "not an xsd:unsignedInt"))?;
                     header.session_timeout = Some(t);
                 }
                 "SupportedCWMPVersions" => header.supported_cwmp_versions = Some(text.to_owned()),
                 "UseCWMPVersion" => header.use_cwmp_version = Some(text.to_owned()),
-                other if must_understand => {
-                    return Err(CwmpError::MustUnderstand(other.to_owned()))
-                }
+                other if must_understand => return Err(CwmpError::MustUnderstand(other.to_owned())),
                 _ => {}
             }
         }
         Ok((header, seen_ns))
     }
 
-    /// Writes `<soap-env:Header>` with the set fields, in schema order.
+    /// Writes `<soap-env:Header>` with the set fields, in schema order, with the
+    /// `mustUnderstand` values the schemas fix (1 for ID, HoldRequests, UseCWMPVersion; 0 for
+    /// SessionTimeout and SupportedCWMPVersions).
     pub(crate) fn encode(&self, w: &mut XmlWriter) {
         if self.is_empty() {
             return;
         }
         const MU1: &[(&str, &str)] = &[("soap-env:mustUnderstand", "1")];
         const MU0: &[(&str, &str)] = &[("soap-env:mustUnderstand", "0")];
-        let mut leaf = |name: &str, attrs: &[(&str, &str)], text: &str| {
-            w.start_with(name, attrs);
-            let mut s = String::new();
-            super::writer::escape_into(&mut s, text);
-            w.raw(&s);
-            w.end(name);
-        };
         let bool_text = |b: bool| if b { "1" } else { "0" };
-        leaf_header(&mut leaf, self);
-        fn leaf_header(leaf: &mut impl FnMut(&str, &[(&str, &str)], &str), h: &Header) {
-            let _ = h;
-            let _ = leaf;
+        w.start("soap-env:Header");
+        if let Some(id) = &self.id {
+            leaf(w, "cwmp:ID", MU1, id);
         }
-        w_header_start(&mut leaf);
-        fn w_header_start(_: &mut impl FnMut(&str, &[(&str, &str)], &str)) {}
-        let _ = (bool_text, MU0, MU1);
-        unreachable_guard();
-        fn unreachable_guard() {}
+        if let Some(b) = self.hold_requests {
+            leaf(w, "cwmp:HoldRequests", MU1, bool_text(b));
+        }
+        if let Some(t) = self.session_timeout {
+            leaf(w, "cwmp:SessionTimeout", MU0, &t.to_string());
+        }
+        if let Some(v) = &self.supported_cwmp_versions {
+            leaf(w, "cwmp:SupportedCWMPVersions", MU0, v);
+        }
+        if let Some(v) = &self.use_cwmp_version {
+            leaf(w, "cwmp:UseCWMPVersion", MU1, v);
+        }
+        if let Some(b) = self.no_more_requests {
+            leaf(w, "cwmp:NoMoreRequests", &[], bool_text(b));
+        }
+        w.end("soap-env:Header");
     }
+}
+
+fn leaf(w: &mut XmlWriter, name: &str, attrs: &[(&str, &str)], text: &str) {
+    w.start_with(name, attrs);
+    w.text(text);
+    w.end(name);
 }

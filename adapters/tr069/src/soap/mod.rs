@@ -6,7 +6,7 @@
 
 mod envelope;
 mod header;
-mod value;
+pub(crate) mod value;
 pub(crate) mod writer;
 pub(crate) mod xml;
 
@@ -44,13 +44,8 @@ pub enum CwmpNamespace {
 
 impl CwmpNamespace {
     /// All namespaces, oldest first.
-    pub const ALL: [CwmpNamespace; 5] = [
-        CwmpNamespace::V1_0,
-        CwmpNamespace::V1_1,
-        CwmpNamespace::V1_2,
-        CwmpNamespace::V1_3,
-        CwmpNamespace::V1_4,
-    ];
+    pub const ALL: [CwmpNamespace; 5] =
+        [CwmpNamespace::V1_0, CwmpNamespace::V1_1, CwmpNamespace::V1_2, CwmpNamespace::V1_3, CwmpNamespace::V1_4];
 
     /// The namespace URI.
     pub fn uri(self) -> &'static str {
@@ -65,9 +60,7 @@ impl CwmpNamespace {
 
     /// Recognises a CWMP namespace URI.
     pub fn from_uri(uri: &[u8]) -> Option<CwmpNamespace> {
-        CwmpNamespace::ALL
-            .into_iter()
-            .find(|v| v.uri().as_bytes() == uri)
+        CwmpNamespace::ALL.into_iter().find(|v| v.uri().as_bytes() == uri)
     }
 
     /// Whether BBF published this namespace (`1-0` .. `1-2`).
@@ -86,7 +79,8 @@ pub struct Limits {
     pub max_envelope_bytes: usize,
     /// Deepest accepted element nesting (default 32; CWMP needs about 8).
     pub max_depth: usize,
-    /// Most children of any one element, which bounds every array (default 16 384).
+    /// Most children (and attributes) of any one element, which bounds every array
+    /// (default 16 384).
     pub max_children: usize,
     /// Most elements in one document (default 131 072).
     pub max_elements: usize,
@@ -94,11 +88,6 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_envelope_bytes: 1024 * 1024,
-            max_depth: 32,
-            max_children: 16 * 1024,
-            max_elements: 128 * 1024,
-        }
+        Limits { max_envelope_bytes: 1024 * 1024, max_depth: 32, max_children: 16 * 1024, max_elements: 128 * 1024 }
     }
 }

@@ -27,9 +27,7 @@ pub(crate) struct XmlWriter {
 
 impl XmlWriter {
     pub(crate) fn new() -> Self {
-        XmlWriter {
-            out: String::with_capacity(1024),
-        }
+        XmlWriter { out: String::with_capacity(1024) }
     }
 
     pub(crate) fn raw(&mut self, s: &str) {
@@ -60,6 +58,11 @@ impl XmlWriter {
         self.out.push_str("</");
         self.out.push_str(name);
         self.out.push('>');
+    }
+
+    /// Escaped character data.
+    pub(crate) fn text(&mut self, text: &str) {
+        escape_into(&mut self.out, text);
     }
 
     /// `<name>text</name>`

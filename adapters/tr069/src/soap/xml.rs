@@ -36,9 +36,7 @@ impl Ns {
         match uri {
             u if u == NS_SOAP_ENV.as_bytes() => Ns::SoapEnv,
             u if u == NS_SOAP_ENC.as_bytes() => Ns::SoapEnc,
-            u if u == NS_XSI.as_bytes() || u == b"http://www.w3.org/1999/XMLSchema-instance" => {
-                Ns::Xsi
-            }
+            u if u == NS_XSI.as_bytes() || u == b"http://www.w3.org/1999/XMLSchema-instance" => Ns::Xsi,
             u if u == NS_XSD.as_bytes() || u == b"http://www.w3.org/1999/XMLSchema" => Ns::Xsd,
             u => match CwmpNamespace::from_uri(u) {
                 Some(v) => Ns::Cwmp(v),
@@ -90,19 +88,13 @@ impl Element {
     }
 
     /// All children with this local name.
-    pub(crate) fn children_named<'a>(
-        &'a self,
-        name: &'a str,
-    ) -> impl Iterator<Item = &'a Element> + 'a {
+    pub(crate) fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
         self.children.iter().filter(move |c| c.name == name)
     }
 
     /// The value of an attribute in the given namespace.
     pub(crate) fn attr(&self, ns: &Ns, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|a| &a.ns == ns && a.name == name)
-            .map(|a| a.value.as_str())
+        self.attrs.iter().find(|a| &a.ns == ns && a.name == name).map(|a| a.value.as_str())
     }
 }
 
@@ -111,9 +103,7 @@ fn xml_err(e: impl std::fmt::Display) -> CwmpError {
 }
 
 fn utf8(bytes: &[u8]) -> Result<String, CwmpError> {
-    std::str::from_utf8(bytes)
-        .map(str::to_owned)
-        .map_err(|_| CwmpError::Xml("name is not UTF-8".into()))
+    std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| CwmpError::Xml("name is not UTF-8".into()))
 }
 
 /// Builds an [`Element`] from a start tag: resolves its attributes (and the QName inside
@@ -122,6 +112,7 @@ fn element_from_start(
     reader: &NsReader<&[u8]>,
     ns: Ns,
     start: &BytesStart<'_>,
+    limits: &Limits,
 ) -> Result<Element, CwmpError> {
     let name = utf8(start.local_name().as_ref())?;
     let mut attrs = Vec::new();
@@ -130,6 +121,12 @@ fn element_from_start(
         let attr = attr.map_err(xml_err)?;
         if attr.key.as_namespace_binding().is_some() {
             continue;
+        }
+        if attrs.len() >= limits.max_children {
+            return Err(CwmpError::TooManyChildren {
+                element: String::from_utf8_lossy(start.local_name().as_ref()).into_owned(),
+                limit: limits.max_children,
+            });
         }
         let (res, local) = reader.resolve_attribute(attr.key);
         let attr_ns = match res {
@@ -145,36 +142,17 @@ fn element_from_start(
             let (_, type_local) = reader.resolve_element(QName(value.as_bytes()));
             xsi_type = Some(utf8(type_local.as_ref())?);
         }
-        attrs.push(Attr {
-            ns: attr_ns,
-            name: local,
-            value,
-        });
+        attrs.push(Attr { ns: attr_ns, name: local, value });
     }
-    Ok(Element {
-        ns,
-        name,
-        attrs,
-        xsi_type,
-        children: Vec::new(),
-        text: String::new(),
-    })
+    Ok(Element { ns, name, attrs, xsi_type, children: Vec::new(), text: String::new() })
 }
 
 /// Attaches a finished element to its parent (or makes it the root).
-fn attach(
-    stack: &mut [Element],
-    root: &mut Option<Element>,
-    el: Element,
-    limits: &Limits,
-) -> Result<(), CwmpError> {
+fn attach(stack: &mut [Element], root: &mut Option<Element>, el: Element, limits: &Limits) -> Result<(), CwmpError> {
     match stack.last_mut() {
         Some(parent) => {
             if parent.children.len() >= limits.max_children {
-                return Err(CwmpError::TooManyChildren {
-                    element: parent.name.clone(),
-                    limit: limits.max_children,
-                });
+                return Err(CwmpError::TooManyChildren { element: parent.name.clone(), limit: limits.max_children });
             }
             parent.children.push(el);
         }
@@ -186,10 +164,7 @@ fn attach(
 /// Parses a whole document into its root element, enforcing every limit in `limits`.
 pub(crate) fn parse_document(bytes: &[u8], limits: &Limits) -> Result<Element, CwmpError> {
     if bytes.len() > limits.max_envelope_bytes {
-        return Err(CwmpError::TooLarge {
-            size: bytes.len(),
-            limit: limits.max_envelope_bytes,
-        });
+        return Err(CwmpError::TooLarge { size: bytes.len(), limit: limits.max_envelope_bytes });
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if std::str::from_utf8(bytes).is_err() {
@@ -207,10 +182,7 @@ pub(crate) fn parse_document(bytes: &[u8], limits: &Limits) -> Result<Element, C
             ResolveResult::Bound(n) => Ns::from_uri(n.as_ref()),
             ResolveResult::Unbound => Ns::None,
             ResolveResult::Unknown(p) => {
-                return Err(CwmpError::Xml(format!(
-                    "undeclared namespace prefix {:?}",
-                    String::from_utf8_lossy(&p)
-                )))
+                return Err(CwmpError::Xml(format!("undeclared namespace prefix {:?}", String::from_utf8_lossy(&p))))
             }
         };
         match event {
@@ -219,17 +191,13 @@ pub(crate) fn parse_document(bytes: &[u8], limits: &Limits) -> Result<Element, C
                     return Err(CwmpError::Xml("content after the root element".into()));
                 }
                 if stack.len() >= limits.max_depth {
-                    return Err(CwmpError::TooDeep {
-                        limit: limits.max_depth,
-                    });
+                    return Err(CwmpError::TooDeep { limit: limits.max_depth });
                 }
                 elements += 1;
                 if elements > limits.max_elements {
-                    return Err(CwmpError::TooManyElements {
-                        limit: limits.max_elements,
-                    });
+                    return Err(CwmpError::TooManyElements { limit: limits.max_elements });
                 }
-                let el = element_from_start(&reader, ns, start)?;
+                let el = element_from_start(&reader, ns, start, limits)?;
                 if matches!(event, Event::Empty(_)) {
                     attach(&mut stack, &mut root, el, limits)?;
                 } else {
@@ -237,9 +205,7 @@ pub(crate) fn parse_document(bytes: &[u8], limits: &Limits) -> Result<Element, C
                 }
             }
             Event::End(_) => {
-                let el = stack
-                    .pop()
-                    .ok_or_else(|| CwmpError::Xml("unmatched end tag".into()))?;
+                let el = stack.pop().ok_or_else(|| CwmpError::Xml("unmatched end tag".into()))?;
                 attach(&mut stack, &mut root, el, limits)?;
             }
             Event::Text(text) => {
@@ -289,22 +255,13 @@ mod tests {
 
     #[test]
     fn limits_are_enforced() {
-        let limits = Limits {
-            max_depth: 3,
-            ..Limits::default()
-        };
+        let limits = Limits { max_depth: 3, ..Limits::default() };
         let err = parse_document(b"<a><b><c><d/></c></b></a>", &limits).unwrap_err();
         assert_eq!(err, CwmpError::TooDeep { limit: 3 });
-        let limits = Limits {
-            max_children: 2,
-            ..Limits::default()
-        };
+        let limits = Limits { max_children: 2, ..Limits::default() };
         let err = parse_document(b"<a><b/><b/><b/></a>", &limits).unwrap_err();
         assert!(err.is_too_large());
-        let limits = Limits {
-            max_elements: 2,
-            ..Limits::default()
-        };
+        let limits = Limits { max_elements: 2, ..Limits::default() };
         let err = parse_document(b"<a><b/><b/></a>", &limits).unwrap_err();
         assert_eq!(err, CwmpError::TooManyElements { limit: 2 });
     }

@@ -1,0 +1,147 @@
+//! `unidm serve` as a child process: operations and a group operation survive SIGKILL.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    base: String,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Server {
+    fn start(db: &std::path::Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_unidm"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .env("UNIDM_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start unidm");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        // "unidm listening on http://127.0.0.1:PORT (...)"
+        let addr = line.split_whitespace().nth(3).unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        assert!(addr.starts_with("http://127.0.0.1:"), "{line}");
+        Server { child, base: addr.to_owned(), stdout }
+    }
+
+    fn kill9(mut self) {
+        // Child::kill sends SIGKILL on Unix: no graceful shutdown, no flush.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn post(c: &reqwest::Client, url: String, body: Value) -> Value {
+    let r = c.post(&url).json(&body).send().await.unwrap();
+    assert!(r.status().is_success(), "{url}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+async fn get(c: &reqwest::Client, url: String) -> Value {
+    let r = c.get(&url).send().await.unwrap();
+    assert!(r.status().is_success(), "{url}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn operations_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unidm.db");
+    let c = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+
+    let s = Server::start(&db);
+    let api = format!("{}/api/v1", s.base);
+    for i in 0..5 {
+        post(&c, format!("{api}/devices"), json!({"id": format!("lwm2m:dev-{i}"), "labels": {"site": "north"}})).await;
+    }
+    let mut ops = Vec::new();
+    for i in 0..5 {
+        let op =
+            post(&c, format!("{api}/devices/lwm2m:dev-{i}/firmware"), json!({"uri": "http://fw.example/2.bin"})).await;
+        ops.push(op);
+    }
+    let cancelled = post(&c, format!("{api}/devices/lwm2m:dev-0/reboot"), json!({})).await;
+    let cancelled = post(&c, format!("{api}/operations/{}/cancel", cancelled["id"]), json!({})).await;
+    assert_eq!(cancelled["state"], "cancelled");
+    post(&c, format!("{api}/groups"), json!({"id": "north", "selector": {"labels": {"site": "north"}}})).await;
+    let gop =
+        post(&c, format!("{api}/groups/north/operations"), json!({"action": {"kind": "reboot"}, "concurrency": 2}))
+            .await;
+    assert_eq!(gop["aggregate"]["total"], 5);
+    post(&c, format!("{api}/rules"), json!({"id": "r1", "triggers": ["boot"], "actions": [{"kind": "reboot"}]})).await;
+    s.kill9();
+
+    let s = Server::start(&db);
+    let api = format!("{}/api/v1", s.base);
+    for op in &ops {
+        let again = get(&c, format!("{api}/operations/{}", op["id"])).await;
+        assert_eq!(again["device"], op["device"]);
+        assert_eq!(again["action"], op["action"]);
+        assert_eq!(again["state"], "pending", "no adapter runs in this test, so it still waits");
+    }
+    let again = get(&c, format!("{api}/operations/{}", cancelled["id"])).await;
+    assert_eq!(again["state"], "cancelled");
+    let g = get(&c, format!("{api}/group-operations/{}", gop["id"])).await;
+    assert_eq!(g["aggregate"]["total"], 5);
+    assert_eq!(g["concurrency"], 2);
+    assert_eq!(g["aggregate"]["counts"]["pending"], 5);
+    let devices = get(&c, format!("{api}/devices")).await;
+    assert_eq!(devices["total"], 5);
+    assert_eq!(get(&c, format!("{api}/rules/r1")).await["triggers"], json!(["boot"]));
+    assert_eq!(get(&c, format!("{api}/groups/north")).await["id"], "north");
+    // Ids keep growing after the restart.
+    let next = post(&c, format!("{api}/devices/lwm2m:dev-1/reboot"), json!({})).await;
+    assert!(next["id"].as_u64().unwrap() > gop["id"].as_u64().unwrap());
+    drop(s);
+}
+
+#[test]
+fn help_documents_every_setting() {
+    let out = Command::new(env!("CARGO_BIN_EXE_unidm")).args(["serve", "--help"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for flag in ["--config", "--listen", "--db", "--durable", "--token", "--token-file", "--log"] {
+        assert!(text.contains(flag), "--help lacks {flag}:\n{text}");
+    }
+    for env in ["UNIDM_CONFIG", "UNIDM_LISTEN", "UNIDM_DB", "UNIDM_TOKEN", "UNIDM_LOG"] {
+        assert!(text.contains(env), "--help lacks {env}:\n{text}");
+    }
+}
+
+#[test]
+fn bad_config_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[api]\nlisten = \"not an address\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_unidm")).arg("serve").arg("--config").arg(&cfg).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("listen"), "{err}");
+}
+
+#[tokio::test]
+async fn sigterm_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(&dir.path().join("unidm.db"));
+    let pid = s.child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let code = s.child.wait().unwrap();
+    assert!(code.success(), "{code:?}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut s.stdout, &mut rest).unwrap();
+    assert!(rest.contains("unidm stopped"), "{rest:?}");
+}
