@@ -51,7 +51,9 @@ pub async fn track(State(app): State<AppState>, req: Request, next: Next) -> Res
     let method = req.method().as_str().to_owned();
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
     let res = next.run(req).await;
-    app.metrics.record(&method, &route, res.status().as_u16(), started.elapsed().as_secs_f64());
+    let elapsed = started.elapsed();
+    tracing::debug!(%method, %route, status = res.status().as_u16(), micros = elapsed.as_micros() as u64, "api request");
+    app.metrics.record(&method, &route, res.status().as_u16(), elapsed.as_secs_f64());
     res
 }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 use unidm_models::{
-    Action, Aggregate, DeviceId, ErrorKind, Event, Group, GroupOperation, MemberResult, OperationError, OperationId,
+    Action, Aggregate, DeviceId, ErrorKind, Group, GroupOperation, MemberResult, OperationError, OperationId,
     OperationState,
 };
 
@@ -158,12 +158,7 @@ impl Engine {
     /// A group operation with its aggregate.
     pub async fn group_operation(&self, id: OperationId) -> Result<GroupOperationView, CoreError> {
         let store = &self.inner().store;
-        let gop = store
-            .load_group_operations()
-            .await?
-            .into_iter()
-            .find(|g| g.id == id)
-            .ok_or_else(|| CoreError::not_found("group operation", id))?;
+        let gop = store.get_group_operation(id).await?.ok_or_else(|| CoreError::not_found("group operation", id))?;
         let members = store
             .list_operations(OperationQuery { group_operation: Some(id), limit: usize::MAX >> 1, ..Default::default() })
             .await?;
@@ -203,7 +198,6 @@ impl Engine {
                 }
             }
         }
-        let _ = Event::GroupOperationChanged { id, aggregate: Aggregate::default() };
         self.group_operation(id).await
     }
 }

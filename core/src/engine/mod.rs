@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
-use unidm_models::{Device, DeviceId, Event, Group, OperationId, Protocol, RetryPolicy, Rule, Timestamp};
+use unidm_models::{
+    Device, DeviceId, Event, Group, OperationId, PresenceState, Protocol, RetryPolicy, Rule, Timestamp,
+};
 
 use crate::adapter::{Adapter, AdapterHandle};
 use crate::clock::{Clock, SystemClock};
@@ -323,8 +325,12 @@ impl Engine {
         if let Ok(devs) = self.inner.devices.read() {
             s.devices = devs.len();
             for d in devs.values() {
-                let name = serde_json::to_value(d.presence.state).ok().and_then(|v| v.as_str().map(str::to_owned));
-                *s.devices_by_presence.entry(name.unwrap_or_default()).or_insert(0) += 1;
+                let name = match d.presence.state {
+                    PresenceState::Online => "online",
+                    PresenceState::Sleeping => "sleeping",
+                    PresenceState::Offline => "offline",
+                };
+                *s.devices_by_presence.entry(name.to_owned()).or_insert(0) += 1;
             }
         }
         if let Ok(ops) = self.inner.ops.lock() {

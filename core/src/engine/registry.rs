@@ -173,26 +173,36 @@ impl Inner {
         commit.wait().await
     }
 
-    /// Marks offline every device whose lifetime (plus grace) has run out.
+    /// Marks offline every device whose lifetime (plus grace) has run out. The scan runs under
+    /// the read lock; the write lock is taken only when something expired.
     pub(crate) async fn expire_devices(&self, now: Timestamp) {
         let grace = self.config.expiry_grace;
+        let overdue = |d: &Device| {
+            let p = &d.presence;
+            match (p.state, p.last_seen, p.lifetime_s) {
+                (PresenceState::Offline, _, _) => false,
+                (_, Some(seen), Some(lt)) => now > seen.plus(std::time::Duration::from_secs(u64::from(lt)) + grace),
+                _ => false,
+            }
+        };
+        let candidates: Vec<DeviceId> = match self.devices.read() {
+            Ok(devs) => devs.values().filter(|d| overdue(d)).map(|d| d.id.clone()).collect(),
+            Err(_) => return,
+        };
+        if candidates.is_empty() {
+            return;
+        }
         let commit = {
             let Ok(mut devs) = self.devices.write() else { return };
             let mut writes = Vec::new();
             let mut events = Vec::new();
-            for d in devs.values_mut() {
-                let p = &d.presence;
-                let (Some(seen), Some(lt)) = (p.last_seen, p.lifetime_s) else { continue };
-                if p.state == PresenceState::Offline {
-                    continue;
-                }
-                let due = seen.plus(std::time::Duration::from_secs(u64::from(lt)) + grace);
-                if now > due {
-                    d.presence.state = PresenceState::Offline;
-                    bump(d, now);
-                    writes.push(Write::device(d));
-                    events.push(Event::DeviceExpired { device: d.id.clone() });
-                }
+            for id in candidates {
+                // Re-checked: the device may have made contact since the scan.
+                let Some(d) = devs.get_mut(&id).filter(|d| overdue(d)) else { continue };
+                d.presence.state = PresenceState::Offline;
+                bump(d, now);
+                writes.push(Write::device(d));
+                events.push(Event::DeviceExpired { device: id });
             }
             if writes.is_empty() {
                 return;

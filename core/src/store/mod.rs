@@ -189,6 +189,8 @@ pub trait Store: Send + Sync + 'static {
     async fn max_operation_id(&self) -> Result<u64, StoreError>;
     /// Every group operation.
     async fn load_group_operations(&self) -> Result<Vec<GroupOperation>, StoreError>;
+    /// One group operation.
+    async fn get_group_operation(&self, id: OperationId) -> Result<Option<GroupOperation>, StoreError>;
     /// Every group.
     async fn load_groups(&self) -> Result<Vec<Group>, StoreError>;
     /// Every rule.

@@ -424,6 +424,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn get_group_operation(&self, id: OperationId) -> Result<Option<GroupOperation>, StoreError> {
+        self.read(move |c| {
+            let doc: Option<String> = c
+                .prepare_cached("SELECT doc FROM group_operations WHERE id = ?1")?
+                .query_row(params![id.0 as i64], |r| r.get(0))
+                .optional()?;
+            doc.map(|d| parse_doc(&d, "group operation", &id.to_string())).transpose()
+        })
+        .await
+    }
+
     async fn load_groups(&self) -> Result<Vec<Group>, StoreError> {
         self.read(|c| docs(c, "SELECT id, doc FROM groups", "group")).await
     }
