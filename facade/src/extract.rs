@@ -60,7 +60,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for ApiJsonOr
         if empty {
             return Ok(ApiJsonOrEmpty(T::default()));
         }
-        ApiJson::from_request(req, state).await.map(|ApiJson(v)| ApiJsonOrEmpty(v))
+        // `null` means "no options" as much as an empty body does.
+        ApiJson::<Option<T>>::from_request(req, state).await.map(|ApiJson(v)| ApiJsonOrEmpty(v.unwrap_or_default()))
     }
 }
 

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod config;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod routes;
 
@@ -112,8 +113,12 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(events::topology))
 }
 
-/// The OpenAPI document of every `/api/v1` route.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The OpenAPI document of every `/api/v1` route, completed by [`openapi::complete`].
+pub fn openapi() -> serde_json::Value {
+    openapi::complete(serde_json::to_value(generated()).unwrap_or_default())
+}
+
+fn generated() -> utoipa::openapi::OpenApi {
     let (_, mut doc) = api().split_for_parts();
     doc.paths.paths.insert(
         "/api/v1/openapi.json".into(),

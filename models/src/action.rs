@@ -105,7 +105,8 @@ fn non_empty(field: &'static str, v: &str) -> Result<(), (&'static str, String)>
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FirmwareUpdate {
-    /// Where the device fetches the image.
+    /// Where the device fetches the image (an absolute URI).
+    #[schema(min_length = 1, pattern = "://")]
     pub uri: String,
     /// The version the image carries; when the device already runs it, rules skip the update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -122,6 +123,7 @@ pub enum SoftwareAction {
     /// Download and install a module.
     Install {
         /// Package URL.
+        #[schema(min_length = 1, pattern = "\\S")]
         uri: String,
         /// Module name.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,16 +135,19 @@ pub enum SoftwareAction {
     /// Remove a module.
     Uninstall {
         /// Module id as in the device's software snapshot.
+        #[schema(min_length = 1, pattern = "\\S")]
         module: String,
     },
     /// Start / enable a module.
     Activate {
         /// Module id.
+        #[schema(min_length = 1, pattern = "\\S")]
         module: String,
     },
     /// Stop / disable a module.
     Deactivate {
         /// Module id.
+        #[schema(min_length = 1, pattern = "\\S")]
         module: String,
     },
 }
@@ -152,9 +157,11 @@ pub enum SoftwareAction {
 #[serde(rename_all = "camelCase")]
 pub struct PingRequest {
     /// Host name or address to ping.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub host: String,
     /// Number of echo requests (1..=100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 100)]
     pub count: Option<u32>,
     /// Per-echo timeout, milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,6 +173,7 @@ pub struct PingRequest {
 #[serde(rename_all = "camelCase")]
 pub struct TracerouteRequest {
     /// Host name or address.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub host: String,
     /// Maximum hop count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,6 +204,7 @@ pub struct NativeRequest {
     /// What to do.
     pub op: NativeOp,
     /// The protocol path.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub path: String,
     /// The value to write.
     #[serde(default, skip_serializing_if = "Option::is_none")]

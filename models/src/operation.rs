@@ -160,6 +160,7 @@ pub struct Progress {
 #[serde(rename_all = "camelCase")]
 pub struct RetryPolicy {
     /// Attempts in all, the first one included (1 = no retry).
+    #[schema(minimum = 1, maximum = 100)]
     pub max_attempts: u32,
     /// Delay before the first retry, milliseconds; doubled for each further one.
     pub backoff_ms: u64,

@@ -30,9 +30,11 @@ pub struct Rule {
     #[serde(default)]
     pub selector: Selector,
     /// When it fires.
+    #[schema(min_items = 1)]
     pub triggers: Vec<Trigger>,
     /// What it enqueues, in order. A firmware action whose `version` the device already runs is
     /// skipped, so a rule can hold a fleet at a target version.
+    #[schema(min_items = 1)]
     pub actions: Vec<Action>,
     /// Disabled rules do not fire.
     #[serde(default = "default_true")]

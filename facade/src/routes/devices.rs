@@ -33,12 +33,14 @@ pub struct DeviceFilter {
     /// Model, exact.
     pub model: Option<String>,
     /// Labels, `key=value[,key=value]`.
+    #[param(pattern = "^([^=,]+=[^,]*)?(,[^=,]+=[^,]*)*$")]
     pub label: Option<String>,
     /// Members of this group.
     pub group: Option<String>,
     /// Items to skip.
     pub offset: Option<usize>,
     /// Items to return (1..=1000, default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
@@ -60,7 +62,7 @@ pub struct DevicePage {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProvisionRequest {
     /// `<protocol>:<native id>`.
-    pub id: String,
+    pub id: DeviceId,
     /// Labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -92,7 +94,8 @@ pub struct DeviceTopology {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FirmwareRequest {
-    /// Where the device fetches the image.
+    /// Where the device fetches the image (an absolute URI).
+    #[schema(min_length = 1, pattern = "://")]
     pub uri: String,
     /// The version the image carries.
     #[serde(default)]
@@ -102,6 +105,7 @@ pub struct FirmwareRequest {
     pub name: Option<String>,
     /// Seconds before the operation expires.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 31536000)]
     pub timeout_seconds: Option<u64>,
     /// Retry policy.
     #[serde(default)]
@@ -142,6 +146,7 @@ pub struct SoftwareRequest {
     pub module: Option<String>,
     /// Seconds before the operation expires.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 31536000)]
     pub timeout_seconds: Option<u64>,
     /// Retry policy.
     #[serde(default)]
@@ -169,15 +174,18 @@ impl SoftwareRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PingBody {
     /// Host name or address to ping.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub host: String,
     /// Number of echo requests (1..=100).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
     pub count: Option<u32>,
     /// Per-echo timeout, milliseconds.
     #[serde(default)]
     pub timeout_ms: Option<u32>,
     /// Seconds before the operation expires.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 31536000)]
     pub timeout_seconds: Option<u64>,
     /// Retry policy.
     #[serde(default)]
@@ -189,12 +197,14 @@ pub struct PingBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TracerouteBody {
     /// Host name or address.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub host: String,
     /// Maximum hop count.
     #[serde(default)]
     pub max_hops: Option<u32>,
     /// Seconds before the operation expires.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 31536000)]
     pub timeout_seconds: Option<u64>,
     /// Retry policy.
     #[serde(default)]
@@ -208,6 +218,7 @@ pub struct NativeBody {
     /// What to do.
     pub op: NativeOp,
     /// The protocol path (`/3/0/0`, `Device.DeviceInfo.`, `./DevInfo/Man`).
+    #[schema(min_length = 1, pattern = "\\S")]
     pub path: String,
     /// The value to write.
     #[serde(default)]
@@ -217,6 +228,7 @@ pub struct NativeBody {
     pub args: Option<String>,
     /// Seconds before the operation expires.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 31536000)]
     pub timeout_seconds: Option<u64>,
     /// Retry policy.
     #[serde(default)]
@@ -256,16 +268,18 @@ pub(crate) async fn start(
 
 /// List devices.
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices", params(DeviceFilter),
-    responses((status = 200, body = DevicePage), (status = 400, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = DevicePage), (status = 400, body = Problem), (status = 404, description = "Unknown group", body = Problem)))]
 pub async fn list(State(app): State<AppState>, ApiQuery(f): ApiQuery<DeviceFilter>) -> ApiResult<Json<DevicePage>> {
     let (offset, limit) = Paging { offset: f.offset, limit: f.limit }.resolve()?;
+    // An empty filter (`?group=`) is no filter, as forms send it.
+    let given = |v: Option<String>| v.filter(|s| !s.is_empty());
     let q = DeviceQuery {
         protocol: f.protocol,
         online: f.online,
-        manufacturer: f.manufacturer,
-        model: f.model,
+        manufacturer: given(f.manufacturer),
+        model: given(f.model),
         labels: parse_labels(f.label.as_deref())?,
-        group: f.group,
+        group: given(f.group),
         offset,
         limit,
     };
@@ -280,8 +294,7 @@ pub async fn provision(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<ProvisionRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let id = DeviceId::parse(&req.id).map_err(|e| Problem::bad_request("id", e.to_string()))?;
-    let device = app.engine.provision_device(id, req.labels).await?;
+    let device = app.engine.provision_device(req.id, req.labels).await?;
     Ok((StatusCode::CREATED, Json(device)))
 }
 

@@ -22,6 +22,7 @@ use crate::AppState;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateGroup {
     /// URL-safe id.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub id: String,
     /// Words for a person.
     #[serde(default)]
@@ -57,9 +58,11 @@ pub struct StartGroupOperation {
     pub action: Action,
     /// Most members in flight at once (default 50).
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub concurrency: Option<u32>,
     /// Seconds before each member operation expires.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 31536000)]
     pub timeout_seconds: Option<u64>,
 }
 

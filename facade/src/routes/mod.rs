@@ -17,12 +17,17 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::problem::Problem;
 
+/// Longest operation timeout: one year. Longer ones would be mistakes (and deadlines past
+/// year 9999 cannot be written as RFC 3339).
+pub const MAX_TIMEOUT_S: u64 = 365 * 24 * 3600;
+
 /// Options every operation request may carry.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationOptions {
     /// Seconds before the operation expires (default: the server's, 24 h).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 31536000)]
     pub timeout_seconds: Option<u64>,
     /// Retry policy for retryable failures.
     #[serde(default)]
@@ -31,8 +36,8 @@ pub struct OperationOptions {
 
 impl OperationOptions {
     pub(crate) fn to_core(&self) -> Result<CreateOptions, Problem> {
-        if self.timeout_seconds == Some(0) {
-            return Err(Problem::bad_request("timeoutSeconds", "must be at least 1"));
+        if self.timeout_seconds.is_some_and(|t| t == 0 || t > MAX_TIMEOUT_S) {
+            return Err(Problem::bad_request("timeoutSeconds", format!("must be between 1 and {MAX_TIMEOUT_S}")));
         }
         if let Some(r) = &self.retry {
             if r.max_attempts == 0 || r.max_attempts > 100 {
@@ -51,6 +56,7 @@ pub struct Paging {
     /// Items to skip.
     pub offset: Option<usize>,
     /// Items to return (1..=1000, default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 

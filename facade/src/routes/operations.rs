@@ -5,7 +5,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use unidm_core::OperationQuery;
-use unidm_models::{Action, Operation, OperationId, OperationState};
+use unidm_models::{Action, DeviceId, Operation, OperationId, OperationState};
 use utoipa::{IntoParams, ToSchema};
 
 use super::devices::{accepted, start};
@@ -19,11 +19,12 @@ use crate::AppState;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateOperation {
     /// The device id.
-    pub device: String,
+    pub device: DeviceId,
     /// What to do.
     pub action: Action,
     /// Seconds before the operation expires.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 31536000)]
     pub timeout_seconds: Option<u64>,
     /// Retry policy.
     #[serde(default)]
@@ -40,10 +41,12 @@ pub struct OperationFilter {
     /// Only in this state.
     pub state: Option<OperationState>,
     /// Only members of this group operation.
+    #[param(maximum = 9223372036854775807_u64)]
     pub group_operation: Option<u64>,
     /// Items to skip.
     pub offset: Option<usize>,
     /// Items to return (1..=1000, default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
@@ -65,7 +68,7 @@ pub struct OperationPage {
     responses((status = 202, body = Operation), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(State(app): State<AppState>, ApiJson(r): ApiJson<CreateOperation>) -> ApiResult<impl IntoResponse> {
     let o = OperationOptions { timeout_seconds: r.timeout_seconds, retry: r.retry };
-    Ok(accepted(start(&app, &r.device, r.action, &o, true).await?))
+    Ok(accepted(start(&app, r.device.as_str(), r.action, &o, true).await?))
 }
 
 /// List operations.
@@ -76,7 +79,7 @@ pub async fn list(
     ApiQuery(f): ApiQuery<OperationFilter>,
 ) -> ApiResult<Json<OperationPage>> {
     let (offset, limit) = Paging { offset: f.offset, limit: f.limit }.resolve()?;
-    let device = f.device.as_deref().map(device_id).transpose()?;
+    let device = f.device.as_deref().filter(|d| !d.is_empty()).map(device_id).transpose()?;
     let q =
         OperationQuery { device, state: f.state, group_operation: f.group_operation.map(OperationId), offset, limit };
     let page = app.engine.operations(q).await?;

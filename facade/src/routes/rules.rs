@@ -18,6 +18,7 @@ use crate::AppState;
 pub struct RuleBody {
     /// URL-safe id (taken from the path on PUT).
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub id: Option<String>,
     /// Words for a person.
     #[serde(default)]
@@ -26,8 +27,10 @@ pub struct RuleBody {
     #[serde(default)]
     pub selector: Selector,
     /// When it fires.
+    #[schema(min_items = 1)]
     pub triggers: Vec<Trigger>,
     /// What it enqueues.
+    #[schema(min_items = 1)]
     pub actions: Vec<Action>,
     /// Disabled rules do not fire (default true).
     #[serde(default)]
