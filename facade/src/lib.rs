@@ -152,6 +152,7 @@ pub fn app(engine: Engine, token: Option<String>) -> Router {
         .fallback(|| async {
             Problem::new(StatusCode::NOT_FOUND, "no-such-route", "Not found", "no such route; see /api/v1/openapi.json")
         })
+        .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), auth::require))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)

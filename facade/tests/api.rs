@@ -237,6 +237,9 @@ async fn management_errors_name_the_field() {
     let wrong_type =
         a.call_raw(Method::POST, &format!("{base}/firmware"), Some(("text/plain", "uri".into())), None).await;
     assert_problem(&wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type");
+    let huge = format!("{{\"uri\": \"http://x/{}\"}}", "a".repeat(2 << 20));
+    let r = a.call_raw(Method::POST, &format!("{base}/firmware"), Some(("application/json", huge)), None).await;
+    assert_problem(&r, StatusCode::PAYLOAD_TOO_LARGE, "body-too-large");
     // The device told us what it supports: firmware is not among it.
     let r = a.call(Method::POST, &format!("{base}/firmware"), Some(json!({"uri": "http://fw/1.bin"}))).await;
     assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "function-not-supported");
