@@ -21,8 +21,27 @@
 //! retry_backoff_ms = 5000
 //!
 //! log = "info"                # UNIDM_LOG, --log (tracing EnvFilter syntax)
+//!
+//! [files]                     # firmware / configuration files for devices, and upload target
+//! dir = "./files"             # UNIDM_FILES_DIR, --files-dir
+//! max_upload_mb = 512
+//!
+//! [tr069]                     # the CWMP ACS
+//! enabled = true              # UNIDM_TR069, --tr069
+//! listen = "0.0.0.0:7547"     # UNIDM_TR069_LISTEN, --tr069-listen
+//! path = "/"
+//! public_url = "http://acs.example.net:7547"  # what CPEs are told (file URLs); default: the bound address
+//! accept_unknown_devices = true
+//! auth = "none"               # or "basic" / "digest" with [tr069.users]
+//! realm = "unidm"
+//! connection_requests = true
+//! session_timeout_s = 30
+//! max_sessions = 10000
+//! [tr069.users]
+//! "cpe-0001" = "secret"
 //! ```
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,6 +49,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 use unidm_core::EngineConfig;
+use unidm_tr069::{CpeAuth, FileServerConfig, Tr069Config};
 
 /// Flags and environment of `unidm serve`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -56,6 +76,16 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `unidm_core=debug` [default: info].
     #[arg(long, env = "UNIDM_LOG")]
     pub log: Option<String>,
+    /// Directory of files served to devices (firmware, configuration) and of uploads
+    /// [default: ./files].
+    #[arg(long, env = "UNIDM_FILES_DIR")]
+    pub files_dir: Option<PathBuf>,
+    /// Run the TR-069 ACS [default: true].
+    #[arg(long, env = "UNIDM_TR069")]
+    pub tr069: Option<bool>,
+    /// Address of the TR-069 ACS [default: 0.0.0.0:7547].
+    #[arg(long, env = "UNIDM_TR069_LISTEN")]
+    pub tr069_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,7 +97,35 @@ struct FileConfig {
     store: StoreSection,
     #[serde(default)]
     engine: EngineSection,
+    #[serde(default)]
+    files: FilesSection,
+    #[serde(default)]
+    tr069: Tr069Section,
     log: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilesSection {
+    dir: Option<PathBuf>,
+    max_upload_mb: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tr069Section {
+    enabled: Option<bool>,
+    listen: Option<SocketAddr>,
+    path: Option<String>,
+    public_url: Option<String>,
+    accept_unknown_devices: Option<bool>,
+    auth: Option<String>,
+    #[serde(default)]
+    users: BTreeMap<String, String>,
+    realm: Option<String>,
+    connection_requests: Option<bool>,
+    session_timeout_s: Option<u64>,
+    max_sessions: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,6 +170,14 @@ pub struct ServeConfig {
     pub engine: EngineConfig,
     /// Log filter.
     pub log: String,
+    /// Directory of files served to devices.
+    pub files_dir: PathBuf,
+    /// Largest accepted upload, bytes.
+    pub max_upload: u64,
+    /// The TR-069 ACS, when enabled.
+    pub tr069: Option<Tr069Config>,
+    /// Base URL CPEs reach the ACS at, when configured.
+    pub tr069_public_url: Option<String>,
 }
 
 fn read_token(path: &Path) -> anyhow::Result<String> {
@@ -167,7 +233,42 @@ impl ServeConfig {
         if let Some(b) = e.retry_backoff_ms {
             engine.default_retry.backoff_ms = b;
         }
+        let files_dir = args.files_dir.clone().or(file.files.dir).unwrap_or_else(|| PathBuf::from("files"));
+        let max_upload = file.files.max_upload_mb.unwrap_or(512).saturating_mul(1 << 20);
+        let t = file.tr069;
+        let tr069 = if args.tr069.or(t.enabled).unwrap_or(true) {
+            let defaults = Tr069Config::default();
+            let users = t.users;
+            let cpe_auth = match t.auth.as_deref().unwrap_or("none") {
+                "none" => CpeAuth::None,
+                "basic" => CpeAuth::Basic { users },
+                "digest" => CpeAuth::Digest { users },
+                other => bail!("tr069.auth must be none, basic or digest, not `{other}`"),
+            };
+            Some(Tr069Config {
+                listen: args.tr069_listen.or(t.listen).unwrap_or(defaults.listen),
+                path: t.path.unwrap_or(defaults.path),
+                accept_unknown_devices: t.accept_unknown_devices.unwrap_or(defaults.accept_unknown_devices),
+                cpe_auth,
+                realm: t.realm.unwrap_or(defaults.realm),
+                connection_requests: t.connection_requests.unwrap_or(defaults.connection_requests),
+                session_timeout: t.session_timeout_s.map(Duration::from_secs).unwrap_or(defaults.session_timeout),
+                max_sessions: t.max_sessions.unwrap_or(defaults.max_sessions),
+                files: Some(FileServerConfig {
+                    dir: files_dir.clone(),
+                    accept_uploads: true,
+                    max_upload: usize::try_from(max_upload).unwrap_or(usize::MAX),
+                }),
+                ..defaults
+            })
+        } else {
+            None
+        };
         Ok(ServeConfig {
+            files_dir,
+            max_upload,
+            tr069,
+            tr069_public_url: t.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             listen: args.listen.or(file.api.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             token,
             db: args.db.clone().or(file.store.path).unwrap_or_else(|| PathBuf::from("unidm.db")),
@@ -188,6 +289,9 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.db, PathBuf::from("unidm.db"));
         assert!(c.durable && c.token.is_none());
+        let acs = c.tr069.expect("the ACS runs by default");
+        assert_eq!(acs.listen.to_string(), "0.0.0.0:7547");
+        assert_eq!(acs.files.unwrap().dir, PathBuf::from("files"));
     }
 
     #[test]
@@ -202,6 +306,25 @@ mod tests {
         assert_eq!(c.db, PathBuf::from("x.db"));
         assert_eq!(c.engine.tick, Duration::from_millis(250));
         assert_eq!(c.log, "debug");
+    }
+
+    #[test]
+    fn tr069_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.toml");
+        let text = "[tr069]\nlisten = \"127.0.0.1:17547\"\nauth = \"digest\"\npublic_url = \"http://acs.example:7547/\"\n[tr069.users]\ncpe = \"pw\"\n";
+        std::fs::write(&path, text).unwrap();
+        let c = ServeConfig::resolve(&ServeArgs { config: Some(path.clone()), ..Default::default() }).unwrap();
+        let acs = c.tr069.unwrap();
+        assert_eq!(acs.listen.port(), 17547);
+        assert!(matches!(acs.cpe_auth, CpeAuth::Digest { ref users } if users["cpe"] == "pw"));
+        assert_eq!(c.tr069_public_url.as_deref(), Some("http://acs.example:7547"));
+        let off =
+            ServeConfig::resolve(&ServeArgs { config: Some(path), tr069: Some(false), ..Default::default() }).unwrap();
+        assert!(off.tr069.is_none());
+        std::fs::write(dir.path().join("bad.toml"), "[tr069]\nauth = \"kerberos\"\n").unwrap();
+        let bad = ServeArgs { config: Some(dir.path().join("bad.toml")), ..Default::default() };
+        assert!(ServeConfig::resolve(&bad).unwrap_err().to_string().contains("kerberos"));
     }
 
     #[test]

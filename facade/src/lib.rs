@@ -46,6 +46,17 @@ pub struct AppState {
     pub metrics: Arc<HttpMetrics>,
     /// When the server started.
     pub started: Instant,
+    /// The files directory, when one is configured.
+    pub files: Option<routes::files::FilesConfig>,
+}
+
+/// What the HTTP application serves besides the engine.
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// Bearer token required from clients; `None`: loopback clients only.
+    pub token: Option<String>,
+    /// The files directory behind `/api/v1/files`.
+    pub files: Option<routes::files::FilesConfig>,
 }
 
 #[derive(OpenApi)]
@@ -63,7 +74,8 @@ pub struct AppState {
         (name = "groups", description = "Groups and group operations"),
         (name = "rules", description = "Provisioning rules"),
         (name = "topology", description = "Gateways and the devices behind them"),
-        (name = "events", description = "The event stream")
+        (name = "events", description = "The event stream"),
+        (name = "files", description = "Files served to devices (firmware, configuration) and uploads from them")
     )
 )]
 struct ApiDoc;
@@ -83,7 +95,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api() -> OpenApiRouter<AppState> {
-    use routes::{devices, events, groups, operations, rules};
+    use routes::{devices, events, files, groups, operations, rules};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(devices::list, devices::provision))
         .routes(routes!(devices::get, devices::delete))
@@ -111,6 +123,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(rules::get, rules::put, rules::delete))
         .routes(routes!(events::stream))
         .routes(routes!(events::topology))
+        .routes(routes!(files::upload, files::list))
+        .routes(routes!(files::delete))
 }
 
 /// The OpenAPI document of every `/api/v1` route, completed by [`openapi::complete`].
@@ -137,11 +151,17 @@ fn generated() -> utoipa::openapi::OpenApi {
 /// it with connect info (`into_make_service_with_connect_info::<SocketAddr>()`) so the
 /// loopback rule can see the client's address.
 pub fn app(engine: Engine, token: Option<String>) -> Router {
+    app_with(engine, AppOptions { token, files: None })
+}
+
+/// [`app`] with every option.
+pub fn app_with(engine: Engine, options: AppOptions) -> Router {
     let state = AppState {
         engine,
-        token: token.filter(|t| !t.is_empty()).map(Arc::from),
+        token: options.token.filter(|t| !t.is_empty()).map(Arc::from),
         metrics: Arc::new(HttpMetrics::default()),
         started: Instant::now(),
+        files: options.files,
     };
     let (router, _) = api().split_for_parts();
     let doc = Arc::new(openapi());

@@ -1,12 +1,16 @@
 //! The `unidm` binary.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use unidm::config::{ServeArgs, ServeConfig};
+use unidm::routes::files::FilesConfig;
+use unidm::AppOptions;
 use unidm_core::{Engine, SqliteOptions, SqliteStore};
+use unidm_tr069::Tr069Adapter;
 
 /// unidm: one API to manage LwM2M, TR-069 and OMA DM devices.
 #[derive(Debug, Parser)]
@@ -17,6 +21,8 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the HTTP API and the engine on an embedded SQLite file.
     ///
@@ -46,7 +52,12 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         .init();
     let store = SqliteStore::open_with(SqliteOptions { durable: cfg.durable, ..SqliteOptions::new(&cfg.db) })
         .with_context(|| format!("opening the database {}", cfg.db.display()))?;
-    let engine = Engine::builder().store(store).config(cfg.engine.clone()).start().await?;
+    let mut builder = Engine::builder().store(store).config(cfg.engine.clone());
+    let acs = cfg.tr069.clone().map(|c| Arc::new(Tr069Adapter::new(c)));
+    if let Some(acs) = &acs {
+        builder = builder.adapter_arc(acs.clone());
+    }
+    let engine = builder.start().await.context("starting the engine and its adapters")?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding the API to {}", cfg.listen))?;
@@ -58,13 +69,33 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         tracing::warn!("no API token configured: only loopback clients will be served; set --token");
     }
     println!("unidm listening on http://{addr} (API http://{addr}/api/v1, database {})", cfg.db.display());
-    let app = unidm::app(engine.clone(), cfg.token.clone());
+    let mut files_url = None;
+    if let Some(acs) = &acs {
+        let bound = acs.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let public = cfg.tr069_public_url.clone().or_else(|| acs.acs_url().map(|u| u.trim_end_matches('/').to_owned()));
+        println!("tr069 ACS listening on {bound} (CPEs use {})", public.as_deref().unwrap_or("?"));
+        if cfg.tr069_public_url.is_none() && acs.local_addr().is_some_and(|a| a.ip().is_unspecified()) {
+            tracing::warn!("set [tr069] public_url: file URLs given to CPEs name the unspecified address");
+        }
+        files_url = public.map(|p| format!("{}{}", origin(&p), unidm_tr069::acs::FILES_PREFIX));
+    }
+    let files = FilesConfig { dir: cfg.files_dir.clone(), max_upload: cfg.max_upload, base_url: files_url };
+    let app = unidm::app_with(engine.clone(), AppOptions { token: cfg.token.clone(), files: Some(files) });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;
     engine.shutdown().await;
     println!("unidm stopped");
     Ok(())
+}
+
+/// `scheme://host:port` of a URL (file URLs hang off the origin, not the ACS path).
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
+    }
 }
 
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {

@@ -516,6 +516,9 @@ async fn openapi_lists_every_route() {
         ("get", "/api/v1/topology"),
         ("get", "/api/v1/events"),
         ("get", "/api/v1/openapi.json"),
+        ("get", "/api/v1/files"),
+        ("post", "/api/v1/files"),
+        ("delete", "/api/v1/files/{name}"),
     ];
     let mut listed = 0;
     for (path, item) in paths {

@@ -15,8 +15,10 @@ struct Server {
 impl Server {
     fn start(db: &std::path::Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_unidm"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--tr069-listen", "127.0.0.1:0", "--db"])
             .arg(db)
+            .arg("--files-dir")
+            .arg(db.with_file_name("files"))
             .env("UNIDM_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -1,22 +1,63 @@
 //! LwM2M adapter for unidm (OMA LightweightM2M 1.0 / 1.1 / 1.2).
 //!
-//! Scope: a LwM2M server and bootstrap server over CoAP/UDP (DTLS later, behind a transport trait),
-//! the content-format codecs (text, opaque, link-format, TLV, LwM2M JSON, SenML JSON / CBOR,
-//! LwM2M CBOR), observe and queue mode, the mapping of objects /3, /4, /5, /6, /9 and /25 to the
-//! common model, and a simulated LwM2M client. Protocol logic is sans-I/O: codecs and state
-//! machines take bytes and `now`; only a thin tokio shell owns sockets.
+//! Scope: a LwM2M server over CoAP/UDP (DTLS and the bootstrap server later, behind a transport
+//! trait), the content-format codecs (text, opaque, link-format, TLV, LwM2M JSON, SenML JSON /
+//! CBOR, LwM2M CBOR), observe and queue mode, the mapping of the registered objects to the common
+//! model, and a simulated LwM2M client. Protocol logic is sans-I/O: codecs and state machines take
+//! bytes and `now`; only a thin tokio shell owns sockets and reads the clock.
 //!
-//! Modules so far (the codec layer and the CoAP machinery under it):
+//! Modules:
 //! - [`path`]: LwM2M paths `/o/i/r/ri`.
 //! - [`codec`]: one module per content format (TS Core §7.4), all decoding to and encoding from
 //!   [`codec::Content`], typed by caller-supplied [`codec::TypeHints`]; link-format for Register
 //!   and Discover.
 //! - [`coap`]: sans-I/O CoAP over `coap-lite` packets: deduplication, CON retransmission and
 //!   matching, client-side observe, block-wise transfers. Callers pass `now` and random factors.
+//! - [`model`]: object definitions (built-in /1, /3, /4, /5, /6, /7, /9 from the OMA registry,
+//!   more from DDF XML files) that type TLV / text payloads and JSON writes.
+//! - [`server`]: the sans-I/O LwM2M server: Client Registration interface (TS Core §6.2) with
+//!   its bounds and deny-list, Device Management requests and notifications (§6.3, §6.4),
+//!   queue mode (§6.5), Block1 / Block2.
+//! - [`adapter`]: [`Lwm2mAdapter`], the `unidm_core::Adapter` around it: UDP shell, engine
+//!   reporting, persistence of registrations, operations (native read / write / execute /
+//!   observe, reboot, factory reset, device info, firmware pull).
+//! - [`sim`]: a simulated LwM2M client over real UDP for tests, demos and load.
+//!
+//! # Starting the adapter
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use unidm_lwm2m::{Lwm2mAdapter, Lwm2mConfig};
+//!
+//! let mut config = Lwm2mConfig::new("0.0.0.0:5683".parse()?);
+//! config.server.registration.deny = vec!["test-*".into()];
+//! let adapter = Arc::new(Lwm2mAdapter::new(config));
+//! let engine = unidm_core::Engine::builder()
+//!     .store(unidm_core::SqliteStore::open("unidm.db")?)
+//!     .adapter_arc(adapter.clone())
+//!     .start()
+//!     .await?;
+//! println!("LwM2M server on udp/{}", adapter.local_addr().expect("started"));
+//! # engine.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Results of native operations
+//! A read (or the first answer of an observe) of a single resource yields its value as JSON; of
+//! a multiple resource, `{"<instance>": value}`; of an instance or object, a map from full path
+//! to value (`{"/3/0/0": "Acme", "/3/0/11/0": 0}`). Opaque values are base64, object links
+//! `"3:0"`. A write takes the same shapes: a value for a resource, `{"<resource>": value}` for
+//! an object instance (partial update, POST). Observation events carry the same JSON.
 #![deny(missing_docs)]
 
+pub mod adapter;
 pub mod coap;
 pub mod codec;
+pub mod model;
 pub mod path;
+pub mod server;
+pub mod sim;
 
+pub use adapter::{Lwm2mAdapter, Lwm2mConfig};
 pub use path::{Path, PathError};

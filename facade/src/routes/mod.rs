@@ -3,6 +3,7 @@
 
 pub mod devices;
 pub mod events;
+pub mod files;
 pub mod groups;
 pub mod operations;
 pub mod rules;

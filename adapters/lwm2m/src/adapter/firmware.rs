@@ -1,0 +1,93 @@
+//! Firmware update by pull (Firmware Update object /5, fact sheet §9.6; ETS 1.0 cases 770-780):
+//! write the Package URI /5/0/1, follow State /5/0/3 (observed, with a read as fallback),
+//! execute Update /5/0/2 once Downloaded, and judge the outcome by Update Result /5/0/5.
+
+use unidm_models::{ErrorKind, FirmwareState, OperationError};
+
+/// Firmware Update State /5/0/3 (fact sheet §9.6).
+pub fn state(value: i64) -> Option<FirmwareState> {
+    Some(match value {
+        0 => FirmwareState::Idle,
+        1 => FirmwareState::Downloading,
+        2 => FirmwareState::Downloaded,
+        3 => FirmwareState::Updating,
+        _ => return None,
+    })
+}
+
+/// The Firmware Update Protocol Support /5/0/8 value a Package URI needs (0 CoAP, 1 CoAPS,
+/// 2 HTTP 1.1, 3 HTTPS 1.1, 4 CoAP over TCP, 5 CoAP over TLS; fact sheet §9.6), by scheme.
+pub fn protocol_for(uri: &str) -> Option<i64> {
+    let scheme = uri.split_once("://")?.0.to_ascii_lowercase();
+    Some(match scheme.as_str() {
+        "coap" => 0,
+        "coaps" => 1,
+        "http" => 2,
+        "https" => 3,
+        "coap+tcp" => 4,
+        "coaps+tcp" => 5,
+        _ => return None,
+    })
+}
+
+/// What an Update Result /5/0/5 value means for the operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateResult {
+    /// 0: initial value, nothing decided yet.
+    Pending,
+    /// 1: firmware updated successfully.
+    Succeeded,
+    /// 2-11: the update failed, with the operation error to report.
+    Failed(OperationError),
+}
+
+/// Maps every Update Result value of object /5 (1.0 values 0-9, 1.1 adds 10 and 11) to an
+/// outcome; the error carries the value as `protocol_code`.
+pub fn update_result(code: i64) -> UpdateResult {
+    let (kind, text) = match code {
+        0 => return UpdateResult::Pending,
+        1 => return UpdateResult::Succeeded,
+        2 => (ErrorKind::DeviceRefused, "not enough flash memory for the new firmware package"),
+        3 => (ErrorKind::DeviceRefused, "out of RAM during the download"),
+        4 => (ErrorKind::Transport, "connection lost during the download"),
+        5 => (ErrorKind::BadInput, "integrity check failure for the new firmware package"),
+        6 => (ErrorKind::BadInput, "unsupported package type"),
+        7 => (ErrorKind::BadInput, "invalid URI"),
+        8 => (ErrorKind::DeviceRefused, "firmware update failed"),
+        9 => (ErrorKind::NotSupported, "unsupported protocol (URI scheme)"),
+        10 => (ErrorKind::DeviceRefused, "firmware update cancelled"),
+        11 => (ErrorKind::DeviceRefused, "firmware update deferred"),
+        other => {
+            return UpdateResult::Failed(
+                OperationError::new(ErrorKind::DeviceRefused, format!("unknown firmware Update Result {other}"))
+                    .with_code(other.to_string()),
+            )
+        }
+    };
+    UpdateResult::Failed(OperationError::new(kind, text).with_code(code.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ETS 1.0-int-770 success and error cases 772-780, as Update Result values.
+    #[test]
+    fn every_update_result_is_mapped() {
+        assert_eq!(update_result(0), UpdateResult::Pending);
+        assert_eq!(update_result(1), UpdateResult::Succeeded);
+        for code in 2..=11 {
+            let UpdateResult::Failed(e) = update_result(code) else { panic!("{code}") };
+            assert_eq!(e.protocol_code, Some(code.to_string()));
+            assert!(!e.message.is_empty());
+        }
+        let UpdateResult::Failed(e) = update_result(4) else { panic!() };
+        assert!(e.kind.is_retryable());
+        assert!(matches!(update_result(42), UpdateResult::Failed(_)));
+        assert_eq!(state(2), Some(FirmwareState::Downloaded));
+        assert_eq!(state(9), None);
+        assert_eq!(protocol_for("HTTPS://x/fw"), Some(3));
+        assert_eq!(protocol_for("coaps+tcp://x/fw"), Some(5));
+        assert_eq!(protocol_for("ftp://x/fw"), None);
+    }
+}

@@ -1,0 +1,266 @@
+//! [`Lwm2mAdapter`]: the LwM2M server as a unidm adapter (`unidm_core::Adapter`).
+//!
+//! A thin tokio shell (module `shell`) owns the UDP socket and drives the sans-I/O
+//! [`crate::server::Server`]; an event pump reports registrations, expiries and observations to
+//! the engine and persists registrations with `put_state`, so that a restart loses no
+//! registered device. Each submitted operation runs as a task (module `ops`) that talks to the
+//! device through the shell; requests for an unregistered or sleeping (queue mode) device wait
+//! in the server until the device is next heard from.
+
+pub mod dm;
+pub mod firmware;
+pub mod mapping;
+mod ops;
+mod shell;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::task::JoinHandle;
+use unidm_core::{Adapter, AdapterError, AdapterHandle};
+use unidm_models::{ErrorKind, Operation, OperationError, OperationId, Protocol};
+
+use crate::path::Path;
+use crate::server::{DmRequest, DmResponse, Registration, RequestFailure, ServerConfig};
+
+/// Settings of the LwM2M adapter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lwm2mConfig {
+    /// UDP address to serve CoAP on. Default `0.0.0.0:5683` (DESIGN.md "The binary").
+    pub listen: SocketAddr,
+    /// Server bounds: registration limits and deny-list, CoAP transmission parameters, queue
+    /// mode awake window, queue and observation sizes.
+    pub server: ServerConfig,
+    /// Read `/3/0` after each Register so the device shows its identity at once. Default true.
+    pub read_device_on_register: bool,
+    /// During a firmware update, read State `/5/0/3` this often when no notification came.
+    /// Default 30 s.
+    pub firmware_poll: Duration,
+    /// A directory of DDF XML object definitions (OMA registry `N.xml`) typing values of
+    /// objects beyond the built-in /1, /3, /4, /5, /6, /7, /9. Default none.
+    pub ddf_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for Lwm2mConfig {
+    fn default() -> Self {
+        Lwm2mConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 5683)),
+            server: ServerConfig::default(),
+            read_device_on_register: true,
+            firmware_poll: Duration::from_secs(30),
+            ddf_dir: None,
+        }
+    }
+}
+
+impl Lwm2mConfig {
+    /// Defaults, listening on `listen`.
+    pub fn new(listen: SocketAddr) -> Self {
+        Lwm2mConfig { listen, ..Default::default() }
+    }
+}
+
+/// A notification forwarded to operation tasks (firmware State).
+#[derive(Debug, Clone)]
+pub(crate) struct Notified {
+    pub endpoint: String,
+    pub path: Path,
+    pub response: DmResponse,
+}
+
+pub(crate) enum Command {
+    Request { endpoint: String, request: DmRequest, reply: oneshot::Sender<Result<DmResponse, RequestFailure>> },
+    Shutdown,
+}
+
+/// What the running adapter shares between the shell, the pump and operation tasks.
+pub(crate) struct Ctx {
+    pub config: Lwm2mConfig,
+    pub models: crate::model::ObjectModels,
+    pub handle: AdapterHandle,
+    pub commands: mpsc::UnboundedSender<Command>,
+    pub notifications: broadcast::Sender<Notified>,
+    pub registrations: RwLock<HashMap<String, Registration>>,
+    pub registered: Notify,
+    pub tasks: Mutex<HashMap<OperationId, JoinHandle<()>>>,
+    /// Paths a user observes, per endpoint (persisted under `obs/{endpoint}`), re-observed
+    /// when the client registers again or after a restart.
+    pub observed: Mutex<HashMap<String, std::collections::BTreeSet<String>>>,
+    /// Endpoints heard from since the adapter started.
+    pub seen: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Ctx {
+    /// The endpoint's registration, waiting for it to register when it is not.
+    pub async fn registration(&self, endpoint: &str) -> Registration {
+        loop {
+            let notified = self.registered.notified();
+            if let Some(reg) = self.registrations.read().ok().and_then(|r| r.get(endpoint).cloned()) {
+                return reg;
+            }
+            notified.await;
+        }
+    }
+
+    /// Sends a request and waits for its answer (or for the retransmission schedule to end).
+    pub async fn request(&self, endpoint: &str, request: DmRequest) -> Result<DmResponse, OperationError> {
+        let (reply, rx) = oneshot::channel();
+        let command = Command::Request { endpoint: endpoint.to_owned(), request, reply };
+        self.commands.send(command).map_err(|_| OperationError::new(ErrorKind::Internal, "adapter stopped"))?;
+        match rx.await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(f)) => Err(dm::failure(f)),
+            Err(_) => Err(OperationError::new(ErrorKind::Internal, "adapter stopped")),
+        }
+    }
+
+    /// Records (or forgets) a user's observation of `path` durably.
+    pub async fn remember_observation(&self, endpoint: &str, path: Path, on: bool) {
+        let paths = {
+            let Ok(mut observed) = self.observed.lock() else { return };
+            let set = observed.entry(endpoint.to_owned()).or_default();
+            let changed = if on { set.insert(path.to_string()) } else { set.remove(&path.to_string()) };
+            if !changed {
+                return;
+            }
+            let paths: Vec<String> = set.iter().cloned().collect();
+            if paths.is_empty() {
+                observed.remove(endpoint);
+            }
+            paths
+        };
+        let key = format!("obs/{endpoint}");
+        let stored = if paths.is_empty() {
+            self.handle.delete_state(&key).await
+        } else {
+            match serde_json::to_vec(&paths) {
+                Ok(bytes) => self.handle.put_state(&key, bytes).await,
+                Err(_) => return,
+            }
+        };
+        if let Err(e) = stored {
+            tracing::error!(%endpoint, error = %e, "could not store observations");
+        }
+    }
+
+    /// [`Ctx::request`] that also turns error codes into errors.
+    pub async fn request_ok(&self, endpoint: &str, request: DmRequest) -> Result<DmResponse, OperationError> {
+        let response = self.request(endpoint, request).await?;
+        dm::check(&response)?;
+        Ok(response)
+    }
+}
+
+struct Running {
+    ctx: Arc<Ctx>,
+    local_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The LwM2M server adapter.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use unidm_lwm2m::{Lwm2mAdapter, Lwm2mConfig};
+/// let adapter = std::sync::Arc::new(Lwm2mAdapter::new(Lwm2mConfig::new("0.0.0.0:5683".parse()?)));
+/// let engine = unidm_core::Engine::builder()
+///     .store(unidm_core::SqliteStore::open("unidm.db")?)
+///     .adapter_arc(adapter.clone())
+///     .start()
+///     .await?;
+/// println!("LwM2M on udp/{}", adapter.local_addr().expect("started"));
+/// # Ok(()) }
+/// ```
+pub struct Lwm2mAdapter {
+    config: Lwm2mConfig,
+    running: OnceLock<Running>,
+}
+
+impl std::fmt::Debug for Lwm2mAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lwm2mAdapter")
+            .field("listen", &self.config.listen)
+            .field("local_addr", &self.local_addr())
+            .finish()
+    }
+}
+
+impl Lwm2mAdapter {
+    /// An adapter that binds `config.listen` when the engine starts it.
+    pub fn new(config: Lwm2mConfig) -> Self {
+        Lwm2mAdapter { config, running: OnceLock::new() }
+    }
+
+    /// The bound UDP address, once started (useful with port 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.running.get().map(|r| r.local_addr)
+    }
+
+    /// The live registration of an endpoint, once started.
+    pub fn registration(&self, endpoint: &str) -> Option<Registration> {
+        self.running.get()?.ctx.registrations.read().ok()?.get(endpoint).cloned()
+    }
+
+    fn ctx(&self) -> Result<&Arc<Ctx>, OperationError> {
+        self.running
+            .get()
+            .map(|r| &r.ctx)
+            .ok_or_else(|| OperationError::new(ErrorKind::Internal, "adapter not started"))
+    }
+}
+
+#[async_trait]
+impl Adapter for Lwm2mAdapter {
+    fn protocol(&self) -> Protocol {
+        Protocol::Lwm2m
+    }
+
+    async fn start(&self, handle: AdapterHandle) -> Result<(), AdapterError> {
+        if self.running.get().is_some() {
+            return Err(AdapterError("started twice".into()));
+        }
+        let running = shell::start(self.config.clone(), handle).await?;
+        self.running.set(running).map_err(|_| AdapterError("started twice".into()))
+    }
+
+    async fn submit(&self, op: Operation) -> Result<(), OperationError> {
+        let ctx = self.ctx()?.clone();
+        ops::check(&op)?;
+        let mut tasks = ctx.tasks.lock().map_err(|_| OperationError::new(ErrorKind::Internal, "poisoned"))?;
+        // The engine re-submits unfinished operations after a restart: run each id once.
+        if tasks.get(&op.id).is_some_and(|t| !t.is_finished()) {
+            return Ok(());
+        }
+        tasks.retain(|_, t| !t.is_finished());
+        let id = op.id;
+        let task = tokio::spawn(ops::run(ctx.clone(), op));
+        tasks.insert(id, task);
+        Ok(())
+    }
+
+    async fn cancel(&self, op: OperationId) {
+        if let Ok(ctx) = self.ctx() {
+            if let Some(task) = ctx.tasks.lock().ok().and_then(|mut t| t.remove(&op)) {
+                task.abort();
+            }
+        }
+    }
+
+    async fn shutdown(&self) {
+        if let Some(running) = self.running.get() {
+            let _ = running.ctx.commands.send(Command::Shutdown);
+            if let Ok(mut tasks) = running.ctx.tasks.lock() {
+                for (_, t) in tasks.drain() {
+                    t.abort();
+                }
+            }
+            for t in &running.tasks {
+                t.abort();
+            }
+        }
+    }
+}

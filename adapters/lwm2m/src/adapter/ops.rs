@@ -1,0 +1,333 @@
+//! Operations on LwM2M devices (TS Core 1.1 §6.3, §6.4): native read / write / execute /
+//! observe, reboot (Execute /3/0/4), factory reset (Execute /3/0/5), device info refresh
+//! (Read /3/0) and the firmware pull procedure (object /5).
+
+use std::sync::Arc;
+
+use coap_lite::ResponseType;
+use serde_json::{json, Value as Json};
+use tokio::sync::broadcast::error::RecvError;
+use unidm_models::{
+    Action, ErrorKind, FirmwareState, FirmwareStatus, FirmwareUpdate, NativeOp, NativeRequest, Operation,
+    OperationError, Progress,
+};
+
+use super::firmware::{self, UpdateResult};
+use super::{dm, mapping, Ctx};
+use crate::codec::Value;
+use crate::path::Path;
+
+fn endpoint(op: &Operation) -> &str {
+    op.device.native()
+}
+
+fn native_path(n: &NativeRequest) -> Result<Path, OperationError> {
+    n.path.parse::<Path>().map_err(|e| OperationError::new(ErrorKind::BadInput, format!("bad LwM2M path: {e}")))
+}
+
+/// Refuses at once what can never succeed (unsupported actions, malformed paths).
+pub(super) fn check(op: &Operation) -> Result<(), OperationError> {
+    match &op.action {
+        Action::Software(_) | Action::Ping(_) | Action::Traceroute(_) => Err(OperationError::new(
+            ErrorKind::NotSupported,
+            format!("{} is not supported by the LwM2M adapter yet", op.action.name()),
+        )),
+        Action::Native(n) => native_path(n).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// Runs one operation to its end and reports the outcome.
+pub(super) async fn run(ctx: Arc<Ctx>, op: Operation) {
+    let outcome = match &op.action {
+        Action::Reboot => execute(&ctx, &op, Path::Resource(3, 0, 4), None).await,
+        Action::FactoryReset => execute(&ctx, &op, Path::Resource(3, 0, 5), None).await,
+        Action::RefreshDeviceInfo => refresh_device_info(&ctx, endpoint(&op)).await,
+        Action::Native(n) => native(&ctx, &op, n).await,
+        Action::Firmware(f) => firmware_update(&ctx, &op, f).await,
+        _ => Err(OperationError::new(ErrorKind::NotSupported, "not supported")),
+    };
+    let reported = match outcome {
+        Ok(result) => ctx.handle.operation_succeeded(op.id, result).await,
+        Err(e) => ctx.handle.operation_failed(op.id, e).await,
+    };
+    if let Err(e) = reported {
+        tracing::debug!(operation = %op.id, error = %e, "operation outcome not recorded");
+    }
+}
+
+async fn execute(ctx: &Ctx, op: &Operation, path: Path, args: Option<&str>) -> Result<Option<Json>, OperationError> {
+    let ep = endpoint(op);
+    ctx.registration(ep).await;
+    ctx.request_ok(ep, dm::execute(path, args)).await?;
+    Ok(None)
+}
+
+/// Observes again every path observed on `ep` (after a new registration, which ends the
+/// client's observations, or after an adapter restart, which ends ours). Best effort.
+pub(super) async fn resume_observations(ctx: &Ctx, ep: &str) {
+    let paths: Vec<Path> = ctx
+        .observed
+        .lock()
+        .ok()
+        .and_then(|o| o.get(ep).map(|set| set.iter().filter_map(|p| p.parse().ok()).collect()))
+        .unwrap_or_default();
+    for path in paths {
+        if let Err(e) = read(ctx, ep, path, Some(0)).await {
+            tracing::debug!(endpoint = %ep, %path, error = %e.message, "observing again failed");
+        }
+    }
+}
+
+/// Reads `path`, asking for the client's preferred format and retrying without Accept when it
+/// answers 4.06 Not Acceptable.
+async fn read(ctx: &Ctx, ep: &str, path: Path, observe: Option<u32>) -> Result<Json, OperationError> {
+    let reg = ctx.registration(ep).await;
+    let mut response = ctx.request(ep, dm::read(&reg, path, observe)).await?;
+    if response.code == ResponseType::NotAcceptable {
+        let mut again = dm::read(&reg, path, observe);
+        again.accept = None;
+        response = ctx.request(ep, again).await?;
+    }
+    dm::check(&response)?;
+    let content = dm::decode(&path, &response, &ctx.models)?;
+    Ok(dm::content_to_json(&path, &content))
+}
+
+async fn native(ctx: &Ctx, op: &Operation, n: &NativeRequest) -> Result<Option<Json>, OperationError> {
+    let ep = endpoint(op);
+    let path = native_path(n)?;
+    match n.op {
+        NativeOp::Read => read(ctx, ep, path, None).await.map(Some),
+        NativeOp::Observe => {
+            let value = read(ctx, ep, path, Some(0)).await?;
+            ctx.remember_observation(ep, path, true).await;
+            Ok(Some(value))
+        }
+        NativeOp::CancelObserve => {
+            ctx.remember_observation(ep, path, false).await;
+            let reg = ctx.registration(ep).await;
+            ctx.request_ok(ep, dm::read(&reg, path, Some(1))).await?;
+            Ok(None)
+        }
+        NativeOp::Execute => execute(ctx, op, path, n.args.as_deref()).await,
+        NativeOp::Write => {
+            let value =
+                n.value.as_ref().ok_or_else(|| OperationError::new(ErrorKind::BadInput, "a write needs a value"))?;
+            let reg = ctx.registration(ep).await;
+            ctx.request_ok(ep, dm::write(&reg, path, value, &ctx.models)?).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Reads /3/0 and maps it into the device (identity, battery, memory, error codes), and /4/0
+/// and /6/0 (connectivity, location) when the client registered them.
+pub(super) async fn refresh_device_info(ctx: &Ctx, ep: &str) -> Result<Option<Json>, OperationError> {
+    let reg = ctx.registration(ep).await;
+    let path = Path::ObjectInstance(3, 0);
+    let response = ctx.request_ok(ep, dm::read(&reg, path, None)).await?;
+    let device = dm::decode(&path, &response, &ctx.models)?;
+    let mut result = dm::content_to_json(&path, &device);
+    let mut extra = Vec::new();
+    for (object, present) in [(4, reg.has_object(4)), (6, reg.has_object(6))] {
+        let p = Path::ObjectInstance(object, 0);
+        if !present {
+            continue;
+        }
+        match ctx.request_ok(ep, dm::read(&reg, p, None)).await.and_then(|r| dm::decode(&p, &r, &ctx.models)) {
+            Ok(content) => {
+                if let (Json::Object(all), Json::Object(more)) = (&mut result, dm::content_to_json(&p, &content)) {
+                    all.extend(more);
+                }
+                extra.push(content);
+            }
+            Err(e) => tracing::debug!(endpoint = %ep, path = %p, error = %e.message, "optional read failed"),
+        }
+    }
+    let id = unidm_models::DeviceId::lwm2m(ep).map_err(|e| OperationError::new(ErrorKind::BadInput, e.to_string()))?;
+    let now = ctx.handle.now();
+    ctx.handle
+        .update_device(&id, |d| {
+            mapping::apply_device_object(&device, d, now);
+            for content in &extra {
+                mapping::apply_connectivity(content, d);
+                mapping::apply_location(content, d);
+            }
+        })
+        .await
+        .map_err(|e| OperationError::new(ErrorKind::Internal, e.to_string()))?;
+    Ok(Some(result))
+}
+
+async fn read_int(ctx: &Ctx, ep: &str, path: Path) -> Result<i64, OperationError> {
+    match read(ctx, ep, path, None).await? {
+        Json::Number(n) => n.as_i64(),
+        Json::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| OperationError::new(ErrorKind::Internal, format!("{path} is not an integer")))
+}
+
+async fn set_firmware(ctx: &Ctx, op: &Operation, change: impl FnOnce(&mut FirmwareStatus)) {
+    let _ = ctx
+        .handle
+        .update_device(&op.device, |d| {
+            let fw = d.snapshot.firmware.get_or_insert_with(FirmwareStatus::default);
+            change(fw);
+        })
+        .await;
+}
+
+async fn progress(ctx: &Ctx, op: &Operation, percent: u8, message: &str) {
+    let p = Progress { percent: Some(percent), message: Some(message.to_owned()) };
+    let _ = ctx.handle.operation_progress(op.id, p).await;
+}
+
+/// Firmware update by pull (fact sheet §9.6): write Package URI, follow State, execute Update
+/// when Downloaded, and map Update Result.
+async fn firmware_update(ctx: &Ctx, op: &Operation, fw: &FirmwareUpdate) -> Result<Option<Json>, OperationError> {
+    let ep = endpoint(op);
+    let reg = ctx.registration(ep).await;
+    if !reg.has_object(5) {
+        return Err(OperationError::new(ErrorKind::NotSupported, "the device did not register object /5"));
+    }
+    // A server must not send a URI whose scheme the client did not list in /5/0/8 (fact sheet
+    // §9.6); the resource is optional, so an unreadable list lets the client judge.
+    if let Ok(Json::Object(listed)) = read(ctx, ep, Path::Resource(5, 0, 8), None).await {
+        let wanted = firmware::protocol_for(&fw.uri).map(Json::from);
+        if !listed.values().any(|v| Some(v) == wanted.as_ref()) {
+            return Err(OperationError::new(
+                ErrorKind::NotSupported,
+                format!(
+                    "the device does not support the scheme of {} (/5/0/8 lists {:?})",
+                    fw.uri,
+                    listed.values().collect::<Vec<_>>()
+                ),
+            ));
+        }
+    }
+    let mut notes = ctx.notifications.subscribe();
+    let state_path = Path::Resource(5, 0, 3);
+    let uri_path = Path::Resource(5, 0, 1);
+    // After a restart the engine hands the operation back: an update of the same URI still in
+    // progress is followed, not restarted. Anything else in progress is reset first by writing
+    // an empty Package URI (fact sheet §9.6).
+    let current_uri = read(ctx, ep, uri_path, None).await.ok();
+    let current_state = read_int(ctx, ep, state_path).await.ok();
+    let resume =
+        current_uri.as_ref().and_then(Json::as_str) == Some(fw.uri.as_str()) && matches!(current_state, Some(1..=3));
+    if !resume {
+        if current_state.is_some_and(|s| s != 0) {
+            ctx.request_ok(ep, dm::write(&reg, uri_path, &json!(""), &ctx.models)?).await?;
+        }
+        ctx.request_ok(ep, dm::write(&reg, uri_path, &json!(fw.uri), &ctx.models)?).await?;
+    }
+    set_firmware(ctx, op, |s| {
+        *s = FirmwareStatus {
+            state: FirmwareState::Downloading,
+            version: fw.version.clone(),
+            name: fw.name.clone(),
+            url: Some(fw.uri.clone()),
+            failure: None,
+            protocol_result: None,
+        }
+    })
+    .await;
+    progress(ctx, op, 10, "package URI written").await;
+    let mut state = match read(ctx, ep, state_path, Some(0)).await {
+        Ok(v) => v.as_i64(),
+        Err(e) => {
+            tracing::debug!(error = %e.message, "observing /5/0/3 failed, polling instead");
+            None
+        }
+    };
+    let mut executed = resume && current_state == Some(3);
+    let outcome = loop {
+        match state {
+            Some(1) => progress(ctx, op, 25, "downloading").await,
+            Some(3) => progress(ctx, op, 75, "updating").await,
+            Some(2) if !executed => {
+                set_firmware(ctx, op, |s| s.state = FirmwareState::Downloaded).await;
+                progress(ctx, op, 50, "downloaded").await;
+                if let Err(e) = ctx.request_ok(ep, dm::execute(Path::Resource(5, 0, 2), None)).await {
+                    break Err(e);
+                }
+                executed = true;
+                set_firmware(ctx, op, |s| s.state = FirmwareState::Updating).await;
+                progress(ctx, op, 75, "updating").await;
+            }
+            Some(0 | 2) => match read_int(ctx, ep, Path::Resource(5, 0, 5)).await.map(firmware::update_result) {
+                Ok(UpdateResult::Succeeded) => break Ok(()),
+                Ok(UpdateResult::Failed(e)) => break Err(e),
+                Ok(UpdateResult::Pending) => {}
+                Err(e) => break Err(e),
+            },
+            _ => {}
+        }
+        state = next_state(ctx, ep, &mut notes, state_path).await?;
+    };
+    let reg = ctx.registration(ep).await;
+    let _ = ctx.request(ep, dm::read(&reg, state_path, Some(1))).await;
+    match outcome {
+        Ok(()) => {
+            set_firmware(ctx, op, |s| {
+                s.state = FirmwareState::Succeeded;
+                s.protocol_result = Some("1".into());
+            })
+            .await;
+            let _ = refresh_device_info(ctx, ep).await;
+            Ok(Some(json!({"updateResult": 1, "version": fw.version})))
+        }
+        Err(e) => {
+            set_firmware(ctx, op, |s| {
+                s.state = FirmwareState::Failed;
+                s.failure = Some(e.message.clone());
+                s.protocol_result = e.protocol_code.clone();
+            })
+            .await;
+            Err(e)
+        }
+    }
+}
+
+/// The next State value: from a notification, or by reading it when none came in time or the
+/// client registered again (it reboots to apply an image). A read that gets no answer is not
+/// fatal here: a client applying firmware is often away for a while.
+async fn next_state(
+    ctx: &Ctx,
+    ep: &str,
+    notes: &mut tokio::sync::broadcast::Receiver<super::Notified>,
+    path: Path,
+) -> Result<Option<i64>, OperationError> {
+    let wait = tokio::time::sleep(ctx.config.firmware_poll);
+    tokio::pin!(wait);
+    let registration_id = |ctx: &Ctx| ctx.registrations.read().ok().and_then(|r| r.get(ep).map(|g| g.id.clone()));
+    let before = registration_id(ctx);
+    loop {
+        let registered = ctx.registered.notified();
+        tokio::select! {
+            n = notes.recv() => match n {
+                Ok(n) if n.endpoint == ep && n.path == path => {
+                    let content = dm::decode(&path, &n.response, &ctx.models)?;
+                    return Ok(match content.get(&path) {
+                        Some(Value::Integer(i)) => Some(*i),
+                        Some(Value::UnsignedInteger(u)) => i64::try_from(*u).ok(),
+                        _ => None,
+                    });
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => {}
+            },
+            _ = &mut wait => {}
+            _ = registered => if registration_id(ctx) == before {
+                continue;
+            },
+        }
+        return match read_int(ctx, ep, path).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.kind.is_retryable() => Ok(None),
+            Err(e) => Err(e),
+        };
+    }
+}

@@ -1,0 +1,154 @@
+//! The [`super::Server`]'s settings and what goes in and out of it: Device Management
+//! requests, the client's answers, and the events it reports (TS Core 1.1 §6.3, §6.4; fact
+//! sheet §4).
+
+use std::time::Duration;
+
+use coap_lite::{CoapOption, MessageClass, Packet, RequestType, ResponseType};
+
+use super::registration::{RdChange, Registration, RegistrationConfig};
+use crate::coap::{decode_uint, TransmissionParams};
+use crate::path::Path;
+
+/// Server settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Registration interface bounds and deny-list.
+    pub registration: RegistrationConfig,
+    /// CoAP transmission parameters (RFC 7252 §4.8).
+    pub transmission: TransmissionParams,
+    /// How long a queue-mode client stays reachable after it was heard from (fact sheet §11:
+    /// 93 s = MAX_TRANSMIT_WAIT by default).
+    pub awake_window: Duration,
+    /// Requests held per endpoint while it sleeps or is not registered (fact sheet §11: a
+    /// commercial precedent holds 20).
+    pub max_queued_per_endpoint: usize,
+    /// Endpoints that may have requests held at once.
+    pub max_queued_endpoints: usize,
+    /// Concurrent outgoing exchanges.
+    pub max_exchanges: usize,
+    /// Live observations.
+    pub max_observations: usize,
+    /// Peers and message ids remembered for duplicate detection.
+    pub dedup_peers: usize,
+    /// Message ids remembered per peer.
+    pub dedup_per_peer: usize,
+    /// Largest response body reassembled from Block2 blocks (RFC 7959 §2.4).
+    pub max_body: usize,
+    /// Block1 request bodies (large Register / Update payloads) reassembled at once.
+    pub max_block1_transfers: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let transmission = TransmissionParams::default();
+        ServerConfig {
+            registration: RegistrationConfig::default(),
+            awake_window: transmission.max_transmit_wait(),
+            transmission,
+            max_queued_per_endpoint: 20,
+            max_queued_endpoints: 10_000,
+            max_exchanges: 10_000,
+            max_observations: 10_000,
+            dedup_peers: 10_000,
+            dedup_per_peer: 16,
+            max_body: 256 * 1024,
+            max_block1_transfers: 256,
+        }
+    }
+}
+
+/// Identifies a Device Management request handed to [`super::Server::request`].
+pub type RequestId = u64;
+
+/// A Device Management request (TS Core 1.1 §6.3, §6.4, fact sheet §4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DmRequest {
+    /// CoAP method.
+    pub method: RequestType,
+    /// Target, relative to the client's root path.
+    pub path: Path,
+    /// Content-Format of `payload`.
+    pub content_format: Option<u16>,
+    /// Accept option.
+    pub accept: Option<u16>,
+    /// Observe option: 0 registers an observation, 1 cancels it (RFC 7641 §2).
+    pub observe: Option<u32>,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+impl DmRequest {
+    /// A request without options or payload.
+    pub fn new(method: RequestType, path: Path) -> DmRequest {
+        DmRequest { method, path, content_format: None, accept: None, observe: None, payload: Vec::new() }
+    }
+}
+
+/// A client's answer or notification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DmResponse {
+    /// Response code.
+    pub code: ResponseType,
+    /// Content-Format, raw (legacy numbers included).
+    pub content_format: Option<u16>,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+impl DmResponse {
+    pub(crate) fn from_packet(p: &Packet) -> DmResponse {
+        let code = match p.header.code {
+            MessageClass::Response(r) => r,
+            _ => ResponseType::UnKnown,
+        };
+        let content_format =
+            p.get_first_option(CoapOption::ContentFormat).and_then(|v| decode_uint(v)).map(|v| v as u16);
+        DmResponse { code, content_format, payload: p.payload.clone() }
+    }
+}
+
+/// Why a request got no answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestFailure {
+    /// No answer after the retransmission schedule (RFC 7252 §4.2).
+    TimedOut,
+    /// The client answered with RST.
+    Reset,
+    /// The request could not be sent or held (bounds reached, encoding).
+    Rejected(String),
+}
+
+/// What the server reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerEvent {
+    /// A registration-interface change (Register, Update, De-register).
+    Registration(Box<RdChange>),
+    /// A registration's lifetime ran out.
+    Expired(Box<Registration>),
+    /// A queue-mode client's awake window ended.
+    Sleeping(String),
+    /// The outcome of a request.
+    Response {
+        /// The request.
+        request: RequestId,
+        /// Its outcome.
+        result: Result<DmResponse, RequestFailure>,
+    },
+    /// Values the client pushed with the Send operation (`POST /dp`, TS Core 1.1 §6.4.6).
+    Send {
+        /// The endpoint.
+        endpoint: String,
+        /// The payload (SenML JSON / CBOR, LwM2M CBOR) with its Content-Format.
+        response: DmResponse,
+    },
+    /// A notification of an observed path (RFC 7641 §4.2).
+    Notification {
+        /// The endpoint.
+        endpoint: String,
+        /// The observed path.
+        path: Path,
+        /// The notification.
+        response: DmResponse,
+    },
+}

@@ -1,0 +1,242 @@
+//! The simulated client's object tree (/1 Server, /3 Device, /5 Firmware Update) and its
+//! answers to Device Management requests (TS Core 1.1 §6.3; fact sheet §4, §9), without I/O:
+//! [`Objects::handle`] turns a request into a response and the side effects the client runs.
+
+use std::collections::BTreeMap;
+
+use coap_lite::{CoapOption, MessageClass, Packet, RequestType, ResponseType};
+
+use crate::coap::{decode_uint, encode_uint};
+use crate::codec::{self, Content, ContentFormat, Limits, Record, ResourceType, Value};
+use crate::model::{self, BuiltinModels};
+use crate::path::Path;
+
+/// What the client must do after answering.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Execute /3/0/4.
+    Reboot,
+    /// Execute /3/0/5.
+    FactoryReset,
+    /// A Package URI was written: start (or, for an empty URI, reset) the download.
+    Download(String),
+    /// Execute /5/0/2 in state Downloaded.
+    Update,
+    /// Execute /1/0/8 Registration Update Trigger.
+    RegistrationUpdate,
+    /// Start notifying `path` with `token`, in `format`.
+    Observe {
+        /// Token of the observe request.
+        token: Vec<u8>,
+        /// Observed path.
+        path: Path,
+        /// Format of the notifications.
+        format: ContentFormat,
+    },
+    /// Stop notifying `path`.
+    CancelObserve(Path),
+}
+
+/// Writable resources (DDF `Operations` containing `W`) of the simulated objects.
+const WRITABLE: &[(u16, u16)] = &[(1, 1), (1, 2), (1, 3), (1, 5), (1, 6), (1, 7), (3, 13), (3, 14), (3, 15), (5, 1)];
+
+/// The simulated objects.
+#[derive(Debug, Clone)]
+pub struct Objects {
+    /// Resource and resource-instance values.
+    pub values: BTreeMap<Path, Value>,
+    /// LwM2M 1.1 or later (SenML JSON by default instead of TLV).
+    pub v1_1: bool,
+}
+
+impl Objects {
+    /// A device with identity, battery, memory and an idle firmware object.
+    pub fn new(manufacturer: &str, model: &str, serial: &str, fw_version: &str, lifetime: u32, v1_1: bool) -> Objects {
+        let mut values = BTreeMap::new();
+        let s = |v: &str| Value::String(v.to_owned());
+        for (path, value) in [
+            (Path::Resource(1, 0, 0), Value::Integer(1)),
+            (Path::Resource(1, 0, 1), Value::Integer(i64::from(lifetime))),
+            (Path::Resource(1, 0, 6), Value::Boolean(false)),
+            (Path::Resource(1, 0, 7), s("U")),
+            (Path::Resource(3, 0, 0), s(manufacturer)),
+            (Path::Resource(3, 0, 1), s(model)),
+            (Path::Resource(3, 0, 2), s(serial)),
+            (Path::Resource(3, 0, 3), s(fw_version)),
+            (Path::Resource(3, 0, 9), Value::Integer(87)),
+            (Path::Resource(3, 0, 10), Value::Integer(512)),
+            (Path::ResourceInstance(3, 0, 11, 0), Value::Integer(0)),
+            (Path::Resource(3, 0, 13), Value::Time(1_700_000_000)),
+            (Path::Resource(3, 0, 14), s("+01:00")),
+            (Path::Resource(3, 0, 16), s("U")),
+            (Path::Resource(3, 0, 17), s("sensor")),
+            (Path::Resource(3, 0, 18), s("hw-1")),
+            (Path::Resource(3, 0, 19), s("sw-1")),
+            (Path::Resource(3, 0, 20), Value::Integer(0)),
+            (Path::Resource(3, 0, 21), Value::Integer(2048)),
+            (Path::Resource(5, 0, 1), s("")),
+            (Path::Resource(5, 0, 3), Value::Integer(0)),
+            (Path::Resource(5, 0, 5), Value::Integer(0)),
+            (Path::ResourceInstance(5, 0, 8, 0), Value::Integer(0)),
+            (Path::ResourceInstance(5, 0, 8, 1), Value::Integer(2)),
+            (Path::ResourceInstance(5, 0, 8, 2), Value::Integer(3)),
+            (Path::Resource(5, 0, 9), Value::Integer(0)),
+        ] {
+            values.insert(path, value);
+        }
+        Objects { values, v1_1 }
+    }
+
+    /// Adds Connectivity Monitoring /4/0 and Location /6/0 instances.
+    pub fn with_connectivity_and_location(mut self) -> Objects {
+        for (path, value) in [
+            (Path::Resource(4, 0, 0), Value::Integer(6)),
+            (Path::ResourceInstance(4, 0, 1, 0), Value::Integer(6)),
+            (Path::Resource(4, 0, 2), Value::Integer(-87)),
+            (Path::ResourceInstance(4, 0, 4, 0), Value::String("10.0.0.7".into())),
+            (Path::Resource(4, 0, 8), Value::Integer(4711)),
+            (Path::Resource(6, 0, 0), Value::Float(48.8584)),
+            (Path::Resource(6, 0, 1), Value::Float(2.2945)),
+            (Path::Resource(6, 0, 5), Value::Time(1_700_000_000)),
+        ] {
+            self.values.insert(path, value);
+        }
+        self
+    }
+
+    /// The registration payload: every instance, in link-format (fact sheet §2.2).
+    pub fn link_format(&self) -> String {
+        let mut instances: Vec<Path> = self.values.keys().filter_map(|p| p.truncate(2)).collect();
+        instances.dedup();
+        instances.iter().map(|p| format!("<{p}>")).collect::<Vec<_>>().join(",")
+    }
+
+    /// Records at or under `path`.
+    pub fn content(&self, path: &Path) -> Content {
+        Content::new(
+            self.values.iter().filter(|(p, _)| path.is_prefix_of(p)).map(|(p, v)| Record::new(*p, v.clone())).collect(),
+        )
+    }
+
+    /// Encodes what is at `path` in `format`, or the answer code when it cannot.
+    pub fn encode(&self, path: &Path, format: Option<ContentFormat>) -> Result<(ContentFormat, Vec<u8>), ResponseType> {
+        let content = self.content(path);
+        if content.records.is_empty() {
+            return Err(ResponseType::NotFound);
+        }
+        let single = content.records.len() == 1 && content.records[0].path == *path;
+        let format = format.unwrap_or(match (self.v1_1, single) {
+            (_, true) => ContentFormat::Text,
+            (true, false) => ContentFormat::SenmlJson,
+            (false, false) => ContentFormat::Tlv,
+        });
+        if !matches!(
+            format,
+            ContentFormat::Text | ContentFormat::Tlv | ContentFormat::SenmlJson | ContentFormat::SenmlCbor
+        ) {
+            return Err(ResponseType::NotAcceptable);
+        }
+        codec::encode(format, &content, path).map(|b| (format, b)).map_err(|_| ResponseType::NotAcceptable)
+    }
+
+    /// Answers one request; `response` already carries the message id and token.
+    pub fn handle(&mut self, request: &Packet, response: &mut Packet) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let code = self.answer(request, response, &mut effects).unwrap_or_else(|c| c);
+        response.header.code = MessageClass::Response(code);
+        effects
+    }
+
+    fn answer(
+        &mut self,
+        request: &Packet,
+        response: &mut Packet,
+        effects: &mut Vec<Effect>,
+    ) -> Result<ResponseType, ResponseType> {
+        let segments: Vec<String> = request
+            .get_option(CoapOption::UriPath)
+            .into_iter()
+            .flatten()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect();
+        let path = Path::from_segments(&segments).map_err(|_| ResponseType::NotFound)?;
+        let cf = |o| request.get_first_option(o).and_then(|v| decode_uint(v)).map(|v| ContentFormat::from(v as u16));
+        let MessageClass::Request(method) = request.header.code else { return Err(ResponseType::BadRequest) };
+        match method {
+            RequestType::Get => {
+                let observe = request.get_first_option(CoapOption::Observe).and_then(|v| decode_uint(v));
+                let (format, payload) = self.encode(&path, cf(CoapOption::Accept))?;
+                response.add_option(CoapOption::ContentFormat, encode_uint(u32::from(format.code())));
+                response.payload = payload;
+                match observe {
+                    Some(0) => {
+                        response.add_option(CoapOption::Observe, encode_uint(0));
+                        effects.push(Effect::Observe { token: request.get_token().to_vec(), path, format });
+                    }
+                    Some(1) => effects.push(Effect::CancelObserve(path)),
+                    _ => {}
+                }
+                Ok(ResponseType::Content)
+            }
+            RequestType::Put => self.write(&path, request, cf(CoapOption::ContentFormat), effects),
+            RequestType::Post if path.is_resource_level() => self.execute(&path, effects),
+            RequestType::Post => self.write(&path, request, cf(CoapOption::ContentFormat), effects),
+            _ => Err(ResponseType::MethodNotAllowed),
+        }
+    }
+
+    fn write(
+        &mut self,
+        path: &Path,
+        request: &Packet,
+        format: Option<ContentFormat>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<ResponseType, ResponseType> {
+        let format = format.ok_or(ResponseType::BadRequest)?;
+        let content = codec::decode(format, &request.payload, path, &BuiltinModels, &Limits::default())
+            .map_err(|_| ResponseType::BadRequest)?;
+        for r in &content.records {
+            let (Some(o), Some(res)) = (r.path.object_id(), r.path.resource_id()) else {
+                return Err(ResponseType::BadRequest);
+            };
+            if !WRITABLE.contains(&(o, res)) {
+                return Err(ResponseType::MethodNotAllowed);
+            }
+            // A new Package URI is taken in Idle only; an empty one resets (fact sheet §9.6).
+            let idle = self.values.get(&Path::Resource(5, 0, 3)) == Some(&Value::Integer(0));
+            if r.path == Path::Resource(5, 0, 1) && r.value != Value::String(String::new()) && !idle {
+                return Err(ResponseType::MethodNotAllowed);
+            }
+        }
+        for r in content.records {
+            if r.path == Path::Resource(5, 0, 1) {
+                if let Value::String(uri) = &r.value {
+                    effects.push(Effect::Download(uri.clone()));
+                }
+            }
+            self.values.insert(r.path, r.value);
+        }
+        Ok(ResponseType::Changed)
+    }
+
+    fn execute(&mut self, path: &Path, effects: &mut Vec<Effect>) -> Result<ResponseType, ResponseType> {
+        let (Some(o), Some(r)) = (path.object_id(), path.resource_id()) else { return Err(ResponseType::BadRequest) };
+        if model::resource_type(o, r) != Some(ResourceType::None) {
+            return Err(ResponseType::MethodNotAllowed);
+        }
+        match (o, r) {
+            (3, 4) => effects.push(Effect::Reboot),
+            (3, 5) => effects.push(Effect::FactoryReset),
+            (1, 8) => effects.push(Effect::RegistrationUpdate),
+            (5, 2) => {
+                // Update is executable only in Downloaded (fact sheet §9.6; ETS 1.0-int-772).
+                if self.values.get(&Path::Resource(5, 0, 3)) != Some(&Value::Integer(2)) {
+                    return Err(ResponseType::MethodNotAllowed);
+                }
+                effects.push(Effect::Update);
+            }
+            _ => {}
+        }
+        Ok(ResponseType::Changed)
+    }
+}

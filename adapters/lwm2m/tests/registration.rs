@@ -1,0 +1,149 @@
+//! Registration interface over loopback UDP with the simulated client (ETS LightweightM2M-1.0
+//! int-101..103) and restart persistence.
+
+mod common;
+
+use common::Fixture;
+use unidm_core::Received;
+use unidm_lwm2m::sim::{SimClient, SimConfig};
+use unidm_models::{Event, Function, PresenceState};
+
+/// LightweightM2M-1.0-int-101 Initial Registration: the device appears online with its
+/// capabilities, and with identity read from /3/0 without a manual read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lightweightm2m_1_0_int_101_initial_registration() {
+    let f = Fixture::new().await;
+    let sim = SimClient::start(SimConfig::new("int101", f.addr())).await.unwrap();
+    sim.register().await.unwrap();
+    let d = f.wait_device("int101", |d| d.identity.manufacturer.is_some()).await;
+    assert_eq!(d.presence.state, PresenceState::Online);
+    assert_eq!(d.presence.lifetime_s, Some(300));
+    assert_eq!(d.presence.address, Some(sim.local_addr().to_string()));
+    let caps = d.capabilities.unwrap();
+    for fun in [
+        Function::DeviceInfo,
+        Function::Reboot,
+        Function::FactoryReset,
+        Function::Firmware,
+        Function::Native,
+        Function::Observe,
+    ] {
+        assert!(caps.contains(&fun), "{fun:?}");
+    }
+    assert!(!caps.contains(&Function::Software));
+    assert_eq!(d.identity.manufacturer.as_deref(), Some("unidm sim"));
+    assert_eq!(d.identity.serial.as_deref(), Some("SN-int101"));
+    assert_eq!(d.identity.fw_version.as_deref(), Some("1.0"));
+    assert_eq!(d.snapshot.memory.as_ref().map(|m| m.total), Some(2_048_000));
+    assert_eq!(d.snapshot.battery.as_ref().map(|b| (b.level, b.status)), Some((87, 1)));
+    assert!(f.adapter.registration("int101").is_some());
+}
+
+/// LightweightM2M-1.0-int-102 Registration Update and -103 Deregistration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lightweightm2m_1_0_int_102_update_and_103_deregistration() {
+    let f = Fixture::new().await;
+    let mut events = f.engine.subscribe();
+    let sim = SimClient::start(SimConfig::new("int102", f.addr())).await.unwrap();
+    sim.register().await.unwrap();
+    f.wait_device("int102", |d| d.presence.state == PresenceState::Online).await;
+    sim.update().await.unwrap();
+    sim.deregister().await.unwrap();
+    let d = f.wait_device("int102", |d| d.presence.state == PresenceState::Offline).await;
+    assert_eq!(d.presence.state, PresenceState::Offline);
+    assert!(f.adapter.registration("int102").is_none());
+    let mut seen = Vec::new();
+    while let Ok(Some(Received::Event(e))) =
+        tokio::time::timeout(std::time::Duration::from_millis(200), events.recv()).await
+    {
+        seen.push(e.kind());
+    }
+    assert!(seen.contains(&"deviceRegistered"), "{seen:?}");
+    assert!(seen.contains(&"deviceDeregistered"), "{seen:?}");
+    // An Update after De-register is refused with 4.04 (ETS 1.1-int-105 Discarded Register Update).
+    assert!(sim.update().await.is_err());
+}
+
+/// A restart of engine and adapter on the same database keeps the registration: the client's
+/// next Update is accepted (2.04, not 4.04) and operations reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_survives_a_restart() {
+    let f = Fixture::new().await;
+    let sim = SimClient::start(SimConfig::new("persist", f.addr())).await.unwrap();
+    sim.register().await.unwrap();
+    f.wait_device("persist", |d| d.identity.manufacturer.is_some()).await;
+    let mut config = common::config();
+    config.listen = f.addr();
+    let dir = f.stop().await;
+    let f = Fixture::on(dir, config).await;
+    let reg = f.adapter.registration("persist").expect("registration reloaded");
+    assert_eq!(reg.address, sim.local_addr());
+    assert_eq!(f.device("persist").unwrap().presence.state, PresenceState::Online);
+    sim.update().await.expect("update accepted after restart");
+    let op = f.run("persist", unidm_models::Action::Reboot).await;
+    assert_eq!(op.state, unidm_models::OperationState::Succeeded, "{:?}", op.error);
+    assert_eq!(sim.reboots(), 1);
+}
+
+/// A replaced registration (same endpoint registers again) keeps one device and fires boot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registering_again_replaces_the_registration() {
+    let f = Fixture::new().await;
+    let sim = SimClient::start(SimConfig::new("again", f.addr())).await.unwrap();
+    sim.register().await.unwrap();
+    let first = f.adapter.registration("again").unwrap().id;
+    sim.register().await.unwrap();
+    let second = f.adapter.registration("again").unwrap().id;
+    assert_ne!(first, second);
+    f.wait_device("again", |d| d.presence.state == PresenceState::Online).await;
+}
+
+/// Many clients at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_registers() {
+    let f = Fixture::new().await;
+    let fleet = SimClient::fleet(&SimConfig::new("fleet", f.addr()), 25).await.unwrap();
+    for c in &fleet {
+        f.wait_device(c.endpoint(), |d| d.identity.model.is_some()).await;
+    }
+}
+
+/// A client that stops updating expires at the end of its lifetime: offline, with a
+/// `deviceExpired` event, and its stored registration removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifetime_expiry_marks_the_device_offline() {
+    let f = Fixture::new().await;
+    let mut events = f.engine.subscribe();
+    let sim = SimClient::start(SimConfig { lifetime_s: 1, ..SimConfig::new("short", f.addr()) }).await.unwrap();
+    sim.register().await.unwrap();
+    f.wait_device("short", |d| d.presence.state == PresenceState::Online).await;
+    let expired = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if let Some(Received::Event(Event::DeviceExpired { device })) = events.recv().await {
+                return device;
+            }
+        }
+    })
+    .await
+    .expect("expired event");
+    assert_eq!(expired.native(), "short");
+    assert!(f.adapter.registration("short").is_none());
+    f.wait_device("short", |d| d.presence.state == PresenceState::Offline).await;
+    assert!(sim.update().await.is_err(), "an expired registration is unknown (4.04)");
+}
+
+/// Connectivity Monitoring /4 and Location /6 land in the snapshot after registration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectivity_and_location_are_read_at_registration() {
+    let f = Fixture::new().await;
+    let config = SimConfig { connectivity_and_location: true, ..SimConfig::new("conn", f.addr()) };
+    let sim = SimClient::start(config).await.unwrap();
+    sim.register().await.unwrap();
+    let d = f.wait_device("conn", |d| d.snapshot.location.is_some()).await;
+    let caps = d.capabilities.clone().unwrap();
+    assert!(caps.contains(&Function::Connectivity) && caps.contains(&Function::Location));
+    let c = d.snapshot.connectivity.expect("connectivity");
+    assert_eq!((c.bearer, c.signal_strength_dbm, c.cell_id), (Some(6), Some(-87), Some(4711)));
+    assert_eq!(c.ip_addresses, vec!["10.0.0.7".to_string()]);
+    assert_eq!(d.snapshot.location.unwrap().longitude, 2.2945);
+}

@@ -1,0 +1,255 @@
+//! The CWMP ACS as a unidm adapter: an HTTP endpoint (axum) that runs one [`AcsSession`] per
+//! CPE, turns operations into RPCs ([`crate::ops`]), and wakes idle CPEs with connection
+//! requests (TR-069 Amendment 6, 3.2.2).
+//!
+//! Start it by handing [`Tr069Adapter`] to the engine; [`Tr069Adapter::local_addr`] tells
+//! where it listens once the engine has started it.
+//!
+//! Behaviour worth knowing:
+//! - A session is keyed by the cookie `session` set with the InformResponse, falling back to
+//!   the TCP connection for CPEs that ignore cookies. A new Inform from a device that still has
+//!   a session ends the old one (its unanswered request is queued again).
+//! - Operations for a device wait in a queue until its next session; each session carries one
+//!   request at a time. Submitting an operation for a device that has no session sends a
+//!   connection request: HTTP GET to its `ConnectionRequestURL` with Digest (Basic when the
+//!   CPE asks for it), and when that fails, the UDP datagram of Annex G to its
+//!   `UDPConnectionRequestAddress`. A failed connection request is not an error: the operation
+//!   waits for the next periodic Inform (or its deadline).
+//! - Bodies may be gzip / deflate encoded; more than [`Tr069Config::max_sessions`] open
+//!   sessions get 503 with `Retry-After: 60`; an idle session ends after
+//!   [`Tr069Config::session_timeout`] and its open request is queued again.
+//! - Reboot succeeds when the CPE comes back with `1 BOOT` + `M Reboot` carrying the
+//!   operation id as CommandKey; firmware when the TransferComplete with that CommandKey
+//!   reports FaultCode 0 (or at once on DownloadResponse Status 0); ping when the results
+//!   read after `8 DIAGNOSTICS COMPLETE` show `Complete`. Operations waiting for such a later
+//!   event are stored with `put_state`, so a restart of unidm does not send them twice.
+//! - On `0 BOOTSTRAP` (or when none are known) the ACS sets fresh connection-request
+//!   credentials with SetParameterValues of `ManagementServer.ConnectionRequestUsername` /
+//!   `Password` and keeps them with `put_state`. After a boot (or on first contact since the
+//!   adapter started) it also probes the root's first level (software modules present?) and
+//!   reads `ManagementServer.ManageableDevice.` for the devices behind a gateway
+//!   (`set_children`).
+//! - Optional file server ([`Tr069Config::files`]): firmware images with single byte ranges,
+//!   and the target of Upload (PUT / POST).
+//!
+//! [`AcsSession`]: crate::session::AcsSession
+
+mod completion;
+mod conn_req;
+mod driver;
+mod files;
+mod http;
+mod state;
+mod upkeep;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use unidm_core::{Adapter, AdapterError, AdapterHandle};
+use unidm_models::{Operation, OperationError, OperationId, Protocol};
+
+pub use files::{FileServerConfig, FILES_PREFIX};
+use state::{Job, State};
+
+/// How the ACS authenticates CPEs (TR-069 Amendment 6, 3.4.4).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CpeAuth {
+    /// No authentication.
+    #[default]
+    None,
+    /// HTTP Basic; `users` maps each CPE's user name to its password.
+    Basic {
+        /// Per-device credentials: user name -> password.
+        users: BTreeMap<String, String>,
+    },
+    /// HTTP Digest (MD5, `qop=auth`); `users` maps each CPE's user name to its password.
+    Digest {
+        /// Per-device credentials: user name -> password.
+        users: BTreeMap<String, String>,
+    },
+}
+
+/// Settings of the ACS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tr069Config {
+    /// Where the ACS listens (default `0.0.0.0:7547`; tests use `127.0.0.1:0`).
+    pub listen: SocketAddr,
+    /// The ACS URL path (default `/`).
+    pub path: String,
+    /// Largest accepted envelope in bytes (default 1 MiB); larger bodies get HTTP 413.
+    pub max_envelope: usize,
+    /// Session inactivity timeout (default 30 s; a CWMP 1.3+ CPE may propose its own).
+    pub session_timeout: Duration,
+    /// Most sessions open at once; a new one beyond gets HTTP 503 with `Retry-After: 60`
+    /// (default 10 000).
+    pub max_sessions: usize,
+    /// Whether an Inform from a device the registry does not know creates it (default true);
+    /// when false such CPEs get HTTP 403.
+    pub accept_unknown_devices: bool,
+    /// How CPEs are authenticated (default none).
+    pub cpe_auth: CpeAuth,
+    /// Realm of the Digest / Basic challenge (default `unidm`).
+    pub realm: String,
+    /// Whether to send connection requests (default true).
+    pub connection_requests: bool,
+    /// Timeout of one connection request (default 5 s).
+    pub connection_request_timeout: Duration,
+    /// Whether to set connection-request credentials on bootstrap (default true).
+    pub provision_connection_request_credentials: bool,
+    /// Serve firmware / configuration files (and take uploads) under [`FILES_PREFIX`] on the
+    /// ACS port (default off).
+    pub files: Option<FileServerConfig>,
+}
+
+impl Default for Tr069Config {
+    fn default() -> Self {
+        Tr069Config {
+            listen: SocketAddr::from(([0, 0, 0, 0], 7547)),
+            path: "/".into(),
+            max_envelope: 1024 * 1024,
+            session_timeout: Duration::from_secs(30),
+            max_sessions: 10_000,
+            accept_unknown_devices: true,
+            cpe_auth: CpeAuth::None,
+            realm: "unidm".into(),
+            connection_requests: true,
+            connection_request_timeout: Duration::from_secs(5),
+            provision_connection_request_credentials: true,
+            files: None,
+        }
+    }
+}
+
+/// The shared inside of the adapter: configuration, engine handle and the per-device state.
+pub(crate) struct Acs {
+    config: Tr069Config,
+    handle: OnceLock<AdapterHandle>,
+    state: Mutex<State>,
+    local_addr: OnceLock<SocketAddr>,
+    stop: tokio::sync::watch::Sender<bool>,
+    http: reqwest::Client,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl Acs {
+    /// Locks the state; a poisoned lock is taken over (the state stays consistent per call).
+    pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A hard-to-guess token for session ids, nonces and credentials.
+    pub(crate) fn token(&self, salt: &str) -> String {
+        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let seed = format!("{n}:{}:{salt}:{:p}", t.as_nanos(), self);
+        crate::digest::md5_hex(seed.as_bytes())
+    }
+}
+
+/// The TR-069 adapter: a CWMP ACS for the unidm engine.
+pub struct Tr069Adapter {
+    inner: Arc<Acs>,
+}
+
+impl Tr069Adapter {
+    /// An adapter with these settings; it listens once the engine starts it.
+    pub fn new(config: Tr069Config) -> Self {
+        let (stop, _) = tokio::sync::watch::channel(false);
+        let http = reqwest::Client::builder().timeout(config.connection_request_timeout).build().unwrap_or_default();
+        Tr069Adapter {
+            inner: Arc::new(Acs {
+                config,
+                handle: OnceLock::new(),
+                state: Mutex::new(State::default()),
+                local_addr: OnceLock::new(),
+                stop,
+                http,
+                counter: std::sync::atomic::AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The address the ACS listens on, once started.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.inner.local_addr.get().copied()
+    }
+
+    /// The ACS URL CPEs should use (`http://<local addr><path>`), once started.
+    pub fn acs_url(&self) -> Option<String> {
+        self.local_addr().map(|a| format!("http://{a}{}", self.inner.config.path))
+    }
+
+    /// The URL of a file served by the file server (`http://<local addr>/files/<name>`), once
+    /// started and when [`Tr069Config::files`] is set.
+    pub fn file_url(&self, name: &str) -> Option<String> {
+        self.inner.config.files.as_ref()?;
+        self.local_addr().map(|a| format!("http://{a}{FILES_PREFIX}{name}"))
+    }
+
+    /// How many CWMP sessions are open.
+    pub fn open_sessions(&self) -> usize {
+        self.inner.state().sessions.len()
+    }
+}
+
+#[async_trait]
+impl Adapter for Tr069Adapter {
+    fn protocol(&self) -> Protocol {
+        Protocol::Tr069
+    }
+
+    async fn start(&self, handle: AdapterHandle) -> Result<(), AdapterError> {
+        let acs = &self.inner;
+        let stored = handle.load_state().await.map_err(|e| AdapterError(e.to_string()))?;
+        acs.state().load(stored);
+        acs.handle.set(handle).map_err(|_| AdapterError("started twice".into()))?;
+        let listener =
+            tokio::net::TcpListener::bind(acs.config.listen).await.map_err(|e| AdapterError(e.to_string()))?;
+        let addr = listener.local_addr().map_err(|e| AdapterError(e.to_string()))?;
+        let _ = acs.local_addr.set(addr);
+        tracing::info!(%addr, path = %acs.config.path, "CWMP ACS listening");
+        http::spawn_server(acs.clone(), listener);
+        driver::spawn_sweeper(acs.clone());
+        Ok(())
+    }
+
+    async fn submit(&self, op: Operation) -> Result<(), OperationError> {
+        let device = op.device.clone();
+        let wake = {
+            let mut st = self.inner.state();
+            if !st.known.insert(op.id) || st.waiting.contains_key(&op.id) {
+                // Submitted again after a restart or a duplicate: already queued or waiting.
+                return Ok(());
+            }
+            st.queues.entry(device.clone()).or_default().push_back(Job::op(op));
+            !st.active.contains_key(&device)
+        };
+        if wake {
+            driver::connection_request(&self.inner, &device);
+        }
+        Ok(())
+    }
+
+    async fn cancel(&self, op: OperationId) {
+        let waited = {
+            let mut st = self.inner.state();
+            st.known.remove(&op);
+            for q in st.queues.values_mut() {
+                q.retain(|j| j.op_id() != Some(op));
+            }
+            st.waiting.remove(&op).is_some()
+        };
+        if waited {
+            if let Some(h) = self.inner.handle.get() {
+                let _ = h.delete_state(&state::wait_key(op)).await;
+            }
+        }
+    }
+
+    async fn shutdown(&self) {
+        let _ = self.inner.stop.send(true);
+    }
+}

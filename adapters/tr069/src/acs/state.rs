@@ -1,0 +1,161 @@
+//! What the ACS remembers between sessions: per-device records (data model, connection
+//! request URL and credentials, observed paths), queued work, operations waiting for a later
+//! event, and the open sessions.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use unidm_models::{DeviceId, Operation, OperationId};
+
+use crate::model::DataModel;
+use crate::ops::{Await, Phase};
+use crate::session::AcsSession;
+use crate::soap::XsdType;
+
+/// State key of a device record.
+pub(crate) fn device_key(id: &DeviceId) -> String {
+    format!("dev/{id}")
+}
+
+/// State key of a waiting operation.
+pub(crate) fn wait_key(op: OperationId) -> String {
+    format!("wait/{}", op.0)
+}
+
+/// What the ACS keeps about a device (stored under [`device_key`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct DeviceRecord {
+    /// Its root data model.
+    pub model: Option<DataModel>,
+    /// `ManagementServer.ConnectionRequestURL` as last reported.
+    pub cr_url: Option<String>,
+    /// `ManagementServer.UDPConnectionRequestAddress` as last reported (Annex G).
+    pub udp_cr_address: Option<String>,
+    /// Connection-request user name the ACS set.
+    pub cr_username: Option<String>,
+    /// Connection-request password the ACS set.
+    pub cr_password: Option<String>,
+    /// `ManagementServer.PeriodicInformInterval`, when seen.
+    pub periodic_inform_interval: Option<u32>,
+    /// Paths with active notification set through an Observe operation.
+    pub observed: BTreeSet<String>,
+    /// A `SoftwareModules.` parameter was seen.
+    pub software_modules: bool,
+    /// The TraceRoute diagnostics object was seen.
+    pub traceroute: bool,
+}
+
+/// An operation waiting for a later session (stored under [`wait_key`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Waiting {
+    /// The operation.
+    pub op: Operation,
+    /// What it waits for.
+    pub on: Await,
+}
+
+/// One unit of work for a session.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Job {
+    /// A phase of an operation.
+    Op { op: Box<Operation>, phase: Phase },
+    /// The ACS's own SetParameterValues of the connection-request credentials.
+    SetCrCredentials { username: String, password: String },
+    /// The ACS's own read of `ManagementServer.ManageableDevice.` (TR-111 part 1 topology).
+    ReadTopology,
+    /// The ACS's own GetParameterNames of the next level of `path`, to learn the CPE's
+    /// functions (`SoftwareModules.`: TR-157 software management; the TraceRoute object).
+    Discover { path: String },
+}
+
+impl Job {
+    pub(crate) fn op(op: Operation) -> Job {
+        Job::Op { op: Box::new(op), phase: Phase::Start }
+    }
+
+    pub(crate) fn op_id(&self) -> Option<OperationId> {
+        match self {
+            Job::Op { op, .. } => Some(op.id),
+            Job::SetCrCredentials { .. } | Job::ReadTopology | Job::Discover { .. } => None,
+        }
+    }
+}
+
+/// One open CWMP session.
+pub(crate) struct Slot {
+    /// Its key (the cookie value).
+    pub key: String,
+    /// The sans-I/O session.
+    pub session: AcsSession,
+    /// The CPE, once it informed.
+    pub device: Option<DeviceId>,
+    /// The job whose request is queued in or sent by the session.
+    pub sent: Option<Job>,
+    /// Where the CPE connects from.
+    pub peer: SocketAddr,
+    /// Set when the Inform was refused: the HTTP status to answer.
+    pub reject: Option<(u16, String)>,
+}
+
+/// Everything the ACS tracks, behind one lock that is never held across an await.
+#[derive(Default)]
+pub(crate) struct State {
+    pub devices: HashMap<DeviceId, DeviceRecord>,
+    /// Parameter types the CPE reported, for typing writes.
+    pub types: HashMap<DeviceId, HashMap<String, XsdType>>,
+    pub queues: HashMap<DeviceId, VecDeque<Job>>,
+    pub waiting: BTreeMap<OperationId, Waiting>,
+    /// Operations the adapter holds (queued, in a session or waiting).
+    pub known: HashSet<OperationId>,
+    pub sessions: HashMap<String, Arc<tokio::sync::Mutex<Slot>>>,
+    /// Session key by TCP peer, for CPEs without cookies.
+    pub by_peer: HashMap<SocketAddr, String>,
+    /// Session key by device.
+    pub active: HashMap<DeviceId, String>,
+    pub cr_inflight: HashSet<DeviceId>,
+    /// Devices whose ManageableDevice table was read since this process started.
+    pub topology_read: HashSet<DeviceId>,
+    /// Digest nonces issued to CPEs: when, and the highest nonce count accepted.
+    pub nonces: HashMap<String, (Instant, u32)>,
+}
+
+impl State {
+    /// Loads what `put_state` stored; unreadable entries are skipped.
+    pub(crate) fn load(&mut self, stored: Vec<(String, Vec<u8>)>) {
+        for (key, value) in stored {
+            if let Some(id) = key.strip_prefix("dev/") {
+                match (DeviceId::parse(id), serde_json::from_slice::<DeviceRecord>(&value)) {
+                    (Ok(id), Ok(rec)) => {
+                        self.devices.insert(id, rec);
+                    }
+                    _ => tracing::warn!(%key, "unreadable TR-069 device record skipped"),
+                }
+            } else if key.starts_with("wait/") {
+                match serde_json::from_slice::<Waiting>(&value) {
+                    Ok(w) => {
+                        self.known.insert(w.op.id);
+                        self.waiting.insert(w.op.id, w);
+                    }
+                    Err(_) => tracing::warn!(%key, "unreadable TR-069 waiting operation skipped"),
+                }
+            }
+        }
+    }
+
+    /// Forgets a closed session.
+    pub(crate) fn remove_session(&mut self, key: &str, peer: SocketAddr, device: Option<&DeviceId>) {
+        self.sessions.remove(key);
+        if self.by_peer.get(&peer).is_some_and(|k| k == key) {
+            self.by_peer.remove(&peer);
+        }
+        if let Some(d) = device {
+            if self.active.get(d).is_some_and(|k| k == key) {
+                self.active.remove(d);
+            }
+        }
+    }
+}

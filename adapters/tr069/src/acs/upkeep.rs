@@ -1,0 +1,165 @@
+//! Work the ACS does on its own account in a CPE's session: setting connection-request
+//! credentials (TR-069 Amendment 6, 3.2.2; `ManagementServer.ConnectionRequestUsername` /
+//! `Password`) and reading the devices behind a gateway from
+//! `ManagementServer.ManageableDevice.{i}.` (TR-111 part 1, Annex F of TR-069) for the
+//! topology, and discovering optional functions from the root's first level (GetParameterNames,
+//! A.3.2.3).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use unidm_models::DeviceId;
+
+use super::state::{DeviceRecord, Job};
+use super::Acs;
+use crate::model::{capabilities, DataModel};
+use crate::rpc::common::ParameterValueStruct;
+use crate::rpc::get_parameter_names::GetParameterNames;
+use crate::rpc::get_parameter_values::GetParameterValues;
+use crate::rpc::inform::{event_code, Inform};
+use crate::rpc::set_parameter_values::SetParameterValues;
+use crate::rpc::Rpc;
+use crate::soap::Value;
+
+/// The request of an upkeep job (never called with [`Job::Op`]).
+pub(crate) fn request(job: &Job, model: Option<DataModel>) -> Rpc {
+    let ms = model.unwrap_or(DataModel::Tr181).management_server();
+    match job {
+        Job::SetCrCredentials { username, password } => SetParameterValues {
+            parameter_list: vec![
+                ParameterValueStruct::new(format!("{ms}ConnectionRequestUsername"), Value::string(username)),
+                ParameterValueStruct::new(format!("{ms}ConnectionRequestPassword"), Value::string(password)),
+            ],
+            parameter_key: "unidm-cr".into(),
+        }
+        .into(),
+        Job::Discover { path } => GetParameterNames { parameter_path: path.clone(), next_level: true }.into(),
+        Job::ReadTopology | Job::Op { .. } => {
+            GetParameterValues { parameter_names: vec![format!("{ms}ManageableDevice.")] }.into()
+        }
+    }
+}
+
+/// The children listed in a ManageableDevice table: one TR-069 id per instance that has an
+/// OUI and a serial number.
+pub(crate) fn children(params: &[ParameterValueStruct]) -> Vec<DeviceId> {
+    let mut rows: BTreeMap<&str, [Option<&str>; 3]> = BTreeMap::new();
+    for p in params {
+        let Some((instance, leaf)) = p.name.rsplit_once('.') else { continue };
+        let slot = match leaf {
+            "ManufacturerOUI" => 0,
+            "ProductClass" => 1,
+            "SerialNumber" => 2,
+            _ => continue,
+        };
+        rows.entry(instance).or_default()[slot] = Some(p.value.text.trim());
+    }
+    rows.values()
+        .filter_map(|[oui, pc, serial]| match (oui, serial) {
+            (Some(o), Some(s)) if !o.is_empty() && !s.is_empty() => DeviceId::tr069(o, *pc, s).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Acs {
+    /// Queues the upkeep an Inform calls for: credentials when none are set (or after
+    /// `0 BOOTSTRAP`), topology after a boot or on first contact since start.
+    pub(crate) fn plan_upkeep(&self, id: &DeviceId, inform: &Inform, record: &DeviceRecord) {
+        let boot = inform.has_event(event_code::BOOT) || inform.has_event(event_code::BOOTSTRAP);
+        let creds = (self.config.provision_connection_request_credentials && record.cr_username.is_none()).then(|| {
+            Job::SetCrCredentials { username: format!("unidm-{}", &self.token("u")[..12]), password: self.token("p") }
+        });
+        let mut st = self.state();
+        let topology = st.topology_read.insert(id.clone()) || boot;
+        let queue = st.queues.entry(id.clone()).or_default();
+        if let Some(job) = creds {
+            queue.push_front(job);
+        }
+        if topology && !queue.contains(&Job::ReadTopology) {
+            let model = record.model.unwrap_or(DataModel::Tr181);
+            queue.push_back(Job::Discover { path: model.root().into() });
+            if model == DataModel::Tr181 {
+                queue.push_back(Job::Discover { path: "Device.IP.Diagnostics.".into() });
+            }
+            queue.push_back(Job::ReadTopology);
+        }
+    }
+
+    /// Takes the CPE's answer to an upkeep request.
+    pub(crate) async fn on_upkeep_response(self: &Arc<Self>, id: &DeviceId, job: Job, response: Rpc) {
+        match (job, response) {
+            (Job::SetCrCredentials { username, password }, Rpc::SetParameterValuesResponse(_)) => {
+                let rec = {
+                    let mut st = self.state();
+                    let rec = st.devices.entry(id.clone()).or_default();
+                    rec.cr_username = Some(username);
+                    rec.cr_password = Some(password);
+                    rec.clone()
+                };
+                self.persist_device(id, &rec).await;
+            }
+            (Job::ReadTopology, Rpc::GetParameterValuesResponse(r)) => {
+                let kids = children(&r.parameter_list);
+                let Some(h) = self.handle.get() else { return };
+                let known = h.device(id).map(|d| d.topology.children).unwrap_or_default();
+                if kids != known {
+                    if let Err(e) = h.set_children(id, kids).await {
+                        tracing::warn!(device = %id, error = %e, "topology not recorded");
+                    }
+                }
+            }
+            (Job::Discover { .. }, Rpc::GetParameterNamesResponse(r)) => {
+                let has = |suffix: &str| r.parameter_list.iter().any(|p| p.name.ends_with(suffix));
+                let software = has(".SoftwareModules.");
+                let traceroute = has(".TraceRoute.") || has(".TraceRouteDiagnostics.");
+                let rec = {
+                    let mut st = self.state();
+                    let rec = st.devices.entry(id.clone()).or_default();
+                    if (rec.software_modules || !software) && (rec.traceroute || !traceroute) {
+                        return;
+                    }
+                    rec.software_modules |= software;
+                    rec.traceroute |= traceroute;
+                    rec.clone()
+                };
+                self.persist_device(id, &rec).await;
+                let caps = capabilities(rec.software_modules, rec.traceroute);
+                if let Some(h) = self.handle.get() {
+                    let _ = h.update_device(id, |d| d.capabilities = Some(caps)).await;
+                }
+            }
+            (job, Rpc::Fault(f)) => {
+                tracing::info!(device = %id, ?job, fault = ?f.code(), "CPE refused an ACS upkeep request")
+            }
+            (job, other) => tracing::warn!(device = %id, ?job, got = other.name(), "unexpected upkeep answer"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manageable_devices_become_children() {
+        let p = |n: &str, v: &str| {
+            ParameterValueStruct::new(format!("Device.ManagementServer.ManageableDevice.{n}"), Value::string(v))
+        };
+        let params = [
+            p("1.ManufacturerOUI", "00D09E"),
+            p("1.ProductClass", "STB"),
+            p("1.SerialNumber", "S1"),
+            p("1.Host", "Device.Hosts.Host.3"),
+            p("2.ManufacturerOUI", "00D09E"),
+            p("2.ProductClass", ""),
+            p("2.SerialNumber", "S2"),
+            p("3.ManufacturerOUI", ""),
+            p("3.SerialNumber", "S3"),
+        ];
+        let kids = children(&params);
+        assert_eq!(kids.len(), 2);
+        assert_eq!(kids[0].as_str(), "tr069:00D09E-STB-S1");
+        assert_eq!(kids[1].as_str(), "tr069:00D09E-S2");
+    }
+}

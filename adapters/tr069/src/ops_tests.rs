@@ -1,0 +1,117 @@
+use super::*;
+use crate::rpc::download::DownloadResponse;
+use crate::rpc::fault::FaultCode;
+use crate::rpc::get_parameter_values::GetParameterValuesResponse;
+use crate::rpc::reboot::RebootResponse;
+use crate::rpc::set_parameter_values::SetParameterValuesResponse;
+use unidm_models::{DeviceId, FirmwareUpdate, OperationId, OperationState, PingRequest, RetryPolicy, Timestamp};
+
+struct View(Option<DataModel>);
+
+impl DeviceView for View {
+    fn model(&self) -> Option<DataModel> {
+        self.0
+    }
+    fn reported_type(&self, name: &str) -> Option<XsdType> {
+        (name == "Device.X.Port").then_some(XsdType::UnsignedInt)
+    }
+}
+
+fn op(action: Action) -> Operation {
+    Operation {
+        id: OperationId(42),
+        device: DeviceId::tr069("00D09E", Some("P"), "S").unwrap(),
+        action,
+        state: OperationState::Dispatched,
+        progress: None,
+        result: None,
+        error: None,
+        attempts: 1,
+        retry: RetryPolicy::default(),
+        not_before: None,
+        deadline: None,
+        group_operation: None,
+        rule: None,
+        created_at: Timestamp(0),
+        updated_at: Timestamp(0),
+    }
+}
+
+fn native(o: NativeOp, path: &str, value: Option<serde_json::Value>) -> Operation {
+    op(Action::Native(NativeRequest { op: o, path: path.into(), value, args: None }))
+}
+
+#[test]
+fn write_uses_reported_type_then_json_type() {
+    let dev = View(Some(DataModel::Tr181));
+    let Rpc::SetParameterValues(spv) =
+        plan(&native(NativeOp::Write, "X.Port", Some(json!(80))), Phase::Start, &dev).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(spv.parameter_key, "42");
+    assert_eq!(spv.parameter_list[0].name, "Device.X.Port");
+    assert_eq!(spv.parameter_list[0].value, Value::new(XsdType::UnsignedInt, "80"));
+    assert_eq!(value_of(&json!(true), None).unwrap().xsd_type, XsdType::Boolean);
+    assert_eq!(value_of(&json!(-3), None).unwrap().xsd_type, XsdType::Int);
+    assert_eq!(value_of(&json!("a"), None).unwrap().xsd_type, XsdType::String);
+    assert!(value_of(&json!([1]), None).is_err());
+    assert!(plan(&native(NativeOp::Write, "Device.X.", Some(json!(1))), Phase::Start, &dev).is_err());
+}
+
+#[test]
+fn read_result_is_a_name_value_map() {
+    let o = native(NativeOp::Read, "Device.DeviceInfo.", None);
+    let req = plan(&o, Phase::Start, &View(Some(DataModel::Tr181))).unwrap();
+    let resp = GetParameterValuesResponse {
+        parameter_list: vec![ParameterValueStruct::new(
+            "Device.DeviceInfo.UpTime",
+            Value::new(XsdType::UnsignedInt, "5"),
+        )],
+    };
+    assert_eq!(on_response(&o, &req, &resp.into()), Outcome::Succeeded(Some(json!({"Device.DeviceInfo.UpTime": 5}))));
+}
+
+#[test]
+fn faults_become_device_refused_with_code() {
+    let o = native(NativeOp::Read, "Device.Nope", None);
+    let req = plan(&o, Phase::Start, &View(None)).unwrap();
+    let Outcome::Failed(e) = on_response(&o, &req, &Fault::new(FaultCode::InvalidParameterName).into()) else {
+        panic!()
+    };
+    assert_eq!(e.kind, ErrorKind::DeviceRefused);
+    assert_eq!(e.protocol_code.as_deref(), Some("9005"));
+}
+
+#[test]
+fn multi_step_actions_wait() {
+    let dev = View(Some(DataModel::Tr098));
+    let reboot = op(Action::Reboot);
+    let req = plan(&reboot, Phase::Start, &dev).unwrap();
+    assert_eq!(on_response(&reboot, &req, &RebootResponse.into()), Outcome::Await(Await::Boot));
+
+    let fw = op(Action::Firmware(FirmwareUpdate { uri: "http://f/x.bin".into(), version: None, name: None }));
+    let Rpc::Download(d) = plan(&fw, Phase::Start, &dev).unwrap() else { panic!() };
+    assert_eq!((d.command_key.as_str(), d.file_type.as_str()), ("42", "1 Firmware Upgrade Image"));
+    let later = DownloadResponse { status: 1, ..DownloadResponse::default() };
+    assert_eq!(on_response(&fw, &d.clone().into(), &later.into()), Outcome::Await(Await::TransferComplete));
+
+    let ping = op(Action::Ping(PingRequest { host: "h".into(), count: Some(3), timeout_ms: None }));
+    let req = plan(&ping, Phase::Start, &dev).unwrap();
+    let Rpc::SetParameterValues(spv) = &req else { panic!() };
+    assert!(spv.parameter_list.iter().any(|p| p.name == "InternetGatewayDevice.IPPingDiagnostics.DiagnosticsState"));
+    let resp = SetParameterValuesResponse { status: 0 };
+    assert_eq!(on_response(&ping, &req, &resp.into()), Outcome::Await(Await::DiagnosticsComplete));
+    let req = plan(&ping, Phase::Results, &dev).unwrap();
+    let results = GetParameterValuesResponse {
+        parameter_list: vec![
+            ParameterValueStruct::new("X.DiagnosticsState", Value::string("Complete")),
+            ParameterValueStruct::new("X.SuccessCount", Value::new(XsdType::UnsignedInt, "3")),
+        ],
+    };
+    assert_eq!(
+        on_response(&ping, &req, &results.into()),
+        Outcome::Succeeded(Some(json!({"diagnosticsState": "Complete", "successCount": 3})))
+    );
+    assert!(plan(&op(Action::RefreshDeviceInfo), Phase::Start, &View(None)).is_err());
+}

@@ -1,0 +1,267 @@
+//! A simulated CWMP CPE, usable as a library (tests, demo, load).
+//!
+//! It holds a [`ParameterTree`] (the real TR-098 tree of a Huawei BM632w from genieacs-sim, or
+//! a small TR-181 tree), opens sessions to the ACS over real HTTP with the Inform events of
+//! TR-069 Amendment 6, A.3.3.1 (`0 BOOTSTRAP`, `1 BOOT`, `2 PERIODIC`, `4 VALUE CHANGE`,
+//! `6 CONNECTION REQUEST`, `7 TRANSFER COMPLETE`, `8 DIAGNOSTICS COMPLETE`, `M …`), answers the
+//! ACS's RPCs, listens for connection requests with Digest authentication (3.2.2), and
+//! simulates downloads (configurable delay and failure), reboots and IPPing diagnostics.
+
+mod conn_req;
+mod cpe;
+mod diagnostics;
+mod software;
+pub mod tree;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use tree::ParameterTree;
+
+use crate::rpc::inform::EventStruct;
+
+/// Settings of a simulated CPE.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The ACS URL.
+    pub acs_url: String,
+    /// The parameter tree (its identity goes into `Inform/DeviceId`).
+    pub tree: ParameterTree,
+    /// Replaces the tree's serial number (to run many CPEs from one tree).
+    pub serial: Option<String>,
+    /// Periodic Inform interval; `None` disables periodic Informs.
+    pub periodic_inform: Option<Duration>,
+    /// Where the connection-request listener binds (default `127.0.0.1:0`).
+    pub connection_request_listen: SocketAddr,
+    /// How long a Download takes.
+    pub download_delay: Duration,
+    /// When set, every Download fails with this fault code and string.
+    pub download_fault: Option<(u32, String)>,
+    /// The SoftwareVersion after a successful firmware download (default: the URL's file name).
+    pub firmware_version: Option<String>,
+    /// How long a reboot takes.
+    pub reboot_delay: Duration,
+    /// Credentials for the ACS (user, password), used when the ACS asks (Basic or Digest).
+    pub acs_credentials: Option<(String, String)>,
+    /// Whether the first session announces `0 BOOTSTRAP` (default true).
+    pub bootstrap: bool,
+    /// Whether Downloads really fetch their URL over HTTP (default false: only simulated).
+    pub fetch_downloads: bool,
+    /// Devices behind this gateway, listed as `ManagementServer.ManageableDevice.{i}.`
+    /// (TR-111 part 1): (OUI, ProductClass, SerialNumber).
+    pub manageable_devices: Vec<(String, String, String)>,
+    /// Listen for UDP connection requests (Annex G) and report
+    /// `ManagementServer.UDPConnectionRequestAddress` (default false).
+    pub udp_connection_requests: bool,
+    /// Reports this `ConnectionRequestURL` instead of the listener's (e.g. an unreachable one,
+    /// as behind a NAT).
+    pub connection_request_url: Option<String>,
+}
+
+impl SimConfig {
+    /// A CPE with `tree` reporting to `acs_url`, quick delays, no periodic Inform.
+    pub fn new(acs_url: impl Into<String>, tree: ParameterTree) -> Self {
+        SimConfig {
+            acs_url: acs_url.into(),
+            tree,
+            serial: None,
+            periodic_inform: None,
+            connection_request_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            download_delay: Duration::from_millis(100),
+            download_fault: None,
+            firmware_version: None,
+            reboot_delay: Duration::from_millis(100),
+            acs_credentials: None,
+            bootstrap: true,
+            fetch_downloads: false,
+            manageable_devices: Vec::new(),
+            udp_connection_requests: false,
+            connection_request_url: None,
+        }
+    }
+}
+
+/// What the simulated CPE went through, for assertions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Sessions that ended with the ACS's 204.
+    pub sessions: u64,
+    /// Sessions that failed (HTTP error, transport error, protocol error).
+    pub failed_sessions: u64,
+    /// Event codes of the last Inform sent.
+    pub last_events: Vec<String>,
+    /// Names of the RPCs received from the ACS, in order.
+    pub rpcs: Vec<String>,
+    /// Connection requests accepted.
+    pub connection_requests: u64,
+    /// Reboots done.
+    pub reboots: u64,
+}
+
+/// Mutable state shared by the session task and the connection-request listener.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub tree: ParameterTree,
+    pub pending_events: Vec<EventStruct>,
+    /// CPE requests to send in the next session (TransferComplete, DUStateChangeComplete).
+    pub pending_requests: Vec<crate::rpc::Rpc>,
+    /// Parameters changed locally since the last Inform.
+    pub changed: Vec<String>,
+    pub stats: SimStats,
+    pub in_session: bool,
+}
+
+impl Shared {
+    /// Adds an event; single events (`0`-`13`) appear once, `M …` events once per CommandKey.
+    pub(crate) fn add_event(&mut self, code: &str, command_key: &str) {
+        let dup = self.pending_events.iter().any(|e| e.event_code == code && e.command_key == command_key);
+        if !dup {
+            self.pending_events.push(EventStruct { event_code: code.into(), command_key: command_key.into() });
+        }
+    }
+}
+
+/// A running simulated CPE. Dropping it does not stop it; call [`SimCpe::stop`].
+pub struct SimCpe {
+    shared: Arc<Mutex<Shared>>,
+    wake: Arc<tokio::sync::Notify>,
+    stop: tokio::sync::watch::Sender<bool>,
+    cr_addr: SocketAddr,
+}
+
+impl SimCpe {
+    /// Starts the CPE: binds the connection-request listener and opens the first session
+    /// (`0 BOOTSTRAP` + `1 BOOT`).
+    pub async fn start(config: SimConfig) -> std::io::Result<SimCpe> {
+        let mut tree = config.tree.clone();
+        if let Some(s) = &config.serial {
+            tree.identity.serial_number.clone_from(s);
+        }
+        let listener = tokio::net::TcpListener::bind(config.connection_request_listen).await?;
+        let cr_addr = listener.local_addr()?;
+        let ms = format!("{}ManagementServer.", tree.root());
+        let cr_url = config.connection_request_url.clone().unwrap_or_else(|| format!("http://{cr_addr}/"));
+        tree.set_text(&format!("{ms}ConnectionRequestURL"), &cr_url);
+        let udp = if config.udp_connection_requests {
+            let socket = tokio::net::UdpSocket::bind(("127.0.0.1", 0)).await?;
+            let addr = socket.local_addr()?;
+            tree.insert(
+                &format!("{ms}UDPConnectionRequestAddress"),
+                crate::soap::Value::string(addr.to_string()),
+                false,
+            );
+            Some(socket)
+        } else {
+            None
+        };
+        tree.set_text(&format!("{ms}URL"), &config.acs_url);
+        for (i, (oui, pc, serial)) in config.manageable_devices.iter().enumerate() {
+            let base = format!("{ms}ManageableDevice.{}.", i + 1);
+            for (leaf, v) in [("ManufacturerOUI", oui), ("ProductClass", pc), ("SerialNumber", serial)] {
+                tree.insert(&format!("{base}{leaf}"), crate::soap::Value::string(v.as_str()), false);
+            }
+        }
+        if let Some(p) = config.periodic_inform {
+            tree.set_text(&format!("{ms}PeriodicInformInterval"), &p.as_secs().max(1).to_string());
+        }
+        let mut shared = Shared {
+            tree,
+            pending_events: Vec::new(),
+            pending_requests: Vec::new(),
+            changed: Vec::new(),
+            stats: SimStats::default(),
+            in_session: false,
+        };
+        if config.bootstrap {
+            shared.add_event(crate::rpc::inform::event_code::BOOTSTRAP, "");
+        }
+        shared.add_event(crate::rpc::inform::event_code::BOOT, "");
+        let shared = Arc::new(Mutex::new(shared));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let (stop, _) = tokio::sync::watch::channel(false);
+        conn_req::spawn(listener, shared.clone(), wake.clone(), stop.subscribe());
+        if let Some(socket) = udp {
+            conn_req::spawn_udp(socket, shared.clone(), wake.clone(), stop.subscribe());
+        }
+        cpe::spawn(config, shared.clone(), wake.clone(), stop.subscribe());
+        wake.notify_one();
+        Ok(SimCpe { shared, wake, stop, cr_addr })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `ManagementServer.ConnectionRequestURL`.
+    pub fn connection_request_url(&self) -> String {
+        format!("http://{}/", self.cr_addr)
+    }
+
+    /// The identity sent in Inform (OUI, ProductClass, SerialNumber).
+    pub fn identity(&self) -> tree::Identity {
+        self.lock().tree.identity.clone()
+    }
+
+    /// A parameter's current value.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.lock().tree.get(name).map(str::to_owned)
+    }
+
+    /// A change made on the device itself (not by the ACS): with active notification the CPE
+    /// opens a session with `4 VALUE CHANGE`; with passive it reports it in the next Inform.
+    pub fn set_local(&self, name: &str, value: &str) -> bool {
+        let notify = {
+            let mut s = self.lock();
+            if !s.tree.set_text(name, value) {
+                return false;
+            }
+            let n = s.tree.nodes.get(name).map_or(0, |n| n.notification);
+            if n > 0 {
+                s.changed.push(name.to_owned());
+                s.add_event(crate::rpc::inform::event_code::VALUE_CHANGE, "");
+            }
+            n == 2
+        };
+        if notify {
+            self.wake.notify_one();
+        }
+        true
+    }
+
+    /// Opens a session now (`2 PERIODIC`).
+    pub fn inform_now(&self) {
+        self.lock().add_event(crate::rpc::inform::event_code::PERIODIC, "");
+        self.wake.notify_one();
+    }
+
+    /// What happened so far.
+    pub fn stats(&self) -> SimStats {
+        self.lock().stats.clone()
+    }
+
+    /// Whether no session is open and none is due.
+    pub fn is_idle(&self) -> bool {
+        let s = self.lock();
+        !s.in_session && s.pending_events.is_empty() && s.pending_requests.is_empty()
+    }
+
+    /// Waits until `done(stats)` holds, polling every 20 ms; false after `timeout`.
+    pub async fn wait_for(&self, timeout: Duration, done: impl Fn(&SimStats) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if done(&self.stats()) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the session task and the listener.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}

@@ -1,0 +1,231 @@
+//! The ACS's HTTP endpoint against bad and hostile input, and CPE authentication. Every bad
+//! POST gets an HTTP error or a SOAP fault; the ACS keeps serving afterwards.
+
+mod acs;
+
+use std::collections::BTreeMap;
+
+use acs::*;
+use unidm_tr069::CpeAuth;
+
+fn data(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn wrap(ns: &str, body: &str) -> Vec<u8> {
+    format!(
+        r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:cwmp="{ns}"><soap:Header><cwmp:ID soap:mustUnderstand="1">9</cwmp:ID></soap:Header><soap:Body>{body}</soap:Body></soap:Envelope>"#
+    )
+    .into_bytes()
+}
+
+const NS: &str = "urn:dslforum-org:cwmp-1-0";
+
+async fn post(url: &str, cookie: Option<&str>, body: Vec<u8>) -> (u16, Option<String>, String) {
+    let client = reqwest::Client::new();
+    let mut req = client.post(url).body(body);
+    if let Some(c) = cookie {
+        req = req.header("Cookie", c);
+    }
+    let resp = req.send().await.expect("ACS answers");
+    let status = resp.status().as_u16();
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .map(|c| c.split(';').next().unwrap_or("").to_owned());
+    (status, cookie, resp.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn bad_input_gets_errors_not_panics() {
+    let f = fixture_with(Tr069Config { max_envelope: 64 * 1024, ..local_config() }).await;
+    let url = f.url();
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("malformed XML", b"<soap:Envelope><soap:Body>".to_vec(), 400),
+        ("not XML", vec![0xff, 0x00, 0x13, 0x37], 400),
+        ("wrong envelope namespace", br#"<Envelope xmlns="urn:nope"><Body/></Envelope>"#.to_vec(), 400),
+        ("unknown CWMP namespace", wrap("urn:dslforum-org:cwmp-9-9", "<cwmp:Inform/>"), 400),
+        ("entity expansion", data("billion_laughs.xml"), 400),
+        ("oversized envelope", wrap(NS, &format!("<cwmp:Inform>{}</cwmp:Inform>", "x".repeat(100 * 1024))), 413),
+        ("Inform without DeviceId", wrap(NS, "<cwmp:Inform><Event/><MaxEnvelopes>1</MaxEnvelopes><CurrentTime>2024-01-01T00:00:00Z</CurrentTime><RetryCount>0</RetryCount><ParameterList/></cwmp:Inform>"), 400),
+        ("empty POST first", Vec::new(), 400),
+        ("response before Inform", wrap(NS, "<cwmp:RebootResponse/>"), 400),
+    ];
+    for (what, body, want) in cases {
+        let (status, _, _) = post(&url, None, body).await;
+        assert_eq!(status, want, "{what}");
+    }
+    assert_eq!(f.adapter.open_sessions(), 0, "refused sessions are dropped");
+
+    // Out of order inside a session: after the Inform, an ACS-side message is refused with a
+    // SOAP fault (8000) and the session goes on.
+    let (status, cookie, body) = post(&url, None, data("inform_tr098_boot.xml")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("InformResponse"));
+    let cookie = cookie.expect("session cookie");
+    let (status, _, body) = post(
+        &url,
+        Some(&cookie),
+        wrap(NS, "<cwmp:GetParameterValuesResponse><ParameterList/></cwmp:GetParameterValuesResponse>"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Fault") && body.contains("8000"), "{body}");
+    let (status, _, _) = post(&url, Some(&cookie), Vec::new()).await;
+    // The bootstrap credentials request or the end of the session.
+    assert!(status == 200 || status == 204, "{status}");
+
+    // Still serving a real CPE.
+    let (cpe, _) = f.sim(f.sim_config(tr181("after-bad"))).await;
+    cpe.stop();
+}
+
+#[tokio::test]
+async fn a_new_inform_replaces_a_stale_session() {
+    let f = fixture().await;
+    let (status, cookie, _) = post(&f.url(), None, data("inform_tr098_boot.xml")).await;
+    assert_eq!(status, 200);
+    let old = cookie.unwrap();
+    // The CPE gave up on its session but kept the cookie: its next Inform opens a new one.
+    let (status, cookie, body) = post(&f.url(), Some(&old), data("inform_tr098_boot.xml")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("InformResponse"), "{body}");
+    assert_ne!(cookie.as_deref(), Some(old.as_str()));
+    assert_eq!(f.adapter.open_sessions(), 1);
+}
+
+#[tokio::test]
+async fn cpe_digest_authentication() {
+    let users: BTreeMap<String, String> = [("cpe-1".to_owned(), "s3cret".to_owned())].into();
+    let f = fixture_with(Tr069Config { cpe_auth: CpeAuth::Digest { users }, ..local_config() }).await;
+    let mut good = f.sim_config(tr181("auth-ok"));
+    good.acs_credentials = Some(("cpe-1".into(), "s3cret".into()));
+    let (cpe, _) = f.sim(good).await;
+    cpe.stop();
+
+    let mut bad = f.sim_config(tr181("auth-bad"));
+    bad.acs_credentials = Some(("cpe-1".into(), "wrong".into()));
+    let intruder = unidm_tr069::sim::SimCpe::start(bad).await.unwrap();
+    assert!(intruder.wait_for(WAIT, |s| s.failed_sessions >= 1).await);
+    assert!(f.engine.device(&id_of(&intruder)).is_err(), "no device from a refused CPE");
+    intruder.stop();
+
+    let (status, _, _) = post(&f.url(), None, data("inform_tr098_boot.xml")).await;
+    assert_eq!(status, 401);
+
+    // A captured Authorization is good once: replaying it is challenged again.
+    let client = reqwest::Client::new();
+    let first = client.post(f.url()).body(data("inform_tr098_boot.xml")).send().await.unwrap();
+    let challenge = first.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    let c = unidm_tr069::digest::Challenge::parse(&challenge).unwrap();
+    let auth = c.respond("cpe-1", "s3cret", "POST", "/", "abcd", 1);
+    // A fresh connection each time: an authenticated connection keeps its session.
+    let send = || {
+        reqwest::Client::new()
+            .post(f.url())
+            .header("Authorization", auth.clone())
+            .body(data("inform_tr098_boot.xml"))
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(send().await.unwrap().status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn cpe_basic_authentication() {
+    let users: BTreeMap<String, String> = [("cpe-2".to_owned(), "pw".to_owned())].into();
+    let f = fixture_with(Tr069Config { cpe_auth: CpeAuth::Basic { users }, ..local_config() }).await;
+    let mut good = f.sim_config(tr181("basic-ok"));
+    good.acs_credentials = Some(("cpe-2".into(), "pw".into()));
+    let (cpe, _) = f.sim(good).await;
+    cpe.stop();
+}
+
+#[tokio::test]
+async fn unknown_devices_can_be_refused() {
+    let f = fixture_with(Tr069Config { accept_unknown_devices: false, ..local_config() }).await;
+    let (status, _, _) = post(&f.url(), None, data("inform_tr098_boot.xml")).await;
+    assert_eq!(status, 403);
+    assert_eq!(f.adapter.open_sessions(), 0);
+}
+
+use unidm_tr069::Tr069Config;
+
+#[tokio::test]
+async fn idle_sessions_time_out_and_overload_is_refused() {
+    let config =
+        Tr069Config { session_timeout: std::time::Duration::from_millis(500), max_sessions: 1, ..local_config() };
+    let f = fixture_with(config).await;
+    let (status, _, _) = post(&f.url(), None, data("inform_tr098_boot.xml")).await;
+    assert_eq!(status, 200);
+    assert_eq!(f.adapter.open_sessions(), 1);
+    // A second CPE while the only slot is taken: come back later.
+    let resp = reqwest::Client::new().post(f.url()).body(data("inform_tr098_boot.xml")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(resp.headers()["retry-after"], "60");
+    // The first CPE never continues: the sweeper closes its session.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while f.adapter.open_sessions() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "session timed out");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn gzip_bodies_are_accepted() {
+    use std::io::Write;
+    let f = fixture().await;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&data("inform_tr098_boot.xml")).unwrap();
+    let resp = reqwest::Client::new()
+        .post(f.url())
+        .header("Content-Encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.text().await.unwrap().contains("InformResponse"));
+}
+
+#[tokio::test]
+async fn garbage_inside_sessions_never_breaks_the_acs() {
+    let f = fixture().await;
+    let url = f.url();
+    let inform = data("inform_tr098_boot.xml");
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..60 {
+        let (status, cookie, _) = post(&url, None, inform.clone()).await;
+        assert_eq!(status, 200);
+        let cookie = cookie.unwrap();
+        // Half the rounds go past the CPE-request phase first (the ACS then sends requests).
+        if round % 2 == 1 {
+            let (status, _, _) = post(&url, Some(&cookie), Vec::new()).await;
+            assert!(status == 200 || status == 204);
+        }
+        let body: Vec<u8> = match round % 3 {
+            0 => (0..(next() % 512)).map(|_| next() as u8).collect(),
+            1 => inform[..(next() as usize % inform.len())].to_vec(),
+            _ => {
+                let mut b = inform.clone();
+                for _ in 0..8 {
+                    let i = next() as usize % b.len();
+                    b[i] = next() as u8;
+                }
+                b
+            }
+        };
+        let (status, _, _) = post(&url, Some(&cookie), body).await;
+        assert!([200, 204, 400, 413].contains(&status), "round {round}: {status}");
+    }
+    let (cpe, _) = f.sim(f.sim_config(tr181("after-garbage"))).await;
+    cpe.stop();
+}
