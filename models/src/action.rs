@@ -83,8 +83,11 @@ impl Action {
             Action::Traceroute(t) => non_empty("host", &t.host)?,
             Action::Native(n) => {
                 non_empty("path", &n.path)?;
-                if n.op == NativeOp::Write && n.value.is_none() {
+                if matches!(n.op, NativeOp::Write | NativeOp::WriteAttributes) && n.value.is_none() {
                     return Err(("value", "a write needs a value".into()));
+                }
+                if n.op == NativeOp::WriteAttributes && !n.value.as_ref().is_some_and(|v| v.is_object()) {
+                    return Err(("value", "attributes are an object, e.g. {\"pmin\": 10}".into()));
                 }
             }
             Action::Reboot | Action::FactoryReset | Action::RefreshDeviceInfo => {}
@@ -194,6 +197,17 @@ pub enum NativeOp {
     Observe,
     /// Stop observing a path.
     CancelObserve,
+    /// List what is below a path and its attributes (LwM2M Discover, CWMP GetParameterNames).
+    Discover,
+    /// Set reporting attributes of a path; `value` is an object such as
+    /// `{"pmin": 10, "pmax": 60, "gt": 30.5}` (LwM2M Write-Attributes) or
+    /// `{"notification": 2}` (CWMP SetParameterAttributes).
+    WriteAttributes,
+    /// Create an object instance under `path`, with `value` as its content when given (LwM2M
+    /// Create, CWMP AddObject).
+    Create,
+    /// Delete the object instance at `path` (LwM2M Delete, CWMP DeleteObject).
+    Delete,
 }
 
 /// A native read / write / execute / observe of a path as the device names it (`/3/0/0`,
@@ -230,6 +244,19 @@ mod tests {
         assert_eq!(s, Action::Software(SoftwareAction::Uninstall { module: "1".into() }));
         let o: Action = serde_json::from_value(json!({"kind": "native", "op": "observe", "path": "/3/0/9"})).unwrap();
         assert_eq!(o.function(), Function::Observe);
+        let w: Action = serde_json::from_value(
+            json!({"kind": "native", "op": "writeAttributes", "path": "/3/0/9", "value": {"pmin": 5}}),
+        )
+        .unwrap();
+        assert_eq!(w.function(), Function::Native);
+        assert!(w.validate().is_ok());
+        let bad = Action::Native(NativeRequest {
+            op: NativeOp::WriteAttributes,
+            path: "/3/0/9".into(),
+            value: Some(json!(5)),
+            args: None,
+        });
+        assert_eq!(bad.validate().unwrap_err().0, "value");
     }
 
     #[test]

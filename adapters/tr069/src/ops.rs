@@ -264,6 +264,49 @@ fn plan_native(n: &NativeRequest, key: &str, dev: &dyn DeviceView) -> Result<Rpc
             }],
         }
         .into(),
+        NativeOp::Discover => GetParameterNames { parameter_path: path, next_level: true }.into(),
+        NativeOp::Create | NativeOp::Delete => {
+            if !path.ends_with('.') {
+                return Err(bad("create and delete take an object path ending in `.`"));
+            }
+            if n.op == NativeOp::Create {
+                AddObject { object_name: path, parameter_key: key.into() }.into()
+            } else {
+                DeleteObject { object_name: path, parameter_key: key.into() }.into()
+            }
+        }
+        NativeOp::WriteAttributes => {
+            // TR-069 A.3.2.4: Notification 0 off, 1 passive, 2 active; AccessList e.g. ["Subscriber"].
+            let attrs = n.value.as_ref().and_then(|v| v.as_object()).ok_or_else(|| bad("attributes are an object"))?;
+            let notification = match attrs.get("notification") {
+                None => None,
+                Some(v) => match v.as_i64() {
+                    Some(x @ 0..=2) => Some(x as u32),
+                    _ => return Err(bad("`notification` is 0 (off), 1 (passive) or 2 (active)")),
+                },
+            };
+            let access_list = match attrs.get("accessList") {
+                None => None,
+                Some(v) => Some(
+                    v.as_array()
+                        .and_then(|a| a.iter().map(|e| e.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
+                        .ok_or_else(|| bad("`accessList` is a list of strings"))?,
+                ),
+            };
+            if notification.is_none() && access_list.is_none() {
+                return Err(bad("set `notification` and / or `accessList`"));
+            }
+            SetParameterAttributes {
+                parameter_list: vec![SetParameterAttributesStruct {
+                    name: path,
+                    notification_change: notification.is_some(),
+                    notification: notification.unwrap_or(0),
+                    access_list_change: access_list.is_some(),
+                    access_list: access_list.unwrap_or_default(),
+                }],
+            }
+            .into()
+        }
         NativeOp::Execute => match n.args.as_deref().map(str::trim) {
             None | Some("AddObject") if path.ends_with('.') => {
                 AddObject { object_name: path, parameter_key: key.into() }.into()

@@ -111,6 +111,12 @@ async fn native(ctx: &Ctx, op: &Operation, n: &NativeRequest) -> Result<Option<J
             Ok(None)
         }
         NativeOp::Execute => execute(ctx, op, path, n.args.as_deref()).await,
+        NativeOp::Discover | NativeOp::WriteAttributes | NativeOp::Create | NativeOp::Delete => {
+            Err(OperationError::new(
+                ErrorKind::NotSupported,
+                "discover, write-attributes, create and delete are not implemented for LwM2M yet",
+            ))
+        }
         NativeOp::Write => {
             let value =
                 n.value.as_ref().ok_or_else(|| OperationError::new(ErrorKind::BadInput, "a write needs a value"))?;
