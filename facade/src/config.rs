@@ -26,6 +26,14 @@
 //! dir = "./files"             # UNIDM_FILES_DIR, --files-dir
 //! max_upload_mb = 512
 //!
+//! [lwm2m]                     # the LwM2M server (CoAP over UDP)
+//! enabled = true              # UNIDM_LWM2M, --lwm2m
+//! listen = "0.0.0.0:5683"     # UNIDM_LWM2M_LISTEN, --lwm2m-listen
+//! awake_window_s = 93         # queue mode: how long a sleeping device stays reachable
+//! max_registers_per_source = 300   # per minute and source IP (raise behind NAT)
+//! max_registrations = 100000
+//! deny = ["test-*"]           # endpoint names refused (4.03); a trailing * matches a prefix
+//!
 //! [tr069]                     # the CWMP ACS
 //! enabled = true              # UNIDM_TR069, --tr069
 //! listen = "0.0.0.0:7547"     # UNIDM_TR069_LISTEN, --tr069-listen
@@ -49,6 +57,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 use unidm_core::EngineConfig;
+use unidm_lwm2m::Lwm2mConfig;
 use unidm_tr069::{CpeAuth, FileServerConfig, Tr069Config};
 
 /// Flags and environment of `unidm serve`.
@@ -80,6 +89,12 @@ pub struct ServeArgs {
     /// [default: ./files].
     #[arg(long, env = "UNIDM_FILES_DIR")]
     pub files_dir: Option<PathBuf>,
+    /// Run the LwM2M server [default: true].
+    #[arg(long, env = "UNIDM_LWM2M")]
+    pub lwm2m: Option<bool>,
+    /// UDP address of the LwM2M server [default: 0.0.0.0:5683].
+    #[arg(long, env = "UNIDM_LWM2M_LISTEN")]
+    pub lwm2m_listen: Option<SocketAddr>,
     /// Run the TR-069 ACS [default: true].
     #[arg(long, env = "UNIDM_TR069")]
     pub tr069: Option<bool>,
@@ -101,7 +116,21 @@ struct FileConfig {
     files: FilesSection,
     #[serde(default)]
     tr069: Tr069Section,
+    #[serde(default)]
+    lwm2m: Lwm2mSection,
     log: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lwm2mSection {
+    enabled: Option<bool>,
+    listen: Option<SocketAddr>,
+    awake_window_s: Option<u64>,
+    max_registers_per_source: Option<u32>,
+    max_registrations: Option<usize>,
+    #[serde(default)]
+    deny: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -176,6 +205,8 @@ pub struct ServeConfig {
     pub max_upload: u64,
     /// The TR-069 ACS, when enabled.
     pub tr069: Option<Tr069Config>,
+    /// The LwM2M server, when enabled.
+    pub lwm2m: Option<Lwm2mConfig>,
     /// Base URL CPEs reach the ACS at, when configured.
     pub tr069_public_url: Option<String>,
 }
@@ -264,7 +295,27 @@ impl ServeConfig {
         } else {
             None
         };
+        let l = file.lwm2m;
+        let lwm2m = if args.lwm2m.or(l.enabled).unwrap_or(true) {
+            let mut c = Lwm2mConfig::new(
+                args.lwm2m_listen.or(l.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5683))),
+            );
+            if let Some(s) = l.awake_window_s {
+                c.server.awake_window = Duration::from_secs(s);
+            }
+            if let Some(n) = l.max_registers_per_source {
+                c.server.registration.max_registers_per_source = n;
+            }
+            if let Some(n) = l.max_registrations {
+                c.server.registration.max_registrations = n;
+            }
+            c.server.registration.deny = l.deny;
+            Some(c)
+        } else {
+            None
+        };
         Ok(ServeConfig {
+            lwm2m,
             files_dir,
             max_upload,
             tr069,
@@ -292,6 +343,7 @@ mod tests {
         let acs = c.tr069.expect("the ACS runs by default");
         assert_eq!(acs.listen.to_string(), "0.0.0.0:7547");
         assert_eq!(acs.files.unwrap().dir, PathBuf::from("files"));
+        assert_eq!(c.lwm2m.expect("the LwM2M server runs by default").listen.to_string(), "0.0.0.0:5683");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use unidm::config::{ServeArgs, ServeConfig};
 use unidm::routes::files::FilesConfig;
 use unidm::AppOptions;
 use unidm_core::{Engine, SqliteOptions, SqliteStore};
+use unidm_lwm2m::Lwm2mAdapter;
 use unidm_tr069::Tr069Adapter;
 
 /// unidm: one API to manage LwM2M, TR-069 and OMA DM devices.
@@ -54,6 +55,10 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("opening the database {}", cfg.db.display()))?;
     let mut builder = Engine::builder().store(store).config(cfg.engine.clone());
     let acs = cfg.tr069.clone().map(|c| Arc::new(Tr069Adapter::new(c)));
+    let lwm2m = cfg.lwm2m.clone().map(|c| Arc::new(Lwm2mAdapter::new(c)));
+    if let Some(lwm2m) = &lwm2m {
+        builder = builder.adapter_arc(lwm2m.clone());
+    }
     if let Some(acs) = &acs {
         builder = builder.adapter_arc(acs.clone());
     }
@@ -69,6 +74,9 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         tracing::warn!("no API token configured: only loopback clients will be served; set --token");
     }
     println!("unidm listening on http://{addr} (API http://{addr}/api/v1, database {})", cfg.db.display());
+    if let Some(addr) = lwm2m.as_ref().and_then(|l| l.local_addr()) {
+        println!("lwm2m server listening on coap://{addr} (udp)");
+    }
     let mut files_url = None;
     if let Some(acs) = &acs {
         let bound = acs.local_addr().map(|a| a.to_string()).unwrap_or_default();

@@ -1,5 +1,140 @@
-//! unidm's conformance catalog, runner and cross-protocol end-to-end tests.
+//! unidm's whole-system tests: the HTTP API, the engine and the protocol adapters in one
+//! process, driven through `/api/v1` the way an operator would, with simulated devices and with
+//! third-party tools.
 //!
-//! Whole-system tests live in `tests/`; third-party interop runs (libcoap, aiocoap,
-//! lwm2m-node-lib, libwbxml) are added with each protocol adapter.
+//! [`Stack`] starts everything on loopback with OS-chosen ports.
 #![deny(missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use unidm::routes::files::FilesConfig;
+use unidm::AppOptions;
+use unidm_core::{Engine, SqliteStore};
+use unidm_lwm2m::{Lwm2mAdapter, Lwm2mConfig};
+use unidm_tr069::{FileServerConfig, Tr069Adapter, Tr069Config};
+
+/// How long a test waits for something a device does.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The engine with both protocol adapters and the HTTP API, on loopback.
+pub struct Stack {
+    /// `http://127.0.0.1:<port>/api/v1`.
+    pub api: String,
+    /// A client for it.
+    pub http: reqwest::Client,
+    /// The engine.
+    pub engine: Engine,
+    /// The LwM2M server.
+    pub lwm2m: Arc<Lwm2mAdapter>,
+    /// The TR-069 ACS.
+    pub acs: Arc<Tr069Adapter>,
+    _dir: tempfile::TempDir,
+}
+
+impl Stack {
+    /// Starts the engine on a fresh SQLite file, both adapters and the API.
+    pub async fn start() -> Stack {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let files_dir = dir.path().join("files");
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let acs = Arc::new(Tr069Adapter::new(Tr069Config {
+            listen: loopback,
+            files: Some(FileServerConfig { dir: files_dir.clone(), accept_uploads: true, max_upload: 1 << 20 }),
+            ..Tr069Config::default()
+        }));
+        let lwm2m = Arc::new(Lwm2mAdapter::new(Lwm2mConfig::new(loopback)));
+        let engine = Engine::builder()
+            .store(SqliteStore::open(dir.path().join("unidm.db")).expect("store"))
+            .adapter_arc(acs.clone())
+            .adapter_arc(lwm2m.clone())
+            .start()
+            .await
+            .expect("engine");
+        let files = FilesConfig { dir: files_dir, max_upload: 1 << 20, base_url: acs.file_url("") };
+        let app = unidm::app_with(engine.clone(), AppOptions { token: None, files: Some(files) });
+        let listener = tokio::net::TcpListener::bind(loopback).await.expect("bind");
+        let api = format!("http://{}/api/v1", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+        });
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+        Stack { api, http, engine, lwm2m, acs, _dir: dir }
+    }
+
+    /// The LwM2M server's address, for simulated clients.
+    pub fn lwm2m_addr(&self) -> SocketAddr {
+        self.lwm2m.local_addr().expect("the LwM2M server is started")
+    }
+
+    /// `GET`, expecting success.
+    pub async fn get(&self, path: &str) -> Value {
+        let r = self.http.get(format!("{}{path}", self.api)).send().await.expect("request");
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "GET {path}: {status} {v}");
+        v
+    }
+
+    /// `POST` a JSON body, expecting success.
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let r = self.http.post(format!("{}{path}", self.api)).json(&body).send().await.expect("request");
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "POST {path}: {status} {v}");
+        v
+    }
+
+    /// `PUT` a JSON body, expecting success.
+    pub async fn put(&self, path: &str, body: Value) -> Value {
+        let r = self.http.put(format!("{}{path}", self.api)).json(&body).send().await.expect("request");
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "PUT {path}: {status} {v}");
+        v
+    }
+
+    /// Polls an operation until it ends, and returns it.
+    pub async fn finished(&self, op: &Value) -> Value {
+        let started = Instant::now();
+        loop {
+            let now = self.get(&format!("/operations/{}", op["id"])).await;
+            if ["succeeded", "failed", "cancelled", "expired"].contains(&now["state"].as_str().unwrap_or_default()) {
+                return now;
+            }
+            assert!(started.elapsed() < WAIT, "operation did not end: {now}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Polls `GET /devices/{id}` until `ready` holds, and returns the device.
+    pub async fn device_when(&self, id: &str, ready: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let r = self.http.get(format!("{}{}", self.api, device_path(id))).send().await.expect("request");
+            if r.status().is_success() {
+                let d: Value = r.json().await.expect("json");
+                if ready(&d) {
+                    return d;
+                }
+            }
+            assert!(started.elapsed() < WAIT, "device {id} never got ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// `/devices/<id>` with the id escaped for a path segment.
+pub fn device_path(id: &str) -> String {
+    let mut out = String::from("/devices/");
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
