@@ -15,7 +15,16 @@ struct Server {
 impl Server {
     fn start(db: &std::path::Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_unidm"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--tr069-listen", "127.0.0.1:0", "--lwm2m-listen", "127.0.0.1:0", "--db"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--tr069-listen",
+                "127.0.0.1:0",
+                "--lwm2m-listen",
+                "127.0.0.1:0",
+                "--db",
+            ])
             .arg(db)
             .arg("--files-dir")
             .arg(db.with_file_name("files"))
