@@ -47,6 +47,8 @@
 //! max_sessions = 10000
 //! [tr069.users]
 //! "cpe-0001" = "secret"
+//! [tr069.user_devices]        # a user may only inform as this device (serial or tr069: id)
+//! "cpe-0001" = "SN0001"
 //! ```
 
 use std::collections::BTreeMap;
@@ -151,6 +153,8 @@ struct Tr069Section {
     auth: Option<String>,
     #[serde(default)]
     users: BTreeMap<String, String>,
+    #[serde(default)]
+    user_devices: BTreeMap<String, String>,
     realm: Option<String>,
     connection_requests: Option<bool>,
     session_timeout_s: Option<u64>,
@@ -281,6 +285,7 @@ impl ServeConfig {
                 path: t.path.unwrap_or(defaults.path),
                 accept_unknown_devices: t.accept_unknown_devices.unwrap_or(defaults.accept_unknown_devices),
                 cpe_auth,
+                user_devices: t.user_devices,
                 realm: t.realm.unwrap_or(defaults.realm),
                 connection_requests: t.connection_requests.unwrap_or(defaults.connection_requests),
                 session_timeout: t.session_timeout_s.map(Duration::from_secs).unwrap_or(defaults.session_timeout),
@@ -364,12 +369,13 @@ mod tests {
     fn tr069_section() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("u.toml");
-        let text = "[tr069]\nlisten = \"127.0.0.1:17547\"\nauth = \"digest\"\npublic_url = \"http://acs.example:7547/\"\n[tr069.users]\ncpe = \"pw\"\n";
+        let text = "[tr069]\nlisten = \"127.0.0.1:17547\"\nauth = \"digest\"\npublic_url = \"http://acs.example:7547/\"\n[tr069.users]\ncpe = \"pw\"\n[tr069.user_devices]\ncpe = \"SN1\"\n";
         std::fs::write(&path, text).unwrap();
         let c = ServeConfig::resolve(&ServeArgs { config: Some(path.clone()), ..Default::default() }).unwrap();
         let acs = c.tr069.unwrap();
         assert_eq!(acs.listen.port(), 17547);
         assert!(matches!(acs.cpe_auth, CpeAuth::Digest { ref users } if users["cpe"] == "pw"));
+        assert_eq!(acs.user_devices["cpe"], "SN1");
         assert_eq!(c.tr069_public_url.as_deref(), Some("http://acs.example:7547"));
         let off =
             ServeConfig::resolve(&ServeArgs { config: Some(path), tr069: Some(false), ..Default::default() }).unwrap();

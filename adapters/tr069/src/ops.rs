@@ -6,7 +6,10 @@
 //! | Native read | GetParameterValues (A.3.2.2; a name ending in `.` is a partial path) | the response |
 //! | Native write | SetParameterValues (A.3.2.1), ParameterKey = operation id | the response |
 //! | Native observe / cancel | SetParameterAttributes (A.3.2.4), Notification 2 / 0 | the response; values arrive with `4 VALUE CHANGE` |
-//! | Native execute | AddObject / DeleteObject / GetParameterNames (A.3.2.6, A.3.2.7, A.3.2.3), by `args` | the response |
+//! | Native discover | GetParameterNames (A.3.2.3), NextLevel true | the response: `[{name, writable}]` |
+//! | Native writeAttributes | SetParameterAttributes (A.3.2.4) of `{notification?, accessList?}` | the response; notification 1 / 2 makes later `4 VALUE CHANGE` values `Observation` events |
+//! | Native create / delete | AddObject (A.3.2.6) / DeleteObject (A.3.2.7), ParameterKey = operation id | the response: `{instanceNumber, status}` / `{status}` |
+//! | Native execute | the RPC named by `args` (see [`execute`]: AddObject, DeleteObject, GetParameterNames, GetParameterAttributes, GetRPCMethods, ScheduleInform, ScheduleDownload, CancelTransfer, Upload) | per RPC, see [`execute`] |
 //! | Reboot | Reboot (A.3.2.9), CommandKey = operation id | the Inform with `1 BOOT` + `M Reboot` and that CommandKey |
 //! | Factory reset | FactoryReset (A.4.1.6) | the response |
 //! | Refresh device info | GetParameterValues of `DeviceInfo.` | the response |
@@ -36,6 +39,9 @@ use crate::rpc::set_parameter_values::SetParameterValues;
 use crate::rpc::Rpc;
 use crate::soap::{Value, XsdType};
 
+#[path = "ops_execute.rs"]
+pub mod execute;
+
 /// Which part of an operation a request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -56,6 +62,9 @@ pub enum Await {
     DiagnosticsComplete,
     /// A DUStateChangeComplete with the operation id as CommandKey.
     DuStateChangeComplete,
+    /// An Inform with `3 SCHEDULED` + `M ScheduleInform` carrying the ScheduleInform's
+    /// CommandKey ([`execute::schedule_inform_key`]).
+    ScheduledInform,
 }
 
 /// What an answer means for the operation.
@@ -75,9 +84,14 @@ pub trait DeviceView {
     fn model(&self) -> Option<DataModel>;
     /// The type the CPE last reported for a parameter.
     fn reported_type(&self, name: &str) -> Option<XsdType>;
+    /// Where an Upload without `url` sends its file (`http://…/files/`), when the ACS's file
+    /// server takes uploads.
+    fn upload_base(&self) -> Option<String> {
+        None
+    }
 }
 
-fn bad(message: impl Into<String>) -> OperationError {
+pub(crate) fn bad(message: impl Into<String>) -> OperationError {
     OperationError::new(ErrorKind::BadInput, message)
 }
 
@@ -235,6 +249,14 @@ pub fn du_outcome(results: &[OpResultStruct]) -> Result<serde_json::Value, Opera
         .collect())
 }
 
+/// A `native` request as one RPC. `path` is made absolute (relative paths get the root).
+///
+/// `execute` reaches every ACS-to-CPE RPC of Annex A: `args` names the RPC (`AddObject`,
+/// `DeleteObject`, `GetParameterNames`, `GetParameterAttributes`, `GetRPCMethods`,
+/// `ScheduleInform`, `ScheduleDownload`, `CancelTransfer`, `Upload`; default `AddObject`) and
+/// `value` carries its arguments as a camelCase JSON object; see [`execute`] for each RPC's
+/// fields and when it completes. The RPCs with their own action (Reboot, FactoryReset,
+/// Download, ChangeDUState) are not reachable this way.
 fn plan_native(n: &NativeRequest, key: &str, dev: &dyn DeviceView) -> Result<Rpc, OperationError> {
     let path = match dev.model() {
         Some(m) => m.absolute(n.path.trim()),
@@ -307,21 +329,7 @@ fn plan_native(n: &NativeRequest, key: &str, dev: &dyn DeviceView) -> Result<Rpc
             }
             .into()
         }
-        NativeOp::Execute => match n.args.as_deref().map(str::trim) {
-            None | Some("AddObject") if path.ends_with('.') => {
-                AddObject { object_name: path, parameter_key: key.into() }.into()
-            }
-            Some("DeleteObject") if path.ends_with('.') => {
-                DeleteObject { object_name: path, parameter_key: key.into() }.into()
-            }
-            Some("GetParameterNames") => GetParameterNames { parameter_path: path, next_level: true }.into(),
-            _ => {
-                return Err(bad(
-                    "execute takes args `AddObject` or `DeleteObject` (on an object path ending in `.`) or \
-                     `GetParameterNames`",
-                ))
-            }
-        },
+        NativeOp::Execute => execute::plan(n, path, key, dev)?,
     })
 }
 
@@ -354,6 +362,22 @@ pub fn on_response(op: &Operation, request: &Rpc, response: &Rpc) -> Outcome {
                 r.parameter_list.iter().map(|p| json!({ "name": p.name, "writable": p.writable })).collect();
             Outcome::Succeeded(Some(list.into()))
         }
+        (Rpc::GetParameterAttributes(_), Rpc::GetParameterAttributesResponse(r)) => {
+            let list: Vec<_> = r
+                .parameter_list
+                .iter()
+                .map(|p| json!({ "name": p.name, "notification": p.notification, "accessList": p.access_list }))
+                .collect();
+            Outcome::Succeeded(Some(list.into()))
+        }
+        (Rpc::GetRPCMethods(_), Rpc::GetRPCMethodsResponse(r)) => Outcome::Succeeded(Some(json!(r.method_list))),
+        (Rpc::ScheduleInform(_), Rpc::ScheduleInformResponse(_)) => Outcome::Await(Await::ScheduledInform),
+        (Rpc::ScheduleDownload(_), Rpc::ScheduleDownloadResponse(_)) => Outcome::Await(Await::TransferComplete),
+        (Rpc::CancelTransfer(_), Rpc::CancelTransferResponse(_)) => Outcome::Succeeded(None),
+        (Rpc::Upload(u), Rpc::UploadResponse(r)) if r.status == 0 => {
+            Outcome::Succeeded(execute::upload_result(Some(u.url.clone())))
+        }
+        (Rpc::Upload(_), Rpc::UploadResponse(_)) => Outcome::Await(Await::TransferComplete),
         (Rpc::Reboot(_), Rpc::RebootResponse(_)) => Outcome::Await(Await::Boot),
         (Rpc::ChangeDUState(_), Rpc::ChangeDUStateResponse(_)) => Outcome::Await(Await::DuStateChangeComplete),
         (Rpc::FactoryReset(_), Rpc::FactoryResetResponse(_)) => Outcome::Succeeded(None),

@@ -115,3 +115,74 @@ fn multi_step_actions_wait() {
     );
     assert!(plan(&op(Action::RefreshDeviceInfo), Phase::Start, &View(None)).is_err());
 }
+
+fn execute(args: &str, value: serde_json::Value) -> Operation {
+    op(Action::Native(NativeRequest {
+        op: NativeOp::Execute,
+        path: "Device.".into(),
+        value: Some(value),
+        args: Some(args.into()),
+    }))
+}
+
+struct Files;
+
+impl DeviceView for Files {
+    fn model(&self) -> Option<DataModel> {
+        Some(DataModel::Tr181)
+    }
+    fn reported_type(&self, _: &str) -> Option<XsdType> {
+        None
+    }
+    fn upload_base(&self) -> Option<String> {
+        Some("http://acs/files/".into())
+    }
+}
+
+#[test]
+fn execute_plans_transfers_with_the_operation_id_as_command_key() {
+    let sd = json!({"url": "http://f/x.bin", "fileType": "1 Firmware Upgrade Image",
+                    "timeWindows": [{"windowStart": 10, "windowEnd": 70}]});
+    let Ok(Rpc::ScheduleDownload(r)) = plan(&execute("ScheduleDownload", sd), Phase::Start, &Files) else {
+        panic!("ScheduleDownload")
+    };
+    assert_eq!((r.command_key.as_str(), r.time_window_list.len()), ("42", 1));
+    assert_eq!((r.time_window_list[0].window_mode.as_str(), r.time_window_list[0].max_retries), ("1 At Any Time", -1));
+
+    let up = execute("Upload", json!({"fileType": "2 Vendor Log File"}));
+    let Ok(Rpc::Upload(u)) = plan(&up, Phase::Start, &Files) else { panic!("Upload") };
+    assert_eq!((u.url.as_str(), u.command_key.as_str()), ("http://acs/files/upload-42", "42"));
+    assert_eq!(execute::upload_url(&up, Some("http://acs/files/")), Some(u.url.clone()));
+    assert_eq!(plan(&up, Phase::Start, &View(None)).unwrap_err().kind, ErrorKind::BadInput);
+
+    let si = execute("ScheduleInform", json!({"delaySeconds": 5}));
+    assert!(matches!(plan(&si, Phase::Start, &Files), Ok(Rpc::ScheduleInform(s)) if s.command_key == "42"));
+    assert_eq!(execute::schedule_inform_key(&si), "42");
+    assert_eq!(execute::schedule_inform_key(&execute("ScheduleInform", json!({"commandKey": 7}))), "7");
+
+    for (args, value) in [
+        ("ScheduleDownload", json!({"url": "u", "fileType": "1", "timeWindows": [{"windowStart": 9, "windowEnd": 1}]})),
+        ("CancelTransfer", json!({})),
+        ("Upload", json!({"fileType": "9 Other"})),
+        ("Kick", json!({})),
+    ] {
+        assert_eq!(plan(&execute(args, value), Phase::Start, &Files).unwrap_err().kind, ErrorKind::BadInput, "{args}");
+    }
+}
+
+#[test]
+fn execute_answers_map_to_outcomes() {
+    use crate::rpc::get_rpc_methods::{GetRPCMethods, GetRPCMethodsResponse};
+    use crate::rpc::schedule_inform::{ScheduleInform, ScheduleInformResponse};
+    use crate::rpc::upload::{Upload, UploadResponse};
+    let o = execute("GetRPCMethods", json!({}));
+    let methods = GetRPCMethodsResponse { method_list: vec!["Inform".into()] };
+    assert_eq!(on_response(&o, &GetRPCMethods.into(), &methods.into()), Outcome::Succeeded(Some(json!(["Inform"]))));
+    let si: Rpc = ScheduleInform { delay_seconds: 1, command_key: "42".into() }.into();
+    assert_eq!(on_response(&o, &si, &ScheduleInformResponse.into()), Outcome::Await(Await::ScheduledInform));
+    let up: Rpc = Upload { url: "http://u".into(), ..Upload::default() }.into();
+    let pending = UploadResponse { status: 1, ..UploadResponse::default() };
+    assert_eq!(on_response(&o, &up, &pending.into()), Outcome::Await(Await::TransferComplete));
+    let done = UploadResponse { status: 0, ..UploadResponse::default() };
+    assert_eq!(on_response(&o, &up, &done.into()), Outcome::Succeeded(Some(json!({"url": "http://u"}))));
+}

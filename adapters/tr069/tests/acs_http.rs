@@ -229,3 +229,68 @@ async fn garbage_inside_sessions_never_breaks_the_acs() {
     let (cpe, _) = f.sim(f.sim_config(tr181("after-garbage"))).await;
     cpe.stop();
 }
+
+#[tokio::test]
+async fn credentials_tied_to_a_device_cannot_inform_as_another() {
+    let users: BTreeMap<String, String> =
+        [("cpe-a", "pw-a"), ("cpe-b", "pw-b"), ("shared", "pw-s")].map(|(u, p)| (u.to_owned(), p.to_owned())).into();
+    let user_devices: BTreeMap<String, String> =
+        [("cpe-a", "bind-1"), ("cpe-b", "tr069:00D09E-SimGW-bind4")].map(|(u, d)| (u.to_owned(), d.to_owned())).into();
+    let f = fixture_with(Tr069Config { cpe_auth: CpeAuth::Digest { users }, user_devices, ..local_config() }).await;
+    let mut own = f.sim_config(tr181("bind-1"));
+    own.acs_credentials = Some(("cpe-a".into(), "pw-a".into()));
+    let (cpe, _) = f.sim(own).await;
+    cpe.stop();
+
+    // The same credentials from another device: 403, no device, no session left open.
+    let mut other = f.sim_config(tr181("bind-2"));
+    other.acs_credentials = Some(("cpe-a".into(), "pw-a".into()));
+    let impostor = unidm_tr069::sim::SimCpe::start(other).await.unwrap();
+    assert!(impostor.wait_for(WAIT, |s| s.failed_sessions >= 1).await);
+    assert!(f.engine.device(&id_of(&impostor)).is_err(), "no device from the wrong credentials");
+    assert_eq!(impostor.stats().sessions, 0);
+    impostor.stop();
+
+    // A user without a binding may inform as any device; the full device id binds as well.
+    let mut free = f.sim_config(tr181("bind-3"));
+    free.acs_credentials = Some(("shared".into(), "pw-s".into()));
+    let (cpe, _) = f.sim(free).await;
+    cpe.stop();
+    let mut by_id = f.sim_config(tr181("bind4"));
+    by_id.acs_credentials = Some(("cpe-b".into(), "pw-b".into()));
+    let (cpe, id) = f.sim(by_id).await;
+    assert_eq!(id.as_str(), "tr069:00D09E-SimGW-bind4");
+    cpe.stop();
+}
+
+#[tokio::test]
+async fn a_cpe_without_cookies_keeps_its_session_on_its_connection() {
+    let f = fixture().await;
+    // One client, one keep-alive connection, and the cookie is never sent back.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+    let inform = client.post(f.url()).body(data("inform_tr098_boot.xml")).send().await.unwrap();
+    assert_eq!(inform.status().as_u16(), 200);
+    assert!(inform.headers().get("set-cookie").is_some());
+    inform.bytes().await.unwrap();
+    // The empty POST continues the session: the ACS's own requests follow, then 204.
+    let mut body = Vec::new();
+    let mut requests = 0;
+    loop {
+        let r = client.post(f.url()).body(body).send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        if status == 204 {
+            break;
+        }
+        assert_eq!(status, 200, "{text}");
+        requests += 1;
+        assert!(requests < 10, "session ends");
+        let id = text.split("<cwmp:ID").nth(1).and_then(|t| t.split('>').nth(1)).and_then(|t| t.split('<').next());
+        let fault = "<soap:Fault><faultcode>Client</faultcode><faultstring>CWMP fault</faultstring><detail>\
+                     <cwmp:Fault><FaultCode>9000</FaultCode><FaultString>no</FaultString></cwmp:Fault></detail></soap:Fault>";
+        let envelope = String::from_utf8(wrap(NS, fault)).unwrap();
+        body = envelope.replace(">9</cwmp:ID>", &format!(">{}</cwmp:ID>", id.unwrap_or("9"))).into_bytes();
+    }
+    assert!(requests >= 1, "the first-contact upkeep went through the cookie-less session");
+    assert_eq!(f.adapter.open_sessions(), 0);
+}

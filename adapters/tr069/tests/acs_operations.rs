@@ -262,6 +262,22 @@ async fn gateway_children_come_from_manageable_devices() {
 }
 
 #[tokio::test]
+async fn lan_hosts_become_children_with_presence() {
+    let f = fixture().await;
+    let (cpe, id) = f.sim(f.sim_config(unidm_tr069::sim::ParameterTree::bm632w())).await;
+    let d = f.engine.device(&id).unwrap();
+    let phone = unidm_models::DeviceId::parse(&format!("{id}/host/40:b0:fa:9c:4a:50")).unwrap();
+    assert!(d.topology.children.contains(&phone), "{:?}", d.topology.children);
+    let host = f.engine.device(&phone).unwrap();
+    assert_eq!(host.topology.parent.as_ref(), Some(&id));
+    assert_eq!(host.presence.state, unidm_models::PresenceState::Online);
+    assert_eq!(host.presence.address.as_deref(), Some("192.168.1.2"));
+    assert_eq!(host.snapshot.device_info.as_ref().unwrap().device_name.as_deref(), Some("android-d87bf88d22e66acf"));
+    assert!(!host.supports(Function::Reboot), "a LAN host is not managed over CWMP");
+    cpe.stop();
+}
+
+#[tokio::test]
 async fn software_modules_install_activate_uninstall() {
     use unidm_models::SoftwareAction;
     let f = fixture().await;

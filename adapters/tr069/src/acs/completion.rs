@@ -1,6 +1,8 @@
-//! Completions that arrive in a later session as CPE requests: TransferComplete for a
-//! Download (TR-069 Amendment 6, A.3.3.2) and DUStateChangeComplete for a ChangeDUState
-//! (CWMP 1.2, TR-157). Both carry the operation id as CommandKey.
+//! Completions that arrive in a later session: TransferComplete for a Download, Upload or
+//! ScheduleDownload (TR-069 Amendment 6, A.3.3.2), DUStateChangeComplete for a ChangeDUState
+//! (CWMP 1.2, TR-157), both carrying the operation id as CommandKey, and the Inform with
+//! `M ScheduleInform` for a ScheduleInform (A.4.1.2). A CancelTransfer (A.4.1.9) the CPE
+//! accepted ends the transfer operation it names.
 
 use std::sync::Arc;
 
@@ -11,9 +13,11 @@ use unidm_models::{
 
 use super::state::Slot;
 use super::Acs;
-use crate::ops::{self, Await};
+use crate::ops::{self, execute, Await};
 use crate::rpc::du_state_change_complete::DUStateChangeComplete;
+use crate::rpc::inform::{event_code, Inform};
 use crate::rpc::transfer_complete::TransferComplete;
+use crate::rpc::Rpc;
 
 impl Acs {
     pub(crate) async fn on_transfer_complete(self: &Arc<Self>, slot: &mut Slot, tc: TransferComplete) {
@@ -22,21 +26,21 @@ impl Acs {
             tracing::info!(device = %id, command_key = %tc.command_key, "TransferComplete for no waiting operation");
             return;
         };
-        let (version, name, url) = match &w.op.action {
-            Action::Firmware(f) => (f.version.clone(), f.name.clone(), Some(f.uri.clone())),
-            _ => (None, None, None),
-        };
         let ok = tc.fault.is_success();
-        let status = FirmwareStatus {
-            state: if ok { FirmwareState::Succeeded } else { FirmwareState::Failed },
-            version,
-            name,
-            url,
-            failure: (!ok).then(|| tc.fault.fault_string.clone()),
-            protocol_result: Some(tc.fault.fault_code.to_string()),
-        };
-        self.set_firmware(&id, status).await;
-        let result = if ok {
+        if let Action::Firmware(f) = &w.op.action {
+            let status = FirmwareStatus {
+                state: if ok { FirmwareState::Succeeded } else { FirmwareState::Failed },
+                version: f.version.clone(),
+                name: f.name.clone(),
+                url: Some(f.uri.clone()),
+                failure: (!ok).then(|| tc.fault.fault_string.clone()),
+                protocol_result: Some(tc.fault.fault_code.to_string()),
+            };
+            self.set_firmware(&id, status).await;
+        }
+        let result = if ok && execute::is_execute(&w.op, "Upload") {
+            Ok(execute::upload_result(execute::upload_url(&w.op, self.upload_base().as_deref())))
+        } else if ok {
             Ok(None)
         } else {
             Err(OperationError::new(ErrorKind::DeviceRefused, tc.fault.fault_string.clone())
@@ -90,5 +94,88 @@ impl Acs {
             }
         }
         self.finish(w.op.id, outcome.map(Some)).await;
+    }
+}
+
+impl Acs {
+    /// The URL prefix an Upload without `url` sends its file to, when the file server takes
+    /// uploads.
+    pub(crate) fn upload_base(&self) -> Option<String> {
+        self.config.files.as_ref().filter(|f| f.accept_uploads)?;
+        self.local_addr.get().map(|a| format!("http://{a}{}", super::FILES_PREFIX))
+    }
+
+    /// Ends the ScheduleInform operations whose CommandKey arrived with `M ScheduleInform`.
+    pub(crate) async fn on_scheduled_inform(&self, id: &DeviceId, inform: &Inform) {
+        let keys: Vec<&str> = inform
+            .events
+            .iter()
+            .filter(|e| e.event_code == event_code::M_SCHEDULE_INFORM)
+            .map(|e| e.command_key.trim())
+            .collect();
+        if keys.is_empty() {
+            return;
+        }
+        let done: Vec<OperationId> = {
+            let st = self.state();
+            st.waiting
+                .values()
+                .filter(|w| w.op.device == *id && w.on == Await::ScheduledInform)
+                .filter(|w| keys.contains(&execute::schedule_inform_key(&w.op).as_str()))
+                .map(|w| w.op.id)
+                .collect()
+        };
+        for op in done {
+            if self.take_waiting(op, id, Await::ScheduledInform).await.is_some() {
+                self.finish(op, Ok(None)).await;
+            }
+        }
+    }
+
+    /// What a successful native request changes besides its own result: an accepted
+    /// CancelTransfer ends the transfer operation of this device whose id is its CommandKey.
+    pub(crate) async fn after_native(&self, id: &DeviceId, op: &unidm_models::Operation, response: &Rpc) {
+        if !matches!(response, Rpc::CancelTransferResponse(_)) || !execute::is_execute(op, "CancelTransfer") {
+            return;
+        }
+        let Action::Native(n) = &op.action else { return };
+        let key = n.value.as_ref().and_then(|v| v.get("commandKey"));
+        let Some(target) = key.and_then(|k| k.as_u64().or_else(|| k.as_str().and_then(|s| s.trim().parse().ok())))
+        else {
+            return;
+        };
+        if self.take_waiting(OperationId(target), id, Await::TransferComplete).await.is_some() {
+            let e = OperationError::new(ErrorKind::DeviceRefused, format!("transfer cancelled by operation {}", op.id))
+                .with_code("cancelled");
+            self.finish(OperationId(target), Err(e)).await;
+        }
+    }
+
+    /// Keeps the set of paths whose value changes become observations: Observe / cancel, and
+    /// writeAttributes with a `notification` (1 or 2 adds, 0 removes; A.3.2.4).
+    pub(crate) async fn track_observe(&self, id: &DeviceId, n: &unidm_models::NativeRequest) {
+        use unidm_models::NativeOp;
+        let watch = match n.op {
+            NativeOp::Observe => true,
+            NativeOp::CancelObserve => false,
+            NativeOp::WriteAttributes => match n.value.as_ref().and_then(|v| v.get("notification")) {
+                Some(v) => v.as_i64().is_some_and(|x| x > 0),
+                None => return,
+            },
+            _ => return,
+        };
+        let rec = {
+            let mut st = self.state();
+            let model = st.devices.get(id).and_then(|r| r.model);
+            let path = model.map(|m| m.absolute(n.path.trim())).unwrap_or_else(|| n.path.trim().to_owned());
+            let rec = st.devices.entry(id.clone()).or_default();
+            if watch {
+                rec.observed.insert(path);
+            } else {
+                rec.observed.remove(&path);
+            }
+            rec.clone()
+        };
+        self.persist_device(id, &rec).await;
     }
 }

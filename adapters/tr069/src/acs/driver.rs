@@ -34,6 +34,7 @@ pub(crate) enum HttpReply {
 struct View<'a> {
     model: Option<DataModel>,
     types: Option<&'a std::collections::HashMap<String, XsdType>>,
+    upload_base: Option<String>,
 }
 
 impl DeviceView for View<'_> {
@@ -43,27 +44,37 @@ impl DeviceView for View<'_> {
     fn reported_type(&self, name: &str) -> Option<XsdType> {
         self.types.and_then(|t| t.get(name).cloned())
     }
+    fn upload_base(&self) -> Option<String> {
+        self.upload_base.clone()
+    }
 }
 
 impl Acs {
-    fn session_config(&self) -> SessionConfig {
-        SessionConfig {
+    /// The settings of every session, built once.
+    fn session_config(&self) -> &SessionConfig {
+        self.session_config.get_or_init(|| SessionConfig {
             default_timeout: self.config.session_timeout,
             limits: Limits { max_envelope_bytes: self.config.max_envelope, ..Limits::default() },
             ..SessionConfig::default()
-        }
+        })
     }
 
     /// A fresh session slot for a CPE connecting from `peer`.
-    fn new_slot(&self, peer: SocketAddr, now: Instant) -> (Arc<tokio::sync::Mutex<Slot>>, String) {
+    fn new_slot(
+        &self,
+        peer: SocketAddr,
+        now: Instant,
+        user: Option<String>,
+    ) -> (Arc<tokio::sync::Mutex<Slot>>, String) {
         let key = self.token(&peer.to_string());
         let slot = Arc::new(tokio::sync::Mutex::new(Slot {
             key: key.clone(),
-            session: AcsSession::new(self.session_config(), now),
+            session: AcsSession::new(self.session_config().clone(), now),
             device: None,
             sent: None,
             peer,
             reject: None,
+            user,
         }));
         let mut st = self.state();
         st.sessions.insert(key.clone(), slot.clone());
@@ -79,21 +90,32 @@ impl Acs {
                 .is_ok_and(|env| matches!(env.rpc, Rpc::Inform(_)))
     }
 
-    /// Takes one POST of a CPE.
-    pub(crate) async fn post(self: &Arc<Self>, cookie: Option<&str>, peer: SocketAddr, body: &[u8]) -> HttpReply {
+    /// Takes one POST of a CPE; `user` is who authenticated it (for a new session).
+    pub(crate) async fn post(
+        self: &Arc<Self>,
+        cookie: Option<&str>,
+        peer: SocketAddr,
+        body: &[u8],
+        user: Option<String>,
+    ) -> HttpReply {
         let now = Instant::now();
         let found = {
-            let st = self.state();
-            let key = cookie
-                .filter(|k| st.sessions.contains_key(*k))
-                .map(str::to_owned)
-                .or_else(|| st.by_peer.get(&peer).filter(|k| st.sessions.contains_key(*k)).cloned());
+            let mut st = self.state();
+            let by_cookie = cookie.filter(|k| st.sessions.contains_key(*k)).map(str::to_owned);
+            if let Some(k) = &by_cookie {
+                // The CPE returns the cookie: its session no longer needs the connection as key,
+                // so a connection reused by another CPE (a proxy) cannot reach it.
+                if st.by_peer.get(&peer) == Some(k) {
+                    st.by_peer.remove(&peer);
+                }
+            }
+            let key = by_cookie.or_else(|| st.by_peer.get(&peer).filter(|k| st.sessions.contains_key(*k)).cloned());
             key.and_then(|k| st.sessions.get(&k).cloned())
         };
         let (slot, new_cookie) = match found {
             Some(slot) => (slot, None),
             None => {
-                let (slot, key) = self.new_slot(peer, now);
+                let (slot, key) = self.new_slot(peer, now, user);
                 (slot, Some(key))
             }
         };
@@ -101,7 +123,7 @@ impl Acs {
         if new_cookie.is_none() && slot.device.is_some() && self.is_new_inform(body) {
             // A new session replaces the old one; the old one's open request is queued again.
             self.abort(&mut slot);
-            let (fresh, key) = self.new_slot(peer, now);
+            let (fresh, key) = self.new_slot(peer, now, slot.user.clone());
             drop(slot);
             let mut slot = fresh.lock_owned().await;
             return self.run_post(&mut slot, now, body, Some(key)).await;
@@ -203,11 +225,16 @@ impl Acs {
     /// Hands the next queued job of the device to the session, if none is outstanding.
     async fn fill(self: &Arc<Self>, slot: &mut Slot) {
         let Some(device) = slot.device.clone() else { return };
+        let upload_base = self.upload_base();
         while slot.sent.is_none() && !slot.session.is_closed() {
             let planned = {
                 let mut st = self.state();
                 let Some(job) = st.queues.get_mut(&device).and_then(|q| q.pop_front()) else { return };
-                let view = View { model: st.devices.get(&device).and_then(|r| r.model), types: st.types.get(&device) };
+                let view = View {
+                    model: st.devices.get(&device).and_then(|r| r.model),
+                    types: st.types.get(&device),
+                    upload_base: upload_base.clone(),
+                };
                 let request = match &job {
                     Job::Op { op, phase } => ops::plan(op, *phase, &view),
                     upkeep => Ok(super::upkeep::request(upkeep, view.model)),
@@ -256,6 +283,13 @@ impl Acs {
                 return;
             }
         };
+        if let Some(bound) = slot.user.as_ref().and_then(|u| self.config.user_devices.get(u)) {
+            // 3.4.4: the credentials are the device's own; a bound user informs only as it.
+            if bound.trim() != d.serial_number.trim() && bound.trim() != id.as_str() {
+                slot.reject = Some((403, format!("these credentials do not belong to {id}")));
+                return;
+            }
+        }
         if !self.config.accept_unknown_devices && h.device(&id).is_none() {
             slot.reject = Some((403, format!("unknown device {id}")));
             return;
@@ -269,7 +303,10 @@ impl Acs {
             let superseded = superseded.and_then(|k| st.sessions.get(&k).cloned());
             let types = st.types.entry(id.clone()).or_default();
             for p in &inform.parameter_list {
-                types.insert(p.name.clone(), p.value.xsd_type.clone());
+                // Unchanged types (the usual periodic Inform) cost no allocation.
+                if types.get(&p.name) != Some(&p.value.xsd_type) {
+                    types.insert(p.name.clone(), p.value.xsd_type.clone());
+                }
             }
             let rec = st.devices.entry(id.clone()).or_default();
             let before = rec.clone();
@@ -333,6 +370,7 @@ impl Acs {
                 self.finish(OperationId(n), Ok(None)).await;
             }
         }
+        self.on_scheduled_inform(id, inform).await;
         if inform.has_event(event_code::VALUE_CHANGE) {
             if let Some(h) = self.handle.get() {
                 for p in &inform.parameter_list {
@@ -410,6 +448,7 @@ impl Acs {
                 }
                 if let Action::Native(n) = &op.action {
                     self.track_observe(id, n).await;
+                    self.after_native(id, &op, response).await;
                 }
                 self.finish(op.id, Ok(result)).await;
             }
@@ -417,7 +456,8 @@ impl Acs {
             Outcome::Await(on) => {
                 let message = match on {
                     Await::Boot => "waiting for the CPE to reboot",
-                    Await::TransferComplete => "downloading",
+                    Await::TransferComplete => "transferring",
+                    Await::ScheduledInform => "waiting for the scheduled Inform",
                     Await::DiagnosticsComplete => "diagnostics running",
                     Await::DuStateChangeComplete => "changing deployment units",
                 };
@@ -444,26 +484,6 @@ impl Acs {
                 }
             }
         }
-    }
-
-    async fn track_observe(&self, id: &DeviceId, n: &unidm_models::NativeRequest) {
-        use unidm_models::NativeOp;
-        if !matches!(n.op, NativeOp::Observe | NativeOp::CancelObserve) {
-            return;
-        }
-        let rec = {
-            let mut st = self.state();
-            let model = st.devices.get(id).and_then(|r| r.model);
-            let path = model.map(|m| m.absolute(n.path.trim())).unwrap_or_else(|| n.path.trim().to_owned());
-            let rec = st.devices.entry(id.clone()).or_default();
-            if n.op == NativeOp::Observe {
-                rec.observed.insert(path);
-            } else {
-                rec.observed.remove(&path);
-            }
-            rec.clone()
-        };
-        self.persist_device(id, &rec).await;
     }
 }
 

@@ -109,13 +109,15 @@ async fn handle(
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return r;
     }
+    let mut user = None;
     if !in_session {
-        if let Err(challenge) = authenticate(&acs, &headers) {
-            return challenge;
+        match authenticate(&acs, &headers) {
+            Ok(u) => user = u,
+            Err(challenge) => return challenge,
         }
     }
     let span = tracing::info_span!("cwmp_session", %peer, session = cookie.as_deref().unwrap_or("-"));
-    match tracing::Instrument::instrument(acs.post(cookie.as_deref(), peer, &body), span).await {
+    match tracing::Instrument::instrument(acs.post(cookie.as_deref(), peer, &body, user), span).await {
         HttpReply::Envelope(bytes, new_cookie) => {
             let mut resp = (StatusCode::OK, bytes).into_response();
             let h = resp.headers_mut();
@@ -134,16 +136,16 @@ async fn handle(
     }
 }
 
-/// Checks the CPE's credentials; `Err` is the 401 to send.
+/// Checks the CPE's credentials: the user name that passed, or the 401 to send.
 #[allow(clippy::result_large_err)]
-fn authenticate(acs: &Acs, headers: &HeaderMap) -> Result<(), Response> {
+fn authenticate(acs: &Acs, headers: &HeaderMap) -> Result<Option<String>, Response> {
     let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     match &acs.config.cpe_auth {
-        CpeAuth::None => Ok(()),
+        CpeAuth::None => Ok(None),
         CpeAuth::Basic { users } => {
-            let ok = given.and_then(parse_basic).is_some_and(|(u, p)| users.get(&u).is_some_and(|want| *want == p));
-            if ok {
-                Ok(())
+            let ok = given.and_then(parse_basic).filter(|(u, p)| users.get(u).is_some_and(|want| want == p));
+            if let Some((u, _)) = ok {
+                Ok(Some(u))
             } else {
                 let challenge = format!("Basic realm=\"{}\"", acs.config.realm);
                 Err(unauthorized(&challenge))
@@ -168,7 +170,7 @@ fn authenticate(acs: &Acs, headers: &HeaderMap) -> Result<(), Response> {
                     }
                 };
                 if fresh {
-                    return Ok(());
+                    return Ok(Some(a.username));
                 }
             }
             let nonce = acs.token("nonce");

@@ -7,8 +7,10 @@
 //!
 //! Behaviour worth knowing:
 //! - A session is keyed by the cookie `session` set with the InformResponse, falling back to
-//!   the TCP connection for CPEs that ignore cookies. A new Inform from a device that still has
-//!   a session ends the old one (its unanswered request is queued again).
+//!   the TCP connection for CPEs that ignore cookies (dropped once the CPE returns the cookie).
+//!   With [`Tr069Config::user_devices`] a user's credentials only open sessions for its own
+//!   device. A new Inform from a device that still has a session ends the old one (its
+//!   unanswered request is queued again).
 //! - Operations for a device wait in a queue until its next session; each session carries one
 //!   request at a time. Submitting an operation for a device that has no session sends a
 //!   connection request: HTTP GET to its `ConnectionRequestURL` with Digest (Basic when the
@@ -91,6 +93,11 @@ pub struct Tr069Config {
     pub accept_unknown_devices: bool,
     /// How CPEs are authenticated (default none).
     pub cpe_auth: CpeAuth,
+    /// Credentials tied to a device: user name -> the device's SerialNumber or unidm device id
+    /// (`tr069:OUI-ProductClass-Serial`). A user listed here may only open sessions whose Inform
+    /// names that device (else HTTP 403), so one leaked CPE password cannot impersonate
+    /// another CPE; users not listed may inform as any device (default: empty).
+    pub user_devices: BTreeMap<String, String>,
     /// Realm of the Digest / Basic challenge (default `unidm`).
     pub realm: String,
     /// Whether to send connection requests (default true).
@@ -114,6 +121,7 @@ impl Default for Tr069Config {
             max_sessions: 10_000,
             accept_unknown_devices: true,
             cpe_auth: CpeAuth::None,
+            user_devices: BTreeMap::new(),
             realm: "unidm".into(),
             connection_requests: true,
             connection_request_timeout: Duration::from_secs(5),
@@ -132,6 +140,7 @@ pub(crate) struct Acs {
     stop: tokio::sync::watch::Sender<bool>,
     http: reqwest::Client,
     counter: std::sync::atomic::AtomicU64,
+    session_config: OnceLock<crate::session::SessionConfig>,
 }
 
 impl Acs {
@@ -168,6 +177,7 @@ impl Tr069Adapter {
                 stop,
                 http,
                 counter: std::sync::atomic::AtomicU64::new(0),
+                session_config: OnceLock::new(),
             }),
         }
     }

@@ -67,6 +67,12 @@ pub(crate) enum Job {
     SetCrCredentials { username: String, password: String },
     /// The ACS's own read of `ManagementServer.ManageableDevice.` (TR-111 part 1 topology).
     ReadTopology,
+    /// The ACS's own read of the LAN hosts (`Device.Hosts.Host.`, TR-098
+    /// `LANDevice.{i}.Hosts.Host.`), after [`Job::ReadTopology`] found `managed`.
+    ReadHosts {
+        /// The children the ManageableDevice table listed.
+        managed: Vec<DeviceId>,
+    },
     /// The ACS's own GetParameterNames of the next level of `path`, to learn the CPE's
     /// functions (`SoftwareModules.`: TR-157 software management; the TraceRoute object).
     Discover { path: String },
@@ -80,7 +86,7 @@ impl Job {
     pub(crate) fn op_id(&self) -> Option<OperationId> {
         match self {
             Job::Op { op, .. } => Some(op.id),
-            Job::SetCrCredentials { .. } | Job::ReadTopology | Job::Discover { .. } => None,
+            Job::SetCrCredentials { .. } | Job::ReadTopology | Job::ReadHosts { .. } | Job::Discover { .. } => None,
         }
     }
 }
@@ -99,6 +105,8 @@ pub(crate) struct Slot {
     pub peer: SocketAddr,
     /// Set when the Inform was refused: the HTTP status to answer.
     pub reject: Option<(u16, String)>,
+    /// The user name the CPE authenticated with, if any.
+    pub user: Option<String>,
 }
 
 /// Everything the ACS tracks, behind one lock that is never held across an await.

@@ -34,6 +34,9 @@ pub(crate) fn request(job: &Job, model: Option<DataModel>) -> Rpc {
         }
         .into(),
         Job::Discover { path } => GetParameterNames { parameter_path: path.clone(), next_level: true }.into(),
+        Job::ReadHosts { .. } => {
+            GetParameterValues { parameter_names: vec![hosts_path(model.unwrap_or(DataModel::Tr181)).into()] }.into()
+        }
         Job::ReadTopology | Job::Op { .. } => {
             GetParameterValues { parameter_names: vec![format!("{ms}ManageableDevice.")] }.into()
         }
@@ -62,7 +65,106 @@ pub(crate) fn children(params: &[ParameterValueStruct]) -> Vec<DeviceId> {
         .collect()
 }
 
+/// Where a data model lists the hosts on its LAN (TR-181 `Device.Hosts.Host.{i}.`; TR-098
+/// `LANDevice.{i}.Hosts.Host.{j}.`, whose LANDevice instances are not known in advance).
+fn hosts_path(model: DataModel) -> &'static str {
+    match model {
+        DataModel::Tr181 => "Device.Hosts.Host.",
+        DataModel::Tr098 => "InternetGatewayDevice.LANDevice.",
+    }
+}
+
+/// A host seen on a gateway's LAN (`andi`: devId from the MAC address, devType from the
+/// interface, devStatus from `Active`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LanHost {
+    pub(crate) id: DeviceId,
+    pub(crate) name: Option<String>,
+    pub(crate) address: Option<String>,
+    pub(crate) interface: Option<String>,
+    pub(crate) active: bool,
+}
+
+/// The hosts in a Hosts table, one child id per MAC address: `tr069:<gateway>/host/<mac>`.
+pub(crate) fn hosts(gateway: &DeviceId, params: &[ParameterValueStruct]) -> Vec<LanHost> {
+    #[derive(Default)]
+    struct Row<'a> {
+        mac: Option<&'a str>,
+        name: Option<&'a str>,
+        ip: Option<&'a str>,
+        interface: Option<&'a str>,
+        active: Option<&'a str>,
+    }
+    let mut rows: BTreeMap<&str, Row> = BTreeMap::new();
+    for p in params {
+        let Some((instance, leaf)) = p.name.rsplit_once('.') else { continue };
+        if !instance.contains(".Hosts.Host.") {
+            continue;
+        }
+        let v = Some(p.value.text.trim()).filter(|v| !v.is_empty());
+        let row = rows.entry(instance).or_default();
+        match leaf {
+            "PhysAddress" | "MACAddress" => row.mac = v,
+            "HostName" => row.name = v,
+            "IPAddress" => row.ip = v,
+            "InterfaceType" => row.interface = v,
+            "Active" => row.active = v,
+            _ => {}
+        }
+    }
+    let mut out: Vec<LanHost> = Vec::new();
+    for row in rows.into_values() {
+        let Some(mac) = row.mac else { continue };
+        let native = format!("{}/host/{}", gateway.native(), mac.to_ascii_lowercase());
+        let Ok(id) = DeviceId::new(unidm_models::Protocol::Tr069, &native) else { continue };
+        if out.iter().any(|h| h.id == id) {
+            continue;
+        }
+        out.push(LanHost {
+            id,
+            name: row.name.map(str::to_owned),
+            address: row.ip.map(str::to_owned),
+            interface: row.interface.map(str::to_owned),
+            active: row.active.is_some_and(|a| a == "1" || a.eq_ignore_ascii_case("true")),
+        });
+    }
+    out
+}
+
 impl Acs {
+    /// Records a gateway's children (when they changed) and what is known of its LAN hosts.
+    async fn record_children(&self, id: &DeviceId, managed: Vec<DeviceId>, lan: Vec<LanHost>) {
+        let Some(h) = self.handle.get() else { return };
+        let mut kids = managed;
+        kids.extend(lan.iter().map(|l| l.id.clone()));
+        let known = h.device(id).map(|d| d.topology.children).unwrap_or_default();
+        if kids != known {
+            if let Err(e) = h.set_children(id, kids).await {
+                tracing::warn!(device = %id, error = %e, "topology not recorded");
+                return;
+            }
+        }
+        for host in lan {
+            // A LAN host is known, not managed: no capabilities, presence from `Active`.
+            let r = h
+                .update_device(&host.id, |d| {
+                    d.capabilities = Some(Default::default());
+                    d.identity.device_type = host.interface.clone();
+                    d.snapshot.device_info.get_or_insert_with(Default::default).device_name = host.name.clone();
+                    d.presence.address = host.address.clone();
+                    d.presence.state = if host.active {
+                        unidm_models::PresenceState::Online
+                    } else {
+                        unidm_models::PresenceState::Offline
+                    };
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(device = %host.id, error = %e, "LAN host not recorded");
+            }
+        }
+    }
+
     /// Queues the upkeep an Inform calls for: credentials when none are set (or after
     /// `0 BOOTSTRAP`), topology after a boot or on first contact since start.
     pub(crate) fn plan_upkeep(&self, id: &DeviceId, inform: &Inform, record: &DeviceRecord) {
@@ -99,16 +201,21 @@ impl Acs {
                 };
                 self.persist_device(id, &rec).await;
             }
+            // The hosts are read in a request of their own: a CPE without a Hosts table faults
+            // the whole GetParameterValues (A.3.2.2), which must not lose the managed devices.
             (Job::ReadTopology, Rpc::GetParameterValuesResponse(r)) => {
-                let kids = children(&r.parameter_list);
-                let Some(h) = self.handle.get() else { return };
-                let known = h.device(id).map(|d| d.topology.children).unwrap_or_default();
-                if kids != known {
-                    if let Err(e) = h.set_children(id, kids).await {
-                        tracing::warn!(device = %id, error = %e, "topology not recorded");
-                    }
-                }
+                let managed = children(&r.parameter_list);
+                self.state().queues.entry(id.clone()).or_default().push_front(Job::ReadHosts { managed });
             }
+            (Job::ReadTopology, Rpc::Fault(f)) => {
+                tracing::debug!(device = %id, fault = ?f.code(), "no ManageableDevice table");
+                self.state().queues.entry(id.clone()).or_default().push_front(Job::ReadHosts { managed: Vec::new() });
+            }
+            (Job::ReadHosts { managed }, Rpc::GetParameterValuesResponse(r)) => {
+                let lan = hosts(id, &r.parameter_list);
+                self.record_children(id, managed, lan).await;
+            }
+            (Job::ReadHosts { managed }, Rpc::Fault(_)) => self.record_children(id, managed, Vec::new()).await,
             (Job::Discover { .. }, Rpc::GetParameterNamesResponse(r)) => {
                 let has = |suffix: &str| r.parameter_list.iter().any(|p| p.name.ends_with(suffix));
                 let software = has(".SoftwareModules.");
@@ -161,5 +268,33 @@ mod tests {
         assert_eq!(kids.len(), 2);
         assert_eq!(kids[0].as_str(), "tr069:00D09E-STB-S1");
         assert_eq!(kids[1].as_str(), "tr069:00D09E-S2");
+    }
+
+    #[test]
+    fn lan_hosts_are_keyed_by_mac_address() {
+        let gw = DeviceId::tr069("202BC1", Some("BM632w"), "S1").unwrap();
+        let p = |n: &str, v: &str| {
+            ParameterValueStruct::new(format!("InternetGatewayDevice.LANDevice.1.Hosts.Host.{n}"), Value::string(v))
+        };
+        let params = [
+            p("1.MACAddress", "40:B0:FA:9C:4A:50"),
+            p("1.HostName", "phone"),
+            p("1.IPAddress", "192.168.1.2"),
+            p("1.Active", "true"),
+            p("2.MACAddress", "40:b0:fa:9c:4a:50"),
+            p("3.HostName", "no mac"),
+            p("4.MACAddress", "00:11:22:33:44:55"),
+            p("4.Active", "0"),
+            ParameterValueStruct::new("InternetGatewayDevice.LANDevice.1.WLANConfiguration.1.SSID", Value::string("x")),
+        ];
+        let lan = hosts(&gw, &params);
+        assert_eq!(lan.len(), 2, "same MAC once, rows without a MAC skipped: {lan:?}");
+        assert_eq!(lan[0].id.as_str(), "tr069:202BC1-BM632w-S1/host/40:b0:fa:9c:4a:50");
+        assert_eq!(
+            (lan[0].name.as_deref(), lan[0].address.as_deref(), lan[0].active),
+            (Some("phone"), Some("192.168.1.2"), true)
+        );
+        assert!(!lan[1].active);
+        assert_eq!(hosts_path(DataModel::Tr181), "Device.Hosts.Host.");
     }
 }

@@ -30,31 +30,35 @@ use crate::rpc::Rpc;
 use crate::soap::{encode_envelope, parse_envelope, CwmpNamespace, Envelope};
 
 /// What the CPE does once the session is over.
-enum After {
+pub(super) enum After {
     Reboot(String),
     FactoryReset,
     Download(Download),
     Diagnostics(String),
     ScheduleInform(u32, String),
     ChangeDuState(ChangeDUState),
+    Upload(crate::rpc::upload::Upload),
+    ScheduleDownload(crate::rpc::schedule_download::ScheduleDownload),
 }
 
-type SharedRef = Arc<Mutex<Shared>>;
+pub(super) type SharedRef = Arc<Mutex<Shared>>;
 
 /// Events retained until the CPE request they announce is answered.
-const COMPLETION_EVENTS: [&str; 4] = [
+const COMPLETION_EVENTS: [&str; 6] = [
     event_code::TRANSFER_COMPLETE,
     event_code::M_DOWNLOAD,
+    event_code::M_UPLOAD,
+    event_code::M_SCHEDULE_DOWNLOAD,
     event_code::DU_STATE_CHANGE_COMPLETE,
     event_code::M_CHANGE_DU_STATE,
 ];
 
-fn lock(s: &SharedRef) -> std::sync::MutexGuard<'_, Shared> {
+pub(super) fn lock(s: &SharedRef) -> std::sync::MutexGuard<'_, Shared> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// xsd:dateTime of now, UTC.
-fn now_date_time() -> String {
+pub(super) fn now_date_time() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -285,6 +289,10 @@ fn answer(config: &SimConfig, shared: &SharedRef, rpc: Rpc, after: &mut Vec<Afte
                 "Download",
                 "FactoryReset",
                 "ScheduleInform",
+                "Upload",
+                "ScheduleDownload",
+                "CancelTransfer",
+                "ChangeDUState",
             ]
             .map(String::from)
             .to_vec(),
@@ -350,6 +358,9 @@ fn answer(config: &SimConfig, shared: &SharedRef, rpc: Rpc, after: &mut Vec<Afte
             after.push(After::ChangeDuState(c));
             Ok(ChangeDUStateResponse.into())
         }
+        Rpc::Upload(u) => super::transfers::upload(u, after),
+        Rpc::ScheduleDownload(d) => super::transfers::schedule_download(&mut s, d, after),
+        Rpc::CancelTransfer(c) => super::transfers::cancel(&mut s, &c.command_key),
         _ => Err(Fault::new(FaultCode::MethodNotSupported)),
     };
     let _ = config;
@@ -409,47 +420,9 @@ fn carry_out(
                 s.add_event(event_code::BOOT, "");
             })
         }
-        After::Download(d) => {
-            let (shared, wake) = (shared.clone(), wake.clone());
-            let config = config.clone();
-            tokio::spawn(async move {
-                let start = now_date_time();
-                tokio::time::sleep(config.download_delay).await;
-                let mut fault = config.download_fault.clone();
-                if fault.is_none() && config.fetch_downloads {
-                    fault = fetch(&d.url).await.err();
-                }
-                let firmware = d.file_type.starts_with('1');
-                if fault.is_none() && firmware {
-                    tokio::time::sleep(config.reboot_delay).await;
-                }
-                let version = config.firmware_version.clone().unwrap_or_else(|| {
-                    d.url.rsplit('/').next().unwrap_or_default().trim_end_matches(".bin").to_owned()
-                });
-                {
-                    let mut s = lock(&shared);
-                    let (fault_code, fault_string) = fault.unwrap_or((0, String::new()));
-                    if fault_code == 0 && firmware {
-                        let name = format!("{}DeviceInfo.SoftwareVersion", s.tree.root());
-                        s.tree.set_text(&name, &version);
-                        s.stats.reboots += 1;
-                        s.add_event(event_code::BOOT, "");
-                    }
-                    s.pending_requests.push(
-                        TransferComplete {
-                            command_key: d.command_key.clone(),
-                            fault: FaultStruct { fault_code, fault_string },
-                            start_time: start,
-                            complete_time: now_date_time(),
-                        }
-                        .into(),
-                    );
-                    s.add_event(event_code::TRANSFER_COMPLETE, "");
-                    s.add_event(event_code::M_DOWNLOAD, &d.command_key);
-                }
-                wake.notify_one();
-            });
-        }
+        After::Download(d) => download(d, event_code::M_DOWNLOAD, config, shared, wake),
+        After::Upload(u) => super::transfers::carry_out_upload(u, shared, wake),
+        After::ScheduleDownload(d) => super::transfers::carry_out_schedule(d, config, shared, wake),
         After::Diagnostics(base) => later(shared, wake, Duration::from_millis(50), move |s| {
             super::diagnostics::complete(&mut s.tree, &base);
             s.add_event(event_code::DIAGNOSTICS_COMPLETE, "");
@@ -466,4 +439,55 @@ fn carry_out(
             s.add_event(event_code::M_SCHEDULE_INFORM, &key);
         }),
     }
+}
+
+/// Carries out a Download: waits, fetches when configured, then queues its TransferComplete
+/// (A.3.3.2); a firmware image reboots the CPE with the new version.
+pub(super) fn download(
+    d: Download,
+    m_event: &'static str,
+    config: &SimConfig,
+    shared: &SharedRef,
+    wake: &Arc<tokio::sync::Notify>,
+) {
+    let (shared, wake) = (shared.clone(), wake.clone());
+    let config = config.clone();
+    tokio::spawn(async move {
+        let start = now_date_time();
+        tokio::time::sleep(config.download_delay).await;
+        let mut fault = config.download_fault.clone();
+        if fault.is_none() && config.fetch_downloads {
+            fault = fetch(&d.url).await.err();
+        }
+        let firmware = d.file_type.starts_with('1');
+        if fault.is_none() && firmware {
+            tokio::time::sleep(config.reboot_delay).await;
+        }
+        let version = config
+            .firmware_version
+            .clone()
+            .unwrap_or_else(|| d.url.rsplit('/').next().unwrap_or_default().trim_end_matches(".bin").to_owned());
+        {
+            let mut s = lock(&shared);
+            let (fault_code, fault_string) = fault.unwrap_or((0, String::new()));
+            if fault_code == 0 && firmware {
+                let name = format!("{}DeviceInfo.SoftwareVersion", s.tree.root());
+                s.tree.set_text(&name, &version);
+                s.stats.reboots += 1;
+                s.add_event(event_code::BOOT, "");
+            }
+            s.pending_requests.push(
+                TransferComplete {
+                    command_key: d.command_key.clone(),
+                    fault: FaultStruct { fault_code, fault_string },
+                    start_time: start,
+                    complete_time: now_date_time(),
+                }
+                .into(),
+            );
+            s.add_event(event_code::TRANSFER_COMPLETE, "");
+            s.add_event(m_event, &d.command_key);
+        }
+        wake.notify_one();
+    });
 }

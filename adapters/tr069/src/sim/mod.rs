@@ -11,6 +11,7 @@ mod conn_req;
 mod cpe;
 mod diagnostics;
 mod software;
+mod transfers;
 pub mod tree;
 
 use std::net::SocketAddr;
@@ -110,6 +111,10 @@ pub(crate) struct Shared {
     pub changed: Vec<String>,
     pub stats: SimStats,
     pub in_session: bool,
+    /// CommandKeys of ScheduleDownloads whose window has not opened yet (cancellable).
+    pub scheduled: Vec<String>,
+    /// Bodies the CPE uploaded (Upload), by URL.
+    pub uploads: Vec<(String, u16)>,
 }
 
 impl Shared {
@@ -172,6 +177,8 @@ impl SimCpe {
             changed: Vec::new(),
             stats: SimStats::default(),
             in_session: false,
+            scheduled: Vec::new(),
+            uploads: Vec::new(),
         };
         if config.bootstrap {
             shared.add_event(crate::rpc::inform::event_code::BOOTSTRAP, "");
@@ -258,6 +265,11 @@ impl SimCpe {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The Uploads done so far: URL and the HTTP status the server answered.
+    pub fn uploads(&self) -> Vec<(String, u16)> {
+        self.lock().uploads.clone()
     }
 
     /// Stops the session task and the listener.
