@@ -81,9 +81,15 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     if let Some(acs) = &acs {
         let bound = acs.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let public = cfg.tr069_public_url.clone().or_else(|| acs.acs_url().map(|u| u.trim_end_matches('/').to_owned()));
-        println!("tr069 ACS listening on {bound} (CPEs use {})", public.as_deref().unwrap_or("?"));
-        if cfg.tr069_public_url.is_none() && acs.local_addr().is_some_and(|a| a.ip().is_unspecified()) {
-            tracing::warn!("set [tr069] public_url: file URLs given to CPEs name the unspecified address");
+        let unspecified = acs.local_addr().is_some_and(|a| a.ip().is_unspecified());
+        match (&cfg.tr069_public_url, unspecified) {
+            (Some(url), _) => println!("tr069 ACS listening on {bound} (CPEs use {url})"),
+            (None, true) => {
+                let port = acs.local_addr().map_or(7547, |a| a.port());
+                println!("tr069 ACS listening on {bound} (CPEs use http://<this host>:{port}/)");
+                tracing::warn!("set [tr069] public_url so that file URLs given to CPEs name a reachable host");
+            }
+            (None, false) => println!("tr069 ACS listening on {bound} (CPEs use {})", public.as_deref().unwrap_or("?")),
         }
         files_url = public.map(|p| format!("{}{}", origin(&p), unidm_tr069::acs::FILES_PREFIX));
     }
