@@ -125,9 +125,12 @@ impl Inner {
         rule: Option<String>,
     ) -> Result<Operation, CoreError> {
         action.validate().map_err(|(field, msg)| CoreError::bad_input(format!("action.{field}"), msg))?;
-        let dev = self.device(device).ok_or_else(|| CoreError::not_found("device", device))?;
         let function = action.function();
-        if !dev.supports(function) {
+        let supported = {
+            let devs = self.devices.read().map_err(|_| CoreError::Shutdown)?;
+            devs.get(device).ok_or_else(|| CoreError::not_found("device", device))?.supports(function)
+        };
+        if !supported {
             return Err(CoreError::NotSupported { device: device.clone(), function });
         }
         let now = self.clock.now();

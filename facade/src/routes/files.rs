@@ -89,8 +89,11 @@ pub async fn upload(
         Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "Storage failure", e.to_string())
     };
     tokio::fs::create_dir_all(&f.dir).await.map_err(internal)?;
-    // Written under a temporary name and renamed, so a device never fetches half a file.
-    let tmp = f.dir.join(format!(".upload-{}-{}", std::process::id(), p.name));
+    // Written under a temporary name and renamed, so a device never fetches half a file; the
+    // sequence number keeps two concurrent uploads of one name apart.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = f.dir.join(format!(".upload-{}-{seq}-{}", std::process::id(), p.name));
     let mut out = tokio::fs::File::create(&tmp).await.map_err(internal)?;
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
