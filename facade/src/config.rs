@@ -29,6 +29,8 @@
 //! [lwm2m]                     # the LwM2M server (CoAP over UDP)
 //! enabled = true              # UNIDM_LWM2M, --lwm2m
 //! listen = "0.0.0.0:5683"     # UNIDM_LWM2M_LISTEN, --lwm2m-listen
+//! bootstrap_listen = "0.0.0.0:5783"   # UNIDM_LWM2M_BOOTSTRAP_LISTEN, --lwm2m-bootstrap-listen;
+//!                             # "off" disables the bootstrap server
 //! awake_window_s = 93         # queue mode: how long a sleeping device stays reachable
 //! max_registers_per_source = 300   # per minute and source IP (raise behind NAT)
 //! max_registrations = 100000
@@ -97,6 +99,10 @@ pub struct ServeArgs {
     /// UDP address of the LwM2M server [default: 0.0.0.0:5683].
     #[arg(long, env = "UNIDM_LWM2M_LISTEN")]
     pub lwm2m_listen: Option<SocketAddr>,
+    /// UDP address of the LwM2M bootstrap server, or `off` [default: 0.0.0.0:5783; with
+    /// --lwm2m-listen on port 0, port 0 on the same address].
+    #[arg(long, env = "UNIDM_LWM2M_BOOTSTRAP_LISTEN")]
+    pub lwm2m_bootstrap_listen: Option<String>,
     /// Run the TR-069 ACS [default: true].
     #[arg(long, env = "UNIDM_TR069")]
     pub tr069: Option<bool>,
@@ -128,6 +134,7 @@ struct FileConfig {
 struct Lwm2mSection {
     enabled: Option<bool>,
     listen: Option<SocketAddr>,
+    bootstrap_listen: Option<String>,
     awake_window_s: Option<u64>,
     max_registers_per_source: Option<u32>,
     max_registrations: Option<usize>,
@@ -315,6 +322,13 @@ impl ServeConfig {
                 c.server.registration.max_registrations = n;
             }
             c.server.registration.deny = l.deny;
+            match args.lwm2m_bootstrap_listen.clone().or(l.bootstrap_listen).as_deref() {
+                None => {}
+                Some("off") => c.bootstrap_listen = None,
+                Some(a) => {
+                    c.bootstrap_listen = Some(a.parse().with_context(|| format!("lwm2m bootstrap_listen `{a}`"))?)
+                }
+            }
             Some(c)
         } else {
             None

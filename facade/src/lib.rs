@@ -48,6 +48,8 @@ pub struct AppState {
     pub started: Instant,
     /// The files directory, when one is configured.
     pub files: Option<routes::files::FilesConfig>,
+    /// The LwM2M adapter, for its bootstrap configurations.
+    pub lwm2m: Option<Arc<unidm_lwm2m::Lwm2mAdapter>>,
 }
 
 /// What the HTTP application serves besides the engine.
@@ -57,6 +59,8 @@ pub struct AppOptions {
     pub token: Option<String>,
     /// The files directory behind `/api/v1/files`.
     pub files: Option<routes::files::FilesConfig>,
+    /// The LwM2M adapter behind `/api/v1/lwm2m/bootstrap`.
+    pub lwm2m: Option<Arc<unidm_lwm2m::Lwm2mAdapter>>,
 }
 
 #[derive(OpenApi)]
@@ -75,6 +79,7 @@ pub struct AppOptions {
         (name = "rules", description = "Provisioning rules"),
         (name = "topology", description = "Gateways and the devices behind them"),
         (name = "events", description = "The event stream"),
+        (name = "lwm2m", description = "LwM2M bootstrap configurations"),
         (name = "files", description = "Files served to devices (firmware, configuration) and uploads from them")
     )
 )]
@@ -95,7 +100,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api() -> OpenApiRouter<AppState> {
-    use routes::{devices, events, files, groups, operations, rules};
+    use routes::{devices, events, files, groups, lwm2m, operations, rules};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(devices::list, devices::provision))
         .routes(routes!(devices::get, devices::delete))
@@ -125,6 +130,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(events::topology))
         .routes(routes!(files::upload, files::list))
         .routes(routes!(files::delete))
+        .routes(routes!(lwm2m::list))
+        .routes(routes!(lwm2m::get, lwm2m::put, lwm2m::delete))
 }
 
 /// The OpenAPI document of every `/api/v1` route, completed by [`openapi::complete`].
@@ -151,7 +158,7 @@ fn generated() -> utoipa::openapi::OpenApi {
 /// it with connect info (`into_make_service_with_connect_info::<SocketAddr>()`) so the
 /// loopback rule can see the client's address.
 pub fn app(engine: Engine, token: Option<String>) -> Router {
-    app_with(engine, AppOptions { token, files: None })
+    app_with(engine, AppOptions { token, files: None, lwm2m: None })
 }
 
 /// [`app`] with every option.
@@ -162,6 +169,7 @@ pub fn app_with(engine: Engine, options: AppOptions) -> Router {
         metrics: Arc::new(HttpMetrics::default()),
         started: Instant::now(),
         files: options.files,
+        lwm2m: options.lwm2m,
     };
     let (router, _) = api().split_for_parts();
     let doc = Arc::new(openapi());

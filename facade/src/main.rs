@@ -77,6 +77,9 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     if let Some(addr) = lwm2m.as_ref().and_then(|l| l.local_addr()) {
         println!("lwm2m server listening on coap://{addr} (udp)");
     }
+    if let Some(addr) = lwm2m.as_ref().and_then(|l| l.bootstrap_addr()) {
+        println!("lwm2m bootstrap server listening on coap://{addr} (udp)");
+    }
     let mut files_url = None;
     if let Some(acs) = &acs {
         let bound = acs.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -94,7 +97,10 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         files_url = public.map(|p| format!("{}{}", origin(&p), unidm_tr069::acs::FILES_PREFIX));
     }
     let files = FilesConfig { dir: cfg.files_dir.clone(), max_upload: cfg.max_upload, base_url: files_url };
-    let app = unidm::app_with(engine.clone(), AppOptions { token: cfg.token.clone(), files: Some(files) });
+    let app = unidm::app_with(
+        engine.clone(),
+        AppOptions { token: cfg.token.clone(), files: Some(files), lwm2m: lwm2m.clone() },
+    );
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;

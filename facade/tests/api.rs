@@ -519,6 +519,10 @@ async fn openapi_lists_every_route() {
         ("get", "/api/v1/files"),
         ("post", "/api/v1/files"),
         ("delete", "/api/v1/files/{name}"),
+        ("get", "/api/v1/lwm2m/bootstrap"),
+        ("get", "/api/v1/lwm2m/bootstrap/{endpoint}"),
+        ("put", "/api/v1/lwm2m/bootstrap/{endpoint}"),
+        ("delete", "/api/v1/lwm2m/bootstrap/{endpoint}"),
     ];
     let mut listed = 0;
     for (path, item) in paths {

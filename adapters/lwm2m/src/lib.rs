@@ -1,7 +1,6 @@
 //! LwM2M adapter for unidm (OMA LightweightM2M 1.0 / 1.1 / 1.2).
 //!
-//! Scope: a LwM2M server over CoAP/UDP (DTLS and the bootstrap server later, behind a transport
-//! trait), the content-format codecs (text, opaque, link-format, TLV, LwM2M JSON, SenML JSON /
+//! Scope: a LwM2M server over CoAP/UDP and a bootstrap server (DTLS later, behind a transport trait), the content-format codecs (text, opaque, link-format, TLV, LwM2M JSON, SenML JSON /
 //! CBOR, LwM2M CBOR), observe and queue mode, the mapping of the registered objects to the common
 //! model, and a simulated LwM2M client. Protocol logic is sans-I/O: codecs and state machines take
 //! bytes and `now`; only a thin tokio shell owns sockets and reads the clock.
@@ -20,7 +19,11 @@
 //!   queue mode (§6.5), Block1 / Block2.
 //! - [`adapter`]: [`Lwm2mAdapter`], the `unidm_core::Adapter` around it: UDP shell, engine
 //!   reporting, persistence of registrations, operations (native read / write / execute /
-//!   observe, reboot, factory reset, device info, firmware pull).
+//!   observe / discover / write-attributes / create / delete, reboot, factory reset, device
+//!   info, firmware pull, software management /9, gateway end devices /25), and the bootstrap
+//!   server's configurations (`bootstrap_configs`, `put_bootstrap_config`, ...).
+//! - [`bootstrap`]: the bootstrap server (TS Core 1.1 §5.2): per-endpoint configurations and
+//!   the sans-I/O Bootstrap-Request / Delete / Discover / Write / Finish sequence.
 //! - [`sim`]: a simulated LwM2M client over real UDP for tests, demos and load.
 //!
 //! # Starting the adapter
@@ -49,9 +52,14 @@
 //! to value (`{"/3/0/0": "Acme", "/3/0/11/0": 0}`). Opaque values are base64, object links
 //! `"3:0"`. A write takes the same shapes: a value for a resource, `{"<resource>": value}` for
 //! an object instance (partial update, POST). Observation events carry the same JSON.
+//! Discover yields `[{"path": "/3/0/7", "attributes": {"dim": 2}}]`, Create `{"path": "/9/1"}`;
+//! Write-Attributes takes `{"pmin": 10, "gt": 2.5}` (`null` removes one); see
+//! [`adapter::native`]. Software actions address `/9` instances by id (`"module": "1"`); end
+//! devices behind a LwM2M Gateway are devices `lwm2m:{gateway}/{device id}` ([`adapter::gateway`]).
 #![deny(missing_docs)]
 
 pub mod adapter;
+pub mod bootstrap;
 pub mod coap;
 pub mod codec;
 pub mod model;
@@ -60,4 +68,5 @@ pub mod server;
 pub mod sim;
 
 pub use adapter::{Lwm2mAdapter, Lwm2mConfig};
+pub use bootstrap::{BootstrapConfig, BootstrapConfigError};
 pub use path::{Path, PathError};

@@ -5,6 +5,7 @@ pub mod devices;
 pub mod events;
 pub mod files;
 pub mod groups;
+pub mod lwm2m;
 pub mod operations;
 pub mod rules;
 

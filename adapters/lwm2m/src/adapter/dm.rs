@@ -26,10 +26,17 @@ pub fn preferred_format(reg: &Registration) -> ContentFormat {
     }
 }
 
-/// Read (GET with Accept), or Observe with `observe = Some(0)`.
+/// Read (GET with Accept), or Observe with `observe = Some(0)`. A LwM2M 1.0 client reading
+/// one resource gets no Accept: plain text is its default there (TS Core 1.0 §6.4), and some
+/// 1.0 clients (lwm2m-node-lib) drop a request whose Accept they do not know instead of
+/// answering 4.06.
 pub fn read(reg: &Registration, path: Path, observe: Option<u32>) -> DmRequest {
     let mut r = DmRequest::new(RequestType::Get, path);
-    r.accept = Some(preferred_format(reg).code());
+    let single = matches!(path, Path::Resource(o, _, res) if crate::model::is_multiple(o, res) == Some(false))
+        || matches!(path, Path::ResourceInstance(..));
+    if reg.is_1_1_or_later() || !single {
+        r.accept = Some(preferred_format(reg).code());
+    }
     r.observe = observe;
     r
 }
@@ -58,7 +65,13 @@ pub fn write(reg: &Registration, path: Path, value: &Json, hints: &dyn TypeHints
         && content.records.len() == 1
         && content.records[0].path == path
         && !matches!(content.records[0].value, Value::Opaque(_));
+    let single_opaque = path.is_resource_level()
+        && content.records.len() == 1
+        && content.records[0].path == path
+        && matches!(content.records[0].value, Value::Opaque(_));
+    // A firmware image for /5/0/0 goes as application/octet-stream (Core 1.1 §7.4.1).
     let format = match preferred_format(reg) {
+        _ if single_opaque => ContentFormat::Opaque,
         ContentFormat::Tlv if single_text => ContentFormat::Text,
         f => f,
     };

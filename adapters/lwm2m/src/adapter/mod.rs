@@ -7,11 +7,15 @@
 //! device through the shell; requests for an unregistered or sleeping (queue mode) device wait
 //! in the server until the device is next heard from.
 
+mod bootstrap;
 pub mod dm;
 pub mod firmware;
+pub mod gateway;
 pub mod mapping;
+pub mod native;
 mod ops;
 mod shell;
+pub mod software;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,6 +47,11 @@ pub struct Lwm2mConfig {
     /// A directory of DDF XML object definitions (OMA registry `N.xml`) typing values of
     /// objects beyond the built-in /1, /3, /4, /5, /6, /7, /9. Default none.
     pub ddf_dir: Option<std::path::PathBuf>,
+    /// UDP address of the bootstrap server (TS Core 1.1 §5.2), `None` to run none. Default
+    /// `0.0.0.0:5783` (fact sheet §1.1); [`Lwm2mConfig::new`] derives it from `listen`.
+    pub bootstrap_listen: Option<SocketAddr>,
+    /// Bootstrap server bounds (sessions, timeout, endpoint name length).
+    pub bootstrap: crate::bootstrap::BootstrapLimits,
 }
 
 impl Default for Lwm2mConfig {
@@ -53,14 +62,18 @@ impl Default for Lwm2mConfig {
             read_device_on_register: true,
             firmware_poll: Duration::from_secs(30),
             ddf_dir: None,
+            bootstrap_listen: Some(SocketAddr::from(([0, 0, 0, 0], 5783))),
+            bootstrap: Default::default(),
         }
     }
 }
 
 impl Lwm2mConfig {
-    /// Defaults, listening on `listen`.
+    /// Defaults, listening on `listen`; the bootstrap server listens on the same IP, port 5783
+    /// (or an ephemeral port when `listen` has port 0, as tests use).
     pub fn new(listen: SocketAddr) -> Self {
-        Lwm2mConfig { listen, ..Default::default() }
+        let port = if listen.port() == 0 { 0 } else { 5783 };
+        Lwm2mConfig { listen, bootstrap_listen: Some(SocketAddr::new(listen.ip(), port)), ..Default::default() }
     }
 }
 
@@ -86,6 +99,8 @@ pub(crate) struct Ctx {
     pub notifications: broadcast::Sender<Notified>,
     pub registrations: RwLock<HashMap<String, Registration>>,
     pub registered: Notify,
+    /// End devices behind gateways, by child endpoint name (`{gateway}/{device id}`).
+    pub children: RwLock<HashMap<String, gateway::Child>>,
     pub tasks: Mutex<HashMap<OperationId, JoinHandle<()>>>,
     /// Paths a user observes, per endpoint (persisted under `obs/{endpoint}`), re-observed
     /// when the client registers again or after a restart.
@@ -97,6 +112,10 @@ pub(crate) struct Ctx {
 impl Ctx {
     /// The endpoint's registration, waiting for it to register when it is not.
     pub async fn registration(&self, endpoint: &str) -> Registration {
+        if let Some(child) = self.child(endpoint) {
+            let gateway = Box::pin(self.registration(&child.gateway)).await;
+            return child.registration(endpoint, &gateway);
+        }
         loop {
             let notified = self.registered.notified();
             if let Some(reg) = self.registrations.read().ok().and_then(|r| r.get(endpoint).cloned()) {
@@ -107,8 +126,16 @@ impl Ctx {
     }
 
     /// Sends a request and waits for its answer (or for the retransmission schedule to end).
-    pub async fn request(&self, endpoint: &str, request: DmRequest) -> Result<DmResponse, OperationError> {
+    pub async fn request(&self, endpoint: &str, mut request: DmRequest) -> Result<DmResponse, OperationError> {
         let (reply, rx) = oneshot::channel();
+        let child = self.child(endpoint);
+        let endpoint = match &child {
+            Some(c) => {
+                request.prefix = Some(c.prefix.clone());
+                c.gateway.as_str()
+            }
+            None => endpoint,
+        };
         let command = Command::Request { endpoint: endpoint.to_owned(), request, reply };
         self.commands.send(command).map_err(|_| OperationError::new(ErrorKind::Internal, "adapter stopped"))?;
         match rx.await {
@@ -116,6 +143,11 @@ impl Ctx {
             Ok(Err(f)) => Err(dm::failure(f)),
             Err(_) => Err(OperationError::new(ErrorKind::Internal, "adapter stopped")),
         }
+    }
+
+    /// The end device called `endpoint`, when it is one.
+    pub fn child(&self, endpoint: &str) -> Option<gateway::Child> {
+        self.children.read().ok()?.get(endpoint).cloned()
     }
 
     /// Records (or forgets) a user's observation of `path` durably.
@@ -159,6 +191,7 @@ struct Running {
     ctx: Arc<Ctx>,
     local_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
+    bootstrap: Option<Arc<bootstrap::BootstrapRunning>>,
 }
 
 /// The LwM2M server adapter.
@@ -223,7 +256,14 @@ impl Adapter for Lwm2mAdapter {
         if self.running.get().is_some() {
             return Err(AdapterError("started twice".into()));
         }
-        let running = shell::start(self.config.clone(), handle).await?;
+        let bootstrap = match self.config.bootstrap_listen {
+            Some(addr) => {
+                Some(bootstrap::start(addr, self.config.bootstrap.clone(), handle.clone(), shell::seed()).await?)
+            }
+            None => None,
+        };
+        let mut running = shell::start(self.config.clone(), handle).await?;
+        running.bootstrap = bootstrap;
         self.running.set(running).map_err(|_| AdapterError("started twice".into()))
     }
 
@@ -260,6 +300,9 @@ impl Adapter for Lwm2mAdapter {
             }
             for t in &running.tasks {
                 t.abort();
+            }
+            if let Some(b) = &running.bootstrap {
+                b.shutdown();
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Operations on LwM2M devices (TS Core 1.1 §6.3, §6.4): native read / write / execute /
-//! observe, reboot (Execute /3/0/4), factory reset (Execute /3/0/5), device info refresh
-//! (Read /3/0) and the firmware pull procedure (object /5).
+//! observe / discover / write-attributes / create / delete, reboot (Execute /3/0/4), factory reset (Execute /3/0/5), device info refresh
+//! (Read /3/0) and the firmware pull procedure (object /5); software management is in
+//! [`super::software`].
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use unidm_models::{
 };
 
 use super::firmware::{self, UpdateResult};
-use super::{dm, mapping, Ctx};
+use super::{dm, mapping, native, Ctx};
 use crate::codec::Value;
 use crate::path::Path;
 
@@ -28,11 +29,25 @@ fn native_path(n: &NativeRequest) -> Result<Path, OperationError> {
 /// Refuses at once what can never succeed (unsupported actions, malformed paths).
 pub(super) fn check(op: &Operation) -> Result<(), OperationError> {
     match &op.action {
-        Action::Software(_) | Action::Ping(_) | Action::Traceroute(_) => Err(OperationError::new(
+        Action::Ping(_) | Action::Traceroute(_) => Err(OperationError::new(
             ErrorKind::NotSupported,
             format!("{} is not supported by the LwM2M adapter yet", op.action.name()),
         )),
-        Action::Native(n) => native_path(n).map(|_| ()),
+        Action::Native(n) => {
+            let path = native_path(n)?;
+            // Malformed requests fail now, not after waiting for the device.
+            match n.op {
+                NativeOp::Discover => native::discover(path).map(|_| ()),
+                NativeOp::WriteAttributes => {
+                    native::write_attributes(path, n.value.as_ref().unwrap_or(&Json::Null)).map(|_| ())
+                }
+                NativeOp::Delete => native::delete(path).map(|_| ()),
+                NativeOp::Create if !matches!(path, Path::Object(_) | Path::ObjectInstance(..)) => {
+                    Err(OperationError::new(ErrorKind::BadInput, format!("Create targets /o or /o/i, not {path}")))
+                }
+                _ => Ok(()),
+            }
+        }
         _ => Ok(()),
     }
 }
@@ -45,6 +60,7 @@ pub(super) async fn run(ctx: Arc<Ctx>, op: Operation) {
         Action::RefreshDeviceInfo => refresh_device_info(&ctx, endpoint(&op)).await,
         Action::Native(n) => native(&ctx, &op, n).await,
         Action::Firmware(f) => firmware_update(&ctx, &op, f).await,
+        Action::Software(s) => super::software::run(&ctx, &op, s).await,
         _ => Err(OperationError::new(ErrorKind::NotSupported, "not supported")),
     };
     let reported = match outcome {
@@ -81,7 +97,7 @@ pub(super) async fn resume_observations(ctx: &Ctx, ep: &str) {
 
 /// Reads `path`, asking for the client's preferred format and retrying without Accept when it
 /// answers 4.06 Not Acceptable.
-async fn read(ctx: &Ctx, ep: &str, path: Path, observe: Option<u32>) -> Result<Json, OperationError> {
+pub(super) async fn read(ctx: &Ctx, ep: &str, path: Path, observe: Option<u32>) -> Result<Json, OperationError> {
     let reg = ctx.registration(ep).await;
     let mut response = ctx.request(ep, dm::read(&reg, path, observe)).await?;
     if response.code == ResponseType::NotAcceptable {
@@ -111,11 +127,30 @@ async fn native(ctx: &Ctx, op: &Operation, n: &NativeRequest) -> Result<Option<J
             Ok(None)
         }
         NativeOp::Execute => execute(ctx, op, path, n.args.as_deref()).await,
-        NativeOp::Discover | NativeOp::WriteAttributes | NativeOp::Create | NativeOp::Delete => {
-            Err(OperationError::new(
-                ErrorKind::NotSupported,
-                "discover, write-attributes, create and delete are not implemented for LwM2M yet",
-            ))
+        NativeOp::Discover => {
+            let request = native::discover(path)?;
+            ctx.registration(ep).await;
+            let response = ctx.request_ok(ep, request).await?;
+            native::discover_result(&response).map(Some)
+        }
+        NativeOp::WriteAttributes => {
+            let attributes = n.value.as_ref().unwrap_or(&Json::Null);
+            let request = native::write_attributes(path, attributes)?;
+            ctx.registration(ep).await;
+            ctx.request_ok(ep, request).await?;
+            Ok(None)
+        }
+        NativeOp::Create => {
+            let reg = ctx.registration(ep).await;
+            let (request, asked) = native::create(&reg, path, n.value.as_ref(), &ctx.models)?;
+            let response = ctx.request_ok(ep, request).await?;
+            Ok(Some(json!({"path": native::created_path(&response, asked).to_string()})))
+        }
+        NativeOp::Delete => {
+            let request = native::delete(path)?;
+            ctx.registration(ep).await;
+            ctx.request_ok(ep, request).await?;
+            Ok(None)
         }
         NativeOp::Write => {
             let value =
@@ -166,7 +201,7 @@ pub(super) async fn refresh_device_info(ctx: &Ctx, ep: &str) -> Result<Option<Js
     Ok(Some(result))
 }
 
-async fn read_int(ctx: &Ctx, ep: &str, path: Path) -> Result<i64, OperationError> {
+pub(super) async fn read_int(ctx: &Ctx, ep: &str, path: Path) -> Result<i64, OperationError> {
     match read(ctx, ep, path, None).await? {
         Json::Number(n) => n.as_i64(),
         Json::String(s) => s.trim().parse().ok(),
@@ -185,7 +220,7 @@ async fn set_firmware(ctx: &Ctx, op: &Operation, change: impl FnOnce(&mut Firmwa
         .await;
 }
 
-async fn progress(ctx: &Ctx, op: &Operation, percent: u8, message: &str) {
+pub(super) async fn progress(ctx: &Ctx, op: &Operation, percent: u8, message: &str) {
     let p = Progress { percent: Some(percent), message: Some(message.to_owned()) };
     let _ = ctx.handle.operation_progress(op.id, p).await;
 }
@@ -300,7 +335,7 @@ async fn firmware_update(ctx: &Ctx, op: &Operation, fw: &FirmwareUpdate) -> Resu
 /// The next State value: from a notification, or by reading it when none came in time or the
 /// client registered again (it reboots to apply an image). A read that gets no answer is not
 /// fatal here: a client applying firmware is often away for a while.
-async fn next_state(
+pub(super) async fn next_state(
     ctx: &Ctx,
     ep: &str,
     notes: &mut tokio::sync::broadcast::Receiver<super::Notified>,

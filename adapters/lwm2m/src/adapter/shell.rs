@@ -33,7 +33,7 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-fn seed() -> u64 {
+pub(super) fn seed() -> u64 {
     // The std hasher's random keys: a seed for tokens and registration ids without a new crate.
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
@@ -94,13 +94,14 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
         notifications: broadcast::channel(1024).0,
         registrations: RwLock::new(registrations),
         registered: Notify::new(),
+        children: RwLock::new(HashMap::new()),
         tasks: Mutex::new(HashMap::new()),
         observed: Mutex::new(observed),
         seen: Mutex::new(Default::default()),
     });
     let io = tokio::spawn(run(ctx.clone(), socket, server, command_rx, pump_tx));
     let pump = tokio::spawn(pump(ctx.clone(), pump_rx));
-    Ok(Running { ctx, local_addr, tasks: vec![io, pump] })
+    Ok(Running { ctx, local_addr, tasks: vec![io, pump], bootstrap: None })
 }
 
 async fn run(
@@ -223,6 +224,11 @@ async fn contact(ctx: &Arc<Ctx>, reg: &Registration, boot: bool) {
         let ctx = ctx.clone();
         let endpoint = reg.endpoint.clone();
         tokio::spawn(async move { ops::resume_observations(&ctx, &endpoint).await });
+    }
+    if boot && reg.has_object(25) {
+        let ctx = ctx.clone();
+        let reg = reg.clone();
+        tokio::spawn(async move { super::gateway::discover_children(&ctx, &reg).await });
     }
     if boot && ctx.config.read_device_on_register && reg.has_object(3) {
         let ctx = ctx.clone();

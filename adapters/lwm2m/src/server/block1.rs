@@ -12,7 +12,7 @@ use crate::coap::block::BlockOption;
 
 /// What to do with a request.
 #[derive(Debug)]
-pub(super) enum Block1Outcome {
+pub(crate) enum Block1Outcome {
     /// Not block-wise: process it as it is.
     Plain,
     /// The last block arrived: process this request, which carries the whole body, and echo
@@ -32,7 +32,7 @@ struct Transfer {
 
 /// Block1 transfers in progress.
 #[derive(Debug)]
-pub(super) struct Block1Receiver {
+pub(crate) struct Block1Receiver {
     max_body: usize,
     max_transfers: usize,
     lifetime: Duration,
@@ -40,20 +40,20 @@ pub(super) struct Block1Receiver {
 }
 
 impl Block1Receiver {
-    pub(super) fn new(max_body: usize, max_transfers: usize, lifetime: Duration) -> Self {
+    pub(crate) fn new(max_body: usize, max_transfers: usize, lifetime: Duration) -> Self {
         Block1Receiver { max_body, max_transfers: max_transfers.max(1), lifetime, transfers: HashMap::new() }
     }
 
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.transfers.len()
     }
 
-    pub(super) fn expire(&mut self, now: Instant) {
+    pub(crate) fn expire(&mut self, now: Instant) {
         let lifetime = self.lifetime;
         self.transfers.retain(|_, t| now.saturating_duration_since(t.started) < lifetime);
     }
 
-    pub(super) fn on_request(&mut self, now: Instant, peer: SocketAddr, request: &Packet) -> Block1Outcome {
+    pub(crate) fn on_request(&mut self, now: Instant, peer: SocketAddr, request: &Packet) -> Block1Outcome {
         let block = match BlockOption::from_packet(request, CoapOption::Block1) {
             Ok(Some(b)) => b,
             Ok(None) => return Block1Outcome::Plain,

@@ -10,7 +10,8 @@
 //! client that is not registered, or asleep in queue mode (§6.5, fact sheet §11), wait in a
 //! bounded per-endpoint queue until the client's next Register, Update or notification.
 
-mod block1;
+pub(crate) mod block1;
+mod outcomes;
 pub mod registration;
 mod types;
 
@@ -20,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, ResponseType};
 
-use crate::coap::block::{Block2Assembler, Block2Step, BlockOption};
+use crate::coap::block::{Block1Sender, Block2Assembler, BlockOption};
 use crate::coap::dedup::{Deduplicator, Seen};
-use crate::coap::exchange::{ExchangeEvent, Exchanges};
+use crate::coap::exchange::Exchanges;
 use crate::coap::observe::{Notification, Observations};
 use crate::coap::{encode_uint, reset, serialize, Transmit};
 use crate::path::Path;
@@ -40,6 +41,8 @@ struct InFlight {
     original: Packet,
     /// Set once a Block2 transfer started.
     blocks: Option<Block2Assembler>,
+    /// A request body sent in Block1 blocks (RFC 7959 §2.5; firmware push to /5/0/0).
+    block1: Option<Block1Sender>,
 }
 
 /// The LwM2M server state machine.
@@ -194,7 +197,10 @@ impl Server {
         let mut packet = Packet::new();
         packet.header.set_type(MessageType::Confirmable);
         packet.header.code = MessageClass::Request(request.method);
-        for seg in reg.uri_path(&request.path) {
+        let mut segments = reg.uri_path(&Path::Root);
+        segments.extend(request.prefix.iter().cloned());
+        segments.extend(request.path.ids().iter().map(u16::to_string));
+        for seg in segments {
             packet.add_option(CoapOption::UriPath, seg.into_bytes());
         }
         if let Some(cf) = request.content_format {
@@ -203,7 +209,19 @@ impl Server {
         if let Some(accept) = request.accept {
             packet.add_option(CoapOption::Accept, encode_uint(u32::from(accept)));
         }
-        packet.payload = request.payload;
+        for q in request.query {
+            packet.add_option(CoapOption::UriQuery, q.into_bytes());
+        }
+        // Bodies above one block go block-wise (RFC 7959 §2.5), 1024-byte blocks (SZX 6).
+        let block1 = if request.payload.len() > 1024 {
+            match Block1Sender::new(packet.clone(), request.payload, 6, self.config.max_request_body) {
+                Ok(sender) => Some(sender),
+                Err(e) => return self.fail(id, RequestFailure::Rejected(e.to_string())),
+            }
+        } else {
+            packet.payload = request.payload;
+            None
+        };
         let key = (endpoint.to_owned(), request.path);
         let token = match request.observe {
             // Cancel with Observe=1 reuses the registration's token (RFC 7641 §3.6).
@@ -221,6 +239,14 @@ impl Server {
         if let Some(o) = request.observe {
             packet.add_option(CoapOption::Observe, encode_uint(o));
         }
+        let mut packet = match &block1 {
+            Some(sender) => {
+                let mut first = sender.request();
+                first.set_token(token.clone());
+                first
+            }
+            None => packet,
+        };
         let observe = request.observe == Some(0);
         if observe {
             if let Some((p, old)) = self.observed.remove(&key) {
@@ -239,6 +265,7 @@ impl Server {
             observe,
             original: packet.clone(),
             blocks: None,
+            block1,
         };
         match self.transmit_request(now, peer, packet, flight) {
             Ok(()) => {
@@ -269,33 +296,6 @@ impl Server {
         self.exchanges.send_request(now, peer, packet, random)?;
         self.in_flight.insert((peer, token), flight);
         Ok(())
-    }
-
-    /// Continues a Block2 transfer (RFC 7959 §2.4): `Some(packet)` once the body is whole.
-    fn reassemble(&mut self, now: Instant, peer: SocketAddr, mut flight: InFlight, packet: Packet) -> Option<Packet> {
-        let started = flight.blocks.is_some();
-        if !started && packet.get_first_option(CoapOption::Block2).is_none() {
-            return Some(packet);
-        }
-        let mut blocks = flight.blocks.take().unwrap_or_else(|| Block2Assembler::new(self.config.max_body));
-        let fail = |s: &mut Server, request, why: String| {
-            s.events.push_back(ServerEvent::Response { request, result: Err(RequestFailure::Rejected(why)) });
-            None
-        };
-        match blocks.on_response(&packet) {
-            Ok(Block2Step::Complete(whole)) => Some(whole),
-            Ok(Block2Step::Next(block)) => {
-                let mut next = Block2Assembler::next_request(&flight.original, block);
-                next.set_token(self.random().to_be_bytes().to_vec());
-                let request = flight.request;
-                let continued = InFlight { observe: false, blocks: Some(blocks), ..flight };
-                match self.transmit_request(now, peer, next, continued) {
-                    Ok(()) => None,
-                    Err(e) => fail(self, request, e.to_string()),
-                }
-            }
-            Err(e) => fail(self, flight.request, e.to_string()),
-        }
     }
 
     fn wake(&mut self, now: Instant, endpoint: &str) {
@@ -519,74 +519,6 @@ impl Server {
             self.dedup.expire(now);
             self.registry.expire_sources(now);
             self.block1.expire(now);
-        }
-    }
-
-    /// A queue-mode client that answered stays awake for another window (fact sheet §11).
-    fn keep_awake(&mut self, now: Instant, endpoint: &str) {
-        if self.registry.by_endpoint(endpoint).is_some_and(|r| r.queue_mode) {
-            self.awake.insert(endpoint.to_owned(), now + self.config.awake_window);
-        }
-    }
-
-    fn drain_transmits(&mut self) {
-        while let Some(t) = self.exchanges.poll_transmit() {
-            self.transmits.push_back(t);
-        }
-    }
-
-    fn drain_exchanges(&mut self, now: Instant) {
-        self.drain_transmits();
-        while let Some(event) = self.exchanges.poll_event() {
-            let (peer, token, result) = match event {
-                ExchangeEvent::Response { peer, token, response } => (peer, token, Ok(response)),
-                ExchangeEvent::Reset { peer, token } => (peer, token, Err(RequestFailure::Reset)),
-                ExchangeEvent::TimedOut { peer, token } => (peer, token, Err(RequestFailure::TimedOut)),
-            };
-            let Some(flight) = self.in_flight.remove(&(peer, token.clone())) else { continue };
-            let result = match result {
-                Ok(packet) if packet.get_first_option(CoapOption::Block2).is_some() || flight.blocks.is_some() => {
-                    if flight.observe {
-                        // The first block of an observe answer registers the observation.
-                        let _ = self.observations.on_response(now, peer, &packet);
-                    }
-                    let (request, endpoint) = (flight.request, flight.endpoint.clone());
-                    match self.reassemble(now, peer, flight, packet) {
-                        Some(whole) => {
-                            self.events.push_back(ServerEvent::Response {
-                                request,
-                                result: Ok(DmResponse::from_packet(&whole)),
-                            });
-                            self.keep_awake(now, &endpoint);
-                        }
-                        None => self.drain_transmits(),
-                    }
-                    continue;
-                }
-                Ok(packet) => {
-                    if flight.observe
-                        && !matches!(self.observations.on_response(now, peer, &packet), Notification::Fresh { .. })
-                    {
-                        self.observed.remove(&(flight.endpoint.clone(), flight.path));
-                        self.by_token.remove(&(peer, token));
-                    }
-                    self.keep_awake(now, &flight.endpoint);
-                    Ok(DmResponse::from_packet(&packet))
-                }
-                Err(e) => {
-                    if flight.observe {
-                        self.observations.forget(peer, &token);
-                        self.observed.remove(&(flight.endpoint.clone(), flight.path));
-                        self.by_token.remove(&(peer, token));
-                    }
-                    // A timed-out queue-mode client is asleep (fact sheet §11).
-                    if e == RequestFailure::TimedOut && self.awake.remove(&flight.endpoint).is_some() {
-                        self.events.push_back(ServerEvent::Sleeping(flight.endpoint.clone()));
-                    }
-                    Err(e)
-                }
-            };
-            self.events.push_back(ServerEvent::Response { request: flight.request, result });
         }
     }
 }

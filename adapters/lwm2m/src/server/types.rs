@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub max_body: usize,
     /// Block1 request bodies (large Register / Update payloads) reassembled at once.
     pub max_block1_transfers: usize,
+    /// Largest request body sent block-wise to a client (a firmware image written to
+    /// `/5/0/0`, RFC 7959 §2.5). Default 16 MiB.
+    pub max_request_body: usize,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +57,7 @@ impl Default for ServerConfig {
             dedup_per_peer: 16,
             max_body: 256 * 1024,
             max_block1_transfers: 256,
+            max_request_body: 16 << 20,
         }
     }
 }
@@ -74,6 +78,11 @@ pub struct DmRequest {
     pub accept: Option<u16>,
     /// Observe option: 0 registers an observation, 1 cancels it (RFC 7641 §2).
     pub observe: Option<u32>,
+    /// A LwM2M Gateway end-device prefix (`/25/x/1`): the request goes to
+    /// `/{prefix}/{path}` (LwM2M Gateway TS §6, fact sheet §9.12).
+    pub prefix: Option<String>,
+    /// Uri-Query options, one per entry (Write-Attributes `pmin=10`, TS Core 1.1 §5.4.3).
+    pub query: Vec<String>,
     /// Payload.
     pub payload: Vec<u8>,
 }
@@ -81,7 +90,16 @@ pub struct DmRequest {
 impl DmRequest {
     /// A request without options or payload.
     pub fn new(method: RequestType, path: Path) -> DmRequest {
-        DmRequest { method, path, content_format: None, accept: None, observe: None, payload: Vec::new() }
+        DmRequest {
+            method,
+            path,
+            content_format: None,
+            accept: None,
+            observe: None,
+            prefix: None,
+            query: Vec::new(),
+            payload: Vec::new(),
+        }
     }
 }
 
@@ -94,6 +112,8 @@ pub struct DmResponse {
     pub content_format: Option<u16>,
     /// Payload.
     pub payload: Vec<u8>,
+    /// Location-Path segments (the new instance of a Create, TS Core 1.1 §5.4.4).
+    pub location: Vec<String>,
 }
 
 impl DmResponse {
@@ -104,7 +124,13 @@ impl DmResponse {
         };
         let content_format =
             p.get_first_option(CoapOption::ContentFormat).and_then(|v| decode_uint(v)).map(|v| v as u16);
-        DmResponse { code, content_format, payload: p.payload.clone() }
+        let location = p
+            .get_option(CoapOption::LocationPath)
+            .into_iter()
+            .flatten()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect();
+        DmResponse { code, content_format, payload: p.payload.clone(), location }
     }
 }
 

@@ -12,7 +12,13 @@
 //! # Ok(()) }
 //! ```
 
+mod bootstrap;
+mod config;
+mod effects;
+pub mod gateway;
+mod manage;
 pub mod objects;
+mod software;
 
 use std::collections::HashMap;
 use std::io;
@@ -30,89 +36,10 @@ use crate::coap::exchange::{ExchangeEvent, Exchanges};
 use crate::coap::{encode_uint, serialize, TransmissionParams};
 use crate::codec::{ContentFormat, Value};
 use crate::path::Path;
+use crate::server::block1::{Block1Outcome, Block1Receiver};
+pub use config::{FirmwareBehaviour, SimConfig};
 pub use objects::{Effect, Objects};
-
-/// How the simulated firmware download and update behave.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FirmwareBehaviour {
-    /// Time from Package URI write to Downloaded.
-    pub download_delay: Duration,
-    /// Time from Update execute to the result.
-    pub update_delay: Duration,
-    /// 0 for a successful download, else the Update Result the download fails with (2-7, 9).
-    pub download_result: u8,
-    /// 1 for a successful update, else the Update Result it fails with (e.g. 8).
-    pub update_result: u8,
-    /// The firmware version /3/0/3 reports after a successful update.
-    pub new_version: String,
-    /// Reboot to apply the image: the client registers again (observations lost) once done.
-    pub reboot_on_update: bool,
-}
-
-impl Default for FirmwareBehaviour {
-    fn default() -> Self {
-        FirmwareBehaviour {
-            download_delay: Duration::from_millis(100),
-            update_delay: Duration::from_millis(100),
-            download_result: 0,
-            update_result: 1,
-            new_version: "2.0".into(),
-            reboot_on_update: false,
-        }
-    }
-}
-
-/// A simulated client's settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimConfig {
-    /// Endpoint Client Name.
-    pub endpoint: String,
-    /// The LwM2M server.
-    pub server: SocketAddr,
-    /// Local address; `127.0.0.1:0` by default.
-    pub bind: SocketAddr,
-    /// Lifetime, seconds.
-    pub lifetime_s: u32,
-    /// Binding (`U`, `UQ`).
-    pub binding: String,
-    /// Enabler version `1.0` or `1.1`.
-    pub version: String,
-    /// /3/0/0.
-    pub manufacturer: String,
-    /// /3/0/1.
-    pub model: String,
-    /// /3/0/2.
-    pub serial: String,
-    /// /3/0/3.
-    pub fw_version: String,
-    /// Firmware behaviour.
-    pub firmware: FirmwareBehaviour,
-    /// Register again after an executed Reboot, as a real device does.
-    pub reregister_after_reboot: bool,
-    /// Also offer Connectivity Monitoring /4/0 and Location /6/0.
-    pub connectivity_and_location: bool,
-}
-
-impl SimConfig {
-    /// Defaults for `endpoint` talking to `server`.
-    pub fn new(endpoint: &str, server: SocketAddr) -> SimConfig {
-        SimConfig {
-            endpoint: endpoint.to_owned(),
-            server,
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            lifetime_s: 300,
-            binding: "U".into(),
-            version: "1.0".into(),
-            manufacturer: "unidm sim".into(),
-            model: "sim-1".into(),
-            serial: format!("SN-{endpoint}"),
-            fw_version: "1.0".into(),
-            firmware: FirmwareBehaviour::default(),
-            reregister_after_reboot: false,
-            connectivity_and_location: false,
-        }
-    }
-}
+pub use software::{SoftwareBehaviour, SoftwareStep};
 
 type Reply = oneshot::Sender<Result<(), String>>;
 
@@ -121,9 +48,11 @@ enum Cmd {
     Update(Option<Reply>),
     Deregister(Reply),
     Send(Vec<Path>, Reply),
+    Bootstrap(SocketAddr, Reply),
     Changed(Path),
     DownloadDone,
     UpdateDone,
+    Software(u16, SoftwareStep),
 }
 
 #[derive(Clone, Copy)]
@@ -132,6 +61,7 @@ enum Kind {
     Update,
     Deregister,
     Send,
+    Bootstrap,
 }
 
 struct Shared {
@@ -140,6 +70,12 @@ struct Shared {
     reboots: AtomicU32,
     factory_resets: AtomicU32,
     location: Mutex<Option<Vec<String>>>,
+    /// The LwM2M server to register with: the configured one, or the one bootstrapped.
+    server: Mutex<SocketAddr>,
+    /// The bootstrap server while bootstrapping.
+    bootstrap: Mutex<Option<SocketAddr>>,
+    /// End devices when the client is a gateway, by prefix.
+    end_devices: Mutex<gateway::EndDevices>,
 }
 
 /// A running simulated client.
@@ -176,15 +112,22 @@ impl SimClient {
             config.lifetime_s,
             v1_1,
         );
+        if config.software_management {
+            objects.add_software_instance(0);
+        }
         if config.connectivity_and_location {
             objects = objects.with_connectivity_and_location();
         }
+        let end_devices = gateway::end_devices(&config, &mut objects);
         let shared = Arc::new(Shared {
-            config,
             objects: Mutex::new(objects),
             reboots: AtomicU32::new(0),
             factory_resets: AtomicU32::new(0),
             location: Mutex::new(None),
+            server: Mutex::new(config.server),
+            bootstrap: Mutex::new(None),
+            end_devices: Mutex::new(end_devices),
+            config,
         });
         let (commands, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(run(shared.clone(), socket, commands.clone(), rx));
@@ -229,6 +172,23 @@ impl SimClient {
     pub async fn send(&self, paths: &[Path]) -> Result<(), String> {
         let paths = paths.to_vec();
         self.call(|r| Cmd::Send(paths, r)).await
+    }
+
+    /// Client-initiated bootstrap (TS Core 1.1 §5.2.7.1): `POST /bs?ep=…` to `bootstrap`, then
+    /// answers the bootstrap server until Bootstrap-Finish; afterwards [`SimClient::register`]
+    /// goes to the server account written. Fails on an error answer (no configuration).
+    pub async fn bootstrap(&self, bootstrap: SocketAddr) -> Result<(), String> {
+        self.call(|r| Cmd::Bootstrap(bootstrap, r)).await
+    }
+
+    /// A resource value of the end device under `prefix` (gateway mode).
+    pub fn end_device_get(&self, prefix: &str, path: Path) -> Option<Value> {
+        self.shared.end_devices.lock().ok()?.get(prefix)?.values.get(&path).cloned()
+    }
+
+    /// The LwM2M server the client registers with.
+    pub fn server(&self) -> SocketAddr {
+        self.shared.server.lock().map(|s| *s).unwrap_or(self.shared.config.server)
     }
 
     /// The client's UDP address.
@@ -286,6 +246,12 @@ struct Client {
     observers: Vec<Observer>,
     counter: u64,
     outgoing_payload: Vec<u8>,
+    /// Answered once Bootstrap-Finish arrives.
+    bootstrap_reply: Option<Reply>,
+    /// Block1 bodies being received (a firmware image for /5/0/0).
+    block1: Block1Receiver,
+    /// The next Update carries the object list (instances were created or deleted).
+    objects_changed: bool,
 }
 
 async fn run(
@@ -304,6 +270,9 @@ async fn run(
         observers: Vec::new(),
         counter: seed,
         outgoing_payload: Vec::new(),
+        objects_changed: false,
+        bootstrap_reply: None,
+        block1: Block1Receiver::new(4 << 20, 4, Duration::from_secs(247)),
     };
     let mut buf = vec![0u8; 4096];
     loop {
@@ -357,6 +326,14 @@ impl Client {
                 p.add_option(CoapOption::ContentFormat, encode_uint(40));
                 p.payload = self.shared.objects.lock().map(|o| o.link_format()).unwrap_or_default().into_bytes();
             }
+            Kind::Bootstrap => {
+                p.header.code = MessageClass::Request(RequestType::Post);
+                p.add_option(CoapOption::UriPath, b"bs".to_vec());
+                p.add_option(CoapOption::UriQuery, format!("ep={}", cfg.endpoint).into_bytes());
+                if cfg.version != "1.0" {
+                    p.add_option(CoapOption::UriQuery, b"pct=110".to_vec());
+                }
+            }
             Kind::Send => {
                 p.header.code = MessageClass::Request(RequestType::Post);
                 p.add_option(CoapOption::UriPath, b"dp".to_vec());
@@ -375,11 +352,19 @@ impl Client {
                 for seg in location {
                     p.add_option(CoapOption::UriPath, seg.into_bytes());
                 }
+                if matches!(kind, Kind::Update) && std::mem::take(&mut self.objects_changed) {
+                    p.add_option(CoapOption::ContentFormat, encode_uint(40));
+                    p.payload = self.shared.objects.lock().map(|o| o.link_format()).unwrap_or_default().into_bytes();
+                }
             }
         }
         let token = self.token();
         p.set_token(token.clone());
-        match self.exchanges.send_request(now(), cfg.server, p, 0.5) {
+        let target = match kind {
+            Kind::Bootstrap => self.shared.bootstrap.lock().ok().and_then(|b| *b).unwrap_or(cfg.server),
+            _ => self.server(),
+        };
+        match self.exchanges.send_request(now(), target, p, 0.5) {
             Ok(_) => {
                 self.pending.insert(token, (kind, reply));
             }
@@ -391,8 +376,22 @@ impl Client {
         }
     }
 
+    fn server(&self) -> SocketAddr {
+        self.shared.server.lock().map(|s| *s).unwrap_or(self.shared.config.server)
+    }
+
     fn command(&mut self, cmd: Cmd) {
         match cmd {
+            Cmd::Bootstrap(bs, r) => {
+                if let Ok(mut b) = self.shared.bootstrap.lock() {
+                    *b = Some(bs);
+                }
+                if let Ok(mut o) = self.shared.objects.lock() {
+                    o.ensure_bootstrap_account(bs);
+                }
+                self.bootstrap_reply = Some(r);
+                self.send_request(Kind::Bootstrap, None);
+            }
             Cmd::Register(r) => self.send_request(Kind::Register, r),
             Cmd::Update(r) => self.send_request(Kind::Update, r),
             Cmd::Deregister(r) => self.send_request(Kind::Deregister, Some(r)),
@@ -415,6 +414,13 @@ impl Client {
                 }
             }
             Cmd::Changed(path) => self.notify(path),
+            Cmd::Software(instance, step) => {
+                let changed = match self.shared.objects.lock() {
+                    Ok(mut o) => o.software_step(instance, step, &self.shared.config.software),
+                    Err(_) => Vec::new(),
+                };
+                changed.into_iter().for_each(|p| self.notify(p));
+            }
             Cmd::DownloadDone => {
                 let fw = &self.shared.config.firmware;
                 let (state, result) = if fw.download_result == 0 { (2, 0) } else { (0, fw.download_result) };
@@ -444,17 +450,8 @@ impl Client {
         }
     }
 
-    fn set_firmware(&mut self, state: i64, result: u8) {
-        if let Ok(mut o) = self.shared.objects.lock() {
-            o.values.insert(Path::Resource(5, 0, 5), Value::Integer(i64::from(result)));
-            o.values.insert(Path::Resource(5, 0, 3), Value::Integer(state));
-        }
-        self.notify(Path::Resource(5, 0, 5));
-        self.notify(Path::Resource(5, 0, 3));
-    }
-
     fn notify(&mut self, changed: Path) {
-        let server = self.shared.config.server;
+        let server = self.server();
         let mut out = Vec::new();
         for obs in self.observers.iter_mut().filter(|o| o.path.is_prefix_of(&changed) || changed.is_prefix_of(&o.path))
         {
@@ -489,6 +486,13 @@ impl Client {
     }
 
     fn request(&mut self, peer: SocketAddr, request: &Packet) {
+        // A firmware image arrives in Block1 blocks (RFC 7959 §2.5).
+        let (whole, echo, early) = match self.block1.on_request(now(), peer, request) {
+            Block1Outcome::Plain => (None, None, None),
+            Block1Outcome::Whole(whole, block) => (Some(whole), Some(block), None),
+            Block1Outcome::Reply(code, block) => (None, block, Some(code)),
+        };
+        let request = whole.as_deref().unwrap_or(request);
         let mut response = Packet::new();
         response.header.set_type(if request.header.get_type() == MessageType::Confirmable {
             MessageType::Acknowledgement
@@ -497,7 +501,31 @@ impl Client {
         });
         response.header.message_id = request.header.message_id;
         response.set_token(request.get_token().to_vec());
+        if let Some(block) = echo {
+            response.add_option(CoapOption::Block1, block.encode());
+        }
+        if let Some(code) = early {
+            response.header.code = MessageClass::Response(code);
+            if let Ok(bytes) = serialize(&response, &TransmissionParams::default()) {
+                let _ = self.socket.try_send_to(&bytes, peer);
+            }
+            return;
+        }
+        let from_bootstrap = self.shared.bootstrap.lock().ok().and_then(|b| *b) == Some(peer);
+        if let Ok(mut devices) = self.shared.end_devices.lock() {
+            if let Some((prefix, stripped)) = gateway::route(&devices, request) {
+                if let Some(device) = devices.get_mut(&prefix) {
+                    device.handle(&stripped, &mut response);
+                }
+                drop(devices);
+                if let Ok(bytes) = serialize(&response, &TransmissionParams::default()) {
+                    let _ = self.socket.try_send_to(&bytes, peer);
+                }
+                return;
+            }
+        }
         let effects = match self.shared.objects.lock() {
+            Ok(mut o) if from_bootstrap => o.handle_bootstrap(request, &mut response),
             Ok(mut o) => o.handle(request, &mut response),
             Err(_) => return,
         };
@@ -506,47 +534,6 @@ impl Client {
         }
         for effect in effects {
             self.effect(effect);
-        }
-    }
-
-    fn later(&self, delay: Duration, cmd: Cmd) {
-        let tx = self.commands.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let _ = tx.send(cmd);
-        });
-    }
-
-    fn effect(&mut self, effect: Effect) {
-        match effect {
-            Effect::Observe { token, path, format } => {
-                self.observers.retain(|o| o.path != path);
-                self.observers.push(Observer { token, path, format, sequence: 0 });
-            }
-            Effect::CancelObserve(path) => self.observers.retain(|o| o.path != path),
-            Effect::Reboot => {
-                self.shared.reboots.fetch_add(1, Ordering::SeqCst);
-                if self.shared.config.reregister_after_reboot {
-                    self.observers.clear();
-                    self.later(Duration::from_millis(20), Cmd::Register(None));
-                }
-            }
-            Effect::FactoryReset => {
-                self.shared.factory_resets.fetch_add(1, Ordering::SeqCst);
-            }
-            Effect::RegistrationUpdate => self.send_request(Kind::Update, None),
-            Effect::Download(uri) if uri.is_empty() => self.set_firmware(0, 0),
-            Effect::Download(_) => {
-                self.set_firmware(1, 0);
-                self.later(self.shared.config.firmware.download_delay, Cmd::DownloadDone);
-            }
-            Effect::Update => {
-                if let Ok(mut o) = self.shared.objects.lock() {
-                    o.values.insert(Path::Resource(5, 0, 3), Value::Integer(3));
-                }
-                self.notify(Path::Resource(5, 0, 3));
-                self.later(self.shared.config.firmware.update_delay, Cmd::UpdateDone);
-            }
         }
     }
 
@@ -567,13 +554,15 @@ impl Client {
                     _ => ResponseType::UnKnown,
                 };
                 let expected = match kind {
+                    Kind::Bootstrap => ResponseType::Changed,
                     Kind::Register => ResponseType::Created,
                     Kind::Update => ResponseType::Changed,
                     Kind::Deregister => ResponseType::Deleted,
                     Kind::Send => ResponseType::Changed,
                 };
                 if code != expected {
-                    return Err(format!("server answered {code:?}"));
+                    let why = String::from_utf8_lossy(&r.payload).into_owned();
+                    return Err(format!("server answered {code:?} {why}").trim_end().to_owned());
                 }
                 if let (Kind::Register, Some(opts)) = (kind, r.get_option(CoapOption::LocationPath)) {
                     let segs = opts.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
@@ -588,6 +577,11 @@ impl Client {
                 }
                 Ok(())
             });
+            if let (Kind::Bootstrap, Err(_)) = (kind, &result) {
+                if let Some(r) = self.bootstrap_reply.take() {
+                    let _ = r.send(result.clone());
+                }
+            }
             if let Some(reply) = reply {
                 let _ = reply.send(result);
             }

@@ -35,10 +35,26 @@ pub enum Effect {
     },
     /// Stop notifying `path`.
     CancelObserve(Path),
+    /// An instance was created or deleted: tell the server with an Update carrying the new
+    /// object list (TS Core 1.1 §6.2.2).
+    ObjectsChanged,
+    /// A firmware image was written to Package `/5/0/0`: Downloaded.
+    PackageWritten,
+    /// Bootstrap-Finish arrived: register with the account written.
+    BootstrapFinished,
+    /// Run a step of the Software Management state machine of `/9/{instance}` after the
+    /// configured delay.
+    Software {
+        /// The /9 instance.
+        instance: u16,
+        /// What ends.
+        step: super::software::SoftwareStep,
+    },
 }
 
 /// Writable resources (DDF `Operations` containing `W`) of the simulated objects.
-const WRITABLE: &[(u16, u16)] = &[(1, 1), (1, 2), (1, 3), (1, 5), (1, 6), (1, 7), (3, 13), (3, 14), (3, 15), (5, 1)];
+const WRITABLE: &[(u16, u16)] =
+    &[(1, 1), (1, 2), (1, 3), (1, 5), (1, 6), (1, 7), (3, 13), (3, 14), (3, 15), (5, 0), (5, 1), (9, 3)];
 
 /// The simulated objects.
 #[derive(Debug, Clone)]
@@ -47,6 +63,10 @@ pub struct Objects {
     pub values: BTreeMap<Path, Value>,
     /// LwM2M 1.1 or later (SenML JSON by default instead of TLV).
     pub v1_1: bool,
+    /// Notification attributes written by the server (Write-Attributes), by path.
+    pub attributes: super::manage::AttributeSets,
+    /// Instances created without any resource.
+    pub empty_instances: std::collections::BTreeSet<Path>,
 }
 
 impl Objects {
@@ -84,7 +104,7 @@ impl Objects {
         ] {
             values.insert(path, value);
         }
-        Objects { values, v1_1 }
+        Objects { values, v1_1, attributes: Default::default(), empty_instances: Default::default() }
     }
 
     /// Adds Connectivity Monitoring /4/0 and Location /6/0 instances.
@@ -106,9 +126,7 @@ impl Objects {
 
     /// The registration payload: every instance, in link-format (fact sheet §2.2).
     pub fn link_format(&self) -> String {
-        let mut instances: Vec<Path> = self.values.keys().filter_map(|p| p.truncate(2)).collect();
-        instances.dedup();
-        instances.iter().map(|p| format!("<{p}>")).collect::<Vec<_>>().join(",")
+        self.instances().iter().map(|p| format!("<{p}>")).collect::<Vec<_>>().join(",")
     }
 
     /// Records at or under `path`.
@@ -162,7 +180,24 @@ impl Objects {
         let path = Path::from_segments(&segments).map_err(|_| ResponseType::NotFound)?;
         let cf = |o| request.get_first_option(o).and_then(|v| decode_uint(v)).map(|v| ContentFormat::from(v as u16));
         let MessageClass::Request(method) = request.header.code else { return Err(ResponseType::BadRequest) };
+        let queries: Vec<String> = request
+            .get_option(CoapOption::UriQuery)
+            .into_iter()
+            .flatten()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect();
         match method {
+            RequestType::Get if cf(CoapOption::Accept) == Some(ContentFormat::LinkFormat) => {
+                self.discover(&path, response)
+            }
+            RequestType::Put if !queries.is_empty() && request.payload.is_empty() => {
+                self.write_attributes(&path, &queries)
+            }
+            RequestType::Post if matches!(path, Path::Object(_)) => {
+                let object = path.object_id().unwrap_or_default();
+                self.create(object, request, cf(CoapOption::ContentFormat), response, effects)
+            }
+            RequestType::Delete => self.delete(&path, effects),
             RequestType::Get => {
                 let observe = request.get_first_option(CoapOption::Observe).and_then(|v| decode_uint(v));
                 let (format, payload) = self.encode(&path, cf(CoapOption::Accept))?;
@@ -204,7 +239,8 @@ impl Objects {
             }
             // A new Package URI is taken in Idle only; an empty one resets (fact sheet §9.6).
             let idle = self.values.get(&Path::Resource(5, 0, 3)) == Some(&Value::Integer(0));
-            if r.path == Path::Resource(5, 0, 1) && r.value != Value::String(String::new()) && !idle {
+            let package = r.path == Path::Resource(5, 0, 0);
+            if (package || r.path == Path::Resource(5, 0, 1)) && r.value != Value::String(String::new()) && !idle {
                 return Err(ResponseType::MethodNotAllowed);
             }
         }
@@ -214,8 +250,12 @@ impl Objects {
                     effects.push(Effect::Download(uri.clone()));
                 }
             }
+            if r.path == Path::Resource(5, 0, 0) {
+                effects.push(Effect::PackageWritten);
+            }
             self.values.insert(r.path, r.value);
         }
+        self.start_software_downloads(path, effects);
         Ok(ResponseType::Changed)
     }
 
@@ -228,6 +268,16 @@ impl Objects {
             (3, 4) => effects.push(Effect::Reboot),
             (3, 5) => effects.push(Effect::FactoryReset),
             (1, 8) => effects.push(Effect::RegistrationUpdate),
+            (9, 4 | 6 | 10 | 11) => {
+                let instance = path.instance_id().unwrap_or_default();
+                match self.software_execute(instance, r) {
+                    Ok(true) => {
+                        effects.push(Effect::Software { instance, step: super::software::SoftwareStep::Installed })
+                    }
+                    Ok(false) => {}
+                    Err(()) => return Err(ResponseType::MethodNotAllowed),
+                }
+            }
             (5, 2) => {
                 // Update is executable only in Downloaded (fact sheet §9.6; ETS 1.0-int-772).
                 if self.values.get(&Path::Resource(5, 0, 3)) != Some(&Value::Integer(2)) {
@@ -238,5 +288,24 @@ impl Objects {
             _ => {}
         }
         Ok(ResponseType::Changed)
+    }
+
+    /// Starts a download for each Package URI `/9/x/3` just written under `path`.
+    pub(crate) fn start_software_downloads(&mut self, path: &Path, effects: &mut Vec<Effect>) {
+        let written: Vec<(u16, String)> = self
+            .values
+            .iter()
+            .filter(|(p, _)| path.is_prefix_of(p) || p.is_prefix_of(path))
+            .filter_map(|(p, v)| match (p, v) {
+                (Path::Resource(9, i, 3), Value::String(uri)) if !uri.is_empty() => Some((*i, uri.clone())),
+                _ => None,
+            })
+            .collect();
+        for (instance, uri) in written {
+            if matches!(self.values.get(&Path::Resource(9, instance, 7)), None | Some(Value::Integer(0))) {
+                self.software_download(instance, &uri);
+                effects.push(Effect::Software { instance, step: super::software::SoftwareStep::Downloaded });
+            }
+        }
     }
 }

@@ -45,7 +45,7 @@ fn writes_are_typed_by_the_model() {
 
 #[test]
 fn answers_map_to_error_kinds() {
-    let resp = |code| DmResponse { code, content_format: None, payload: vec![] };
+    let resp = |code| DmResponse { code, content_format: None, payload: vec![], location: vec![] };
     assert!(check(&resp(ResponseType::Content)).is_ok());
     let e = check(&resp(ResponseType::NotFound)).unwrap_err();
     assert_eq!((e.kind, e.protocol_code.as_deref()), (ErrorKind::NotFound, Some("4.04")));
@@ -70,7 +70,12 @@ fn reads_render_as_json() {
     assert_eq!(content_to_json(&Path::Resource(3, 0, 9), &one), json!(80));
     let multi = Content::new(vec![Record::new(Path::ResourceInstance(3, 0, 11, 0), Value::Integer(0))]);
     assert_eq!(content_to_json(&Path::Resource(3, 0, 11), &multi), json!({"0": 0}));
-    let tlv = DmResponse { code: ResponseType::Content, content_format: Some(1542), payload: vec![0xC1, 0x09, 0x64] };
+    let tlv = DmResponse {
+        code: ResponseType::Content,
+        content_format: Some(1542),
+        payload: vec![0xC1, 0x09, 0x64],
+        location: vec![],
+    };
     let c = decode(&Path::ObjectInstance(3, 0), &tlv, &BuiltinModels).unwrap();
     assert_eq!(c.get(&Path::Resource(3, 0, 9)), Some(&Value::Integer(100)));
 }

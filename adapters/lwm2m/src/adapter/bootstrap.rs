@@ -1,0 +1,177 @@
+//! The bootstrap server's I/O shell and the adapter's API for its configurations: one tokio
+//! task owns the bootstrap UDP socket and the sans-I/O [`BootstrapServer`]; configurations
+//! are kept in memory and persisted with `put_state("bs/{endpoint}")`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, Mutex};
+use tokio::task::JoinHandle;
+use unidm_core::{AdapterError, AdapterHandle};
+
+use super::Lwm2mAdapter;
+use crate::bootstrap::{BootstrapConfig, BootstrapConfigError, BootstrapEvent, BootstrapLimits, BootstrapServer};
+
+const PREFIX: &str = "bs/";
+
+pub(crate) enum BsCommand {
+    /// Installs (or removes) a configuration; answers once the server has it.
+    Set(String, Option<BootstrapConfig>, tokio::sync::oneshot::Sender<()>),
+    Shutdown,
+}
+
+/// The running bootstrap server.
+pub(crate) struct BootstrapRunning {
+    pub local_addr: SocketAddr,
+    configs: Mutex<BTreeMap<String, BootstrapConfig>>,
+    commands: mpsc::UnboundedSender<BsCommand>,
+    handle: AdapterHandle,
+    max_endpoint_len: usize,
+    pub task: JoinHandle<()>,
+}
+
+impl BootstrapRunning {
+    /// Hands a configuration to the server task and waits until it holds it, so that a
+    /// Bootstrap-Request right after `put_bootstrap_config` returns sees it.
+    async fn install(&self, ep: &str, config: Option<BootstrapConfig>) {
+        let (done, applied) = tokio::sync::oneshot::channel();
+        if self.commands.send(BsCommand::Set(ep.to_owned(), config, done)).is_ok() {
+            let _ = applied.await;
+        }
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.commands.send(BsCommand::Shutdown);
+        self.task.abort();
+    }
+}
+
+pub(crate) async fn start(
+    listen: SocketAddr,
+    limits: BootstrapLimits,
+    handle: AdapterHandle,
+    seed: u64,
+) -> Result<Arc<BootstrapRunning>, AdapterError> {
+    let socket = UdpSocket::bind(listen).await.map_err(|e| AdapterError(format!("bind bootstrap {listen}: {e}")))?;
+    let local_addr = socket.local_addr().map_err(|e| AdapterError(e.to_string()))?;
+    let max_endpoint_len = limits.max_endpoint_len;
+    let mut server = BootstrapServer::new(limits, seed);
+    let mut configs = BTreeMap::new();
+    let stored = handle.load_state().await.map_err(|e| AdapterError(format!("loading bootstrap configs: {e}")))?;
+    for (key, bytes) in stored {
+        let Some(ep) = key.strip_prefix(PREFIX) else { continue };
+        match serde_json::from_slice::<BootstrapConfig>(&bytes) {
+            Ok(c) => {
+                server.set_config(ep, Some(c.clone()));
+                configs.insert(ep.to_owned(), c);
+            }
+            Err(e) => tracing::warn!(%key, error = %e, "ignoring unreadable bootstrap configuration"),
+        }
+    }
+    tracing::info!(%local_addr, configs = configs.len(), "LwM2M bootstrap server listening");
+    let (commands, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(run(socket, server, rx));
+    Ok(Arc::new(BootstrapRunning {
+        local_addr,
+        configs: Mutex::new(configs),
+        commands,
+        handle,
+        max_endpoint_len,
+        task,
+    }))
+}
+
+async fn run(socket: UdpSocket, mut server: BootstrapServer, mut commands: mpsc::UnboundedReceiver<BsCommand>) {
+    let now = || tokio::time::Instant::now().into_std();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let deadline = server.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok((n, peer)) => server.handle_datagram(now(), peer, &buf[..n]),
+                Err(e) => tracing::debug!(error = %e, "bootstrap UDP receive error"),
+            },
+            c = commands.recv() => match c {
+                Some(BsCommand::Set(ep, config, done)) => {
+                    server.set_config(&ep, config);
+                    let _ = done.send(());
+                }
+                Some(BsCommand::Shutdown) | None => break,
+            },
+            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                server.handle_timeout(now());
+            }
+        }
+        while let Some(event) = server.poll_event() {
+            match event {
+                BootstrapEvent::Started { endpoint, peer } => tracing::info!(%endpoint, %peer, "bootstrap started"),
+                BootstrapEvent::Finished { endpoint, peer } => tracing::info!(%endpoint, %peer, "bootstrap finished"),
+                BootstrapEvent::Failed { endpoint, reason } => tracing::warn!(%endpoint, %reason, "bootstrap failed"),
+            }
+        }
+        while let Some(t) = server.poll_transmit() {
+            if let Err(e) = socket.send_to(&t.bytes, t.peer).await {
+                tracing::debug!(peer = %t.peer, error = %e, "bootstrap UDP send error");
+            }
+        }
+    }
+}
+
+impl Lwm2mAdapter {
+    fn bootstrap(&self) -> Option<&Arc<BootstrapRunning>> {
+        self.running.get()?.bootstrap.as_ref()
+    }
+
+    /// The bootstrap server's bound UDP address, once started (None when disabled).
+    pub fn bootstrap_addr(&self) -> Option<SocketAddr> {
+        self.bootstrap().map(|b| b.local_addr)
+    }
+
+    /// Every endpoint's bootstrap configuration, by endpoint name.
+    pub async fn bootstrap_configs(&self) -> Vec<(String, BootstrapConfig)> {
+        match self.bootstrap() {
+            Some(b) => b.configs.lock().await.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The bootstrap configuration of `ep`.
+    pub async fn bootstrap_config(&self, ep: &str) -> Option<BootstrapConfig> {
+        self.bootstrap()?.configs.lock().await.get(ep).cloned()
+    }
+
+    /// Validates ([`BootstrapConfig::validate`]), persists and installs the configuration of
+    /// `ep`; the next Bootstrap-Request of `ep` uses it.
+    pub async fn put_bootstrap_config(&self, ep: &str, cfg: BootstrapConfig) -> Result<(), BootstrapConfigError> {
+        let b = self.bootstrap().ok_or(BootstrapConfigError::NotRunning)?;
+        if ep.is_empty() || ep.len() > b.max_endpoint_len || ep.chars().any(char::is_control) {
+            return Err(BootstrapConfigError::Endpoint(format!("1 to {} printable bytes", b.max_endpoint_len)));
+        }
+        cfg.validate()?;
+        let bytes = serde_json::to_vec(&cfg).map_err(|e| BootstrapConfigError::Storage(e.to_string()))?;
+        let mut configs = b.configs.lock().await;
+        b.handle
+            .put_state(&format!("{PREFIX}{ep}"), bytes)
+            .await
+            .map_err(|e| BootstrapConfigError::Storage(e.to_string()))?;
+        configs.insert(ep.to_owned(), cfg.clone());
+        b.install(ep, Some(cfg)).await;
+        Ok(())
+    }
+
+    /// Removes the configuration of `ep`; false when there was none.
+    pub async fn delete_bootstrap_config(&self, ep: &str) -> bool {
+        let Some(b) = self.bootstrap() else { return false };
+        let mut configs = b.configs.lock().await;
+        if configs.remove(ep).is_none() {
+            return false;
+        }
+        if let Err(e) = b.handle.delete_state(&format!("{PREFIX}{ep}")).await {
+            tracing::error!(endpoint = %ep, error = %e, "could not delete the stored bootstrap configuration");
+        }
+        b.install(ep, None).await;
+        true
+    }
+}

@@ -1,0 +1,9 @@
+//! The LwM2M bootstrap server (TS Core 1.1 §5.2 "Bootstrap Interface"; fact sheet §3): the
+//! per-endpoint configurations it provisions ([`config`]) and its sans-I/O protocol logic
+//! ([`server`]). The adapter runs it on its own UDP port (`Lwm2mConfig::bootstrap_listen`).
+
+pub mod config;
+pub mod server;
+
+pub use config::{BootstrapConfig, BootstrapConfigError, SecurityMode, ServerAccount};
+pub use server::{BootstrapEvent, BootstrapLimits, BootstrapServer};

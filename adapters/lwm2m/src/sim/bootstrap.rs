@@ -1,0 +1,139 @@
+//! The simulated client's side of the Bootstrap Interface (TS Core 1.1 §5.2.7, §6.1; fact
+//! sheet §3.1), without I/O: Bootstrap-Delete (keeping the bootstrap account), -Discover,
+//! -Write and -Finish from the bootstrap server, and the server account it leaves behind.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use coap_lite::{CoapOption, MessageClass, Packet, RequestType, ResponseType};
+
+use super::objects::{Effect, Objects};
+use crate::coap::{decode_uint, encode_uint};
+use crate::codec::link_format::{self, Link};
+use crate::codec::{self, ContentFormat, Limits, Value};
+use crate::model::BuiltinModels;
+use crate::path::Path;
+
+fn truthy(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Boolean(b)) => *b,
+        Some(Value::Integer(i)) => *i != 0,
+        Some(Value::Opaque(b)) => b.iter().any(|x| *x != 0),
+        _ => false,
+    }
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Opaque(b) => String::from_utf8(b.clone()).ok(),
+        _ => None,
+    }
+}
+
+impl Objects {
+    /// Adds the bootstrap account `/0/0` (Bootstrap-Server true) unless one exists.
+    pub fn ensure_bootstrap_account(&mut self, bootstrap: SocketAddr) {
+        if self.bootstrap_instances().is_empty() {
+            self.values.insert(Path::Resource(0, 0, 0), Value::String(format!("coap://{bootstrap}")));
+            self.values.insert(Path::Resource(0, 0, 1), Value::Boolean(true));
+            self.values.insert(Path::Resource(0, 0, 2), Value::Integer(3));
+        }
+    }
+
+    fn bootstrap_instances(&self) -> Vec<Path> {
+        self.instances()
+            .into_iter()
+            .filter(|i| i.object_id() == Some(0) && truthy(self.values.get(&i.child(1).unwrap_or(*i))))
+            .collect()
+    }
+
+    /// The first LwM2M server account written by the bootstrap server: its address (from
+    /// `coap://host:port`, port 5683 by default) and Short Server ID.
+    pub fn server_account(&self) -> Option<(SocketAddr, i64)> {
+        let instance = self
+            .instances()
+            .into_iter()
+            .find(|i| i.object_id() == Some(0) && !truthy(self.values.get(&i.child(1).unwrap_or(*i))))?;
+        let uri = text(self.values.get(&instance.child(0)?))?;
+        let rest = uri.strip_prefix("coap://")?;
+        let authority = rest.split('/').next()?;
+        let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+            authority.to_owned()
+        } else {
+            format!("{authority}:5683")
+        };
+        let addr = with_port.to_socket_addrs().ok()?.next()?;
+        let ssid = match self.values.get(&instance.child(10)?) {
+            Some(Value::Integer(i)) => *i,
+            Some(Value::Opaque(b)) => b.iter().fold(0i64, |a, x| (a << 8) | i64::from(*x)),
+            _ => 0,
+        };
+        Some((addr, ssid))
+    }
+
+    /// Answers a request from the bootstrap server.
+    pub fn handle_bootstrap(&mut self, request: &Packet, response: &mut Packet) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let code = self.bootstrap_answer(request, response, &mut effects).unwrap_or_else(|c| c);
+        response.header.code = MessageClass::Response(code);
+        effects
+    }
+
+    fn bootstrap_answer(
+        &mut self,
+        request: &Packet,
+        response: &mut Packet,
+        effects: &mut Vec<Effect>,
+    ) -> Result<ResponseType, ResponseType> {
+        let segments: Vec<String> = request
+            .get_option(CoapOption::UriPath)
+            .into_iter()
+            .flatten()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect();
+        let MessageClass::Request(method) = request.header.code else { return Err(ResponseType::BadRequest) };
+        if segments == ["bs"] && method == RequestType::Post {
+            effects.push(Effect::BootstrapFinished);
+            return Ok(ResponseType::Changed);
+        }
+        let path = Path::from_segments(&segments).map_err(|_| ResponseType::NotFound)?;
+        match method {
+            RequestType::Delete => {
+                let keep = self.bootstrap_instances();
+                let gone = |p: &Path| path.is_prefix_of(p) && !keep.iter().any(|k| k.is_prefix_of(p));
+                self.values.retain(|p, _| !gone(p));
+                self.attributes.retain(|p, _| !gone(p));
+                self.empty_instances.retain(|p| !gone(p));
+                Ok(ResponseType::Deleted)
+            }
+            RequestType::Get if path.depth() <= 1 => {
+                let links: Vec<Link> = self
+                    .instances()
+                    .into_iter()
+                    .filter(|i| path.is_prefix_of(i))
+                    .map(|i| Link::for_path(&i, Vec::new()))
+                    .collect();
+                response.add_option(CoapOption::ContentFormat, encode_uint(40));
+                response.payload = link_format::encode(&links).into_bytes();
+                Ok(ResponseType::Content)
+            }
+            RequestType::Put if path.depth() >= 2 => {
+                let format = request
+                    .get_first_option(CoapOption::ContentFormat)
+                    .and_then(|v| decode_uint(v))
+                    .map(|v| ContentFormat::from(v as u16))
+                    .ok_or(ResponseType::BadRequest)?;
+                let content = codec::decode(format, &request.payload, &path, &BuiltinModels, &Limits::default())
+                    .map_err(|_| ResponseType::BadRequest)?;
+                if path.depth() == 2 {
+                    self.values.retain(|p, _| !path.is_prefix_of(p));
+                }
+                for r in content.records {
+                    self.values.insert(r.path, r.value);
+                }
+                Ok(ResponseType::Changed)
+            }
+            _ => Err(ResponseType::MethodNotAllowed),
+        }
+    }
+}

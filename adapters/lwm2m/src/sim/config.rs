@@ -1,0 +1,96 @@
+//! The simulated client's settings.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How the simulated firmware download and update behave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirmwareBehaviour {
+    /// Time from Package URI write to Downloaded.
+    pub download_delay: Duration,
+    /// Time from Update execute to the result.
+    pub update_delay: Duration,
+    /// 0 for a successful download, else the Update Result the download fails with (2-7, 9).
+    pub download_result: u8,
+    /// 1 for a successful update, else the Update Result it fails with (e.g. 8).
+    pub update_result: u8,
+    /// The firmware version /3/0/3 reports after a successful update.
+    pub new_version: String,
+    /// Reboot to apply the image: the client registers again (observations lost) once done.
+    pub reboot_on_update: bool,
+}
+
+impl Default for FirmwareBehaviour {
+    fn default() -> Self {
+        FirmwareBehaviour {
+            download_delay: Duration::from_millis(100),
+            update_delay: Duration::from_millis(100),
+            download_result: 0,
+            update_result: 1,
+            new_version: "2.0".into(),
+            reboot_on_update: false,
+        }
+    }
+}
+
+/// A simulated client's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// Endpoint Client Name.
+    pub endpoint: String,
+    /// The LwM2M server.
+    pub server: SocketAddr,
+    /// Local address; `127.0.0.1:0` by default.
+    pub bind: SocketAddr,
+    /// Lifetime, seconds.
+    pub lifetime_s: u32,
+    /// Binding (`U`, `UQ`).
+    pub binding: String,
+    /// Enabler version `1.0` or `1.1`.
+    pub version: String,
+    /// /3/0/0.
+    pub manufacturer: String,
+    /// /3/0/1.
+    pub model: String,
+    /// /3/0/2.
+    pub serial: String,
+    /// /3/0/3.
+    pub fw_version: String,
+    /// Firmware behaviour.
+    pub firmware: FirmwareBehaviour,
+    /// Register again after an executed Reboot, as a real device does.
+    pub reregister_after_reboot: bool,
+    /// Also offer Connectivity Monitoring /4/0 and Location /6/0.
+    pub connectivity_and_location: bool,
+    /// Offer Software Management /9 (without instances until one is created) and how its
+    /// packages behave.
+    pub software: super::SoftwareBehaviour,
+    /// Offer Software Management /9 with an INITIAL instance /9/0. Default false.
+    pub software_management: bool,
+    /// Act as a LwM2M Gateway with this many end devices (object /25, prefixes `dev{i}`).
+    pub gateway_children: usize,
+}
+
+impl SimConfig {
+    /// Defaults for `endpoint` talking to `server`.
+    pub fn new(endpoint: &str, server: SocketAddr) -> SimConfig {
+        SimConfig {
+            endpoint: endpoint.to_owned(),
+            server,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            lifetime_s: 300,
+            binding: "U".into(),
+            version: "1.0".into(),
+            manufacturer: "unidm sim".into(),
+            model: "sim-1".into(),
+            serial: format!("SN-{endpoint}"),
+            fw_version: "1.0".into(),
+            firmware: FirmwareBehaviour::default(),
+            reregister_after_reboot: false,
+            connectivity_and_location: false,
+            software: Default::default(),
+            software_management: false,
+            gateway_children: 0,
+        }
+    }
+}
