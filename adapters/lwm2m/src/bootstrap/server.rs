@@ -237,9 +237,7 @@ impl BootstrapServer {
         method: RequestType,
         packet: &Packet,
     ) -> (ResponseType, Option<String>, bool) {
-        let segments: Vec<&[u8]> =
-            packet.get_option(CoapOption::UriPath).into_iter().flatten().map(Vec::as_slice).collect();
-        if segments != [b"bs"] {
+        if crate::coap::uri_path(packet) != ["bs"] {
             return (ResponseType::NotFound, None, false);
         }
         if method != RequestType::Post {

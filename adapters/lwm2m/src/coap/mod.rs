@@ -19,7 +19,7 @@ pub mod observe;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use coap_lite::{MessageClass, MessageType, Packet};
+use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
 
 /// Transmission parameters of RFC 7252 §4.8, with the derived times of §4.8.2.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -110,6 +110,19 @@ pub(crate) fn serialize(packet: &Packet, params: &TransmissionParams) -> Result<
     packet.to_bytes_with_limit(params.max_message_size).map_err(|e| CoapError::Encode(e.to_string()))
 }
 
+/// The request's Uri-Path segments (RFC 7252 §5.10.1), read liberally: an option holding
+/// `rd/5` (as lwm2m-node-lib sends it) splits on `/`, empty segments are dropped, and invalid
+/// UTF-8 is replaced rather than refused.
+pub fn uri_path(packet: &Packet) -> Vec<String> {
+    packet
+        .get_option(CoapOption::UriPath)
+        .into_iter()
+        .flatten()
+        .flat_map(|s| String::from_utf8_lossy(s).split('/').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// The empty ACK for a received CON message (RFC 7252 §4.2).
 pub fn empty_ack(received: &Packet) -> Packet {
     empty_reply(received, MessageType::Acknowledgement)
@@ -150,6 +163,16 @@ mod proptests;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uri_path_is_read_liberally() {
+        let mut p = Packet::new();
+        for seg in [&b"rd/5"[..], b"", b"x\xff"] {
+            p.add_option(CoapOption::UriPath, seg.to_vec());
+        }
+        assert_eq!(uri_path(&p), ["rd", "5", "x\u{fffd}"]);
+        assert!(uri_path(&Packet::new()).is_empty());
+    }
 
     #[test]
     fn derived_times_match_rfc_7252() {

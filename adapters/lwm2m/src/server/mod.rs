@@ -382,14 +382,8 @@ impl Server {
             Block1Outcome::Reply(code, block) => return self.answer_block(peer, packet, code, block),
         };
         let packet = whole.as_deref().unwrap_or(packet);
-        // lwm2m-node-lib and others may send `rd/{id}` as one Uri-Path option: split on `/`.
-        let segments: Vec<String> = packet
-            .get_option(CoapOption::UriPath)
-            .into_iter()
-            .flatten()
-            .flat_map(|s| String::from_utf8_lossy(s).split('/').map(str::to_owned).collect::<Vec<_>>())
-            .filter(|s| !s.is_empty())
-            .collect();
+        // lwm2m-node-lib and others may send `rd/{id}` as one Uri-Path option.
+        let segments = crate::coap::uri_path(packet);
         let mut response = Packet::new();
         response.header.message_id = packet.header.message_id;
         response.set_token(packet.get_token().to_vec());

@@ -85,12 +85,7 @@ impl Objects {
         response: &mut Packet,
         effects: &mut Vec<Effect>,
     ) -> Result<ResponseType, ResponseType> {
-        let segments: Vec<String> = request
-            .get_option(CoapOption::UriPath)
-            .into_iter()
-            .flatten()
-            .map(|s| String::from_utf8_lossy(s).into_owned())
-            .collect();
+        let segments = crate::coap::uri_path(request);
         let MessageClass::Request(method) = request.header.code else { return Err(ResponseType::BadRequest) };
         if segments == ["bs"] && method == RequestType::Post {
             effects.push(Effect::BootstrapFinished);

@@ -171,12 +171,7 @@ impl Objects {
         response: &mut Packet,
         effects: &mut Vec<Effect>,
     ) -> Result<ResponseType, ResponseType> {
-        let segments: Vec<String> = request
-            .get_option(CoapOption::UriPath)
-            .into_iter()
-            .flatten()
-            .map(|s| String::from_utf8_lossy(s).into_owned())
-            .collect();
+        let segments = crate::coap::uri_path(request);
         let path = Path::from_segments(&segments).map_err(|_| ResponseType::NotFound)?;
         let cf = |o| request.get_first_option(o).and_then(|v| decode_uint(v)).map(|v| ContentFormat::from(v as u16));
         let MessageClass::Request(method) = request.header.code else { return Err(ResponseType::BadRequest) };
