@@ -46,7 +46,7 @@ mod error;
 mod events;
 pub mod store;
 
-pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone};
+pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone, StateWrites};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
     CreateOptions, DeviceQuery, Engine, EngineBuilder, EngineConfig, EngineStats, GroupOperationView, TopologyEdge,
@@ -54,4 +54,4 @@ pub use engine::{
 };
 pub use error::CoreError;
 pub use events::{EventBus, Received, Subscription};
-pub use store::{OperationQuery, Page, SqliteOptions, SqliteStore, Store, StoreError, StoreExt, Write};
+pub use store::{Completion, OperationQuery, Page, SqliteOptions, SqliteStore, Store, StoreError, StoreExt, Write};

@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 use unidm_core::{
-    Adapter, AdapterError, AdapterHandle, Contact, CoreError, CreateOptions, DeviceQuery, Engine, EngineConfig,
-    ManualClock, OperationQuery, Received, SqliteStore, Subscription,
+    Adapter, AdapterError, AdapterHandle, Contact, CoreError, CreateOptions, DeviceQuery, Engine, EngineConfig, Gone,
+    ManualClock, OperationQuery, Received, SqliteStore, StateWrites, Subscription,
 };
 use unidm_models::{
     Action, DeviceId, ErrorKind, Event, FirmwareUpdate, Function, Group, OperationError, OperationState, PresenceState,
@@ -352,6 +352,58 @@ async fn unfinished_operations_resume_after_restart() {
     // New ids continue after the stored ones.
     let next = engine.create_operation(&id, Action::Reboot, CreateOptions::default()).await.unwrap();
     assert!(next.id > ids[2]);
+    drop(dir);
+}
+
+#[tokio::test]
+async fn contact_and_adapter_state_are_stored_in_one_commit() {
+    let f = fixture(Mode::Record).await;
+    let handle = f.adapter.handle().clone();
+    let id = dev("reg-1");
+    let state = StateWrites::new().put("reg/reg-1", b"registration".to_vec()).put("other", b"x".to_vec());
+    let device = handle
+        .device_contact_with_state(&id, Contact::online(), state, |d| {
+            d.labels.insert("k".into(), "v".into());
+        })
+        .await
+        .unwrap();
+    assert_eq!(device.presence.state, PresenceState::Online);
+    let mut stored = handle.load_state().await.unwrap();
+    stored.sort();
+    assert_eq!(stored, vec![("other".to_owned(), b"x".to_vec()), ("reg/reg-1".to_owned(), b"registration".to_vec())]);
+
+    handle.device_gone_with_state(&id, Gone::Deregistered, StateWrites::new().delete("reg/reg-1")).await.unwrap();
+    assert_eq!(handle.load_state().await.unwrap(), vec![("other".to_owned(), b"x".to_vec())]);
+    assert_eq!(f.engine.device(&id).unwrap().presence.state, PresenceState::Offline);
+
+    // An unknown device: the state change still lands, and the error names the device.
+    let err = handle.device_gone_with_state(&dev("nobody"), Gone::Expired, StateWrites::new().delete("other")).await;
+    assert!(matches!(err, Err(CoreError::NotFound { .. })), "{err:?}");
+    assert!(handle.load_state().await.unwrap().is_empty());
+
+    // After a restart both the device and the state are back.
+    handle
+        .device_contact_with_state(
+            &id,
+            Contact::online(),
+            StateWrites::new().put("reg/reg-1", b"again".to_vec()),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    let path = f.path.clone();
+    let dir = f._dir;
+    f.engine.shutdown().await;
+    let (adapter, _submitted) = TestAdapter::new(Mode::Record);
+    let engine = Engine::builder()
+        .store(SqliteStore::open(&path).unwrap())
+        .adapter_arc(adapter.clone())
+        .manual_ticks()
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(engine.device(&id).unwrap().labels.get("k").map(String::as_str), Some("v"));
+    assert_eq!(adapter.handle().load_state().await.unwrap(), vec![("reg/reg-1".to_owned(), b"again".to_vec())]);
     drop(dir);
 }
 

@@ -3,10 +3,14 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use common::Fixture;
-use unidm_core::Received;
+use unidm_core::{Completion, Engine, OperationQuery, Page, Received, SqliteStore, Store, StoreError, Write};
 use unidm_lwm2m::sim::{SimClient, SimConfig};
-use unidm_models::{Event, Function, PresenceState};
+use unidm_lwm2m::Lwm2mAdapter;
+use unidm_models::{Device, Event, Function, Group, GroupOperation, Operation, OperationId, PresenceState, Rule};
 
 /// LightweightM2M-1.0-int-101 Initial Registration: the device appears online with its
 /// capabilities, and with identity read from /3/0 without a manual read.
@@ -83,6 +87,89 @@ async fn registration_survives_a_restart() {
     let op = f.run("persist", unidm_models::Action::Reboot).await;
     assert_eq!(op.state, unidm_models::OperationState::Succeeded, "{:?}", op.error);
     assert_eq!(sim.reboots(), 1);
+}
+
+/// A store whose commits take 100 ms, in order: what is on disk lags what is in memory.
+struct SlowStore {
+    inner: Arc<SqliteStore>,
+    queue: std::sync::Mutex<std::sync::mpsc::Sender<(Vec<Write>, Completion)>>,
+}
+
+impl SlowStore {
+    fn open(path: &std::path::Path) -> SlowStore {
+        let inner = Arc::new(SqliteStore::open(path).unwrap());
+        let (tx, rx) = std::sync::mpsc::channel::<(Vec<Write>, Completion)>();
+        let store = inner.clone();
+        std::thread::spawn(move || {
+            for (batch, done) in rx {
+                std::thread::sleep(Duration::from_millis(100));
+                store.submit(batch, done);
+            }
+        });
+        SlowStore { inner, queue: std::sync::Mutex::new(tx) }
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SlowStore {
+    fn submit(&self, batch: Vec<Write>, done: Completion) {
+        let _ = self.queue.lock().unwrap().send((batch, done));
+    }
+    async fn load_devices(&self) -> Result<Vec<Device>, StoreError> {
+        self.inner.load_devices().await
+    }
+    async fn get_operation(&self, id: OperationId) -> Result<Option<Operation>, StoreError> {
+        self.inner.get_operation(id).await
+    }
+    async fn list_operations(&self, q: OperationQuery) -> Result<Page<Operation>, StoreError> {
+        self.inner.list_operations(q).await
+    }
+    async fn unfinished_operations(&self) -> Result<Vec<Operation>, StoreError> {
+        self.inner.unfinished_operations().await
+    }
+    async fn max_operation_id(&self) -> Result<u64, StoreError> {
+        self.inner.max_operation_id().await
+    }
+    async fn load_group_operations(&self) -> Result<Vec<GroupOperation>, StoreError> {
+        self.inner.load_group_operations().await
+    }
+    async fn get_group_operation(&self, id: OperationId) -> Result<Option<GroupOperation>, StoreError> {
+        self.inner.get_group_operation(id).await
+    }
+    async fn load_groups(&self) -> Result<Vec<Group>, StoreError> {
+        self.inner.load_groups().await
+    }
+    async fn load_rules(&self) -> Result<Vec<Rule>, StoreError> {
+        self.inner.load_rules().await
+    }
+    async fn load_state(&self, namespace: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.inner.load_state(namespace).await
+    }
+}
+
+/// A client told 2.01 is on disk already: the registration and its device are stored in one
+/// commit before the reply goes out, so a crash right after the reply loses nothing. The store
+/// is slowed down so that a reply sent before the commit would be caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reply_to_register_waits_for_the_registration_to_be_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unidm.db");
+    let adapter = Arc::new(Lwm2mAdapter::new(common::config()));
+    let engine = Engine::builder().store(SlowStore::open(&db)).adapter_arc(adapter.clone()).start().await.unwrap();
+    let sims = SimClient::fleet(&SimConfig::new("durable", adapter.local_addr().unwrap()), 3).await.unwrap();
+    // A second connection to the database reads what is committed, without waiting for anything.
+    let disk = SqliteStore::open(&db).unwrap();
+    for (i, sim) in sims.iter().enumerate() {
+        sim.register().await.unwrap();
+        let ep = format!("durable-{i}");
+        let state = disk.load_state("lwm2m").await.unwrap();
+        assert!(state.iter().any(|(k, _)| *k == format!("reg/{ep}")), "registration of {ep} not stored");
+        let devices = disk.load_devices().await.unwrap();
+        let d = devices.iter().find(|d| d.id.to_string() == format!("lwm2m:{ep}")).expect("device stored");
+        assert_eq!(d.presence.state, PresenceState::Online);
+    }
+    engine.shutdown().await;
+    unidm_core::Adapter::shutdown(&*adapter).await;
 }
 
 /// A replaced registration (same endpoint registers again) keeps one device and fires boot.

@@ -65,6 +65,7 @@ impl Inner {
         self: &Arc<Self>,
         id: &DeviceId,
         contact: Contact,
+        extra: Vec<Write>,
         update: impl FnOnce(&mut Device),
     ) -> Result<Device, CoreError> {
         let now = self.clock.now();
@@ -89,7 +90,9 @@ impl Inner {
             } else {
                 Event::DeviceUpdated { device: Box::new(device.clone()) }
             };
-            let commit = self.persist(vec![Write::device(&device)], vec![event]);
+            let mut writes = extra;
+            writes.push(Write::device(&device));
+            let commit = self.persist(writes, vec![event]);
             (device, first, commit)
         };
         commit.wait().await?;
@@ -126,20 +129,32 @@ impl Inner {
         Ok(device)
     }
 
-    pub(crate) async fn device_gone(&self, id: &DeviceId, why: Gone) -> Result<(), CoreError> {
+    pub(crate) async fn device_gone(&self, id: &DeviceId, why: Gone, extra: Vec<Write>) -> Result<(), CoreError> {
         let now = self.clock.now();
-        let commit = {
+        let (commit, known) = {
             let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
-            let d = devs.get_mut(id).ok_or_else(|| CoreError::not_found("device", id))?;
-            d.presence.state = PresenceState::Offline;
-            bump(d, now);
-            let event = match why {
-                Gone::Deregistered => Event::DeviceDeregistered { device: id.clone() },
-                Gone::Expired => Event::DeviceExpired { device: id.clone() },
-            };
-            self.persist(vec![Write::device(d)], vec![event])
+            let mut writes = extra;
+            let mut events = Vec::new();
+            let known = devs.get_mut(id).map(|d| {
+                d.presence.state = PresenceState::Offline;
+                bump(d, now);
+                writes.push(Write::device(d));
+                events.push(match why {
+                    Gone::Deregistered => Event::DeviceDeregistered { device: id.clone() },
+                    Gone::Expired => Event::DeviceExpired { device: id.clone() },
+                });
+            });
+            if writes.is_empty() {
+                return Err(CoreError::not_found("device", id));
+            }
+            (self.persist(writes, events), known.is_some())
         };
-        commit.wait().await
+        commit.wait().await?;
+        if known {
+            Ok(())
+        } else {
+            Err(CoreError::not_found("device", id))
+        }
     }
 
     pub(crate) async fn set_children(&self, gateway: &DeviceId, children: Vec<DeviceId>) -> Result<(), CoreError> {

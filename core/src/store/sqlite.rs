@@ -228,9 +228,25 @@ fn run_writer(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, max_ba
     }
 }
 
-/// Commits every job in one transaction; a job that fails is rolled back alone (savepoint),
-/// the others still commit.
+/// Commits every job in one transaction. Each job is atomic: the fast path applies them all
+/// and commits; if any write fails, the transaction is rolled back and redone with a savepoint
+/// per job, so that the failing job is rolled back alone and the others still commit.
 fn commit(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<(), StoreError>> {
+    let all_or_nothing = (|| -> Result<(), StoreError> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        jobs.iter().flat_map(|j| &j.writes).try_for_each(|w| apply(&tx, w))?;
+        Ok(tx.commit()?)
+    })();
+    match all_or_nothing {
+        Ok(()) => jobs.iter().map(|_| Ok(())).collect(),
+        Err(e) => {
+            tracing::debug!(error = %e, jobs = jobs.len(), "batch failed; committing its jobs one by one");
+            commit_each(conn, jobs)
+        }
+    }
+}
+
+fn commit_each(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<(), StoreError>> {
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => return jobs.iter().map(|_| Err(e.clone_error())).collect(),
@@ -478,6 +494,40 @@ mod tests {
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
         }
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_is_rolled_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let s = SqliteStore::open(&path).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE INSERT ON devices WHEN NEW.id = 'lwm2m:bad'
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            )
+            .unwrap();
+        let state = |k: &str| Write::PutState { namespace: "t".into(), key: k.into(), value: b"v".to_vec() };
+        let device = |n: &str| Write::device(&Device::new(DeviceId::lwm2m(n).unwrap(), Timestamp(1)));
+        // Submitted back to back, so that the writer is likely to take them as one batch.
+        let mut waits = Vec::new();
+        for batch in [vec![state("a"), device("a")], vec![state("bad"), device("bad")], vec![state("c"), device("c")]] {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            s.submit(batch, Box::new(move |r| drop(tx.send(r))));
+            waits.push(rx);
+        }
+        let mut results = Vec::new();
+        for w in waits {
+            results.push(w.await.unwrap());
+        }
+        assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+        assert!(matches!(&results[1], Err(StoreError::Database(m)) if m.contains("refused")), "{results:?}");
+        let keys: Vec<String> = s.load_state("t").await.unwrap().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["a", "c"], "the failing job's other write is rolled back with it");
+        let mut ids: Vec<String> = s.load_devices().await.unwrap().into_iter().map(|d| d.id.to_string()).collect();
+        ids.sort();
+        assert_eq!(ids, ["lwm2m:a", "lwm2m:c"]);
     }
 
     #[tokio::test]

@@ -1,9 +1,9 @@
 //! [`Lwm2mAdapter`]: the LwM2M server as a unidm adapter (`unidm_core::Adapter`).
 //!
 //! A thin tokio shell (module `shell`) owns the UDP socket and drives the sans-I/O
-//! [`crate::server::Server`]; an event pump reports registrations, expiries and observations to
-//! the engine and persists registrations with `put_state`, so that a restart loses no
-//! registered device. Each submitted operation runs as a task (module `ops`) that talks to the
+//! [`crate::server::Server`]; event pumps report registrations, expiries and observations to
+//! the engine and store each registration with its device in one commit before the client
+//! gets its 2.01, so that a restart loses no registered device. Each submitted operation runs as a task (module `ops`) that talks to the
 //! device through the shell; requests for an unregistered or sleeping (queue mode) device wait
 //! in the server until the device is next heard from.
 
@@ -37,7 +37,8 @@ pub struct Lwm2mConfig {
     /// UDP address to serve CoAP on. Default `0.0.0.0:5683` (DESIGN.md "The binary").
     pub listen: SocketAddr,
     /// Server bounds: registration limits and deny-list, CoAP transmission parameters, queue
-    /// mode awake window, queue and observation sizes.
+    /// mode awake window, queue and observation sizes. The adapter's default holds each
+    /// registration reply until the registration is stored (`confirm_registrations`).
     pub server: ServerConfig,
     /// Read `/3/0` after each Register so the device shows its identity at once. Default true.
     pub read_device_on_register: bool,
@@ -58,7 +59,7 @@ impl Default for Lwm2mConfig {
     fn default() -> Self {
         Lwm2mConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 5683)),
-            server: ServerConfig::default(),
+            server: ServerConfig { confirm_registrations: true, ..ServerConfig::default() },
             read_device_on_register: true,
             firmware_poll: Duration::from_secs(30),
             ddf_dir: None,
@@ -86,7 +87,16 @@ pub(crate) struct Notified {
 }
 
 pub(crate) enum Command {
-    Request { endpoint: String, request: DmRequest, reply: oneshot::Sender<Result<DmResponse, RequestFailure>> },
+    Request {
+        endpoint: String,
+        request: DmRequest,
+        reply: oneshot::Sender<Result<DmResponse, RequestFailure>>,
+    },
+    /// A registration change is stored (or failed to be): release the client's reply.
+    Confirm {
+        ack: crate::server::Ack,
+        stored: bool,
+    },
     Shutdown,
 }
 

@@ -1,6 +1,13 @@
 //! The I/O shell: one tokio task owns the UDP socket and the sans-I/O server, reads the clock,
-//! sleeps until the server's next timeout, and hands server events to a pump task that calls
-//! the engine (which may wait on storage, so it must not stall the socket).
+//! sleeps until the server's next timeout, and hands server events to pump tasks that call the
+//! engine (which may wait on storage, so it must not stall the socket).
+//!
+//! Events are spread over [`PUMPS`] pump tasks by endpoint: one endpoint's events stay in
+//! order, while many endpoints' registrations wait on storage at once, so the store commits
+//! them together (group commit). The server holds each Register / Update / De-register reply
+//! until its pump has stored the registration with the device in one commit
+//! ([`crate::server::ServerConfig::confirm_registrations`]): a client told 2.01 survives a
+//! crash of the server.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -10,12 +17,15 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot, Notify};
-use unidm_core::{AdapterError, AdapterHandle, Contact, Gone};
+use unidm_core::{AdapterError, AdapterHandle, Contact, Gone, StateWrites};
 use unidm_models::{DeviceId, PresenceState};
 
 use super::{dm, mapping, ops, Command, Ctx, Lwm2mConfig, Notified, Running};
 use crate::model::ObjectModels;
-use crate::server::{DmResponse, RdChange, Registration, RequestFailure, RequestId, Server, ServerEvent};
+use crate::server::{Ack, DmResponse, RdChange, Registration, RequestFailure, RequestId, Server, ServerEvent};
+
+/// Pump tasks. Enough for a group commit of this many registrations at once.
+const PUMPS: usize = 256;
 
 /// A registration as persisted with `put_state` under `reg/{endpoint}`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -40,8 +50,37 @@ pub(super) fn seed() -> u64 {
     h.finish()
 }
 
-enum PumpEvent {
-    Server(ServerEvent),
+/// Routes server events to the pump task of their endpoint.
+struct Pumps(Vec<mpsc::UnboundedSender<ServerEvent>>);
+
+impl Pumps {
+    fn start(ctx: &Arc<Ctx>) -> (Pumps, Vec<tokio::task::JoinHandle<()>>) {
+        let (senders, tasks) = (0..PUMPS)
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (tx, tokio::spawn(pump(ctx.clone(), rx)))
+            })
+            .unzip();
+        (Pumps(senders), tasks)
+    }
+
+    fn send(&self, event: ServerEvent) {
+        let endpoint = match &event {
+            ServerEvent::Registration(change, _) => match &**change {
+                RdChange::Registered { registration, .. }
+                | RdChange::Updated { registration }
+                | RdChange::Deregistered { registration } => &registration.endpoint,
+            },
+            ServerEvent::Expired(registration) => &registration.endpoint,
+            ServerEvent::Sleeping(endpoint)
+            | ServerEvent::Send { endpoint, .. }
+            | ServerEvent::Notification { endpoint, .. } => endpoint,
+            ServerEvent::Response { .. } => return,
+        };
+        let mut h = std::hash::DefaultHasher::new();
+        h.write(endpoint.as_bytes());
+        let _ = self.0[(h.finish() % self.0.len() as u64) as usize].send(event);
+    }
 }
 
 pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<Running, AdapterError> {
@@ -73,10 +112,11 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
         };
         let remaining = p.expires_at_ms.map(|at| at - wall);
         if remaining.is_some_and(|r| r <= 0) {
-            let _ = handle.delete_state(&k).await;
-            if let Ok(id) = DeviceId::lwm2m(ep) {
-                let _ = handle.device_gone(&id, Gone::Expired).await;
-            }
+            let state = StateWrites::new().delete(k.as_str());
+            let _ = match DeviceId::lwm2m(ep) {
+                Ok(id) => handle.device_gone_with_state(&id, Gone::Expired, state).await,
+                Err(_) => handle.delete_state(&k).await.map_err(unidm_core::CoreError::from),
+            };
             continue;
         }
         let remaining = remaining.map(|ms| Duration::from_millis(ms as u64));
@@ -85,7 +125,6 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     }
     tracing::info!(%local_addr, restored = registrations.len(), "LwM2M server listening");
     let (commands, command_rx) = mpsc::unbounded_channel();
-    let (pump_tx, pump_rx) = mpsc::unbounded_channel();
     let ctx = Arc::new(Ctx {
         config,
         models,
@@ -99,9 +138,9 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
         observed: Mutex::new(observed),
         seen: Mutex::new(Default::default()),
     });
-    let io = tokio::spawn(run(ctx.clone(), socket, server, command_rx, pump_tx));
-    let pump = tokio::spawn(pump(ctx.clone(), pump_rx));
-    Ok(Running { ctx, local_addr, tasks: vec![io, pump], bootstrap: None })
+    let (pumps, mut tasks) = Pumps::start(&ctx);
+    tasks.push(tokio::spawn(run(ctx.clone(), socket, server, command_rx, pumps)));
+    Ok(Running { ctx, local_addr, tasks, bootstrap: None })
 }
 
 async fn run(
@@ -109,7 +148,7 @@ async fn run(
     socket: UdpSocket,
     mut server: Server,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    pump: mpsc::UnboundedSender<PumpEvent>,
+    pumps: Pumps,
 ) {
     let mut buf = vec![0u8; 65_535];
     let mut waiting: HashMap<RequestId, oneshot::Sender<Result<DmResponse, RequestFailure>>> = HashMap::new();
@@ -125,6 +164,7 @@ async fn run(
                     let id = server.request(now(), &endpoint, request);
                     waiting.insert(id, reply);
                 }
+                Some(Command::Confirm { ack, stored }) => server.confirm(now(), ack, stored),
                 Some(Command::Shutdown) | None => break,
             },
             _ = sleep_until(deadline) => {
@@ -154,7 +194,7 @@ async fn run(
                             response: response.clone(),
                         });
                     }
-                    let _ = pump.send(PumpEvent::Server(other));
+                    pumps.send(other);
                 }
             }
         }
@@ -177,7 +217,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 fn mirror(ctx: &Ctx, event: &ServerEvent) {
     let Ok(mut regs) = ctx.registrations.write() else { return };
     let ended = match event {
-        ServerEvent::Registration(change) => match &**change {
+        ServerEvent::Registration(change, _) => match &**change {
             RdChange::Registered { registration, .. } | RdChange::Updated { registration } => {
                 regs.insert(registration.endpoint.clone(), registration.clone());
                 drop(regs);
@@ -192,22 +232,32 @@ fn mirror(ctx: &Ctx, event: &ServerEvent) {
     regs.remove(&ended.endpoint);
 }
 
-async fn persist(ctx: &Ctx, reg: &Registration) {
+/// The registration as stored under `reg/{endpoint}`.
+fn stored(ctx: &Ctx, reg: &Registration) -> StateWrites {
     let expires_at_ms = (reg.lifetime_s > 0).then(|| ctx.handle.now().millis() + i64::from(reg.lifetime_s) * 1000);
     let p = Persisted { registration: reg.clone(), expires_at_ms };
     match serde_json::to_vec(&p) {
-        Ok(bytes) => {
-            if let Err(e) = ctx.handle.put_state(&key(&reg.endpoint), bytes).await {
-                tracing::error!(endpoint = %reg.endpoint, error = %e, "could not store registration");
-            }
+        Ok(bytes) => StateWrites::new().put(key(&reg.endpoint), bytes),
+        Err(e) => {
+            tracing::error!(error = %e, "could not serialize registration");
+            StateWrites::new()
         }
-        Err(e) => tracing::error!(error = %e, "could not serialize registration"),
     }
 }
 
-async fn contact(ctx: &Arc<Ctx>, reg: &Registration, boot: bool) {
-    let Ok(id) = DeviceId::lwm2m(&reg.endpoint) else { return };
-    persist(ctx, reg).await;
+/// Releases the reply the server holds for a registration change.
+fn confirm(ctx: &Ctx, ack: Option<Ack>, stored: bool) {
+    if let Some(ack) = ack {
+        let _ = ctx.commands.send(super::Command::Confirm { ack, stored });
+    }
+}
+
+async fn contact(ctx: &Arc<Ctx>, reg: &Registration, boot: bool, ack: Option<Ack>) {
+    let Ok(id) = DeviceId::lwm2m(&reg.endpoint) else {
+        // The server accepts endpoint names the device id scheme does not; keep the
+        // registration (it answers requests) but nothing is stored for it.
+        return confirm(ctx, ack, true);
+    };
     let caps = mapping::capabilities(reg);
     let contact = Contact {
         state: PresenceState::Online,
@@ -215,8 +265,12 @@ async fn contact(ctx: &Arc<Ctx>, reg: &Registration, boot: bool) {
         address: Some(reg.address.to_string()),
         boot,
     };
-    if let Err(e) = ctx.handle.device_contact(&id, contact, |d| d.capabilities = Some(caps)).await {
-        tracing::error!(device = %id, error = %e, "could not record contact");
+    let state = stored(ctx, reg);
+    let result = ctx.handle.device_contact_with_state(&id, contact, state, |d| d.capabilities = Some(caps)).await;
+    confirm(ctx, ack, result.is_ok());
+    if let Err(e) = result {
+        tracing::error!(device = %id, error = %e, "could not store the registration");
+        return;
     }
     // A new registration ends the client's observations; a restart ended ours.
     let first_since_start = ctx.seen.lock().map(|mut s| s.insert(reg.endpoint.clone())).unwrap_or(false);
@@ -241,29 +295,32 @@ async fn contact(ctx: &Arc<Ctx>, reg: &Registration, boot: bool) {
     }
 }
 
-async fn gone(ctx: &Ctx, reg: &Registration, why: Gone) {
+async fn gone(ctx: &Ctx, reg: &Registration, why: Gone, ack: Option<Ack>) {
     if let Ok(mut seen) = ctx.seen.lock() {
         seen.remove(&reg.endpoint);
     }
-    if let Err(e) = ctx.handle.delete_state(&key(&reg.endpoint)).await {
-        tracing::error!(endpoint = %reg.endpoint, error = %e, "could not delete registration");
-    }
-    if let Ok(id) = DeviceId::lwm2m(&reg.endpoint) {
-        if let Err(e) = ctx.handle.device_gone(&id, why).await {
-            tracing::debug!(device = %id, error = %e, "device gone");
-        }
+    let state = StateWrites::new().delete(key(&reg.endpoint));
+    let result = match DeviceId::lwm2m(&reg.endpoint) {
+        Ok(id) => ctx.handle.device_gone_with_state(&id, why, state).await,
+        Err(_) => Ok(()),
+    };
+    // De-register is answered even if the device was unknown to the engine.
+    let stored = !matches!(&result, Err(e) if !e.is_not_found());
+    confirm(ctx, ack, stored);
+    if let Err(e) = result {
+        tracing::debug!(endpoint = %reg.endpoint, error = %e, "device gone");
     }
 }
 
-async fn pump(ctx: Arc<Ctx>, mut events: mpsc::UnboundedReceiver<PumpEvent>) {
-    while let Some(PumpEvent::Server(event)) = events.recv().await {
+async fn pump(ctx: Arc<Ctx>, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
+    while let Some(event) = events.recv().await {
         match event {
-            ServerEvent::Registration(change) => match *change {
-                RdChange::Registered { registration, .. } => contact(&ctx, &registration, true).await,
-                RdChange::Updated { registration } => contact(&ctx, &registration, false).await,
-                RdChange::Deregistered { registration } => gone(&ctx, &registration, Gone::Deregistered).await,
+            ServerEvent::Registration(change, ack) => match *change {
+                RdChange::Registered { registration, .. } => contact(&ctx, &registration, true, ack).await,
+                RdChange::Updated { registration } => contact(&ctx, &registration, false, ack).await,
+                RdChange::Deregistered { registration } => gone(&ctx, &registration, Gone::Deregistered, ack).await,
             },
-            ServerEvent::Expired(registration) => gone(&ctx, &registration, Gone::Expired).await,
+            ServerEvent::Expired(registration) => gone(&ctx, &registration, Gone::Expired, None).await,
             ServerEvent::Sleeping(endpoint) => {
                 if let Ok(id) = DeviceId::lwm2m(&endpoint) {
                     let _ = ctx

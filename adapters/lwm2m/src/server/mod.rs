@@ -29,7 +29,22 @@ use crate::coap::{encode_uint, reset, serialize, Transmit};
 use crate::path::Path;
 use block1::{Block1Outcome, Block1Receiver};
 pub use registration::{ObjectLink, RdChange, Registration, RegistrationConfig, Registry};
-pub use types::{DmRequest, DmResponse, RequestFailure, RequestId, ServerConfig, ServerEvent};
+pub use types::{Ack, DmRequest, DmResponse, RequestFailure, RequestId, ServerConfig, ServerEvent};
+
+/// A registration reply waiting for [`Server::confirm`].
+#[derive(Debug)]
+struct Held {
+    peer: SocketAddr,
+    /// The request's message id (the dedup key) and token, and the reply's type, for a 5.00
+    /// in place of the reply.
+    message_id: u16,
+    token: Vec<u8>,
+    kind: MessageType,
+    reply: Vec<u8>,
+    /// The endpoint whose held requests go out once the client has its reply.
+    wake: Option<String>,
+    since: Instant,
+}
 
 #[derive(Debug, Clone)]
 struct InFlight {
@@ -61,6 +76,8 @@ pub struct Server {
     awake: HashMap<String, Instant>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<ServerEvent>,
+    held: HashMap<Ack, Held>,
+    next_ack: u64,
     rng: u64,
     next_request: RequestId,
     last_housekeeping: Option<Instant>,
@@ -88,6 +105,8 @@ impl Server {
             awake: HashMap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            held: HashMap::new(),
+            next_ack: 1,
             rng: seed | 1,
             next_request: 1,
             last_housekeeping: None,
@@ -407,6 +426,14 @@ impl Server {
                         diagnostic: Some("CON CoAP type expected".into()),
                         change: None,
                     }
+                } else if self.config.confirm_registrations && self.held.len() >= self.config.max_unconfirmed {
+                    // Storage is behind: refuse before changing anything; the client retries.
+                    registration::RdReply {
+                        code: ResponseType::ServiceUnavailable,
+                        location: Vec::new(),
+                        diagnostic: Some("busy, retry later".into()),
+                        change: None,
+                    }
                 } else {
                     self.registry.handle(now, peer, rest, packet)
                 };
@@ -437,13 +464,72 @@ impl Server {
             }
             _ => response.header.code = MessageClass::Response(ResponseType::NotFound),
         }
-        if let Ok(bytes) = serialize(&response, &self.config.transmission) {
-            self.dedup.store_response(peer, packet.header.message_id, bytes.clone());
-            self.transmits.push_back(Transmit { peer, bytes });
+        let Ok(bytes) = serialize(&response, &self.config.transmission) else { return };
+        match change {
+            Some(change) if self.config.confirm_registrations => {
+                let ack = Ack(self.next_ack);
+                self.next_ack += 1;
+                let wake = match &change {
+                    RdChange::Registered { registration, .. } | RdChange::Updated { registration } => {
+                        Some(registration.endpoint.clone())
+                    }
+                    RdChange::Deregistered { .. } => None,
+                };
+                let held = Held {
+                    peer,
+                    message_id: packet.header.message_id,
+                    token: packet.get_token().to_vec(),
+                    kind: response.header.get_type(),
+                    reply: bytes,
+                    wake,
+                    since: now,
+                };
+                self.held.insert(ack, held);
+                self.apply(now, change, Some(ack));
+            }
+            change => {
+                self.dedup.store_response(peer, packet.header.message_id, bytes.clone());
+                self.transmits.push_back(Transmit { peer, bytes });
+                if let Some(change) = change {
+                    self.apply(now, change, None);
+                }
+            }
         }
-        if let Some(change) = change {
-            self.apply(now, change);
+    }
+
+    /// Releases a held registration reply ([`ServerConfig::confirm_registrations`]): the
+    /// change is stored (`stored`), so the client gets its 2.01 / 2.04 / 2.02 and requests held
+    /// for it go out; or it could not be, and the client gets 5.00 and registers again. An
+    /// unknown or already released `ack` is ignored.
+    pub fn confirm(&mut self, now: Instant, ack: Ack, stored: bool) {
+        let Some(held) = self.held.remove(&ack) else { return };
+        let bytes = if stored {
+            held.reply
+        } else {
+            let mut failed = Packet::new();
+            failed.header.set_type(held.kind);
+            failed.header.message_id = held.message_id;
+            if held.kind == MessageType::NonConfirmable {
+                failed.header.message_id = self.random() as u16;
+            }
+            failed.set_token(held.token);
+            failed.header.code = MessageClass::Response(ResponseType::InternalServerError);
+            failed.payload = b"could not store the registration".to_vec();
+            match serialize(&failed, &self.config.transmission) {
+                Ok(bytes) => bytes,
+                Err(_) => return,
+            }
+        };
+        self.dedup.store_response(held.peer, held.message_id, bytes.clone());
+        self.transmits.push_back(Transmit { peer: held.peer, bytes });
+        if let Some(ep) = held.wake.filter(|_| stored) {
+            self.wake(now, &ep);
         }
+    }
+
+    /// Registration replies waiting for [`Server::confirm`].
+    pub fn unconfirmed(&self) -> usize {
+        self.held.len()
     }
 
     fn answer_block(&mut self, peer: SocketAddr, request: &Packet, code: ResponseType, block: Option<BlockOption>) {
@@ -466,7 +552,9 @@ impl Server {
         }
     }
 
-    fn apply(&mut self, now: Instant, change: RdChange) {
+    /// Applies a registration change; with `ack`, requests held for the client wait for
+    /// [`Server::confirm`] (the client must have its reply before the server's requests).
+    fn apply(&mut self, now: Instant, change: RdChange, ack: Option<Ack>) {
         match &change {
             RdChange::Registered { registration, replaced } => {
                 // A new registration starts without observations (the client lost them).
@@ -475,19 +563,23 @@ impl Server {
                 }
                 let ep = registration.endpoint.clone();
                 self.awake.remove(&ep);
-                self.events.push_back(ServerEvent::Registration(Box::new(change)));
-                self.wake(now, &ep);
+                self.events.push_back(ServerEvent::Registration(Box::new(change), ack));
+                if ack.is_none() {
+                    self.wake(now, &ep);
+                }
             }
             RdChange::Updated { registration } => {
                 let ep = registration.endpoint.clone();
-                self.events.push_back(ServerEvent::Registration(Box::new(change)));
-                self.wake(now, &ep);
+                self.events.push_back(ServerEvent::Registration(Box::new(change), ack));
+                if ack.is_none() {
+                    self.wake(now, &ep);
+                }
             }
             RdChange::Deregistered { registration } => {
                 let ep = registration.endpoint.clone();
                 self.forget_observations(&ep);
                 self.awake.remove(&ep);
-                self.events.push_back(ServerEvent::Registration(Box::new(change)));
+                self.events.push_back(ServerEvent::Registration(Box::new(change), ack));
             }
         }
     }
@@ -513,6 +605,13 @@ impl Server {
             self.dedup.expire(now);
             self.registry.expire_sources(now);
             self.block1.expire(now);
+            // A reply never confirmed (its caller went away): the client has given up by now.
+            let limit = self.config.transmission.max_transmit_wait();
+            let before = self.held.len();
+            self.held.retain(|_, h| now.saturating_duration_since(h.since) < limit);
+            if self.held.len() < before {
+                tracing::warn!(dropped = before - self.held.len(), "registration replies never confirmed");
+            }
         }
     }
 }

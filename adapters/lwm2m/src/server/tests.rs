@@ -80,7 +80,7 @@ fn requests_wait_for_registration_and_go_to_the_registered_address() {
     assert_eq!(path, [b"3".to_vec(), b"0".to_vec(), b"4".to_vec()]);
     s.handle_datagram(t0, peer(), &answer(&out[1], ResponseType::Changed, None, b""));
     let ev = events(&mut s);
-    assert!(matches!(&ev[0], ServerEvent::Registration(c) if matches!(**c, RdChange::Registered { .. })));
+    assert!(matches!(&ev[0], ServerEvent::Registration(c, None) if matches!(**c, RdChange::Registered { .. })));
     assert!(
         matches!(&ev[1], ServerEvent::Response { request, result: Ok(r) } if *request == id && r.code == ResponseType::Changed)
     );
@@ -283,4 +283,103 @@ fn block1_register_is_reassembled() {
     p.add_option(CoapOption::Block1, BlockOption { num: 3, more: true, szx: 2 }.encode());
     s.handle_datagram(t0, peer(), &p.to_bytes().unwrap());
     assert_eq!(code(&transmits(&mut s)[0]), Some(ResponseType::RequestEntityIncomplete));
+}
+
+fn confirming(max_unconfirmed: usize) -> Server {
+    let config = ServerConfig { confirm_registrations: true, max_unconfirmed, ..ServerConfig::default() };
+    Server::new(config, 7)
+}
+
+fn ack_of(events: &[ServerEvent]) -> Ack {
+    match events {
+        [ServerEvent::Registration(_, Some(ack))] => *ack,
+        other => panic!("expected one registration event with an ack, got {other:?}"),
+    }
+}
+
+#[test]
+fn held_registration_reply_goes_out_only_once_confirmed() {
+    let t0 = Instant::now();
+    let mut s = confirming(16);
+    // A request for the device waits for its registration, and then for the client's reply.
+    s.request(t0, "dev", DmRequest::new(RequestType::Get, Path::Resource(3, 0, 0)));
+    let reg = request(1, MessageType::Confirmable, RequestType::Post, &["rd"], &["ep=dev"], b"</3/0>");
+    s.handle_datagram(t0, peer(), &reg);
+    assert!(transmits(&mut s).is_empty(), "nothing before the registration is stored");
+    let ack = ack_of(&events(&mut s));
+    assert_eq!(s.unconfirmed(), 1);
+    // The client's retransmission while the reply is held is neither processed nor answered.
+    s.handle_datagram(t0 + Duration::from_secs(2), peer(), &reg);
+    assert!(transmits(&mut s).is_empty());
+    assert!(events(&mut s).is_empty());
+
+    s.confirm(t0 + Duration::from_secs(2), ack, true);
+    let out = transmits(&mut s);
+    assert_eq!(out.len(), 2, "the 2.01, then the held GET");
+    assert_eq!(code(&out[0]), Some(ResponseType::Created));
+    assert_eq!(out[0].header.message_id, 1);
+    assert_eq!(out[1].header.code, MessageClass::Request(RequestType::Get));
+    assert_eq!(s.unconfirmed(), 0);
+    // A later duplicate gets the same reply from the dedup cache.
+    s.handle_datagram(t0 + Duration::from_secs(3), peer(), &reg);
+    assert_eq!(code(&transmits(&mut s)[0]), Some(ResponseType::Created));
+    // Confirming twice does nothing.
+    s.confirm(t0 + Duration::from_secs(3), ack, true);
+    assert!(transmits(&mut s).is_empty());
+}
+
+#[test]
+fn a_registration_that_could_not_be_stored_gets_5_00() {
+    let t0 = Instant::now();
+    let mut s = confirming(16);
+    let reg = request(9, MessageType::Confirmable, RequestType::Post, &["rd"], &["ep=dev"], b"</3/0>");
+    s.handle_datagram(t0, peer(), &reg);
+    let ack = ack_of(&events(&mut s));
+    s.confirm(t0, ack, false);
+    let out = transmits(&mut s);
+    assert_eq!(code(&out[0]), Some(ResponseType::InternalServerError));
+    assert_eq!(out[0].header.get_type(), MessageType::Acknowledgement);
+    assert_eq!(out[0].header.message_id, 9);
+    assert_eq!(out[0].get_token(), &[9]);
+}
+
+#[test]
+fn too_many_unconfirmed_registrations_get_5_03_unprocessed() {
+    let t0 = Instant::now();
+    let mut s = confirming(2);
+    for mid in 1..=3u16 {
+        let ep = format!("ep=dev-{mid}");
+        let reg = request(mid, MessageType::Confirmable, RequestType::Post, &["rd"], &[ep.as_str()], b"</3/0>");
+        s.handle_datagram(t0, SocketAddr::from(([192, 0, 2, mid as u8], 5683)), &reg);
+    }
+    assert_eq!(events(&mut s).len(), 2);
+    let out = transmits(&mut s);
+    assert_eq!(out.len(), 1);
+    assert_eq!(code(&out[0]), Some(ResponseType::ServiceUnavailable));
+    assert!(s.registration("dev-3").is_none());
+    assert_eq!(s.unconfirmed(), 2);
+}
+
+#[test]
+fn update_and_deregister_replies_are_held_too() {
+    let t0 = Instant::now();
+    let mut s = confirming(16);
+    let reg = request(1, MessageType::Confirmable, RequestType::Post, &["rd"], &["ep=dev"], b"</3/0>");
+    s.handle_datagram(t0, peer(), &reg);
+    let ack = ack_of(&events(&mut s));
+    s.confirm(t0, ack, true);
+    let out = transmits(&mut s);
+    let id = String::from_utf8(out[0].get_option(CoapOption::LocationPath).unwrap().back().unwrap().clone()).unwrap();
+    let update = request(2, MessageType::Confirmable, RequestType::Post, &["rd", &id], &["lt=120"], b"");
+    s.handle_datagram(t0, peer(), &update);
+    assert!(transmits(&mut s).is_empty());
+    let ack = ack_of(&events(&mut s));
+    s.confirm(t0, ack, true);
+    assert_eq!(code(&transmits(&mut s)[0]), Some(ResponseType::Changed));
+    let dereg = request(3, MessageType::Confirmable, RequestType::Delete, &["rd", &id], &[], b"");
+    s.handle_datagram(t0, peer(), &dereg);
+    assert!(transmits(&mut s).is_empty());
+    let ack = ack_of(&events(&mut s));
+    s.confirm(t0, ack, true);
+    assert_eq!(code(&transmits(&mut s)[0]), Some(ResponseType::Deleted));
 }

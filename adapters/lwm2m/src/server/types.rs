@@ -40,6 +40,14 @@ pub struct ServerConfig {
     /// Largest request body sent block-wise to a client (a firmware image written to
     /// `/5/0/0`, RFC 7959 §2.5). Default 16 MiB.
     pub max_request_body: usize,
+    /// Hold the reply to each Register, Update and De-register until the caller has stored the
+    /// change and calls [`super::Server::confirm`] with the [`Ack`] of its
+    /// [`ServerEvent::Registration`]: a client is told 2.01 only once its registration is
+    /// durable. Off (default): replies go out at once and events carry no `Ack`.
+    pub confirm_registrations: bool,
+    /// Replies held at once waiting for [`super::Server::confirm`]; beyond it, registration
+    /// requests get 5.03 Service Unavailable (the client retries) without being processed.
+    pub max_unconfirmed: usize,
 }
 
 impl Default for ServerConfig {
@@ -58,9 +66,15 @@ impl Default for ServerConfig {
             max_body: 256 * 1024,
             max_block1_transfers: 256,
             max_request_body: 16 << 20,
+            confirm_registrations: false,
+            max_unconfirmed: 4096,
         }
     }
 }
+
+/// A registration reply held until the change is stored ([`ServerConfig::confirm_registrations`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ack(pub(crate) u64);
 
 /// Identifies a Device Management request handed to [`super::Server::request`].
 pub type RequestId = u64;
@@ -148,8 +162,9 @@ pub enum RequestFailure {
 /// What the server reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerEvent {
-    /// A registration-interface change (Register, Update, De-register).
-    Registration(Box<RdChange>),
+    /// A registration-interface change (Register, Update, De-register), with the reply to
+    /// release by [`super::Server::confirm`] once it is stored, when replies are held.
+    Registration(Box<RdChange>, Option<Ack>),
     /// A registration's lifetime ran out.
     Expired(Box<Registration>),
     /// A queue-mode client's awake window ended.
