@@ -48,6 +48,20 @@ fn rss() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
+/// CPU time used by the process so far (user + system, `/proc/self/stat` fields 14-15, in
+/// clock ticks of 10 ms).
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_owned();
+            let f: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
+            Some(f.iter().sum::<u64>())
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 /// One socket shared by many simulated clients.
 struct Generator {
     socket: UdpSocket,
@@ -56,6 +70,8 @@ struct Generator {
     objects: Mutex<Objects>,
     observers: Mutex<Vec<Vec<u8>>>,
     counter: AtomicUsize,
+    /// Register requests sent again after 2 s without an answer.
+    retransmissions: AtomicUsize,
 }
 
 impl Generator {
@@ -97,7 +113,10 @@ impl Generator {
 
     /// Registers `ep` (CON, retried after 2 s up to 4 times); true on 2.01.
     async fn register(&self, ep: &str) -> bool {
-        for _ in 0..5 {
+        for attempt in 0..5 {
+            if attempt > 0 {
+                self.retransmissions.fetch_add(1, Ordering::Relaxed);
+            }
             let mut p = Packet::new();
             p.header.set_type(MessageType::Confirmable);
             p.header.code = MessageClass::Request(RequestType::Post);
@@ -206,12 +225,8 @@ async fn main() {
     config.server.dedup_peers = sockets * 2;
     config.server.dedup_per_peer = 4 * window;
     let adapter = Arc::new(Lwm2mAdapter::new(config));
-    let engine = Engine::builder()
-        .store(SqliteStore::open(dir.path().join("unidm.db")).unwrap())
-        .adapter_arc(adapter.clone())
-        .start()
-        .await
-        .unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("unidm.db")).unwrap());
+    let engine = Engine::builder().store_arc(store.clone()).adapter_arc(adapter.clone()).start().await.unwrap();
     let server = adapter.local_addr().unwrap();
     let mut generators = Vec::new();
     for _ in 0..sockets {
@@ -222,6 +237,7 @@ async fn main() {
             objects: Mutex::new(Objects::new("load", "sim-1", "SN", "1.0", 86_400, false)),
             observers: Mutex::new(Vec::new()),
             counter: AtomicUsize::new(generators.len() * 7919),
+            retransmissions: AtomicUsize::new(0),
         });
         tokio::spawn(g.clone().receive());
         generators.push(g);
@@ -230,6 +246,10 @@ async fn main() {
 
     // Phase 1: registrations, bounded by `max_secs`.
     let rss_before = rss();
+    let cpu_before = cpu_time();
+    let stats = store.stats();
+    let (commits_before, writer_before) =
+        (stats.commits.load(Ordering::Relaxed), stats.commit_micros.load(Ordering::Relaxed));
     let deadline = Instant::now() + Duration::from_secs(max_secs);
     let registered = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
@@ -267,12 +287,27 @@ async fn main() {
     }
     let persisted = start.elapsed();
     let rss_after = rss();
+    let cpu = cpu_time().saturating_sub(cpu_before);
+    let commits = stats.commits.load(Ordering::Relaxed) - commits_before;
+    let writer_micros = stats.commit_micros.load(Ordering::Relaxed) - writer_before;
+    let retransmitted: usize = generators.iter().map(|g| g.retransmissions.load(Ordering::Relaxed)).sum();
     println!(
-        "registrations:      {done} of {devices} in {:.1} s = {:.0} registrations/s answered (2.01), {:.0}/s persisted ({:.1} s)",
+        "registrations:      {done} of {devices} in {:.1} s = {:.0} registrations/s answered (2.01), {:.0}/s persisted ({:.1} s; {retransmitted} Register retransmissions after 2 s)",
         answered.as_secs_f64(),
         done as f64 / answered.as_secs_f64(),
         done as f64 / persisted.as_secs_f64(),
         persisted.as_secs_f64()
+    );
+    println!(
+        "                    CPU {:.2} s (server and load generator) = {:.0} µs per registration",
+        cpu.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / done.max(1) as f64
+    );
+    println!(
+        "                    store: {commits} commits of {:.0} registrations on average, writer busy {:.1} s = {:.0} µs per registration",
+        done as f64 / commits.max(1) as f64,
+        writer_micros as f64 / 1e6,
+        writer_micros as f64 / done.max(1) as f64
     );
     println!(
         "memory:             RSS {:.1} MiB -> {:.1} MiB = {:.0} bytes per registered device",

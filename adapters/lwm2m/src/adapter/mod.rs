@@ -53,6 +53,10 @@ pub struct Lwm2mConfig {
     pub bootstrap_listen: Option<SocketAddr>,
     /// Bootstrap server bounds (sessions, timeout, endpoint name length).
     pub bootstrap: crate::bootstrap::BootstrapLimits,
+    /// Receive buffer asked of the kernel for the server's UDP socket, bytes (Linux caps it at
+    /// `net.core.rmem_max`). A burst of registrations larger than the buffer is dropped and
+    /// costs the clients a 2 s retransmission. Default 4 MiB; `None` keeps the system default.
+    pub recv_buffer: Option<usize>,
 }
 
 impl Default for Lwm2mConfig {
@@ -65,6 +69,7 @@ impl Default for Lwm2mConfig {
             ddf_dir: None,
             bootstrap_listen: Some(SocketAddr::from(([0, 0, 0, 0], 5783))),
             bootstrap: Default::default(),
+            recv_buffer: Some(4 << 20),
         }
     }
 }

@@ -85,7 +85,7 @@ impl Pumps {
 
 pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<Running, AdapterError> {
     let socket =
-        UdpSocket::bind(config.listen).await.map_err(|e| AdapterError(format!("bind {}: {e}", config.listen)))?;
+        bind(config.listen, config.recv_buffer).map_err(|e| AdapterError(format!("bind {}: {e}", config.listen)))?;
     let local_addr = socket.local_addr().map_err(|e| AdapterError(e.to_string()))?;
     let mut models = ObjectModels::builtin();
     if let Some(dir) = &config.ddf_dir {
@@ -141,6 +141,20 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     let (pumps, mut tasks) = Pumps::start(&ctx);
     tasks.push(tokio::spawn(run(ctx.clone(), socket, server, command_rx, pumps)));
     Ok(Running { ctx, local_addr, tasks, bootstrap: None })
+}
+
+/// A non-blocking UDP socket bound to `addr`, with the receive buffer asked for.
+fn bind(addr: std::net::SocketAddr, recv_buffer: Option<usize>) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Some(size) = recv_buffer {
+        if let Err(e) = socket.set_recv_buffer_size(size) {
+            tracing::warn!(size, error = %e, "could not enlarge the UDP receive buffer");
+        }
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 async fn run(
