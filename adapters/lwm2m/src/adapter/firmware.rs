@@ -2,7 +2,10 @@
 //! write the Package URI /5/0/1, follow State /5/0/3 (observed, with a read as fallback),
 //! execute Update /5/0/2 once Downloaded, and judge the outcome by Update Result /5/0/5.
 
-use unidm_models::{ErrorKind, FirmwareState, OperationError};
+use unidm_models::{ErrorKind, FirmwareState, FirmwareStatus, OperationError};
+
+use crate::codec::{Content, Value};
+use crate::path::Path;
 
 /// Firmware Update State /5/0/3 (fact sheet §9.6).
 pub fn state(value: i64) -> Option<FirmwareState> {
@@ -67,9 +70,91 @@ pub fn update_result(code: i64) -> UpdateResult {
     UpdateResult::Failed(OperationError::new(kind, text).with_code(code.to_string()))
 }
 
+/// Folds what a read of `/5/0` reports into `status`: State /5/0/3 and Update Result /5/0/5
+/// give the state (a failure code wins, then State, then a success result), Package Name
+/// /5/0/6, Package Version /5/0/7 and Package URI /5/0/1 fill in what the device reports.
+pub fn apply_status(content: &Content, status: &mut FirmwareStatus) {
+    let get = |r| content.get(&Path::Resource(5, 0, r));
+    let int = |r| match get(r) {
+        Some(Value::Integer(i)) => Some(*i),
+        Some(Value::UnsignedInteger(u)) => i64::try_from(*u).ok(),
+        _ => None,
+    };
+    let text = |r| match get(r) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    let result = int(5);
+    let device_state = int(3).and_then(state);
+    match result.map(update_result) {
+        Some(UpdateResult::Failed(e)) => {
+            status.state = FirmwareState::Failed;
+            status.failure = Some(e.message);
+        }
+        Some(UpdateResult::Succeeded) if device_state.is_none_or(|s| s == FirmwareState::Idle) => {
+            status.state = FirmwareState::Succeeded;
+            status.failure = None;
+        }
+        _ => {
+            if let Some(s) = device_state {
+                status.state = s;
+                status.failure = None;
+            }
+        }
+    }
+    if let Some(r) = result {
+        status.protocol_result = Some(r.to_string());
+    }
+    if let Some(name) = text(6) {
+        status.name = Some(name);
+    }
+    if let Some(version) = text(7) {
+        status.version = Some(version);
+    }
+    if let Some(uri) = text(1) {
+        status.url = Some(uri);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn content(records: &[(u16, Value)]) -> Content {
+        Content::new(
+            records.iter().map(|(r, v)| crate::codec::Record::new(Path::Resource(5, 0, *r), v.clone())).collect(),
+        )
+    }
+
+    #[test]
+    fn firmware_status_follows_state_and_update_result() {
+        let mut s = FirmwareStatus::default();
+        apply_status(
+            &content(&[
+                (3, Value::Integer(0)),
+                (5, Value::Integer(1)),
+                (6, Value::String("fw".into())),
+                (7, Value::String("2.0".into())),
+            ]),
+            &mut s,
+        );
+        assert_eq!(s.state, FirmwareState::Succeeded);
+        assert_eq!((s.name.as_deref(), s.version.as_deref()), (Some("fw"), Some("2.0")));
+        assert_eq!(s.protocol_result.as_deref(), Some("1"));
+
+        apply_status(&content(&[(3, Value::Integer(1)), (5, Value::Integer(0))]), &mut s);
+        assert_eq!(s.state, FirmwareState::Downloading);
+        assert_eq!(s.version.as_deref(), Some("2.0"), "kept when the device reports none");
+
+        apply_status(&content(&[(3, Value::Integer(0)), (5, Value::Integer(5))]), &mut s);
+        assert_eq!(s.state, FirmwareState::Failed);
+        assert_eq!(s.failure.as_deref(), Some("integrity check failure for the new firmware package"));
+
+        let mut fresh = FirmwareStatus::default();
+        apply_status(&content(&[(3, Value::Integer(0)), (5, Value::Integer(0))]), &mut fresh);
+        assert_eq!(fresh.state, FirmwareState::Idle);
+        assert_eq!(fresh.failure, None);
+    }
 
     /// ETS 1.0-int-770 success and error cases 772-780, as Update Result values.
     #[test]

@@ -201,6 +201,53 @@ pub(super) async fn refresh_device_info(ctx: &Ctx, ep: &str) -> Result<Option<Js
     Ok(Some(result))
 }
 
+/// Reads `/5/0` and folds the device's firmware state into `Device.snapshot.firmware`.
+pub(super) async fn refresh_firmware(ctx: &Ctx, ep: &str) -> Result<(), OperationError> {
+    let reg = ctx.registration(ep).await;
+    let path = Path::ObjectInstance(5, 0);
+    let response = ctx.request_ok(ep, dm::read(&reg, path, None)).await?;
+    let content = dm::decode(&path, &response, &ctx.models)?;
+    let id = unidm_models::DeviceId::lwm2m(ep).map_err(|e| OperationError::new(ErrorKind::BadInput, e.to_string()))?;
+    ctx.handle
+        .update_device(&id, |d| {
+            firmware::apply_status(&content, d.snapshot.firmware.get_or_insert_with(Default::default))
+        })
+        .await
+        .map_err(|e| OperationError::new(ErrorKind::Internal, e.to_string()))?;
+    Ok(())
+}
+
+/// What the adapter reads by itself when a client registers, or updates with a new object
+/// list: identity and state from /3 (with /4, /6), firmware state from /5, software from /9,
+/// and the end devices of a gateway's /25. Each read is best effort.
+pub(super) async fn refresh_on_contact(ctx: &Arc<Ctx>, reg: &crate::server::Registration) {
+    if ctx.config.read_device_on_register {
+        read_own_objects(ctx, reg).await;
+    }
+    if reg.has_object(25) {
+        super::gateway::discover_children(ctx, reg).await;
+    }
+}
+
+async fn read_own_objects(ctx: &Ctx, reg: &crate::server::Registration) {
+    let ep = reg.endpoint.as_str();
+    if reg.has_object(3) {
+        if let Err(e) = refresh_device_info(ctx, ep).await {
+            tracing::debug!(endpoint = %ep, error = %e.message, "reading /3/0 after registration failed");
+        }
+    }
+    if reg.has_object(5) {
+        if let Err(e) = refresh_firmware(ctx, ep).await {
+            tracing::debug!(endpoint = %ep, error = %e.message, "reading /5/0 after registration failed");
+        }
+    }
+    if reg.has_object(9) {
+        if let Err(e) = super::software::refresh(ctx, ep).await {
+            tracing::debug!(endpoint = %ep, error = %e.message, "reading /9 after registration failed");
+        }
+    }
+}
+
 pub(super) async fn read_int(ctx: &Ctx, ep: &str, path: Path) -> Result<i64, OperationError> {
     match read(ctx, ep, path, None).await? {
         Json::Number(n) => n.as_i64(),

@@ -68,7 +68,7 @@ impl Pumps {
         let endpoint = match &event {
             ServerEvent::Registration(change, _) => match &**change {
                 RdChange::Registered { registration, .. }
-                | RdChange::Updated { registration }
+                | RdChange::Updated { registration, .. }
                 | RdChange::Deregistered { registration } => &registration.endpoint,
             },
             ServerEvent::Expired(registration) => &registration.endpoint,
@@ -232,7 +232,7 @@ fn mirror(ctx: &Ctx, event: &ServerEvent) {
     let Ok(mut regs) = ctx.registrations.write() else { return };
     let ended = match event {
         ServerEvent::Registration(change, _) => match &**change {
-            RdChange::Registered { registration, .. } | RdChange::Updated { registration } => {
+            RdChange::Registered { registration, .. } | RdChange::Updated { registration, .. } => {
                 regs.insert(registration.endpoint.clone(), registration.clone());
                 drop(regs);
                 ctx.registered.notify_waiters();
@@ -266,7 +266,9 @@ fn confirm(ctx: &Ctx, ack: Option<Ack>, stored: bool) {
     }
 }
 
-async fn contact(ctx: &Arc<Ctx>, reg: &Registration, boot: bool, ack: Option<Ack>) {
+/// A Register (`boot`) or Update; `new_objects` when the client's object list is new, so
+/// the adapter reads what it maps from them.
+async fn contact(ctx: &Arc<Ctx>, reg: &Registration, boot: bool, new_objects: bool, ack: Option<Ack>) {
     let Ok(id) = DeviceId::lwm2m(&reg.endpoint) else {
         // The server accepts endpoint names the device id scheme does not; keep the
         // registration (it answers requests) but nothing is stored for it.
@@ -293,19 +295,10 @@ async fn contact(ctx: &Arc<Ctx>, reg: &Registration, boot: bool, ack: Option<Ack
         let endpoint = reg.endpoint.clone();
         tokio::spawn(async move { ops::resume_observations(&ctx, &endpoint).await });
     }
-    if boot && reg.has_object(25) {
+    if new_objects {
         let ctx = ctx.clone();
         let reg = reg.clone();
-        tokio::spawn(async move { super::gateway::discover_children(&ctx, &reg).await });
-    }
-    if boot && ctx.config.read_device_on_register && reg.has_object(3) {
-        let ctx = ctx.clone();
-        let endpoint = reg.endpoint.clone();
-        tokio::spawn(async move {
-            if let Err(e) = ops::refresh_device_info(&ctx, &endpoint).await {
-                tracing::debug!(%endpoint, error = %e.message, "reading /3/0 after registration failed");
-            }
-        });
+        tokio::spawn(async move { ops::refresh_on_contact(&ctx, &reg).await });
     }
 }
 
@@ -330,8 +323,10 @@ async fn pump(ctx: Arc<Ctx>, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
     while let Some(event) = events.recv().await {
         match event {
             ServerEvent::Registration(change, ack) => match *change {
-                RdChange::Registered { registration, .. } => contact(&ctx, &registration, true, ack).await,
-                RdChange::Updated { registration } => contact(&ctx, &registration, false, ack).await,
+                RdChange::Registered { registration, .. } => contact(&ctx, &registration, true, true, ack).await,
+                RdChange::Updated { registration, objects_changed } => {
+                    contact(&ctx, &registration, false, objects_changed, ack).await
+                }
                 RdChange::Deregistered { registration } => gone(&ctx, &registration, Gone::Deregistered, ack).await,
             },
             ServerEvent::Expired(registration) => gone(&ctx, &registration, Gone::Expired, None).await,

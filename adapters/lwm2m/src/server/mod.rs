@@ -470,7 +470,7 @@ impl Server {
                 let ack = Ack(self.next_ack);
                 self.next_ack += 1;
                 let wake = match &change {
-                    RdChange::Registered { registration, .. } | RdChange::Updated { registration } => {
+                    RdChange::Registered { registration, .. } | RdChange::Updated { registration, .. } => {
                         Some(registration.endpoint.clone())
                     }
                     RdChange::Deregistered { .. } => None,
@@ -568,7 +568,7 @@ impl Server {
                     self.wake(now, &ep);
                 }
             }
-            RdChange::Updated { registration } => {
+            RdChange::Updated { registration, .. } => {
                 let ep = registration.endpoint.clone();
                 self.events.push_back(ServerEvent::Registration(Box::new(change), ack));
                 if ack.is_none() {

@@ -141,6 +141,8 @@ pub enum RdChange {
     Updated {
         /// The registration after the update.
         registration: Registration,
+        /// The Update carried an object list different from the one registered.
+        objects_changed: bool,
     },
     /// A De-register.
     Deregistered {
@@ -501,11 +503,13 @@ impl Registry {
         if p.sms.is_some() {
             registration.sms = p.sms;
         }
+        let mut objects_changed = false;
         if let Some((root_path, content_formats, objects)) = objects {
             registration.root_path = root_path;
             if !content_formats.is_empty() {
                 registration.content_formats = content_formats;
             }
+            objects_changed = registration.objects != objects;
             registration.objects = objects;
         }
         registration.address = peer;
@@ -515,7 +519,7 @@ impl Registry {
             code: ResponseType::Changed,
             location: Vec::new(),
             diagnostic: None,
-            change: Some(RdChange::Updated { registration }),
+            change: Some(RdChange::Updated { registration, objects_changed }),
         }
     }
 

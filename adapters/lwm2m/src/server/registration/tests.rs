@@ -85,7 +85,7 @@ fn update_and_deregister() {
         std::slice::from_ref(&id),
         &req(RequestType::Post, &["lt=90", "b=UQ"], b"</3/0>,</5/0>"),
     );
-    let Some(RdChange::Updated { registration }) = up.change else { panic!() };
+    let Some(RdChange::Updated { registration, .. }) = up.change else { panic!() };
     assert!(registration.queue_mode && registration.has_object(5) && registration.lifetime_s == 90);
     let unknown = r.handle(t1, peer(6000), &["nope".into()], &req(RequestType::Post, &[], b""));
     assert_eq!(unknown.code, ResponseType::NotFound);
