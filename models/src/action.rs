@@ -39,7 +39,7 @@ impl Action {
             Action::Ping(_) => Function::Ping,
             Action::Traceroute(_) => Function::Traceroute,
             Action::RefreshDeviceInfo => Function::DeviceInfo,
-            Action::Native(n) if n.op == NativeOp::Observe || n.op == NativeOp::CancelObserve => Function::Observe,
+            Action::Native(n) if n.op.is_observation() => Function::Observe,
             Action::Native(_) => Function::Native,
         }
     }
@@ -88,6 +88,17 @@ impl Action {
                 }
                 if n.op == NativeOp::WriteAttributes && !n.value.as_ref().is_some_and(|v| v.is_object()) {
                     return Err(("value", "attributes are an object, e.g. {\"pmin\": 10}".into()));
+                }
+                let listed = n.value.as_ref().and_then(|v| v.as_array()).is_some_and(|a| !a.is_empty());
+                if n.op.is_composite() && n.op != NativeOp::WriteComposite && !listed {
+                    return Err((
+                        "value",
+                        "a composite operation lists its paths, e.g. [\"/3/0/0\", \"/1/0/1\"]".into(),
+                    ));
+                }
+                let values = n.value.as_ref().and_then(|v| v.as_object()).is_some_and(|m| !m.is_empty());
+                if n.op == NativeOp::WriteComposite && !values {
+                    return Err(("value", "a composite write maps paths to values, e.g. {\"/1/0/1\": 300}".into()));
                 }
             }
             Action::Reboot | Action::FactoryReset | Action::RefreshDeviceInfo => {}
@@ -208,6 +219,41 @@ pub enum NativeOp {
     Create,
     /// Delete the object instance at `path` (LwM2M Delete, CWMP DeleteObject).
     Delete,
+    /// Read several paths in one request (LwM2M 1.1 Read-Composite): `path` is `/`, `value`
+    /// the list of paths (`["/3/0/0", "/1/0/1", "/3/0/7/1"]`; `"/"` reads everything). The
+    /// result maps each full resource path present to its value; absent paths are left out.
+    ReadComposite,
+    /// Write several paths in one request (LwM2M 1.1 Write-Composite): `path` is `/`, `value`
+    /// maps paths to values as a `write` on each would take them
+    /// (`{"/3/0/14": "+02:00", "/1/0/1": 300, "/3/0/7/1": 5000}`).
+    WriteComposite,
+    /// Observe several paths as one observation (LwM2M 1.1 Observe-Composite): `path` is `/`,
+    /// `value` the list of paths; the result is the first answer as for `readComposite`, and
+    /// each notification brings one observation event per resource path it carries.
+    ObserveComposite,
+    /// Stop an `observeComposite`: `path` is `/`, `value` the same list of paths (in any order).
+    CancelObserveComposite,
+}
+
+impl NativeOp {
+    /// True for the operations on several paths at once (`value` lists them; `path` is `/`).
+    pub fn is_composite(self) -> bool {
+        matches!(
+            self,
+            NativeOp::ReadComposite
+                | NativeOp::WriteComposite
+                | NativeOp::ObserveComposite
+                | NativeOp::CancelObserveComposite
+        )
+    }
+
+    /// True for starting or stopping an observation (the `observe` function).
+    pub fn is_observation(self) -> bool {
+        matches!(
+            self,
+            NativeOp::Observe | NativeOp::CancelObserve | NativeOp::ObserveComposite | NativeOp::CancelObserveComposite
+        )
+    }
 }
 
 /// A native read / write / execute / observe of a path as the device names it (`/3/0/0`,
@@ -257,6 +303,29 @@ mod tests {
             args: None,
         });
         assert_eq!(bad.validate().unwrap_err().0, "value");
+    }
+
+    #[test]
+    fn composite_operations_list_their_paths() {
+        let read: Action = serde_json::from_value(
+            json!({"kind": "native", "op": "readComposite", "path": "/", "value": ["/3/0/0", "/1/0/1"]}),
+        )
+        .unwrap();
+        assert_eq!(read.function(), Function::Native);
+        assert!(read.validate().is_ok());
+        let observe: Action = serde_json::from_value(
+            json!({"kind": "native", "op": "observeComposite", "path": "/", "value": ["/3/0/9"]}),
+        )
+        .unwrap();
+        assert_eq!(observe.function(), Function::Observe);
+        let cancel = json!({"kind": "native", "op": "cancelObserveComposite", "path": "/"});
+        let cancel: Action = serde_json::from_value(cancel).unwrap();
+        assert_eq!(cancel.validate().unwrap_err().0, "value");
+        let write =
+            |value| Action::Native(NativeRequest { op: NativeOp::WriteComposite, path: "/".into(), value, args: None });
+        assert!(write(Some(json!({"/1/0/1": 300}))).validate().is_ok());
+        assert_eq!(write(Some(json!(["/1/0/1"]))).validate().unwrap_err().0, "value");
+        assert_eq!(write(Some(json!({}))).validate().unwrap_err().0, "value");
     }
 
     #[test]

@@ -19,7 +19,8 @@
 //!   queue mode (§6.5), Block1 / Block2.
 //! - [`adapter`]: [`Lwm2mAdapter`], the `unidm_core::Adapter` around it: UDP shell, engine
 //!   reporting, persistence of registrations, operations (native read / write / execute /
-//!   observe / discover / write-attributes / create / delete, reboot, factory reset, device
+//!   observe / discover / write-attributes / create / delete, the LwM2M 1.1 composite
+//!   operations, reboot, factory reset, device
 //!   info, firmware pull, software management /9, gateway end devices /25), and the bootstrap
 //!   server's configurations (`bootstrap_configs`, `put_bootstrap_config`, ...).
 //! - [`bootstrap`]: the bootstrap server (TS Core 1.1 §5.2): per-endpoint configurations and
@@ -54,8 +55,22 @@
 //! an object instance (partial update, POST). Observation events carry the same JSON.
 //! Discover yields `[{"path": "/3/0/7", "attributes": {"dim": 2}}]`, Create `{"path": "/9/1"}`;
 //! Write-Attributes takes `{"pmin": 10, "gt": 2.5}` (`null` removes one); see
-//! [`adapter::native`]. Software actions address `/9` instances by id (`"module": "1"`); end
-//! devices behind a LwM2M Gateway are devices `lwm2m:{gateway}/{device id}` ([`adapter::gateway`]).
+//! [`adapter::native`].
+//!
+//! The composite operations (LwM2M 1.1 clients only; a 1.0 client gets `NotSupported`) take
+//! `path` `/` and list their paths in `value` ([`adapter::composite`]):
+//! - `readComposite`, `value` `["/3/0/0", "/1/0/1", "/3/0/7/1"]` (`"/"` for everything):
+//!   `{"/3/0/0": "Acme", "/1/0/1": 300, "/3/0/7/1": 5000}`, the paths present only.
+//! - `writeComposite`, `value` `{"/3/0/14": "+02:00", "/1/0": {"1": 300}}`: each entry as a
+//!   write on that path takes it, all in one iPATCH.
+//! - `observeComposite` with a path list: the first answer as for `readComposite`; each
+//!   notification (SenML of all the paths) gives one observation event per resource, e.g.
+//!   `("/3/0/9", 42)` and `("/3/0/20", 0)`. `cancelObserveComposite` with the same paths, in
+//!   any order, ends it. Like single observations, they are made again after the client
+//!   registers anew or the adapter restarts.
+//!
+//! Software actions address `/9` instances by id (`"module": "1"`); end devices behind a LwM2M
+//! Gateway are devices `lwm2m:{gateway}/{device id}` ([`adapter::gateway`]).
 #![deny(missing_docs)]
 
 pub mod adapter;

@@ -330,6 +330,15 @@ fn plan_native(n: &NativeRequest, key: &str, dev: &dyn DeviceView) -> Result<Rpc
             .into()
         }
         NativeOp::Execute => execute::plan(n, path, key, dev)?,
+        NativeOp::ReadComposite
+        | NativeOp::WriteComposite
+        | NativeOp::ObserveComposite
+        | NativeOp::CancelObserveComposite => {
+            return Err(OperationError::new(
+                ErrorKind::NotSupported,
+                "composite operations are LwM2M 1.1's; on CWMP read or write several parameters by partial path",
+            ))
+        }
     })
 }
 

@@ -60,6 +60,17 @@ fn write_uses_reported_type_then_json_type() {
 }
 
 #[test]
+fn composite_operations_are_not_supported() {
+    let dev = View(Some(DataModel::Tr181));
+    for o in [NativeOp::ReadComposite, NativeOp::ObserveComposite, NativeOp::CancelObserveComposite] {
+        let e = plan(&native(o, "/", Some(json!(["Device.X."]))), Phase::Start, &dev).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotSupported);
+    }
+    let e = plan(&native(NativeOp::WriteComposite, "/", Some(json!({"Device.X.Port": 80}))), Phase::Start, &dev);
+    assert_eq!(e.unwrap_err().kind, ErrorKind::NotSupported);
+}
+
+#[test]
 fn read_result_is_a_name_value_map() {
     let o = native(NativeOp::Read, "Device.DeviceInfo.", None);
     let req = plan(&o, Phase::Start, &View(Some(DataModel::Tr181))).unwrap();

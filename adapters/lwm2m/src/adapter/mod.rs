@@ -8,6 +8,7 @@
 //! in the server until the device is next heard from.
 
 mod bootstrap;
+pub mod composite;
 pub mod dm;
 pub mod firmware;
 pub mod gateway;
@@ -28,8 +29,7 @@ use tokio::task::JoinHandle;
 use unidm_core::{Adapter, AdapterError, AdapterHandle};
 use unidm_models::{ErrorKind, Operation, OperationError, OperationId, Protocol};
 
-use crate::path::Path;
-use crate::server::{DmRequest, DmResponse, Registration, RequestFailure, ServerConfig};
+use crate::server::{DmRequest, DmResponse, Observed, Registration, RequestFailure, ServerConfig};
 
 /// Settings of the LwM2M adapter.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,7 +87,7 @@ impl Lwm2mConfig {
 #[derive(Debug, Clone)]
 pub(crate) struct Notified {
     pub endpoint: String,
-    pub path: Path,
+    pub observed: Observed,
     pub response: DmResponse,
 }
 
@@ -117,8 +117,9 @@ pub(crate) struct Ctx {
     /// End devices behind gateways, by child endpoint name (`{gateway}/{device id}`).
     pub children: RwLock<HashMap<String, gateway::Child>>,
     pub tasks: Mutex<HashMap<OperationId, JoinHandle<()>>>,
-    /// Paths a user observes, per endpoint (persisted under `obs/{endpoint}`), re-observed
-    /// when the client registers again or after a restart.
+    /// What a user observes, per endpoint, as [`Observed`] text (`/3/0/9`,
+    /// `composite:/1/0/1,/3/0/9`; persisted under `obs/{endpoint}`), observed again when the
+    /// client registers again or after a restart.
     pub observed: Mutex<HashMap<String, std::collections::BTreeSet<String>>>,
     /// Endpoints heard from since the adapter started.
     pub seen: Mutex<std::collections::HashSet<String>>,
@@ -165,12 +166,13 @@ impl Ctx {
         self.children.read().ok()?.get(endpoint).cloned()
     }
 
-    /// Records (or forgets) a user's observation of `path` durably.
-    pub async fn remember_observation(&self, endpoint: &str, path: Path, on: bool) {
+    /// Records (or forgets) a user's observation durably.
+    pub async fn remember_observation(&self, endpoint: &str, what: &Observed, on: bool) {
         let paths = {
             let Ok(mut observed) = self.observed.lock() else { return };
             let set = observed.entry(endpoint.to_owned()).or_default();
-            let changed = if on { set.insert(path.to_string()) } else { set.remove(&path.to_string()) };
+            let text = what.to_string();
+            let changed = if on { set.insert(text) } else { set.remove(&text) };
             if !changed {
                 return;
             }

@@ -1,7 +1,8 @@
 //! Operations on LwM2M devices (TS Core 1.1 §6.3, §6.4): native read / write / execute /
-//! observe / discover / write-attributes / create / delete, reboot (Execute /3/0/4), factory reset (Execute /3/0/5), device info refresh
-//! (Read /3/0) and the firmware pull procedure (object /5); software management is in
-//! [`super::software`].
+//! observe / discover / write-attributes / create / delete and the LwM2M 1.1 composite ones
+//! ([`super::composite`]), reboot (Execute /3/0/4), factory reset (Execute /3/0/5), device
+//! info refresh (Read /3/0) and the firmware pull procedure (object /5); software management
+//! is in [`super::software`].
 
 use std::sync::Arc;
 
@@ -14,9 +15,10 @@ use unidm_models::{
 };
 
 use super::firmware::{self, UpdateResult};
-use super::{dm, mapping, native, Ctx};
+use super::{composite, dm, mapping, native, Ctx};
 use crate::codec::Value;
 use crate::path::Path;
+use crate::server::{Observed, Registration};
 
 fn endpoint(op: &Operation) -> &str {
     op.device.native()
@@ -33,6 +35,19 @@ pub(super) fn check(op: &Operation) -> Result<(), OperationError> {
             ErrorKind::NotSupported,
             format!("{} is not supported by the LwM2M adapter yet", op.action.name()),
         )),
+        Action::Native(n) if n.op.is_composite() => {
+            composite::check_target(&n.path)?;
+            if n.op == NativeOp::WriteComposite {
+                let map = n.value.as_ref().and_then(Json::as_object).ok_or_else(|| {
+                    OperationError::new(ErrorKind::BadInput, "a composite write maps paths to values")
+                })?;
+                map.keys()
+                    .try_for_each(|k| k.parse::<Path>().map(|_| ()))
+                    .map_err(|e| OperationError::new(ErrorKind::BadInput, format!("bad LwM2M path: {e}")))
+            } else {
+                composite::paths(n.value.as_ref()).map(|_| ())
+            }
+        }
         Action::Native(n) => {
             let path = native_path(n)?;
             // Malformed requests fail now, not after waiting for the device.
@@ -79,20 +94,47 @@ async fn execute(ctx: &Ctx, op: &Operation, path: Path, args: Option<&str>) -> R
     Ok(None)
 }
 
-/// Observes again every path observed on `ep` (after a new registration, which ends the
-/// client's observations, or after an adapter restart, which ends ours). Best effort.
+/// Observes again everything observed on `ep`, single paths and composite sets (after a new
+/// registration, which ends the client's observations, or after an adapter restart, which
+/// ends ours). Best effort.
 pub(super) async fn resume_observations(ctx: &Ctx, ep: &str) {
-    let paths: Vec<Path> = ctx
+    let all: Vec<Observed> = ctx
         .observed
         .lock()
         .ok()
         .and_then(|o| o.get(ep).map(|set| set.iter().filter_map(|p| p.parse().ok()).collect()))
         .unwrap_or_default();
-    for path in paths {
-        if let Err(e) = read(ctx, ep, path, Some(0)).await {
-            tracing::debug!(endpoint = %ep, %path, error = %e.message, "observing again failed");
+    for what in all {
+        let outcome = match &what {
+            Observed::Path(path) => read(ctx, ep, *path, Some(0)).await.map(|_| ()),
+            Observed::Composite(paths) => read_composite(ctx, ep, paths, Some(0)).await.map(|_| ()),
+        };
+        if let Err(e) = outcome {
+            tracing::debug!(endpoint = %ep, observed = %what, error = %e.message, "observing again failed");
         }
     }
+}
+
+/// The registration of an endpoint that may get composite requests: a LwM2M 1.1+ client
+/// registered directly (an end device behind a gateway would need the prefix inside the
+/// SenML names, which no gateway TS defines).
+async fn composite_registration(ctx: &Ctx, ep: &str) -> Result<Registration, OperationError> {
+    if ctx.child(ep).is_some() {
+        return Err(OperationError::new(
+            ErrorKind::NotSupported,
+            "composite operations on end devices behind a LwM2M gateway are not supported",
+        ));
+    }
+    let reg = ctx.registration(ep).await;
+    composite::check_version(&reg)?;
+    Ok(reg)
+}
+
+/// Read-Composite, Observe-Composite (`Some(0)`) or its cancel (`Some(1)`) of `paths`.
+async fn read_composite(ctx: &Ctx, ep: &str, paths: &[Path], observe: Option<u32>) -> Result<Json, OperationError> {
+    let reg = composite_registration(ctx, ep).await?;
+    let response = ctx.request_ok(ep, composite::read(&reg, paths, observe)?).await?;
+    composite::result(&response, &ctx.models)
 }
 
 /// Reads `path`, asking for the client's preferred format and retrying without Accept when it
@@ -117,11 +159,11 @@ async fn native(ctx: &Ctx, op: &Operation, n: &NativeRequest) -> Result<Option<J
         NativeOp::Read => read(ctx, ep, path, None).await.map(Some),
         NativeOp::Observe => {
             let value = read(ctx, ep, path, Some(0)).await?;
-            ctx.remember_observation(ep, path, true).await;
+            ctx.remember_observation(ep, &Observed::Path(path), true).await;
             Ok(Some(value))
         }
         NativeOp::CancelObserve => {
-            ctx.remember_observation(ep, path, false).await;
+            ctx.remember_observation(ep, &Observed::Path(path), false).await;
             let reg = ctx.registration(ep).await;
             ctx.request_ok(ep, dm::read(&reg, path, Some(1))).await?;
             Ok(None)
@@ -157,6 +199,29 @@ async fn native(ctx: &Ctx, op: &Operation, n: &NativeRequest) -> Result<Option<J
                 n.value.as_ref().ok_or_else(|| OperationError::new(ErrorKind::BadInput, "a write needs a value"))?;
             let reg = ctx.registration(ep).await;
             ctx.request_ok(ep, dm::write(&reg, path, value, &ctx.models)?).await?;
+            Ok(None)
+        }
+        NativeOp::ReadComposite => {
+            let paths = composite::paths(n.value.as_ref())?;
+            read_composite(ctx, ep, &paths, None).await.map(Some)
+        }
+        NativeOp::ObserveComposite => {
+            let paths = composite::paths(n.value.as_ref())?;
+            let value = read_composite(ctx, ep, &paths, Some(0)).await?;
+            ctx.remember_observation(ep, &Observed::composite(paths), true).await;
+            Ok(Some(value))
+        }
+        NativeOp::CancelObserveComposite => {
+            let paths = composite::paths(n.value.as_ref())?;
+            ctx.remember_observation(ep, &Observed::composite(paths.iter().copied()), false).await;
+            let reg = composite_registration(ctx, ep).await?;
+            ctx.request_ok(ep, composite::read(&reg, &paths, Some(1))?).await?;
+            Ok(None)
+        }
+        NativeOp::WriteComposite => {
+            let value = n.value.as_ref().unwrap_or(&Json::Null);
+            let reg = composite_registration(ctx, ep).await?;
+            ctx.request_ok(ep, composite::write(&reg, value, &ctx.models)?).await?;
             Ok(None)
         }
     }
@@ -396,7 +461,7 @@ pub(super) async fn next_state(
         let registered = ctx.registered.notified();
         tokio::select! {
             n = notes.recv() => match n {
-                Ok(n) if n.endpoint == ep && n.path == path => {
+                Ok(n) if n.endpoint == ep && n.observed == Observed::Path(path) => {
                     let content = dm::decode(&path, &n.response, &ctx.models)?;
                     return Ok(match content.get(&path) {
                         Some(Value::Integer(i)) => Some(*i),

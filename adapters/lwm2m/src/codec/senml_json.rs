@@ -171,7 +171,7 @@ fn write_pack(pack: &[SenmlRecord]) -> Result<Vec<u8>, CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::testutil::{any_content, hints_of};
+    use crate::codec::testutil::{any_content, any_paths, hints_of};
     use crate::codec::{NoHints, Record, ResourceType, Value};
     use proptest::prelude::*;
 
@@ -248,6 +248,19 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
             let _ = decode(&bytes, &NoHints, &Limits::default());
+        }
+
+        /// Path-only records of a composite request (fact sheet §8) survive the round trip,
+        /// whatever prefix `bn` factors out.
+        #[test]
+        fn paths_roundtrip(paths in any_paths()) {
+            let bytes = encode_paths(&paths).unwrap();
+            prop_assert_eq!(decode_paths(&bytes, &Limits::default()).unwrap(), paths);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_as_paths(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
+            let _ = decode_paths(&bytes, &Limits::default());
         }
 
         #[test]

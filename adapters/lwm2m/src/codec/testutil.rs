@@ -95,3 +95,9 @@ pub fn hints_of(content: &Content) -> impl Fn(&Path) -> Option<ResourceType> {
     let map: HashMap<Path, ResourceType> = content.records.iter().map(|r| (r.path, r.value.resource_type())).collect();
     move |p: &Path| map.get(p).copied()
 }
+
+/// Any list of paths at any level, the root included, as a composite request lists them.
+pub fn any_paths() -> impl Strategy<Value = Vec<Path>> {
+    let path = proptest::collection::vec(0u16..12, 0..=4).prop_map(|ids| Path::from_ids(&ids).unwrap_or(Path::Root));
+    proptest::collection::vec(path, 0..8)
+}

@@ -29,7 +29,7 @@ use crate::coap::{encode_uint, reset, serialize, Transmit};
 use crate::path::Path;
 use block1::{Block1Outcome, Block1Receiver};
 pub use registration::{ObjectLink, RdChange, Registration, RegistrationConfig, Registry};
-pub use types::{Ack, DmRequest, DmResponse, RequestFailure, RequestId, ServerConfig, ServerEvent};
+pub use types::{Ack, DmRequest, DmResponse, Observed, RequestFailure, RequestId, ServerConfig, ServerEvent};
 
 /// A registration reply waiting for [`Server::confirm`].
 #[derive(Debug)]
@@ -50,7 +50,8 @@ struct Held {
 struct InFlight {
     request: RequestId,
     endpoint: String,
-    path: Path,
+    /// The observation this request makes, when `observe`.
+    observed: Observed,
     observe: bool,
     /// The request as sent, to ask for further Block2 blocks.
     original: Packet,
@@ -70,8 +71,10 @@ pub struct Server {
     observations: Observations,
     block1: Block1Receiver,
     in_flight: HashMap<(SocketAddr, Vec<u8>), InFlight>,
-    observed: HashMap<(String, Path), (SocketAddr, Vec<u8>)>,
-    by_token: HashMap<(SocketAddr, Vec<u8>), (String, Path)>,
+    /// Live observations by endpoint and what they watch: the peer and token to cancel with.
+    observed: HashMap<(String, Observed), (SocketAddr, Vec<u8>)>,
+    /// The same, by peer and token, to name the source of a notification.
+    by_token: HashMap<(SocketAddr, Vec<u8>), (String, Observed)>,
     queued: HashMap<String, VecDeque<(RequestId, DmRequest)>>,
     awake: HashMap<String, Instant>,
     transmits: VecDeque<Transmit>,
@@ -213,6 +216,7 @@ impl Server {
             return self.fail(id, RequestFailure::Rejected("not registered".into()));
         };
         let peer = reg.address;
+        let observed = request.observed();
         let mut packet = Packet::new();
         packet.header.set_type(MessageType::Confirmable);
         packet.header.code = MessageClass::Request(request.method);
@@ -241,7 +245,7 @@ impl Server {
             packet.payload = request.payload;
             None
         };
-        let key = (endpoint.to_owned(), request.path);
+        let key = (endpoint.to_owned(), observed);
         let token = match request.observe {
             // Cancel with Observe=1 reuses the registration's token (RFC 7641 §3.6).
             Some(1) => match self.observed.remove(&key) {
@@ -280,7 +284,7 @@ impl Server {
         let flight = InFlight {
             request: id,
             endpoint: endpoint.to_owned(),
-            path: request.path,
+            observed: key.1.clone(),
             observe,
             original: packet.clone(),
             blocks: None,
@@ -370,16 +374,16 @@ impl Server {
         if let Some(bytes) = reply.and_then(|r| serialize(&r, &self.config.transmission).ok()) {
             self.transmits.push_back(Transmit { peer, bytes });
         }
-        let Some((endpoint, path)) = self.by_token.get(&key).cloned() else { return };
+        let Some((endpoint, observed)) = self.by_token.get(&key).cloned() else { return };
         match outcome {
             Notification::Fresh { .. } | Notification::Ended => {
                 if outcome == Notification::Ended {
                     self.by_token.remove(&key);
-                    self.observed.remove(&(endpoint.clone(), path));
+                    self.observed.remove(&(endpoint.clone(), observed.clone()));
                 }
                 self.wake(now, &endpoint);
                 let response = DmResponse::from_packet(packet);
-                self.events.push_back(ServerEvent::Notification { endpoint, path, response });
+                self.events.push_back(ServerEvent::Notification { endpoint, observed, response });
             }
             Notification::Stale | Notification::Unknown => {}
         }

@@ -129,10 +129,10 @@ fn notifications_are_routed_and_strangers_reset() {
     let acks = transmits(&mut s);
     assert_eq!((acks[0].header.get_type(), acks[0].header.message_id), (MessageType::Acknowledgement, 999));
     match &events(&mut s)[0] {
-        ServerEvent::Notification { endpoint, path, response } => {
+        ServerEvent::Notification { endpoint, observed, response } => {
             assert_eq!(
-                (endpoint.as_str(), *path, response.payload.as_slice()),
-                ("dev", Path::Resource(3, 0, 9), &b"79"[..])
+                (endpoint.as_str(), observed, response.payload.as_slice()),
+                ("dev", &Observed::Path(Path::Resource(3, 0, 9)), &b"79"[..])
             );
         }
         other => panic!("{other:?}"),
@@ -382,4 +382,89 @@ fn update_and_deregister_replies_are_held_too() {
     let ack = ack_of(&events(&mut s));
     s.confirm(t0, ack, true);
     assert_eq!(code(&transmits(&mut s)[0]), Some(ResponseType::Deleted));
+}
+
+fn observe_composite(paths: &[Path], observe: u32) -> DmRequest {
+    let mut r = DmRequest::new(RequestType::Fetch, Path::Root);
+    r.content_format = Some(110);
+    r.accept = Some(110);
+    r.observe = Some(observe);
+    r.payload = crate::codec::encode_paths(crate::codec::ContentFormat::SenmlJson, paths).unwrap();
+    r.composite = Some(paths.to_vec());
+    r
+}
+
+fn notification(token: &[u8], mid: u16, sequence: u32) -> Vec<u8> {
+    let mut p = Packet::new();
+    p.header.set_type(MessageType::NonConfirmable);
+    p.header.message_id = mid;
+    p.header.code = MessageClass::Response(ResponseType::Content);
+    p.set_token(token.to_vec());
+    p.add_option(CoapOption::Observe, encode_uint(sequence));
+    p.add_option(CoapOption::ContentFormat, encode_uint(110));
+    p.payload = br#"[{"n":"/3/0/9","v":5}]"#.to_vec();
+    p.to_bytes().unwrap()
+}
+
+/// LightweightM2M-1.1-int-304/-305: an Observe-Composite (FETCH on `/` with the path list)
+/// is its own observation next to an Observe of one of its paths; notifications are matched
+/// by token to the right one, and the cancel (FETCH, Observe=1, paths in any order) reuses
+/// the composite observation's token and leaves the single one alone.
+#[test]
+fn composite_observations_are_keyed_apart_from_single_ones() {
+    let t0 = Instant::now();
+    let (mut s, _) = registered(t0, &["ep=dev", "lwm2m=1.1"]);
+    let (a, b) = (Path::Resource(3, 0, 9), Path::Resource(1, 0, 1));
+    let mut single = DmRequest::new(RequestType::Get, a);
+    single.observe = Some(0);
+    s.request(t0, "dev", single);
+    s.request(t0, "dev", observe_composite(&[a, b], 0));
+    let out = transmits(&mut s);
+    let (get, fetch) = (&out[0], &out[1]);
+    assert_eq!(fetch.header.code, MessageClass::Request(RequestType::Fetch));
+    assert_eq!(fetch.get_option(CoapOption::UriPath), None, "FETCH on the root path");
+    assert_eq!(fetch.get_first_option(CoapOption::Observe), Some(&vec![]));
+    assert_eq!(fetch.get_first_option(CoapOption::ContentFormat), Some(&encode_uint(110)));
+    assert_eq!(fetch.payload, br#"[{"n":"/3/0/9"},{"n":"/1/0/1"}]"#);
+    for request in [get, fetch] {
+        s.handle_datagram(t0, peer(), &answer(request, ResponseType::Content, Some(1), b"1"));
+    }
+    assert_eq!(events(&mut s).len(), 2);
+
+    let composite = Observed::Composite(vec![b, a]);
+    s.handle_datagram(t0, peer(), &notification(fetch.get_token(), 500, 2));
+    s.handle_datagram(t0, peer(), &notification(get.get_token(), 501, 2));
+    let seen: Vec<Observed> = events(&mut s)
+        .into_iter()
+        .map(|e| match e {
+            ServerEvent::Notification { endpoint, observed, .. } if endpoint == "dev" => observed,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(seen, vec![composite.clone(), Observed::Path(a)]);
+
+    s.request(t0, "dev", observe_composite(&[b, a], 1));
+    let cancel = transmits(&mut s).remove(0);
+    assert_eq!(cancel.header.code, MessageClass::Request(RequestType::Fetch));
+    assert_eq!(cancel.get_token(), fetch.get_token(), "same token as the observation (RFC 7641 §3.6)");
+    assert_eq!(cancel.get_first_option(CoapOption::Observe), Some(&encode_uint(1)));
+    s.handle_datagram(t0, peer(), &answer(&cancel, ResponseType::Content, None, b""));
+    events(&mut s);
+    // A late composite notification is unknown now: RST. The single observation lives on.
+    s.handle_datagram(t0, peer(), &notification(fetch.get_token(), 502, 3));
+    assert_eq!(transmits(&mut s)[0].header.get_type(), MessageType::Reset);
+    assert!(events(&mut s).is_empty());
+    s.handle_datagram(t0, peer(), &notification(get.get_token(), 503, 3));
+    assert!(matches!(&events(&mut s)[..], [ServerEvent::Notification { observed: Observed::Path(p), .. }] if *p == a));
+}
+
+#[test]
+fn observed_text_round_trips() {
+    let composite = Observed::composite([Path::Resource(3, 0, 9), Path::Root, Path::Resource(3, 0, 9)]);
+    assert_eq!(composite, Observed::Composite(vec![Path::Root, Path::Resource(3, 0, 9)]));
+    assert_eq!(composite.to_string(), "composite:/,/3/0/9");
+    assert_eq!("composite:/3/0/9,/".parse::<Observed>(), Ok(composite));
+    assert_eq!("/3/0/9".parse::<Observed>(), Ok(Observed::Path(Path::Resource(3, 0, 9))));
+    assert!("composite:/3/x".parse::<Observed>().is_err());
+    assert_eq!(Observed::Path(Path::Root).path(), Some(Path::Root));
 }

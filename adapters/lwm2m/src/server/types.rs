@@ -97,6 +97,10 @@ pub struct DmRequest {
     pub prefix: Option<String>,
     /// Uri-Query options, one per entry (Write-Attributes `pmin=10`, TS Core 1.1 §5.4.3).
     pub query: Vec<String>,
+    /// The paths a composite request on `/` lists in its body (Read-Composite,
+    /// Observe-Composite and its cancel, TS Core 1.1 §5.4.6, §6.4.3); `None` for the others.
+    /// With Observe it keys the observation ([`Observed::Composite`]).
+    pub composite: Option<Vec<Path>>,
     /// Payload.
     pub payload: Vec<u8>,
 }
@@ -112,7 +116,82 @@ impl DmRequest {
             observe: None,
             prefix: None,
             query: Vec::new(),
+            composite: None,
             payload: Vec::new(),
+        }
+    }
+
+    /// What an observation made (Observe=0) or cancelled (Observe=1) by this request watches.
+    pub fn observed(&self) -> Observed {
+        match &self.composite {
+            Some(paths) => Observed::composite(paths.iter().copied()),
+            None => Observed::Path(self.path),
+        }
+    }
+}
+
+/// What an observation watches; with the endpoint, the key under which the server finds an
+/// observation to cancel and names the source of a notification.
+///
+/// An Observe (GET) of `/3/0/9` and an Observe-Composite (FETCH on `/`, TS Core 1.1 §6.4.3)
+/// listing only `/3/0/9` are two observations: the client tells them apart by token and
+/// answers them in different formats, so they have different keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Observed {
+    /// Observe: GET with Observe on one path (TS Core 1.1 §6.4.1).
+    Path(Path),
+    /// Observe-Composite: FETCH with Observe on `/`, the body listing these paths, sorted and
+    /// without duplicates so that one set is one observation in whatever order it was listed.
+    Composite(Vec<Path>),
+}
+
+impl Observed {
+    /// The composite key of a path list: sorted, duplicates dropped.
+    pub fn composite(paths: impl IntoIterator<Item = Path>) -> Observed {
+        let mut paths: Vec<Path> = paths.into_iter().collect();
+        paths.sort();
+        paths.dedup();
+        Observed::Composite(paths)
+    }
+
+    /// The single observed path, `None` for a composite observation.
+    pub fn path(&self) -> Option<Path> {
+        match self {
+            Observed::Path(p) => Some(*p),
+            Observed::Composite(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Observed {
+    /// `/3/0/9`, or `composite:/1/0/1,/3/0/9` (the form the adapter persists).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Observed::Path(p) => write!(f, "{p}"),
+            Observed::Composite(paths) => {
+                f.write_str(COMPOSITE_PREFIX)?;
+                for (i, p) in paths.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{p}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+const COMPOSITE_PREFIX: &str = "composite:";
+
+impl std::str::FromStr for Observed {
+    type Err = crate::path::PathError;
+
+    /// Parses what [`Observed`]'s `Display` writes.
+    fn from_str(s: &str) -> Result<Observed, Self::Err> {
+        match s.strip_prefix(COMPOSITE_PREFIX) {
+            Some(list) => Ok(Observed::composite(list.split(',').map(str::parse).collect::<Result<Vec<Path>, _>>()?)),
+            None => s.parse().map(Observed::Path),
         }
     }
 }
@@ -183,12 +262,13 @@ pub enum ServerEvent {
         /// The payload (SenML JSON / CBOR, LwM2M CBOR) with its Content-Format.
         response: DmResponse,
     },
-    /// A notification of an observed path (RFC 7641 §4.2).
+    /// A notification of an observation (RFC 7641 §4.2): of one path, or of the paths of an
+    /// Observe-Composite (TS Core 1.1 §6.4.3, SenML carrying all of them).
     Notification {
         /// The endpoint.
         endpoint: String,
-        /// The observed path.
-        path: Path,
+        /// What the observation watches.
+        observed: Observed,
         /// The notification.
         response: DmResponse,
     },

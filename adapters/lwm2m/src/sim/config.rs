@@ -69,6 +69,10 @@ pub struct SimConfig {
     pub software_management: bool,
     /// Act as a LwM2M Gateway with this many end devices (object /25, prefixes `dev{i}`).
     pub gateway_children: usize,
+    /// Content formats announced with `ct` on the root link of Register
+    /// (`</>;rt="oma.lwm2m";ct="112"`,
+    /// LwM2M 1.1, fact sheet §2.2); empty announces none. Default empty.
+    pub content_formats: Vec<u16>,
 }
 
 impl SimConfig {
@@ -91,6 +95,17 @@ impl SimConfig {
             software: Default::default(),
             software_management: false,
             gateway_children: 0,
+            content_formats: Vec::new(),
         }
+    }
+
+    /// The Register (or Update) payload: the root link with `ct` when formats are announced,
+    /// then the object links.
+    pub(crate) fn links(&self, objects: String) -> String {
+        if self.content_formats.is_empty() {
+            return objects;
+        }
+        let ct: Vec<String> = self.content_formats.iter().map(u16::to_string).collect();
+        format!("</>;rt=\"oma.lwm2m\";ct=\"{}\",{objects}", ct.join(" "))
     }
 }

@@ -1,13 +1,17 @@
 //! How the simulated client carries out the side effects of the requests it answered
 //! ([`super::Effect`]): reboots, firmware and software state machines, observations,
-//! registration updates and the end of bootstrap.
+//! registration updates and the end of bootstrap; and the notifications of observed values.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::{Client, Cmd, Effect, Kind, Observer};
+use coap_lite::{CoapOption, MessageClass, MessageType, Packet, ResponseType};
+
+use super::{composite, Client, Cmd, Effect, Kind, Observer};
+use crate::coap::{encode_uint, serialize, TransmissionParams};
 use crate::codec::Value;
 use crate::path::Path;
+use crate::server::Observed;
 
 impl Client {
     pub(super) fn set_firmware(&mut self, state: i64, result: u8) {
@@ -30,10 +34,20 @@ impl Client {
     pub(super) fn effect(&mut self, effect: Effect) {
         match effect {
             Effect::Observe { token, path, format } => {
-                self.observers.retain(|o| o.path != path);
-                self.observers.push(Observer { token, path, format, sequence: 0 });
+                let observed = Observed::Path(path);
+                self.observers.retain(|o| o.observed != observed);
+                self.observers.push(Observer { token, observed, format, sequence: 0 });
             }
-            Effect::CancelObserve(path) => self.observers.retain(|o| o.path != path),
+            Effect::CancelObserve(path) => self.observers.retain(|o| o.observed != Observed::Path(path)),
+            Effect::ObserveComposite { token, paths, format } => {
+                let observed = Observed::composite(paths);
+                self.observers.retain(|o| o.observed != observed && o.token != token);
+                self.observers.push(Observer { token, observed, format, sequence: 0 });
+            }
+            Effect::CancelObserveComposite { token, paths } => {
+                let observed = Observed::composite(paths);
+                self.observers.retain(|o| o.token != token && o.observed != observed);
+            }
             Effect::Reboot => {
                 self.shared.reboots.fetch_add(1, Ordering::SeqCst);
                 if self.shared.config.reregister_after_reboot {
@@ -82,6 +96,31 @@ impl Client {
                 }
                 self.notify(Path::Resource(5, 0, 3));
                 self.later(self.shared.config.firmware.update_delay, Cmd::UpdateDone);
+            }
+        }
+    }
+
+    /// Sends a notification (NON) to every observation the change at `changed` concerns.
+    pub(super) fn notify(&mut self, changed: Path) {
+        let server = self.server();
+        let mut out = Vec::new();
+        for obs in self.observers.iter_mut().filter(|o| composite::touches(&o.observed, &changed)) {
+            let Ok(objects) = self.shared.objects.lock() else { continue };
+            let Ok((format, payload)) = objects.encode_observed(&obs.observed, obs.format) else { continue };
+            obs.sequence += 1;
+            let mut p = Packet::new();
+            p.header.set_type(MessageType::NonConfirmable);
+            p.header.code = MessageClass::Response(ResponseType::Content);
+            p.set_token(obs.token.clone());
+            p.add_option(CoapOption::Observe, encode_uint(obs.sequence));
+            p.add_option(CoapOption::ContentFormat, encode_uint(u32::from(format.code())));
+            p.payload = payload;
+            out.push(p);
+        }
+        for mut p in out {
+            p.header.message_id = self.token()[0] as u16 * 256 + self.token()[1] as u16;
+            if let Ok(bytes) = serialize(&p, &TransmissionParams::default()) {
+                let _ = self.socket.try_send_to(&bytes, server);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! A simulated LwM2M client over real UDP, for tests, demos and load: it registers (`ep`, `lt`,
 //! `lwm2m`, `b`, objects /1, /3, /5 in link-format), updates and de-registers (TS Core 1.1
-//! §6.2), answers Read / Write / Execute / Observe on its objects in text, TLV and SenML JSON
-//! (§6.3, §6.4), counts reboots and factory resets, and plays the Firmware Update state machine
+//! §6.2), answers Read / Write / Execute / Observe on its objects in text, TLV and SenML JSON,
+//! and as a 1.1 client the composite operations in SenML JSON / CBOR (§6.3, §6.4), counts reboots and factory resets, and plays the Firmware Update state machine
 //! (fact sheet §9.6) with configurable delays and failures, without fetching anything.
 //!
 //! ```no_run
@@ -13,6 +13,7 @@
 //! ```
 
 mod bootstrap;
+mod composite;
 mod config;
 mod effects;
 pub mod gateway;
@@ -37,6 +38,7 @@ use crate::coap::{encode_uint, serialize, TransmissionParams};
 use crate::codec::{ContentFormat, Value};
 use crate::path::Path;
 use crate::server::block1::{Block1Outcome, Block1Receiver};
+use crate::server::Observed;
 pub use config::{FirmwareBehaviour, SimConfig};
 pub use objects::{Effect, Objects};
 pub use software::{SoftwareBehaviour, SoftwareStep};
@@ -50,6 +52,7 @@ enum Cmd {
     Send(Vec<Path>, Reply),
     Bootstrap(SocketAddr, Reply),
     Changed(Path),
+    Observations(oneshot::Sender<Vec<Observed>>),
     DownloadDone,
     UpdateDone,
     Software(u16, SoftwareStep),
@@ -221,6 +224,13 @@ impl SimClient {
         self.shared.objects.lock().ok()?.values.get(&path).cloned()
     }
 
+    /// What the client notifies: observed paths and Observe-Composite sets.
+    pub async fn observations(&self) -> Vec<Observed> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Cmd::Observations(tx));
+        rx.await.unwrap_or_default()
+    }
+
     /// Changes a resource value locally; observers are notified.
     pub fn set(&self, path: Path, value: Value) {
         if let Ok(mut o) = self.shared.objects.lock() {
@@ -232,7 +242,8 @@ impl SimClient {
 
 struct Observer {
     token: Vec<u8>,
-    path: Path,
+    /// One path (Observe) or a set (Observe-Composite).
+    observed: Observed,
     format: ContentFormat,
     sequence: u32,
 }
@@ -324,7 +335,8 @@ impl Client {
                     p.add_option(CoapOption::UriQuery, q.into_bytes());
                 }
                 p.add_option(CoapOption::ContentFormat, encode_uint(40));
-                p.payload = self.shared.objects.lock().map(|o| o.link_format()).unwrap_or_default().into_bytes();
+                let objects = self.shared.objects.lock().map(|o| o.link_format()).unwrap_or_default();
+                p.payload = cfg.links(objects).into_bytes();
             }
             Kind::Bootstrap => {
                 p.header.code = MessageClass::Request(RequestType::Post);
@@ -354,7 +366,8 @@ impl Client {
                 }
                 if matches!(kind, Kind::Update) && std::mem::take(&mut self.objects_changed) {
                     p.add_option(CoapOption::ContentFormat, encode_uint(40));
-                    p.payload = self.shared.objects.lock().map(|o| o.link_format()).unwrap_or_default().into_bytes();
+                    let objects = self.shared.objects.lock().map(|o| o.link_format()).unwrap_or_default();
+                    p.payload = cfg.links(objects).into_bytes();
                 }
             }
         }
@@ -414,6 +427,9 @@ impl Client {
                 }
             }
             Cmd::Changed(path) => self.notify(path),
+            Cmd::Observations(reply) => {
+                let _ = reply.send(self.observers.iter().map(|o| o.observed.clone()).collect());
+            }
             Cmd::Software(instance, step) => {
                 let changed = match self.shared.objects.lock() {
                     Ok(mut o) => o.software_step(instance, step, &self.shared.config.software),
@@ -446,31 +462,6 @@ impl Client {
                 } else {
                     self.set_firmware(2, fw.update_result);
                 }
-            }
-        }
-    }
-
-    fn notify(&mut self, changed: Path) {
-        let server = self.server();
-        let mut out = Vec::new();
-        for obs in self.observers.iter_mut().filter(|o| o.path.is_prefix_of(&changed) || changed.is_prefix_of(&o.path))
-        {
-            let Ok(objects) = self.shared.objects.lock() else { continue };
-            let Ok((format, payload)) = objects.encode(&obs.path, Some(obs.format)) else { continue };
-            obs.sequence += 1;
-            let mut p = Packet::new();
-            p.header.set_type(MessageType::NonConfirmable);
-            p.header.code = MessageClass::Response(ResponseType::Content);
-            p.set_token(obs.token.clone());
-            p.add_option(CoapOption::Observe, encode_uint(obs.sequence));
-            p.add_option(CoapOption::ContentFormat, encode_uint(u32::from(format.code())));
-            p.payload = payload;
-            out.push(p);
-        }
-        for mut p in out {
-            p.header.message_id = self.token()[0] as u16 * 256 + self.token()[1] as u16;
-            if let Ok(bytes) = serialize(&p, &TransmissionParams::default()) {
-                let _ = self.socket.try_send_to(&bytes, server);
             }
         }
     }

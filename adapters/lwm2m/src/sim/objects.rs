@@ -35,6 +35,22 @@ pub enum Effect {
     },
     /// Stop notifying `path`.
     CancelObserve(Path),
+    /// Start notifying the values at `paths`, all in one SenML pack (Observe-Composite).
+    ObserveComposite {
+        /// Token of the observe request.
+        token: Vec<u8>,
+        /// Observed paths.
+        paths: Vec<Path>,
+        /// Format of the notifications (SenML JSON or CBOR).
+        format: ContentFormat,
+    },
+    /// Stop the Observe-Composite with this token, or else of these paths.
+    CancelObserveComposite {
+        /// Token of the cancel, the observation's (RFC 7641 §3.6).
+        token: Vec<u8>,
+        /// The paths it lists.
+        paths: Vec<Path>,
+    },
     /// An instance was created or deleted: tell the server with an Update carrying the new
     /// object list (TS Core 1.1 §6.2.2).
     ObjectsChanged,
@@ -52,9 +68,10 @@ pub enum Effect {
     },
 }
 
-/// Writable resources (DDF `Operations` containing `W`) of the simulated objects.
+/// Writable resources (DDF `Operations` containing `W`) of the simulated objects; Portfolio
+/// `/16/x/0` Identity is a writable multiple resource (ETS 1.1-int-228).
 const WRITABLE: &[(u16, u16)] =
-    &[(1, 1), (1, 2), (1, 3), (1, 5), (1, 6), (1, 7), (3, 13), (3, 14), (3, 15), (5, 0), (5, 1), (9, 3)];
+    &[(1, 1), (1, 2), (1, 3), (1, 5), (1, 6), (1, 7), (3, 13), (3, 14), (3, 15), (5, 0), (5, 1), (9, 3), (16, 0)];
 
 /// The simulated objects.
 #[derive(Debug, Clone)]
@@ -83,6 +100,11 @@ impl Objects {
             (Path::Resource(3, 0, 1), s(model)),
             (Path::Resource(3, 0, 2), s(serial)),
             (Path::Resource(3, 0, 3), s(fw_version)),
+            // Available Power Sources (DC, USB) and their voltages in mV: multiple resources.
+            (Path::ResourceInstance(3, 0, 6, 0), Value::Integer(1)),
+            (Path::ResourceInstance(3, 0, 6, 1), Value::Integer(5)),
+            (Path::ResourceInstance(3, 0, 7, 0), Value::Integer(3800)),
+            (Path::ResourceInstance(3, 0, 7, 1), Value::Integer(5000)),
             (Path::Resource(3, 0, 9), Value::Integer(87)),
             (Path::Resource(3, 0, 10), Value::Integer(512)),
             (Path::ResourceInstance(3, 0, 11, 0), Value::Integer(0)),
@@ -181,7 +203,13 @@ impl Objects {
             .flatten()
             .map(|s| String::from_utf8_lossy(s).into_owned())
             .collect();
+        let observe = request.get_first_option(CoapOption::Observe).and_then(|v| decode_uint(v));
         match method {
+            RequestType::Fetch if path == Path::Root => {
+                let (format, accept) = (cf(CoapOption::ContentFormat), cf(CoapOption::Accept));
+                self.fetch(request, format, accept, observe, response, effects)
+            }
+            RequestType::IPatch if path == Path::Root => self.ipatch(request, cf(CoapOption::ContentFormat), effects),
             RequestType::Get if cf(CoapOption::Accept) == Some(ContentFormat::LinkFormat) => {
                 self.discover(&path, response)
             }
@@ -194,7 +222,6 @@ impl Objects {
             }
             RequestType::Delete => self.delete(&path, effects),
             RequestType::Get => {
-                let observe = request.get_first_option(CoapOption::Observe).and_then(|v| decode_uint(v));
                 let (format, payload) = self.encode(&path, cf(CoapOption::Accept))?;
                 response.add_option(CoapOption::ContentFormat, encode_uint(u32::from(format.code())));
                 response.payload = payload;
@@ -225,6 +252,14 @@ impl Objects {
         let format = format.ok_or(ResponseType::BadRequest)?;
         let content = codec::decode(format, &request.payload, path, &BuiltinModels, &Limits::default())
             .map_err(|_| ResponseType::BadRequest)?;
+        self.write_records(content, effects)?;
+        self.start_software_downloads(path, effects);
+        Ok(ResponseType::Changed)
+    }
+
+    /// Writes records after checking that every one is writable (4.05 otherwise, nothing
+    /// written); a Package URI is taken in Idle only.
+    pub(crate) fn write_records(&mut self, content: Content, effects: &mut Vec<Effect>) -> Result<(), ResponseType> {
         for r in &content.records {
             let (Some(o), Some(res)) = (r.path.object_id(), r.path.resource_id()) else {
                 return Err(ResponseType::BadRequest);
@@ -250,8 +285,7 @@ impl Objects {
             }
             self.values.insert(r.path, r.value);
         }
-        self.start_software_downloads(path, effects);
-        Ok(ResponseType::Changed)
+        Ok(())
     }
 
     fn execute(&mut self, path: &Path, effects: &mut Vec<Effect>) -> Result<ResponseType, ResponseType> {
