@@ -1,5 +1,6 @@
 //! unidm's HTTP facade: REST + JSON under `/api/v1`, Server-Sent Events, an OpenAPI document
-//! generated from the handlers, Prometheus metrics, and the `unidm` binary's `serve` command.
+//! generated from the handlers, Prometheus metrics, and the `unidm` binary's `serve` and `sim`
+//! commands.
 //!
 //! ```no_run
 //! # async fn run(engine: unidm_core::Engine) -> std::io::Result<()> {
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
+pub mod sim;
 
 use std::sync::Arc;
 use std::time::Instant;

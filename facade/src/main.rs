@@ -33,6 +33,16 @@ enum Command {
     Serve(ServeArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// Run simulated devices against a server: LwM2M clients or TR-069 CPEs.
+    ///
+    /// `unidm sim lwm2m --server 127.0.0.1:5683 --count 100` registers 100 clients;
+    /// `unidm sim tr069 --acs http://127.0.0.1:7547/ --count 100` starts 100 CPEs. They run
+    /// until SIGINT (Ctrl-C) or SIGTERM; LwM2M clients then de-register. At most 10000 devices
+    /// per process.
+    Sim {
+        #[command(subcommand)]
+        protocol: unidm::sim::SimCommand,
+    },
 }
 
 #[tokio::main]
@@ -43,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&unidm::openapi())?);
             Ok(())
         }
+        Command::Sim { protocol } => unidm::sim::run(protocol).await,
     }
 }
 

@@ -29,3 +29,15 @@ async fn lightweightm2m_1_1_int_109_behavior_in_queue_mode() {
     assert_eq!(sim.reboots(), 1);
     f.wait_device("q109", |d| d.presence.state == PresenceState::Sleeping).await;
 }
+
+/// A 1.1 client in queue mode sends `b=U&Q`: 1.1 has no `UQ` binding (TS Core 1.1 §6.2.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lightweightm2m_1_1_int_108_turn_on_queue_mode_with_the_q_parameter() {
+    let f = Fixture::with(common::config()).await;
+    let config = SimConfig { binding: "UQ".into(), version: "1.1".into(), ..SimConfig::new("q108", f.addr()) };
+    let sim = SimClient::start(config).await.unwrap();
+    sim.register().await.unwrap();
+    let registration = f.adapter.registration("q108").unwrap();
+    assert!(registration.queue_mode);
+    assert_eq!(registration.binding, "U");
+}

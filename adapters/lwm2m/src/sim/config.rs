@@ -44,9 +44,9 @@ pub struct SimConfig {
     pub bind: SocketAddr,
     /// Lifetime, seconds.
     pub lifetime_s: u32,
-    /// Binding (`U`, `UQ`).
+    /// Binding (`U`, `UQ`). With version 1.1 or later a `Q` goes out as the `Q` parameter.
     pub binding: String,
-    /// Enabler version `1.0` or `1.1`.
+    /// Enabler version `1.0`, `1.1` or `1.2`.
     pub version: String,
     /// /3/0/0.
     pub manufacturer: String,

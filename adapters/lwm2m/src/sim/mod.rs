@@ -326,13 +326,20 @@ impl Client {
             Kind::Register => {
                 p.header.code = MessageClass::Request(RequestType::Post);
                 p.add_option(CoapOption::UriPath, b"rd".to_vec());
+                // LwM2M 1.1 dropped the `UQ` binding: queue mode is the valueless `Q` parameter
+                // (TS Core 1.1 §6.2.1).
+                let queue = cfg.version != "1.0" && cfg.binding.contains('Q');
+                let binding = if queue { cfg.binding.replace('Q', "") } else { cfg.binding.clone() };
                 for q in [
                     format!("ep={}", cfg.endpoint),
                     format!("lt={}", cfg.lifetime_s),
                     format!("lwm2m={}", cfg.version),
-                    format!("b={}", cfg.binding),
+                    format!("b={binding}"),
                 ] {
                     p.add_option(CoapOption::UriQuery, q.into_bytes());
+                }
+                if queue {
+                    p.add_option(CoapOption::UriQuery, b"Q".to_vec());
                 }
                 p.add_option(CoapOption::ContentFormat, encode_uint(40));
                 let objects = self.shared.objects.lock().map(|o| o.link_format()).unwrap_or_default();
