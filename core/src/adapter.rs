@@ -15,7 +15,7 @@ use unidm_models::{
     Device, DeviceId, Event, Operation, OperationError, OperationId, PresenceState, Progress, Protocol, Timestamp,
 };
 
-use crate::engine::Inner;
+use crate::engine::{Inner, RecordChange};
 use crate::store::{StoreError, StoreExt, Write};
 use crate::CoreError;
 
@@ -66,46 +66,6 @@ impl Contact {
     }
 }
 
-/// Adapter state changes committed in the same transaction as a device change, so that, for
-/// example, a registration and the device it announces are stored together or not at all, in
-/// one commit rather than two.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StateWrites(Vec<(String, Option<Vec<u8>>)>);
-
-impl StateWrites {
-    /// No changes.
-    pub fn new() -> Self {
-        StateWrites::default()
-    }
-
-    /// Sets `key` to `value`.
-    pub fn put(mut self, key: impl Into<String>, value: Vec<u8>) -> Self {
-        self.0.push((key.into(), Some(value)));
-        self
-    }
-
-    /// Removes `key`.
-    pub fn delete(mut self, key: impl Into<String>) -> Self {
-        self.0.push((key.into(), None));
-        self
-    }
-
-    /// Whether there is nothing to write.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn into_writes(self, namespace: &str) -> Vec<Write> {
-        self.0
-            .into_iter()
-            .map(|(key, value)| match value {
-                Some(value) => Write::PutState { namespace: namespace.to_owned(), key, value },
-                None => Write::DeleteState { namespace: namespace.to_owned(), key },
-            })
-            .collect()
-    }
-}
-
 /// Why a device went away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gone {
@@ -143,21 +103,23 @@ impl AdapterHandle {
         contact: Contact,
         update: impl FnOnce(&mut Device),
     ) -> Result<Device, CoreError> {
-        self.device_contact_with_state(id, contact, StateWrites::new(), update).await
+        self.check_protocol(id)?;
+        self.inner.device_contact(id, contact, RecordChange::Keep, update).await
     }
 
-    /// [`AdapterHandle::device_contact`], committing `state` (the adapter's own record of the
-    /// contact, such as an LwM2M registration) in the same transaction as the device.
-    pub async fn device_contact_with_state(
+    /// [`AdapterHandle::device_contact`], storing `record` (the adapter's own record of the
+    /// device, such as an LwM2M registration) in the device's row, in the same commit: the
+    /// device and its record are stored together or not at all. [`AdapterHandle::device_records`]
+    /// gives the records back after a restart.
+    pub async fn device_contact_with_record(
         &self,
         id: &DeviceId,
         contact: Contact,
-        state: StateWrites,
+        record: Vec<u8>,
         update: impl FnOnce(&mut Device),
     ) -> Result<Device, CoreError> {
         self.check_protocol(id)?;
-        let extra = state.into_writes(self.protocol.as_str());
-        self.inner.device_contact(id, contact, extra, update).await
+        self.inner.device_contact(id, contact, RecordChange::Set(record), update).await
     }
 
     /// Updates what is known of a device without a presence change (a snapshot refresh).
@@ -168,15 +130,30 @@ impl AdapterHandle {
 
     /// A device deregistered or expired.
     pub async fn device_gone(&self, id: &DeviceId, why: Gone) -> Result<(), CoreError> {
-        self.device_gone_with_state(id, why, StateWrites::new()).await
+        self.check_protocol(id)?;
+        self.inner.device_gone(id, why, RecordChange::Keep).await
     }
 
-    /// [`AdapterHandle::device_gone`], committing `state` in the same transaction. The state
-    /// is written even when the device is unknown (the error then says so).
-    pub async fn device_gone_with_state(&self, id: &DeviceId, why: Gone, state: StateWrites) -> Result<(), CoreError> {
+    /// [`AdapterHandle::device_gone`], clearing the adapter's record of the device in the same
+    /// commit.
+    pub async fn device_gone_clearing_record(&self, id: &DeviceId, why: Gone) -> Result<(), CoreError> {
         self.check_protocol(id)?;
-        let extra = state.into_writes(self.protocol.as_str());
-        self.inner.device_gone(id, why, extra).await
+        self.inner.device_gone(id, why, RecordChange::Clear).await
+    }
+
+    /// The adapter's records of its devices ([`AdapterHandle::device_contact_with_record`]).
+    pub async fn device_records(&self) -> Result<Vec<(DeviceId, Vec<u8>)>, StoreError> {
+        let rows = self.inner.store.load_device_records(self.protocol.as_str()).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, record)| match id.parse::<DeviceId>() {
+                Ok(id) => Some((id, record)),
+                Err(e) => {
+                    tracing::warn!(device = %id, error = %e, "skipping the record of an unreadable device id");
+                    None
+                }
+            })
+            .collect())
     }
 
     /// Sets a gateway's children (the devices behind it), creating unknown children as

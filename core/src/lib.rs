@@ -46,7 +46,7 @@ mod error;
 mod events;
 pub mod store;
 
-pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone, StateWrites};
+pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
     CreateOptions, DeviceQuery, Engine, EngineBuilder, EngineConfig, EngineStats, GroupOperationView, TopologyEdge,

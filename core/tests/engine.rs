@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use unidm_core::{
     Adapter, AdapterError, AdapterHandle, Contact, CoreError, CreateOptions, DeviceQuery, Engine, EngineConfig, Gone,
-    ManualClock, OperationQuery, Received, SqliteStore, StateWrites, Subscription,
+    ManualClock, OperationQuery, Received, SqliteStore, Subscription,
 };
 use unidm_models::{
     Action, DeviceId, ErrorKind, Event, FirmwareUpdate, Function, Group, OperationError, OperationState, PresenceState,
@@ -356,41 +356,34 @@ async fn unfinished_operations_resume_after_restart() {
 }
 
 #[tokio::test]
-async fn contact_and_adapter_state_are_stored_in_one_commit() {
+async fn a_device_record_is_stored_with_the_device_and_kept_by_other_writes() {
     let f = fixture(Mode::Record).await;
     let handle = f.adapter.handle().clone();
     let id = dev("reg-1");
-    let state = StateWrites::new().put("reg/reg-1", b"registration".to_vec()).put("other", b"x".to_vec());
     let device = handle
-        .device_contact_with_state(&id, Contact::online(), state, |d| {
+        .device_contact_with_record(&id, Contact::online(), b"registration".to_vec(), |d| {
             d.labels.insert("k".into(), "v".into());
         })
         .await
         .unwrap();
     assert_eq!(device.presence.state, PresenceState::Online);
-    let mut stored = handle.load_state().await.unwrap();
-    stored.sort();
-    assert_eq!(stored, vec![("other".to_owned(), b"x".to_vec()), ("reg/reg-1".to_owned(), b"registration".to_vec())]);
+    assert_eq!(handle.device_records().await.unwrap(), vec![(id.clone(), b"registration".to_vec())]);
 
-    handle.device_gone_with_state(&id, Gone::Deregistered, StateWrites::new().delete("reg/reg-1")).await.unwrap();
-    assert_eq!(handle.load_state().await.unwrap(), vec![("other".to_owned(), b"x".to_vec())]);
+    // Writes that do not name the record keep it: a plain contact, an update, labels.
+    handle.device_contact(&id, Contact::online(), |_| {}).await.unwrap();
+    handle.update_device(&id, |d| d.identity.model = Some("m".into())).await.unwrap();
+    f.engine.set_labels(&id, BTreeMap::from([("a".into(), "b".into())])).await.unwrap();
+    handle.device_gone(&id, Gone::Expired).await.unwrap();
+    assert_eq!(handle.device_records().await.unwrap(), vec![(id.clone(), b"registration".to_vec())]);
+
+    handle.device_gone_clearing_record(&id, Gone::Deregistered).await.unwrap();
+    assert!(handle.device_records().await.unwrap().is_empty());
     assert_eq!(f.engine.device(&id).unwrap().presence.state, PresenceState::Offline);
-
-    // An unknown device: the state change still lands, and the error names the device.
-    let err = handle.device_gone_with_state(&dev("nobody"), Gone::Expired, StateWrites::new().delete("other")).await;
+    let err = handle.device_gone_clearing_record(&dev("nobody"), Gone::Expired).await;
     assert!(matches!(err, Err(CoreError::NotFound { .. })), "{err:?}");
-    assert!(handle.load_state().await.unwrap().is_empty());
 
-    // After a restart both the device and the state are back.
-    handle
-        .device_contact_with_state(
-            &id,
-            Contact::online(),
-            StateWrites::new().put("reg/reg-1", b"again".to_vec()),
-            |_| {},
-        )
-        .await
-        .unwrap();
+    // After a restart the device and its record are back; deleting the device drops the record.
+    handle.device_contact_with_record(&id, Contact::online(), b"again".to_vec(), |_| {}).await.unwrap();
     let path = f.path.clone();
     let dir = f._dir;
     f.engine.shutdown().await;
@@ -402,8 +395,10 @@ async fn contact_and_adapter_state_are_stored_in_one_commit() {
         .start()
         .await
         .unwrap();
-    assert_eq!(engine.device(&id).unwrap().labels.get("k").map(String::as_str), Some("v"));
-    assert_eq!(adapter.handle().load_state().await.unwrap(), vec![("reg/reg-1".to_owned(), b"again".to_vec())]);
+    assert_eq!(engine.device(&id).unwrap().identity.model.as_deref(), Some("m"));
+    assert_eq!(adapter.handle().device_records().await.unwrap(), vec![(id.clone(), b"again".to_vec())]);
+    engine.delete_device(&id).await.unwrap();
+    assert!(adapter.handle().device_records().await.unwrap().is_empty());
     drop(dir);
 }
 

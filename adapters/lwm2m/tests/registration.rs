@@ -142,6 +142,9 @@ impl Store for SlowStore {
     async fn load_rules(&self) -> Result<Vec<Rule>, StoreError> {
         self.inner.load_rules().await
     }
+    async fn load_device_records(&self, protocol: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.inner.load_device_records(protocol).await
+    }
     async fn load_state(&self, namespace: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.inner.load_state(namespace).await
     }
@@ -162,8 +165,8 @@ async fn the_reply_to_register_waits_for_the_registration_to_be_stored() {
     for (i, sim) in sims.iter().enumerate() {
         sim.register().await.unwrap();
         let ep = format!("durable-{i}");
-        let state = disk.load_state("lwm2m").await.unwrap();
-        assert!(state.iter().any(|(k, _)| *k == format!("reg/{ep}")), "registration of {ep} not stored");
+        let records = disk.load_device_records("lwm2m").await.unwrap();
+        assert!(records.iter().any(|(id, _)| *id == format!("lwm2m:{ep}")), "registration of {ep} not stored");
         let devices = disk.load_devices().await.unwrap();
         let d = devices.iter().find(|d| d.id.to_string() == format!("lwm2m:{ep}")).expect("device stored");
         assert_eq!(d.presence.state, PresenceState::Online);

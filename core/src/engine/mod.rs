@@ -30,6 +30,7 @@ use crate::CoreError;
 
 pub use groups::GroupOperationView;
 pub use ops::CreateOptions;
+pub(crate) use registry::RecordChange;
 pub use registry::{DeviceQuery, TopologyEdge, TopologyGraph};
 
 use ops::OpsState;

@@ -8,6 +8,24 @@ use unidm_models::{Device, DeviceId, Event, PresenceState, Protocol, Timestamp, 
 
 use super::{Engine, Inner};
 use crate::adapter::{Contact, Gone};
+
+/// What a device write does with the adapter's record of the device.
+#[derive(Debug)]
+pub(crate) enum RecordChange {
+    Keep,
+    Set(Vec<u8>),
+    Clear,
+}
+
+impl RecordChange {
+    fn write(self, d: &Device) -> Write {
+        match self {
+            RecordChange::Keep => Write::device(d),
+            RecordChange::Set(r) => Write::device_with_record(d, Some(r)),
+            RecordChange::Clear => Write::device_with_record(d, None),
+        }
+    }
+}
 use crate::store::{Page, Write};
 use crate::CoreError;
 
@@ -65,7 +83,7 @@ impl Inner {
         self: &Arc<Self>,
         id: &DeviceId,
         contact: Contact,
-        extra: Vec<Write>,
+        record: RecordChange,
         update: impl FnOnce(&mut Device),
     ) -> Result<Device, CoreError> {
         let now = self.clock.now();
@@ -90,9 +108,7 @@ impl Inner {
             } else {
                 Event::DeviceUpdated { device: Box::new(device.clone()) }
             };
-            let mut writes = extra;
-            writes.push(Write::device(&device));
-            let commit = self.persist(writes, vec![event]);
+            let commit = self.persist(vec![record.write(&device)], vec![event]);
             (device, first, commit)
         };
         commit.wait().await?;
@@ -129,32 +145,20 @@ impl Inner {
         Ok(device)
     }
 
-    pub(crate) async fn device_gone(&self, id: &DeviceId, why: Gone, extra: Vec<Write>) -> Result<(), CoreError> {
+    pub(crate) async fn device_gone(&self, id: &DeviceId, why: Gone, record: RecordChange) -> Result<(), CoreError> {
         let now = self.clock.now();
-        let (commit, known) = {
+        let commit = {
             let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
-            let mut writes = extra;
-            let mut events = Vec::new();
-            let known = devs.get_mut(id).map(|d| {
-                d.presence.state = PresenceState::Offline;
-                bump(d, now);
-                writes.push(Write::device(d));
-                events.push(match why {
-                    Gone::Deregistered => Event::DeviceDeregistered { device: id.clone() },
-                    Gone::Expired => Event::DeviceExpired { device: id.clone() },
-                });
-            });
-            if writes.is_empty() {
-                return Err(CoreError::not_found("device", id));
-            }
-            (self.persist(writes, events), known.is_some())
+            let d = devs.get_mut(id).ok_or_else(|| CoreError::not_found("device", id))?;
+            d.presence.state = PresenceState::Offline;
+            bump(d, now);
+            let event = match why {
+                Gone::Deregistered => Event::DeviceDeregistered { device: id.clone() },
+                Gone::Expired => Event::DeviceExpired { device: id.clone() },
+            };
+            self.persist(vec![record.write(d)], vec![event])
         };
-        commit.wait().await?;
-        if known {
-            Ok(())
-        } else {
-            Err(CoreError::not_found("device", id))
-        }
+        commit.wait().await
     }
 
     pub(crate) async fn set_children(&self, gateway: &DeviceId, children: Vec<DeviceId>) -> Result<(), CoreError> {

@@ -38,14 +38,24 @@ impl From<rusqlite::Error> for StoreError {
 /// One change to the store. Documents are serialized by the caller (off the writer thread).
 #[derive(Debug, Clone)]
 pub enum Write {
-    /// Insert or replace a device.
+    /// Insert or replace a device, keeping the adapter's record of it.
     PutDevice {
         /// The id.
         id: String,
         /// The JSON document.
         doc: String,
     },
-    /// Delete a device.
+    /// Insert or replace a device and set the adapter's record of it (`None` clears it).
+    /// [`Write::PutDevice`] leaves the record as it is.
+    PutDeviceWithRecord {
+        /// The id.
+        id: String,
+        /// The JSON document.
+        doc: String,
+        /// The adapter's record, opaque to the store.
+        record: Option<Vec<u8>>,
+    },
+    /// Delete a device (and its record).
     DeleteDevice(String),
     /// Insert or replace an operation.
     PutOperation {
@@ -114,6 +124,11 @@ impl Write {
     /// Stores a device.
     pub fn device(d: &Device) -> Self {
         Write::PutDevice { id: d.id.to_string(), doc: to_json(d) }
+    }
+
+    /// Stores a device with the adapter's record of it (`None` clears the record).
+    pub fn device_with_record(d: &Device, record: Option<Vec<u8>>) -> Self {
+        Write::PutDeviceWithRecord { id: d.id.to_string(), doc: to_json(d), record }
     }
 
     /// Stores an operation.
@@ -195,6 +210,9 @@ pub trait Store: Send + Sync + 'static {
     async fn load_groups(&self) -> Result<Vec<Group>, StoreError>;
     /// Every rule.
     async fn load_rules(&self) -> Result<Vec<Rule>, StoreError>;
+    /// Every device record ([`Write::PutDeviceWithRecord`]) of the devices of `protocol`
+    /// (ids `protocol:...`), by device id.
+    async fn load_device_records(&self, protocol: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Every key and value an adapter stored under `namespace`.
     async fn load_state(&self, namespace: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Waits until every batch submitted so far is committed.

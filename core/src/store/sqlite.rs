@@ -37,6 +37,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE adapter_state (
          ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
          PRIMARY KEY (ns, key)) WITHOUT ROWID;",
+    // 2: the adapter's record of a device (an LwM2M registration) in the device's own row, so
+    // that a contact is one row written.
+    "ALTER TABLE devices ADD COLUMN record BLOB;",
 ];
 
 /// How to open a [`SqliteStore`].
@@ -298,9 +301,18 @@ impl CloneError for rusqlite::Error {
 
 fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
     match w {
-        Write::PutDevice { id, doc } => {
-            tx.prepare_cached("INSERT OR REPLACE INTO devices (id, doc) VALUES (?1, ?2)")?.execute(params![id, doc])?
-        }
+        // An upsert, not INSERT OR REPLACE: the row's record stays.
+        Write::PutDevice { id, doc } => tx
+            .prepare_cached(
+                "INSERT INTO devices (id, doc) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
+            )?
+            .execute(params![id, doc])?,
+        Write::PutDeviceWithRecord { id, doc, record } => tx
+            .prepare_cached(
+                "INSERT INTO devices (id, doc, record) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, record = excluded.record",
+            )?
+            .execute(params![id, doc, record])?,
         Write::DeleteDevice(id) => tx.prepare_cached("DELETE FROM devices WHERE id = ?1")?.execute(params![id])?,
         Write::PutOperation { id, device, state, group_operation, doc } => tx
             .prepare_cached(
@@ -459,6 +471,19 @@ impl Store for SqliteStore {
         self.read(|c| docs(c, "SELECT id, doc FROM rules", "rule")).await
     }
 
+    async fn load_device_records(&self, protocol: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        // Ids are `protocol:native`; the range scan finds one protocol's without LIKE escaping.
+        let (from, to) = (format!("{protocol}:"), format!("{protocol};"));
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, record FROM devices WHERE id >= ?1 AND id < ?2 AND record IS NOT NULL ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     async fn load_state(&self, namespace: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let ns = namespace.to_owned();
         self.read(move |c| {
@@ -528,6 +553,28 @@ mod tests {
         let mut ids: Vec<String> = s.load_devices().await.unwrap().into_iter().map(|d| d.id.to_string()).collect();
         ids.sort();
         assert_eq!(ids, ["lwm2m:a", "lwm2m:c"]);
+    }
+
+    #[tokio::test]
+    async fn device_records_are_listed_per_protocol_and_kept_by_plain_device_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path().join("t.db")).unwrap();
+        let lw = Device::new(DeviceId::lwm2m("a").unwrap(), Timestamp(1));
+        let lw2 = Device::new(DeviceId::lwm2m("b").unwrap(), Timestamp(1));
+        let cwmp = Device::new("tr069:00D09E-X-1".parse().unwrap(), Timestamp(1));
+        s.write(vec![
+            Write::device_with_record(&lw, Some(b"r1".to_vec())),
+            Write::device(&lw2),
+            Write::device_with_record(&cwmp, Some(b"r2".to_vec())),
+        ])
+        .await
+        .unwrap();
+        s.write(vec![Write::device(&lw)]).await.unwrap();
+        assert_eq!(s.load_device_records("lwm2m").await.unwrap(), [("lwm2m:a".to_string(), b"r1".to_vec())]);
+        assert_eq!(s.load_device_records("tr069").await.unwrap(), [("tr069:00D09E-X-1".to_string(), b"r2".to_vec())]);
+        s.write(vec![Write::device_with_record(&lw, None)]).await.unwrap();
+        assert!(s.load_device_records("lwm2m").await.unwrap().is_empty());
+        assert_eq!(s.load_devices().await.unwrap().len(), 3);
     }
 
     #[tokio::test]

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot, Notify};
-use unidm_core::{AdapterError, AdapterHandle, Contact, Gone, StateWrites};
+use unidm_core::{AdapterError, AdapterHandle, Contact, Gone};
 use unidm_models::{DeviceId, PresenceState};
 
 use super::{composite, dm, mapping, ops, Command, Ctx, Lwm2mConfig, Notified, Running};
@@ -29,16 +29,12 @@ use crate::server::{
 /// Pump tasks. Enough for a group commit of this many registrations at once.
 const PUMPS: usize = 256;
 
-/// A registration as persisted with `put_state` under `reg/{endpoint}`.
+/// A registration as persisted in its device's record (`device_contact_with_record`).
 #[derive(Debug, Serialize, Deserialize)]
 struct Persisted {
     registration: Registration,
     /// Wall-clock expiry, milliseconds since the epoch; `None` for no expiry.
     expires_at_ms: Option<i64>,
-}
-
-fn key(endpoint: &str) -> String {
-    format!("reg/{endpoint}")
 }
 
 fn now() -> Instant {
@@ -97,28 +93,25 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     let mut server = Server::new(config.server.clone(), seed());
     let mut registrations = HashMap::new();
     let mut observed: HashMap<String, std::collections::BTreeSet<String>> = HashMap::new();
-    let stored = handle.load_state().await.map_err(|e| AdapterError(format!("loading registrations: {e}")))?;
-    let wall = handle.now().millis();
+    let stored = handle.load_state().await.map_err(|e| AdapterError(format!("loading observations: {e}")))?;
     for (k, bytes) in stored {
         if let Some(ep) = k.strip_prefix("obs/") {
             if let Ok(paths) = serde_json::from_slice::<Vec<String>>(&bytes) {
                 observed.insert(ep.to_owned(), paths.into_iter().collect());
             }
-            continue;
         }
-        let Some(ep) = k.strip_prefix("reg/") else { continue };
+    }
+    let records = handle.device_records().await.map_err(|e| AdapterError(format!("loading registrations: {e}")))?;
+    let wall = handle.now().millis();
+    for (id, bytes) in records {
         let Ok(p) = serde_json::from_slice::<Persisted>(&bytes) else {
-            tracing::warn!(key = %k, "dropping unreadable stored registration");
-            let _ = handle.delete_state(&k).await;
+            tracing::warn!(device = %id, "dropping an unreadable stored registration");
+            let _ = handle.device_gone_clearing_record(&id, Gone::Expired).await;
             continue;
         };
         let remaining = p.expires_at_ms.map(|at| at - wall);
         if remaining.is_some_and(|r| r <= 0) {
-            let state = StateWrites::new().delete(k.as_str());
-            let _ = match DeviceId::lwm2m(ep) {
-                Ok(id) => handle.device_gone_with_state(&id, Gone::Expired, state).await,
-                Err(_) => handle.delete_state(&k).await.map_err(unidm_core::CoreError::from),
-            };
+            let _ = handle.device_gone_clearing_record(&id, Gone::Expired).await;
             continue;
         }
         let remaining = remaining.map(|ms| Duration::from_millis(ms as u64));
@@ -248,17 +241,11 @@ fn mirror(ctx: &Ctx, event: &ServerEvent) {
     regs.remove(&ended.endpoint);
 }
 
-/// The registration as stored under `reg/{endpoint}`.
-fn stored(ctx: &Ctx, reg: &Registration) -> StateWrites {
+/// The registration as stored in its device's record.
+fn record(ctx: &Ctx, reg: &Registration) -> Option<Vec<u8>> {
     let expires_at_ms = (reg.lifetime_s > 0).then(|| ctx.handle.now().millis() + i64::from(reg.lifetime_s) * 1000);
     let p = Persisted { registration: reg.clone(), expires_at_ms };
-    match serde_json::to_vec(&p) {
-        Ok(bytes) => StateWrites::new().put(key(&reg.endpoint), bytes),
-        Err(e) => {
-            tracing::error!(error = %e, "could not serialize registration");
-            StateWrites::new()
-        }
-    }
+    serde_json::to_vec(&p).map_err(|e| tracing::error!(error = %e, "could not serialize registration")).ok()
 }
 
 /// Releases the reply the server holds for a registration change.
@@ -283,8 +270,11 @@ async fn contact(ctx: &Arc<Ctx>, reg: &Registration, boot: bool, new_objects: bo
         address: Some(reg.address.to_string()),
         boot,
     };
-    let state = stored(ctx, reg);
-    let result = ctx.handle.device_contact_with_state(&id, contact, state, |d| d.capabilities = Some(caps)).await;
+    let update = |d: &mut unidm_models::Device| d.capabilities = Some(caps);
+    let result = match record(ctx, reg) {
+        Some(record) => ctx.handle.device_contact_with_record(&id, contact, record, update).await,
+        None => ctx.handle.device_contact(&id, contact, update).await,
+    };
     confirm(ctx, ack, result.is_ok());
     if let Err(e) = result {
         tracing::error!(device = %id, error = %e, "could not store the registration");
@@ -308,9 +298,8 @@ async fn gone(ctx: &Ctx, reg: &Registration, why: Gone, ack: Option<Ack>) {
     if let Ok(mut seen) = ctx.seen.lock() {
         seen.remove(&reg.endpoint);
     }
-    let state = StateWrites::new().delete(key(&reg.endpoint));
     let result = match DeviceId::lwm2m(&reg.endpoint) {
-        Ok(id) => ctx.handle.device_gone_with_state(&id, why, state).await,
+        Ok(id) => ctx.handle.device_gone_clearing_record(&id, why).await,
         Err(_) => Ok(()),
     };
     // De-register is answered even if the device was unknown to the engine.
