@@ -37,6 +37,8 @@
 //! - Events are published once the change they describe is committed, in commit order; a slow
 //!   subscriber receives [`Received::Lagged`] with the number of events it missed.
 //! - A group operation never has more than its `concurrency` members dispatched or running.
+//! - A device contact and the adapter's record of the device (an LwM2M registration;
+//!   [`AdapterHandle::device_contact_with_record`]) are committed together, in the device's row.
 #![deny(missing_docs)]
 
 pub mod adapter;

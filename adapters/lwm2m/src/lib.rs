@@ -47,6 +47,17 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Registrations are durable before they are acknowledged
+//! The reply to a Register, Update or De-register (2.01 / 2.04 / 2.02) is held by the server
+//! until the registration is stored with its device in one commit (`ServerConfig::
+//! confirm_registrations`, on in [`Lwm2mConfig`]): a client told 2.01 is registered after a
+//! crash of the server a moment later. The registration is the device's record in the store
+//! (`AdapterHandle::device_contact_with_record`), so a Register is one row written; registrations
+//! from many clients share a commit (group commit). If storing fails the client gets 5.00 and
+//! registers again; while more than `max_unconfirmed` replies wait for storage, further
+//! registration requests get 5.03 (the client retries) without being processed. On restart the
+//! adapter restores every unexpired registration, so the clients' next Update is accepted.
+//!
 //! # Results of native operations
 //! A read (or the first answer of an observe) of a single resource yields its value as JSON; of
 //! a multiple resource, `{"<instance>": value}`; of an instance or object, a map from full path

@@ -177,8 +177,11 @@ impl Server {
     pub fn request(&mut self, now: Instant, endpoint: &str, request: DmRequest) -> RequestId {
         let id = self.next_request;
         self.next_request += 1;
+        // A client waiting for its registration reply gets requests only after the reply.
+        let confirming = self.held.values().any(|h| h.wake.as_deref() == Some(endpoint));
         let reachable = match self.registry.by_endpoint(endpoint) {
             None => false,
+            Some(_) if confirming => false,
             Some(reg) => !reg.queue_mode || self.awake.get(endpoint).is_some_and(|until| *until > now),
         };
         if reachable {

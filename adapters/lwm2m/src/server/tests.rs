@@ -308,6 +308,9 @@ fn held_registration_reply_goes_out_only_once_confirmed() {
     assert!(transmits(&mut s).is_empty(), "nothing before the registration is stored");
     let ack = ack_of(&events(&mut s));
     assert_eq!(s.unconfirmed(), 1);
+    // So does a request made while the reply is held.
+    s.request(t0, "dev", DmRequest::new(RequestType::Get, Path::Resource(3, 0, 1)));
+    assert!(transmits(&mut s).is_empty());
     // The client's retransmission while the reply is held is neither processed nor answered.
     s.handle_datagram(t0 + Duration::from_secs(2), peer(), &reg);
     assert!(transmits(&mut s).is_empty());
@@ -315,10 +318,11 @@ fn held_registration_reply_goes_out_only_once_confirmed() {
 
     s.confirm(t0 + Duration::from_secs(2), ack, true);
     let out = transmits(&mut s);
-    assert_eq!(out.len(), 2, "the 2.01, then the held GET");
+    assert_eq!(out.len(), 3, "the 2.01, then the held GETs");
     assert_eq!(code(&out[0]), Some(ResponseType::Created));
     assert_eq!(out[0].header.message_id, 1);
     assert_eq!(out[1].header.code, MessageClass::Request(RequestType::Get));
+    assert_eq!(out[2].header.code, MessageClass::Request(RequestType::Get));
     assert_eq!(s.unconfirmed(), 0);
     // A later duplicate gets the same reply from the dedup cache.
     s.handle_datagram(t0 + Duration::from_secs(3), peer(), &reg);
