@@ -86,6 +86,7 @@ impl Lwm2mConfig {
 /// A notification forwarded to operation tasks (firmware State).
 #[derive(Debug, Clone)]
 pub(crate) struct Notified {
+    /// The device it is about: the endpoint, or an end device's name (`{gateway}/{device id}`).
     pub endpoint: String,
     pub observed: Observed,
     pub response: DmResponse,
@@ -126,15 +127,17 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    /// The endpoint's registration, waiting for it to register when it is not.
+    /// The endpoint's registration, waiting for it to register when it is not; for an end
+    /// device, its gateway's, waiting for the gateway to register and list it.
     pub async fn registration(&self, endpoint: &str) -> Registration {
-        if let Some(child) = self.child(endpoint) {
-            let gateway = Box::pin(self.registration(&child.gateway)).await;
-            return child.registration(endpoint, &gateway);
-        }
         loop {
             let notified = self.registered.notified();
-            if let Some(reg) = self.registrations.read().ok().and_then(|r| r.get(endpoint).cloned()) {
+            if let Some(child) = self.child(endpoint) {
+                let gateway = self.registrations.read().ok().and_then(|r| r.get(&child.gateway).cloned());
+                if let Some(gateway) = gateway {
+                    return child.registration(endpoint, &gateway);
+                }
+            } else if let Some(reg) = self.registrations.read().ok().and_then(|r| r.get(endpoint).cloned()) {
                 return reg;
             }
             notified.await;

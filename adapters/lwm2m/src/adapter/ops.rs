@@ -18,7 +18,7 @@ use super::firmware::{self, UpdateResult};
 use super::{composite, dm, mapping, native, Ctx};
 use crate::codec::Value;
 use crate::path::Path;
-use crate::server::{Observed, Registration};
+use crate::server::{DmResponse, Observed, Registration, ServerEvent};
 
 fn endpoint(op: &Operation) -> &str {
     op.device.native()
@@ -96,8 +96,18 @@ async fn execute(ctx: &Ctx, op: &Operation, path: Path, args: Option<&str>) -> R
 
 /// Observes again everything observed on `ep`, single paths and composite sets (after a new
 /// registration, which ends the client's observations, or after an adapter restart, which
-/// ends ours). Best effort.
-pub(super) async fn resume_observations(ctx: &Ctx, ep: &str) {
+/// ends ours), and finds a gateway's end devices when none is known (after a restart), which
+/// observes theirs again. Best effort.
+pub(super) async fn resume_observations(ctx: &Arc<Ctx>, ep: &str) {
+    resume_own_observations(ctx, ep).await;
+    let reg = ctx.registrations.read().ok().and_then(|r| r.get(ep).cloned());
+    if let Some(reg) = reg {
+        super::gateway::ensure_children(ctx, &reg).await;
+    }
+}
+
+/// Observes again everything observed on `ep` itself (an endpoint or an end device).
+pub(super) async fn resume_own_observations(ctx: &Ctx, ep: &str) {
     let all: Vec<Observed> = ctx
         .observed
         .lock()
@@ -289,8 +299,49 @@ pub(super) async fn refresh_on_contact(ctx: &Arc<Ctx>, reg: &crate::server::Regi
     if ctx.config.read_device_on_register {
         read_own_objects(ctx, reg).await;
     }
-    if reg.has_object(25) {
-        super::gateway::discover_children(ctx, reg).await;
+    super::gateway::refresh(ctx, reg).await;
+}
+
+/// Hands a notification to operation tasks waiting for one (firmware State), named by the
+/// device it is about.
+pub(super) fn forward_notification(ctx: &Ctx, event: &ServerEvent) {
+    let ServerEvent::Notification { endpoint, prefix, observed, response } = event else { return };
+    let Some(device) = super::gateway::notified_device(ctx, endpoint, prefix.as_deref()) else { return };
+    let note = super::Notified { endpoint: device, observed: observed.clone(), response: response.clone() };
+    let _ = ctx.notifications.send(note);
+}
+
+/// Reports a notification as observation events of the device it is about (an end device
+/// behind a gateway for a `prefix`): one for an observed path, one per resource for an
+/// Observe-Composite (as for Send).
+pub(super) fn report_notification(
+    ctx: &Ctx,
+    endpoint: &str,
+    prefix: Option<&str>,
+    observed: &Observed,
+    response: &DmResponse,
+) {
+    let Some(device) = super::gateway::notified_device(ctx, endpoint, prefix) else {
+        tracing::debug!(%endpoint, ?prefix, "notification of an unknown end device");
+        return;
+    };
+    let Ok(id) = unidm_models::DeviceId::lwm2m(&device) else { return };
+    if dm::check(response).is_err() {
+        return;
+    }
+    match observed {
+        Observed::Path(path) => match dm::decode(path, response, &ctx.models) {
+            Ok(content) => ctx.handle.observation(&id, &path.to_string(), dm::content_to_json(path, &content)),
+            Err(e) => tracing::debug!(device = %id, error = %e.message, "undecodable notification"),
+        },
+        Observed::Composite(_) => match composite::decode(response, &ctx.models) {
+            Ok(content) => {
+                for record in &content.records {
+                    ctx.handle.observation(&id, &record.path.to_string(), dm::value_to_json(&record.value));
+                }
+            }
+            Err(e) => tracing::debug!(device = %id, error = %e.message, "undecodable notification"),
+        },
     }
 }
 

@@ -20,11 +20,9 @@ use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 use unidm_core::{AdapterError, AdapterHandle, Contact, Gone};
 use unidm_models::{DeviceId, PresenceState};
 
-use super::{composite, dm, mapping, ops, Command, Ctx, Lwm2mConfig, Notified, Running};
+use super::{dm, mapping, ops, Command, Ctx, Lwm2mConfig, Running};
 use crate::model::ObjectModels;
-use crate::server::{
-    Ack, DmResponse, Observed, RdChange, Registration, RequestFailure, RequestId, Server, ServerEvent,
-};
+use crate::server::{Ack, DmResponse, RdChange, Registration, RequestFailure, RequestId, Server, ServerEvent};
 
 /// Pump tasks. Enough for a group commit of this many registrations at once.
 const PUMPS: usize = 256;
@@ -196,13 +194,7 @@ async fn run(
                 }
                 other => {
                     mirror(&ctx, &other);
-                    if let ServerEvent::Notification { endpoint, observed, response } = &other {
-                        let _ = ctx.notifications.send(Notified {
-                            endpoint: endpoint.clone(),
-                            observed: observed.clone(),
-                            response: response.clone(),
-                        });
-                    }
+                    ops::forward_notification(&ctx, &other);
                     pumps.send(other);
                 }
             }
@@ -308,6 +300,7 @@ async fn gone(ctx: &Ctx, reg: &Registration, why: Gone, ack: Option<Ack>) {
     if let Err(e) = result {
         tracing::debug!(endpoint = %reg.endpoint, error = %e, "device gone");
     }
+    super::gateway::gateway_gone(ctx, &reg.endpoint, why).await;
 }
 
 async fn pump(ctx: Arc<Ctx>, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
@@ -344,29 +337,8 @@ async fn pump(ctx: Arc<Ctx>, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
                     Err(e) => tracing::debug!(device = %id, error = %e.message, "undecodable Send payload"),
                 }
             }
-            ServerEvent::Notification { endpoint, observed, response } => {
-                let Ok(id) = DeviceId::lwm2m(&endpoint) else { continue };
-                if dm::check(&response).is_err() {
-                    continue;
-                }
-                match observed {
-                    Observed::Path(path) => match dm::decode(&path, &response, &ctx.models) {
-                        Ok(content) => {
-                            ctx.handle.observation(&id, &path.to_string(), dm::content_to_json(&path, &content))
-                        }
-                        Err(e) => tracing::debug!(device = %id, error = %e.message, "undecodable notification"),
-                    },
-                    // An Observe-Composite notification carries all its paths: one event per
-                    // resource, as for Send.
-                    Observed::Composite(_) => match composite::decode(&response, &ctx.models) {
-                        Ok(content) => {
-                            for record in &content.records {
-                                ctx.handle.observation(&id, &record.path.to_string(), dm::value_to_json(&record.value));
-                            }
-                        }
-                        Err(e) => tracing::debug!(device = %id, error = %e.message, "undecodable notification"),
-                    },
-                }
+            ServerEvent::Notification { endpoint, prefix, observed, response } => {
+                ops::report_notification(&ctx, &endpoint, prefix.as_deref(), &observed, &response)
             }
             ServerEvent::Response { .. } => {}
         }

@@ -46,12 +46,23 @@ struct Held {
     since: Instant,
 }
 
+/// What the server finds an observation by: the registered endpoint, the end device's prefix
+/// when the observation is of an end device behind a LwM2M Gateway (its Uri-Path starts with
+/// `/{prefix}`, fact sheet §9.12), and what it watches. The gateway's own `/3/0/9` and its end
+/// device's `/dev1/3/0/9` are two observations with two tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ObservationKey {
+    endpoint: String,
+    prefix: Option<String>,
+    observed: Observed,
+}
+
 #[derive(Debug, Clone)]
 struct InFlight {
     request: RequestId,
     endpoint: String,
-    /// The observation this request makes, when `observe`.
-    observed: Observed,
+    /// The observation this request makes, when `observe`, or cancels.
+    observation: ObservationKey,
     observe: bool,
     /// The request as sent, to ask for further Block2 blocks.
     original: Packet,
@@ -71,10 +82,10 @@ pub struct Server {
     observations: Observations,
     block1: Block1Receiver,
     in_flight: HashMap<(SocketAddr, Vec<u8>), InFlight>,
-    /// Live observations by endpoint and what they watch: the peer and token to cancel with.
-    observed: HashMap<(String, Observed), (SocketAddr, Vec<u8>)>,
+    /// Live observations: the peer and token to cancel with.
+    observed: HashMap<ObservationKey, (SocketAddr, Vec<u8>)>,
     /// The same, by peer and token, to name the source of a notification.
-    by_token: HashMap<(SocketAddr, Vec<u8>), (String, Observed)>,
+    by_token: HashMap<(SocketAddr, Vec<u8>), ObservationKey>,
     queued: HashMap<String, VecDeque<(RequestId, DmRequest)>>,
     awake: HashMap<String, Instant>,
     transmits: VecDeque<Transmit>,
@@ -248,7 +259,7 @@ impl Server {
             packet.payload = request.payload;
             None
         };
-        let key = (endpoint.to_owned(), observed);
+        let key = ObservationKey { endpoint: endpoint.to_owned(), prefix: request.prefix.clone(), observed };
         let token = match request.observe {
             // Cancel with Observe=1 reuses the registration's token (RFC 7641 §3.6).
             Some(1) => match self.observed.remove(&key) {
@@ -287,7 +298,7 @@ impl Server {
         let flight = InFlight {
             request: id,
             endpoint: endpoint.to_owned(),
-            observed: key.1.clone(),
+            observation: key.clone(),
             observe,
             original: packet.clone(),
             blocks: None,
@@ -296,8 +307,8 @@ impl Server {
         match self.transmit_request(now, peer, packet, flight) {
             Ok(()) => {
                 if observe {
-                    self.observed.insert(key.clone(), (peer, token.clone()));
-                    self.by_token.insert((peer, token), key);
+                    self.by_token.insert((peer, token.clone()), key.clone());
+                    self.observed.insert(key, (peer, token));
                 }
             }
             Err(e) => {
@@ -337,7 +348,8 @@ impl Server {
     }
 
     fn forget_observations(&mut self, endpoint: &str) {
-        let keys: Vec<_> = self.observed.keys().filter(|(ep, _)| ep == endpoint).cloned().collect();
+        // An end device's observations end with its gateway's registration.
+        let keys: Vec<_> = self.observed.keys().filter(|k| k.endpoint == endpoint).cloned().collect();
         for key in keys {
             if let Some((peer, token)) = self.observed.remove(&key) {
                 self.by_token.remove(&(peer, token.clone()));
@@ -377,16 +389,17 @@ impl Server {
         if let Some(bytes) = reply.and_then(|r| serialize(&r, &self.config.transmission).ok()) {
             self.transmits.push_back(Transmit { peer, bytes });
         }
-        let Some((endpoint, observed)) = self.by_token.get(&key).cloned() else { return };
+        let Some(observation) = self.by_token.get(&key).cloned() else { return };
         match outcome {
             Notification::Fresh { .. } | Notification::Ended => {
                 if outcome == Notification::Ended {
                     self.by_token.remove(&key);
-                    self.observed.remove(&(endpoint.clone(), observed.clone()));
+                    self.observed.remove(&observation);
                 }
+                let ObservationKey { endpoint, prefix, observed } = observation;
                 self.wake(now, &endpoint);
                 let response = DmResponse::from_packet(packet);
-                self.events.push_back(ServerEvent::Notification { endpoint, observed, response });
+                self.events.push_back(ServerEvent::Notification { endpoint, prefix, observed, response });
             }
             Notification::Stale | Notification::Unknown => {}
         }

@@ -110,7 +110,7 @@ impl Server {
                     if flight.observe
                         && !matches!(self.observations.on_response(now, peer, &packet), Notification::Fresh { .. })
                     {
-                        self.observed.remove(&(flight.endpoint.clone(), flight.observed.clone()));
+                        self.observed.remove(&flight.observation);
                         self.by_token.remove(&(peer, token));
                     }
                     self.keep_awake(now, &flight.endpoint);
@@ -119,7 +119,7 @@ impl Server {
                 Err(e) => {
                     if flight.observe {
                         self.observations.forget(peer, &token);
-                        self.observed.remove(&(flight.endpoint.clone(), flight.observed.clone()));
+                        self.observed.remove(&flight.observation);
                         self.by_token.remove(&(peer, token));
                     }
                     // A timed-out queue-mode client is asleep (fact sheet §11).

@@ -129,10 +129,10 @@ fn notifications_are_routed_and_strangers_reset() {
     let acks = transmits(&mut s);
     assert_eq!((acks[0].header.get_type(), acks[0].header.message_id), (MessageType::Acknowledgement, 999));
     match &events(&mut s)[0] {
-        ServerEvent::Notification { endpoint, observed, response } => {
+        ServerEvent::Notification { endpoint, prefix, observed, response } => {
             assert_eq!(
-                (endpoint.as_str(), observed, response.payload.as_slice()),
-                ("dev", &Observed::Path(Path::Resource(3, 0, 9)), &b"79"[..])
+                (endpoint.as_str(), prefix, observed, response.payload.as_slice()),
+                ("dev", &None, &Observed::Path(Path::Resource(3, 0, 9)), &b"79"[..])
             );
         }
         other => panic!("{other:?}"),
@@ -460,6 +460,55 @@ fn composite_observations_are_keyed_apart_from_single_ones() {
     assert!(events(&mut s).is_empty());
     s.handle_datagram(t0, peer(), &notification(get.get_token(), 503, 3));
     assert!(matches!(&events(&mut s)[..], [ServerEvent::Notification { observed: Observed::Path(p), .. }] if *p == a));
+}
+
+/// A gateway's own `/3/0/9` and its end device's `/dev1/3/0/9` (LwM2M Gateway, fact sheet
+/// §9.12) are two observations: each notification names its prefix, and cancelling the end
+/// device's reuses its token and leaves the gateway's alone.
+#[test]
+fn end_device_observations_are_keyed_by_prefix() {
+    let t0 = Instant::now();
+    let (mut s, _) = registered(t0, &["ep=gw", "lwm2m=1.1"]);
+    let observe = |prefix: Option<&str>, o| {
+        let mut r = DmRequest::new(RequestType::Get, Path::Resource(3, 0, 9));
+        r.observe = Some(o);
+        r.prefix = prefix.map(str::to_owned);
+        r
+    };
+    s.request(t0, "gw", observe(None, 0));
+    s.request(t0, "gw", observe(Some("dev1"), 0));
+    let out = transmits(&mut s);
+    let (own, child) = (&out[0], &out[1]);
+    assert_eq!(child.get_option(CoapOption::UriPath).unwrap().front(), Some(&b"dev1".to_vec()));
+    assert_ne!(own.get_token(), child.get_token());
+    for request in [own, child] {
+        s.handle_datagram(t0, peer(), &answer(request, ResponseType::Content, Some(1), b"1"));
+    }
+    assert_eq!(events(&mut s).len(), 2);
+    s.handle_datagram(t0, peer(), &notification(child.get_token(), 600, 2));
+    s.handle_datagram(t0, peer(), &notification(own.get_token(), 601, 2));
+    let prefixes: Vec<Option<String>> = events(&mut s)
+        .into_iter()
+        .map(|e| match e {
+            ServerEvent::Notification { endpoint, prefix, observed: Observed::Path(p), .. }
+                if endpoint == "gw" && p == Path::Resource(3, 0, 9) =>
+            {
+                prefix
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(prefixes, [Some("dev1".to_owned()), None]);
+
+    s.request(t0, "gw", observe(Some("dev1"), 1));
+    let cancel = transmits(&mut s).remove(0);
+    assert_eq!(cancel.get_token(), child.get_token(), "the end device's token (RFC 7641 §3.6)");
+    s.handle_datagram(t0, peer(), &answer(&cancel, ResponseType::Content, None, b""));
+    events(&mut s);
+    s.handle_datagram(t0, peer(), &notification(child.get_token(), 602, 3));
+    assert_eq!(transmits(&mut s)[0].header.get_type(), MessageType::Reset);
+    s.handle_datagram(t0, peer(), &notification(own.get_token(), 603, 3));
+    assert!(matches!(&events(&mut s)[..], [ServerEvent::Notification { prefix: None, .. }]));
 }
 
 #[test]

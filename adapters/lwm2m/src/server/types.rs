@@ -130,8 +130,9 @@ impl DmRequest {
     }
 }
 
-/// What an observation watches; with the endpoint, the key under which the server finds an
-/// observation to cancel and names the source of a notification.
+/// What an observation watches; with the endpoint and the end-device prefix
+/// ([`DmRequest::prefix`]), the key under which the server finds an observation to cancel and
+/// names the source of a notification.
 ///
 /// An Observe (GET) of `/3/0/9` and an Observe-Composite (FETCH on `/`, TS Core 1.1 §6.4.3)
 /// listing only `/3/0/9` are two observations: the client tells them apart by token and
@@ -267,6 +268,10 @@ pub enum ServerEvent {
     Notification {
         /// The endpoint.
         endpoint: String,
+        /// The end device's prefix when the observation was made with one
+        /// ([`DmRequest::prefix`]): the notification is of that end device behind the gateway
+        /// `endpoint`, and `observed` is relative to it.
+        prefix: Option<String>,
         /// What the observation watches.
         observed: Observed,
         /// The notification.

@@ -35,18 +35,20 @@ impl Client {
         match effect {
             Effect::Observe { token, path, format } => {
                 let observed = Observed::Path(path);
-                self.observers.retain(|o| o.observed != observed);
-                self.observers.push(Observer { token, observed, format, sequence: 0 });
+                self.observers.retain(|o| o.prefix.is_some() || o.observed != observed);
+                self.observers.push(Observer { token, observed, format, sequence: 0, prefix: None });
             }
-            Effect::CancelObserve(path) => self.observers.retain(|o| o.observed != Observed::Path(path)),
+            Effect::CancelObserve(path) => {
+                self.observers.retain(|o| o.prefix.is_some() || o.observed != Observed::Path(path))
+            }
             Effect::ObserveComposite { token, paths, format } => {
                 let observed = Observed::composite(paths);
-                self.observers.retain(|o| o.observed != observed && o.token != token);
-                self.observers.push(Observer { token, observed, format, sequence: 0 });
+                self.observers.retain(|o| o.prefix.is_some() || (o.observed != observed && o.token != token));
+                self.observers.push(Observer { token, observed, format, sequence: 0, prefix: None });
             }
             Effect::CancelObserveComposite { token, paths } => {
                 let observed = Observed::composite(paths);
-                self.observers.retain(|o| o.token != token && o.observed != observed);
+                self.observers.retain(|o| o.prefix.is_some() || (o.token != token && o.observed != observed));
             }
             Effect::Reboot => {
                 self.shared.reboots.fetch_add(1, Ordering::SeqCst);
@@ -102,11 +104,24 @@ impl Client {
 
     /// Sends a notification (NON) to every observation the change at `changed` concerns.
     pub(super) fn notify(&mut self, changed: Path) {
+        self.notify_under(None, changed);
+    }
+
+    /// [`Client::notify`] of a change in the client's own objects (`prefix` `None`) or in
+    /// those of its end device under `prefix` (gateway mode).
+    pub(super) fn notify_under(&mut self, prefix: Option<&str>, changed: Path) {
         let server = self.server();
         let mut out = Vec::new();
-        for obs in self.observers.iter_mut().filter(|o| composite::touches(&o.observed, &changed)) {
-            let Ok(objects) = self.shared.objects.lock() else { continue };
-            let Ok((format, payload)) = objects.encode_observed(&obs.observed, obs.format) else { continue };
+        let concerned = |o: &&mut Observer| o.prefix.as_deref() == prefix && composite::touches(&o.observed, &changed);
+        for obs in self.observers.iter_mut().filter(concerned) {
+            let encoded = match prefix {
+                None => self.shared.objects.lock().ok().map(|o| o.encode_observed(&obs.observed, obs.format)),
+                Some(p) => self.shared.end_devices.lock().ok().and_then(|d| {
+                    let device = d.get(p)?;
+                    Some(device.encode_observed(&obs.observed, obs.format))
+                }),
+            };
+            let Some(Ok((format, payload))) = encoded else { continue };
             obs.sequence += 1;
             let mut p = Packet::new();
             p.header.set_type(MessageType::NonConfirmable);

@@ -52,6 +52,8 @@ enum Cmd {
     Send(Vec<Path>, Reply),
     Bootstrap(SocketAddr, Reply),
     Changed(Path),
+    EndDeviceChanged(String, Path),
+    UpdateObjects(Reply),
     Observations(oneshot::Sender<Vec<Observed>>),
     DownloadDone,
     UpdateDone,
@@ -165,6 +167,12 @@ impl SimClient {
         self.call(|r| Cmd::Update(Some(r))).await
     }
 
+    /// Sends an Update carrying the current object list (TS Core 1.1 §6.2.2), as after
+    /// instances or end devices came or went, and waits for 2.04.
+    pub async fn update_objects(&self) -> Result<(), String> {
+        self.call(Cmd::UpdateObjects).await
+    }
+
     /// De-registers and waits for 2.02.
     pub async fn deregister(&self) -> Result<(), String> {
         self.call(Cmd::Deregister).await
@@ -242,6 +250,8 @@ impl SimClient {
 
 struct Observer {
     token: Vec<u8>,
+    /// The end device observed, by prefix (gateway mode); `None` for the client's own objects.
+    prefix: Option<String>,
     /// One path (Observe) or a set (Observe-Composite).
     observed: Observed,
     format: ContentFormat,
@@ -434,6 +444,11 @@ impl Client {
                 }
             }
             Cmd::Changed(path) => self.notify(path),
+            Cmd::EndDeviceChanged(prefix, path) => self.notify_under(Some(&prefix), path),
+            Cmd::UpdateObjects(r) => {
+                self.objects_changed = true;
+                self.send_request(Kind::Update, Some(r));
+            }
             Cmd::Observations(reply) => {
                 let _ = reply.send(self.observers.iter().map(|o| o.observed.clone()).collect());
             }
@@ -510,14 +525,16 @@ impl Client {
             return;
         }
         let from_bootstrap = self.shared.bootstrap.lock().ok().and_then(|b| *b) == Some(peer);
-        if let Ok(mut devices) = self.shared.end_devices.lock() {
+        let shared = self.shared.clone();
+        if let Ok(mut devices) = shared.end_devices.lock() {
             if let Some((prefix, stripped)) = gateway::route(&devices, request) {
-                if let Some(device) = devices.get_mut(&prefix) {
-                    device.handle(&stripped, &mut response);
-                }
+                let effects = devices.get_mut(&prefix).map(|d| d.handle(&stripped, &mut response));
                 drop(devices);
                 if let Ok(bytes) = serialize(&response, &TransmissionParams::default()) {
                     let _ = self.socket.try_send_to(&bytes, peer);
+                }
+                for effect in effects.into_iter().flatten() {
+                    self.end_device_effect(&prefix, effect);
                 }
                 return;
             }
