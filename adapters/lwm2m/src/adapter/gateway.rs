@@ -5,7 +5,7 @@
 //!
 //! Id scheme: the child of gateway endpoint `gw` with Device ID `d` is
 //! `DeviceId::lwm2m("gw/d")`. Operations on it go to the gateway with Uri-Path
-//! `/{prefix}/{o}/{i}/{r}`: [`super::Ctx`] resolves the child name to the gateway's
+//! `/{prefix}/{o}/{i}/{r}`: the adapter context resolves the child name to the gateway's
 //! registration (with the child's objects) and adds the prefix to each request. A real
 //! endpoint named like a child (`gw/d`) is shadowed while the gateway reports that child.
 //!
@@ -16,7 +16,7 @@
 //!
 //! Observations: the server keys an observation by endpoint, prefix and path, so the gateway's
 //! own `/3/0/9` and its end device's `/dev1/3/0/9` are two observations with two tokens, and a
-//! notification names the prefix it came under. [`notified_device`] maps it back to the end
+//! notification names the prefix it came under. `notified_device` maps it back to the end
 //! device, whose observation events carry the unprefixed path (`lwm2m:gw/d`, `/3/0/9`). A
 //! user's observations of an end device are persisted under its own name (`obs/gw/d`) and
 //! observed again when the end device is found anew: after a restart, or in a new registration
