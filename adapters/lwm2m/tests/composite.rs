@@ -12,7 +12,7 @@ use serde_json::{json, Value as Json};
 use unidm_core::Received;
 use unidm_lwm2m::codec::Value;
 use unidm_lwm2m::server::Observed;
-use unidm_lwm2m::sim::{SimClient, SimConfig};
+use unidm_lwm2m::sim::SimConfig;
 use unidm_lwm2m::Path;
 use unidm_models::{Action, ErrorKind, Event, NativeOp, NativeRequest, Operation, OperationState};
 
@@ -22,14 +22,6 @@ fn composite(op: NativeOp, value: Json) -> Action {
 
 fn v1_1(ep: &str, f: &Fixture) -> SimConfig {
     SimConfig { version: "1.1".into(), ..SimConfig::new(ep, f.addr()) }
-}
-
-async fn online(f: &Fixture, config: SimConfig) -> SimClient {
-    let ep = config.endpoint.clone();
-    let sim = SimClient::start(config).await.unwrap();
-    sim.register().await.unwrap();
-    f.wait_device(&ep, |d| d.identity.manufacturer.is_some()).await;
-    sim
 }
 
 fn succeeded(op: Operation) -> Option<Json> {
@@ -90,12 +82,12 @@ async fn observation(events: &mut unidm_core::Subscription, device: &str, path: 
 async fn lightweightm2m_1_1_int_229_read_composite() {
     let f = Fixture::new().await;
     let expected = json!({"/3/0/0": "unidm sim", "/1/0/1": 300, "/3/0/7/0": 3800, "/3/0/7/1": 5000});
-    let _json = online(&f, v1_1("rc229", &f)).await;
+    let _json = f.online(v1_1("rc229", &f)).await;
     let op = f.run("rc229", composite(NativeOp::ReadComposite, json!(["/3/0/0", "/1/0/1", "/3/0/7"]))).await;
     assert_eq!(succeeded(op), Some(expected.clone()));
 
     let cbor = SimConfig { content_formats: vec![112], ..v1_1("rc229c", &f) };
-    let _cbor = online(&f, cbor).await;
+    let _cbor = f.online(cbor).await;
     assert_eq!(f.adapter.registration("rc229c").unwrap().content_formats, vec![112]);
     let op = f.run("rc229c", composite(NativeOp::ReadComposite, json!(["/3/0/7", "/1/0/1", "/3/0/0"]))).await;
     assert_eq!(succeeded(op), Some(expected));
@@ -105,7 +97,7 @@ async fn lightweightm2m_1_1_int_229_read_composite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_1_int_235_read_composite_on_root_path() {
     let f = Fixture::new().await;
-    let _sim = online(&f, v1_1("rc235", &f)).await;
+    let _sim = f.online(v1_1("rc235", &f)).await;
     let op = f.run("rc235", composite(NativeOp::ReadComposite, json!(["/"]))).await;
     let result = succeeded(op).unwrap();
     assert_eq!(result["/1/0/1"], json!(300));
@@ -119,7 +111,7 @@ async fn lightweightm2m_1_1_int_235_read_composite_on_root_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_1_int_236_read_composite_partial_presence() {
     let f = Fixture::new().await;
-    let _sim = online(&f, v1_1("rc236", &f)).await;
+    let _sim = f.online(v1_1("rc236", &f)).await;
     let op = f.run("rc236", composite(NativeOp::ReadComposite, json!(["/3/0/0", "/42/0/0", "/3/0/99", "/6"]))).await;
     assert_eq!(succeeded(op), Some(json!({"/3/0/0": "unidm sim"})));
     let op = f.run("rc236", composite(NativeOp::ReadComposite, json!(["/42/0/0"]))).await;
@@ -132,7 +124,7 @@ async fn lightweightm2m_1_1_int_236_read_composite_partial_presence() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_1_int_230_write_composite() {
     let f = Fixture::new().await;
-    let sim = online(&f, v1_1("wc230", &f)).await;
+    let sim = f.online(v1_1("wc230", &f)).await;
     let values = json!({"/3/0/14": "+02:00", "/3/0/15": "Europe/Paris", "/1/0/1": 120});
     let op = f.run("wc230", composite(NativeOp::WriteComposite, values.clone())).await;
     assert_eq!(succeeded(op), None);
@@ -156,7 +148,7 @@ async fn lightweightm2m_1_1_int_230_write_composite() {
 async fn lightweightm2m_1_1_int_257_write_composite_cbor() {
     let f = Fixture::new().await;
     let config = SimConfig { content_formats: vec![112], ..v1_1("wc257", &f) };
-    let sim = online(&f, config).await;
+    let sim = f.online(config).await;
     let values = json!({"/1/0": {"2": 5, "3": 60, "6": true}, "/3/0/14": "-05:00"});
     let op = f.run("wc257", composite(NativeOp::WriteComposite, values)).await;
     assert_eq!(succeeded(op), None);
@@ -171,7 +163,7 @@ async fn lightweightm2m_1_1_int_257_write_composite_cbor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn composite_operations_need_lwm2m_1_1() {
     let f = Fixture::new().await;
-    let sim = online(&f, SimConfig::new("old", f.addr())).await;
+    let sim = f.online(SimConfig::new("old", f.addr())).await;
     for action in [
         composite(NativeOp::ReadComposite, json!(["/3/0/0"])),
         composite(NativeOp::ObserveComposite, json!(["/3/0/9"])),
@@ -203,7 +195,7 @@ async fn composite_operations_need_lwm2m_1_1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_1_int_304_observe_composite() {
     let f = Fixture::new().await;
-    let sim = online(&f, v1_1("oc304", &f)).await;
+    let sim = f.online(v1_1("oc304", &f)).await;
     let mut events = f.engine.subscribe();
     let op = f.run("oc304", composite(NativeOp::ObserveComposite, json!(["/3/0/9", "/3/0/20"]))).await;
     assert_eq!(succeeded(op), Some(json!({"/3/0/9": 87, "/3/0/20": 0})));
@@ -230,7 +222,7 @@ async fn lightweightm2m_1_1_int_304_observe_composite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_1_int_305_cancel_observe_composite() {
     let f = Fixture::new().await;
-    let sim = online(&f, v1_1("oc305", &f)).await;
+    let sim = f.online(v1_1("oc305", &f)).await;
     let single =
         Action::Native(NativeRequest { op: NativeOp::Observe, path: "/3/0/20".into(), value: None, args: None });
     succeeded(f.run("oc305", single).await);

@@ -5,31 +5,19 @@ mod common;
 
 use std::time::Duration;
 
-use common::Fixture;
+use common::{native, Fixture};
 use serde_json::json;
 use unidm_core::Received;
 use unidm_lwm2m::codec::Value;
 use unidm_lwm2m::sim::{SimClient, SimConfig};
 use unidm_lwm2m::Path;
-use unidm_models::{Action, ErrorKind, Event, NativeOp, NativeRequest, OperationState};
-
-fn native(op: NativeOp, path: &str, value: Option<serde_json::Value>) -> Action {
-    Action::Native(NativeRequest { op, path: path.into(), value, args: None })
-}
-
-async fn online(f: &Fixture, config: SimConfig) -> SimClient {
-    let ep = config.endpoint.clone();
-    let sim = SimClient::start(config).await.unwrap();
-    sim.register().await.unwrap();
-    f.wait_device(&ep, |d| d.identity.manufacturer.is_some()).await;
-    sim
-}
+use unidm_models::{Action, ErrorKind, Event, NativeOp, OperationState};
 
 /// LightweightM2M-1.0-int-201 Querying basic information in Plain Text format.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_0_int_201_query_plain_text() {
     let f = Fixture::new().await;
-    let _sim = online(&f, SimConfig::new("q201", f.addr())).await;
+    let _sim = f.online(SimConfig::new("q201", f.addr())).await;
     let op = f.run("q201", native(NativeOp::Read, "/3/0/0", None)).await;
     assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
     assert_eq!(op.result, Some(json!("unidm sim")));
@@ -39,7 +27,7 @@ async fn lightweightm2m_1_0_int_201_query_plain_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_0_int_203_query_tlv() {
     let f = Fixture::new().await;
-    let _sim = online(&f, SimConfig::new("q203", f.addr())).await;
+    let _sim = f.online(SimConfig::new("q203", f.addr())).await;
     let op = f.run("q203", native(NativeOp::Read, "/3/0", None)).await;
     let result = op.result.expect("result");
     assert_eq!(result["/3/0/1"], json!("sim-1"));
@@ -53,7 +41,7 @@ async fn lightweightm2m_1_0_int_203_query_tlv() {
 async fn lightweightm2m_1_1_int_231_query_senml_json() {
     let f = Fixture::new().await;
     let config = SimConfig { version: "1.1".into(), ..SimConfig::new("q231", f.addr()) };
-    let _sim = online(&f, config).await;
+    let _sim = f.online(config).await;
     let op = f.run("q231", native(NativeOp::Read, "/3/0", None)).await;
     assert_eq!(op.result.unwrap()["/3/0/0"], json!("unidm sim"));
     let op = f.run("q231", native(NativeOp::Read, "/3/0/3", None)).await;
@@ -65,7 +53,7 @@ async fn lightweightm2m_1_1_int_231_query_senml_json() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_0_int_205_215_write_and_1_1_int_256_failure() {
     let f = Fixture::new().await;
-    let sim = online(&f, SimConfig::new("w205", f.addr())).await;
+    let sim = f.online(SimConfig::new("w205", f.addr())).await;
     let op = f.run("w205", native(NativeOp::Write, "/1/0/1", Some(json!(120)))).await;
     assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
     assert_eq!(sim.get(Path::Resource(1, 0, 1)), Some(Value::Integer(120)));
@@ -84,7 +72,7 @@ async fn lightweightm2m_1_0_int_205_215_write_and_1_1_int_256_failure() {
 async fn lightweightm2m_1_0_int_241_reboot_and_656_factory_reset() {
     let f = Fixture::new().await;
     let config = SimConfig { reregister_after_reboot: true, ..SimConfig::new("r241", f.addr()) };
-    let sim = online(&f, config).await;
+    let sim = f.online(config).await;
     let first = f.adapter.registration("r241").unwrap().id;
     let op = f.run("r241", Action::Reboot).await;
     assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
@@ -102,7 +90,7 @@ async fn lightweightm2m_1_0_int_241_reboot_and_656_factory_reset() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_0_int_301_observe_and_303_cancel() {
     let f = Fixture::new().await;
-    let sim = online(&f, SimConfig::new("o301", f.addr())).await;
+    let sim = f.online(SimConfig::new("o301", f.addr())).await;
     let mut events = f.engine.subscribe();
     let op = f.run("o301", native(NativeOp::Observe, "/3/0/9", None)).await;
     assert_eq!(op.result, Some(json!(87)));
@@ -142,7 +130,7 @@ async fn silent_device_times_out() {
     config.server.transmission.ack_timeout = Duration::from_millis(40);
     config.server.transmission.max_retransmit = 2;
     let f = Fixture::with(config).await;
-    let sim = online(&f, SimConfig::new("silent", f.addr())).await;
+    let sim = f.online(SimConfig::new("silent", f.addr())).await;
     drop(sim);
     let op = f.run("silent", native(NativeOp::Read, "/3/0/0", None)).await;
     let e = op.error.expect("timed out");
@@ -184,7 +172,7 @@ async fn observation(events: &mut unidm_core::Subscription, path: &str) -> serde
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observations_survive_reregistration_and_restart() {
     let f = Fixture::new().await;
-    let sim = online(&f, SimConfig::new("keep", f.addr())).await;
+    let sim = f.online(SimConfig::new("keep", f.addr())).await;
     let op = f.run("keep", native(NativeOp::Observe, "/3/0/9", None)).await;
     assert_eq!(op.state, OperationState::Succeeded);
     sim.register().await.unwrap();
@@ -209,7 +197,7 @@ async fn observations_survive_reregistration_and_restart() {
 async fn lightweightm2m_1_1_int_306_send_operation() {
     let f = Fixture::new().await;
     let config = SimConfig { version: "1.1".into(), ..SimConfig::new("send306", f.addr()) };
-    let sim = online(&f, config).await;
+    let sim = f.online(config).await;
     let mut events = f.engine.subscribe();
     sim.send(&[Path::Resource(3, 0, 9), Path::Resource(3, 0, 20)]).await.unwrap();
     assert_eq!(observation(&mut events, "/3/0/9").await, json!(87));

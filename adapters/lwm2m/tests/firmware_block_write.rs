@@ -6,16 +6,12 @@
 mod common;
 
 use base64::Engine as _;
-use common::Fixture;
+use common::{native, Fixture};
 use serde_json::json;
 use unidm_lwm2m::codec::Value;
 use unidm_lwm2m::sim::{SimClient, SimConfig};
 use unidm_lwm2m::Path;
-use unidm_models::{Action, NativeOp, NativeRequest, OperationState};
-
-fn native(op: NativeOp, path: &str, value: Option<serde_json::Value>) -> Action {
-    Action::Native(NativeRequest { op, path: path.into(), value, args: None })
-}
+use unidm_models::{NativeOp, OperationState};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_0_int_755_package_written_block_wise() {

@@ -12,11 +12,11 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::Fixture;
+use common::{native, Fixture};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use unidm_core::Received;
-use unidm_models::{Action, Event, NativeOp, NativeRequest, OperationState};
+use unidm_models::{Event, NativeOp, OperationState};
 
 fn node_lib_dir() -> Option<PathBuf> {
     let required = std::env::var("UNIDM_REQUIRE_NODE_LWM2M").is_ok_and(|v| v == "1");
@@ -44,10 +44,6 @@ async fn next_event(lines: &mut tokio::io::Lines<BufReader<tokio::process::Child
         String::from("node exited")
     };
     tokio::time::timeout(Duration::from_secs(10), read).await.expect("an event from the node client")
-}
-
-fn native(op: NativeOp, path: &str, value: Option<serde_json::Value>) -> Action {
-    Action::Native(NativeRequest { op, path: path.into(), value, args: None })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

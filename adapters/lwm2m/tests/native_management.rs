@@ -4,31 +4,19 @@
 
 mod common;
 
-use common::{wait, Fixture};
+use common::{native, wait, Fixture};
 use serde_json::json;
 use unidm_lwm2m::codec::Value;
-use unidm_lwm2m::sim::{SimClient, SimConfig};
+use unidm_lwm2m::sim::SimConfig;
 use unidm_lwm2m::Path;
-use unidm_models::{Action, ErrorKind, NativeOp, NativeRequest, OperationState};
-
-fn native(op: NativeOp, path: &str, value: Option<serde_json::Value>) -> Action {
-    Action::Native(NativeRequest { op, path: path.into(), value, args: None })
-}
-
-async fn online(f: &Fixture, config: SimConfig) -> SimClient {
-    let ep = config.endpoint.clone();
-    let sim = SimClient::start(config).await.unwrap();
-    sim.register().await.unwrap();
-    f.wait_device(&ep, |d| d.identity.manufacturer.is_some()).await;
-    sim
-}
+use unidm_models::{ErrorKind, NativeOp, OperationState};
 
 /// LightweightM2M-1.0-int-260 Discover Command: object, instance and resource levels, with
 /// `dim` on a multiple resource.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_0_int_260_discover() {
     let f = Fixture::new().await;
-    let _sim = online(&f, SimConfig::new("d260", f.addr())).await;
+    let _sim = f.online(SimConfig::new("d260", f.addr())).await;
     let op = f.run("d260", native(NativeOp::Discover, "/3", None)).await;
     assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
     let list = op.result.unwrap();
@@ -50,7 +38,7 @@ async fn lightweightm2m_1_0_int_260_discover() {
 async fn lightweightm2m_1_1_int_261_write_attributes() {
     let f = Fixture::new().await;
     let config = SimConfig { version: "1.1".into(), ..SimConfig::new("a261", f.addr()) };
-    let _sim = online(&f, config).await;
+    let _sim = f.online(config).await;
     let attrs = json!({"pmin": 5, "pmax": 60, "gt": 2, "lt": 0.5});
     let op = f.run("a261", native(NativeOp::WriteAttributes, "/3/0/11", Some(attrs))).await;
     assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
@@ -74,7 +62,7 @@ async fn lightweightm2m_1_1_int_261_write_attributes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_0_int_270_create_and_290_delete() {
     let f = Fixture::new().await;
-    let sim = online(&f, SimConfig::new("c270", f.addr())).await;
+    let sim = f.online(SimConfig::new("c270", f.addr())).await;
     let op = f.run("c270", native(NativeOp::Create, "/9", Some(json!({"0": "app", "1": "1.2.3"})))).await;
     assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
     assert_eq!(op.result, Some(json!({"path": "/9/0"})));
@@ -100,12 +88,12 @@ async fn lightweightm2m_1_0_int_270_create_and_290_delete() {
 async fn lightweightm2m_1_1_create_senml_and_empty_tlv_instance() {
     let f = Fixture::new().await;
     let config = SimConfig { version: "1.1".into(), ..SimConfig::new("c11", f.addr()) };
-    let sim = online(&f, config).await;
+    let sim = f.online(config).await;
     let op = f.run("c11", native(NativeOp::Create, "/9/7", Some(json!({"0": "pkg"})))).await;
     assert_eq!(op.result, Some(json!({"path": "/9/7"})), "{:?}", op.error);
     assert_eq!(sim.get(Path::Resource(9, 7, 0)), Some(Value::String("pkg".into())));
     let f10 = Fixture::new().await;
-    let _sim10 = online(&f10, SimConfig::new("c10", f10.addr())).await;
+    let _sim10 = f10.online(SimConfig::new("c10", f10.addr())).await;
     let op = f10.run("c10", native(NativeOp::Create, "/6", None)).await;
     assert_eq!(op.result, Some(json!({"path": "/6/0"})), "{:?}", op.error);
 }

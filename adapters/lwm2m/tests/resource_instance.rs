@@ -4,24 +4,12 @@
 
 mod common;
 
-use common::Fixture;
-use serde_json::{json, Value as Json};
+use common::{native, Fixture};
+use serde_json::json;
 use unidm_lwm2m::codec::Value;
-use unidm_lwm2m::sim::{SimClient, SimConfig};
+use unidm_lwm2m::sim::SimConfig;
 use unidm_lwm2m::Path;
-use unidm_models::{Action, ErrorKind, NativeOp, NativeRequest, OperationState};
-
-fn native(op: NativeOp, path: &str, value: Option<Json>) -> Action {
-    Action::Native(NativeRequest { op, path: path.into(), value, args: None })
-}
-
-async fn online(f: &Fixture, config: SimConfig) -> SimClient {
-    let ep = config.endpoint.clone();
-    let sim = SimClient::start(config).await.unwrap();
-    sim.register().await.unwrap();
-    f.wait_device(&ep, |d| d.identity.manufacturer.is_some()).await;
-    sim
-}
+use unidm_models::{ErrorKind, NativeOp, OperationState};
 
 /// LightweightM2M-1.1-int-225 Read on Resource Instance: Power Source Voltage `/3/0/7/1` and
 /// Available Power Sources `/3/0/6/0` read alone, in SenML JSON (1.1) and in plain text (a
@@ -29,8 +17,8 @@ async fn online(f: &Fixture, config: SimConfig) -> SimClient {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_1_int_225_read_on_resource_instance() {
     let f = Fixture::new().await;
-    let _v11 = online(&f, SimConfig { version: "1.1".into(), ..SimConfig::new("ri225", f.addr()) }).await;
-    let _v10 = online(&f, SimConfig::new("ri225old", f.addr())).await;
+    let _v11 = f.online(SimConfig { version: "1.1".into(), ..SimConfig::new("ri225", f.addr()) }).await;
+    let _v10 = f.online(SimConfig::new("ri225old", f.addr())).await;
     for ep in ["ri225", "ri225old"] {
         let op = f.run(ep, native(NativeOp::Read, "/3/0/7/1", None)).await;
         assert_eq!(op.state, OperationState::Succeeded, "{ep}: {:?}", op.error);
@@ -50,7 +38,7 @@ async fn lightweightm2m_1_1_int_225_read_on_resource_instance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_1_int_228_write_on_resource_instance() {
     let f = Fixture::new().await;
-    let sim = online(&f, SimConfig { version: "1.1".into(), ..SimConfig::new("ri228", f.addr()) }).await;
+    let sim = f.online(SimConfig { version: "1.1".into(), ..SimConfig::new("ri228", f.addr()) }).await;
     let op = f.run("ri228", native(NativeOp::Create, "/16", Some(json!({"0": {"0": "a", "1": "b"}})))).await;
     assert_eq!(op.result, Some(json!({"path": "/16/0"})), "{:?}", op.error);
     let op = f.run("ri228", native(NativeOp::Write, "/16/0/0/1", Some(json!("x")))).await;

@@ -5,16 +5,8 @@
 mod common;
 
 use common::Fixture;
-use unidm_lwm2m::sim::{SimClient, SimConfig, SoftwareBehaviour};
+use unidm_lwm2m::sim::{SimConfig, SoftwareBehaviour};
 use unidm_models::{Action, ErrorKind, OperationState, SoftwareAction};
-
-async fn online(f: &Fixture, config: SimConfig) -> SimClient {
-    let ep = config.endpoint.clone();
-    let sim = SimClient::start(config).await.unwrap();
-    sim.register().await.unwrap();
-    f.wait_device(&ep, |d| d.identity.manufacturer.is_some()).await;
-    sim
-}
 
 fn install(uri: &str) -> Action {
     Action::Software(SoftwareAction::Install { uri: uri.into(), name: None, version: None })
@@ -24,7 +16,7 @@ fn install(uri: &str) -> Action {
 async fn software_install_activate_deactivate_uninstall() {
     let f = Fixture::new().await;
     let config = SimConfig { software_management: true, ..SimConfig::new("sw1", f.addr()) };
-    let _sim = online(&f, config).await;
+    let _sim = f.online(config).await;
     let op = f.run("sw1", install("http://repo/app-2.1.pkg")).await;
     assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
     assert_eq!(op.result.unwrap()["module"], "0");
@@ -57,14 +49,14 @@ async fn software_failures_map_update_result() {
     let f = Fixture::new().await;
     let software = SoftwareBehaviour { download_result: 53, ..Default::default() };
     let config = SimConfig { software_management: true, software, ..SimConfig::new("sw2", f.addr()) };
-    let _sim = online(&f, config).await;
+    let _sim = f.online(config).await;
     let op = f.run("sw2", install("http://repo/bad.pkg")).await;
     let e = op.error.expect("failed");
     assert_eq!((e.kind, e.protocol_code.as_deref()), (ErrorKind::BadInput, Some("53")));
     assert_eq!(e.message, "package integrity check failure");
     let software = SoftwareBehaviour { install_result: 58, ..Default::default() };
     let config = SimConfig { software_management: true, software, ..SimConfig::new("sw3", f.addr()) };
-    let _sim = online(&f, config).await;
+    let _sim = f.online(config).await;
     let op = f.run("sw3", install("http://repo/app.pkg")).await;
     assert_eq!(op.error.and_then(|e| e.protocol_code), Some("58".into()));
 }

@@ -8,8 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use unidm_core::{CreateOptions, Engine, SqliteStore};
+use unidm_lwm2m::sim::{SimClient, SimConfig};
 use unidm_lwm2m::{Lwm2mAdapter, Lwm2mConfig};
-use unidm_models::{Action, Device, DeviceId, Operation, OperationState, RetryPolicy};
+use unidm_models::{Action, Device, DeviceId, NativeOp, NativeRequest, Operation, OperationState, RetryPolicy};
+
+/// A native operation on `path`.
+pub fn native(op: NativeOp, path: &str, value: Option<serde_json::Value>) -> Action {
+    Action::Native(NativeRequest { op, path: path.into(), value, args: None })
+}
 
 pub struct Fixture {
     pub engine: Engine,
@@ -45,6 +51,16 @@ impl Fixture {
             .await
             .unwrap();
         Fixture { engine, adapter, dir, db }
+    }
+
+    /// Starts `config`'s simulated client, registers it and waits until its identity (read
+    /// from /3/0 after registration) is on the device.
+    pub async fn online(&self, config: SimConfig) -> SimClient {
+        let ep = config.endpoint.clone();
+        let sim = SimClient::start(config).await.unwrap();
+        sim.register().await.unwrap();
+        self.wait_device(&ep, |d| d.identity.manufacturer.is_some()).await;
+        sim
     }
 
     pub fn addr(&self) -> SocketAddr {
