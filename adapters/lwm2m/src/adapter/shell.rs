@@ -279,7 +279,7 @@ async fn contact(ctx: &Arc<Ctx>, reg: &Registration, boot: bool, new_objects: bo
         let endpoint = reg.endpoint.clone();
         tokio::spawn(async move { ops::resume_observations(&ctx, &endpoint).await });
     }
-    if new_objects {
+    if new_objects && (ctx.config.read_device_on_register || reg.has_object(25)) {
         let ctx = ctx.clone();
         let reg = reg.clone();
         tokio::spawn(async move { ops::refresh_on_contact(&ctx, &reg).await });
