@@ -171,9 +171,6 @@ pub(super) async fn discover_children(ctx: &Arc<Ctx>, gateway: &Registration) {
             map.remove(name);
         }
     }
-    for (name, _) in &unlisted {
-        child_gone(ctx, name, Gone::Deregistered).await;
-    }
     let mut children: Vec<(u16, DeviceId)> =
         kept.iter().filter_map(|(n, c)| Some((c.instance, DeviceId::lwm2m(n).ok()?))).collect();
     for (name, child) in found {
@@ -188,6 +185,11 @@ pub(super) async fn discover_children(ctx: &Arc<Ctx>, gateway: &Registration) {
         if let Err(e) = ctx.handle.set_children(&gw, children).await {
             tracing::debug!(gateway = %gw, error = %e, "could not record end devices");
         }
+    }
+    // Out of the gateway's children first, then offline: whoever sees an unlisted end device
+    // offline sees it without its parent.
+    for (name, _) in &unlisted {
+        child_gone(ctx, name, Gone::Deregistered).await;
     }
 }
 
