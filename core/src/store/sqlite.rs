@@ -4,7 +4,15 @@
 //! Durability: `synchronous = FULL` by default, so a batch's completion runs only after its
 //! transaction is on disk. Every batch queued while a commit is in progress joins the next
 //! transaction, so a burst of N writers costs one fsync, not N.
+//!
+//! Devices live in a rowid table with no index on their id: the writer thread, the table's only
+//! writer, keeps the id → rowid map in memory ([`DeviceRows`], loaded at open, about 70 bytes a
+//! device). A new device is appended at the end of the table, so a commit of N registrations
+//! dirties about N × row size / page size pages rather than a random leaf (and its splits) per
+//! device: with durable commits, pages written per commit are what bound registrations per
+//! second. Only readers that load every device use the table, so no lookup needs the index.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,6 +48,12 @@ const MIGRATIONS: &[&str] = &[
     // 2: the adapter's record of a device (an LwM2M registration) in the device's own row, so
     // that a contact is one row written.
     "ALTER TABLE devices ADD COLUMN record BLOB;",
+    // 3: devices in a rowid table without an index on id: the writer keeps the id -> rowid map
+    // (see `DeviceRows`), so that new devices are appended instead of inserted at random leaves.
+    "CREATE TABLE devices_by_row (id TEXT NOT NULL, doc TEXT NOT NULL, record BLOB);
+     INSERT INTO devices_by_row (id, doc, record) SELECT id, doc, record FROM devices ORDER BY id;
+     DROP TABLE devices;
+     ALTER TABLE devices_by_row RENAME TO devices;",
 ];
 
 /// How to open a [`SqliteStore`].
@@ -139,6 +153,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", if opts.durable { "FULL" } else { "NORMAL" })?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
+        let rows = DeviceRows::load(&conn)?;
 
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(WriterStats::default());
@@ -146,7 +161,7 @@ impl SqliteStore {
         let max_batch = opts.max_batch.max(1);
         let writer = std::thread::Builder::new()
             .name("unidm-sqlite-writer".into())
-            .spawn(move || run_writer(conn, rx, max_batch, &writer_stats))
+            .spawn(move || run_writer(conn, rows, rx, max_batch, &writer_stats))
             .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
             tx: Mutex::new(Some(tx)),
@@ -207,7 +222,91 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn run_writer(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, max_batch: usize, stats: &WriterStats) {
+/// Where each device's row is: id → rowid of the committed rows.
+#[derive(Debug, Default)]
+struct DeviceRows(HashMap<Box<str>, i64>);
+
+impl DeviceRows {
+    /// Reads the map; a device found in more than one row (only a hand edit makes one) keeps
+    /// its newest row and the others are deleted.
+    fn load(conn: &Connection) -> Result<Self, StoreError> {
+        let mut map = HashMap::new();
+        let mut stale = Vec::new();
+        {
+            let mut stmt = conn.prepare("SELECT rowid, id FROM devices ORDER BY rowid")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let (row, id): (i64, String) = (r.get(0)?, r.get(1)?);
+                if let Some(old) = map.insert(id.into_boxed_str(), row) {
+                    stale.push(old);
+                }
+            }
+        }
+        if !stale.is_empty() {
+            tracing::warn!(rows = stale.len(), "deleting older duplicate device rows");
+            let tx = conn.unchecked_transaction()?;
+            for row in stale {
+                tx.execute("DELETE FROM devices WHERE rowid = ?1", params![row])?;
+            }
+            tx.commit()?;
+        }
+        Ok(DeviceRows(map))
+    }
+
+    fn apply(&mut self, changes: RowChanges) {
+        for (id, row) in changes.0 {
+            match row {
+                Some(row) => self.0.insert(id, row),
+                None => self.0.remove(&id),
+            };
+        }
+    }
+}
+
+/// Rows added or deleted by a transaction, or by one job in it, until it commits.
+#[derive(Debug, Default)]
+struct RowChanges(HashMap<Box<str>, Option<i64>>);
+
+/// The device rows as a transaction sees them: committed, then its kept jobs, then the job
+/// being applied.
+struct Staged<'a> {
+    committed: &'a DeviceRows,
+    tx: RowChanges,
+    job: RowChanges,
+}
+
+impl<'a> Staged<'a> {
+    fn new(committed: &'a DeviceRows) -> Self {
+        Staged { committed, tx: RowChanges::default(), job: RowChanges::default() }
+    }
+
+    fn row(&self, id: &str) -> Option<i64> {
+        self.job.0.get(id).or_else(|| self.tx.0.get(id)).copied().unwrap_or_else(|| self.committed.0.get(id).copied())
+    }
+
+    fn set(&mut self, id: &str, row: Option<i64>) {
+        self.job.0.insert(id.into(), row);
+    }
+
+    /// The job committed (with the transaction): its rows join the transaction's.
+    fn keep_job(&mut self) {
+        let job = std::mem::take(&mut self.job.0);
+        self.tx.0.extend(job);
+    }
+
+    /// The job was rolled back.
+    fn drop_job(&mut self) {
+        self.job.0.clear();
+    }
+}
+
+fn run_writer(
+    mut conn: Connection,
+    mut rows: DeviceRows,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    max_batch: usize,
+    stats: &WriterStats,
+) {
     while let Some(first) = rx.blocking_recv() {
         let mut count = first.writes.len();
         let mut jobs = vec![first];
@@ -221,7 +320,7 @@ fn run_writer(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, max_ba
             }
         }
         let started = Instant::now();
-        let results = commit(&mut conn, &jobs);
+        let results = commit(&mut conn, &mut rows, &jobs);
         stats.commits.fetch_add(1, Ordering::Relaxed);
         stats.writes.fetch_add(count as u64, Ordering::Relaxed);
         stats.commit_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -234,40 +333,55 @@ fn run_writer(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, max_ba
 /// Commits every job in one transaction. Each job is atomic: the fast path applies them all
 /// and commits; if any write fails, the transaction is rolled back and redone with a savepoint
 /// per job, so that the failing job is rolled back alone and the others still commit.
-fn commit(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<(), StoreError>> {
+fn commit(conn: &mut Connection, rows: &mut DeviceRows, jobs: &[Job]) -> Vec<Result<(), StoreError>> {
+    let mut staged = Staged::new(rows);
     let all_or_nothing = (|| -> Result<(), StoreError> {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        jobs.iter().flat_map(|j| &j.writes).try_for_each(|w| apply(&tx, w))?;
+        jobs.iter().flat_map(|j| &j.writes).try_for_each(|w| apply(&tx, &mut staged, w))?;
         Ok(tx.commit()?)
     })();
     match all_or_nothing {
-        Ok(()) => jobs.iter().map(|_| Ok(())).collect(),
+        Ok(()) => {
+            staged.keep_job();
+            let changes = staged.tx;
+            rows.apply(changes);
+            jobs.iter().map(|_| Ok(())).collect()
+        }
         Err(e) => {
             tracing::debug!(error = %e, jobs = jobs.len(), "batch failed; committing its jobs one by one");
-            commit_each(conn, jobs)
+            commit_each(conn, rows, jobs)
         }
     }
 }
 
-fn commit_each(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<(), StoreError>> {
+fn commit_each(conn: &mut Connection, rows: &mut DeviceRows, jobs: &[Job]) -> Vec<Result<(), StoreError>> {
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => return jobs.iter().map(|_| Err(e.clone_error())).collect(),
     };
+    let mut staged = Staged::new(rows);
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
         let r = if job.writes.len() > 1 {
-            apply_atomically(&tx, &job.writes)
+            apply_atomically(&tx, &mut staged, &job.writes)
         } else {
-            job.writes.iter().try_for_each(|w| apply(&tx, w))
+            job.writes.iter().try_for_each(|w| apply(&tx, &mut staged, w))
         };
-        if let Err(e) = &r {
-            tracing::error!(error = %e, "store write failed");
+        match &r {
+            Ok(()) => staged.keep_job(),
+            Err(e) => {
+                staged.drop_job();
+                tracing::error!(error = %e, "store write failed");
+            }
         }
         results.push(r);
     }
     match tx.commit() {
-        Ok(()) => results,
+        Ok(()) => {
+            let changes = staged.tx;
+            rows.apply(changes);
+            results
+        }
         Err(e) => {
             tracing::error!(error = %e, "store commit failed");
             jobs.iter().map(|_| Err(e.clone_error())).collect()
@@ -275,9 +389,13 @@ fn commit_each(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<(), StoreError
     }
 }
 
-fn apply_atomically(tx: &rusqlite::Transaction<'_>, writes: &[Write]) -> Result<(), StoreError> {
+fn apply_atomically(
+    tx: &rusqlite::Transaction<'_>,
+    staged: &mut Staged<'_>,
+    writes: &[Write],
+) -> Result<(), StoreError> {
     tx.execute_batch("SAVEPOINT job")?;
-    match writes.iter().try_for_each(|w| apply(tx, w)) {
+    match writes.iter().try_for_each(|w| apply(tx, staged, w)) {
         Ok(()) => {
             tx.execute_batch("RELEASE job")?;
             Ok(())
@@ -299,21 +417,56 @@ impl CloneError for rusqlite::Error {
     }
 }
 
-fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> Result<(), StoreError> {
+/// A new device's row, appended: its rowid is the largest yet.
+fn insert_device(
+    tx: &rusqlite::Transaction<'_>,
+    staged: &mut Staged<'_>,
+    id: &str,
+    doc: &str,
+    record: Option<&[u8]>,
+) -> Result<usize, StoreError> {
+    let n = tx
+        .prepare_cached("INSERT INTO devices (id, doc, record) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, doc, record])?;
+    staged.set(id, Some(tx.last_insert_rowid()));
+    Ok(n)
+}
+
+fn apply(tx: &rusqlite::Transaction<'_>, staged: &mut Staged<'_>, w: &Write) -> Result<(), StoreError> {
     match w {
-        // An upsert, not INSERT OR REPLACE: the row's record stays.
-        Write::PutDevice { id, doc } => tx
-            .prepare_cached(
-                "INSERT INTO devices (id, doc) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
-            )?
-            .execute(params![id, doc])?,
-        Write::PutDeviceWithRecord { id, doc, record } => tx
-            .prepare_cached(
-                "INSERT INTO devices (id, doc, record) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, record = excluded.record",
-            )?
-            .execute(params![id, doc, record])?,
-        Write::DeleteDevice(id) => tx.prepare_cached("DELETE FROM devices WHERE id = ?1")?.execute(params![id])?,
+        // The row's record stays. An update that finds no row (the map and the table disagree,
+        // which a hand edit can do) inserts, rather than losing the write.
+        Write::PutDevice { id, doc } => match staged.row(id) {
+            Some(row) => {
+                match tx
+                    .prepare_cached("UPDATE devices SET doc = ?2 WHERE rowid = ?1 AND id = ?3")?
+                    .execute(params![row, doc, id])?
+                {
+                    0 => insert_device(tx, staged, id, doc, None)?,
+                    n => n,
+                }
+            }
+            None => insert_device(tx, staged, id, doc, None)?,
+        },
+        Write::PutDeviceWithRecord { id, doc, record } => match staged.row(id) {
+            Some(row) => match tx
+                .prepare_cached("UPDATE devices SET doc = ?2, record = ?3 WHERE rowid = ?1 AND id = ?4")?
+                .execute(params![row, doc, record, id])?
+            {
+                0 => insert_device(tx, staged, id, doc, record.as_deref())?,
+                n => n,
+            },
+            None => insert_device(tx, staged, id, doc, record.as_deref())?,
+        },
+        Write::DeleteDevice(id) => match staged.row(id) {
+            Some(row) => {
+                let n =
+                    tx.prepare_cached("DELETE FROM devices WHERE rowid = ?1 AND id = ?2")?.execute(params![row, id])?;
+                staged.set(id, None);
+                n
+            }
+            None => 0,
+        },
         Write::PutOperation { id, device, state, group_operation, doc } => tx
             .prepare_cached(
                 "INSERT OR REPLACE INTO operations (id, device, state, group_op, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -553,6 +706,10 @@ mod tests {
         let mut ids: Vec<String> = s.load_devices().await.unwrap().into_iter().map(|d| d.id.to_string()).collect();
         ids.sort();
         assert_eq!(ids, ["lwm2m:a", "lwm2m:c"]);
+        // The devices committed job by job are where the writer thinks: written again, they
+        // are updated, not added twice.
+        s.write(vec![Write::device(&named("c", "2")), Write::device(&named("a", "2"))]).await.unwrap();
+        assert_eq!(device_rows(&path), [("lwm2m:a".into(), Some("2".into())), ("lwm2m:c".into(), Some("2".into()))]);
     }
 
     #[tokio::test]
@@ -575,6 +732,101 @@ mod tests {
         s.write(vec![Write::device_with_record(&lw, None)]).await.unwrap();
         assert!(s.load_device_records("lwm2m").await.unwrap().is_empty());
         assert_eq!(s.load_devices().await.unwrap().len(), 3);
+    }
+
+    fn named(n: &str, serial: &str) -> Device {
+        let mut d = Device::new(DeviceId::lwm2m(n).unwrap(), Timestamp(1));
+        d.identity.serial = Some(serial.into());
+        d
+    }
+
+    /// (id, serial) of every device row, in row order: duplicates would show.
+    fn device_rows(path: &Path) -> Vec<(String, Option<String>)> {
+        let conn = Connection::open(path).unwrap();
+        let mut stmt = conn.prepare("SELECT id, doc FROM devices ORDER BY rowid").unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap();
+        rows.map(|r| {
+            let (id, doc) = r.unwrap();
+            (id, serde_json::from_str::<Device>(&doc).unwrap().identity.serial)
+        })
+        .collect()
+    }
+
+    #[tokio::test]
+    async fn device_rows_are_updated_in_place_across_rollbacks_deletes_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let s = SqliteStore::open(&path).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE INSERT ON adapter_state WHEN NEW.key = 'bad'
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            )
+            .unwrap();
+        let bad = Write::PutState { namespace: "t".into(), key: "bad".into(), value: vec![] };
+        s.write(vec![Write::device(&named("a", "1"))]).await.unwrap();
+        // A job that inserts a device and then fails: the row is rolled back, and so is the
+        // writer's note of where it is.
+        let failed = s.write(vec![Write::device(&named("b", "1")), bad]).await;
+        assert!(failed.is_err());
+        s.write(vec![Write::device(&named("b", "2")), Write::device(&named("a", "2"))]).await.unwrap();
+        s.write(vec![Write::device_with_record(&named("a", "3"), Some(b"r".to_vec()))]).await.unwrap();
+        assert_eq!(device_rows(&path), [("lwm2m:a".into(), Some("3".into())), ("lwm2m:b".into(), Some("2".into()))]);
+        s.write(vec![Write::DeleteDevice("lwm2m:a".into())]).await.unwrap();
+        s.write(vec![Write::device(&named("a", "4"))]).await.unwrap();
+        assert_eq!(device_rows(&path), [("lwm2m:b".into(), Some("2".into())), ("lwm2m:a".into(), Some("4".into()))]);
+        assert!(s.load_device_records("lwm2m").await.unwrap().is_empty(), "the deleted row took its record");
+        drop(s);
+
+        let s = SqliteStore::open(&path).unwrap();
+        s.write(vec![Write::device(&named("b", "5"))]).await.unwrap();
+        assert_eq!(device_rows(&path), [("lwm2m:b".into(), Some("5".into())), ("lwm2m:a".into(), Some("4".into()))]);
+    }
+
+    #[tokio::test]
+    async fn duplicate_device_rows_keep_the_newest_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        for serial in ["old", "new"] {
+            let doc = serde_json::to_string(&named("a", serial)).unwrap();
+            conn.execute("INSERT INTO devices (id, doc) VALUES ('lwm2m:a', ?1)", params![doc]).unwrap();
+        }
+        drop(conn);
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(device_rows(&path), [("lwm2m:a".into(), Some("new".into()))]);
+        s.write(vec![Write::device(&named("a", "newer"))]).await.unwrap();
+        assert_eq!(device_rows(&path), [("lwm2m:a".into(), Some("newer".into()))]);
+    }
+
+    #[tokio::test]
+    async fn a_version_2_database_is_migrated_with_its_devices_and_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(MIGRATIONS[0]).unwrap();
+            tx.execute_batch(MIGRATIONS[1]).unwrap();
+            tx.pragma_update(None, "user_version", 2).unwrap();
+            for (n, record) in [("b", None), ("a", Some(b"r".to_vec()))] {
+                let doc = serde_json::to_string(&named(n, "v2")).unwrap();
+                tx.execute(
+                    "INSERT INTO devices (id, doc, record) VALUES (?1, ?2, ?3)",
+                    params![format!("lwm2m:{n}"), doc, record],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.load_devices().await.unwrap().len(), 2);
+        assert_eq!(s.load_device_records("lwm2m").await.unwrap(), [("lwm2m:a".to_string(), b"r".to_vec())]);
+        s.write(vec![Write::device(&named("a", "v3"))]).await.unwrap();
+        assert_eq!(device_rows(&path), [("lwm2m:a".into(), Some("v3".into())), ("lwm2m:b".into(), Some("v2".into()))]);
+        assert_eq!(s.load_device_records("lwm2m").await.unwrap().len(), 1, "a plain write keeps the record");
     }
 
     #[tokio::test]
