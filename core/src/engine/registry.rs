@@ -76,7 +76,7 @@ fn bump(d: &mut Device, now: Timestamp) {
 
 impl Inner {
     pub(crate) fn device(&self, id: &DeviceId) -> Option<Device> {
-        self.devices.read().ok()?.get(id).cloned()
+        self.devices.read().ok()?.get(id).map(|d| (**d).clone())
     }
 
     pub(crate) async fn device_contact(
@@ -89,7 +89,7 @@ impl Inner {
         let now = self.clock.now();
         let (device, first, commit) = {
             let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
-            let d = devs.entry(id.clone()).or_insert_with(|| Device::new(id.clone(), now));
+            let d = devs.entry(id.clone()).or_insert_with(|| Box::new(Device::new(id.clone(), now)));
             let first = d.presence.last_seen.is_none();
             let was_offline = d.presence.state == PresenceState::Offline;
             d.presence.state = contact.state;
@@ -102,7 +102,7 @@ impl Inner {
             }
             update(d);
             bump(d, now);
-            let device = d.clone();
+            let device = (**d).clone();
             let event = if was_offline {
                 Event::DeviceRegistered { device: Box::new(device.clone()) }
             } else {
@@ -136,7 +136,7 @@ impl Inner {
             let d = devs.get_mut(id).ok_or_else(|| CoreError::not_found("device", id))?;
             update(d);
             bump(d, now);
-            let device = d.clone();
+            let device = (**d).clone();
             let commit = self
                 .persist(vec![Write::device(&device)], vec![Event::DeviceUpdated { device: Box::new(device.clone()) }]);
             (device, commit)
@@ -179,7 +179,7 @@ impl Inner {
                 }
             }
             for child in &new {
-                let c = devs.entry(child.clone()).or_insert_with(|| Device::new(child.clone(), now));
+                let c = devs.entry(child.clone()).or_insert_with(|| Box::new(Device::new(child.clone(), now)));
                 if c.topology.parent.as_ref() != Some(gateway) {
                     c.topology.parent = Some(gateway.clone());
                     bump(c, now);
@@ -257,7 +257,7 @@ impl Engine {
         let mut items = Vec::new();
         for d in devs.values().filter(|d| inner.matches(d, q, group.as_ref())) {
             if total >= q.offset && items.len() < q.limit {
-                items.push(d.clone());
+                items.push((**d).clone());
             }
             total += 1;
         }
@@ -281,7 +281,7 @@ impl Engine {
             }
             let mut d = Device::new(id.clone(), now);
             d.labels = labels;
-            devs.insert(id, d.clone());
+            devs.insert(id, Box::new(d.clone()));
             let commit =
                 inner.persist(vec![Write::device(&d)], vec![Event::DeviceUpdated { device: Box::new(d.clone()) }]);
             (d, commit)
