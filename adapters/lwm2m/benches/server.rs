@@ -36,6 +36,9 @@ use unidm_lwm2m::sim::{Effect, Objects};
 use unidm_lwm2m::{Lwm2mAdapter, Lwm2mConfig};
 use unidm_models::{Action, DeviceId, Event, NativeOp, NativeRequest, RetryPolicy};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
