@@ -20,6 +20,9 @@
 //! Management requests with a simulated object tree (`unidm_lwm2m::sim::Objects`). Bounded in
 //! count (`UNIDM_BENCH_DEVICES`, default 100 000) and in time (`UNIDM_BENCH_MAX_SECS`, default
 //! 100 s for the registration phase: what is registered by then is measured).
+//! `UNIDM_BENCH_DURABLE=0` turns off the fsync per commit, to see what durability costs.
+//!
+//! The process runs on mimalloc, as the `unidm` binary does.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,7 +33,7 @@ use std::time::{Duration, Instant};
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
-use unidm_core::{CreateOptions, Engine, Received, SqliteStore};
+use unidm_core::{CreateOptions, Engine, Received, SqliteOptions, SqliteStore};
 use unidm_lwm2m::coap::encode_uint;
 use unidm_lwm2m::sim::{Effect, Objects};
 use unidm_lwm2m::{Lwm2mAdapter, Lwm2mConfig};
@@ -228,7 +231,9 @@ async fn main() {
     config.server.dedup_peers = sockets * 2;
     config.server.dedup_per_peer = 4 * window;
     let adapter = Arc::new(Lwm2mAdapter::new(config));
-    let store = Arc::new(SqliteStore::open(dir.path().join("unidm.db")).unwrap());
+    let mut options = SqliteOptions::new(dir.path().join("unidm.db"));
+    options.durable = env("UNIDM_BENCH_DURABLE", 1) != 0;
+    let store = Arc::new(SqliteStore::open_with(options).unwrap());
     let engine = Engine::builder().store_arc(store.clone()).adapter_arc(adapter.clone()).start().await.unwrap();
     let server = adapter.local_addr().unwrap();
     let mut generators = Vec::new();
