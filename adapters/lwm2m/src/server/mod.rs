@@ -10,6 +10,7 @@
 //! client that is not registered, or asleep in queue mode (§6.5, fact sheet §11), wait in a
 //! bounded per-endpoint queue until the client's next Register, Update or notification.
 
+mod awake;
 pub(crate) mod block1;
 mod outcomes;
 pub mod registration;
@@ -87,10 +88,12 @@ pub struct Server {
     /// The same, by peer and token, to name the source of a notification.
     by_token: HashMap<(SocketAddr, Vec<u8>), ObservationKey>,
     queued: HashMap<String, VecDeque<(RequestId, DmRequest)>>,
-    awake: HashMap<String, Instant>,
+    awake: awake::Awake,
     transmits: VecDeque<Transmit>,
     events: VecDeque<ServerEvent>,
     held: HashMap<Ack, Held>,
+    /// How many held replies each endpoint awaits (the `wake` of `held`).
+    confirming: HashMap<String, usize>,
     next_ack: u64,
     rng: u64,
     next_request: RequestId,
@@ -116,10 +119,11 @@ impl Server {
             observed: HashMap::new(),
             by_token: HashMap::new(),
             queued: HashMap::new(),
-            awake: HashMap::new(),
+            awake: awake::Awake::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             held: HashMap::new(),
+            confirming: HashMap::new(),
             next_ack: 1,
             rng: seed | 1,
             next_request: 1,
@@ -177,10 +181,7 @@ impl Server {
 
     /// When [`Server::handle_timeout`] should next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.exchanges.poll_timeout(), self.registry.poll_timeout(), self.awake.values().min().copied()]
-            .into_iter()
-            .flatten()
-            .min()
+        [self.exchanges.poll_timeout(), self.registry.poll_timeout(), self.awake.next_end()].into_iter().flatten().min()
     }
 
     /// Sends, or holds, a Device Management request to `endpoint`. The outcome arrives as
@@ -189,11 +190,11 @@ impl Server {
         let id = self.next_request;
         self.next_request += 1;
         // A client waiting for its registration reply gets requests only after the reply.
-        let confirming = self.held.values().any(|h| h.wake.as_deref() == Some(endpoint));
+        let confirming = self.confirming.contains_key(endpoint);
         let reachable = match self.registry.by_endpoint(endpoint) {
             None => false,
             Some(_) if confirming => false,
-            Some(reg) => !reg.queue_mode || self.awake.get(endpoint).is_some_and(|until| *until > now),
+            Some(reg) => !reg.queue_mode || self.awake.is_awake(endpoint, now),
         };
         if reachable {
             self.send(now, endpoint, id, request);
@@ -338,7 +339,7 @@ impl Server {
     fn wake(&mut self, now: Instant, endpoint: &str) {
         let Some(reg) = self.registry.by_endpoint(endpoint) else { return };
         if reg.queue_mode {
-            self.awake.insert(endpoint.to_owned(), now + self.config.awake_window);
+            self.awake.insert(endpoint, now + self.config.awake_window);
         }
         if let Some(q) = self.queued.remove(endpoint) {
             for (id, request) in q {
@@ -504,7 +505,7 @@ impl Server {
                     wake,
                     since: now,
                 };
-                self.held.insert(ack, held);
+                self.hold(ack, held);
                 self.apply(now, change, Some(ack));
             }
             change => {
@@ -522,7 +523,7 @@ impl Server {
     /// for it go out; or it could not be, and the client gets 5.00 and registers again. An
     /// unknown or already released `ack` is ignored.
     pub fn confirm(&mut self, now: Instant, ack: Ack, stored: bool) {
-        let Some(held) = self.held.remove(&ack) else { return };
+        let Some(held) = self.release(ack) else { return };
         let bytes = if stored {
             held.reply
         } else {
@@ -550,6 +551,26 @@ impl Server {
     /// Registration replies waiting for [`Server::confirm`].
     pub fn unconfirmed(&self) -> usize {
         self.held.len()
+    }
+
+    fn hold(&mut self, ack: Ack, held: Held) {
+        if let Some(ep) = &held.wake {
+            *self.confirming.entry(ep.clone()).or_default() += 1;
+        }
+        self.held.insert(ack, held);
+    }
+
+    fn release(&mut self, ack: Ack) -> Option<Held> {
+        let held = self.held.remove(&ack)?;
+        if let Some(ep) = &held.wake {
+            if let Some(n) = self.confirming.get_mut(ep) {
+                *n -= 1;
+                if *n == 0 {
+                    self.confirming.remove(ep);
+                }
+            }
+        }
+        Some(held)
     }
 
     fn answer_block(&mut self, peer: SocketAddr, request: &Packet, code: ResponseType, block: Option<BlockOption>) {
@@ -613,10 +634,7 @@ impl Server {
             self.awake.remove(&registration.endpoint);
             self.events.push_back(ServerEvent::Expired(Box::new(registration)));
         }
-        let asleep: Vec<String> =
-            self.awake.iter().filter(|(_, until)| **until <= now).map(|(ep, _)| ep.clone()).collect();
-        for ep in asleep {
-            self.awake.remove(&ep);
+        for ep in self.awake.fall_asleep(now) {
             self.events.push_back(ServerEvent::Sleeping(ep));
         }
         let due = self.last_housekeeping.is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(10));
@@ -627,10 +645,17 @@ impl Server {
             self.block1.expire(now);
             // A reply never confirmed (its caller went away): the client has given up by now.
             let limit = self.config.transmission.max_transmit_wait();
-            let before = self.held.len();
-            self.held.retain(|_, h| now.saturating_duration_since(h.since) < limit);
-            if self.held.len() < before {
-                tracing::warn!(dropped = before - self.held.len(), "registration replies never confirmed");
+            let stale: Vec<Ack> = self
+                .held
+                .iter()
+                .filter(|(_, h)| now.saturating_duration_since(h.since) >= limit)
+                .map(|(a, _)| *a)
+                .collect();
+            if !stale.is_empty() {
+                tracing::warn!(dropped = stale.len(), "registration replies never confirmed");
+            }
+            for ack in stale {
+                self.release(ack);
             }
         }
     }

@@ -49,7 +49,7 @@ impl Server {
     /// A queue-mode client that answered stays awake for another window (fact sheet §11).
     pub(super) fn keep_awake(&mut self, now: Instant, endpoint: &str) {
         if self.registry.by_endpoint(endpoint).is_some_and(|r| r.queue_mode) {
-            self.awake.insert(endpoint.to_owned(), now + self.config.awake_window);
+            self.awake.insert(endpoint, now + self.config.awake_window);
         }
     }
 
@@ -123,7 +123,7 @@ impl Server {
                         self.by_token.remove(&(peer, token));
                     }
                     // A timed-out queue-mode client is asleep (fact sheet §11).
-                    if e == RequestFailure::TimedOut && self.awake.remove(&flight.endpoint).is_some() {
+                    if e == RequestFailure::TimedOut && self.awake.remove(&flight.endpoint) {
                         self.events.push_back(ServerEvent::Sleeping(flight.endpoint.clone()));
                     }
                     Err(e)
