@@ -12,7 +12,9 @@ use unidm_core::{Received, Subscription};
 use unidm_lwm2m::codec::Value;
 use unidm_lwm2m::sim::{SimClient, SimConfig};
 use unidm_lwm2m::Path;
-use unidm_models::{Action, Device, DeviceId, Event, NativeOp, NativeRequest, OperationState, PresenceState};
+use unidm_models::{
+    Action, Device, DeviceId, Event, FirmwareState, NativeOp, NativeRequest, OperationState, PresenceState,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_end_devices_become_children() {
@@ -20,8 +22,10 @@ async fn gateway_end_devices_become_children() {
     let config = SimConfig { version: "1.1".into(), gateway_children: 2, ..SimConfig::new("gw", f.addr()) };
     let sim = SimClient::start(config).await.unwrap();
     sim.register().await.unwrap();
-    let child = f.wait_device("gw/child-1", |d| d.identity.serial.is_some()).await;
+    // Read by the adapter, as for a registering client: identity (/3) and firmware state (/5).
+    let child = f.wait_device("gw/child-1", |d| d.identity.serial.is_some() && d.snapshot.firmware.is_some()).await;
     assert_eq!(child.identity.serial.as_deref(), Some("SN-gw-1"));
+    assert_eq!(child.snapshot.firmware.as_ref().map(|f| f.state), Some(FirmwareState::Idle));
     assert_eq!(child.identity.model.as_deref(), Some("end-device"));
     let gw = f.wait_device("gw", |d| d.topology.children.len() == 2).await;
     assert_eq!(gw.topology.children, [DeviceId::lwm2m("gw/child-0").unwrap(), DeviceId::lwm2m("gw/child-1").unwrap()]);

@@ -226,10 +226,8 @@ async fn found_child(ctx: &Arc<Ctx>, gateway: &Registration, name: String, child
     if new {
         ops::resume_own_observations(ctx, &name).await;
     }
-    if reg.has_object(3) {
-        if let Err(e) = ops::refresh_device_info(ctx, &name).await {
-            tracing::debug!(device = %id, error = %e.message, "reading the end device's /3/0 failed");
-        }
-    }
+    // As for a client that registers: identity from /3, firmware and software state from /5
+    // and /9, whichever the end device lists.
+    ops::read_own_objects(ctx, &reg).await;
     Some(id)
 }

@@ -345,7 +345,9 @@ pub(super) fn report_notification(
     }
 }
 
-async fn read_own_objects(ctx: &Ctx, reg: &crate::server::Registration) {
+/// Reads /3 (with /4, /6), /5 and /9 of `reg`, whichever it lists: an endpoint or an end
+/// device behind a gateway (`reg` then names it `{gateway}/{device id}`). Best effort.
+pub(super) async fn read_own_objects(ctx: &Ctx, reg: &crate::server::Registration) {
     let ep = reg.endpoint.as_str();
     if reg.has_object(3) {
         if let Err(e) = refresh_device_info(ctx, ep).await {
