@@ -1,7 +1,8 @@
 //! The LwM2M 1.1 composite operations over loopback UDP with the simulated client, named after
 //! the OMA ETS cases they cover (fact sheet §4, §13.2): 1.1-int-229 Read-Composite, -235 on
 //! the root path, -236 partial presence, -230 / -257 Write-Composite, -304 Observe-Composite,
-//! -305 Cancel Observation-Composite.
+//! -305 Cancel Observation-Composite, -308 / -309 / -310 Observe-Composite with an instance
+//! created, an instance deleted, a value written by the server.
 
 mod common;
 
@@ -18,6 +19,17 @@ use unidm_models::{Action, ErrorKind, Event, NativeOp, NativeRequest, Operation,
 
 fn composite(op: NativeOp, value: Json) -> Action {
     Action::Native(NativeRequest { op, path: "/".into(), value: Some(value), args: None })
+}
+
+fn native(op: NativeOp, path: &str, value: Option<Json>) -> Action {
+    Action::Native(NativeRequest { op, path: path.into(), value, args: None })
+}
+
+/// The paths of `seen`, sorted.
+fn paths(seen: &[(String, Json)]) -> Vec<&str> {
+    let mut out: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
+    out.sort();
+    out
 }
 
 fn v1_1(ep: &str, f: &Fixture) -> SimConfig {
@@ -243,4 +255,59 @@ async fn lightweightm2m_1_1_int_305_cancel_observe_composite() {
     sim.set(Path::Resource(3, 0, 20), Value::Integer(3));
     let seen = observations(&mut events, "oc305", 1, Duration::from_millis(300)).await;
     assert_eq!(seen, vec![("/3/0/20".to_owned(), json!(3))], "only the single Observe of /3/0/20 is left");
+}
+
+/// LightweightM2M-1.1-int-308 Observe-Composite and Creating Object Instance: an
+/// Observe-Composite of an object without instances (/9) and a resource; the server creates an
+/// instance, and the notification carries the new instance's resources with the resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lightweightm2m_1_1_int_308_observe_composite_and_creating_object_instance() {
+    let f = Fixture::new().await;
+    let _sim = f.online(v1_1("oc308", &f)).await;
+    let op = f.run("oc308", composite(NativeOp::ObserveComposite, json!(["/9", "/3/0/9"]))).await;
+    assert_eq!(succeeded(op), Some(json!({"/3/0/9": 87})), "no /9 instance yet");
+    let mut events = f.engine.subscribe();
+    let create = native(NativeOp::Create, "/9", Some(json!({"0": "app", "1": "1.2.3"})));
+    succeeded(f.run("oc308", create).await);
+    let seen = observations(&mut events, "oc308", 3, Duration::from_millis(300)).await;
+    for (path, value) in [("/3/0/9", json!(87)), ("/9/0/0", json!("app")), ("/9/0/1", json!("1.2.3"))] {
+        assert!(seen.contains(&(path.to_owned(), value)), "{path} in {seen:?}");
+    }
+}
+
+/// LightweightM2M-1.1-int-309 Observe-Composite and Deleting Object Instance: the
+/// notification after the server deletes an observed object's instance no longer has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lightweightm2m_1_1_int_309_observe_composite_and_deleting_object_instance() {
+    let f = Fixture::new().await;
+    let _sim = f.online(v1_1("oc309", &f)).await;
+    let create = native(NativeOp::Create, "/9", Some(json!({"0": "app", "1": "1.2.3"})));
+    succeeded(f.run("oc309", create).await);
+    let op = f.run("oc309", composite(NativeOp::ObserveComposite, json!(["/9", "/3/0/9"]))).await;
+    let first = succeeded(op).unwrap();
+    assert_eq!((first["/9/0/0"].clone(), first["/3/0/9"].clone()), (json!("app"), json!(87)), "{first}");
+    let mut events = f.engine.subscribe();
+    succeeded(f.run("oc309", native(NativeOp::Delete, "/9/0", None)).await);
+    let seen = observations(&mut events, "oc309", 1, Duration::from_millis(300)).await;
+    assert_eq!(paths(&seen), ["/3/0/9"], "the deleted instance is gone from the notification");
+}
+
+/// LightweightM2M-1.1-int-310 Observe-Composite and modification of parameter values: a
+/// value the server writes is notified with the rest of the observed set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lightweightm2m_1_1_int_310_observe_composite_and_modification_of_parameter_values() {
+    let f = Fixture::new().await;
+    let sim = f.online(v1_1("oc310", &f)).await;
+    let op = f.run("oc310", composite(NativeOp::ObserveComposite, json!(["/1/0/1", "/3/0/9"]))).await;
+    let lifetime = succeeded(op).unwrap()["/1/0/1"].clone();
+    assert!(lifetime.is_i64(), "{lifetime}");
+    let mut events = f.engine.subscribe();
+    succeeded(f.run("oc310", native(NativeOp::Write, "/1/0/1", Some(json!(120)))).await);
+    let mut seen = observations(&mut events, "oc310", 2, Duration::from_millis(300)).await;
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(seen, [("/1/0/1".to_owned(), json!(120)), ("/3/0/9".to_owned(), json!(87))]);
+    assert_eq!(sim.get(Path::Resource(1, 0, 1)), Some(Value::Integer(120)));
+    // A write outside the observed set: no notification.
+    succeeded(f.run("oc310", native(NativeOp::Write, "/1/0/2", Some(json!(5)))).await);
+    assert!(observations(&mut events, "oc310", 0, Duration::from_millis(300)).await.is_empty());
 }

@@ -64,6 +64,7 @@ impl Client {
             Effect::Software { instance, step } => {
                 self.later(self.shared.config.software.delay, Cmd::Software(instance, step));
             }
+            Effect::Changed(paths) => self.notify_any(None, &paths),
             Effect::PackageWritten => self.set_firmware(2, 0),
             Effect::BootstrapFinished => {
                 let account = self.shared.objects.lock().ok().and_then(|o| o.server_account());
@@ -110,9 +111,16 @@ impl Client {
     /// [`Client::notify`] of a change in the client's own objects (`prefix` `None`) or in
     /// those of its end device under `prefix` (gateway mode).
     pub(super) fn notify_under(&mut self, prefix: Option<&str>, changed: Path) {
+        self.notify_any(prefix, &[changed]);
+    }
+
+    /// One notification to every observation that any of `changed` concerns.
+    pub(super) fn notify_any(&mut self, prefix: Option<&str>, changed: &[Path]) {
         let server = self.server();
         let mut out = Vec::new();
-        let concerned = |o: &&mut Observer| o.prefix.as_deref() == prefix && composite::touches(&o.observed, &changed);
+        let concerned = |o: &&mut Observer| {
+            o.prefix.as_deref() == prefix && changed.iter().any(|c| composite::touches(&o.observed, c))
+        };
         for obs in self.observers.iter_mut().filter(concerned) {
             let encoded = match prefix {
                 None => self.shared.objects.lock().ok().map(|o| o.encode_observed(&obs.observed, obs.format)),

@@ -104,8 +104,8 @@ impl SimClient {
 }
 
 impl Client {
-    /// Carries out what an end device's answer asks for: its observations. The end devices
-    /// simulate no other side effect.
+    /// Carries out what an end device's answer asks for: its observations, and notifications
+    /// of what the server changed. The end devices simulate no other side effect.
     pub(super) fn end_device_effect(&mut self, prefix: &str, effect: Effect) {
         let mine = |o: &Observer, observed: &Observed| o.prefix.as_deref() == Some(prefix) && o.observed == *observed;
         match effect {
@@ -116,6 +116,7 @@ impl Client {
                 self.observers.push(Observer { token, observed, format, sequence: 0, prefix });
             }
             Effect::CancelObserve(path) => self.observers.retain(|o| !mine(o, &Observed::Path(path))),
+            Effect::Changed(paths) => self.notify_any(Some(prefix), &paths),
             _ => {}
         }
     }

@@ -159,6 +159,7 @@ impl Objects {
         for seg in instance.ids() {
             response.add_option(CoapOption::LocationPath, seg.to_string().into_bytes());
         }
+        effects.push(Effect::Changed(vec![instance]));
         effects.push(Effect::ObjectsChanged);
         Ok(ResponseType::Created)
     }
@@ -175,6 +176,7 @@ impl Objects {
         self.values.retain(|p, _| !path.is_prefix_of(p));
         self.attributes.retain(|p, _| !path.is_prefix_of(p));
         self.empty_instances.remove(path);
+        effects.push(Effect::Changed(vec![*path]));
         effects.push(Effect::ObjectsChanged);
         Ok(ResponseType::Deleted)
     }

@@ -54,6 +54,10 @@ pub enum Effect {
     /// An instance was created or deleted: tell the server with an Update carrying the new
     /// object list (TS Core 1.1 §6.2.2).
     ObjectsChanged,
+    /// The server changed values (Write, Write-Composite) or instances (Create, Delete) at
+    /// these paths: notify the observations they concern (RFC 7641 §4.2; ETS 1.1-int-308 to
+    /// -310 for Observe-Composite).
+    Changed(Vec<Path>),
     /// A firmware image was written to Package `/5/0/0`: Downloaded.
     PackageWritten,
     /// Bootstrap-Finish arrived: register with the account written.
@@ -274,6 +278,7 @@ impl Objects {
                 return Err(ResponseType::MethodNotAllowed);
             }
         }
+        effects.push(Effect::Changed(content.records.iter().map(|r| r.path).collect()));
         for r in content.records {
             if r.path == Path::Resource(5, 0, 1) {
                 if let Value::String(uri) = &r.value {
