@@ -89,6 +89,7 @@ struct Fixture {
     adapter: Arc<TestAdapter>,
     submitted: mpsc::UnboundedReceiver<unidm_models::Operation>,
     clock: Arc<ManualClock>,
+    store: Arc<SqliteStore>,
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
 }
@@ -98,15 +99,16 @@ async fn fixture(mode: Mode) -> Fixture {
     let path = dir.path().join("unidm.db");
     let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
     let (adapter, submitted) = TestAdapter::new(mode);
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
     let engine = Engine::builder()
-        .store(SqliteStore::open(&path).unwrap())
+        .store_arc(store.clone())
         .adapter_arc(adapter.clone())
         .clock(clock.clone())
         .manual_ticks()
         .start()
         .await
         .unwrap();
-    Fixture { engine, adapter, submitted, clock, _dir: dir, path }
+    Fixture { engine, adapter, submitted, clock, store, _dir: dir, path }
 }
 
 fn dev(n: &str) -> DeviceId {
@@ -335,6 +337,8 @@ async fn unfinished_operations_resume_after_restart() {
     let dir = f._dir;
     drop(f.engine);
     drop(f.adapter);
+    // The process is gone, and with it its lock on the database.
+    f.store.close();
     tokio::time::sleep(Duration::from_millis(50)).await;
 
     let (adapter, mut submitted) = TestAdapter::new(Mode::Record);

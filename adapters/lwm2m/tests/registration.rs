@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Fixture;
-use unidm_core::{Completion, Engine, OperationQuery, Page, Received, SqliteStore, Store, StoreError, Write};
+use unidm_core::{Completion, Engine, OperationQuery, Page, Received, SqliteStore, Store, StoreError, StoreExt, Write};
 use unidm_lwm2m::sim::{SimClient, SimConfig};
 use unidm_lwm2m::Lwm2mAdapter;
 use unidm_models::{Device, Event, Function, Group, GroupOperation, Operation, OperationId, PresenceState, Rule};
@@ -89,6 +89,43 @@ async fn registration_survives_a_restart() {
     assert_eq!(sim.reboots(), 1);
 }
 
+/// A registration stored the way builds before device records stored it (adapter state
+/// `reg/{endpoint}`) is restored at start and moved into the device's record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_stored_by_an_older_build_is_restored_and_moved() {
+    let f = Fixture::new().await;
+    let sim = f.online(SimConfig::new("legacy", f.addr())).await;
+    let mut config = common::config();
+    config.listen = f.addr();
+    let dir = f.stop().await;
+    {
+        // The old layout: the registration under a state key, no record on the device row.
+        let store = SqliteStore::open(dir.path().join("unidm.db")).unwrap();
+        let records = store.load_device_records("lwm2m").await.unwrap();
+        let [(id, record)] = records.as_slice() else { panic!("one record expected: {records:?}") };
+        let device = store.load_devices().await.unwrap().into_iter().find(|d| d.id.to_string() == *id).unwrap();
+        let key = "reg/legacy".to_owned();
+        store
+            .write(vec![
+                Write::device_with_record(&device, None),
+                Write::PutState { namespace: "lwm2m".into(), key, value: record.clone() },
+            ])
+            .await
+            .unwrap();
+        assert!(store.load_device_records("lwm2m").await.unwrap().is_empty());
+    }
+    let f = Fixture::on(dir, config).await;
+    let reg = f.adapter.registration("legacy").expect("registration restored from the old key");
+    assert_eq!(reg.address, sim.local_addr());
+    sim.update().await.expect("update accepted: the registration is the one the client has");
+    let dir = f.stop().await;
+    let store = SqliteStore::open(dir.path().join("unidm.db")).unwrap();
+    let states = store.load_state("lwm2m").await.unwrap();
+    assert!(states.iter().all(|(k, _)| !k.starts_with("reg/")), "the old key is deleted: {states:?}");
+    let records = store.load_device_records("lwm2m").await.unwrap();
+    assert_eq!(records.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["lwm2m:legacy"]);
+}
+
 /// A store whose commits take 100 ms, in order: what is on disk lags what is in memory.
 struct SlowStore {
     inner: Arc<SqliteStore>,
@@ -161,7 +198,7 @@ async fn the_reply_to_register_waits_for_the_registration_to_be_stored() {
     let engine = Engine::builder().store(SlowStore::open(&db)).adapter_arc(adapter.clone()).start().await.unwrap();
     let sims = SimClient::fleet(&SimConfig::new("durable", adapter.local_addr().unwrap()), 3).await.unwrap();
     // A second connection to the database reads what is committed, without waiting for anything.
-    let disk = SqliteStore::open(&db).unwrap();
+    let disk = SqliteStore::open_read_only(&db).unwrap();
     for (i, sim) in sims.iter().enumerate() {
         sim.register().await.unwrap();
         let ep = format!("durable-{i}");

@@ -364,6 +364,10 @@ impl Engine {
         if let Err(e) = self.inner.store.flush().await {
             tracing::warn!(error = %e, "store flush at shutdown failed");
         }
+        let store = self.inner.store.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || store.close()).await {
+            tracing::warn!(error = %e, "closing the store at shutdown failed");
+        }
     }
 
     pub(crate) fn inner(&self) -> &Arc<Inner> {

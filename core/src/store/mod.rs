@@ -215,6 +215,11 @@ pub trait Store: Send + Sync + 'static {
     async fn load_device_records(&self, protocol: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Every key and value an adapter stored under `namespace`.
     async fn load_state(&self, namespace: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Commits what is queued and lets go of the database; later writes fail with
+    /// [`StoreError::Closed`]. The engine calls it at the end of its shutdown, so that the
+    /// same database can be opened again in the same process.
+    fn close(&self) {}
+
     /// Waits until every batch submitted so far is committed.
     async fn flush(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();

@@ -144,6 +144,7 @@ impl SqliteStore {
 
     /// Opens with explicit options.
     pub fn open_with(opts: SqliteOptions) -> Result<Self, StoreError> {
+        let lock = lock_database(&opts.path)?;
         let mut conn = Connection::open(&opts.path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
@@ -161,13 +162,38 @@ impl SqliteStore {
         let max_batch = opts.max_batch.max(1);
         let writer = std::thread::Builder::new()
             .name("unidm-sqlite-writer".into())
-            .spawn(move || run_writer(conn, rows, rx, max_batch, &writer_stats))
+            .spawn(move || {
+                run_writer(conn, rows, rx, max_batch, &writer_stats);
+                drop(lock);
+            })
             .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
             tx: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             readers: Arc::new(ReaderPool { path: opts.path, idle: Mutex::new(Vec::new()), keep: opts.readers }),
             stats,
+        })
+    }
+
+    /// Opens `path` for reading only, beside the store that writes it (in this process or
+    /// another): no lock, no migration, every write fails with [`StoreError::Closed`]. For
+    /// inspection tools and tests; the database must have this build's schema.
+    pub fn open_read_only(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let path = path.into();
+        let conn = open_reader(&path)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version != MIGRATIONS.len() as i64 {
+            return Err(StoreError::Database(format!(
+                "{} has schema version {version}, this unidm reads version {}",
+                path.display(),
+                MIGRATIONS.len()
+            )));
+        }
+        Ok(SqliteStore {
+            tx: Mutex::new(None),
+            writer: Mutex::new(None),
+            readers: Arc::new(ReaderPool { path, idle: Mutex::new(vec![conn]), keep: 2 }),
+            stats: Arc::new(WriterStats::default()),
         })
     }
 
@@ -201,6 +227,27 @@ impl SqliteStore {
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// One writer per database file: a second store on it (a second `unidm serve`, say) would
+/// hand out the same operation ids and keep its own map of device rows. An advisory lock on
+/// `{database}.lock`, held by the writer thread until the store closes, refuses it.
+fn lock_database(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let cannot = |e: std::io::Error| StoreError::Database(format!("cannot lock {}: {e}", lock_path.display()));
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(cannot)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Database(format!(
+            "{} is in use by another unidm (its lock {} is held); stop that one or use another database",
+            path.display(),
+            lock_path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(cannot(e)),
     }
 }
 
@@ -510,6 +557,10 @@ fn parse_doc<T: serde::de::DeserializeOwned>(doc: &str, what: &str, id: &str) ->
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn close(&self) {
+        SqliteStore::close(self);
+    }
+
     fn submit(&self, batch: Vec<Write>, done: Completion) {
         let job = Job { writes: batch, done };
         let sent = match self.tx.lock() {
@@ -884,6 +935,25 @@ mod tests {
         assert_eq!(*order.lock().unwrap(), (0..500).collect::<Vec<_>>());
         assert!(s.stats().commits.load(Ordering::Relaxed) < 500, "batches were grouped");
         assert_eq!(s.max_operation_id().await.unwrap(), 500);
+    }
+
+    #[tokio::test]
+    async fn a_second_store_on_the_same_file_is_refused_until_the_first_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let first = SqliteStore::open(&path).unwrap();
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(err.to_string().contains("in use by another unidm"), "{err}");
+        // A reader is welcome beside the writer, and cannot write.
+        first.write(vec![Write::device(&named("a", "1"))]).await.unwrap();
+        let reader = SqliteStore::open_read_only(&path).unwrap();
+        assert_eq!(reader.load_devices().await.unwrap().len(), 1);
+        assert!(matches!(reader.write(vec![Write::device(&named("b", "1"))]).await, Err(StoreError::Closed)));
+        first.close();
+        let again = SqliteStore::open(&path).unwrap();
+        drop(again);
+        drop(first);
+        SqliteStore::open(&path).expect("dropping a store releases the file too");
     }
 
     #[tokio::test]

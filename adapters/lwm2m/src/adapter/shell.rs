@@ -92,11 +92,15 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     let mut registrations = HashMap::new();
     let mut observed: HashMap<String, std::collections::BTreeSet<String>> = HashMap::new();
     let stored = handle.load_state().await.map_err(|e| AdapterError(format!("loading observations: {e}")))?;
+    // Registrations stored by builds before device records, under `reg/{endpoint}`.
+    let mut legacy = Vec::new();
     for (k, bytes) in stored {
         if let Some(ep) = k.strip_prefix("obs/") {
             if let Ok(paths) = serde_json::from_slice::<Vec<String>>(&bytes) {
                 observed.insert(ep.to_owned(), paths.into_iter().collect());
             }
+        } else if k.starts_with("reg/") {
+            legacy.push((k, bytes));
         }
     }
     let records = handle.device_records().await.map_err(|e| AdapterError(format!("loading registrations: {e}")))?;
@@ -116,6 +120,13 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
         registrations.insert(p.registration.endpoint.clone(), p.registration.clone());
         server.restore(now(), p.registration, remaining);
     }
+    for (key, bytes) in legacy {
+        if let Some(p) = migrate_legacy(&handle, &registrations, &key, &bytes, wall).await {
+            let remaining = p.expires_at_ms.map(|at| Duration::from_millis((at - wall).max(0) as u64));
+            registrations.insert(p.registration.endpoint.clone(), p.registration.clone());
+            server.restore(now(), p.registration, remaining);
+        }
+    }
     tracing::info!(%local_addr, restored = registrations.len(), "LwM2M server listening");
     let (commands, command_rx) = mpsc::unbounded_channel();
     let ctx = Arc::new(Ctx {
@@ -134,6 +145,46 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     let (pumps, mut tasks) = Pumps::start(&ctx);
     tasks.push(tokio::spawn(run(ctx.clone(), socket, server, command_rx, pumps)));
     Ok(Running { ctx, local_addr, tasks, bootstrap: None })
+}
+
+/// Moves a registration stored under `reg/{endpoint}` by an older build into its device's
+/// record and returns it to restore; `None` (and the key deleted) when a device record already
+/// holds a registration of the endpoint, or this one is unreadable or expired.
+async fn migrate_legacy(
+    handle: &AdapterHandle,
+    restored: &HashMap<String, Registration>,
+    key: &str,
+    bytes: &[u8],
+    wall: i64,
+) -> Option<Persisted> {
+    let live = serde_json::from_slice::<Persisted>(bytes)
+        .ok()
+        .filter(|p| !restored.contains_key(&p.registration.endpoint))
+        .filter(|p| p.expires_at_ms.is_none_or(|at| at > wall));
+    let moved = match live.map(|p| (DeviceId::lwm2m(&p.registration.endpoint), p)) {
+        Some((Ok(id), p)) => {
+            let reg = &p.registration;
+            let contact = Contact {
+                state: PresenceState::Online,
+                lifetime_s: Some(reg.lifetime_s),
+                address: Some(reg.address.to_string()),
+                boot: false,
+            };
+            let record = bytes.to_vec();
+            if let Err(e) = handle.device_contact_with_record(&id, contact, record, |_| {}).await {
+                // Left under its key, to be tried again at the next start.
+                tracing::warn!(%key, error = %e, "could not move a stored registration");
+                return None;
+            }
+            Some(p)
+        }
+        _ => None,
+    };
+    if let Err(e) = handle.delete_state(key).await {
+        tracing::warn!(%key, error = %e, "could not delete a moved registration");
+    }
+    tracing::info!(%key, restored = moved.is_some(), "registration stored by an older build moved to its device");
+    moved
 }
 
 /// A non-blocking UDP socket bound to `addr`, with the receive buffer asked for.
