@@ -238,8 +238,7 @@ fn lock_database(path: &Path) -> Result<std::fs::File, StoreError> {
     name.push(".lock");
     let lock_path = PathBuf::from(name);
     let cannot = |e: std::io::Error| StoreError::Database(format!("cannot lock {}: {e}", lock_path.display()));
-    let file =
-        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(cannot)?;
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(cannot)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Database(format!(
