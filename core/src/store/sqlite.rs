@@ -724,18 +724,24 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_failing_job_is_rolled_back_alone() {
+    /// A store in a new directory whose inserts into `table` fail (`refused`) when `when`.
+    fn refusing_store(table: &str, when: &str) -> (tempfile::TempDir, PathBuf, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let s = SqliteStore::open(&path).unwrap();
         Connection::open(&path)
             .unwrap()
-            .execute_batch(
-                "CREATE TRIGGER refuse BEFORE INSERT ON devices WHEN NEW.id = 'lwm2m:bad'
-                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-            )
+            .execute_batch(&format!(
+                "CREATE TRIGGER refuse BEFORE INSERT ON {table} WHEN {when}
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+            ))
             .unwrap();
+        (dir, path, s)
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_is_rolled_back_alone() {
+        let (_dir, path, s) = refusing_store("devices", "NEW.id = 'lwm2m:bad'");
         let state = |k: &str| Write::PutState { namespace: "t".into(), key: k.into(), value: b"v".to_vec() };
         let device = |n: &str| Write::device(&Device::new(DeviceId::lwm2m(n).unwrap(), Timestamp(1)));
         // Submitted back to back, so that the writer is likely to take them as one batch.
@@ -804,16 +810,7 @@ mod tests {
 
     #[tokio::test]
     async fn device_rows_are_updated_in_place_across_rollbacks_deletes_and_reopens() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let s = SqliteStore::open(&path).unwrap();
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(
-                "CREATE TRIGGER refuse BEFORE INSERT ON adapter_state WHEN NEW.key = 'bad'
-                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-            )
-            .unwrap();
+        let (_dir, path, s) = refusing_store("adapter_state", "NEW.key = 'bad'");
         let bad = Write::PutState { namespace: "t".into(), key: "bad".into(), value: vec![] };
         s.write(vec![Write::device(&named("a", "1"))]).await.unwrap();
         // A job that inserts a device and then fails: the row is rolled back, and so is the
