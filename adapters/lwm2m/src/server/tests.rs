@@ -365,6 +365,25 @@ fn too_many_unconfirmed_registrations_get_5_03_unprocessed() {
 }
 
 #[test]
+fn a_reply_never_confirmed_is_dropped_and_holds_no_request_back() {
+    let t0 = Instant::now();
+    let mut s = confirming(16);
+    let reg = request(1, MessageType::Confirmable, RequestType::Post, &["rd"], &["ep=dev"], b"</3/0>");
+    s.handle_datagram(t0, peer(), &reg);
+    ack_of(&events(&mut s));
+    s.request(t0, "dev", DmRequest::new(RequestType::Get, Path::Resource(3, 0, 0)));
+    assert!(transmits(&mut s).is_empty(), "held while the reply is");
+    let later = t0 + s.config.transmission.max_transmit_wait() + Duration::from_secs(1);
+    s.handle_timeout(later);
+    assert_eq!(s.unconfirmed(), 0);
+    assert!(transmits(&mut s).is_empty(), "a dropped reply is not sent");
+    s.request(later, "dev", DmRequest::new(RequestType::Get, Path::Resource(3, 0, 1)));
+    let out = transmits(&mut s);
+    assert_eq!(out.len(), 1, "the client waits for no reply any more");
+    assert_eq!(out[0].header.code, MessageClass::Request(RequestType::Get));
+}
+
+#[test]
 fn update_and_deregister_replies_are_held_too() {
     let t0 = Instant::now();
     let mut s = confirming(16);
