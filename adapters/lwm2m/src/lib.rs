@@ -21,7 +21,8 @@
 //!   reporting, persistence of registrations, operations (native read / write / execute /
 //!   observe / discover / write-attributes / create / delete, the LwM2M 1.1 composite
 //!   operations, reboot, factory reset, device
-//!   info, firmware pull, software management /9, gateway end devices /25), and the bootstrap
+//!   info, firmware by pull or push as /5/0/9 asks, software management /9, gateway end
+//!   devices /25), and the bootstrap
 //!   server's configurations (`bootstrap_configs`, `put_bootstrap_config`, ...).
 //! - [`bootstrap`]: the bootstrap server (TS Core 1.1 §5.2): per-endpoint configurations and
 //!   the sans-I/O Bootstrap-Request / Delete / Discover / Write / Finish sequence.

@@ -1,7 +1,8 @@
 //! Firmware push (fact sheet §1.4, §9.6): an image written to Package `/5/0/0` goes
 //! block-wise (RFC 7959 §2.5, Block1, 1024-byte blocks) through the adapter to the simulated
 //! client, which reports Downloaded; then Update is executed as for a pull (ETS 1.0-int-755
-//! Setting the writable Resource Package).
+//! Setting the writable Resource Package). The firmware action pushes by itself to a device
+//! whose Delivery Method /5/0/9 asks for it, fetching the image over HTTP.
 
 mod common;
 
@@ -9,9 +10,9 @@ use base64::Engine as _;
 use common::{native, Fixture};
 use serde_json::json;
 use unidm_lwm2m::codec::Value;
-use unidm_lwm2m::sim::{SimClient, SimConfig};
+use unidm_lwm2m::sim::{FirmwareBehaviour, SimClient, SimConfig};
 use unidm_lwm2m::Path;
-use unidm_models::{NativeOp, OperationState};
+use unidm_models::{Action, ErrorKind, FirmwareState, FirmwareUpdate, NativeOp, OperationState};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_0_int_755_package_written_block_wise() {
@@ -29,4 +30,82 @@ async fn lightweightm2m_1_0_int_755_package_written_block_wise() {
     assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
     common::wait(|| async { (sim.get(Path::Resource(5, 0, 5)) == Some(Value::Integer(1))).then_some(()) }).await;
     assert_eq!(sim.get(Path::Resource(3, 0, 3)), Some(Value::String("2.0".into())));
+}
+
+/// An HTTP server on loopback with one file, `/fw.bin`; anything else is 404. Returns its
+/// address.
+async fn image_server(image: Vec<u8>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let image = image.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let found = request.starts_with(b"GET /fw.bin ");
+                let (status, body) = if found { ("200 OK", image) } else { ("404 Not Found", Vec::new()) };
+                let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let _ = conn.write_all(head.as_bytes()).await;
+                let _ = conn.write_all(&body).await;
+            });
+        }
+    });
+    addr
+}
+
+fn firmware(uri: String) -> Action {
+    Action::Firmware(FirmwareUpdate { uri, version: Some("2.0".into()), name: None })
+}
+
+async fn push_only(f: &Fixture, ep: &str) -> SimClient {
+    let firmware = FirmwareBehaviour { delivery_method: 1, ..Default::default() };
+    f.online(SimConfig { firmware, ..SimConfig::new(ep, f.addr()) }).await
+}
+
+/// The firmware action on a device that takes push only (Delivery Method /5/0/9 = 1): the
+/// adapter fetches the image, writes it block-wise to /5/0/0 (the device would refuse a
+/// Package URI) and runs the update to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_firmware_action_pushes_to_a_push_only_device() {
+    let f = Fixture::new().await;
+    let sim = push_only(&f, "push-only").await;
+    let image: Vec<u8> = (0..5_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    let server = image_server(image.clone()).await;
+    let op = f.run("push-only", firmware(format!("http://{server}/fw.bin"))).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
+    assert_eq!(sim.get(Path::Resource(5, 0, 0)), Some(Value::Opaque(image)), "the image, block by block");
+    assert_eq!(sim.get(Path::Resource(5, 0, 1)), Some(Value::String(String::new())), "no Package URI written");
+    let d = f.wait_device("push-only", |d| d.identity.fw_version.as_deref() == Some("2.0")).await;
+    assert_eq!(d.snapshot.firmware.map(|s| s.state), Some(FirmwareState::Succeeded));
+}
+
+/// What the adapter will not push: an image over `firmware_push_max`, one the HTTP server does
+/// not have, one it cannot fetch (https); each a clear failure, and nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_that_cannot_be_fetched_fails_clearly() {
+    let mut config = common::config();
+    config.firmware_push_max = 1_000;
+    let f = Fixture::with(config).await;
+    let sim = push_only(&f, "push-bad").await;
+    let server = image_server(vec![7; 5_000]).await;
+    for (uri, kind, words) in [
+        (format!("http://{server}/fw.bin"), ErrorKind::BadInput, "over the 1000 bytes"),
+        (format!("http://{server}/missing.bin"), ErrorKind::BadInput, "HTTP 404"),
+        ("https://files.example/fw.bin".to_owned(), ErrorKind::NotSupported, "http:// only"),
+    ] {
+        let op = f.run("push-bad", firmware(uri.clone())).await;
+        let e = op.error.unwrap_or_else(|| panic!("{uri} pushed"));
+        assert_eq!(e.kind, kind, "{uri}: {}", e.message);
+        assert!(e.message.contains(words), "{uri}: {}", e.message);
+    }
+    assert_eq!(sim.get(Path::Resource(5, 0, 0)), None, "nothing written");
+    assert_eq!(sim.get(Path::Resource(5, 0, 3)), Some(Value::Integer(0)));
 }

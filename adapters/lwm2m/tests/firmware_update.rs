@@ -73,15 +73,25 @@ async fn lightweightm2m_1_0_int_775_connection_lost() {
 }
 
 /// LightweightM2M-1.0-int-780 Error Case 9: Unsupported protocol: the server does not send a
-/// URI whose scheme the client did not list in /5/0/8.
+/// URI whose scheme the client did not list in /5/0/8. A device that also takes push gets
+/// the image pushed instead, which unidm fetches over http:// only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_0_int_780_unsupported_protocol_is_not_sent() {
     let f = Fixture::new().await;
-    let sim = sim(&f, "fw780", FirmwareBehaviour::default()).await;
-    let action = Action::Firmware(FirmwareUpdate { uri: "coaps+tcp://127.0.0.1/fw".into(), version: None, name: None });
-    let op = f.run("fw780", action).await;
-    assert_eq!(op.error.map(|e| e.kind), Some(ErrorKind::NotSupported));
-    assert_eq!(sim.get(unidm_lwm2m::Path::Resource(5, 0, 1)), Some(unidm_lwm2m::codec::Value::String(String::new())));
+    let uri = "coaps+tcp://127.0.0.1/fw";
+    let action = || Action::Firmware(FirmwareUpdate { uri: uri.into(), version: None, name: None });
+    let empty = Some(unidm_lwm2m::codec::Value::String(String::new()));
+    let pull_only = sim(&f, "fw780", FirmwareBehaviour { delivery_method: 0, ..Default::default() }).await;
+    let e = f.run("fw780", action()).await.error.expect("refused");
+    assert_eq!(e.kind, ErrorKind::NotSupported);
+    assert!(e.message.contains("/5/0/8") && e.message.contains("takes no push"), "{}", e.message);
+    assert_eq!(pull_only.get(unidm_lwm2m::Path::Resource(5, 0, 1)), empty);
+
+    let both = sim(&f, "fw780b", FirmwareBehaviour::default()).await;
+    let e = f.run("fw780b", action()).await.error.expect("refused");
+    assert_eq!(e.kind, ErrorKind::NotSupported);
+    assert!(e.message.contains("http:// only"), "pushed instead: {}", e.message);
+    assert_eq!(both.get(unidm_lwm2m::Path::Resource(5, 0, 1)), empty);
 }
 
 /// A firmware object left in Downloaded by an earlier failed update is reset (empty Package

@@ -96,6 +96,10 @@ pub struct Lwm2mArgs {
     /// Reboot to apply a firmware image: the client registers again, observations are lost.
     #[arg(long)]
     pub firmware_reboot: bool,
+    /// How the client takes firmware images (Delivery Method /5/0/9): by Package URI (pull),
+    /// written to Package /5/0/0 (push), or both.
+    #[arg(long, value_enum, default_value_t = Delivery::Both)]
+    pub firmware_delivery: Delivery,
     /// Offer Software Management /9 with an instance /9/0 in INITIAL (without it, /9 has no
     /// instance until the server creates one).
     #[arg(long)]
@@ -103,6 +107,17 @@ pub struct Lwm2mArgs {
     /// Also offer Connectivity Monitoring /4/0 and Location /6/0.
     #[arg(long)]
     pub connectivity_location: bool,
+}
+
+/// Firmware Update Delivery Method `/5/0/9` values (registry `5.xml`, resource 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Delivery {
+    /// 0: Package URI only.
+    Pull = 0,
+    /// 1: Package only.
+    Push = 1,
+    /// 2: both.
+    Both = 2,
 }
 
 fn parse_children(s: &str) -> Result<usize, String> {
@@ -146,6 +161,7 @@ impl Lwm2mArgs {
             update_result: if fail == 8 { 8 } else { 1 },
             new_version: self.firmware_version_after.clone(),
             reboot_on_update: self.firmware_reboot,
+            delivery_method: self.firmware_delivery as u8,
         }
     }
 

@@ -82,6 +82,15 @@ pub fn write(reg: &Registration, path: Path, value: &Json, hints: &dyn TypeHints
     Ok(r)
 }
 
+/// A write of `bytes` to the opaque resource `path` (a firmware image for /5/0/0) as
+/// application/octet-stream (Core 1.1 §7.4.1); the server sends a large one block-wise.
+pub fn write_opaque(path: Path, bytes: Vec<u8>) -> DmRequest {
+    let mut r = DmRequest::new(RequestType::Put, path);
+    r.content_format = Some(ContentFormat::Opaque.code());
+    r.payload = bytes;
+    r
+}
+
 fn bad_input(message: String) -> OperationError {
     OperationError::new(ErrorKind::BadInput, message)
 }

@@ -1,6 +1,7 @@
-//! Firmware update by pull (Firmware Update object /5, fact sheet §9.6; ETS 1.0 cases 770-780):
-//! write the Package URI /5/0/1, follow State /5/0/3 (observed, with a read as fallback),
-//! execute Update /5/0/2 once Downloaded, and judge the outcome by Update Result /5/0/5.
+//! Firmware update (Firmware Update object /5, fact sheet §9.6; ETS 1.0 cases 770-780): by pull,
+//! write the Package URI /5/0/1; by push, fetch the image and write it to Package /5/0/0
+//! block-wise. Then follow State /5/0/3 (observed, with a read as fallback), execute Update
+//! /5/0/2 once Downloaded, and judge the outcome by Update Result /5/0/5.
 
 use unidm_models::{ErrorKind, FirmwareState, FirmwareStatus, OperationError};
 
@@ -31,6 +32,36 @@ pub fn protocol_for(uri: &str) -> Option<i64> {
         "coaps+tcp" => 5,
         _ => return None,
     })
+}
+
+/// How a firmware image gets to the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The device fetches it from the Package URI /5/0/1.
+    Pull,
+    /// The server writes it to Package /5/0/0.
+    Push,
+}
+
+/// How to deliver the image at `uri` to a device whose Firmware Update Delivery Method /5/0/9
+/// is `method` (0 pull only, 1 push only, 2 both; `None`, unreadable: pull, the 1.0 default)
+/// and whose Protocol Support /5/0/8 lists `supported` (`None`, unreadable: the device judges
+/// the URI). With both, pull unless the device cannot fetch that scheme.
+pub fn delivery(method: Option<i64>, supported: Option<&[i64]>, uri: &str) -> Result<Delivery, OperationError> {
+    let pullable = supported.is_none_or(|list| protocol_for(uri).is_some_and(|p| list.contains(&p)));
+    match method {
+        Some(1) => Ok(Delivery::Push),
+        Some(2) if !pullable => Ok(Delivery::Push),
+        _ if pullable => Ok(Delivery::Pull),
+        _ => Err(OperationError::new(
+            ErrorKind::NotSupported,
+            format!(
+                "the device does not support the scheme of {uri} (/5/0/8 lists {:?}) and takes no push (/5/0/9 is {})",
+                supported.unwrap_or_default(),
+                method.map_or("unreadable".to_owned(), |m| m.to_string())
+            ),
+        )),
+    }
 }
 
 /// What an Update Result /5/0/5 value means for the operation.
@@ -119,6 +150,22 @@ pub fn apply_status(content: &Content, status: &mut FirmwareStatus) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delivery_follows_the_delivery_method_and_the_schemes_the_device_fetches() {
+        let http = "http://files.example/fw.bin";
+        let coap_only: &[i64] = &[0];
+        assert_eq!(delivery(None, None, http).unwrap(), Delivery::Pull);
+        assert_eq!(delivery(Some(0), Some(&[0, 2]), http).unwrap(), Delivery::Pull);
+        assert_eq!(delivery(Some(2), Some(&[0, 2]), http).unwrap(), Delivery::Pull, "both: pull preferred");
+        assert_eq!(delivery(Some(2), Some(coap_only), http).unwrap(), Delivery::Push, "both, scheme not fetched");
+        assert_eq!(delivery(Some(1), Some(&[0, 2]), http).unwrap(), Delivery::Push);
+        assert_eq!(delivery(Some(1), None, "ftp://x/y").unwrap(), Delivery::Push);
+        let err = delivery(Some(0), Some(coap_only), http).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NotSupported);
+        assert!(err.message.contains("takes no push"), "{}", err.message);
+        assert!(delivery(None, Some(coap_only), http).is_err());
+    }
 
     fn content(records: &[(u16, Value)]) -> Content {
         Content::new(

@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod mapping;
 pub mod native;
 mod ops;
+mod push;
 mod shell;
 pub mod software;
 
@@ -45,6 +46,11 @@ pub struct Lwm2mConfig {
     /// During a firmware update, read State `/5/0/3` this often when no notification came.
     /// Default 30 s.
     pub firmware_poll: Duration,
+    /// Largest firmware image the adapter fetches to push to a device whose Delivery Method
+    /// `/5/0/9` asks for push. Default 16 MiB.
+    pub firmware_push_max: usize,
+    /// Time allowed to fetch an image to push. Default 60 s.
+    pub firmware_fetch_timeout: Duration,
     /// A directory of DDF XML object definitions (OMA registry `N.xml`) typing values of
     /// objects beyond the built-in /1, /3, /4, /5, /6, /7, /9. Default none.
     pub ddf_dir: Option<std::path::PathBuf>,
@@ -66,6 +72,8 @@ impl Default for Lwm2mConfig {
             server: ServerConfig { confirm_registrations: true, ..ServerConfig::default() },
             read_device_on_register: true,
             firmware_poll: Duration::from_secs(30),
+            firmware_push_max: 16 << 20,
+            firmware_fetch_timeout: Duration::from_secs(60),
             ddf_dir: None,
             bootstrap_listen: Some(SocketAddr::from(([0, 0, 0, 0], 5783))),
             bootstrap: Default::default(),

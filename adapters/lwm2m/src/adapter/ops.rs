@@ -15,7 +15,7 @@ use unidm_models::{
 };
 
 use super::firmware::{self, UpdateResult};
-use super::{composite, dm, mapping, native, Ctx};
+use super::{composite, dm, mapping, native, push, Ctx};
 use crate::codec::Value;
 use crate::path::Path;
 use crate::server::{DmResponse, Observed, Registration, ServerEvent};
@@ -390,8 +390,9 @@ pub(super) async fn progress(ctx: &Ctx, op: &Operation, percent: u8, message: &s
     let _ = ctx.handle.operation_progress(op.id, p).await;
 }
 
-/// Firmware update by pull (fact sheet §9.6): write Package URI, follow State, execute Update
-/// when Downloaded, and map Update Result.
+/// Firmware update (fact sheet §9.6): by pull, write Package URI; by push (Delivery Method
+/// /5/0/9), fetch the image and write it to Package. Then follow State, execute Update when
+/// Downloaded, and map Update Result.
 async fn firmware_update(ctx: &Ctx, op: &Operation, fw: &FirmwareUpdate) -> Result<Option<Json>, OperationError> {
     let ep = endpoint(op);
     let reg = ctx.registration(ep).await;
@@ -399,35 +400,54 @@ async fn firmware_update(ctx: &Ctx, op: &Operation, fw: &FirmwareUpdate) -> Resu
         return Err(OperationError::new(ErrorKind::NotSupported, "the device did not register object /5"));
     }
     // A server must not send a URI whose scheme the client did not list in /5/0/8 (fact sheet
-    // §9.6); the resource is optional, so an unreadable list lets the client judge.
-    if let Ok(Json::Object(listed)) = read(ctx, ep, Path::Resource(5, 0, 8), None).await {
-        let wanted = firmware::protocol_for(&fw.uri).map(Json::from);
-        if !listed.values().any(|v| Some(v) == wanted.as_ref()) {
-            return Err(OperationError::new(
-                ErrorKind::NotSupported,
-                format!(
-                    "the device does not support the scheme of {} (/5/0/8 lists {:?})",
-                    fw.uri,
-                    listed.values().collect::<Vec<_>>()
-                ),
-            ));
-        }
-    }
+    // §9.6); both resources are optional, so an unreadable list lets the client judge, and an
+    // unreadable Delivery Method means pull.
+    let supported: Option<Vec<i64>> = match read(ctx, ep, Path::Resource(5, 0, 8), None).await {
+        Ok(Json::Object(listed)) => Some(listed.values().filter_map(Json::as_i64).collect()),
+        _ => None,
+    };
+    let method = read_int(ctx, ep, Path::Resource(5, 0, 9)).await.ok();
+    let delivery = firmware::delivery(method, supported.as_deref(), &fw.uri)?;
     let mut notes = ctx.notifications.subscribe();
     let state_path = Path::Resource(5, 0, 3);
     let uri_path = Path::Resource(5, 0, 1);
-    // After a restart the engine hands the operation back: an update of the same URI still in
-    // progress is followed, not restarted. Anything else in progress is reset first by writing
-    // an empty Package URI (fact sheet §9.6).
-    let current_uri = read(ctx, ep, uri_path, None).await.ok();
+    let package_path = Path::Resource(5, 0, 0);
+    // After a restart the engine hands the operation back: an update of the same image still
+    // in progress is followed, not restarted (by pull, the Package URI names it; by push, the
+    // device's firmware status this operation wrote). Anything else in progress is reset first
+    // by writing an empty Package URI, or an empty Package for push (fact sheet §9.6).
     let current_state = read_int(ctx, ep, state_path).await.ok();
-    let resume =
-        current_uri.as_ref().and_then(Json::as_str) == Some(fw.uri.as_str()) && matches!(current_state, Some(1..=3));
+    let same_image = match delivery {
+        firmware::Delivery::Pull => {
+            read(ctx, ep, uri_path, None).await.ok().as_ref().and_then(Json::as_str) == Some(fw.uri.as_str())
+        }
+        firmware::Delivery::Push => {
+            let id = unidm_models::DeviceId::lwm2m(ep).ok();
+            let status = id.and_then(|id| ctx.handle.device(&id)).and_then(|d| d.snapshot.firmware);
+            status.is_some_and(|s| s.url.as_deref() == Some(fw.uri.as_str()))
+        }
+    };
+    let resume = same_image && matches!(current_state, Some(1..=3));
     if !resume {
         if current_state.is_some_and(|s| s != 0) {
-            ctx.request_ok(ep, dm::write(&reg, uri_path, &json!(""), &ctx.models)?).await?;
+            let reset = match delivery {
+                firmware::Delivery::Pull => dm::write(&reg, uri_path, &json!(""), &ctx.models)?,
+                firmware::Delivery::Push => dm::write_opaque(package_path, Vec::new()),
+            };
+            ctx.request_ok(ep, reset).await?;
         }
-        ctx.request_ok(ep, dm::write(&reg, uri_path, &json!(fw.uri), &ctx.models)?).await?;
+        match delivery {
+            firmware::Delivery::Pull => {
+                ctx.request_ok(ep, dm::write(&reg, uri_path, &json!(fw.uri), &ctx.models)?).await?;
+            }
+            firmware::Delivery::Push => {
+                progress(ctx, op, 5, "fetching the image to push").await;
+                let image =
+                    push::fetch(&fw.uri, ctx.config.firmware_push_max, ctx.config.firmware_fetch_timeout).await?;
+                progress(ctx, op, 10, &format!("pushing {} bytes to /5/0/0", image.len())).await;
+                ctx.request_ok(ep, dm::write_opaque(package_path, image)).await?;
+            }
+        }
     }
     set_firmware(ctx, op, |s| {
         *s = FirmwareStatus {
@@ -440,7 +460,11 @@ async fn firmware_update(ctx: &Ctx, op: &Operation, fw: &FirmwareUpdate) -> Resu
         }
     })
     .await;
-    progress(ctx, op, 10, "package URI written").await;
+    let written = match delivery {
+        firmware::Delivery::Pull => "package URI written",
+        firmware::Delivery::Push => "package written",
+    };
+    progress(ctx, op, 20, written).await;
     let mut state = match read(ctx, ep, state_path, Some(0)).await {
         Ok(v) => v.as_i64(),
         Err(e) => {

@@ -18,6 +18,9 @@ pub struct FirmwareBehaviour {
     pub new_version: String,
     /// Reboot to apply the image: the client registers again (observations lost) once done.
     pub reboot_on_update: bool,
+    /// Firmware Update Delivery Method `/5/0/9`: 0 pull only (a Package `/5/0/0` write is
+    /// refused), 1 push only (a Package URI write is refused), 2 both.
+    pub delivery_method: u8,
 }
 
 impl Default for FirmwareBehaviour {
@@ -29,6 +32,7 @@ impl Default for FirmwareBehaviour {
             update_result: 1,
             new_version: "2.0".into(),
             reboot_on_update: false,
+            delivery_method: 2,
         }
     }
 }

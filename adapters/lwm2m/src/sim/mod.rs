@@ -117,6 +117,7 @@ impl SimClient {
             config.lifetime_s,
             v1_1,
         );
+        objects.values.insert(Path::Resource(5, 0, 9), Value::Integer(i64::from(config.firmware.delivery_method)));
         if config.software_management {
             objects.add_software_instance(0);
         }

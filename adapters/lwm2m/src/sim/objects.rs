@@ -77,6 +77,15 @@ pub enum Effect {
 const WRITABLE: &[(u16, u16)] =
     &[(1, 1), (1, 2), (1, 3), (1, 5), (1, 6), (1, 7), (3, 13), (3, 14), (3, 15), (5, 0), (5, 1), (9, 3), (16, 0)];
 
+/// An empty Package or Package URI: a reset to Idle (fact sheet §9.6).
+fn empty(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.is_empty(),
+        Value::Opaque(b) => b.is_empty(),
+        _ => false,
+    }
+}
+
 /// The simulated objects.
 #[derive(Debug, Clone)]
 pub struct Objects {
@@ -271,10 +280,16 @@ impl Objects {
             if !WRITABLE.contains(&(o, res)) {
                 return Err(ResponseType::MethodNotAllowed);
             }
-            // A new Package URI is taken in Idle only; an empty one resets (fact sheet §9.6).
+            // A new package or Package URI is taken in Idle only; an empty one resets (fact
+            // sheet §9.6). Each only when the Delivery Method /5/0/9 takes it.
             let idle = self.values.get(&Path::Resource(5, 0, 3)) == Some(&Value::Integer(0));
-            let package = r.path == Path::Resource(5, 0, 0);
-            if (package || r.path == Path::Resource(5, 0, 1)) && r.value != Value::String(String::new()) && !idle {
+            let method = self.values.get(&Path::Resource(5, 0, 9));
+            let (package, uri) = (r.path == Path::Resource(5, 0, 0), r.path == Path::Resource(5, 0, 1));
+            if (package || uri) && !empty(&r.value) && !idle {
+                return Err(ResponseType::MethodNotAllowed);
+            }
+            let refused = if package { Value::Integer(0) } else { Value::Integer(1) };
+            if (package || uri) && !empty(&r.value) && method == Some(&refused) {
                 return Err(ResponseType::MethodNotAllowed);
             }
         }
@@ -286,7 +301,7 @@ impl Objects {
                 }
             }
             if r.path == Path::Resource(5, 0, 0) {
-                effects.push(Effect::PackageWritten);
+                effects.push(if empty(&r.value) { Effect::Download(String::new()) } else { Effect::PackageWritten });
             }
             self.values.insert(r.path, r.value);
         }
