@@ -111,6 +111,21 @@ async fn fixture(mode: Mode) -> Fixture {
     Fixture { engine, adapter, submitted, clock, store, _dir: dir, path }
 }
 
+/// An engine and a recording test adapter started again on the database at `path`.
+async fn restart(
+    path: &std::path::Path,
+) -> (Engine, Arc<TestAdapter>, mpsc::UnboundedReceiver<unidm_models::Operation>) {
+    let (adapter, submitted) = TestAdapter::new(Mode::Record);
+    let engine = Engine::builder()
+        .store(SqliteStore::open(path).unwrap())
+        .adapter_arc(adapter.clone())
+        .manual_ticks()
+        .start()
+        .await
+        .unwrap();
+    (engine, adapter, submitted)
+}
+
 fn dev(n: &str) -> DeviceId {
     DeviceId::lwm2m(n).unwrap()
 }
@@ -341,14 +356,7 @@ async fn unfinished_operations_resume_after_restart() {
     f.store.close();
     tokio::time::sleep(Duration::from_millis(50)).await;
 
-    let (adapter, mut submitted) = TestAdapter::new(Mode::Record);
-    let engine = Engine::builder()
-        .store(SqliteStore::open(&path).unwrap())
-        .adapter_arc(adapter.clone())
-        .manual_ticks()
-        .start()
-        .await
-        .unwrap();
+    let (engine, _adapter, mut submitted) = restart(&path).await;
     let mut resumed = vec![submitted.recv().await.unwrap().id, submitted.recv().await.unwrap().id];
     resumed.sort();
     assert_eq!(resumed, ids[1..]);
@@ -391,14 +399,7 @@ async fn a_device_record_is_stored_with_the_device_and_kept_by_other_writes() {
     let path = f.path.clone();
     let dir = f._dir;
     f.engine.shutdown().await;
-    let (adapter, _submitted) = TestAdapter::new(Mode::Record);
-    let engine = Engine::builder()
-        .store(SqliteStore::open(&path).unwrap())
-        .adapter_arc(adapter.clone())
-        .manual_ticks()
-        .start()
-        .await
-        .unwrap();
+    let (engine, adapter, _submitted) = restart(&path).await;
     assert_eq!(engine.device(&id).unwrap().identity.model.as_deref(), Some("m"));
     assert_eq!(adapter.handle().device_records().await.unwrap(), vec![(id.clone(), b"again".to_vec())]);
     engine.delete_device(&id).await.unwrap();
