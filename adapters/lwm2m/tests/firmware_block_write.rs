@@ -88,13 +88,17 @@ async fn the_firmware_action_pushes_to_a_push_only_device() {
 }
 
 /// What the adapter will not push: an image over `firmware_push_max`, one the HTTP server does
-/// not have, one it cannot fetch (https); each a clear failure, and nothing written.
+/// not have, one it cannot fetch (https); each a clear failure, and the device, holding an
+/// earlier image, left as it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_that_cannot_be_fetched_fails_clearly() {
     let mut config = common::config();
     config.firmware_push_max = 1_000;
     let f = Fixture::with(config).await;
     let sim = push_only(&f, "push-bad").await;
+    let earlier = base64::engine::general_purpose::STANDARD.encode([1, 2, 3]);
+    let op = f.run("push-bad", native(NativeOp::Write, "/5/0/0", Some(json!(earlier)))).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
     let server = image_server(vec![7; 5_000]).await;
     for (uri, kind, words) in [
         (format!("http://{server}/fw.bin"), ErrorKind::BadInput, "over the 1000 bytes"),
@@ -106,6 +110,6 @@ async fn a_push_that_cannot_be_fetched_fails_clearly() {
         assert_eq!(e.kind, kind, "{uri}: {}", e.message);
         assert!(e.message.contains(words), "{uri}: {}", e.message);
     }
-    assert_eq!(sim.get(Path::Resource(5, 0, 0)), None, "nothing written");
-    assert_eq!(sim.get(Path::Resource(5, 0, 3)), Some(Value::Integer(0)));
+    assert_eq!(sim.get(Path::Resource(5, 0, 0)), Some(Value::Opaque(vec![1, 2, 3])), "nothing written");
+    assert_eq!(sim.get(Path::Resource(5, 0, 3)), Some(Value::Integer(2)), "still Downloaded, not reset");
 }

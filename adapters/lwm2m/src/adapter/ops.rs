@@ -429,6 +429,15 @@ async fn firmware_update(ctx: &Ctx, op: &Operation, fw: &FirmwareUpdate) -> Resu
     };
     let resume = same_image && matches!(current_state, Some(1..=3));
     if !resume {
+        // An image to push is fetched first: if that fails, the device is left as it was.
+        let image = match delivery {
+            firmware::Delivery::Pull => None,
+            firmware::Delivery::Push => {
+                progress(ctx, op, 5, "fetching the image to push").await;
+                let (max, timeout) = (ctx.config.firmware_push_max, ctx.config.firmware_fetch_timeout);
+                Some(push::fetch(&fw.uri, max, timeout).await?)
+            }
+        };
         if current_state.is_some_and(|s| s != 0) {
             let reset = match delivery {
                 firmware::Delivery::Pull => dm::write(&reg, uri_path, &json!(""), &ctx.models)?,
@@ -436,18 +445,13 @@ async fn firmware_update(ctx: &Ctx, op: &Operation, fw: &FirmwareUpdate) -> Resu
             };
             ctx.request_ok(ep, reset).await?;
         }
-        match delivery {
-            firmware::Delivery::Pull => {
-                ctx.request_ok(ep, dm::write(&reg, uri_path, &json!(fw.uri), &ctx.models)?).await?;
-            }
-            firmware::Delivery::Push => {
-                progress(ctx, op, 5, "fetching the image to push").await;
-                let image =
-                    push::fetch(&fw.uri, ctx.config.firmware_push_max, ctx.config.firmware_fetch_timeout).await?;
+        match image {
+            None => ctx.request_ok(ep, dm::write(&reg, uri_path, &json!(fw.uri), &ctx.models)?).await?,
+            Some(image) => {
                 progress(ctx, op, 10, &format!("pushing {} bytes to /5/0/0", image.len())).await;
-                ctx.request_ok(ep, dm::write_opaque(package_path, image)).await?;
+                ctx.request_ok(ep, dm::write_opaque(package_path, image)).await?
             }
-        }
+        };
     }
     set_firmware(ctx, op, |s| {
         *s = FirmwareStatus {
