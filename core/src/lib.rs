@@ -39,6 +39,9 @@
 //! - A group operation never has more than its `concurrency` members dispatched or running.
 //! - A device contact and the adapter's record of the device (an LwM2M registration;
 //!   [`AdapterHandle::device_contact_with_record`]) are committed together, in the device's row.
+//! - One [`SqliteStore`] writes a database file at a time (an advisory lock on
+//!   `{file}.lock`; a second open fails with "in use by another unidm");
+//!   [`SqliteStore::open_read_only`] reads beside it. [`Engine::shutdown`] closes the store.
 #![deny(missing_docs)]
 
 pub mod adapter;
