@@ -103,6 +103,25 @@ pub struct Registration {
 }
 
 impl Registration {
+    /// A registration of endpoint `e` from 127.0.0.1:1 with `version`, no objects, for unit
+    /// tests to adjust.
+    #[cfg(test)]
+    pub(crate) fn for_test(version: &str) -> Registration {
+        Registration {
+            id: "r".into(),
+            endpoint: "e".into(),
+            lifetime_s: 60,
+            version: version.into(),
+            binding: "U".into(),
+            queue_mode: false,
+            sms: None,
+            address: SocketAddr::from(([127, 0, 0, 1], 1)),
+            root_path: "/".into(),
+            content_formats: vec![],
+            objects: vec![],
+        }
+    }
+
     /// The registered objects and instances as paths.
     pub fn object_paths(&self) -> impl Iterator<Item = Path> + '_ {
         self.objects.iter().filter_map(|o| o.path.parse::<Path>().ok())

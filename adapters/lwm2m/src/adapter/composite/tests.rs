@@ -3,22 +3,9 @@ use crate::codec::{NoHints, Value};
 use crate::model::BuiltinModels;
 use coap_lite::ResponseType;
 use serde_json::json;
-use std::net::SocketAddr;
 
 fn reg(version: &str, content_formats: Vec<u16>) -> Registration {
-    Registration {
-        id: "r".into(),
-        endpoint: "e".into(),
-        lifetime_s: 60,
-        version: version.into(),
-        binding: "U".into(),
-        queue_mode: false,
-        sms: None,
-        address: SocketAddr::from(([127, 0, 0, 1], 1)),
-        root_path: "/".into(),
-        content_formats,
-        objects: vec![],
-    }
+    Registration { content_formats, ..Registration::for_test(version) }
 }
 
 /// Fact sheet §4: FETCH on `/`, Content-Format 110 with names only, Accept 110; the paths

@@ -1,21 +1,8 @@
 use super::*;
 use crate::model::BuiltinModels;
-use std::net::SocketAddr;
 
 fn reg(version: &str) -> Registration {
-    Registration {
-        id: "r".into(),
-        endpoint: "e".into(),
-        lifetime_s: 60,
-        version: version.into(),
-        binding: "U".into(),
-        queue_mode: false,
-        sms: None,
-        address: SocketAddr::from(([127, 0, 0, 1], 1)),
-        root_path: "/".into(),
-        content_formats: vec![],
-        objects: vec![],
-    }
+    Registration::for_test(version)
 }
 
 #[test]

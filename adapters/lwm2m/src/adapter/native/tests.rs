@@ -2,22 +2,10 @@ use super::*;
 use crate::model::BuiltinModels;
 use crate::server::ObjectLink;
 use coap_lite::ResponseType;
-use std::net::SocketAddr;
 
 fn reg(version: &str, objects: &[&str]) -> Registration {
-    Registration {
-        id: "r".into(),
-        endpoint: "e".into(),
-        lifetime_s: 60,
-        version: version.into(),
-        binding: "U".into(),
-        queue_mode: false,
-        sms: None,
-        address: SocketAddr::from(([127, 0, 0, 1], 1)),
-        root_path: "/".into(),
-        content_formats: vec![],
-        objects: objects.iter().map(|p| ObjectLink { path: (*p).into(), version: None }).collect(),
-    }
+    let objects = objects.iter().map(|p| ObjectLink { path: (*p).into(), version: None }).collect();
+    Registration { objects, ..Registration::for_test(version) }
 }
 
 fn answer(payload: &str, location: &[&str]) -> DmResponse {
