@@ -35,6 +35,17 @@ struct Persisted {
     expires_at_ms: Option<i64>,
 }
 
+impl Persisted {
+    /// The lifetime left at wall-clock time `wall` (ms): `None` when it has run out,
+    /// `Some(None)` for a registration that never expires.
+    fn remaining(&self, wall: i64) -> Option<Option<Duration>> {
+        match self.expires_at_ms.map(|at| at - wall) {
+            Some(ms) if ms <= 0 => None,
+            left => Some(left.map(|ms| Duration::from_millis(ms as u64))),
+        }
+    }
+}
+
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
@@ -111,18 +122,16 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
             let _ = handle.device_gone_clearing_record(&id, Gone::Expired).await;
             continue;
         };
-        let remaining = p.expires_at_ms.map(|at| at - wall);
-        if remaining.is_some_and(|r| r <= 0) {
+        let Some(remaining) = p.remaining(wall) else {
             let _ = handle.device_gone_clearing_record(&id, Gone::Expired).await;
             continue;
-        }
-        let remaining = remaining.map(|ms| Duration::from_millis(ms as u64));
+        };
         registrations.insert(p.registration.endpoint.clone(), p.registration.clone());
         server.restore(now(), p.registration, remaining);
     }
     for (key, bytes) in legacy {
         if let Some(p) = migrate_legacy(&handle, &registrations, &key, &bytes, wall).await {
-            let remaining = p.expires_at_ms.map(|at| Duration::from_millis((at - wall).max(0) as u64));
+            let remaining = p.remaining(wall).flatten();
             registrations.insert(p.registration.endpoint.clone(), p.registration.clone());
             server.restore(now(), p.registration, remaining);
         }
@@ -160,7 +169,7 @@ async fn migrate_legacy(
     let live = serde_json::from_slice::<Persisted>(bytes)
         .ok()
         .filter(|p| !restored.contains_key(&p.registration.endpoint))
-        .filter(|p| p.expires_at_ms.is_none_or(|at| at > wall));
+        .filter(|p| p.remaining(wall).is_some());
     let moved = match live.map(|p| (DeviceId::lwm2m(&p.registration.endpoint), p)) {
         Some((Ok(id), p)) => {
             let reg = &p.registration;
