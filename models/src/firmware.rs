@@ -93,10 +93,132 @@ pub struct FirmwareStatus {
     pub protocol_result: Option<String>,
 }
 
+/// What an adapter learned of a firmware update: the state the device reports (translated by
+/// the adapter from `/5/0/3` + `/5/0/5`, `TransferComplete`, FUMO `State`) and the details that
+/// came with it. Fields left `None` keep what the snapshot held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirmwareReport {
+    /// The state the device is in now.
+    pub state: FirmwareState,
+    /// Package version, when reported (or asked for by a new update).
+    pub version: Option<String>,
+    /// Package name.
+    pub name: Option<String>,
+    /// Package URL.
+    pub url: Option<String>,
+    /// Why the update failed (with [`FirmwareState::Failed`]).
+    pub failure: Option<String>,
+    /// The protocol's own result code.
+    pub protocol_result: Option<String>,
+}
+
+impl FirmwareReport {
+    /// A report of `state` with nothing else.
+    pub fn new(state: FirmwareState) -> Self {
+        FirmwareReport { state, ..FirmwareReport::default() }
+    }
+
+    /// A failure with its reason and the protocol's code.
+    pub fn failed(failure: impl Into<String>, protocol_result: Option<String>) -> Self {
+        FirmwareReport {
+            state: FirmwareState::Failed,
+            failure: Some(failure.into()),
+            protocol_result,
+            ..FirmwareReport::default()
+        }
+    }
+}
+
+/// A firmware state change the state machine does not allow ([`FirmwareState::can_move_to`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("firmware state cannot move from {from:?} to {to:?}")]
+pub struct IllegalMove {
+    /// The state the snapshot held.
+    pub from: FirmwareState,
+    /// The state asked for.
+    pub to: FirmwareState,
+}
+
+impl FirmwareStatus {
+    /// The one way adapters move a device's firmware snapshot: `current` (the snapshot, `None`
+    /// before anything was known) becomes `report`, when the state machine allows the move.
+    /// A success or a failure ends the update, so a new report of an earlier phase (a device that
+    /// reports `Idle` after it applied the image) is taken as the next resting state.
+    /// `status()` gives the oneM2M `uds.sus` of the result.
+    pub fn advance(current: Option<&FirmwareStatus>, report: FirmwareReport) -> Result<FirmwareStatus, IllegalMove> {
+        let mut next = current.cloned().unwrap_or_default();
+        let from = next.state;
+        if !from.can_move_to(report.state) {
+            return Err(IllegalMove { from, to: report.state });
+        }
+        next.state = report.state;
+        if report.version.is_some() {
+            next.version = report.version;
+        }
+        if report.name.is_some() {
+            next.name = report.name;
+        }
+        if report.url.is_some() {
+            next.url = report.url;
+        }
+        if report.protocol_result.is_some() {
+            next.protocol_result = report.protocol_result;
+        }
+        next.failure = match report.state {
+            FirmwareState::Failed => report.failure.or(next.failure).or_else(|| Some("firmware update failed".into())),
+            _ => None,
+        };
+        Ok(next)
+    }
+
+    /// [`FirmwareStatus::advance`] on a device's snapshot in place; on an illegal move the
+    /// snapshot stays as it was and the error says which move was refused.
+    pub fn advance_in(slot: &mut Option<FirmwareStatus>, report: FirmwareReport) -> Result<(), IllegalMove> {
+        *slot = Some(FirmwareStatus::advance(slot.as_ref(), report)?);
+        Ok(())
+    }
+
+    /// oneM2M `fwr.uds.sus` of this status (onem2m-mapping.md §6.1).
+    pub fn status(&self) -> M2mStatus {
+        self.state.m2m_status()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::FirmwareState::*;
     use super::*;
+
+    #[test]
+    fn advance_enforces_the_state_machine_and_keeps_what_was_not_reported() {
+        let start = FirmwareReport {
+            state: Downloading,
+            version: Some("2.0".into()),
+            url: Some("http://f/x".into()),
+            ..FirmwareReport::default()
+        };
+        let s = FirmwareStatus::advance(None, start).unwrap();
+        assert_eq!((s.state, s.version.as_deref(), s.status()), (Downloading, Some("2.0"), M2mStatus::InProcess));
+        let err = FirmwareStatus::advance(Some(&s), FirmwareReport::new(Succeeded)).unwrap_err();
+        assert_eq!(err, IllegalMove { from: Downloading, to: Succeeded });
+        let s = FirmwareStatus::advance(Some(&s), FirmwareReport::new(Downloaded)).unwrap();
+        let s = FirmwareStatus::advance(Some(&s), FirmwareReport::new(Updating)).unwrap();
+        let s = FirmwareStatus::advance(Some(&s), FirmwareReport::new(Succeeded)).unwrap();
+        assert_eq!(
+            (s.version.as_deref(), s.url.as_deref(), s.status()),
+            (Some("2.0"), Some("http://f/x"), M2mStatus::Successful)
+        );
+        let f = FirmwareStatus::advance(Some(&s), FirmwareReport::failed("integrity", Some("5".into()))).unwrap();
+        assert_eq!(
+            (f.failure.as_deref(), f.protocol_result.as_deref(), f.status()),
+            (Some("integrity"), Some("5"), M2mStatus::Failure)
+        );
+        let again = FirmwareStatus::advance(Some(&f), FirmwareReport::new(Downloading)).unwrap();
+        assert_eq!(again.failure, None, "a new attempt clears the old failure");
+        let mut slot = Some(s.clone());
+        assert!(FirmwareStatus::advance_in(&mut slot, FirmwareReport::new(Downloaded)).is_err());
+        assert_eq!(slot, Some(s), "an illegal move leaves the snapshot as it was");
+    }
 
     #[test]
     fn happy_path_is_allowed() {
