@@ -49,7 +49,7 @@ impl Adapter for DemoAdapter {
         Ok(())
     }
 
-    async fn cancel(&self, _op: OperationId) {}
+    async fn cancel(&self, _op: OperationId, _device: &DeviceId) {}
 }
 
 #[tokio::main]

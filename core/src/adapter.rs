@@ -9,12 +9,15 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use unidm_models::{
-    Device, DeviceId, Event, Operation, OperationError, OperationId, PresenceState, Progress, Protocol, Timestamp,
+    Device, DeviceId, Event, Operation, OperationError, OperationId, OperationState, PresenceState, Progress, Protocol,
+    Timestamp,
 };
 
+use crate::clock::Clock;
 use crate::engine::{Inner, RecordChange};
 use crate::store::{StoreError, StoreExt, Write};
 use crate::CoreError;
@@ -34,8 +37,9 @@ pub trait Adapter: Send + Sync + 'static {
     /// back unfinished operations after a restart, so `submit` may see an id twice.
     async fn submit(&self, op: Operation) -> Result<(), OperationError>;
 
-    /// Drops an operation that was cancelled or expired; best effort.
-    async fn cancel(&self, op: OperationId);
+    /// Drops an operation of `device` that was cancelled or expired; best effort. Only the
+    /// adapter of the device's protocol is told.
+    async fn cancel(&self, op: OperationId, device: &DeviceId);
 
     /// Stops the adapter's I/O.
     async fn shutdown(&self) {}
@@ -66,6 +70,17 @@ impl Contact {
     }
 }
 
+/// What [`AdapterHandle::device_seen`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Last-seen moved in memory only.
+    InMemory,
+    /// Last-seen was stored (it had grown old), without an event.
+    Stored,
+    /// Something else changed: the full contact path ran (stored, with its event and rules).
+    Contact,
+}
+
 /// Why a device went away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gone {
@@ -94,6 +109,27 @@ impl AdapterHandle {
         self.inner.clock.now()
     }
 
+    /// The engine's clock: a [`crate::ManualClock`] in tests drives adapter timers too.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.clock.clone()
+    }
+
+    /// The engine clock's monotonic reading ([`Clock::monotonic`]), what adapter timers measure.
+    pub fn monotonic(&self) -> Duration {
+        self.inner.clock.monotonic()
+    }
+
+    /// Waits until the engine clock's monotonic reading reaches `at`.
+    pub async fn sleep_until(&self, at: Duration) {
+        self.inner.clock.sleep_until(at).await
+    }
+
+    /// Waits for `d` on the engine's clock.
+    pub async fn sleep(&self, d: Duration) {
+        let at = self.monotonic() + d;
+        self.sleep_until(at).await
+    }
+
     /// A device made contact; `update` records what the adapter learned (identity,
     /// capabilities, snapshot). Creates the device on first contact, fires provisioning rules,
     /// and returns the device as stored.
@@ -120,6 +156,27 @@ impl AdapterHandle {
     ) -> Result<Device, CoreError> {
         self.check_protocol(id)?;
         self.inner.device_contact(id, contact, RecordChange::Set(record), update).await
+    }
+
+    /// A device was heard from and nothing else changed (a periodic Inform, an LwM2M Update
+    /// without new parameters): the cheap path of [`AdapterHandle::device_contact`]. When the
+    /// device is known and `contact` changes nothing but last-seen (same presence, lifetime and
+    /// address, no boot), last-seen moves in memory only, with no event; it is stored once the
+    /// stored value is older than half the device's lifetime (five minutes without one), so
+    /// that expiry after a restart stays right: a device that keeps its lifetime is always
+    /// heard from again before its stored last-seen plus lifetime. Otherwise this is
+    /// [`AdapterHandle::device_contact`] without an update. Answers whether it wrote.
+    pub async fn device_seen(&self, id: &DeviceId, contact: Contact) -> Result<Seen, CoreError> {
+        self.check_protocol(id)?;
+        self.inner.device_seen(id, contact).await
+    }
+
+    /// Stores the adapter's record of a device (or clears it with `None`) without a contact,
+    /// no event: the one place an adapter keeps what it knows of a device
+    /// ([`AdapterHandle::device_records`] gives it back after a restart).
+    pub async fn set_device_record(&self, id: &DeviceId, record: Option<Vec<u8>>) -> Result<(), CoreError> {
+        self.check_protocol(id)?;
+        self.inner.set_device_record(id, record).await
     }
 
     /// Updates what is known of a device without a presence change (a snapshot refresh).
@@ -166,6 +223,30 @@ impl AdapterHandle {
     /// An operation is being worked on by the device.
     pub async fn operation_progress(&self, op: OperationId, progress: Progress) -> Result<(), CoreError> {
         self.inner.operation_running(op, progress).await
+    }
+
+    /// [`AdapterHandle::operation_progress`] that also stores `state`, the adapter's own state of
+    /// the operation (its procedure's step), in the same commit: after a restart the engine
+    /// hands the operation back with it in [`Operation::adapter_state`].
+    pub async fn operation_progress_with_state(
+        &self,
+        op: OperationId,
+        progress: Progress,
+        state: Vec<u8>,
+    ) -> Result<(), CoreError> {
+        self.inner.operation_step(op, OperationState::Running, Some(progress), None, Some(state)).await
+    }
+
+    /// The operation waits for the device (to register, for its next session, for a download to
+    /// end): state `waiting`, with `waiting_for` in words. `state`, when given, is stored as
+    /// with [`AdapterHandle::operation_progress_with_state`].
+    pub async fn operation_waiting(
+        &self,
+        op: OperationId,
+        waiting_for: impl Into<String>,
+        state: Option<Vec<u8>>,
+    ) -> Result<(), CoreError> {
+        self.inner.operation_step(op, OperationState::Waiting, None, Some(waiting_for.into()), state).await
     }
 
     /// An operation succeeded, with its result.

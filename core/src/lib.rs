@@ -32,8 +32,24 @@
 //! # Guarantees
 //! - An operation is committed to the store before `create_operation` returns, and so is every
 //!   later state change; after a restart every unfinished operation is handed back to its
-//!   adapter (states `pending -> dispatched -> running -> succeeded | failed | cancelled |
-//!   expired`).
+//!   adapter (states `pending -> dispatched -> waiting | running -> succeeded | failed |
+//!   cancelled | expired`) with the adapter's own state of it ([`unidm_models::Operation::adapter_state`],
+//!   stored by [`AdapterHandle::operation_progress_with_state`] /
+//!   [`AdapterHandle::operation_waiting`]). The attempt a restart interrupted is resumed, not
+//!   counted again.
+//! - [`Engine::shutdown`] stops taking work before it closes the store: no operation is
+//!   created or dispatched once it began, and every write queued before is committed.
+//! - An adapter hears `cancel` only for its own devices.
+//!
+//! # Writing an adapter
+//! An adapter implements [`Adapter`] and reports through its [`AdapterHandle`]. What carries
+//! operations to devices is shared: [`Delivery`] holds per-device queues, requests sent and
+//! not answered (an unanswered request is a failed attempt), durable waits keyed by a
+//! [`Correlator`] (parked operations survive a restart without being sent twice), wake-ups of
+//! one device when it becomes reachable, and no-progress limits per step. Timers measure the
+//! engine's clock ([`AdapterHandle::monotonic`], [`AdapterHandle::sleep_until`]), so a
+//! [`ManualClock`] drives them in tests. [`AdapterHandle::device_seen`] records a contact that
+//! changed nothing but last-seen without a write or an event.
 //! - Events are published once the change they describe is committed, in commit order; a slow
 //!   subscriber receives [`Received::Lagged`] with the number of events it missed.
 //! - A group operation never has more than its `concurrency` members dispatched or running.
@@ -46,13 +62,15 @@
 
 pub mod adapter;
 mod clock;
+pub mod delivery;
 mod engine;
 mod error;
 mod events;
 pub mod store;
 
-pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone, Seen};
+pub use clock::{Clock, ManualClock, Sleep, SystemClock};
+pub use delivery::{Correlator, Delivery, DeliveryConfig, Submitted, Wait, Woken};
 pub use engine::{
     CreateOptions, DeviceQuery, Engine, EngineBuilder, EngineConfig, EngineStats, GroupOperationView, TopologyEdge,
     TopologyGraph,

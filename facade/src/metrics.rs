@@ -70,7 +70,7 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
         out,
         "# HELP unidm_operations_active Unfinished operations by state.\n# TYPE unidm_operations_active gauge"
     );
-    for state in ["pending", "dispatched", "running"] {
+    for state in ["pending", "dispatched", "waiting", "running"] {
         let _ = writeln!(
             out,
             "unidm_operations_active{{state=\"{state}\"}} {}",

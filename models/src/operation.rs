@@ -1,7 +1,7 @@
 //! Durable operations: one request on one device, from acceptance to its outcome.
 //!
-//! States (DESIGN.md, "The engine"): `pending -> dispatched -> running(progress) -> succeeded |
-//! failed | cancelled | expired`. An operation is committed to the store before the API answers
+//! States (DESIGN.md, "The engine"): `pending -> dispatched -> waiting | running(progress) ->
+//! succeeded | failed | cancelled | expired`. An operation is committed to the store before the API answers
 //! with its id, and every state change is committed too, so a restart resumes it.
 
 use std::fmt;
@@ -31,6 +31,9 @@ pub enum OperationState {
     Pending,
     /// Handed to the adapter, which has sent it or queued it for the device's next contact.
     Dispatched,
+    /// The adapter waits for the device before it can go on: for it to register, for the CPE's
+    /// next session, for `Downloaded`; `waitingFor` says what.
+    Waiting,
     /// The device is working on it; see `progress`.
     Running,
     /// Done, with a result.
@@ -45,9 +48,10 @@ pub enum OperationState {
 
 impl OperationState {
     /// Every state, in lifecycle order.
-    pub const ALL: [OperationState; 7] = [
+    pub const ALL: [OperationState; 8] = [
         OperationState::Pending,
         OperationState::Dispatched,
+        OperationState::Waiting,
         OperationState::Running,
         OperationState::Succeeded,
         OperationState::Failed,
@@ -68,6 +72,7 @@ impl OperationState {
         match self {
             OperationState::Pending => "pending",
             OperationState::Dispatched => "dispatched",
+            OperationState::Waiting => "waiting",
             OperationState::Running => "running",
             OperationState::Succeeded => "succeeded",
             OperationState::Failed => "failed",
@@ -104,6 +109,9 @@ pub enum ErrorKind {
     Timeout,
     /// The transport failed (connection refused, reset, unreachable).
     Transport,
+    /// The device stopped progressing: it reported nothing new on a step within the step's
+    /// no-progress limit. Not retried.
+    Stalled,
     /// Something inside unidm went wrong.
     Internal,
 }
@@ -197,6 +205,9 @@ pub struct Operation {
     /// Progress while running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+    /// What the operation waits for, in words, while `waiting`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
     /// The outcome of a succeeded operation (a read value, ping statistics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
@@ -223,6 +234,36 @@ pub struct Operation {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// The adapter's own state of the operation (which step of a multi-step procedure, what it
+    /// waits for), stored with the operation's progress and handed back to the adapter after a
+    /// restart. Not part of the API.
+    #[serde(skip)]
+    pub adapter_state: Option<Vec<u8>>,
+}
+
+impl Operation {
+    /// A new pending operation, as the engine creates it.
+    pub fn new(id: OperationId, device: DeviceId, action: Action, retry: RetryPolicy, now: Timestamp) -> Self {
+        Operation {
+            id,
+            device,
+            action,
+            state: OperationState::Pending,
+            progress: None,
+            waiting_for: None,
+            result: None,
+            error: None,
+            attempts: 0,
+            retry,
+            not_before: None,
+            deadline: None,
+            group_operation: None,
+            rule: None,
+            created_at: now,
+            updated_at: now,
+            adapter_state: None,
+        }
+    }
 }
 
 #[cfg(test)]

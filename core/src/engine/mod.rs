@@ -98,6 +98,9 @@ pub(crate) struct Inner {
     finished: Mutex<BTreeMap<String, u64>>,
     stopping: AtomicBool,
     stop: Notify,
+    /// Devices whose last-seen moved in memory only ([`AdapterHandle::device_seen`]), with the
+    /// last-seen their stored document holds.
+    unstored_seen: Mutex<HashMap<DeviceId, Timestamp>>,
 }
 
 /// A store commit in flight; its events are published when it lands.
@@ -243,6 +246,7 @@ impl EngineBuilder {
             finished: Mutex::new(BTreeMap::new()),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
+            unstored_seen: Mutex::new(HashMap::new()),
             store,
         });
 
@@ -346,12 +350,17 @@ impl Engine {
         s
     }
 
-    /// Stops the ticker and the adapters and waits for every queued write to commit. Unfinished
+    /// Stops taking work (no operation is created or dispatched any more), stops the ticker and
+    /// the adapters, waits for every queued write to commit, then closes the store. Unfinished
     /// operations stay stored and resume at the next start.
     pub async fn shutdown(&self) {
         if self.inner.stopping.swap(true, Ordering::SeqCst) {
             return;
         }
+        // Stop taking work first: once `stopping` is seen under the operations lock, no dispatch
+        // queues a write any more, so every write queued before this point is flushed below and
+        // none arrives after the store is closed.
+        drop(self.inner.ops.lock());
         self.inner.stop.notify_waiters();
         let ticker = self.ticker.lock().ok().and_then(|mut t| t.take());
         if let Some(t) = ticker {

@@ -28,6 +28,9 @@ pub struct CreateOptions {
 pub(crate) struct OpsState {
     pub(crate) active: HashMap<OperationId, Operation>,
     pub(crate) runs: HashMap<OperationId, GroupRun>,
+    /// Operations taken back after a restart whose attempt was interrupted: handing them to the
+    /// adapter again resumes that attempt, it does not start a new one.
+    pub(crate) resumed: HashSet<OperationId>,
 }
 
 /// A group operation in progress: which members wait, which are in flight, counts per state.
@@ -98,23 +101,10 @@ impl Inner {
         now: Timestamp,
     ) -> Operation {
         let timeout = opts.timeout.or(self.config.default_deadline);
-        Operation {
-            id: self.next_id(),
-            device,
-            action,
-            state: OperationState::Pending,
-            progress: None,
-            result: None,
-            error: None,
-            attempts: 0,
-            retry: opts.retry.unwrap_or(self.config.default_retry),
-            not_before: None,
-            deadline: timeout.map(|t| now.plus(t)),
-            group_operation: None,
-            rule: None,
-            created_at: now,
-            updated_at: now,
-        }
+        let mut op =
+            Operation::new(self.next_id(), device, action, opts.retry.unwrap_or(self.config.default_retry), now);
+        op.deadline = timeout.map(|t| now.plus(t));
+        op
     }
 
     pub(crate) async fn create_operation(
@@ -124,6 +114,9 @@ impl Inner {
         opts: CreateOptions,
         rule: Option<String>,
     ) -> Result<Operation, CoreError> {
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(CoreError::Shutdown);
+        }
         action.validate().map_err(|(field, msg)| CoreError::bad_input(format!("action.{field}"), msg))?;
         let function = action.function();
         let supported = {
@@ -157,7 +150,13 @@ impl Inner {
         let now = self.clock.now();
         let (adapter, op, commit) = {
             let Ok(mut guard) = self.ops.lock() else { return };
+            // A stopping engine takes no new work: the operation stays pending in the store and
+            // is dispatched at the next start.
+            if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
             let ops = &mut *guard;
+            let resumed = ops.resumed.remove(&id);
             let Some(op) = ops.active.get_mut(&id) else { return };
             if op.state != OperationState::Pending || op.not_before.is_some_and(|t| t > now) {
                 return;
@@ -171,7 +170,9 @@ impl Inner {
             // Without an adapter for its protocol the operation stays pending until its deadline.
             let Some(adapter) = self.adapter(op.device.protocol()) else { return };
             op.state = OperationState::Dispatched;
-            op.attempts += 1;
+            if !resumed || op.attempts == 0 {
+                op.attempts += 1;
+            }
             op.not_before = None;
             op.updated_at = now;
             let op = op.clone();
@@ -183,7 +184,11 @@ impl Inner {
             (adapter, op.clone(), self.persist(vec![Write::operation(&op)], events))
         };
         if let Err(e) = commit.wait().await {
-            tracing::error!(operation = %id, error = %e, "could not store dispatch");
+            if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                tracing::debug!(operation = %id, error = %e, "dispatch not stored while stopping");
+            } else {
+                tracing::error!(operation = %id, error = %e, "could not store dispatch");
+            }
             return;
         }
         if let Err(e) = adapter.submit(op).await {
@@ -195,9 +200,13 @@ impl Inner {
 
     /// Applies `change` to an unfinished operation, stores it, keeps group bookkeeping, and
     /// starts whatever the change frees a slot for.
-    fn transition(self: &Arc<Self>, id: OperationId, change: impl FnOnce(&mut Operation)) -> Result<Commit, CoreError> {
+    fn transition(
+        self: &Arc<Self>,
+        id: OperationId,
+        change: impl FnOnce(&mut Operation),
+    ) -> Result<(Commit, Operation), CoreError> {
         let now = self.clock.now();
-        let (commit, start) = {
+        let (commit, start, op) = {
             let mut guard = self.ops.lock().map_err(|_| CoreError::Shutdown)?;
             let ops = &mut *guard;
             let op = ops
@@ -206,6 +215,12 @@ impl Inner {
                 .ok_or_else(|| CoreError::Conflict(format!("operation {id} is not in progress")))?;
             change(op);
             op.updated_at = now;
+            if op.state != OperationState::Waiting {
+                op.waiting_for = None;
+            }
+            if op.state.is_terminal() {
+                op.adapter_state = None;
+            }
             let op = op.clone();
             if op.state.is_terminal() {
                 ops.active.remove(&id);
@@ -225,12 +240,12 @@ impl Inner {
                     }
                 }
             }
-            (self.persist(vec![Write::operation(&op)], events), start)
+            (self.persist(vec![Write::operation(&op)], events), start, op)
         };
         for s in start {
             self.dispatch(s);
         }
-        Ok(commit)
+        Ok((commit, op))
     }
 
     pub(crate) async fn operation_running(
@@ -242,6 +257,33 @@ impl Inner {
             op.state = OperationState::Running;
             op.progress = Some(progress);
         })?
+        .0
+        .wait()
+        .await
+    }
+
+    /// [`Inner::operation_running`] that also stores the adapter's state of the operation in the
+    /// same commit (`None` keeps what was stored).
+    pub(crate) async fn operation_step(
+        self: &Arc<Self>,
+        id: OperationId,
+        state: OperationState,
+        progress: Option<Progress>,
+        waiting_for: Option<String>,
+        adapter_state: Option<Vec<u8>>,
+    ) -> Result<(), CoreError> {
+        debug_assert!(matches!(state, OperationState::Running | OperationState::Waiting));
+        self.transition(id, |op| {
+            op.state = state;
+            if progress.is_some() {
+                op.progress = progress;
+            }
+            op.waiting_for = waiting_for;
+            if adapter_state.is_some() {
+                op.adapter_state = adapter_state;
+            }
+        })?
+        .0
         .wait()
         .await
     }
@@ -257,6 +299,7 @@ impl Inner {
             op.error = None;
             op.not_before = None;
         })?
+        .0
         .wait()
         .await
     }
@@ -276,6 +319,7 @@ impl Inner {
             }
             op.error = Some(error);
         })?
+        .0
         .wait()
         .await
     }
@@ -301,9 +345,11 @@ impl Inner {
                     "the deadline passed before the operation finished",
                 ));
             });
-            if let Ok(c) = commit {
-                let _ = c.wait().await;
-                self.tell_adapter_cancel(id);
+            if let Ok((c, op)) = commit {
+                if let Err(e) = c.wait().await {
+                    tracing::warn!(operation = %id, error = %e, "expiry not stored");
+                }
+                self.tell_adapter_cancel(id, op.device);
             }
         }
         for id in due {
@@ -311,20 +357,18 @@ impl Inner {
         }
     }
 
-    fn tell_adapter_cancel(self: &Arc<Self>, id: OperationId) {
-        let inner = self.clone();
-        tokio::spawn(async move {
-            for a in inner.adapters.values() {
-                a.cancel(id).await;
-            }
-        });
+    /// Tells the adapter of `device`'s protocol, and only it, that an operation was cancelled
+    /// or expired.
+    fn tell_adapter_cancel(self: &Arc<Self>, id: OperationId, device: DeviceId) {
+        let Some(adapter) = self.adapter(device.protocol()) else { return };
+        tokio::spawn(async move { adapter.cancel(id, &device).await });
     }
 
     pub(crate) async fn cancel_operation(self: &Arc<Self>, id: OperationId) -> Result<Operation, CoreError> {
         match self.transition(id, |op| op.state = OperationState::Cancelled) {
-            Ok(commit) => {
+            Ok((commit, op)) => {
                 commit.wait().await?;
-                self.tell_adapter_cancel(id);
+                self.tell_adapter_cancel(id, op.device);
                 self.store.get_operation(id).await?.ok_or_else(|| CoreError::not_found("operation", id))
             }
             Err(CoreError::Conflict(_)) => match self.store.get_operation(id).await? {
@@ -368,7 +412,10 @@ impl Inner {
             let mut ops = self.ops.lock().map_err(|_| CoreError::Shutdown)?;
             for mut op in unfinished {
                 if op.state != OperationState::Pending {
+                    // The attempt the restart interrupted goes on: it is not a new one.
+                    ops.resumed.insert(op.id);
                     op.state = OperationState::Pending;
+                    op.waiting_for = None;
                     op.updated_at = now;
                     writes.push(Write::operation(&op));
                 }

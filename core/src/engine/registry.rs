@@ -7,7 +7,7 @@ use serde::Serialize;
 use unidm_models::{Device, DeviceId, Event, PresenceState, Protocol, Timestamp, Trigger};
 
 use super::{Engine, Inner};
-use crate::adapter::{Contact, Gone};
+use crate::adapter::{Contact, Gone, Seen};
 
 /// What a device write does with the adapter's record of the device.
 #[derive(Debug)]
@@ -102,6 +102,7 @@ impl Inner {
             }
             update(d);
             bump(d, now);
+            self.forget_unstored_seen(id);
             let device = (**d).clone();
             let event = if was_offline {
                 Event::DeviceRegistered { device: Box::new(device.clone()) }
@@ -125,6 +126,60 @@ impl Inner {
         Ok(device)
     }
 
+    pub(crate) async fn device_seen(self: &Arc<Self>, id: &DeviceId, contact: Contact) -> Result<Seen, CoreError> {
+        let now = self.clock.now();
+        let commit = {
+            let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
+            let same = devs.get(id).is_some_and(|d| {
+                let p = &d.presence;
+                !contact.boot
+                    && p.last_seen.is_some()
+                    && p.state == contact.state
+                    && (contact.lifetime_s.is_none() || contact.lifetime_s == p.lifetime_s)
+                    && (contact.address.is_none() || contact.address == p.address)
+            });
+            match devs.get_mut(id) {
+                Some(d) if same => {
+                    let mut unstored = self.unstored_seen.lock().map_err(|_| CoreError::Shutdown)?;
+                    let stored = *unstored.entry(id.clone()).or_insert(d.presence.last_seen.unwrap_or(now));
+                    d.presence.last_seen = Some(now);
+                    let max_age = d.presence.lifetime_s.map_or(300_000, |l| i64::from(l) * 500);
+                    if now.millis() - stored.millis() < max_age {
+                        return Ok(Seen::InMemory);
+                    }
+                    unstored.remove(id);
+                    self.persist(vec![Write::device(d)], Vec::new())
+                }
+                _ => {
+                    drop(devs);
+                    self.device_contact(id, contact, RecordChange::Keep, |_| {}).await?;
+                    return Ok(Seen::Contact);
+                }
+            }
+        };
+        commit.wait().await?;
+        Ok(Seen::Stored)
+    }
+
+    pub(crate) async fn set_device_record(&self, id: &DeviceId, record: Option<Vec<u8>>) -> Result<(), CoreError> {
+        let commit = {
+            let devs = self.devices.read().map_err(|_| CoreError::Shutdown)?;
+            let d = devs.get(id).ok_or_else(|| CoreError::not_found("device", id))?;
+            self.forget_unstored_seen(id);
+            self.persist(vec![Write::device_with_record(d, record)], Vec::new())
+        };
+        commit.wait().await
+    }
+
+    /// The device's whole document is about to be stored, last-seen with it.
+    fn forget_unstored_seen(&self, id: &DeviceId) {
+        if let Ok(mut unstored) = self.unstored_seen.lock() {
+            if !unstored.is_empty() {
+                unstored.remove(id);
+            }
+        }
+    }
+
     pub(crate) async fn update_device(
         &self,
         id: &DeviceId,
@@ -136,6 +191,7 @@ impl Inner {
             let d = devs.get_mut(id).ok_or_else(|| CoreError::not_found("device", id))?;
             update(d);
             bump(d, now);
+            self.forget_unstored_seen(id);
             let device = (**d).clone();
             let commit = self
                 .persist(vec![Write::device(&device)], vec![Event::DeviceUpdated { device: Box::new(device.clone()) }]);

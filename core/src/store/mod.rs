@@ -69,6 +69,8 @@ pub enum Write {
         group_operation: Option<u64>,
         /// The JSON document.
         doc: String,
+        /// The adapter's own state of the operation, opaque to the store.
+        adapter_state: Option<Vec<u8>>,
     },
     /// Insert or replace a group operation.
     PutGroupOperation {
@@ -139,6 +141,7 @@ impl Write {
             state: op.state,
             group_operation: op.group_operation.map(|g| g.0),
             doc: to_json(op),
+            adapter_state: op.adapter_state.clone(),
         }
     }
 
@@ -198,7 +201,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_operation(&self, id: OperationId) -> Result<Option<Operation>, StoreError>;
     /// A page of operations, newest first.
     async fn list_operations(&self, q: OperationQuery) -> Result<Page<Operation>, StoreError>;
-    /// Every operation not in a terminal state.
+    /// Every operation not in a terminal state, with its adapter state
+    /// ([`Operation::adapter_state`]).
     async fn unfinished_operations(&self) -> Result<Vec<Operation>, StoreError>;
     /// The highest operation or group operation id ever stored (0 when none).
     async fn max_operation_id(&self) -> Result<u64, StoreError>;

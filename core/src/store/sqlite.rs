@@ -54,6 +54,9 @@ const MIGRATIONS: &[&str] = &[
      INSERT INTO devices_by_row (id, doc, record) SELECT id, doc, record FROM devices ORDER BY id;
      DROP TABLE devices;
      ALTER TABLE devices_by_row RENAME TO devices;",
+    // 4: the adapter's own state of an unfinished operation (its procedure's step), stored with
+    // the operation and handed back after a restart.
+    "ALTER TABLE operations ADD COLUMN adapter_state BLOB;",
 ];
 
 /// How to open a [`SqliteStore`].
@@ -513,11 +516,19 @@ fn apply(tx: &rusqlite::Transaction<'_>, staged: &mut Staged<'_>, w: &Write) -> 
             }
             None => 0,
         },
-        Write::PutOperation { id, device, state, group_operation, doc } => tx
+        Write::PutOperation { id, device, state, group_operation, doc, adapter_state } => tx
             .prepare_cached(
-                "INSERT OR REPLACE INTO operations (id, device, state, group_op, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO operations (id, device, state, group_op, doc, adapter_state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![*id as i64, device, state.as_str(), group_operation.map(|g| g as i64), doc])?,
+            .execute(params![
+                *id as i64,
+                device,
+                state.as_str(),
+                group_operation.map(|g| g as i64),
+                doc,
+                adapter_state
+            ])?,
         Write::PutGroupOperation { id, group, doc } => tx
             .prepare_cached("INSERT OR REPLACE INTO group_operations (id, grp, doc) VALUES (?1, ?2, ?3)")?
             .execute(params![*id as i64, group, doc])?,
@@ -629,11 +640,21 @@ impl Store for SqliteStore {
 
     async fn unfinished_operations(&self) -> Result<Vec<Operation>, StoreError> {
         self.read(|c| {
-            docs(
-                c,
-                "SELECT CAST(id AS TEXT), doc FROM operations WHERE state IN ('pending', 'dispatched', 'running') ORDER BY id",
-                "operation",
-            )
+            let mut stmt = c.prepare_cached(
+                "SELECT id, doc, adapter_state FROM operations
+                 WHERE state IN ('pending', 'dispatched', 'waiting', 'running') ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<Vec<u8>>>(2)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, doc, adapter_state) = row?;
+                let mut op: Operation = parse_doc(&doc, "operation", &id.to_string())?;
+                op.adapter_state = adapter_state;
+                out.push(op);
+            }
+            Ok(out)
         })
         .await
     }
@@ -705,23 +726,15 @@ mod tests {
     use unidm_models::{Action, DeviceId, OperationState, RetryPolicy, Timestamp};
 
     fn op(id: u64, dev: &str, state: OperationState) -> Operation {
-        Operation {
-            id: OperationId(id),
-            device: DeviceId::lwm2m(dev).unwrap(),
-            action: Action::Reboot,
-            state,
-            progress: None,
-            result: None,
-            error: None,
-            attempts: 0,
-            retry: RetryPolicy::default(),
-            not_before: None,
-            deadline: None,
-            group_operation: None,
-            rule: None,
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-        }
+        let mut op = Operation::new(
+            OperationId(id),
+            DeviceId::lwm2m(dev).unwrap(),
+            Action::Reboot,
+            RetryPolicy::default(),
+            Timestamp(0),
+        );
+        op.state = state;
+        op
     }
 
     /// A store in a new directory whose inserts into `table` fail (`refused`) when `when`.

@@ -310,7 +310,7 @@ impl Adapter for Lwm2mAdapter {
         Ok(())
     }
 
-    async fn cancel(&self, op: OperationId) {
+    async fn cancel(&self, op: OperationId, _device: &unidm_models::DeviceId) {
         if let Ok(ctx) = self.ctx() {
             if let Some(task) = ctx.tasks.lock().ok().and_then(|mut t| t.remove(&op)) {
                 task.abort();

@@ -243,7 +243,7 @@ impl Adapter for Tr069Adapter {
         Ok(())
     }
 
-    async fn cancel(&self, op: OperationId) {
+    async fn cancel(&self, op: OperationId, _device: &unidm_models::DeviceId) {
         let waited = {
             let mut st = self.inner.state();
             st.known.remove(&op);
