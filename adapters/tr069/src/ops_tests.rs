@@ -18,23 +18,11 @@ impl DeviceView for View {
 }
 
 fn op(action: Action) -> Operation {
-    Operation {
-        id: OperationId(42),
-        device: DeviceId::tr069("00D09E", Some("P"), "S").unwrap(),
-        action,
-        state: OperationState::Dispatched,
-        progress: None,
-        result: None,
-        error: None,
-        attempts: 1,
-        retry: RetryPolicy::default(),
-        not_before: None,
-        deadline: None,
-        group_operation: None,
-        rule: None,
-        created_at: Timestamp(0),
-        updated_at: Timestamp(0),
-    }
+    let device = DeviceId::tr069("00D09E", Some("P"), "S").unwrap();
+    let mut op = Operation::new(OperationId(42), device, action, RetryPolicy::default(), Timestamp(0));
+    op.state = OperationState::Dispatched;
+    op.attempts = 1;
+    op
 }
 
 fn native(o: NativeOp, path: &str, value: Option<serde_json::Value>) -> Operation {
