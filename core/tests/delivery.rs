@@ -392,3 +392,67 @@ async fn reachable_wakes_the_waiters_of_that_device_only_and_queues_are_bounded(
     assert!(e.message.contains("2 operations already wait"), "{}", e.message);
     f.engine.shutdown().await;
 }
+
+/// What the engine logs, captured for one test (the test runs on one thread, so a thread's
+/// default subscriber sees every log line of the engine's tasks).
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// SIGTERM while a group operation fans out: members finish and free slots all the time, so
+/// dispatches race the shutdown. A clean stop stops dispatching before the store closes: no
+/// "could not store dispatch ... the store is closed" (it logged one per racing dispatch).
+#[tokio::test]
+async fn shutdown_while_a_group_fans_out_logs_no_errors() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let f = fixture(Mode::AutoComplete).await;
+    let mut members = std::collections::BTreeSet::new();
+    for i in 0..400 {
+        members.insert(online(&f, &format!("g{i:03}"), None).await);
+    }
+    let group = unidm_models::Group {
+        id: "all".into(),
+        description: None,
+        members,
+        selector: None,
+        created_at: f.engine.now(),
+    };
+    f.engine.put_group(group).await.unwrap();
+    let mut sub = f.engine.subscribe();
+    let gop = f.engine.start_group_operation("all", Action::Reboot, Some(8), CreateOptions::default()).await.unwrap();
+    // Stop in the middle of the fan-out.
+    let mut finished = 0;
+    while finished < 40 {
+        if let Some(Received::Event(Event::OperationChanged { operation })) = sub.recv().await {
+            finished += usize::from(operation.state == OperationState::Succeeded);
+        }
+    }
+    f.engine.shutdown().await;
+    // Let whatever the adapter still completes run into the stopped engine.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(!text.contains("ERROR"), "a clean stop logged errors:\n{text}");
+
+    let (engine, _adapter, _submitted) = restart(&f.path).await;
+    let view = engine.group_operation(gop.id).await.unwrap();
+    assert_eq!(view.aggregate.total, 400);
+    assert!(!view.aggregate.done, "stopped in the middle: {:?}", view.aggregate.counts);
+    engine.shutdown().await;
+}
