@@ -70,6 +70,16 @@ pub struct TopologyEdge {
     pub child: DeviceId,
 }
 
+/// Whether `contact` would change nothing of `d` but its last-seen.
+fn only_last_seen_changes(d: &Device, contact: &Contact) -> bool {
+    let p = &d.presence;
+    !contact.boot
+        && p.last_seen.is_some()
+        && p.state == contact.state
+        && (contact.lifetime_s.is_none() || contact.lifetime_s == p.lifetime_s)
+        && (contact.address.is_none() || contact.address == p.address)
+}
+
 fn bump(d: &mut Device, now: Timestamp) {
     d.updated_at = now;
 }
@@ -130,16 +140,8 @@ impl Inner {
         let now = self.clock.now();
         let commit = {
             let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
-            let same = devs.get(id).is_some_and(|d| {
-                let p = &d.presence;
-                !contact.boot
-                    && p.last_seen.is_some()
-                    && p.state == contact.state
-                    && (contact.lifetime_s.is_none() || contact.lifetime_s == p.lifetime_s)
-                    && (contact.address.is_none() || contact.address == p.address)
-            });
             match devs.get_mut(id) {
-                Some(d) if same => {
+                Some(d) if only_last_seen_changes(d, &contact) => {
                     let mut unstored = self.unstored_seen.lock().map_err(|_| CoreError::Shutdown)?;
                     let stored = *unstored.entry(id.clone()).or_insert(d.presence.last_seen.unwrap_or(now));
                     d.presence.last_seen = Some(now);
@@ -148,17 +150,21 @@ impl Inner {
                         return Ok(Seen::InMemory);
                     }
                     unstored.remove(id);
-                    self.persist(vec![Write::device(d)], Vec::new())
+                    Some(self.persist(vec![Write::device(d)], Vec::new()))
                 }
-                _ => {
-                    drop(devs);
-                    self.device_contact(id, contact, RecordChange::Keep, |_| {}).await?;
-                    return Ok(Seen::Contact);
-                }
+                _ => None,
             }
         };
-        commit.wait().await?;
-        Ok(Seen::Stored)
+        match commit {
+            Some(commit) => {
+                commit.wait().await?;
+                Ok(Seen::Stored)
+            }
+            None => {
+                self.device_contact(id, contact, RecordChange::Keep, |_| {}).await?;
+                Ok(Seen::Contact)
+            }
+        }
     }
 
     pub(crate) async fn set_device_record(&self, id: &DeviceId, record: Option<Vec<u8>>) -> Result<(), CoreError> {
