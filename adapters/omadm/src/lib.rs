@@ -5,3 +5,6 @@
 //! LAWMO mapped to the common model, and a simulated DM client. Nothing of this is implemented
 //! yet: the crate exists so that the workspace and the dependency direction are in place.
 #![deny(missing_docs)]
+
+pub mod auth;
+pub mod package0;
