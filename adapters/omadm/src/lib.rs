@@ -7,4 +7,5 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod mo;
 pub mod package0;
