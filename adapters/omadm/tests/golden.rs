@@ -48,11 +48,7 @@ fn pkg1_expected() -> SyncML {
     let mut hdr = hdr("1A2B", "https://dm.example/dm", "IMEI:493005100592800");
     hdr.source.loc_name = Some("dmuser".into());
     hdr.cred = Some(Cred {
-        meta: Some(Meta {
-            format: Some("b64".into()),
-            r#type: Some("syncml:auth-basic".into()),
-            ..Meta::default()
-        }),
+        meta: Some(Meta { format: Some("b64".into()), r#type: Some("syncml:auth-basic".into()), ..Meta::default() }),
         data: "ZG11c2VyOnNlY3JldA==".into(),
     });
     hdr.meta = Some(Meta { max_msg_size: Some(16384), max_obj_size: Some(1048576), ..Meta::default() });
@@ -281,7 +277,10 @@ fn tnds_markup_in_data_round_trips() {
     assert_eq!(tree[0].ns, Namespace::DmDdf);
     assert_eq!(tree[0].name, "MgmtTree");
     let node = tree[0].child("Node").unwrap();
-    assert_eq!(node.child("RTProperties").unwrap().child("Format").unwrap().child("node").unwrap().ns, Namespace::DmDdf);
+    assert_eq!(
+        node.child("RTProperties").unwrap().child("Format").unwrap().child("node").unwrap().ns,
+        Namespace::DmDdf
+    );
     let bin = wbxml::encode(&msg).unwrap();
     assert!(bin.windows(3).any(|w| w == [0x00, 0x02, 0x60]), "MgmtTree on page 2");
     let back = wbxml::decode(&bin, &Limits::default()).unwrap();
