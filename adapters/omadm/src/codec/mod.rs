@@ -28,7 +28,9 @@ pub struct Limits {
     /// the tens of kilobytes, large objects come in chunks).
     pub max_message_bytes: usize,
     /// Deepest accepted element nesting (default 48: a SyncML command needs about 8, nested
-    /// Atomic / Sequence and TNDS trees in `Data` more).
+    /// Atomic / Sequence and TNDS trees in `Data` more). The readers are iterative, but mapping
+    /// a tree to the model and writing it recurse once per level, so this also bounds stack use:
+    /// keep it in the low hundreds on threads with the default 2 MiB stack.
     pub max_depth: usize,
     /// Most elements in one message (default 65 536).
     pub max_elements: usize,
