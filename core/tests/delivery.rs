@@ -17,6 +17,7 @@ use unidm_models::{
     Action, DeviceId, ErrorKind, Event, OperationError, OperationId, OperationState, Progress, Protocol, RetryPolicy,
     Timestamp,
 };
+use unidm_testkit::{operation_end, until};
 
 fn retry(max_attempts: u32) -> CreateOptions {
     CreateOptions {
@@ -115,11 +116,7 @@ async fn cancel_goes_to_the_owning_adapter_only_with_the_device_named() {
     engine.handle(Protocol::Tr069).device_contact(&cpe, Contact::online(), |_| {}).await.unwrap();
     let op = engine.create_operation(&cpe, Action::Reboot, CreateOptions::default()).await.unwrap();
     engine.cancel_operation(op.id).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while tr069.cancelled.lock().unwrap().is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "the TR-069 adapter never heard the cancel");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until("the TR-069 adapter to hear the cancel", || !tr069.cancelled.lock().unwrap().is_empty()).await;
     assert_eq!(*tr069.cancelled.lock().unwrap(), [(op.id, cpe)]);
     assert!(lwm2m.cancelled.lock().unwrap().is_empty(), "another protocol's adapter heard the cancel");
     assert!(submitted.try_recv().is_err());
@@ -244,14 +241,6 @@ async fn queue_fixture(dir: Option<tempfile::TempDir>) -> QueueFixture {
 
 fn dm(n: &str) -> DeviceId {
     DeviceId::parse(&format!("omadm:{n}")).unwrap()
-}
-
-async fn until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
 }
 
 async fn op_state(e: &Engine, id: OperationId) -> OperationState {
@@ -382,13 +371,9 @@ async fn reachable_wakes_the_waiters_of_that_device_only_and_queues_are_bounded(
     }
     until("two queued", || delivery.queued(&a) == 2).await;
     let third = f.engine.create_operation(&a, Action::Reboot, retry(1)).await.unwrap();
-    let engine = f.engine.clone();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while op_state(&engine, third.id).await != OperationState::Failed {
-        assert!(tokio::time::Instant::now() < deadline, "the third operation was not refused");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let e = engine.operation(third.id).await.unwrap().error.unwrap();
+    let refused = operation_end(&f.engine, third.id).await;
+    assert_eq!(refused.state, OperationState::Failed);
+    let e = refused.error.unwrap();
     assert!(e.message.contains("2 operations already wait"), "{}", e.message);
     f.engine.shutdown().await;
 }
