@@ -1,8 +1,9 @@
 //! Built-in object models: the resource types and multiplicity of the objects the adapter maps
 //! (/1 Server, /3 Device, /4 Connectivity Monitoring, /5 Firmware Update, /6 Location,
 //! /7 Connectivity Statistics, /9 Software Management), taken from the OMA registry DDF files
-//! (`OpenMobileAlliance/lwm2m-registry`, fact sheet §9) so that TLV and text payloads decode to
-//! the right types and JSON values written by a user encode to them.
+//! (`OpenMobileAlliance/lwm2m-registry`; the copies in `models/data/lwm2m-registry` check them)
+//! so that TLV and text payloads decode to the right types and JSON values written by a user
+//! encode to them.
 
 use std::collections::HashMap;
 
@@ -190,7 +191,7 @@ impl TypeHints for BuiltinModels {
 }
 
 /// The built-in models plus object definitions loaded from DDF XML files (the OMA registry's
-/// `N.xml`, schema `LWM2M-v1_1.xsd`, fact sheet §14). Loaded definitions take precedence.
+/// `N.xml`, schema `LWM2M-v1_1.xsd`). Loaded definitions take precedence.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectModels {
     loaded: HashMap<(u16, u16), (ResourceType, bool)>,
