@@ -1,5 +1,5 @@
 //! unidm's engine: device registry, durable operations, groups, rules, events, storage and the
-//! adapter SPI. No protocol and no HTTP live here (DESIGN.md, "The engine").
+//! adapter SPI. No protocol and no HTTP live here.
 //!
 //! # Embedding
 //!

@@ -1,11 +1,11 @@
 //! The managed device: identity, presence, capabilities, management snapshot, topology, labels.
 //!
-//! A `Device` is the oneM2M `<node>` (`m2m:nod`) with its `<mgmtObj>` children folded in:
-//! identity and [`DeviceInfo`] are `deviceInfo` (`dvi`, mgd 1007), [`FirmwareStatus`] is
-//! `firmware` (`fwr`, 1001), [`SoftwareModule`] is `software` (`swr`, 1002), [`Battery`] is
-//! `battery` (`bat`, 1006), [`Memory`] is `memory` (`mem`, 1003), [`Topology`] carries
-//! `areaNwkInfo` / `areaNwkDeviceInfo` (`ani` 1004 / `andi` 1005). See
-//! `shared/docs/onem2m-mapping.md` §3.2.
+//! A `Device` is the oneM2M `<node>` (`m2m:nod`) with its `<mgmtObj>` children folded in: identity
+//! and [`DeviceInfo`] are `deviceInfo` (`dvi`, mgd 1007), [`FirmwareStatus`] is `firmware` (`fwr`,
+//! 1001), [`SoftwareModule`] is `software` (`swr`, 1002), [`Battery`] is `battery` (`bat`, 1006),
+//! [`Memory`] is `memory` (`mem`, 1003), [`Topology`] carries `areaNwkInfo` / `areaNwkDeviceInfo`
+//! (`ani` 1004 / `andi` 1005). Attributes and their short names as oneM2M TS-0001 Annex D
+//! (`<mgmtObj>` resource specializations) and TS-0004 define them.
 
 use std::collections::{BTreeMap, BTreeSet};
 

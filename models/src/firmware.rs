@@ -1,9 +1,10 @@
 //! The firmware function (`fwr`, mgd 1001) and its update state machine.
 //!
-//! States follow DESIGN.md: `idle -> downloading -> downloaded -> updating -> succeeded | failed`.
+//! States: `idle -> downloading -> downloaded -> updating -> succeeded | failed`.
 //! Each protocol's progress (LwM2M `/5/0/3` State and `/5/0/5` Update Result, CWMP
 //! `TransferComplete`, FUMO `State`) is translated into these by its adapter; the oneM2M
-//! `fwr.uds.sus` value follows from the state (onem2m-mapping.md §6.1).
+//! `fwr.uds.sus` value follows from the state (oneM2M TS-0005 §5.3.2 takes it from FUMO `State`;
+//! the other protocols' translations are unidm's).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -27,7 +28,7 @@ pub enum FirmwareState {
     Failed,
 }
 
-/// oneM2M `m2m:status` (onem2m-mapping.md §3.3).
+/// oneM2M `m2m:status` (oneM2M TS-0004, enumeration `m2m:status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[repr(u8)]
 pub enum M2mStatus {
@@ -88,7 +89,7 @@ pub struct FirmwareStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
     /// The protocol's own result (LwM2M Update Result, CWMP fault code, FUMO result code), kept
-    /// for diagnostics because `m2m:status` alone loses it (onem2m-mapping.md §6.1 notes).
+    /// for diagnostics because `m2m:status` alone loses it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_result: Option<String>,
 }
@@ -178,7 +179,7 @@ impl FirmwareStatus {
         Ok(())
     }
 
-    /// oneM2M `fwr.uds.sus` of this status (onem2m-mapping.md §6.1).
+    /// oneM2M `fwr.uds.sus` of this status.
     pub fn status(&self) -> M2mStatus {
         self.state.m2m_status()
     }

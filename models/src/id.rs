@@ -1,6 +1,6 @@
 //! Device identity: the protocol a device speaks and its stable `DeviceId`.
 //!
-//! The id is `<protocol>:<native id>` (DESIGN.md, "The common model"):
+//! The id is `<protocol>:<native id>`:
 //! - `lwm2m:<endpoint name>` (the `ep` of the Register request, LwM2M TS Core §6.2.1);
 //! - `tr069:<OUI>-<ProductClass>-<SerialNumber>` from the Inform `DeviceId` struct (TR-069 A.3.3.1),
 //!   each part escaped so that `-` only ever separates parts;

@@ -2,9 +2,12 @@
 //!
 //! One table per protocol data model, as data: adapters read them to know where an attribute
 //! lives, and `docs/mapping.md` shows the same tables (a test renders these and checks that the
-//! document holds them verbatim). Sources: `shared/docs/onem2m-mapping.md` §5.1, §5.2, §5.4, which
-//! marks each row normative (TS-0005) or derived; the LwM2M registry objects 3 and 5; BBF
-//! TR-181 2.17 and TR-098 1.8; OMA DM DevInfo / DevDetail, FUMO and LAWMO.
+//! document holds them verbatim). Sources: oneM2M TS-0005 "Management Enablement (OMA)" Table
+//! 5.3.2-1 (FUMO) and §6.3.2 (LwM2M Firmware Update object) for the rows marked normative; the
+//! other rows are derived from the protocol data models: the LwM2M registry objects 3 and 5
+//! (`models/data/lwm2m-registry`), BBF TR-181 Issue 2 Amendment 17 and TR-098 Amendment 8, OMA DM
+//! 1.2.1 DevInfo / DevDetail, FUMO and LAWMO; oneM2M TS-0006 "Management Enablement (BBF)" §8.2
+//! defines the deviceInfo resource they fill.
 //!
 //! Adapters extend the common tables with their own rows in the same format.
 

@@ -1,7 +1,7 @@
 //! Durable operations: one request on one device, from acceptance to its outcome.
 //!
-//! States (DESIGN.md, "The engine"): `pending -> dispatched -> waiting | running(progress) ->
-//! succeeded | failed | cancelled | expired`. An operation is committed to the store before the API answers
+//! States: `pending -> dispatched -> waiting | running(progress) -> succeeded | failed |
+//! cancelled | expired`. An operation is committed to the store before the API answers
 //! with its id, and every state change is committed too, so a restart resumes it.
 
 use std::fmt;
@@ -93,7 +93,7 @@ impl fmt::Display for OperationState {
     }
 }
 
-/// What kind of failure, so that callers can branch on it (STYLE.md, hyper's error kinds).
+/// What kind of failure, so that callers can branch on it (in the manner of hyper's error kinds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ErrorKind {

@@ -1,4 +1,4 @@
-//! Unit and enum conversions between protocols, in one place (onem2m-mapping.md §7).
+//! Unit and enum conversions between protocols, in one place (sources on each function).
 
 /// LwM2M memory resources (/3/0/10, /3/0/21) are in kB where "1 kilobyte corresponds to 1000
 /// bytes" (LwM2M registry object 3).
@@ -12,7 +12,8 @@ pub fn cwmp_kib_to_bytes(kib: u64) -> u64 {
     kib.saturating_mul(1024)
 }
 
-/// oneM2M `bat.bts` is LwM2M `/3/0/20` plus one (0 Normal -> 1 Normal ... 6 Unknown -> 7).
+/// oneM2M `bat.bts` is LwM2M `/3/0/20` plus one (0 Normal -> 1 Normal ... 6 Unknown -> 7; LwM2M
+/// registry object 3, oneM2M TS-0004 `m2m:batteryStatus`).
 /// Out-of-range values map to 7 Unknown.
 pub fn lwm2m_battery_status_to_onem2m(status: i64) -> u8 {
     match status {

@@ -1,8 +1,9 @@
 //! Built-in object models: the resource types and multiplicity of the objects the adapter maps
 //! (/1 Server, /3 Device, /4 Connectivity Monitoring, /5 Firmware Update, /6 Location,
 //! /7 Connectivity Statistics, /9 Software Management), taken from the OMA registry DDF files
-//! (`OpenMobileAlliance/lwm2m-registry`, fact sheet §9) so that TLV and text payloads decode to
-//! the right types and JSON values written by a user encode to them.
+//! (`OpenMobileAlliance/lwm2m-registry`; the copies in `models/data/lwm2m-registry` check them)
+//! so that TLV and text payloads decode to the right types and JSON values written by a user
+//! encode to them.
 
 use std::collections::HashMap;
 
@@ -190,7 +191,7 @@ impl TypeHints for BuiltinModels {
 }
 
 /// The built-in models plus object definitions loaded from DDF XML files (the OMA registry's
-/// `N.xml`, schema `LWM2M-v1_1.xsd`, fact sheet §14). Loaded definitions take precedence.
+/// `N.xml`, schema `LWM2M-v1_1.xsd`). Loaded definitions take precedence.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectModels {
     loaded: HashMap<(u16, u16), (ResourceType, bool)>,
@@ -333,14 +334,50 @@ mod tests {
         assert!(m.load_ddf("<a><b></a>").is_err());
     }
 
-    /// Every DDF of the OMA registry snapshot, when the workspace has it, loads.
+    /// The OMA registry DDFs kept in the repository (`models/data/README.md` says which and where
+    /// they come from).
+    fn registry_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/data/lwm2m-registry")
+    }
+
+    /// Every DDF of the registry copy loads.
     #[test]
-    fn registry_ddfs_load_when_present() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/lwm2m-registry");
+    fn registry_ddfs_load() {
+        let dir = registry_dir();
+        let files = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "xml")))
+            .count();
         let mut m = ObjectModels::builtin();
-        if let Ok(n) = m.load_dir(&dir) {
-            assert!(n > 100, "{n} objects");
-            assert_eq!(m.resource_type(&Path::Resource(3303, 0, 5700)), Some(ResourceType::Float));
+        let n = m.load_dir(&dir).expect("registry directory");
+        assert_eq!(n, files, "every file of {} is a DDF", dir.display());
+        assert!(n >= 8, "{n} objects");
+        assert_eq!(m.resource_type(&Path::Resource(3303, 0, 5700)), Some(ResourceType::Float));
+    }
+
+    /// The built-in tables say what the registry's `N.xml` says, resource by resource.
+    #[test]
+    fn builtin_models_match_the_registry() {
+        for (object, resources) in OBJECTS {
+            let path = registry_dir().join(format!("{object}.xml"));
+            let xml = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let mut m = ObjectModels::builtin();
+            assert_eq!(m.load_ddf(&xml), Ok(*object));
+            let mut builtin: Vec<_> = resources.iter().map(|(r, t, multi)| ((*object, *r), (*t, *multi))).collect();
+            let mut loaded: Vec<_> = m.loaded.into_iter().collect();
+            builtin.sort_by_key(|(k, _)| *k);
+            loaded.sort_by_key(|(k, _)| *k);
+            assert_eq!(builtin, loaded, "object /{object}");
         }
+    }
+
+    /// The registry copy is read from inside the repository, never from a folder beside it.
+    #[test]
+    fn registry_lives_in_the_repository() {
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = manifest.join("../..").canonicalize().expect("workspace root");
+        assert!(root.join("Cargo.lock").is_file(), "{} is not the workspace root", root.display());
+        let dir = registry_dir().canonicalize().expect("registry directory");
+        assert!(dir.starts_with(&root), "{} is outside {}", dir.display(), root.display());
     }
 }

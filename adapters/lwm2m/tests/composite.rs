@@ -1,5 +1,5 @@
 //! The LwM2M 1.1 composite operations over loopback UDP with the simulated client, named after
-//! the OMA ETS cases they cover (fact sheet §4, §13.2): 1.1-int-229 Read-Composite, -235 on
+//! the OMA ETS cases they cover (OMA-ETS-LightweightM2M-V1_1): 1.1-int-229 Read-Composite, -235 on
 //! the root path, -236 partial presence, -230 / -257 Write-Composite, -304 Observe-Composite,
 //! -305 Cancel Observation-Composite, -308 / -309 / -310 Observe-Composite with an instance
 //! created, an instance deleted, a value written by the server.

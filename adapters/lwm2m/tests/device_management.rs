@@ -1,5 +1,5 @@
 //! Device Management and Information Reporting over loopback UDP with the simulated client,
-//! named after the OMA ETS cases they cover (fact sheet §13).
+//! named after the OMA ETS cases they cover (OMA-ETS-LightweightM2M 1.0.1 / 1.1).
 
 mod common;
 

@@ -5,7 +5,7 @@
 use unidm_lwm2m::codec::{self, ContentFormat, Limits, ResourceType};
 use unidm_lwm2m::Path;
 
-/// TLV bytes of the spec example, type byte per entry as laid out in fact sheet §7.
+/// TLV bytes of the spec example, type byte per entry as laid out in TS Core 1.1 §7.4.4.
 const DEVICE_3_0: &[u8] = &[
     0xC8, 0x00, 0x14, b'O', b'p', b'e', b'n', b' ', b'M', b'o', b'b', b'i', b'l', b'e', b' ', b'A', b'l', b'l', b'i',
     b'a', b'n', b'c', b'e', 0xC8, 0x01, 0x16, b'L', b'i', b'g', b'h', b't', b'w', b'e', b'i', b'g', b'h', b't', b' ',
@@ -74,7 +74,7 @@ fn single_value_formats_and_unsupported_ones() {
     assert!(!err.unwrap_err().is_bad_input());
 }
 
-/// Read-Composite body of fact sheet §4, in both SenML encodings.
+/// Read-Composite body of TS Core 1.1 §6.3, in both SenML encodings.
 #[test]
 fn composite_request_paths() {
     let paths = [Path::Resource(3, 0, 0), Path::Resource(1, 0, 1)];

@@ -1,4 +1,4 @@
-//! Firmware push (fact sheet §1.4, §9.6): an image written to Package `/5/0/0` goes
+//! Firmware push (Package, registry `5.xml`): an image written to Package `/5/0/0` goes
 //! block-wise (RFC 7959 §2.5, Block1, 1024-byte blocks) through the adapter to the simulated
 //! client, which reports Downloaded; then Update is executed as for a pull (ETS 1.0-int-755
 //! Setting the writable Resource Package). The firmware action pushes by itself to a device

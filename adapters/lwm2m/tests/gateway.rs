@@ -1,4 +1,4 @@
-//! A LwM2M Gateway (object /25, LwM2M 1.1 GwCap; fact sheet §9.12) with end devices, over
+//! A LwM2M Gateway (object /25, LwM2M 1.1 GwCap; LwM2M Gateway TS §6) with end devices, over
 //! loopback UDP with the simulated client: each end device becomes a device of its own
 //! (`lwm2m:{gateway}/{device id}`), a child of the gateway, reached through `/{prefix}/…`.
 

@@ -1,6 +1,6 @@
-//! Discover, Write-Attributes, Create and Delete over loopback UDP with the simulated client,
-//! named after the OMA ETS cases they cover (fact sheet §13: 1.0-int-260 Discover, 1.1-int-261
-//! Write-Attribute on a multiple resource, 1.0-int-270 Create, 1.0-int-290 Delete).
+//! Discover, Write-Attributes, Create and Delete over loopback UDP with the simulated client, named
+//! after the OMA ETS cases they cover (OMA-ETS-LightweightM2M 1.0.1 / 1.1: 1.0-int-260 Discover,
+//! 1.1-int-261 Write-Attribute on a multiple resource, 1.0-int-270 Create, 1.0-int-290 Delete).
 
 mod common;
 

@@ -1,5 +1,5 @@
-//! One instance of a multiple resource (`/o/i/r/ri`) read and written through the engine
-//! against the simulated client, named after the OMA ETS cases they cover (fact sheet §13.2):
+//! One instance of a multiple resource (`/o/i/r/ri`) read and written through the engine against
+//! the simulated client, named after the OMA ETS cases they cover (OMA-ETS-LightweightM2M-V1_1):
 //! LightweightM2M-1.1-int-225 Read on Resource Instance, -228 Write on Resource Instance.
 
 mod common;

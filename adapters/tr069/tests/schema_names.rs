@@ -1,5 +1,5 @@
 //! Every element name the encoder writes is declared in the BBF schemas
-//! (`/work/shared/data/cwmp/cwmp-1-2.xsd`, plus `cwmp-1-3.xsd` / `cwmp-1-4.xsd` for the 1.3 and
+//! (`models/data/cwmp/cwmp-1-2.xsd`, plus `cwmp-1-3.xsd` / `cwmp-1-4.xsd` for the 1.3 and
 //! 1.4 header elements), apart from the SOAP 1.1 envelope's own elements.
 
 mod common;
@@ -10,9 +10,21 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use unidm_tr069::{encode_envelope, Header, Rpc};
 
+/// The BBF schemas kept in the repository (`models/data/README.md` says where they come from).
+const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/data/cwmp");
+
 fn schema(name: &str) -> String {
-    let path = format!("{}/../../../shared/data/cwmp/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{SCHEMAS}/{name}");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The schemas are read from inside the repository, never from a folder beside it.
+#[test]
+fn schemas_live_in_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root");
+    let dir = std::path::Path::new(SCHEMAS).canonicalize().expect("models/data/cwmp");
+    assert!(dir.starts_with(&root), "{} is outside {}", dir.display(), root.display());
+    assert!(root.join("Cargo.lock").is_file(), "{} is not the workspace root", root.display());
 }
 
 /// Names in `<xs:element name="…"`.

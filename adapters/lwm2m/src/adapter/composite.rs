@@ -1,5 +1,5 @@
 //! Read-Composite, Write-Composite and Observe-Composite with its cancel (LwM2M 1.1, TS Core
-//! 1.1 §6.3 and §6.4.3; fact sheet §4) as pure request builders and answer parsers, next to
+//! 1.1 §6.3 and §6.4.3) as pure request builders and answer parsers, next to
 //! the single-path ones in [`super::dm`].
 //!
 //! All of them target the root path `/` and carry SenML JSON (110) or SenML CBOR (112):
@@ -46,7 +46,7 @@ pub fn check_version(reg: &Registration) -> Result<(), OperationError> {
 }
 
 /// SenML CBOR when the client lists 112 but not 110 among its content formats, else SenML
-/// JSON (the only formats a composite request can carry, fact sheet §4).
+/// JSON (the only formats a composite request can carry, TS Core 1.1 §6.3).
 pub fn format(reg: &Registration) -> ContentFormat {
     match dm::preferred_format(reg) {
         ContentFormat::SenmlCbor => ContentFormat::SenmlCbor,

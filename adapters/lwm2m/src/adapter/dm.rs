@@ -1,6 +1,6 @@
-//! Device Management requests from unidm actions and their answers back to JSON (TS Core 1.1
-//! §6.3 "Device Management and Service Enablement Interface", fact sheet §4, §6, §10). Pure
-//! functions: the adapter's tasks call them around [`crate::server::Server::request`].
+//! Device Management requests from unidm actions and their answers back to JSON (TS Core 1.1 §6.3
+//! "Device Management and Service Enablement Interface"; formats §7.4; response codes RFC 7252
+//! §5.9). Pure functions: the adapter's tasks call them around [`crate::server::Server::request`].
 
 use base64::Engine as _;
 use coap_lite::{MessageClass, RequestType, ResponseType};
@@ -12,7 +12,7 @@ use crate::path::Path;
 use crate::server::{DmRequest, DmResponse, Registration, RequestFailure};
 
 /// The content format to ask for and to write in, by what the client supports: SenML JSON
-/// (or SenML CBOR) for LwM2M 1.1+, TLV for 1.0 (Core 1.1 §7.4; fact sheet §6).
+/// (or SenML CBOR) for LwM2M 1.1+, TLV for 1.0 (Core 1.1 §7.4).
 pub fn preferred_format(reg: &Registration) -> ContentFormat {
     let listed = |cf: u16| reg.content_formats.contains(&cf);
     if !reg.is_1_1_or_later() {
@@ -232,7 +232,7 @@ pub fn code_string(code: ResponseType) -> String {
     format!("{}.{:02}", raw >> 5, raw & 0x1F)
 }
 
-/// Maps an error response to the operation error kinds (fact sheet §10).
+/// Maps an error response (RFC 7252 §5.9 codes, as LwM2M uses them) to the operation error kinds.
 pub fn check(response: &DmResponse) -> Result<(), OperationError> {
     use ResponseType::*;
     if !response.code.is_error() && response.code != UnKnown {

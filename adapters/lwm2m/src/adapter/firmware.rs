@@ -1,4 +1,4 @@
-//! Firmware update (Firmware Update object /5, fact sheet §9.6; ETS 1.0 cases 770-780): by pull,
+//! Firmware update (Firmware Update object /5, registry `5.xml`; ETS 1.0 cases 770-780): by pull,
 //! write the Package URI /5/0/1; by push, fetch the image and write it to Package /5/0/0
 //! block-wise. Then follow State /5/0/3 (observed, with a read as fallback), execute Update
 //! /5/0/2 once Downloaded, and judge the outcome by Update Result /5/0/5.
@@ -8,7 +8,7 @@ use unidm_models::{ErrorKind, FirmwareState, FirmwareStatus, OperationError};
 use crate::codec::{Content, Value};
 use crate::path::Path;
 
-/// Firmware Update State /5/0/3 (fact sheet §9.6).
+/// Firmware Update State /5/0/3 (registry `5.xml`).
 pub fn state(value: i64) -> Option<FirmwareState> {
     Some(match value {
         0 => FirmwareState::Idle,
@@ -20,7 +20,7 @@ pub fn state(value: i64) -> Option<FirmwareState> {
 }
 
 /// The Firmware Update Protocol Support /5/0/8 value a Package URI needs (0 CoAP, 1 CoAPS,
-/// 2 HTTP 1.1, 3 HTTPS 1.1, 4 CoAP over TCP, 5 CoAP over TLS; fact sheet §9.6), by scheme.
+/// 2 HTTP 1.1, 3 HTTPS 1.1, 4 CoAP over TCP, 5 CoAP over TLS; registry `5.xml`), by scheme.
 pub fn protocol_for(uri: &str) -> Option<i64> {
     let scheme = uri.split_once("://")?.0.to_ascii_lowercase();
     Some(match scheme.as_str() {

@@ -1,4 +1,4 @@
-//! LwM2M Gateway end devices (object /25, LwM2M 1.1 GwCap; fact sheet §9.12): when a gateway
+//! LwM2M Gateway end devices (object /25, LwM2M 1.1 GwCap; LwM2M Gateway TS §6): when a gateway
 //! registers /25 instances, each instance's Device ID `/25/x/0`, Prefix `/25/x/1` and IoT
 //! Device Objects `/25/x/3` (link-format) make an end device that unidm reports as a device
 //! of its own, a child of the gateway.

@@ -1,6 +1,6 @@
-//! The LwM2M objects in the common model (onem2m-mapping.md; fact sheet §9.4): capabilities from
-//! the registered objects, and the Device object /3 into identity, battery, memory and error
-//! codes (units through `unidm_models::units`).
+//! The LwM2M objects in the common model (oneM2M TS-0005 §6.3; registry `3.xml`): capabilities from
+//! the registered objects, and the Device object /3 into identity, battery, memory and error codes
+//! (units through `unidm_models::units`).
 
 use std::collections::BTreeSet;
 
@@ -124,7 +124,7 @@ fn as_f64(v: &Value) -> Option<f64> {
     }
 }
 
-/// Applies a read of `/4/0` Connectivity Monitoring (fact sheet §9.5): bearer /4/0/0, signal
+/// Applies a read of `/4/0` Connectivity Monitoring (registry `4.xml`): bearer /4/0/0, signal
 /// /4/0/2 (dBm), link quality /4/0/3, IP addresses /4/0/4, APN /4/0/7, cell id /4/0/8.
 pub fn apply_connectivity(content: &Content, device: &mut Device) {
     let get = |r: u16| content.get(&Path::Resource(4, 0, r)).and_then(as_i64);
@@ -150,7 +150,7 @@ pub fn apply_connectivity(content: &Content, device: &mut Device) {
     });
 }
 
-/// Applies a read of `/6/0` Location (fact sheet §9.7): latitude /6/0/0, longitude /6/0/1,
+/// Applies a read of `/6/0` Location (registry `6.xml`): latitude /6/0/0, longitude /6/0/1,
 /// altitude /6/0/2.
 pub fn apply_location(content: &Content, device: &mut Device) {
     let get = |r: u16| content.get(&Path::Resource(6, 0, r)).and_then(as_f64);

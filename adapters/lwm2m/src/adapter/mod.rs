@@ -35,7 +35,7 @@ use crate::server::{DmRequest, DmResponse, Observed, Registration, RequestFailur
 /// Settings of the LwM2M adapter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lwm2mConfig {
-    /// UDP address to serve CoAP on. Default `0.0.0.0:5683` (DESIGN.md "The binary").
+    /// UDP address to serve CoAP on. Default `0.0.0.0:5683`.
     pub listen: SocketAddr,
     /// Server bounds: registration limits and deny-list, CoAP transmission parameters, queue
     /// mode awake window, queue and observation sizes. The adapter's default holds each
@@ -55,7 +55,8 @@ pub struct Lwm2mConfig {
     /// objects beyond the built-in /1, /3, /4, /5, /6, /7, /9. Default none.
     pub ddf_dir: Option<std::path::PathBuf>,
     /// UDP address of the bootstrap server (TS Core 1.1 §5.2), `None` to run none. Default
-    /// `0.0.0.0:5783` (fact sheet §1.1); [`Lwm2mConfig::new`] derives it from `listen`.
+    /// `0.0.0.0:5783` (the customary bootstrap port, Leshan's default); [`Lwm2mConfig::new`]
+    /// derives it from `listen`.
     pub bootstrap_listen: Option<SocketAddr>,
     /// Bootstrap server bounds (sessions, timeout, endpoint name length).
     pub bootstrap: crate::bootstrap::BootstrapLimits,

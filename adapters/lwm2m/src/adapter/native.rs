@@ -1,5 +1,5 @@
 //! Discover, Write-Attributes, Create and Delete (TS Core 1.1 §5.4.2, §5.4.3 / §5.1.2, §5.4.4,
-//! §5.4.5; fact sheet §4, §5.1) as pure request builders and answer parsers, next to the
+//! §5.4.5) as pure request builders and answer parsers, next to the
 //! read / write / execute ones in [`super::dm`].
 //!
 //! Result shapes (what an operation reports):
@@ -68,7 +68,7 @@ fn number(text: &str) -> Option<Json> {
     serde_json::Number::from_f64(f).map(Json::Number)
 }
 
-/// The notification attributes a server may write (TS Core 1.1 §5.1.2, fact sheet §5.1), with
+/// The notification attributes a server may write (TS Core 1.1 §5.1.2), with
 /// whether they take a decimal (`gt`, `lt`, `st`) rather than a non-negative integer.
 const WRITABLE_ATTRIBUTES: &[(&str, bool)] =
     &[("pmin", false), ("pmax", false), ("gt", true), ("lt", true), ("st", true), ("epmin", false), ("epmax", false)];

@@ -390,8 +390,8 @@ pub(super) async fn progress(ctx: &Ctx, op: &Operation, percent: u8, message: &s
     let _ = ctx.handle.operation_progress(op.id, p).await;
 }
 
-/// Firmware update (fact sheet §9.6): by pull, write Package URI; by push (Delivery Method
-/// /5/0/9), fetch the image and write it to Package. Then follow State, execute Update when
+/// Firmware update (object /5, registry `5.xml`): by pull, write Package URI; by push (Delivery
+/// Method /5/0/9), fetch the image and write it to Package. Then follow State, execute Update when
 /// Downloaded, and map Update Result.
 async fn firmware_update(ctx: &Ctx, op: &Operation, fw: &FirmwareUpdate) -> Result<Option<Json>, OperationError> {
     let ep = endpoint(op);
@@ -399,8 +399,8 @@ async fn firmware_update(ctx: &Ctx, op: &Operation, fw: &FirmwareUpdate) -> Resu
     if !reg.has_object(5) {
         return Err(OperationError::new(ErrorKind::NotSupported, "the device did not register object /5"));
     }
-    // A server must not send a URI whose scheme the client did not list in /5/0/8 (fact sheet
-    // §9.6); both resources are optional, so an unreadable list lets the client judge, and an
+    // A server must not send a URI whose scheme the client did not list in /5/0/8 (registry
+    // `5.xml`); both resources are optional, so an unreadable list lets the client judge, and an
     // unreadable Delivery Method means pull.
     let supported: Option<Vec<i64>> = match read(ctx, ep, Path::Resource(5, 0, 8), None).await {
         Ok(Json::Object(listed)) => Some(listed.values().filter_map(Json::as_i64).collect()),
@@ -415,7 +415,7 @@ async fn firmware_update(ctx: &Ctx, op: &Operation, fw: &FirmwareUpdate) -> Resu
     // After a restart the engine hands the operation back: an update of the same image still
     // in progress is followed, not restarted (by pull, the Package URI names it; by push, the
     // device's firmware status this operation wrote). Anything else in progress is reset first
-    // by writing an empty Package URI, or an empty Package for push (fact sheet §9.6).
+    // by writing an empty Package URI, or an empty Package for push (registry `5.xml`).
     let current_state = read_int(ctx, ep, state_path).await.ok();
     let same_image = match delivery {
         firmware::Delivery::Pull => {

@@ -1,4 +1,4 @@
-//! Firmware push (fact sheet §9.6, Delivery Method push): the adapter fetches the image the
+//! Firmware push (registry `5.xml`, Delivery Method push): the adapter fetches the image the
 //! firmware action names and writes it to Package `/5/0/0`; the server's Block1 sender cuts it
 //! into blocks (RFC 7959 §2.5). The image is fetched over plain HTTP, bounded in size and time
 //! (`Lwm2mConfig::firmware_push_max`, `firmware_fetch_timeout`): an untrusted server cannot make

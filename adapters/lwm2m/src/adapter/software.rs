@@ -1,10 +1,9 @@
-//! Software management by pull (Software Management object /9, registry `9.xml`, fact sheet
-//! §9.10): install writes Package URI `/9/x/3` (creating the instance when no instance is in
-//! INITIAL), follows Update State `/9/x/7` (observed, with reads as fallback) to DELIVERED,
-//! executes Install `/9/x/4` and judges by Update Result `/9/x/9`; uninstall, activate and
-//! deactivate execute `/9/x/6`, `/9/x/10`, `/9/x/11`. `Device.snapshot.software` follows
-//! PkgName `/9/x/0`, PkgVersion `/9/x/1`, Update State (INSTALLED = installed) and Activation
-//! State `/9/x/12`.
+//! Software management by pull (Software Management object /9, registry `9.xml`): install writes
+//! Package URI `/9/x/3` (creating the instance when no instance is in INITIAL), follows Update
+//! State `/9/x/7` (observed, with reads as fallback) to DELIVERED, executes Install `/9/x/4` and
+//! judges by Update Result `/9/x/9`; uninstall, activate and deactivate execute `/9/x/6`,
+//! `/9/x/10`, `/9/x/11`. `Device.snapshot.software` follows PkgName `/9/x/0`, PkgVersion `/9/x/1`,
+//! Update State (INSTALLED = installed) and Activation State `/9/x/12`.
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
-//! What the bootstrap server provisions for one endpoint: LwM2M server accounts, each written
-//! as a Security `/0/x` and a Server `/1/x` instance (TS Core 1.1 §5.2.7 "Bootstrap-Write",
-//! objects in fact sheet §3.2, §9.1; Leshan's `BootstrapConfig` holds the same content).
+//! What the bootstrap server provisions for one endpoint: LwM2M server accounts, each written as a
+//! Security `/0/x` and a Server `/1/x` instance (TS Core 1.1 §5.2.7 "Bootstrap-Write", objects as
+//! registry `0.xml` and `1.xml` define them; Leshan's `BootstrapConfig` holds the same content).
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};

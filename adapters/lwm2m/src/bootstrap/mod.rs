@@ -1,4 +1,4 @@
-//! The LwM2M bootstrap server (TS Core 1.1 §5.2 "Bootstrap Interface"; fact sheet §3): the
+//! The LwM2M bootstrap server (TS Core 1.1 §5.2 "Bootstrap Interface"): the
 //! per-endpoint configurations it provisions ([`config`]) and its sans-I/O protocol logic
 //! ([`server`]). The adapter runs it on its own UDP port (`Lwm2mConfig::bootstrap_listen`).
 

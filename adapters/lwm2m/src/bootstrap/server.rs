@@ -1,6 +1,5 @@
 //! The bootstrap server's protocol logic, sans-I/O (bytes and `now` in, datagrams, events and
-//! timers out, as [`crate::server::Server`]). TS Core 1.1 §5.2 "Bootstrap Interface", §6.1;
-//! fact sheet §3.1:
+//! timers out, as [`crate::server::Server`]). TS Core 1.1 §5.2 "Bootstrap Interface", §6.1:
 //!
 //! 1. Bootstrap-Request `POST /bs?ep={name}[&pct={cf}]` (CON) → `2.04 Changed` when the
 //!    endpoint has a configuration, `4.00 Bad Request` otherwise (as Leshan answers a request

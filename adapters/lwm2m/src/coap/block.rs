@@ -1,6 +1,7 @@
-//! Block-wise transfers (RFC 7959), client side: Block2 reassembly of large responses (a Read
-//! of a big resource) and Block1 sending of large request bodies (a firmware image written to
-//! `/5/0/0`, fact sheet §1.4). Both are bounded in total size.
+//! Block-wise transfers (RFC 7959), client side: Block2 reassembly of large responses (a Read of a
+//! big resource) and Block1 sending of large request bodies (a firmware image written to `/5/0/0`;
+//! a client with Firmware Update must support block-wise, registry `5.xml`). Both are bounded in
+//! total size.
 //!
 //! Each block travels as its own request through [`super::exchange::Exchanges`]; these types
 //! only say which block to ask for or send next and check what comes back.

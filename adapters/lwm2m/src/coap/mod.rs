@@ -1,6 +1,7 @@
-//! Sans-I/O CoAP machinery over `coap-lite` packets, which is a codec only (fact sheet
-//! `docs/lwm2m.md` §14): message deduplication, CON retransmission and request/response
-//! matching, client-side observe, and block-wise transfers.
+//! Sans-I/O CoAP machinery over `coap-lite` packets, which is a codec only (coap-lite 0.13 has no
+//! transport, retransmission, token matching or client-side observe): message deduplication,
+//! CON retransmission and request/response matching, client-side observe, and block-wise
+//! transfers.
 //!
 //! Nothing here reads a clock, draws a random number or touches a socket: callers pass `now`,
 //! the random factor and the bytes they received, and collect what to send and when to wake up
@@ -34,7 +35,7 @@ pub struct TransmissionParams {
     pub max_latency: Duration,
     /// PROCESSING_DELAY, ACK_TIMEOUT by default (used for EXCHANGE_LIFETIME).
     pub processing_delay: Duration,
-    /// Largest datagram we serialize (coap-lite's default limit is 1280, fact sheet §14).
+    /// Largest datagram we serialize (coap-lite's default `MAX_SIZE` is 1280).
     pub max_message_size: usize,
 }
 

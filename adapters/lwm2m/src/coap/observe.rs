@@ -1,7 +1,7 @@
-//! Client-side observation (RFC 7641), which coap-lite lacks (fact sheet §14): register with
-//! Observe=0, order notifications by the 24-bit sequence rule of §3.4 (with its 128-second
-//! escape), cancel passively (forget, then RST the next notification, §3.6) or actively (GET
-//! with Observe=1 and the same token, §3.6; LwM2M Cancel Observation, fact sheet §4).
+//! Client-side observation (RFC 7641), which coap-lite 0.13 lacks (its `observe` is server side):
+//! register with Observe=0, order notifications by the 24-bit sequence rule of §3.4 (with its
+//! 128-second escape), cancel passively (forget, then RST the next notification, §3.6) or actively
+//! (GET with Observe=1 and the same token, §3.6; LwM2M Cancel Observation, TS Core 1.1 §6.4).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,6 +1,6 @@
 //! `application/link-format` (content format 40, RFC 6690 §2): the Register / Update payload
 //! (TS Core 1.1 §6.2.1 "Register" and §5.2.7.1 object-version notation) and Discover answers
-//! (§5.4.2 "Discover"). Fact sheet `docs/lwm2m.md` §2.2 and §5.2.
+//! (§5.4.2 "Discover").
 //!
 //! Parsing is liberal, since devices are: spaces around separators, empty entries and trailing
 //! commas are skipped, attribute values may or may not be quoted, attributes may lack a value.
@@ -25,7 +25,8 @@ pub struct LinkAttribute {
     /// Value without quotes; `None` for a valueless parameter such as `;obs`.
     pub value: Option<String>,
     /// Whether the value is written as a quoted-string (`rt="oma.lwm2m"`), which LwM2M makes
-    /// significant: `rt` is quoted, `ver` must not be (fact sheet §2.2).
+    /// significant: `rt` is quoted, `ver` must not be (TS Core 1.1 §5.1.2, `<PROPERTIES>`
+    /// class attributes).
     pub quoted: bool,
 }
 
@@ -169,7 +170,7 @@ pub struct RegisteredObject {
 }
 
 impl RegisteredObject {
-    /// The object version from `ver` (fact sheet §2.2), if given.
+    /// The object version from `ver` (TS Core 1.1 §5.1.2), if given.
     pub fn version(&self) -> Option<&str> {
         self.attributes.iter().find(|a| a.name == "ver").and_then(|a| a.value.as_deref())
     }
@@ -227,7 +228,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The example of the task brief / fact sheet §2.2 (Leshan `LinkFormatHelper`).
+    /// A Register payload as Leshan's client writes it (`LinkFormatHelper`).
     #[test]
     fn parses_register_payload() {
         let reg = parse_registration(br#"</>;rt="oma.lwm2m";ct=11543,</1/0>,</3/0>;ver=1.1,</5>"#, &Limits::default())
@@ -255,7 +256,7 @@ mod tests {
         assert_eq!(reg.other_links.len(), 1);
     }
 
-    /// Fact sheet §5.2 Discover answer shape.
+    /// Discover answer shape (TS Core 1.1 "Discover"): the target and its children, with attributes.
     #[test]
     fn discover_answer_roundtrip() {
         let text = "</3/0>;pmax=60,</3/0/1>,</3/0/6>;dim=2";

@@ -1,5 +1,5 @@
 //! `application/vnd.oma.lwm2m+cbor` (content format 11544, LwM2M 1.2 only; TS Core 1.2 §7.4
-//! subsection "LwM2M CBOR"). No legacy number exists (fact sheet §6).
+//! subsection "LwM2M CBOR"). No legacy number exists (1542 / 1543 are TLV and JSON only).
 //!
 //! The payload is a CBOR map nested by path: keys are ids, or arrays of ids that stand for
 //! several levels at once (`{[3,0]: {0: "Open Mobile Alliance"}}`), and leaves are values. Paths

@@ -116,7 +116,7 @@ pub fn encode(format: ContentFormat, content: &Content, base: &Path) -> Result<V
 }
 
 /// Decodes the path list of a Read-Composite / Observe-Composite request body (SenML JSON or
-/// SenML CBOR records holding names only, fact sheet §4).
+/// SenML CBOR records holding names only, TS Core 1.1 §6.3).
 pub fn decode_paths(format: ContentFormat, bytes: &[u8], limits: &Limits) -> Result<Vec<Path>, CodecError> {
     match format {
         ContentFormat::SenmlJson => senml_json::decode_paths(bytes, limits),

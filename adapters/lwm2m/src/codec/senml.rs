@@ -1,5 +1,5 @@
 //! The SenML data model shared by SenML JSON and SenML CBOR (RFC 8428 §4; LwM2M TS Core 1.1
-//! §7.4.5/§7.4.6 on how LwM2M uses it). Fact sheet `docs/lwm2m.md` §8.
+//! §7.4.5/§7.4.6 on how LwM2M uses it).
 //!
 //! A pack is a list of records; `bn`/`bt` apply to their record and every later one until
 //! replaced (RFC 8428 §4.5.1), the full name is `bn + n` and the time `bt + t`. LwM2M names
@@ -92,7 +92,7 @@ pub fn resolve(records: &[SenmlRecord], hints: &dyn TypeHints, limits: &Limits) 
 }
 
 /// Resolves the path list of a Read-Composite / Observe-Composite request, where records carry
-/// names only (fact sheet §4, "Composite request body").
+/// names only (TS Core 1.1 §6.3, Read-Composite: a SenML list of names).
 pub fn resolve_paths(records: &[SenmlRecord], limits: &Limits) -> Result<Vec<Path>, CodecError> {
     limits.check(records.len())?;
     Ok(resolve_names(records)?.into_iter().map(|(path, _, _)| path).collect())

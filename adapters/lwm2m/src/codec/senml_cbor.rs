@@ -1,5 +1,5 @@
 //! `application/senml+cbor` (content format 112): SenML CBOR packs (RFC 8428 §6) as LwM2M uses
-//! them (TS Core 1.1 §7.4.6 "SenML CBOR"). Fact sheet `docs/lwm2m.md` §8.
+//! them (TS Core 1.1 §7.4.6 "SenML CBOR").
 //!
 //! Labels are the RFC 8428 §6 integers (bn -2, bt -3, n 0, v 2, vs 3, vb 4, t 6, vd 8); `vlo` has
 //! no registered integer and travels as the text key `"vlo"`. Text keys for the other labels are
@@ -253,7 +253,7 @@ mod tests {
             let _ = decode(&bytes, &NoHints, &Limits::default());
         }
 
-        /// Path-only records of a composite request (fact sheet §8) survive the round trip,
+        /// Path-only records of a composite request (TS Core 1.1 §6.3) survive the round trip,
         /// whatever prefix `bn` factors out.
         #[test]
         fn paths_roundtrip(paths in any_paths()) {

@@ -1,5 +1,5 @@
 //! `application/senml+json` (content format 110): SenML JSON packs (RFC 8428 §5) as LwM2M
-//! uses them (TS Core 1.1 §7.4.5 "SenML JSON"). Fact sheet `docs/lwm2m.md` §8.
+//! uses them (TS Core 1.1 §7.4.5 "SenML JSON").
 //!
 //! `vd` is written base64url without padding (RFC 8428 §5, "Data Value"); decoding also
 //! accepts the standard alphabet and padding, which some clients send.
@@ -176,7 +176,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// Shape of the Read-Composite answer in LwM2M TS Core 1.1 §7.4.5 examples (Device object
-    /// resources under a common base name), values as in the fact sheet's TLV example.
+    /// resources under a common base name), values as in the §7.4.4 TLV examples.
     #[test]
     fn decodes_spec_style_pack() {
         let body = br#"[{"bn":"/3/0/","n":"0","vs":"Open Mobile Alliance"},
@@ -197,7 +197,7 @@ mod tests {
         assert_eq!(c.get(&Path::Resource(9, 0, 2)), Some(&Value::Opaque(vec![1, 2, 3])));
     }
 
-    /// Fact sheet §4: composite request body `[{"n":"/3/0/0"},{"n":"/1/0/1"}]`.
+    /// TS Core 1.1 §6.3 Read-Composite request body `[{"n":"/3/0/0"},{"n":"/1/0/1"}]`.
     #[test]
     fn composite_paths() {
         let body = br#"[{"n":"/3/0/0"},{"n":"/1/0/1"}]"#;
@@ -250,7 +250,7 @@ mod tests {
             let _ = decode(&bytes, &NoHints, &Limits::default());
         }
 
-        /// Path-only records of a composite request (fact sheet §8) survive the round trip,
+        /// Path-only records of a composite request (TS Core 1.1 §6.3) survive the round trip,
         /// whatever prefix `bn` factors out.
         #[test]
         fn paths_roundtrip(paths in any_paths()) {

@@ -1,7 +1,7 @@
 //! `application/vnd.oma.lwm2m+tlv` (content format 11542, legacy 1542): the LwM2M binary
-//! Type-Length-Value format (TS Core 1.1 §7.4.4 "TLV"; LwM2M 1.0 §6.4.3). Fact sheet
-//! `docs/lwm2m.md` §7, which numbers the 1.1.1 section §7.4.3: the numbering moved when 1.1
-//! inserted CBOR as §7.4.3, so trust the section title over either number.
+//! Type-Length-Value format (TS Core 1.1 §7.4.4 "TLV"; LwM2M 1.0 §6.4.3). Some texts number the
+//! 1.1.1 section §7.4.3: the numbering moved when 1.1 inserted CBOR as §7.4.3, so trust the
+//! section title over either number.
 //!
 //! ```text
 //! type byte:  7-6 identifier type  00 Object Instance (value = nested TLVs)

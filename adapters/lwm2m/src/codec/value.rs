@@ -192,7 +192,7 @@ impl fmt::Display for ObjectLinkText {
 mod tests {
     use super::*;
 
-    /// Every `<Type>` spelling found in the registry DDFs (`shared/data/lwm2m-registry`).
+    /// Every `<Type>` spelling found in the OMA registry DDFs (`OpenMobileAlliance/lwm2m-registry`).
     #[test]
     fn ddf_type_names() {
         for (name, ty) in [

@@ -1,4 +1,4 @@
-//! Queue-mode clients that are awake (TS Core 1.1 §6.5, fact sheet §11), each until its awake
+//! Queue-mode clients that are awake (TS Core 1.1 §6.5), each until its awake
 //! window ends. Looked up per request and asked for the earliest end on every turn of the
 //! server's loop, so both are cheap at any number of clients: a map by endpoint and a set
 //! ordered by the end of the window.

@@ -1,4 +1,4 @@
-//! The LwM2M server's protocol logic, sans-I/O (in the manner of quinn-proto, STYLE.md): feed
+//! The LwM2M server's protocol logic, sans-I/O (in the manner of quinn-proto): feed
 //! datagrams with [`Server::handle_datagram`], ask for Device Management requests with
 //! [`Server::request`], and collect datagrams ([`Server::poll_transmit`]), events
 //! ([`Server::poll_event`]) and the next wake-up ([`Server::poll_timeout`]).
@@ -7,7 +7,7 @@
 //! CoAP client for Device Management and Information Reporting (§6.3, §6.4): token matching
 //! and CON retransmission through [`crate::coap::exchange`], notifications through
 //! [`crate::coap::observe`], duplicate detection through [`crate::coap::dedup`]. Requests for a
-//! client that is not registered, or asleep in queue mode (§6.5, fact sheet §11), wait in a
+//! client that is not registered, or asleep in queue mode (§6.5), wait in a
 //! bounded per-endpoint queue until the client's next Register, Update or notification.
 
 mod awake;
@@ -49,7 +49,7 @@ struct Held {
 
 /// What the server finds an observation by: the registered endpoint, the end device's prefix
 /// when the observation is of an end device behind a LwM2M Gateway (its Uri-Path starts with
-/// `/{prefix}`, fact sheet §9.12), and what it watches. The gateway's own `/3/0/9` and its end
+/// `/{prefix}`, LwM2M Gateway TS §6), and what it watches. The gateway's own `/3/0/9` and its end
 /// device's `/dev1/3/0/9` are two observations with two tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ObservationKey {
@@ -439,7 +439,7 @@ impl Server {
         let mut change = None;
         match segments.split_first() {
             Some((first, rest)) if first == "rd" => {
-                // Register must be Confirmable (§8.2 per Leshan, fact sheet §1.4).
+                // Register must be Confirmable (LwM2M TS §8.2, as Leshan's RegisterResource cites it).
                 let reply = if kind != MessageType::Confirmable && rest.is_empty() {
                     registration::RdReply {
                         code: ResponseType::BadRequest,

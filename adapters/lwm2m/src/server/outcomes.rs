@@ -1,6 +1,6 @@
 //! How the [`super::Server`] takes the outcome of its own requests (TS Core 1.1 §6.3): ACKs and
 //! responses matched by the exchange layer, Block2 reassembly (RFC 7959 §2.4), Block1 sending
-//! (§2.5), observation registration (RFC 7641 §3) and queue-mode wake-ups (fact sheet §11).
+//! (§2.5), observation registration (RFC 7641 §3) and queue-mode wake-ups (TS Core 1.1 §6.5).
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -46,7 +46,7 @@ impl Server {
         }
     }
 
-    /// A queue-mode client that answered stays awake for another window (fact sheet §11).
+    /// A queue-mode client that answered stays awake for another window (TS Core 1.1 §6.5).
     pub(super) fn keep_awake(&mut self, now: Instant, endpoint: &str) {
         if self.registry.by_endpoint(endpoint).is_some_and(|r| r.queue_mode) {
             self.awake.insert(endpoint, now + self.config.awake_window);
@@ -122,7 +122,7 @@ impl Server {
                         self.observed.remove(&flight.observation);
                         self.by_token.remove(&(peer, token));
                     }
-                    // A timed-out queue-mode client is asleep (fact sheet §11).
+                    // A timed-out queue-mode client is asleep (TS Core 1.1 §6.5).
                     if e == RequestFailure::TimedOut && self.awake.remove(&flight.endpoint) {
                         self.events.push_back(ServerEvent::Sleeping(flight.endpoint.clone()));
                     }

@@ -1,5 +1,5 @@
 //! The Client Registration interface, server side (TS Core 1.1 §6.2 "Client Registration
-//! Interface"; fact sheet §2): Register `POST /rd?ep=..`, Update `POST /rd/{id}`, De-register
+//! Interface"): Register `POST /rd?ep=..`, Update `POST /rd/{id}`, De-register
 //! `DELETE /rd/{id}`, lifetime expiry. Sans-I/O: [`Registry::handle`] takes `now`, the peer
 //! and the request and returns the answer and what changed.
 //!
@@ -63,7 +63,7 @@ impl RegistrationConfig {
     }
 }
 
-/// An object or instance link of the Register payload (fact sheet §2.2).
+/// An object or instance link of the Register payload (TS Core 1.1 §6.2.1, RFC 6690).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectLink {
     /// `/o` or `/o/i`, relative to the root path.
@@ -86,7 +86,7 @@ pub struct Registration {
     pub version: String,
     /// Binding letters (`b`, `U` when absent).
     pub binding: String,
-    /// Queue mode: `Q` in `b` (1.0) or the valueless `Q` parameter (1.1+) (fact sheet §11).
+    /// Queue mode: `Q` in `b` (1.0) or the valueless `Q` parameter (1.1+) (TS Core 1.1 §6.2.1).
     pub queue_mode: bool,
     /// MSISDN (`sms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,7 +137,8 @@ impl Registration {
         self.version != "1.0"
     }
 
-    /// Uri-Path segments for a request on `path`, under the root path (fact sheet §2.2).
+    /// Uri-Path segments for a request on `path`, under the alternate root path (TS Core 1.1
+    /// §6.2.1).
     pub fn uri_path(&self, path: &Path) -> Vec<String> {
         let mut segments: Vec<String> =
             self.root_path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
@@ -208,7 +209,7 @@ pub struct Registry {
     counter: u64,
 }
 
-/// Query parameters of Register / Update (fact sheet §2.1 table).
+/// Query parameters of Register / Update (TS Core 1.1 §6.2, Register and Update parameters).
 #[derive(Debug, Default)]
 struct Params {
     ep: Option<String>,

@@ -481,9 +481,9 @@ fn composite_observations_are_keyed_apart_from_single_ones() {
     assert!(matches!(&events(&mut s)[..], [ServerEvent::Notification { observed: Observed::Path(p), .. }] if *p == a));
 }
 
-/// A gateway's own `/3/0/9` and its end device's `/dev1/3/0/9` (LwM2M Gateway, fact sheet
-/// §9.12) are two observations: each notification names its prefix, and cancelling the end
-/// device's reuses its token and leaves the gateway's alone.
+/// A gateway's own `/3/0/9` and its end device's `/dev1/3/0/9` (LwM2M Gateway TS §6) are two
+/// observations: each notification names its prefix, and cancelling the end device's reuses its
+/// token and leaves the gateway's alone.
 #[test]
 fn end_device_observations_are_keyed_by_prefix() {
     let t0 = Instant::now();

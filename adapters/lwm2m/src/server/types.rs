@@ -17,11 +17,11 @@ pub struct ServerConfig {
     pub registration: RegistrationConfig,
     /// CoAP transmission parameters (RFC 7252 §4.8).
     pub transmission: TransmissionParams,
-    /// How long a queue-mode client stays reachable after it was heard from (fact sheet §11:
-    /// 93 s = MAX_TRANSMIT_WAIT by default).
+    /// How long a queue-mode client stays reachable after it was heard from (TS Core 1.1
+    /// §6.5; 93 s = MAX_TRANSMIT_WAIT of RFC 7252 §4.8 by default, as in Leshan).
     pub awake_window: Duration,
-    /// Requests held per endpoint while it sleeps or is not registered (fact sheet §11: a
-    /// commercial precedent holds 20).
+    /// Requests held per endpoint while it sleeps or is not registered (a commercial
+    /// precedent, Pelion Device Management's Connect API, holds 20).
     pub max_queued_per_endpoint: usize,
     /// Endpoints that may have requests held at once.
     pub max_queued_endpoints: usize,
@@ -79,7 +79,7 @@ pub struct Ack(pub(crate) u64);
 /// Identifies a Device Management request handed to [`super::Server::request`].
 pub type RequestId = u64;
 
-/// A Device Management request (TS Core 1.1 §6.3, §6.4, fact sheet §4).
+/// A Device Management request (TS Core 1.1 §6.3, §6.4).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DmRequest {
     /// CoAP method.
@@ -93,7 +93,7 @@ pub struct DmRequest {
     /// Observe option: 0 registers an observation, 1 cancels it (RFC 7641 §2).
     pub observe: Option<u32>,
     /// A LwM2M Gateway end-device prefix (`/25/x/1`): the request goes to
-    /// `/{prefix}/{path}` (LwM2M Gateway TS §6, fact sheet §9.12).
+    /// `/{prefix}/{path}` (LwM2M Gateway TS §6).
     pub prefix: Option<String>,
     /// Uri-Query options, one per entry (Write-Attributes `pmin=10`, TS Core 1.1 §5.4.3).
     pub query: Vec<String>,

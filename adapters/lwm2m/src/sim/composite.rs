@@ -1,5 +1,5 @@
 //! The simulated client's answers to the LwM2M 1.1 composite operations, without I/O (TS Core
-//! 1.1 §6.3, §6.4.3; fact sheet §4): Read-Composite and Observe-Composite (FETCH on `/`, the
+//! 1.1 §6.3, §6.4.3): Read-Composite and Observe-Composite (FETCH on `/`, the
 //! body listing paths in SenML JSON or CBOR) with partial presence, and Write-Composite
 //! (iPATCH on `/` with SenML records). A 1.0 client answers both with 4.05.
 

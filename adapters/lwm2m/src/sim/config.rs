@@ -75,7 +75,7 @@ pub struct SimConfig {
     pub gateway_children: usize,
     /// Content formats announced with `ct` on the root link of Register
     /// (`</>;rt="oma.lwm2m";ct="112"`,
-    /// LwM2M 1.1, fact sheet §2.2); empty announces none. Default empty.
+    /// LwM2M 1.1, TS Core 1.1 §6.2.1); empty announces none. Default empty.
     pub content_formats: Vec<u16>,
 }
 

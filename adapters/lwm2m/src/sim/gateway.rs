@@ -1,4 +1,4 @@
-//! The simulated client as a LwM2M Gateway (object /25, fact sheet §9.12): `n` end devices,
+//! The simulated client as a LwM2M Gateway (object /25, LwM2M Gateway TS §6): `n` end devices,
 //! each with its own object tree under the prefix `dev{i}`, listed in `/25/{i}` (Device ID
 //! `/25/i/0` = `child-{i}`, Prefix `/25/i/1`, IoT Device Objects `/25/i/3` in link-format).
 //! End devices come and go at runtime ([`SimClient::add_end_device`],

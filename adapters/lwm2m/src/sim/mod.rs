@@ -2,7 +2,7 @@
 //! `lwm2m`, `b`, objects /1, /3, /5 in link-format), updates and de-registers (TS Core 1.1
 //! §6.2), answers Read / Write / Execute / Observe on its objects in text, TLV and SenML JSON,
 //! and as a 1.1 client the composite operations in SenML JSON / CBOR (§6.3, §6.4), counts reboots and factory resets, and plays the Firmware Update state machine
-//! (fact sheet §9.6) with configurable delays and failures, without fetching anything.
+//! (object /5, registry `5.xml`) with configurable delays and failures, without fetching anything.
 //!
 //! ```no_run
 //! # async fn run(server: std::net::SocketAddr) -> std::io::Result<()> {

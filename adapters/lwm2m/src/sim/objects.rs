@@ -1,6 +1,7 @@
-//! The simulated client's object tree (/1 Server, /3 Device, /5 Firmware Update) and its
-//! answers to Device Management requests (TS Core 1.1 §6.3; fact sheet §4, §9), without I/O:
-//! [`Objects::handle`] turns a request into a response and the side effects the client runs.
+//! The simulated client's object tree (/1 Server, /3 Device, /5 Firmware Update) and its answers to
+//! Device Management requests (TS Core 1.1 §6.3; objects as the registry's `N.xml` define them),
+//! without I/O: [`Objects::handle`] turns a request into a response and the side effects the client
+//! runs.
 
 use std::collections::BTreeMap;
 
@@ -77,7 +78,7 @@ pub enum Effect {
 const WRITABLE: &[(u16, u16)] =
     &[(1, 1), (1, 2), (1, 3), (1, 5), (1, 6), (1, 7), (3, 13), (3, 14), (3, 15), (5, 0), (5, 1), (9, 3), (16, 0)];
 
-/// An empty Package or Package URI: a reset to Idle (fact sheet §9.6).
+/// An empty Package or Package URI: a reset to Idle (registry `5.xml`, resources 0 and 1).
 fn empty(value: &Value) -> bool {
     match value {
         Value::String(s) => s.is_empty(),
@@ -159,7 +160,7 @@ impl Objects {
         self
     }
 
-    /// The registration payload: every instance, in link-format (fact sheet §2.2).
+    /// The registration payload: every instance, in link-format (TS Core 1.1 §6.2.1).
     pub fn link_format(&self) -> String {
         self.instances().iter().map(|p| format!("<{p}>")).collect::<Vec<_>>().join(",")
     }
@@ -328,7 +329,7 @@ impl Objects {
                 }
             }
             (5, 2) => {
-                // Update is executable only in Downloaded (fact sheet §9.6; ETS 1.0-int-772).
+                // Update is executable only in Downloaded (registry `5.xml` resource 2; ETS 1.0-int-772).
                 if self.values.get(&Path::Resource(5, 0, 3)) != Some(&Value::Integer(2)) {
                     return Err(ResponseType::MethodNotAllowed);
                 }

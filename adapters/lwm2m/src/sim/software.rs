@@ -1,4 +1,4 @@
-//! The simulated Software Management object /9 (registry `9.xml`, fact sheet §9.10): Package
+//! The simulated Software Management object /9 (registry `9.xml`): Package
 //! URI write → DOWNLOAD STARTED → DELIVERED (or a failure Update Result), Install in DELIVERED →
 //! INSTALLED (or 58), Uninstall → INITIAL, Activate / Deactivate in INSTALLED.
 

@@ -8,8 +8,8 @@ fn reg(version: &str, content_formats: Vec<u16>) -> Registration {
     Registration { content_formats, ..Registration::for_test(version) }
 }
 
-/// Fact sheet §4: FETCH on `/`, Content-Format 110 with names only, Accept 110; the paths
-/// sorted and deduplicated so that a cancel in another order is the same observation.
+/// TS Core 1.1 §6.3 Read-Composite: FETCH on `/`, Content-Format 110 with names only, Accept 110;
+/// the paths sorted and deduplicated so that a cancel in another order is the same observation.
 #[test]
 fn read_composite_is_a_fetch_on_root_listing_paths() {
     let paths = [Path::Resource(3, 0, 0), Path::Resource(1, 0, 1), Path::Resource(3, 0, 0)];

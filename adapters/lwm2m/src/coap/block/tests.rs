@@ -100,7 +100,7 @@ fn put_firmware() -> Packet {
     p
 }
 
-/// A firmware image pushed to /5/0/0 (fact sheet §1.4) where the device asks for smaller
+/// A firmware image pushed to /5/0/0 (Package, registry `5.xml`) where the device asks for smaller
 /// blocks after the first one, as in RFC 7959 §2.5's "1:0/1/1024 then 1:8/1/128" exchange.
 #[test]
 fn block1_pushes_firmware_and_follows_a_smaller_size() {

@@ -71,7 +71,7 @@ fn spec_device_example_encodes_byte_for_byte() {
     assert_eq!(encode(&device_content(), &base).unwrap(), DEVICE_3_0);
 }
 
-/// Fact sheet §7 worked example: /3/0/0 = "Open Mobile Alliance" is `C8 00 14` + 20 bytes.
+/// Worked from the §7.4.4 type byte: /3/0/0 = "Open Mobile Alliance" is `C8 00 14` + 20 bytes.
 #[test]
 fn fact_sheet_single_resource_example() {
     let base = Path::Resource(3, 0, 0);
@@ -83,7 +83,7 @@ fn fact_sheet_single_resource_example() {
 
 /// LwM2M TS 1.0 §6.4.3.2 "Multiple Object Instance" example: Read on /2 (Access Control) with
 /// instances 0 and 2, ACL instances for servers 127 and 310 (the latter needs a 16-bit id).
-/// Transcribed by hand and re-derived from the fact sheet §7 layout.
+/// Transcribed by hand and re-derived from the TS Core 1.1 §7.4.4 layout.
 const ACCESS_CONTROL_2: &[u8] = &[
     0x08, 0x00, 0x0E, 0xC1, 0x00, 0x01, 0xC1, 0x01, 0x00, 0x83, 0x02, 0x41, 0x7F, 0x07, 0xC1, 0x03, 0x7F, //
     0x08, 0x02, 0x12, 0xC1, 0x00, 0x03, 0xC1, 0x01, 0x00, 0x87, 0x02, 0x41, 0x7F, 0x07, 0x61, 0x01, 0x36, 0x01, 0xC1,
