@@ -1,5 +1,5 @@
 //! Delivery: the protocol-free machinery that carries operations to devices, shared by every
-//! adapter so that an adapter holds only its protocol (DESIGN.md, "The engine").
+//! adapter so that an adapter holds only its protocol.
 //!
 //! A [`Delivery`] keeps, per device, the queue of operations not yet sent; the operations sent
 //! and not yet answered; and the operations parked on a *durable wait*: the device took the
