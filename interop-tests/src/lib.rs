@@ -7,17 +7,18 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use unidm::routes::files::FilesConfig;
 use unidm::AppOptions;
 use unidm_core::{Engine, SqliteStore};
 use unidm_lwm2m::{Lwm2mAdapter, Lwm2mConfig};
+use unidm_testkit::eventually;
 use unidm_tr069::{FileServerConfig, Tr069Adapter, Tr069Config};
 
 /// How long a test waits for something a device does.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub const WAIT: Duration = unidm_testkit::DEADLINE;
 
 /// The engine with both protocol adapters and the HTTP API, on loopback.
 pub struct Stack {
@@ -99,31 +100,38 @@ impl Stack {
 
     /// Polls an operation until it ends, and returns it.
     pub async fn finished(&self, op: &Value) -> Value {
-        let started = Instant::now();
-        loop {
-            let now = self.get(&format!("/operations/{}", op["id"])).await;
-            if ["succeeded", "failed", "cancelled", "expired"].contains(&now["state"].as_str().unwrap_or_default()) {
-                return now;
-            }
-            assert!(started.elapsed() < WAIT, "operation did not end: {now}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let path = format!("/operations/{}", op["id"]);
+        eventually(&format!("operation {} to end", op["id"]), || async {
+            let now = self.get(&path).await;
+            let state = now["state"].as_str().unwrap_or_default();
+            ["succeeded", "failed", "cancelled", "expired"].contains(&state).then_some(now)
+        })
+        .await
     }
 
     /// Polls `GET /devices/{id}` until `ready` holds, and returns the device.
     pub async fn device_when(&self, id: &str, ready: impl Fn(&Value) -> bool) -> Value {
-        let started = Instant::now();
-        loop {
-            let r = self.http.get(format!("{}{}", self.api, device_path(id))).send().await.expect("request");
-            if r.status().is_success() {
-                let d: Value = r.json().await.expect("json");
-                if ready(&d) {
-                    return d;
-                }
+        let url = format!("{}{}", self.api, device_path(id));
+        let ready = &ready;
+        eventually(&format!("device {id} to get ready"), || async {
+            let r = self.http.get(&url).send().await.expect("request");
+            if !r.status().is_success() {
+                return None;
             }
-            assert!(started.elapsed() < WAIT, "device {id} never got ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            let d: Value = r.json().await.expect("json");
+            ready(&d).then_some(d)
+        })
+        .await
+    }
+
+    /// Polls `GET {path}` until `ready` holds, and returns the answer.
+    pub async fn get_when(&self, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
+        let ready = &ready;
+        eventually(&format!("GET {path} to satisfy the test"), || async {
+            let v = self.get(path).await;
+            ready(&v).then_some(v)
+        })
+        .await
     }
 }
 

@@ -2,8 +2,6 @@
 //! its identity read from /3, and is managed through `/api/v1`: native read and write, observe
 //! (notifications arrive as SSE-able events), firmware update, reboot, deregistration.
 
-use std::time::Duration;
-
 use serde_json::json;
 use unidm_core::Received;
 use unidm_interop::{device_path, Stack, WAIT};
@@ -66,5 +64,4 @@ async fn a_client_is_managed_through_the_api() {
     assert!(client.reboots() >= 1);
     client.deregister().await.unwrap();
     s.device_when(id, |d| d["presence"]["state"] == "offline").await;
-    tokio::time::sleep(Duration::from_millis(10)).await;
 }

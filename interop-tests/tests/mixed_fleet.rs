@@ -25,15 +25,7 @@ async fn one_group_operation_reboots_both_protocols() {
 
     let gop = s.post("/groups/depot/operations", json!({"action": {"kind": "reboot"}, "concurrency": 1})).await;
     assert_eq!(gop["aggregate"]["total"], 2);
-    let started = std::time::Instant::now();
-    let view = loop {
-        let v = s.get(&format!("/group-operations/{}", gop["id"])).await;
-        if v["aggregate"]["done"] == true {
-            break v;
-        }
-        assert!(started.elapsed() < unidm_interop::WAIT, "group operation did not finish: {v}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let view = s.get_when(&format!("/group-operations/{}", gop["id"]), |v| v["aggregate"]["done"] == true).await;
     assert_eq!(view["aggregate"]["counts"]["succeeded"], 2, "{view}");
     assert!(lw.reboots() >= 1);
     assert!(cpe.stats().reboots >= 1);
