@@ -1,5 +1,5 @@
-//! SyncML DM in XML (SyncML Representation Protocol 1.2, section 5; OMA DM Representation
-//! Protocol 1.2, section 6): bounded reading with quick-xml and canonical writing.
+//! SyncML DM in XML (SyncML Representation Protocol 1.2 and OMA DM Representation Protocol
+//! 1.2.1, "Mark-up Language Description"): bounded reading with quick-xml and canonical writing.
 //!
 //! Reading resolves namespaces by URI, never by prefix, so `<SyncML xmlns="SYNCML:SYNCML1.2">`
 //! and `<s:SyncML xmlns:s="syncml:syncml1.2">` read alike. Whitespace between elements is

@@ -8,7 +8,8 @@ use crate::codec::Limits;
 
 /// FPIs accepted in the literal public-id form (compared ignoring ASCII case). The DM DDF one
 /// is the public id of a TNDS document embedded as `OPAQUE` in a `Data` element (Meta Type
-/// `application/vnd.syncml.dmtnds+wbxml`, OMA DM TND 1.2, section 8.6.1), which libwbxml writes.
+/// `application/vnd.syncml.dmtnds+wbxml`, OMA DM Tree and Description 1.2.1, "WBXML Definition"),
+/// which libwbxml writes.
 const FPIS: [&str; 4] = [
     "-//SYNCML//DTD SyncML 1.2//EN",
     "-//SYNCML//DTD SyncML 1.1//EN",
