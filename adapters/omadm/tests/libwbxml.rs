@@ -100,6 +100,13 @@ fn libwbxml_reads_our_wbxml() {
             assert_eq!(via_wbxml2xml(&msg, form, dir.path()), msg);
         }
     }
+    // SyncML 1.1 (DM 1.1.2): public id 0x0FD3 and namespace SYNCML:SYNCML1.1.
+    let mut old = xml::decode(GOLDEN[0], &Limits::default()).unwrap();
+    old.hdr.ver_dtd = "1.1".into();
+    old.hdr.ver_proto = "DM/1.1".into();
+    for form in [PublicIdForm::Numeric, PublicIdForm::Literal] {
+        assert_eq!(via_wbxml2xml(&old, form, dir.path()), old);
+    }
 }
 
 #[test]
