@@ -18,7 +18,9 @@
 //! - **XML** ([`codec::xml`]): quick-xml; namespaces matched by URI, never by prefix
 //!   (`SYNCML:SYNCML1.1` / `1.2`, `syncml:metinf`, `syncml:dmddf1.2`); element names matched
 //!   without regard to ASCII case; whitespace between elements dropped and leaf text trimmed;
-//!   a DOCTYPE is refused, so no entity is ever expanded. Output is canonical.
+//!   a DOCTYPE with an internal subset is refused, so no entity is ever declared or expanded (one
+//!   with only an external identifier, as SyncML stacks write it, is skipped and never fetched).
+//!   Output is canonical.
 //! - **WBXML** ([`codec::wbxml`]): our own, per WBXML 1.3 (WAP-192-WBXML) with the code pages
 //!   SyncML (0), MetInf (1) and DM DDF (2): WBXML 1.1-1.3 in, 1.2 out; public ids 0x1201
 //!   (SyncML 1.2), 0x0FD3 (SyncML 1.1), "unknown", and the literal form; string table,
