@@ -28,8 +28,11 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<SyncML, CodecError> {
 
 /// Encodes a message as canonical XML (UTF-8, no declaration).
 ///
-/// Fails with [`CodecError::Unsupported`] when an Item holds opaque bytes that are not UTF-8,
-/// or text with characters XML 1.0 cannot carry (NUL and most C0 controls).
+/// Opaque Data that is UTF-8 is written as text (and reads back as [`Data::Text`]). Fails with
+/// [`CodecError::Unsupported`] when an Item holds opaque bytes that are not UTF-8, or text with
+/// characters XML 1.0 cannot carry (NUL and most C0 controls).
+///
+/// [`Data::Text`]: super::Data::Text
 pub fn encode(msg: &SyncML) -> Result<Vec<u8>, CodecError> {
     write_element(&msg.to_element(), msg.version())
 }
