@@ -76,8 +76,24 @@ fn doctype_and_entity_expansion_are_refused() {
     assert!(err.is_unsupported());
     let xxe = b"<!DOCTYPE SyncML [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><SyncML>&x;</SyncML>";
     assert_eq!(xml::decode(xxe, &Limits::default()).unwrap_err(), CodecError::DoctypeRefused { has_entities: true });
-    let plain = b"<!DOCTYPE SyncML PUBLIC \"-//SYNCML//DTD SyncML 1.2//EN\" \"x.dtd\"><SyncML/>";
-    assert_eq!(xml::decode(plain, &Limits::default()).unwrap_err(), CodecError::DoctypeRefused { has_entities: false });
+    let subset = b"<!DOCTYPE SyncML [<!ELEMENT SyncML ANY>]><SyncML/>";
+    assert_eq!(
+        xml::decode(subset, &Limits::default()).unwrap_err(),
+        CodecError::DoctypeRefused { has_entities: false }
+    );
+    // An external identifier alone declares nothing and is never fetched: accepted, as SyncML
+    // stacks (and libwbxml) write it.
+    let external = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE SyncML PUBLIC \"-//SYNCML//DTD SyncML 1.2//EN\" \
+         \"http://www.openmobilealliance.org/tech/DTD/OMA-TS-SyncML_RepPro_DTD-V1_2.dtd\">{MINIMAL}"
+    );
+    assert!(xml::decode(external.as_bytes(), &Limits::default()).is_ok());
+    // A SYSTEM identifier is not fetched: an entity it might declare stays undeclared.
+    let body = MINIMAL.replace("BODY", "<Alert><CmdID>&x;</CmdID></Alert>");
+    let system = format!("<!DOCTYPE SyncML SYSTEM \"file:///etc/passwd\">{body}");
+    assert!(xml::decode(system.as_bytes(), &Limits::default()).unwrap_err().is_malformed());
+    let late = MINIMAL.replace("<SyncBody>", "<SyncBody><!DOCTYPE SyncML PUBLIC \"a\" \"b\">");
+    assert!(xml::decode(late.as_bytes(), &Limits::default()).is_err());
     // An entity reference without a declaration is malformed, not expanded.
     assert!(xml::decode(&with_body("<Alert><CmdID>&lol;</CmdID></Alert>"), &Limits::default())
         .unwrap_err()

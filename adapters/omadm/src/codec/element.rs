@@ -1,6 +1,6 @@
 //! The neutral element tree both encodings read into and write from.
 //!
-//! XML (SyncML Representation Protocol 1.2, section 5) and WBXML (WBXML 1.3, section 5.8) carry
+//! XML (SyncML Representation Protocol 1.2) and WBXML (WBXML 1.3, section 5.8) carry
 //! the same document: elements from the SyncML, MetInf and DM DDF vocabularies holding text,
 //! opaque bytes or further elements. The XML and WBXML modules only translate bytes to and from
 //! this tree; the message model ([`super::model`]) is mapped onto it in one place, which keeps
@@ -27,7 +27,7 @@ pub enum Namespace {
 pub const NS_SYNCML_1_1: &str = "SYNCML:SYNCML1.1";
 /// XML namespace of SyncML 1.2.
 pub const NS_SYNCML_1_2: &str = "SYNCML:SYNCML1.2";
-/// XML namespace of MetInf (SyncML Meta-Information DTD 1.2, section 6).
+/// XML namespace of MetInf (SyncML Meta-Information 1.2).
 pub const NS_METINF: &str = "syncml:metinf";
 /// XML namespace of the DM DDF / TNDS vocabulary (OMA DM TND 1.2, DDF DTD).
 pub const NS_DMDDF: &str = "syncml:dmddf1.2";

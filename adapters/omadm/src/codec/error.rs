@@ -42,8 +42,9 @@ pub enum CodecError {
         /// Configured limit.
         limit: usize,
     },
-    /// The XML document carries a `<!DOCTYPE>`; it is never processed, so entity declarations
-    /// (entity-expansion attacks) are never expanded.
+    /// The XML document carries a `<!DOCTYPE>` with an internal subset; it is never processed,
+    /// so entity declarations (entity-expansion attacks) are never expanded. (A DOCTYPE with only
+    /// an external identifier, as SyncML stacks write it, is skipped, its DTD never fetched.)
     #[error("DOCTYPE refused (entity declarations: {has_entities})")]
     DoctypeRefused {
         /// Whether the refused DOCTYPE declared entities (`<!ENTITY`).

@@ -1,5 +1,5 @@
-//! The HTTP media types of SyncML DM (OMA DM Protocol 1.2, section 9 and OMA DM HTTP binding;
-//! SyncML HTTP Binding 1.2, section 5.2 for the older SyncML ones).
+//! The HTTP media types of SyncML DM (OMA DM Representation Protocol 1.2.1, "MIME Usage"; OMA
+//! SyncML HTTP Binding 1.2 for the older SyncML DS types, which some DM clients send).
 
 use super::error::CodecError;
 

@@ -1,12 +1,13 @@
-//! SyncML DM in XML (SyncML Representation Protocol 1.2, section 5; OMA DM Representation
-//! Protocol 1.2, section 6): bounded reading with quick-xml and canonical writing.
+//! SyncML DM in XML (SyncML Representation Protocol 1.2 and OMA DM Representation Protocol
+//! 1.2.1, "Mark-up Language Description"): bounded reading with quick-xml and canonical writing.
 //!
 //! Reading resolves namespaces by URI, never by prefix, so `<SyncML xmlns="SYNCML:SYNCML1.2">`
 //! and `<s:SyncML xmlns:s="syncml:syncml1.2">` read alike. Whitespace between elements is
 //! dropped and the text of a leaf is trimmed (the DTD's values are tokens, URIs, numbers and
-//! base64; none carries significant outer whitespace). A `<!DOCTYPE>` is refused outright, so
-//! entity declarations are never seen, let alone expanded. Every allocation is bounded by
-//! [`Limits`].
+//! base64; none carries significant outer whitespace). A `<!DOCTYPE>` with an internal subset is
+//! refused outright, so entity declarations are never seen, let alone expanded; a DOCTYPE with
+//! only an external identifier (what SyncML stacks write) is skipped and its DTD never fetched.
+//! Every allocation is bounded by [`Limits`].
 //!
 //! Writing is canonical: no XML declaration, no whitespace between elements, `xmlns` only where
 //! the vocabulary changes (the root and each MetInf element), `&`, `<`, `>` and CR escaped.
@@ -27,8 +28,11 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<SyncML, CodecError> {
 
 /// Encodes a message as canonical XML (UTF-8, no declaration).
 ///
-/// Fails with [`CodecError::Unsupported`] when an Item holds opaque bytes that are not UTF-8,
-/// or text with characters XML 1.0 cannot carry (NUL and most C0 controls).
+/// Opaque Data that is UTF-8 is written as text (and reads back as [`Data::Text`]). Fails with
+/// [`CodecError::Unsupported`] when an Item holds opaque bytes that are not UTF-8, or text with
+/// characters XML 1.0 cannot carry (NUL and most C0 controls).
+///
+/// [`Data::Text`]: super::Data::Text
 pub fn encode(msg: &SyncML) -> Result<Vec<u8>, CodecError> {
     write_element(&msg.to_element(), msg.version())
 }
@@ -141,8 +145,17 @@ pub fn read_element(bytes: &[u8], limits: &Limits) -> Result<Element, CodecError
                 push_text(&mut stack, &data)?;
             }
             Event::DocType(dtd) => {
-                let has_entities = dtd.windows(8).any(|w| w.eq_ignore_ascii_case(b"<!ENTITY"));
-                return Err(CodecError::DoctypeRefused { has_entities });
+                // SyncML stacks write `<!DOCTYPE SyncML PUBLIC "-//SYNCML//DTD SyncML 1.2//EN"
+                // "http://...dtd">` (libwbxml's wbxml2xml always does); an external identifier
+                // alone declares nothing and is never fetched, so it is skipped. An internal
+                // subset is where entities are declared: refused without looking further.
+                if dtd.contains(&b'[') {
+                    let has_entities = dtd.windows(8).any(|w| w.eq_ignore_ascii_case(b"<!ENTITY"));
+                    return Err(CodecError::DoctypeRefused { has_entities });
+                }
+                if root.is_some() || !stack.is_empty() {
+                    return Err(CodecError::Xml("DOCTYPE after the root element started".into()));
+                }
             }
             Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
             Event::Eof => break,

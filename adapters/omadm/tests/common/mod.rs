@@ -220,6 +220,11 @@ pub fn message() -> BoxedStrategy<SyncML> {
     message_with(data().boxed()).boxed()
 }
 
+/// Messages whose Data is text only (no markup, no opaque bytes): what libwbxml carries.
+pub fn plain_message() -> BoxedStrategy<SyncML> {
+    message_with(text().prop_map(Data::Text).boxed()).boxed()
+}
+
 /// Messages with opaque data as well (WBXML only).
 pub fn binary_message() -> BoxedStrategy<SyncML> {
     message_with(binary_data().boxed()).boxed()

@@ -1,5 +1,5 @@
-//! The commands of a SyncBody (SyncML Representation Protocol 1.2, section 6; OMA DM
-//! Representation Protocol 1.2, section 6.6 lists the ones DM uses).
+//! The commands of a SyncBody (SyncML Representation Protocol 1.2, "Protocol Command Elements";
+//! OMA DM Representation Protocol 1.2.1, "Protocol Command Elements", says which DM uses).
 
 use super::hdr::Cred;
 use super::item::{items, Item};
@@ -12,27 +12,27 @@ use crate::codec::error::CodecError;
 /// One command of a SyncBody, Atomic or Sequence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// `Alert` (section 6.6.2).
+    /// `Alert` (Protocol Command Elements: Alert).
     Alert(Alert),
-    /// `Add` (section 6.6.1).
+    /// `Add` (Protocol Command Elements: Add).
     Add(ItemCommand),
-    /// `Replace` (section 6.6.11).
+    /// `Replace` (Protocol Command Elements: Replace).
     Replace(ItemCommand),
-    /// `Delete` (section 6.6.5).
+    /// `Delete` (Protocol Command Elements: Delete).
     Delete(ItemCommand),
-    /// `Copy` (section 6.6.4).
+    /// `Copy` (Protocol Command Elements: Copy).
     Copy(ItemCommand),
-    /// `Get` (section 6.6.7).
+    /// `Get` (Protocol Command Elements: Get).
     Get(ItemCommand),
-    /// `Exec` (section 6.6.6).
+    /// `Exec` (Protocol Command Elements: Exec).
     Exec(Exec),
-    /// `Atomic` (section 6.6.3): all or none.
+    /// `Atomic` (Protocol Command Elements: Atomic): all or none.
     Atomic(Container),
-    /// `Sequence` (section 6.6.14): in order.
+    /// `Sequence` (Protocol Command Elements: Sequence): in order.
     Sequence(Container),
-    /// `Status` (section 6.6.16).
+    /// `Status` (Protocol Management Elements: Status).
     Status(Status),
-    /// `Results` (section 6.6.12).
+    /// `Results` (Protocol Command Elements: Results).
     Results(Results),
     /// A command DM does not use (`Map`, `Put`, `Search`, `Sync`, `Move`) or that no spec
     /// names; kept so that a server can answer it with a Status (406 / 501).
@@ -40,7 +40,7 @@ pub enum Command {
 }
 
 /// `Add`, `Replace`, `Delete`, `Copy` and `Get`: `(CmdID, NoResp?, Cred?, Meta?, Item+)`
-/// (SyncML Representation Protocol 1.2, sections 6.6.1, 6.6.4, 6.6.5, 6.6.7, 6.6.11;
+/// (SyncML Representation Protocol 1.2, Protocol Command Elements: Add, Copy, Delete, Get, Replace;
 /// `Delete/Archive`, `Delete/SftDel` and `Get/Lang` are skipped when read).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ItemCommand {
@@ -57,7 +57,8 @@ pub struct ItemCommand {
 }
 
 /// `<!ELEMENT Exec (CmdID, NoResp?, Cred?, Meta?, Correlator?, Item)>` (SyncML Representation
-/// Protocol 1.2, section 6.6.6; `Correlator` per OMA DM Protocol 1.2, section 8.7).
+/// Protocol 1.2, Protocol Command Elements: Exec; `Correlator` per OMA DM Representation Protocol
+/// 1.2.1, Exec, and OMA DM Protocol 1.2.1, Generic Alert).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Exec {
     /// `CmdID`.
@@ -75,7 +76,8 @@ pub struct Exec {
 }
 
 /// `<!ELEMENT Alert (CmdID, NoResp?, Cred?, Data?, Correlator?, Item*)>` (SyncML Representation
-/// Protocol 1.2, section 6.6.2; alert codes in OMA DM Protocol 1.2, section 8.8).
+/// Protocol 1.2, Protocol Command Elements: Alert; alert codes in OMA DM Protocol 1.2.1, "Alert
+/// Codes").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Alert {
     /// `CmdID`.
@@ -120,7 +122,7 @@ impl Alert {
 }
 
 /// `Atomic` and `Sequence`: `(CmdID, NoResp?, Meta?, (command)+)` (SyncML Representation
-/// Protocol 1.2, sections 6.6.3 and 6.6.14).
+/// Protocol 1.2, Protocol Command Elements: Atomic, Sequence).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Container {
     /// `CmdID`.

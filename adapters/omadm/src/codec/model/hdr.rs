@@ -1,5 +1,5 @@
 //! The message header: SyncHdr, Target / Source and Cred (SyncML Representation Protocol 1.2,
-//! sections 5.1.3, 5.1.18, 5.1.20, 5.1.24).
+//! Message Container Elements: SyncHdr; Common Use Elements: Cred, Source, Target).
 
 use super::meta::Meta;
 use super::{flag, leaf, opt_string, push_flag, push_opt, req_string, SyncMlVersion};
@@ -7,8 +7,8 @@ use crate::codec::element::{Element, Namespace};
 use crate::codec::error::CodecError;
 
 /// `<!ELEMENT SyncHdr (VerDTD, VerProto, SessionID, MsgID, Target, Source, RespURI?, NoResp?,
-/// Cred?, Meta?)>` (SyncML Representation Protocol 1.2, section 5.1.24; OMA DM Protocol 1.2,
-/// section 8.3: VerDTD `1.2`, VerProto `DM/1.2`).
+/// Cred?, Meta?)>` (SyncML Representation Protocol 1.2, Message Container Elements: SyncHdr;
+/// OMA DM Protocol 1.2.1, "OMA DM Protocol Packages": VerDTD `1.2`, VerProto `DM/1.2`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncHdr {
     /// `VerDTD`: `1.2` for DM 1.2 and 1.3, `1.1` for DM 1.1.2.
@@ -34,7 +34,8 @@ pub struct SyncHdr {
 }
 
 /// The content of `Target` and `Source`: `(LocURI, LocName?)` (SyncML Representation Protocol
-/// 1.2, sections 5.1.15, 5.1.16, 5.1.18, 5.1.20; `Target/Filter` is DS only and skipped).
+/// 1.2, Common Use Elements: LocName, LocURI, Source, Target; `Target/Filter` is DS only and
+/// skipped).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Location {
     /// `LocURI`: an absolute URI, a device id (`IMEI:…`) or a node URI (`./DevInfo/DevId`).
@@ -43,7 +44,7 @@ pub struct Location {
     pub loc_name: Option<String>,
 }
 
-/// `<!ELEMENT Cred (Meta?, Data)>` (SyncML Representation Protocol 1.2, section 5.1.5):
+/// `<!ELEMENT Cred (Meta?, Data)>` (SyncML Representation Protocol 1.2, Common Use Elements: Cred):
 /// `Meta/Type` is the scheme (`syncml:auth-basic`, `syncml:auth-md5`), `Meta/Format` its
 /// encoding (`b64`), `Data` the credential.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,5 @@
-//! Item and its Data (SyncML Representation Protocol 1.2, sections 5.1.6 `Data`, 5.1.13 `Item`,
-//! 5.1.19 `MoreData`).
+//! Item and its Data (SyncML Representation Protocol 1.2, Data Description Elements: Data, Item;
+//! Common Use Elements: MoreData).
 
 use super::hdr::Location;
 use super::meta::Meta;
@@ -8,7 +8,7 @@ use crate::codec::element::{Element, Namespace, Node};
 use crate::codec::error::CodecError;
 
 /// `<!ELEMENT Item (Target?, Source?, SourceParent?, TargetParent?, Meta?, Data?, MoreData?)>`
-/// (SyncML Representation Protocol 1.2, section 5.1.13). `SourceParent` / `TargetParent` are
+/// (SyncML Representation Protocol 1.2, Data Description Elements: Item). `SourceParent` / `TargetParent` are
 /// DS-only and skipped when read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Item {
@@ -20,12 +20,13 @@ pub struct Item {
     pub meta: Option<Meta>,
     /// `Data`: the value.
     pub data: Option<Data>,
-    /// `MoreData`: a large object continues in the next message (OMA DM Protocol 1.2,
-    /// section 6.2 large objects).
+    /// `MoreData`: a large object continues in the next message (OMA DM Protocol 1.2.1, "Large
+    /// Object Handling").
     pub more_data: bool,
 }
 
-/// The content of an Item's `Data` (SyncML Representation Protocol 1.2, section 5.1.6:
+/// The content of an Item's `Data` (SyncML Representation Protocol 1.2, Data Description Elements:
+/// Data,
 /// `<!ELEMENT Data (#PCDATA)>`, extended by DM to carry TNDS / DDF markup).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Data {

@@ -1,5 +1,5 @@
-//! Meta information (SyncML Meta-Information DTD 1.2, section 5; SyncML Representation Protocol
-//! 1.2, section 5.1.17 `Meta`).
+//! Meta information (SyncML Meta-Information 1.2, "Meta-Information Elements"; SyncML
+//! Representation Protocol 1.2, Data Description Elements: Meta).
 
 use super::{opt_num, opt_string};
 use crate::codec::element::{Element, Namespace};
@@ -7,25 +7,25 @@ use crate::codec::error::CodecError;
 
 /// The content of a `Meta` element: the MetInf elements DM uses, in the order of
 /// `<!ELEMENT MetInf (FieldLevel?, Format?, Type?, Mark?, Size?, Anchor?, Version?, NextNonce?,
-/// MaxMsgSize?, MaxObjSize?, EMI*, Mem?)>` (SyncML Meta-Information DTD 1.2, section 5).
+/// MaxMsgSize?, MaxObjSize?, EMI*, Mem?)>` (SyncML Meta-Information 1.2, its DTD).
 /// `Anchor`, `EMI`, `Mem` and `FieldLevel` are DS-only and skipped when read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Meta {
-    /// `Format` (section 5.3): `chr` (default), `b64`, `bin`, `bool`, `int`, `node`, `xml`, ...
+    /// `Format`: `chr` (default), `b64`, `bin`, `bool`, `int`, `node`, `xml`, ...
     pub format: Option<String>,
-    /// `Type` (section 5.12): a MIME type, a DDF / MO identifier, an auth scheme, an alert type.
+    /// `Type`: a MIME type, a DDF / MO identifier, an auth scheme, an alert type.
     pub r#type: Option<String>,
-    /// `Mark` (section 5.8): Generic Alert importance (`critical`, `informational`, ...).
+    /// `Mark`: Generic Alert importance (`critical`, `informational`, ...).
     pub mark: Option<String>,
-    /// `Size` (section 5.11): size in bytes (the total size of a large object).
+    /// `Size`: size in bytes (the total size of a large object).
     pub size: Option<u64>,
-    /// `Version` (section 5.13).
+    /// `Version`.
     pub version: Option<String>,
-    /// `NextNonce` (section 5.10): the nonce for the next digest, base64 text.
+    /// `NextNonce`: the nonce for the next digest, base64 text.
     pub next_nonce: Option<String>,
-    /// `MaxMsgSize` (section 5.6): largest message the sender accepts.
+    /// `MaxMsgSize`: largest message the sender accepts.
     pub max_msg_size: Option<u64>,
-    /// `MaxObjSize` (section 5.7): largest object the sender accepts.
+    /// `MaxObjSize`: largest object the sender accepts.
     pub max_obj_size: Option<u64>,
 }
 

@@ -1,5 +1,6 @@
-//! The typed SyncML DM message (SyncML Representation Protocol 1.2, section 5; OMA DM
-//! Representation Protocol 1.2, section 6), mapped to and from the neutral element tree.
+//! The typed SyncML DM message (SyncML Representation Protocol 1.2, "Mark-up Language
+//! Description", and its DTD; OMA DM Representation Protocol 1.2.1, "Mark-up Language
+//! Description", for DM's restrictions), mapped to and from the neutral element tree.
 //!
 //! Reading is lenient where clients differ: element names match without regard to ASCII case,
 //! namespaces are not checked (a reader knows MetInf from SyncML by position), elements the model
@@ -23,7 +24,7 @@ use super::element::{Element, Namespace};
 use super::error::CodecError;
 
 /// The SyncML version of a message, from its `VerDTD` (SyncML Representation Protocol 1.2,
-/// section 5.1.23). OMA DM 1.2 and 1.3 both use DTD 1.2; DM 1.1.2 uses 1.1.
+/// Common Use Elements: VerDTD). OMA DM 1.2 and 1.3 both use DTD 1.2; DM 1.1.2 uses 1.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SyncMlVersion {
     /// SyncML 1.1 (`SYNCML:SYNCML1.1`, WBXML public id 0x0FD3).
@@ -59,7 +60,7 @@ impl SyncMlVersion {
 }
 
 /// A SyncML message: `<!ELEMENT SyncML (SyncHdr, SyncBody)>` (SyncML Representation Protocol
-/// 1.2, section 5.1.22).
+/// 1.2, Message Container Elements: SyncML).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncML {
     /// The header: versions, session, addresses, credentials.
@@ -70,12 +71,12 @@ pub struct SyncML {
 
 /// The message body: `<!ELEMENT SyncBody ((Alert | Atomic | Copy | Exec | Get | Map | Put |
 /// Results | Search | Sequence | Status | Sync | Add | Replace | Delete | Move)+, Final?)>`
-/// (SyncML Representation Protocol 1.2, section 5.1.21).
+/// (SyncML Representation Protocol 1.2, Message Container Elements: SyncBody).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncBody {
     /// Commands in document order (Status first by convention; order is kept as received).
     pub commands: Vec<Command>,
-    /// `<Final/>`: this message is the last of its package (section 5.1.10).
+    /// `<Final/>`: this message is the last of its package (Common Use Elements: Final).
     pub r#final: bool,
 }
 

@@ -1,5 +1,5 @@
-//! Status, Chal and Results (SyncML Representation Protocol 1.2, sections 5.1.4 `Chal`,
-//! 6.6.12 `Results`, 6.6.16 `Status`).
+//! Status, Chal and Results (SyncML Representation Protocol 1.2, Common Use Elements: Chal;
+//! Protocol Command Elements: Results; Protocol Management Elements: Status).
 
 use super::hdr::Cred;
 use super::item::{items, Item};
@@ -9,8 +9,8 @@ use crate::codec::element::{Element, Namespace};
 use crate::codec::error::CodecError;
 
 /// `<!ELEMENT Status (CmdID, MsgRef, CmdRef, Cmd, TargetRef*, SourceRef*, Cred?, Chal?, Data,
-/// Item*)>` (SyncML Representation Protocol 1.2, section 6.6.16; status codes in OMA DM
-/// Representation Protocol 1.2, section 10). The Status of a header has `Cmd` = `SyncHdr` and
+/// Item*)>` (SyncML Representation Protocol 1.2, Protocol Management Elements: Status; status
+/// codes in OMA DM Representation Protocol 1.2.1, "Response Status Codes"). The Status of a header has `Cmd` = `SyncHdr` and
 /// `CmdRef` = `0`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Status {
@@ -37,7 +37,7 @@ pub struct Status {
     pub items: Vec<Item>,
 }
 
-/// `<!ELEMENT Chal (Meta)>` (SyncML Representation Protocol 1.2, section 5.1.4): Type (the
+/// `<!ELEMENT Chal (Meta)>` (SyncML Representation Protocol 1.2, Common Use Elements: Chal): Type (the
 /// scheme), Format (`b64`) and `NextNonce`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Chal {
@@ -46,7 +46,7 @@ pub struct Chal {
 }
 
 /// `<!ELEMENT Results (CmdID, MsgRef?, CmdRef, Meta?, TargetRef?, SourceRef?, Item+)>` (SyncML
-/// Representation Protocol 1.2, section 6.6.12): the values a Get asked for.
+/// Representation Protocol 1.2, Protocol Command Elements: Results): the values a Get asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Results {
     /// `CmdID`.

@@ -6,9 +6,16 @@ use crate::codec::element::{Element, Namespace, Node};
 use crate::codec::error::CodecError;
 use crate::codec::Limits;
 
-/// FPIs accepted in the literal public-id form (compared ignoring ASCII case).
-const SYNCML_FPIS: [&str; 3] =
-    ["-//SYNCML//DTD SyncML 1.2//EN", "-//SYNCML//DTD SyncML 1.1//EN", "-//SYNCML//DTD SyncML 1.0//EN"];
+/// FPIs accepted in the literal public-id form (compared ignoring ASCII case). The DM DDF one
+/// is the public id of a TNDS document embedded as `OPAQUE` in a `Data` element (Meta Type
+/// `application/vnd.syncml.dmtnds+wbxml`, OMA DM Tree and Description 1.2.1, "WBXML Definition"),
+/// which libwbxml writes.
+const FPIS: [&str; 4] = [
+    "-//SYNCML//DTD SyncML 1.2//EN",
+    "-//SYNCML//DTD SyncML 1.1//EN",
+    "-//SYNCML//DTD SyncML 1.0//EN",
+    "-//OMA//DTD-DM-DDF 1.2//EN",
+];
 
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -117,6 +124,9 @@ fn push_text(stack: &mut [Element], text: &str, at: usize) -> Result<(), CodecEr
 }
 
 /// Reads a WBXML document into its root element, enforcing every bound in `limits`.
+///
+/// Besides SyncML messages this reads the embedded TNDS documents some encoders put in an
+/// Item's opaque `Data` (see [`Data::Opaque`](crate::codec::Data::Opaque)).
 pub fn read_element(bytes: &[u8], limits: &Limits) -> Result<Element, CodecError> {
     if bytes.len() > limits.max_message_bytes {
         return Err(CodecError::TooLarge { size: bytes.len(), limit: limits.max_message_bytes });
@@ -140,7 +150,7 @@ pub fn read_element(bytes: &[u8], limits: &Limits) -> Result<Element, CodecError
     match fpi_index {
         Some(i) => {
             let fpi = r.str_t(i)?;
-            if !SYNCML_FPIS.iter().any(|f| f.eq_ignore_ascii_case(fpi.trim())) {
+            if !FPIS.iter().any(|f| f.eq_ignore_ascii_case(fpi.trim())) {
                 return Err(CodecError::Unsupported(format!("WBXML public identifier {fpi:?}")));
             }
         }

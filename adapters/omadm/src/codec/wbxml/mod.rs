@@ -1,5 +1,5 @@
-//! SyncML DM in WBXML (WBXML 1.3 (WAP-192-WBXML); SyncML Representation Protocol 1.2, section 7;
-//! OMA DM Representation Protocol 1.2, section 6.1): our own decoder and encoder.
+//! SyncML DM in WBXML (WBXML 1.3, WAP-192-WBXML-20010725-a; the WBXML code pages of SyncML
+//! Representation Protocol 1.2 and OMA DM Tree and Description 1.2.1): our own decoder and encoder.
 //!
 //! The decoder accepts WBXML 1.1 to 1.3, the numeric public ids of SyncML 1.1 (0x0FD3) and 1.2
 //! (0x1201), "unknown" (0x01), and the literal form (public id 0 plus a string-table offset
@@ -31,7 +31,7 @@ pub const PUBLIC_ID_METINF_1_2: u32 = 0x1202;
 pub const PUBLIC_ID_DEVINF_1_2: u32 = 0x1203;
 /// WBXML public id of `-//SYNCML//DTD SyncML 1.1//EN`.
 pub const PUBLIC_ID_SYNCML_1_1: u32 = 0x0FD3;
-/// WBXML public id "unknown or missing" (WBXML 1.3, section 7.2.1).
+/// WBXML public id "unknown or missing" (WBXML 1.3, section 7.2).
 pub const PUBLIC_ID_UNKNOWN: u32 = 0x01;
 /// IANA MIBenum of UTF-8.
 pub const CHARSET_UTF8: u32 = 106;

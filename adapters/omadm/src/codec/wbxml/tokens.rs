@@ -1,6 +1,8 @@
 //! WBXML global tokens (WBXML 1.3, section 7.1) and the tag code pages of SyncML DM
-//! (SyncML Representation Protocol 1.2, section 7 "WBXML"; SyncML Meta-Information DTD 1.2,
-//! section 7; OMA DM TND 1.2, section 8.6 "WBXML definition" for the DM DDF page).
+//! (SyncML Representation Protocol 1.2 and SyncML Meta-Information 1.2, their WBXML code page
+//! definitions; OMA DM Tree and Description 1.2.1, "WBXML Definition", for the DM DDF page).
+//! The three tables agree token for token with libwbxml's `src/wbxml_tables.c`
+//! (`sv_syncml_syncml12_tag_table`, `sv_syncml_dmddf12_tag_table`).
 
 /// `SWITCH_PAGE`: the next byte is the new code page.
 pub const SWITCH_PAGE: u8 = 0x00;
@@ -42,7 +44,7 @@ pub const HAS_CONTENT: u8 = 0x40;
 /// Tag bit: the element has attributes.
 pub const HAS_ATTRIBUTES: u8 = 0x80;
 
-/// Code page 0, SyncML (SyncML Representation Protocol 1.2, section 7; 0x35-0x3B are the
+/// Code page 0, SyncML (SyncML Representation Protocol 1.2, WBXML code page; 0x35-0x3B are the
 /// SyncML 1.2 DS additions, 0x3C `Correlator` the DM one).
 pub const SYNCML: &[(u8, &str)] = &[
     (0x05, "Add"),
@@ -102,7 +104,7 @@ pub const SYNCML: &[(u8, &str)] = &[
     (0x3C, "Correlator"),
 ];
 
-/// Code page 1, MetInf (SyncML Meta-Information DTD 1.2, section 7; `FieldLevel` 0x16 is 1.2).
+/// Code page 1, MetInf (SyncML Meta-Information 1.2, WBXML code page; `FieldLevel` 0x16 is 1.2).
 pub const METINF: &[(u8, &str)] = &[
     (0x05, "Anchor"),
     (0x06, "EMI"),
@@ -124,7 +126,7 @@ pub const METINF: &[(u8, &str)] = &[
     (0x16, "FieldLevel"),
 ];
 
-/// Code page 2, DM DDF (OMA DM TND 1.2, section 8.6.2), used for TNDS / DDF inside `Data`.
+/// Code page 2, DM DDF (OMA DM Tree and Description 1.2.1, "WBXML Definition"), used for TNDS / DDF inside `Data`.
 /// Names are case-sensitive here: `Node` (0x24) is an element, `node` (0x25) a DFFormat value.
 pub const DMDDF: &[(u8, &str)] = &[
     (0x05, "AccessType"),
