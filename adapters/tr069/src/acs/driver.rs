@@ -12,6 +12,7 @@ use unidm_models::{
 };
 
 use super::state::{device_key, wait_key, DeviceRecord, Job, Slot, Waiting};
+use super::conn_req::CrFailure;
 use super::Acs;
 use crate::model::{capabilities, json_of, DataModel, Facts};
 use crate::ops::{self, Await, DeviceView, Outcome, Phase};
@@ -66,7 +67,7 @@ impl Acs {
         now: Instant,
         user: Option<String>,
     ) -> (Arc<tokio::sync::Mutex<Slot>>, String) {
-        let key = self.token(&peer.to_string());
+        let key = super::secret::token();
         let slot = Arc::new(tokio::sync::Mutex::new(Slot {
             key: key.clone(),
             session: AcsSession::new(self.session_config().clone(), now),
@@ -534,15 +535,21 @@ pub(crate) fn connection_request(acs: &Arc<Acs>, device: &DeviceId) {
     let device = device.clone();
     tokio::spawn(async move {
         let (url, udp, creds) = target;
-        let cnonce = acs.token("cnonce");
+        let cnonce = super::secret::token();
         let mut r = match &url {
             Some(url) => super::conn_req::send(&acs.http, url, creds.as_ref(), &cnonce).await,
             None => Err("no ConnectionRequestURL".into()),
         };
+        if let Err(CrFailure::Refused { status, challenge }) = &r {
+            // Worth an operator's eye: the CPE is reachable but refuses the ACS. Its challenge
+            // says what it wants; the password stays out of the log.
+            tracing::warn!(%device, status, %challenge, url = url.as_deref().unwrap_or_default(),
+                "CPE refused the connection request");
+        }
         if let (Err(e), Some(addr), Some((user, pass))) = (&r, &udp, &creds) {
             tracing::debug!(%device, error = %e, "HTTP connection request failed; trying UDP");
-            let id = u32::from_str_radix(&acs.token("id")[..8], 16).unwrap_or_default();
-            r = super::conn_req::send_udp(addr, id, user, pass, &cnonce[..16]).await;
+            let id = super::secret::udp_id();
+            r = super::conn_req::send_udp(addr, id, user, pass, &cnonce[..16]).await.map_err(CrFailure::Other);
         }
         acs.state().cr_inflight.remove(&device);
         match r {

@@ -41,6 +41,7 @@ mod conn_req;
 mod driver;
 mod files;
 mod http;
+mod secret;
 mod state;
 mod upkeep;
 
@@ -138,8 +139,8 @@ pub(crate) struct Acs {
     state: Mutex<State>,
     local_addr: OnceLock<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
+    /// The client of connection requests.
     http: reqwest::Client,
-    counter: std::sync::atomic::AtomicU64,
     session_config: OnceLock<crate::session::SessionConfig>,
 }
 
@@ -147,14 +148,6 @@ impl Acs {
     /// Locks the state; a poisoned lock is taken over (the state stays consistent per call).
     pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A hard-to-guess token for session ids, nonces and credentials.
-    pub(crate) fn token(&self, salt: &str) -> String {
-        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let seed = format!("{n}:{}:{salt}:{:p}", t.as_nanos(), self);
-        crate::digest::md5_hex(seed.as_bytes())
     }
 }
 
@@ -167,7 +160,7 @@ impl Tr069Adapter {
     /// An adapter with these settings; it listens once the engine starts it.
     pub fn new(config: Tr069Config) -> Self {
         let (stop, _) = tokio::sync::watch::channel(false);
-        let http = reqwest::Client::builder().timeout(config.connection_request_timeout).build().unwrap_or_default();
+        let http = conn_req::client(config.connection_request_timeout);
         Tr069Adapter {
             inner: Arc::new(Acs {
                 config,
@@ -176,7 +169,6 @@ impl Tr069Adapter {
                 local_addr: OnceLock::new(),
                 stop,
                 http,
-                counter: std::sync::atomic::AtomicU64::new(0),
                 session_config: OnceLock::new(),
             }),
         }

@@ -170,7 +170,7 @@ impl Acs {
     pub(crate) fn plan_upkeep(&self, id: &DeviceId, inform: &Inform, record: &DeviceRecord) {
         let boot = inform.has_event(event_code::BOOT) || inform.has_event(event_code::BOOTSTRAP);
         let creds = (self.config.provision_connection_request_credentials && record.cr_username.is_none()).then(|| {
-            Job::SetCrCredentials { username: format!("unidm-{}", &self.token("u")[..12]), password: self.token("p") }
+            Job::SetCrCredentials { username: super::secret::username(), password: super::secret::password() }
         });
         let mut st = self.state();
         let topology = st.topology_read.insert(id.clone()) || boot;
