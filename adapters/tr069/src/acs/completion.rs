@@ -6,10 +6,7 @@
 
 use std::sync::Arc;
 
-use unidm_models::{
-    Action, DeviceId, ErrorKind, FirmwareState, FirmwareStatus, OperationError, OperationId, SoftwareAction,
-    SoftwareModule,
-};
+use unidm_models::{Action, DeviceId, ErrorKind, OperationError, OperationId, SoftwareAction, SoftwareModule};
 
 use super::state::Slot;
 use super::Acs;
@@ -28,15 +25,15 @@ impl Acs {
         };
         let ok = tc.fault.is_success();
         if let Action::Firmware(f) = &w.op.action {
-            let status = FirmwareStatus {
-                state: if ok { FirmwareState::Succeeded } else { FirmwareState::Failed },
-                version: f.version.clone(),
-                name: f.name.clone(),
-                url: Some(f.uri.clone()),
-                failure: (!ok).then(|| tc.fault.fault_string.clone()),
-                protocol_result: Some(tc.fault.fault_code.to_string()),
-            };
-            self.set_firmware(&id, status).await;
+            let fault = &tc.fault;
+            self.report_firmware(&id, |d| {
+                if ok {
+                    super::firmware::completed(f, d)
+                } else {
+                    super::firmware::failed(&fault.fault_string, Some(fault.fault_code.to_string()))
+                }
+            })
+            .await;
         }
         let result = if ok && execute::is_execute(&w.op, "Upload") {
             Ok(execute::upload_result(execute::upload_url(&w.op, self.upload_base().as_deref())))
@@ -47,14 +44,6 @@ impl Acs {
                 .with_code(tc.fault.fault_code.to_string()))
         };
         self.finish(w.op.id, result).await;
-    }
-
-    pub(crate) async fn set_firmware(&self, id: &DeviceId, status: FirmwareStatus) {
-        if let Some(h) = self.handle.get() {
-            if let Err(e) = h.update_device(id, |d| d.snapshot.firmware = Some(status)).await {
-                tracing::debug!(device = %id, error = %e, "firmware snapshot not recorded");
-            }
-        }
     }
 
     pub(crate) async fn on_du_state_change_complete(self: &Arc<Self>, slot: &mut Slot, c: DUStateChangeComplete) {

@@ -7,12 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use unidm_core::Contact;
-use unidm_models::{
-    Action, DeviceId, FirmwareState, FirmwareStatus, OperationError, OperationId, PresenceState, Progress,
-};
+use unidm_models::{Action, DeviceId, OperationError, OperationId, PresenceState, Progress};
 
-use super::state::{device_key, wait_key, DeviceRecord, Job, Slot, Waiting};
 use super::conn_req::CrFailure;
+use super::state::{device_key, wait_key, DeviceRecord, Job, Slot, Waiting};
 use super::Acs;
 use crate::model::{capabilities, json_of, DataModel, Facts};
 use crate::ops::{self, Await, DeviceView, Outcome, Phase};
@@ -245,6 +243,11 @@ impl Acs {
             match planned {
                 (job, Ok(request)) => {
                     slot.session.enqueue(request);
+                    if let Job::Op { op, .. } = &job {
+                        if let Action::Firmware(f) = &op.action {
+                            self.report_firmware(&device, |_| super::firmware::download_sent(f)).await;
+                        }
+                    }
                     slot.sent = Some(job);
                 }
                 (Job::Op { op, .. }, Err(e)) => self.finish(op.id, Err(e)).await,
@@ -447,13 +450,23 @@ impl Acs {
                             .await;
                     }
                 }
+                if let Action::Firmware(f) = &op.action {
+                    // DownloadResponse Status 0: downloaded and applied within the session.
+                    self.report_firmware(id, |d| super::firmware::completed(f, d)).await;
+                }
                 if let Action::Native(n) = &op.action {
                     self.track_observe(id, n).await;
                     self.after_native(id, &op, response).await;
                 }
                 self.finish(op.id, Ok(result)).await;
             }
-            Outcome::Failed(e) => self.finish(op.id, Err(e)).await,
+            Outcome::Failed(e) => {
+                if let Action::Firmware(_) = &op.action {
+                    let code = e.protocol_code.clone();
+                    self.report_firmware(id, |_| super::firmware::failed(&e.message, code)).await;
+                }
+                self.finish(op.id, Err(e)).await
+            }
             Outcome::Await(on) => {
                 let message = match on {
                     Await::Boot => "waiting for the CPE to reboot",
@@ -462,16 +475,6 @@ impl Acs {
                     Await::DiagnosticsComplete => "diagnostics running",
                     Await::DuStateChangeComplete => "changing deployment units",
                 };
-                if let Action::Firmware(f) = &op.action {
-                    let status = FirmwareStatus {
-                        state: FirmwareState::Downloading,
-                        version: f.version.clone(),
-                        name: f.name.clone(),
-                        url: Some(f.uri.clone()),
-                        ..FirmwareStatus::default()
-                    };
-                    self.set_firmware(id, status).await;
-                }
                 let w = Waiting { op, on };
                 let op_id = w.op.id;
                 let bytes = serde_json::to_vec(&w).ok();

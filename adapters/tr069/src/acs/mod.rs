@@ -40,6 +40,7 @@ mod completion;
 mod conn_req;
 mod driver;
 mod files;
+mod firmware;
 mod http;
 mod secret;
 mod state;

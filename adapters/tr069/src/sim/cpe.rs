@@ -339,6 +339,12 @@ fn answer(config: &SimConfig, shared: &SharedRef, rpc: Rpc, after: &mut Vec<Afte
             after.push(After::FactoryReset);
             Ok(FactoryResetResponse.into())
         }
+        Rpc::Download(d) if config.download_at_once && d.file_type.starts_with('1') => {
+            let name = format!("{}DeviceInfo.SoftwareVersion", s.tree.root());
+            s.tree.set_text(&name, &firmware_version(config, &d));
+            let now = now_date_time();
+            Ok(DownloadResponse { status: 0, start_time: now.clone(), complete_time: now }.into())
+        }
         Rpc::Download(d) if d.file_type.starts_with('1') || d.file_type.starts_with('3') => {
             after.push(After::Download(d));
             Ok(DownloadResponse {
@@ -363,8 +369,15 @@ fn answer(config: &SimConfig, shared: &SharedRef, rpc: Rpc, after: &mut Vec<Afte
         Rpc::CancelTransfer(c) => super::transfers::cancel(&mut s, &c.command_key),
         _ => Err(Fault::new(FaultCode::MethodNotSupported)),
     };
-    let _ = config;
     r.unwrap_or_else(Rpc::Fault)
+}
+
+/// The SoftwareVersion a firmware image brings: the configured one, else the URL's file name.
+fn firmware_version(config: &SimConfig, d: &Download) -> String {
+    config
+        .firmware_version
+        .clone()
+        .unwrap_or_else(|| d.url.rsplit('/').next().unwrap_or_default().trim_end_matches(".bin").to_owned())
 }
 
 /// Fetches a download over HTTP; the error is the TransferComplete fault (9015 file server
@@ -463,10 +476,7 @@ pub(super) fn download(
         if fault.is_none() && firmware {
             tokio::time::sleep(config.reboot_delay).await;
         }
-        let version = config
-            .firmware_version
-            .clone()
-            .unwrap_or_else(|| d.url.rsplit('/').next().unwrap_or_default().trim_end_matches(".bin").to_owned());
+        let version = firmware_version(&config, &d);
         {
             let mut s = lock(&shared);
             let (fault_code, fault_string) = fault.unwrap_or((0, String::new()));

@@ -41,6 +41,10 @@ pub struct SimConfig {
     pub download_fault: Option<(u32, String)>,
     /// The SoftwareVersion after a successful firmware download (default: the URL's file name).
     pub firmware_version: Option<String>,
+    /// Answer a firmware Download with Status 0: downloaded and applied within the session, no
+    /// TransferComplete (TR-069 Amendment 6, A.3.2.8; default false: Status 1, TransferComplete
+    /// later).
+    pub download_at_once: bool,
     /// How long a reboot takes.
     pub reboot_delay: Duration,
     /// Credentials for the ACS (user, password), used when the ACS asks (Basic or Digest).
@@ -72,6 +76,7 @@ impl SimConfig {
             download_delay: Duration::from_millis(100),
             download_fault: None,
             firmware_version: None,
+            download_at_once: false,
             reboot_delay: Duration::from_millis(100),
             acs_credentials: None,
             bootstrap: true,
