@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use unidm_models::{Action, DeviceId, ErrorKind, OperationError, OperationId, SoftwareAction, SoftwareModule};
 
-use super::state::Slot;
+use super::state::SessionSlot;
 use super::Acs;
 use crate::ops::{self, execute, Await};
 use crate::rpc::du_state_change_complete::DUStateChangeComplete;
@@ -17,7 +17,7 @@ use crate::rpc::transfer_complete::TransferComplete;
 use crate::rpc::Rpc;
 
 impl Acs {
-    pub(crate) async fn on_transfer_complete(self: &Arc<Self>, slot: &mut Slot, tc: TransferComplete) {
+    pub(crate) async fn on_transfer_complete(self: &Arc<Self>, slot: &mut SessionSlot, tc: TransferComplete) {
         let (Some(id), Ok(n)) = (slot.device.clone(), tc.command_key.trim().parse::<u64>()) else { return };
         let Some(w) = self.take_waiting(OperationId(n), &id, Await::TransferComplete).await else {
             tracing::info!(device = %id, command_key = %tc.command_key, "TransferComplete for no waiting operation");
@@ -46,7 +46,11 @@ impl Acs {
         self.finish(w.op.id, result).await;
     }
 
-    pub(crate) async fn on_du_state_change_complete(self: &Arc<Self>, slot: &mut Slot, c: DUStateChangeComplete) {
+    pub(crate) async fn on_du_state_change_complete(
+        self: &Arc<Self>,
+        slot: &mut SessionSlot,
+        c: DUStateChangeComplete,
+    ) {
         let key = c.command_key.as_deref().unwrap_or_default().trim().parse::<u64>();
         let (Some(id), Ok(n)) = (slot.device.clone(), key) else { return };
         let Some(w) = self.take_waiting(OperationId(n), &id, Await::DuStateChangeComplete).await else {

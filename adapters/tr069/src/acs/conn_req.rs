@@ -7,8 +7,12 @@
 //! bytes `Authorization: Digest ` and answers 401 to `authorization: Digest ...`, as hyper
 //! writes them by default. curl and other ACSs send title case.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use unidm_models::DeviceId;
+
+use super::Acs;
 use crate::digest::{basic_header, Challenge};
 
 /// The HTTP client of connection requests: title-case header names, `timeout` per request.
@@ -129,4 +133,52 @@ pub(crate) async fn send_udp(addr: &str, id: u32, user: &str, pass: &str, cnonce
         socket.send_to(&datagram, target).await.map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// Sends a connection request to the device if none is in flight: HTTP to its
+/// `ConnectionRequestURL` (3.2.2), and when that fails or is unknown, UDP to its
+/// `UDPConnectionRequestAddress` (Annex G).
+pub(crate) fn connection_request(acs: &Arc<Acs>, device: &DeviceId) {
+    if !acs.config.connection_requests {
+        return;
+    }
+    let target = {
+        let mut st = acs.state();
+        let Some(rec) = st.devices.get(device) else { return };
+        if rec.cr_url.is_none() && rec.udp_cr_address.is_none() {
+            return;
+        }
+        let target =
+            (rec.cr_url.clone(), rec.udp_cr_address.clone(), rec.cr_username.clone().zip(rec.cr_password.clone()));
+        if !st.cr_inflight.insert(device.clone()) {
+            return;
+        }
+        target
+    };
+    let acs = acs.clone();
+    let device = device.clone();
+    tokio::spawn(async move {
+        let (url, udp, creds) = target;
+        let cnonce = super::secret::token();
+        let mut r = match &url {
+            Some(url) => send(&acs.http, url, creds.as_ref(), &cnonce).await,
+            None => Err("no ConnectionRequestURL".into()),
+        };
+        if let Err(CrFailure::Refused { status, challenge }) = &r {
+            // Worth an operator's eye: the CPE is reachable but refuses the ACS. Its challenge
+            // says what it wants; the password stays out of the log.
+            tracing::warn!(%device, status, %challenge, url = url.as_deref().unwrap_or_default(),
+                "CPE refused the connection request");
+        }
+        if let (Err(e), Some(addr), Some((user, pass))) = (&r, &udp, &creds) {
+            tracing::debug!(%device, error = %e, "HTTP connection request failed; trying UDP");
+            let id = super::secret::udp_id();
+            r = send_udp(addr, id, user, pass, &cnonce[..16]).await.map_err(CrFailure::Other);
+        }
+        acs.state().cr_inflight.remove(&device);
+        match r {
+            Ok(()) => tracing::debug!(%device, "connection request sent"),
+            Err(e) => tracing::info!(%device, error = %e, "connection request failed; waiting for the next Inform"),
+        }
+    });
 }

@@ -42,7 +42,10 @@ mod driver;
 mod files;
 mod firmware;
 mod http;
+mod inform;
+mod partial_paths;
 mod secret;
+mod snapshot;
 mod state;
 mod upkeep;
 
@@ -56,7 +59,7 @@ use unidm_core::{Adapter, AdapterError, AdapterHandle};
 use unidm_models::{Operation, OperationError, OperationId, Protocol};
 
 pub use files::{FileServerConfig, FILES_PREFIX};
-use state::{Job, State};
+use state::{State, Work};
 
 /// How the ACS authenticates CPEs (TR-069 Amendment 6, 3.4.4).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -227,11 +230,11 @@ impl Adapter for Tr069Adapter {
                 // Submitted again after a restart or a duplicate: already queued or waiting.
                 return Ok(());
             }
-            st.queues.entry(device.clone()).or_default().push_back(Job::op(op));
+            st.queues.entry(device.clone()).or_default().push_back(Work::op(op));
             !st.active.contains_key(&device)
         };
         if wake {
-            driver::connection_request(&self.inner, &device);
+            conn_req::connection_request(&self.inner, &device);
         }
         Ok(())
     }

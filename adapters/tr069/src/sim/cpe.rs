@@ -260,11 +260,23 @@ async fn run_session(config: &SimConfig, shared: &SharedRef, client: &reqwest::C
         }
         let env = parse_envelope(&reply).map_err(|e| e.to_string())?;
         lock(shared).stats.rpcs.push(env.rpc.name().to_owned());
+        if drops(config, &env.rpc) {
+            lock(shared).stats.dropped.push(env.rpc.name().to_owned());
+            return Err(format!("dropped the session on {}", env.rpc.name()));
+        }
         let answer = answer(config, shared, env.rpc, &mut after);
         let mut out = Envelope::new(env.namespace, answer);
         out.header.id = env.header.id;
         body = encode_envelope(&out);
     }
+}
+
+/// Whether the CPE leaves `rpc` unanswered and drops its session (the field faults the knobs
+/// reproduce).
+fn drops(config: &SimConfig, rpc: &Rpc) -> bool {
+    let partial =
+        matches!(rpc, Rpc::GetParameterValues(g) if g.parameter_names.iter().any(|n| n.is_empty() || n.ends_with('.')));
+    (config.drop_partial_path_gpv && partial) || config.unanswered_rpcs.iter().any(|n| n == rpc.name())
 }
 
 fn set_parameter_key(s: &mut Shared, key: &str) {

@@ -62,6 +62,12 @@ pub struct SimConfig {
     /// Reports this `ConnectionRequestURL` instead of the listener's (e.g. an unreachable one,
     /// as behind a NAT).
     pub connection_request_url: Option<String>,
+    /// Drop the session without an answer when a GetParameterValues names a partial path, as
+    /// some CPE agents in the field do (default false).
+    pub drop_partial_path_gpv: bool,
+    /// Drop the session without an answer when one of these RPCs arrives (by name, e.g.
+    /// `GetParameterAttributes`; default none).
+    pub unanswered_rpcs: Vec<String>,
 }
 
 impl SimConfig {
@@ -84,6 +90,8 @@ impl SimConfig {
             manageable_devices: Vec::new(),
             udp_connection_requests: false,
             connection_request_url: None,
+            drop_partial_path_gpv: false,
+            unanswered_rpcs: Vec::new(),
         }
     }
 }
@@ -103,6 +111,9 @@ pub struct SimStats {
     pub connection_requests: u64,
     /// Reboots done.
     pub reboots: u64,
+    /// Requests the CPE dropped its session on ([`SimConfig::drop_partial_path_gpv`],
+    /// [`SimConfig::unanswered_rpcs`]).
+    pub dropped: Vec<String>,
 }
 
 /// Mutable state shared by the session task and the connection-request listener.
