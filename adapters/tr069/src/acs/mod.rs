@@ -9,28 +9,50 @@
 //! - A session is keyed by the cookie `session` set with the InformResponse, falling back to
 //!   the TCP connection for CPEs that ignore cookies (dropped once the CPE returns the cookie).
 //!   With [`Tr069Config::user_devices`] a user's credentials only open sessions for its own
-//!   device. A new Inform from a device that still has a session ends the old one (its
-//!   unanswered request is queued again).
+//!   device. A new Inform from a device that still has a session ends the old one.
 //! - Operations for a device wait in a queue until its next session; each session carries one
-//!   request at a time. Submitting an operation for a device that has no session sends a
-//!   connection request: HTTP GET to its `ConnectionRequestURL` with Digest (Basic when the
-//!   CPE asks for it), and when that fails, the UDP datagram of Annex G to its
-//!   `UDPConnectionRequestAddress`. A failed connection request is not an error: the operation
-//!   waits for the next periodic Inform (or its deadline).
+//!   request at a time, user operations before the ACS's own upkeep. Submitting an operation
+//!   for a device that has no session sends a connection request: HTTP GET to its
+//!   `ConnectionRequestURL` with Digest (Basic when the CPE asks for it), header names in
+//!   canonical title case (`Authorization: Digest ...`: some CPE agents match those bytes),
+//!   and when that fails, the UDP datagram of Annex G to its `UDPConnectionRequestAddress`. A
+//!   failed connection request is not an error: the operation waits for the next periodic
+//!   Inform (or its deadline). A CPE that answers 401 to the authenticated request is logged
+//!   at `warn` with its challenge (never the password).
+//! - A request the CPE never answers (the session timed out after
+//!   [`Tr069Config::session_timeout`], broke, or a new Inform superseded it) is a failed
+//!   attempt of the operation that sent it: `operation_failed` with
+//!   [`ErrorKind::Timeout`](unidm_models::ErrorKind::Timeout) naming the RPC; the engine retries
+//!   it per its retry policy and fails it after its attempts, and the queue moves on. A request
+//!   queued in a session but never sent is not an attempt (it goes to the next session). The
+//!   ACS's own upkeep requests are tried three times per device, then dropped with a warning.
+//! - Partial paths are learned per CPE: when a CPE faults (other than 9005) on, or leaves
+//!   unanswered, a GetParameterValues naming a partial path, every later partial-path read of
+//!   that CPE (a user's `native` read, refresh, diagnostics results, topology) lists the path
+//!   with GetParameterNames (NextLevel false) and reads the full names; the device record
+//!   (`put_state`) remembers it across restarts.
 //! - Bodies may be gzip / deflate encoded; more than [`Tr069Config::max_sessions`] open
-//!   sessions get 503 with `Retry-After: 60`; an idle session ends after
-//!   [`Tr069Config::session_timeout`] and its open request is queued again.
+//!   sessions get 503 with `Retry-After: 60`.
 //! - Reboot succeeds when the CPE comes back with `1 BOOT` + `M Reboot` carrying the
 //!   operation id as CommandKey; firmware when the TransferComplete with that CommandKey
 //!   reports FaultCode 0 (or at once on DownloadResponse Status 0); ping when the results
 //!   read after `8 DIAGNOSTICS COMPLETE` show `Complete`. Operations waiting for such a later
 //!   event are stored with `put_state`, so a restart of unidm does not send them twice.
+//! - The firmware snapshot moves only through `FirmwareStatus::advance`: Download sent ->
+//!   downloading; DownloadResponse Status 0 or TransferComplete FaultCode 0 -> downloaded ->
+//!   updating -> succeeded (with the version asked for, else the one the CPE reports); a fault
+//!   -> failed with the CWMP fault code. A move the state machine refuses is logged and the
+//!   snapshot kept.
 //! - On `0 BOOTSTRAP` (or when none are known) the ACS sets fresh connection-request
 //!   credentials with SetParameterValues of `ManagementServer.ConnectionRequestUsername` /
 //!   `Password` and keeps them with `put_state`. After a boot (or on first contact since the
-//!   adapter started) it also probes the root's first level (software modules present?) and
-//!   reads `ManagementServer.ManageableDevice.` for the devices behind a gateway
-//!   (`set_children`).
+//!   adapter started) it reads the device snapshot (one GetParameterValues of full names:
+//!   `DeviceInfo.` identity, `MemoryStatus`, firmware version, an IP address; on a fault once
+//!   more with the names every CPE has), probes the root's first level (software modules
+//!   present?) and reads `ManagementServer.ManageableDevice.` for the devices behind a
+//!   gateway (`set_children`). A periodic Inform with nothing new costs no request.
+//! - Session cookies, Digest nonces, cnonces, UDP connection-request ids and the
+//!   connection-request credentials set on CPEs come from the OS random source (`getrandom`).
 //! - Optional file server ([`Tr069Config::files`]): firmware images with single byte ranges,
 //!   and the target of Upload (PUT / POST).
 //!
@@ -250,12 +272,15 @@ impl Adapter for Tr069Adapter {
         };
         if waited {
             if let Some(h) = self.inner.handle.get() {
-                let _ = h.delete_state(&state::wait_key(op)).await;
+                if let Err(e) = h.delete_state(&state::wait_key(op)).await {
+                    tracing::warn!(operation = %op, error = %e, "stored wait of a cancelled operation not removed");
+                }
             }
         }
     }
 
     async fn shutdown(&self) {
+        // No receiver left means everything already stopped.
         let _ = self.inner.stop.send(true);
     }
 }
