@@ -122,3 +122,24 @@ async fn an_unanswered_request_is_a_failed_attempt_and_the_queue_moves_on() {
     assert_eq!(cpe.stats().dropped, ["GetParameterAttributes", "GetParameterAttributes"]);
     cpe.stop();
 }
+
+#[tokio::test]
+async fn upkeep_a_cpe_never_answers_is_dropped_after_three_tries() {
+    let f = fixture_with(short_sessions()).await;
+    let mut config = f.sim_config(ParameterTree::bm632w());
+    // The credentials (SetParameterValues) and the function discovery (GetParameterNames).
+    config.unanswered_rpcs = vec!["SetParameterValues".into(), "GetParameterNames".into()];
+    config.periodic_inform = Some(Duration::from_millis(300));
+    let cpe = unidm_tr069::sim::SimCpe::start(config).await.unwrap();
+    let id = id_of(&cpe);
+    assert!(cpe.wait_for(WAIT, |s| s.dropped.len() >= 6).await, "{:?}", cpe.stats());
+    // Periodic Informs go on without asking again.
+    let sessions = cpe.stats().sessions;
+    assert!(cpe.wait_for(WAIT, |s| s.sessions >= sessions + 3).await);
+    let s = cpe.stats();
+    let count = |name: &str| s.dropped.iter().filter(|d| *d == name).count();
+    assert_eq!((count("SetParameterValues"), count("GetParameterNames")), (3, 3), "{s:?}");
+    let read = f.run(&id, native(NativeOp::Read, "InternetGatewayDevice.DeviceInfo.UpTime", None)).await;
+    assert_eq!(read.state, OperationState::Succeeded, "{read:?}");
+    cpe.stop();
+}

@@ -16,7 +16,9 @@ use unidm_models::{Action, DeviceId, ErrorKind, OperationError, OperationId, Pro
 
 use super::conn_req::connection_request;
 use super::partial_paths::{self, Expansion, Step};
-use super::state::{device_key, wait_key, DeviceRecord, InFlight, SessionSlot, Waiting, Work, UPKEEP_UNANSWERED_LIMIT};
+use super::state::{
+    device_key, wait_key, DeviceRecord, InFlight, SessionSlot, Upkeep, Waiting, Work, UPKEEP_UNANSWERED_LIMIT,
+};
 use super::Acs;
 use crate::model::DataModel;
 use crate::ops::{self, Await, DeviceView, Outcome};
@@ -264,6 +266,9 @@ impl Acs {
                 let unanswered = unanswered.saturating_add(1);
                 if unanswered >= UPKEEP_UNANSWERED_LIMIT {
                     tracing::warn!(%device, ?task, %message, tries = unanswered, "ACS upkeep request dropped");
+                    if matches!(task, Upkeep::SetCrCredentials { .. }) {
+                        self.state().credentials_given_up.insert(device.clone());
+                    }
                 } else {
                     tracing::info!(%device, ?task, %message, tries = unanswered, "ACS upkeep request unanswered");
                     let retry = Work::Upkeep { task, unanswered };

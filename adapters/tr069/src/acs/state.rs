@@ -162,6 +162,10 @@ pub(crate) struct State {
     pub cr_inflight: HashSet<DeviceId>,
     /// Devices whose ManageableDevice table was read since this process started.
     pub topology_read: HashSet<DeviceId>,
+    /// Devices that left the connection-request credentials unanswered
+    /// [`UPKEEP_UNANSWERED_LIMIT`] times: not asked again until their next `0 BOOTSTRAP` (or a
+    /// restart), as the credentials would otherwise go out with every Inform.
+    pub credentials_given_up: HashSet<DeviceId>,
     /// Digest nonces issued to CPEs: when, and the highest nonce count accepted.
     pub nonces: HashMap<String, (Instant, u32)>,
 }

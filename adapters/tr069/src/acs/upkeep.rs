@@ -171,11 +171,16 @@ impl Acs {
     /// `0 BOOTSTRAP`); the device snapshot, functions and topology after a boot or on first
     /// contact since start. User operations go before all of it (see `send_next_queued`).
     pub(crate) fn plan_upkeep(&self, id: &DeviceId, inform: &Inform, record: &DeviceRecord) {
-        let boot = inform.has_event(event_code::BOOT) || inform.has_event(event_code::BOOTSTRAP);
-        let creds = (self.config.provision_connection_request_credentials && record.cr_username.is_none()).then(|| {
-            Upkeep::SetCrCredentials { username: super::secret::username(), password: super::secret::password() }
-        });
+        let bootstrap = inform.has_event(event_code::BOOTSTRAP);
+        let boot = bootstrap || inform.has_event(event_code::BOOT);
         let mut st = self.state();
+        if bootstrap {
+            st.credentials_given_up.remove(id);
+        }
+        let creds = (self.config.provision_connection_request_credentials
+            && record.cr_username.is_none()
+            && !st.credentials_given_up.contains(id))
+        .then(|| Upkeep::SetCrCredentials { username: super::secret::username(), password: super::secret::password() });
         let topology = st.topology_read.insert(id.clone()) || boot;
         let queue = st.queues.entry(id.clone()).or_default();
         let queued = |queue: &std::collections::VecDeque<Work>, task: &Upkeep| {
