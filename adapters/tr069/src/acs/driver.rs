@@ -225,10 +225,13 @@ impl Acs {
     fn on_closed(self: &Arc<Self>, slot: &mut SessionSlot) {
         let flight = slot.sent.take();
         let unanswered = slot.unanswered.take();
-        let why = slot.end_reason.take().unwrap_or_else(|| "the session timed out".into());
         if let (Some(flight), Some(d)) = (flight, slot.device.clone()) {
             match unanswered {
-                Some(request) => self.on_unanswered(&d, flight, &request, &why),
+                Some(request) => {
+                    let why = slot.end_reason.take();
+                    let why = why.as_deref().unwrap_or("the session timed out");
+                    self.on_unanswered(&d, flight, &request, why)
+                }
                 // Queued in the session but never sent: not an attempt, the next session sends it.
                 None => self.state().queues.entry(d).or_default().push_front(flight.work),
             }
