@@ -82,3 +82,23 @@ async fn a_transfer_complete_fault_fails_the_snapshot_with_the_cwmp_code() {
     );
     cpe.stop();
 }
+
+#[tokio::test]
+async fn an_unanswered_download_fails_the_attempt_and_the_snapshot() {
+    let config = unidm_tr069::Tr069Config { session_timeout: Duration::from_secs(3), ..local_config() };
+    let f = fixture_with(config).await;
+    let mut sim = f.sim_config(tr181("fw-mute"));
+    sim.unanswered_rpcs = vec!["Download".into()];
+    sim.periodic_inform = Some(Duration::from_secs(1));
+    let (cpe, id) = f.sim(sim).await;
+    let retry = unidm_models::RetryPolicy { max_attempts: 1, backoff_ms: 0, max_backoff_ms: 0 };
+    let options = unidm_core::CreateOptions { retry: Some(retry), ..Default::default() };
+    let op = f.engine.create_operation(&id, firmware("http://files.example/fw.bin", Some("4.0")), options).await;
+    let op = f.wait_op(op.unwrap().id).await;
+    assert_eq!((op.state, op.attempts), (OperationState::Failed, 1), "{op:?}");
+    assert_eq!(op.error.unwrap().kind, unidm_models::ErrorKind::Timeout);
+    let fw = snapshot(&f, &id).unwrap();
+    assert_eq!(fw.state, FirmwareState::Failed);
+    assert!(fw.failure.as_deref().is_some_and(|w| w.contains("did not answer Download")), "{fw:?}");
+    cpe.stop();
+}

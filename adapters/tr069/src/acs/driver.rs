@@ -260,8 +260,12 @@ impl Acs {
         match flight.work {
             Work::Op { op, .. } => {
                 tracing::info!(%device, operation = %op.id, %message, "request unanswered; attempt failed");
-                let acs = self.clone();
+                let (acs, device) = (self.clone(), device.clone());
                 tokio::spawn(async move {
+                    if let Action::Firmware(_) = &op.action {
+                        // The snapshot said downloading; a retry moves it on from failed.
+                        acs.report_firmware(&device, |_| super::firmware::failed(&message, None)).await;
+                    }
                     acs.finish(op.id, Err(OperationError::new(ErrorKind::Timeout, message))).await;
                 });
             }
