@@ -110,7 +110,8 @@ pub struct Tr069Config {
     pub path: String,
     /// Largest accepted envelope in bytes (default 1 MiB); larger bodies get HTTP 413.
     pub max_envelope: usize,
-    /// Session inactivity timeout (default 30 s; a CWMP 1.3+ CPE may propose its own).
+    /// Session inactivity timeout (default 30 s; a CWMP 1.3+ CPE may propose its own). A request
+    /// still unanswered when it passes is a failed attempt of its operation.
     pub session_timeout: Duration,
     /// Most sessions open at once; a new one beyond gets HTTP 503 with `Retry-After: 60`
     /// (default 10 000).
