@@ -260,6 +260,36 @@ mod tests {
     }
 
     #[test]
+    fn ip_addresses_and_the_running_firmware_go_into_the_snapshot() {
+        let params = [
+            p(
+                "InternetGatewayDevice.WANDevice.1.WANConnectionDevice.1.WANIPConnection.1.ExternalIPAddress",
+                "198.51.100.7",
+            ),
+            p(
+                "InternetGatewayDevice.WANDevice.1.WANConnectionDevice.2.WANPPPConnection.1.ExternalIPAddress",
+                "0.0.0.0",
+            ),
+            p("Device.IP.Interface.2.IPv6Address.1.IPAddress", "2001:db8::7"),
+            p("Device.IP.Interface.2.IPv4Address.1.SubnetMask", "255.255.255.0"),
+            p("InternetGatewayDevice.DeviceInfo.SoftwareVersion", "1.2"),
+        ];
+        let f = Facts::from_params(&params);
+        assert_eq!(f.ip_addresses, ["198.51.100.7", "2001:db8::7"], "unset (0.0.0.0) and non-address names skipped");
+        let mut d =
+            Device::new(unidm_models::DeviceId::tr069("00D09E", Some("X"), "1").unwrap(), unidm_models::Timestamp(0));
+        f.apply(&mut d);
+        assert_eq!(d.snapshot.connectivity.as_ref().unwrap().ip_addresses, f.ip_addresses);
+        let fw = d.snapshot.firmware.clone().unwrap();
+        assert_eq!((fw.state, fw.version.as_deref()), (FirmwareState::Idle, Some("1.2")));
+        // An update under way keeps its state: the running version does not reset it.
+        d.snapshot.firmware.as_mut().unwrap().state = FirmwareState::Downloading;
+        Facts { sw_version: Some("1.3".into()), ..Facts::default() }.apply(&mut d);
+        let fw = d.snapshot.firmware.unwrap();
+        assert_eq!((fw.state, fw.version.as_deref()), (FirmwareState::Downloading, Some("1.2")));
+    }
+
+    #[test]
     fn json_values_are_typed() {
         assert_eq!(json_of(&Value::new(XsdType::Boolean, "1")), serde_json::json!(true));
         assert_eq!(json_of(&Value::new(XsdType::UnsignedInt, "7")), serde_json::json!(7));
