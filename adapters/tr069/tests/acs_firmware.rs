@@ -85,7 +85,7 @@ async fn a_transfer_complete_fault_fails_the_snapshot_with_the_cwmp_code() {
 
 #[tokio::test]
 async fn an_unanswered_download_fails_the_attempt_and_the_snapshot() {
-    let config = unidm_tr069::Tr069Config { session_timeout: Duration::from_secs(3), ..local_config() };
+    let config = unidm_tr069::Tr069Config { session_timeout: Duration::from_secs(10), ..local_config() };
     let f = fixture_with(config).await;
     let mut sim = f.sim_config(tr181("fw-mute"));
     sim.unanswered_rpcs = vec!["Download".into()];

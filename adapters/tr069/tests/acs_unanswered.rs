@@ -18,9 +18,10 @@ fn native(op: NativeOp, path: &str, value: Option<serde_json::Value>) -> Action 
     Action::Native(NativeRequest { op, path: path.into(), value, args: None })
 }
 
-/// An ACS whose sessions end 3 s after the CPE's last message (the CPEs here answer at once).
+/// An ACS whose sessions end 10 s after the CPE's last message; the CPEs here inform every second
+/// or faster, so a session left hanging ends sooner, superseded by the next Inform.
 fn short_sessions() -> Tr069Config {
-    Tr069Config { session_timeout: Duration::from_secs(3), ..local_config() }
+    Tr069Config { session_timeout: Duration::from_secs(10), ..local_config() }
 }
 
 #[tokio::test]
