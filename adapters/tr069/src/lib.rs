@@ -18,8 +18,10 @@
 //! - [`ops`]: sans-I/O mapping of the common model's actions to RPCs and of the CPE's answers
 //!   to outcomes; [`model`]: data-model root detection and what parameters say about a device.
 //! - [`acs`]: the adapter itself, [`Tr069Adapter`] (`unidm_core::Adapter`): the axum HTTP
-//!   endpoint, sessions by cookie, CPE authentication, connection requests, the file server,
-//!   durable waits for TransferComplete / reboot / diagnostics.
+//!   endpoint, sessions by cookie, CPE authentication, connection requests (title-case
+//!   headers), the file server, durable waits for TransferComplete / reboot / diagnostics,
+//!   unanswered requests counted as attempts, partial paths learned per CPE, the device
+//!   snapshot read on contact, and secrets from the OS random source.
 //! - [`udp_cr`]: UDP connection requests (Annex G), signed with HMAC-SHA1.
 //! - [`digest`]: HTTP Digest (RFC 7616 / 2617, MD5, `qop=auth`) and Basic, both directions.
 //! - [`sim`]: a simulated CPE (TR-098 tree of a real gateway or a small TR-181 tree) over real

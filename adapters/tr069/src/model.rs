@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use unidm_models::{units, Device, Function, Memory};
+use unidm_models::firmware::FirmwareReport;
+use unidm_models::{units, Connectivity, Device, FirmwareState, FirmwareStatus, Function, Memory};
 
 use crate::rpc::common::ParameterValueStruct;
 use crate::soap::{TypedValue, Value};
@@ -122,6 +123,18 @@ pub struct Facts {
     pub udp_connection_request_address: Option<String>,
     /// A `SoftwareModules.` parameter was seen (TR-157).
     pub software_modules: bool,
+    /// IP addresses: TR-098 `WANDevice.{i}.WANConnectionDevice.{j}.WANIPConnection.{k}.` /
+    /// `WANPPPConnection.{k}.ExternalIPAddress`, TR-181 `IP.Interface.{i}.IPv4Address.{j}.` /
+    /// `IPv6Address.{j}.IPAddress`.
+    pub ip_addresses: Vec<String>,
+}
+
+/// Whether a name (relative to the root) holds an IP address of the device.
+fn is_ip_address(rel: &str) -> bool {
+    (rel.starts_with("WANDevice.") && rel.ends_with(".ExternalIPAddress"))
+        || (rel.starts_with("IP.Interface.")
+            && (rel.contains(".IPv4Address.") || rel.contains(".IPv6Address."))
+            && rel.ends_with(".IPAddress"))
 }
 
 impl Facts {
@@ -145,13 +158,20 @@ impl Facts {
                 "ManagementServer.ConnectionRequestURL" => f.connection_request_url = text(),
                 "ManagementServer.UDPConnectionRequestAddress" => f.udp_connection_request_address = text(),
                 rel if rel.starts_with("SoftwareModules.") => f.software_modules = true,
+                rel if is_ip_address(rel) => {
+                    let ip = p.value.text.trim();
+                    if !ip.is_empty() && ip != "0.0.0.0" && !f.ip_addresses.iter().any(|a| a == ip) {
+                        f.ip_addresses.push(ip.to_owned());
+                    }
+                }
                 _ => {}
             }
         }
         f
     }
 
-    /// Writes what is known into the device (identity, memory snapshot).
+    /// Writes what is known into the device: identity, and the snapshot's memory,
+    /// connectivity and (when none is known yet) firmware version.
     pub fn apply(&self, d: &mut Device) {
         let set = |slot: &mut Option<String>, v: &Option<String>| {
             if v.is_some() {
@@ -166,6 +186,22 @@ impl Facts {
         if let (Some(total), Some(free)) = (self.memory_total_kib, self.memory_free_kib) {
             d.snapshot.memory =
                 Some(Memory { total: units::cwmp_kib_to_bytes(total), available: units::cwmp_kib_to_bytes(free) });
+        }
+        if !self.ip_addresses.is_empty() {
+            let c = d.snapshot.connectivity.get_or_insert_with(Connectivity::default);
+            if c.ip_addresses != self.ip_addresses {
+                c.ip_addresses.clone_from(&self.ip_addresses);
+            }
+        }
+        if d.snapshot.firmware.is_none() {
+            if let Some(v) = &self.sw_version {
+                // The running image, before any update through unidm: idle at that version. An
+                // update in progress or done keeps its own state (moved by its operation).
+                let report = FirmwareReport { version: Some(v.clone()), ..FirmwareReport::new(FirmwareState::Idle) };
+                if let Err(e) = FirmwareStatus::advance_in(&mut d.snapshot.firmware, report) {
+                    tracing::warn!(device = %d.id, error = %e, "firmware snapshot kept");
+                }
+            }
         }
     }
 }
@@ -221,6 +257,36 @@ mod tests {
         assert_eq!(d.identity.fw_version.as_deref(), Some("1.2"));
         assert_eq!(DataModel::Tr181.absolute("DeviceInfo.UpTime"), "Device.DeviceInfo.UpTime");
         assert_eq!(DataModel::Tr098.absolute("Device.X"), "Device.X");
+    }
+
+    #[test]
+    fn ip_addresses_and_the_running_firmware_go_into_the_snapshot() {
+        let params = [
+            p(
+                "InternetGatewayDevice.WANDevice.1.WANConnectionDevice.1.WANIPConnection.1.ExternalIPAddress",
+                "198.51.100.7",
+            ),
+            p(
+                "InternetGatewayDevice.WANDevice.1.WANConnectionDevice.2.WANPPPConnection.1.ExternalIPAddress",
+                "0.0.0.0",
+            ),
+            p("Device.IP.Interface.2.IPv6Address.1.IPAddress", "2001:db8::7"),
+            p("Device.IP.Interface.2.IPv4Address.1.SubnetMask", "255.255.255.0"),
+            p("InternetGatewayDevice.DeviceInfo.SoftwareVersion", "1.2"),
+        ];
+        let f = Facts::from_params(&params);
+        assert_eq!(f.ip_addresses, ["198.51.100.7", "2001:db8::7"], "unset (0.0.0.0) and non-address names skipped");
+        let mut d =
+            Device::new(unidm_models::DeviceId::tr069("00D09E", Some("X"), "1").unwrap(), unidm_models::Timestamp(0));
+        f.apply(&mut d);
+        assert_eq!(d.snapshot.connectivity.as_ref().unwrap().ip_addresses, f.ip_addresses);
+        let fw = d.snapshot.firmware.clone().unwrap();
+        assert_eq!((fw.state, fw.version.as_deref()), (FirmwareState::Idle, Some("1.2")));
+        // An update under way keeps its state: the running version does not reset it.
+        d.snapshot.firmware.as_mut().unwrap().state = FirmwareState::Downloading;
+        Facts { sw_version: Some("1.3".into()), ..Facts::default() }.apply(&mut d);
+        let fw = d.snapshot.firmware.unwrap();
+        assert_eq!((fw.state, fw.version.as_deref()), (FirmwareState::Downloading, Some("1.2")));
     }
 
     #[test]

@@ -6,12 +6,9 @@
 
 use std::sync::Arc;
 
-use unidm_models::{
-    Action, DeviceId, ErrorKind, FirmwareState, FirmwareStatus, OperationError, OperationId, SoftwareAction,
-    SoftwareModule,
-};
+use unidm_models::{Action, DeviceId, ErrorKind, OperationError, OperationId, SoftwareAction, SoftwareModule};
 
-use super::state::Slot;
+use super::state::SessionSlot;
 use super::Acs;
 use crate::ops::{self, execute, Await};
 use crate::rpc::du_state_change_complete::DUStateChangeComplete;
@@ -20,7 +17,7 @@ use crate::rpc::transfer_complete::TransferComplete;
 use crate::rpc::Rpc;
 
 impl Acs {
-    pub(crate) async fn on_transfer_complete(self: &Arc<Self>, slot: &mut Slot, tc: TransferComplete) {
+    pub(crate) async fn on_transfer_complete(self: &Arc<Self>, slot: &mut SessionSlot, tc: TransferComplete) {
         let (Some(id), Ok(n)) = (slot.device.clone(), tc.command_key.trim().parse::<u64>()) else { return };
         let Some(w) = self.take_waiting(OperationId(n), &id, Await::TransferComplete).await else {
             tracing::info!(device = %id, command_key = %tc.command_key, "TransferComplete for no waiting operation");
@@ -28,15 +25,15 @@ impl Acs {
         };
         let ok = tc.fault.is_success();
         if let Action::Firmware(f) = &w.op.action {
-            let status = FirmwareStatus {
-                state: if ok { FirmwareState::Succeeded } else { FirmwareState::Failed },
-                version: f.version.clone(),
-                name: f.name.clone(),
-                url: Some(f.uri.clone()),
-                failure: (!ok).then(|| tc.fault.fault_string.clone()),
-                protocol_result: Some(tc.fault.fault_code.to_string()),
-            };
-            self.set_firmware(&id, status).await;
+            let fault = &tc.fault;
+            self.report_firmware(&id, |d| {
+                if ok {
+                    super::firmware::completed(f, d)
+                } else {
+                    super::firmware::failed(&fault.fault_string, Some(fault.fault_code.to_string()))
+                }
+            })
+            .await;
         }
         let result = if ok && execute::is_execute(&w.op, "Upload") {
             Ok(execute::upload_result(execute::upload_url(&w.op, self.upload_base().as_deref())))
@@ -49,15 +46,11 @@ impl Acs {
         self.finish(w.op.id, result).await;
     }
 
-    pub(crate) async fn set_firmware(&self, id: &DeviceId, status: FirmwareStatus) {
-        if let Some(h) = self.handle.get() {
-            if let Err(e) = h.update_device(id, |d| d.snapshot.firmware = Some(status)).await {
-                tracing::debug!(device = %id, error = %e, "firmware snapshot not recorded");
-            }
-        }
-    }
-
-    pub(crate) async fn on_du_state_change_complete(self: &Arc<Self>, slot: &mut Slot, c: DUStateChangeComplete) {
+    pub(crate) async fn on_du_state_change_complete(
+        self: &Arc<Self>,
+        slot: &mut SessionSlot,
+        c: DUStateChangeComplete,
+    ) {
         let key = c.command_key.as_deref().unwrap_or_default().trim().parse::<u64>();
         let (Some(id), Ok(n)) = (slot.device.clone(), key) else { return };
         let Some(w) = self.take_waiting(OperationId(n), &id, Await::DuStateChangeComplete).await else {

@@ -1,8 +1,73 @@
 //! Connection requests, ACS side (TR-069 Amendment 6, 3.2.2): an HTTP GET to the CPE's
 //! `ConnectionRequestURL`, answered 200 / 204 once authenticated. The first GET goes without
 //! credentials; a 401 is answered with Digest (preferred) or Basic.
+//!
+//! Header names go out in their canonical title case (`Authorization`, `Host`): HTTP header
+//! names are case-insensitive (RFC 9110, 5.1), but a widely deployed CPE agent matches the
+//! bytes `Authorization: Digest ` and answers 401 to `authorization: Digest ...`, as hyper
+//! writes them by default. curl and other ACSs send title case.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use unidm_models::DeviceId;
+
+use super::Acs;
 use crate::digest::{basic_header, Challenge};
+
+/// The HTTP client of connection requests: title-case header names, `timeout` per request.
+pub(crate) fn client(timeout: Duration) -> reqwest::Client {
+    let builder = reqwest::Client::builder().timeout(timeout).http1_title_case_headers();
+    builder.build().unwrap_or_else(|e| {
+        // Only a broken TLS / resolver set-up fails here; the default client still sends
+        // requests, in lower case.
+        tracing::error!(error = %e, "connection-request client not built; using the default client");
+        reqwest::Client::new()
+    })
+}
+
+/// Why a connection request did not get through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CrFailure {
+    /// The CPE answered 401 to the authenticated request: it refused the credentials or the
+    /// way they were sent. `challenge` is what it asked for (WWW-Authenticate), never the
+    /// secret.
+    Refused { status: u16, challenge: String },
+    /// Anything else: unreachable, bad URL, no credentials, another status.
+    Other(String),
+}
+
+impl std::fmt::Display for CrFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CrFailure::Refused { status, challenge } => {
+                write!(f, "CPE answered {status} to the authenticated request (challenge: {challenge})")
+            }
+            CrFailure::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<String> for CrFailure {
+    fn from(why: String) -> Self {
+        CrFailure::Other(why)
+    }
+}
+
+impl From<&str> for CrFailure {
+    fn from(why: &str) -> Self {
+        CrFailure::Other(why.to_owned())
+    }
+}
+
+/// The CPE's challenges (WWW-Authenticate) of a response.
+fn challenges_of(resp: &reqwest::Response) -> Vec<String> {
+    resp.headers()
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect()
+}
 
 /// Sends one connection request; `Ok` when the CPE accepted it.
 pub(crate) async fn send(
@@ -10,10 +75,10 @@ pub(crate) async fn send(
     url: &str,
     creds: Option<&(String, String)>,
     cnonce: &str,
-) -> Result<(), String> {
+) -> Result<(), CrFailure> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("bad ConnectionRequestURL {url:?}: {e}"))?;
     if parsed.scheme() != "http" {
-        return Err(format!("unsupported ConnectionRequestURL scheme {:?}", parsed.scheme()));
+        return Err(format!("unsupported ConnectionRequestURL scheme {:?}", parsed.scheme()).into());
     }
     let first = client.get(parsed.clone()).send().await.map_err(|e| e.to_string())?;
     let status = first.status().as_u16();
@@ -21,17 +86,12 @@ pub(crate) async fn send(
         return Ok(());
     }
     if status != 401 {
-        return Err(format!("CPE answered {status}"));
+        return Err(format!("CPE answered {status}").into());
     }
     let Some((user, pass)) = creds else {
         return Err("CPE asks for credentials and none are known".into());
     };
-    let challenges: Vec<String> = first
-        .headers()
-        .get_all(reqwest::header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_owned))
-        .collect();
+    let challenges = challenges_of(&first);
     let uri = match parsed.query() {
         Some(q) => format!("{}?{q}", parsed.path()),
         None => parsed.path().to_owned(),
@@ -51,7 +111,8 @@ pub(crate) async fn send(
         .map_err(|e| e.to_string())?;
     match second.status().as_u16() {
         200 | 204 => Ok(()),
-        s => Err(format!("CPE answered {s} to the authenticated request")),
+        401 => Err(CrFailure::Refused { status: 401, challenge: challenges_of(&second).join(", ") }),
+        s => Err(format!("CPE answered {s} to the authenticated request").into()),
     }
 }
 
@@ -72,4 +133,52 @@ pub(crate) async fn send_udp(addr: &str, id: u32, user: &str, pass: &str, cnonce
         socket.send_to(&datagram, target).await.map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// Sends a connection request to the device if none is in flight: HTTP to its
+/// `ConnectionRequestURL` (3.2.2), and when that fails or is unknown, UDP to its
+/// `UDPConnectionRequestAddress` (Annex G).
+pub(crate) fn connection_request(acs: &Arc<Acs>, device: &DeviceId) {
+    if !acs.config.connection_requests {
+        return;
+    }
+    let target = {
+        let mut st = acs.state();
+        let Some(rec) = st.devices.get(device) else { return };
+        if rec.cr_url.is_none() && rec.udp_cr_address.is_none() {
+            return;
+        }
+        let target =
+            (rec.cr_url.clone(), rec.udp_cr_address.clone(), rec.cr_username.clone().zip(rec.cr_password.clone()));
+        if !st.cr_inflight.insert(device.clone()) {
+            return;
+        }
+        target
+    };
+    let acs = acs.clone();
+    let device = device.clone();
+    tokio::spawn(async move {
+        let (url, udp, creds) = target;
+        let cnonce = super::secret::token();
+        let mut r = match &url {
+            Some(url) => send(&acs.http, url, creds.as_ref(), &cnonce).await,
+            None => Err("no ConnectionRequestURL".into()),
+        };
+        if let Err(CrFailure::Refused { status, challenge }) = &r {
+            // Worth an operator's eye: the CPE is reachable but refuses the ACS. Its challenge
+            // says what it wants; the password stays out of the log.
+            tracing::warn!(%device, status, %challenge, url = url.as_deref().unwrap_or_default(),
+                "CPE refused the connection request");
+        }
+        if let (Err(e), Some(addr), Some((user, pass))) = (&r, &udp, &creds) {
+            tracing::debug!(%device, error = %e, "HTTP connection request failed; trying UDP");
+            let id = super::secret::udp_id();
+            r = send_udp(addr, id, user, pass, &cnonce[..16]).await.map_err(CrFailure::Other);
+        }
+        acs.state().cr_inflight.remove(&device);
+        match r {
+            Ok(()) => tracing::debug!(%device, "connection request sent"),
+            Err(e) => tracing::info!(%device, error = %e, "connection request failed; waiting for the next Inform"),
+        }
+    });
 }

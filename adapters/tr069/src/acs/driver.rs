@@ -1,21 +1,27 @@
 //! Drives the sans-I/O [`AcsSession`]s: feeds each POST in, reacts to what the CPE said
 //! (Inform, TransferComplete, responses) by reporting to the engine, and feeds the next queued
 //! request in before the reply is taken.
+//!
+//! A request the CPE never answers (its session timed out, broke, or was superseded by a new
+//! Inform) is a failed attempt of the work that sent it: a user operation fails with a
+//! retryable [`ErrorKind::Timeout`] naming the RPC (the engine retries it per its policy and
+//! fails it after its attempts); the ACS's own upkeep is tried [`UPKEEP_UNANSWERED_LIMIT`]
+//! times per device, then dropped. Either way the device's queue moves on.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use unidm_core::Contact;
-use unidm_models::{
-    Action, DeviceId, FirmwareState, FirmwareStatus, OperationError, OperationId, PresenceState, Progress,
-};
+use unidm_models::{Action, DeviceId, ErrorKind, OperationError, OperationId, Progress};
 
-use super::state::{device_key, wait_key, DeviceRecord, Job, Slot, Waiting};
+use super::conn_req::connection_request;
+use super::partial_paths::{self, Expansion, Step};
+use super::state::{
+    device_key, wait_key, DeviceRecord, InFlight, SessionSlot, Upkeep, Waiting, Work, UPKEEP_UNANSWERED_LIMIT,
+};
 use super::Acs;
-use crate::model::{capabilities, json_of, DataModel, Facts};
-use crate::ops::{self, Await, DeviceView, Outcome, Phase};
-use crate::rpc::inform::{event_code, Inform};
+use crate::model::DataModel;
+use crate::ops::{self, Await, DeviceView, Outcome};
 use crate::rpc::Rpc;
 use crate::session::{AcsSession, Reply, SessionConfig, SessionError, SessionEvent};
 use crate::soap::{Limits, XsdType};
@@ -31,13 +37,15 @@ pub(crate) enum HttpReply {
     Error(u16, String),
 }
 
-struct View<'a> {
+/// What the operation planner may know of a device: its data model, the parameter types it
+/// reported, where uploads go.
+struct DeviceModelView<'a> {
     model: Option<DataModel>,
     types: Option<&'a std::collections::HashMap<String, XsdType>>,
     upload_base: Option<String>,
 }
 
-impl DeviceView for View<'_> {
+impl DeviceView for DeviceModelView<'_> {
     fn model(&self) -> Option<DataModel> {
         self.model
     }
@@ -65,13 +73,15 @@ impl Acs {
         peer: SocketAddr,
         now: Instant,
         user: Option<String>,
-    ) -> (Arc<tokio::sync::Mutex<Slot>>, String) {
-        let key = self.token(&peer.to_string());
-        let slot = Arc::new(tokio::sync::Mutex::new(Slot {
+    ) -> (Arc<tokio::sync::Mutex<SessionSlot>>, String) {
+        let key = super::secret::token();
+        let slot = Arc::new(tokio::sync::Mutex::new(SessionSlot {
             key: key.clone(),
             session: AcsSession::new(self.session_config().clone(), now),
             device: None,
             sent: None,
+            unanswered: None,
+            end_reason: None,
             peer,
             reject: None,
             user,
@@ -121,8 +131,8 @@ impl Acs {
         };
         let mut slot = slot.lock_owned().await;
         if new_cookie.is_none() && slot.device.is_some() && self.is_new_inform(body) {
-            // A new session replaces the old one; the old one's open request is queued again.
-            self.abort(&mut slot);
+            // A new session replaces the old one; its open request was not answered.
+            self.abort(&mut slot, "the CPE started a new session");
             let (fresh, key) = self.new_slot(peer, now, slot.user.clone());
             drop(slot);
             let mut slot = fresh.lock_owned().await;
@@ -133,12 +143,15 @@ impl Acs {
 
     async fn run_post(
         self: &Arc<Self>,
-        slot: &mut Slot,
+        slot: &mut SessionSlot,
         now: Instant,
         body: &[u8],
         new_cookie: Option<String>,
     ) -> HttpReply {
         let result = slot.session.handle_post(now, body);
+        if let Err(e) = &result {
+            slot.end_reason.get_or_insert_with(|| e.to_string());
+        }
         self.process_events(slot).await;
         if let Err(e) = result {
             self.close(slot).await;
@@ -152,7 +165,7 @@ impl Acs {
             self.close(slot).await;
             return HttpReply::Error(status, why);
         }
-        self.fill(slot).await;
+        self.send_next_queued(slot).await;
         let reply = slot.session.poll_reply();
         self.process_events(slot).await;
         match reply {
@@ -166,7 +179,7 @@ impl Acs {
     }
 
     /// Ends a session from the ACS side (error, refusal, timeout, superseded).
-    async fn close(self: &Arc<Self>, slot: &mut Slot) {
+    async fn close(self: &Arc<Self>, slot: &mut SessionSlot) {
         if !slot.session.is_closed() {
             let far = Instant::now() + slot.session.timeout() + Duration::from_secs(1);
             slot.session.handle_timeout(far);
@@ -174,18 +187,23 @@ impl Acs {
         self.process_events(slot).await;
     }
 
-    /// Ends a superseded session without reporting anything but the requeue (no await, so
-    /// that Inform handling need not recurse).
-    fn abort(self: &Arc<Self>, slot: &mut Slot) {
+    /// Ends a superseded session: only its unanswered request matters (no await, so that
+    /// Inform handling need not recurse; the reports it calls for run in a task).
+    pub(crate) fn abort(self: &Arc<Self>, slot: &mut SessionSlot, why: &str) {
+        slot.end_reason.get_or_insert_with(|| why.to_owned());
         if !slot.session.is_closed() {
             let far = Instant::now() + slot.session.timeout() + Duration::from_secs(1);
             slot.session.handle_timeout(far);
         }
-        while slot.session.poll_event().is_some() {}
+        while let Some(event) = slot.session.poll_event() {
+            if let SessionEvent::Abandoned(request) = event {
+                slot.unanswered = Some(request);
+            }
+        }
         self.on_closed(slot);
     }
 
-    async fn process_events(self: &Arc<Self>, slot: &mut Slot) {
+    async fn process_events(self: &Arc<Self>, slot: &mut SessionSlot) {
         while let Some(event) = slot.session.poll_event() {
             match event {
                 SessionEvent::Informed(inform) => self.on_inform(slot, *inform).await,
@@ -198,57 +216,144 @@ impl Acs {
                 SessionEvent::Refused { fault, error } => {
                     tracing::info!(fault = fault.code(), %error, "CPE message refused with a fault")
                 }
-                SessionEvent::Abandoned(_) => {}
+                SessionEvent::Abandoned(request) => slot.unanswered = Some(request),
                 SessionEvent::Closed => self.on_closed(slot),
             }
         }
     }
 
-    fn on_closed(self: &Arc<Self>, slot: &mut Slot) {
-        let requeued = slot.sent.take();
+    fn on_closed(self: &Arc<Self>, slot: &mut SessionSlot) {
+        let flight = slot.sent.take();
+        let unanswered = slot.unanswered.take();
+        if let (Some(flight), Some(d)) = (flight, slot.device.clone()) {
+            match unanswered {
+                Some(request) => {
+                    let why = slot.end_reason.take();
+                    let why = why.as_deref().unwrap_or("the session timed out");
+                    self.on_unanswered(&d, flight, &request, why)
+                }
+                // Queued in the session but never sent: not an attempt, the next session sends it.
+                None => self.state().queues.entry(d).or_default().push_front(flight.work),
+            }
+        }
         let pending = {
             let mut st = self.state();
-            if let (Some(job), Some(d)) = (requeued, &slot.device) {
-                st.queues.entry(d.clone()).or_default().push_front(job);
-            }
             st.remove_session(&slot.key, slot.peer, slot.device.as_ref());
             let waiting =
                 |d: &&DeviceId| !st.active.contains_key(*d) && st.queues.get(*d).is_some_and(|q| !q.is_empty());
             slot.device.as_ref().filter(waiting).cloned()
         };
-        // Work arrived after the last request of the session: ask for a new session.
+        // Work is left (or arrived after the last request of the session): ask for a new session.
         if let Some(d) = pending {
             connection_request(self, &d);
         }
     }
 
-    /// Hands the next queued job of the device to the session, if none is outstanding.
-    async fn fill(self: &Arc<Self>, slot: &mut Slot) {
+    /// A request the CPE never answered: a failed attempt of the work that sent it. A
+    /// partial-path GetParameterValues left unanswered also teaches that this CPE needs its
+    /// partial paths spelt out. Runs without awaiting (reports go to a task).
+    fn on_unanswered(self: &Arc<Self>, device: &DeviceId, flight: InFlight, request: &Rpc, why: &str) {
+        let message = format!("the CPE did not answer {} ({why})", request.name());
+        if partial_paths::names_partial_path(request) {
+            self.learn_partial_paths_later(device);
+        }
+        match flight.work {
+            Work::Op { op, .. } => {
+                tracing::info!(%device, operation = %op.id, %message, "request unanswered; attempt failed");
+                let (acs, device) = (self.clone(), device.clone());
+                tokio::spawn(async move {
+                    if let Action::Firmware(_) = &op.action {
+                        // The snapshot said downloading; a retry moves it on from failed.
+                        acs.report_firmware(&device, |_| super::firmware::failed(&message, None)).await;
+                    }
+                    acs.finish(op.id, Err(OperationError::new(ErrorKind::Timeout, message))).await;
+                });
+            }
+            Work::Upkeep { task, unanswered } => {
+                let unanswered = unanswered.saturating_add(1);
+                if unanswered >= UPKEEP_UNANSWERED_LIMIT {
+                    tracing::warn!(%device, ?task, %message, tries = unanswered, "ACS upkeep request dropped");
+                    if matches!(task, Upkeep::SetCrCredentials { .. }) {
+                        self.state().credentials_given_up.insert(device.clone());
+                    }
+                } else {
+                    tracing::info!(%device, ?task, %message, tries = unanswered, "ACS upkeep request unanswered");
+                    let retry = Work::Upkeep { task, unanswered };
+                    self.state().queues.entry(device.clone()).or_default().push_back(retry);
+                }
+            }
+        }
+    }
+
+    /// Remembers (in memory at once, durably in a task) that `device` needs its partial paths
+    /// expanded.
+    fn learn_partial_paths_later(self: &Arc<Self>, device: &DeviceId) {
+        if let Some(rec) = self.note_partial_paths(device) {
+            let (acs, device) = (self.clone(), device.clone());
+            tokio::spawn(async move { acs.persist_device(&device, &rec).await });
+        }
+    }
+
+    /// Sets [`DeviceRecord::expand_partial_paths`]; the record to store when it changed.
+    fn note_partial_paths(&self, device: &DeviceId) -> Option<DeviceRecord> {
+        let mut st = self.state();
+        let rec = st.devices.entry(device.clone()).or_default();
+        if rec.expand_partial_paths {
+            return None;
+        }
+        tracing::warn!(%device, "CPE cannot read partial paths; listing them with GetParameterNames from now on");
+        rec.expand_partial_paths = true;
+        Some(rec.clone())
+    }
+
+    /// Hands the next queued work of the device to the session, if none is outstanding. User
+    /// operations go before the ACS's own upkeep, so upkeep a CPE chokes on never holds them
+    /// back.
+    async fn send_next_queued(self: &Arc<Self>, slot: &mut SessionSlot) {
         let Some(device) = slot.device.clone() else { return };
         let upload_base = self.upload_base();
         while slot.sent.is_none() && !slot.session.is_closed() {
-            let planned = {
+            let (work, planned, expand) = {
                 let mut st = self.state();
-                let Some(job) = st.queues.get_mut(&device).and_then(|q| q.pop_front()) else { return };
-                let view = View {
-                    model: st.devices.get(&device).and_then(|r| r.model),
+                let Some(queue) = st.queues.get_mut(&device) else { return };
+                let next = queue.iter().position(|w| matches!(w, Work::Op { .. })).unwrap_or(0);
+                let Some(work) = queue.remove(next) else { return };
+                let record = st.devices.get(&device);
+                let expand = record.is_some_and(|r| r.expand_partial_paths);
+                let view = DeviceModelView {
+                    model: record.and_then(|r| r.model),
                     types: st.types.get(&device),
                     upload_base: upload_base.clone(),
                 };
-                let request = match &job {
-                    Job::Op { op, phase } => ops::plan(op, *phase, &view),
-                    upkeep => Ok(super::upkeep::request(upkeep, view.model)),
+                let planned = match &work {
+                    Work::Op { op, phase } => ops::plan(op, *phase, &view),
+                    Work::Upkeep { task, .. } => Ok(super::upkeep::request(task, view.model)),
                 };
-                (job, request)
+                (work, planned, expand)
             };
-            match planned {
-                (job, Ok(request)) => {
-                    slot.session.enqueue(request);
-                    slot.sent = Some(job);
+            let request = match planned {
+                Ok(request) => request,
+                Err(e) => {
+                    if let Work::Op { op, .. } = work {
+                        self.finish(op.id, Err(e)).await;
+                    }
+                    continue;
                 }
-                (Job::Op { op, .. }, Err(e)) => self.finish(op.id, Err(e)).await,
-                (_, Err(_)) => {}
+            };
+            if let Work::Op { op, .. } = &work {
+                if let Action::Firmware(f) = &op.action {
+                    self.report_firmware(&device, |_| super::firmware::download_sent(f)).await;
+                }
             }
+            let (request, expansion) = match &request {
+                Rpc::GetParameterValues(gpv) if expand => match Expansion::start(gpv) {
+                    Some((expansion, names)) => (names, Some(expansion)),
+                    None => (request, None),
+                },
+                _ => (request, None),
+            };
+            slot.session.enqueue(request);
+            slot.sent = Some(InFlight { work, expansion });
         }
     }
 
@@ -273,161 +378,39 @@ impl Acs {
         }
     }
 
-    async fn on_inform(self: &Arc<Self>, slot: &mut Slot, inform: Inform) {
-        let Some(h) = self.handle.get() else { return };
-        let d = &inform.device_id;
-        let id = match DeviceId::tr069(d.oui.trim(), Some(d.product_class.trim()), d.serial_number.trim()) {
-            Ok(id) if !d.oui.trim().is_empty() && !d.serial_number.trim().is_empty() => id,
-            _ => {
-                slot.reject = Some((400, "Inform DeviceId lacks a usable OUI / SerialNumber".into()));
-                return;
-            }
+    async fn on_response(self: &Arc<Self>, slot: &mut SessionSlot, request: Rpc, response: Rpc) {
+        let Some(id) = slot.device.clone() else { return };
+        let Some(mut flight) = slot.sent.take() else {
+            tracing::warn!(device = %id, got = response.name(), "response to no request");
+            return;
         };
-        if let Some(bound) = slot.user.as_ref().and_then(|u| self.config.user_devices.get(u)) {
-            // 3.4.4: the credentials are the device's own; a bound user informs only as it.
-            if bound.trim() != d.serial_number.trim() && bound.trim() != id.as_str() {
-                slot.reject = Some((403, format!("these credentials do not belong to {id}")));
-                return;
+        if let (Some(expansion), Rpc::GetParameterNamesResponse(listed)) = (flight.expansion.as_mut(), &response) {
+            // A partial path listed: list the next one, or read the values by full name.
+            let step = expansion.on_names(listed);
+            if matches!(step, Step::Values(_)) {
+                flight.expansion = None;
             }
-        }
-        if !self.config.accept_unknown_devices && h.device(&id).is_none() {
-            slot.reject = Some((403, format!("unknown device {id}")));
+            slot.session.enqueue(step.into_rpc());
+            slot.sent = Some(flight);
             return;
         }
-        let facts = Facts::from_params(&inform.parameter_list);
-        let model = DataModel::detect(inform.parameter_list.iter().map(|p| p.name.as_str()));
-        let bootstrap = inform.has_event(event_code::BOOTSTRAP);
-        let (superseded, record, changed) = {
-            let mut st = self.state();
-            let superseded = st.active.insert(id.clone(), slot.key.clone()).filter(|k| *k != slot.key);
-            let superseded = superseded.and_then(|k| st.sessions.get(&k).cloned());
-            let types = st.types.entry(id.clone()).or_default();
-            for p in &inform.parameter_list {
-                // Unchanged types (the usual periodic Inform) cost no allocation.
-                if types.get(&p.name) != Some(&p.value.xsd_type) {
-                    types.insert(p.name.clone(), p.value.xsd_type.clone());
+        if let Rpc::Fault(f) = &response {
+            if partial_paths::names_partial_path(&request) && partial_paths::refuses_partial_paths(f) {
+                // Refused for being a partial path: the same work again, spelt out, at once.
+                tracing::info!(device = %id, fault = ?f.code(), "partial-path GetParameterValues refused");
+                if let Some(rec) = self.note_partial_paths(&id) {
+                    self.persist_device(&id, &rec).await;
                 }
-            }
-            let rec = st.devices.entry(id.clone()).or_default();
-            let before = rec.clone();
-            rec.model = model.or(rec.model);
-            if facts.connection_request_url.is_some() {
-                rec.cr_url.clone_from(&facts.connection_request_url);
-            }
-            if facts.udp_connection_request_address.is_some() {
-                rec.udp_cr_address.clone_from(&facts.udp_connection_request_address);
-            }
-            rec.periodic_inform_interval = facts.periodic_inform_interval.or(rec.periodic_inform_interval);
-            rec.software_modules |= facts.software_modules;
-            if bootstrap {
-                // A bootstrapped CPE forgot what the ACS set (credentials, notifications).
-                rec.cr_username = None;
-                rec.cr_password = None;
-                rec.observed.clear();
-            }
-            let changed = *rec != before;
-            (superseded, rec.clone(), changed)
-        };
-        if let Some(old) = superseded {
-            if let Ok(mut old) = old.try_lock() {
-                self.abort(&mut old);
+                self.state().queues.entry(id).or_default().push_front(flight.work);
+                return;
             }
         }
-        slot.device = Some(id.clone());
-        if changed {
-            self.persist_device(&id, &record).await;
-        }
-        let boot = bootstrap || inform.has_event(event_code::BOOT);
-        let contact = Contact {
-            state: PresenceState::Online,
-            lifetime_s: record.periodic_inform_interval,
-            address: Some(slot.peer.to_string()),
-            boot,
-        };
-        let (oui, pc, serial, man) =
-            (d.oui.clone(), d.product_class.clone(), d.serial_number.clone(), d.manufacturer.clone());
-        let (sm, tr) = (record.software_modules, record.traceroute);
-        let r = h
-            .device_contact(&id, contact, |dev| {
-                dev.identity.oui = Some(oui);
-                dev.identity.product_class = Some(pc).filter(|p| !p.is_empty());
-                dev.identity.serial = Some(serial);
-                dev.identity.manufacturer = Some(man).filter(|m| !m.is_empty());
-                facts.apply(dev);
-                dev.capabilities = Some(capabilities(sm, tr));
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::warn!(device = %id, error = %e, "device contact not recorded");
-        }
-        self.on_inform_events(&id, &inform, &record).await;
-    }
-
-    async fn on_inform_events(self: &Arc<Self>, id: &DeviceId, inform: &Inform, record: &DeviceRecord) {
-        for e in inform.events.iter().filter(|e| e.event_code == event_code::M_REBOOT) {
-            let Ok(n) = e.command_key.trim().parse::<u64>() else { continue };
-            if self.take_waiting(OperationId(n), id, Await::Boot).await.is_some() {
-                self.finish(OperationId(n), Ok(None)).await;
-            }
-        }
-        self.on_scheduled_inform(id, inform).await;
-        if inform.has_event(event_code::VALUE_CHANGE) {
-            if let Some(h) = self.handle.get() {
-                for p in &inform.parameter_list {
-                    let watched =
-                        record.observed.iter().any(|o| *o == p.name || (o.ends_with('.') && p.name.starts_with(o)));
-                    if watched {
-                        h.observation(id, &p.name, json_of(&p.value));
-                    }
-                }
-            }
-        }
-        if inform.has_event(event_code::DIAGNOSTICS_COMPLETE) {
-            let done: Vec<OperationId> = {
-                let st = self.state();
-                st.waiting
-                    .values()
-                    .filter(|w| w.op.device == *id && w.on == Await::DiagnosticsComplete)
-                    .map(|w| w.op.id)
-                    .collect()
-            };
-            for op_id in done {
-                if let Some(w) = self.take_waiting(op_id, id, Await::DiagnosticsComplete).await {
-                    let mut st = self.state();
-                    st.queues
-                        .entry(id.clone())
-                        .or_default()
-                        .push_front(Job::Op { op: Box::new(w.op), phase: Phase::Results });
-                }
-            }
-        }
-        self.plan_upkeep(id, inform, record);
-    }
-
-    /// Removes a waiting operation of `device` waiting for `on`, and its stored copy.
-    pub(crate) async fn take_waiting(&self, op: OperationId, device: &DeviceId, on: Await) -> Option<Waiting> {
-        let w = {
-            let mut st = self.state();
-            match st.waiting.get(&op) {
-                Some(w) if w.op.device == *device && w.on == on => st.waiting.remove(&op),
-                _ => None,
-            }
-        }?;
-        if let Some(h) = self.handle.get() {
-            let _ = h.delete_state(&wait_key(op)).await;
-        }
-        Some(w)
-    }
-
-    async fn on_response(self: &Arc<Self>, slot: &mut Slot, request: Rpc, response: Rpc) {
-        let Some(id) = slot.device.clone() else { return };
-        match slot.sent.take() {
-            Some(Job::Op { op, .. }) => {
+        match flight.work {
+            Work::Op { op, .. } => {
                 let outcome = ops::on_response(&op, &request, &response);
                 self.apply_outcome(&id, *op, &response, outcome).await;
             }
-            Some(upkeep) => self.on_upkeep_response(&id, upkeep, response).await,
-            None => tracing::warn!(device = %id, "response to no request"),
+            Work::Upkeep { task, .. } => self.on_upkeep_response(&id, task, response).await,
         }
     }
 
@@ -435,16 +418,11 @@ impl Acs {
         match outcome {
             Outcome::Succeeded(result) => {
                 if let (Action::RefreshDeviceInfo, Rpc::GetParameterValuesResponse(r)) = (&op.action, response) {
-                    let facts = Facts::from_params(&r.parameter_list);
-                    if let Some(h) = self.handle.get() {
-                        let now = h.now();
-                        let _ = h
-                            .update_device(id, |d| {
-                                facts.apply(d);
-                                d.snapshot.refreshed_at = Some(now);
-                            })
-                            .await;
-                    }
+                    self.record_snapshot(id, &r.parameter_list).await;
+                }
+                if let Action::Firmware(f) = &op.action {
+                    // DownloadResponse Status 0: downloaded and applied within the session.
+                    self.report_firmware(id, |d| super::firmware::completed(f, d)).await;
                 }
                 if let Action::Native(n) = &op.action {
                     self.track_observe(id, n).await;
@@ -452,7 +430,13 @@ impl Acs {
                 }
                 self.finish(op.id, Ok(result)).await;
             }
-            Outcome::Failed(e) => self.finish(op.id, Err(e)).await,
+            Outcome::Failed(e) => {
+                if let Action::Firmware(_) = &op.action {
+                    let code = e.protocol_code.clone();
+                    self.report_firmware(id, |_| super::firmware::failed(&e.message, code)).await;
+                }
+                self.finish(op.id, Err(e)).await
+            }
             Outcome::Await(on) => {
                 let message = match on {
                     Await::Boot => "waiting for the CPE to reboot",
@@ -461,26 +445,21 @@ impl Acs {
                     Await::DiagnosticsComplete => "diagnostics running",
                     Await::DuStateChangeComplete => "changing deployment units",
                 };
-                if let Action::Firmware(f) = &op.action {
-                    let status = FirmwareStatus {
-                        state: FirmwareState::Downloading,
-                        version: f.version.clone(),
-                        name: f.name.clone(),
-                        url: Some(f.uri.clone()),
-                        ..FirmwareStatus::default()
-                    };
-                    self.set_firmware(id, status).await;
-                }
                 let w = Waiting { op, on };
                 let op_id = w.op.id;
                 let bytes = serde_json::to_vec(&w).ok();
                 self.state().waiting.insert(op_id, w);
                 if let Some(h) = self.handle.get() {
                     if let Some(bytes) = bytes {
-                        let _ = h.put_state(&wait_key(op_id), bytes).await;
+                        if let Err(e) = h.put_state(&wait_key(op_id), bytes).await {
+                            // Without it a restart would send the request again.
+                            tracing::warn!(operation = %op_id, error = %e, "wait not stored");
+                        }
                     }
                     let progress = Progress { percent: None, message: Some(message.into()) };
-                    let _ = h.operation_progress(op_id, progress).await;
+                    if let Err(e) = h.operation_progress(op_id, progress).await {
+                        tracing::debug!(operation = %op_id, error = %e, "progress not recorded");
+                    }
                 }
             }
         }
@@ -501,53 +480,14 @@ pub(crate) fn spawn_sweeper(acs: Arc<Acs>) {
             let now = Instant::now();
             for slot in slots {
                 let Ok(mut slot) = slot.try_lock() else { continue };
+                if slot.session.poll_timeout().is_some_and(|t| now >= t) {
+                    slot.end_reason.get_or_insert_with(|| "no answer within the session timeout".into());
+                }
                 slot.session.handle_timeout(now);
                 if slot.session.is_closed() {
                     acs.close(&mut slot).await;
                 }
             }
-        }
-    });
-}
-
-/// Sends a connection request to the device if none is in flight: HTTP to its
-/// `ConnectionRequestURL` (3.2.2), and when that fails or is unknown, UDP to its
-/// `UDPConnectionRequestAddress` (Annex G).
-pub(crate) fn connection_request(acs: &Arc<Acs>, device: &DeviceId) {
-    if !acs.config.connection_requests {
-        return;
-    }
-    let target = {
-        let mut st = acs.state();
-        let Some(rec) = st.devices.get(device) else { return };
-        if rec.cr_url.is_none() && rec.udp_cr_address.is_none() {
-            return;
-        }
-        let target =
-            (rec.cr_url.clone(), rec.udp_cr_address.clone(), rec.cr_username.clone().zip(rec.cr_password.clone()));
-        if !st.cr_inflight.insert(device.clone()) {
-            return;
-        }
-        target
-    };
-    let acs = acs.clone();
-    let device = device.clone();
-    tokio::spawn(async move {
-        let (url, udp, creds) = target;
-        let cnonce = acs.token("cnonce");
-        let mut r = match &url {
-            Some(url) => super::conn_req::send(&acs.http, url, creds.as_ref(), &cnonce).await,
-            None => Err("no ConnectionRequestURL".into()),
-        };
-        if let (Err(e), Some(addr), Some((user, pass))) = (&r, &udp, &creds) {
-            tracing::debug!(%device, error = %e, "HTTP connection request failed; trying UDP");
-            let id = u32::from_str_radix(&acs.token("id")[..8], 16).unwrap_or_default();
-            r = super::conn_req::send_udp(addr, id, user, pass, &cnonce[..16]).await;
-        }
-        acs.state().cr_inflight.remove(&device);
-        match r {
-            Ok(()) => tracing::debug!(%device, "connection request sent"),
-            Err(e) => tracing::info!(%device, error = %e, "connection request failed; waiting for the next Inform"),
         }
     });
 }

@@ -173,7 +173,7 @@ fn authenticate(acs: &Acs, headers: &HeaderMap) -> Result<Option<String>, Respon
                     return Ok(Some(a.username));
                 }
             }
-            let nonce = acs.token("nonce");
+            let nonce = super::secret::token();
             acs.state().nonces.insert(nonce.clone(), (now, 0));
             let c = Challenge {
                 realm: acs.config.realm.clone(),

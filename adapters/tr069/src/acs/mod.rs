@@ -9,28 +9,50 @@
 //! - A session is keyed by the cookie `session` set with the InformResponse, falling back to
 //!   the TCP connection for CPEs that ignore cookies (dropped once the CPE returns the cookie).
 //!   With [`Tr069Config::user_devices`] a user's credentials only open sessions for its own
-//!   device. A new Inform from a device that still has a session ends the old one (its
-//!   unanswered request is queued again).
+//!   device. A new Inform from a device that still has a session ends the old one.
 //! - Operations for a device wait in a queue until its next session; each session carries one
-//!   request at a time. Submitting an operation for a device that has no session sends a
-//!   connection request: HTTP GET to its `ConnectionRequestURL` with Digest (Basic when the
-//!   CPE asks for it), and when that fails, the UDP datagram of Annex G to its
-//!   `UDPConnectionRequestAddress`. A failed connection request is not an error: the operation
-//!   waits for the next periodic Inform (or its deadline).
+//!   request at a time, user operations before the ACS's own upkeep. Submitting an operation
+//!   for a device that has no session sends a connection request: HTTP GET to its
+//!   `ConnectionRequestURL` with Digest (Basic when the CPE asks for it), header names in
+//!   canonical title case (`Authorization: Digest ...`: some CPE agents match those bytes),
+//!   and when that fails, the UDP datagram of Annex G to its `UDPConnectionRequestAddress`. A
+//!   failed connection request is not an error: the operation waits for the next periodic
+//!   Inform (or its deadline). A CPE that answers 401 to the authenticated request is logged
+//!   at `warn` with its challenge (never the password).
+//! - A request the CPE never answers (the session timed out after
+//!   [`Tr069Config::session_timeout`], broke, or a new Inform superseded it) is a failed
+//!   attempt of the operation that sent it: `operation_failed` with
+//!   [`ErrorKind::Timeout`](unidm_models::ErrorKind::Timeout) naming the RPC; the engine retries
+//!   it per its retry policy and fails it after its attempts, and the queue moves on. A request
+//!   queued in a session but never sent is not an attempt (it goes to the next session). The
+//!   ACS's own upkeep requests are tried three times per device, then dropped with a warning.
+//! - Partial paths are learned per CPE: when a CPE faults (other than 9005) on, or leaves
+//!   unanswered, a GetParameterValues naming a partial path, every later partial-path read of
+//!   that CPE (a user's `native` read, refresh, diagnostics results, topology) lists the path
+//!   with GetParameterNames (NextLevel false) and reads the full names; the device record
+//!   (`put_state`) remembers it across restarts.
 //! - Bodies may be gzip / deflate encoded; more than [`Tr069Config::max_sessions`] open
-//!   sessions get 503 with `Retry-After: 60`; an idle session ends after
-//!   [`Tr069Config::session_timeout`] and its open request is queued again.
+//!   sessions get 503 with `Retry-After: 60`.
 //! - Reboot succeeds when the CPE comes back with `1 BOOT` + `M Reboot` carrying the
 //!   operation id as CommandKey; firmware when the TransferComplete with that CommandKey
 //!   reports FaultCode 0 (or at once on DownloadResponse Status 0); ping when the results
 //!   read after `8 DIAGNOSTICS COMPLETE` show `Complete`. Operations waiting for such a later
 //!   event are stored with `put_state`, so a restart of unidm does not send them twice.
+//! - The firmware snapshot moves only through `FirmwareStatus::advance`: Download sent ->
+//!   downloading; DownloadResponse Status 0 or TransferComplete FaultCode 0 -> downloaded ->
+//!   updating -> succeeded (with the version asked for, else the one the CPE reports); a fault
+//!   -> failed with the CWMP fault code. A move the state machine refuses is logged and the
+//!   snapshot kept.
 //! - On `0 BOOTSTRAP` (or when none are known) the ACS sets fresh connection-request
 //!   credentials with SetParameterValues of `ManagementServer.ConnectionRequestUsername` /
 //!   `Password` and keeps them with `put_state`. After a boot (or on first contact since the
-//!   adapter started) it also probes the root's first level (software modules present?) and
-//!   reads `ManagementServer.ManageableDevice.` for the devices behind a gateway
-//!   (`set_children`).
+//!   adapter started) it reads the device snapshot (one GetParameterValues of full names:
+//!   `DeviceInfo.` identity, `MemoryStatus`, firmware version, an IP address; on a fault once
+//!   more with the names every CPE has), probes the root's first level (software modules
+//!   present?) and reads `ManagementServer.ManageableDevice.` for the devices behind a
+//!   gateway (`set_children`). A periodic Inform with nothing new costs no request.
+//! - Session cookies, Digest nonces, cnonces, UDP connection-request ids and the
+//!   connection-request credentials set on CPEs come from the OS random source (`getrandom`).
 //! - Optional file server ([`Tr069Config::files`]): firmware images with single byte ranges,
 //!   and the target of Upload (PUT / POST).
 //!
@@ -40,7 +62,12 @@ mod completion;
 mod conn_req;
 mod driver;
 mod files;
+mod firmware;
 mod http;
+mod inform;
+mod partial_paths;
+mod secret;
+mod snapshot;
 mod state;
 mod upkeep;
 
@@ -54,7 +81,7 @@ use unidm_core::{Adapter, AdapterError, AdapterHandle};
 use unidm_models::{Operation, OperationError, OperationId, Protocol};
 
 pub use files::{FileServerConfig, FILES_PREFIX};
-use state::{Job, State};
+use state::{State, Work};
 
 /// How the ACS authenticates CPEs (TR-069 Amendment 6, 3.4.4).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,7 +110,8 @@ pub struct Tr069Config {
     pub path: String,
     /// Largest accepted envelope in bytes (default 1 MiB); larger bodies get HTTP 413.
     pub max_envelope: usize,
-    /// Session inactivity timeout (default 30 s; a CWMP 1.3+ CPE may propose its own).
+    /// Session inactivity timeout (default 30 s; a CWMP 1.3+ CPE may propose its own). A request
+    /// still unanswered when it passes is a failed attempt of its operation.
     pub session_timeout: Duration,
     /// Most sessions open at once; a new one beyond gets HTTP 503 with `Retry-After: 60`
     /// (default 10 000).
@@ -138,8 +166,8 @@ pub(crate) struct Acs {
     state: Mutex<State>,
     local_addr: OnceLock<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
+    /// The client of connection requests.
     http: reqwest::Client,
-    counter: std::sync::atomic::AtomicU64,
     session_config: OnceLock<crate::session::SessionConfig>,
 }
 
@@ -147,14 +175,6 @@ impl Acs {
     /// Locks the state; a poisoned lock is taken over (the state stays consistent per call).
     pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A hard-to-guess token for session ids, nonces and credentials.
-    pub(crate) fn token(&self, salt: &str) -> String {
-        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let seed = format!("{n}:{}:{salt}:{:p}", t.as_nanos(), self);
-        crate::digest::md5_hex(seed.as_bytes())
     }
 }
 
@@ -167,7 +187,7 @@ impl Tr069Adapter {
     /// An adapter with these settings; it listens once the engine starts it.
     pub fn new(config: Tr069Config) -> Self {
         let (stop, _) = tokio::sync::watch::channel(false);
-        let http = reqwest::Client::builder().timeout(config.connection_request_timeout).build().unwrap_or_default();
+        let http = conn_req::client(config.connection_request_timeout);
         Tr069Adapter {
             inner: Arc::new(Acs {
                 config,
@@ -176,7 +196,6 @@ impl Tr069Adapter {
                 local_addr: OnceLock::new(),
                 stop,
                 http,
-                counter: std::sync::atomic::AtomicU64::new(0),
                 session_config: OnceLock::new(),
             }),
         }
@@ -234,11 +253,11 @@ impl Adapter for Tr069Adapter {
                 // Submitted again after a restart or a duplicate: already queued or waiting.
                 return Ok(());
             }
-            st.queues.entry(device.clone()).or_default().push_back(Job::op(op));
+            st.queues.entry(device.clone()).or_default().push_back(Work::op(op));
             !st.active.contains_key(&device)
         };
         if wake {
-            driver::connection_request(&self.inner, &device);
+            conn_req::connection_request(&self.inner, &device);
         }
         Ok(())
     }
@@ -254,12 +273,15 @@ impl Adapter for Tr069Adapter {
         };
         if waited {
             if let Some(h) = self.inner.handle.get() {
-                let _ = h.delete_state(&state::wait_key(op)).await;
+                if let Err(e) = h.delete_state(&state::wait_key(op)).await {
+                    tracing::warn!(operation = %op, error = %e, "stored wait of a cancelled operation not removed");
+                }
             }
         }
     }
 
     async fn shutdown(&self) {
+        // No receiver left means everything already stopped.
         let _ = self.inner.stop.send(true);
     }
 }

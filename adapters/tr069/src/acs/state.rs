@@ -10,8 +10,10 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use unidm_models::{DeviceId, Operation, OperationId};
 
+use super::partial_paths::Expansion;
 use crate::model::DataModel;
 use crate::ops::{Await, Phase};
+use crate::rpc::Rpc;
 use crate::session::AcsSession;
 use crate::soap::XsdType;
 
@@ -47,6 +49,10 @@ pub(crate) struct DeviceRecord {
     pub software_modules: bool,
     /// The TraceRoute diagnostics object was seen.
     pub traceroute: bool,
+    /// The CPE refused (with a fault other than 9005) or left unanswered a
+    /// GetParameterValues of a partial path: from then on partial paths are expanded with
+    /// GetParameterNames and read by their full names ([`super::partial_paths`]).
+    pub expand_partial_paths: bool,
 }
 
 /// An operation waiting for a later session (stored under [`wait_key`]).
@@ -58,49 +64,78 @@ pub(crate) struct Waiting {
     pub on: Await,
 }
 
-/// One unit of work for a session.
+/// Work the ACS does on its own account in a CPE's session (see [`super::upkeep`]).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Job {
-    /// A phase of an operation.
-    Op { op: Box<Operation>, phase: Phase },
-    /// The ACS's own SetParameterValues of the connection-request credentials.
+pub(crate) enum Upkeep {
+    /// SetParameterValues of the connection-request credentials.
     SetCrCredentials { username: String, password: String },
-    /// The ACS's own read of `ManagementServer.ManageableDevice.` (TR-111 part 1 topology).
+    /// Read of `ManagementServer.ManageableDevice.` (TR-111 part 1 topology).
     ReadTopology,
-    /// The ACS's own read of the LAN hosts (`Device.Hosts.Host.`, TR-098
-    /// `LANDevice.{i}.Hosts.Host.`), after [`Job::ReadTopology`] found `managed`.
+    /// Read of the LAN hosts (`Device.Hosts.Host.`, TR-098 `LANDevice.{i}.Hosts.Host.`),
+    /// after [`Upkeep::ReadTopology`] found `managed`.
     ReadHosts {
         /// The children the ManageableDevice table listed.
         managed: Vec<DeviceId>,
     },
-    /// The ACS's own GetParameterNames of the next level of `path`, to learn the CPE's
-    /// functions (`SoftwareModules.`: TR-157 software management; the TraceRoute object).
+    /// GetParameterNames of the next level of `path`, to learn the CPE's functions
+    /// (`SoftwareModules.`: TR-157 software management; the TraceRoute object).
     Discover { path: String },
+    /// One GetParameterValues of the full names the device snapshot is made of (device info,
+    /// memory, connectivity); `narrowed` after the CPE faulted on the wide list once.
+    ReadSnapshot { narrowed: bool },
 }
 
-impl Job {
-    pub(crate) fn op(op: Operation) -> Job {
-        Job::Op { op: Box::new(op), phase: Phase::Start }
+/// How many times an upkeep request may go unanswered for a device before it is dropped.
+pub(crate) const UPKEEP_UNANSWERED_LIMIT: u8 = 3;
+
+/// One request's worth of work queued for a device's session.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Work {
+    /// A phase of a user's operation.
+    Op { op: Box<Operation>, phase: Phase },
+    /// The ACS's own work; `unanswered` counts the sessions that ended without its answer.
+    Upkeep { task: Upkeep, unanswered: u8 },
+}
+
+impl Work {
+    pub(crate) fn op(op: Operation) -> Work {
+        Work::Op { op: Box::new(op), phase: Phase::Start }
+    }
+
+    pub(crate) fn upkeep(task: Upkeep) -> Work {
+        Work::Upkeep { task, unanswered: 0 }
     }
 
     pub(crate) fn op_id(&self) -> Option<OperationId> {
         match self {
-            Job::Op { op, .. } => Some(op.id),
-            Job::SetCrCredentials { .. } | Job::ReadTopology | Job::ReadHosts { .. } | Job::Discover { .. } => None,
+            Work::Op { op, .. } => Some(op.id),
+            Work::Upkeep { .. } => None,
         }
     }
 }
 
+/// The work whose request a session carries, and, when the CPE needs partial paths spelt out,
+/// how far their expansion got ([`super::partial_paths`]).
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    pub work: Work,
+    pub expansion: Option<Expansion>,
+}
+
 /// One open CWMP session.
-pub(crate) struct Slot {
+pub(crate) struct SessionSlot {
     /// Its key (the cookie value).
     pub key: String,
     /// The sans-I/O session.
     pub session: AcsSession,
     /// The CPE, once it informed.
     pub device: Option<DeviceId>,
-    /// The job whose request is queued in or sent by the session.
-    pub sent: Option<Job>,
+    /// The work whose request is queued in or sent by the session.
+    pub sent: Option<InFlight>,
+    /// The request the session sent and the CPE never answered (set when the session ends).
+    pub unanswered: Option<Rpc>,
+    /// Why the session ended, when the ACS ended it.
+    pub end_reason: Option<String>,
     /// Where the CPE connects from.
     pub peer: SocketAddr,
     /// Set when the Inform was refused: the HTTP status to answer.
@@ -115,11 +150,11 @@ pub(crate) struct State {
     pub devices: HashMap<DeviceId, DeviceRecord>,
     /// Parameter types the CPE reported, for typing writes.
     pub types: HashMap<DeviceId, HashMap<String, XsdType>>,
-    pub queues: HashMap<DeviceId, VecDeque<Job>>,
+    pub queues: HashMap<DeviceId, VecDeque<Work>>,
     pub waiting: BTreeMap<OperationId, Waiting>,
     /// Operations the adapter holds (queued, in a session or waiting).
     pub known: HashSet<OperationId>,
-    pub sessions: HashMap<String, Arc<tokio::sync::Mutex<Slot>>>,
+    pub sessions: HashMap<String, Arc<tokio::sync::Mutex<SessionSlot>>>,
     /// Session key by TCP peer, for CPEs without cookies.
     pub by_peer: HashMap<SocketAddr, String>,
     /// Session key by device.
@@ -127,6 +162,10 @@ pub(crate) struct State {
     pub cr_inflight: HashSet<DeviceId>,
     /// Devices whose ManageableDevice table was read since this process started.
     pub topology_read: HashSet<DeviceId>,
+    /// Devices that left the connection-request credentials unanswered
+    /// [`UPKEEP_UNANSWERED_LIMIT`] times: not asked again until their next `0 BOOTSTRAP` (or a
+    /// restart), as the credentials would otherwise go out with every Inform.
+    pub credentials_given_up: HashSet<DeviceId>,
     /// Digest nonces issued to CPEs: when, and the highest nonce count accepted.
     pub nonces: HashMap<String, (Instant, u32)>,
 }

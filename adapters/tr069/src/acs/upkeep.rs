@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use unidm_models::DeviceId;
 
-use super::state::{DeviceRecord, Job};
+use super::state::{DeviceRecord, Upkeep, Work};
 use super::Acs;
 use crate::model::{capabilities, DataModel};
 use crate::rpc::common::ParameterValueStruct;
@@ -21,11 +21,11 @@ use crate::rpc::set_parameter_values::SetParameterValues;
 use crate::rpc::Rpc;
 use crate::soap::Value;
 
-/// The request of an upkeep job (never called with [`Job::Op`]).
-pub(crate) fn request(job: &Job, model: Option<DataModel>) -> Rpc {
+/// The request of an upkeep task.
+pub(crate) fn request(task: &Upkeep, model: Option<DataModel>) -> Rpc {
     let ms = model.unwrap_or(DataModel::Tr181).management_server();
-    match job {
-        Job::SetCrCredentials { username, password } => SetParameterValues {
+    match task {
+        Upkeep::SetCrCredentials { username, password } => SetParameterValues {
             parameter_list: vec![
                 ParameterValueStruct::new(format!("{ms}ConnectionRequestUsername"), Value::string(username)),
                 ParameterValueStruct::new(format!("{ms}ConnectionRequestPassword"), Value::string(password)),
@@ -33,12 +33,14 @@ pub(crate) fn request(job: &Job, model: Option<DataModel>) -> Rpc {
             parameter_key: "unidm-cr".into(),
         }
         .into(),
-        Job::Discover { path } => GetParameterNames { parameter_path: path.clone(), next_level: true }.into(),
-        Job::ReadHosts { .. } => {
+        Upkeep::Discover { path } => GetParameterNames { parameter_path: path.clone(), next_level: true }.into(),
+        Upkeep::ReadHosts { .. } => {
             GetParameterValues { parameter_names: vec![hosts_path(model.unwrap_or(DataModel::Tr181)).into()] }.into()
         }
-        Job::ReadTopology | Job::Op { .. } => {
-            GetParameterValues { parameter_names: vec![format!("{ms}ManageableDevice.")] }.into()
+        Upkeep::ReadTopology => GetParameterValues { parameter_names: vec![format!("{ms}ManageableDevice.")] }.into(),
+        Upkeep::ReadSnapshot { narrowed } => {
+            GetParameterValues { parameter_names: super::snapshot::names(model.unwrap_or(DataModel::Tr181), *narrowed) }
+                .into()
         }
     }
 }
@@ -166,32 +168,44 @@ impl Acs {
     }
 
     /// Queues the upkeep an Inform calls for: credentials when none are set (or after
-    /// `0 BOOTSTRAP`), topology after a boot or on first contact since start.
+    /// `0 BOOTSTRAP`); the device snapshot, functions and topology after a boot or on first
+    /// contact since start. User operations go before all of it (see `send_next_queued`).
     pub(crate) fn plan_upkeep(&self, id: &DeviceId, inform: &Inform, record: &DeviceRecord) {
-        let boot = inform.has_event(event_code::BOOT) || inform.has_event(event_code::BOOTSTRAP);
-        let creds = (self.config.provision_connection_request_credentials && record.cr_username.is_none()).then(|| {
-            Job::SetCrCredentials { username: format!("unidm-{}", &self.token("u")[..12]), password: self.token("p") }
-        });
+        let bootstrap = inform.has_event(event_code::BOOTSTRAP);
+        let boot = bootstrap || inform.has_event(event_code::BOOT);
         let mut st = self.state();
+        if bootstrap {
+            st.credentials_given_up.remove(id);
+        }
+        let creds = (self.config.provision_connection_request_credentials
+            && record.cr_username.is_none()
+            && !st.credentials_given_up.contains(id))
+        .then(|| Upkeep::SetCrCredentials { username: super::secret::username(), password: super::secret::password() });
         let topology = st.topology_read.insert(id.clone()) || boot;
         let queue = st.queues.entry(id.clone()).or_default();
-        if let Some(job) = creds {
-            queue.push_front(job);
-        }
-        if topology && !queue.contains(&Job::ReadTopology) {
-            let model = record.model.unwrap_or(DataModel::Tr181);
-            queue.push_back(Job::Discover { path: model.root().into() });
-            if model == DataModel::Tr181 {
-                queue.push_back(Job::Discover { path: "Device.IP.Diagnostics.".into() });
+        let queued = |queue: &std::collections::VecDeque<Work>, task: &Upkeep| {
+            queue.iter().any(|w| matches!(w, Work::Upkeep { task: t, .. } if t == task))
+        };
+        if let Some(task) = creds {
+            if !queue.iter().any(|w| matches!(w, Work::Upkeep { task: Upkeep::SetCrCredentials { .. }, .. })) {
+                queue.push_front(Work::upkeep(task));
             }
-            queue.push_back(Job::ReadTopology);
+        }
+        if topology && !queued(queue, &Upkeep::ReadTopology) {
+            let model = record.model.unwrap_or(DataModel::Tr181);
+            queue.push_back(Work::upkeep(Upkeep::ReadSnapshot { narrowed: false }));
+            queue.push_back(Work::upkeep(Upkeep::Discover { path: model.root().into() }));
+            if model == DataModel::Tr181 {
+                queue.push_back(Work::upkeep(Upkeep::Discover { path: "Device.IP.Diagnostics.".into() }));
+            }
+            queue.push_back(Work::upkeep(Upkeep::ReadTopology));
         }
     }
 
     /// Takes the CPE's answer to an upkeep request.
-    pub(crate) async fn on_upkeep_response(self: &Arc<Self>, id: &DeviceId, job: Job, response: Rpc) {
-        match (job, response) {
-            (Job::SetCrCredentials { username, password }, Rpc::SetParameterValuesResponse(_)) => {
+    pub(crate) async fn on_upkeep_response(self: &Arc<Self>, id: &DeviceId, task: Upkeep, response: Rpc) {
+        match (task, response) {
+            (Upkeep::SetCrCredentials { username, password }, Rpc::SetParameterValuesResponse(_)) => {
                 let rec = {
                     let mut st = self.state();
                     let rec = st.devices.entry(id.clone()).or_default();
@@ -203,20 +217,28 @@ impl Acs {
             }
             // The hosts are read in a request of their own: a CPE without a Hosts table faults
             // the whole GetParameterValues (A.3.2.2), which must not lose the managed devices.
-            (Job::ReadTopology, Rpc::GetParameterValuesResponse(r)) => {
+            (Upkeep::ReadTopology, Rpc::GetParameterValuesResponse(r)) => {
                 let managed = children(&r.parameter_list);
-                self.state().queues.entry(id.clone()).or_default().push_front(Job::ReadHosts { managed });
+                self.state()
+                    .queues
+                    .entry(id.clone())
+                    .or_default()
+                    .push_front(Work::upkeep(Upkeep::ReadHosts { managed }));
             }
-            (Job::ReadTopology, Rpc::Fault(f)) => {
+            (Upkeep::ReadTopology, Rpc::Fault(f)) => {
                 tracing::debug!(device = %id, fault = ?f.code(), "no ManageableDevice table");
-                self.state().queues.entry(id.clone()).or_default().push_front(Job::ReadHosts { managed: Vec::new() });
+                self.state()
+                    .queues
+                    .entry(id.clone())
+                    .or_default()
+                    .push_front(Work::upkeep(Upkeep::ReadHosts { managed: Vec::new() }));
             }
-            (Job::ReadHosts { managed }, Rpc::GetParameterValuesResponse(r)) => {
+            (Upkeep::ReadHosts { managed }, Rpc::GetParameterValuesResponse(r)) => {
                 let lan = hosts(id, &r.parameter_list);
                 self.record_children(id, managed, lan).await;
             }
-            (Job::ReadHosts { managed }, Rpc::Fault(_)) => self.record_children(id, managed, Vec::new()).await,
-            (Job::Discover { .. }, Rpc::GetParameterNamesResponse(r)) => {
+            (Upkeep::ReadHosts { managed }, Rpc::Fault(_)) => self.record_children(id, managed, Vec::new()).await,
+            (Upkeep::Discover { .. }, Rpc::GetParameterNamesResponse(r)) => {
                 let has = |suffix: &str| r.parameter_list.iter().any(|p| p.name.ends_with(suffix));
                 let software = has(".SoftwareModules.");
                 let traceroute = has(".TraceRoute.") || has(".TraceRouteDiagnostics.");
@@ -233,13 +255,25 @@ impl Acs {
                 self.persist_device(id, &rec).await;
                 let caps = capabilities(rec.software_modules, rec.traceroute);
                 if let Some(h) = self.handle.get() {
-                    let _ = h.update_device(id, |d| d.capabilities = Some(caps)).await;
+                    if let Err(e) = h.update_device(id, |d| d.capabilities = Some(caps)).await {
+                        tracing::warn!(device = %id, error = %e, "capabilities not recorded");
+                    }
                 }
             }
-            (job, Rpc::Fault(f)) => {
-                tracing::info!(device = %id, ?job, fault = ?f.code(), "CPE refused an ACS upkeep request")
+            (Upkeep::ReadSnapshot { .. }, Rpc::GetParameterValuesResponse(r)) => {
+                self.record_snapshot(id, &r.parameter_list).await
             }
-            (job, other) => tracing::warn!(device = %id, ?job, got = other.name(), "unexpected upkeep answer"),
+            (Upkeep::ReadSnapshot { narrowed: false }, Rpc::Fault(f)) => {
+                // A CPE without one of the optional objects faults the whole request (A.3.2.2):
+                // once more with the names every CPE has, then never again until the next boot.
+                tracing::debug!(device = %id, fault = ?f.code(), "snapshot read refused; reading fewer names");
+                let retry = Work::upkeep(Upkeep::ReadSnapshot { narrowed: true });
+                self.state().queues.entry(id.clone()).or_default().push_front(retry);
+            }
+            (task, Rpc::Fault(f)) => {
+                tracing::info!(device = %id, ?task, fault = ?f.code(), "CPE refused an ACS upkeep request")
+            }
+            (task, other) => tracing::warn!(device = %id, ?task, got = other.name(), "unexpected upkeep answer"),
         }
     }
 }

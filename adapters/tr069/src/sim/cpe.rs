@@ -260,11 +260,23 @@ async fn run_session(config: &SimConfig, shared: &SharedRef, client: &reqwest::C
         }
         let env = parse_envelope(&reply).map_err(|e| e.to_string())?;
         lock(shared).stats.rpcs.push(env.rpc.name().to_owned());
+        if drops(config, &env.rpc) {
+            lock(shared).stats.dropped.push(env.rpc.name().to_owned());
+            return Err(format!("dropped the session on {}", env.rpc.name()));
+        }
         let answer = answer(config, shared, env.rpc, &mut after);
         let mut out = Envelope::new(env.namespace, answer);
         out.header.id = env.header.id;
         body = encode_envelope(&out);
     }
+}
+
+/// Whether the CPE leaves `rpc` unanswered and drops its session (the field faults the knobs
+/// reproduce).
+fn drops(config: &SimConfig, rpc: &Rpc) -> bool {
+    let partial =
+        matches!(rpc, Rpc::GetParameterValues(g) if g.parameter_names.iter().any(|n| n.is_empty() || n.ends_with('.')));
+    (config.drop_partial_path_gpv && partial) || config.unanswered_rpcs.iter().any(|n| n == rpc.name())
 }
 
 fn set_parameter_key(s: &mut Shared, key: &str) {
@@ -339,6 +351,12 @@ fn answer(config: &SimConfig, shared: &SharedRef, rpc: Rpc, after: &mut Vec<Afte
             after.push(After::FactoryReset);
             Ok(FactoryResetResponse.into())
         }
+        Rpc::Download(d) if config.download_at_once && d.file_type.starts_with('1') => {
+            let name = format!("{}DeviceInfo.SoftwareVersion", s.tree.root());
+            s.tree.set_text(&name, &firmware_version(config, &d));
+            let now = now_date_time();
+            Ok(DownloadResponse { status: 0, start_time: now.clone(), complete_time: now }.into())
+        }
         Rpc::Download(d) if d.file_type.starts_with('1') || d.file_type.starts_with('3') => {
             after.push(After::Download(d));
             Ok(DownloadResponse {
@@ -363,8 +381,15 @@ fn answer(config: &SimConfig, shared: &SharedRef, rpc: Rpc, after: &mut Vec<Afte
         Rpc::CancelTransfer(c) => super::transfers::cancel(&mut s, &c.command_key),
         _ => Err(Fault::new(FaultCode::MethodNotSupported)),
     };
-    let _ = config;
     r.unwrap_or_else(Rpc::Fault)
+}
+
+/// The SoftwareVersion a firmware image brings: the configured one, else the URL's file name.
+fn firmware_version(config: &SimConfig, d: &Download) -> String {
+    config
+        .firmware_version
+        .clone()
+        .unwrap_or_else(|| d.url.rsplit('/').next().unwrap_or_default().trim_end_matches(".bin").to_owned())
 }
 
 /// Fetches a download over HTTP; the error is the TransferComplete fault (9015 file server
@@ -463,10 +488,7 @@ pub(super) fn download(
         if fault.is_none() && firmware {
             tokio::time::sleep(config.reboot_delay).await;
         }
-        let version = config
-            .firmware_version
-            .clone()
-            .unwrap_or_else(|| d.url.rsplit('/').next().unwrap_or_default().trim_end_matches(".bin").to_owned());
+        let version = firmware_version(&config, &d);
         {
             let mut s = lock(&shared);
             let (fault_code, fault_string) = fault.unwrap_or((0, String::new()));

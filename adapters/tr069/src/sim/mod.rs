@@ -41,6 +41,10 @@ pub struct SimConfig {
     pub download_fault: Option<(u32, String)>,
     /// The SoftwareVersion after a successful firmware download (default: the URL's file name).
     pub firmware_version: Option<String>,
+    /// Answer a firmware Download with Status 0: downloaded and applied within the session, no
+    /// TransferComplete (TR-069 Amendment 6, A.3.2.8; default false: Status 1, TransferComplete
+    /// later).
+    pub download_at_once: bool,
     /// How long a reboot takes.
     pub reboot_delay: Duration,
     /// Credentials for the ACS (user, password), used when the ACS asks (Basic or Digest).
@@ -58,6 +62,12 @@ pub struct SimConfig {
     /// Reports this `ConnectionRequestURL` instead of the listener's (e.g. an unreachable one,
     /// as behind a NAT).
     pub connection_request_url: Option<String>,
+    /// Drop the session without an answer when a GetParameterValues names a partial path, as
+    /// some CPE agents in the field do (default false).
+    pub drop_partial_path_gpv: bool,
+    /// Drop the session without an answer when one of these RPCs arrives (by name, e.g.
+    /// `GetParameterAttributes`; default none).
+    pub unanswered_rpcs: Vec<String>,
 }
 
 impl SimConfig {
@@ -72,6 +82,7 @@ impl SimConfig {
             download_delay: Duration::from_millis(100),
             download_fault: None,
             firmware_version: None,
+            download_at_once: false,
             reboot_delay: Duration::from_millis(100),
             acs_credentials: None,
             bootstrap: true,
@@ -79,6 +90,8 @@ impl SimConfig {
             manageable_devices: Vec::new(),
             udp_connection_requests: false,
             connection_request_url: None,
+            drop_partial_path_gpv: false,
+            unanswered_rpcs: Vec::new(),
         }
     }
 }
@@ -98,6 +111,9 @@ pub struct SimStats {
     pub connection_requests: u64,
     /// Reboots done.
     pub reboots: u64,
+    /// Requests the CPE dropped its session on ([`SimConfig::drop_partial_path_gpv`],
+    /// [`SimConfig::unanswered_rpcs`]).
+    pub dropped: Vec<String>,
 }
 
 /// Mutable state shared by the session task and the connection-request listener.

@@ -137,6 +137,7 @@ impl ParameterTree {
             ("Device.ManagementServer.ConnectionRequestPassword", s(""), true),
             ("Device.ManagementServer.PeriodicInformEnable", Value::new(XsdType::Boolean, "true"), true),
             ("Device.ManagementServer.PeriodicInformInterval", u(300), true),
+            ("Device.IP.Interface.1.IPv4Address.1.IPAddress", s("192.0.2.10"), false),
             ("Device.SoftwareModules.ExecEnv.1.Name", s("Linux"), false),
             ("Device.SoftwareModules.ExecEnv.1.Status", s("Up"), false),
             ("Device.IP.Diagnostics.TraceRoute.DiagnosticsState", s("None"), true),

@@ -1,0 +1,111 @@
+//! Connection requests to a CPE agent that is strict about header bytes (field fault: every
+//! connection request got 401 because unidm wrote `authorization:` in lower case).
+
+mod acs;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use acs::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use unidm_models::{Action, NativeOp, NativeRequest, OperationState};
+
+/// What the strict stub saw.
+#[derive(Default)]
+struct Seen {
+    /// Requests that carried credentials in any spelling.
+    with_credentials: AtomicUsize,
+    /// Of those, the ones with the exact bytes `Authorization: Digest ` (accepted).
+    accepted: AtomicUsize,
+}
+
+/// Reads one HTTP request head (a connection request is a GET without a body).
+async fn read_head(sock: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = sock.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// A CPE's connection-request endpoint that matches header bytes as the field agent does: it
+/// passes the request on to the simulated CPE's real (Digest-checking) listener only when it
+/// contains exactly `Authorization: Digest `, and answers 401 with the CPE's challenge otherwise.
+fn spawn_strict_stub(listener: tokio::net::TcpListener, real_url: String, seen: Arc<Seen>) {
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let (client, real_url, seen) = (client.clone(), real_url.clone(), seen.clone());
+            tokio::spawn(async move {
+                let Some(head) = read_head(&mut sock).await else { return };
+                let credentials = head.lines().find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("authorization").then(|| value.trim().to_owned())
+                });
+                let mut forward = client.get(&real_url);
+                if let Some(c) = &credentials {
+                    seen.with_credentials.fetch_add(1, Ordering::SeqCst);
+                    if head.contains("\r\nAuthorization: Digest ") {
+                        seen.accepted.fetch_add(1, Ordering::SeqCst);
+                        forward = forward.header("Authorization", c);
+                    }
+                }
+                // Without the exact bytes the real listener sees no credentials: 401 + challenge.
+                let (status, challenge) = match forward.send().await {
+                    Ok(r) => (
+                        r.status().as_u16(),
+                        r.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_owned),
+                    ),
+                    Err(_) => (502, None),
+                };
+                let mut reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n");
+                if let Some(c) = challenge {
+                    reply.push_str(&format!("WWW-Authenticate: {c}\r\n"));
+                }
+                reply.push_str("\r\n");
+                let _ = sock.write_all(reply.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+}
+
+#[tokio::test]
+async fn connection_request_reaches_a_cpe_that_matches_title_case_header_bytes() {
+    let f = fixture().await;
+    let stub = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stub_url = format!("http://{}/", stub.local_addr().unwrap());
+    let mut config = f.sim_config(tr181("strict-cr-1"));
+    // No periodic Inform: the operation can only reach the CPE through the connection request.
+    config.periodic_inform = None;
+    config.connection_request_url = Some(stub_url);
+    let (cpe, id) = f.sim(config).await;
+    let seen = Arc::new(Seen::default());
+    spawn_strict_stub(stub, cpe.connection_request_url(), seen.clone());
+    // The bootstrap session set the connection-request credentials; wait until it is over.
+    assert!(cpe.wait_for(WAIT, |_| cpe.is_idle()).await);
+    assert!(cpe.get("Device.ManagementServer.ConnectionRequestUsername").is_some_and(|u| u.starts_with("unidm-")));
+    let before = cpe.stats();
+
+    let read = Action::Native(NativeRequest {
+        op: NativeOp::Read,
+        path: "Device.DeviceInfo.UpTime".into(),
+        value: None,
+        args: None,
+    });
+    let op = f.run(&id, read).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    let after = cpe.stats();
+    assert_eq!(after.connection_requests, before.connection_requests + 1, "the CPE accepted one connection request");
+    assert!(after.last_events.contains(&"6 CONNECTION REQUEST".to_owned()), "{after:?}");
+    assert!(!after.last_events.contains(&"2 PERIODIC".to_owned()), "{after:?}");
+    assert_eq!(seen.accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.with_credentials.load(Ordering::SeqCst), 1, "the first authenticated request was accepted");
+    cpe.stop();
+}
