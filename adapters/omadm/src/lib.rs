@@ -34,3 +34,4 @@ pub mod auth;
 pub mod codec;
 pub mod mo;
 pub mod package0;
+pub mod session;

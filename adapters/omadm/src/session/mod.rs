@@ -1,0 +1,838 @@
+//! The server side of one SyncML DM session, sans I/O (OMA DM Protocol 1.2 §8.3 packages,
+//! §6.1 multiple messages, §6.2 large objects; SyncML Representation Protocol 1.2 §5 - §6;
+//! OMA DM Security 1.2 §5.1).
+//!
+//! Driven like quinn-proto: feed each HTTP POST in with [`DmSession::handle_message`] (or
+//! [`DmSession::handle_message_with_hmac`] when the request carries `x-syncml-hmac`), drain
+//! [`DmSession::poll_event`], then take exactly one [`DmSession::poll_reply`] (the body of the
+//! HTTP 200). Management commands are queued with [`DmSession::enqueue`]; because the reply is
+//! written only when polled, the adapter can queue requests in reaction to an event (say the
+//! DevInfo of Package 1) before answering. Time comes in as `now` (a [`Duration`] since any
+//! epoch the caller keeps); [`DmSession::poll_timeout`] says when [`DmSession::handle_timeout`]
+//! is due. Nothing here reads a clock, draws randomness (nonces come from a function the caller
+//! gives) or touches a socket.
+
+mod credentials;
+mod event;
+mod large_object;
+mod package;
+mod request;
+
+pub use credentials::{ClientAuth, CredentialStore, Credentials, NonceDirection, ServerAuth};
+pub use event::{CloseReason, GenericAlert, Initiator, Reply, SessionError, SessionEvent};
+pub use large_object::{CHUNK_BUFFERED, SIZE_MISMATCH, TOO_LARGE};
+pub use request::{Op, Request, RequestHandle, Value, MAX_NESTING, MAX_PARTS};
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use credentials::{chal, nonce_bytes, server_cred, verify_cred, verify_hmac, Verdict};
+use large_object::{Assembly, Chunk};
+use package::{pack, Alerts};
+use request::{merge_meta, result_items, status_for, InFlight};
+
+use crate::auth;
+use crate::codec::{self, Alert, Command, Item, Limits, Location, MediaType, Meta, Results, Status, SyncHdr, SyncML};
+use crate::mo::devinfo::DeviceFacts;
+
+/// Status 200 OK.
+const OK: u16 = 200;
+/// Status 212: authentication accepted for the session.
+const AUTH_ACCEPTED: u16 = 212;
+/// Status 400: bad request (a message out of order).
+const BAD_REQUEST: u16 = 400;
+/// Status 401: invalid credentials.
+const UNAUTHORIZED: u16 = 401;
+/// Status 405: a command the client may not send.
+const NOT_ALLOWED: u16 = 405;
+/// Status 406: an optional feature (a command or alert) not supported.
+const NOT_SUPPORTED: u16 = 406;
+/// Status 407: credentials missing.
+const AUTH_REQUIRED: u16 = 407;
+/// Status 412: incomplete command.
+const INCOMPLETE: u16 = 412;
+
+/// Session settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Base of the `RespURI` the server puts in its SyncHdr (OMA DM Protocol 1.2 §8.3; SyncML
+    /// RepPro 1.2 §5.1.19) so that later messages reach this session; the session appends
+    /// `s=<route token>` (see [`DmSession::route_token`]). `None`: no RespURI.
+    pub resp_uri: Option<String>,
+    /// What the client must prove (default md5).
+    pub client_auth: ClientAuth,
+    /// How the server proves itself, when the store has server credentials (default md5).
+    pub server_auth: ServerAuth,
+    /// The session id of the Package 0 that asked for this session; a Package 1 with Alert
+    /// 1200 must carry it (as hex, or byte-swapped as some clients send it).
+    pub notified_session_id: Option<u16>,
+    /// Inactivity timeout (the spec sets none between packages; default 60 s).
+    pub timeout: Duration,
+    /// `MaxMsgSize` the server announces (default 64 KiB).
+    pub max_msg_size: u64,
+    /// `MaxObjSize` the server announces and enforces on large objects (default 1 MiB).
+    pub max_obj_size: u64,
+    /// Bounds for decoding every message.
+    pub limits: Limits,
+    /// Most requests queued and in flight at once (default 256).
+    pub max_queued: usize,
+    /// Authentication failures (client or server side) before the session ends (default 3).
+    pub max_auth_failures: u32,
+    /// Out-of-order or undecodable messages before the session ends (default 3).
+    pub max_protocol_errors: u32,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            resp_uri: None,
+            client_auth: ClientAuth::default(),
+            server_auth: ServerAuth::default(),
+            notified_session_id: None,
+            timeout: Duration::from_secs(60),
+            max_msg_size: 64 * 1024,
+            max_obj_size: 1024 * 1024,
+            limits: Limits::default(),
+            max_queued: 256,
+            max_auth_failures: 3,
+            max_protocol_errors: 3,
+        }
+    }
+}
+
+/// The function that makes nonces (the shell uses the OS random source; 16 bytes advised by
+/// OMA DM Security 1.2 §5.1.3.3).
+pub type NonceSource = Box<dyn FnMut() -> Vec<u8> + Send>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    AwaitingPackage1,
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DueKind {
+    /// Statuses only (a refused message).
+    Refuse,
+    /// Statuses and Alert 1222: the client's package continues.
+    AskNext,
+    /// Statuses and the next message of the server's package.
+    Continue,
+    /// Statuses and a new server package from the queue; with nothing queued it ends the
+    /// session.
+    NewPackage,
+}
+
+#[derive(Debug)]
+struct Due {
+    kind: DueKind,
+    statuses: Vec<Status>,
+    alerts: Alerts,
+    close: Option<CloseReason>,
+}
+
+/// What the session keeps of the client's SyncHdr.
+#[derive(Debug, Clone)]
+struct Peer {
+    session_id: String,
+    dev_id: String,
+    ver_dtd: String,
+    ver_proto: String,
+    /// The URI the client sent to (the server's `Source` in replies).
+    server_uri: String,
+}
+
+/// One server-side DM session with one client.
+pub struct DmSession {
+    config: SessionConfig,
+    store: Arc<dyn CredentialStore + Send + Sync>,
+    nonce_source: NonceSource,
+    state: State,
+    media: MediaType,
+    peer: Option<Peer>,
+    initiator: Option<Initiator>,
+    last_msg_id: Option<u64>,
+    next_msg_id: u64,
+    last_sent_msg_id: Option<String>,
+    client_max_msg: Option<usize>,
+    authenticated: bool,
+    hmac: bool,
+    auth_failures: u32,
+    protocol_errors: u32,
+    client_nonce: Option<Vec<u8>>,
+    server_creds: Option<Credentials>,
+    server_nonce: Option<Vec<u8>>,
+    server_accepted: bool,
+    queue: VecDeque<Request>,
+    outbox: VecDeque<Request>,
+    in_flight: Vec<InFlight>,
+    assembly: Option<Assembly>,
+    facts: DeviceFacts,
+    due: Option<Due>,
+    events: VecDeque<SessionEvent>,
+    last_activity: Duration,
+}
+
+impl std::fmt::Debug for DmSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DmSession")
+            .field("state", &self.state)
+            .field("peer", &self.peer)
+            .field("authenticated", &self.authenticated)
+            .field("queued", &self.queue.len())
+            .field("in_flight", &self.in_flight.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn url_token(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Whether a Package 1 SessionID names the Package 0 session id (hex, any case, leading zeros
+/// or not; also byte-swapped, as some clients read it on little-endian hosts).
+fn same_session_id(text: &str, notified: u16) -> bool {
+    u16::from_str_radix(text.trim(), 16).is_ok_and(|v| v == notified || v == notified.swap_bytes())
+}
+
+impl DmSession {
+    /// A session waiting for its Package 1; `now` starts the timeout.
+    pub fn new(
+        config: SessionConfig,
+        store: Arc<dyn CredentialStore + Send + Sync>,
+        nonce_source: NonceSource,
+        now: Duration,
+    ) -> DmSession {
+        DmSession {
+            config,
+            store,
+            nonce_source,
+            state: State::AwaitingPackage1,
+            media: MediaType::DmXml,
+            peer: None,
+            initiator: None,
+            last_msg_id: None,
+            next_msg_id: 1,
+            last_sent_msg_id: None,
+            client_max_msg: None,
+            authenticated: false,
+            hmac: false,
+            auth_failures: 0,
+            protocol_errors: 0,
+            client_nonce: None,
+            server_creds: None,
+            server_nonce: None,
+            server_accepted: false,
+            queue: VecDeque::new(),
+            outbox: VecDeque::new(),
+            in_flight: Vec::new(),
+            assembly: None,
+            facts: DeviceFacts::default(),
+            due: None,
+            events: VecDeque::new(),
+            last_activity: now,
+        }
+    }
+
+    /// Queues a request for the next server package (bounded by
+    /// [`SessionConfig::max_queued`], counting requests in flight).
+    pub fn enqueue(&mut self, request: Request) -> Result<(), SessionError> {
+        if self.state == State::Closed {
+            return Err(SessionError::Closed);
+        }
+        request.op.check(0).map_err(SessionError::InvalidRequest)?;
+        let held = self.queue.len() + self.outbox.len() + self.in_flight.len();
+        if held >= self.config.max_queued {
+            return Err(SessionError::QueueFull(held));
+        }
+        self.queue.push_back(request);
+        Ok(())
+    }
+
+    /// The client's DevId (SyncHdr `Source`), once a message was taken.
+    pub fn dev_id(&self) -> Option<&str> {
+        self.peer.as_ref().map(|p| p.dev_id.as_str())
+    }
+
+    /// The SessionID, once a message was taken.
+    pub fn session_id(&self) -> Option<&str> {
+        self.peer.as_ref().map(|p| p.session_id.as_str())
+    }
+
+    /// Who opened the session, once Package 1 was accepted.
+    pub fn initiator(&self) -> Option<Initiator> {
+        self.initiator
+    }
+
+    /// The token the `RespURI` carries as `s=`: `<SessionID>.<DevId percent-encoded>`; the
+    /// shell routes a POST whose `s` matches to this session.
+    pub fn route_token(&self) -> Option<String> {
+        self.peer.as_ref().map(|p| format!("{}.{}", url_token(&p.session_id), url_token(&p.dev_id)))
+    }
+
+    /// Whether the client has authenticated.
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    /// True once the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// When [`DmSession::handle_timeout`] is due, while the session is open.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        (self.state != State::Closed).then(|| self.last_activity + self.config.timeout)
+    }
+
+    /// Ends the session if its timeout has passed at `now`.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        if self.poll_timeout().is_some_and(|deadline| now >= deadline) {
+            self.due = None;
+            self.close(CloseReason::TimedOut);
+        }
+    }
+
+    /// The next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// Takes one message (an HTTP POST body and its `Content-Type`) received at `now`.
+    pub fn handle_message(&mut self, now: Duration, content_type: &str, body: &[u8]) -> Result<(), SessionError> {
+        self.handle_message_with_hmac(now, content_type, None, body)
+    }
+
+    /// Takes one message with the value of its `x-syncml-hmac` header, if any (OMA DM Security
+    /// 1.2 §5.1.4: the mac covers the exact body bytes).
+    pub fn handle_message_with_hmac(
+        &mut self,
+        now: Duration,
+        content_type: &str,
+        hmac: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), SessionError> {
+        match self.state {
+            State::Closed => return Err(SessionError::Closed),
+            _ if self.due.is_some() => return Err(SessionError::ReplyPending),
+            _ if self.poll_timeout().is_some_and(|d| now >= d) => {
+                self.close(CloseReason::TimedOut);
+                return Err(SessionError::TimedOut);
+            }
+            _ => {}
+        }
+        let media = MediaType::parse(content_type)?;
+        let msg = match codec::decode_with(content_type, body, &self.config.limits) {
+            Ok(m) => m,
+            Err(e) => {
+                self.protocol_error();
+                return Err(e.into());
+            }
+        };
+        self.check_peer(&msg)?;
+        self.last_activity = now;
+        self.media = media;
+        let msg_id = msg.hdr.msg_id.trim().parse::<u64>().ok().filter(|&id| id > 0);
+        let in_order = match (msg_id, self.last_msg_id) {
+            (Some(id), Some(last)) => Some(id) == last.checked_add(1),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if !in_order {
+            self.protocol_errors += 1;
+            let close = (self.protocol_errors >= self.config.max_protocol_errors).then_some(CloseReason::ProtocolErrors);
+            let s = status_for(&msg.hdr.msg_id, "0", "SyncHdr", BAD_REQUEST);
+            self.due = Some(Due { kind: DueKind::Refuse, statuses: vec![s], alerts: Alerts::default(), close });
+            return Ok(());
+        }
+        self.last_msg_id = msg_id;
+        if let Some(max) = msg.hdr.meta.as_ref().and_then(|m| m.max_msg_size) {
+            self.client_max_msg = usize::try_from(max).ok();
+        }
+        let (hdr_status, ok) = self.authenticate(&msg, hmac, body);
+        if !ok {
+            self.auth_failures += 1;
+            self.events.push_back(SessionEvent::AuthFailed { code: hdr_status.code, failures: self.auth_failures });
+            let close = (self.auth_failures >= self.config.max_auth_failures).then_some(CloseReason::AuthFailed);
+            self.due = Some(Due { kind: DueKind::Refuse, statuses: vec![hdr_status], alerts: Alerts::default(), close });
+            return Ok(());
+        }
+        self.on_message(msg, hdr_status)
+    }
+
+    fn protocol_error(&mut self) {
+        self.protocol_errors += 1;
+        if self.protocol_errors >= self.config.max_protocol_errors {
+            self.close(CloseReason::ProtocolErrors);
+        }
+    }
+
+    /// Binds the session to the first message's SessionID and DevId; refuses others.
+    fn check_peer(&mut self, msg: &SyncML) -> Result<(), SessionError> {
+        let hdr = &msg.hdr;
+        if let Some(p) = &self.peer {
+            if !hdr.session_id.trim().eq_ignore_ascii_case(&p.session_id) {
+                return Err(SessionError::WrongSession { expected: p.session_id.clone(), found: hdr.session_id.clone() });
+            }
+            if hdr.source.loc_uri.trim() != p.dev_id {
+                return Err(SessionError::WrongDevice { expected: p.dev_id.clone(), found: hdr.source.loc_uri.clone() });
+            }
+            return Ok(());
+        }
+        let opening = msg.body.commands.iter().find_map(|c| match c {
+            Command::Alert(a) if matches!(a.code, Some(Alert::SERVER_INITIATED | Alert::CLIENT_INITIATED)) => a.code,
+            _ => None,
+        });
+        let Some(code) = opening else {
+            self.close(CloseReason::ProtocolErrors);
+            return Err(SessionError::NotPackage1("no Alert 1200 / 1201".into()));
+        };
+        if code == Alert::SERVER_INITIATED {
+            if let Some(n) = self.config.notified_session_id {
+                if !same_session_id(&hdr.session_id, n) {
+                    self.close(CloseReason::ProtocolErrors);
+                    return Err(SessionError::WrongSession { expected: format!("{n:X}"), found: hdr.session_id.clone() });
+                }
+            }
+        }
+        let dev_id = hdr.source.loc_uri.trim().to_owned();
+        if dev_id.is_empty() {
+            self.close(CloseReason::ProtocolErrors);
+            return Err(SessionError::NotPackage1("empty SyncHdr Source".into()));
+        }
+        self.client_nonce = self.store.client_nonce(&dev_id);
+        self.server_creds = self.store.server_credentials(&dev_id);
+        self.server_nonce = self.store.server_nonce(&dev_id);
+        self.peer = Some(Peer {
+            session_id: hdr.session_id.trim().to_owned(),
+            dev_id,
+            ver_dtd: hdr.ver_dtd.clone(),
+            ver_proto: hdr.ver_proto.clone(),
+            server_uri: hdr.target.loc_uri.clone(),
+        });
+        self.initiator = Some(if code == Alert::SERVER_INITIATED { Initiator::Server } else { Initiator::Client });
+        Ok(())
+    }
+
+    fn fresh_nonce(&mut self) -> Vec<u8> {
+        let n = (self.nonce_source)();
+        self.client_nonce = Some(n.clone());
+        self.events.push_back(SessionEvent::NonceUpdated { direction: NonceDirection::ClientToServer, nonce: n.clone() });
+        n
+    }
+
+    /// The Status of the client's SyncHdr and whether its commands may run (OMA DM Security
+    /// 1.2 §5.1.3 - §5.1.4; SyncML RepPro 1.2 §5.1.4 `Chal`).
+    fn authenticate(&mut self, msg: &SyncML, hmac: Option<&str>, body: &[u8]) -> (Status, bool) {
+        let mut status = status_for(&msg.hdr.msg_id, "0", "SyncHdr", OK);
+        let dev_id = self.dev_id().unwrap_or_default().to_owned();
+        let policy = self.config.client_auth;
+        if self.hmac || hmac.is_some() || policy == ClientAuth::Hmac {
+            let verdict = verify_hmac(self.store.as_ref(), &dev_id, hmac, self.client_nonce.as_deref(), body);
+            // Every message of an HMAC session carries a new nonce (§5.1.4.4).
+            let nonce = self.fresh_nonce();
+            status.chal = Some(chal(auth::AUTH_MAC, Some(&nonce)));
+            return match verdict {
+                Verdict::Accepted { username, scheme } => {
+                    self.hmac = true;
+                    self.accept(username, scheme);
+                    (status, true)
+                }
+                Verdict::Missing => (Status { code: AUTH_REQUIRED, ..status }, false),
+                Verdict::Wrong => (Status { code: UNAUTHORIZED, ..status }, false),
+            };
+        }
+        if self.authenticated || policy == ClientAuth::None {
+            self.authenticated = true;
+            return (status, true);
+        }
+        let verdict = verify_cred(
+            self.store.as_ref(),
+            policy,
+            &dev_id,
+            msg.hdr.source.loc_name.as_deref(),
+            msg.hdr.cred.as_ref(),
+            self.client_nonce.as_deref(),
+        );
+        let scheme = if policy == ClientAuth::Basic { auth::AUTH_BASIC } else { auth::AUTH_MD5 };
+        match verdict {
+            Verdict::Accepted { username, scheme } => {
+                self.accept(username, scheme);
+                // The next session's nonce (OMA DM Security 1.2 §5.1.3.3: a new one per session).
+                let nonce = self.fresh_nonce();
+                status.code = AUTH_ACCEPTED;
+                status.chal = Some(chal(auth::AUTH_MD5, Some(&nonce)));
+                (status, true)
+            }
+            Verdict::Missing | Verdict::Wrong => {
+                status.code = if verdict == Verdict::Missing { AUTH_REQUIRED } else { UNAUTHORIZED };
+                let nonce = (scheme == auth::AUTH_MD5).then(|| self.fresh_nonce());
+                status.chal = Some(chal(scheme, nonce.as_deref()));
+                (status, false)
+            }
+        }
+    }
+
+    fn accept(&mut self, username: String, scheme: &'static str) {
+        if !self.authenticated {
+            self.authenticated = true;
+            self.events.push_back(SessionEvent::Authenticated { username, scheme });
+        }
+    }
+
+    /// Runs the commands of an authenticated message and decides the reply.
+    fn on_message(&mut self, msg: SyncML, hdr_status: Status) -> Result<(), SessionError> {
+        let msg_id = msg.hdr.msg_id.clone();
+        let mut statuses = vec![hdr_status];
+        let mut alerts = Alerts::default();
+        let (mut next_asked, mut aborted) = (false, false);
+        let package1 = self.state == State::AwaitingPackage1;
+        for command in &msg.body.commands {
+            let answer = match command {
+                Command::Status(s) => {
+                    self.on_status(s);
+                    None
+                }
+                Command::Results(r) => self.on_results(r, &msg_id, &mut alerts),
+                Command::Alert(a) => {
+                    next_asked |= a.code == Some(Alert::NEXT_MESSAGE);
+                    aborted |= a.code == Some(Alert::SESSION_ABORT);
+                    let code = self.on_alert(a);
+                    (!a.no_resp).then(|| status_for(&msg_id, &a.cmd_id, "Alert", code))
+                }
+                Command::Replace(c) => {
+                    let mut code = OK;
+                    for item in &c.items {
+                        let item = Item { meta: merge_meta(c.meta.as_ref(), item.meta.as_ref()), ..item.clone() };
+                        match self.chunk("Replace", None, &item, &mut alerts) {
+                            Some(Ok(whole)) => {
+                                if let Some(text) = whole.data.as_ref().and_then(|d| d.as_text()) {
+                                    self.facts.set(&large_object::item_uri(&whole), text);
+                                }
+                            }
+                            Some(Err(c)) => code = c,
+                            None => code = CHUNK_BUFFERED,
+                        }
+                    }
+                    (!c.no_resp).then(|| status_for(&msg_id, &c.cmd_id, "Replace", code))
+                }
+                other => {
+                    // The client sends only Alert, Replace, Results and Status (OMA DM Protocol
+                    // 1.2 §8.3); the rest is refused, a command unknown to DM as unsupported.
+                    let code = if matches!(other, Command::Unknown(_)) { NOT_SUPPORTED } else { NOT_ALLOWED };
+                    other.cmd_id().map(|id| status_for(&msg_id, id, other.name(), code))
+                }
+            };
+            statuses.extend(answer);
+        }
+        let package_over = msg.body.r#final && self.assembly.is_none();
+        self.settle(package_over);
+        if package1 && package_over {
+            self.state = State::Open;
+            self.open_events();
+        }
+        let (kind, close) = if aborted {
+            (DueKind::Refuse, Some(CloseReason::Aborted))
+        } else if !self.outbox.is_empty() && (next_asked || !msg.body.r#final) {
+            (DueKind::Continue, None)
+        } else if !package_over {
+            alerts.next_message = true;
+            (DueKind::AskNext, None)
+        } else {
+            let refused = self.server_refusals_exceeded();
+            (DueKind::NewPackage, refused.then_some(CloseReason::ServerAuthRefused))
+        };
+        self.due = Some(Due { kind, statuses, alerts, close });
+        Ok(())
+    }
+
+    fn open_events(&mut self) {
+        let Some(p) = self.peer.clone() else { return };
+        self.events.push_back(SessionEvent::Started {
+            dev_id: p.dev_id.clone(),
+            session_id: p.session_id,
+            initiator: self.initiator.unwrap_or(Initiator::Client),
+        });
+        let facts = std::mem::take(&mut self.facts);
+        let dev_id = facts.dev_id.clone().unwrap_or(p.dev_id);
+        self.events.push_back(SessionEvent::DeviceInfo { dev_id, facts });
+    }
+
+    /// Alert codes the client may send (OMA DM Protocol 1.2 §8.8; Generic Alert §8.7).
+    fn on_alert(&mut self, a: &Alert) -> u16 {
+        match a.code {
+            None => INCOMPLETE,
+            Some(Alert::SERVER_INITIATED | Alert::CLIENT_INITIATED | Alert::NEXT_MESSAGE | Alert::SESSION_ABORT) => OK,
+            Some(Alert::GENERIC_ALERT) => {
+                for item in &a.items {
+                    let meta = item.meta.clone().unwrap_or_default();
+                    self.events.push_back(SessionEvent::GenericAlert(GenericAlert {
+                        correlator: a.correlator.clone(),
+                        source: item.source.as_ref().map(|l| l.loc_uri.clone()),
+                        target: item.target.as_ref().map(|l| l.loc_uri.clone()),
+                        r#type: meta.r#type,
+                        format: meta.format,
+                        mark: meta.mark,
+                        data: item.data.clone(),
+                    }));
+                }
+                OK
+            }
+            Some(code @ (Alert::CLIENT_EVENT | Alert::NO_END_OF_DATA)) => {
+                self.events.push_back(SessionEvent::Alert {
+                    code,
+                    correlator: a.correlator.clone(),
+                    items: a.items.clone(),
+                });
+                OK
+            }
+            Some(_) => NOT_SUPPORTED,
+        }
+    }
+
+    /// Passes an item through large-object assembly: `Some(Ok(item))` when whole, `None` when
+    /// buffered, `Some(Err(status))` when refused.
+    fn chunk(&mut self, cmd: &str, cmd_ref: Option<&str>, item: &Item, alerts: &mut Alerts) -> Option<Result<Item, u16>> {
+        let max = self.config.max_obj_size;
+        if let Some(a) = &mut self.assembly {
+            if a.continues(cmd, cmd_ref, item) {
+                return match a.push(item, max) {
+                    Chunk::Buffered => None,
+                    Chunk::Complete(whole) => {
+                        self.assembly = None;
+                        Some(Ok(whole))
+                    }
+                    Chunk::Refused(code) => {
+                        self.assembly = None;
+                        Some(Err(code))
+                    }
+                };
+            }
+            // Something else came before the last chunk (OMA DM Protocol 1.2 §6.2: Alert 1225).
+            alerts.no_end_of_data = Some(a.uri.clone());
+            self.assembly = None;
+        }
+        if !item.more_data {
+            return Some(Ok(item.clone()));
+        }
+        let size = item.meta.as_ref().and_then(|m| m.size);
+        match Assembly::start(cmd, cmd_ref, item, size, max) {
+            Ok(a) => {
+                self.assembly = Some(a);
+                None
+            }
+            Err(code) => Some(Err(code)),
+        }
+    }
+
+    /// Results for a Get; a Status only when they come in chunks (213, then 200 / 424 / 413).
+    fn on_results(&mut self, r: &Results, msg_id: &str, alerts: &mut Alerts) -> Option<Status> {
+        let msg_ref = r.msg_ref.clone().or_else(|| self.last_sent_msg_id.clone()).unwrap_or_default();
+        let Some(i) = self.in_flight.iter().position(|f| f.has(&msg_ref, &r.cmd_ref)) else {
+            // Results for nothing we asked: dropped.
+            return None;
+        };
+        let (mut chunked, mut code) = (false, OK);
+        for item in result_items(r) {
+            chunked |= item.more_data || self.assembly.is_some();
+            match self.chunk("Results", Some(&r.cmd_ref), &item, alerts) {
+                Some(Ok(whole)) => {
+                    self.in_flight[i].results.push(whole);
+                    self.in_flight[i].chunking = false;
+                }
+                Some(Err(c)) => {
+                    code = c;
+                    self.in_flight[i].chunking = false;
+                }
+                None => {
+                    code = CHUNK_BUFFERED;
+                    self.in_flight[i].chunking = true;
+                }
+            }
+        }
+        if let Some(p) = self.in_flight[i].find_part(&msg_ref, &r.cmd_ref) {
+            p.answered = true;
+        }
+        chunked.then(|| status_for(msg_id, &r.cmd_id, "Results", code))
+    }
+
+    /// A client Status: of the server's SyncHdr (server authentication, the client's nonce)
+    /// or of a request.
+    fn on_status(&mut self, s: &Status) {
+        if s.cmd.eq_ignore_ascii_case("SyncHdr") {
+            if let Some(n) = s.chal.as_ref().and_then(|c| c.meta.next_nonce.as_deref()) {
+                let nonce = nonce_bytes(n);
+                self.server_nonce = Some(nonce.clone());
+                // Stored only when the peer is authenticated (OMA DM Security 1.2 §5.1.3.4).
+                if self.authenticated {
+                    self.events
+                        .push_back(SessionEvent::NonceUpdated { direction: NonceDirection::ServerToClient, nonce });
+                }
+            }
+            match s.code {
+                OK | AUTH_ACCEPTED => self.server_accepted = true,
+                UNAUTHORIZED | AUTH_REQUIRED => {
+                    self.server_accepted = false;
+                    self.auth_failures += 1;
+                    self.events.push_back(SessionEvent::ServerAuthRefused { code: s.code });
+                    // The client ran nothing of that message: send its requests again.
+                    let msg_ref = s.msg_ref.clone().or_else(|| self.last_sent_msg_id.clone()).unwrap_or_default();
+                    let (refused, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.in_flight)
+                        .into_iter()
+                        .partition(|f| f.msg_id == msg_ref && f.parts.iter().all(|p| p.status.is_none()));
+                    self.in_flight = kept;
+                    for f in refused.into_iter().rev() {
+                        self.queue.push_front(f.request);
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        let msg_ref = s.msg_ref.clone().or_else(|| self.last_sent_msg_id.clone()).unwrap_or_default();
+        for f in &mut self.in_flight {
+            if let Some(p) = f.find_part(&msg_ref, &s.cmd_ref) {
+                p.status = Some(s.code);
+                return;
+            }
+        }
+    }
+
+    fn server_refusals_exceeded(&self) -> bool {
+        self.auth_failures >= self.config.max_auth_failures
+    }
+
+    /// Reports requests that are answered; at the end of a client package, gives up on those
+    /// the client did not answer.
+    fn settle(&mut self, package_over: bool) {
+        let mut kept = Vec::with_capacity(self.in_flight.len());
+        for f in std::mem::take(&mut self.in_flight) {
+            if f.complete(package_over) {
+                let status = f.parts.first().and_then(|p| p.status).unwrap_or_default();
+                let parts = f.part_statuses();
+                self.events.push_back(SessionEvent::Response {
+                    request: f.request.handle,
+                    status,
+                    results: f.results,
+                    parts,
+                });
+            } else if package_over && !f.chunking {
+                self.events.push_back(SessionEvent::Abandoned { request: f.request.handle, sent: true });
+            } else {
+                kept.push(f);
+            }
+        }
+        self.in_flight = kept;
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.state = State::Closed;
+        self.assembly = None;
+        for f in std::mem::take(&mut self.in_flight) {
+            self.events.push_back(SessionEvent::Abandoned { request: f.request.handle, sent: true });
+        }
+        for r in std::mem::take(&mut self.outbox).into_iter().chain(std::mem::take(&mut self.queue)) {
+            self.events.push_back(SessionEvent::Abandoned { request: r.handle, sent: false });
+        }
+        self.events.push_back(SessionEvent::Closed(reason));
+    }
+
+    /// The server's SyncHdr for the next message.
+    fn reply_hdr(&self) -> SyncHdr {
+        let p = self.peer.clone().unwrap_or_else(|| Peer {
+            session_id: String::new(),
+            dev_id: String::new(),
+            ver_dtd: "1.2".into(),
+            ver_proto: "DM/1.2".into(),
+            server_uri: String::new(),
+        });
+        let resp_uri = self.config.resp_uri.as_ref().zip(self.route_token()).map(|(base, token)| {
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}s={token}")
+        });
+        let cred = match (&self.server_creds, self.server_accepted || self.hmac) {
+            (Some(c), false) => server_cred(self.config.server_auth, c, self.server_nonce.as_deref()),
+            _ => None,
+        };
+        SyncHdr {
+            ver_dtd: p.ver_dtd,
+            ver_proto: p.ver_proto,
+            session_id: p.session_id,
+            msg_id: self.next_msg_id.to_string(),
+            target: Location::uri(p.dev_id),
+            source: Location::uri(p.server_uri),
+            resp_uri,
+            no_resp: false,
+            cred,
+            meta: Some(Meta {
+                max_msg_size: Some(self.config.max_msg_size),
+                max_obj_size: Some(self.config.max_obj_size),
+                ..Meta::default()
+            }),
+        }
+    }
+
+    /// The answer to the last message, once per message: the body of an HTTP 200.
+    pub fn poll_reply(&mut self) -> Option<Reply> {
+        let due = self.due.take()?;
+        let mut close = due.close;
+        let take = match due.kind {
+            DueKind::Refuse | DueKind::AskNext => false,
+            DueKind::Continue => close.is_none(),
+            DueKind::NewPackage => {
+                if close.is_none() {
+                    self.outbox.extend(self.queue.drain(..));
+                }
+                close.is_none()
+            }
+        };
+        let hdr = self.reply_hdr();
+        let msg_id = hdr.msg_id.clone();
+        let packed = match pack(hdr, due.statuses, &due.alerts, &mut self.outbox, take, self.client_max_msg, self.media)
+        {
+            Ok(p) => p,
+            Err(_) => {
+                // The model always encodes; should it not, the session cannot go on.
+                self.close(CloseReason::ProtocolErrors);
+                return None;
+            }
+        };
+        for handle in packed.too_large {
+            self.events.push_back(SessionEvent::TooLarge(handle));
+        }
+        let sent_any = !packed.sent.is_empty();
+        self.in_flight.extend(packed.sent);
+        if due.kind == DueKind::NewPackage && close.is_none() && !sent_any && self.outbox.is_empty() {
+            close = Some(CloseReason::Completed);
+        }
+        let hmac = match (&self.server_creds, self.hmac) {
+            (Some(c), true) => {
+                Some(auth::hmac_header(&c.username, &c.password, self.server_nonce.as_deref().unwrap_or_default(), &packed.bytes))
+            }
+            _ => None,
+        };
+        self.last_sent_msg_id = Some(msg_id);
+        self.next_msg_id += 1;
+        if let Some(reason) = close {
+            self.close(reason);
+        }
+        Some(Reply { content_type: self.media, body: packed.bytes, hmac, ends_session: close.is_some() })
+    }
+}
+
+#[cfg(test)]
+mod tests;
