@@ -35,7 +35,7 @@ pub(crate) enum Chunk {
     /// Buffered; more to come (213).
     Buffered,
     /// The whole object.
-    Complete(Item),
+    Complete(Box<Item>),
     /// Refused with this status (413 / 424); the assembly is dropped.
     Refused(u16),
 }
@@ -67,13 +67,7 @@ fn data_len(data: &Option<Data>) -> usize {
 
 impl Assembly {
     /// Starts an object from its first chunk (which has `MoreData`), or refuses it.
-    pub fn start(
-        cmd: &str,
-        cmd_ref: Option<&str>,
-        item: &Item,
-        size: Option<u64>,
-        max: u64,
-    ) -> Result<Assembly, u16> {
+    pub fn start(cmd: &str, cmd_ref: Option<&str>, item: &Item, size: Option<u64>, max: u64) -> Result<Assembly, u16> {
         if size.is_some_and(|s| s > max) || data_len(&item.data) as u64 > max {
             return Err(TOO_LARGE);
         }
@@ -123,7 +117,7 @@ impl Assembly {
                 Err(e) => Data::Opaque(e.into_bytes()),
             }
         });
-        Chunk::Complete(whole)
+        Chunk::Complete(Box::new(whole))
     }
 }
 

@@ -169,6 +169,8 @@ pub struct DmSession {
     outbox: VecDeque<Request>,
     in_flight: Vec<InFlight>,
     assembly: Option<Assembly>,
+    /// The open large object got a chunk in the message being read.
+    assembly_fed: bool,
     facts: DeviceFacts,
     due: Option<Due>,
     events: VecDeque<SessionEvent>,
@@ -238,6 +240,7 @@ impl DmSession {
             outbox: VecDeque::new(),
             in_flight: Vec::new(),
             assembly: None,
+            assembly_fed: false,
             facts: DeviceFacts::default(),
             due: None,
             events: VecDeque::new(),
@@ -351,7 +354,8 @@ impl DmSession {
         };
         if !in_order {
             self.protocol_errors += 1;
-            let close = (self.protocol_errors >= self.config.max_protocol_errors).then_some(CloseReason::ProtocolErrors);
+            let close =
+                (self.protocol_errors >= self.config.max_protocol_errors).then_some(CloseReason::ProtocolErrors);
             let s = status_for(&msg.hdr.msg_id, "0", "SyncHdr", BAD_REQUEST);
             self.due = Some(Due { kind: DueKind::Refuse, statuses: vec![s], alerts: Alerts::default(), close });
             return Ok(());
@@ -365,7 +369,8 @@ impl DmSession {
             self.auth_failures += 1;
             self.events.push_back(SessionEvent::AuthFailed { code: hdr_status.code, failures: self.auth_failures });
             let close = (self.auth_failures >= self.config.max_auth_failures).then_some(CloseReason::AuthFailed);
-            self.due = Some(Due { kind: DueKind::Refuse, statuses: vec![hdr_status], alerts: Alerts::default(), close });
+            self.due =
+                Some(Due { kind: DueKind::Refuse, statuses: vec![hdr_status], alerts: Alerts::default(), close });
             return Ok(());
         }
         self.on_message(msg, hdr_status)
@@ -383,10 +388,16 @@ impl DmSession {
         let hdr = &msg.hdr;
         if let Some(p) = &self.peer {
             if !hdr.session_id.trim().eq_ignore_ascii_case(&p.session_id) {
-                return Err(SessionError::WrongSession { expected: p.session_id.clone(), found: hdr.session_id.clone() });
+                return Err(SessionError::WrongSession {
+                    expected: p.session_id.clone(),
+                    found: hdr.session_id.clone(),
+                });
             }
             if hdr.source.loc_uri.trim() != p.dev_id {
-                return Err(SessionError::WrongDevice { expected: p.dev_id.clone(), found: hdr.source.loc_uri.clone() });
+                return Err(SessionError::WrongDevice {
+                    expected: p.dev_id.clone(),
+                    found: hdr.source.loc_uri.clone(),
+                });
             }
             return Ok(());
         }
@@ -402,7 +413,10 @@ impl DmSession {
             if let Some(n) = self.config.notified_session_id {
                 if !same_session_id(&hdr.session_id, n) {
                     self.close(CloseReason::ProtocolErrors);
-                    return Err(SessionError::WrongSession { expected: format!("{n:X}"), found: hdr.session_id.clone() });
+                    return Err(SessionError::WrongSession {
+                        expected: format!("{n:X}"),
+                        found: hdr.session_id.clone(),
+                    });
                 }
             }
         }
@@ -428,7 +442,8 @@ impl DmSession {
     fn fresh_nonce(&mut self) -> Vec<u8> {
         let n = (self.nonce_source)();
         self.client_nonce = Some(n.clone());
-        self.events.push_back(SessionEvent::NonceUpdated { direction: NonceDirection::ClientToServer, nonce: n.clone() });
+        self.events
+            .push_back(SessionEvent::NonceUpdated { direction: NonceDirection::ClientToServer, nonce: n.clone() });
         n
     }
 
@@ -498,6 +513,7 @@ impl DmSession {
         let mut alerts = Alerts::default();
         let (mut next_asked, mut aborted) = (false, false);
         let package1 = self.state == State::AwaitingPackage1;
+        self.assembly_fed = false;
         for command in &msg.body.commands {
             let answer = match command {
                 Command::Status(s) => {
@@ -535,6 +551,13 @@ impl DmSession {
                 }
             };
             statuses.extend(answer);
+        }
+        if !self.assembly_fed {
+            if let Some(a) = self.assembly.take() {
+                // The next chunk did not follow (OMA DM Protocol 1.2 §6.2: Alert 1225).
+                alerts.no_end_of_data = Some(a.uri);
+                self.in_flight.iter_mut().for_each(|f| f.chunking = false);
+            }
         }
         let package_over = msg.body.r#final && self.assembly.is_none();
         self.settle(package_over);
@@ -603,15 +626,22 @@ impl DmSession {
 
     /// Passes an item through large-object assembly: `Some(Ok(item))` when whole, `None` when
     /// buffered, `Some(Err(status))` when refused.
-    fn chunk(&mut self, cmd: &str, cmd_ref: Option<&str>, item: &Item, alerts: &mut Alerts) -> Option<Result<Item, u16>> {
+    fn chunk(
+        &mut self,
+        cmd: &str,
+        cmd_ref: Option<&str>,
+        item: &Item,
+        alerts: &mut Alerts,
+    ) -> Option<Result<Item, u16>> {
         let max = self.config.max_obj_size;
+        self.assembly_fed = true;
         if let Some(a) = &mut self.assembly {
             if a.continues(cmd, cmd_ref, item) {
                 return match a.push(item, max) {
                     Chunk::Buffered => None,
                     Chunk::Complete(whole) => {
                         self.assembly = None;
-                        Some(Ok(whole))
+                        Some(Ok(*whole))
                     }
                     Chunk::Refused(code) => {
                         self.assembly = None;
@@ -622,6 +652,7 @@ impl DmSession {
             // Something else came before the last chunk (OMA DM Protocol 1.2 §6.2: Alert 1225).
             alerts.no_end_of_data = Some(a.uri.clone());
             self.assembly = None;
+            self.in_flight.iter_mut().for_each(|f| f.chunking = false);
         }
         if !item.more_data {
             return Some(Ok(item.clone()));
@@ -820,9 +851,12 @@ impl DmSession {
             close = Some(CloseReason::Completed);
         }
         let hmac = match (&self.server_creds, self.hmac) {
-            (Some(c), true) => {
-                Some(auth::hmac_header(&c.username, &c.password, self.server_nonce.as_deref().unwrap_or_default(), &packed.bytes))
-            }
+            (Some(c), true) => Some(auth::hmac_header(
+                &c.username,
+                &c.password,
+                self.server_nonce.as_deref().unwrap_or_default(),
+                &packed.bytes,
+            )),
             _ => None,
         };
         self.last_sent_msg_id = Some(msg_id);

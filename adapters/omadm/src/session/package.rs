@@ -73,8 +73,7 @@ pub(crate) fn pack(
     let mut msg = SyncML { hdr, body: SyncBody { commands, r#final: true } };
     let (mut sent, mut too_large) = (Vec::new(), Vec::new());
     let mut bytes = None;
-    while take {
-        let Some(request) = outbox.pop_front() else { break };
+    while let Some(request) = if take { outbox.pop_front() } else { None } {
         let mark = next_id;
         let mut parts = Vec::new();
         msg.body.commands.push(build(&request.op, &mut next_id, &mut parts));
@@ -129,7 +128,10 @@ mod tests {
         let mut outbox: VecDeque<Request> = (0..10)
             .map(|i| Request::new(RequestHandle(i), Op::Replace { uri: format!("./N{i}"), value: Value::text("x") }))
             .collect();
-        outbox.insert(3, Request::new(RequestHandle(99), Op::Replace { uri: "./Big".into(), value: Value::text("y".repeat(4000)) }));
+        outbox.insert(
+            3,
+            Request::new(RequestHandle(99), Op::Replace { uri: "./Big".into(), value: Value::text("y".repeat(4000)) }),
+        );
         let mut seen = Vec::new();
         for _ in 0..20 {
             let p = pack(hdr(), vec![], &Alerts::default(), &mut outbox, true, Some(900), MediaType::DmXml).unwrap();

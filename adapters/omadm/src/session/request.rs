@@ -229,8 +229,7 @@ impl InFlight {
         if self.chunking || self.parts.first().and_then(|p| p.status).is_none() {
             return false;
         }
-        package_over
-            || self.parts.iter().all(|p| p.status.is_some() && (!p.get || p.status != Some(200) || p.answered))
+        package_over || self.parts.iter().all(|p| p.status.is_some() && (!p.get || p.status != Some(200) || p.answered))
     }
 
     /// The part statuses after the outer one (empty for a single command).
@@ -296,12 +295,10 @@ mod tests {
         let (mut id, mut parts) = (5, Vec::new());
         let cmd = build(&op, &mut id, &mut parts);
         assert_eq!(cmd.cmd_id(), Some("5"));
-        assert_eq!(parts.iter().map(|p| (p.cmd_id.as_str(), p.get)).collect::<Vec<_>>(), [
-            ("5", false),
-            ("6", false),
-            ("7", false),
-            ("8", true)
-        ]);
+        assert_eq!(
+            parts.iter().map(|p| (p.cmd_id.as_str(), p.get)).collect::<Vec<_>>(),
+            [("5", false), ("6", false), ("7", false), ("8", true)]
+        );
         assert_eq!(id, 9);
         let mut deep = Op::Get { uri: "./x".into() };
         for _ in 0..=MAX_NESTING {

@@ -1,0 +1,918 @@
+//! Whole DM sessions against the sans-I/O engine, driven by hand-built client messages on a
+//! simulated clock (a `Duration` since an arbitrary epoch), in XML and WBXML.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use proptest::prelude::*;
+use unidm_omadm::auth;
+use unidm_omadm::codec::{
+    self, Alert, Chal, Command, Cred, Data, Exec, Item, ItemCommand, Location, Meta, Results, Status, SyncBody,
+    SyncHdr, SyncML,
+};
+use unidm_omadm::session::{
+    ClientAuth, CloseReason, CredentialStore, Credentials, DmSession, GenericAlert, Initiator, NonceDirection, Op,
+    Reply, Request, RequestHandle, SessionConfig, SessionError, SessionEvent, Value,
+};
+
+const XML: &str = "application/vnd.syncml.dm+xml";
+const WBXML: &str = "application/vnd.syncml.dm+wbxml";
+const DEV: &str = "IMEI:493005100592800";
+const SERVER_URI: &str = "https://dm.example/dm";
+
+fn t(secs: u64) -> Duration {
+    Duration::from_secs(secs)
+}
+
+/// One device's secrets, as an adapter's store would hold them.
+#[derive(Clone, Default)]
+struct Store {
+    client: Option<Credentials>,
+    server: Option<Credentials>,
+    client_nonce: Option<Vec<u8>>,
+    server_nonce: Option<Vec<u8>>,
+}
+
+impl CredentialStore for Store {
+    fn client_credentials(&self, dev_id: &str, username: Option<&str>) -> Option<Credentials> {
+        let c = self.client.clone().filter(|_| dev_id == DEV)?;
+        username.is_none_or(|u| u == c.username).then_some(c)
+    }
+    fn server_credentials(&self, _: &str) -> Option<Credentials> {
+        self.server.clone()
+    }
+    fn client_nonce(&self, _: &str) -> Option<Vec<u8>> {
+        self.client_nonce.clone()
+    }
+    fn server_nonce(&self, _: &str) -> Option<Vec<u8>> {
+        self.server_nonce.clone()
+    }
+}
+
+fn store() -> Store {
+    Store {
+        client: Some(Credentials::new("dev", "client-secret")),
+        server: None,
+        client_nonce: Some(b"nonce-0".to_vec()),
+        server_nonce: None,
+    }
+}
+
+fn nonces() -> Box<dyn FnMut() -> Vec<u8> + Send> {
+    let mut n = 0u8;
+    Box::new(move || {
+        n = n.wrapping_add(1);
+        vec![0xA5, n, 0x5A, n]
+    })
+}
+
+fn session(config: SessionConfig, store: Store) -> DmSession {
+    DmSession::new(config, Arc::new(store), nonces(), t(0))
+}
+
+/// A hand-driven DM client.
+struct Client {
+    content_type: &'static str,
+    session_id: String,
+    msg_id: u64,
+    max_msg_size: Option<u64>,
+    cred: Option<Cred>,
+    user: Option<String>,
+    last_reply_msg: String,
+}
+
+impl Client {
+    fn new(content_type: &'static str, session_id: &str) -> Client {
+        Client {
+            content_type,
+            session_id: session_id.into(),
+            msg_id: 0,
+            max_msg_size: None,
+            cred: None,
+            user: None,
+            last_reply_msg: String::new(),
+        }
+    }
+
+    fn md5(mut self, user: &str, password: &str, nonce: &[u8]) -> Client {
+        self.set_md5(user, password, nonce);
+        self
+    }
+
+    fn set_md5(&mut self, user: &str, password: &str, nonce: &[u8]) {
+        self.user = Some(user.into());
+        self.cred = Some(cred(auth::AUTH_MD5, auth::md5_digest(user, password, nonce)));
+    }
+
+    fn message(&mut self, commands: Vec<Command>, r#final: bool) -> SyncML {
+        self.msg_id += 1;
+        SyncML {
+            hdr: SyncHdr {
+                ver_dtd: "1.2".into(),
+                ver_proto: "DM/1.2".into(),
+                session_id: self.session_id.clone(),
+                msg_id: self.msg_id.to_string(),
+                target: Location::uri(SERVER_URI),
+                source: Location { loc_uri: DEV.into(), loc_name: self.user.clone() },
+                resp_uri: None,
+                no_resp: false,
+                cred: self.cred.take(),
+                meta: self.max_msg_size.map(|m| Meta { max_msg_size: Some(m), ..Meta::default() }),
+            },
+            body: SyncBody { commands, r#final },
+        }
+    }
+
+    fn encode(&self, msg: &SyncML) -> Vec<u8> {
+        let enc = codec::MediaType::parse(self.content_type).unwrap().encoding();
+        codec::encode(msg, enc).unwrap()
+    }
+
+    /// Sends a message and returns the decoded reply.
+    fn send(&mut self, s: &mut DmSession, now: Duration, commands: Vec<Command>, r#final: bool) -> (SyncML, Reply) {
+        let msg = self.message(commands, r#final);
+        let bytes = self.encode(&msg);
+        s.handle_message(now, self.content_type, &bytes).expect("message taken");
+        self.take_reply(s)
+    }
+
+    fn take_reply(&mut self, s: &mut DmSession) -> (SyncML, Reply) {
+        let reply = s.poll_reply().expect("a reply");
+        assert_eq!(reply.content_type.as_str(), self.content_type, "replies in the client's encoding");
+        let msg = codec::decode(self.content_type, &reply.body).expect("the server writes valid SyncML");
+        self.last_reply_msg = msg.hdr.msg_id.clone();
+        (msg, reply)
+    }
+}
+
+fn cred(scheme: &str, data: String) -> Cred {
+    Cred { meta: Some(Meta { r#type: Some(scheme.into()), format: Some("b64".into()), ..Meta::default() }), data }
+}
+
+fn alert(cmd_id: u32, code: u16) -> Command {
+    Command::Alert(Alert { cmd_id: cmd_id.to_string(), code: Some(code), ..Alert::default() })
+}
+
+fn devinfo(cmd_id: u32) -> Command {
+    let item = |uri: &str, v: &str| Item {
+        source: Some(Location::uri(uri)),
+        data: Some(Data::Text(v.into())),
+        ..Item::default()
+    };
+    Command::Replace(ItemCommand {
+        cmd_id: cmd_id.to_string(),
+        items: vec![
+            item("./DevInfo/DevId", DEV),
+            item("./DevInfo/Man", "Acme"),
+            item("./DevInfo/Mod", "X1"),
+            item("./DevInfo/DmV", "1.2"),
+            item("./DevInfo/Lang", "en"),
+        ],
+        ..ItemCommand::default()
+    })
+}
+
+fn package1(code: u16) -> Vec<Command> {
+    vec![alert(1, code), devinfo(2)]
+}
+
+fn status(cmd_id: u32, msg_ref: &str, cmd_ref: &str, cmd: &str, code: u16) -> Command {
+    Command::Status(Status {
+        cmd_id: cmd_id.to_string(),
+        msg_ref: Some(msg_ref.into()),
+        cmd_ref: cmd_ref.into(),
+        cmd: cmd.into(),
+        code,
+        ..Status::default()
+    })
+}
+
+fn res(cmd_id: u32, msg_ref: &str, cmd_ref: &str, uri: &str, data: Data, meta: Option<Meta>, more: bool) -> Command {
+    Command::Results(Results {
+        cmd_id: cmd_id.to_string(),
+        msg_ref: Some(msg_ref.into()),
+        cmd_ref: cmd_ref.into(),
+        items: vec![Item {
+            source: Some(Location::uri(uri)),
+            data: Some(data),
+            meta,
+            more_data: more,
+            ..Item::default()
+        }],
+        ..Results::default()
+    })
+}
+
+fn statuses(msg: &SyncML) -> Vec<&Status> {
+    msg.body.commands.iter().filter_map(|c| if let Command::Status(s) = c { Some(s) } else { None }).collect()
+}
+
+fn hdr_status(msg: &SyncML) -> &Status {
+    statuses(msg).into_iter().find(|s| s.cmd == "SyncHdr").expect("a SyncHdr status")
+}
+
+fn status_of(msg: &SyncML, cmd: &str) -> Vec<u16> {
+    statuses(msg).iter().filter(|s| s.cmd == cmd).map(|s| s.code).collect()
+}
+
+fn commands(msg: &SyncML) -> Vec<&Command> {
+    msg.body.commands.iter().filter(|c| !matches!(c, Command::Status(_))).collect()
+}
+
+fn alerts(msg: &SyncML) -> Vec<u16> {
+    commands(msg).iter().filter_map(|c| if let Command::Alert(a) = c { a.code } else { None }).collect()
+}
+
+fn events(s: &mut DmSession) -> Vec<SessionEvent> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+fn next_nonce(st: &Status) -> Vec<u8> {
+    let n = st.chal.as_ref().and_then(|c| c.meta.next_nonce.as_deref()).expect("Chal with NextNonce");
+    B64.decode(n).unwrap()
+}
+
+/// Package 1 with md5 over the stored nonce, answered 212: returns the Package 2.
+fn open_md5(s: &mut DmSession, c: &mut Client, code: u16, enqueue: Vec<Request>) -> SyncML {
+    let msg = c.message(package1(code), true);
+    s.handle_message(t(0), c.content_type, &c.encode(&msg)).expect("package 1");
+    let ev = events(s);
+    assert!(
+        ev.iter().any(|e| matches!(e, SessionEvent::Authenticated { username, .. } if username == "dev")),
+        "{ev:?}"
+    );
+    assert!(ev.iter().any(|e| matches!(e, SessionEvent::DeviceInfo { dev_id, facts } if dev_id == DEV && facts.manufacturer.as_deref() == Some("Acme"))));
+    for r in enqueue {
+        s.enqueue(r).unwrap();
+    }
+    c.take_reply(s).0
+}
+
+fn get(h: u64, uri: &str) -> Request {
+    Request::new(RequestHandle(h), Op::Get { uri: uri.into() })
+}
+
+fn first_cmd_id(msg: &SyncML, name: &str) -> String {
+    commands(msg).iter().find(|c| c.name() == name).and_then(|c| c.cmd_id()).expect("command").to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn client_initiated_get_and_results(content_type: &'static str) {
+    let config = SessionConfig { resp_uri: Some("https://dm.example/dm".into()), ..SessionConfig::default() };
+    let mut s = session(config, store());
+    let mut c = Client::new(content_type, "1").md5("dev", "client-secret", b"nonce-0");
+    let p2 = open_md5(&mut s, &mut c, Alert::CLIENT_INITIATED, vec![get(7, "./DevDetail/FwV")]);
+    assert_eq!(s.initiator(), Some(Initiator::Client));
+    // Package 2: 212 with a fresh nonce, Alert and Replace answered, the Get, Final, RespURI.
+    assert_eq!(hdr_status(&p2).code, 212);
+    assert_eq!(hdr_status(&p2).msg_ref.as_deref(), Some("1"));
+    assert_eq!(hdr_status(&p2).cmd_ref, "0");
+    assert_eq!(status_of(&p2, "Alert"), [200]);
+    assert_eq!(status_of(&p2, "Replace"), [200]);
+    assert!(p2.body.r#final);
+    assert_eq!(p2.hdr.session_id, "1");
+    assert_eq!(p2.hdr.msg_id, "1");
+    assert_eq!(p2.hdr.target.loc_uri, DEV);
+    assert_eq!(p2.hdr.source.loc_uri, SERVER_URI);
+    let token = s.route_token().unwrap();
+    assert_eq!(p2.hdr.resp_uri, Some(format!("https://dm.example/dm?s={token}")));
+    assert_eq!(token, "1.IMEI%3A493005100592800");
+    let get_id = first_cmd_id(&p2, "Get");
+
+    // Package 3: the Get's Status and Results.
+    let meta = Meta { format: Some("chr".into()), ..Meta::default() };
+    let (p4, reply) = c.send(
+        &mut s,
+        t(1),
+        vec![
+            status(1, "1", "0", "SyncHdr", 200),
+            status(2, "1", &get_id, "Get", 200),
+            res(3, "1", &get_id, "./DevDetail/FwV", Data::Text("2.0.1".into()), Some(meta), false),
+        ],
+        true,
+    );
+    let ev = events(&mut s);
+    let SessionEvent::Response { request, status, results, parts } = &ev[0] else { panic!("{ev:?}") };
+    assert_eq!((*request, *status, parts.len()), (RequestHandle(7), 200, 0));
+    assert_eq!(results[0].source.as_ref().unwrap().loc_uri, "./DevDetail/FwV");
+    assert_eq!(results[0].data, Some(Data::Text("2.0.1".into())));
+    // Package 4: nothing left, only Status and Final: the session ends.
+    assert!(reply.ends_session);
+    assert!(p4.body.r#final);
+    assert!(commands(&p4).is_empty());
+    assert_eq!(hdr_status(&p4).code, 200);
+    assert_eq!(ev.last(), Some(&SessionEvent::Closed(CloseReason::Completed)));
+    assert!(s.is_closed());
+    assert_eq!(s.handle_message(t(2), content_type, b"x"), Err(SessionError::Closed));
+}
+
+#[test]
+fn client_initiated_session_with_get_and_results_xml() {
+    client_initiated_get_and_results(XML);
+}
+
+#[test]
+fn client_initiated_session_with_get_and_results_wbxml() {
+    client_initiated_get_and_results(WBXML);
+}
+
+#[test]
+fn server_initiated_session_takes_the_package0_session_id() {
+    let config = SessionConfig { notified_session_id: Some(0x1A2B), ..SessionConfig::default() };
+    for sid in ["1A2B", "1a2b", "2B1A"] {
+        let mut s = session(config.clone(), store());
+        let mut c = Client::new(WBXML, sid).md5("dev", "client-secret", b"nonce-0");
+        let p2 = open_md5(&mut s, &mut c, Alert::SERVER_INITIATED, vec![]);
+        assert_eq!(p2.hdr.session_id, sid.trim());
+        assert_eq!(s.initiator(), Some(Initiator::Server));
+    }
+    let mut s = session(config, store());
+    let mut c = Client::new(XML, "1A2C").md5("dev", "client-secret", b"nonce-0");
+    let msg = c.message(package1(Alert::SERVER_INITIATED), true);
+    let err = s.handle_message(t(0), XML, &c.encode(&msg)).unwrap_err();
+    assert!(matches!(err, SessionError::WrongSession { .. }), "{err:?}");
+}
+
+#[test]
+fn exec_with_correlator_then_generic_alert_in_a_later_session() {
+    let mut s = session(SessionConfig::default(), store());
+    let mut c = Client::new(XML, "3").md5("dev", "client-secret", b"nonce-0");
+    let exec = Request::new(
+        RequestHandle(1),
+        Op::Exec { uri: "./FUMO/fw/DownloadAndUpdate".into(), data: None, correlator: Some("op-42".into()) },
+    );
+    let p2 = open_md5(&mut s, &mut c, Alert::CLIENT_INITIATED, vec![exec]);
+    let Some(Command::Exec(Exec { correlator, cmd_id, .. })) = commands(&p2).first().copied() else { panic!() };
+    assert_eq!(correlator.as_deref(), Some("op-42"));
+    let (_, reply) =
+        c.send(&mut s, t(1), vec![status(1, "1", "0", "SyncHdr", 200), status(2, "1", cmd_id, "Exec", 202)], true);
+    assert!(reply.ends_session);
+    let ev = events(&mut s);
+    assert_eq!(
+        ev[0],
+        SessionEvent::Response { request: RequestHandle(1), status: 202, results: vec![], parts: vec![] }
+    );
+
+    // Later: the client opens a session to report the outcome (nonce rotated by session 1).
+    let nonce = match ev.iter().find(|e| matches!(e, SessionEvent::NonceUpdated { .. })) {
+        None => b"nonce-0".to_vec(),
+        Some(_) => unreachable!("session 1's nonce was issued in Package 2, before these events"),
+    };
+    let _ = nonce;
+    let store2 = Store { client_nonce: Some(vec![0xA5, 1, 0x5A, 1]), ..store() };
+    let mut s2 = session(SessionConfig::default(), store2);
+    let mut c2 = Client::new(WBXML, "4").md5("dev", "client-secret", &[0xA5, 1, 0x5A, 1]);
+    let generic = Command::Alert(Alert {
+        cmd_id: "2".into(),
+        code: Some(Alert::GENERIC_ALERT),
+        correlator: Some("op-42".into()),
+        items: vec![Item {
+            source: Some(Location::uri("./FUMO/fw")),
+            meta: Some(Meta {
+                r#type: Some("org.openmobilealliance.dm.firmwareupdate.downloadandupdate".into()),
+                format: Some("int".into()),
+                mark: Some("critical".into()),
+                ..Meta::default()
+            }),
+            data: Some(Data::Text("200".into())),
+            ..Item::default()
+        }],
+        ..Alert::default()
+    });
+    let (p2, _) = c2.send(&mut s2, t(10), vec![alert(1, Alert::CLIENT_INITIATED), generic, devinfo(3)], true);
+    assert_eq!(status_of(&p2, "Alert"), [200, 200]);
+    let ev = events(&mut s2);
+    let ga = ev.iter().find_map(|e| if let SessionEvent::GenericAlert(g) = e { Some(g.clone()) } else { None });
+    assert_eq!(
+        ga,
+        Some(GenericAlert {
+            correlator: Some("op-42".into()),
+            source: Some("./FUMO/fw".into()),
+            target: None,
+            r#type: Some("org.openmobilealliance.dm.firmwareupdate.downloadandupdate".into()),
+            format: Some("int".into()),
+            mark: Some("critical".into()),
+            data: Some(Data::Text("200".into())),
+        })
+    );
+}
+
+#[test]
+fn multi_message_packages_both_ways_with_a_small_max_msg_size() {
+    let mut s = session(SessionConfig { client_auth: ClientAuth::None, ..SessionConfig::default() }, store());
+    let mut c = Client::new(XML, "5");
+    c.max_msg_size = Some(1100);
+    let p1 = c.message(package1(Alert::CLIENT_INITIATED), true);
+    s.handle_message(t(0), XML, &c.encode(&p1)).unwrap();
+    for i in 0..12 {
+        s.enqueue(Request::new(
+            RequestHandle(i),
+            Op::Replace { uri: format!("./Vendor/Setting{i}"), value: Value::text(format!("value number {i}")) },
+        ))
+        .unwrap();
+    }
+    let (mut msg, mut reply) = c.take_reply(&mut s);
+    let mut sent = 0;
+    let mut messages = 0;
+    loop {
+        messages += 1;
+        assert!(reply.body.len() <= 1100, "message of {} bytes", reply.body.len());
+        let ids: Vec<String> = commands(&msg).iter().filter_map(|c| c.cmd_id().map(str::to_owned)).collect();
+        sent += ids.len();
+        let mut answer = vec![status(1, &msg.hdr.msg_id, "0", "SyncHdr", 200)];
+        for (n, id) in ids.iter().enumerate() {
+            answer.push(status(n as u32 + 2, &msg.hdr.msg_id, id, "Replace", 200));
+        }
+        if msg.body.r#final {
+            (msg, reply) = c.send(&mut s, t(messages), answer, true);
+            break;
+        }
+        answer.push(alert(90, Alert::NEXT_MESSAGE));
+        (msg, reply) = c.send(&mut s, t(messages), answer, true);
+    }
+    assert!(messages > 2, "split into {messages} messages");
+    assert_eq!(sent, 12);
+    let ev = events(&mut s);
+    let answered = ev.iter().filter(|e| matches!(e, SessionEvent::Response { status: 200, .. })).count();
+    assert_eq!(answered, 12, "{ev:?}");
+    assert!(reply.ends_session);
+    let _ = msg;
+
+    // The client's package in two messages: the server asks for the next with Alert 1222.
+    let mut s = session(SessionConfig { client_auth: ClientAuth::None, ..SessionConfig::default() }, store());
+    let mut c = Client::new(WBXML, "6");
+    let (p, _) = c.send(&mut s, t(0), vec![alert(1, Alert::CLIENT_INITIATED)], false);
+    assert_eq!(alerts(&p), [Alert::NEXT_MESSAGE]);
+    assert_eq!(status_of(&p, "Alert"), [200]);
+    assert!(events(&mut s).is_empty(), "Package 1 is not over yet");
+    s.enqueue(get(1, "./DevInfo/Mod")).unwrap();
+    let (p, _) = c.send(&mut s, t(1), vec![devinfo(1)], true);
+    assert_eq!(status_of(&p, "Replace"), [200]);
+    assert_eq!(commands(&p).len(), 1, "the Get");
+    assert!(events(&mut s).iter().any(|e| matches!(e, SessionEvent::DeviceInfo { .. })));
+}
+
+#[test]
+fn chunked_results_are_assembled_and_checked() {
+    let config = SessionConfig { client_auth: ClientAuth::None, max_obj_size: 64, ..SessionConfig::default() };
+    let mut s = session(config, store());
+    let mut c = Client::new(XML, "7");
+    let p1 = c.message(package1(Alert::CLIENT_INITIATED), true);
+    s.handle_message(t(0), XML, &c.encode(&p1)).unwrap();
+    s.enqueue(get(1, "./Big")).unwrap();
+    s.enqueue(get(2, "./Bad")).unwrap();
+    let (p2, _) = c.take_reply(&mut s);
+    events(&mut s);
+    let ids: Vec<String> = commands(&p2).iter().map(|c| c.cmd_id().unwrap().to_owned()).collect();
+    let size = Meta { size: Some(10), ..Meta::default() };
+    let hs = status(1, "1", "0", "SyncHdr", 200);
+    let (p, _) = c.send(
+        &mut s,
+        t(1),
+        vec![
+            hs.clone(),
+            status(2, "1", &ids[0], "Get", 200),
+            status(3, "1", &ids[1], "Get", 200),
+            res(4, "1", &ids[0], "./Big", Data::Text("0123".into()), Some(size.clone()), true),
+        ],
+        false,
+    );
+    assert_eq!(status_of(&p, "Results"), [213]);
+    assert_eq!(alerts(&p), [Alert::NEXT_MESSAGE]);
+    let (p, _) =
+        c.send(&mut s, t(2), vec![res(1, "1", &ids[0], "./Big", Data::Text("4567".into()), None, true)], false);
+    assert_eq!(status_of(&p, "Results"), [213]);
+    let (p, _) = c.send(
+        &mut s,
+        t(3),
+        vec![
+            res(1, "1", &ids[0], "./Big", Data::Text("89".into()), None, false),
+            res(2, "1", &ids[1], "./Bad", Data::Text("abc".into()), Some(size), true),
+        ],
+        false,
+    );
+    assert_eq!(status_of(&p, "Results"), [200, 213]);
+    let ev = events(&mut s);
+    let SessionEvent::Response { request: RequestHandle(1), results, .. } = &ev[0] else { panic!("{ev:?}") };
+    assert_eq!(results[0].data, Some(Data::Text("0123456789".into())));
+    assert!(!results[0].more_data);
+    // The second object ends short of its announced Size: 424.
+    let (p, _) = c.send(&mut s, t(4), vec![res(1, "1", &ids[1], "./Bad", Data::Text("d".into()), None, false)], true);
+    assert_eq!(status_of(&p, "Results"), [424]);
+    assert!(events(&mut s)
+        .iter()
+        .any(|e| matches!(e, SessionEvent::Response { request: RequestHandle(2), results, .. } if results.is_empty())));
+
+    // An object larger than MaxObjSize is refused (413); one interrupted gets Alert 1225.
+    let mut s =
+        session(SessionConfig { client_auth: ClientAuth::None, max_obj_size: 64, ..SessionConfig::default() }, store());
+    let mut c = Client::new(WBXML, "8");
+    let p1 = c.message(package1(Alert::CLIENT_INITIATED), true);
+    s.handle_message(t(0), WBXML, &c.encode(&p1)).unwrap();
+    s.enqueue(get(1, "./A")).unwrap();
+    s.enqueue(get(2, "./B")).unwrap();
+    let (p2, _) = c.take_reply(&mut s);
+    let ids: Vec<String> = commands(&p2).iter().map(|c| c.cmd_id().unwrap().to_owned()).collect();
+    let huge = Meta { size: Some(1000), ..Meta::default() };
+    let (p, _) = c.send(
+        &mut s,
+        t(1),
+        vec![
+            res(1, "1", &ids[0], "./A", Data::Text("x".into()), Some(huge), true),
+            res(2, "1", &ids[1], "./B", Data::Opaque(vec![1, 2]), None, true),
+        ],
+        false,
+    );
+    assert_eq!(status_of(&p, "Results"), [413, 213]);
+    let (p, _) = c.send(&mut s, t(2), vec![status(1, "1", &ids[0], "Get", 200)], true);
+    assert_eq!(alerts(&p), [Alert::NO_END_OF_DATA]);
+}
+
+#[test]
+fn md5_wrong_password_then_new_nonce_then_replay_refused() {
+    let mut s = session(SessionConfig::default(), store());
+    let mut c = Client::new(XML, "9").md5("dev", "wrong", b"nonce-0");
+    let (p, reply) = c.send(&mut s, t(0), package1(Alert::CLIENT_INITIATED), true);
+    let hs = hdr_status(&p);
+    assert_eq!(hs.code, 401);
+    assert_eq!(hs.chal.as_ref().unwrap().meta.r#type.as_deref(), Some(auth::AUTH_MD5));
+    assert_eq!(hs.chal.as_ref().unwrap().meta.format.as_deref(), Some("b64"));
+    assert!(commands(&p).is_empty() && !reply.ends_session);
+    let nonce = next_nonce(hs);
+    let ev = events(&mut s);
+    assert!(ev.contains(&SessionEvent::AuthFailed { code: 401, failures: 1 }));
+    assert!(
+        ev.contains(&SessionEvent::NonceUpdated { direction: NonceDirection::ClientToServer, nonce: nonce.clone() })
+    );
+    // No credentials at all: 407, another fresh nonce.
+    let (p, _) = c.send(&mut s, t(1), package1(Alert::CLIENT_INITIATED), true);
+    assert_eq!(hdr_status(&p).code, 407);
+    let nonce = next_nonce(hdr_status(&p));
+    // The right password over the newest nonce: 212 and the next session's nonce.
+    c.set_md5("dev", "client-secret", &nonce);
+    let (p, _) = c.send(&mut s, t(2), package1(Alert::CLIENT_INITIATED), true);
+    assert_eq!(hdr_status(&p).code, 212);
+    let stored = next_nonce(hdr_status(&p));
+    assert_ne!(stored, nonce);
+
+    // A later session replaying the old digest (over `nonce`) fails against the stored one.
+    let store2 = Store { client_nonce: Some(stored.clone()), ..store() };
+    let mut s2 = session(SessionConfig::default(), store2);
+    let mut c2 = Client::new(XML, "10").md5("dev", "client-secret", &nonce);
+    let (p, _) = c2.send(&mut s2, t(0), package1(Alert::CLIENT_INITIATED), true);
+    assert_eq!(hdr_status(&p).code, 401);
+    // A client hashing the base64 text of the nonce is accepted as well.
+    let fresh = next_nonce(hdr_status(&p));
+    c2.set_md5("dev", "client-secret", B64.encode(&fresh).as_bytes());
+    let (p, _) = c2.send(&mut s2, t(1), package1(Alert::CLIENT_INITIATED), true);
+    assert_eq!(hdr_status(&p).code, 212);
+}
+
+#[test]
+fn auth_failures_are_bounded() {
+    let mut s = session(SessionConfig { max_auth_failures: 2, ..SessionConfig::default() }, store());
+    let mut c = Client::new(WBXML, "11");
+    let (_, r) = c.send(&mut s, t(0), package1(Alert::CLIENT_INITIATED), true);
+    assert!(!r.ends_session);
+    c.set_md5("dev", "bad", b"x");
+    let (p, r) = c.send(&mut s, t(1), package1(Alert::CLIENT_INITIATED), true);
+    assert_eq!(hdr_status(&p).code, 401, "still a SyncML status inside an HTTP 200");
+    assert!(r.ends_session);
+    assert_eq!(events(&mut s).last(), Some(&SessionEvent::Closed(CloseReason::AuthFailed)));
+}
+
+#[test]
+fn basic_auth_and_unknown_devices() {
+    let config = SessionConfig { client_auth: ClientAuth::Basic, ..SessionConfig::default() };
+    let mut s = session(config.clone(), store());
+    let mut c = Client::new(XML, "12");
+    c.cred = Some(cred(auth::AUTH_BASIC, auth::basic("dev", "client-secret")));
+    let (p, _) = c.send(&mut s, t(0), package1(Alert::CLIENT_INITIATED), true);
+    assert_eq!(hdr_status(&p).code, 212);
+    let mut s = session(config, Store::default());
+    let mut c = Client::new(XML, "13");
+    c.cred = Some(cred(auth::AUTH_BASIC, auth::basic("dev", "client-secret")));
+    let (p, _) = c.send(&mut s, t(0), package1(Alert::CLIENT_INITIATED), true);
+    assert_eq!(hdr_status(&p).code, 401, "a device the store does not know");
+}
+
+fn hmac_send(
+    s: &mut DmSession,
+    c: &mut Client,
+    now: Duration,
+    cmds: Vec<Command>,
+    nonce: &[u8],
+    tamper: bool,
+) -> (SyncML, Reply) {
+    let msg = c.message(cmds, true);
+    let mut body = c.encode(&msg);
+    let header = auth::hmac_header("dev", "client-secret", nonce, &body);
+    if tamper {
+        // A changed value, the document still well-formed.
+        let at = body.windows(4).position(|w| w == b"Acme").expect("DevInfo in the body");
+        body[at + 3] = b'E';
+    }
+    match s.handle_message_with_hmac(now, c.content_type, Some(&header), &body) {
+        Ok(()) => c.take_reply(s),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn hmac_good_and_tampered() {
+    let st =
+        Store { server: Some(Credentials::new("srv", "server-secret")), server_nonce: Some(b"sn".to_vec()), ..store() };
+    let config = SessionConfig { client_auth: ClientAuth::Hmac, ..SessionConfig::default() };
+    let mut s = session(config.clone(), st.clone());
+    let mut c = Client::new(WBXML, "14");
+    let (p, reply) = hmac_send(&mut s, &mut c, t(0), package1(Alert::CLIENT_INITIATED), b"nonce-0", false);
+    let hs = hdr_status(&p);
+    assert_eq!(hs.code, 200, "an HMAC-authenticated header is answered 200");
+    assert_eq!(hs.chal.as_ref().unwrap().meta.r#type.as_deref(), Some(auth::AUTH_MAC));
+    let nonce = next_nonce(hs);
+    // The reply carries the server's mac over its exact body, with the client's nonce for it.
+    let h = auth::HmacHeader::parse(reply.hmac.as_deref().expect("x-syncml-hmac")).unwrap();
+    assert_eq!(h.username, "srv");
+    assert!(h.verify("server-secret", b"sn", &reply.body));
+    assert!(p.hdr.cred.is_none(), "HMAC replaces the server Cred");
+    s.enqueue(get(1, "./DevInfo/Mod")).unwrap_or(());
+    // The session already ended (nothing was queued); a new one for the tampered case.
+    let _ = nonce;
+    let mut s = session(config, st);
+    let mut c = Client::new(XML, "15");
+    let (p, _) = hmac_send(&mut s, &mut c, t(0), package1(Alert::CLIENT_INITIATED), b"nonce-0", true);
+    assert_eq!(hdr_status(&p).code, 401);
+    let nonce = next_nonce(hdr_status(&p));
+    assert!(events(&mut s).iter().any(|e| matches!(e, SessionEvent::AuthFailed { code: 401, .. })));
+    // Missing header in an HMAC session: 407.
+    let (p, _) = c.send(&mut s, t(1), package1(Alert::CLIENT_INITIATED), true);
+    assert_eq!(hdr_status(&p).code, 407);
+    let nonce2 = next_nonce(hdr_status(&p));
+    assert_ne!(nonce, nonce2);
+    let (p, _) = hmac_send(&mut s, &mut c, t(2), package1(Alert::CLIENT_INITIATED), &nonce2, false);
+    assert_eq!(hdr_status(&p).code, 200);
+}
+
+#[test]
+fn server_credentials_are_verifiable_and_resent_after_a_challenge() {
+    let st = Store {
+        server: Some(Credentials::new("srv", "server-secret")),
+        server_nonce: Some(b"sn-1".to_vec()),
+        ..store()
+    };
+    let mut s = session(SessionConfig::default(), st);
+    let mut c = Client::new(XML, "16").md5("dev", "client-secret", b"nonce-0");
+    let p2 = open_md5(&mut s, &mut c, Alert::CLIENT_INITIATED, vec![get(1, "./DevInfo/Lang")]);
+    let cred = p2.hdr.cred.as_ref().expect("server Cred");
+    assert_eq!(cred.meta.as_ref().unwrap().r#type.as_deref(), Some(auth::AUTH_MD5));
+    assert!(auth::verify_md5(&cred.data, "srv", "server-secret", b"sn-1"));
+    // The client refuses it (stale nonce) and challenges with a new one: the Get comes again.
+    let refusal = Command::Status(Status {
+        cmd_id: "1".into(),
+        msg_ref: Some("1".into()),
+        cmd_ref: "0".into(),
+        cmd: "SyncHdr".into(),
+        code: 401,
+        chal: Some(Chal {
+            meta: Meta {
+                r#type: Some(auth::AUTH_MD5.into()),
+                format: Some("b64".into()),
+                next_nonce: Some(B64.encode(b"sn-2")),
+                ..Meta::default()
+            },
+        }),
+        ..Status::default()
+    });
+    let (p4, reply) = c.send(&mut s, t(1), vec![refusal], true);
+    assert!(!reply.ends_session);
+    let cred = p4.hdr.cred.as_ref().expect("server Cred again");
+    assert!(auth::verify_md5(&cred.data, "srv", "server-secret", b"sn-2"));
+    assert_eq!(commands(&p4).len(), 1, "the Get is sent again");
+    let ev = events(&mut s);
+    assert!(ev.contains(&SessionEvent::ServerAuthRefused { code: 401 }));
+    assert!(
+        ev.contains(&SessionEvent::NonceUpdated { direction: NonceDirection::ServerToClient, nonce: b"sn-2".to_vec() })
+    );
+    let id = first_cmd_id(&p4, "Get");
+    let (p6, reply) = c.send(
+        &mut s,
+        t(2),
+        vec![
+            status(1, &p4.hdr.msg_id, "0", "SyncHdr", 212),
+            status(2, &p4.hdr.msg_id, &id, "Get", 200),
+            res(3, &p4.hdr.msg_id, &id, "./DevInfo/Lang", Data::Text("en".into()), None, false),
+        ],
+        true,
+    );
+    assert!(p6.hdr.cred.is_none(), "accepted: no more Cred");
+    assert!(reply.ends_session);
+    assert!(events(&mut s)
+        .iter()
+        .any(|e| matches!(e, SessionEvent::Response { request: RequestHandle(1), status: 200, .. })));
+}
+
+#[test]
+fn atomic_and_sequence_report_their_parts() {
+    let mut s = session(SessionConfig { client_auth: ClientAuth::None, ..SessionConfig::default() }, store());
+    let mut c = Client::new(XML, "17");
+    let p1 = c.message(package1(Alert::CLIENT_INITIATED), true);
+    s.handle_message(t(0), XML, &c.encode(&p1)).unwrap();
+    s.enqueue(Request::new(
+        RequestHandle(5),
+        Op::Atomic(vec![
+            Op::Add { uri: "./Vendor/X".into(), value: Some(Value::text("1").with_format("int")) },
+            Op::Copy { target: "./Vendor/Y".into(), source: "./Vendor/X".into() },
+            Op::Sequence(vec![Op::Get { uri: "./Vendor/Y".into() }, Op::Delete { uri: "./Vendor/X".into() }]),
+        ]),
+    ))
+    .unwrap();
+    let (p2, _) = c.take_reply(&mut s);
+    let Command::Atomic(a) = commands(&p2)[0] else { panic!() };
+    assert_eq!(a.commands.len(), 3);
+    events(&mut s);
+    let m = &p2.hdr.msg_id;
+    let id = |k: u32| (a.cmd_id.parse::<u32>().unwrap() + k).to_string();
+    let (_, reply) = c.send(
+        &mut s,
+        t(1),
+        vec![
+            status(1, m, "0", "SyncHdr", 200),
+            status(2, m, &id(0), "Atomic", 200),
+            status(3, m, &id(1), "Add", 200),
+            status(4, m, &id(2), "Copy", 200),
+            status(5, m, &id(3), "Sequence", 200),
+            status(6, m, &id(4), "Get", 200),
+            res(7, m, &id(4), "./Vendor/Y", Data::Text("1".into()), None, false),
+            status(8, m, &id(5), "Delete", 200),
+        ],
+        true,
+    );
+    assert!(reply.ends_session);
+    let ev = events(&mut s);
+    let SessionEvent::Response { request, status, results, parts } = &ev[0] else { panic!("{ev:?}") };
+    assert_eq!((*request, *status), (RequestHandle(5), 200));
+    assert_eq!(parts, &[200, 200, 200, 200, 200]);
+    assert_eq!(results.len(), 1);
+}
+
+#[test]
+fn bad_input_gets_a_status_or_a_typed_error() {
+    let mut s = session(SessionConfig { client_auth: ClientAuth::None, ..SessionConfig::default() }, store());
+    // Garbage, and a media type that is not SyncML.
+    assert!(matches!(s.handle_message(t(0), XML, b"\x00\x01garbage"), Err(SessionError::Codec(_))));
+    assert!(matches!(s.handle_message(t(0), "text/plain", b"<SyncML/>"), Err(SessionError::Codec(_))));
+    let mut c = Client::new(XML, "20");
+    let (p, _) = c.send(&mut s, t(0), package1(Alert::CLIENT_INITIATED), true);
+    assert_eq!(hdr_status(&p).code, 200);
+    s.enqueue(get(1, "./DevInfo/Mod")).unwrap_or(());
+    // Nothing was queued: the session closed with Package 2. A fresh one for the rest.
+    let mut s = session(SessionConfig { client_auth: ClientAuth::None, ..SessionConfig::default() }, store());
+    let mut c = Client::new(WBXML, "21");
+    let p1 = c.message(package1(Alert::CLIENT_INITIATED), true);
+    s.handle_message(t(0), WBXML, &c.encode(&p1)).unwrap();
+    s.enqueue(get(1, "./DevInfo/Mod")).unwrap();
+    c.take_reply(&mut s);
+    // A message of another session, and of another device.
+    let mut other = Client::new(WBXML, "99");
+    other.msg_id = 1;
+    let m = other.message(vec![], true);
+    assert!(matches!(s.handle_message(t(1), WBXML, &other.encode(&m)), Err(SessionError::WrongSession { .. })));
+    let mut m = c.message(vec![], true);
+    c.msg_id -= 1;
+    m.hdr.source.loc_uri = "IMEI:1".into();
+    assert!(matches!(s.handle_message(t(1), WBXML, &c.encode(&m)), Err(SessionError::WrongDevice { .. })));
+    // MsgID out of order, then repeated: refused with a SyncHdr Status 400.
+    c.msg_id += 5;
+    let (p, r) = c.send(&mut s, t(2), vec![status(1, "1", "0", "SyncHdr", 200)], true);
+    assert_eq!(hdr_status(&p).code, 400);
+    assert!(commands(&p).is_empty() && !r.ends_session);
+    c.msg_id = 0;
+    let (p, _) = c.send(&mut s, t(3), vec![status(1, "1", "0", "SyncHdr", 200)], true);
+    assert_eq!(hdr_status(&p).code, 400, "MsgID 1 again");
+    // Missing Final without 1222: the server asks for the next message.
+    let (p, _) = c.send(&mut s, t(4), vec![status(1, "1", "0", "SyncHdr", 200)], false);
+    assert_eq!(alerts(&p), [Alert::NEXT_MESSAGE]);
+    // A reply must be polled before the next message.
+    let m = c.message(vec![], true);
+    s.handle_message(t(5), WBXML, &c.encode(&m)).unwrap();
+    assert_eq!(s.handle_message(t(5), WBXML, &c.encode(&m)), Err(SessionError::ReplyPending));
+}
+
+#[test]
+fn the_session_times_out_and_gives_back_its_requests() {
+    let mut s =
+        session(SessionConfig { client_auth: ClientAuth::None, timeout: t(30), ..SessionConfig::default() }, store());
+    let mut c = Client::new(XML, "22");
+    let p1 = c.message(package1(Alert::CLIENT_INITIATED), true);
+    s.handle_message(t(0), XML, &c.encode(&p1)).unwrap();
+    s.enqueue(get(1, "./A")).unwrap();
+    c.take_reply(&mut s);
+    s.enqueue(get(2, "./B")).unwrap();
+    events(&mut s);
+    assert_eq!(s.poll_timeout(), Some(t(30)));
+    s.handle_timeout(t(29));
+    assert!(!s.is_closed());
+    s.handle_timeout(t(30));
+    assert_eq!(
+        events(&mut s),
+        [
+            SessionEvent::Abandoned { request: RequestHandle(1), sent: true },
+            SessionEvent::Abandoned { request: RequestHandle(2), sent: false },
+            SessionEvent::Closed(CloseReason::TimedOut),
+        ]
+    );
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn session_abort_ends_the_session() {
+    let mut s = session(SessionConfig { client_auth: ClientAuth::None, ..SessionConfig::default() }, store());
+    let mut c = Client::new(XML, "23");
+    let p1 = c.message(package1(Alert::CLIENT_INITIATED), true);
+    s.handle_message(t(0), XML, &c.encode(&p1)).unwrap();
+    s.enqueue(get(1, "./A")).unwrap();
+    c.take_reply(&mut s);
+    let (p, r) = c.send(&mut s, t(1), vec![alert(1, Alert::SESSION_ABORT)], true);
+    assert!(r.ends_session);
+    assert_eq!(status_of(&p, "Alert"), [200]);
+    assert_eq!(events(&mut s).last(), Some(&SessionEvent::Closed(CloseReason::Aborted)));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Step {
+    /// A message of this session with arbitrary commands.
+    Message {
+        msg_id: u64,
+        commands: Vec<Command>,
+        r#final: bool,
+        wbxml: bool,
+    },
+    /// Any decodable message.
+    Foreign(Box<SyncML>),
+    /// Random bytes.
+    Garbage(Vec<u8>),
+    Enqueue(u64),
+    Tick(u64),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (1u64..8, prop::collection::vec(common::command_with(common::data()), 0..5), any::<bool>(), any::<bool>())
+            .prop_map(|(msg_id, commands, r#final, wbxml)| Step::Message { msg_id, commands, r#final, wbxml }),
+        1 => common::message().prop_map(|m| Step::Foreign(Box::new(m))),
+        1 => prop::collection::vec(any::<u8>(), 0..64).prop_map(Step::Garbage),
+        1 => (0u64..4).prop_map(Step::Enqueue),
+        1 => (0u64..100).prop_map(Step::Tick),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn arbitrary_message_sequences_never_panic(steps in prop::collection::vec(step(), 1..12), auth in 0u8..3) {
+        let client_auth = [ClientAuth::None, ClientAuth::Md5, ClientAuth::Hmac][auth as usize];
+        let st = Store { server: Some(Credentials::new("srv", "pw")), ..store() };
+        let mut s = session(SessionConfig { client_auth, max_queued: 4, ..SessionConfig::default() }, st);
+        let mut now = 0;
+        let mut c = Client::new(XML, "1");
+        let p1 = c.message(package1(Alert::CLIENT_INITIATED), true);
+        let _ = s.handle_message(t(0), XML, &c.encode(&p1));
+        for step in steps {
+            let (ct, body) = match step {
+                Step::Message { msg_id, commands, r#final, wbxml } => {
+                    c.msg_id = msg_id - 1;
+                    c.content_type = if wbxml { WBXML } else { XML };
+                    let m = c.message(commands, r#final);
+                    match codec::encode(&m, codec::MediaType::parse(c.content_type).unwrap().encoding()) {
+                        Ok(b) => (c.content_type, b),
+                        Err(_) => continue,
+                    }
+                }
+                Step::Foreign(m) => (XML, codec::encode(&m, codec::Encoding::Xml).unwrap()),
+                Step::Garbage(b) => (WBXML, b),
+                Step::Enqueue(h) => {
+                    let _ = s.enqueue(get(h, "./X"));
+                    continue;
+                }
+                Step::Tick(d) => {
+                    now += d;
+                    s.handle_timeout(t(now));
+                    continue;
+                }
+            };
+            let _ = s.handle_message_with_hmac(t(now), ct, Some("username=\"dev\", mac=AAAA"), &body);
+            if let Some(reply) = s.poll_reply() {
+                prop_assert!(codec::decode(reply.content_type.as_str(), &reply.body).is_ok());
+            }
+            while s.poll_event().is_some() {}
+        }
+    }
+}
