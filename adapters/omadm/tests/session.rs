@@ -358,12 +358,7 @@ fn exec_with_correlator_then_generic_alert_in_a_later_session() {
         SessionEvent::Response { request: RequestHandle(1), status: 202, results: vec![], parts: vec![] }
     );
 
-    // Later: the client opens a session to report the outcome (nonce rotated by session 1).
-    let nonce = match ev.iter().find(|e| matches!(e, SessionEvent::NonceUpdated { .. })) {
-        None => b"nonce-0".to_vec(),
-        Some(_) => unreachable!("session 1's nonce was issued in Package 2, before these events"),
-    };
-    let _ = nonce;
+    // Later: the client opens a session to report the outcome, with the nonce session 1 gave.
     let store2 = Store { client_nonce: Some(vec![0xA5, 1, 0x5A, 1]), ..store() };
     let mut s2 = session(SessionConfig::default(), store2);
     let mut c2 = Client::new(WBXML, "4").md5("dev", "client-secret", &[0xA5, 1, 0x5A, 1]);
@@ -630,7 +625,12 @@ fn hmac_good_and_tampered() {
     let config = SessionConfig { client_auth: ClientAuth::Hmac, ..SessionConfig::default() };
     let mut s = session(config.clone(), st.clone());
     let mut c = Client::new(WBXML, "14");
-    let (p, reply) = hmac_send(&mut s, &mut c, t(0), package1(Alert::CLIENT_INITIATED), b"nonce-0", false);
+    let msg = c.message(package1(Alert::CLIENT_INITIATED), true);
+    let body = c.encode(&msg);
+    let header = auth::hmac_header("dev", "client-secret", b"nonce-0", &body);
+    s.handle_message_with_hmac(t(0), WBXML, Some(&header), &body).unwrap();
+    s.enqueue(get(1, "./DevInfo/Mod")).unwrap();
+    let (p, reply) = c.take_reply(&mut s);
     let hs = hdr_status(&p);
     assert_eq!(hs.code, 200, "an HMAC-authenticated header is answered 200");
     assert_eq!(hs.chal.as_ref().unwrap().meta.r#type.as_deref(), Some(auth::AUTH_MAC));
@@ -640,9 +640,25 @@ fn hmac_good_and_tampered() {
     assert_eq!(h.username, "srv");
     assert!(h.verify("server-secret", b"sn", &reply.body));
     assert!(p.hdr.cred.is_none(), "HMAC replaces the server Cred");
-    s.enqueue(get(1, "./DevInfo/Mod")).unwrap_or(());
-    // The session already ended (nothing was queued); a new one for the tampered case.
-    let _ = nonce;
+    // Package 3 under the new nonce; every message gets another.
+    let id = first_cmd_id(&p, "Get");
+    let (p4, reply) = hmac_send(
+        &mut s,
+        &mut c,
+        t(1),
+        vec![
+            status(1, "1", "0", "SyncHdr", 200),
+            status(2, "1", &id, "Get", 200),
+            res(3, "1", &id, "./DevInfo/Mod", Data::Text("X1".into()), None, false),
+        ],
+        &nonce,
+        false,
+    );
+    assert_eq!(hdr_status(&p4).code, 200);
+    assert_ne!(next_nonce(hdr_status(&p4)), nonce);
+    assert!(reply.ends_session && reply.hmac.is_some());
+    assert!(events(&mut s).iter().any(|e| matches!(e, SessionEvent::Response { request: RequestHandle(1), .. })));
+    // A tampered body.
     let mut s = session(config, st);
     let mut c = Client::new(XML, "15");
     let (p, _) = hmac_send(&mut s, &mut c, t(0), package1(Alert::CLIENT_INITIATED), b"nonce-0", true);
@@ -769,8 +785,7 @@ fn bad_input_gets_a_status_or_a_typed_error() {
     let mut c = Client::new(XML, "20");
     let (p, _) = c.send(&mut s, t(0), package1(Alert::CLIENT_INITIATED), true);
     assert_eq!(hdr_status(&p).code, 200);
-    s.enqueue(get(1, "./DevInfo/Mod")).unwrap_or(());
-    // Nothing was queued: the session closed with Package 2. A fresh one for the rest.
+    assert!(s.is_closed(), "nothing was queued: Package 2 closed the session");
     let mut s = session(SessionConfig { client_auth: ClientAuth::None, ..SessionConfig::default() }, store());
     let mut c = Client::new(WBXML, "21");
     let p1 = c.message(package1(Alert::CLIENT_INITIATED), true);

@@ -77,7 +77,8 @@ pub struct SessionConfig {
     pub limits: Limits,
     /// Most requests queued and in flight at once (default 256).
     pub max_queued: usize,
-    /// Authentication failures (client or server side) before the session ends (default 3).
+    /// Authentication failures before the session ends, counted apart for the client's
+    /// credentials and for the client's refusals of the server's (default 3).
     pub max_auth_failures: u32,
     /// Out-of-order or undecodable messages before the session ends (default 3).
     pub max_protocol_errors: u32,
@@ -160,6 +161,7 @@ pub struct DmSession {
     authenticated: bool,
     hmac: bool,
     auth_failures: u32,
+    server_refusals: u32,
     protocol_errors: u32,
     client_nonce: Option<Vec<u8>>,
     server_creds: Option<Credentials>,
@@ -231,6 +233,7 @@ impl DmSession {
             authenticated: false,
             hmac: false,
             auth_failures: 0,
+            server_refusals: 0,
             protocol_errors: 0,
             client_nonce: None,
             server_creds: None,
@@ -484,10 +487,12 @@ impl DmSession {
         match verdict {
             Verdict::Accepted { username, scheme } => {
                 self.accept(username, scheme);
-                // The next session's nonce (OMA DM Security 1.2 §5.1.3.3: a new one per session).
-                let nonce = self.fresh_nonce();
                 status.code = AUTH_ACCEPTED;
-                status.chal = Some(chal(auth::AUTH_MD5, Some(&nonce)));
+                if scheme == auth::AUTH_MD5 {
+                    // The next session's nonce (OMA DM Security 1.2 §5.1.3.3: one per session).
+                    let nonce = self.fresh_nonce();
+                    status.chal = Some(chal(auth::AUTH_MD5, Some(&nonce)));
+                }
                 (status, true)
             }
             Verdict::Missing | Verdict::Wrong => {
@@ -715,7 +720,7 @@ impl DmSession {
                 OK | AUTH_ACCEPTED => self.server_accepted = true,
                 UNAUTHORIZED | AUTH_REQUIRED => {
                     self.server_accepted = false;
-                    self.auth_failures += 1;
+                    self.server_refusals += 1;
                     self.events.push_back(SessionEvent::ServerAuthRefused { code: s.code });
                     // The client ran nothing of that message: send its requests again.
                     let msg_ref = s.msg_ref.clone().or_else(|| self.last_sent_msg_id.clone()).unwrap_or_default();
@@ -741,7 +746,7 @@ impl DmSession {
     }
 
     fn server_refusals_exceeded(&self) -> bool {
-        self.auth_failures >= self.config.max_auth_failures
+        self.server_refusals >= self.config.max_auth_failures
     }
 
     /// Reports requests that are answered; at the end of a client package, gives up on those
