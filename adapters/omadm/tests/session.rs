@@ -864,7 +864,8 @@ fn session_abort_ends_the_session() {
 enum Step {
     /// A message of this session with arbitrary commands.
     Message {
-        msg_id: u64,
+        /// `None`: the next MsgID in order.
+        msg_id: Option<u64>,
         commands: Vec<Command>,
         r#final: bool,
         wbxml: bool,
@@ -874,22 +875,28 @@ enum Step {
     /// Random bytes.
     Garbage(Vec<u8>),
     Enqueue(u64),
+    /// A Replace of this many bytes (a large object under a small MaxMsgSize).
+    EnqueueLarge(usize),
+    /// The client's MaxMsgSize from now on.
+    Limit(Option<u64>),
     Tick(u64),
 }
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        4 => (1u64..8, prop::collection::vec(common::command_with(common::data()), 0..5), any::<bool>(), any::<bool>())
+        4 => (prop_oneof![3 => Just(None), 1 => (1u64..8).prop_map(Some)], prop::collection::vec(common::command_with(common::data()), 0..5), any::<bool>(), any::<bool>())
             .prop_map(|(msg_id, commands, r#final, wbxml)| Step::Message { msg_id, commands, r#final, wbxml }),
         1 => common::message().prop_map(|m| Step::Foreign(Box::new(m))),
         1 => prop::collection::vec(any::<u8>(), 0..64).prop_map(Step::Garbage),
         1 => (0u64..4).prop_map(Step::Enqueue),
+        1 => (0usize..5000).prop_map(Step::EnqueueLarge),
+        1 => proptest::option::of(0u64..4000).prop_map(Step::Limit),
         1 => (0u64..100).prop_map(Step::Tick),
     ]
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn arbitrary_message_sequences_never_panic(steps in prop::collection::vec(step(), 1..12), auth in 0u8..3) {
@@ -897,13 +904,21 @@ proptest! {
         let st = Store { server: Some(Credentials::new("srv", "pw")), ..store() };
         let mut s = session(SessionConfig { client_auth, max_queued: 4, ..SessionConfig::default() }, st);
         let mut now = 0;
-        let mut c = Client::new(XML, "1");
+        let mut c = Client::new(XML, "1").md5("dev", "client-secret", b"nonce-0");
         let p1 = c.message(package1(Alert::CLIENT_INITIATED), true);
-        let _ = s.handle_message(t(0), XML, &c.encode(&p1));
+        let body = c.encode(&p1);
+        let mac = auth::hmac_header("dev", "client-secret", b"nonce-0", &body);
+        let _ = s.handle_message_with_hmac(t(0), XML, (auth == 2).then_some(mac.as_str()), &body);
+        // Something queued keeps the session open past Package 2.
+        let _ = s.enqueue(get(0, "./Y"));
+        prop_assert!(s.poll_reply().is_some());
+        prop_assert!(!s.is_closed());
         for step in steps {
             let (ct, body) = match step {
                 Step::Message { msg_id, commands, r#final, wbxml } => {
-                    c.msg_id = msg_id - 1;
+                    if let Some(id) = msg_id {
+                        c.msg_id = id - 1;
+                    }
                     c.content_type = if wbxml { WBXML } else { XML };
                     let m = c.message(commands, r#final);
                     match codec::encode(&m, codec::MediaType::parse(c.content_type).unwrap().encoding()) {
@@ -917,17 +932,124 @@ proptest! {
                     let _ = s.enqueue(get(h, "./X"));
                     continue;
                 }
+                Step::EnqueueLarge(n) => {
+                    let value = Value::text("é".repeat(n / 2));
+                    let _ = s.enqueue(Request::new(RequestHandle(100), Op::Replace { uri: "./L".into(), value }));
+                    continue;
+                }
+                Step::Limit(max) => {
+                    c.max_msg_size = max;
+                    continue;
+                }
                 Step::Tick(d) => {
                     now += d;
                     s.handle_timeout(t(now));
                     continue;
                 }
             };
-            let _ = s.handle_message_with_hmac(t(now), ct, Some("username=\"dev\", mac=AAAA"), &body);
+            let mac = (auth == 2).then_some("username=\"dev\", mac=AAAA");
+            let _ = s.handle_message_with_hmac(t(now), ct, mac, &body);
             if let Some(reply) = s.poll_reply() {
                 prop_assert!(codec::decode(reply.content_type.as_str(), &reply.body).is_ok());
+                if let Some(max) = c.max_msg_size.filter(|&m| m >= 2000) {
+                    // Large enough for any header and Status this test writes.
+                    prop_assert!(reply.body.len() as u64 <= max, "{} > {}", reply.body.len(), max);
+                }
             }
             while s.poll_event().is_some() {}
+        }
+    }
+}
+
+#[test]
+fn a_value_larger_than_max_msg_size_goes_out_in_chunks() {
+    let pkg: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    for (content_type, refuse) in [(WBXML, false), (XML, true)] {
+        let mut s = session(SessionConfig { client_auth: ClientAuth::None, ..SessionConfig::default() }, store());
+        let mut c = Client::new(content_type, "30");
+        c.max_msg_size = Some(1000);
+        let p1 = c.message(package1(Alert::CLIENT_INITIATED), true);
+        s.handle_message(t(0), content_type, &c.encode(&p1)).unwrap();
+        let data = if content_type == WBXML { Data::Opaque(pkg.clone()) } else { Data::Text(B64.encode(&pkg)) };
+        let format = if content_type == WBXML { "bin" } else { "b64" };
+        s.enqueue(Request::new(
+            RequestHandle(1),
+            Op::Replace {
+                uri: "./FUMO/fw/Update/PkgData".into(),
+                value: Value { data, format: Some(format.into()), r#type: Some("application/octet-stream".into()) },
+            },
+        ))
+        .unwrap();
+        s.enqueue(get(2, "./FUMO/fw/State")).unwrap();
+        events(&mut s);
+        let (mut msg, mut reply) = c.take_reply(&mut s);
+        let (mut bytes, mut chunks) = (Vec::new(), 0);
+        let outcome = loop {
+            assert!(reply.body.len() <= 1000);
+            let Some(Command::Replace(r)) = commands(&msg).first().copied() else { panic!("a chunk first") };
+            let item = &r.items[0];
+            chunks += 1;
+            if chunks == 1 {
+                assert_eq!(
+                    item.meta.as_ref().and_then(|m| m.size),
+                    Some(if content_type == WBXML { 3000 } else { 4000 })
+                );
+                assert_eq!(item.meta.as_ref().and_then(|m| m.format.as_deref()), Some(format));
+            } else {
+                assert_eq!(item.meta.as_ref().and_then(|m| m.size), None, "Size only on the first chunk");
+            }
+            match item.data.as_ref().unwrap() {
+                Data::Opaque(b) => bytes.extend_from_slice(b),
+                Data::Text(t) => bytes.extend_from_slice(t.as_bytes()),
+                Data::Markup(_) => panic!(),
+            }
+            let m = msg.hdr.msg_id.clone();
+            if item.more_data {
+                assert!(!msg.body.r#final);
+                assert_eq!(commands(&msg).len(), 1, "nothing else travels with a chunk");
+                let code = if refuse && chunks == 2 { 413 } else { 213 };
+                let answer =
+                    vec![status(1, &m, "0", "SyncHdr", 200), status(2, &m, &r.cmd_id, "Replace", code), alert(3, 1222)];
+                (msg, reply) = c.send(&mut s, t(chunks), answer, true);
+                if code == 413 {
+                    break events(&mut s);
+                }
+                continue;
+            }
+            // The last chunk, then the Get in the same message.
+            let id = first_cmd_id(&msg, "Get");
+            let answer = vec![
+                status(1, &m, "0", "SyncHdr", 200),
+                status(2, &m, &r.cmd_id, "Replace", 200),
+                status(3, &m, &id, "Get", 200),
+                res(4, &m, &id, "./FUMO/fw/State", Data::Text("50".into()), None, false),
+            ];
+            (msg, reply) = c.send(&mut s, t(chunks), answer, true);
+            assert!(reply.ends_session);
+            break events(&mut s);
+        };
+        if refuse {
+            assert_eq!(chunks, 2);
+            assert!(outcome.contains(&SessionEvent::Response {
+                request: RequestHandle(1),
+                status: 413,
+                results: vec![],
+                parts: vec![]
+            }));
+            // The Get still goes out.
+            assert_eq!(commands(&msg).iter().filter(|c| c.name() == "Get").count(), 1, "{msg:?}");
+        } else {
+            assert!(chunks >= 4, "{chunks} chunks");
+            assert_eq!(bytes, pkg);
+            assert!(outcome.contains(&SessionEvent::Response {
+                request: RequestHandle(1),
+                status: 200,
+                results: vec![],
+                parts: vec![]
+            }));
+            assert!(outcome
+                .iter()
+                .any(|e| matches!(e, SessionEvent::Response { request: RequestHandle(2), status: 200, .. })));
         }
     }
 }

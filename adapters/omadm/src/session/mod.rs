@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use credentials::{chal, nonce_bytes, server_cred, verify_cred, verify_hmac, Verdict};
 use large_object::{Assembly, Chunk};
-use package::{pack, Alerts};
+use package::{pack, Alerts, Outbox};
 use request::{merge_meta, result_items, status_for, InFlight};
 
 use crate::auth;
@@ -158,6 +158,7 @@ pub struct DmSession {
     next_msg_id: u64,
     last_sent_msg_id: Option<String>,
     client_max_msg: Option<usize>,
+    client_max_obj: Option<u64>,
     authenticated: bool,
     hmac: bool,
     auth_failures: u32,
@@ -168,7 +169,9 @@ pub struct DmSession {
     server_nonce: Option<Vec<u8>>,
     server_accepted: bool,
     queue: VecDeque<Request>,
-    outbox: VecDeque<Request>,
+    outbox: Outbox,
+    /// Intermediate chunks sent (`MsgID`, `CmdID`, request), answered 213 by the client.
+    chunks_sent: Vec<(String, String, RequestHandle)>,
     in_flight: Vec<InFlight>,
     assembly: Option<Assembly>,
     /// The open large object got a chunk in the message being read.
@@ -230,6 +233,7 @@ impl DmSession {
             next_msg_id: 1,
             last_sent_msg_id: None,
             client_max_msg: None,
+            client_max_obj: None,
             authenticated: false,
             hmac: false,
             auth_failures: 0,
@@ -240,7 +244,8 @@ impl DmSession {
             server_nonce: None,
             server_accepted: false,
             queue: VecDeque::new(),
-            outbox: VecDeque::new(),
+            outbox: Outbox::default(),
+            chunks_sent: Vec::new(),
             in_flight: Vec::new(),
             assembly: None,
             assembly_fed: false,
@@ -364,8 +369,11 @@ impl DmSession {
             return Ok(());
         }
         self.last_msg_id = msg_id;
-        if let Some(max) = msg.hdr.meta.as_ref().and_then(|m| m.max_msg_size) {
-            self.client_max_msg = usize::try_from(max).ok();
+        if let Some(meta) = &msg.hdr.meta {
+            if let Some(max) = meta.max_msg_size {
+                self.client_max_msg = usize::try_from(max).ok();
+            }
+            self.client_max_obj = meta.max_obj_size.or(self.client_max_obj);
         }
         let (hdr_status, ok) = self.authenticate(&msg, hmac, body);
         if !ok {
@@ -737,6 +745,18 @@ impl DmSession {
             return;
         }
         let msg_ref = s.msg_ref.clone().or_else(|| self.last_sent_msg_id.clone()).unwrap_or_default();
+        if let Some(i) = self.chunks_sent.iter().position(|(m, c, _)| *m == msg_ref && *c == s.cmd_ref) {
+            let (_, _, request) = self.chunks_sent.remove(i);
+            if s.code != CHUNK_BUFFERED {
+                // The client refused a chunk: the object will not arrive (OMA DM Protocol 1.2 §6.2).
+                if self.outbox.object.as_ref().is_some_and(|o| o.request.handle == request) {
+                    self.outbox.object = None;
+                }
+                let results = Vec::new();
+                self.events.push_back(SessionEvent::Response { request, status: s.code, results, parts: vec![] });
+            }
+            return;
+        }
         for f in &mut self.in_flight {
             if let Some(p) = f.find_part(&msg_ref, &s.cmd_ref) {
                 p.status = Some(s.code);
@@ -781,7 +801,10 @@ impl DmSession {
         for f in std::mem::take(&mut self.in_flight) {
             self.events.push_back(SessionEvent::Abandoned { request: f.request.handle, sent: true });
         }
-        for r in std::mem::take(&mut self.outbox).into_iter().chain(std::mem::take(&mut self.queue)) {
+        for (request, sent) in self.outbox.drain() {
+            self.events.push_back(SessionEvent::Abandoned { request, sent });
+        }
+        for r in std::mem::take(&mut self.queue) {
             self.events.push_back(SessionEvent::Abandoned { request: r.handle, sent: false });
         }
         self.events.push_back(SessionEvent::Closed(reason));
@@ -831,15 +854,15 @@ impl DmSession {
             DueKind::Continue => close.is_none(),
             DueKind::NewPackage => {
                 if close.is_none() {
-                    self.outbox.extend(self.queue.drain(..));
+                    self.outbox.requests.extend(self.queue.drain(..));
                 }
                 close.is_none()
             }
         };
         let hdr = self.reply_hdr();
         let msg_id = hdr.msg_id.clone();
-        let packed = match pack(hdr, due.statuses, &due.alerts, &mut self.outbox, take, self.client_max_msg, self.media)
-        {
+        let (max, max_obj, media) = (self.client_max_msg, self.client_max_obj, self.media);
+        let packed = match pack(hdr, due.statuses, &due.alerts, &mut self.outbox, take, max, max_obj, media) {
             Ok(p) => p,
             Err(_) => {
                 // The model always encodes; should it not, the session cannot go on.
@@ -850,7 +873,8 @@ impl DmSession {
         for handle in packed.too_large {
             self.events.push_back(SessionEvent::TooLarge(handle));
         }
-        let sent_any = !packed.sent.is_empty();
+        let sent_any = !packed.sent.is_empty() || packed.chunk.is_some();
+        self.chunks_sent.extend(packed.chunk);
         self.in_flight.extend(packed.sent);
         if due.kind == DueKind::NewPackage && close.is_none() && !sent_any && self.outbox.is_empty() {
             close = Some(CloseReason::Completed);

@@ -212,6 +212,10 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
+    pub fn new(request: Request, msg_id: String, parts: Vec<Part>) -> InFlight {
+        InFlight { request, msg_id, parts, results: Vec::new(), chunking: false }
+    }
+
     pub fn find_part(&mut self, msg_ref: &str, cmd_ref: &str) -> Option<&mut Part> {
         if self.msg_id != msg_ref {
             return None;
