@@ -1,7 +1,7 @@
 //! Unit tests of the session engine's rules; whole sessions are in `tests/session.rs`.
 
 use super::*;
-use crate::codec::{Data, Encoding, ItemCommand};
+use crate::codec::{Data, Encoding, Item, ItemCommand};
 
 struct Open;
 impl CredentialStore for Open {
