@@ -14,6 +14,7 @@ use unidm_omadm::codec::{
     self, Alert, Chal, Command, Cred, Data, Exec, Item, ItemCommand, Location, Meta, Results, Status, SyncBody,
     SyncHdr, SyncML,
 };
+use unidm_omadm::package0::Notification;
 use unidm_omadm::session::{
     ClientAuth, CloseReason, CredentialStore, Credentials, DmSession, GenericAlert, Initiator, NonceDirection, Op,
     Reply, Request, RequestHandle, SessionConfig, SessionError, SessionEvent, Value,
@@ -323,8 +324,11 @@ fn client_initiated_session_with_get_and_results_wbxml() {
 
 #[test]
 fn server_initiated_session_takes_the_package0_session_id() {
-    let config = SessionConfig { notified_session_id: Some(0x1A2B), ..SessionConfig::default() };
-    for sid in ["1A2B", "1a2b", "2B1A"] {
+    // The Package 0 that asked for the session, and the SessionID it makes.
+    let notification = Notification::new(0x1A2B, "srv");
+    assert_eq!(notification.session_id_text(), "1A2B");
+    let config = SessionConfig { notified_session_id: Some(notification.session_id), ..SessionConfig::default() };
+    for sid in [notification.session_id_text().as_str(), "1a2b", "2B1A"] {
         let mut s = session(config.clone(), store());
         let mut c = Client::new(WBXML, sid).md5("dev", "client-secret", b"nonce-0");
         let p2 = open_md5(&mut s, &mut c, Alert::SERVER_INITIATED, vec![]);

@@ -65,8 +65,9 @@ impl DmSession {
             }
             Verdict::Missing | Verdict::Wrong => {
                 status.code = if verdict == Verdict::Missing { AUTH_REQUIRED } else { UNAUTHORIZED };
-                let nonce = (scheme == auth::AUTH_MD5).then(|| self.fresh_nonce());
-                status.chal = Some(chal(scheme, nonce.as_deref()));
+                // A fresh nonce in every challenge, basic included: the client may answer in md5.
+                let nonce = self.fresh_nonce();
+                status.chal = Some(chal(scheme, Some(&nonce)));
                 (status, false)
             }
         }

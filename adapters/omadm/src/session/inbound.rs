@@ -12,6 +12,7 @@ use super::{
     AUTH_REQUIRED, INCOMPLETE, NOT_ALLOWED, NOT_SUPPORTED, OK, UNAUTHORIZED,
 };
 use crate::codec::{Alert, Command, Item, Results, Status, SyncML};
+use crate::mo::devinfo::DeviceFacts;
 
 impl DmSession {
     /// Runs the commands of an authenticated message and decides the reply.
@@ -72,6 +73,11 @@ impl DmSession {
         if package1 && package_over {
             self.state = State::Open;
             self.open_events();
+        } else if package_over && self.facts != DeviceFacts::default() {
+            // DevInfo replaced again later in the session.
+            let facts = std::mem::take(&mut self.facts);
+            let dev_id = facts.dev_id.clone().or_else(|| self.dev_id().map(str::to_owned)).unwrap_or_default();
+            self.events.push_back(SessionEvent::DeviceInfo { dev_id, facts });
         }
         let (kind, close) = if aborted {
             (DueKind::Refuse, Some(CloseReason::Aborted))

@@ -534,6 +534,8 @@ impl DmSession {
             self.events.push_back(SessionEvent::TooLarge(handle));
         }
         let sent_any = !packed.sent.is_empty() || packed.chunk.is_some();
+        // The client's message just read answered the chunks of the previous one.
+        self.chunks_sent.clear();
         self.chunks_sent.extend(packed.chunk);
         self.in_flight.extend(packed.sent);
         if due.kind == DueKind::NewPackage && close.is_none() && !sent_any && self.outbox.is_empty() {

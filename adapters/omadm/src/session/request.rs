@@ -9,6 +9,13 @@ use crate::codec::{Command, Container, Data, Exec, Item, ItemCommand, Location, 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestHandle(pub u64);
 
+impl From<unidm_models::OperationId> for RequestHandle {
+    /// The engine's operation id as the handle, the usual choice of the adapter.
+    fn from(id: unidm_models::OperationId) -> Self {
+        RequestHandle(id.0)
+    }
+}
+
 /// A node value with its `Meta/Format` and `Meta/Type` (OMA DM Protocol 1.2 §6.6: both must
 /// be sent when not the defaults `chr` / `text/plain`).
 #[derive(Debug, Clone, PartialEq, Eq)]
