@@ -46,7 +46,7 @@ impl DmSession {
                                     self.facts.set(&large_object::item_uri(&whole), text);
                                 }
                             }
-                            Some(Err(c)) => code = c,
+                            Some(Err(refused)) => code = refused,
                             None => code = CHUNK_BUFFERED,
                         }
                     }

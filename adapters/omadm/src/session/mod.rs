@@ -11,6 +11,50 @@
 //! epoch the caller keeps); [`DmSession::poll_timeout`] says when [`DmSession::handle_timeout`]
 //! is due. Nothing here reads a clock, draws randomness (nonces come from a function the caller
 //! gives) or touches a socket.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use unidm_omadm::codec::{self, Alert, Command, Encoding, Location, SyncBody, SyncHdr, SyncML};
+//! use unidm_omadm::session::*;
+//!
+//! struct Accounts;
+//! impl CredentialStore for Accounts {
+//!     fn client_credentials(&self, _dev: &str, _user: Option<&str>) -> Option<Credentials> {
+//!         Some(Credentials::new("dev", "secret"))
+//!     }
+//!     fn server_credentials(&self, _dev: &str) -> Option<Credentials> { None }
+//!     fn client_nonce(&self, _dev: &str) -> Option<Vec<u8>> { Some(b"n0".to_vec()) }
+//!     fn server_nonce(&self, _dev: &str) -> Option<Vec<u8>> { None }
+//! }
+//!
+//! let config = SessionConfig { resp_uri: Some("https://dm.example/dm".into()), ..SessionConfig::default() };
+//! let mut session = DmSession::new(config, Arc::new(Accounts), Box::new(|| vec![42; 16]), Duration::ZERO);
+//!
+//! // Package 1 from a client that sends no credentials.
+//! let package1 = SyncML {
+//!     hdr: SyncHdr {
+//!         ver_dtd: "1.2".into(), ver_proto: "DM/1.2".into(), session_id: "1".into(), msg_id: "1".into(),
+//!         target: Location::uri("https://dm.example/dm"), source: Location::uri("IMEI:1"),
+//!         resp_uri: None, no_resp: false, cred: None, meta: None,
+//!     },
+//!     body: SyncBody {
+//!         commands: vec![Command::Alert(Alert { cmd_id: "1".into(), code: Some(1201), ..Alert::default() })],
+//!         r#final: true,
+//!     },
+//! };
+//! let body = codec::encode(&package1, Encoding::Xml).unwrap();
+//! session.handle_message(Duration::ZERO, "application/vnd.syncml.dm+xml", &body).unwrap();
+//! while let Some(event) = session.poll_event() {
+//!     // AuthFailed (407) and NonceUpdated: store the nonce for the device.
+//!     # let _ = event;
+//! }
+//! let reply = session.poll_reply().unwrap(); // HTTP 200, `reply.content_type`, `reply.body`
+//! let answer = codec::decode(reply.content_type.as_str(), &reply.body).unwrap();
+//! let Command::Status(hdr) = &answer.body.commands[0] else { unreachable!() };
+//! assert_eq!(hdr.code, 407); // with a Chal carrying a fresh NextNonce
+//! # assert!(!reply.ends_session);
+//! ```
 
 mod authentication;
 mod credentials;
