@@ -164,3 +164,20 @@ fn a_request_that_can_never_fit_is_reported() {
     let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
     assert!(events.contains(&SessionEvent::TooLarge(RequestHandle(9))));
 }
+
+#[test]
+fn values_beyond_the_clients_max_obj_size_are_not_sent() {
+    let mut s = open_session(SessionConfig::default());
+    let mut p1 = codec::decode(XML, &message(1, vec![alert("1", Some(1201))], true)).unwrap();
+    p1.hdr.meta = Some(Meta { max_msg_size: Some(4000), max_obj_size: Some(100), ..Meta::default() });
+    s.handle_message(Duration::ZERO, XML, &codec::encode(&p1, Encoding::Xml).unwrap()).unwrap();
+    let big = Op::Replace { uri: "./Big".into(), value: Value::text("x".repeat(101)) };
+    s.enqueue(Request::new(RequestHandle(1), big)).unwrap();
+    let small = Op::Replace { uri: "./Small".into(), value: Value::text("x".repeat(100)) };
+    s.enqueue(Request::new(RequestHandle(2), small)).unwrap();
+    let r = reply(&mut s);
+    let replaced: Vec<_> = r.body.commands.iter().filter(|c| c.name() == "Replace").collect();
+    assert_eq!(replaced.len(), 1);
+    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert!(events.contains(&SessionEvent::TooLarge(RequestHandle(1))));
+}
