@@ -1057,3 +1057,32 @@ fn a_value_larger_than_max_msg_size_goes_out_in_chunks() {
         }
     }
 }
+
+#[test]
+fn results_without_a_status_are_taken_as_200() {
+    let mut s = session(SessionConfig { client_auth: ClientAuth::None, ..SessionConfig::default() }, store());
+    let mut c = Client::new(XML, "31");
+    let p1 = c.message(package1(Alert::CLIENT_INITIATED), true);
+    s.handle_message(t(0), XML, &c.encode(&p1)).unwrap();
+    s.enqueue(get(1, "./DevInfo/Lang")).unwrap();
+    s.enqueue(get(2, "./DevInfo/Mod")).unwrap();
+    let (p2, _) = c.take_reply(&mut s);
+    events(&mut s);
+    let id = first_cmd_id(&p2, "Get");
+    let m = p2.hdr.msg_id.clone();
+    let (_, reply) = c.send(
+        &mut s,
+        t(1),
+        vec![
+            status(1, &m, "0", "SyncHdr", 200),
+            res(2, &m, &id, "./DevInfo/Lang", Data::Text("en".into()), None, false),
+        ],
+        true,
+    );
+    assert!(reply.ends_session);
+    let ev = events(&mut s);
+    assert!(
+        matches!(&ev[0], SessionEvent::Response { request: RequestHandle(1), status: 200, results, .. } if results.len() == 1)
+    );
+    assert_eq!(ev[1], SessionEvent::Abandoned { request: RequestHandle(2), sent: true }, "no answer at all");
+}

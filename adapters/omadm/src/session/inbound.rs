@@ -276,7 +276,7 @@ impl DmSession {
         let mut kept = Vec::with_capacity(self.in_flight.len());
         for f in std::mem::take(&mut self.in_flight) {
             if f.complete(package_over) {
-                let status = f.parts.first().and_then(|p| p.status).unwrap_or_default();
+                let status = f.status(package_over).unwrap_or_default();
                 let parts = f.part_statuses();
                 self.events.push_back(SessionEvent::Response {
                     request: f.request.handle,

@@ -230,6 +230,33 @@ pub(crate) fn pack(
     if let (true, Some(object), Some(max)) = (take, outbox.object.take(), max) {
         room = put_chunk(&mut msg, &mut next_id, object, max, media, outbox, &mut packed, &mut bytes)?;
     }
+    if let (true, true, Some(max)) = (take && room, outbox.requests.len() > 1, max) {
+        // The usual case: everything fits; one encoding instead of one per command.
+        let (mark, before) = (next_id, msg.body.commands.len());
+        let fits_obj = |r: &Request| match (max_obj, chunkable(&r.op)) {
+            (Some(limit), Some((_, v))) => data_len(&v.data) as u64 <= limit,
+            _ => true,
+        };
+        if outbox.requests.iter().all(fits_obj) {
+            let mut parts = Vec::with_capacity(outbox.requests.len());
+            for r in &outbox.requests {
+                let mut p = Vec::new();
+                msg.body.commands.push(build(&r.op, &mut next_id, &mut p));
+                parts.push(p);
+            }
+            msg.body.r#final = true;
+            let candidate = encode(&msg, media)?;
+            if candidate.len() <= max {
+                for (r, p) in outbox.requests.drain(..).zip(parts) {
+                    packed.sent.push(InFlight::new(r, msg_id.clone(), p));
+                }
+                bytes = Some((candidate, true));
+            } else {
+                msg.body.commands.truncate(before);
+                next_id = mark;
+            }
+        }
+    }
     while let Some(request) = if take && room { outbox.requests.pop_front() } else { None } {
         if let (Some(limit), Some((_, v))) = (max_obj, chunkable(&request.op)) {
             if data_len(&v.data) as u64 > limit {

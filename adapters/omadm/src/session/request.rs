@@ -234,10 +234,17 @@ impl InFlight {
         self.msg_id == msg_ref && self.parts.iter().any(|p| p.cmd_id == cmd_ref)
     }
 
+    /// The outer status; a Get answered with Results but no Status counts as 200 once the
+    /// client's package is over (lenient with clients that skip it).
+    pub fn status(&self, package_over: bool) -> Option<u16> {
+        let outer = self.parts.first()?;
+        outer.status.or((package_over && outer.get && outer.answered).then_some(200))
+    }
+
     /// Answered: the outer status is in, every part has its status (or the package is over),
     /// and no successful Get still waits for its Results.
     pub fn complete(&self, package_over: bool) -> bool {
-        if self.chunking || self.parts.first().and_then(|p| p.status).is_none() {
+        if self.chunking || self.status(package_over).is_none() {
             return false;
         }
         package_over || self.parts.iter().all(|p| p.status.is_some() && (!p.get || p.status != Some(200) || p.answered))
