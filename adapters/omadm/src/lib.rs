@@ -47,10 +47,14 @@
 //!   aborts; Generic Alert 1226 becomes `SessionEvent::GenericAlert` (answered 200).
 //! - **Multiple messages** (OMA DM Protocol 1.2 §6.1): server packages are split to the
 //!   client's `MaxMsgSize` and continued when the client sends Alert 1222; a client package
-//!   without `Final` is answered with Alert 1222.
-//! - **Large objects in** (OMA DM Protocol 1.2 §6.2): `MoreData` chunks of Results or Replace
-//!   are assembled (213 per chunk, 424 on a `Size` mismatch, 413 above `MaxObjSize`, Alert
-//!   1225 when the next chunk does not follow).
+//!   without `Final` is answered with Alert 1222. Replies use the client's media type (XML or
+//!   WBXML).
+//! - **Large objects** (OMA DM Protocol 1.2 §6.2): `MoreData` chunks of the client's Results or
+//!   Replace are assembled (213 per chunk, 424 on a `Size` mismatch, 413 above `MaxObjSize`,
+//!   Alert 1225 when the next chunk does not follow); a Replace or Add value that cannot fit
+//!   the client's `MaxMsgSize` goes out in chunks (`Size` first, `MoreData`, one chunk per
+//!   message), and one beyond the client's `MaxObjSize` is not sent
+//!   (`SessionEvent::TooLarge`).
 //! - **Authentication** (OMA DM Security 1.2 §5.1): the client's `Cred` (basic, md5 with both
 //!   nonce forms) or HMAC (`syncml:auth-MAC` on every message) checked against a
 //!   `CredentialStore`; 401 / 407 with a `Chal` and a fresh `NextNonce`, 212 on success; the
