@@ -84,6 +84,8 @@ struct Client {
     cred: Option<Cred>,
     user: Option<String>,
     last_reply_msg: String,
+    /// `VerDTD` and `VerProto`.
+    version: (&'static str, &'static str),
 }
 
 impl Client {
@@ -96,6 +98,7 @@ impl Client {
             cred: None,
             user: None,
             last_reply_msg: String::new(),
+            version: ("1.2", "DM/1.2"),
         }
     }
 
@@ -113,8 +116,8 @@ impl Client {
         self.msg_id += 1;
         SyncML {
             hdr: SyncHdr {
-                ver_dtd: "1.2".into(),
-                ver_proto: "DM/1.2".into(),
+                ver_dtd: self.version.0.into(),
+                ver_proto: self.version.1.into(),
                 session_id: self.session_id.clone(),
                 msg_id: self.msg_id.to_string(),
                 target: Location::uri(SERVER_URI),
@@ -1085,4 +1088,39 @@ fn results_without_a_status_are_taken_as_200() {
         matches!(&ev[0], SessionEvent::Response { request: RequestHandle(1), status: 200, results, .. } if results.len() == 1)
     );
     assert_eq!(ev[1], SessionEvent::Abandoned { request: RequestHandle(2), sent: true }, "no answer at all");
+}
+
+#[test]
+fn user_interaction_and_older_protocol_versions() {
+    for (version, content_type) in [(("1.1", "DM/1.1"), WBXML), (("1.2", "DM/1.3"), XML)] {
+        let mut s = session(SessionConfig { client_auth: ClientAuth::None, ..SessionConfig::default() }, store());
+        let mut c = Client::new(content_type, "32");
+        c.version = version;
+        let p1 = c.message(package1(Alert::CLIENT_INITIATED), true);
+        s.handle_message(t(0), content_type, &c.encode(&p1)).unwrap();
+        let ask = Op::UserInteraction { code: 1102, items: vec!["MINDT=30&MAXLEN=4".into(), "PIN?".into()] };
+        s.enqueue(Request::new(RequestHandle(1), ask)).unwrap();
+        let (p2, _) = c.take_reply(&mut s);
+        assert_eq!((p2.hdr.ver_dtd.as_str(), p2.hdr.ver_proto.as_str()), version, "the client's version");
+        assert_eq!(p2.version().ver_dtd(), version.0);
+        let Some(Command::Alert(a)) = commands(&p2).first().copied() else { panic!("{p2:?}") };
+        assert_eq!((a.code, a.items.len()), (Some(1102), 2));
+        let answer = Command::Status(Status {
+            cmd_id: "2".into(),
+            msg_ref: Some(p2.hdr.msg_id.clone()),
+            cmd_ref: a.cmd_id.clone(),
+            cmd: "Alert".into(),
+            code: 200,
+            items: vec![Item { data: Some(Data::Text("1234".into())), ..Item::default() }],
+            ..Status::default()
+        });
+        let (_, reply) = c.send(&mut s, t(1), vec![status(1, &p2.hdr.msg_id, "0", "SyncHdr", 200), answer], true);
+        assert!(reply.ends_session);
+        let ev = events(&mut s);
+        let SessionEvent::Response { status: 200, results, .. } = &ev[2] else { panic!("{ev:?}") };
+        assert_eq!(results[0].data, Some(Data::Text("1234".into())));
+    }
+    let mut s = session(SessionConfig::default(), store());
+    let not_ui = Request::new(RequestHandle(1), Op::UserInteraction { code: 1201, items: vec![] });
+    assert!(matches!(s.enqueue(not_ui), Err(SessionError::InvalidRequest(_))));
 }

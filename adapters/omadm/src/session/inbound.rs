@@ -261,6 +261,8 @@ impl DmSession {
         for f in &mut self.in_flight {
             if let Some(p) = f.find_part(&msg_ref, &s.cmd_ref) {
                 p.status = Some(s.code);
+                // A user-interaction Alert's answer travels in its Status' items.
+                f.results.extend(s.items.iter().cloned());
                 return;
             }
         }

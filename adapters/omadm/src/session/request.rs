@@ -3,7 +3,7 @@
 //! Copy, Delete, Exec, Get, Replace, Sequence), and the table that matches the client's Status
 //! and Results (by `MsgRef` / `CmdRef`) back to them.
 
-use crate::codec::{Command, Container, Data, Exec, Item, ItemCommand, Location, Meta, Results, Status};
+use crate::codec::{Alert, Command, Container, Data, Exec, Item, ItemCommand, Location, Meta, Results, Status};
 
 /// A handle the adapter chooses for a request; every event about the request carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -96,6 +96,17 @@ pub enum Op {
         /// Node URI read.
         source: String,
     },
+    /// `Alert` with a user-interaction code (OMA DM Protocol 1.2 §8.8 and §10 user
+    /// interaction: 1100 display, 1101 confirm or reject, 1102 text input, 1103 single choice,
+    /// 1104 multiple choice): the parameters (`MINDT=10`, `MAXDT=30`, ...) as the first item's
+    /// data, the text and choices as the following ones. The user's answer comes back as the
+    /// Status' items (in [`SessionEvent::Response`](super::SessionEvent::Response) `results`).
+    UserInteraction {
+        /// 1100 - 1104.
+        code: u16,
+        /// The items' data, in order.
+        items: Vec<String>,
+    },
     /// `Atomic`: all or none (statuses 216 / 516 / 215 for the parts).
     Atomic(Vec<Op>),
     /// `Sequence`: in order.
@@ -111,6 +122,9 @@ impl Op {
     /// The number of commands, and whether nesting and size are within bounds.
     pub(crate) fn check(&self, depth: usize) -> Result<usize, String> {
         match self {
+            Op::UserInteraction { code, .. } if !(1100..=1104).contains(code) => {
+                Err(format!("alert {code} is not a user interaction (1100 - 1104)"))
+            }
             Op::Atomic(ops) | Op::Sequence(ops) => {
                 if depth >= MAX_NESTING {
                     return Err(format!("Atomic / Sequence nested deeper than {MAX_NESTING}"));
@@ -186,6 +200,12 @@ pub(crate) fn build(op: &Op, next_id: &mut u32, parts: &mut Vec<Part>) -> Comman
             cmd_id,
             Item { target: Some(Location::uri(target)), source: Some(Location::uri(source)), ..Item::default() },
         )),
+        Op::UserInteraction { code, items } => Command::Alert(Alert {
+            cmd_id,
+            code: Some(*code),
+            items: items.iter().map(|d| Item { data: Some(Data::Text(d.clone())), ..Item::default() }).collect(),
+            ..Alert::default()
+        }),
         Op::Exec { uri, data, correlator } => Command::Exec(Exec {
             cmd_id,
             correlator: correlator.clone(),
