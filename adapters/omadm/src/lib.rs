@@ -3,9 +3,9 @@
 //! Scope: a DM server exchanging SyncML DM packages over HTTP in XML and WBXML (Package 0
 //! notification, Packages 1-4), the management objects DevInfo, DevDetail, DMAcc, FUMO, SCOMO and
 //! LAWMO mapped to the common model, and a simulated DM client. So far the codec, the
-//! authentication functions ([`auth`]: basic, MD5 digest, HMAC), Package #0 ([`package0`]) and
-//! the management objects' meaning ([`mo`]: FUMO, SCOMO, LAWMO, DevInfo / DevDetail) exist; the
-//! session engine, server and client come next.
+//! authentication functions ([`auth`]: basic, MD5 digest, HMAC), Package #0 ([`package0`]), the
+//! management objects' meaning ([`mo`]: FUMO, SCOMO, LAWMO, DevInfo / DevDetail) and the
+//! sans-I/O session engine ([`session`]) exist; the HTTP server shell and the client come next.
 //!
 //! # The codec ([`codec`])
 //!
@@ -43,9 +43,47 @@
 //! value with [`codec::Data::as_text`] rather than by matching [`codec::Data::Text`]; libwbxml
 //! also embeds a TNDS tree as a WBXML document of its own inside `OPAQUE` Data (Meta Type
 //! `application/vnd.syncml.dmtnds+wbxml`), which [`codec::wbxml::read_element`] decodes.
+//!
+//! # The session engine ([`session`])
+//!
+//! [`session::DmSession`] is the server side of one DM session, without sockets or clocks: the
+//! shell feeds each POST body in (`handle_message(now, content_type, bytes)`, or
+//! `handle_message_with_hmac` with the `x-syncml-hmac` header), drains `poll_event`, and answers
+//! with the one `poll_reply` (always an HTTP 200: refusals are SyncML statuses). The adapter
+//! queues management commands with `enqueue` (Get, Replace, Add, Delete, Exec with Correlator,
+//! Copy, Atomic / Sequence), each under a handle it chooses, and gets one
+//! `SessionEvent::Response` per request with the Status code and the Results items.
+//!
+//! - **Packages** (OMA DM Protocol 1.2 §8.3): Package 1 (Alert 1201 or 1200 with the Package 0
+//!   session id, DevInfo Replace -> `SessionEvent::DeviceInfo`), then server and client
+//!   packages until a server package carries nothing but Statuses and `Final`. A Status goes back
+//!   for the SyncHdr and every client command except Status and unchunked Results; Results are
+//!   matched to their Get by `MsgRef` / `CmdRef`; `RespURI` routes later messages; Alert 1223
+//!   aborts; Generic Alert 1226 becomes `SessionEvent::GenericAlert` (answered 200).
+//! - **Multiple messages** (OMA DM Protocol 1.2 §6.1): server packages are split to the
+//!   client's `MaxMsgSize` and continued when the client sends Alert 1222; a client package
+//!   without `Final` is answered with Alert 1222. Replies use the client's media type (XML or
+//!   WBXML).
+//! - **Large objects** (OMA DM Protocol 1.2 §6.2): `MoreData` chunks of the client's Results or
+//!   Replace are assembled (213 per chunk, 424 on a `Size` mismatch, 413 above `MaxObjSize`,
+//!   Alert 1225 when the next chunk does not follow); a Replace or Add value that cannot fit
+//!   the client's `MaxMsgSize` goes out in chunks (`Size` first, `MoreData`, one chunk per
+//!   message), and one beyond the client's `MaxObjSize` is not sent
+//!   (`SessionEvent::TooLarge`).
+//! - **Authentication** (OMA DM Security 1.2 §5.1): the client's `Cred` (basic, md5 with both
+//!   nonce forms) or HMAC (`syncml:auth-MAC` on every message) checked against a
+//!   `CredentialStore`; 401 / 407 with a `Chal` and a fresh `NextNonce`, 212 on success; the
+//!   server's own md5 `Cred` built from the client's nonce and sent until accepted; the reply's
+//!   `x-syncml-hmac` computed when HMAC is in use. Nonces come from a function the caller gives
+//!   and go out as `SessionEvent::NonceUpdated` for the adapter to store.
+//! - **Bounds**: requests queued and in flight (`max_queued`), one large object at a time up
+//!   to `MaxObjSize`, authentication failures and protocol errors (MsgID out of order or
+//!   repeated, undecodable bodies) before the session ends, a session timeout, the codec's
+//!   `Limits` on every message. No input panics.
 #![deny(missing_docs)]
 
 pub mod auth;
 pub mod codec;
 pub mod mo;
 pub mod package0;
+pub mod session;
