@@ -66,6 +66,7 @@ pub mod delivery;
 mod engine;
 mod error;
 mod events;
+pub mod secret;
 pub mod store;
 
 pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone, Seen};
