@@ -22,12 +22,13 @@
 //! observed again when the end device is found anew: after a restart, or in a new registration
 //! of the gateway.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use unidm_core::{Contact, Gone};
 use unidm_models::{DeviceId, PresenceState};
 
-use super::{dm, mapping, ops, Ctx};
+use super::{device_request, mapping, Ctx};
 use crate::codec::{link_format, Limits, Value};
 use crate::path::Path;
 use crate::server::{ObjectLink, Registration};
@@ -55,6 +56,34 @@ impl Child {
     }
 }
 
+/// The order of a gateway's discoveries: each takes a ticket when it starts reading `/25`, and
+/// commits what it found (children map, devices, the gateway's children) under the gateway's
+/// lock only when no later discovery committed first and the gateway still has the
+/// registration it read. [`gateway_gone`] takes the same lock, so a discovery that read `/25`
+/// before the gateway de-registered cannot write its end devices back after they were taken
+/// offline, nor a stale list over a newer one.
+#[derive(Default)]
+pub(crate) struct Discoveries {
+    tickets: std::sync::atomic::AtomicU64,
+    /// Per gateway endpoint: the ticket of the last committed discovery.
+    committed: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<u64>>>>,
+}
+
+impl Discoveries {
+    fn ticket(&self) -> u64 {
+        self.tickets.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+    }
+
+    fn lock_of(&self, gateway: &str, create: bool) -> Option<Arc<tokio::sync::Mutex<u64>>> {
+        let mut map = self.committed.lock().ok()?;
+        match map.get(gateway) {
+            Some(lock) => Some(lock.clone()),
+            None if create => Some(map.entry(gateway.to_owned()).or_default().clone()),
+            None => None,
+        }
+    }
+}
+
 fn text(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) | Value::CoreLink(s) => Some(s.clone()),
@@ -79,24 +108,34 @@ pub(super) fn notified_device(ctx: &Ctx, endpoint: &str, prefix: Option<&str>) -
 
 /// Reads `/25` again after the gateway registered or changed its object list, when it lists
 /// /25 or had end devices.
-pub(super) async fn refresh(ctx: &Arc<Ctx>, gateway: &Registration) {
+pub(super) async fn refresh(ctx: &Ctx, gateway: &Registration) -> Vec<Found> {
     if gateway.has_object(25) || !children_of(ctx, &gateway.endpoint).is_empty() {
-        discover_children(ctx, gateway).await;
+        discover_children(ctx, gateway).await
+    } else {
+        Vec::new()
     }
 }
 
 /// Finds the end devices of a gateway whose observations are observed again (a new
 /// registration, or the first contact since the adapter started) when none is known, as
 /// after a restart: until then they cannot be reached.
-pub(super) async fn ensure_children(ctx: &Arc<Ctx>, gateway: &Registration) {
+pub(super) async fn ensure_children(ctx: &Ctx, gateway: &Registration) -> Vec<Found> {
     if gateway.has_object(25) && children_of(ctx, &gateway.endpoint).is_empty() {
-        discover_children(ctx, gateway).await;
+        discover_children(ctx, gateway).await
+    } else {
+        Vec::new()
     }
 }
 
 /// The gateway de-registered or expired: its end devices go offline for the same reason and
-/// are forgotten.
+/// are forgotten. Runs after the registrations mirror dropped the gateway, under the gateway's
+/// discovery lock: a discovery still reading `/25` commits nothing after this.
 pub(super) async fn gateway_gone(ctx: &Ctx, gateway: &str, why: Gone) {
+    let lock = ctx.discoveries.lock_of(gateway, false);
+    let _committing = match &lock {
+        Some(lock) => Some(lock.lock().await),
+        None => None,
+    };
     let names: Vec<String> = children_of(ctx, gateway).into_iter().map(|(n, _)| n).collect();
     if let Ok(mut map) = ctx.children.write() {
         for name in &names {
@@ -123,8 +162,8 @@ async fn read_instance(
     instance: Path,
 ) -> Result<Option<(String, Child)>, unidm_models::OperationError> {
     let ep = &gateway.endpoint;
-    let response = ctx.request_ok(ep, dm::read(gateway, instance, None)).await?;
-    let content = dm::decode(&instance, &response, &ctx.models)?;
+    let response = ctx.request_ok(ep, device_request::read(gateway, instance, None)).await?;
+    let content = device_request::decode(&instance, &response, &ctx.models)?;
     let field = |r| text(instance.child(r).and_then(|p| content.get(&p)));
     let (Some(device), Some(prefix), Some(x)) = (field(0), field(1), instance.instance_id()) else {
         return Ok(None);
@@ -146,9 +185,13 @@ async fn read_instance(
 
 /// Reads every `/25/x` of `gateway`, records its end devices, reports them as devices (contact,
 /// identity from their `/3/0`) and as the gateway's children; end devices it no longer lists
-/// go offline. An end device whose instance could not be read stays as it was.
-pub(super) async fn discover_children(ctx: &Arc<Ctx>, gateway: &Registration) {
+/// go offline. An end device whose instance could not be read stays as it was. What was read
+/// is committed in the order the discoveries started, and only while the gateway keeps the
+/// registration that was read ([`Discoveries`]). Returns the end devices reported online, for
+/// the caller to read their objects and observe again what the user observes on new ones.
+pub(super) async fn discover_children(ctx: &Ctx, gateway: &Registration) -> Vec<Found> {
     let ep = &gateway.endpoint;
+    let ticket = ctx.discoveries.ticket();
     let mut found = Vec::new();
     let mut unreadable = Vec::new();
     for instance in gateway.object_paths().filter(|p| matches!(p, Path::ObjectInstance(25, _))) {
@@ -161,29 +204,72 @@ pub(super) async fn discover_children(ctx: &Arc<Ctx>, gateway: &Registration) {
             }
         }
     }
+    let Some(lock) = ctx.discoveries.lock_of(ep, true) else { return Vec::new() };
+    let mut committed = lock.lock().await;
+    let current =
+        ctx.registrations.read().ok().and_then(|r| r.get(ep).map(|g| g.id.clone())) == Some(gateway.id.clone());
+    if !current || *committed > ticket {
+        tracing::debug!(endpoint = %ep, current, "dropping an end device discovery overtaken by a later one");
+        return Vec::new();
+    }
+    *committed = ticket;
+    commit_children(ctx, gateway, found, &unreadable).await
+}
+
+/// An end device a discovery reported online.
+pub(super) struct Found {
+    /// Its name, `{gateway}/{device id}`.
+    pub name: String,
+    /// The gateway's registration seen as the end device's.
+    pub registration: Registration,
+    /// New to this registration of the gateway: what the user observes on it is to be
+    /// observed again.
+    pub new: bool,
+}
+
+/// Records what a discovery found (under the gateway's discovery lock): the children map,
+/// each end device online, the gateway's children, the unlisted ones offline.
+async fn commit_children(
+    ctx: &Ctx,
+    gateway: &Registration,
+    found: Vec<(String, Child)>,
+    unreadable: &[u16],
+) -> Vec<Found> {
+    let ep = &gateway.endpoint;
     let known = children_of(ctx, ep);
     let (kept, unlisted): (Vec<_>, Vec<_>) = known
         .into_iter()
         .filter(|(name, _)| !found.iter().any(|(n, _)| n == name))
         .partition(|(_, c)| unreadable.contains(&c.instance));
+    let mut fresh = Vec::new();
     if let Ok(mut map) = ctx.children.write() {
         for (name, _) in &unlisted {
             map.remove(name);
         }
+        for (name, child) in &found {
+            let new = map
+                .insert(name.clone(), child.clone())
+                .is_none_or(|old| old.gateway_registration != child.gateway_registration);
+            fresh.push((name.clone(), child.registration(name, gateway), new));
+        }
+    }
+    for (name, _, _) in &fresh {
+        ctx.wake(name);
     }
     let mut children: Vec<(u16, DeviceId)> =
         kept.iter().filter_map(|(n, c)| Some((c.instance, DeviceId::lwm2m(n).ok()?))).collect();
-    for (name, child) in found {
-        let instance = child.instance;
-        if let Some(id) = found_child(ctx, gateway, name, child).await {
-            children.push((instance, id));
+    let mut online = Vec::new();
+    for ((name, reg, new), (_, child)) in fresh.into_iter().zip(&found) {
+        if let Some(id) = child_online(ctx, gateway, &name, &reg).await {
+            children.push((child.instance, id));
+            online.push(Found { name, registration: reg, new });
         }
     }
     children.sort();
     if let Ok(gw) = DeviceId::lwm2m(ep) {
         let children = children.into_iter().map(|(_, id)| id).collect();
         if let Err(e) = ctx.handle.set_children(&gw, children).await {
-            tracing::debug!(gateway = %gw, error = %e, "could not record end devices");
+            tracing::warn!(gateway = %gw, error = %e, "could not record end devices");
         }
     }
     // Out of the gateway's children first, then offline: whoever sees an unlisted end device
@@ -191,43 +277,22 @@ pub(super) async fn discover_children(ctx: &Arc<Ctx>, gateway: &Registration) {
     for (name, _) in &unlisted {
         child_gone(ctx, name, Gone::Deregistered).await;
     }
+    online
 }
 
-/// Records an end device listed in `/25` and reports it online; observes again what the user
-/// observes on it when it is new to this registration of the gateway.
-async fn found_child(ctx: &Arc<Ctx>, gateway: &Registration, name: String, child: Child) -> Option<DeviceId> {
-    let id = DeviceId::lwm2m(&name).ok()?;
-    let reg = child.registration(&name, gateway);
-    let still_registered = |ctx: &Ctx| {
-        ctx.registrations.read().ok().and_then(|r| r.get(&gateway.endpoint).map(|g| g.id.clone()))
-            == Some(gateway.id.clone())
-    };
-    // The insertion decides, so that two discoveries at once observe again only once.
-    let new = {
-        let mut map = ctx.children.write().ok()?;
-        // A gateway gone meanwhile took its end devices with it.
-        if !still_registered(ctx) {
-            return None;
-        }
-        map.insert(name.clone(), child.clone()).is_none_or(|old| old.gateway_registration != child.gateway_registration)
-    };
-    ctx.registered.notify_waiters();
+/// Reports an end device listed in `/25` online, with the capabilities of its objects.
+async fn child_online(ctx: &Ctx, gateway: &Registration, name: &str, reg: &Registration) -> Option<DeviceId> {
+    let id = DeviceId::lwm2m(name).ok()?;
     let contact = Contact {
         state: PresenceState::Online,
         lifetime_s: Some(gateway.lifetime_s),
         address: Some(gateway.address.to_string()),
         boot: false,
     };
-    let caps = mapping::capabilities(&reg);
+    let caps = mapping::capabilities(reg);
     if let Err(e) = ctx.handle.device_contact(&id, contact, |d| d.capabilities = Some(caps)).await {
-        tracing::debug!(device = %id, error = %e, "could not record end device");
+        tracing::warn!(device = %id, error = %e, "could not record end device");
         return None;
     }
-    if new {
-        ops::resume_own_observations(ctx, &name).await;
-    }
-    // As for a client that registers: identity from /3, firmware and software state from /5
-    // and /9, whichever the end device lists.
-    ops::read_own_objects(ctx, &reg).await;
     Some(id)
 }

@@ -9,15 +9,18 @@
 
 mod bootstrap;
 pub mod composite;
-pub mod dm;
+mod contact;
+pub mod device_request;
+mod dispatch;
 pub mod firmware;
+mod firmware_update;
 pub mod gateway;
 pub mod mapping;
 pub mod native;
-mod ops;
 mod push;
 mod shell;
 pub mod software;
+mod waiters;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,11 +28,16 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use unidm_core::{Adapter, AdapterError, AdapterHandle};
 use unidm_models::{ErrorKind, Operation, OperationError, OperationId, Protocol};
 
+use coap_lite::ResponseType;
+use serde_json::Value as Json;
+
+use crate::codec::Value;
+use crate::path::Path;
 use crate::server::{DmRequest, DmResponse, Observed, Registration, RequestFailure, ServerConfig};
 
 /// Settings of the LwM2M adapter.
@@ -46,6 +54,13 @@ pub struct Lwm2mConfig {
     /// During a firmware update, read State `/5/0/3` this often when no notification came.
     /// Default 30 s.
     pub firmware_poll: Duration,
+    /// The no-progress limit of each step of a firmware update: when the device's State
+    /// `/5/0/3` and Update Result `/5/0/5` stay as they are this long (no new value, no new
+    /// registration), the operation fails with the step and what the device last reported
+    /// ("no progress for 10 min while downloading: /5/0/3 State still 1 (Downloading), /5/0/5
+    /// Update Result 0"), instead of waiting for its deadline. LwM2M reports no download
+    /// progress within a State, so set it above the longest download expected. Default 10 min.
+    pub firmware_stall: Duration,
     /// Largest firmware image the adapter fetches to push to a device whose Delivery Method
     /// `/5/0/9` asks for push. Default 16 MiB.
     pub firmware_push_max: usize,
@@ -72,6 +87,7 @@ impl Default for Lwm2mConfig {
             server: ServerConfig { confirm_registrations: true, ..ServerConfig::default() },
             read_device_on_register: true,
             firmware_poll: Duration::from_secs(30),
+            firmware_stall: Duration::from_secs(10 * 60),
             firmware_push_max: 16 << 20,
             firmware_fetch_timeout: Duration::from_secs(60),
             ddf_dir: None,
@@ -89,15 +105,6 @@ impl Lwm2mConfig {
         let port = if listen.port() == 0 { 0 } else { 5783 };
         Lwm2mConfig { listen, bootstrap_listen: Some(SocketAddr::new(listen.ip(), port)), ..Default::default() }
     }
-}
-
-/// A notification forwarded to operation tasks (firmware State).
-#[derive(Debug, Clone)]
-pub(crate) struct Notified {
-    /// The device it is about: the endpoint, or an end device's name (`{gateway}/{device id}`).
-    pub endpoint: String,
-    pub observed: Observed,
-    pub response: DmResponse,
 }
 
 pub(crate) enum Command {
@@ -120,9 +127,13 @@ pub(crate) struct Ctx {
     pub models: crate::model::ObjectModels,
     pub handle: AdapterHandle,
     pub commands: mpsc::UnboundedSender<Command>,
-    pub notifications: broadcast::Sender<Notified>,
+    /// Notifications routed to the procedures waiting for them, by device and path.
+    pub routes: waiters::Routes,
     pub registrations: RwLock<HashMap<String, Registration>>,
-    pub registered: Notify,
+    /// Wakes the procedures waiting for one endpoint to register.
+    pub wakers: waiters::Wakers,
+    /// The order of each gateway's end device discoveries.
+    pub discoveries: gateway::Discoveries,
     /// End devices behind gateways, by child endpoint name (`{gateway}/{device id}`).
     pub children: RwLock<HashMap<String, gateway::Child>>,
     pub tasks: Mutex<HashMap<OperationId, JoinHandle<()>>>,
@@ -138,8 +149,9 @@ impl Ctx {
     /// The endpoint's registration, waiting for it to register when it is not; for an end
     /// device, its gateway's, waiting for the gateway to register and list it.
     pub async fn registration(&self, endpoint: &str) -> Registration {
+        let watch = self.wakers.watch(endpoint);
         loop {
-            let notified = self.registered.notified();
+            let notified = watch.notified();
             if let Some(child) = self.child(endpoint) {
                 let gateway = self.registrations.read().ok().and_then(|r| r.get(&child.gateway).cloned());
                 if let Some(gateway) = gateway {
@@ -167,9 +179,14 @@ impl Ctx {
         self.commands.send(command).map_err(|_| OperationError::new(ErrorKind::Internal, "adapter stopped"))?;
         match rx.await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(f)) => Err(dm::failure(f)),
+            Ok(Err(f)) => Err(device_request::failure(f)),
             Err(_) => Err(OperationError::new(ErrorKind::Internal, "adapter stopped")),
         }
+    }
+
+    /// Wakes the procedures waiting for `endpoint` (it registered, or was listed by its gateway).
+    pub fn wake(&self, endpoint: &str) {
+        self.wakers.wake(endpoint);
     }
 
     /// The end device called `endpoint`, when it is one.
@@ -210,9 +227,116 @@ impl Ctx {
     /// [`Ctx::request`] that also turns error codes into errors.
     pub async fn request_ok(&self, endpoint: &str, request: DmRequest) -> Result<DmResponse, OperationError> {
         let response = self.request(endpoint, request).await?;
-        dm::check(&response)?;
+        device_request::check(&response)?;
         Ok(response)
     }
+
+    /// The registration of an endpoint that may get composite requests: a LwM2M 1.1+ client
+    /// registered directly (an end device behind a gateway would need the prefix inside the
+    /// SenML names, which no gateway TS defines).
+    pub async fn composite_registration(&self, ep: &str) -> Result<Registration, OperationError> {
+        if self.child(ep).is_some() {
+            return Err(OperationError::new(
+                ErrorKind::NotSupported,
+                "composite operations on end devices behind a LwM2M gateway are not supported",
+            ));
+        }
+        let reg = self.registration(ep).await;
+        composite::check_version(&reg)?;
+        Ok(reg)
+    }
+
+    /// Read-Composite, Observe-Composite (`Some(0)`) or its cancel (`Some(1)`) of `paths`.
+    pub async fn read_composite(&self, ep: &str, paths: &[Path], observe: Option<u32>) -> Result<Json, OperationError> {
+        let reg = self.composite_registration(ep).await?;
+        let response = self.request_ok(ep, composite::read(&reg, paths, observe)?).await?;
+        composite::result(&response, &self.models)
+    }
+
+    /// Reads `path`, asking for the client's preferred format and retrying without Accept when it
+    /// answers 4.06 Not Acceptable.
+    pub async fn read(&self, ep: &str, path: Path, observe: Option<u32>) -> Result<Json, OperationError> {
+        let reg = self.registration(ep).await;
+        let mut response = self.request(ep, device_request::read(&reg, path, observe)).await?;
+        if response.code == ResponseType::NotAcceptable {
+            let mut again = device_request::read(&reg, path, observe);
+            again.accept = None;
+            response = self.request(ep, again).await?;
+        }
+        device_request::check(&response)?;
+        let content = device_request::decode(&path, &response, &self.models)?;
+        Ok(device_request::content_to_json(&path, &content))
+    }
+
+    /// Reads an integer resource.
+    pub async fn read_int(&self, ep: &str, path: Path) -> Result<i64, OperationError> {
+        match self.read(ep, path, None).await? {
+            Json::Number(n) => n.as_i64(),
+            Json::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| OperationError::new(ErrorKind::Internal, format!("{path} is not an integer")))
+    }
+
+    /// The next State value of `path` (firmware `/5/0/3`, software `/9/x/7`): from a notification
+    /// routed to `notes`, or by reading it when none came within `firmware_poll` (at most `limit`)
+    /// or the client registered again. A read that gets no answer is not fatal here: a client
+    /// applying an image is often away for a while.
+    pub async fn next_state(
+        &self,
+        ep: &str,
+        notes: &mut waiters::Subscription<'_>,
+        path: Path,
+        limit: std::time::Duration,
+    ) -> Result<Next, OperationError> {
+        let wait = tokio::time::sleep(self.config.firmware_poll.min(limit));
+        tokio::pin!(wait);
+        let registration_id = |ctx: &Ctx| ctx.registrations.read().ok().and_then(|r| r.get(ep).map(|g| g.id.clone()));
+        let before = registration_id(self);
+        let watch = self.wakers.watch(ep);
+        let mut registered = false;
+        loop {
+            let woken = watch.notified();
+            tokio::select! {
+                response = notes.next() => {
+                    let content = device_request::decode(&path, &response, &self.models)?;
+                    return Ok(Next::State(match content.get(&path) {
+                        Some(Value::Integer(i)) => Some(*i),
+                        Some(Value::UnsignedInteger(u)) => i64::try_from(*u).ok(),
+                        _ => None,
+                    }));
+                },
+                _ = &mut wait => {}
+                _ = woken => if registration_id(self) == before {
+                    continue;
+                } else {
+                    registered = true;
+                },
+            }
+            let state = match self.read_int(ep, path).await {
+                Ok(v) => Some(v),
+                Err(e) if e.kind.is_retryable() => None,
+                Err(e) => return Err(e),
+            };
+            return Ok(if registered { Next::Registered(state) } else { Next::State(state) });
+        }
+    }
+
+    /// Reports how far an operation got.
+    pub async fn progress(&self, op: OperationId, percent: u8, message: &str) {
+        let p = unidm_models::Progress { percent: Some(percent), message: Some(message.to_owned()) };
+        if let Err(e) = self.handle.operation_progress(op, p).await {
+            tracing::debug!(operation = %op, error = %e, "progress not recorded");
+        }
+    }
+}
+
+/// How a wait for the next State ended.
+pub(crate) enum Next {
+    /// A notification or a read gave the State (`None`: no answer, or not an integer).
+    State(Option<i64>),
+    /// The device registered anew (it reboots to apply an image); the State read then.
+    Registered(Option<i64>),
 }
 
 struct Running {
@@ -297,7 +421,7 @@ impl Adapter for Lwm2mAdapter {
 
     async fn submit(&self, op: Operation) -> Result<(), OperationError> {
         let ctx = self.ctx()?.clone();
-        ops::check(&op)?;
+        dispatch::check(&op)?;
         let mut tasks = ctx.tasks.lock().map_err(|_| OperationError::new(ErrorKind::Internal, "poisoned"))?;
         // The engine re-submits unfinished operations after a restart: run each id once.
         if tasks.get(&op.id).is_some_and(|t| !t.is_finished()) {
@@ -305,7 +429,7 @@ impl Adapter for Lwm2mAdapter {
         }
         tasks.retain(|_, t| !t.is_finished());
         let id = op.id;
-        let task = tokio::spawn(ops::run(ctx.clone(), op));
+        let task = tokio::spawn(dispatch::run(ctx.clone(), op));
         tasks.insert(id, task);
         Ok(())
     }

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::net::UdpSocket;
-use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 use unidm_core::{AdapterError, AdapterHandle, Contact, Gone};
 use unidm_models::{DeviceId, PresenceState};
 
-use super::{dm, mapping, ops, Command, Ctx, Lwm2mConfig, Running};
+use super::{contact, device_request, gateway, mapping, Command, Ctx, Lwm2mConfig, Running};
 use crate::model::ObjectModels;
 use crate::server::{Ack, DmResponse, RdChange, Registration, RequestFailure, RequestId, Server, ServerEvent};
 
@@ -143,9 +143,10 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
         models,
         handle,
         commands,
-        notifications: broadcast::channel(1024).0,
+        routes: Default::default(),
         registrations: RwLock::new(registrations),
-        registered: Notify::new(),
+        wakers: Default::default(),
+        discoveries: Default::default(),
         children: RwLock::new(HashMap::new()),
         tasks: Mutex::new(HashMap::new()),
         observed: Mutex::new(observed),
@@ -254,7 +255,9 @@ async fn run(
                 }
                 other => {
                     mirror(&ctx, &other);
-                    ops::forward_notification(&ctx, &other);
+                    if let ServerEvent::Notification { endpoint, prefix, observed, response } = &other {
+                        contact::route_notification(&ctx, endpoint, prefix.as_deref(), observed, response);
+                    }
                     pumps.send(other);
                 }
             }
@@ -282,7 +285,7 @@ fn mirror(ctx: &Ctx, event: &ServerEvent) {
             RdChange::Registered { registration, .. } | RdChange::Updated { registration, .. } => {
                 regs.insert(registration.endpoint.clone(), registration.clone());
                 drop(regs);
-                ctx.registered.notify_waiters();
+                ctx.wake(&registration.endpoint);
                 return;
             }
             RdChange::Deregistered { registration } => registration,
@@ -334,15 +337,23 @@ async fn contact(ctx: &Arc<Ctx>, reg: &Registration, boot: bool, new_objects: bo
     }
     // A new registration ends the client's observations; a restart ended ours.
     let first_since_start = ctx.seen.lock().map(|mut s| s.insert(reg.endpoint.clone())).unwrap_or(false);
-    if boot || first_since_start {
-        let ctx = ctx.clone();
-        let endpoint = reg.endpoint.clone();
-        tokio::spawn(async move { ops::resume_observations(&ctx, &endpoint).await });
-    }
-    if new_objects && (ctx.config.read_device_on_register || reg.has_object(25)) {
+    let resume = boot || first_since_start;
+    let refresh = new_objects && (ctx.config.read_device_on_register || reg.has_object(25));
+    if resume || refresh {
+        // One task, so that the gateway's end devices are discovered once (a new object list
+        // reads /25 anyway), after the observations are made again.
         let ctx = ctx.clone();
         let reg = reg.clone();
-        tokio::spawn(async move { ops::refresh_on_contact(&ctx, &reg).await });
+        tokio::spawn(async move {
+            match (resume, refresh) {
+                (true, false) => contact::resume_observations(&ctx, &reg.endpoint).await,
+                (true, true) => contact::resume_own_observations(&ctx, &reg.endpoint).await,
+                _ => {}
+            }
+            if refresh {
+                contact::refresh_on_contact(&ctx, &reg).await;
+            }
+        });
     }
 }
 
@@ -360,7 +371,7 @@ async fn gone(ctx: &Ctx, reg: &Registration, why: Gone, ack: Option<Ack>) {
     if let Err(e) = result {
         tracing::debug!(endpoint = %reg.endpoint, error = %e, "device gone");
     }
-    super::gateway::gateway_gone(ctx, &reg.endpoint, why).await;
+    gateway::gateway_gone(ctx, &reg.endpoint, why).await;
 }
 
 async fn pump(ctx: Arc<Ctx>, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
@@ -388,17 +399,21 @@ async fn pump(ctx: Arc<Ctx>, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
             }
             ServerEvent::Send { endpoint, response } => {
                 let Ok(id) = DeviceId::lwm2m(&endpoint) else { continue };
-                match dm::decode(&crate::path::Path::Root, &response, &ctx.models) {
+                match device_request::decode(&crate::path::Path::Root, &response, &ctx.models) {
                     Ok(content) => {
                         for record in &content.records {
-                            ctx.handle.observation(&id, &record.path.to_string(), dm::value_to_json(&record.value));
+                            ctx.handle.observation(
+                                &id,
+                                &record.path.to_string(),
+                                device_request::value_to_json(&record.value),
+                            );
                         }
                     }
                     Err(e) => tracing::debug!(device = %id, error = %e.message, "undecodable Send payload"),
                 }
             }
             ServerEvent::Notification { endpoint, prefix, observed, response } => {
-                ops::report_notification(&ctx, &endpoint, prefix.as_deref(), &observed, &response)
+                contact::report_notification(&ctx, &endpoint, prefix.as_deref(), &observed, &response)
             }
             ServerEvent::Response { .. } => {}
         }

@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value as Json};
 use unidm_models::{ErrorKind, Operation, OperationError, SoftwareAction, SoftwareModule};
 
-use super::ops::{next_state, progress, read, read_int};
-use super::{dm, native, Ctx};
+use super::{device_request, native, Ctx, Next};
 use crate::codec::Value;
 use crate::path::Path;
+use crate::server::Observed;
 
 /// What an Update Result `/9/x/9` value means.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,24 +76,23 @@ pub(super) async fn run(ctx: &Ctx, op: &Operation, action: &SoftwareAction) -> R
 }
 
 async fn execute(ctx: &Ctx, ep: &str, module: u16, resource: u16) -> Result<Option<Json>, OperationError> {
-    ctx.request_ok(ep, dm::execute(Path::Resource(9, module, resource), None)).await?;
+    ctx.request_ok(ep, device_request::execute(Path::Resource(9, module, resource), None)).await?;
     Ok(Some(json!({"module": module.to_string()})))
 }
 
 async fn install(ctx: &Ctx, op: &Operation, uri: &str) -> Result<Option<Json>, OperationError> {
     let ep = op.device.native();
     let reg = ctx.registration(ep).await;
-    let mut notes = ctx.notifications.subscribe();
     let mut instance = None;
     for p in reg.object_paths().filter(|p| matches!(p, Path::ObjectInstance(9, _))) {
-        if read_int(ctx, ep, p.child(7).unwrap_or(p)).await.ok() == Some(0) {
+        if ctx.read_int(ep, p.child(7).unwrap_or(p)).await.ok() == Some(0) {
             instance = p.instance_id();
             break;
         }
     }
     let module = match instance {
         Some(i) => {
-            let write = dm::write(&reg, Path::Resource(9, i, 3), &json!(uri), &ctx.models)?;
+            let write = device_request::write(&reg, Path::Resource(9, i, 3), &json!(uri), &ctx.models)?;
             ctx.request_ok(ep, write).await?;
             i
         }
@@ -103,27 +102,28 @@ async fn install(ctx: &Ctx, op: &Operation, uri: &str) -> Result<Option<Json>, O
             native::created_path(&response, asked).instance_id().unwrap_or_default()
         }
     };
-    progress(ctx, op, 10, "package URI written").await;
+    ctx.progress(op.id, 10, "package URI written").await;
     let state_path = Path::Resource(9, module, 7);
-    let mut state = read(ctx, ep, state_path, Some(0)).await.ok().and_then(|v| v.as_i64());
+    let mut notes = ctx.routes.subscribe(ep, Observed::Path(state_path));
+    let mut state = ctx.read(ep, state_path, Some(0)).await.ok().and_then(|v| v.as_i64());
     let mut executed = false;
     let outcome = loop {
         let result = match state {
             Some(4) => break Ok(()),
             Some(1 | 2) => {
-                progress(ctx, op, 25, "downloading").await;
+                ctx.progress(op.id, 25, "downloading").await;
                 None
             }
             Some(3) if !executed => {
-                progress(ctx, op, 50, "delivered").await;
-                if let Err(e) = ctx.request_ok(ep, dm::execute(Path::Resource(9, module, 4), None)).await {
+                ctx.progress(op.id, 50, "delivered").await;
+                if let Err(e) = ctx.request_ok(ep, device_request::execute(Path::Resource(9, module, 4), None)).await {
                     break Err(e);
                 }
                 executed = true;
-                progress(ctx, op, 75, "installing").await;
+                ctx.progress(op.id, 75, "installing").await;
                 None
             }
-            Some(0 | 3) => Some(read_int(ctx, ep, Path::Resource(9, module, 9)).await.map(update_result)),
+            Some(0 | 3) => Some(ctx.read_int(ep, Path::Resource(9, module, 9)).await.map(update_result)),
             _ => None,
         };
         match result {
@@ -131,10 +131,15 @@ async fn install(ctx: &Ctx, op: &Operation, uri: &str) -> Result<Option<Json>, O
             Some(Ok(SoftwareResult::Installed)) => break Ok(()),
             Some(Ok(SoftwareResult::Pending)) | None => {}
         }
-        state = next_state(ctx, ep, &mut notes, state_path).await?;
+        state = match ctx.next_state(ep, &mut notes, state_path, ctx.config.firmware_poll).await? {
+            Next::State(s) | Next::Registered(s) => s,
+        };
     };
+    drop(notes);
     let reg = ctx.registration(ep).await;
-    let _ = ctx.request(ep, dm::read(&reg, state_path, Some(1))).await;
+    if let Err(e) = ctx.request(ep, device_request::read(&reg, state_path, Some(1))).await {
+        tracing::debug!(endpoint = %ep, error = %e.message, "cancelling the observation of the Update State failed");
+    }
     outcome.map(|()| Some(json!({"module": module.to_string(), "updateResult": 2})))
 }
 
@@ -142,8 +147,8 @@ async fn install(ctx: &Ctx, op: &Operation, uri: &str) -> Result<Option<Json>, O
 pub(super) async fn refresh(ctx: &Ctx, ep: &str) -> Result<(), OperationError> {
     let reg = ctx.registration(ep).await;
     let path = Path::Object(9);
-    let response = ctx.request_ok(ep, dm::read(&reg, path, None)).await?;
-    let content = dm::decode(&path, &response, &ctx.models)?;
+    let response = ctx.request_ok(ep, device_request::read(&reg, path, None)).await?;
+    let content = device_request::decode(&path, &response, &ctx.models)?;
     let mut modules: BTreeMap<u16, SoftwareModule> = BTreeMap::new();
     for r in &content.records {
         let (Some(i), Some(res)) = (r.path.instance_id(), r.path.resource_id()) else { continue };

@@ -21,6 +21,9 @@ pub struct FirmwareBehaviour {
     /// Firmware Update Delivery Method `/5/0/9`: 0 pull only (a Package `/5/0/0` write is
     /// refused), 1 push only (a Package URI write is refused), 2 both.
     pub delivery_method: u8,
+    /// A faulty client: it takes the package (a Package URI or a pushed Package) and its State
+    /// `/5/0/3` stays Downloading (1) forever, with Update Result 0. Default false.
+    pub stuck_downloading: bool,
 }
 
 impl Default for FirmwareBehaviour {
@@ -33,6 +36,7 @@ impl Default for FirmwareBehaviour {
             new_version: "2.0".into(),
             reboot_on_update: false,
             delivery_method: 2,
+            stuck_downloading: false,
         }
     }
 }
