@@ -136,6 +136,7 @@ async fn follow(
 ) -> Result<(), OperationError> {
     let ep = op.device.native();
     let mut stall = Stall::new(ctx.config.firmware_stall, ctx.handle.now());
+    let mut observed_under = ctx.registration_id(ep);
     let mut state = match ctx.read(ep, STATE, Some(0)).await {
         Ok(v) => v.as_i64(),
         Err(e) => {
@@ -185,7 +186,7 @@ async fn follow(
         if let Some(stalled) = stall.check(now) {
             return Err(stalled_with_result(ctx, ep, &mut stall, stalled).await);
         }
-        state = match ctx.next_state(ep, notes, STATE, stall.remaining(now)).await? {
+        state = match ctx.next_state(ep, notes, STATE, stall.remaining(now), &mut observed_under).await? {
             Next::State(s) => s,
             Next::Registered(s) => {
                 stall.progressed(ctx.handle.now());

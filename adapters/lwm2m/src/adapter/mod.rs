@@ -278,25 +278,37 @@ impl Ctx {
         .ok_or_else(|| OperationError::new(ErrorKind::Internal, format!("{path} is not an integer")))
     }
 
+    /// The id of `ep`'s current registration (`None` for an end device or an unregistered
+    /// endpoint).
+    pub fn registration_id(&self, ep: &str) -> Option<String> {
+        self.registrations.read().ok().and_then(|r| r.get(ep).map(|g| g.id.clone()))
+    }
+
     /// The next State value of `path` (firmware `/5/0/3`, software `/9/x/7`): from a notification
     /// routed to `notes`, or by reading it when none came within `firmware_poll` (at most `limit`)
-    /// or the client registered again. A read that gets no answer is not fatal here: a client
-    /// applying an image is often away for a while.
+    /// or the client registered anew. `observed_under` is the registration the caller's
+    /// observation of `path` was made in: a client in a new registration (it rebooted to apply an
+    /// image) has dropped it, so the State is observed again at once, also when the new
+    /// registration came while the caller was not waiting here. A read that gets no answer is
+    /// not fatal here: a client applying an image is often away for a while.
     pub async fn next_state(
         &self,
         ep: &str,
         notes: &mut waiters::Subscription<'_>,
         path: Path,
         limit: std::time::Duration,
+        observed_under: &mut Option<String>,
     ) -> Result<Next, OperationError> {
         let wait = tokio::time::sleep(self.config.firmware_poll.min(limit));
         tokio::pin!(wait);
-        let registration_id = |ctx: &Ctx| ctx.registrations.read().ok().and_then(|r| r.get(ep).map(|g| g.id.clone()));
-        let before = registration_id(self);
         let watch = self.wakers.watch(ep);
         let mut registered = false;
         loop {
             let woken = watch.notified();
+            if self.registration_id(ep) != *observed_under {
+                registered = true;
+                break;
+            }
             tokio::select! {
                 response = notes.next() => {
                     let content = device_request::decode(&path, &response, &self.models)?;
@@ -306,20 +318,19 @@ impl Ctx {
                         _ => None,
                     }));
                 },
-                _ = &mut wait => {}
-                _ = woken => if registration_id(self) == before {
-                    continue;
-                } else {
-                    registered = true;
-                },
+                _ = &mut wait => break,
+                _ = woken => continue,
             }
-            let state = match self.read_int(ep, path).await {
-                Ok(v) => Some(v),
-                Err(e) if e.kind.is_retryable() => None,
-                Err(e) => return Err(e),
-            };
-            return Ok(if registered { Next::Registered(state) } else { Next::State(state) });
         }
+        if !registered {
+            return Ok(Next::State(self.read_int(ep, path).await.map(Some).or_else(away)?));
+        }
+        *observed_under = self.registration_id(ep);
+        let state = match self.read(ep, path, Some(0)).await {
+            Ok(v) => Ok(v.as_i64()),
+            Err(e) => away(e),
+        }?;
+        Ok(Next::Registered(state))
     }
 
     /// Reports how far an operation got.
@@ -337,6 +348,16 @@ pub(crate) enum Next {
     State(Option<i64>),
     /// The device registered anew (it reboots to apply an image); the State read then.
     Registered(Option<i64>),
+}
+
+/// A read error while waiting for a State: a device that does not answer is away for now
+/// (`None`), anything else ends the wait.
+fn away(e: OperationError) -> Result<Option<i64>, OperationError> {
+    if e.kind.is_retryable() {
+        Ok(None)
+    } else {
+        Err(e)
+    }
 }
 
 struct Running {

@@ -105,6 +105,7 @@ async fn install(ctx: &Ctx, op: &Operation, uri: &str) -> Result<Option<Json>, O
     ctx.progress(op.id, 10, "package URI written").await;
     let state_path = Path::Resource(9, module, 7);
     let mut notes = ctx.routes.subscribe(ep, Observed::Path(state_path));
+    let mut observed_under = ctx.registration_id(ep);
     let mut state = ctx.read(ep, state_path, Some(0)).await.ok().and_then(|v| v.as_i64());
     let mut executed = false;
     let outcome = loop {
@@ -131,7 +132,7 @@ async fn install(ctx: &Ctx, op: &Operation, uri: &str) -> Result<Option<Json>, O
             Some(Ok(SoftwareResult::Installed)) => break Ok(()),
             Some(Ok(SoftwareResult::Pending)) | None => {}
         }
-        state = match ctx.next_state(ep, &mut notes, state_path, ctx.config.firmware_poll).await? {
+        state = match ctx.next_state(ep, &mut notes, state_path, ctx.config.firmware_poll, &mut observed_under).await? {
             Next::State(s) | Next::Registered(s) => s,
         };
     };
