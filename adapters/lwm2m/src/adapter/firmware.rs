@@ -3,10 +3,8 @@
 //! block-wise. Then follow State /5/0/3 (observed, with a read as fallback), execute Update
 //! /5/0/2 once Downloaded, and judge the outcome by Update Result /5/0/5.
 
-use std::time::Duration;
-
 use unidm_models::firmware::FirmwareReport;
-use unidm_models::{DeviceId, ErrorKind, FirmwareState, FirmwareStatus, OperationError, Timestamp};
+use unidm_models::{DeviceId, ErrorKind, FirmwareState, FirmwareStatus, OperationError};
 
 use crate::codec::{Content, Value};
 use crate::path::Path;
@@ -194,109 +192,6 @@ pub fn succeeded(slot: &mut Option<FirmwareStatus>, device: &DeviceId) {
     advance(slot, report, device);
 }
 
-/// The no-progress limit of a firmware update step (`Lwm2mConfig::firmware_stall`): sans-I/O,
-/// fed with what the device reports and the engine's `now`. A new State, a new Update Result or
-/// a new registration of the device is progress; a step that sees none for `limit` fails the
-/// operation with the step and what the device last reported.
-#[derive(Debug, Clone)]
-pub struct Stall {
-    limit: Duration,
-    since: Timestamp,
-    state: Option<i64>,
-    result: Option<i64>,
-}
-
-impl Stall {
-    /// A watch that starts at `now`, knowing nothing of the device yet.
-    pub fn new(limit: Duration, now: Timestamp) -> Self {
-        Stall { limit, since: now, state: None, result: None }
-    }
-
-    /// The device reported State `state` (and Update Result `result`, when read) at `now`.
-    pub fn reported(&mut self, now: Timestamp, state: Option<i64>, result: Option<i64>) {
-        let new_state = state.is_some() && state != self.state;
-        let new_result = result.is_some() && result != self.result;
-        if new_state {
-            self.state = state;
-        }
-        if new_result {
-            self.result = result;
-        }
-        if new_state || new_result {
-            self.since = now;
-        }
-    }
-
-    /// The Update Result the device reports, without counting it as progress (as read to say
-    /// why a step stalled).
-    pub fn note_result(&mut self, result: i64) {
-        self.result = Some(result);
-    }
-
-    /// Something else showed progress at `now` (the server took a step, the device registered
-    /// again).
-    pub fn progressed(&mut self, now: Timestamp) {
-        self.since = now;
-    }
-
-    /// When the step runs out of time.
-    pub fn deadline(&self) -> Timestamp {
-        self.since.plus(self.limit)
-    }
-
-    /// The time left at `now` (zero once stalled).
-    pub fn remaining(&self, now: Timestamp) -> Duration {
-        Duration::from_millis(u64::try_from(self.deadline().millis() - now.millis()).unwrap_or(0))
-    }
-
-    /// The error of a step stalled at `now`, `None` while it has time left.
-    pub fn check(&self, now: Timestamp) -> Option<OperationError> {
-        if now < self.deadline() {
-            return None;
-        }
-        let step = match self.state.and_then(state) {
-            Some(FirmwareState::Idle) | None => "waiting for the device to start",
-            Some(FirmwareState::Downloading) => "downloading",
-            Some(FirmwareState::Downloaded) => "waiting for the update to start",
-            _ => "updating",
-        };
-        let state_text = match self.state {
-            Some(s) => format!("/5/0/3 State still {s} ({})", state_name(s)),
-            None => "/5/0/3 State unknown".to_owned(),
-        };
-        let result_text = self.result.map_or("unknown".to_owned(), |r| r.to_string());
-        Some(OperationError::new(
-            ErrorKind::Timeout,
-            format!(
-                "no progress for {} while {step}: {state_text}, /5/0/5 Update Result {result_text}",
-                human(self.limit)
-            ),
-        ))
-    }
-}
-
-fn state_name(value: i64) -> &'static str {
-    match value {
-        0 => "Idle",
-        1 => "Downloading",
-        2 => "Downloaded",
-        3 => "Updating",
-        _ => "not a State value",
-    }
-}
-
-/// `10 min`, `90 s`.
-fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 && s % 60 == 0 {
-        format!("{} min", s / 60)
-    } else if d.subsec_millis() == 0 {
-        format!("{s} s")
-    } else {
-        format!("{} ms", d.as_millis())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,26 +289,6 @@ mod tests {
         let mut none = None;
         start(&mut none, asked(), &dev());
         assert_eq!(none.map(|s| s.state), Some(FirmwareState::Downloading));
-    }
-
-    #[test]
-    fn a_step_without_progress_fails_after_the_limit_with_what_the_device_said() {
-        let t0 = Timestamp(1_000_000);
-        let mut stall = Stall::new(Duration::from_secs(600), t0);
-        stall.reported(t0, Some(1), Some(0));
-        assert_eq!(stall.check(t0.plus(Duration::from_secs(599))), None);
-        assert_eq!(stall.remaining(t0.plus(Duration::from_secs(540))), Duration::from_secs(60));
-        stall.reported(t0.plus(Duration::from_secs(500)), Some(1), None);
-        let e = stall.check(t0.plus(Duration::from_secs(600))).expect("stalled: the same State is no progress");
-        assert_eq!(e.kind, ErrorKind::Timeout);
-        assert_eq!(
-            e.message,
-            "no progress for 10 min while downloading: /5/0/3 State still 1 (Downloading), /5/0/5 Update Result 0"
-        );
-        stall.reported(t0.plus(Duration::from_secs(601)), Some(2), None);
-        assert_eq!(stall.check(t0.plus(Duration::from_secs(1200))), None, "a new State restarts the clock");
-        stall.progressed(t0.plus(Duration::from_secs(1300)));
-        assert_eq!(stall.deadline(), t0.plus(Duration::from_secs(1900)));
     }
 
     /// ETS 1.0-int-770 success and error cases 772-780, as Update Result values.
