@@ -6,7 +6,7 @@
 use serde_json::Value as Json;
 use unidm_models::{ErrorKind, OperationError};
 
-use super::{composite, device_request, firmware, gateway, mapping, software, Ctx};
+use super::{composite, device_request, firmware, gateway, mapping, software, Shared};
 use crate::path::Path;
 use crate::server::{DmResponse, Observed, Registration};
 
@@ -14,30 +14,30 @@ use crate::server::{DmResponse, Observed, Registration};
 /// registration, which ends the client's observations, or after an adapter restart, which
 /// ends ours), and finds a gateway's end devices when none is known (after a restart), which
 /// observes theirs again. Best effort.
-pub(super) async fn resume_observations(ctx: &Ctx, ep: &str) {
-    resume_own_observations(ctx, ep).await;
-    let reg = ctx.registrations.read().ok().and_then(|r| r.get(ep).cloned());
+pub(super) async fn resume_observations(shared: &Shared, ep: &str) {
+    resume_own_observations(shared, ep).await;
+    let reg = shared.registrations.read().ok().and_then(|r| r.get(ep).cloned());
     if let Some(reg) = reg {
-        let found = gateway::ensure_children(ctx, &reg).await;
-        end_devices_found(ctx, found).await;
+        let found = gateway::ensure_children(shared, &reg).await;
+        end_devices_found(shared, found).await;
     }
 }
 
 /// Observes again what the user observes on new end devices and reads their objects, as for
 /// a client that registers. Outside the gateway's discovery lock: these requests may wait for
 /// the gateway to come back.
-async fn end_devices_found(ctx: &Ctx, found: Vec<gateway::Found>) {
+async fn end_devices_found(shared: &Shared, found: Vec<gateway::Found>) {
     for child in found {
         if child.new {
-            resume_own_observations(ctx, &child.name).await;
+            resume_own_observations(shared, &child.name).await;
         }
-        read_own_objects(ctx, &child.registration).await;
+        read_own_objects(shared, &child.registration).await;
     }
 }
 
 /// Observes again everything observed on `ep` itself (an endpoint or an end device).
-pub(super) async fn resume_own_observations(ctx: &Ctx, ep: &str) {
-    let all: Vec<Observed> = ctx
+pub(super) async fn resume_own_observations(shared: &Shared, ep: &str) {
+    let all: Vec<Observed> = shared
         .observed
         .lock()
         .ok()
@@ -45,8 +45,8 @@ pub(super) async fn resume_own_observations(ctx: &Ctx, ep: &str) {
         .unwrap_or_default();
     for what in all {
         let outcome = match &what {
-            Observed::Path(path) => ctx.read(ep, *path, Some(0)).await.map(|_| ()),
-            Observed::Composite(paths) => ctx.read_composite(ep, paths, Some(0)).await.map(|_| ()),
+            Observed::Path(path) => shared.read(ep, *path, Some(0)).await.map(|_| ()),
+            Observed::Composite(paths) => shared.read_composite(ep, paths, Some(0)).await.map(|_| ()),
         };
         if let Err(e) = outcome {
             tracing::debug!(endpoint = %ep, observed = %what, error = %e.message, "observing again failed");
@@ -56,11 +56,11 @@ pub(super) async fn resume_own_observations(ctx: &Ctx, ep: &str) {
 
 /// Reads /3/0 and maps it into the device (identity, battery, memory, error codes), and /4/0
 /// and /6/0 (connectivity, location) when the client registered them.
-pub(super) async fn refresh_device_info(ctx: &Ctx, ep: &str) -> Result<Option<Json>, OperationError> {
-    let reg = ctx.registration(ep).await;
+pub(super) async fn refresh_device_info(shared: &Shared, ep: &str) -> Result<Option<Json>, OperationError> {
+    let reg = shared.registration(ep).await;
     let path = Path::ObjectInstance(3, 0);
-    let response = ctx.request_ok(ep, device_request::read(&reg, path, None)).await?;
-    let device = device_request::decode(&path, &response, &ctx.models)?;
+    let response = shared.request_ok(ep, device_request::read(&reg, path, None)).await?;
+    let device = device_request::decode(&path, &response, &shared.models)?;
     let mut result = device_request::content_to_json(&path, &device);
     let mut extra = Vec::new();
     for (object, present) in [(4, reg.has_object(4)), (6, reg.has_object(6))] {
@@ -68,10 +68,10 @@ pub(super) async fn refresh_device_info(ctx: &Ctx, ep: &str) -> Result<Option<Js
         if !present {
             continue;
         }
-        match ctx
+        match shared
             .request_ok(ep, device_request::read(&reg, p, None))
             .await
-            .and_then(|r| device_request::decode(&p, &r, &ctx.models))
+            .and_then(|r| device_request::decode(&p, &r, &shared.models))
         {
             Ok(content) => {
                 if let (Json::Object(all), Json::Object(more)) =
@@ -85,8 +85,9 @@ pub(super) async fn refresh_device_info(ctx: &Ctx, ep: &str) -> Result<Option<Js
         }
     }
     let id = unidm_models::DeviceId::lwm2m(ep).map_err(|e| OperationError::new(ErrorKind::BadInput, e.to_string()))?;
-    let now = ctx.handle.now();
-    ctx.handle
+    let now = shared.handle.now();
+    shared
+        .handle
         .update_device(&id, |d| {
             mapping::apply_device_object(&device, d, now);
             for content in &extra {
@@ -100,13 +101,14 @@ pub(super) async fn refresh_device_info(ctx: &Ctx, ep: &str) -> Result<Option<Js
 }
 
 /// Reads `/5/0` and folds the device's firmware state into `Device.snapshot.firmware`.
-pub(super) async fn refresh_firmware(ctx: &Ctx, ep: &str) -> Result<(), OperationError> {
-    let reg = ctx.registration(ep).await;
+pub(super) async fn refresh_firmware(shared: &Shared, ep: &str) -> Result<(), OperationError> {
+    let reg = shared.registration(ep).await;
     let path = Path::ObjectInstance(5, 0);
-    let response = ctx.request_ok(ep, device_request::read(&reg, path, None)).await?;
-    let content = device_request::decode(&path, &response, &ctx.models)?;
+    let response = shared.request_ok(ep, device_request::read(&reg, path, None)).await?;
+    let content = device_request::decode(&path, &response, &shared.models)?;
     let id = unidm_models::DeviceId::lwm2m(ep).map_err(|e| OperationError::new(ErrorKind::BadInput, e.to_string()))?;
-    ctx.handle
+    shared
+        .handle
         .update_device(&id, |d| firmware::apply_status(&content, &mut d.snapshot.firmware, &id))
         .await
         .map_err(|e| OperationError::new(ErrorKind::Internal, e.to_string()))?;
@@ -116,38 +118,38 @@ pub(super) async fn refresh_firmware(ctx: &Ctx, ep: &str) -> Result<(), Operatio
 /// What the adapter reads by itself when a client registers, or updates with a new object
 /// list: identity and state from /3 (with /4, /6), firmware state from /5, software from /9,
 /// and the end devices of a gateway's /25. Each read is best effort.
-pub(super) async fn refresh_on_contact(ctx: &Ctx, reg: &Registration) {
-    if ctx.config.read_device_on_register {
-        read_own_objects(ctx, reg).await;
+pub(super) async fn refresh_on_contact(shared: &Shared, reg: &Registration) {
+    if shared.config.read_device_on_register {
+        read_own_objects(shared, reg).await;
     }
-    let found = gateway::refresh(ctx, reg).await;
-    end_devices_found(ctx, found).await;
+    let found = gateway::refresh(shared, reg).await;
+    end_devices_found(shared, found).await;
 }
 
 /// Hands a notification to the procedures waiting on its device and path (firmware or
 /// software State), named by the device it is about.
 pub(super) fn route_notification(
-    ctx: &Ctx,
+    shared: &Shared,
     endpoint: &str,
     prefix: Option<&str>,
     observed: &Observed,
     response: &DmResponse,
 ) {
-    let Some(device) = gateway::notified_device(ctx, endpoint, prefix) else { return };
-    ctx.routes.route(&device, observed, response);
+    let Some(device) = gateway::notified_device(shared, endpoint, prefix) else { return };
+    shared.routes.route(&device, observed, response);
 }
 
 /// Reports a notification as observation events of the device it is about (an end device
 /// behind a gateway for a `prefix`): one for an observed path, one per resource for an
 /// Observe-Composite (as for Send).
 pub(super) fn report_notification(
-    ctx: &Ctx,
+    shared: &Shared,
     endpoint: &str,
     prefix: Option<&str>,
     observed: &Observed,
     response: &DmResponse,
 ) {
-    let Some(device) = gateway::notified_device(ctx, endpoint, prefix) else {
+    let Some(device) = gateway::notified_device(shared, endpoint, prefix) else {
         tracing::debug!(%endpoint, ?prefix, "notification of an unknown end device");
         return;
     };
@@ -156,16 +158,20 @@ pub(super) fn report_notification(
         return;
     }
     match observed {
-        Observed::Path(path) => match device_request::decode(path, response, &ctx.models) {
+        Observed::Path(path) => match device_request::decode(path, response, &shared.models) {
             Ok(content) => {
-                ctx.handle.observation(&id, &path.to_string(), device_request::content_to_json(path, &content))
+                shared.handle.observation(&id, &path.to_string(), device_request::content_to_json(path, &content))
             }
             Err(e) => tracing::debug!(device = %id, error = %e.message, "undecodable notification"),
         },
-        Observed::Composite(_) => match composite::decode(response, &ctx.models) {
+        Observed::Composite(_) => match composite::decode(response, &shared.models) {
             Ok(content) => {
                 for record in &content.records {
-                    ctx.handle.observation(&id, &record.path.to_string(), device_request::value_to_json(&record.value));
+                    shared.handle.observation(
+                        &id,
+                        &record.path.to_string(),
+                        device_request::value_to_json(&record.value),
+                    );
                 }
             }
             Err(e) => tracing::debug!(device = %id, error = %e.message, "undecodable notification"),
@@ -175,20 +181,20 @@ pub(super) fn report_notification(
 
 /// Reads /3 (with /4, /6), /5 and /9 of `reg`, whichever it lists: an endpoint or an end
 /// device behind a gateway (`reg` then names it `{gateway}/{device id}`). Best effort.
-pub(super) async fn read_own_objects(ctx: &Ctx, reg: &Registration) {
+pub(super) async fn read_own_objects(shared: &Shared, reg: &Registration) {
     let ep = reg.endpoint.as_str();
     if reg.has_object(3) {
-        if let Err(e) = refresh_device_info(ctx, ep).await {
+        if let Err(e) = refresh_device_info(shared, ep).await {
             tracing::debug!(endpoint = %ep, error = %e.message, "reading /3/0 after registration failed");
         }
     }
     if reg.has_object(5) {
-        if let Err(e) = refresh_firmware(ctx, ep).await {
+        if let Err(e) = refresh_firmware(shared, ep).await {
             tracing::debug!(endpoint = %ep, error = %e.message, "reading /5/0 after registration failed");
         }
     }
     if reg.has_object(9) {
-        if let Err(e) = software::refresh(ctx, ep).await {
+        if let Err(e) = software::refresh(shared, ep).await {
             tracing::debug!(endpoint = %ep, error = %e.message, "reading /9 after registration failed");
         }
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{json, Value as Json};
 use unidm_models::{Action, ErrorKind, NativeOp, NativeRequest, Operation, OperationError};
 
-use super::{composite, contact, device_request, firmware_update, native, software, Ctx};
+use super::{composite, contact, device_request, firmware_update, native, software, Shared};
 use crate::path::Path;
 use crate::server::Observed;
 
@@ -61,102 +61,107 @@ pub(super) fn check(op: &Operation) -> Result<(), OperationError> {
 }
 
 /// Runs one operation to its end and reports the outcome.
-pub(super) async fn run(ctx: Arc<Ctx>, op: Operation) {
+pub(super) async fn run(shared: Arc<Shared>, op: Operation) {
     let outcome = match &op.action {
-        Action::Reboot => execute(&ctx, &op, Path::Resource(3, 0, 4), None).await,
-        Action::FactoryReset => execute(&ctx, &op, Path::Resource(3, 0, 5), None).await,
-        Action::RefreshDeviceInfo => contact::refresh_device_info(&ctx, endpoint(&op)).await,
-        Action::Native(n) => native(&ctx, &op, n).await,
-        Action::Firmware(f) => firmware_update::run(&ctx, &op, f).await,
-        Action::Software(s) => software::run(&ctx, &op, s).await,
+        Action::Reboot => execute(&shared, &op, Path::Resource(3, 0, 4), None).await,
+        Action::FactoryReset => execute(&shared, &op, Path::Resource(3, 0, 5), None).await,
+        Action::RefreshDeviceInfo => contact::refresh_device_info(&shared, endpoint(&op)).await,
+        Action::Native(n) => native(&shared, &op, n).await,
+        Action::Firmware(f) => firmware_update::run(&shared, &op, f).await,
+        Action::Software(s) => software::run(&shared, &op, s).await,
         _ => Err(OperationError::new(ErrorKind::NotSupported, "not supported")),
     };
     let reported = match outcome {
-        Ok(result) => ctx.handle.operation_succeeded(op.id, result).await,
-        Err(e) => ctx.handle.operation_failed(op.id, e).await,
+        Ok(result) => shared.handle.operation_succeeded(op.id, result).await,
+        Err(e) => shared.handle.operation_failed(op.id, e).await,
     };
     if let Err(e) = reported {
         tracing::debug!(operation = %op.id, error = %e, "operation outcome not recorded");
     }
 }
 
-async fn execute(ctx: &Ctx, op: &Operation, path: Path, args: Option<&str>) -> Result<Option<Json>, OperationError> {
+async fn execute(
+    shared: &Shared,
+    op: &Operation,
+    path: Path,
+    args: Option<&str>,
+) -> Result<Option<Json>, OperationError> {
     let ep = endpoint(op);
-    ctx.registration(ep).await;
-    ctx.request_ok(ep, device_request::execute(path, args)).await?;
+    shared.registration(ep).await;
+    shared.request_ok(ep, device_request::execute(path, args)).await?;
     Ok(None)
 }
 
-async fn native(ctx: &Ctx, op: &Operation, n: &NativeRequest) -> Result<Option<Json>, OperationError> {
+async fn native(shared: &Shared, op: &Operation, n: &NativeRequest) -> Result<Option<Json>, OperationError> {
     let ep = endpoint(op);
     let path = native_path(n)?;
     match n.op {
-        NativeOp::Read => ctx.read(ep, path, None).await.map(Some),
+        NativeOp::Read => shared.read(ep, path, None).await.map(Some),
         NativeOp::Observe => {
-            let value = ctx.read(ep, path, Some(0)).await?;
-            ctx.remember_observation(ep, &Observed::Path(path), true).await;
+            let value = shared.read(ep, path, Some(0)).await?;
+            shared.remember_observation(ep, &Observed::Path(path), true).await;
             Ok(Some(value))
         }
         NativeOp::CancelObserve => {
-            ctx.remember_observation(ep, &Observed::Path(path), false).await;
-            let reg = ctx.registration(ep).await;
-            ctx.request_ok(ep, device_request::read(&reg, path, Some(1))).await?;
+            shared.remember_observation(ep, &Observed::Path(path), false).await;
+            let reg = shared.registration(ep).await;
+            shared.request_ok(ep, device_request::read(&reg, path, Some(1))).await?;
             Ok(None)
         }
-        NativeOp::Execute => execute(ctx, op, path, n.args.as_deref()).await,
+        NativeOp::Execute => execute(shared, op, path, n.args.as_deref()).await,
         NativeOp::Discover => {
             let request = native::discover(path)?;
-            ctx.registration(ep).await;
-            let response = ctx.request_ok(ep, request).await?;
+            shared.registration(ep).await;
+            let response = shared.request_ok(ep, request).await?;
             native::discover_result(&response).map(Some)
         }
         NativeOp::WriteAttributes => {
             let attributes = n.value.as_ref().unwrap_or(&Json::Null);
             let request = native::write_attributes(path, attributes)?;
-            ctx.registration(ep).await;
-            ctx.request_ok(ep, request).await?;
+            shared.registration(ep).await;
+            shared.request_ok(ep, request).await?;
             Ok(None)
         }
         NativeOp::Create => {
-            let reg = ctx.registration(ep).await;
-            let (request, asked) = native::create(&reg, path, n.value.as_ref(), &ctx.models)?;
-            let response = ctx.request_ok(ep, request).await?;
+            let reg = shared.registration(ep).await;
+            let (request, asked) = native::create(&reg, path, n.value.as_ref(), &shared.models)?;
+            let response = shared.request_ok(ep, request).await?;
             Ok(Some(json!({"path": native::created_path(&response, asked).to_string()})))
         }
         NativeOp::Delete => {
             let request = native::delete(path)?;
-            ctx.registration(ep).await;
-            ctx.request_ok(ep, request).await?;
+            shared.registration(ep).await;
+            shared.request_ok(ep, request).await?;
             Ok(None)
         }
         NativeOp::Write => {
             let value =
                 n.value.as_ref().ok_or_else(|| OperationError::new(ErrorKind::BadInput, "a write needs a value"))?;
-            let reg = ctx.registration(ep).await;
-            ctx.request_ok(ep, device_request::write(&reg, path, value, &ctx.models)?).await?;
+            let reg = shared.registration(ep).await;
+            shared.request_ok(ep, device_request::write(&reg, path, value, &shared.models)?).await?;
             Ok(None)
         }
         NativeOp::ReadComposite => {
             let paths = composite::paths(n.value.as_ref())?;
-            ctx.read_composite(ep, &paths, None).await.map(Some)
+            shared.read_composite(ep, &paths, None).await.map(Some)
         }
         NativeOp::ObserveComposite => {
             let paths = composite::paths(n.value.as_ref())?;
-            let value = ctx.read_composite(ep, &paths, Some(0)).await?;
-            ctx.remember_observation(ep, &Observed::composite(paths), true).await;
+            let value = shared.read_composite(ep, &paths, Some(0)).await?;
+            shared.remember_observation(ep, &Observed::composite(paths), true).await;
             Ok(Some(value))
         }
         NativeOp::CancelObserveComposite => {
             let paths = composite::paths(n.value.as_ref())?;
-            ctx.remember_observation(ep, &Observed::composite(paths.iter().copied()), false).await;
-            let reg = ctx.composite_registration(ep).await?;
-            ctx.request_ok(ep, composite::read(&reg, &paths, Some(1))?).await?;
+            shared.remember_observation(ep, &Observed::composite(paths.iter().copied()), false).await;
+            let reg = shared.composite_registration(ep).await?;
+            shared.request_ok(ep, composite::read(&reg, &paths, Some(1))?).await?;
             Ok(None)
         }
         NativeOp::WriteComposite => {
             let value = n.value.as_ref().unwrap_or(&Json::Null);
-            let reg = ctx.composite_registration(ep).await?;
-            ctx.request_ok(ep, composite::write(&reg, value, &ctx.models)?).await?;
+            let reg = shared.composite_registration(ep).await?;
+            shared.request_ok(ep, composite::write(&reg, value, &shared.models)?).await?;
             Ok(None)
         }
     }

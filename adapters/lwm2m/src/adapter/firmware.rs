@@ -1,7 +1,8 @@
-//! Firmware update (Firmware Update object /5, fact sheet §9.6; ETS 1.0 cases 770-780): by pull,
-//! write the Package URI /5/0/1; by push, fetch the image and write it to Package /5/0/0
-//! block-wise. Then follow State /5/0/3 (observed, with a read as fallback), execute Update
-//! /5/0/2 once Downloaded, and judge the outcome by Update Result /5/0/5.
+//! Firmware Update object /5 values (fact sheet §9.6; ETS 1.0 cases 770-780) and how they move
+//! a device's `snapshot.firmware`: State /5/0/3 and Update Result /5/0/5 as the model's
+//! [`FirmwareReport`], every move through [`FirmwareStatus::advance_in`] (a move the model
+//! refuses is logged and the snapshot kept), pull or push by Delivery Method /5/0/9. The update
+//! procedure itself is [`crate::procedure::firmware`].
 
 use unidm_models::firmware::FirmwareReport;
 use unidm_models::{DeviceId, ErrorKind, FirmwareState, FirmwareStatus, OperationError};

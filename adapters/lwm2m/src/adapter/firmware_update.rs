@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value as Json};
 use unidm_models::{ErrorKind, FirmwareUpdate, Operation, OperationError};
 
-use super::{contact, device_request, firmware, push, Ctx};
+use super::{contact, device_request, firmware, push, Shared};
 use crate::codec::Value;
 use crate::procedure::firmware::{Event, FirmwareProcedure, Request, Settings, SnapshotMove, STATE, URI};
 use crate::server::{Observed, Registration};
@@ -18,58 +18,58 @@ const PACKAGE: crate::path::Path = crate::path::Path::Resource(5, 0, 0);
 const UPDATE: crate::path::Path = crate::path::Path::Resource(5, 0, 2);
 
 /// Runs a firmware update on the operation's device to its outcome.
-pub(super) async fn run(ctx: &Ctx, op: &Operation, fw: &FirmwareUpdate) -> Result<Option<Json>, OperationError> {
+pub(super) async fn run(shared: &Shared, op: &Operation, fw: &FirmwareUpdate) -> Result<Option<Json>, OperationError> {
     let ep = op.device.native();
-    let reg = ctx.registration(ep).await;
+    let reg = shared.registration(ep).await;
     if !reg.has_object(5) {
         return Err(OperationError::new(ErrorKind::NotSupported, "the device did not register object /5"));
     }
     // By push, the snapshot this operation wrote names the image of an update in progress.
-    let known_url = ctx.handle.device(&op.device).and_then(|d| d.snapshot.firmware).and_then(|s| s.url);
-    let settings = Settings { poll: ctx.config.firmware_poll, stall: ctx.config.firmware_stall };
-    let mut procedure = FirmwareProcedure::new(fw.clone(), settings, known_url, ctx.handle.now());
+    let known_url = shared.handle.device(&op.device).and_then(|d| d.snapshot.firmware).and_then(|s| s.url);
+    let settings = Settings { poll: shared.config.firmware_poll, stall: shared.config.firmware_stall };
+    let mut procedure = FirmwareProcedure::new(fw.clone(), settings, known_url, shared.handle.now());
     // Routed from the start: a State notification that comes while a request is out waits here.
-    let mut notes = ctx.routes.subscribe(ep, Observed::Path(STATE));
+    let mut notes = shared.routes.subscribe(ep, Observed::Path(STATE));
     let mut image = None;
     // The registration the State observation was made in: a new one has dropped it.
     let mut observed_under = None;
     loop {
         while let Some(event) = procedure.poll_event() {
             match event {
-                Event::Progress { percent, message } => ctx.progress(op.id, percent, &message).await,
-                Event::Snapshot(change) => move_snapshot(ctx, op, change).await,
-                Event::Done(outcome) => return finished(ctx, ep, outcome).await,
+                Event::Progress { percent, message } => shared.progress(op.id, percent, &message).await,
+                Event::Snapshot(change) => move_snapshot(shared, op, change).await,
+                Event::Done(outcome) => return finished(shared, ep, outcome).await,
             }
         }
         if let Some((id, request)) = procedure.poll_request() {
             if matches!(request, Request::Observe(_)) {
-                observed_under = ctx.registration_id(ep);
+                observed_under = shared.registration_id(ep);
             }
-            let answer = perform(ctx, ep, &reg, fw, request, &mut image).await;
-            procedure.handle_response(ctx.handle.now(), id, answer);
+            let answer = perform(shared, ep, &reg, fw, request, &mut image).await;
+            procedure.handle_response(shared.handle.now(), id, answer);
             continue;
         }
         let Some(due) = procedure.poll_timeout() else {
             return Err(OperationError::new(ErrorKind::Internal, "the firmware procedure stopped without an outcome"));
         };
-        let watch = ctx.wakers.watch(ep);
+        let watch = shared.wakers.watch(ep);
         let woken = watch.notified();
-        if ctx.registration_id(ep) != observed_under {
-            observed_under = ctx.registration_id(ep);
-            procedure.handle_registration(ctx.handle.now());
+        if shared.registration_id(ep) != observed_under {
+            observed_under = shared.registration_id(ep);
+            procedure.handle_registration(shared.handle.now());
             continue;
         }
-        let wait = Duration::from_millis(u64::try_from(due.millis() - ctx.handle.now().millis()).unwrap_or(0));
+        let wait = Duration::from_millis(u64::try_from(due.millis() - shared.handle.now().millis()).unwrap_or(0));
         tokio::select! {
             response = notes.next() => {
-                let state = device_request::decode(&STATE, &response, &ctx.models).ok().and_then(|c| match c.get(&STATE) {
+                let state = device_request::decode(&STATE, &response, &shared.models).ok().and_then(|c| match c.get(&STATE) {
                     Some(Value::Integer(i)) => Some(*i),
                     Some(Value::UnsignedInteger(u)) => i64::try_from(*u).ok(),
                     _ => None,
                 });
-                procedure.handle_notification(ctx.handle.now(), state);
+                procedure.handle_notification(shared.handle.now(), state);
             }
-            _ = tokio::time::sleep(wait) => procedure.handle_timeout(ctx.handle.now()),
+            _ = tokio::time::sleep(wait) => procedure.handle_timeout(shared.handle.now()),
             // The loop looks at the registration again.
             _ = woken => {}
         }
@@ -78,7 +78,7 @@ pub(super) async fn run(ctx: &Ctx, op: &Operation, fw: &FirmwareUpdate) -> Resul
 
 /// Executes one request of the procedure on the device.
 async fn perform(
-    ctx: &Ctx,
+    shared: &Shared,
     ep: &str,
     reg: &Registration,
     fw: &FirmwareUpdate,
@@ -86,17 +86,18 @@ async fn perform(
     image: &mut Option<Vec<u8>>,
 ) -> Result<Json, OperationError> {
     match request {
-        Request::Read(path) => ctx.read(ep, path, None).await,
-        Request::Observe(path) => ctx.read(ep, path, Some(0)).await,
+        Request::Read(path) => shared.read(ep, path, None).await,
+        Request::Observe(path) => shared.read(ep, path, Some(0)).await,
         Request::CancelObserve(path) => {
-            let reg = ctx.registration(ep).await;
-            ctx.request(ep, device_request::read(&reg, path, Some(1))).await.map(|_| Json::Null)
+            let reg = shared.registration(ep).await;
+            shared.request(ep, device_request::read(&reg, path, Some(1))).await.map(|_| Json::Null)
         }
-        Request::WriteUri(uri) => {
-            ctx.request_ok(ep, device_request::write(reg, URI, &json!(uri), &ctx.models)?).await.map(|_| Json::Null)
-        }
+        Request::WriteUri(uri) => shared
+            .request_ok(ep, device_request::write(reg, URI, &json!(uri), &shared.models)?)
+            .await
+            .map(|_| Json::Null),
         Request::FetchImage => {
-            let (max, timeout) = (ctx.config.firmware_push_max, ctx.config.firmware_fetch_timeout);
+            let (max, timeout) = (shared.config.firmware_push_max, shared.config.firmware_fetch_timeout);
             let fetched = push::fetch(&fw.uri, max, timeout).await?;
             let size = fetched.len();
             *image = Some(fetched);
@@ -104,19 +105,21 @@ async fn perform(
         }
         Request::WritePackage => {
             let bytes = image.take().ok_or_else(|| OperationError::new(ErrorKind::Internal, "no image fetched"))?;
-            ctx.request_ok(ep, device_request::write_opaque(PACKAGE, bytes)).await.map(|_| Json::Null)
+            shared.request_ok(ep, device_request::write_opaque(PACKAGE, bytes)).await.map(|_| Json::Null)
         }
         Request::ResetPackage => {
-            ctx.request_ok(ep, device_request::write_opaque(PACKAGE, Vec::new())).await.map(|_| Json::Null)
+            shared.request_ok(ep, device_request::write_opaque(PACKAGE, Vec::new())).await.map(|_| Json::Null)
         }
-        Request::ExecuteUpdate => ctx.request_ok(ep, device_request::execute(UPDATE, None)).await.map(|_| Json::Null),
+        Request::ExecuteUpdate => {
+            shared.request_ok(ep, device_request::execute(UPDATE, None)).await.map(|_| Json::Null)
+        }
     }
 }
 
 /// Moves the operation's device's firmware snapshot, through the model.
-async fn move_snapshot(ctx: &Ctx, op: &Operation, change: SnapshotMove) {
+async fn move_snapshot(shared: &Shared, op: &Operation, change: SnapshotMove) {
     let device = &op.device;
-    let moved = ctx
+    let moved = shared
         .handle
         .update_device(device, |d| {
             let slot = &mut d.snapshot.firmware;
@@ -135,9 +138,13 @@ async fn move_snapshot(ctx: &Ctx, op: &Operation, change: SnapshotMove) {
 }
 
 /// After a success, the device's identity shows the new firmware version (/3/0/3).
-async fn finished(ctx: &Ctx, ep: &str, outcome: Result<Json, OperationError>) -> Result<Option<Json>, OperationError> {
+async fn finished(
+    shared: &Shared,
+    ep: &str,
+    outcome: Result<Json, OperationError>,
+) -> Result<Option<Json>, OperationError> {
     let result = outcome?;
-    if let Err(e) = contact::refresh_device_info(ctx, ep).await {
+    if let Err(e) = contact::refresh_device_info(shared, ep).await {
         tracing::debug!(endpoint = %ep, error = %e.message, "reading /3/0 after the update failed");
     }
     Ok(Some(result))

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use unidm_core::{Contact, Gone};
 use unidm_models::{DeviceId, PresenceState};
 
-use super::{device_request, mapping, Ctx};
+use super::{device_request, mapping, Shared};
 use crate::codec::{link_format, Limits, Value};
 use crate::path::Path;
 use crate::server::{ObjectLink, Registration};
@@ -93,24 +93,24 @@ fn text(v: Option<&Value>) -> Option<String> {
 }
 
 /// The end devices the adapter knows behind `gateway`, by name.
-fn children_of(ctx: &Ctx, gateway: &str) -> Vec<(String, Child)> {
-    let Ok(map) = ctx.children.read() else { return Vec::new() };
+fn children_of(shared: &Shared, gateway: &str) -> Vec<(String, Child)> {
+    let Ok(map) = shared.children.read() else { return Vec::new() };
     map.iter().filter(|(_, c)| c.gateway == gateway).map(|(n, c)| (n.clone(), c.clone())).collect()
 }
 
 /// The device a notification is about: the gateway `endpoint` itself, or its end device under
 /// `prefix`; `None` for a prefix the adapter does not know (any more).
-pub(super) fn notified_device(ctx: &Ctx, endpoint: &str, prefix: Option<&str>) -> Option<String> {
+pub(super) fn notified_device(shared: &Shared, endpoint: &str, prefix: Option<&str>) -> Option<String> {
     let Some(prefix) = prefix else { return Some(endpoint.to_owned()) };
-    let map = ctx.children.read().ok()?;
+    let map = shared.children.read().ok()?;
     map.iter().find(|(_, c)| c.gateway == endpoint && c.prefix == prefix).map(|(n, _)| n.clone())
 }
 
 /// Reads `/25` again after the gateway registered or changed its object list, when it lists
 /// /25 or had end devices.
-pub(super) async fn refresh(ctx: &Ctx, gateway: &Registration) -> Vec<Found> {
-    if gateway.has_object(25) || !children_of(ctx, &gateway.endpoint).is_empty() {
-        discover_children(ctx, gateway).await
+pub(super) async fn refresh(shared: &Shared, gateway: &Registration) -> Vec<Found> {
+    if gateway.has_object(25) || !children_of(shared, &gateway.endpoint).is_empty() {
+        discover_children(shared, gateway).await
     } else {
         Vec::new()
     }
@@ -119,9 +119,9 @@ pub(super) async fn refresh(ctx: &Ctx, gateway: &Registration) -> Vec<Found> {
 /// Finds the end devices of a gateway whose observations are observed again (a new
 /// registration, or the first contact since the adapter started) when none is known, as
 /// after a restart: until then they cannot be reached.
-pub(super) async fn ensure_children(ctx: &Ctx, gateway: &Registration) -> Vec<Found> {
-    if gateway.has_object(25) && children_of(ctx, &gateway.endpoint).is_empty() {
-        discover_children(ctx, gateway).await
+pub(super) async fn ensure_children(shared: &Shared, gateway: &Registration) -> Vec<Found> {
+    if gateway.has_object(25) && children_of(shared, &gateway.endpoint).is_empty() {
+        discover_children(shared, gateway).await
     } else {
         Vec::new()
     }
@@ -130,26 +130,26 @@ pub(super) async fn ensure_children(ctx: &Ctx, gateway: &Registration) -> Vec<Fo
 /// The gateway de-registered or expired: its end devices go offline for the same reason and
 /// are forgotten. Runs after the registrations mirror dropped the gateway, under the gateway's
 /// discovery lock: a discovery still reading `/25` commits nothing after this.
-pub(super) async fn gateway_gone(ctx: &Ctx, gateway: &str, why: Gone) {
-    let lock = ctx.discoveries.lock_of(gateway, false);
+pub(super) async fn gateway_gone(shared: &Shared, gateway: &str, why: Gone) {
+    let lock = shared.discoveries.lock_of(gateway, false);
     let _committing = match &lock {
         Some(lock) => Some(lock.lock().await),
         None => None,
     };
-    let names: Vec<String> = children_of(ctx, gateway).into_iter().map(|(n, _)| n).collect();
-    if let Ok(mut map) = ctx.children.write() {
+    let names: Vec<String> = children_of(shared, gateway).into_iter().map(|(n, _)| n).collect();
+    if let Ok(mut map) = shared.children.write() {
         for name in &names {
             map.remove(name);
         }
     }
     for name in names {
-        child_gone(ctx, &name, why).await;
+        child_gone(shared, &name, why).await;
     }
 }
 
-async fn child_gone(ctx: &Ctx, name: &str, why: Gone) {
+async fn child_gone(shared: &Shared, name: &str, why: Gone) {
     let Ok(id) = DeviceId::lwm2m(name) else { return };
-    if let Err(e) = ctx.handle.device_gone(&id, why).await {
+    if let Err(e) = shared.handle.device_gone(&id, why).await {
         tracing::debug!(device = %id, error = %e, "end device gone");
     }
 }
@@ -157,13 +157,13 @@ async fn child_gone(ctx: &Ctx, name: &str, why: Gone) {
 /// What `/25/x` says: the end device's name and the child, `Ok(None)` when the instance names
 /// no end device (no Device ID or Prefix).
 async fn read_instance(
-    ctx: &Ctx,
+    shared: &Shared,
     gateway: &Registration,
     instance: Path,
 ) -> Result<Option<(String, Child)>, unidm_models::OperationError> {
     let ep = &gateway.endpoint;
-    let response = ctx.request_ok(ep, device_request::read(gateway, instance, None)).await?;
-    let content = device_request::decode(&instance, &response, &ctx.models)?;
+    let response = shared.request_ok(ep, device_request::read(gateway, instance, None)).await?;
+    let content = device_request::decode(&instance, &response, &shared.models)?;
     let field = |r| text(instance.child(r).and_then(|p| content.get(&p)));
     let (Some(device), Some(prefix), Some(x)) = (field(0), field(1), instance.instance_id()) else {
         return Ok(None);
@@ -189,13 +189,13 @@ async fn read_instance(
 /// is committed in the order the discoveries started, and only while the gateway keeps the
 /// registration that was read ([`Discoveries`]). Returns the end devices reported online, for
 /// the caller to read their objects and observe again what the user observes on new ones.
-pub(super) async fn discover_children(ctx: &Ctx, gateway: &Registration) -> Vec<Found> {
+pub(super) async fn discover_children(shared: &Shared, gateway: &Registration) -> Vec<Found> {
     let ep = &gateway.endpoint;
-    let ticket = ctx.discoveries.ticket();
+    let ticket = shared.discoveries.ticket();
     let mut found = Vec::new();
     let mut unreadable = Vec::new();
     for instance in gateway.object_paths().filter(|p| matches!(p, Path::ObjectInstance(25, _))) {
-        match read_instance(ctx, gateway, instance).await {
+        match read_instance(shared, gateway, instance).await {
             Ok(Some(child)) => found.push(child),
             Ok(None) => {}
             Err(e) => {
@@ -204,16 +204,16 @@ pub(super) async fn discover_children(ctx: &Ctx, gateway: &Registration) -> Vec<
             }
         }
     }
-    let Some(lock) = ctx.discoveries.lock_of(ep, true) else { return Vec::new() };
+    let Some(lock) = shared.discoveries.lock_of(ep, true) else { return Vec::new() };
     let mut committed = lock.lock().await;
     let current =
-        ctx.registrations.read().ok().and_then(|r| r.get(ep).map(|g| g.id.clone())) == Some(gateway.id.clone());
+        shared.registrations.read().ok().and_then(|r| r.get(ep).map(|g| g.id.clone())) == Some(gateway.id.clone());
     if !current || *committed > ticket {
         tracing::debug!(endpoint = %ep, current, "dropping an end device discovery overtaken by a later one");
         return Vec::new();
     }
     *committed = ticket;
-    commit_children(ctx, gateway, found, &unreadable).await
+    commit_children(shared, gateway, found, &unreadable).await
 }
 
 /// An end device a discovery reported online.
@@ -230,19 +230,19 @@ pub(super) struct Found {
 /// Records what a discovery found (under the gateway's discovery lock): the children map,
 /// each end device online, the gateway's children, the unlisted ones offline.
 async fn commit_children(
-    ctx: &Ctx,
+    shared: &Shared,
     gateway: &Registration,
     found: Vec<(String, Child)>,
     unreadable: &[u16],
 ) -> Vec<Found> {
     let ep = &gateway.endpoint;
-    let known = children_of(ctx, ep);
+    let known = children_of(shared, ep);
     let (kept, unlisted): (Vec<_>, Vec<_>) = known
         .into_iter()
         .filter(|(name, _)| !found.iter().any(|(n, _)| n == name))
         .partition(|(_, c)| unreadable.contains(&c.instance));
     let mut fresh = Vec::new();
-    if let Ok(mut map) = ctx.children.write() {
+    if let Ok(mut map) = shared.children.write() {
         for (name, _) in &unlisted {
             map.remove(name);
         }
@@ -254,13 +254,13 @@ async fn commit_children(
         }
     }
     for (name, _, _) in &fresh {
-        ctx.wake(name);
+        shared.wake(name);
     }
     let mut children: Vec<(u16, DeviceId)> =
         kept.iter().filter_map(|(n, c)| Some((c.instance, DeviceId::lwm2m(n).ok()?))).collect();
     let mut online = Vec::new();
     for ((name, reg, new), (_, child)) in fresh.into_iter().zip(&found) {
-        if let Some(id) = child_online(ctx, gateway, &name, &reg).await {
+        if let Some(id) = child_online(shared, gateway, &name, &reg).await {
             children.push((child.instance, id));
             online.push(Found { name, registration: reg, new });
         }
@@ -268,20 +268,20 @@ async fn commit_children(
     children.sort();
     if let Ok(gw) = DeviceId::lwm2m(ep) {
         let children = children.into_iter().map(|(_, id)| id).collect();
-        if let Err(e) = ctx.handle.set_children(&gw, children).await {
+        if let Err(e) = shared.handle.set_children(&gw, children).await {
             tracing::warn!(gateway = %gw, error = %e, "could not record end devices");
         }
     }
     // Out of the gateway's children first, then offline: whoever sees an unlisted end device
     // offline sees it without its parent.
     for (name, _) in &unlisted {
-        child_gone(ctx, name, Gone::Deregistered).await;
+        child_gone(shared, name, Gone::Deregistered).await;
     }
     online
 }
 
 /// Reports an end device listed in `/25` online, with the capabilities of its objects.
-async fn child_online(ctx: &Ctx, gateway: &Registration, name: &str, reg: &Registration) -> Option<DeviceId> {
+async fn child_online(shared: &Shared, gateway: &Registration, name: &str, reg: &Registration) -> Option<DeviceId> {
     let id = DeviceId::lwm2m(name).ok()?;
     let contact = Contact {
         state: PresenceState::Online,
@@ -290,7 +290,7 @@ async fn child_online(ctx: &Ctx, gateway: &Registration, name: &str, reg: &Regis
         boot: false,
     };
     let caps = mapping::capabilities(reg);
-    if let Err(e) = ctx.handle.device_contact(&id, contact, |d| d.capabilities = Some(caps)).await {
+    if let Err(e) = shared.handle.device_contact(&id, contact, |d| d.capabilities = Some(caps)).await {
         tracing::warn!(device = %id, error = %e, "could not record end device");
         return None;
     }

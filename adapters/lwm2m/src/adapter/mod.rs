@@ -3,9 +3,19 @@
 //! A thin tokio shell (module `shell`) owns the UDP socket and drives the sans-I/O
 //! [`crate::server::Server`]; event pumps report registrations, expiries and observations to
 //! the engine and store each registration with its device in one commit before the client
-//! gets its 2.01, so that a restart loses no registered device. Each submitted operation runs as a task (module `ops`) that talks to the
-//! device through the shell; requests for an unregistered or sleeping (queue mode) device wait
-//! in the server until the device is next heard from.
+//! gets its 2.01, so that a restart loses no registered device. Each submitted operation runs as
+//! a task (module `dispatch`) that talks to the device through the shell; requests for an
+//! unregistered or sleeping (queue mode) device wait in the server until the device is next
+//! heard from. The firmware update is a sans-I/O state machine
+//! ([`crate::procedure::firmware`]) that module `firmware_update` feeds and executes.
+//!
+//! Modules: `dispatch` (each action to its procedure), `contact` (what the adapter reads and
+//! observes again by itself when a device makes contact; notifications to the engine and to
+//! waiting procedures), `waiters` (notifications routed by device and path; per-endpoint
+//! wakers for procedures waiting for a registration), [`device_request`] (Device Management
+//! requests and answers as pure functions), [`firmware`] (object /5 values and snapshot moves),
+//! `firmware_update`, [`software`] (object /9), [`gateway`] (object /25 end devices),
+//! [`native`] and [`composite`] (native operations), [`mapping`] (objects to the common model).
 
 mod bootstrap;
 pub mod composite;
@@ -121,8 +131,10 @@ pub(crate) enum Command {
     Shutdown,
 }
 
-/// What the running adapter shares between the shell, the pump and operation tasks.
-pub(crate) struct Ctx {
+/// The state of the running adapter that its tasks share: the shell, the event pumps and the
+/// operation tasks (settings, object models, the engine handle, the live registrations and
+/// end devices, who waits for what, the running operations).
+pub(crate) struct Shared {
     pub config: Lwm2mConfig,
     pub models: crate::model::ObjectModels,
     pub handle: AdapterHandle,
@@ -145,7 +157,7 @@ pub(crate) struct Ctx {
     pub seen: Mutex<std::collections::HashSet<String>>,
 }
 
-impl Ctx {
+impl Shared {
     /// The endpoint's registration, waiting for it to register when it is not; for an end
     /// device, its gateway's, waiting for the gateway to register and list it.
     pub async fn registration(&self, endpoint: &str) -> Registration {
@@ -224,7 +236,7 @@ impl Ctx {
         }
     }
 
-    /// [`Ctx::request`] that also turns error codes into errors.
+    /// [`Shared::request`] that also turns error codes into errors.
     pub async fn request_ok(&self, endpoint: &str, request: DmRequest) -> Result<DmResponse, OperationError> {
         let response = self.request(endpoint, request).await?;
         device_request::check(&response)?;
@@ -361,7 +373,7 @@ fn away(e: OperationError) -> Result<Option<i64>, OperationError> {
 }
 
 struct Running {
-    ctx: Arc<Ctx>,
+    shared: Arc<Shared>,
     local_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
     bootstrap: Option<Arc<bootstrap::BootstrapRunning>>,
@@ -408,13 +420,13 @@ impl Lwm2mAdapter {
 
     /// The live registration of an endpoint, once started.
     pub fn registration(&self, endpoint: &str) -> Option<Registration> {
-        self.running.get()?.ctx.registrations.read().ok()?.get(endpoint).cloned()
+        self.running.get()?.shared.registrations.read().ok()?.get(endpoint).cloned()
     }
 
-    fn ctx(&self) -> Result<&Arc<Ctx>, OperationError> {
+    fn shared(&self) -> Result<&Arc<Shared>, OperationError> {
         self.running
             .get()
-            .map(|r| &r.ctx)
+            .map(|r| &r.shared)
             .ok_or_else(|| OperationError::new(ErrorKind::Internal, "adapter not started"))
     }
 }
@@ -441,23 +453,23 @@ impl Adapter for Lwm2mAdapter {
     }
 
     async fn submit(&self, op: Operation) -> Result<(), OperationError> {
-        let ctx = self.ctx()?.clone();
+        let shared = self.shared()?.clone();
         dispatch::check(&op)?;
-        let mut tasks = ctx.tasks.lock().map_err(|_| OperationError::new(ErrorKind::Internal, "poisoned"))?;
+        let mut tasks = shared.tasks.lock().map_err(|_| OperationError::new(ErrorKind::Internal, "poisoned"))?;
         // The engine re-submits unfinished operations after a restart: run each id once.
         if tasks.get(&op.id).is_some_and(|t| !t.is_finished()) {
             return Ok(());
         }
         tasks.retain(|_, t| !t.is_finished());
         let id = op.id;
-        let task = tokio::spawn(dispatch::run(ctx.clone(), op));
+        let task = tokio::spawn(dispatch::run(shared.clone(), op));
         tasks.insert(id, task);
         Ok(())
     }
 
     async fn cancel(&self, op: OperationId) {
-        if let Ok(ctx) = self.ctx() {
-            if let Some(task) = ctx.tasks.lock().ok().and_then(|mut t| t.remove(&op)) {
+        if let Ok(shared) = self.shared() {
+            if let Some(task) = shared.tasks.lock().ok().and_then(|mut t| t.remove(&op)) {
                 task.abort();
             }
         }
@@ -465,8 +477,10 @@ impl Adapter for Lwm2mAdapter {
 
     async fn shutdown(&self) {
         if let Some(running) = self.running.get() {
-            let _ = running.ctx.commands.send(Command::Shutdown);
-            if let Ok(mut tasks) = running.ctx.tasks.lock() {
+            if running.shared.commands.send(Command::Shutdown).is_err() {
+                tracing::debug!("the LwM2M shell had stopped already");
+            }
+            if let Ok(mut tasks) = running.shared.tasks.lock() {
                 for (_, t) in tasks.drain() {
                     t.abort();
                 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value as Json};
 use unidm_models::{ErrorKind, Operation, OperationError, SoftwareAction, SoftwareModule};
 
-use super::{device_request, native, Ctx, Next};
+use super::{device_request, native, Next, Shared};
 use crate::codec::Value;
 use crate::path::Path;
 use crate::server::Observed;
@@ -57,74 +57,79 @@ fn module_id(module: &str) -> Result<u16, OperationError> {
 }
 
 /// Runs a software action.
-pub(super) async fn run(ctx: &Ctx, op: &Operation, action: &SoftwareAction) -> Result<Option<Json>, OperationError> {
+pub(super) async fn run(
+    shared: &Shared,
+    op: &Operation,
+    action: &SoftwareAction,
+) -> Result<Option<Json>, OperationError> {
     let ep = op.device.native();
-    let reg = ctx.registration(ep).await;
+    let reg = shared.registration(ep).await;
     if !reg.has_object(9) {
         return Err(OperationError::new(ErrorKind::NotSupported, "the device did not register object /9"));
     }
     let result = match action {
-        SoftwareAction::Install { uri, .. } => install(ctx, op, uri).await,
-        SoftwareAction::Uninstall { module } => execute(ctx, ep, module_id(module)?, 6).await,
-        SoftwareAction::Activate { module } => execute(ctx, ep, module_id(module)?, 10).await,
-        SoftwareAction::Deactivate { module } => execute(ctx, ep, module_id(module)?, 11).await,
+        SoftwareAction::Install { uri, .. } => install(shared, op, uri).await,
+        SoftwareAction::Uninstall { module } => execute(shared, ep, module_id(module)?, 6).await,
+        SoftwareAction::Activate { module } => execute(shared, ep, module_id(module)?, 10).await,
+        SoftwareAction::Deactivate { module } => execute(shared, ep, module_id(module)?, 11).await,
     };
-    if let Err(e) = refresh(ctx, ep).await {
+    if let Err(e) = refresh(shared, ep).await {
         tracing::debug!(endpoint = %ep, error = %e.message, "reading /9 failed");
     }
     result
 }
 
-async fn execute(ctx: &Ctx, ep: &str, module: u16, resource: u16) -> Result<Option<Json>, OperationError> {
-    ctx.request_ok(ep, device_request::execute(Path::Resource(9, module, resource), None)).await?;
+async fn execute(shared: &Shared, ep: &str, module: u16, resource: u16) -> Result<Option<Json>, OperationError> {
+    shared.request_ok(ep, device_request::execute(Path::Resource(9, module, resource), None)).await?;
     Ok(Some(json!({"module": module.to_string()})))
 }
 
-async fn install(ctx: &Ctx, op: &Operation, uri: &str) -> Result<Option<Json>, OperationError> {
+async fn install(shared: &Shared, op: &Operation, uri: &str) -> Result<Option<Json>, OperationError> {
     let ep = op.device.native();
-    let reg = ctx.registration(ep).await;
+    let reg = shared.registration(ep).await;
     let mut instance = None;
     for p in reg.object_paths().filter(|p| matches!(p, Path::ObjectInstance(9, _))) {
-        if ctx.read_int(ep, p.child(7).unwrap_or(p)).await.ok() == Some(0) {
+        if shared.read_int(ep, p.child(7).unwrap_or(p)).await.ok() == Some(0) {
             instance = p.instance_id();
             break;
         }
     }
     let module = match instance {
         Some(i) => {
-            let write = device_request::write(&reg, Path::Resource(9, i, 3), &json!(uri), &ctx.models)?;
-            ctx.request_ok(ep, write).await?;
+            let write = device_request::write(&reg, Path::Resource(9, i, 3), &json!(uri), &shared.models)?;
+            shared.request_ok(ep, write).await?;
             i
         }
         None => {
-            let (request, asked) = native::create(&reg, Path::Object(9), Some(&json!({"3": uri})), &ctx.models)?;
-            let response = ctx.request_ok(ep, request).await?;
+            let (request, asked) = native::create(&reg, Path::Object(9), Some(&json!({"3": uri})), &shared.models)?;
+            let response = shared.request_ok(ep, request).await?;
             native::created_path(&response, asked).instance_id().unwrap_or_default()
         }
     };
-    ctx.progress(op.id, 10, "package URI written").await;
+    shared.progress(op.id, 10, "package URI written").await;
     let state_path = Path::Resource(9, module, 7);
-    let mut notes = ctx.routes.subscribe(ep, Observed::Path(state_path));
-    let mut observed_under = ctx.registration_id(ep);
-    let mut state = ctx.read(ep, state_path, Some(0)).await.ok().and_then(|v| v.as_i64());
+    let mut notes = shared.routes.subscribe(ep, Observed::Path(state_path));
+    let mut observed_under = shared.registration_id(ep);
+    let mut state = shared.read(ep, state_path, Some(0)).await.ok().and_then(|v| v.as_i64());
     let mut executed = false;
     let outcome = loop {
         let result = match state {
             Some(4) => break Ok(()),
             Some(1 | 2) => {
-                ctx.progress(op.id, 25, "downloading").await;
+                shared.progress(op.id, 25, "downloading").await;
                 None
             }
             Some(3) if !executed => {
-                ctx.progress(op.id, 50, "delivered").await;
-                if let Err(e) = ctx.request_ok(ep, device_request::execute(Path::Resource(9, module, 4), None)).await {
+                shared.progress(op.id, 50, "delivered").await;
+                if let Err(e) = shared.request_ok(ep, device_request::execute(Path::Resource(9, module, 4), None)).await
+                {
                     break Err(e);
                 }
                 executed = true;
-                ctx.progress(op.id, 75, "installing").await;
+                shared.progress(op.id, 75, "installing").await;
                 None
             }
-            Some(0 | 3) => Some(ctx.read_int(ep, Path::Resource(9, module, 9)).await.map(update_result)),
+            Some(0 | 3) => Some(shared.read_int(ep, Path::Resource(9, module, 9)).await.map(update_result)),
             _ => None,
         };
         match result {
@@ -132,24 +137,27 @@ async fn install(ctx: &Ctx, op: &Operation, uri: &str) -> Result<Option<Json>, O
             Some(Ok(SoftwareResult::Installed)) => break Ok(()),
             Some(Ok(SoftwareResult::Pending)) | None => {}
         }
-        state = match ctx.next_state(ep, &mut notes, state_path, ctx.config.firmware_poll, &mut observed_under).await? {
+        state = match shared
+            .next_state(ep, &mut notes, state_path, shared.config.firmware_poll, &mut observed_under)
+            .await?
+        {
             Next::State(s) | Next::Registered(s) => s,
         };
     };
     drop(notes);
-    let reg = ctx.registration(ep).await;
-    if let Err(e) = ctx.request(ep, device_request::read(&reg, state_path, Some(1))).await {
+    let reg = shared.registration(ep).await;
+    if let Err(e) = shared.request(ep, device_request::read(&reg, state_path, Some(1))).await {
         tracing::debug!(endpoint = %ep, error = %e.message, "cancelling the observation of the Update State failed");
     }
     outcome.map(|()| Some(json!({"module": module.to_string(), "updateResult": 2})))
 }
 
 /// Reads /9 and sets `Device.snapshot.software` from it.
-pub(super) async fn refresh(ctx: &Ctx, ep: &str) -> Result<(), OperationError> {
-    let reg = ctx.registration(ep).await;
+pub(super) async fn refresh(shared: &Shared, ep: &str) -> Result<(), OperationError> {
+    let reg = shared.registration(ep).await;
     let path = Path::Object(9);
-    let response = ctx.request_ok(ep, device_request::read(&reg, path, None)).await?;
-    let content = device_request::decode(&path, &response, &ctx.models)?;
+    let response = shared.request_ok(ep, device_request::read(&reg, path, None)).await?;
+    let content = device_request::decode(&path, &response, &shared.models)?;
     let mut modules: BTreeMap<u16, SoftwareModule> = BTreeMap::new();
     for r in &content.records {
         let (Some(i), Some(res)) = (r.path.instance_id(), r.path.resource_id()) else { continue };
@@ -169,7 +177,8 @@ pub(super) async fn refresh(ctx: &Ctx, ep: &str) -> Result<(), OperationError> {
         }
     }
     let list: Vec<SoftwareModule> = modules.into_values().filter(|m| !m.name.is_empty() || m.installed).collect();
-    ctx.handle
+    shared
+        .handle
         .update_device(&op_device(ep)?, |d| d.snapshot.software = list)
         .await
         .map_err(|e| OperationError::new(ErrorKind::Internal, e.to_string()))?;

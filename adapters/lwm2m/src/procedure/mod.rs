@@ -1,7 +1,7 @@
 //! Multi-step procedures on one device as sans-I/O state machines, driven the way quinn-proto
 //! drives a connection: the caller feeds in events (the answer to a request the procedure
 //! asked for, a notification, a new registration of the device, a timeout) with the engine's
-//! `now`, and takes out requests to send ([`firmware::FirmwareUpdate::poll_request`]), the next
+//! `now`, and takes out requests to send ([`firmware::FirmwareProcedure::poll_request`]), the next
 //! timer (`poll_timeout`) and what happened (`poll_event`: progress, firmware snapshot moves, the
 //! outcome). No socket, no clock: a test drives a fleet through an update on a manual clock.
 //!
