@@ -4,13 +4,10 @@
 //! asks for (on the engine's clock), and applies what comes out: progress, the moves of
 //! `snapshot.firmware` (through the model, [`firmware`]) and the outcome.
 
-use std::time::Duration;
-
 use serde_json::{json, Value as Json};
 use unidm_models::{ErrorKind, FirmwareUpdate, Operation, OperationError};
 
-use super::{contact, device_request, firmware, push, Shared};
-use crate::codec::Value;
+use super::{contact, device_request, firmware, push, News, Shared};
 use crate::procedure::firmware::{Event, FirmwareProcedure, Request, Settings, SnapshotMove, STATE, URI};
 use crate::server::{Observed, Registration};
 
@@ -52,26 +49,10 @@ pub(super) async fn run(shared: &Shared, op: &Operation, fw: &FirmwareUpdate) ->
         let Some(due) = procedure.poll_timeout() else {
             return Err(OperationError::new(ErrorKind::Internal, "the firmware procedure stopped without an outcome"));
         };
-        let watch = shared.wakers.watch(ep);
-        let woken = watch.notified();
-        if shared.registration_id(ep) != observed_under {
-            observed_under = shared.registration_id(ep);
-            procedure.handle_registration(shared.handle.now());
-            continue;
-        }
-        let wait = Duration::from_millis(u64::try_from(due.millis() - shared.handle.now().millis()).unwrap_or(0));
-        tokio::select! {
-            response = notes.next() => {
-                let state = device_request::decode(&STATE, &response, &shared.models).ok().and_then(|c| match c.get(&STATE) {
-                    Some(Value::Integer(i)) => Some(*i),
-                    Some(Value::UnsignedInteger(u)) => i64::try_from(*u).ok(),
-                    _ => None,
-                });
-                procedure.handle_notification(shared.handle.now(), state);
-            }
-            _ = tokio::time::sleep(wait) => procedure.handle_timeout(shared.handle.now()),
-            // The loop looks at the registration again.
-            _ = woken => {}
+        match shared.wait_for_news(ep, &mut notes, STATE, due, &mut observed_under).await {
+            News::State(state) => procedure.handle_notification(shared.handle.now(), state),
+            News::Registered => procedure.handle_registration(shared.handle.now()),
+            News::Timeout => procedure.handle_timeout(shared.handle.now()),
         }
     }
 }

@@ -280,69 +280,48 @@ impl Shared {
         Ok(device_request::content_to_json(&path, &content))
     }
 
-    /// Reads an integer resource.
-    pub async fn read_int(&self, ep: &str, path: Path) -> Result<i64, OperationError> {
-        match self.read(ep, path, None).await? {
-            Json::Number(n) => n.as_i64(),
-            Json::String(s) => s.trim().parse().ok(),
-            _ => None,
-        }
-        .ok_or_else(|| OperationError::new(ErrorKind::Internal, format!("{path} is not an integer")))
-    }
-
     /// The id of `ep`'s current registration (`None` for an end device or an unregistered
     /// endpoint).
     pub fn registration_id(&self, ep: &str) -> Option<String> {
         self.registrations.read().ok().and_then(|r| r.get(ep).map(|g| g.id.clone()))
     }
 
-    /// The next State value of `path` (firmware `/5/0/3`, software `/9/x/7`): from a notification
-    /// routed to `notes`, or by reading it when none came within `firmware_poll` (at most `limit`)
-    /// or the client registered anew. `observed_under` is the registration the caller's
-    /// observation of `path` was made in: a client in a new registration (it rebooted to apply an
-    /// image) has dropped it, so the State is observed again at once, also when the new
-    /// registration came while the caller was not waiting here. A read that gets no answer is
-    /// not fatal here: a client applying an image is often away for a while.
-    pub async fn next_state(
+    /// Waits for news of a procedure that waits on the State at `path` of `ep`: a notification
+    /// routed to `notes`, the device in a registration other than `observed_under` (the one
+    /// the procedure's observation was made in; a client in a new registration, as after a
+    /// reboot to apply an image, has dropped it, also when it registered while the procedure
+    /// was busy), or the engine's clock reaching `due`.
+    pub async fn wait_for_news(
         &self,
         ep: &str,
         notes: &mut waiters::Subscription<'_>,
         path: Path,
-        limit: std::time::Duration,
+        due: unidm_models::Timestamp,
         observed_under: &mut Option<String>,
-    ) -> Result<Next, OperationError> {
-        let wait = tokio::time::sleep(self.config.firmware_poll.min(limit));
-        tokio::pin!(wait);
+    ) -> News {
         let watch = self.wakers.watch(ep);
-        let mut registered = false;
         loop {
             let woken = watch.notified();
-            if self.registration_id(ep) != *observed_under {
-                registered = true;
-                break;
+            let current = self.registration_id(ep);
+            if current != *observed_under {
+                *observed_under = current;
+                return News::Registered;
             }
+            let left = u64::try_from(due.millis() - self.handle.now().millis()).unwrap_or(0);
             tokio::select! {
                 response = notes.next() => {
-                    let content = device_request::decode(&path, &response, &self.models)?;
-                    return Ok(Next::State(match content.get(&path) {
+                    let state = device_request::decode(&path, &response, &self.models).ok().and_then(|c| match c.get(&path) {
                         Some(Value::Integer(i)) => Some(*i),
                         Some(Value::UnsignedInteger(u)) => i64::try_from(*u).ok(),
                         _ => None,
-                    }));
+                    });
+                    return News::State(state);
                 },
-                _ = &mut wait => break,
-                _ = woken => continue,
+                _ = tokio::time::sleep(std::time::Duration::from_millis(left)) => return News::Timeout,
+                // Looks at the registration again.
+                _ = woken => {}
             }
         }
-        if !registered {
-            return Ok(Next::State(self.read_int(ep, path).await.map(Some).or_else(away)?));
-        }
-        *observed_under = self.registration_id(ep);
-        let state = match self.read(ep, path, Some(0)).await {
-            Ok(v) => Ok(v.as_i64()),
-            Err(e) => away(e),
-        }?;
-        Ok(Next::Registered(state))
     }
 
     /// Reports how far an operation got.
@@ -354,22 +333,14 @@ impl Shared {
     }
 }
 
-/// How a wait for the next State ended.
-pub(crate) enum Next {
-    /// A notification or a read gave the State (`None`: no answer, or not an integer).
+/// What ended a procedure's wait ([`Shared::wait_for_news`]).
+pub(crate) enum News {
+    /// A notification of the State (`None`: not an integer).
     State(Option<i64>),
-    /// The device registered anew (it reboots to apply an image); the State read then.
-    Registered(Option<i64>),
-}
-
-/// A read error while waiting for a State: a device that does not answer is away for now
-/// (`None`), anything else ends the wait.
-fn away(e: OperationError) -> Result<Option<i64>, OperationError> {
-    if e.kind.is_retryable() {
-        Ok(None)
-    } else {
-        Err(e)
-    }
+    /// The device registered anew.
+    Registered,
+    /// The time asked for came.
+    Timeout,
 }
 
 struct Running {

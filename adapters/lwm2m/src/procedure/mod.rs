@@ -7,5 +7,8 @@
 //!
 //! - [`firmware`]: Firmware Update object /5 by pull or push (fact sheet §9.6), with the
 //!   no-progress limit per step.
+//! - [`software`]: installing a package by pull on Software Management object /9 (fact sheet
+//!   §9.10).
 
 pub mod firmware;
+pub mod software;
