@@ -69,9 +69,7 @@ impl Drop for Watch<'_> {
     }
 }
 
-type Key = (String, Observed);
-
-/// The procedures waiting on one key, each with its subscription's id.
+/// The procedures waiting on one device and path, each with its subscription's id.
 type Waiting = Vec<(u64, mpsc::UnboundedSender<DmResponse>)>;
 
 /// Notifications routed to the procedures that wait for them, by device (an endpoint or an
@@ -79,7 +77,8 @@ type Waiting = Vec<(u64, mpsc::UnboundedSender<DmResponse>)>;
 #[derive(Default)]
 pub(crate) struct Routes {
     next: AtomicU64,
-    map: Mutex<HashMap<Key, Waiting>>,
+    /// By device, then observed path: a notification is looked up by reference.
+    map: Mutex<HashMap<String, HashMap<Observed, Waiting>>>,
 }
 
 impl Routes {
@@ -88,21 +87,20 @@ impl Routes {
     pub fn subscribe(&self, device: &str, observed: Observed) -> Subscription<'_> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
-        let key = (device.to_owned(), observed);
         match self.map.lock() {
-            Ok(mut map) => map.entry(key.clone()).or_default().push((id, tx)),
+            Ok(mut map) => {
+                map.entry(device.to_owned()).or_default().entry(observed.clone()).or_default().push((id, tx))
+            }
             Err(_) => tracing::error!(device, "notification routes poisoned; the procedure polls instead"),
         }
-        Subscription { routes: self, key, id, rx }
+        Subscription { routes: self, device: device.to_owned(), observed, id, rx }
     }
 
     /// Hands a notification to the procedures waiting on `device` and `observed`; false when
     /// none waits.
     pub fn route(&self, device: &str, observed: &Observed, response: &DmResponse) -> bool {
         let Ok(map) = self.map.lock() else { return false };
-        // Keyed lookup without building an owned key per packet would need a borrowed key
-        // type; the strings are short and this runs once per notification.
-        let Some(waiting) = map.get(&(device.to_owned(), observed.clone())) else { return false };
+        let Some(waiting) = map.get(device).and_then(|paths| paths.get(observed)) else { return false };
         for (_, tx) in waiting {
             // A closed receiver is a subscription being dropped; its Drop removes it.
             if tx.send(response.clone()).is_err() {
@@ -121,7 +119,8 @@ impl Routes {
 /// The notifications of one device and path for one procedure ([`Routes::subscribe`]).
 pub(crate) struct Subscription<'a> {
     routes: &'a Routes,
-    key: Key,
+    device: String,
+    observed: Observed,
     id: u64,
     rx: mpsc::UnboundedReceiver<DmResponse>,
 }
@@ -139,10 +138,15 @@ impl Subscription<'_> {
 impl Drop for Subscription<'_> {
     fn drop(&mut self) {
         if let Ok(mut map) = self.routes.map.lock() {
-            if let Some(list) = map.get_mut(&self.key) {
-                list.retain(|(id, _)| *id != self.id);
-                if list.is_empty() {
-                    map.remove(&self.key);
+            if let Some(paths) = map.get_mut(&self.device) {
+                if let Some(list) = paths.get_mut(&self.observed) {
+                    list.retain(|(id, _)| *id != self.id);
+                    if list.is_empty() {
+                        paths.remove(&self.observed);
+                    }
+                }
+                if paths.is_empty() {
+                    map.remove(&self.device);
                 }
             }
         }
