@@ -123,8 +123,10 @@ async fn a_push_whose_state_stays_downloading_fails_after_the_stall_limit() {
     let mut config = common::config();
     config.firmware_stall = std::time::Duration::from_secs(1);
     let f = Fixture::with(config).await;
-    let stuck = FirmwareBehaviour { delivery_method: 1, stuck_downloading: true, ..Default::default() };
-    let sim = f.online(SimConfig { firmware: stuck, ..SimConfig::new("push-stuck", f.addr()) }).await;
+    let push_only = FirmwareBehaviour { delivery_method: 1, ..Default::default() };
+    let config =
+        SimConfig { firmware: push_only, firmware_stuck_downloading: true, ..SimConfig::new("push-stuck", f.addr()) };
+    let sim = f.online(config).await;
     let server = image_server(vec![9; 2_000]).await;
     let op = f.run("push-stuck", firmware(format!("http://{server}/fw.bin"))).await;
     assert_eq!(op.state, OperationState::Failed);

@@ -131,7 +131,8 @@ async fn a_download_without_progress_fails_after_the_stall_limit() {
     let mut config = common::config();
     config.firmware_stall = std::time::Duration::from_secs(1);
     let f = Fixture::with(config).await;
-    let _sim = sim(&f, "fwstall", FirmwareBehaviour { stuck_downloading: true, ..Default::default() }).await;
+    let config = SimConfig { firmware_stuck_downloading: true, ..SimConfig::new("fwstall", f.addr()) };
+    let _sim = f.online(config).await;
     let op = f.run("fwstall", fw()).await;
     let e = op.error.expect("failed");
     assert_eq!((op.state, e.kind), (OperationState::Failed, ErrorKind::Timeout));

@@ -21,9 +21,6 @@ pub struct FirmwareBehaviour {
     /// Firmware Update Delivery Method `/5/0/9`: 0 pull only (a Package `/5/0/0` write is
     /// refused), 1 push only (a Package URI write is refused), 2 both.
     pub delivery_method: u8,
-    /// A faulty client: it takes the package (a Package URI or a pushed Package) and its State
-    /// `/5/0/3` stays Downloading (1) forever, with Update Result 0. Default false.
-    pub stuck_downloading: bool,
 }
 
 impl Default for FirmwareBehaviour {
@@ -36,7 +33,6 @@ impl Default for FirmwareBehaviour {
             new_version: "2.0".into(),
             reboot_on_update: false,
             delivery_method: 2,
-            stuck_downloading: false,
         }
     }
 }
@@ -66,6 +62,10 @@ pub struct SimConfig {
     pub fw_version: String,
     /// Firmware behaviour.
     pub firmware: FirmwareBehaviour,
+    /// A faulty firmware object: the client takes the package (a Package URI or a pushed
+    /// Package) and its State `/5/0/3` stays Downloading (1) forever, with Update Result 0
+    /// (kept out of [`FirmwareBehaviour`], which callers build field by field). Default false.
+    pub firmware_stuck_downloading: bool,
     /// Register again after an executed Reboot, as a real device does.
     pub reregister_after_reboot: bool,
     /// Also offer Connectivity Monitoring /4/0 and Location /6/0.
@@ -98,6 +98,7 @@ impl SimConfig {
             serial: format!("SN-{endpoint}"),
             fw_version: "1.0".into(),
             firmware: FirmwareBehaviour::default(),
+            firmware_stuck_downloading: false,
             reregister_after_reboot: false,
             connectivity_and_location: false,
             software: Default::default(),
