@@ -5,7 +5,7 @@
 //! the number of running procedures.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, Notify};
@@ -13,14 +13,24 @@ use tokio::sync::{mpsc, Notify};
 use crate::server::{DmResponse, Observed};
 
 /// One [`Notify`] per endpoint somebody waits for; the entry goes when its last waiter does.
+/// A registration when nobody waits (the usual case) costs one atomic load.
 #[derive(Default)]
-pub(crate) struct Wakers(Mutex<HashMap<String, Arc<Notify>>>);
+pub(crate) struct Wakers {
+    watches: AtomicUsize,
+    map: Mutex<HashMap<String, Arc<Notify>>>,
+}
 
 impl Wakers {
     /// Wakes whoever waits for `endpoint` (it registered, updated, or an end device of that
     /// name was listed by its gateway).
     pub fn wake(&self, endpoint: &str) {
-        if let Ok(map) = self.0.lock() {
+        // Store (the caller's new registration); fence; load (the count) here, and store (the
+        // count); fence; load (the registration) in a watcher: one of the two sees the other.
+        fence(Ordering::SeqCst);
+        if self.watches.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        if let Ok(map) = self.map.lock() {
             if let Some(notify) = map.get(endpoint) {
                 notify.notify_waiters();
             }
@@ -28,9 +38,14 @@ impl Wakers {
     }
 
     /// A watch on `endpoint`: its [`Watch::notified`] futures complete at the next
-    /// [`Wakers::wake`] of it after they were created.
+    /// [`Wakers::wake`] of it after they were created. Look at what you wait for after
+    /// creating the future: a change made before the wake is then seen one way or the other.
     pub fn watch(&self, endpoint: &str) -> Watch<'_> {
-        let notify = match self.0.lock() {
+        // Counted before the entry exists: a wake that finds the count 0 came before the
+        // watch, and the watcher looks at the registration after this returns.
+        self.watches.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let notify = match self.map.lock() {
             Ok(mut map) => map.entry(endpoint.to_owned()).or_default().clone(),
             // A poisoned map wakes nobody; the caller's own timers still run.
             Err(_) => Arc::new(Notify::new()),
@@ -40,7 +55,7 @@ impl Wakers {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.0.lock().map(|m| m.len()).unwrap_or_default()
+        self.map.lock().map(|m| m.len()).unwrap_or_default()
     }
 }
 
@@ -60,12 +75,13 @@ impl Watch<'_> {
 
 impl Drop for Watch<'_> {
     fn drop(&mut self) {
-        if let Ok(mut map) = self.wakers.0.lock() {
+        if let Ok(mut map) = self.wakers.map.lock() {
             // The map's clone and ours: no other watcher. Clones are made under this lock only.
             if Arc::strong_count(&self.notify) == 2 {
                 map.remove(&self.endpoint);
             }
         }
+        self.wakers.watches.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
