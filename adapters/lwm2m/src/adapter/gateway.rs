@@ -29,8 +29,8 @@ use unidm_core::{Contact, Gone};
 use unidm_models::{DeviceId, PresenceState};
 
 use super::{device_request, mapping, Shared};
-use crate::codec::{link_format, Limits, Value};
 use crate::path::Path;
+use crate::procedure::gateway::{Discovered, Discovery};
 use crate::server::{ObjectLink, Registration};
 
 /// An end device behind a gateway.
@@ -81,14 +81,6 @@ impl Discoveries {
             None if create => Some(map.entry(gateway.to_owned()).or_default().clone()),
             None => None,
         }
-    }
-}
-
-fn text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) | Value::CoreLink(s) => Some(s.clone()),
-        Value::Opaque(b) => String::from_utf8(b.clone()).ok(),
-        _ => None,
     }
 }
 
@@ -154,35 +146,6 @@ async fn child_gone(shared: &Shared, name: &str, why: Gone) {
     }
 }
 
-/// What `/25/x` says: the end device's name and the child, `Ok(None)` when the instance names
-/// no end device (no Device ID or Prefix).
-async fn read_instance(
-    shared: &Shared,
-    gateway: &Registration,
-    instance: Path,
-) -> Result<Option<(String, Child)>, unidm_models::OperationError> {
-    let ep = &gateway.endpoint;
-    let response = shared.request_ok(ep, device_request::read(gateway, instance, None)).await?;
-    let content = device_request::decode(&instance, &response, &shared.models)?;
-    let field = |r| text(instance.child(r).and_then(|p| content.get(&p)));
-    let (Some(device), Some(prefix), Some(x)) = (field(0), field(1), instance.instance_id()) else {
-        return Ok(None);
-    };
-    let limits = Limits::default();
-    let objects = field(3)
-        .and_then(|l| link_format::parse(l.as_bytes(), &limits).ok())
-        .map(|links| {
-            links
-                .into_iter()
-                .filter(|l| l.target.parse::<Path>().is_ok())
-                .map(|l| ObjectLink { version: l.attribute("ver").map(str::to_owned), path: l.target })
-                .collect()
-        })
-        .unwrap_or_default();
-    let child = Child { gateway: ep.clone(), gateway_registration: gateway.id.clone(), instance: x, prefix, objects };
-    Ok(Some((format!("{ep}/{device}"), child)))
-}
-
 /// Reads every `/25/x` of `gateway`, records its end devices, reports them as devices (contact,
 /// identity from their `/3/0`) and as the gateway's children; end devices it no longer lists
 /// go offline. An end device whose instance could not be read stays as it was. What was read
@@ -192,18 +155,29 @@ async fn read_instance(
 pub(super) async fn discover_children(shared: &Shared, gateway: &Registration) -> Vec<Found> {
     let ep = &gateway.endpoint;
     let ticket = shared.discoveries.ticket();
-    let mut found = Vec::new();
-    let mut unreadable = Vec::new();
-    for instance in gateway.object_paths().filter(|p| matches!(p, Path::ObjectInstance(25, _))) {
-        match read_instance(shared, gateway, instance).await {
-            Ok(Some(child)) => found.push(child),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::debug!(endpoint = %ep, %instance, error = %e.message, "reading /25 failed");
-                unreadable.extend(instance.instance_id());
-            }
-        }
+    let instances = gateway.object_paths().filter(|p| matches!(p, Path::ObjectInstance(25, _)));
+    let mut discovery = Discovery::new(ep, instances.filter_map(|p| p.instance_id()));
+    while let Some((id, instance)) = discovery.poll_request() {
+        let answer = match shared.request_ok(ep, device_request::read(gateway, instance, None)).await {
+            Ok(response) => device_request::decode(&instance, &response, &shared.models),
+            Err(e) => Err(e),
+        };
+        discovery.handle_response(id, answer);
     }
+    let Some(Discovered { found, unreadable }) = discovery.poll_outcome() else { return Vec::new() };
+    let found: Vec<(String, Child)> = found
+        .into_iter()
+        .map(|e| {
+            let child = Child {
+                gateway: ep.clone(),
+                gateway_registration: gateway.id.clone(),
+                instance: e.instance,
+                prefix: e.prefix,
+                objects: e.objects,
+            };
+            (e.name, child)
+        })
+        .collect();
     let Some(lock) = shared.discoveries.lock_of(ep, true) else { return Vec::new() };
     let mut committed = lock.lock().await;
     let current =

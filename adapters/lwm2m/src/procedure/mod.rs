@@ -7,8 +7,10 @@
 //!
 //! - [`firmware`]: Firmware Update object /5 by pull or push (fact sheet §9.6), with the
 //!   no-progress limit per step.
+//! - [`gateway`]: finding a LwM2M Gateway's end devices (object /25, fact sheet §9.12).
 //! - [`software`]: installing a package by pull on Software Management object /9 (fact sheet
 //!   §9.10).
 
 pub mod firmware;
+pub mod gateway;
 pub mod software;
