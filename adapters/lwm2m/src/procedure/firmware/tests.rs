@@ -243,9 +243,21 @@ fn run(devices: &mut [Device]) -> Timestamp {
     now
 }
 
+/// CPU time this thread has used (Linux `/proc/thread-self/stat` utime + stime, in USER_HZ
+/// ticks of 10 ms); `None` elsewhere.
+fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The thousand devices' updates take well under a second of CPU. CPU time, not wall time:
+/// the test suite runs beside other builds on shared cores, where a wall clock measures the
+/// machine's load, not this code.
 #[test]
 fn a_thousand_devices_update_by_pull_on_a_manual_clock_in_well_under_a_second() {
-    let started = std::time::Instant::now();
+    let started = (std::time::Instant::now(), thread_cpu());
     let mut devices: Vec<Device> =
         (0..1000u64).map(|i| Device::new(Fault::None, Duration::from_millis(5_000 + i * 37), T0)).collect();
     let end = run(&mut devices);
@@ -260,8 +272,11 @@ fn a_thousand_devices_update_by_pull_on_a_manual_clock_in_well_under_a_second() 
     }
     // The slowest download (5 s + 999 * 37 ms) plus the 20 s update, no polls needed.
     assert!(end.millis() - T0.millis() < 70_000, "took {} ms of device time", end.millis() - T0.millis());
-    let took = started.elapsed();
-    assert!(took < Duration::from_secs(1), "a thousand updates took {took:?}");
+    let took = match (started.1, thread_cpu()) {
+        (Some(before), Some(after)) => after.saturating_sub(before),
+        _ => started.0.elapsed(),
+    };
+    assert!(took < Duration::from_secs(1), "a thousand updates took {took:?} of CPU");
 }
 
 fn one(fault: Fault) -> (Device, Timestamp) {
