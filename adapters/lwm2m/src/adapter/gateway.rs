@@ -74,6 +74,12 @@ impl Discoveries {
         self.tickets.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
     }
 
+    fn forget(&self, gateway: &str) {
+        if let Ok(mut map) = self.committed.lock() {
+            map.remove(gateway);
+        }
+    }
+
     fn lock_of(&self, gateway: &str, create: bool) -> Option<Arc<tokio::sync::Mutex<u64>>> {
         let mut map = self.committed.lock().ok()?;
         match map.get(gateway) {
@@ -137,6 +143,9 @@ pub(super) async fn gateway_gone(shared: &Shared, gateway: &str, why: Gone) {
     for name in names {
         child_gone(shared, &name, why).await;
     }
+    // A discovery still holding this lock finds the registration gone and commits nothing; the
+    // next registration's discoveries start a new order.
+    shared.discoveries.forget(gateway);
 }
 
 async fn child_gone(shared: &Shared, name: &str, why: Gone) {
@@ -183,7 +192,7 @@ pub(super) async fn discover_children(shared: &Shared, gateway: &Registration) -
     let current =
         shared.registrations.read().ok().and_then(|r| r.get(ep).map(|g| g.id.clone())) == Some(gateway.id.clone());
     if !current || *committed > ticket {
-        tracing::debug!(endpoint = %ep, current, "dropping an end device discovery overtaken by a later one");
+        tracing::debug!(endpoint = %ep, current, "dropping an end device discovery: the gateway is gone or a later one committed");
         return Vec::new();
     }
     *committed = ticket;
