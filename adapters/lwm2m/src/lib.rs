@@ -28,8 +28,9 @@
 //!   the sans-I/O Bootstrap-Request / Delete / Discover / Write / Finish sequence.
 //! - [`procedure`]: multi-step procedures on a device as sans-I/O state machines (the firmware
 //!   update by pull or push with its no-progress limit per step, the software install, a
-//!   gateway's end device discovery): answers, notifications, registrations and `now` in;
-//!   requests, timers and progress out. The adapter's shell only executes their requests.
+//!   gateway's end device discovery, the device info reads): answers, notifications,
+//!   registrations and `now` in; requests, timers and progress out. The adapter's shell only
+//!   executes their requests.
 //! - [`sim`]: a simulated LwM2M client over real UDP for tests, demos and load.
 //!
 //! # Starting the adapter

@@ -8,6 +8,7 @@ use unidm_models::{ErrorKind, OperationError};
 
 use super::{composite, device_request, firmware, gateway, mapping, software, Shared};
 use crate::path::Path;
+use crate::procedure::device_info::{DeviceInfo, DeviceInfoRead};
 use crate::server::{DmResponse, Observed, Registration};
 
 /// Observes again everything observed on `ep`, single paths and composite sets (after a new
@@ -58,30 +59,21 @@ pub(super) async fn resume_own_observations(shared: &Shared, ep: &str) {
 /// and /6/0 (connectivity, location) when the client registered them.
 pub(super) async fn refresh_device_info(shared: &Shared, ep: &str) -> Result<Option<Json>, OperationError> {
     let reg = shared.registration(ep).await;
-    let path = Path::ObjectInstance(3, 0);
-    let response = shared.request_ok(ep, device_request::read(&reg, path, None)).await?;
-    let device = device_request::decode(&path, &response, &shared.models)?;
-    let mut result = device_request::content_to_json(&path, &device);
-    let mut extra = Vec::new();
-    for (object, present) in [(4, reg.has_object(4)), (6, reg.has_object(6))] {
-        let p = Path::ObjectInstance(object, 0);
-        if !present {
-            continue;
-        }
-        match shared
-            .request_ok(ep, device_request::read(&reg, p, None))
-            .await
-            .and_then(|r| device_request::decode(&p, &r, &shared.models))
-        {
-            Ok(content) => {
-                if let (Json::Object(all), Json::Object(more)) =
-                    (&mut result, device_request::content_to_json(&p, &content))
-                {
-                    all.extend(more);
-                }
-                extra.push(content);
-            }
-            Err(e) => tracing::debug!(endpoint = %ep, path = %p, error = %e.message, "optional read failed"),
+    let mut reads = DeviceInfoRead::new(reg.has_object(4), reg.has_object(6));
+    while let Some((id, path)) = reads.poll_request() {
+        let answer = match shared.request_ok(ep, device_request::read(&reg, path, None)).await {
+            Ok(response) => device_request::decode(&path, &response, &shared.models),
+            Err(e) => Err(e),
+        };
+        reads.handle_response(id, answer);
+    }
+    let DeviceInfo { device, extra } = reads.poll_outcome().unwrap_or_else(|| {
+        Err(OperationError::new(ErrorKind::Internal, "the device info reads ended without an outcome"))
+    })?;
+    let mut result = device_request::content_to_json(&Path::ObjectInstance(3, 0), &device);
+    for (p, content) in &extra {
+        if let (Json::Object(all), Json::Object(more)) = (&mut result, device_request::content_to_json(p, content)) {
+            all.extend(more);
         }
     }
     let id = unidm_models::DeviceId::lwm2m(ep).map_err(|e| OperationError::new(ErrorKind::BadInput, e.to_string()))?;
@@ -90,7 +82,7 @@ pub(super) async fn refresh_device_info(shared: &Shared, ep: &str) -> Result<Opt
         .handle
         .update_device(&id, |d| {
             mapping::apply_device_object(&device, d, now);
-            for content in &extra {
+            for (_, content) in &extra {
                 mapping::apply_connectivity(content, d);
                 mapping::apply_location(content, d);
             }

@@ -5,12 +5,14 @@
 //! timer (`poll_timeout`) and what happened (`poll_event`: progress, firmware snapshot moves, the
 //! outcome). No socket, no clock: a test drives a fleet through an update on a manual clock.
 //!
+//! - [`device_info`]: reading Device /3/0 with /4/0 and /6/0 (identity and state).
 //! - [`firmware`]: Firmware Update object /5 by pull or push (fact sheet §9.6), with the
 //!   no-progress limit per step.
 //! - [`gateway`]: finding a LwM2M Gateway's end devices (object /25, fact sheet §9.12).
 //! - [`software`]: installing a package by pull on Software Management object /9 (fact sheet
 //!   §9.10).
 
+pub mod device_info;
 pub mod firmware;
 pub mod gateway;
 pub mod software;
