@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use unidm_models::OperationError;
 
-use super::firmware::RequestId;
+use super::RequestId;
 use crate::codec::Content;
 use crate::path::Path;
 

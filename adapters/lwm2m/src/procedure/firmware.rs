@@ -25,6 +25,7 @@ use serde_json::{json, Value as Json};
 use unidm_models::firmware::FirmwareReport;
 use unidm_models::{ErrorKind, FirmwareState, FirmwareUpdate, OperationError, Timestamp};
 
+use super::RequestId;
 use crate::adapter::firmware::{delivery, update_result, Delivery, UpdateResult};
 use crate::path::Path;
 
@@ -47,10 +48,6 @@ pub struct Settings {
     /// Fail a step that sees no progress this long (`Lwm2mConfig::firmware_stall`).
     pub stall: Duration,
 }
-
-/// Names a request the procedure asked for, to match its answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RequestId(pub u64);
 
 /// What the procedure asks the shell to do with the device. Answers are JSON as the adapter's
 /// reads give them (a resource's value; `{"<instance>": value}` for a multiple resource).

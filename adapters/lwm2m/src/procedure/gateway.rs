@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use unidm_models::OperationError;
 
-use super::firmware::RequestId;
+use super::RequestId;
 use crate::codec::{link_format, Content, Limits, Value};
 use crate::path::Path;
 use crate::server::ObjectLink;

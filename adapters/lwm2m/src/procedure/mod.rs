@@ -16,3 +16,7 @@ pub mod device_info;
 pub mod firmware;
 pub mod gateway;
 pub mod software;
+
+/// Names a request a procedure asked for, to match its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::{json, Value as Json};
 use unidm_models::{ErrorKind, OperationError, Timestamp};
 
-use super::firmware::RequestId;
+use super::RequestId;
 use crate::adapter::software::{update_result, SoftwareResult};
 use crate::path::Path;
 
