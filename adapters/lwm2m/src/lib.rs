@@ -26,6 +26,11 @@
 //!   server's configurations (`bootstrap_configs`, `put_bootstrap_config`, ...).
 //! - [`bootstrap`]: the bootstrap server (TS Core 1.1 §5.2): per-endpoint configurations and
 //!   the sans-I/O Bootstrap-Request / Delete / Discover / Write / Finish sequence.
+//! - [`procedure`]: multi-step procedures on a device as sans-I/O state machines (the firmware
+//!   update by pull or push with its no-progress limit per step, the software install, a
+//!   gateway's end device discovery, the device info reads): answers, notifications,
+//!   registrations and `now` in; requests, timers and progress out. The adapter's shell only
+//!   executes their requests.
 //! - [`sim`]: a simulated LwM2M client over real UDP for tests, demos and load.
 //!
 //! # Starting the adapter
@@ -91,6 +96,7 @@ pub mod coap;
 pub mod codec;
 pub mod model;
 pub mod path;
+pub mod procedure;
 pub mod server;
 pub mod sim;
 

@@ -113,3 +113,30 @@ async fn a_push_that_cannot_be_fetched_fails_clearly() {
     assert_eq!(sim.get(Path::Resource(5, 0, 0)), Some(Value::Opaque(vec![1, 2, 3])), "nothing written");
     assert_eq!(sim.get(Path::Resource(5, 0, 3)), Some(Value::Integer(2)), "still Downloaded, not reset");
 }
+
+/// The field fault: a client takes the pushed package and its State never leaves
+/// Downloading. With a no-progress limit (`firmware_stall`), the operation fails once the
+/// limit passes, saying at which step and what the device last reported, instead of waiting
+/// for its deadline at "downloading".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_whose_state_stays_downloading_fails_after_the_stall_limit() {
+    let mut config = common::config();
+    config.firmware_stall = std::time::Duration::from_secs(1);
+    let f = Fixture::with(config).await;
+    let push_only = FirmwareBehaviour { delivery_method: 1, ..Default::default() };
+    let config =
+        SimConfig { firmware: push_only, firmware_stuck_downloading: true, ..SimConfig::new("push-stuck", f.addr()) };
+    let sim = f.online(config).await;
+    let server = image_server(vec![9; 2_000]).await;
+    let op = f.run("push-stuck", firmware(format!("http://{server}/fw.bin"))).await;
+    assert_eq!(op.state, OperationState::Failed);
+    let e = op.error.expect("an error");
+    assert_eq!(e.kind, ErrorKind::Timeout);
+    assert_eq!(
+        e.message,
+        "no progress for 1 s while downloading: /5/0/3 State still 1 (Downloading), /5/0/5 Update Result 0"
+    );
+    assert_eq!(sim.get(Path::Resource(5, 0, 3)), Some(Value::Integer(1)), "the device is still downloading");
+    let status = f.device("push-stuck").and_then(|d| d.snapshot.firmware).expect("firmware snapshot");
+    assert_eq!((status.state, status.failure), (FirmwareState::Failed, Some(e.message)));
+}

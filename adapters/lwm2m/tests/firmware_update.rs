@@ -123,3 +123,20 @@ async fn firmware_update_across_a_reboot_and_new_registration() {
     assert_eq!(sim.reboots(), 1);
     f.wait_device("fwboot", |d| d.identity.fw_version.as_deref() == Some("2.0")).await;
 }
+
+/// A pull whose client never leaves Downloading fails after the no-progress limit
+/// (`firmware_stall`) with the step and what the device reports, not at the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_without_progress_fails_after_the_stall_limit() {
+    let mut config = common::config();
+    config.firmware_stall = std::time::Duration::from_secs(1);
+    let f = Fixture::with(config).await;
+    let config = SimConfig { firmware_stuck_downloading: true, ..SimConfig::new("fwstall", f.addr()) };
+    let _sim = f.online(config).await;
+    let op = f.run("fwstall", fw()).await;
+    let e = op.error.expect("failed");
+    assert_eq!((op.state, e.kind), (OperationState::Failed, ErrorKind::Timeout));
+    assert!(e.message.starts_with("no progress for 1 s while downloading: /5/0/3 State still 1"), "{}", e.message);
+    let status = f.device("fwstall").and_then(|d| d.snapshot.firmware).expect("firmware snapshot");
+    assert_eq!(status.state, FirmwareState::Failed);
+}

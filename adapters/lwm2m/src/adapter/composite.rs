@@ -1,6 +1,6 @@
 //! Read-Composite, Write-Composite and Observe-Composite with its cancel (LwM2M 1.1, TS Core
 //! 1.1 §6.3 and §6.4.3) as pure request builders and answer parsers, next to
-//! the single-path ones in [`super::dm`].
+//! the single-path ones in [`super::device_request`].
 //!
 //! All of them target the root path `/` and carry SenML JSON (110) or SenML CBOR (112):
 //! - Read-Composite: FETCH, the body listing paths only (`[{"n":"/3/0/0"},{"n":"/1/0/1"}]`),
@@ -20,7 +20,7 @@ use coap_lite::RequestType;
 use serde_json::Value as Json;
 use unidm_models::{ErrorKind, OperationError};
 
-use super::dm;
+use super::device_request;
 use crate::codec::{self, Content, ContentFormat, Limits, TypeHints};
 use crate::path::Path;
 use crate::server::{DmRequest, DmResponse, Registration};
@@ -48,7 +48,7 @@ pub fn check_version(reg: &Registration) -> Result<(), OperationError> {
 /// SenML CBOR when the client lists 112 but not 110 among its content formats, else SenML
 /// JSON (the only formats a composite request can carry, TS Core 1.1 §6.3).
 pub fn format(reg: &Registration) -> ContentFormat {
-    match dm::preferred_format(reg) {
+    match device_request::preferred_format(reg) {
         ContentFormat::SenmlCbor => ContentFormat::SenmlCbor,
         _ => ContentFormat::SenmlJson,
     }
@@ -113,7 +113,7 @@ pub fn write(reg: &Registration, value: &Json, hints: &dyn TypeHints) -> Result<
                 "a composite write targets instances, resources or resource instances, not {path}"
             )));
         }
-        records.extend(dm::json_to_records(path, v, hints)?);
+        records.extend(device_request::json_to_records(path, v, hints)?);
     }
     records.sort_by_key(|r| r.path);
     let format = format(reg);
@@ -127,14 +127,16 @@ pub fn write(reg: &Registration, value: &Json, hints: &dyn TypeHints) -> Result<
 
 /// The records of a Read-Composite answer or an Observe-Composite notification.
 pub fn decode(response: &DmResponse, hints: &dyn TypeHints) -> Result<Content, OperationError> {
-    dm::decode(&Path::Root, response, hints)
+    device_request::decode(&Path::Root, response, hints)
 }
 
 /// A Read-Composite answer as the JSON result: full resource path to value, for the paths
 /// present only.
 pub fn result(response: &DmResponse, hints: &dyn TypeHints) -> Result<Json, OperationError> {
     let content = decode(response, hints)?;
-    Ok(Json::Object(content.records.iter().map(|r| (r.path.to_string(), dm::value_to_json(&r.value))).collect()))
+    Ok(Json::Object(
+        content.records.iter().map(|r| (r.path.to_string(), device_request::value_to_json(&r.value))).collect(),
+    ))
 }
 
 #[cfg(test)]

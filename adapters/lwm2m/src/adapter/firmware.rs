@@ -1,9 +1,11 @@
-//! Firmware update (Firmware Update object /5, registry `5.xml`; ETS 1.0 cases 770-780): by pull,
-//! write the Package URI /5/0/1; by push, fetch the image and write it to Package /5/0/0
-//! block-wise. Then follow State /5/0/3 (observed, with a read as fallback), execute Update
-//! /5/0/2 once Downloaded, and judge the outcome by Update Result /5/0/5.
+//! Firmware Update object /5 values (registry `5.xml`; ETS 1.0 cases 770-780) and how they move
+//! a device's `snapshot.firmware`: State /5/0/3 and Update Result /5/0/5 as the model's
+//! [`FirmwareReport`], every move through [`FirmwareStatus::advance_in`] (a move the model
+//! refuses is logged and the snapshot kept), pull or push by Delivery Method /5/0/9. The update
+//! procedure itself is [`crate::procedure::firmware`].
 
-use unidm_models::{ErrorKind, FirmwareState, FirmwareStatus, OperationError};
+use unidm_models::firmware::FirmwareReport;
+use unidm_models::{DeviceId, ErrorKind, FirmwareState, FirmwareStatus, OperationError};
 
 use crate::codec::{Content, Value};
 use crate::path::Path;
@@ -101,10 +103,11 @@ pub fn update_result(code: i64) -> UpdateResult {
     UpdateResult::Failed(OperationError::new(kind, text).with_code(code.to_string()))
 }
 
-/// Folds what a read of `/5/0` reports into `status`: State /5/0/3 and Update Result /5/0/5
-/// give the state (a failure code wins, then State, then a success result), Package Name
-/// /5/0/6, Package Version /5/0/7 and Package URI /5/0/1 fill in what the device reports.
-pub fn apply_status(content: &Content, status: &mut FirmwareStatus) {
+/// What a read of `/5/0` reports, as the model's [`FirmwareReport`]: State /5/0/3 and Update
+/// Result /5/0/5 give the state (a failure code wins, then a success result while the device
+/// rests in Idle, then State), Package Name /5/0/6, Package Version /5/0/7 and Package URI
+/// /5/0/1 what the device names. `None` when the device reports neither State nor a result.
+pub fn device_report(content: &Content) -> Option<FirmwareReport> {
     let get = |r| content.get(&Path::Resource(5, 0, r));
     let int = |r| match get(r) {
         Some(Value::Integer(i)) => Some(*i),
@@ -117,34 +120,77 @@ pub fn apply_status(content: &Content, status: &mut FirmwareStatus) {
     };
     let result = int(5);
     let device_state = int(3).and_then(state);
-    match result.map(update_result) {
-        Some(UpdateResult::Failed(e)) => {
-            status.state = FirmwareState::Failed;
-            status.failure = Some(e.message);
-        }
+    let mut report = match result.map(update_result) {
+        Some(UpdateResult::Failed(e)) => FirmwareReport::failed(e.message, None),
         Some(UpdateResult::Succeeded) if device_state.is_none_or(|s| s == FirmwareState::Idle) => {
-            status.state = FirmwareState::Succeeded;
-            status.failure = None;
+            FirmwareReport::new(FirmwareState::Succeeded)
         }
-        _ => {
-            if let Some(s) = device_state {
-                status.state = s;
-                status.failure = None;
-            }
+        _ => FirmwareReport::new(device_state?),
+    };
+    report.protocol_result = result.map(|r| r.to_string());
+    report.name = text(6);
+    report.version = text(7);
+    report.url = text(1);
+    Some(report)
+}
+
+/// Moves the firmware snapshot `slot` of `device` by `report`, through the model's state
+/// machine ([`FirmwareStatus::advance_in`]); a move the model refuses is logged and leaves the
+/// snapshot as it was. True when the snapshot moved.
+pub fn advance(slot: &mut Option<FirmwareStatus>, report: FirmwareReport, device: &DeviceId) -> bool {
+    match FirmwareStatus::advance_in(slot, report) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(%device, error = %e, "firmware state kept: the device reported a move the model refuses");
+            false
         }
     }
-    if let Some(r) = result {
-        status.protocol_result = Some(r.to_string());
+}
+
+/// Folds what a read of `/5/0` reports ([`device_report`]) into the snapshot `slot`. When
+/// nothing was known of the device's firmware yet, what it reports is where it stands: the
+/// snapshot passes through the phases the model requires to get there (a device first seen
+/// with Update Result 1 did download and apply an image).
+pub fn apply_status(content: &Content, slot: &mut Option<FirmwareStatus>, device: &DeviceId) {
+    let Some(report) = device_report(content) else { return };
+    if slot.is_none() {
+        let before: &[FirmwareState] = match report.state {
+            FirmwareState::Downloaded => &[FirmwareState::Downloading],
+            FirmwareState::Succeeded => &[FirmwareState::Updating],
+            _ => &[],
+        };
+        for &state in before {
+            advance(slot, FirmwareReport::new(state), device);
+        }
     }
-    if let Some(name) = text(6) {
-        status.name = Some(name);
+    advance(slot, report, device);
+}
+
+/// The start of a new update: the snapshot moves to Downloading with what the operation asks
+/// for. A snapshot left in the middle of an earlier update that nobody follows any more
+/// (Downloading, Downloaded, Updating) ends as failed first, so that the new start is a move
+/// from a resting state, which the model always allows.
+pub fn start(slot: &mut Option<FirmwareStatus>, asked: FirmwareReport, device: &DeviceId) {
+    let in_progress = slot.as_ref().is_some_and(|s| {
+        matches!(s.state, FirmwareState::Downloading | FirmwareState::Downloaded | FirmwareState::Updating)
+    });
+    if in_progress && slot.as_ref().and_then(|s| s.url.as_ref()) != asked.url.as_ref() {
+        advance(slot, FirmwareReport::failed("superseded by a new firmware update", None), device);
     }
-    if let Some(version) = text(7) {
-        status.version = Some(version);
+    advance(slot, FirmwareReport { state: FirmwareState::Downloading, ..asked }, device);
+}
+
+/// The update succeeded (Update Result 1). A device that applied the image without showing
+/// Updating (State straight from Downloading or Downloaded to Idle, as with Automatic Upgrade
+/// at Download /5/0/14) did update: the snapshot passes through Updating, which the model
+/// requires before Succeeded.
+pub fn succeeded(slot: &mut Option<FirmwareStatus>, device: &DeviceId) {
+    let from = slot.as_ref().map(|s| s.state);
+    if !from.is_some_and(|s| s.can_move_to(FirmwareState::Succeeded)) {
+        advance(slot, FirmwareReport::new(FirmwareState::Updating), device);
     }
-    if let Some(uri) = text(1) {
-        status.url = Some(uri);
-    }
+    let report = FirmwareReport { protocol_result: Some("1".into()), ..FirmwareReport::new(FirmwareState::Succeeded) };
+    advance(slot, report, device);
 }
 
 #[cfg(test)]
@@ -173,9 +219,13 @@ mod tests {
         )
     }
 
+    fn dev() -> DeviceId {
+        DeviceId::lwm2m("fw").unwrap()
+    }
+
     #[test]
-    fn firmware_status_follows_state_and_update_result() {
-        let mut s = FirmwareStatus::default();
+    fn firmware_status_follows_state_and_update_result_through_the_model() {
+        let mut s = None;
         apply_status(
             &content(&[
                 (3, Value::Integer(0)),
@@ -184,23 +234,62 @@ mod tests {
                 (7, Value::String("2.0".into())),
             ]),
             &mut s,
+            &dev(),
         );
-        assert_eq!(s.state, FirmwareState::Succeeded);
-        assert_eq!((s.name.as_deref(), s.version.as_deref()), (Some("fw"), Some("2.0")));
-        assert_eq!(s.protocol_result.as_deref(), Some("1"));
+        let now = s.clone().unwrap();
+        assert_eq!(now.state, FirmwareState::Succeeded);
+        assert_eq!((now.name.as_deref(), now.version.as_deref()), (Some("fw"), Some("2.0")));
+        assert_eq!(now.protocol_result.as_deref(), Some("1"));
 
-        apply_status(&content(&[(3, Value::Integer(1)), (5, Value::Integer(0))]), &mut s);
-        assert_eq!(s.state, FirmwareState::Downloading);
-        assert_eq!(s.version.as_deref(), Some("2.0"), "kept when the device reports none");
+        apply_status(&content(&[(3, Value::Integer(1)), (5, Value::Integer(0))]), &mut s, &dev());
+        let now = s.clone().unwrap();
+        assert_eq!(now.state, FirmwareState::Downloading);
+        assert_eq!(now.version.as_deref(), Some("2.0"), "kept when the device reports none");
 
-        apply_status(&content(&[(3, Value::Integer(0)), (5, Value::Integer(5))]), &mut s);
-        assert_eq!(s.state, FirmwareState::Failed);
-        assert_eq!(s.failure.as_deref(), Some("integrity check failure for the new firmware package"));
+        // Downloading -> Succeeded is no move of the model: logged, snapshot kept.
+        apply_status(&content(&[(3, Value::Integer(0)), (5, Value::Integer(1))]), &mut s, &dev());
+        assert_eq!(s.as_ref().unwrap().state, FirmwareState::Downloading, "an illegal move keeps the snapshot");
 
-        let mut fresh = FirmwareStatus::default();
-        apply_status(&content(&[(3, Value::Integer(0)), (5, Value::Integer(0))]), &mut fresh);
-        assert_eq!(fresh.state, FirmwareState::Idle);
-        assert_eq!(fresh.failure, None);
+        apply_status(&content(&[(3, Value::Integer(0)), (5, Value::Integer(5))]), &mut s, &dev());
+        let now = s.clone().unwrap();
+        assert_eq!(now.state, FirmwareState::Failed);
+        assert_eq!(now.failure.as_deref(), Some("integrity check failure for the new firmware package"));
+        assert_eq!(now.protocol_result.as_deref(), Some("5"));
+
+        let mut fresh = None;
+        apply_status(&content(&[(3, Value::Integer(0)), (5, Value::Integer(0))]), &mut fresh, &dev());
+        assert_eq!(fresh.as_ref().map(|f| (f.state, f.failure.clone())), Some((FirmwareState::Idle, None)));
+        let mut first = None;
+        apply_status(&content(&[(3, Value::Integer(2)), (5, Value::Integer(0))]), &mut first, &dev());
+        assert_eq!(first.map(|f| f.state), Some(FirmwareState::Downloaded), "first seen mid-update");
+        let mut idle = Some(FirmwareStatus::default());
+        apply_status(&content(&[(3, Value::Integer(2)), (5, Value::Integer(0))]), &mut idle, &dev());
+        assert_eq!(idle.map(|f| f.state), Some(FirmwareState::Idle), "Idle -> Downloaded is refused once known");
+        let mut untouched = None;
+        apply_status(&content(&[(6, Value::String("fw".into()))]), &mut untouched, &dev());
+        assert_eq!(untouched, None, "no State, no result: nothing to move");
+    }
+
+    #[test]
+    fn a_new_update_starts_from_any_snapshot_and_success_passes_through_updating() {
+        let asked = || FirmwareReport {
+            url: Some("http://f/2.bin".into()),
+            version: Some("2".into()),
+            ..FirmwareReport::default()
+        };
+        // Left in Updating by an update nobody follows any more: failed, then the new start.
+        let mut slot = Some(FirmwareStatus::advance(None, FirmwareReport::new(FirmwareState::Updating)).unwrap());
+        start(&mut slot, asked(), &dev());
+        let s = slot.clone().unwrap();
+        assert_eq!((s.state, s.url.as_deref(), s.failure), (FirmwareState::Downloading, Some("http://f/2.bin"), None));
+        // A device that goes from Downloading straight to Idle with Update Result 1.
+        succeeded(&mut slot, &dev());
+        let s = slot.clone().unwrap();
+        assert_eq!((s.state, s.protocol_result.as_deref()), (FirmwareState::Succeeded, Some("1")));
+        assert_eq!(s.version.as_deref(), Some("2"));
+        let mut none = None;
+        start(&mut none, asked(), &dev());
+        assert_eq!(none.map(|s| s.state), Some(FirmwareState::Downloading));
     }
 
     /// ETS 1.0-int-770 success and error cases 772-780, as Update Result values.

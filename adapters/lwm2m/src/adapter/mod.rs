@@ -3,21 +3,34 @@
 //! A thin tokio shell (module `shell`) owns the UDP socket and drives the sans-I/O
 //! [`crate::server::Server`]; event pumps report registrations, expiries and observations to
 //! the engine and store each registration with its device in one commit before the client
-//! gets its 2.01, so that a restart loses no registered device. Each submitted operation runs as a task (module `ops`) that talks to the
-//! device through the shell; requests for an unregistered or sleeping (queue mode) device wait
-//! in the server until the device is next heard from.
+//! gets its 2.01, so that a restart loses no registered device. Each submitted operation runs as
+//! a task (module `dispatch`) that talks to the device through the shell; requests for an
+//! unregistered or sleeping (queue mode) device wait in the server until the device is next
+//! heard from. The firmware update is a sans-I/O state machine
+//! ([`crate::procedure::firmware`]) that module `firmware_update` feeds and executes.
+//!
+//! Modules: `dispatch` (each action to its procedure), `contact` (what the adapter reads and
+//! observes again by itself when a device makes contact; notifications to the engine and to
+//! waiting procedures), `waiters` (notifications routed by device and path; per-endpoint
+//! wakers for procedures waiting for a registration), [`device_request`] (Device Management
+//! requests and answers as pure functions), [`firmware`] (object /5 values and snapshot moves),
+//! `firmware_update`, [`software`] (object /9), [`gateway`] (object /25 end devices),
+//! [`native`] and [`composite`] (native operations), [`mapping`] (objects to the common model).
 
 mod bootstrap;
 pub mod composite;
-pub mod dm;
+mod contact;
+pub mod device_request;
+mod dispatch;
 pub mod firmware;
+mod firmware_update;
 pub mod gateway;
 pub mod mapping;
 pub mod native;
-mod ops;
 mod push;
 mod shell;
 pub mod software;
+mod waiters;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,17 +38,22 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use unidm_core::{Adapter, AdapterError, AdapterHandle};
 use unidm_models::{ErrorKind, Operation, OperationError, OperationId, Protocol};
 
+use coap_lite::ResponseType;
+use serde_json::Value as Json;
+
+use crate::codec::Value;
+use crate::path::Path;
 use crate::server::{DmRequest, DmResponse, Observed, Registration, RequestFailure, ServerConfig};
 
 /// Settings of the LwM2M adapter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lwm2mConfig {
-    /// UDP address to serve CoAP on. Default `0.0.0.0:5683`.
+    /// UDP address to serve CoAP on. Default `0.0.0.0:5683` .
     pub listen: SocketAddr,
     /// Server bounds: registration limits and deny-list, CoAP transmission parameters, queue
     /// mode awake window, queue and observation sizes. The adapter's default holds each
@@ -46,6 +64,13 @@ pub struct Lwm2mConfig {
     /// During a firmware update, read State `/5/0/3` this often when no notification came.
     /// Default 30 s.
     pub firmware_poll: Duration,
+    /// The no-progress limit of each step of a firmware update: when the device's State
+    /// `/5/0/3` and Update Result `/5/0/5` stay as they are this long (no new value, no new
+    /// registration), the operation fails with the step and what the device last reported
+    /// ("no progress for 10 min while downloading: /5/0/3 State still 1 (Downloading), /5/0/5
+    /// Update Result 0"), instead of waiting for its deadline. LwM2M reports no download
+    /// progress within a State, so set it above the longest download expected. Default 10 min.
+    pub firmware_stall: Duration,
     /// Largest firmware image the adapter fetches to push to a device whose Delivery Method
     /// `/5/0/9` asks for push. Default 16 MiB.
     pub firmware_push_max: usize,
@@ -73,6 +98,7 @@ impl Default for Lwm2mConfig {
             server: ServerConfig { confirm_registrations: true, ..ServerConfig::default() },
             read_device_on_register: true,
             firmware_poll: Duration::from_secs(30),
+            firmware_stall: Duration::from_secs(10 * 60),
             firmware_push_max: 16 << 20,
             firmware_fetch_timeout: Duration::from_secs(60),
             ddf_dir: None,
@@ -92,15 +118,6 @@ impl Lwm2mConfig {
     }
 }
 
-/// A notification forwarded to operation tasks (firmware State).
-#[derive(Debug, Clone)]
-pub(crate) struct Notified {
-    /// The device it is about: the endpoint, or an end device's name (`{gateway}/{device id}`).
-    pub endpoint: String,
-    pub observed: Observed,
-    pub response: DmResponse,
-}
-
 pub(crate) enum Command {
     Request {
         endpoint: String,
@@ -115,15 +132,21 @@ pub(crate) enum Command {
     Shutdown,
 }
 
-/// What the running adapter shares between the shell, the pump and operation tasks.
-pub(crate) struct Ctx {
+/// The state of the running adapter that its tasks share: the shell, the event pumps and the
+/// operation tasks (settings, object models, the engine handle, the live registrations and
+/// end devices, who waits for what, the running operations).
+pub(crate) struct Shared {
     pub config: Lwm2mConfig,
     pub models: crate::model::ObjectModels,
     pub handle: AdapterHandle,
     pub commands: mpsc::UnboundedSender<Command>,
-    pub notifications: broadcast::Sender<Notified>,
+    /// Notifications routed to the procedures waiting for them, by device and path.
+    pub routes: waiters::Routes,
     pub registrations: RwLock<HashMap<String, Registration>>,
-    pub registered: Notify,
+    /// Wakes the procedures waiting for one endpoint to register.
+    pub wakers: waiters::Wakers,
+    /// The order of each gateway's end device discoveries.
+    pub discoveries: gateway::Discoveries,
     /// End devices behind gateways, by child endpoint name (`{gateway}/{device id}`).
     pub children: RwLock<HashMap<String, gateway::Child>>,
     pub tasks: Mutex<HashMap<OperationId, JoinHandle<()>>>,
@@ -135,12 +158,13 @@ pub(crate) struct Ctx {
     pub seen: Mutex<std::collections::HashSet<String>>,
 }
 
-impl Ctx {
+impl Shared {
     /// The endpoint's registration, waiting for it to register when it is not; for an end
     /// device, its gateway's, waiting for the gateway to register and list it.
     pub async fn registration(&self, endpoint: &str) -> Registration {
+        let watch = self.wakers.watch(endpoint);
         loop {
-            let notified = self.registered.notified();
+            let notified = watch.notified();
             if let Some(child) = self.child(endpoint) {
                 let gateway = self.registrations.read().ok().and_then(|r| r.get(&child.gateway).cloned());
                 if let Some(gateway) = gateway {
@@ -168,9 +192,14 @@ impl Ctx {
         self.commands.send(command).map_err(|_| OperationError::new(ErrorKind::Internal, "adapter stopped"))?;
         match rx.await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(f)) => Err(dm::failure(f)),
+            Ok(Err(f)) => Err(device_request::failure(f)),
             Err(_) => Err(OperationError::new(ErrorKind::Internal, "adapter stopped")),
         }
+    }
+
+    /// Wakes the procedures waiting for `endpoint` (it registered, or was listed by its gateway).
+    pub fn wake(&self, endpoint: &str) {
+        self.wakers.wake(endpoint);
     }
 
     /// The end device called `endpoint`, when it is one.
@@ -208,16 +237,115 @@ impl Ctx {
         }
     }
 
-    /// [`Ctx::request`] that also turns error codes into errors.
+    /// [`Shared::request`] that also turns error codes into errors.
     pub async fn request_ok(&self, endpoint: &str, request: DmRequest) -> Result<DmResponse, OperationError> {
         let response = self.request(endpoint, request).await?;
-        dm::check(&response)?;
+        device_request::check(&response)?;
         Ok(response)
+    }
+
+    /// The registration of an endpoint that may get composite requests: a LwM2M 1.1+ client
+    /// registered directly (an end device behind a gateway would need the prefix inside the
+    /// SenML names, which no gateway TS defines).
+    pub async fn composite_registration(&self, ep: &str) -> Result<Registration, OperationError> {
+        if self.child(ep).is_some() {
+            return Err(OperationError::new(
+                ErrorKind::NotSupported,
+                "composite operations on end devices behind a LwM2M gateway are not supported",
+            ));
+        }
+        let reg = self.registration(ep).await;
+        composite::check_version(&reg)?;
+        Ok(reg)
+    }
+
+    /// Read-Composite, Observe-Composite (`Some(0)`) or its cancel (`Some(1)`) of `paths`.
+    pub async fn read_composite(&self, ep: &str, paths: &[Path], observe: Option<u32>) -> Result<Json, OperationError> {
+        let reg = self.composite_registration(ep).await?;
+        let response = self.request_ok(ep, composite::read(&reg, paths, observe)?).await?;
+        composite::result(&response, &self.models)
+    }
+
+    /// Reads `path`, asking for the client's preferred format and retrying without Accept when it
+    /// answers 4.06 Not Acceptable.
+    pub async fn read(&self, ep: &str, path: Path, observe: Option<u32>) -> Result<Json, OperationError> {
+        let reg = self.registration(ep).await;
+        let mut response = self.request(ep, device_request::read(&reg, path, observe)).await?;
+        if response.code == ResponseType::NotAcceptable {
+            let mut again = device_request::read(&reg, path, observe);
+            again.accept = None;
+            response = self.request(ep, again).await?;
+        }
+        device_request::check(&response)?;
+        let content = device_request::decode(&path, &response, &self.models)?;
+        Ok(device_request::content_to_json(&path, &content))
+    }
+
+    /// The id of `ep`'s current registration (`None` for an end device or an unregistered
+    /// endpoint).
+    pub fn registration_id(&self, ep: &str) -> Option<String> {
+        self.registrations.read().ok().and_then(|r| r.get(ep).map(|g| g.id.clone()))
+    }
+
+    /// Waits for news of a procedure that waits on the State at `path` of `ep`: a notification
+    /// routed to `notes`, the device in a registration other than `observed_under` (the one
+    /// the procedure's observation was made in; a client in a new registration, as after a
+    /// reboot to apply an image, has dropped it, also when it registered while the procedure
+    /// was busy), or the engine's clock reaching `due`.
+    pub async fn wait_for_news(
+        &self,
+        ep: &str,
+        notes: &mut waiters::Subscription<'_>,
+        path: Path,
+        due: unidm_models::Timestamp,
+        observed_under: &mut Option<String>,
+    ) -> News {
+        let watch = self.wakers.watch(ep);
+        loop {
+            let woken = watch.notified();
+            let current = self.registration_id(ep);
+            if current != *observed_under {
+                *observed_under = current;
+                return News::Registered;
+            }
+            let left = u64::try_from(due.millis() - self.handle.now().millis()).unwrap_or(0);
+            tokio::select! {
+                response = notes.next() => {
+                    let state = device_request::decode(&path, &response, &self.models).ok().and_then(|c| match c.get(&path) {
+                        Some(Value::Integer(i)) => Some(*i),
+                        Some(Value::UnsignedInteger(u)) => i64::try_from(*u).ok(),
+                        _ => None,
+                    });
+                    return News::State(state);
+                },
+                _ = tokio::time::sleep(std::time::Duration::from_millis(left)) => return News::Timeout,
+                // Looks at the registration again.
+                _ = woken => {}
+            }
+        }
+    }
+
+    /// Reports how far an operation got.
+    pub async fn progress(&self, op: OperationId, percent: u8, message: &str) {
+        let p = unidm_models::Progress { percent: Some(percent), message: Some(message.to_owned()) };
+        if let Err(e) = self.handle.operation_progress(op, p).await {
+            tracing::debug!(operation = %op, error = %e, "progress not recorded");
+        }
     }
 }
 
+/// What ended a procedure's wait ([`Shared::wait_for_news`]).
+pub(crate) enum News {
+    /// A notification of the State (`None`: not an integer).
+    State(Option<i64>),
+    /// The device registered anew.
+    Registered,
+    /// The time asked for came.
+    Timeout,
+}
+
 struct Running {
-    ctx: Arc<Ctx>,
+    shared: Arc<Shared>,
     local_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
     bootstrap: Option<Arc<bootstrap::BootstrapRunning>>,
@@ -264,13 +392,13 @@ impl Lwm2mAdapter {
 
     /// The live registration of an endpoint, once started.
     pub fn registration(&self, endpoint: &str) -> Option<Registration> {
-        self.running.get()?.ctx.registrations.read().ok()?.get(endpoint).cloned()
+        self.running.get()?.shared.registrations.read().ok()?.get(endpoint).cloned()
     }
 
-    fn ctx(&self) -> Result<&Arc<Ctx>, OperationError> {
+    fn shared(&self) -> Result<&Arc<Shared>, OperationError> {
         self.running
             .get()
-            .map(|r| &r.ctx)
+            .map(|r| &r.shared)
             .ok_or_else(|| OperationError::new(ErrorKind::Internal, "adapter not started"))
     }
 }
@@ -297,23 +425,23 @@ impl Adapter for Lwm2mAdapter {
     }
 
     async fn submit(&self, op: Operation) -> Result<(), OperationError> {
-        let ctx = self.ctx()?.clone();
-        ops::check(&op)?;
-        let mut tasks = ctx.tasks.lock().map_err(|_| OperationError::new(ErrorKind::Internal, "poisoned"))?;
+        let shared = self.shared()?.clone();
+        dispatch::check(&op)?;
+        let mut tasks = shared.tasks.lock().map_err(|_| OperationError::new(ErrorKind::Internal, "poisoned"))?;
         // The engine re-submits unfinished operations after a restart: run each id once.
         if tasks.get(&op.id).is_some_and(|t| !t.is_finished()) {
             return Ok(());
         }
         tasks.retain(|_, t| !t.is_finished());
         let id = op.id;
-        let task = tokio::spawn(ops::run(ctx.clone(), op));
+        let task = tokio::spawn(dispatch::run(shared.clone(), op));
         tasks.insert(id, task);
         Ok(())
     }
 
     async fn cancel(&self, op: OperationId, _device: &unidm_models::DeviceId) {
-        if let Ok(ctx) = self.ctx() {
-            if let Some(task) = ctx.tasks.lock().ok().and_then(|mut t| t.remove(&op)) {
+        if let Ok(shared) = self.shared() {
+            if let Some(task) = shared.tasks.lock().ok().and_then(|mut t| t.remove(&op)) {
                 task.abort();
             }
         }
@@ -321,8 +449,10 @@ impl Adapter for Lwm2mAdapter {
 
     async fn shutdown(&self) {
         if let Some(running) = self.running.get() {
-            let _ = running.ctx.commands.send(Command::Shutdown);
-            if let Ok(mut tasks) = running.ctx.tasks.lock() {
+            if running.shared.commands.send(Command::Shutdown).is_err() {
+                tracing::debug!("the LwM2M shell had stopped already");
+            }
+            if let Ok(mut tasks) = running.shared.tasks.lock() {
                 for (_, t) in tasks.drain() {
                     t.abort();
                 }

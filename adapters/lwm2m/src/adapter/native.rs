@@ -1,6 +1,6 @@
 //! Discover, Write-Attributes, Create and Delete (TS Core 1.1 §5.4.2, §5.4.3 / §5.1.2, §5.4.4,
 //! §5.4.5) as pure request builders and answer parsers, next to the
-//! read / write / execute ones in [`super::dm`].
+//! read / write / execute ones in [`super::device_request`].
 //!
 //! Result shapes (what an operation reports):
 //! - Discover: `[{"path": "/3/0/7", "attributes": {"dim": 2, "pmin": 10}}, ...]`; attribute
@@ -13,7 +13,7 @@ use coap_lite::RequestType;
 use serde_json::{json, Map, Value as Json};
 use unidm_models::{ErrorKind, OperationError};
 
-use super::dm;
+use super::device_request;
 use crate::codec::{self, link_format, Content, ContentFormat, Limits, TypeHints};
 use crate::path::Path;
 use crate::server::{DmRequest, DmResponse, Registration};
@@ -143,7 +143,7 @@ pub fn write_attributes(path: Path, attributes: &Json) -> Result<DmRequest, Oper
 }
 
 /// Create: POST on the object with the new instance's content (TS Core 1.1 §5.4.4), TLV for
-/// LwM2M 1.0 and SenML JSON / CBOR for 1.1+ ([`dm::preferred_format`]). On `/o` the server
+/// LwM2M 1.0 and SenML JSON / CBOR for 1.1+ ([`device_request::preferred_format`]). On `/o` the server
 /// picks the lowest instance id the registration does not list; on `/o/i` it asks for `i`.
 /// `value` is `{"<resource>": value}` as for a write on an instance; absent = empty instance.
 pub fn create(
@@ -164,10 +164,10 @@ pub fn create(
     };
     let records = match value {
         None | Some(Json::Null) => Vec::new(),
-        Some(v) => dm::json_to_records(instance, v, hints)?,
+        Some(v) => device_request::json_to_records(instance, v, hints)?,
     };
     let object = instance.truncate(1).unwrap_or(path);
-    let format = dm::preferred_format(reg);
+    let format = device_request::preferred_format(reg);
     let mut content = Content::new(records);
     if content.records.is_empty() && format == ContentFormat::Tlv {
         // An empty instance in TLV: an Object Instance header with length 0 (§7.4.3): type bits

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::net::UdpSocket;
-use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 use unidm_core::{AdapterError, AdapterHandle, Contact, Gone};
 use unidm_models::{DeviceId, PresenceState};
 
-use super::{dm, mapping, ops, Command, Ctx, Lwm2mConfig, Running};
+use super::{contact, device_request, gateway, mapping, Command, Lwm2mConfig, Running, Shared};
 use crate::model::ObjectModels;
 use crate::server::{Ack, DmResponse, RdChange, Registration, RequestFailure, RequestId, Server, ServerEvent};
 
@@ -61,11 +61,11 @@ pub(super) fn seed() -> u64 {
 struct Pumps(Vec<mpsc::UnboundedSender<ServerEvent>>);
 
 impl Pumps {
-    fn start(ctx: &Arc<Ctx>) -> (Pumps, Vec<tokio::task::JoinHandle<()>>) {
+    fn start(shared: &Arc<Shared>) -> (Pumps, Vec<tokio::task::JoinHandle<()>>) {
         let (senders, tasks) = (0..PUMPS)
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                (tx, tokio::spawn(pump(ctx.clone(), rx)))
+                (tx, tokio::spawn(pump(shared.clone(), rx)))
             })
             .unzip();
         (Pumps(senders), tasks)
@@ -86,7 +86,9 @@ impl Pumps {
         };
         let mut h = std::hash::DefaultHasher::new();
         h.write(endpoint.as_bytes());
-        let _ = self.0[(h.finish() % self.0.len() as u64) as usize].send(event);
+        if self.0[(h.finish() % self.0.len() as u64) as usize].send(event).is_err() {
+            tracing::error!("an event pump has stopped; a server event is lost");
+        }
     }
 }
 
@@ -119,11 +121,11 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     for (id, bytes) in records {
         let Ok(p) = serde_json::from_slice::<Persisted>(&bytes) else {
             tracing::warn!(device = %id, "dropping an unreadable stored registration");
-            let _ = handle.device_gone_clearing_record(&id, Gone::Expired).await;
+            forget_registration(&handle, &id).await;
             continue;
         };
         let Some(remaining) = p.remaining(wall) else {
-            let _ = handle.device_gone_clearing_record(&id, Gone::Expired).await;
+            forget_registration(&handle, &id).await;
             continue;
         };
         registrations.insert(p.registration.endpoint.clone(), p.registration.clone());
@@ -138,22 +140,31 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     }
     tracing::info!(%local_addr, restored = registrations.len(), "LwM2M server listening");
     let (commands, command_rx) = mpsc::unbounded_channel();
-    let ctx = Arc::new(Ctx {
+    let shared = Arc::new(Shared {
         config,
         models,
         handle,
         commands,
-        notifications: broadcast::channel(1024).0,
+        routes: Default::default(),
         registrations: RwLock::new(registrations),
-        registered: Notify::new(),
+        wakers: Default::default(),
+        discoveries: Default::default(),
         children: RwLock::new(HashMap::new()),
         tasks: Mutex::new(HashMap::new()),
         observed: Mutex::new(observed),
         seen: Mutex::new(Default::default()),
     });
-    let (pumps, mut tasks) = Pumps::start(&ctx);
-    tasks.push(tokio::spawn(run(ctx.clone(), socket, server, command_rx, pumps)));
-    Ok(Running { ctx, local_addr, tasks, bootstrap: None })
+    let (pumps, mut tasks) = Pumps::start(&shared);
+    tasks.push(tokio::spawn(run(shared.clone(), socket, server, command_rx, pumps)));
+    Ok(Running { shared, local_addr, tasks, bootstrap: None })
+}
+
+/// A stored registration that is unreadable or expired: the device goes offline and its record
+/// is cleared.
+async fn forget_registration(handle: &AdapterHandle, id: &DeviceId) {
+    if let Err(e) = handle.device_gone_clearing_record(id, Gone::Expired).await {
+        tracing::warn!(device = %id, error = %e, "could not clear an expired stored registration");
+    }
 }
 
 /// Moves a registration stored under `reg/{endpoint}` by an older build into its device's
@@ -211,7 +222,7 @@ fn bind(addr: std::net::SocketAddr, recv_buffer: Option<usize>) -> std::io::Resu
 }
 
 async fn run(
-    ctx: Arc<Ctx>,
+    shared: Arc<Shared>,
     socket: UdpSocket,
     mut server: Server,
     mut commands: mpsc::UnboundedReceiver<Command>,
@@ -248,13 +259,18 @@ async fn run(
         while let Some(event) = server.poll_event() {
             match event {
                 ServerEvent::Response { request, result } => {
+                    // A reply nobody takes is a request whose operation ended meanwhile.
                     if let Some(reply) = waiting.remove(&request) {
-                        let _ = reply.send(result);
+                        if reply.send(result).is_err() {
+                            tracing::debug!(?request, "an answer came for an operation that ended");
+                        }
                     }
                 }
                 other => {
-                    mirror(&ctx, &other);
-                    ops::forward_notification(&ctx, &other);
+                    mirror(&shared, &other);
+                    if let ServerEvent::Notification { endpoint, prefix, observed, response } = &other {
+                        contact::route_notification(&shared, endpoint, prefix.as_deref(), observed, response);
+                    }
                     pumps.send(other);
                 }
             }
@@ -275,14 +291,14 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 /// Keeps the registrations operation tasks look at in step with the server.
-fn mirror(ctx: &Ctx, event: &ServerEvent) {
-    let Ok(mut regs) = ctx.registrations.write() else { return };
+fn mirror(shared: &Shared, event: &ServerEvent) {
+    let Ok(mut regs) = shared.registrations.write() else { return };
     let ended = match event {
         ServerEvent::Registration(change, _) => match &**change {
             RdChange::Registered { registration, .. } | RdChange::Updated { registration, .. } => {
                 regs.insert(registration.endpoint.clone(), registration.clone());
                 drop(regs);
-                ctx.registered.notify_waiters();
+                shared.wake(&registration.endpoint);
                 return;
             }
             RdChange::Deregistered { registration } => registration,
@@ -294,26 +310,28 @@ fn mirror(ctx: &Ctx, event: &ServerEvent) {
 }
 
 /// The registration as stored in its device's record.
-fn record(ctx: &Ctx, reg: &Registration) -> Option<Vec<u8>> {
-    let expires_at_ms = (reg.lifetime_s > 0).then(|| ctx.handle.now().millis() + i64::from(reg.lifetime_s) * 1000);
+fn record(shared: &Shared, reg: &Registration) -> Option<Vec<u8>> {
+    let expires_at_ms = (reg.lifetime_s > 0).then(|| shared.handle.now().millis() + i64::from(reg.lifetime_s) * 1000);
     let p = Persisted { registration: reg.clone(), expires_at_ms };
     serde_json::to_vec(&p).map_err(|e| tracing::error!(error = %e, "could not serialize registration")).ok()
 }
 
 /// Releases the reply the server holds for a registration change.
-fn confirm(ctx: &Ctx, ack: Option<Ack>, stored: bool) {
+fn confirm(shared: &Shared, ack: Option<Ack>, stored: bool) {
     if let Some(ack) = ack {
-        let _ = ctx.commands.send(super::Command::Confirm { ack, stored });
+        if shared.commands.send(super::Command::Confirm { ack, stored }).is_err() {
+            tracing::debug!("a registration reply not released: the server has stopped");
+        }
     }
 }
 
 /// A Register (`boot`) or Update; `new_objects` when the client's object list is new, so
 /// the adapter reads what it maps from them.
-async fn contact(ctx: &Arc<Ctx>, reg: &Registration, boot: bool, new_objects: bool, ack: Option<Ack>) {
+async fn contact(shared: &Arc<Shared>, reg: &Registration, boot: bool, new_objects: bool, ack: Option<Ack>) {
     let Ok(id) = DeviceId::lwm2m(&reg.endpoint) else {
         // The server accepts endpoint names the device id scheme does not; keep the
         // registration (it answers requests) but nothing is stored for it.
-        return confirm(ctx, ack, true);
+        return confirm(shared, ack, true);
     };
     let caps = mapping::capabilities(reg);
     let contact = Contact {
@@ -323,60 +341,68 @@ async fn contact(ctx: &Arc<Ctx>, reg: &Registration, boot: bool, new_objects: bo
         boot,
     };
     let update = |d: &mut unidm_models::Device| d.capabilities = Some(caps);
-    let result = match record(ctx, reg) {
-        Some(record) => ctx.handle.device_contact_with_record(&id, contact, record, update).await,
-        None => ctx.handle.device_contact(&id, contact, update).await,
+    let result = match record(shared, reg) {
+        Some(record) => shared.handle.device_contact_with_record(&id, contact, record, update).await,
+        None => shared.handle.device_contact(&id, contact, update).await,
     };
-    confirm(ctx, ack, result.is_ok());
+    confirm(shared, ack, result.is_ok());
     if let Err(e) = result {
         tracing::error!(device = %id, error = %e, "could not store the registration");
         return;
     }
     // A new registration ends the client's observations; a restart ended ours.
-    let first_since_start = ctx.seen.lock().map(|mut s| s.insert(reg.endpoint.clone())).unwrap_or(false);
-    if boot || first_since_start {
-        let ctx = ctx.clone();
-        let endpoint = reg.endpoint.clone();
-        tokio::spawn(async move { ops::resume_observations(&ctx, &endpoint).await });
-    }
-    if new_objects && (ctx.config.read_device_on_register || reg.has_object(25)) {
-        let ctx = ctx.clone();
+    let first_since_start = shared.seen.lock().map(|mut s| s.insert(reg.endpoint.clone())).unwrap_or(false);
+    let resume = boot || first_since_start;
+    let refresh = new_objects && (shared.config.read_device_on_register || reg.has_object(25));
+    if resume || refresh {
+        // One task, so that the gateway's end devices are discovered once (a new object list
+        // reads /25 anyway), after the observations are made again.
+        let shared = shared.clone();
         let reg = reg.clone();
-        tokio::spawn(async move { ops::refresh_on_contact(&ctx, &reg).await });
+        tokio::spawn(async move {
+            match (resume, refresh) {
+                (true, false) => contact::resume_observations(&shared, &reg.endpoint).await,
+                (true, true) => contact::resume_own_observations(&shared, &reg.endpoint).await,
+                _ => {}
+            }
+            if refresh {
+                contact::refresh_on_contact(&shared, &reg).await;
+            }
+        });
     }
 }
 
-async fn gone(ctx: &Ctx, reg: &Registration, why: Gone, ack: Option<Ack>) {
-    if let Ok(mut seen) = ctx.seen.lock() {
+async fn gone(shared: &Shared, reg: &Registration, why: Gone, ack: Option<Ack>) {
+    if let Ok(mut seen) = shared.seen.lock() {
         seen.remove(&reg.endpoint);
     }
     let result = match DeviceId::lwm2m(&reg.endpoint) {
-        Ok(id) => ctx.handle.device_gone_clearing_record(&id, why).await,
+        Ok(id) => shared.handle.device_gone_clearing_record(&id, why).await,
         Err(_) => Ok(()),
     };
     // De-register is answered even if the device was unknown to the engine.
     let stored = !matches!(&result, Err(e) if !e.is_not_found());
-    confirm(ctx, ack, stored);
+    confirm(shared, ack, stored);
     if let Err(e) = result {
         tracing::debug!(endpoint = %reg.endpoint, error = %e, "device gone");
     }
-    super::gateway::gateway_gone(ctx, &reg.endpoint, why).await;
+    gateway::gateway_gone(shared, &reg.endpoint, why).await;
 }
 
-async fn pump(ctx: Arc<Ctx>, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
+async fn pump(shared: Arc<Shared>, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
     while let Some(event) = events.recv().await {
         match event {
             ServerEvent::Registration(change, ack) => match *change {
-                RdChange::Registered { registration, .. } => contact(&ctx, &registration, true, true, ack).await,
+                RdChange::Registered { registration, .. } => contact(&shared, &registration, true, true, ack).await,
                 RdChange::Updated { registration, objects_changed } => {
-                    contact(&ctx, &registration, false, objects_changed, ack).await
+                    contact(&shared, &registration, false, objects_changed, ack).await
                 }
-                RdChange::Deregistered { registration } => gone(&ctx, &registration, Gone::Deregistered, ack).await,
+                RdChange::Deregistered { registration } => gone(&shared, &registration, Gone::Deregistered, ack).await,
             },
-            ServerEvent::Expired(registration) => gone(&ctx, &registration, Gone::Expired, None).await,
+            ServerEvent::Expired(registration) => gone(&shared, &registration, Gone::Expired, None).await,
             ServerEvent::Sleeping(endpoint) => {
                 if let Ok(id) = DeviceId::lwm2m(&endpoint) {
-                    let _ = ctx
+                    let marked = shared
                         .handle
                         .update_device(&id, |d| {
                             if d.presence.state == PresenceState::Online {
@@ -384,21 +410,28 @@ async fn pump(ctx: Arc<Ctx>, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
                             }
                         })
                         .await;
+                    if let Err(e) = marked {
+                        tracing::warn!(device = %id, error = %e, "could not mark the device sleeping");
+                    }
                 }
             }
             ServerEvent::Send { endpoint, response } => {
                 let Ok(id) = DeviceId::lwm2m(&endpoint) else { continue };
-                match dm::decode(&crate::path::Path::Root, &response, &ctx.models) {
+                match device_request::decode(&crate::path::Path::Root, &response, &shared.models) {
                     Ok(content) => {
                         for record in &content.records {
-                            ctx.handle.observation(&id, &record.path.to_string(), dm::value_to_json(&record.value));
+                            shared.handle.observation(
+                                &id,
+                                &record.path.to_string(),
+                                device_request::value_to_json(&record.value),
+                            );
                         }
                     }
                     Err(e) => tracing::debug!(device = %id, error = %e.message, "undecodable Send payload"),
                 }
             }
             ServerEvent::Notification { endpoint, prefix, observed, response } => {
-                ops::report_notification(&ctx, &endpoint, prefix.as_deref(), &observed, &response)
+                contact::report_notification(&shared, &endpoint, prefix.as_deref(), &observed, &response)
             }
             ServerEvent::Response { .. } => {}
         }

@@ -1,19 +1,21 @@
-//! Software management by pull (Software Management object /9, registry `9.xml`): install writes
-//! Package URI `/9/x/3` (creating the instance when no instance is in INITIAL), follows Update
-//! State `/9/x/7` (observed, with reads as fallback) to DELIVERED, executes Install `/9/x/4` and
-//! judges by Update Result `/9/x/9`; uninstall, activate and deactivate execute `/9/x/6`,
-//! `/9/x/10`, `/9/x/11`. `Device.snapshot.software` follows PkgName `/9/x/0`, PkgVersion `/9/x/1`,
-//! Update State (INSTALLED = installed) and Activation State `/9/x/12`.
+//! Software management by pull (Software Management object /9, registry `9.xml`): install writes Package URI `/9/x/3` (creating the instance when no instance is in
+//! INITIAL), follows Update State `/9/x/7` (observed, with reads as fallback) to DELIVERED,
+//! executes Install `/9/x/4` and judges by Update Result `/9/x/9`, as the sans-I/O
+//! [`crate::procedure::software::SoftwareInstall`] this module drives; uninstall, activate and
+//! deactivate execute `/9/x/6`, `/9/x/10`, `/9/x/11`. `Device.snapshot.software` follows
+//! PkgName `/9/x/0`, PkgVersion `/9/x/1`, Update State (INSTALLED = installed) and Activation
+//! State `/9/x/12`.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value as Json};
 use unidm_models::{ErrorKind, Operation, OperationError, SoftwareAction, SoftwareModule};
 
-use super::ops::{next_state, progress, read, read_int};
-use super::{dm, native, Ctx};
+use super::{device_request, native, News, Shared};
 use crate::codec::Value;
 use crate::path::Path;
+use crate::procedure::software::{Event, Request, SoftwareInstall};
+use crate::server::{Observed, Registration};
 
 /// What an Update Result `/9/x/9` value means.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,93 +58,103 @@ fn module_id(module: &str) -> Result<u16, OperationError> {
 }
 
 /// Runs a software action.
-pub(super) async fn run(ctx: &Ctx, op: &Operation, action: &SoftwareAction) -> Result<Option<Json>, OperationError> {
+pub(super) async fn run(
+    shared: &Shared,
+    op: &Operation,
+    action: &SoftwareAction,
+) -> Result<Option<Json>, OperationError> {
     let ep = op.device.native();
-    let reg = ctx.registration(ep).await;
+    let reg = shared.registration(ep).await;
     if !reg.has_object(9) {
         return Err(OperationError::new(ErrorKind::NotSupported, "the device did not register object /9"));
     }
     let result = match action {
-        SoftwareAction::Install { uri, .. } => install(ctx, op, uri).await,
-        SoftwareAction::Uninstall { module } => execute(ctx, ep, module_id(module)?, 6).await,
-        SoftwareAction::Activate { module } => execute(ctx, ep, module_id(module)?, 10).await,
-        SoftwareAction::Deactivate { module } => execute(ctx, ep, module_id(module)?, 11).await,
+        SoftwareAction::Install { uri, .. } => install(shared, op, uri).await,
+        SoftwareAction::Uninstall { module } => execute(shared, ep, module_id(module)?, 6).await,
+        SoftwareAction::Activate { module } => execute(shared, ep, module_id(module)?, 10).await,
+        SoftwareAction::Deactivate { module } => execute(shared, ep, module_id(module)?, 11).await,
     };
-    if let Err(e) = refresh(ctx, ep).await {
+    if let Err(e) = refresh(shared, ep).await {
         tracing::debug!(endpoint = %ep, error = %e.message, "reading /9 failed");
     }
     result
 }
 
-async fn execute(ctx: &Ctx, ep: &str, module: u16, resource: u16) -> Result<Option<Json>, OperationError> {
-    ctx.request_ok(ep, dm::execute(Path::Resource(9, module, resource), None)).await?;
+async fn execute(shared: &Shared, ep: &str, module: u16, resource: u16) -> Result<Option<Json>, OperationError> {
+    shared.request_ok(ep, device_request::execute(Path::Resource(9, module, resource), None)).await?;
     Ok(Some(json!({"module": module.to_string()})))
 }
 
-async fn install(ctx: &Ctx, op: &Operation, uri: &str) -> Result<Option<Json>, OperationError> {
+/// Drives the install procedure ([`SoftwareInstall`]): executes its requests, feeds it their
+/// answers, the Update State notifications routed here, new registrations and timeouts.
+async fn install(shared: &Shared, op: &Operation, uri: &str) -> Result<Option<Json>, OperationError> {
     let ep = op.device.native();
-    let reg = ctx.registration(ep).await;
-    let mut notes = ctx.notifications.subscribe();
-    let mut instance = None;
-    for p in reg.object_paths().filter(|p| matches!(p, Path::ObjectInstance(9, _))) {
-        if read_int(ctx, ep, p.child(7).unwrap_or(p)).await.ok() == Some(0) {
-            instance = p.instance_id();
-            break;
+    let reg = shared.registration(ep).await;
+    let instances = reg
+        .object_paths()
+        .filter_map(|p| matches!(p, Path::ObjectInstance(9, _)).then(|| p.instance_id()).flatten())
+        .collect();
+    let mut procedure = SoftwareInstall::new(uri, instances, shared.config.firmware_poll, shared.handle.now());
+    let mut notes = None;
+    let mut observed_under = None;
+    loop {
+        while let Some(event) = procedure.poll_event() {
+            match event {
+                Event::Progress { percent, message } => shared.progress(op.id, percent, &message).await,
+                Event::Done(outcome) => return outcome.map(Some),
+            }
+        }
+        if let Some((id, request)) = procedure.poll_request() {
+            if let (Request::Observe(path), None) = (&request, &notes) {
+                notes = Some(shared.routes.subscribe(ep, Observed::Path(*path)));
+            }
+            if matches!(request, Request::Observe(_)) {
+                observed_under = shared.registration_id(ep);
+            }
+            let answer = perform(shared, ep, &reg, request).await;
+            procedure.handle_response(shared.handle.now(), id, answer);
+            continue;
+        }
+        let (Some(due), Some(notes), Some(path)) = (procedure.poll_timeout(), notes.as_mut(), procedure.state_path())
+        else {
+            return Err(OperationError::new(ErrorKind::Internal, "the software procedure stopped without an outcome"));
+        };
+        match shared.wait_for_news(ep, notes, path, due, &mut observed_under).await {
+            News::State(state) => procedure.handle_notification(shared.handle.now(), state),
+            News::Registered => procedure.handle_registration(shared.handle.now()),
+            News::Timeout => procedure.handle_timeout(shared.handle.now()),
         }
     }
-    let module = match instance {
-        Some(i) => {
-            let write = dm::write(&reg, Path::Resource(9, i, 3), &json!(uri), &ctx.models)?;
-            ctx.request_ok(ep, write).await?;
-            i
+}
+
+/// Executes one request of the install procedure on the device.
+async fn perform(shared: &Shared, ep: &str, reg: &Registration, request: Request) -> Result<Json, OperationError> {
+    match request {
+        Request::Read(path) => shared.read(ep, path, None).await,
+        Request::Observe(path) => shared.read(ep, path, Some(0)).await,
+        Request::CancelObserve(path) => {
+            let reg = shared.registration(ep).await;
+            shared.request(ep, device_request::read(&reg, path, Some(1))).await.map(|_| Json::Null)
         }
-        None => {
-            let (request, asked) = native::create(&reg, Path::Object(9), Some(&json!({"3": uri})), &ctx.models)?;
-            let response = ctx.request_ok(ep, request).await?;
-            native::created_path(&response, asked).instance_id().unwrap_or_default()
+        Request::WriteUri(path, uri) => {
+            let write = device_request::write(reg, path, &json!(uri), &shared.models)?;
+            shared.request_ok(ep, write).await.map(|_| Json::Null)
         }
-    };
-    progress(ctx, op, 10, "package URI written").await;
-    let state_path = Path::Resource(9, module, 7);
-    let mut state = read(ctx, ep, state_path, Some(0)).await.ok().and_then(|v| v.as_i64());
-    let mut executed = false;
-    let outcome = loop {
-        let result = match state {
-            Some(4) => break Ok(()),
-            Some(1 | 2) => {
-                progress(ctx, op, 25, "downloading").await;
-                None
-            }
-            Some(3) if !executed => {
-                progress(ctx, op, 50, "delivered").await;
-                if let Err(e) = ctx.request_ok(ep, dm::execute(Path::Resource(9, module, 4), None)).await {
-                    break Err(e);
-                }
-                executed = true;
-                progress(ctx, op, 75, "installing").await;
-                None
-            }
-            Some(0 | 3) => Some(read_int(ctx, ep, Path::Resource(9, module, 9)).await.map(update_result)),
-            _ => None,
-        };
-        match result {
-            Some(Ok(SoftwareResult::Failed(e))) | Some(Err(e)) => break Err(e),
-            Some(Ok(SoftwareResult::Installed)) => break Ok(()),
-            Some(Ok(SoftwareResult::Pending)) | None => {}
+        Request::Create(uri) => {
+            let (request, asked) = native::create(reg, Path::Object(9), Some(&json!({"3": uri})), &shared.models)?;
+            let response = shared.request_ok(ep, request).await?;
+            Ok(json!(native::created_path(&response, asked).instance_id().unwrap_or_default()))
         }
-        state = next_state(ctx, ep, &mut notes, state_path).await?;
-    };
-    let reg = ctx.registration(ep).await;
-    let _ = ctx.request(ep, dm::read(&reg, state_path, Some(1))).await;
-    outcome.map(|()| Some(json!({"module": module.to_string(), "updateResult": 2})))
+        Request::Execute(path) => shared.request_ok(ep, device_request::execute(path, None)).await.map(|_| Json::Null),
+    }
 }
 
 /// Reads /9 and sets `Device.snapshot.software` from it.
-pub(super) async fn refresh(ctx: &Ctx, ep: &str) -> Result<(), OperationError> {
-    let reg = ctx.registration(ep).await;
+pub(super) async fn refresh(shared: &Shared, ep: &str) -> Result<(), OperationError> {
+    let reg = shared.registration(ep).await;
     let path = Path::Object(9);
-    let response = ctx.request_ok(ep, dm::read(&reg, path, None)).await?;
-    let content = dm::decode(&path, &response, &ctx.models)?;
+    let response = shared.request_ok(ep, device_request::read(&reg, path, None)).await?;
+    let content = device_request::decode(&path, &response, &shared.models)?;
     let mut modules: BTreeMap<u16, SoftwareModule> = BTreeMap::new();
     for r in &content.records {
         let (Some(i), Some(res)) = (r.path.instance_id(), r.path.resource_id()) else { continue };
@@ -162,7 +174,8 @@ pub(super) async fn refresh(ctx: &Ctx, ep: &str) -> Result<(), OperationError> {
         }
     }
     let list: Vec<SoftwareModule> = modules.into_values().filter(|m| !m.name.is_empty() || m.installed).collect();
-    ctx.handle
+    shared
+        .handle
         .update_device(&op_device(ep)?, |d| d.snapshot.software = list)
         .await
         .map_err(|e| OperationError::new(ErrorKind::Internal, e.to_string()))?;

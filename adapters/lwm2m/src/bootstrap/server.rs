@@ -379,7 +379,10 @@ impl BootstrapServer {
                 Step::Write(..) | Step::Finish => code == ResponseType::Changed,
             };
             if !ok {
-                self.fail(peer, format!("the client answered {} to {step:?}", crate::adapter::dm::code_string(code)));
+                self.fail(
+                    peer,
+                    format!("the client answered {} to {step:?}", crate::adapter::device_request::code_string(code)),
+                );
                 continue;
             }
             if step == Step::Finish {

@@ -62,6 +62,10 @@ pub struct SimConfig {
     pub fw_version: String,
     /// Firmware behaviour.
     pub firmware: FirmwareBehaviour,
+    /// A faulty firmware object: the client takes the package (a Package URI or a pushed
+    /// Package) and its State `/5/0/3` stays Downloading (1) forever, with Update Result 0
+    /// (kept out of [`FirmwareBehaviour`], which callers build field by field). Default false.
+    pub firmware_stuck_downloading: bool,
     /// Register again after an executed Reboot, as a real device does.
     pub reregister_after_reboot: bool,
     /// Also offer Connectivity Monitoring /4/0 and Location /6/0.
@@ -94,6 +98,7 @@ impl SimConfig {
             serial: format!("SN-{endpoint}"),
             fw_version: "1.0".into(),
             firmware: FirmwareBehaviour::default(),
+            firmware_stuck_downloading: false,
             reregister_after_reboot: false,
             connectivity_and_location: false,
             software: Default::default(),

@@ -65,6 +65,7 @@ impl Client {
                 self.later(self.shared.config.software.delay, Cmd::Software(instance, step));
             }
             Effect::Changed(paths) => self.notify_any(None, &paths),
+            Effect::PackageWritten if self.shared.config.firmware_stuck_downloading => self.set_firmware(1, 0),
             Effect::PackageWritten => self.set_firmware(2, 0),
             Effect::BootstrapFinished => {
                 let account = self.shared.objects.lock().ok().and_then(|o| o.server_account());
@@ -89,6 +90,7 @@ impl Client {
                 self.send_request(Kind::Update, None);
             }
             Effect::Download(uri) if uri.is_empty() => self.set_firmware(0, 0),
+            Effect::Download(_) if self.shared.config.firmware_stuck_downloading => self.set_firmware(1, 0),
             Effect::Download(_) => {
                 self.set_firmware(1, 0);
                 self.later(self.shared.config.firmware.download_delay, Cmd::DownloadDone);
