@@ -34,6 +34,8 @@
 //! awake_window_s = 93         # queue mode: how long a sleeping device stays reachable
 //! max_registers_per_source = 300   # per minute and source IP (raise behind NAT)
 //! max_registrations = 100000
+//! firmware_stall_min = 10     # a firmware step without progress this long fails the operation
+//! firmware_poll_s = 30        # read /5/0/3 this often during an update when no notification came
 //! deny = ["test-*"]           # endpoint names refused (4.03); a trailing * matches a prefix
 //!
 //! [tr069]                     # the CWMP ACS
@@ -138,6 +140,8 @@ struct Lwm2mSection {
     awake_window_s: Option<u64>,
     max_registers_per_source: Option<u32>,
     max_registrations: Option<usize>,
+    firmware_stall_min: Option<u64>,
+    firmware_poll_s: Option<u64>,
     #[serde(default)]
     deny: Vec<String>,
 }
@@ -321,6 +325,14 @@ impl ServeConfig {
             if let Some(n) = l.max_registrations {
                 c.server.registration.max_registrations = n;
             }
+            if let Some(m) = l.firmware_stall_min {
+                anyhow::ensure!(m > 0, "lwm2m firmware_stall_min must be at least 1");
+                c.firmware_stall = Duration::from_secs(m * 60);
+            }
+            if let Some(s) = l.firmware_poll_s {
+                anyhow::ensure!(s > 0, "lwm2m firmware_poll_s must be at least 1");
+                c.firmware_poll = Duration::from_secs(s);
+            }
             c.server.registration.deny = l.deny;
             match args.lwm2m_bootstrap_listen.clone().or(l.bootstrap_listen).as_deref() {
                 None => {}
@@ -397,6 +409,20 @@ mod tests {
         std::fs::write(dir.path().join("bad.toml"), "[tr069]\nauth = \"kerberos\"\n").unwrap();
         let bad = ServeArgs { config: Some(dir.path().join("bad.toml")), ..Default::default() };
         assert!(ServeConfig::resolve(&bad).unwrap_err().to_string().contains("kerberos"));
+    }
+
+    #[test]
+    fn lwm2m_firmware_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.toml");
+        std::fs::write(&path, "[lwm2m]\nfirmware_stall_min = 3\nfirmware_poll_s = 5\n").unwrap();
+        let c = ServeConfig::resolve(&ServeArgs { config: Some(path), ..Default::default() }).unwrap();
+        let l = c.lwm2m.unwrap();
+        assert_eq!((l.firmware_stall, l.firmware_poll), (Duration::from_secs(180), Duration::from_secs(5)));
+        let zero = dir.path().join("zero.toml");
+        std::fs::write(&zero, "[lwm2m]\nfirmware_stall_min = 0\n").unwrap();
+        let err = ServeConfig::resolve(&ServeArgs { config: Some(zero), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("firmware_stall_min"), "{err:#}");
     }
 
     #[test]

@@ -53,7 +53,7 @@ use crate::server::{DmRequest, DmResponse, Observed, Registration, RequestFailur
 /// Settings of the LwM2M adapter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lwm2mConfig {
-    /// UDP address to serve CoAP on. Default `0.0.0.0:5683` .
+    /// UDP address to serve CoAP on. Default `0.0.0.0:5683`.
     pub listen: SocketAddr,
     /// Server bounds: registration limits and deny-list, CoAP transmission parameters, queue
     /// mode awake window, queue and observation sizes. The adapter's default holds each
