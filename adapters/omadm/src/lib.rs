@@ -86,4 +86,6 @@ pub mod auth;
 pub mod codec;
 pub mod mo;
 pub mod package0;
+pub mod server;
 pub mod session;
+pub mod sim;
