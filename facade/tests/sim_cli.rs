@@ -86,6 +86,7 @@ struct Server {
     lwm2m: String,
     bootstrap: String,
     acs: String,
+    dm: String,
     _dir: tempfile::TempDir,
 }
 
@@ -100,6 +101,8 @@ fn serve(config: &str) -> Server {
                 "--listen",
                 "127.0.0.1:0",
                 "--tr069-listen",
+                "127.0.0.1:0",
+                "--omadm-listen",
                 "127.0.0.1:0",
                 "--lwm2m-listen",
                 "127.0.0.1:0",
@@ -124,7 +127,10 @@ fn serve(config: &str) -> Server {
     // "tr069 ACS listening on 127.0.0.1:PORT (CPEs use http://127.0.0.1:PORT)"
     let line = proc.line("tr069 ACS", |l| l.starts_with("tr069 ACS listening on"));
     let acs = line.split("CPEs use ").nth(1).unwrap().trim_end_matches(')').to_owned();
-    Server { _proc: proc, api, lwm2m, bootstrap, acs, _dir: dir }
+    // "omadm server listening on 127.0.0.1:PORT (devices use http://127.0.0.1:PORT/dm)"
+    let line = proc.line("omadm server", |l| l.starts_with("omadm server listening on"));
+    let dm = line.split("devices use ").nth(1).unwrap().trim_end_matches(')').to_owned();
+    Server { _proc: proc, api, lwm2m, bootstrap, acs, dm, _dir: dir }
 }
 
 fn sim(args: &[&str]) -> Proc {
@@ -306,4 +312,36 @@ fn help_documents_the_sim_flags() {
             assert!(text.contains(flag), "`sim {protocol} --help` lacks {flag}:\n{text}");
         }
     }
+}
+
+#[tokio::test]
+async fn an_omadm_device_is_managed_through_the_api() {
+    use unidm_omadm::sim::{SimConfig, SimDevice};
+    let server = serve("[omadm]\nusername = \"dev\"\npassword = \"pw\"\n");
+    assert!(server.dm.ends_with("/dm"), "{}", server.dm);
+    let c = reqwest::Client::new();
+    let device = SimDevice::new(SimConfig::new(server.dm.clone(), "sim-dm-1", "dev", "pw"));
+    device.run().await.unwrap();
+    wait_presence(&c, &server.api, "omadm", &["omadm:sim-dm-1".to_owned()], "online").await;
+
+    let body = serde_json::json!({
+        "device": "omadm:sim-dm-1",
+        "action": {"kind": "firmware", "uri": "http://files.example/fw.bin", "version": "2.0"},
+    });
+    let op: Value =
+        c.post(format!("{}/operations", server.api)).json(&body).send().await.unwrap().json().await.unwrap();
+    let id = op["id"].as_u64().unwrap_or_else(|| panic!("{op}"));
+    let deadline = Instant::now() + WAIT;
+    loop {
+        // The device's next sessions: the FUMO Exec, then the Generic Alert with its result.
+        device.run().await.unwrap();
+        let o: Value = c.get(format!("{}/operations/{id}", server.api)).send().await.unwrap().json().await.unwrap();
+        if o["state"] == "succeeded" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{o}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let d: Value = c.get(format!("{}/devices/omadm:sim-dm-1", server.api)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(d["identity"]["manufacturer"], "unidm", "{d}");
 }
