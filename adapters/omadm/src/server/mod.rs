@@ -1,5 +1,5 @@
 //! The OMA DM server as a unidm adapter: an HTTP endpoint (axum) that runs one
-//! [`DmSession`](crate::session::DmSession) per device, carries the engine's operations on
+//! [`crate::session::DmSession`] per device, carries the engine's operations on
 //! [`unidm_core::Delivery`], and asks absent devices for a session with Package #0.
 //!
 //! - **Routing**: a POST without a known `s=` route token must be a Package 1 and opens a
