@@ -41,10 +41,12 @@ enum Command {
     Serve(ServeArgs),
     /// Print the OpenAPI document.
     Openapi,
-    /// Run simulated devices against a server: LwM2M clients or TR-069 CPEs.
+    /// Run simulated devices against a server: LwM2M clients, TR-069 CPEs or OMA DM clients.
     ///
     /// `unidm sim lwm2m --server 127.0.0.1:5683 --count 100` registers 100 clients;
-    /// `unidm sim tr069 --acs http://127.0.0.1:7547/ --count 100` starts 100 CPEs. They run
+    /// `unidm sim tr069 --acs http://127.0.0.1:7547/ --count 100` starts 100 CPEs;
+    /// `unidm sim omadm --server http://127.0.0.1:8081/dm --credentials dev:pw` starts a DM
+    /// client. They run
     /// until SIGINT (Ctrl-C) or SIGTERM; LwM2M clients then de-register. At most 10000 devices
     /// per process.
     Sim {

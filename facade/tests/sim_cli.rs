@@ -305,6 +305,10 @@ fn help_documents_the_sim_flags() {
                 "--download-fault",
             ][..],
         ),
+        (
+            "omadm",
+            &["--server", "--count", "--dev-id-prefix", "--credentials", "--period", "--fumo-result", "--wbxml"][..],
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_unidm")).args(["sim", protocol, "--help"]).output().unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
@@ -344,4 +348,23 @@ async fn an_omadm_device_is_managed_through_the_api() {
     }
     let d: Value = c.get(format!("{}/devices/omadm:sim-dm-1", server.api)).send().await.unwrap().json().await.unwrap();
     assert_eq!(d["identity"]["manufacturer"], "unidm", "{d}");
+}
+
+#[tokio::test]
+async fn omadm_clients_open_sessions_and_stop_on_sigterm() {
+    let server = serve("[omadm]\nusername = \"dev\"\npassword = \"pw\"\n");
+    let c = reqwest::Client::new();
+    let mut sim = sim(&["omadm", "--server", &server.dm, "--credentials", "dev:pw", "--count", "2", "--wbxml"]);
+    sim.line("saying what it simulates", |l| l.starts_with("simulating 2 OMA DM clients (SIMDM000000 … SIMDM000001)"));
+    // In whatever order the sessions end.
+    let mut opened: Vec<String> =
+        (0..2).map(|_| sim.line("per client", |l| l.starts_with("opened a session: omadm:SIMDM00000"))).collect();
+    opened.sort();
+    assert!(opened[0].contains("SIMDM000000,") && opened[1].contains("SIMDM000001,"), "{opened:?}");
+    let ids: Vec<String> = (0..2).map(|i| format!("omadm:SIMDM00000{i}")).collect();
+    wait_presence(&c, &server.api, "omadm", &ids, "online").await;
+    sim.terminate();
+    let (status, lines) = sim.exit();
+    assert!(status.success(), "{status:?}: {lines:#?}");
+    assert!(lines.iter().any(|l| l == "stopped 2 OMA DM clients"), "{lines:#?}");
 }

@@ -79,6 +79,10 @@ impl Accounts {
         self.lock().known.insert(dev_id.to_owned());
     }
 
+    pub(crate) fn is_known(&self, dev_id: &str) -> bool {
+        self.lock().known.contains(dev_id)
+    }
+
     pub(crate) fn record(&self, dev_id: &str) -> DeviceRecord {
         self.lock().records.get(dev_id).cloned().unwrap_or_default()
     }

@@ -141,6 +141,8 @@ pub(crate) struct Slot {
     sent: HashMap<u64, Operation>,
     /// The device record changed (a nonce) since it was last stored.
     record_dirty: bool,
+    /// Nonces issued before the device was enrolled.
+    nonces: Vec<(crate::session::NonceDirection, Vec<u8>)>,
 }
 
 #[derive(Default)]
@@ -249,7 +251,15 @@ impl Server {
             ..SessionConfig::default()
         };
         let session = DmSession::new(config, self.accounts.clone(), Box::new(push::random_nonce), self.now());
-        Slot { session, device: None, peer, facts: DeviceFacts::default(), sent: HashMap::new(), record_dirty: false }
+        Slot {
+            session,
+            device: None,
+            peer,
+            facts: DeviceFacts::default(),
+            sent: HashMap::new(),
+            record_dirty: false,
+            nonces: Vec::new(),
+        }
     }
 
     async fn store_record(&self, dev_id: &str, record: &DeviceRecord) {
@@ -281,9 +291,14 @@ impl Server {
             match event {
                 SessionEvent::DeviceInfo { facts, .. } => slot.facts = facts,
                 SessionEvent::NonceUpdated { direction, nonce } => {
-                    if let Some(dev) = slot.session.dev_id() {
-                        self.accounts.set_nonce(dev, direction, nonce);
-                        slot.record_dirty = true;
+                    // A device not yet enrolled keeps its nonces in the session (no memory
+                    // grows for clients that never authenticate).
+                    match slot.session.dev_id() {
+                        Some(dev) if self.accounts.is_known(dev) => {
+                            self.accounts.set_nonce(dev, direction, nonce);
+                            slot.record_dirty = true;
+                        }
+                        _ => slot.nonces.push((direction, nonce)),
                     }
                 }
                 SessionEvent::AuthFailed { code, failures } => {
@@ -391,6 +406,9 @@ impl Server {
                 return;
             }
         };
+        for (direction, nonce) in std::mem::take(&mut slot.nonces) {
+            self.accounts.set_nonce(&dev, direction, nonce);
+        }
         let record = self.accounts.update(&dev, |r| {
             if r.push.is_none() {
                 r.push = self.config.push_port.map(|p| SocketAddr::new(slot.peer.ip(), p).to_string());
