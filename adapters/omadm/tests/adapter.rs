@@ -19,7 +19,7 @@ const DEV: &str = "IMEI:490154203237518";
 struct Fixture {
     engine: Engine,
     adapter: Arc<OmadmAdapter>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 fn config() -> OmadmConfig {
@@ -33,7 +33,10 @@ fn config() -> OmadmConfig {
 }
 
 async fn fixture(config: OmadmConfig) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
+    fixture_in(tempfile::tempdir().unwrap(), config).await
+}
+
+async fn fixture_in(dir: tempfile::TempDir, config: OmadmConfig) -> Fixture {
     let adapter = Arc::new(OmadmAdapter::new(config));
     let engine = Engine::builder()
         .store(SqliteStore::open(dir.path().join("unidm.db")).unwrap())
@@ -41,7 +44,7 @@ async fn fixture(config: OmadmConfig) -> Fixture {
         .start()
         .await
         .unwrap();
-    Fixture { engine, adapter, _dir: dir }
+    Fixture { engine, adapter, dir }
 }
 
 fn sim(f: &Fixture, encoding: Encoding) -> SimDevice {
@@ -261,5 +264,51 @@ async fn what_is_not_syncml_gets_http_errors() {
         http.post(&url).header("content-type", "application/vnd.syncml.dm+xml").body("<nope/>").send().await.unwrap();
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(f.adapter.open_sessions(), 0);
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fumo_wait_and_the_device_nonces_survive_a_restart() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    let op = f.engine.create_operation(&id(), firmware(), once()).await.unwrap();
+    operation_where(&f.engine, op.id, |o| o.state == OperationState::Waiting).await;
+    // One session: the Exec is accepted (202); the result is not reported yet.
+    device.session(1201, None).await.unwrap();
+    let parked = operation_where(&f.engine, op.id, |o| {
+        o.waiting_for.as_deref().is_some_and(|w| w.contains("Generic Alert 1226"))
+    })
+    .await;
+    assert_eq!(parked.state, OperationState::Waiting);
+    assert!(device.has_pending_alerts());
+
+    f.engine.shutdown().await;
+    let Fixture { engine, dir, .. } = f;
+    drop(engine);
+    let f = fixture_in(dir, config()).await;
+    let device = device.with_server_url(f.adapter.server_url().unwrap());
+    // The client nonce the first server left is in the device record: md5 works at once.
+    let report = device.run().await.unwrap();
+    assert_eq!(report.messages, 1, "Package 1 accepted at once, no 401 round trip: {report:?}");
+    let op = operation_end(&f.engine, op.id).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    assert_eq!(op.attempts, 1, "neither the restart nor the wait was an attempt");
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fumo_wait_without_progress_fails_after_its_limit() {
+    let f = fixture(OmadmConfig { stall_after: Some(Duration::from_millis(300)), ..config() }).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    let op = f.engine.create_operation(&id(), firmware(), once()).await.unwrap();
+    operation_where(&f.engine, op.id, |o| o.state == OperationState::Waiting).await;
+    device.session(1201, None).await.unwrap();
+    let op = operation_end(&f.engine, op.id).await;
+    assert_eq!(op.state, OperationState::Failed);
+    let e = op.error.unwrap();
+    assert_eq!(e.kind, ErrorKind::Stalled, "{e:?}");
+    assert!(e.message.contains("FUMO"), "{}", e.message);
     f.engine.shutdown().await;
 }

@@ -162,6 +162,13 @@ impl SimDevice {
         }
     }
 
+    /// The same client (tree, nonces, pending alerts) talking to another server URL (the
+    /// server moved, or restarted on another port).
+    pub fn with_server_url(&self, url: impl Into<String>) -> SimDevice {
+        let config = SimConfig { server_url: url.into(), ..(*self.config).clone() };
+        SimDevice { config: Arc::new(config), ..self.clone() }
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
