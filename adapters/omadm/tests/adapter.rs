@@ -312,3 +312,20 @@ async fn a_fumo_wait_without_progress_fails_after_its_limit() {
     assert!(e.message.contains("FUMO"), "{}", e.message);
     f.engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn sessions_beyond_the_limit_get_503() {
+    let f = fixture(OmadmConfig { max_sessions: 1, ..config() }).await;
+    sim(&f, Encoding::Xml).run().await.unwrap();
+    let op = f.engine.create_operation(&id(), native(NativeOp::Read, "./DevInfo/Man", None), once()).await.unwrap();
+    operation_where(&f.engine, op.id, |o| o.state == OperationState::Waiting).await;
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "client-secret");
+    c.silent = true;
+    // Handed a Get, then silent: its session stays open until the timeout.
+    SimDevice::new(c).run().await.unwrap();
+    assert_eq!(f.adapter.open_sessions(), 1);
+    let other = SimConfig::new(f.adapter.server_url().unwrap(), "IMEI:2", "dev", "client-secret");
+    let e = SimDevice::new(other).run().await.unwrap_err();
+    assert!(matches!(&e, SimError::Http(m) if m.contains("503")), "{e:?}");
+    f.engine.shutdown().await;
+}

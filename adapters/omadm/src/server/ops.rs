@@ -124,25 +124,18 @@ pub(crate) fn on_response(
                 return Outcome::Failed(status_error(status, &format!("native {:?} {}", n.op, n.path)));
             }
             if n.op == NativeOp::Read {
-                let mut values = Map::new();
-                for item in results {
-                    let uri = item.source.as_ref().map_or_else(|| n.path.clone(), |s| s.loc_uri.clone());
-                    let text = item.data.as_ref().and_then(|d| d.as_text()).unwrap_or_default().to_owned();
-                    values.insert(uri, serde_json::Value::String(text));
-                }
-                let value = if values.len() == 1 { values.into_iter().next().map(|(_, v)| v) } else { None };
-                let value = value.unwrap_or_else(|| {
-                    serde_json::Value::Object(
-                        results
-                            .iter()
-                            .map(|i| {
-                                let uri = i.source.as_ref().map_or_else(String::new, |s| s.loc_uri.clone());
-                                let t = i.data.as_ref().and_then(|d| d.as_text()).unwrap_or_default().to_owned();
-                                (uri, serde_json::Value::String(t))
-                            })
-                            .collect(),
-                    )
-                });
+                let text = |i: &Item| {
+                    serde_json::Value::String(i.data.as_ref().and_then(|d| d.as_text()).unwrap_or_default().to_owned())
+                };
+                // One node: its value; several (a `?list=` or an interior node): by URI.
+                let value = match results {
+                    [one] => text(one),
+                    many => serde_json::Value::Object(
+                        many.iter()
+                            .map(|i| (i.source.as_ref().map_or_else(String::new, |s| s.loc_uri.clone()), text(i)))
+                            .collect::<Map<_, _>>(),
+                    ),
+                };
                 Outcome::Succeeded(Some(json!({ "path": n.path, "value": value, "status": status })))
             } else {
                 Outcome::Succeeded(Some(json!({ "path": n.path, "status": status })))
