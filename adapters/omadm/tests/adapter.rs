@@ -12,7 +12,7 @@ use unidm_omadm::codec::Encoding;
 use unidm_omadm::server::{OmadmAdapter, OmadmConfig};
 use unidm_omadm::session::Credentials;
 use unidm_omadm::sim::{SimAuth, SimConfig, SimDevice, SimError};
-use unidm_testkit::{device_where, operation_end, operation_where, until};
+use unidm_testkit::{device_where, eventually, operation_end, operation_where, until};
 
 const DEV: &str = "IMEI:490154203237518";
 
@@ -327,5 +327,49 @@ async fn sessions_beyond_the_limit_get_503() {
     let other = SimConfig::new(f.adapter.server_url().unwrap(), "IMEI:2", "dev", "client-secret");
     let e = SimDevice::new(other).run().await.unwrap_err();
     assert!(matches!(&e, SimError::Http(m) if m.contains("503")), "{e:?}");
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_new_session_ends_the_old_one_and_its_request_is_a_failed_attempt() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    let twice = CreateOptions {
+        retry: Some(RetryPolicy { max_attempts: 2, backoff_ms: 10, max_backoff_ms: 10 }),
+        ..Default::default()
+    };
+    let op = f.engine.create_operation(&id(), native(NativeOp::Read, "./DevInfo/Man", None), twice).await.unwrap();
+    operation_where(&f.engine, op.id, |o| o.state == OperationState::Waiting).await;
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "client-secret");
+    c.silent = true;
+    SimDevice::new(c).run().await.unwrap();
+    assert_eq!(f.adapter.open_sessions(), 1, "the silent session holds the Get");
+    // The device comes back (a reboot, say) with a new session: the old one ends, the Get
+    // it held is a failed attempt, and the retry goes out in a later session.
+    let done = eventually("the retried read to succeed", || {
+        let (device, engine) = (device.clone(), &f.engine);
+        async move {
+            device.run().await.unwrap();
+            engine.operation(op.id).await.ok().filter(|o| o.state.is_terminal())
+        }
+    })
+    .await;
+    assert_eq!((done.state, done.attempts), (OperationState::Succeeded, 2), "{done:?}");
+    assert_eq!(done.result.unwrap()["value"], "Acme");
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_unknown_devices_only_listed_ones_enrol() {
+    let mut listed = std::collections::BTreeMap::new();
+    listed.insert(DEV.to_owned(), Credentials::new("own", "own-secret"));
+    let f = fixture(OmadmConfig { accept_unknown_devices: false, device_credentials: listed, ..config() }).await;
+    let url = f.adapter.server_url().unwrap();
+    let stranger = SimDevice::new(SimConfig::new(url.clone(), "IMEI:999", "dev", "client-secret"));
+    assert!(matches!(stranger.run().await.unwrap_err(), SimError::Unauthorized(401)));
+    assert!(f.engine.device(&DeviceId::omadm("IMEI:999").unwrap()).is_err());
+    SimDevice::new(SimConfig::new(url, DEV, "own", "own-secret")).run().await.unwrap();
+    device_where(&f.engine, &id(), |_| true).await;
     f.engine.shutdown().await;
 }
