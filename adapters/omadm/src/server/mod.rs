@@ -164,6 +164,8 @@ pub(crate) struct Server {
     sessions: Mutex<Sessions>,
     local_addr: OnceLock<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
+    /// Itself, for the tasks it spawns.
+    me: std::sync::Weak<Server>,
 }
 
 /// The OMA DM adapter: a DM server for the unidm engine.
@@ -177,7 +179,7 @@ impl OmadmAdapter {
         let (stop, _) = tokio::sync::watch::channel(false);
         let accounts = Arc::new(Accounts::new(&config));
         OmadmAdapter {
-            inner: Arc::new(Server {
+            inner: Arc::new_cyclic(|me| Server {
                 config,
                 handle: OnceLock::new(),
                 delivery: OnceLock::new(),
@@ -185,6 +187,7 @@ impl OmadmAdapter {
                 sessions: Mutex::new(Sessions::default()),
                 local_addr: OnceLock::new(),
                 stop,
+                me: me.clone(),
             }),
         }
     }
@@ -380,6 +383,12 @@ impl Server {
         }
         if closed || slot.session.is_closed() {
             self.forget_session(token, slot);
+            // An operation that came in while the session was ending waits for the next one.
+            if let (Some(id), Some(me)) = (slot.device.clone(), self.me.upgrade()) {
+                if delivery.has_queued(&id) {
+                    push::notify(me, id);
+                }
+            }
         }
     }
 
