@@ -37,7 +37,8 @@
 //!   session`) and triggers Package #0 over UDP to the device's push address (set with
 //!   [`server::OmadmAdapter::set_push_address`] or the HTTP source address with
 //!   `push_port`), sent up to `push_attempts` times with doubling delays;
-//!   [`server::OmadmAdapter::package0`] gives the bytes for another transport.
+//!   [`server::OmadmAdapter::package0`] gives the bytes for another transport. A Package 1
+//!   answering it (Alert 1200) must carry its session id.
 //! - Limits: open sessions (`max_sessions`, then HTTP 503), message size (`max_message`, then
 //!   HTTP 413; the codec's limits), requests per session (the session's `max_queued`),
 //!   operations queued per device, Package #0 attempts. Other media types get HTTP 415.

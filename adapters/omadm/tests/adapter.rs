@@ -9,6 +9,7 @@ use unidm_models::{
     Action, DeviceId, ErrorKind, FirmwareState, FirmwareUpdate, NativeOp, NativeRequest, OperationState, RetryPolicy,
 };
 use unidm_omadm::codec::Encoding;
+use unidm_omadm::package0::Notification;
 use unidm_omadm::server::{OmadmAdapter, OmadmConfig};
 use unidm_omadm::session::Credentials;
 use unidm_omadm::sim::{SimAuth, SimConfig, SimDevice, SimError};
@@ -371,5 +372,29 @@ async fn without_unknown_devices_only_listed_ones_enrol() {
     assert!(f.engine.device(&DeviceId::omadm("IMEI:999").unwrap()).is_err());
     SimDevice::new(SimConfig::new(url, DEV, "own", "own-secret")).run().await.unwrap();
     device_where(&f.engine, &id(), |_| true).await;
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_package1_answering_package0_must_carry_its_session_id() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    // The test receives the notification in the device's place.
+    let inbox = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    f.adapter.set_push_address(DEV, inbox.local_addr().unwrap()).await;
+    let op = f.engine.create_operation(&id(), native(NativeOp::Read, "./DevInfo/Mod", None), once()).await.unwrap();
+    let mut buf = [0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(20), inbox.recv(&mut buf)).await.unwrap().unwrap();
+    assert!(Notification::verify(&buf[..n], "server-secret", b""), "signed with the server password");
+    let (note, _) = Notification::decode(&buf[..n]).unwrap();
+    assert_eq!(note.server_id, "unidm");
+
+    let wrong = format!("{:X}", note.session_id.wrapping_add(1).max(1));
+    let e = device.session(1200, Some(wrong)).await.unwrap_err();
+    assert!(matches!(&e, SimError::Http(m) if m.contains("400")), "{e:?}");
+    device.session(1200, Some(note.session_id_text())).await.unwrap();
+    let op = operation_end(&f.engine, op.id).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
     f.engine.shutdown().await;
 }

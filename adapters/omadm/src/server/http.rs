@@ -14,7 +14,7 @@ use axum::Router;
 
 use super::Server;
 use crate::auth::HMAC_HEADER;
-use crate::codec::{ErrorKind, MediaType};
+use crate::codec::{self, Alert, Command, ErrorKind, Limits, MediaType};
 use crate::session::SessionError;
 
 /// Serves the DM server on `listener` until the adapter stops.
@@ -40,6 +40,22 @@ pub(crate) fn spawn_server(server: Arc<Server>, listener: tokio::net::TcpListene
 /// The `s=` route token of the query, as written (it is already percent-encoded).
 fn route_token(query: Option<&str>) -> Option<String> {
     query?.split('&').find_map(|kv| kv.strip_prefix("s=")).map(str::to_owned)
+}
+
+/// The Package #0 session id a Package 1 answering one (Alert 1200) must carry, when a
+/// notification went to its device (OMA DM Notification Initiated Session 1.2 §6.2.2.10).
+fn notified_session_id(server: &Server, content_type: &str, body: &[u8]) -> Option<u16> {
+    if server.sessions().notified.is_empty() {
+        return None;
+    }
+    let limits = Limits { max_message_bytes: server.config.max_message, ..Limits::default() };
+    let msg = codec::decode_with(content_type, body, &limits).ok()?;
+    let answers_package0 =
+        msg.body.commands.iter().any(|c| matches!(c, Command::Alert(a) if a.code == Some(Alert::SERVER_INITIATED)));
+    if !answers_package0 {
+        return None;
+    }
+    server.sessions().notified.get(msg.hdr.source.loc_uri.trim()).copied()
 }
 
 async fn handle(
@@ -69,7 +85,8 @@ async fn handle(
                 let host = host.or_else(|| server.local_addr.get().map(|a| a.to_string())).unwrap_or_default();
                 format!("http://{host}{}", server.path())
             });
-            Arc::new(tokio::sync::Mutex::new(server.new_session(base, peer)))
+            let notified = notified_session_id(&server, content_type, &body);
+            Arc::new(tokio::sync::Mutex::new(server.new_session(base, peer, notified)))
         }
     };
     let mut guard = slot.lock().await;

@@ -153,6 +153,9 @@ pub(crate) struct Sessions {
     notifying: HashSet<String>,
     /// The last Package #0 built per DevId.
     package0: HashMap<String, Vec<u8>>,
+    /// The session id of the last Package #0 per DevId, until the device opens a session: a
+    /// Package 1 with Alert 1200 must carry it.
+    notified: HashMap<String, u16>,
 }
 
 /// The shared inside of the adapter.
@@ -245,9 +248,10 @@ impl Server {
     }
 
     /// A new session for a first message.
-    fn new_session(&self, resp_uri: String, peer: SocketAddr) -> Slot {
+    fn new_session(&self, resp_uri: String, peer: SocketAddr, notified_session_id: Option<u16>) -> Slot {
         let config = SessionConfig {
             resp_uri: Some(resp_uri),
+            notified_session_id,
             client_auth: self.config.client_auth,
             timeout: self.config.session_timeout,
             limits: Limits { max_message_bytes: self.config.max_message, ..Limits::default() },
@@ -448,6 +452,7 @@ impl Server {
         let token = token.map(str::to_owned).or_else(|| slot.session.route_token());
         let old = {
             let mut s = self.sessions();
+            s.notified.remove(&dev);
             let old = token.as_ref().and_then(|t| s.by_device.insert(dev.clone(), t.clone()));
             old.filter(|o| Some(o) != token.as_ref()).and_then(|o| s.by_token.remove(&o))
         };

@@ -53,7 +53,11 @@ async fn run(server: &Server, dev: &str) {
             return;
         }
     };
-    server.sessions().package0.insert(dev.to_owned(), bytes.clone());
+    {
+        let mut s = server.sessions();
+        s.package0.insert(dev.to_owned(), bytes.clone());
+        s.notified.insert(dev.to_owned(), n.session_id);
+    }
     let bind: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { "[::]:0".parse().unwrap_or(addr) };
     let socket = match tokio::net::UdpSocket::bind(bind).await {
         Ok(s) => s,
