@@ -398,3 +398,14 @@ async fn a_package1_answering_package0_must_carry_its_session_id() {
     assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
     f.engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn reboot_is_an_exec_of_the_configured_node() {
+    let f = fixture(OmadmConfig { reboot_node: Some("./Reboot".into()), ..config() }).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    assert!(f.engine.device(&id()).unwrap().supports(unidm_models::Function::Reboot));
+    let op = run_op(&f, &device, Action::Reboot).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    f.engine.shutdown().await;
+}
