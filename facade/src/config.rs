@@ -53,6 +53,24 @@
 //! "cpe-0001" = "secret"
 //! [tr069.user_devices]        # a user may only inform as this device (serial or tr069: id)
 //! "cpe-0001" = "SN0001"
+//!
+//! [omadm]                     # the OMA DM server (SyncML DM over HTTP)
+//! enabled = true              # UNIDM_OMADM, --omadm
+//! listen = "0.0.0.0:8081"     # UNIDM_OMADM_LISTEN, --omadm-listen
+//! path = "/dm"
+//! public_url = "http://dm.example.net:8081/dm"  # the RespURI base; default http://<Host><path>
+//! accept_unknown_devices = true
+//! server_id = "unidm"         # DMAcc ServerID; Package #0 carries it
+//! auth = "md5"                # or "basic" / "none": what clients must prove
+//! username = "dm-client"      # client credentials of every device without its own
+//! password = "secret"
+//! server_password = "s3rver"  # the server's md5 Cred and the Package #0 digest
+//! session_timeout_s = 60
+//! max_sessions = 10000
+//! push_port = 2948            # Package #0 over UDP to the device's address at this port
+//! [omadm.devices."IMEI:490154203237518"]   # per-device client credentials
+//! username = "dev"
+//! password = "pw"
 //! ```
 
 use std::collections::BTreeMap;
@@ -64,6 +82,8 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 use unidm_core::EngineConfig;
 use unidm_lwm2m::Lwm2mConfig;
+use unidm_omadm::server::OmadmConfig;
+use unidm_omadm::session::{ClientAuth, Credentials};
 use unidm_tr069::{CpeAuth, FileServerConfig, Tr069Config};
 
 /// Flags and environment of `unidm serve`.
@@ -111,6 +131,12 @@ pub struct ServeArgs {
     /// Address of the TR-069 ACS [default: 0.0.0.0:7547].
     #[arg(long, env = "UNIDM_TR069_LISTEN")]
     pub tr069_listen: Option<SocketAddr>,
+    /// Run the OMA DM server [default: true].
+    #[arg(long, env = "UNIDM_OMADM")]
+    pub omadm: Option<bool>,
+    /// Address of the OMA DM server (HTTP, path /dm) [default: 0.0.0.0:8081].
+    #[arg(long, env = "UNIDM_OMADM_LISTEN")]
+    pub omadm_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,7 +154,36 @@ struct FileConfig {
     tr069: Tr069Section,
     #[serde(default)]
     lwm2m: Lwm2mSection,
+    #[serde(default)]
+    omadm: OmadmSection,
     log: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OmadmSection {
+    enabled: Option<bool>,
+    listen: Option<SocketAddr>,
+    path: Option<String>,
+    public_url: Option<String>,
+    accept_unknown_devices: Option<bool>,
+    server_id: Option<String>,
+    auth: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    server_password: Option<String>,
+    session_timeout_s: Option<u64>,
+    max_sessions: Option<usize>,
+    push_port: Option<u16>,
+    #[serde(default)]
+    devices: BTreeMap<String, OmadmDevice>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OmadmDevice {
+    username: String,
+    password: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -224,6 +279,8 @@ pub struct ServeConfig {
     pub lwm2m: Option<Lwm2mConfig>,
     /// Base URL CPEs reach the ACS at, when configured.
     pub tr069_public_url: Option<String>,
+    /// The OMA DM server, when enabled.
+    pub omadm: Option<OmadmConfig>,
 }
 
 fn read_token(path: &Path) -> anyhow::Result<String> {
@@ -345,7 +402,44 @@ impl ServeConfig {
         } else {
             None
         };
+        let o = file.omadm;
+        let omadm = if args.omadm.or(o.enabled).unwrap_or(true) {
+            let defaults = OmadmConfig::default();
+            let client_auth = match o.auth.as_deref().unwrap_or("md5") {
+                "none" => ClientAuth::None,
+                "basic" => ClientAuth::Basic,
+                "md5" => ClientAuth::Md5,
+                other => bail!("omadm.auth must be none, basic or md5, not `{other}`"),
+            };
+            let client_credentials = match (o.username, o.password) {
+                (Some(u), Some(p)) => Some(Credentials::new(u, p)),
+                (None, None) => None,
+                _ => bail!("omadm.username and omadm.password go together"),
+            };
+            Some(OmadmConfig {
+                listen: args.omadm_listen.or(o.listen).unwrap_or(defaults.listen),
+                path: o.path.unwrap_or(defaults.path),
+                public_url: o.public_url,
+                accept_unknown_devices: o.accept_unknown_devices.unwrap_or(defaults.accept_unknown_devices),
+                server_id: o.server_id.unwrap_or(defaults.server_id),
+                client_auth,
+                client_credentials,
+                device_credentials: o
+                    .devices
+                    .into_iter()
+                    .map(|(dev, c)| (dev, Credentials::new(c.username, c.password)))
+                    .collect(),
+                server_password: o.server_password,
+                session_timeout: o.session_timeout_s.map(Duration::from_secs).unwrap_or(defaults.session_timeout),
+                max_sessions: o.max_sessions.unwrap_or(defaults.max_sessions),
+                push_port: o.push_port,
+                ..defaults
+            })
+        } else {
+            None
+        };
         Ok(ServeConfig {
+            omadm,
             lwm2m,
             files_dir,
             max_upload,
@@ -375,6 +469,8 @@ mod tests {
         assert_eq!(acs.listen.to_string(), "0.0.0.0:7547");
         assert_eq!(acs.files.unwrap().dir, PathBuf::from("files"));
         assert_eq!(c.lwm2m.expect("the LwM2M server runs by default").listen.to_string(), "0.0.0.0:5683");
+        let dm = c.omadm.expect("the OMA DM server runs by default");
+        assert_eq!((dm.listen.to_string().as_str(), dm.path.as_str()), ("0.0.0.0:8081", "/dm"));
     }
 
     #[test]
@@ -432,5 +528,28 @@ mod tests {
         std::fs::write(&path, "[api]\nlisten_on = \"x\"\n").unwrap();
         let err = ServeConfig::resolve(&ServeArgs { config: Some(path), ..Default::default() }).unwrap_err();
         assert!(format!("{err:#}").contains("listen_on"), "{err:#}");
+    }
+
+    #[test]
+    fn omadm_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.toml");
+        let text = "[omadm]\nlisten = \"127.0.0.1:18081\"\nauth = \"basic\"\nusername = \"u\"\npassword = \"p\"\nserver_password = \"s\"\n[omadm.devices.\"IMEI:1\"]\nusername = \"d\"\npassword = \"q\"\n";
+        std::fs::write(&path, text).unwrap();
+        let c = ServeConfig::resolve(&ServeArgs { config: Some(path.clone()), ..Default::default() }).unwrap();
+        let dm = c.omadm.unwrap();
+        assert_eq!(dm.listen.to_string(), "127.0.0.1:18081");
+        assert_eq!(dm.client_auth, ClientAuth::Basic);
+        assert_eq!(dm.client_credentials, Some(Credentials::new("u", "p")));
+        assert_eq!(dm.device_credentials["IMEI:1"], Credentials::new("d", "q"));
+        assert_eq!(dm.server_password.as_deref(), Some("s"));
+        let flags =
+            ServeArgs { config: Some(path), omadm_listen: Some("127.0.0.1:0".parse().unwrap()), ..Default::default() };
+        assert_eq!(ServeConfig::resolve(&flags).unwrap().omadm.unwrap().listen.port(), 0);
+        let off = ServeConfig::resolve(&ServeArgs { omadm: Some(false), ..Default::default() }).unwrap();
+        assert!(off.omadm.is_none());
+        std::fs::write(dir.path().join("bad.toml"), "[omadm]\nauth = \"kerberos\"\n").unwrap();
+        let bad = ServeArgs { config: Some(dir.path().join("bad.toml")), ..Default::default() };
+        assert!(ServeConfig::resolve(&bad).is_err());
     }
 }

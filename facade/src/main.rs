@@ -11,6 +11,8 @@ use unidm::routes::files::FilesConfig;
 use unidm::AppOptions;
 use unidm_core::{Engine, SqliteOptions, SqliteStore};
 use unidm_lwm2m::Lwm2mAdapter;
+use unidm_omadm::server::OmadmAdapter;
+use unidm_omadm::session::ClientAuth;
 use unidm_tr069::Tr069Adapter;
 
 /// mimalloc rather than the system allocator: registrations and sessions allocate many small,
@@ -39,10 +41,12 @@ enum Command {
     Serve(ServeArgs),
     /// Print the OpenAPI document.
     Openapi,
-    /// Run simulated devices against a server: LwM2M clients or TR-069 CPEs.
+    /// Run simulated devices against a server: LwM2M clients, TR-069 CPEs or OMA DM clients.
     ///
     /// `unidm sim lwm2m --server 127.0.0.1:5683 --count 100` registers 100 clients;
-    /// `unidm sim tr069 --acs http://127.0.0.1:7547/ --count 100` starts 100 CPEs. They run
+    /// `unidm sim tr069 --acs http://127.0.0.1:7547/ --count 100` starts 100 CPEs;
+    /// `unidm sim omadm --server http://127.0.0.1:8081/dm --credentials dev:pw` starts a DM
+    /// client. They run
     /// until SIGINT (Ctrl-C) or SIGTERM; LwM2M clients then de-register. At most 10000 devices
     /// per process.
     Sim {
@@ -79,6 +83,10 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     if let Some(acs) = &acs {
         builder = builder.adapter_arc(acs.clone());
     }
+    let omadm = cfg.omadm.clone().map(|c| Arc::new(OmadmAdapter::new(c)));
+    if let Some(omadm) = &omadm {
+        builder = builder.adapter_arc(omadm.clone());
+    }
     let engine = builder.start().await.context("starting the engine and its adapters")?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -112,6 +120,22 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             (None, false) => println!("tr069 ACS listening on {bound} (CPEs use {})", public.as_deref().unwrap_or("?")),
         }
         files_url = public.map(|p| format!("{}{}", origin(&p), unidm_tr069::acs::FILES_PREFIX));
+    }
+    if let (Some(dm), Some(c)) = (&omadm, &cfg.omadm) {
+        let bound = dm.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        match (&c.public_url, dm.local_addr().is_some_and(|a| a.ip().is_unspecified())) {
+            (Some(url), _) => println!("omadm server listening on {bound} (devices use {url})"),
+            (None, true) => {
+                let port = dm.local_addr().map_or(8081, |a| a.port());
+                println!("omadm server listening on {bound} (devices use http://<this host>:{port}{})", c.path)
+            }
+            (None, false) => {
+                println!("omadm server listening on {bound} (devices use {})", dm.server_url().unwrap_or_default())
+            }
+        }
+        if c.client_credentials.is_none() && c.device_credentials.is_empty() && c.client_auth != ClientAuth::None {
+            tracing::warn!("no OMA DM client credentials configured: set [omadm] username / password");
+        }
     }
     let files = FilesConfig { dir: cfg.files_dir.clone(), max_upload: cfg.max_upload, base_url: files_url };
     let app = unidm::app_with(

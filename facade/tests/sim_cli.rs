@@ -86,6 +86,7 @@ struct Server {
     lwm2m: String,
     bootstrap: String,
     acs: String,
+    dm: String,
     _dir: tempfile::TempDir,
 }
 
@@ -100,6 +101,8 @@ fn serve(config: &str) -> Server {
                 "--listen",
                 "127.0.0.1:0",
                 "--tr069-listen",
+                "127.0.0.1:0",
+                "--omadm-listen",
                 "127.0.0.1:0",
                 "--lwm2m-listen",
                 "127.0.0.1:0",
@@ -124,7 +127,10 @@ fn serve(config: &str) -> Server {
     // "tr069 ACS listening on 127.0.0.1:PORT (CPEs use http://127.0.0.1:PORT)"
     let line = proc.line("tr069 ACS", |l| l.starts_with("tr069 ACS listening on"));
     let acs = line.split("CPEs use ").nth(1).unwrap().trim_end_matches(')').to_owned();
-    Server { _proc: proc, api, lwm2m, bootstrap, acs, _dir: dir }
+    // "omadm server listening on 127.0.0.1:PORT (devices use http://127.0.0.1:PORT/dm)"
+    let line = proc.line("omadm server", |l| l.starts_with("omadm server listening on"));
+    let dm = line.split("devices use ").nth(1).unwrap().trim_end_matches(')').to_owned();
+    Server { _proc: proc, api, lwm2m, bootstrap, acs, dm, _dir: dir }
 }
 
 fn sim(args: &[&str]) -> Proc {
@@ -299,6 +305,10 @@ fn help_documents_the_sim_flags() {
                 "--download-fault",
             ][..],
         ),
+        (
+            "omadm",
+            &["--server", "--count", "--dev-id-prefix", "--credentials", "--period", "--fumo-result", "--wbxml"][..],
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_unidm")).args(["sim", protocol, "--help"]).output().unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
@@ -306,4 +316,55 @@ fn help_documents_the_sim_flags() {
             assert!(text.contains(flag), "`sim {protocol} --help` lacks {flag}:\n{text}");
         }
     }
+}
+
+#[tokio::test]
+async fn an_omadm_device_is_managed_through_the_api() {
+    use unidm_omadm::sim::{SimConfig, SimDevice};
+    let server = serve("[omadm]\nusername = \"dev\"\npassword = \"pw\"\n");
+    assert!(server.dm.ends_with("/dm"), "{}", server.dm);
+    let c = reqwest::Client::new();
+    let device = SimDevice::new(SimConfig::new(server.dm.clone(), "sim-dm-1", "dev", "pw"));
+    device.run().await.unwrap();
+    wait_presence(&c, &server.api, "omadm", &["omadm:sim-dm-1".to_owned()], "online").await;
+
+    let body = serde_json::json!({
+        "device": "omadm:sim-dm-1",
+        "action": {"kind": "firmware", "uri": "http://files.example/fw.bin", "version": "2.0"},
+    });
+    let op: Value =
+        c.post(format!("{}/operations", server.api)).json(&body).send().await.unwrap().json().await.unwrap();
+    let id = op["id"].as_u64().unwrap_or_else(|| panic!("{op}"));
+    let deadline = Instant::now() + WAIT;
+    loop {
+        // The device's next sessions: the FUMO Exec, then the Generic Alert with its result.
+        device.run().await.unwrap();
+        let o: Value = c.get(format!("{}/operations/{id}", server.api)).send().await.unwrap().json().await.unwrap();
+        if o["state"] == "succeeded" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{o}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let d: Value = c.get(format!("{}/devices/omadm:sim-dm-1", server.api)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(d["identity"]["manufacturer"], "unidm", "{d}");
+}
+
+#[tokio::test]
+async fn omadm_clients_open_sessions_and_stop_on_sigterm() {
+    let server = serve("[omadm]\nusername = \"dev\"\npassword = \"pw\"\n");
+    let c = reqwest::Client::new();
+    let mut sim = sim(&["omadm", "--server", &server.dm, "--credentials", "dev:pw", "--count", "2", "--wbxml"]);
+    sim.line("saying what it simulates", |l| l.starts_with("simulating 2 OMA DM clients (SIMDM000000 … SIMDM000001)"));
+    // In whatever order the sessions end.
+    let mut opened: Vec<String> =
+        (0..2).map(|_| sim.line("per client", |l| l.starts_with("opened a session: omadm:SIMDM00000"))).collect();
+    opened.sort();
+    assert!(opened[0].contains("SIMDM000000,") && opened[1].contains("SIMDM000001,"), "{opened:?}");
+    let ids: Vec<String> = (0..2).map(|i| format!("omadm:SIMDM00000{i}")).collect();
+    wait_presence(&c, &server.api, "omadm", &ids, "online").await;
+    sim.terminate();
+    let (status, lines) = sim.exit();
+    assert!(status.success(), "{status:?}: {lines:#?}");
+    assert!(lines.iter().any(|l| l == "stopped 2 OMA DM clients"), "{lines:#?}");
 }

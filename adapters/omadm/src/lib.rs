@@ -5,7 +5,43 @@
 //! LAWMO mapped to the common model, and a simulated DM client. So far the codec, the
 //! authentication functions ([`auth`]: basic, MD5 digest, HMAC), Package #0 ([`package0`]), the
 //! management objects' meaning ([`mo`]: FUMO, SCOMO, LAWMO, DevInfo / DevDetail) and the
-//! sans-I/O session engine ([`session`]) exist; the HTTP server shell and the client come next.
+//! sans-I/O session engine ([`session`]), the server adapter ([`server`]) and a simulated client
+//! ([`sim`]) exist.
+//!
+//! # The adapter ([`server`])
+//!
+//! [`server::OmadmAdapter`] is a `unidm_core::Adapter`: an axum HTTP server (default
+//! `0.0.0.0:8081`, path `/dm`) that runs one [`session::DmSession`] per device and carries the
+//! engine's operations on `unidm_core::Delivery`. Configure it with [`server::OmadmConfig`]:
+//! client credentials (one pair for every device and / or per DevId) and what clients must
+//! prove (md5 by default, basic, none), the server's password (its md5 `Cred` and the Package
+//! #0 digest), whether unknown devices may enrol, the session timeout, the FUMO and LAWMO roots,
+//! the Exec node for reboot (none by default: reboot is not supported), a no-progress limit for
+//! FUMO / LAWMO waits, and Package #0 (push port, attempts, backoff).
+//!
+//! - A POST without a known `s=` route token must be a Package 1; later messages come to the
+//!   session's `RespURI`. A device has one session at a time (a new one ends the old).
+//! - Devices are `omadm:<DevId>`; identity from DevInfo / DevDetail; capabilities device info,
+//!   firmware, factory reset, native (reboot when configured); nonces and the push address are
+//!   the device record.
+//! - Native `read` / `write` / `create` / `delete` / `execute` are Get / Replace / Add / Delete
+//!   / Exec on the path; a non-2xx SyncML status fails the operation with the status as
+//!   `protocolCode` (404 = not found, 405 / 406 = not supported, ...).
+//! - Firmware is FUMO: `Sequence { Replace <fumo>/DownloadAndUpdate/PkgURL, Exec
+//!   <fumo>/DownloadAndUpdate }` with the operation id as `Correlator`; a 202 parks it until the
+//!   Generic Alert 1226 carrying that correlator, whose result decides
+//!   ([`mo::fumo::outcome`]). Factory reset is LAWMO `Exec <lawmo>/Operations/FactoryReset` the
+//!   same way ([`mo::lawmo::outcome`]). The firmware snapshot moves through
+//!   `FirmwareStatus::advance`.
+//! - An operation for a device without a session waits (`waiting for the device's next DM
+//!   session`) and triggers Package #0 over UDP to the device's push address (set with
+//!   [`server::OmadmAdapter::set_push_address`] or the HTTP source address with
+//!   `push_port`), sent up to `push_attempts` times with doubling delays;
+//!   [`server::OmadmAdapter::package0`] gives the bytes for another transport. A Package 1
+//!   answering it (Alert 1200) must carry its session id.
+//! - Limits: open sessions (`max_sessions`, then HTTP 503), message size (`max_message`, then
+//!   HTTP 413; the codec's limits), requests per session (the session's `max_queued`),
+//!   operations queued per device, Package #0 attempts. Other media types get HTTP 415.
 //!
 //! # The codec ([`codec`])
 //!
@@ -86,4 +122,6 @@ pub mod auth;
 pub mod codec;
 pub mod mo;
 pub mod package0;
+pub mod server;
 pub mod session;
+pub mod sim;

@@ -5,6 +5,7 @@
 //! [`MAX_DEVICES`]; several processes with distinct `--start-index` run more.
 
 mod lwm2m;
+mod omadm;
 mod progress;
 mod tr069;
 
@@ -12,6 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 pub use lwm2m::Lwm2mArgs;
+pub use omadm::OmadmArgs;
 pub use tr069::Tr069Args;
 
 /// Most simulated devices per process. Each holds sockets of its own (a UDP socket per LwM2M
@@ -38,6 +40,14 @@ pub enum SimCommand {
     /// diagnostics). Prints a line per CPE after its first session (a summary per second beyond
     /// 20 CPEs). SIGINT / SIGTERM stop every CPE, then the process exits with status 0.
     Tr069(Tr069Args),
+    /// Simulated OMA DM clients (SyncML DM over HTTP).
+    ///
+    /// Starts --count clients with DevIds `{dev-id-prefix}{index:06}`, each opening a session
+    /// at once and then every --period, answering the server's Get / Replace / Add / Delete /
+    /// Exec, reporting FUMO and LAWMO results with Generic Alert 1226 in a session of its own,
+    /// and opening a session when a Package #0 reaches its UDP listener. Prints a line per
+    /// client after its first session. SIGINT / SIGTERM stop every client.
+    Omadm(OmadmArgs),
 }
 
 /// Options every `unidm sim` command takes.
@@ -94,6 +104,7 @@ pub async fn run(command: SimCommand) -> anyhow::Result<()> {
     let log = match &command {
         SimCommand::Lwm2m(a) => &a.fleet.log,
         SimCommand::Tr069(a) => &a.fleet.log,
+        SimCommand::Omadm(a) => &a.fleet.log,
     };
     let filter = tracing_subscriber::EnvFilter::try_new(log)
         .map_err(|e| anyhow::anyhow!("invalid --log filter `{log}`: {e}"))?;
@@ -101,6 +112,7 @@ pub async fn run(command: SimCommand) -> anyhow::Result<()> {
     match command {
         SimCommand::Lwm2m(a) => lwm2m::run(a).await,
         SimCommand::Tr069(a) => tr069::run(a).await,
+        SimCommand::Omadm(a) => omadm::run(a).await,
     }
 }
 

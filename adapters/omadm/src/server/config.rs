@@ -1,0 +1,87 @@
+//! The settings of the DM server ([`OmadmConfig`]).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::session::{ClientAuth, Credentials};
+
+/// Settings of the DM server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OmadmConfig {
+    /// Where the server listens (default `0.0.0.0:8081`; tests use `127.0.0.1:0`).
+    pub listen: SocketAddr,
+    /// The URL path of the DM server (default `/dm`).
+    pub path: String,
+    /// The server URL devices reach (base of the `RespURI`); default `http://<Host><path>`.
+    pub public_url: Option<String>,
+    /// Whether a device the registry does not know may open a session (default true); when
+    /// false only devices with [`OmadmConfig::device_credentials`] or known before may.
+    pub accept_unknown_devices: bool,
+    /// The server identifier (DMAcc `ServerID`; Package #0 carries it; default `unidm`).
+    pub server_id: String,
+    /// What clients must prove (default md5).
+    pub client_auth: ClientAuth,
+    /// The client credentials every device uses unless it has its own (default none: only
+    /// devices in [`OmadmConfig::device_credentials`] authenticate).
+    pub client_credentials: Option<Credentials>,
+    /// Per-device client credentials, by DevId.
+    pub device_credentials: BTreeMap<String, Credentials>,
+    /// The server's password on devices (SRVCRED, user name = `server_id`): the server's md5
+    /// `Cred` and the Package #0 digest use it (default none: no server `Cred`, Package #0
+    /// signed with an empty password).
+    pub server_password: Option<String>,
+    /// Session inactivity timeout (default 60 s); a request still unanswered when it passes is
+    /// a failed attempt of its operation.
+    pub session_timeout: Duration,
+    /// Most sessions open at once (default 10 000); more get HTTP 503.
+    pub max_sessions: usize,
+    /// Largest message in bytes (default 1 MiB); larger bodies get HTTP 413.
+    pub max_message: usize,
+    /// Most operations queued per device (default 64).
+    pub max_queued_per_device: usize,
+    /// The FUMO node (default `./FUMO`).
+    pub fumo_root: String,
+    /// The LAWMO node (default `./LAWMO`).
+    pub lawmo_root: String,
+    /// The node an `Exec` on which reboots the device (no standard MO has one); `None` (the
+    /// default): reboot is refused as not supported.
+    pub reboot_node: Option<String>,
+    /// No-progress limit of a FUMO / LAWMO wait (default none).
+    pub stall_after: Option<Duration>,
+    /// UDP port of Package #0 when a device's push address is not known: the device's HTTP
+    /// source address with this port (default none: no notification).
+    pub push_port: Option<u16>,
+    /// Package #0 sends per queued operation (default 3), the delay doubling from
+    /// [`OmadmConfig::push_backoff`].
+    pub push_attempts: u32,
+    /// Delay before the second Package #0 (default 5 s).
+    pub push_backoff: Duration,
+}
+
+impl Default for OmadmConfig {
+    fn default() -> Self {
+        OmadmConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8081)),
+            path: "/dm".into(),
+            public_url: None,
+            accept_unknown_devices: true,
+            server_id: "unidm".into(),
+            client_auth: ClientAuth::Md5,
+            client_credentials: None,
+            device_credentials: BTreeMap::new(),
+            server_password: None,
+            session_timeout: Duration::from_secs(60),
+            max_sessions: 10_000,
+            max_message: 1024 * 1024,
+            max_queued_per_device: 64,
+            fumo_root: "./FUMO".into(),
+            lawmo_root: "./LAWMO".into(),
+            reboot_node: None,
+            stall_after: None,
+            push_port: None,
+            push_attempts: 3,
+            push_backoff: Duration::from_secs(5),
+        }
+    }
+}

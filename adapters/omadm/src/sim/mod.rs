@@ -1,0 +1,552 @@
+//! A simulated OMA DM client: a management tree (DevInfo, DevDetail, DMAcc, FUMO, LAWMO),
+//! client-initiated sessions (Package 1 with the DevInfo `Replace`, Alert 1201), answers to
+//! the server's Get / Replace / Add / Delete / Copy / Exec (Atomic and Sequence included),
+//! FUMO `DownloadAndUpdate` and LAWMO `FactoryReset` answered 202 and reported later by a
+//! Generic Alert 1226 in a session of its own, md5 or basic authentication with the nonces
+//! the server gives, XML or WBXML, and a Package #0 listener (UDP) that checks the digest
+//! and answers with a session (Alert 1200 and the notification's session id).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+
+use crate::auth;
+use crate::codec::{
+    self, Alert, Command, Cred, Data, Encoding, Item, ItemCommand, Location, MediaType, Meta, Results, Status,
+    SyncBody, SyncHdr, SyncML,
+};
+use crate::mo::{fumo, lawmo};
+use crate::package0::Notification;
+pub use tree::Tree;
+
+mod tree;
+
+/// How the simulated client authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimAuth {
+    /// `syncml:auth-md5` over the nonce the server last gave.
+    Md5,
+    /// `syncml:auth-basic`.
+    Basic,
+}
+
+/// Settings of a simulated client.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The DM server URL (`http://host:8081/dm`).
+    pub server_url: String,
+    /// The DevId (`IMEI:...`).
+    pub dev_id: String,
+    /// Client user name.
+    pub username: String,
+    /// Client password.
+    pub password: String,
+    /// The server's identifier and password on this client (Package #0 digest).
+    pub server_id: String,
+    /// The server's password (Package #0 digest); empty when none.
+    pub server_password: String,
+    /// XML or WBXML.
+    pub encoding: Encoding,
+    /// md5 or basic.
+    pub auth: SimAuth,
+    /// The FUMO result code the Generic Alert reports (200 = success).
+    pub fumo_result: u32,
+    /// The LAWMO result code (1200 = success).
+    pub lawmo_result: u32,
+    /// Manufacturer, model and firmware version in the tree.
+    pub manufacturer: String,
+    /// `./DevInfo/Mod`.
+    pub model: String,
+    /// `./DevDetail/FwV`.
+    pub fw_version: String,
+    /// Stop answering after Package 1 (to test unanswered requests).
+    pub silent: bool,
+}
+
+impl SimConfig {
+    /// A client of `server_url` named `dev_id` with md5 credentials.
+    pub fn new(server_url: impl Into<String>, dev_id: impl Into<String>, username: &str, password: &str) -> Self {
+        SimConfig {
+            server_url: server_url.into(),
+            dev_id: dev_id.into(),
+            username: username.into(),
+            password: password.into(),
+            server_id: "unidm".into(),
+            server_password: String::new(),
+            encoding: Encoding::Xml,
+            auth: SimAuth::Md5,
+            fumo_result: 200,
+            lawmo_result: 1200,
+            manufacturer: "unidm".into(),
+            model: "SimDM".into(),
+            fw_version: "1.0".into(),
+            silent: false,
+        }
+    }
+}
+
+/// Why a simulated session failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// HTTP failed or the server answered with an HTTP error.
+    #[error("http: {0}")]
+    Http(String),
+    /// The server's body is not SyncML.
+    #[error("codec: {0}")]
+    Codec(#[from] codec::CodecError),
+    /// The server refused the credentials.
+    #[error("authentication refused with status {0}")]
+    Unauthorized(u16),
+    /// The session did not end within its message budget.
+    #[error("session did not end")]
+    Endless,
+}
+
+/// What one session did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionReport {
+    /// The server's management commands, by name, in order.
+    pub commands: Vec<String>,
+    /// Messages sent.
+    pub messages: u32,
+}
+
+struct Pending {
+    correlator: Option<String>,
+    source: String,
+    r#type: String,
+    code: u32,
+}
+
+struct State {
+    tree: Tree,
+    /// Nonce the server gave (the next md5 digest uses it).
+    client_nonce: Vec<u8>,
+    /// Nonce this client gave the server (Package #0 digest).
+    server_nonce: Vec<u8>,
+    pending: Vec<Pending>,
+    sessions: u32,
+    notifications: u32,
+    rejected_notifications: u32,
+}
+
+/// A simulated DM client. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct SimDevice {
+    config: Arc<SimConfig>,
+    state: Arc<Mutex<State>>,
+    http: reqwest::Client,
+    /// One session at a time.
+    running: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl SimDevice {
+    /// A client with a default tree.
+    pub fn new(config: SimConfig) -> Self {
+        let tree = Tree::standard(&config);
+        SimDevice {
+            config: Arc::new(config),
+            state: Arc::new(Mutex::new(State {
+                tree,
+                client_nonce: Vec::new(),
+                server_nonce: Vec::new(),
+                pending: Vec::new(),
+                sessions: 0,
+                notifications: 0,
+                rejected_notifications: 0,
+            })),
+            http: reqwest::Client::new(),
+            running: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The same client (tree, nonces, pending alerts) talking to another server URL (the
+    /// server moved, or restarted on another port).
+    pub fn with_server_url(&self, url: impl Into<String>) -> SimDevice {
+        let config = SimConfig { server_url: url.into(), ..(*self.config).clone() };
+        SimDevice { config: Arc::new(config), ..self.clone() }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A node's value.
+    pub fn node(&self, uri: &str) -> Option<String> {
+        self.state().tree.get(uri).map(str::to_owned)
+    }
+
+    /// Sets a node's value.
+    pub fn set_node(&self, uri: &str, value: &str) {
+        self.state().tree.set(uri, value);
+    }
+
+    /// Sessions completed so far.
+    pub fn sessions(&self) -> u32 {
+        self.state().sessions
+    }
+
+    /// Package #0 notifications verified (and answered) so far.
+    pub fn notifications(&self) -> u32 {
+        self.state().notifications
+    }
+
+    /// Package #0 notifications whose digest did not verify.
+    pub fn rejected_notifications(&self) -> u32 {
+        self.state().rejected_notifications
+    }
+
+    /// Whether Generic Alerts wait for the next session.
+    pub fn has_pending_alerts(&self) -> bool {
+        !self.state().pending.is_empty()
+    }
+
+    /// A client-initiated session (Alert 1201), then more sessions while Generic Alerts wait.
+    pub async fn run(&self) -> Result<SessionReport, SimError> {
+        let mut report = self.session(Alert::CLIENT_INITIATED, None).await?;
+        let mut extra = 0;
+        while self.has_pending_alerts() && !self.config.silent && extra < 4 {
+            let r = self.session(Alert::CLIENT_INITIATED, None).await?;
+            report.commands.extend(r.commands);
+            report.messages += r.messages;
+            extra += 1;
+        }
+        Ok(report)
+    }
+
+    /// Runs [`SimDevice::run`] every `period` until the task is dropped.
+    pub fn spawn_periodic(&self, period: Duration) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = me.run().await {
+                    tracing::info!(error = %e, "simulated DM session failed");
+                }
+                tokio::time::sleep(period).await;
+            }
+        })
+    }
+
+    /// Listens for Package #0 on `addr` (UDP); a notification whose digest verifies opens a
+    /// session (Alert 1200 with its session id). Returns the bound address.
+    pub async fn listen_package0(
+        &self,
+        addr: SocketAddr,
+    ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+        let socket = tokio::net::UdpSocket::bind(addr).await?;
+        let local = socket.local_addr()?;
+        let me = self.clone();
+        let task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 1500];
+            loop {
+                let Ok((n, _)) = socket.recv_from(&mut buf).await else { return };
+                let bytes = &buf[..n];
+                let nonce = me.state().server_nonce.clone();
+                let ok = Notification::verify(bytes, &me.config.server_password, &nonce);
+                let Ok((note, _)) = Notification::decode(bytes) else { continue };
+                if !ok || note.server_id != me.config.server_id {
+                    me.state().rejected_notifications += 1;
+                    continue;
+                }
+                me.state().notifications += 1;
+                let me2 = me.clone();
+                tokio::spawn(async move {
+                    let sid = note.session_id_text();
+                    if let Err(e) = me2.session(Alert::SERVER_INITIATED, Some(sid)).await {
+                        tracing::info!(error = %e, "simulated DM session after Package #0 failed");
+                    }
+                });
+            }
+        });
+        Ok((local, task))
+    }
+
+    fn cred(&self) -> Cred {
+        let c = &self.config;
+        let (scheme, data) = match c.auth {
+            SimAuth::Basic => (auth::AUTH_BASIC, auth::basic(&c.username, &c.password)),
+            SimAuth::Md5 => {
+                let nonce = self.state().client_nonce.clone();
+                (auth::AUTH_MD5, auth::md5_digest(&c.username, &c.password, &nonce))
+            }
+        };
+        Cred { meta: Some(Meta { r#type: Some(scheme.into()), format: Some("b64".into()), ..Meta::default() }), data }
+    }
+
+    fn package1(&self, code: u16) -> Vec<Command> {
+        let st = self.state();
+        let mut cmds = vec![Command::Alert(Alert { cmd_id: "1".into(), code: Some(code), ..Alert::default() })];
+        let items = ["./DevInfo/DevId", "./DevInfo/Man", "./DevInfo/Mod", "./DevInfo/DmV", "./DevInfo/Lang"]
+            .iter()
+            .filter_map(|u| st.tree.get(u).map(|v| item(u, v)))
+            .collect();
+        cmds.push(Command::Replace(ItemCommand { cmd_id: "2".into(), items, ..ItemCommand::default() }));
+        for (i, p) in st.pending.iter().enumerate() {
+            cmds.push(Command::Alert(Alert {
+                cmd_id: (3 + i).to_string(),
+                code: Some(1226),
+                correlator: p.correlator.clone(),
+                items: vec![Item {
+                    source: Some(Location::uri(p.source.clone())),
+                    meta: Some(Meta {
+                        r#type: Some(p.r#type.clone()),
+                        format: Some("int".into()),
+                        mark: Some("critical".into()),
+                        ..Meta::default()
+                    }),
+                    data: Some(Data::Text(p.code.to_string())),
+                    ..Item::default()
+                }],
+                ..Alert::default()
+            }));
+        }
+        cmds
+    }
+
+    /// One session: Package 1 with `code` (1201, or 1200 with the Package #0 `session_id`).
+    pub async fn session(&self, code: u16, session_id: Option<String>) -> Result<SessionReport, SimError> {
+        let _one = self.running.lock().await;
+        let session_id = session_id.unwrap_or_else(|| format!("{:X}", (self.state().sessions % 0xFFFF) + 1));
+        let media = MediaType::dm(self.config.encoding);
+        let mut url = self.config.server_url.clone();
+        let mut msg_id = 0u64;
+        let mut report = SessionReport::default();
+        let mut body = self.package1(code);
+        let alerts_sent = self.state().pending.len();
+        let mut with_cred = true;
+        let mut auth_tries = 0;
+        for _ in 0..32 {
+            msg_id += 1;
+            let msg = SyncML {
+                hdr: SyncHdr {
+                    ver_dtd: "1.2".into(),
+                    ver_proto: "DM/1.2".into(),
+                    session_id: session_id.clone(),
+                    msg_id: msg_id.to_string(),
+                    target: Location::uri(self.config.server_url.clone()),
+                    source: Location {
+                        loc_uri: self.config.dev_id.clone(),
+                        loc_name: Some(self.config.username.clone()),
+                    },
+                    resp_uri: None,
+                    no_resp: false,
+                    cred: with_cred.then(|| self.cred()),
+                    meta: Some(Meta { max_msg_size: Some(64 * 1024), ..Meta::default() }),
+                },
+                body: SyncBody { commands: std::mem::take(&mut body), r#final: true },
+            };
+            let sent_package1 = with_cred;
+            let bytes = codec::encode(&msg, self.config.encoding)?;
+            report.messages += 1;
+            let resp = self
+                .http
+                .post(&url)
+                .header("content-type", media.as_str())
+                .body(bytes)
+                .send()
+                .await
+                .map_err(|e| SimError::Http(e.to_string()))?;
+            if !resp.status().is_success() {
+                return Err(SimError::Http(format!("status {}", resp.status())));
+            }
+            let ct =
+                resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or(media.as_str()).to_owned();
+            let answer = resp.bytes().await.map_err(|e| SimError::Http(e.to_string()))?;
+            let reply = codec::decode(&ct, &answer)?;
+            if let Some(r) = &reply.hdr.resp_uri {
+                url.clone_from(r);
+            }
+            // Nonces in any Chal.
+            for c in &reply.body.commands {
+                if let Command::Status(s) = c {
+                    if let Some(n) = s.chal.as_ref().and_then(|c| c.meta.next_nonce.as_deref()) {
+                        let n = B64.decode(n.trim()).unwrap_or_else(|_| n.trim().as_bytes().to_vec());
+                        self.state().client_nonce = n;
+                    }
+                }
+            }
+            let hdr_code = reply.body.commands.iter().find_map(|c| match c {
+                Command::Status(s) if s.cmd.eq_ignore_ascii_case("SyncHdr") => Some(s.code),
+                _ => None,
+            });
+            if sent_package1 {
+                match hdr_code {
+                    Some(401 | 407) if auth_tries < 2 => {
+                        auth_tries += 1;
+                        body = self.package1(code);
+                        continue;
+                    }
+                    Some(c @ (401 | 407)) => return Err(SimError::Unauthorized(c)),
+                    _ => {
+                        with_cred = false;
+                        self.state().pending.drain(..alerts_sent);
+                    }
+                }
+            }
+            if self.config.silent {
+                return Ok(report);
+            }
+            let (answers, names) = self.answer(&reply);
+            report.commands.extend(names.iter().cloned());
+            if names.is_empty() && reply.body.r#final {
+                self.state().sessions += 1;
+                return Ok(report);
+            }
+            body = answers;
+        }
+        Err(SimError::Endless)
+    }
+
+    /// The Statuses (and Results) for the server's message; and the names of its commands.
+    fn answer(&self, reply: &SyncML) -> (Vec<Command>, Vec<String>) {
+        let msg_ref = reply.hdr.msg_id.clone();
+        let mut out = vec![status(1, &msg_ref, "0", "SyncHdr", 200, None)];
+        let mut names = Vec::new();
+        let mut next_id = 2u32;
+        for c in &reply.body.commands {
+            self.answer_one(c, &msg_ref, &mut out, &mut names, &mut next_id);
+        }
+        (out, names)
+    }
+
+    fn answer_one(&self, c: &Command, msg_ref: &str, out: &mut Vec<Command>, names: &mut Vec<String>, id: &mut u32) {
+        let push_status = |out: &mut Vec<Command>, cmd_ref: &str, name: &str, code: u16, id: &mut u32| {
+            out.push(status(*id, msg_ref, cmd_ref, name, code, None));
+            *id += 1;
+        };
+        match c {
+            Command::Status(_) | Command::Results(_) => {}
+            Command::Alert(a) => {
+                names.push("Alert".into());
+                push_status(out, &a.cmd_id, "Alert", 200, id);
+            }
+            Command::Get(g) => {
+                names.push("Get".into());
+                let uri = first_target(&g.items);
+                let value = self.state().tree.get(&uri).map(str::to_owned);
+                match value {
+                    Some(v) => {
+                        push_status(out, &g.cmd_id, "Get", 200, id);
+                        out.push(Command::Results(Results {
+                            cmd_id: id.to_string(),
+                            msg_ref: Some(msg_ref.into()),
+                            cmd_ref: g.cmd_id.clone(),
+                            items: vec![item(&uri, &v)],
+                            ..Results::default()
+                        }));
+                        *id += 1;
+                    }
+                    None => push_status(out, &g.cmd_id, "Get", 404, id),
+                }
+            }
+            Command::Replace(r) | Command::Add(r) => {
+                let name = c.name().to_owned();
+                names.push(name.clone());
+                let mut code = 200;
+                for it in &r.items {
+                    let uri = it.target.as_ref().map(|t| t.loc_uri.clone()).unwrap_or_default();
+                    let v = it.data.as_ref().and_then(|d| d.as_text()).unwrap_or_default().to_owned();
+                    let mut st = self.state();
+                    if name == "Add" && st.tree.get(&uri).is_some() {
+                        code = 418;
+                    } else {
+                        st.tree.set(&uri, &v);
+                    }
+                }
+                push_status(out, &r.cmd_id, &name, code, id);
+            }
+            Command::Delete(d) => {
+                names.push("Delete".into());
+                let uri = first_target(&d.items);
+                let code = if self.state().tree.remove(&uri) { 200 } else { 404 };
+                push_status(out, &d.cmd_id, "Delete", code, id);
+            }
+            Command::Copy(d) => {
+                names.push("Copy".into());
+                let mut code = 200;
+                for it in &d.items {
+                    let target = it.target.as_ref().map(|t| t.loc_uri.clone()).unwrap_or_default();
+                    let source = it.source.as_ref().map(|t| t.loc_uri.clone()).unwrap_or_default();
+                    let mut st = self.state();
+                    match st.tree.get(&source).map(str::to_owned) {
+                        Some(v) => st.tree.set(&target, &v),
+                        None => code = 404,
+                    }
+                }
+                push_status(out, &d.cmd_id, "Copy", code, id);
+            }
+            Command::Exec(e) => {
+                names.push("Exec".into());
+                let uri = e.item.target.as_ref().map(|t| t.loc_uri.clone()).unwrap_or_default();
+                let code = self.exec(&uri, e.correlator.clone());
+                push_status(out, &e.cmd_id, "Exec", code, id);
+            }
+            Command::Atomic(k) | Command::Sequence(k) => {
+                let name = c.name().to_owned();
+                names.push(name.clone());
+                push_status(out, &k.cmd_id, &name, 200, id);
+                for inner in &k.commands {
+                    self.answer_one(inner, msg_ref, out, names, id);
+                }
+            }
+            Command::Unknown(u) => {
+                names.push(u.name.clone());
+                push_status(out, u.cmd_id.as_deref().unwrap_or("0"), &u.name, 406, id);
+            }
+        }
+    }
+
+    /// Runs an executable node: FUMO and LAWMO are accepted (202) and reported later.
+    fn exec(&self, uri: &str, correlator: Option<String>) -> u16 {
+        let norm = Tree::norm(uri);
+        let mut st = self.state();
+        if norm == Tree::norm("./FUMO/DownloadAndUpdate") {
+            let code = self.config.fumo_result;
+            st.tree.set("./FUMO/State", if code == 200 { "100" } else { "80" });
+            st.pending.push(Pending {
+                correlator,
+                source: "./FUMO/DownloadAndUpdate".into(),
+                r#type: fumo::alert_type::DOWNLOAD_AND_UPDATE.into(),
+                code,
+            });
+            return 202;
+        }
+        if norm == Tree::norm(&lawmo::Operation::FactoryReset.path("./LAWMO")) {
+            st.pending.push(Pending {
+                correlator,
+                source: norm,
+                r#type: lawmo::ALERT_OPERATION_COMPLETE.into(),
+                code: self.config.lawmo_result,
+            });
+            return 202;
+        }
+        if st.tree.get(uri).is_some() {
+            200
+        } else {
+            404
+        }
+    }
+}
+
+fn first_target(items: &[Item]) -> String {
+    items.first().and_then(|i| i.target.as_ref()).map(|t| t.loc_uri.clone()).unwrap_or_default()
+}
+
+fn item(uri: &str, value: &str) -> Item {
+    Item { source: Some(Location::uri(uri)), data: Some(Data::Text(value.into())), ..Item::default() }
+}
+
+fn status(cmd_id: u32, msg_ref: &str, cmd_ref: &str, cmd: &str, code: u16, items: Option<Vec<Item>>) -> Command {
+    Command::Status(Status {
+        cmd_id: cmd_id.to_string(),
+        msg_ref: Some(msg_ref.into()),
+        cmd_ref: cmd_ref.into(),
+        cmd: cmd.into(),
+        code,
+        items: items.unwrap_or_default(),
+        ..Status::default()
+    })
+}

@@ -1,0 +1,411 @@
+//! The OMA DM adapter through the engine, with the simulated client over loopback HTTP:
+//! devices, native commands, FUMO, LAWMO, Package #0, authentication, unanswered requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use unidm_core::{CreateOptions, Engine, SqliteStore};
+use unidm_models::{
+    Action, DeviceId, ErrorKind, FirmwareState, FirmwareUpdate, NativeOp, NativeRequest, OperationState, RetryPolicy,
+};
+use unidm_omadm::codec::Encoding;
+use unidm_omadm::package0::Notification;
+use unidm_omadm::server::{OmadmAdapter, OmadmConfig};
+use unidm_omadm::session::Credentials;
+use unidm_omadm::sim::{SimAuth, SimConfig, SimDevice, SimError};
+use unidm_testkit::{device_where, eventually, operation_end, operation_where, until};
+
+const DEV: &str = "IMEI:490154203237518";
+
+struct Fixture {
+    engine: Engine,
+    adapter: Arc<OmadmAdapter>,
+    dir: tempfile::TempDir,
+}
+
+fn config() -> OmadmConfig {
+    OmadmConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        client_credentials: Some(Credentials::new("dev", "client-secret")),
+        server_password: Some("server-secret".into()),
+        push_backoff: Duration::from_millis(200),
+        ..OmadmConfig::default()
+    }
+}
+
+async fn fixture(config: OmadmConfig) -> Fixture {
+    fixture_in(tempfile::tempdir().unwrap(), config).await
+}
+
+async fn fixture_in(dir: tempfile::TempDir, config: OmadmConfig) -> Fixture {
+    let adapter = Arc::new(OmadmAdapter::new(config));
+    let engine = Engine::builder()
+        .store(SqliteStore::open(dir.path().join("unidm.db")).unwrap())
+        .adapter_arc(adapter.clone())
+        .start()
+        .await
+        .unwrap();
+    Fixture { engine, adapter, dir }
+}
+
+fn sim(f: &Fixture, encoding: Encoding) -> SimDevice {
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "client-secret");
+    c.encoding = encoding;
+    c.server_password = "server-secret".into();
+    c.manufacturer = "Acme".into();
+    c.model = "Phone-9".into();
+    SimDevice::new(c)
+}
+
+fn id() -> DeviceId {
+    DeviceId::omadm(DEV).unwrap()
+}
+
+fn once() -> CreateOptions {
+    CreateOptions {
+        retry: Some(RetryPolicy { max_attempts: 1, backoff_ms: 100, max_backoff_ms: 100 }),
+        ..Default::default()
+    }
+}
+
+fn native(op: NativeOp, path: &str, value: Option<&str>) -> Action {
+    Action::Native(NativeRequest {
+        op,
+        path: path.into(),
+        value: value.map(|v| serde_json::Value::String(v.into())),
+        args: None,
+    })
+}
+
+/// Creates an operation while the device is away, then lets the device run a session (and
+/// the later one its Generic Alert needs); returns the operation once ended.
+async fn run_op(f: &Fixture, device: &SimDevice, action: Action) -> unidm_models::Operation {
+    let op = f.engine.create_operation(&id(), action, once()).await.unwrap();
+    operation_where(&f.engine, op.id, |o| o.state == OperationState::Waiting).await;
+    device.run().await.unwrap();
+    operation_end(&f.engine, op.id).await
+}
+
+#[tokio::test]
+async fn a_device_appears_with_its_identity_after_its_first_session() {
+    for encoding in [Encoding::Xml, Encoding::Wbxml] {
+        let f = fixture(config()).await;
+        let device = sim(&f, encoding);
+        device.run().await.unwrap();
+        let d = device_where(&f.engine, &id(), |d| d.identity.manufacturer.is_some()).await;
+        assert_eq!(d.identity.manufacturer.as_deref(), Some("Acme"));
+        assert_eq!(d.identity.model.as_deref(), Some("Phone-9"));
+        assert_eq!(d.identity.serial.as_deref(), Some(DEV));
+        assert!(d.supports(unidm_models::Function::Firmware) && d.supports(unidm_models::Function::FactoryReset));
+        assert!(!d.supports(unidm_models::Function::Reboot), "reboot only when configured");
+        until("the session to close", || f.adapter.open_sessions() == 0).await;
+        // A second session (md5 over the nonce the first one left) is still accepted.
+        device.run().await.unwrap();
+        assert_eq!(device.sessions(), 2);
+        f.engine.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn native_get_replace_exec_round_trip() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+
+    let read = run_op(&f, &device, native(NativeOp::Read, "./DevInfo/Mod", None)).await;
+    assert_eq!(read.state, OperationState::Succeeded, "{read:?}");
+    assert_eq!(read.result.as_ref().unwrap()["value"], "Phone-9");
+
+    let write = run_op(&f, &device, native(NativeOp::Write, "./Vendor/Color", Some("blue"))).await;
+    assert_eq!(write.state, OperationState::Succeeded, "{write:?}");
+    assert_eq!(device.node("./Vendor/Color").as_deref(), Some("blue"));
+
+    let exec = run_op(&f, &device, native(NativeOp::Execute, "./Reboot", None)).await;
+    assert_eq!(exec.state, OperationState::Succeeded, "{exec:?}");
+
+    let missing = run_op(&f, &device, native(NativeOp::Read, "./Nope", None)).await;
+    assert_eq!(missing.state, OperationState::Failed);
+    let e = missing.error.unwrap();
+    assert_eq!((e.kind, e.protocol_code.as_deref()), (ErrorKind::NotFound, Some("404")));
+
+    let deleted = run_op(&f, &device, native(NativeOp::Delete, "./Vendor/Color", None)).await;
+    assert_eq!(deleted.state, OperationState::Succeeded);
+    assert_eq!(device.node("./Vendor/Color"), None);
+    f.engine.shutdown().await;
+}
+
+fn firmware() -> Action {
+    Action::Firmware(FirmwareUpdate {
+        uri: "http://files.example/fw-2.0.bin".into(),
+        version: Some("2.0".into()),
+        name: None,
+    })
+}
+
+#[tokio::test]
+async fn firmware_through_fumo_succeeds_after_the_generic_alert_of_a_later_session() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Wbxml);
+    device.run().await.unwrap();
+    let op = run_op(&f, &device, firmware()).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    assert_eq!(device.node("./FUMO/DownloadAndUpdate/PkgURL").as_deref(), Some("http://files.example/fw-2.0.bin"));
+    assert!(device.sessions() >= 3, "the result came in a session of its own");
+    let d = f.engine.device(&id()).unwrap();
+    let fw = d.snapshot.firmware.unwrap();
+    assert_eq!((fw.state, fw.version.as_deref()), (FirmwareState::Succeeded, Some("2.0")));
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn firmware_fails_with_the_fumo_result_code() {
+    let f = fixture(config()).await;
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "client-secret");
+    c.fumo_result = 402;
+    let device = SimDevice::new(c);
+    device.run().await.unwrap();
+    let op = run_op(&f, &device, firmware()).await;
+    assert_eq!(op.state, OperationState::Failed);
+    let e = op.error.unwrap();
+    assert_eq!((e.kind, e.protocol_code.as_deref()), (ErrorKind::BadInput, Some("402")));
+    let fw = f.engine.device(&id()).unwrap().snapshot.firmware.unwrap();
+    assert_eq!(fw.state, FirmwareState::Failed);
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn factory_reset_through_lawmo() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    let op = run_op(&f, &device, Action::FactoryReset).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "client-secret");
+    c.lawmo_result = 1405;
+    let refusing = SimDevice::new(c);
+    let op = run_op(&f, &refusing, Action::FactoryReset).await;
+    assert_eq!(op.state, OperationState::Failed);
+    assert_eq!(op.error.unwrap().protocol_code.as_deref(), Some("1405"));
+
+    let reboot = f.engine.create_operation(&id(), Action::Reboot, once()).await;
+    if let Ok(op) = reboot {
+        let op = operation_end(&f.engine, op.id).await;
+        assert_eq!(op.error.unwrap().kind, ErrorKind::NotSupported);
+    }
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_operation_for_an_absent_device_sends_package0_and_the_device_opens_a_session() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    let (push, _listener) = device.listen_package0("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    f.adapter.set_push_address(DEV, push).await;
+
+    let op = f.engine.create_operation(&id(), native(NativeOp::Read, "./DevDetail/FwV", None), once()).await.unwrap();
+    let op = operation_end(&f.engine, op.id).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    assert_eq!(op.result.unwrap()["value"], "1.0");
+    assert!(device.notifications() >= 1);
+    assert_eq!(device.rejected_notifications(), 0, "the digest verified");
+    assert!(f.adapter.package0(DEV).is_some_and(|b| b.len() > 24));
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_credentials_get_401_and_no_device() {
+    let f = fixture(config()).await;
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "wrong");
+    c.auth = SimAuth::Md5;
+    let device = SimDevice::new(c);
+    let e = device.run().await.unwrap_err();
+    assert!(matches!(e, SimError::Unauthorized(401)), "{e:?}");
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "wrong");
+    c.auth = SimAuth::Basic;
+    let e = SimDevice::new(c).run().await.unwrap_err();
+    assert!(matches!(e, SimError::Unauthorized(_)), "{e:?}");
+    assert!(f.engine.device(&id()).is_err(), "no device for a client that never authenticated");
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_left_unanswered_is_a_failed_attempt() {
+    let f = fixture(OmadmConfig { session_timeout: Duration::from_millis(500), ..config() }).await;
+    sim(&f, Encoding::Xml).run().await.unwrap();
+    let op = f.engine.create_operation(&id(), native(NativeOp::Read, "./DevInfo/Man", None), once()).await.unwrap();
+    operation_where(&f.engine, op.id, |o| o.state == OperationState::Waiting).await;
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "client-secret");
+    c.silent = true;
+    SimDevice::new(c).run().await.unwrap();
+    let op = operation_end(&f.engine, op.id).await;
+    assert_eq!(op.state, OperationState::Failed);
+    assert_eq!(op.error.unwrap().kind, ErrorKind::Timeout);
+    until("the session to end", || f.adapter.open_sessions() == 0).await;
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn what_is_not_syncml_gets_http_errors() {
+    let f = fixture(OmadmConfig { max_message: 4096, ..config() }).await;
+    let url = f.adapter.server_url().unwrap();
+    let http = reqwest::Client::new();
+    let r = http.post(&url).header("content-type", "text/plain").body("hi").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+    let r = http
+        .post(&url)
+        .header("content-type", "application/vnd.syncml.dm+xml")
+        .body(vec![b' '; 8192])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    let r =
+        http.post(&url).header("content-type", "application/vnd.syncml.dm+xml").body("<nope/>").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(f.adapter.open_sessions(), 0);
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fumo_wait_and_the_device_nonces_survive_a_restart() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    let op = f.engine.create_operation(&id(), firmware(), once()).await.unwrap();
+    operation_where(&f.engine, op.id, |o| o.state == OperationState::Waiting).await;
+    // One session: the Exec is accepted (202); the result is not reported yet.
+    device.session(1201, None).await.unwrap();
+    let parked = operation_where(&f.engine, op.id, |o| {
+        o.waiting_for.as_deref().is_some_and(|w| w.contains("Generic Alert 1226"))
+    })
+    .await;
+    assert_eq!(parked.state, OperationState::Waiting);
+    assert!(device.has_pending_alerts());
+
+    f.engine.shutdown().await;
+    let Fixture { engine, dir, .. } = f;
+    drop(engine);
+    let f = fixture_in(dir, config()).await;
+    let device = device.with_server_url(f.adapter.server_url().unwrap());
+    // The client nonce the first server left is in the device record: md5 works at once.
+    let report = device.run().await.unwrap();
+    assert_eq!(report.messages, 1, "Package 1 accepted at once, no 401 round trip: {report:?}");
+    let op = operation_end(&f.engine, op.id).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    assert_eq!(op.attempts, 1, "neither the restart nor the wait was an attempt");
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fumo_wait_without_progress_fails_after_its_limit() {
+    let f = fixture(OmadmConfig { stall_after: Some(Duration::from_millis(300)), ..config() }).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    let op = f.engine.create_operation(&id(), firmware(), once()).await.unwrap();
+    operation_where(&f.engine, op.id, |o| o.state == OperationState::Waiting).await;
+    device.session(1201, None).await.unwrap();
+    let op = operation_end(&f.engine, op.id).await;
+    assert_eq!(op.state, OperationState::Failed);
+    let e = op.error.unwrap();
+    assert_eq!(e.kind, ErrorKind::Stalled, "{e:?}");
+    assert!(e.message.contains("FUMO"), "{}", e.message);
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn sessions_beyond_the_limit_get_503() {
+    let f = fixture(OmadmConfig { max_sessions: 1, ..config() }).await;
+    sim(&f, Encoding::Xml).run().await.unwrap();
+    let op = f.engine.create_operation(&id(), native(NativeOp::Read, "./DevInfo/Man", None), once()).await.unwrap();
+    operation_where(&f.engine, op.id, |o| o.state == OperationState::Waiting).await;
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "client-secret");
+    c.silent = true;
+    // Handed a Get, then silent: its session stays open until the timeout.
+    SimDevice::new(c).run().await.unwrap();
+    assert_eq!(f.adapter.open_sessions(), 1);
+    let other = SimConfig::new(f.adapter.server_url().unwrap(), "IMEI:2", "dev", "client-secret");
+    let e = SimDevice::new(other).run().await.unwrap_err();
+    assert!(matches!(&e, SimError::Http(m) if m.contains("503")), "{e:?}");
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_new_session_ends_the_old_one_and_its_request_is_a_failed_attempt() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    let twice = CreateOptions {
+        retry: Some(RetryPolicy { max_attempts: 2, backoff_ms: 10, max_backoff_ms: 10 }),
+        ..Default::default()
+    };
+    let op = f.engine.create_operation(&id(), native(NativeOp::Read, "./DevInfo/Man", None), twice).await.unwrap();
+    operation_where(&f.engine, op.id, |o| o.state == OperationState::Waiting).await;
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "client-secret");
+    c.silent = true;
+    SimDevice::new(c).run().await.unwrap();
+    assert_eq!(f.adapter.open_sessions(), 1, "the silent session holds the Get");
+    // The device comes back (a reboot, say) with a new session: the old one ends, the Get
+    // it held is a failed attempt, and the retry goes out in a later session.
+    let done = eventually("the retried read to succeed", || {
+        let (device, engine) = (device.clone(), &f.engine);
+        async move {
+            device.run().await.unwrap();
+            engine.operation(op.id).await.ok().filter(|o| o.state.is_terminal())
+        }
+    })
+    .await;
+    assert_eq!((done.state, done.attempts), (OperationState::Succeeded, 2), "{done:?}");
+    assert_eq!(done.result.unwrap()["value"], "Acme");
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_unknown_devices_only_listed_ones_enrol() {
+    let mut listed = std::collections::BTreeMap::new();
+    listed.insert(DEV.to_owned(), Credentials::new("own", "own-secret"));
+    let f = fixture(OmadmConfig { accept_unknown_devices: false, device_credentials: listed, ..config() }).await;
+    let url = f.adapter.server_url().unwrap();
+    let stranger = SimDevice::new(SimConfig::new(url.clone(), "IMEI:999", "dev", "client-secret"));
+    assert!(matches!(stranger.run().await.unwrap_err(), SimError::Unauthorized(401)));
+    assert!(f.engine.device(&DeviceId::omadm("IMEI:999").unwrap()).is_err());
+    SimDevice::new(SimConfig::new(url, DEV, "own", "own-secret")).run().await.unwrap();
+    device_where(&f.engine, &id(), |_| true).await;
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_package1_answering_package0_must_carry_its_session_id() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    // The test receives the notification in the device's place.
+    let inbox = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    f.adapter.set_push_address(DEV, inbox.local_addr().unwrap()).await;
+    let op = f.engine.create_operation(&id(), native(NativeOp::Read, "./DevInfo/Mod", None), once()).await.unwrap();
+    let mut buf = [0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(20), inbox.recv(&mut buf)).await.unwrap().unwrap();
+    assert!(Notification::verify(&buf[..n], "server-secret", b""), "signed with the server password");
+    let (note, _) = Notification::decode(&buf[..n]).unwrap();
+    assert_eq!(note.server_id, "unidm");
+
+    let wrong = format!("{:X}", note.session_id.wrapping_add(1).max(1));
+    let e = device.session(1200, Some(wrong)).await.unwrap_err();
+    assert!(matches!(&e, SimError::Http(m) if m.contains("400")), "{e:?}");
+    device.session(1200, Some(note.session_id_text())).await.unwrap();
+    let op = operation_end(&f.engine, op.id).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn reboot_is_an_exec_of_the_configured_node() {
+    let f = fixture(OmadmConfig { reboot_node: Some("./Reboot".into()), ..config() }).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    assert!(f.engine.device(&id()).unwrap().supports(unidm_models::Function::Reboot));
+    let op = run_op(&f, &device, Action::Reboot).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    f.engine.shutdown().await;
+}

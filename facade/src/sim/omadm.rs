@@ -1,0 +1,134 @@
+//! `unidm sim omadm`: a fleet of [`SimDevice`]s (OMA DM clients) that open a session at start
+//! and then periodically, answer the server's commands (FUMO and LAWMO reported by Generic
+//! Alert 1226 in a session of their own), and open a session when a Package #0 whose digest
+//! verifies reaches their UDP listener.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::bail;
+use unidm_omadm::codec::Encoding;
+use unidm_omadm::sim::{SimAuth, SimConfig, SimDevice};
+
+use super::{counted, parse_duration, FleetArgs, Stop};
+
+/// Flags of `unidm sim omadm`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OmadmArgs {
+    /// The DM server URL, e.g. the one `unidm serve` prints as "devices use http://…/dm".
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    #[command(flatten)]
+    pub(crate) fleet: FleetArgs,
+    /// DevIds are `{prefix}{index:06}`.
+    #[arg(long, value_name = "PREFIX", default_value = "SIMDM")]
+    pub dev_id_prefix: String,
+    /// Client credentials (the server's `[omadm]` username / password); every client uses
+    /// the same.
+    #[arg(long, value_name = "USER:PASSWORD", env = "UNIDM_SIM_DM_CREDENTIALS", hide_env_values = true)]
+    pub credentials: String,
+    /// The server's password (`[omadm] server_password`), to verify Package #0.
+    #[arg(long, value_name = "PASSWORD", default_value = "")]
+    pub server_password: String,
+    /// `syncml:auth-md5` or `syncml:auth-basic`.
+    #[arg(long, value_enum, default_value_t = AuthArg::Md5)]
+    pub auth: AuthArg,
+    /// Speak WBXML rather than XML.
+    #[arg(long)]
+    pub wbxml: bool,
+    /// Time between client-initiated sessions.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub period: Duration,
+    /// The FUMO result every firmware update reports (200 = success; 402 corrupted package,
+    /// 410 update failed, ...).
+    #[arg(long, value_name = "CODE", default_value_t = 200)]
+    pub fumo_result: u32,
+    /// IP address the Package #0 listeners (UDP) bind to.
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    pub push_ip: IpAddr,
+}
+
+/// How the simulated clients authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthArg {
+    /// MD5 digest over the server's nonce.
+    Md5,
+    /// Basic.
+    Basic,
+}
+
+pub(super) async fn run(args: OmadmArgs) -> anyhow::Result<()> {
+    let mut stop = Stop::install()?;
+    if !args.server.starts_with("http://") {
+        bail!("--server `{}` is not an http:// URL (e.g. http://127.0.0.1:8081/dm)", args.server);
+    }
+    let Some((user, password)) = args.credentials.split_once(':') else {
+        bail!("--credentials: write USER:PASSWORD");
+    };
+    let count = args.fleet.count;
+    let dev_id = |i: usize| format!("{}{:06}", args.dev_id_prefix, args.fleet.start_index + i);
+    println!(
+        "simulating {} ({}{}) with {}, a session every {}",
+        counted(count, "OMA DM client"),
+        dev_id(0),
+        if count == 1 { String::new() } else { format!(" … {}", dev_id(count - 1)) },
+        args.server,
+        humantime::format_duration(args.period),
+    );
+    let mut tasks = Vec::new();
+    let start = async {
+        let mut tick = tokio::time::interval(args.fleet.start_period());
+        for i in 0..count {
+            tick.tick().await;
+            let mut c = SimConfig::new(args.server.clone(), dev_id(i), user, password);
+            c.server_password.clone_from(&args.server_password);
+            c.encoding = if args.wbxml { Encoding::Wbxml } else { Encoding::Xml };
+            c.auth = match args.auth {
+                AuthArg::Md5 => SimAuth::Md5,
+                AuthArg::Basic => SimAuth::Basic,
+            };
+            c.fumo_result = args.fumo_result;
+            let device = SimDevice::new(c);
+            let (push, listener) = device.listen_package0(SocketAddr::new(args.push_ip, 0)).await?;
+            let name = format!("omadm:{}", dev_id(i));
+            let each = args.fleet.each();
+            let period = args.period;
+            let session = tokio::spawn(async move {
+                let mut first = true;
+                loop {
+                    match device.run().await {
+                        Ok(_) if first => {
+                            if each {
+                                println!("opened a session: {name}, Package #0 at udp://{push}");
+                            }
+                            first = false;
+                        }
+                        Ok(_) => {}
+                        Err(e) => println!("session of {name} failed: {e}; retrying"),
+                    }
+                    tokio::time::sleep(period).await;
+                }
+            });
+            tasks.push((listener, session));
+        }
+        anyhow::Ok(())
+    };
+    let started = tokio::select! {
+        r = start => Some(r),
+        _ = stop.signalled() => None,
+    };
+    if let Some(Ok(())) = started {
+        println!("started {}; SIGINT (Ctrl-C) or SIGTERM stops them", counted(count, "client"));
+        stop.signalled().await;
+    }
+    let n = tasks.len();
+    for (listener, session) in tasks {
+        listener.abort();
+        session.abort();
+    }
+    println!("stopped {}", counted(n, "OMA DM client"));
+    match started {
+        Some(Err(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
