@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use unidm_models::{Action, DeviceId, ErrorKind, OperationError, OperationId, SoftwareAction, SoftwareModule};
+use unidm_models::{Action, DeviceId, ErrorKind, OperationError, SoftwareAction, SoftwareModule};
 
 use super::state::SessionSlot;
 use super::Acs;
@@ -18,8 +18,8 @@ use crate::rpc::Rpc;
 
 impl Acs {
     pub(crate) async fn on_transfer_complete(self: &Arc<Self>, slot: &mut SessionSlot, tc: TransferComplete) {
-        let (Some(id), Ok(n)) = (slot.device.clone(), tc.command_key.trim().parse::<u64>()) else { return };
-        let Some(w) = self.take_waiting(OperationId(n), &id, Await::TransferComplete).await else {
+        let Some(id) = slot.device.clone() else { return };
+        let Some(w) = self.wake(&id, &tc.command_key, Await::TransferComplete) else {
             tracing::info!(device = %id, command_key = %tc.command_key, "TransferComplete for no waiting operation");
             return;
         };
@@ -51,9 +51,9 @@ impl Acs {
         slot: &mut SessionSlot,
         c: DUStateChangeComplete,
     ) {
-        let key = c.command_key.as_deref().unwrap_or_default().trim().parse::<u64>();
-        let (Some(id), Ok(n)) = (slot.device.clone(), key) else { return };
-        let Some(w) = self.take_waiting(OperationId(n), &id, Await::DuStateChangeComplete).await else {
+        let Some(id) = slot.device.clone() else { return };
+        let key = c.command_key.as_deref().unwrap_or_default();
+        let Some(w) = self.wake(&id, key, Await::DuStateChangeComplete) else {
             tracing::info!(device = %id, command_key = ?c.command_key, "DUStateChangeComplete for no waiting operation");
             return;
         };
@@ -109,18 +109,9 @@ impl Acs {
         if keys.is_empty() {
             return;
         }
-        let done: Vec<OperationId> = {
-            let st = self.state();
-            st.waiting
-                .values()
-                .filter(|w| w.op.device == *id && w.on == Await::ScheduledInform)
-                .filter(|w| keys.contains(&execute::schedule_inform_key(&w.op).as_str()))
-                .map(|w| w.op.id)
-                .collect()
-        };
-        for op in done {
-            if self.take_waiting(op, id, Await::ScheduledInform).await.is_some() {
-                self.finish(op, Ok(None)).await;
+        for key in keys {
+            if let Some(w) = self.wake(id, key, Await::ScheduledInform) {
+                self.finish(w.op.id, Ok(None)).await;
             }
         }
     }
@@ -137,10 +128,10 @@ impl Acs {
         else {
             return;
         };
-        if self.take_waiting(OperationId(target), id, Await::TransferComplete).await.is_some() {
+        if let Some(w) = self.wake(id, &target.to_string(), Await::TransferComplete) {
             let e = OperationError::new(ErrorKind::DeviceRefused, format!("transfer cancelled by operation {}", op.id))
                 .with_code("cancelled");
-            self.finish(OperationId(target), Err(e)).await;
+            self.finish(w.op.id, Err(e)).await;
         }
     }
 

@@ -70,6 +70,7 @@ mod secret;
 mod snapshot;
 mod state;
 mod upkeep;
+mod waits;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -77,11 +78,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use unidm_core::{Adapter, AdapterError, AdapterHandle};
-use unidm_models::{Operation, OperationError, OperationId, Protocol};
+use unidm_core::{Adapter, AdapterError, AdapterHandle, Delivery, DeliveryConfig, Submitted};
+use unidm_models::{ErrorKind, Operation, OperationError, OperationId, Protocol};
 
 pub use files::{FileServerConfig, FILES_PREFIX};
-use state::{State, Work};
+use state::State;
 
 /// How the ACS authenticates CPEs (TR-069 Amendment 6, 3.4.4).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -163,6 +164,8 @@ impl Default for Tr069Config {
 pub(crate) struct Acs {
     config: Tr069Config,
     handle: OnceLock<AdapterHandle>,
+    /// User operations: queued, sent, parked on a wait (the engine's delivery layer).
+    delivery: OnceLock<Arc<Delivery>>,
     state: Mutex<State>,
     local_addr: OnceLock<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -192,6 +195,7 @@ impl Tr069Adapter {
             inner: Arc::new(Acs {
                 config,
                 handle: OnceLock::new(),
+                delivery: OnceLock::new(),
                 state: Mutex::new(State::default()),
                 local_addr: OnceLock::new(),
                 stop,
@@ -232,8 +236,10 @@ impl Adapter for Tr069Adapter {
 
     async fn start(&self, handle: AdapterHandle) -> Result<(), AdapterError> {
         let acs = &self.inner;
-        let stored = handle.load_state().await.map_err(|e| AdapterError(e.to_string()))?;
-        acs.state().load(stored);
+        let records = handle.device_records().await.map_err(|e| AdapterError(e.to_string()))?;
+        acs.state().load(records);
+        let delivery = Arc::new(Delivery::new(handle.clone(), DeliveryConfig::default()));
+        acs.delivery.set(delivery).map_err(|_| AdapterError("started twice".into()))?;
         acs.handle.set(handle).map_err(|_| AdapterError("started twice".into()))?;
         let listener =
             tokio::net::TcpListener::bind(acs.config.listen).await.map_err(|e| AdapterError(e.to_string()))?;
@@ -246,38 +252,22 @@ impl Adapter for Tr069Adapter {
     }
 
     async fn submit(&self, op: Operation) -> Result<(), OperationError> {
-        let device = op.device.clone();
-        let wake = {
-            let mut st = self.inner.state();
-            if !st.known.insert(op.id) || st.waiting.contains_key(&op.id) {
-                // Submitted again after a restart or a duplicate: already queued or waiting.
-                return Ok(());
-            }
-            st.queues.entry(device.clone()).or_default().push_back(Work::op(op));
-            !st.active.contains_key(&device)
+        let Some(delivery) = self.inner.delivery.get() else {
+            return Err(OperationError::new(ErrorKind::Transport, "the ACS has not started"));
         };
-        if wake {
+        let device = op.device.clone();
+        // Duplicates and operations parked before a restart stay as they are: nothing to send.
+        if delivery.submit(op).await? == Submitted::Queued && !self.inner.state().active.contains_key(&device) {
             conn_req::connection_request(&self.inner, &device);
         }
         Ok(())
     }
 
     async fn cancel(&self, op: OperationId, _device: &unidm_models::DeviceId) {
-        let waited = {
-            let mut st = self.inner.state();
-            st.known.remove(&op);
-            for q in st.queues.values_mut() {
-                q.retain(|j| j.op_id() != Some(op));
-            }
-            st.waiting.remove(&op).is_some()
-        };
-        if waited {
-            if let Some(h) = self.inner.handle.get() {
-                if let Err(e) = h.delete_state(&state::wait_key(op)).await {
-                    tracing::warn!(operation = %op, error = %e, "stored wait of a cancelled operation not removed");
-                }
-            }
+        if let Some(delivery) = self.inner.delivery.get() {
+            delivery.forget(op);
         }
+        self.inner.state().results_due.remove(&op);
     }
 
     async fn shutdown(&self) {

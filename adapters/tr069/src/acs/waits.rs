@@ -1,0 +1,92 @@
+//! Durable waits of CWMP operations, parked on the engine's [`Delivery`]: an operation the CPE
+//! accepted whose outcome comes in a later session waits on a [`Correlator`] that the CPE will
+//! send back:
+//!
+//! - Reboot: `1 BOOT` + `M Reboot` with the operation id as CommandKey (TR-069 Amendment 6,
+//!   A.3.3.1, A.4.1.1 Table 39);
+//! - Download, Upload, ScheduleDownload: TransferComplete with that CommandKey (A.3.3.2);
+//! - ScheduleInform: `M ScheduleInform` with the ScheduleInform's CommandKey (A.4.1.2);
+//! - ChangeDUState: DUStateChangeComplete with that CommandKey (A.4.1.10, CWMP 1.2);
+//! - diagnostics: `8 DIAGNOSTICS COMPLETE`, which names no operation: the correlator is
+//!   `diag:<operation id>` and the event wakes every diagnostics wait of the CPE.
+//!
+//! The wait carries the [`Await`] as its step data, so a CommandKey arriving in the wrong kind
+//! of message wakes nothing. It is stored with the operation's `waiting` commit and handed back
+//! after a restart, so the request is not sent twice.
+//!
+//! [`Delivery`]: unidm_core::Delivery
+
+use unidm_core::{Correlator, Wait, Woken};
+use unidm_models::{DeviceId, Operation};
+
+use super::Acs;
+use crate::ops::{execute, Await};
+
+/// Correlator prefix of diagnostics waits.
+const DIAGNOSTICS: &str = "diag:";
+
+/// The wait of `op` for `on`.
+pub(crate) fn wait_for(op: &Operation, on: Await) -> Wait {
+    let (correlator, waiting_for) = match on {
+        Await::Boot => (op.id.0.to_string(), "waiting for the CPE to reboot (1 BOOT + M Reboot)"),
+        Await::TransferComplete => (op.id.0.to_string(), "waiting for TransferComplete"),
+        Await::ScheduledInform => (execute::schedule_inform_key(op), "waiting for the scheduled Inform"),
+        Await::DiagnosticsComplete => (format!("{DIAGNOSTICS}{}", op.id.0), "waiting for 8 DIAGNOSTICS COMPLETE"),
+        Await::DuStateChangeComplete => (op.id.0.to_string(), "waiting for DUStateChangeComplete"),
+    };
+    // A field-less enum always serializes.
+    let step = serde_json::to_vec(&on).unwrap_or_default();
+    Wait::new(Correlator::new(correlator), waiting_for).with_step(step)
+}
+
+/// What a wait waits for, from its step data.
+fn awaits(wait: &Wait) -> Option<Await> {
+    serde_json::from_slice(&wait.step).ok()
+}
+
+impl Acs {
+    /// Parks an answered operation on its wait for `on` (state `waiting`, stored with the wait).
+    pub(crate) async fn park(&self, op: Operation, on: Await) {
+        let Some(delivery) = self.delivery.get() else { return };
+        let id = op.id;
+        let wait = wait_for(&op, on);
+        if let Err(e) = delivery.park(op, wait).await {
+            tracing::debug!(operation = %id, error = %e, "wait not recorded (the operation had ended?)");
+        }
+    }
+
+    /// Takes off its wait the operation of `device` that waits for `on` with this CommandKey.
+    pub(crate) fn wake(&self, device: &DeviceId, command_key: &str, on: Await) -> Option<Woken> {
+        let delivery = self.delivery.get()?;
+        let key = command_key.trim();
+        let mut woken = delivery.wake_all(device, |w| w.correlator.0 == key && awaits(w) == Some(on));
+        woken.pop()
+    }
+
+    /// Takes off their waits the diagnostics operations of `device` (`8 DIAGNOSTICS COMPLETE`).
+    pub(crate) fn wake_diagnostics(&self, device: &DeviceId) -> Vec<Woken> {
+        let Some(delivery) = self.delivery.get() else { return Vec::new() };
+        delivery.wake_all(device, |w| {
+            w.correlator.0.starts_with(DIAGNOSTICS) && awaits(w) == Some(Await::DiagnosticsComplete)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unidm_models::{Action, OperationId};
+
+    #[test]
+    fn waits_carry_the_command_key_and_their_kind() {
+        let id = DeviceId::tr069("00D09E", Some("Box"), "S1").unwrap();
+        let op = Operation::new(OperationId(42), id, Action::Reboot, Default::default(), unidm_models::Timestamp(0));
+        let w = wait_for(&op, Await::Boot);
+        assert_eq!(w.correlator, Correlator::new("42"));
+        assert_eq!(awaits(&w), Some(Await::Boot));
+        assert!(w.waiting_for.contains("reboot"));
+        let d = wait_for(&op, Await::DiagnosticsComplete);
+        assert_eq!(d.correlator, Correlator::new("diag:42"));
+        assert_eq!(awaits(&d), Some(Await::DiagnosticsComplete));
+    }
+}
