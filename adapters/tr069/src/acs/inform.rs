@@ -80,7 +80,9 @@ impl Acs {
         let contact = Contact {
             state: PresenceState::Online,
             lifetime_s: record.periodic_inform_interval,
-            address: Some(slot.peer.to_string()),
+            // The CPE's IP: its source port changes with every TCP connection, and a new port
+            // must not make a periodic Inform look like a move.
+            address: Some(slot.peer.ip().to_string()),
             boot,
         };
         let (sm, tr) = (record.software_modules, record.traceroute);

@@ -255,10 +255,24 @@ impl Adapter for Tr069Adapter {
         let Some(delivery) = self.inner.delivery.get() else {
             return Err(OperationError::new(ErrorKind::Transport, "the ACS has not started"));
         };
-        let device = op.device.clone();
-        // Duplicates and operations parked before a restart stay as they are: nothing to send.
-        if delivery.submit(op).await? == Submitted::Queued && !self.inner.state().active.contains_key(&device) {
-            conn_req::connection_request(&self.inner, &device);
+        let (id, device) = (op.id, op.device.clone());
+        match delivery.submit(op).await? {
+            Submitted::Queued => {
+                if !self.inner.state().active.contains_key(&device) {
+                    conn_req::connection_request(&self.inner, &device);
+                }
+            }
+            // Parked before a restart (the engine handed it back with its wait): nothing is sent;
+            // it shows as waiting again (the engine resumed it as dispatched).
+            Submitted::Resumed(_) => {
+                let waiting_for = delivery.wait_of(id).map(|w| w.waiting_for);
+                if let (Some(h), Some(waiting_for)) = (self.inner.handle.get(), waiting_for) {
+                    if let Err(e) = h.operation_waiting(id, waiting_for, None).await {
+                        tracing::debug!(operation = %id, error = %e, "resumed wait not shown");
+                    }
+                }
+            }
+            Submitted::Duplicate => {}
         }
         Ok(())
     }
