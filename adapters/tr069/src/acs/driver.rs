@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use unidm_models::{Action, DeviceId, ErrorKind, OperationError, OperationId};
 
@@ -56,6 +56,11 @@ impl DeviceView for DeviceModelView<'_> {
 }
 
 impl Acs {
+    /// The engine clock's monotonic reading: what session timeouts and nonce ages measure.
+    pub(crate) fn monotonic(&self) -> Duration {
+        self.handle.get().map_or(Duration::ZERO, |h| h.monotonic())
+    }
+
     /// The settings of every session, built once.
     fn session_config(&self) -> &SessionConfig {
         self.session_config.get_or_init(|| SessionConfig {
@@ -69,7 +74,7 @@ impl Acs {
     fn new_slot(
         &self,
         peer: SocketAddr,
-        now: Instant,
+        now: Duration,
         user: Option<String>,
     ) -> (Arc<tokio::sync::Mutex<SessionSlot>>, String) {
         let key = super::secret::token();
@@ -106,7 +111,7 @@ impl Acs {
         body: &[u8],
         user: Option<String>,
     ) -> HttpReply {
-        let now = Instant::now();
+        let now = self.monotonic();
         let found = {
             let mut st = self.state();
             let by_cookie = cookie.filter(|k| st.sessions.contains_key(*k)).map(str::to_owned);
@@ -142,7 +147,7 @@ impl Acs {
     async fn run_post(
         self: &Arc<Self>,
         slot: &mut SessionSlot,
-        now: Instant,
+        now: Duration,
         body: &[u8],
         new_cookie: Option<String>,
     ) -> HttpReply {
@@ -179,7 +184,7 @@ impl Acs {
     /// Ends a session from the ACS side (error, refusal, timeout, superseded).
     async fn close(self: &Arc<Self>, slot: &mut SessionSlot) {
         if !slot.session.is_closed() {
-            let far = Instant::now() + slot.session.timeout() + Duration::from_secs(1);
+            let far = self.monotonic() + slot.session.timeout() + Duration::from_secs(1);
             slot.session.handle_timeout(far);
         }
         self.process_events(slot).await;
@@ -190,7 +195,7 @@ impl Acs {
     pub(crate) fn abort(self: &Arc<Self>, slot: &mut SessionSlot, why: &str) {
         slot.end_reason.get_or_insert_with(|| why.to_owned());
         if !slot.session.is_closed() {
-            let far = Instant::now() + slot.session.timeout() + Duration::from_secs(1);
+            let far = self.monotonic() + slot.session.timeout() + Duration::from_secs(1);
             slot.session.handle_timeout(far);
         }
         while let Some(event) = slot.session.poll_event() {
@@ -468,18 +473,18 @@ impl Acs {
     }
 }
 
-/// Closes sessions whose inactivity timeout passed, once a second, until the adapter stops.
-pub(crate) fn spawn_sweeper(acs: Arc<Acs>) {
+/// Closes sessions whose inactivity timeout passed, once a second of the engine's clock (a
+/// manual clock in tests drives it), until the adapter stops.
+pub(crate) fn spawn_sweeper(acs: Arc<Acs>, handle: unidm_core::AdapterHandle) {
     let mut stop = acs.stop.subscribe();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
-                _ = tick.tick() => {}
+                _ = handle.sleep(Duration::from_secs(1)) => {}
                 _ = stop.changed() => break,
             }
             let slots: Vec<_> = acs.state().sessions.values().cloned().collect();
-            let now = Instant::now();
+            let now = handle.monotonic();
             for slot in slots {
                 let Ok(mut slot) = slot.try_lock() else { continue };
                 if slot.session.poll_timeout().is_some_and(|t| now >= t) {

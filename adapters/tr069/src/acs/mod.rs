@@ -240,14 +240,14 @@ impl Adapter for Tr069Adapter {
         acs.state().load(records);
         let delivery = Arc::new(Delivery::new(handle.clone(), DeliveryConfig::default()));
         acs.delivery.set(delivery).map_err(|_| AdapterError("started twice".into()))?;
-        acs.handle.set(handle).map_err(|_| AdapterError("started twice".into()))?;
+        acs.handle.set(handle.clone()).map_err(|_| AdapterError("started twice".into()))?;
         let listener =
             tokio::net::TcpListener::bind(acs.config.listen).await.map_err(|e| AdapterError(e.to_string()))?;
         let addr = listener.local_addr().map_err(|e| AdapterError(e.to_string()))?;
         let _ = acs.local_addr.set(addr);
         tracing::info!(%addr, path = %acs.config.path, "CWMP ACS listening");
         http::spawn_server(acs.clone(), listener);
-        driver::spawn_sweeper(acs.clone());
+        driver::spawn_sweeper(acs.clone(), handle.clone());
         Ok(())
     }
 

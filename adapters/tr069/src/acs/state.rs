@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use unidm_models::{DeviceId, Operation, OperationId};
@@ -147,7 +147,7 @@ pub(crate) struct State {
     /// restart), as the credentials would otherwise go out with every Inform.
     pub credentials_given_up: HashSet<DeviceId>,
     /// Digest nonces issued to CPEs: when, and the highest nonce count accepted.
-    pub nonces: HashMap<String, (Instant, u32)>,
+    pub nonces: HashMap<String, (Duration, u32)>,
 }
 
 impl State {
