@@ -17,6 +17,7 @@ use unidm_models::{Action, DeviceId, ErrorKind, OperationError, OperationId};
 use super::conn_req::connection_request;
 use super::partial_paths::{self, Expansion, Step};
 use super::state::{DeviceRecord, InFlight, SessionSlot, Upkeep, UpkeepWork, Work, UPKEEP_UNANSWERED_LIMIT};
+use super::waits::Completion;
 use super::Acs;
 use crate::model::DataModel;
 use crate::ops::{self, DeviceView, Outcome, Phase};
@@ -210,9 +211,15 @@ impl Acs {
         while let Some(event) = slot.session.poll_event() {
             match event {
                 SessionEvent::Informed(inform) => self.on_inform(slot, *inform).await,
-                SessionEvent::CpeRequest(Rpc::TransferComplete(tc)) => self.on_transfer_complete(slot, tc).await,
+                SessionEvent::CpeRequest(Rpc::TransferComplete(tc)) => {
+                    if let Some(id) = &slot.device {
+                        self.complete(id, Completion::Transfer(tc)).await
+                    }
+                }
                 SessionEvent::CpeRequest(Rpc::DUStateChangeComplete(c)) => {
-                    self.on_du_state_change_complete(slot, c).await
+                    if let Some(id) = &slot.device {
+                        self.complete(id, Completion::DuStateChange(c)).await
+                    }
                 }
                 SessionEvent::CpeRequest(other) => tracing::debug!(method = other.name(), "CPE request answered"),
                 SessionEvent::Response { request, response } => self.on_response(slot, request, response).await,

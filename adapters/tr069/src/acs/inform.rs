@@ -1,6 +1,6 @@
 //! What an Inform means (TR-069 Amendment 6, A.3.3.1): the CPE's identity and what the ACS
 //! keeps about it ([`DeviceRecord`]), presence for the engine, the completions its events
-//! announce (`M Reboot`, `M ScheduleInform`, `8 DIAGNOSTICS COMPLETE`), value changes of
+//! announce (`M Reboot`, `M ScheduleInform`, `8 DIAGNOSTICS COMPLETE`: [`super::waits`]), value changes of
 //! observed parameters, and the upkeep a boot calls for.
 
 use std::sync::Arc;
@@ -9,9 +9,9 @@ use unidm_core::Contact;
 use unidm_models::{Device, DeviceId, PresenceState, Progress};
 
 use super::state::{DeviceRecord, SessionSlot};
+use super::waits::Completion;
 use super::Acs;
 use crate::model::{capabilities, json_of, DataModel, Facts};
-use crate::ops::Await;
 use crate::rpc::inform::{event_code, Inform};
 
 impl Acs {
@@ -127,11 +127,11 @@ impl Acs {
 
     async fn on_inform_events(self: &Arc<Self>, id: &DeviceId, inform: &Inform, record: &DeviceRecord) {
         for e in inform.events.iter().filter(|e| e.event_code == event_code::M_REBOOT) {
-            if let Some(w) = self.wake(id, &e.command_key, Await::Boot) {
-                self.finish(w.op.id, Ok(None)).await;
-            }
+            self.complete(id, Completion::Reboot(e.command_key.trim().to_owned())).await;
         }
-        self.on_scheduled_inform(id, inform).await;
+        for e in inform.events.iter().filter(|e| e.event_code == event_code::M_SCHEDULE_INFORM) {
+            self.complete(id, Completion::ScheduledInform(e.command_key.trim().to_owned())).await;
+        }
         if inform.has_event(event_code::VALUE_CHANGE) {
             if let Some(h) = self.handle.get() {
                 for p in &inform.parameter_list {
@@ -144,7 +144,7 @@ impl Acs {
             }
         }
         if inform.has_event(event_code::DIAGNOSTICS_COMPLETE) {
-            self.read_diagnostics_results(id).await;
+            self.complete(id, Completion::Diagnostics).await;
         }
         self.plan_upkeep(id, inform, record);
     }
@@ -152,9 +152,12 @@ impl Acs {
     /// Queues the results read of every diagnostics operation of `device` woken by
     /// `8 DIAGNOSTICS COMPLETE`. Its stored wait is cleared first, so that a restart before the
     /// results come runs the diagnostics again rather than waiting for an event that came.
-    async fn read_diagnostics_results(&self, id: &DeviceId) {
-        let (Some(h), Some(delivery)) = (self.handle.get(), self.delivery.get()) else { return };
-        for woken in self.wake_diagnostics(id) {
+    /// Answers how many were woken.
+    pub(crate) async fn read_diagnostics_results(&self, id: &DeviceId) -> usize {
+        let (Some(h), Some(delivery)) = (self.handle.get(), self.delivery.get()) else { return 0 };
+        let woken = self.wake_diagnostics(id);
+        let n = woken.len();
+        for woken in woken {
             let mut op = woken.op;
             let progress = Progress { percent: None, message: Some("reading the diagnostics results".into()) };
             if let Err(e) = h.operation_progress_with_state(op.id, progress, Vec::new()).await {
@@ -168,5 +171,6 @@ impl Acs {
                 self.finish(op_id, Err(e)).await;
             }
         }
+        n
     }
 }

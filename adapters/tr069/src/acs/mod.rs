@@ -166,6 +166,8 @@ pub(crate) struct Acs {
     handle: OnceLock<AdapterHandle>,
     /// User operations: queued, sent, parked on a wait (the engine's delivery layer).
     delivery: OnceLock<Arc<Delivery>>,
+    /// The engine clock's monotonic reading when the adapter started.
+    started: OnceLock<Duration>,
     state: Mutex<State>,
     local_addr: OnceLock<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -196,6 +198,7 @@ impl Tr069Adapter {
                 config,
                 handle: OnceLock::new(),
                 delivery: OnceLock::new(),
+                started: OnceLock::new(),
                 state: Mutex::new(State::default()),
                 local_addr: OnceLock::new(),
                 stop,
@@ -240,6 +243,7 @@ impl Adapter for Tr069Adapter {
         acs.state().load(records);
         let delivery = Arc::new(Delivery::new(handle.clone(), DeliveryConfig::default()));
         acs.delivery.set(delivery).map_err(|_| AdapterError("started twice".into()))?;
+        let _ = acs.started.set(handle.monotonic());
         acs.handle.set(handle.clone()).map_err(|_| AdapterError("started twice".into()))?;
         let listener =
             tokio::net::TcpListener::bind(acs.config.listen).await.map_err(|e| AdapterError(e.to_string()))?;
@@ -271,6 +275,9 @@ impl Adapter for Tr069Adapter {
                         tracing::debug!(operation = %id, error = %e, "resumed wait not shown");
                     }
                 }
+                // Its completion may have come between the ACS's start and the engine's
+                // handing it back.
+                self.inner.replay_unclaimed(&device).await;
             }
             Submitted::Duplicate => {}
         }

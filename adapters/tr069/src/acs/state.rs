@@ -134,6 +134,9 @@ pub(crate) struct State {
     /// Diagnostics operations woken by `8 DIAGNOSTICS COMPLETE`: their next request reads the
     /// results ([`Phase::Results`]).
     pub results_due: HashSet<OperationId>,
+    /// Completions that named no parked operation shortly after start, per device
+    /// ([`super::waits::Completion`]).
+    pub unclaimed: HashMap<DeviceId, Vec<super::waits::Completion>>,
     pub sessions: HashMap<String, Arc<tokio::sync::Mutex<SessionSlot>>>,
     /// Session key by TCP peer, for CPEs without cookies.
     pub by_peer: HashMap<SocketAddr, String>,

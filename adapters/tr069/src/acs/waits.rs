@@ -12,18 +12,47 @@
 //!
 //! The wait carries the [`Await`] as its step data, so a CommandKey arriving in the wrong kind
 //! of message wakes nothing. It is stored with the operation's `waiting` commit and handed back
-//! after a restart, so the request is not sent twice.
+//! after a restart, so the request is not sent twice. The ACS listens before the engine hands
+//! unfinished operations back, so a completion that finds no wait in the first minute after
+//! start is kept (a few per device) and replayed when an operation of that device is parked
+//! again; later, it is a duplicate or a stranger's and is only logged.
 //!
 //! [`Delivery`]: unidm_core::Delivery
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use unidm_core::{Correlator, Wait, Woken};
 use unidm_models::{DeviceId, Operation};
 
 use super::Acs;
 use crate::ops::{execute, Await};
+use crate::rpc::du_state_change_complete::DUStateChangeComplete;
+use crate::rpc::transfer_complete::TransferComplete;
 
 /// Correlator prefix of diagnostics waits.
 const DIAGNOSTICS: &str = "diag:";
+
+/// How long after start a completion that finds no wait is kept for replay.
+const CLAIM_WINDOW: Duration = Duration::from_secs(60);
+
+/// Most completions kept for replay per device.
+const MAX_UNCLAIMED: usize = 8;
+
+/// A CPE message that ends a wait.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Completion {
+    /// `M Reboot` with this CommandKey.
+    Reboot(String),
+    /// `M ScheduleInform` with this CommandKey.
+    ScheduledInform(String),
+    /// A TransferComplete.
+    Transfer(TransferComplete),
+    /// A DUStateChangeComplete.
+    DuStateChange(DUStateChangeComplete),
+    /// `8 DIAGNOSTICS COMPLETE`.
+    Diagnostics,
+}
 
 /// The wait of `op` for `on`.
 pub(crate) fn wait_for(op: &Operation, on: Await) -> Wait {
@@ -45,6 +74,48 @@ fn awaits(wait: &Wait) -> Option<Await> {
 }
 
 impl Acs {
+    /// Ends the operation `completion` names; keeps it for replay when none waits for it yet.
+    pub(crate) async fn complete(self: &Arc<Self>, device: &DeviceId, completion: Completion) {
+        let claimed = match &completion {
+            Completion::Reboot(key) => self.finish_woken(device, key, Await::Boot).await,
+            Completion::ScheduledInform(key) => self.finish_woken(device, key, Await::ScheduledInform).await,
+            Completion::Transfer(tc) => self.on_transfer_complete(device, tc).await,
+            Completion::DuStateChange(c) => self.on_du_state_change_complete(device, c).await,
+            Completion::Diagnostics => self.read_diagnostics_results(device).await > 0,
+        };
+        if !claimed {
+            self.keep_unclaimed(device, completion);
+        }
+    }
+
+    /// Succeeds the operation waiting for `on` with `key`; answers whether one waited.
+    async fn finish_woken(&self, device: &DeviceId, key: &str, on: Await) -> bool {
+        let Some(w) = self.wake(device, key, on) else { return false };
+        self.finish(w.op.id, Ok(None)).await;
+        true
+    }
+
+    fn keep_unclaimed(&self, device: &DeviceId, completion: Completion) {
+        let Some(started) = self.started.get() else { return };
+        if self.monotonic().saturating_sub(*started) >= CLAIM_WINDOW {
+            return;
+        }
+        let mut st = self.state();
+        let kept = st.unclaimed.entry(device.clone()).or_default();
+        if kept.len() < MAX_UNCLAIMED && !kept.contains(&completion) {
+            kept.push(completion);
+        }
+    }
+
+    /// Replays the completions of `device` that came before its operations were handed back.
+    pub(crate) async fn replay_unclaimed(self: &Arc<Self>, device: &DeviceId) {
+        let kept = self.state().unclaimed.remove(device).unwrap_or_default();
+        for completion in kept {
+            tracing::debug!(%device, ?completion, "replaying a completion that came before its operation");
+            self.complete(device, completion).await;
+        }
+    }
+
     /// Parks an answered operation on its wait for `on` (state `waiting`, stored with the wait).
     pub(crate) async fn park(&self, op: Operation, on: Await) {
         let Some(delivery) = self.delivery.get() else { return };
