@@ -10,7 +10,7 @@ use std::time::Duration;
 use acs::*;
 use unidm_core::{CreateOptions, Received, SqliteStore, Store};
 use unidm_models::{Action, DeviceId, Event, FirmwareUpdate, Operation, OperationId, OperationState};
-use unidm_testkit::{device_where, operation_end, operation_where, until};
+use unidm_testkit::{device_where, eventually, operation_end, operation_where, until};
 use unidm_tr069::sim::SimCpe;
 
 /// Long enough that the simulated CPE never comes back on its own: the test lets it come back
@@ -128,8 +128,13 @@ async fn periodic_informs_that_tell_nothing_new_write_nothing_and_emit_no_event(
     // A change still takes the full path: a new software version is stored and announced.
     cpe.set_local("Device.DeviceInfo.SoftwareVersion", "9.9.9");
     cpe.inform_now();
-    let d = device_where(&f.engine, &id, |d| d.identity.fw_version.as_deref() == Some("9.9.9")).await;
-    assert_eq!(stored(&f, &id).await.identity.fw_version, d.identity.fw_version);
+    device_where(&f.engine, &id, |d| d.identity.fw_version.as_deref() == Some("9.9.9")).await;
+    // The registry is updated before its commit is durable: poll the store.
+    let (f, id) = (&f, &id);
+    eventually("the new version to be stored", || async move {
+        (stored(f, id).await.identity.fw_version.as_deref() == Some("9.9.9")).then_some(())
+    })
+    .await;
     cpe.stop();
     f.engine.shutdown().await;
 }
