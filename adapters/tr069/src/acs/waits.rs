@@ -161,3 +161,47 @@ mod tests {
         assert_eq!(awaits(&d), Some(Await::DiagnosticsComplete));
     }
 }
+
+#[cfg(test)]
+mod replay_tests {
+    use std::sync::Arc;
+
+    use unidm_core::{Engine, SqliteStore};
+    use unidm_models::{Action, DeviceId, Operation, OperationId, Timestamp};
+
+    use super::*;
+    use crate::acs::{Tr069Adapter, Tr069Config};
+
+    /// The engine hands operations back after the ACS listens: an `M Reboot` that came in
+    /// between is kept and ends the operation once it is parked again.
+    #[tokio::test]
+    async fn a_completion_before_the_operation_is_handed_back_is_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Tr069Config { listen: ([127, 0, 0, 1], 0).into(), ..Tr069Config::default() };
+        let adapter = Arc::new(Tr069Adapter::new(config));
+        let engine = Engine::builder()
+            .store(SqliteStore::open(dir.path().join("u.db")).unwrap())
+            .adapter_arc(adapter.clone())
+            .manual_ticks()
+            .start()
+            .await
+            .unwrap();
+        let acs = adapter.inner.clone();
+        let device = DeviceId::tr069("00D09E", Some("Box"), "early").unwrap();
+        acs.complete(&device, Completion::Reboot("77".into())).await;
+        assert_eq!(acs.state().unclaimed.get(&device).map(Vec::len), Some(1), "kept for replay");
+
+        // What the engine hands back after a restart: the operation with its stored wait.
+        let mut op = Operation::new(OperationId(77), device.clone(), Action::Reboot, Default::default(), Timestamp(0));
+        let wait = wait_for(&op, Await::Boot);
+        op.adapter_state = Some(serde_json::to_vec(&wait).unwrap());
+        unidm_core::Adapter::submit(adapter.as_ref(), op).await.unwrap();
+        let delivery = acs.delivery.get().unwrap();
+        assert!(!delivery.holds(OperationId(77)), "the kept M Reboot ended the wait");
+        assert!(!acs.state().unclaimed.contains_key(&device));
+
+        // A completion for no operation at all stays a stranger: nothing is woken by it.
+        acs.complete(&device, Completion::Transfer(Default::default())).await;
+        engine.shutdown().await;
+    }
+}
