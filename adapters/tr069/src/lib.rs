@@ -19,8 +19,9 @@
 //!   to outcomes; [`model`]: data-model root detection and what parameters say about a device.
 //! - [`acs`]: the adapter itself, [`Tr069Adapter`] (`unidm_core::Adapter`): the axum HTTP
 //!   endpoint, sessions by cookie, CPE authentication, connection requests (title-case
-//!   headers), the file server, durable waits for TransferComplete / reboot / diagnostics,
-//!   unanswered requests counted as attempts, partial paths learned per CPE, the device
+//!   headers), the file server, the CPE messages that end durable waits (TransferComplete,
+//!   `M Reboot`, diagnostics; the waits, queues and attempts themselves are the engine's
+//!   `Delivery`), unanswered requests counted as attempts, partial paths learned per CPE, the device
 //!   snapshot read on contact, and secrets from the OS random source.
 //! - [`udp_cr`]: UDP connection requests (Annex G), signed with HMAC-SHA1.
 //! - [`digest`]: HTTP Digest (RFC 7616 / 2617, MD5, `qop=auth`) and Basic, both directions.

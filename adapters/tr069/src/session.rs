@@ -7,11 +7,12 @@
 //! the final 204). ACS requests are queued with [`AcsSession::enqueue`]; because the reply is
 //! chosen only when it is polled, a caller can react to an event (say a
 //! GetParameterNamesResponse) by queueing the next request before answering. Time comes in as
-//! `now`; [`AcsSession::poll_timeout`] says when [`AcsSession::handle_timeout`] is due. Nothing
+//! `now`, a monotonic reading from any fixed origin (the ACS passes the engine clock's, so a
+//! manual clock in tests drives session timeouts too); [`AcsSession::poll_timeout`] says when [`AcsSession::handle_timeout`] is due. Nothing
 //! here reads a clock or touches a socket.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use thiserror::Error;
 
@@ -149,7 +150,7 @@ pub struct AcsSession {
     use_version: Option<String>,
     device_id: Option<DeviceIdStruct>,
     timeout: Duration,
-    last_activity: Instant,
+    last_activity: Duration,
     hold_requests: bool,
     pending: VecDeque<Rpc>,
     in_flight: Option<(String, Rpc)>,
@@ -169,7 +170,7 @@ fn choose_version(supported: &str) -> Option<&'static str> {
 
 impl AcsSession {
     /// A session waiting for its Inform; `now` starts the inactivity timer.
-    pub fn new(config: SessionConfig, now: Instant) -> Self {
+    pub fn new(config: SessionConfig, now: Duration) -> Self {
         AcsSession {
             timeout: config.default_timeout,
             config,
@@ -219,12 +220,12 @@ impl AcsSession {
     }
 
     /// When [`AcsSession::handle_timeout`] must be called, if the session is open.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Duration> {
         (self.state != State::Closed).then(|| self.last_activity + self.timeout)
     }
 
     /// Closes the session if its inactivity timeout has expired at `now`.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: Duration) {
         if self.poll_timeout().is_some_and(|deadline| now >= deadline) {
             self.close();
         }
@@ -261,7 +262,7 @@ impl AcsSession {
 
     /// Takes one POST body received at `now`. Empty (or whitespace-only) means the CPE has
     /// nothing more to send.
-    pub fn handle_post(&mut self, now: Instant, body: &[u8]) -> Result<(), SessionError> {
+    pub fn handle_post(&mut self, now: Duration, body: &[u8]) -> Result<(), SessionError> {
         match self.state {
             State::Closed => return Err(SessionError::Closed),
             _ if self.due.is_some() => return Err(SessionError::ReplyPending),

@@ -63,10 +63,16 @@ async fn schedule_inform_succeeds_with_the_scheduled_inform() {
     cpe.stop();
 }
 
-async fn wait_running(f: &Fixture, op: unidm_models::OperationId) {
+/// Waits until the operation is parked on its wait for TransferComplete.
+async fn wait_transfer(f: &Fixture, op: unidm_models::OperationId) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while f.engine.operation(op).await.unwrap().state != OperationState::Running {
-        assert!(tokio::time::Instant::now() < deadline, "operation {op} running");
+    loop {
+        let shown = f.engine.operation(op).await.unwrap();
+        if shown.state == OperationState::Waiting {
+            assert_eq!(shown.waiting_for.as_deref(), Some("waiting for TransferComplete"));
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "operation {op} waiting, still {}", shown.state);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -92,7 +98,7 @@ async fn schedule_download_completes_and_cancel_transfer_stops_one() {
         .create_operation(&id, exec("ScheduleDownload", "Device.", Some(config(3600))), Default::default())
         .await
         .unwrap();
-    wait_running(&f, later.id).await;
+    wait_transfer(&f, later.id).await;
     let op = f.run(&id, exec("CancelTransfer", "Device.", Some(json!({"commandKey": later.id.0.to_string()})))).await;
     assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
     let cancelled = f.wait_op(later.id).await;

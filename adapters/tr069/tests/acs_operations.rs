@@ -217,7 +217,7 @@ async fn a_waiting_download_survives_an_acs_restart() {
         Action::Firmware(FirmwareUpdate { uri: "http://files.example/fw.bin".into(), version: None, name: None });
     let op = f.engine.create_operation(&id, action, unidm_core::CreateOptions::default()).await.unwrap();
     let deadline = tokio::time::Instant::now() + WAIT;
-    while f.engine.operation(op.id).await.unwrap().state != OperationState::Running {
+    while f.engine.operation(op.id).await.unwrap().state != OperationState::Waiting {
         assert!(tokio::time::Instant::now() < deadline, "download accepted");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -1,27 +1,26 @@
 //! Completions that arrive in a later session: TransferComplete for a Download, Upload or
 //! ScheduleDownload (TR-069 Amendment 6, A.3.3.2), DUStateChangeComplete for a ChangeDUState
-//! (CWMP 1.2, TR-157), both carrying the operation id as CommandKey, and the Inform with
-//! `M ScheduleInform` for a ScheduleInform (A.4.1.2). A CancelTransfer (A.4.1.9) the CPE
-//! accepted ends the transfer operation it names.
+//! (CWMP 1.2, TR-157), both carrying the operation id as CommandKey (their waits:
+//! [`super::waits`]). A CancelTransfer (A.4.1.9) the CPE accepted ends the transfer operation
+//! it names.
 
 use std::sync::Arc;
 
-use unidm_models::{Action, DeviceId, ErrorKind, OperationError, OperationId, SoftwareAction, SoftwareModule};
+use unidm_models::{Action, DeviceId, ErrorKind, OperationError, SoftwareAction, SoftwareModule};
 
-use super::state::SessionSlot;
 use super::Acs;
 use crate::ops::{self, execute, Await};
 use crate::rpc::du_state_change_complete::DUStateChangeComplete;
-use crate::rpc::inform::{event_code, Inform};
 use crate::rpc::transfer_complete::TransferComplete;
 use crate::rpc::Rpc;
 
 impl Acs {
-    pub(crate) async fn on_transfer_complete(self: &Arc<Self>, slot: &mut SessionSlot, tc: TransferComplete) {
-        let (Some(id), Ok(n)) = (slot.device.clone(), tc.command_key.trim().parse::<u64>()) else { return };
-        let Some(w) = self.take_waiting(OperationId(n), &id, Await::TransferComplete).await else {
+    /// Ends the transfer operation a TransferComplete names; answers whether one waited.
+    pub(crate) async fn on_transfer_complete(self: &Arc<Self>, id: &DeviceId, tc: &TransferComplete) -> bool {
+        let id = id.clone();
+        let Some(w) = self.wake(&id, &tc.command_key, Await::TransferComplete) else {
             tracing::info!(device = %id, command_key = %tc.command_key, "TransferComplete for no waiting operation");
-            return;
+            return false;
         };
         let ok = tc.fault.is_success();
         if let Action::Firmware(f) = &w.op.action {
@@ -44,18 +43,21 @@ impl Acs {
                 .with_code(tc.fault.fault_code.to_string()))
         };
         self.finish(w.op.id, result).await;
+        true
     }
 
+    /// Ends the ChangeDUState operation a DUStateChangeComplete names; answers whether one
+    /// waited.
     pub(crate) async fn on_du_state_change_complete(
         self: &Arc<Self>,
-        slot: &mut SessionSlot,
-        c: DUStateChangeComplete,
-    ) {
-        let key = c.command_key.as_deref().unwrap_or_default().trim().parse::<u64>();
-        let (Some(id), Ok(n)) = (slot.device.clone(), key) else { return };
-        let Some(w) = self.take_waiting(OperationId(n), &id, Await::DuStateChangeComplete).await else {
+        id: &DeviceId,
+        c: &DUStateChangeComplete,
+    ) -> bool {
+        let id = id.clone();
+        let key = c.command_key.as_deref().unwrap_or_default();
+        let Some(w) = self.wake(&id, key, Await::DuStateChangeComplete) else {
             tracing::info!(device = %id, command_key = ?c.command_key, "DUStateChangeComplete for no waiting operation");
-            return;
+            return false;
         };
         let outcome = ops::du_outcome(&c.results);
         if outcome.is_ok() {
@@ -87,6 +89,7 @@ impl Acs {
             }
         }
         self.finish(w.op.id, outcome.map(Some)).await;
+        true
     }
 }
 
@@ -96,33 +99,6 @@ impl Acs {
     pub(crate) fn upload_base(&self) -> Option<String> {
         self.config.files.as_ref().filter(|f| f.accept_uploads)?;
         self.local_addr.get().map(|a| format!("http://{a}{}", super::FILES_PREFIX))
-    }
-
-    /// Ends the ScheduleInform operations whose CommandKey arrived with `M ScheduleInform`.
-    pub(crate) async fn on_scheduled_inform(&self, id: &DeviceId, inform: &Inform) {
-        let keys: Vec<&str> = inform
-            .events
-            .iter()
-            .filter(|e| e.event_code == event_code::M_SCHEDULE_INFORM)
-            .map(|e| e.command_key.trim())
-            .collect();
-        if keys.is_empty() {
-            return;
-        }
-        let done: Vec<OperationId> = {
-            let st = self.state();
-            st.waiting
-                .values()
-                .filter(|w| w.op.device == *id && w.on == Await::ScheduledInform)
-                .filter(|w| keys.contains(&execute::schedule_inform_key(&w.op).as_str()))
-                .map(|w| w.op.id)
-                .collect()
-        };
-        for op in done {
-            if self.take_waiting(op, id, Await::ScheduledInform).await.is_some() {
-                self.finish(op, Ok(None)).await;
-            }
-        }
     }
 
     /// What a successful native request changes besides its own result: an accepted
@@ -137,10 +113,10 @@ impl Acs {
         else {
             return;
         };
-        if self.take_waiting(OperationId(target), id, Await::TransferComplete).await.is_some() {
+        if let Some(w) = self.wake(id, &target.to_string(), Await::TransferComplete) {
             let e = OperationError::new(ErrorKind::DeviceRefused, format!("transfer cancelled by operation {}", op.id))
                 .with_code("cancelled");
-            self.finish(OperationId(target), Err(e)).await;
+            self.finish(w.op.id, Err(e)).await;
         }
     }
 

@@ -10,18 +10,17 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use unidm_models::{Action, DeviceId, ErrorKind, OperationError, OperationId, Progress};
+use unidm_models::{Action, DeviceId, ErrorKind, OperationError, OperationId};
 
 use super::conn_req::connection_request;
 use super::partial_paths::{self, Expansion, Step};
-use super::state::{
-    device_key, wait_key, DeviceRecord, InFlight, SessionSlot, Upkeep, Waiting, Work, UPKEEP_UNANSWERED_LIMIT,
-};
+use super::state::{DeviceRecord, InFlight, SessionSlot, Upkeep, UpkeepWork, Work, UPKEEP_UNANSWERED_LIMIT};
+use super::waits::Completion;
 use super::Acs;
 use crate::model::DataModel;
-use crate::ops::{self, Await, DeviceView, Outcome};
+use crate::ops::{self, DeviceView, Outcome, Phase};
 use crate::rpc::Rpc;
 use crate::session::{AcsSession, Reply, SessionConfig, SessionError, SessionEvent};
 use crate::soap::{Limits, XsdType};
@@ -58,6 +57,11 @@ impl DeviceView for DeviceModelView<'_> {
 }
 
 impl Acs {
+    /// The engine clock's monotonic reading: what session timeouts and nonce ages measure.
+    pub(crate) fn monotonic(&self) -> Duration {
+        self.handle.get().map_or(Duration::ZERO, |h| h.monotonic())
+    }
+
     /// The settings of every session, built once.
     fn session_config(&self) -> &SessionConfig {
         self.session_config.get_or_init(|| SessionConfig {
@@ -71,7 +75,7 @@ impl Acs {
     fn new_slot(
         &self,
         peer: SocketAddr,
-        now: Instant,
+        now: Duration,
         user: Option<String>,
     ) -> (Arc<tokio::sync::Mutex<SessionSlot>>, String) {
         let key = super::secret::token();
@@ -108,7 +112,7 @@ impl Acs {
         body: &[u8],
         user: Option<String>,
     ) -> HttpReply {
-        let now = Instant::now();
+        let now = self.monotonic();
         let found = {
             let mut st = self.state();
             let by_cookie = cookie.filter(|k| st.sessions.contains_key(*k)).map(str::to_owned);
@@ -144,7 +148,7 @@ impl Acs {
     async fn run_post(
         self: &Arc<Self>,
         slot: &mut SessionSlot,
-        now: Instant,
+        now: Duration,
         body: &[u8],
         new_cookie: Option<String>,
     ) -> HttpReply {
@@ -181,7 +185,7 @@ impl Acs {
     /// Ends a session from the ACS side (error, refusal, timeout, superseded).
     async fn close(self: &Arc<Self>, slot: &mut SessionSlot) {
         if !slot.session.is_closed() {
-            let far = Instant::now() + slot.session.timeout() + Duration::from_secs(1);
+            let far = self.monotonic() + slot.session.timeout() + Duration::from_secs(1);
             slot.session.handle_timeout(far);
         }
         self.process_events(slot).await;
@@ -192,7 +196,7 @@ impl Acs {
     pub(crate) fn abort(self: &Arc<Self>, slot: &mut SessionSlot, why: &str) {
         slot.end_reason.get_or_insert_with(|| why.to_owned());
         if !slot.session.is_closed() {
-            let far = Instant::now() + slot.session.timeout() + Duration::from_secs(1);
+            let far = self.monotonic() + slot.session.timeout() + Duration::from_secs(1);
             slot.session.handle_timeout(far);
         }
         while let Some(event) = slot.session.poll_event() {
@@ -207,9 +211,15 @@ impl Acs {
         while let Some(event) = slot.session.poll_event() {
             match event {
                 SessionEvent::Informed(inform) => self.on_inform(slot, *inform).await,
-                SessionEvent::CpeRequest(Rpc::TransferComplete(tc)) => self.on_transfer_complete(slot, tc).await,
+                SessionEvent::CpeRequest(Rpc::TransferComplete(tc)) => {
+                    if let Some(id) = &slot.device {
+                        self.complete(id, Completion::Transfer(tc)).await
+                    }
+                }
                 SessionEvent::CpeRequest(Rpc::DUStateChangeComplete(c)) => {
-                    self.on_du_state_change_complete(slot, c).await
+                    if let Some(id) = &slot.device {
+                        self.complete(id, Completion::DuStateChange(c)).await
+                    }
                 }
                 SessionEvent::CpeRequest(other) => tracing::debug!(method = other.name(), "CPE request answered"),
                 SessionEvent::Response { request, response } => self.on_response(slot, request, response).await,
@@ -233,15 +243,17 @@ impl Acs {
                     self.on_unanswered(&d, flight, &request, why)
                 }
                 // Queued in the session but never sent: not an attempt, the next session sends it.
-                None => self.state().queues.entry(d).or_default().push_front(flight.work),
+                None => self.put_back(&d, flight.work),
             }
         }
         let pending = {
             let mut st = self.state();
             st.remove_session(&slot.key, slot.peer, slot.device.as_ref());
-            let waiting =
-                |d: &&DeviceId| !st.active.contains_key(*d) && st.queues.get(*d).is_some_and(|q| !q.is_empty());
-            slot.device.as_ref().filter(waiting).cloned()
+            let queued = |d: &DeviceId| {
+                st.upkeep.get(d).is_some_and(|q| !q.is_empty())
+                    || self.delivery.get().is_some_and(|del| del.has_queued(d))
+            };
+            slot.device.as_ref().filter(|d| !st.active.contains_key(*d) && queued(d)).cloned()
         };
         // Work is left (or arrived after the last request of the session): ask for a new session.
         if let Some(d) = pending {
@@ -259,17 +271,19 @@ impl Acs {
         }
         match flight.work {
             Work::Op { op, .. } => {
-                tracing::info!(%device, operation = %op.id, %message, "request unanswered; attempt failed");
                 let (acs, device) = (self.clone(), device.clone());
+                self.state().results_due.remove(&op.id);
                 tokio::spawn(async move {
                     if let Action::Firmware(_) = &op.action {
                         // The snapshot said downloading; a retry moves it on from failed.
                         acs.report_firmware(&device, |_| super::firmware::failed(&message, None)).await;
                     }
-                    acs.finish(op.id, Err(OperationError::new(ErrorKind::Timeout, message))).await;
+                    if let Some(delivery) = acs.delivery.get() {
+                        delivery.unanswered(op.id, OperationError::new(ErrorKind::Timeout, message)).await;
+                    }
                 });
             }
-            Work::Upkeep { task, unanswered } => {
+            Work::Upkeep(UpkeepWork { task, unanswered }) => {
                 let unanswered = unanswered.saturating_add(1);
                 if unanswered >= UPKEEP_UNANSWERED_LIMIT {
                     tracing::warn!(%device, ?task, %message, tries = unanswered, "ACS upkeep request dropped");
@@ -278,8 +292,8 @@ impl Acs {
                     }
                 } else {
                     tracing::info!(%device, ?task, %message, tries = unanswered, "ACS upkeep request unanswered");
-                    let retry = Work::Upkeep { task, unanswered };
-                    self.state().queues.entry(device.clone()).or_default().push_back(retry);
+                    let retry = UpkeepWork { task, unanswered };
+                    self.state().upkeep.entry(device.clone()).or_default().push_back(retry);
                 }
             }
         }
@@ -312,12 +326,20 @@ impl Acs {
     async fn send_next_queued(self: &Arc<Self>, slot: &mut SessionSlot) {
         let Some(device) = slot.device.clone() else { return };
         let upload_base = self.upload_base();
+        let Some(delivery) = self.delivery.get() else { return };
         while slot.sent.is_none() && !slot.session.is_closed() {
             let (work, planned, expand) = {
                 let mut st = self.state();
-                let Some(queue) = st.queues.get_mut(&device) else { return };
-                let next = queue.iter().position(|w| matches!(w, Work::Op { .. })).unwrap_or(0);
-                let Some(work) = queue.remove(next) else { return };
+                let work = match delivery.next(&device) {
+                    Some(op) => {
+                        let phase = if st.results_due.contains(&op.id) { Phase::Results } else { Phase::Start };
+                        Work::Op { op: Box::new(op), phase }
+                    }
+                    None => match st.upkeep.get_mut(&device).and_then(|q| q.pop_front()) {
+                        Some(upkeep) => Work::Upkeep(upkeep),
+                        None => return,
+                    },
+                };
                 let record = st.devices.get(&device);
                 let expand = record.is_some_and(|r| r.expand_partial_paths);
                 let view = DeviceModelView {
@@ -327,7 +349,7 @@ impl Acs {
                 };
                 let planned = match &work {
                     Work::Op { op, phase } => ops::plan(op, *phase, &view),
-                    Work::Upkeep { task, .. } => Ok(super::upkeep::request(task, view.model)),
+                    Work::Upkeep(u) => Ok(super::upkeep::request(&u.task, view.model)),
                 };
                 (work, planned, expand)
             };
@@ -357,9 +379,24 @@ impl Acs {
         }
     }
 
+    /// Puts work taken for a session but not sent back at the head of its queue.
+    fn put_back(&self, device: &DeviceId, work: Work) {
+        match work {
+            Work::Op { op, .. } => {
+                if let Some(delivery) = self.delivery.get() {
+                    delivery.requeue(op.id);
+                }
+            }
+            Work::Upkeep(u) => self.state().upkeep.entry(device.clone()).or_default().push_front(u),
+        }
+    }
+
     /// Reports an operation's end and forgets it.
     pub(crate) async fn finish(&self, id: OperationId, result: Result<Option<serde_json::Value>, OperationError>) {
-        self.state().known.remove(&id);
+        if let Some(delivery) = self.delivery.get() {
+            delivery.forget(id);
+        }
+        self.state().results_due.remove(&id);
         let Some(h) = self.handle.get() else { return };
         let r = match result {
             Ok(v) => h.operation_succeeded(id, v).await,
@@ -370,9 +407,10 @@ impl Acs {
         }
     }
 
+    /// Stores the ACS's record of a device in the device's row.
     pub(crate) async fn persist_device(&self, id: &DeviceId, rec: &DeviceRecord) {
         if let (Some(h), Ok(bytes)) = (self.handle.get(), serde_json::to_vec(rec)) {
-            if let Err(e) = h.put_state(&device_key(id), bytes).await {
+            if let Err(e) = h.set_device_record(id, Some(bytes)).await {
                 tracing::warn!(device = %id, error = %e, "could not store TR-069 device record");
             }
         }
@@ -401,7 +439,7 @@ impl Acs {
                 if let Some(rec) = self.note_partial_paths(&id) {
                     self.persist_device(&id, &rec).await;
                 }
-                self.state().queues.entry(id).or_default().push_front(flight.work);
+                self.put_back(&id, flight.work);
                 return;
             }
         }
@@ -410,7 +448,7 @@ impl Acs {
                 let outcome = ops::on_response(&op, &request, &response);
                 self.apply_outcome(&id, *op, &response, outcome).await;
             }
-            Work::Upkeep { task, .. } => self.on_upkeep_response(&id, task, response).await,
+            Work::Upkeep(u) => self.on_upkeep_response(&id, u.task, response).await,
         }
     }
 
@@ -437,47 +475,23 @@ impl Acs {
                 }
                 self.finish(op.id, Err(e)).await
             }
-            Outcome::Await(on) => {
-                let message = match on {
-                    Await::Boot => "waiting for the CPE to reboot",
-                    Await::TransferComplete => "transferring",
-                    Await::ScheduledInform => "waiting for the scheduled Inform",
-                    Await::DiagnosticsComplete => "diagnostics running",
-                    Await::DuStateChangeComplete => "changing deployment units",
-                };
-                let w = Waiting { op, on };
-                let op_id = w.op.id;
-                let bytes = serde_json::to_vec(&w).ok();
-                self.state().waiting.insert(op_id, w);
-                if let Some(h) = self.handle.get() {
-                    if let Some(bytes) = bytes {
-                        if let Err(e) = h.put_state(&wait_key(op_id), bytes).await {
-                            // Without it a restart would send the request again.
-                            tracing::warn!(operation = %op_id, error = %e, "wait not stored");
-                        }
-                    }
-                    let progress = Progress { percent: None, message: Some(message.into()) };
-                    if let Err(e) = h.operation_progress(op_id, progress).await {
-                        tracing::debug!(operation = %op_id, error = %e, "progress not recorded");
-                    }
-                }
-            }
+            Outcome::Await(on) => self.park(op, on).await,
         }
     }
 }
 
-/// Closes sessions whose inactivity timeout passed, once a second, until the adapter stops.
-pub(crate) fn spawn_sweeper(acs: Arc<Acs>) {
+/// Closes sessions whose inactivity timeout passed, once a second of the engine's clock (a
+/// manual clock in tests drives it), until the adapter stops.
+pub(crate) fn spawn_sweeper(acs: Arc<Acs>, handle: unidm_core::AdapterHandle) {
     let mut stop = acs.stop.subscribe();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
-                _ = tick.tick() => {}
+                _ = handle.sleep(Duration::from_secs(1)) => {}
                 _ = stop.changed() => break,
             }
             let slots: Vec<_> = acs.state().sessions.values().cloned().collect();
-            let now = Instant::now();
+            let now = handle.monotonic();
             for slot in slots {
                 let Ok(mut slot) = slot.try_lock() else { continue };
                 if slot.session.poll_timeout().is_some_and(|t| now >= t) {

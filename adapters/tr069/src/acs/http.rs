@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
@@ -152,7 +152,7 @@ fn authenticate(acs: &Acs, headers: &HeaderMap) -> Result<Option<String>, Respon
             }
         }
         CpeAuth::Digest { users } => {
-            let now = Instant::now();
+            let now = acs.monotonic();
             if let Some(a) = given.and_then(DigestAuthorization::parse) {
                 let valid = a.realm == acs.config.realm && users.get(&a.username).is_some_and(|p| a.verify(p, "POST"));
                 // Each nonce count is accepted once (RFC 7616 §3.4: replay protection); without
@@ -160,7 +160,7 @@ fn authenticate(acs: &Acs, headers: &HeaderMap) -> Result<Option<String>, Respon
                 let nc = a.nc.as_deref().and_then(|n| u32::from_str_radix(n, 16).ok()).unwrap_or(0);
                 let fresh = valid && {
                     let mut st = acs.state();
-                    st.nonces.retain(|_, (t, _)| now.duration_since(*t) < NONCE_LIFETIME);
+                    st.nonces.retain(|_, (t, _)| now.saturating_sub(*t) < NONCE_LIFETIME);
                     match st.nonces.get_mut(&a.nonce) {
                         Some((_, last)) if a.qop.is_none() || nc > *last => {
                             *last = if a.qop.is_none() { u32::MAX } else { nc };

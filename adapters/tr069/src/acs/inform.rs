@@ -1,17 +1,17 @@
 //! What an Inform means (TR-069 Amendment 6, A.3.3.1): the CPE's identity and what the ACS
 //! keeps about it ([`DeviceRecord`]), presence for the engine, the completions its events
-//! announce (`M Reboot`, `M ScheduleInform`, `8 DIAGNOSTICS COMPLETE`), value changes of
+//! announce (`M Reboot`, `M ScheduleInform`, `8 DIAGNOSTICS COMPLETE`: [`super::waits`]), value changes of
 //! observed parameters, and the upkeep a boot calls for.
 
 use std::sync::Arc;
 
 use unidm_core::Contact;
-use unidm_models::{DeviceId, OperationId, PresenceState};
+use unidm_models::{Device, DeviceId, PresenceState, Progress};
 
-use super::state::{wait_key, DeviceRecord, SessionSlot, Waiting, Work};
+use super::state::{DeviceRecord, SessionSlot};
+use super::waits::Completion;
 use super::Acs;
 use crate::model::{capabilities, json_of, DataModel, Facts};
-use crate::ops::{Await, Phase};
 use crate::rpc::inform::{event_code, Inform};
 
 impl Acs {
@@ -76,29 +76,49 @@ impl Acs {
             }
         }
         slot.device = Some(id.clone());
-        if changed {
-            self.persist_device(&id, &record).await;
-        }
         let boot = bootstrap || inform.has_event(event_code::BOOT);
         let contact = Contact {
             state: PresenceState::Online,
             lifetime_s: record.periodic_inform_interval,
-            address: Some(slot.peer.to_string()),
+            // The CPE's IP: its source port changes with every TCP connection, and a new port
+            // must not make a periodic Inform look like a move.
+            address: Some(slot.peer.ip().to_string()),
             boot,
         };
-        let (oui, pc, serial, man) =
-            (d.oui.clone(), d.product_class.clone(), d.serial_number.clone(), d.manufacturer.clone());
         let (sm, tr) = (record.software_modules, record.traceroute);
-        let r = h
-            .device_contact(&id, contact, |dev| {
-                dev.identity.oui = Some(oui);
-                dev.identity.product_class = Some(pc).filter(|p| !p.is_empty());
-                dev.identity.serial = Some(serial);
-                dev.identity.manufacturer = Some(man).filter(|m| !m.is_empty());
-                facts.apply(dev);
-                dev.capabilities = Some(capabilities(sm, tr));
-            })
-            .await;
+        let update = |dev: &mut Device| {
+            dev.identity.oui = Some(d.oui.clone());
+            dev.identity.product_class = Some(d.product_class.clone()).filter(|p| !p.is_empty());
+            dev.identity.serial = Some(d.serial_number.clone());
+            dev.identity.manufacturer = Some(d.manufacturer.clone()).filter(|m| !m.is_empty());
+            facts.apply(dev);
+            dev.capabilities = Some(capabilities(sm, tr));
+        };
+        // A periodic Inform that tells nothing new (the usual case) only moves last-seen: no
+        // write, no event. First contact, a boot, a value change or a changed fact take the
+        // full contact path (rules, `DeviceUpdated`); `device_seen` itself takes it when the
+        // address or the inform interval changed.
+        let quiet = !changed
+            && !boot
+            && !inform.has_event(event_code::VALUE_CHANGE)
+            && h.device(&id).is_some_and(|known| {
+                let mut after = known.clone();
+                update(&mut after);
+                after == known
+            });
+        let r = if quiet {
+            h.device_seen(&id, contact).await.map(drop)
+        } else if changed {
+            match serde_json::to_vec(&record) {
+                Ok(bytes) => h.device_contact_with_record(&id, contact, bytes, update).await.map(drop),
+                Err(e) => {
+                    tracing::warn!(device = %id, error = %e, "TR-069 device record not encodable");
+                    h.device_contact(&id, contact, update).await.map(drop)
+                }
+            }
+        } else {
+            h.device_contact(&id, contact, update).await.map(drop)
+        };
         if let Err(e) = r {
             tracing::warn!(device = %id, error = %e, "device contact not recorded");
         }
@@ -107,12 +127,11 @@ impl Acs {
 
     async fn on_inform_events(self: &Arc<Self>, id: &DeviceId, inform: &Inform, record: &DeviceRecord) {
         for e in inform.events.iter().filter(|e| e.event_code == event_code::M_REBOOT) {
-            let Ok(n) = e.command_key.trim().parse::<u64>() else { continue };
-            if self.take_waiting(OperationId(n), id, Await::Boot).await.is_some() {
-                self.finish(OperationId(n), Ok(None)).await;
-            }
+            self.complete(id, Completion::Reboot(e.command_key.trim().to_owned())).await;
         }
-        self.on_scheduled_inform(id, inform).await;
+        for e in inform.events.iter().filter(|e| e.event_code == event_code::M_SCHEDULE_INFORM) {
+            self.complete(id, Completion::ScheduledInform(e.command_key.trim().to_owned())).await;
+        }
         if inform.has_event(event_code::VALUE_CHANGE) {
             if let Some(h) = self.handle.get() {
                 for p in &inform.parameter_list {
@@ -125,43 +144,33 @@ impl Acs {
             }
         }
         if inform.has_event(event_code::DIAGNOSTICS_COMPLETE) {
-            let done: Vec<OperationId> = {
-                let st = self.state();
-                st.waiting
-                    .values()
-                    .filter(|w| w.op.device == *id && w.on == Await::DiagnosticsComplete)
-                    .map(|w| w.op.id)
-                    .collect()
-            };
-            for op_id in done {
-                if let Some(w) = self.take_waiting(op_id, id, Await::DiagnosticsComplete).await {
-                    let mut st = self.state();
-                    st.queues
-                        .entry(id.clone())
-                        .or_default()
-                        .push_front(Work::Op { op: Box::new(w.op), phase: Phase::Results });
-                }
-            }
+            self.complete(id, Completion::Diagnostics).await;
         }
         self.plan_upkeep(id, inform, record);
     }
 
-    /// Removes a waiting operation of `device` waiting for `on`, and its stored copy.
-    pub(crate) async fn take_waiting(&self, op: OperationId, device: &DeviceId, on: Await) -> Option<Waiting> {
-        let w = {
-            let mut st = self.state();
-            match st.waiting.get(&op) {
-                Some(w) if w.op.device == *device && w.on == on => st.waiting.remove(&op),
-                _ => None,
+    /// Queues the results read of every diagnostics operation of `device` woken by
+    /// `8 DIAGNOSTICS COMPLETE`. Its stored wait is cleared first, so that a restart before the
+    /// results come runs the diagnostics again rather than waiting for an event that came.
+    /// Answers how many were woken.
+    pub(crate) async fn read_diagnostics_results(&self, id: &DeviceId) -> usize {
+        let (Some(h), Some(delivery)) = (self.handle.get(), self.delivery.get()) else { return 0 };
+        let woken = self.wake_diagnostics(id);
+        let n = woken.len();
+        for woken in woken {
+            let mut op = woken.op;
+            let progress = Progress { percent: None, message: Some("reading the diagnostics results".into()) };
+            if let Err(e) = h.operation_progress_with_state(op.id, progress, Vec::new()).await {
+                tracing::debug!(operation = %op.id, error = %e, "diagnostics operation had ended");
+                continue;
             }
-        }?;
-        if let Some(h) = self.handle.get() {
-            if let Err(e) = h.delete_state(&wait_key(op)).await {
-                // Harmless but worth knowing: after a restart the operation is handed back and
-                // would wait again for an event that already came.
-                tracing::warn!(operation = %op, error = %e, "stored wait not removed");
+            op.adapter_state = None;
+            self.state().results_due.insert(op.id);
+            let op_id = op.id;
+            if let Err(e) = delivery.submit(op).await {
+                self.finish(op_id, Err(e)).await;
             }
         }
-        Some(w)
+        n
     }
 }

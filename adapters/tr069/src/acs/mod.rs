@@ -5,13 +5,32 @@
 //! Start it by handing [`Tr069Adapter`] to the engine; [`Tr069Adapter::local_addr`] tells
 //! where it listens once the engine has started it.
 //!
+//! What is the engine's and what is the ACS's:
+//! - The engine's [`Delivery`] carries user operations: the per-device queue, duplicate
+//!   suppression (an id submitted twice, an operation handed back after a restart), the
+//!   request sent and not yet answered, and the durable waits. The ACS takes the next operation
+//!   with [`Delivery::next`] when a session has room, gives back one queued in a session but
+//!   never sent ([`Delivery::requeue`]), reports one left unanswered as a failed attempt
+//!   ([`Delivery::unanswered`]) and parks one the CPE accepted on a wait keyed by the CommandKey
+//!   it will send back ([`Delivery::park`], see `waits`). `cancel` forgets it there.
+//! - The device record (data model, connection-request URL and credentials, observed paths,
+//!   partial-path learning) lives in the device's own row: `device_contact_with_record` when an
+//!   Inform changed it, `set_device_record` otherwise, `device_records` at start.
+//! - A periodic Inform that tells nothing new goes through `device_seen` (no write, no event).
+//! - Session timeouts, the session sweeper and Digest nonce ages run on the engine clock
+//!   (`AdapterHandle::monotonic`, `sleep`).
+//! - What stays the ACS's is protocol: sessions and their one request at a time, planning RPCs
+//!   from operations ([`crate::ops`]), connection requests, the ACS's own upkeep requests
+//!   (credentials, snapshot, discovery, topology; tried three times per device, always after
+//!   user operations), partial-path expansion, and which CPE message ends which wait.
+//!
 //! Behaviour worth knowing:
 //! - A session is keyed by the cookie `session` set with the InformResponse, falling back to
 //!   the TCP connection for CPEs that ignore cookies (dropped once the CPE returns the cookie).
 //!   With [`Tr069Config::user_devices`] a user's credentials only open sessions for its own
 //!   device. A new Inform from a device that still has a session ends the old one.
-//! - Operations for a device wait in a queue until its next session; each session carries one
-//!   request at a time, user operations before the ACS's own upkeep. Submitting an operation
+//! - Operations for a device wait in the delivery's queue until its next session; each session
+//!   carries one request at a time, user operations before the ACS's own upkeep. Submitting an operation
 //!   for a device that has no session sends a connection request: HTTP GET to its
 //!   `ConnectionRequestURL` with Digest (Basic when the CPE asks for it), header names in
 //!   canonical title case (`Authorization: Digest ...`: some CPE agents match those bytes),
@@ -22,7 +41,7 @@
 //! - A request the CPE never answers (the session timed out after
 //!   [`Tr069Config::session_timeout`], broke, or a new Inform superseded it) is a failed
 //!   attempt of the operation that sent it: `operation_failed` with
-//!   [`ErrorKind::Timeout`](unidm_models::ErrorKind::Timeout) naming the RPC; the engine retries
+//!   [`ErrorKind::Timeout`] naming the RPC; the engine retries
 //!   it per its retry policy and fails it after its attempts, and the queue moves on. A request
 //!   queued in a session but never sent is not an attempt (it goes to the next session). The
 //!   ACS's own upkeep requests are tried three times per device, then dropped with a warning.
@@ -30,14 +49,16 @@
 //!   unanswered, a GetParameterValues naming a partial path, every later partial-path read of
 //!   that CPE (a user's `native` read, refresh, diagnostics results, topology) lists the path
 //!   with GetParameterNames (NextLevel false) and reads the full names; the device record
-//!   (`put_state`) remembers it across restarts.
+//!   remembers it across restarts.
 //! - Bodies may be gzip / deflate encoded; more than [`Tr069Config::max_sessions`] open
 //!   sessions get 503 with `Retry-After: 60`.
 //! - Reboot succeeds when the CPE comes back with `1 BOOT` + `M Reboot` carrying the
 //!   operation id as CommandKey; firmware when the TransferComplete with that CommandKey
 //!   reports FaultCode 0 (or at once on DownloadResponse Status 0); ping when the results
-//!   read after `8 DIAGNOSTICS COMPLETE` show `Complete`. Operations waiting for such a later
-//!   event are stored with `put_state`, so a restart of unidm does not send them twice.
+//!   read after `8 DIAGNOSTICS COMPLETE` show `Complete`. An operation waiting for such a later
+//!   event shows state `waiting` with `waitingFor` ("waiting for TransferComplete", ...); its
+//!   wait is stored with that commit, so after a restart of unidm it waits again and its
+//!   request is not sent twice.
 //! - The firmware snapshot moves only through `FirmwareStatus::advance`: Download sent ->
 //!   downloading; DownloadResponse Status 0 or TransferComplete FaultCode 0 -> downloaded ->
 //!   updating -> succeeded (with the version asked for, else the one the CPE reports); a fault
@@ -45,18 +66,24 @@
 //!   snapshot kept.
 //! - On `0 BOOTSTRAP` (or when none are known) the ACS sets fresh connection-request
 //!   credentials with SetParameterValues of `ManagementServer.ConnectionRequestUsername` /
-//!   `Password` and keeps them with `put_state`. After a boot (or on first contact since the
+//!   `Password` and keeps them in the device record. After a boot (or on first contact since the
 //!   adapter started) it reads the device snapshot (one GetParameterValues of full names:
 //!   `DeviceInfo.` identity, `MemoryStatus`, firmware version, an IP address; on a fault once
 //!   more with the names every CPE has), probes the root's first level (software modules
 //!   present?) and reads `ManagementServer.ManageableDevice.` for the devices behind a
-//!   gateway (`set_children`). A periodic Inform with nothing new costs no request.
+//!   gateway (`set_children`). A periodic Inform with nothing new costs no request and no
+//!   write.
 //! - Session cookies, Digest nonces, cnonces, UDP connection-request ids and the
 //!   connection-request credentials set on CPEs come from the OS random source (`getrandom`).
 //! - Optional file server ([`Tr069Config::files`]): firmware images with single byte ranges,
 //!   and the target of Upload (PUT / POST).
 //!
 //! [`AcsSession`]: crate::session::AcsSession
+//! [`Delivery`]: unidm_core::Delivery
+//! [`Delivery::next`]: unidm_core::Delivery::next
+//! [`Delivery::requeue`]: unidm_core::Delivery::requeue
+//! [`Delivery::unanswered`]: unidm_core::Delivery::unanswered
+//! [`Delivery::park`]: unidm_core::Delivery::park
 
 mod completion;
 mod conn_req;
@@ -70,6 +97,7 @@ mod secret;
 mod snapshot;
 mod state;
 mod upkeep;
+mod waits;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -77,11 +105,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use unidm_core::{Adapter, AdapterError, AdapterHandle};
-use unidm_models::{Operation, OperationError, OperationId, Protocol};
+use unidm_core::{Adapter, AdapterError, AdapterHandle, Delivery, DeliveryConfig, Submitted};
+use unidm_models::{ErrorKind, Operation, OperationError, OperationId, Protocol};
 
 pub use files::{FileServerConfig, FILES_PREFIX};
-use state::{State, Work};
+use state::State;
 
 /// How the ACS authenticates CPEs (TR-069 Amendment 6, 3.4.4).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -163,6 +191,10 @@ impl Default for Tr069Config {
 pub(crate) struct Acs {
     config: Tr069Config,
     handle: OnceLock<AdapterHandle>,
+    /// User operations: queued, sent, parked on a wait (the engine's delivery layer).
+    delivery: OnceLock<Arc<Delivery>>,
+    /// The engine clock's monotonic reading when the adapter started.
+    started: OnceLock<Duration>,
     state: Mutex<State>,
     local_addr: OnceLock<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -192,6 +224,8 @@ impl Tr069Adapter {
             inner: Arc::new(Acs {
                 config,
                 handle: OnceLock::new(),
+                delivery: OnceLock::new(),
+                started: OnceLock::new(),
                 state: Mutex::new(State::default()),
                 local_addr: OnceLock::new(),
                 stop,
@@ -232,52 +266,56 @@ impl Adapter for Tr069Adapter {
 
     async fn start(&self, handle: AdapterHandle) -> Result<(), AdapterError> {
         let acs = &self.inner;
-        let stored = handle.load_state().await.map_err(|e| AdapterError(e.to_string()))?;
-        acs.state().load(stored);
-        acs.handle.set(handle).map_err(|_| AdapterError("started twice".into()))?;
+        let records = handle.device_records().await.map_err(|e| AdapterError(e.to_string()))?;
+        acs.state().load(records);
+        let delivery = Arc::new(Delivery::new(handle.clone(), DeliveryConfig::default()));
+        acs.delivery.set(delivery).map_err(|_| AdapterError("started twice".into()))?;
+        let _ = acs.started.set(handle.monotonic());
+        acs.handle.set(handle.clone()).map_err(|_| AdapterError("started twice".into()))?;
         let listener =
             tokio::net::TcpListener::bind(acs.config.listen).await.map_err(|e| AdapterError(e.to_string()))?;
         let addr = listener.local_addr().map_err(|e| AdapterError(e.to_string()))?;
         let _ = acs.local_addr.set(addr);
         tracing::info!(%addr, path = %acs.config.path, "CWMP ACS listening");
         http::spawn_server(acs.clone(), listener);
-        driver::spawn_sweeper(acs.clone());
+        driver::spawn_sweeper(acs.clone(), handle.clone());
         Ok(())
     }
 
     async fn submit(&self, op: Operation) -> Result<(), OperationError> {
-        let device = op.device.clone();
-        let wake = {
-            let mut st = self.inner.state();
-            if !st.known.insert(op.id) || st.waiting.contains_key(&op.id) {
-                // Submitted again after a restart or a duplicate: already queued or waiting.
-                return Ok(());
-            }
-            st.queues.entry(device.clone()).or_default().push_back(Work::op(op));
-            !st.active.contains_key(&device)
+        let Some(delivery) = self.inner.delivery.get() else {
+            return Err(OperationError::new(ErrorKind::Transport, "the ACS has not started"));
         };
-        if wake {
-            conn_req::connection_request(&self.inner, &device);
+        let (id, device) = (op.id, op.device.clone());
+        match delivery.submit(op).await? {
+            Submitted::Queued => {
+                if !self.inner.state().active.contains_key(&device) {
+                    conn_req::connection_request(&self.inner, &device);
+                }
+            }
+            // Parked before a restart (the engine handed it back with its wait): nothing is sent;
+            // it shows as waiting again (the engine resumed it as dispatched).
+            Submitted::Resumed(_) => {
+                let waiting_for = delivery.wait_of(id).map(|w| w.waiting_for);
+                if let (Some(h), Some(waiting_for)) = (self.inner.handle.get(), waiting_for) {
+                    if let Err(e) = h.operation_waiting(id, waiting_for, None).await {
+                        tracing::debug!(operation = %id, error = %e, "resumed wait not shown");
+                    }
+                }
+                // Its completion may have come between the ACS's start and the engine's
+                // handing it back.
+                self.inner.replay_unclaimed(&device).await;
+            }
+            Submitted::Duplicate => {}
         }
         Ok(())
     }
 
     async fn cancel(&self, op: OperationId, _device: &unidm_models::DeviceId) {
-        let waited = {
-            let mut st = self.inner.state();
-            st.known.remove(&op);
-            for q in st.queues.values_mut() {
-                q.retain(|j| j.op_id() != Some(op));
-            }
-            st.waiting.remove(&op).is_some()
-        };
-        if waited {
-            if let Some(h) = self.inner.handle.get() {
-                if let Err(e) = h.delete_state(&state::wait_key(op)).await {
-                    tracing::warn!(operation = %op, error = %e, "stored wait of a cancelled operation not removed");
-                }
-            }
+        if let Some(delivery) = self.inner.delivery.get() {
+            delivery.forget(op);
         }
+        self.inner.state().results_due.remove(&op);
     }
 
     async fn shutdown(&self) {

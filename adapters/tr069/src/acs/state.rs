@@ -1,33 +1,24 @@
 //! What the ACS remembers between sessions: per-device records (data model, connection
-//! request URL and credentials, observed paths), queued work, operations waiting for a later
-//! event, and the open sessions.
+//! request URL and credentials, observed paths), its own queued upkeep, and the open sessions.
+//! User operations (queued, sent, parked on a wait) are the engine's `Delivery`'s.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use unidm_models::{DeviceId, Operation, OperationId};
 
 use super::partial_paths::Expansion;
 use crate::model::DataModel;
-use crate::ops::{Await, Phase};
+use crate::ops::Phase;
 use crate::rpc::Rpc;
 use crate::session::AcsSession;
 use crate::soap::XsdType;
 
-/// State key of a device record.
-pub(crate) fn device_key(id: &DeviceId) -> String {
-    format!("dev/{id}")
-}
-
-/// State key of a waiting operation.
-pub(crate) fn wait_key(op: OperationId) -> String {
-    format!("wait/{}", op.0)
-}
-
-/// What the ACS keeps about a device (stored under [`device_key`]).
+/// What the ACS keeps about a device, stored in the device's own row
+/// ([`unidm_core::AdapterHandle::set_device_record`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct DeviceRecord {
@@ -55,15 +46,6 @@ pub(crate) struct DeviceRecord {
     pub expand_partial_paths: bool,
 }
 
-/// An operation waiting for a later session (stored under [`wait_key`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Waiting {
-    /// The operation.
-    pub op: Operation,
-    /// What it waits for.
-    pub on: Await,
-}
-
 /// Work the ACS does on its own account in a CPE's session (see [`super::upkeep`]).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Upkeep {
@@ -88,30 +70,27 @@ pub(crate) enum Upkeep {
 /// How many times an upkeep request may go unanswered for a device before it is dropped.
 pub(crate) const UPKEEP_UNANSWERED_LIMIT: u8 = 3;
 
-/// One request's worth of work queued for a device's session.
+/// An upkeep task queued for a device; `unanswered` counts the sessions that ended without
+/// its answer.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Work {
-    /// A phase of a user's operation.
-    Op { op: Box<Operation>, phase: Phase },
-    /// The ACS's own work; `unanswered` counts the sessions that ended without its answer.
-    Upkeep { task: Upkeep, unanswered: u8 },
+pub(crate) struct UpkeepWork {
+    pub task: Upkeep,
+    pub unanswered: u8,
 }
 
-impl Work {
-    pub(crate) fn op(op: Operation) -> Work {
-        Work::Op { op: Box::new(op), phase: Phase::Start }
+impl UpkeepWork {
+    pub(crate) fn new(task: Upkeep) -> UpkeepWork {
+        UpkeepWork { task, unanswered: 0 }
     }
+}
 
-    pub(crate) fn upkeep(task: Upkeep) -> Work {
-        Work::Upkeep { task, unanswered: 0 }
-    }
-
-    pub(crate) fn op_id(&self) -> Option<OperationId> {
-        match self {
-            Work::Op { op, .. } => Some(op.id),
-            Work::Upkeep { .. } => None,
-        }
-    }
+/// One request's worth of work in a session.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Work {
+    /// A phase of a user's operation (taken from the engine's [`unidm_core::Delivery`]).
+    Op { op: Box<Operation>, phase: Phase },
+    /// The ACS's own work.
+    Upkeep(UpkeepWork),
 }
 
 /// The work whose request a session carries, and, when the CPE needs partial paths spelt out,
@@ -150,10 +129,14 @@ pub(crate) struct State {
     pub devices: HashMap<DeviceId, DeviceRecord>,
     /// Parameter types the CPE reported, for typing writes.
     pub types: HashMap<DeviceId, HashMap<String, XsdType>>,
-    pub queues: HashMap<DeviceId, VecDeque<Work>>,
-    pub waiting: BTreeMap<OperationId, Waiting>,
-    /// Operations the adapter holds (queued, in a session or waiting).
-    pub known: HashSet<OperationId>,
+    /// The ACS's own upkeep per device; user operations wait in the engine's `Delivery`.
+    pub upkeep: HashMap<DeviceId, VecDeque<UpkeepWork>>,
+    /// Diagnostics operations woken by `8 DIAGNOSTICS COMPLETE`: their next request reads the
+    /// results ([`Phase::Results`]).
+    pub results_due: HashSet<OperationId>,
+    /// Completions that named no parked operation shortly after start, per device
+    /// ([`super::waits::Completion`]).
+    pub unclaimed: HashMap<DeviceId, Vec<super::waits::Completion>>,
     pub sessions: HashMap<String, Arc<tokio::sync::Mutex<SessionSlot>>>,
     /// Session key by TCP peer, for CPEs without cookies.
     pub by_peer: HashMap<SocketAddr, String>,
@@ -167,28 +150,18 @@ pub(crate) struct State {
     /// restart), as the credentials would otherwise go out with every Inform.
     pub credentials_given_up: HashSet<DeviceId>,
     /// Digest nonces issued to CPEs: when, and the highest nonce count accepted.
-    pub nonces: HashMap<String, (Instant, u32)>,
+    pub nonces: HashMap<String, (Duration, u32)>,
 }
 
 impl State {
-    /// Loads what `put_state` stored; unreadable entries are skipped.
-    pub(crate) fn load(&mut self, stored: Vec<(String, Vec<u8>)>) {
-        for (key, value) in stored {
-            if let Some(id) = key.strip_prefix("dev/") {
-                match (DeviceId::parse(id), serde_json::from_slice::<DeviceRecord>(&value)) {
-                    (Ok(id), Ok(rec)) => {
-                        self.devices.insert(id, rec);
-                    }
-                    _ => tracing::warn!(%key, "unreadable TR-069 device record skipped"),
+    /// Loads the device records the engine kept; unreadable ones are skipped.
+    pub(crate) fn load(&mut self, records: Vec<(DeviceId, Vec<u8>)>) {
+        for (id, bytes) in records {
+            match serde_json::from_slice::<DeviceRecord>(&bytes) {
+                Ok(rec) => {
+                    self.devices.insert(id, rec);
                 }
-            } else if key.starts_with("wait/") {
-                match serde_json::from_slice::<Waiting>(&value) {
-                    Ok(w) => {
-                        self.known.insert(w.op.id);
-                        self.waiting.insert(w.op.id, w);
-                    }
-                    Err(_) => tracing::warn!(%key, "unreadable TR-069 waiting operation skipped"),
-                }
+                Err(e) => tracing::warn!(device = %id, error = %e, "unreadable TR-069 device record skipped"),
             }
         }
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use unidm_models::DeviceId;
 
-use super::state::{DeviceRecord, Upkeep, Work};
+use super::state::{DeviceRecord, Upkeep, UpkeepWork};
 use super::Acs;
 use crate::model::{capabilities, DataModel};
 use crate::rpc::common::ParameterValueStruct;
@@ -182,23 +182,22 @@ impl Acs {
             && !st.credentials_given_up.contains(id))
         .then(|| Upkeep::SetCrCredentials { username: super::secret::username(), password: super::secret::password() });
         let topology = st.topology_read.insert(id.clone()) || boot;
-        let queue = st.queues.entry(id.clone()).or_default();
-        let queued = |queue: &std::collections::VecDeque<Work>, task: &Upkeep| {
-            queue.iter().any(|w| matches!(w, Work::Upkeep { task: t, .. } if t == task))
-        };
+        let queue = st.upkeep.entry(id.clone()).or_default();
+        let queued =
+            |queue: &std::collections::VecDeque<UpkeepWork>, task: &Upkeep| queue.iter().any(|w| w.task == *task);
         if let Some(task) = creds {
-            if !queue.iter().any(|w| matches!(w, Work::Upkeep { task: Upkeep::SetCrCredentials { .. }, .. })) {
-                queue.push_front(Work::upkeep(task));
+            if !queue.iter().any(|w| matches!(w.task, Upkeep::SetCrCredentials { .. })) {
+                queue.push_front(UpkeepWork::new(task));
             }
         }
         if topology && !queued(queue, &Upkeep::ReadTopology) {
             let model = record.model.unwrap_or(DataModel::Tr181);
-            queue.push_back(Work::upkeep(Upkeep::ReadSnapshot { narrowed: false }));
-            queue.push_back(Work::upkeep(Upkeep::Discover { path: model.root().into() }));
+            queue.push_back(UpkeepWork::new(Upkeep::ReadSnapshot { narrowed: false }));
+            queue.push_back(UpkeepWork::new(Upkeep::Discover { path: model.root().into() }));
             if model == DataModel::Tr181 {
-                queue.push_back(Work::upkeep(Upkeep::Discover { path: "Device.IP.Diagnostics.".into() }));
+                queue.push_back(UpkeepWork::new(Upkeep::Discover { path: "Device.IP.Diagnostics.".into() }));
             }
-            queue.push_back(Work::upkeep(Upkeep::ReadTopology));
+            queue.push_back(UpkeepWork::new(Upkeep::ReadTopology));
         }
     }
 
@@ -220,18 +219,18 @@ impl Acs {
             (Upkeep::ReadTopology, Rpc::GetParameterValuesResponse(r)) => {
                 let managed = children(&r.parameter_list);
                 self.state()
-                    .queues
+                    .upkeep
                     .entry(id.clone())
                     .or_default()
-                    .push_front(Work::upkeep(Upkeep::ReadHosts { managed }));
+                    .push_front(UpkeepWork::new(Upkeep::ReadHosts { managed }));
             }
             (Upkeep::ReadTopology, Rpc::Fault(f)) => {
                 tracing::debug!(device = %id, fault = ?f.code(), "no ManageableDevice table");
                 self.state()
-                    .queues
+                    .upkeep
                     .entry(id.clone())
                     .or_default()
-                    .push_front(Work::upkeep(Upkeep::ReadHosts { managed: Vec::new() }));
+                    .push_front(UpkeepWork::new(Upkeep::ReadHosts { managed: Vec::new() }));
             }
             (Upkeep::ReadHosts { managed }, Rpc::GetParameterValuesResponse(r)) => {
                 let lan = hosts(id, &r.parameter_list);
@@ -267,8 +266,8 @@ impl Acs {
                 // A CPE without one of the optional objects faults the whole request (A.3.2.2):
                 // once more with the names every CPE has, then never again until the next boot.
                 tracing::debug!(device = %id, fault = ?f.code(), "snapshot read refused; reading fewer names");
-                let retry = Work::upkeep(Upkeep::ReadSnapshot { narrowed: true });
-                self.state().queues.entry(id.clone()).or_default().push_front(retry);
+                let retry = UpkeepWork::new(Upkeep::ReadSnapshot { narrowed: true });
+                self.state().upkeep.entry(id.clone()).or_default().push_front(retry);
             }
             (task, Rpc::Fault(f)) => {
                 tracing::info!(device = %id, ?task, fault = ?f.code(), "CPE refused an ACS upkeep request")

@@ -408,6 +408,14 @@ async fn fetch(url: &str) -> Result<(), (u32, String)> {
 }
 
 /// Runs `f` on the shared state after `delay`, then wakes the session task.
+/// Waits `delay`, or until [`super::SimCpe::hurry`] is called.
+async fn delay_or_hurry(delay: Duration, hurry: &mut tokio::sync::watch::Receiver<u64>) {
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => {}
+        _ = hurry.changed() => {}
+    }
+}
+
 fn later(
     shared: &SharedRef,
     wake: &Arc<tokio::sync::Notify>,
@@ -415,8 +423,9 @@ fn later(
     f: impl FnOnce(&mut Shared) + Send + 'static,
 ) {
     let (shared, wake) = (shared.clone(), wake.clone());
+    let mut hurry = lock(&shared).hurry.subscribe();
     tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
+        delay_or_hurry(delay, &mut hurry).await;
         f(&mut lock(&shared));
         wake.notify_one();
     });
@@ -477,16 +486,17 @@ pub(super) fn download(
 ) {
     let (shared, wake) = (shared.clone(), wake.clone());
     let config = config.clone();
+    let mut hurry = lock(&shared).hurry.subscribe();
     tokio::spawn(async move {
         let start = now_date_time();
-        tokio::time::sleep(config.download_delay).await;
+        delay_or_hurry(config.download_delay, &mut hurry).await;
         let mut fault = config.download_fault.clone();
         if fault.is_none() && config.fetch_downloads {
             fault = fetch(&d.url).await.err();
         }
         let firmware = d.file_type.starts_with('1');
         if fault.is_none() && firmware {
-            tokio::time::sleep(config.reboot_delay).await;
+            delay_or_hurry(config.reboot_delay, &mut hurry).await;
         }
         let version = firmware_version(&config, &d);
         {

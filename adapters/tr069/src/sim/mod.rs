@@ -131,6 +131,9 @@ pub(crate) struct Shared {
     pub scheduled: Vec<String>,
     /// Bodies the CPE uploaded (Upload), by URL.
     pub uploads: Vec<(String, u16)>,
+    /// Bumped by [`SimCpe::hurry`]: whatever the CPE is carrying out (reboot, download,
+    /// diagnostics, software change) ends now instead of after its delay.
+    pub hurry: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -195,6 +198,7 @@ impl SimCpe {
             in_session: false,
             scheduled: Vec::new(),
             uploads: Vec::new(),
+            hurry: tokio::sync::watch::channel(0).0,
         };
         if config.bootstrap {
             shared.add_event(crate::rpc::inform::event_code::BOOTSTRAP, "");
@@ -256,6 +260,13 @@ impl SimCpe {
     pub fn inform_now(&self) {
         self.lock().add_event(crate::rpc::inform::event_code::PERIODIC, "");
         self.wake.notify_one();
+    }
+
+    /// Ends at once whatever the CPE is carrying out (a reboot, a download, diagnostics, a
+    /// deployment-unit change): tests give the CPE a long delay, do what must happen meanwhile
+    /// (restart the ACS), then let it come back, with no timing assumption.
+    pub fn hurry(&self) {
+        self.lock().hurry.send_modify(|n| *n += 1);
     }
 
     /// What happened so far.
