@@ -50,6 +50,16 @@ impl Proc {
         }
     }
 
+    /// One line starting with each of `prefixes`, in whatever order they come (devices run
+    /// concurrently, so their lines interleave).
+    fn each(&mut self, what: &str, prefixes: &[String]) {
+        let mut missing: Vec<&String> = prefixes.iter().collect();
+        while !missing.is_empty() {
+            let line = self.line(what, |l| missing.iter().any(|p| l.starts_with(p.as_str())));
+            missing.retain(|p| !line.starts_with(p.as_str()));
+        }
+    }
+
     fn terminate(&mut self) {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
@@ -168,9 +178,8 @@ async fn lwm2m_clients_register_and_deregister_on_sigterm() {
     let c = reqwest::Client::new();
     let mut sim = sim(&["lwm2m", "--server", &server.lwm2m, "--count", "3", "--endpoint-prefix", "cli"]);
     sim.line("saying what it simulates", |l| l.starts_with("simulating 3 LwM2M 1.1 clients (cli-0 … cli-2)"));
-    for i in 0..3 {
-        sim.line("per client", |l| l.starts_with(&format!("registered cli-{i} from 127.0.0.1:")));
-    }
+    let per_client: Vec<String> = (0..3).map(|i| format!("registered cli-{i} from 127.0.0.1:")).collect();
+    sim.each("per client", &per_client);
     sim.line("all registered", |l| l.starts_with("registered 3/3 clients"));
     let ids: Vec<String> = (0..3).map(|i| format!("lwm2m:cli-{i}")).collect();
     wait_presence(&c, &server.api, "lwm2m", &ids, "online").await;
@@ -194,8 +203,15 @@ async fn lwm2m_gateway_end_devices_appear_as_children() {
     });
     let ids: Vec<String> = ["gw-0", "gw-0/child-0", "gw-0/child-1"].iter().map(|e| format!("lwm2m:{e}")).collect();
     wait_presence(&c, &server.api, "lwm2m", &ids, "online").await;
-    let gw: Value = c.get(format!("{}/devices/lwm2m:gw-0", server.api)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(gw["topology"]["children"], serde_json::json!(["lwm2m:gw-0/child-0", "lwm2m:gw-0/child-1"]), "{gw}");
+    // The end devices' presence and the gateway's list of children are written apart: wait for
+    // the list (unidm_testkit polls with a named deadline).
+    let url = format!("{}/devices/lwm2m:gw-0", server.api);
+    let want = serde_json::json!(["lwm2m:gw-0/child-0", "lwm2m:gw-0/child-1"]);
+    unidm_testkit::eventually("the gateway to list both end devices as children", || async {
+        let gw: Value = c.get(&url).send().await.unwrap().json().await.unwrap();
+        (gw["topology"]["children"] == want).then_some(())
+    })
+    .await;
     sim.terminate();
     assert!(sim.exit().0.success());
 }
@@ -229,9 +245,9 @@ async fn tr069_cpes_inform_and_go_offline_after_sigterm() {
     let args = ["tr069", "--acs", &server.acs, "--count", "3", "--serial-prefix", "CLI", "--periodic-inform", "1"];
     let mut sim = sim(&args);
     let ids: Vec<String> = (0..3).map(|i| format!("tr069:00D09E-SimCPE-CLI00000{i}")).collect();
-    for id in &ids {
-        sim.line("per CPE", |l| l.starts_with(&format!("informed {id}, connection requests at http://127.0.0.1:")));
-    }
+    let per_cpe: Vec<String> =
+        ids.iter().map(|id| format!("informed {id}, connection requests at http://127.0.0.1:")).collect();
+    sim.each("per CPE", &per_cpe);
     sim.line("all informed", |l| l.starts_with("informed 3/3 CPEs"));
     wait_presence(&c, &server.api, "tr069", &ids, "online").await;
 
