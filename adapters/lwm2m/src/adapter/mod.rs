@@ -40,8 +40,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use unidm_core::{Adapter, AdapterError, AdapterHandle};
-use unidm_models::{ErrorKind, Operation, OperationError, OperationId, Protocol};
+use unidm_core::{Adapter, AdapterError, AdapterHandle, Delivery, Submitted};
+use unidm_models::{DeviceId, ErrorKind, Operation, OperationError, OperationId, Protocol};
+
+/// What an operation for a device that is not registered waits for (its `waitingFor`).
+pub const WAITING_FOR_REGISTRATION: &str = "waiting for the device to register";
 
 use coap_lite::ResponseType;
 use serde_json::Value as Json;
@@ -136,7 +139,11 @@ pub(crate) enum Command {
 /// operation tasks (settings, object models, the engine handle, the live registrations and
 /// end devices, who waits for what, the running operations).
 pub(crate) struct Shared {
+    /// This, for the operation tasks a registration starts.
+    this: std::sync::Weak<Shared>,
     pub config: Lwm2mConfig,
+    /// The engine's delivery: operations queued until their device registers, duplicates.
+    pub delivery: Arc<Delivery>,
     pub models: crate::model::ObjectModels,
     pub handle: AdapterHandle,
     pub commands: mpsc::UnboundedSender<Command>,
@@ -197,9 +204,41 @@ impl Shared {
         }
     }
 
-    /// Wakes the procedures waiting for `endpoint` (it registered, or was listed by its gateway).
+    /// `endpoint` registered or updated, or was listed by its gateway: wakes the procedures
+    /// waiting for it and starts the operations queued for it (and only those).
     pub fn wake(&self, endpoint: &str) {
         self.wakers.wake(endpoint);
+        if let Ok(device) = DeviceId::lwm2m(endpoint) {
+            // One lookup when nothing waits for the endpoint, the usual case.
+            if self.delivery.has_queued(&device) {
+                self.delivery.reachable(&device);
+                self.start_queued(&device);
+            }
+        }
+    }
+
+    /// Whether requests can go to `endpoint` now: it is registered, or it is an end device
+    /// whose gateway is registered and lists it.
+    pub fn reachable(&self, endpoint: &str) -> bool {
+        let Ok(regs) = self.registrations.read() else { return false };
+        match self.child(endpoint) {
+            Some(child) => regs.contains_key(&child.gateway),
+            None => regs.contains_key(endpoint),
+        }
+    }
+
+    /// Starts each operation queued in the delivery for `device`, in order.
+    pub fn start_queued(&self, device: &DeviceId) {
+        let Some(this) = self.this.upgrade() else { return };
+        while let Some(op) = self.delivery.next(device) {
+            let Ok(mut tasks) = self.tasks.lock() else {
+                tracing::error!(operation = %op.id, "operation tasks poisoned; not started");
+                return;
+            };
+            tasks.retain(|_, t| !t.is_finished());
+            let id = op.id;
+            tasks.insert(id, tokio::spawn(dispatch::run(this.clone(), op)));
+        }
     }
 
     /// The end device called `endpoint`, when it is one.
@@ -427,20 +466,34 @@ impl Adapter for Lwm2mAdapter {
     async fn submit(&self, op: Operation) -> Result<(), OperationError> {
         let shared = self.shared()?.clone();
         dispatch::check(&op)?;
-        let mut tasks = shared.tasks.lock().map_err(|_| OperationError::new(ErrorKind::Internal, "poisoned"))?;
-        // The engine re-submits unfinished operations after a restart: run each id once.
-        if tasks.get(&op.id).is_some_and(|t| !t.is_finished()) {
-            return Ok(());
+        let (id, device) = (op.id, op.device.clone());
+        // The delivery holds each id once: the engine's resubmissions (after a restart too)
+        // of an operation queued or running are refused there.
+        match shared.delivery.submit(op).await? {
+            Submitted::Queued => {}
+            Submitted::Duplicate => return Ok(()),
+            Submitted::Resumed(c) => {
+                // The adapter parks nothing on a wait; an unknown wait cannot be answered.
+                shared.delivery.forget(id);
+                return Err(OperationError::new(ErrorKind::Internal, format!("unknown wait {c}")));
+            }
         }
-        tasks.retain(|_, t| !t.is_finished());
-        let id = op.id;
-        let task = tokio::spawn(dispatch::run(shared.clone(), op));
-        tasks.insert(id, task);
+        if !shared.reachable(device.native()) {
+            if let Err(e) = shared.handle.operation_waiting(id, WAITING_FOR_REGISTRATION, None).await {
+                tracing::debug!(operation = %id, error = %e, "waiting not recorded");
+            }
+            // A registration stored meanwhile found the operation queued, or is seen here.
+            if !shared.reachable(device.native()) {
+                return Ok(());
+            }
+        }
+        shared.start_queued(&device);
         Ok(())
     }
 
     async fn cancel(&self, op: OperationId, _device: &unidm_models::DeviceId) {
         if let Ok(shared) = self.shared() {
+            shared.delivery.forget(op);
             if let Some(task) = shared.tasks.lock().ok().and_then(|mut t| t.remove(&op)) {
                 task.abort();
             }

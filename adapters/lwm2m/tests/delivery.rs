@@ -1,0 +1,102 @@
+//! Operations that wait for their device are held by the engine's delivery
+//! (`unidm_core::Delivery`): shown `waiting` until the endpoint registers, started by its
+//! registration and only by its own, held once across an engine restart; a firmware update
+//! resumes at its stored step after a restart.
+
+mod common;
+
+use common::{native, Fixture};
+use unidm_core::CreateOptions;
+use unidm_lwm2m::sim::{SimClient, SimConfig};
+use unidm_models::{Action, DeviceId, NativeOp, Operation, OperationId, OperationState, RetryPolicy};
+use unidm_testkit::{operation_end, operation_where, until};
+
+const WAITING_FOR: &str = "waiting for the device to register";
+
+async fn create(f: &Fixture, ep: &str, action: Action) -> Operation {
+    let opts = CreateOptions {
+        retry: Some(RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }),
+        ..CreateOptions::default()
+    };
+    let id = DeviceId::lwm2m(ep).unwrap();
+    if f.engine.device(&id).is_err() {
+        // Provisioned ahead of its first registration.
+        f.engine.provision_device(id.clone(), Default::default()).await.unwrap();
+    }
+    f.engine.create_operation(&id, action, opts).await.unwrap()
+}
+
+async fn waiting(f: &Fixture, id: OperationId) -> Operation {
+    operation_where(&f.engine, id, |o| o.state == OperationState::Waiting).await
+}
+
+fn reboot() -> Action {
+    Action::Reboot
+}
+
+/// An operation for an endpoint that never registered waits, in the engine, "for the device
+/// to register" (its `waitingFor`), and runs once the client registers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_for_an_unregistered_endpoint_waits_then_runs_on_register() {
+    let f = Fixture::new().await;
+    let op = create(&f, "late", native(NativeOp::Read, "/3/0/0", None)).await;
+    let held = waiting(&f, op.id).await;
+    assert_eq!(held.waiting_for.as_deref(), Some(WAITING_FOR));
+    let _sim = f.online(SimConfig::new("late", f.addr())).await;
+    let done = operation_end(&f.engine, op.id).await;
+    assert_eq!(done.state, OperationState::Succeeded, "{:?}", done.error);
+    assert!(done.result.is_some());
+}
+
+/// Operations for two unregistered endpoints: registering one starts its operations only;
+/// the other's stay waiting until it registers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registering_one_endpoint_starts_only_its_operations() {
+    let f = Fixture::new().await;
+    let a1 = create(&f, "ep-a", reboot()).await;
+    let a2 = create(&f, "ep-a", native(NativeOp::Read, "/3/0/1", None)).await;
+    let b = create(&f, "ep-b", reboot()).await;
+    for id in [a1.id, a2.id, b.id] {
+        waiting(&f, id).await;
+    }
+    let sim_a = SimClient::start(SimConfig::new("ep-a", f.addr())).await.unwrap();
+    sim_a.register().await.unwrap();
+    for id in [a1.id, a2.id] {
+        let done = operation_end(&f.engine, id).await;
+        assert_eq!(done.state, OperationState::Succeeded, "{:?}", done.error);
+    }
+    assert_eq!(sim_a.reboots(), 1);
+    let still = f.engine.operation(b.id).await.unwrap();
+    assert_eq!(still.state, OperationState::Waiting, "ep-b has not registered");
+    assert_eq!(still.waiting_for.as_deref(), Some(WAITING_FOR));
+    let sim_b = SimClient::start(SimConfig::new("ep-b", f.addr())).await.unwrap();
+    sim_b.register().await.unwrap();
+    assert_eq!(operation_end(&f.engine, b.id).await.state, OperationState::Succeeded);
+    assert_eq!((sim_a.reboots(), sim_b.reboots()), (1, 1));
+}
+
+/// An operation waiting across an engine restart is handed back by the engine; the delivery
+/// holds it once, so the device gets its request once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_operation_runs_once_after_a_restart() {
+    let f = Fixture::new().await;
+    let op = create(&f, "again", reboot()).await;
+    waiting(&f, op.id).await;
+    let mut config = common::config();
+    config.listen = f.addr();
+    let dir = f.stop().await;
+    let f = Fixture::on(dir, config).await;
+    let held = waiting(&f, op.id).await;
+    // The engine's hand-back and a second submission of the same id: one operation held.
+    let adapter: &dyn unidm_core::Adapter = &*f.adapter;
+    adapter.submit(held.clone()).await.unwrap();
+    let sim = SimClient::start(SimConfig::new("again", f.addr())).await.unwrap();
+    sim.register().await.unwrap();
+    let done = operation_end(&f.engine, op.id).await;
+    assert_eq!(done.state, OperationState::Succeeded, "{:?}", done.error);
+    // A second copy would have started with the first; a later operation ends after it.
+    let after = create(&f, "again", native(NativeOp::Read, "/3/0/0", None)).await;
+    assert_eq!(operation_end(&f.engine, after.id).await.state, OperationState::Succeeded);
+    until("the reboot executed", || sim.reboots() >= 1).await;
+    assert_eq!(sim.reboots(), 1, "the operation ran once");
+}
