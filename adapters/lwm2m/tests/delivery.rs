@@ -5,10 +5,12 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{native, Fixture};
 use unidm_core::CreateOptions;
-use unidm_lwm2m::sim::{SimClient, SimConfig};
-use unidm_models::{Action, DeviceId, NativeOp, Operation, OperationId, OperationState, RetryPolicy};
+use unidm_lwm2m::sim::{FirmwareBehaviour, SimClient, SimConfig};
+use unidm_models::{Action, DeviceId, FirmwareUpdate, NativeOp, Operation, OperationId, OperationState, RetryPolicy};
 use unidm_testkit::{operation_end, operation_where, until};
 
 const WAITING_FOR: &str = "waiting for the device to register";
@@ -99,4 +101,63 @@ async fn a_waiting_operation_runs_once_after_a_restart() {
     assert_eq!(operation_end(&f.engine, after.id).await.state, OperationState::Succeeded);
     until("the reboot executed", || sim.reboots() >= 1).await;
     assert_eq!(sim.reboots(), 1, "the operation ran once");
+}
+
+/// A request whose CoAP retransmissions run out is a failed attempt: the operation fails
+/// with a retryable `Timeout` naming the request, the engine submits it again per its retry
+/// policy, and after its attempts it fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_request_is_a_failed_attempt_and_is_retried() {
+    let mut config = common::config();
+    config.server.transmission.ack_timeout = Duration::from_millis(40);
+    config.server.transmission.max_retransmit = 1;
+    let f = Fixture::with(config).await;
+    let sim = f.online(SimConfig::new("mute", f.addr())).await;
+    drop(sim);
+    let opts = CreateOptions {
+        retry: Some(RetryPolicy { max_attempts: 2, backoff_ms: 10, max_backoff_ms: 10 }),
+        ..CreateOptions::default()
+    };
+    let id = DeviceId::lwm2m("mute").unwrap();
+    let action = native(NativeOp::Read, "/3/0/0", None);
+    let op = f.engine.create_operation(&id, action, opts).await.unwrap();
+    let done = operation_end(&f.engine, op.id).await;
+    assert_eq!(done.state, OperationState::Failed);
+    assert_eq!(done.attempts, 2, "retried once after the first unanswered request");
+    let e = done.error.expect("an error");
+    assert_eq!(e.kind, unidm_models::ErrorKind::Timeout);
+    assert!(e.kind.is_retryable());
+    assert!(e.message.contains("GET /3/0/0"), "{}", e.message);
+}
+
+/// The firmware procedure stores its step with the operation: after an engine and adapter
+/// restart while the client downloads, it resumes there. The client sees one Package URI
+/// write and one Update execute, and the operation succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_firmware_update_resumes_at_its_step_after_a_restart() {
+    let f = Fixture::new().await;
+    let firmware = FirmwareBehaviour { download_delay: Duration::from_secs(24 * 3600), ..Default::default() };
+    let sim = f.online(SimConfig { firmware, ..SimConfig::new("fw-resume", f.addr()) }).await;
+    let action = Action::Firmware(FirmwareUpdate {
+        uri: "http://127.0.0.1/fw-2.0.bin".into(),
+        version: Some("2.0".into()),
+        name: None,
+    });
+    let op = create(&f, "fw-resume", action).await;
+    let stepped = operation_where(&f.engine, op.id, |o| o.adapter_state.is_some()).await;
+    assert_eq!(sim.package_uri_writes(), 1);
+    assert_eq!(stepped.state, OperationState::Running);
+    let step: serde_json::Value = serde_json::from_slice(stepped.adapter_state.as_deref().unwrap()).unwrap();
+    assert_eq!(step, serde_json::json!({"push": false, "executed": false}), "URI written, waiting for Downloaded");
+    let mut config = common::config();
+    config.listen = f.addr();
+    let dir = f.stop().await;
+    let f = Fixture::on(dir, config).await;
+    // The restored registration lets the operation start at once; the client still downloads.
+    operation_where(&f.engine, op.id, |o| o.progress.as_ref().and_then(|p| p.percent) >= Some(20)).await;
+    sim.finish_download();
+    let done = operation_end(&f.engine, op.id).await;
+    assert_eq!(done.state, OperationState::Succeeded, "{:?}", done.error);
+    assert_eq!(sim.package_uri_writes(), 1, "one Package URI write");
+    assert_eq!(sim.update_executes(), 1, "one Update execute");
 }

@@ -187,6 +187,8 @@ impl Shared {
     /// Sends a request and waits for its answer (or for the retransmission schedule to end).
     pub async fn request(&self, endpoint: &str, mut request: DmRequest) -> Result<DmResponse, OperationError> {
         let (reply, rx) = oneshot::channel();
+        // Named in the error when it goes unanswered.
+        let (method, path) = (request.method, request.path);
         let child = self.child(endpoint);
         let endpoint = match &child {
             Some(c) => {
@@ -199,7 +201,7 @@ impl Shared {
         self.commands.send(command).map_err(|_| OperationError::new(ErrorKind::Internal, "adapter stopped"))?;
         match rx.await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(f)) => Err(device_request::failure(f)),
+            Ok(Err(f)) => Err(device_request::failure(f, &device_request::describe(method, path))),
             Err(_) => Err(OperationError::new(ErrorKind::Internal, "adapter stopped")),
         }
     }
