@@ -3,11 +3,30 @@
 //! A thin tokio shell (module `shell`) owns the UDP socket and drives the sans-I/O
 //! [`crate::server::Server`]; event pumps report registrations, expiries and observations to
 //! the engine and store each registration with its device in one commit before the client
-//! gets its 2.01, so that a restart loses no registered device. Each submitted operation runs as
-//! a task (module `dispatch`) that talks to the device through the shell; requests for an
-//! unregistered or sleeping (queue mode) device wait in the server until the device is next
-//! heard from. The firmware update is a sans-I/O state machine
-//! ([`crate::procedure::firmware`]) that module `firmware_update` feeds and executes.
+//! gets its 2.01, so that a restart loses no registered device.
+//!
+//! # What the engine holds, what the adapter holds
+//! The engine's delivery layer (`unidm_core::Delivery`, one per adapter, made in `start`)
+//! holds every submitted operation until it ends: an id it holds already (the engine hands
+//! unfinished operations back after a restart) is refused there, so an operation runs once.
+//! An operation for an endpoint that is not registered (or an end device whose gateway is not)
+//! stays queued in it, shown `waiting` with `waitingFor` [`WAITING_FOR_REGISTRATION`]; the
+//! endpoint's Register or Update (or its gateway listing it) starts exactly its queued
+//! operations, in order, and wakes nothing else; when nothing waits for the endpoint that is
+//! one lookup per registration. `cancel` forgets the operation there and stops its task. A
+//! request whose CoAP retransmissions (RFC 7252 §4.2) run out fails the attempt with a
+//! retryable `Timeout` naming the request; the engine's retry comes back through `submit`.
+//!
+//! The adapter keeps what is LwM2M: each started operation runs as a task (module
+//! `dispatch`) that talks to the device through the shell; a request for a registered
+//! queue-mode client that sleeps waits in the server's own queue until the client is next
+//! heard from (TS Core 1.1 §6.5), since only the server knows when it is awake; procedures
+//! already running wait for notifications routed by device and path and for a new
+//! registration through per-endpoint wakers (module `waiters`). The firmware update is a
+//! sans-I/O state machine ([`crate::procedure::firmware`]) that module `firmware_update`
+//! feeds and executes; the steps worth resuming (package on its way, Update executed) are
+//! stored with the operation's progress (`AdapterHandle::operation_progress_with_state`) and
+//! resumed after a restart, so that nothing is written or executed twice.
 //!
 //! Modules: `dispatch` (each action to its procedure), `contact` (what the adapter reads and
 //! observes again by itself when a device makes contact; notifications to the engine and to
