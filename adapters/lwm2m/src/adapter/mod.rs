@@ -12,8 +12,8 @@
 //! An operation for an endpoint that is not registered (or an end device whose gateway is not)
 //! stays queued in it, shown `waiting` with `waitingFor` [`WAITING_FOR_REGISTRATION`]; the
 //! endpoint's Register or Update (or its gateway listing it) starts exactly its queued
-//! operations, in order, and wakes nothing else; when nothing waits for the endpoint that is
-//! one lookup per registration. `cancel` forgets the operation there and stops its task. A
+//! operations, in order, and wakes nothing else; when no operation is queued at all, a
+//! registration costs one atomic load more, and one lookup when some are. `cancel` forgets the operation there and stops its task. A
 //! request whose CoAP retransmissions (RFC 7252 §4.2) run out fails the attempt with a
 //! retryable `Timeout` naming the request; the engine's retry comes back through `submit`.
 //!
@@ -53,6 +53,7 @@ mod waiters;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{fence, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -163,6 +164,10 @@ pub(crate) struct Shared {
     pub config: Lwm2mConfig,
     /// The engine's delivery: operations queued until their device registers, duplicates.
     pub delivery: Arc<Delivery>,
+    /// Operations put in the delivery's queues and not yet started, an upper bound (a queued
+    /// operation cancelled is not counted off): at zero, the usual case, a registration skips
+    /// the delivery with one atomic load.
+    pub queued: std::sync::atomic::AtomicUsize,
     pub models: crate::model::ObjectModels,
     pub handle: AdapterHandle,
     pub commands: mpsc::UnboundedSender<Command>,
@@ -229,8 +234,13 @@ impl Shared {
     /// waiting for it and starts the operations queued for it (and only those).
     pub fn wake(&self, endpoint: &str) {
         self.wakers.wake(endpoint);
+        // Store (the caller's registration); fence; load (the count) here, and store (the
+        // count); fence; load (the registration) in `submit`: one of the two sees the other.
+        fence(Ordering::SeqCst);
+        if self.queued.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         if let Ok(device) = DeviceId::lwm2m(endpoint) {
-            // One lookup when nothing waits for the endpoint, the usual case.
             if self.delivery.has_queued(&device) {
                 self.delivery.reachable(&device);
                 self.start_queued(&device);
@@ -252,6 +262,7 @@ impl Shared {
     pub fn start_queued(&self, device: &DeviceId) {
         let Some(this) = self.this.upgrade() else { return };
         while let Some(op) = self.delivery.next(device) {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
             let Ok(mut tasks) = self.tasks.lock() else {
                 tracing::error!(operation = %op.id, "operation tasks poisoned; not started");
                 return;
@@ -490,7 +501,14 @@ impl Adapter for Lwm2mAdapter {
         let (id, device) = (op.id, op.device.clone());
         // The delivery holds each id once: the engine's resubmissions (after a restart too)
         // of an operation queued or running are refused there.
-        match shared.delivery.submit(op).await? {
+        // Counted before it is queued, so that the count never falls below the queues.
+        shared.queued.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let submitted = shared.delivery.submit(op).await;
+        if !matches!(submitted, Ok(Submitted::Queued)) {
+            shared.queued.fetch_sub(1, Ordering::SeqCst);
+        }
+        match submitted? {
             Submitted::Queued => {}
             Submitted::Duplicate => return Ok(()),
             Submitted::Resumed(c) => {

@@ -146,6 +146,7 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
         config,
         models,
         delivery,
+        queued: Default::default(),
         handle,
         commands,
         routes: Default::default(),
