@@ -77,6 +77,23 @@ async fn registering_one_endpoint_starts_only_its_operations() {
     assert_eq!((sim_a.reboots(), sim_b.reboots()), (1, 1));
 }
 
+/// A waiting operation that is cancelled leaves the delivery: the endpoint's registration
+/// runs only what is still queued for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_waiting_operation_does_not_run_on_register() {
+    let f = Fixture::new().await;
+    let cancelled = create(&f, "calm", reboot()).await;
+    waiting(&f, cancelled.id).await;
+    f.engine.cancel_operation(cancelled.id).await.unwrap();
+    let kept = create(&f, "calm", native(NativeOp::Read, "/3/0/0", None)).await;
+    waiting(&f, kept.id).await;
+    let sim = SimClient::start(SimConfig::new("calm", f.addr())).await.unwrap();
+    sim.register().await.unwrap();
+    assert_eq!(operation_end(&f.engine, kept.id).await.state, OperationState::Succeeded);
+    assert_eq!(f.engine.operation(cancelled.id).await.unwrap().state, OperationState::Cancelled);
+    assert_eq!(sim.reboots(), 0, "the cancelled reboot was not sent");
+}
+
 /// An operation waiting across an engine restart is handed back by the engine; the delivery
 /// holds it once, so the device gets its request once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
