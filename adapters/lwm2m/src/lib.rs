@@ -64,6 +64,18 @@
 //! registration requests get 5.03 (the client retries) without being processed. On restart the
 //! adapter restores every unexpired registration, so the clients' next Update is accepted.
 //!
+//! # Operations: the engine delivers, the adapter speaks LwM2M
+//! Operations are held by the engine's protocol-free delivery layer (`unidm_core::Delivery`):
+//! duplicate submissions (the engine's hand-back after a restart included) are refused there;
+//! an operation for an endpoint that has not registered waits there, shown `waiting` ("waiting
+//! for the device to register") in the API, and that endpoint's registration starts its
+//! operations and no other's; a request left unanswered after the CoAP retransmission schedule
+//! is a failed attempt the engine retries per the operation's policy. The adapter keeps the
+//! protocol: the requests and procedures, the server's own queue for a sleeping queue-mode
+//! client (TS Core 1.1 §6.5), notifications routed to the procedure waiting on that endpoint
+//! and path, and the firmware procedure's step, stored with the operation so that a restart
+//! resumes an update where it was instead of writing the Package URI or executing Update again.
+//!
 //! # Results of native operations
 //! A read (or the first answer of an observe) of a single resource yields its value as JSON; of
 //! a multiple resource, `{"<instance>": value}`; of an instance or object, a map from full path

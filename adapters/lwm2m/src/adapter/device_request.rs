@@ -262,18 +262,37 @@ pub fn check(response: &DmResponse) -> Result<(), OperationError> {
     Err(OperationError::new(kind, message).with_code(code))
 }
 
-/// Maps a request without an answer to an operation error: a timeout after the CoAP
-/// retransmission schedule (RFC 7252 §4.2) is retryable.
-pub fn failure(f: RequestFailure) -> OperationError {
+/// Maps a request without an answer to an operation error naming the request (`what`, as
+/// [`describe`] gives it): a timeout after the CoAP retransmission schedule (RFC 7252 §4.2)
+/// is a failed attempt of a retryable kind, which the engine retries per the operation's
+/// policy.
+pub fn failure(f: RequestFailure, what: &str) -> OperationError {
     match f {
-        RequestFailure::TimedOut => {
-            OperationError::new(ErrorKind::Timeout, "no answer after the CoAP retransmission schedule")
-        }
+        RequestFailure::TimedOut => OperationError::new(
+            ErrorKind::Timeout,
+            format!("no answer to {what} after the CoAP retransmission schedule"),
+        ),
         RequestFailure::Reset => {
-            OperationError::new(ErrorKind::Transport, "the device reset the request").with_code("RST")
+            OperationError::new(ErrorKind::Transport, format!("the device reset {what}")).with_code("RST")
         }
-        RequestFailure::Rejected(why) => OperationError::new(ErrorKind::Transport, why),
+        RequestFailure::Rejected(why) => OperationError::new(ErrorKind::Transport, format!("{what}: {why}")),
     }
+}
+
+/// A request in words for errors: its CoAP method (RFC 7252 §5.8, RFC 8132) and path, as
+/// `GET /3/0/0`.
+pub fn describe(method: RequestType, path: Path) -> String {
+    let method = match method {
+        RequestType::Get => "GET",
+        RequestType::Post => "POST",
+        RequestType::Put => "PUT",
+        RequestType::Delete => "DELETE",
+        RequestType::Fetch => "FETCH",
+        RequestType::Patch => "PATCH",
+        RequestType::IPatch => "iPATCH",
+        _ => "request",
+    };
+    format!("{method} {path}")
 }
 
 #[cfg(test)]

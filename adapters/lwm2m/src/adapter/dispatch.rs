@@ -71,6 +71,8 @@ pub(super) async fn run(shared: Arc<Shared>, op: Operation) {
         Action::Software(s) => software::run(&shared, &op, s).await,
         _ => Err(OperationError::new(ErrorKind::NotSupported, "not supported")),
     };
+    // Forgotten first: the engine's retry of a failed attempt comes back through `submit`.
+    shared.delivery.answered(op.id);
     let reported = match outcome {
         Ok(result) => shared.handle.operation_succeeded(op.id, result).await,
         Err(e) => shared.handle.operation_failed(op.id, e).await,

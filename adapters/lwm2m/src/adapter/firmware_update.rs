@@ -8,7 +8,7 @@ use serde_json::{json, Value as Json};
 use unidm_models::{ErrorKind, FirmwareUpdate, Operation, OperationError};
 
 use super::{contact, device_request, firmware, push, News, Shared};
-use crate::procedure::firmware::{Event, FirmwareProcedure, Request, Settings, SnapshotMove, STATE, URI};
+use crate::procedure::firmware::{Checkpoint, Event, FirmwareProcedure, Request, Settings, SnapshotMove, STATE, URI};
 use crate::server::{Observed, Registration};
 
 const PACKAGE: crate::path::Path = crate::path::Path::Resource(5, 0, 0);
@@ -24,7 +24,12 @@ pub(super) async fn run(shared: &Shared, op: &Operation, fw: &FirmwareUpdate) ->
     // By push, the snapshot this operation wrote names the image of an update in progress.
     let known_url = shared.handle.device(&op.device).and_then(|d| d.snapshot.firmware).and_then(|s| s.url);
     let settings = Settings { poll: shared.config.firmware_poll, stall: shared.config.firmware_stall };
-    let mut procedure = FirmwareProcedure::new(fw.clone(), settings, known_url, shared.handle.now());
+    // A step stored before a restart resumes there: nothing is written or executed twice.
+    let resumed = op.adapter_state.as_deref().and_then(Checkpoint::decode);
+    let mut procedure = match resumed {
+        Some(checkpoint) => FirmwareProcedure::resume(fw.clone(), settings, checkpoint, shared.handle.now()),
+        None => FirmwareProcedure::new(fw.clone(), settings, known_url, shared.handle.now()),
+    };
     // Routed from the start: a State notification that comes while a request is out waits here.
     let mut notes = shared.routes.subscribe(ep, Observed::Path(STATE));
     let mut image = None;
@@ -34,6 +39,14 @@ pub(super) async fn run(shared: &Shared, op: &Operation, fw: &FirmwareUpdate) ->
         while let Some(event) = procedure.poll_event() {
             match event {
                 Event::Progress { percent, message } => shared.progress(op.id, percent, &message).await,
+                Event::Checkpoint { percent, message, checkpoint } => {
+                    let progress = unidm_models::Progress { percent: Some(percent), message: Some(message) };
+                    let stored =
+                        shared.handle.operation_progress_with_state(op.id, progress, checkpoint.encode()).await;
+                    if let Err(e) = stored {
+                        tracing::debug!(operation = %op.id, error = %e, "firmware step not recorded");
+                    }
+                }
                 Event::Snapshot(change) => move_snapshot(shared, op, change).await,
                 Event::Done(outcome) => return finished(shared, ep, outcome).await,
             }

@@ -3,11 +3,30 @@
 //! A thin tokio shell (module `shell`) owns the UDP socket and drives the sans-I/O
 //! [`crate::server::Server`]; event pumps report registrations, expiries and observations to
 //! the engine and store each registration with its device in one commit before the client
-//! gets its 2.01, so that a restart loses no registered device. Each submitted operation runs as
-//! a task (module `dispatch`) that talks to the device through the shell; requests for an
-//! unregistered or sleeping (queue mode) device wait in the server until the device is next
-//! heard from. The firmware update is a sans-I/O state machine
-//! ([`crate::procedure::firmware`]) that module `firmware_update` feeds and executes.
+//! gets its 2.01, so that a restart loses no registered device.
+//!
+//! # What the engine holds, what the adapter holds
+//! The engine's delivery layer (`unidm_core::Delivery`, one per adapter, made in `start`)
+//! holds every submitted operation until it ends: an id it holds already (the engine hands
+//! unfinished operations back after a restart) is refused there, so an operation runs once.
+//! An operation for an endpoint that is not registered (or an end device whose gateway is not)
+//! stays queued in it, shown `waiting` with `waitingFor` [`WAITING_FOR_REGISTRATION`]; the
+//! endpoint's Register or Update (or its gateway listing it) starts exactly its queued
+//! operations, in order, and wakes nothing else; when no operation is queued at all, a
+//! registration costs one atomic load more, and one lookup when some are. `cancel` forgets the operation there and stops its task. A
+//! request whose CoAP retransmissions (RFC 7252 §4.2) run out fails the attempt with a
+//! retryable `Timeout` naming the request; the engine's retry comes back through `submit`.
+//!
+//! The adapter keeps what is LwM2M: each started operation runs as a task (module
+//! `dispatch`) that talks to the device through the shell; a request for a registered
+//! queue-mode client that sleeps waits in the server's own queue until the client is next
+//! heard from (TS Core 1.1 §6.5), since only the server knows when it is awake; procedures
+//! already running wait for notifications routed by device and path and for a new
+//! registration through per-endpoint wakers (module `waiters`). The firmware update is a
+//! sans-I/O state machine ([`crate::procedure::firmware`]) that module `firmware_update`
+//! feeds and executes; the steps worth resuming (package on its way, Update executed) are
+//! stored with the operation's progress (`AdapterHandle::operation_progress_with_state`) and
+//! resumed after a restart, so that nothing is written or executed twice.
 //!
 //! Modules: `dispatch` (each action to its procedure), `contact` (what the adapter reads and
 //! observes again by itself when a device makes contact; notifications to the engine and to
@@ -34,14 +53,18 @@ mod waiters;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{fence, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use unidm_core::{Adapter, AdapterError, AdapterHandle};
-use unidm_models::{ErrorKind, Operation, OperationError, OperationId, Protocol};
+use unidm_core::{Adapter, AdapterError, AdapterHandle, Delivery, Submitted};
+use unidm_models::{DeviceId, ErrorKind, Operation, OperationError, OperationId, Protocol};
+
+/// What an operation for a device that is not registered waits for (its `waitingFor`).
+pub const WAITING_FOR_REGISTRATION: &str = "waiting for the device to register";
 
 use coap_lite::ResponseType;
 use serde_json::Value as Json;
@@ -136,7 +159,15 @@ pub(crate) enum Command {
 /// operation tasks (settings, object models, the engine handle, the live registrations and
 /// end devices, who waits for what, the running operations).
 pub(crate) struct Shared {
+    /// This, for the operation tasks a registration starts.
+    this: std::sync::Weak<Shared>,
     pub config: Lwm2mConfig,
+    /// The engine's delivery: operations queued until their device registers, duplicates.
+    pub delivery: Arc<Delivery>,
+    /// Operations put in the delivery's queues and not yet started, an upper bound (a queued
+    /// operation cancelled is not counted off): at zero, the usual case, a registration skips
+    /// the delivery with one atomic load.
+    pub queued: std::sync::atomic::AtomicUsize,
     pub models: crate::model::ObjectModels,
     pub handle: AdapterHandle,
     pub commands: mpsc::UnboundedSender<Command>,
@@ -180,6 +211,8 @@ impl Shared {
     /// Sends a request and waits for its answer (or for the retransmission schedule to end).
     pub async fn request(&self, endpoint: &str, mut request: DmRequest) -> Result<DmResponse, OperationError> {
         let (reply, rx) = oneshot::channel();
+        // Named in the error when it goes unanswered.
+        let (method, path) = (request.method, request.path);
         let child = self.child(endpoint);
         let endpoint = match &child {
             Some(c) => {
@@ -192,14 +225,52 @@ impl Shared {
         self.commands.send(command).map_err(|_| OperationError::new(ErrorKind::Internal, "adapter stopped"))?;
         match rx.await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(f)) => Err(device_request::failure(f)),
+            Ok(Err(f)) => Err(device_request::failure(f, &device_request::describe(method, path))),
             Err(_) => Err(OperationError::new(ErrorKind::Internal, "adapter stopped")),
         }
     }
 
-    /// Wakes the procedures waiting for `endpoint` (it registered, or was listed by its gateway).
+    /// `endpoint` registered or updated, or was listed by its gateway: wakes the procedures
+    /// waiting for it and starts the operations queued for it (and only those).
     pub fn wake(&self, endpoint: &str) {
         self.wakers.wake(endpoint);
+        // Store (the caller's registration); fence; load (the count) here, and store (the
+        // count); fence; load (the registration) in `submit`: one of the two sees the other.
+        fence(Ordering::SeqCst);
+        if self.queued.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        if let Ok(device) = DeviceId::lwm2m(endpoint) {
+            if self.delivery.has_queued(&device) {
+                self.delivery.reachable(&device);
+                self.start_queued(&device);
+            }
+        }
+    }
+
+    /// Whether requests can go to `endpoint` now: it is registered, or it is an end device
+    /// whose gateway is registered and lists it.
+    pub fn reachable(&self, endpoint: &str) -> bool {
+        let Ok(regs) = self.registrations.read() else { return false };
+        match self.child(endpoint) {
+            Some(child) => regs.contains_key(&child.gateway),
+            None => regs.contains_key(endpoint),
+        }
+    }
+
+    /// Starts each operation queued in the delivery for `device`, in order.
+    pub fn start_queued(&self, device: &DeviceId) {
+        let Some(this) = self.this.upgrade() else { return };
+        while let Some(op) = self.delivery.next(device) {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            let Ok(mut tasks) = self.tasks.lock() else {
+                tracing::error!(operation = %op.id, "operation tasks poisoned; not started");
+                return;
+            };
+            tasks.retain(|_, t| !t.is_finished());
+            let id = op.id;
+            tasks.insert(id, tokio::spawn(dispatch::run(this.clone(), op)));
+        }
     }
 
     /// The end device called `endpoint`, when it is one.
@@ -427,20 +498,41 @@ impl Adapter for Lwm2mAdapter {
     async fn submit(&self, op: Operation) -> Result<(), OperationError> {
         let shared = self.shared()?.clone();
         dispatch::check(&op)?;
-        let mut tasks = shared.tasks.lock().map_err(|_| OperationError::new(ErrorKind::Internal, "poisoned"))?;
-        // The engine re-submits unfinished operations after a restart: run each id once.
-        if tasks.get(&op.id).is_some_and(|t| !t.is_finished()) {
-            return Ok(());
+        let (id, device) = (op.id, op.device.clone());
+        // The delivery holds each id once: the engine's resubmissions (after a restart too)
+        // of an operation queued or running are refused there.
+        // Counted before it is queued, so that the count never falls below the queues.
+        shared.queued.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let submitted = shared.delivery.submit(op).await;
+        if !matches!(submitted, Ok(Submitted::Queued)) {
+            shared.queued.fetch_sub(1, Ordering::SeqCst);
         }
-        tasks.retain(|_, t| !t.is_finished());
-        let id = op.id;
-        let task = tokio::spawn(dispatch::run(shared.clone(), op));
-        tasks.insert(id, task);
+        match submitted? {
+            Submitted::Queued => {}
+            Submitted::Duplicate => return Ok(()),
+            Submitted::Resumed(c) => {
+                // The adapter parks nothing on a wait; an unknown wait cannot be answered.
+                shared.delivery.forget(id);
+                return Err(OperationError::new(ErrorKind::Internal, format!("unknown wait {c}")));
+            }
+        }
+        if !shared.reachable(device.native()) {
+            if let Err(e) = shared.handle.operation_waiting(id, WAITING_FOR_REGISTRATION, None).await {
+                tracing::debug!(operation = %id, error = %e, "waiting not recorded");
+            }
+            // A registration stored meanwhile found the operation queued, or is seen here.
+            if !shared.reachable(device.native()) {
+                return Ok(());
+            }
+        }
+        shared.start_queued(&device);
         Ok(())
     }
 
     async fn cancel(&self, op: OperationId, _device: &unidm_models::DeviceId) {
         if let Ok(shared) = self.shared() {
+            shared.delivery.forget(op);
             if let Some(task) = shared.tasks.lock().ok().and_then(|mut t| t.remove(&op)) {
                 task.abort();
             }

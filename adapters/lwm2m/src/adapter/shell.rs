@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
-use unidm_core::{AdapterError, AdapterHandle, Contact, Gone};
+use unidm_core::{AdapterError, AdapterHandle, Contact, Delivery, DeliveryConfig, Gone};
 use unidm_models::{DeviceId, PresenceState};
 
 use super::{contact, device_request, gateway, mapping, Command, Lwm2mConfig, Running, Shared};
@@ -140,9 +140,13 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     }
     tracing::info!(%local_addr, restored = registrations.len(), "LwM2M server listening");
     let (commands, command_rx) = mpsc::unbounded_channel();
-    let shared = Arc::new(Shared {
+    let delivery = Arc::new(Delivery::new(handle.clone(), DeliveryConfig::default()));
+    let shared = Arc::new_cyclic(|this| Shared {
+        this: this.clone(),
         config,
         models,
+        delivery,
+        queued: Default::default(),
         handle,
         commands,
         routes: Default::default(),

@@ -97,6 +97,43 @@ pub enum Event {
     Snapshot(SnapshotMove),
     /// The outcome; nothing more happens after it.
     Done(Result<Json, OperationError>),
+    /// A step worth resuming after a restart was reached: [`Event::Progress`] with the step,
+    /// to be stored with the operation in the same commit and handed to
+    /// [`FirmwareProcedure::resume`] after a restart.
+    Checkpoint {
+        /// Percent done.
+        percent: u8,
+        /// In words.
+        message: String,
+        /// Where to resume.
+        checkpoint: Checkpoint,
+    },
+}
+
+/// A step of the procedure that a restart resumes at instead of starting over: the package is
+/// on its way (Package URI /5/0/1 or Package /5/0/0 written; waiting for Downloaded), or
+/// Update /5/0/2 was executed (waiting for the result). Stored as the operation's adapter
+/// state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkpoint {
+    /// The image was pushed to Package /5/0/0 (else its URI written to /5/0/1).
+    pub push: bool,
+    /// Update /5/0/2 was executed.
+    pub executed: bool,
+}
+
+impl Checkpoint {
+    /// As stored with the operation.
+    pub fn encode(&self) -> Vec<u8> {
+        // Two booleans always serialize.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// From the operation's stored adapter state; `None` when it is not one.
+    pub fn decode(bytes: &[u8]) -> Option<Checkpoint> {
+        serde_json::from_slice(bytes).ok()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +209,25 @@ impl FirmwareProcedure {
             outcome: None,
         };
         p.ask(Step::ReadProtocols, Request::Read(PROTOCOLS));
+        p
+    }
+
+    /// Resumes an update of `update` at `checkpoint`, stored by an earlier run of the same
+    /// operation before a restart: nothing is written or executed again; State is observed
+    /// and the update goes on from what the device reports.
+    pub fn resume(update: FirmwareUpdate, settings: Settings, checkpoint: Checkpoint, now: Timestamp) -> Self {
+        let mut p = FirmwareProcedure::new(update, settings, None, now);
+        p.requests.clear();
+        p.delivery = if checkpoint.push { Delivery::Push } else { Delivery::Pull };
+        p.resume = true;
+        p.started = true;
+        p.executed = checkpoint.executed;
+        if checkpoint.executed {
+            p.progress(75, "updating (resumed after a restart)");
+        } else {
+            p.progress(20, "package on its way (resumed after a restart)");
+        }
+        p.ask(Step::Observe, Request::Observe(STATE));
         p
     }
 
@@ -283,7 +339,7 @@ impl FirmwareProcedure {
                     self.executed = true;
                     self.stall.progressed(now);
                     self.snapshot(SnapshotMove::Report(FirmwareReport::new(FirmwareState::Updating)));
-                    self.progress(75, "updating");
+                    self.checkpoint(75, "updating");
                     let state = self.stall.state;
                     self.wait(now, state, None);
                 }
@@ -347,6 +403,11 @@ impl FirmwareProcedure {
         self.events.push_back(Event::Progress { percent, message: message.into() });
     }
 
+    fn checkpoint(&mut self, percent: u8, message: impl Into<String>) {
+        let checkpoint = Checkpoint { push: self.delivery == Delivery::Push, executed: self.executed };
+        self.events.push_back(Event::Checkpoint { percent, message: message.into(), checkpoint });
+    }
+
     fn snapshot(&mut self, change: SnapshotMove) {
         self.events.push_back(Event::Snapshot(change));
     }
@@ -398,8 +459,8 @@ impl FirmwareProcedure {
             Delivery::Pull => "package URI written",
             Delivery::Push => "package written",
         };
-        self.progress(20, written);
         self.executed = self.resume && self.current_state == Some(3);
+        self.checkpoint(20, written);
         self.stall = Stall::new(self.settings.stall, now);
         self.ask(Step::Observe, Request::Observe(STATE));
     }

@@ -1,6 +1,6 @@
 //! The [`super::Server`]'s settings and what goes in and out of it: Device Management
-//! requests, the client's answers, and the events it reports (TS Core 1.1 §6.3, §6.4; fact
-//! sheet §4).
+//! requests, the client's answers, and the events it reports (TS Core 1.1 §6.3,
+//! §6.4).
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
-//! The simulated client's side of the Bootstrap Interface (TS Core 1.1 §5.2.7, §6.1; fact
-//! sheet §3.1), without I/O: Bootstrap-Delete (keeping the bootstrap account), -Discover,
+//! The simulated client's side of the Bootstrap Interface (TS Core 1.1 §5.2.7,
+//! §6.1), without I/O: Bootstrap-Delete (keeping the bootstrap account), -Discover,
 //! -Write and -Finish from the bootstrap server, and the server account it leaves behind.
 
 use std::net::{SocketAddr, ToSocketAddrs};

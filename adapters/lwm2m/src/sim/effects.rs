@@ -32,6 +32,9 @@ impl Client {
     }
 
     pub(super) fn effect(&mut self, effect: Effect) {
+        if matches!(&effect, Effect::Download(uri) if !uri.is_empty()) {
+            self.shared.package_uri_writes.fetch_add(1, Ordering::SeqCst);
+        }
         match effect {
             Effect::Observe { token, path, format } => {
                 let observed = Observed::Path(path);
@@ -96,6 +99,7 @@ impl Client {
                 self.later(self.shared.config.firmware.download_delay, Cmd::DownloadDone);
             }
             Effect::Update => {
+                self.shared.update_executes.fetch_add(1, Ordering::SeqCst);
                 if let Ok(mut o) = self.shared.objects.lock() {
                     o.values.insert(Path::Resource(5, 0, 3), Value::Integer(3));
                 }

@@ -74,6 +74,10 @@ struct Shared {
     objects: Mutex<Objects>,
     reboots: AtomicU32,
     factory_resets: AtomicU32,
+    /// Package URI /5/0/1 writes naming an image.
+    package_uri_writes: AtomicU32,
+    /// Update /5/0/2 executes taken.
+    update_executes: AtomicU32,
     location: Mutex<Option<Vec<String>>>,
     /// The LwM2M server to register with: the configured one, or the one bootstrapped.
     server: Mutex<SocketAddr>,
@@ -129,6 +133,8 @@ impl SimClient {
             objects: Mutex::new(objects),
             reboots: AtomicU32::new(0),
             factory_resets: AtomicU32::new(0),
+            package_uri_writes: AtomicU32::new(0),
+            update_executes: AtomicU32::new(0),
             location: Mutex::new(None),
             server: Mutex::new(config.server),
             bootstrap: Mutex::new(None),
@@ -226,6 +232,24 @@ impl SimClient {
     /// Executed factory resets so far.
     pub fn factory_resets(&self) -> u32 {
         self.shared.factory_resets.load(Ordering::SeqCst)
+    }
+
+    /// Package URI /5/0/1 writes naming an image so far.
+    pub fn package_uri_writes(&self) -> u32 {
+        self.shared.package_uri_writes.load(Ordering::SeqCst)
+    }
+
+    /// Update /5/0/2 executes taken so far.
+    pub fn update_executes(&self) -> u32 {
+        self.shared.update_executes.load(Ordering::SeqCst)
+    }
+
+    /// Ends a download in progress now (State Downloading -> Downloaded), as when the
+    /// configured download delay is long.
+    pub fn finish_download(&self) {
+        if self.commands.send(Cmd::DownloadDone).is_err() {
+            tracing::debug!("the simulated client stopped");
+        }
     }
 
     /// A resource value.

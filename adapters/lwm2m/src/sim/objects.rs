@@ -281,8 +281,8 @@ impl Objects {
             if !WRITABLE.contains(&(o, res)) {
                 return Err(ResponseType::MethodNotAllowed);
             }
-            // A new package or Package URI is taken in Idle only; an empty one resets (fact
-            // sheet §9.6). Each only when the Delivery Method /5/0/9 takes it.
+            // A new package or Package URI is taken in Idle only; an empty one resets
+            // (registry `5.xml`, resources 0 and 1). Each only when the Delivery Method /5/0/9 takes it.
             let idle = self.values.get(&Path::Resource(5, 0, 3)) == Some(&Value::Integer(0));
             let method = self.values.get(&Path::Resource(5, 0, 9));
             let (package, uri) = (r.path == Path::Resource(5, 0, 0), r.path == Path::Resource(5, 0, 1));

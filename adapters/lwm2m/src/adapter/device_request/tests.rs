@@ -43,7 +43,7 @@ fn answers_map_to_error_kinds() {
     for c in [ResponseType::BadRequest, ResponseType::NotAcceptable, ResponseType::UnsupportedContentFormat] {
         assert_eq!(check(&resp(c)).unwrap_err().kind, ErrorKind::BadInput);
     }
-    assert!(failure(RequestFailure::TimedOut).kind.is_retryable());
+    assert!(failure(RequestFailure::TimedOut, "GET /3/0/0").kind.is_retryable());
 }
 
 #[test]

@@ -14,8 +14,8 @@ fn device_hints(p: &Path) -> Option<ResourceType> {
 }
 
 /// The Device object example of LwM2M TS 1.0 §6.4.3.1 (Read on /3/0, "Single Object Instance"),
-/// transcribed by hand: every type byte, id and length was re-derived from the layout in fact
-/// sheet §7, and the values match registry `3.xml` types.
+/// transcribed by hand: every type byte, id and length was re-derived from the OMA-TLV layout of TS
+/// Core 1.1 §7.4.4 "TLV", and the values match registry `3.xml` types.
 const DEVICE_3_0: &[u8] = &[
     0xC8, 0x00, 0x14, b'O', b'p', b'e', b'n', b' ', b'M', b'o', b'b', b'i', b'l', b'e', b' ', b'A', b'l', b'l', b'i',
     b'a', b'n', b'c', b'e', //

@@ -49,6 +49,9 @@ struct Client {
     /// State notifications to deliver.
     notes: Vec<i64>,
     registered: bool,
+    /// Package URI writes naming an image, and Update executes, taken.
+    uri_writes: u32,
+    executes: u32,
 }
 
 impl Client {
@@ -63,6 +66,8 @@ impl Client {
             due: None,
             notes: Vec::new(),
             registered: false,
+            uri_writes: 0,
+            executes: 0,
         }
     }
 
@@ -105,6 +110,7 @@ impl Client {
                 Json::Null
             }
             Request::WriteUri(uri) => {
+                self.uri_writes += 1;
                 self.uri = uri.clone();
                 self.set(1, 0);
                 if self.fault != Fault::StuckDownloading {
@@ -113,6 +119,7 @@ impl Client {
                 Json::Null
             }
             Request::ExecuteUpdate => {
+                self.executes += 1;
                 self.set(3, 0);
                 self.due = Some((now.plus(Duration::from_secs(20)), Due::Updated));
                 Json::Null
@@ -153,6 +160,8 @@ struct Device {
     snapshot: Option<FirmwareStatus>,
     outcome: Option<Result<Json, OperationError>>,
     last_progress: Option<(u8, String)>,
+    /// The step last stored with the operation.
+    checkpoint: Option<Checkpoint>,
 }
 
 impl Device {
@@ -163,6 +172,7 @@ impl Device {
             snapshot: None,
             outcome: None,
             last_progress: None,
+            checkpoint: None,
         }
     }
 
@@ -173,6 +183,10 @@ impl Device {
             while let Some(event) = self.procedure.poll_event() {
                 match event {
                     Event::Progress { percent, message } => self.last_progress = Some((percent, message)),
+                    Event::Checkpoint { percent, message, checkpoint } => {
+                        self.last_progress = Some((percent, message));
+                        self.checkpoint = Some(checkpoint);
+                    }
                     Event::Snapshot(SnapshotMove::Start(asked)) => snapshot::start(&mut self.snapshot, asked, &id),
                     Event::Snapshot(SnapshotMove::Report(r)) => {
                         snapshot::advance(&mut self.snapshot, r, &id);
@@ -397,4 +411,46 @@ fn a_step_without_progress_fails_after_the_limit_with_what_the_device_said() {
     assert_eq!(stall.check(t0.plus(Duration::from_secs(1200))), None, "a new State restarts the clock");
     stall.progressed(t0.plus(Duration::from_secs(1300)));
     assert_eq!(stall.deadline(), t0.plus(Duration::from_secs(1900)));
+}
+
+/// A restart after Update was executed resumes at that step. The client rebooted to apply the
+/// image meanwhile (State Idle, Update Result 1), which a procedure starting over would read
+/// as "nothing in progress" and download and update again; resumed, it writes and executes
+/// nothing again and succeeds.
+#[test]
+fn a_procedure_resumed_after_update_writes_and_executes_nothing_again() {
+    let mut d = Device::new(Fault::RebootsToApply, Duration::from_secs(60), T0);
+    let mut now = T0;
+    d.step(now);
+    while !d.checkpoint.is_some_and(|c| c.executed) {
+        now = d.next_time().expect("a timer until Update is executed");
+        d.advance(now);
+    }
+    let stored = Checkpoint::decode(&d.checkpoint.unwrap().encode()).expect("round trip");
+    assert_eq!(stored, Checkpoint { push: false, executed: true });
+    // The server is down; the client applies the image and reboots.
+    now = d.client.due.as_ref().map(|(at, _)| *at).expect("update due");
+    d.client.tick(now);
+    d.client.registered = false;
+    d.procedure = FirmwareProcedure::resume(update(), settings(), stored, now);
+    d.outcome = None;
+    run(std::slice::from_mut(&mut d));
+    let outcome = d.outcome.expect("an outcome");
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!((d.client.uri_writes, d.client.executes), (1, 1));
+}
+
+/// Resumed while the client downloads (URI written), the procedure observes State, executes
+/// Update once Downloaded, and writes no URI again.
+#[test]
+fn a_procedure_resumed_while_downloading_writes_no_uri_again() {
+    let mut d = Device::new(Fault::None, Duration::from_secs(60), T0);
+    d.step(T0);
+    let stored = d.checkpoint.expect("URI written: step stored");
+    assert_eq!(stored, Checkpoint { push: false, executed: false });
+    d.client.observed = false;
+    d.procedure = FirmwareProcedure::resume(update(), settings(), stored, T0);
+    run(std::slice::from_mut(&mut d));
+    assert!(d.outcome.expect("an outcome").is_ok());
+    assert_eq!((d.client.uri_writes, d.client.executes), (1, 1));
 }
