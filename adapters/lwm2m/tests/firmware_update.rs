@@ -2,9 +2,15 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use common::Fixture;
+use unidm_core::{CreateOptions, ManualClock};
 use unidm_lwm2m::sim::{FirmwareBehaviour, SimClient, SimConfig};
-use unidm_models::{Action, ErrorKind, FirmwareState, FirmwareUpdate, OperationState};
+use unidm_models::{
+    Action, DeviceId, ErrorKind, FirmwareState, FirmwareUpdate, OperationState, RetryPolicy, Timestamp,
+};
 
 fn fw() -> Action {
     Action::Firmware(FirmwareUpdate {
@@ -139,4 +145,38 @@ async fn a_download_without_progress_fails_after_the_stall_limit() {
     assert!(e.message.starts_with("no progress for 1 s while downloading: /5/0/3 State still 1"), "{}", e.message);
     let status = f.device("fwstall").and_then(|d| d.snapshot.firmware).expect("firmware snapshot");
     assert_eq!(status.state, FirmwareState::Failed);
+}
+
+/// The no-progress limit runs on the engine's clock (`AdapterHandle::sleep`), so a
+/// `ManualClock` drives it: real time passing does not fail the step, the clock moving past the
+/// limit does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stall_limit_runs_on_the_engine_clock() {
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
+    let mut config = common::config();
+    config.firmware_stall = Duration::from_secs(600);
+    // No polls meanwhile: the limit is the only timer.
+    config.firmware_poll = Duration::from_secs(3600);
+    let f = Fixture::with_clock(config, clock.clone()).await;
+    let config = SimConfig { firmware_stuck_downloading: true, ..SimConfig::new("fwclock", f.addr()) };
+    let _sim = f.online(config).await;
+    let opts =
+        CreateOptions { retry: Some(RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }), ..Default::default() };
+    let id = f.engine.create_operation(&DeviceId::lwm2m("fwclock").unwrap(), fw(), opts).await.unwrap().id;
+    common::wait(|| async {
+        let op = f.engine.operation(id).await.ok()?;
+        op.progress.and_then(|p| p.message).filter(|m| m == "downloading")
+    })
+    .await;
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    clock.advance(Duration::from_secs(599));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(f.state(id).await, OperationState::Running, "599 s on the engine clock is within the limit");
+
+    clock.advance(Duration::from_secs(2));
+    let op = f.finish(id).await;
+    let e = op.error.expect("failed");
+    assert_eq!((op.state, e.kind), (OperationState::Failed, ErrorKind::Timeout));
+    assert!(e.message.starts_with("no progress for 10 min while downloading"), "{}", e.message);
 }

@@ -389,7 +389,8 @@ impl Shared {
                     });
                     return News::State(state);
                 },
-                _ = tokio::time::sleep(std::time::Duration::from_millis(left)) => return News::Timeout,
+                // The engine's clock: a `ManualClock` drives procedure timers in tests.
+                _ = self.handle.sleep(std::time::Duration::from_millis(left)) => return News::Timeout,
                 // Looks at the registration again.
                 _ = woken => {}
             }

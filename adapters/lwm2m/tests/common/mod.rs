@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use unidm_core::{CreateOptions, Engine, SqliteStore};
+use unidm_core::{Clock, CreateOptions, Engine, SqliteStore};
 use unidm_lwm2m::sim::{SimClient, SimConfig};
 use unidm_lwm2m::{Lwm2mAdapter, Lwm2mConfig};
 use unidm_models::{Action, Device, DeviceId, NativeOp, NativeRequest, Operation, OperationState, RetryPolicy};
@@ -42,14 +42,22 @@ impl Fixture {
 
     /// An engine and adapter on the database in `dir` (a restart when it exists).
     pub async fn on(dir: Arc<tempfile::TempDir>, config: Lwm2mConfig) -> Fixture {
+        Fixture::on_clock(dir, config, None).await
+    }
+
+    /// An engine on `clock` (a `ManualClock` drives the procedures' timers).
+    pub async fn with_clock(config: Lwm2mConfig, clock: Arc<dyn Clock>) -> Fixture {
+        Fixture::on_clock(Arc::new(tempfile::tempdir().unwrap()), config, Some(clock)).await
+    }
+
+    async fn on_clock(dir: Arc<tempfile::TempDir>, config: Lwm2mConfig, clock: Option<Arc<dyn Clock>>) -> Fixture {
         let db = dir.path().join("unidm.db");
         let adapter = Arc::new(Lwm2mAdapter::new(config));
-        let engine = Engine::builder()
-            .store(SqliteStore::open(&db).unwrap())
-            .adapter_arc(adapter.clone())
-            .start()
-            .await
-            .unwrap();
+        let mut builder = Engine::builder().store(SqliteStore::open(&db).unwrap()).adapter_arc(adapter.clone());
+        if let Some(clock) = clock {
+            builder = builder.clock(clock);
+        }
+        let engine = builder.start().await.unwrap();
         Fixture { engine, adapter, dir, db }
     }
 
