@@ -112,6 +112,6 @@ pub mod procedure;
 pub mod server;
 pub mod sim;
 
-pub use adapter::{Lwm2mAdapter, Lwm2mConfig};
+pub use adapter::{Lwm2mAdapter, Lwm2mConfig, WAITING_FOR_REGISTRATION, WAITING_FOR_WAKE};
 pub use bootstrap::{BootstrapConfig, BootstrapConfigError};
 pub use path::{Path, PathError};

@@ -21,6 +21,10 @@ async fn lightweightm2m_1_1_int_109_behavior_in_queue_mode() {
     f.wait_device("q109", |d| d.presence.state == PresenceState::Sleeping).await;
     let id = DeviceId::lwm2m("q109").unwrap();
     let op = f.engine.create_operation(&id, Action::Reboot, Default::default()).await.unwrap();
+    let waiting =
+        common::wait(|| async { f.engine.operation(op.id).await.ok().filter(|o| o.waiting_for.is_some()) }).await;
+    assert_eq!(waiting.state, OperationState::Waiting, "held while asleep, and shown so");
+    assert_eq!(waiting.waiting_for.as_deref(), Some(unidm_lwm2m::WAITING_FOR_WAKE));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!f.state(op.id).await.is_terminal(), "held while asleep");
     assert_eq!(sim.reboots(), 0);

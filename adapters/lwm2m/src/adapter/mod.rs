@@ -20,7 +20,9 @@
 //! The adapter keeps what is LwM2M: each started operation runs as a task (module
 //! `dispatch`) that talks to the device through the shell; a request for a registered
 //! queue-mode client that sleeps waits in the server's own queue until the client is next
-//! heard from (TS Core 1.1 §6.5), since only the server knows when it is awake; procedures
+//! heard from (TS Core 1.1 §6.5), since only the server knows when it is awake; an operation
+//! submitted while its device is marked asleep is shown `waiting` with [`WAITING_FOR_WAKE`] until
+//! its first progress or its end; procedures
 //! already running wait for notifications routed by device and path and for a new
 //! registration through per-endpoint wakers (module `waiters`). The firmware update is a
 //! sans-I/O state machine ([`crate::procedure::firmware`]) that module `firmware_update`
@@ -65,6 +67,9 @@ use unidm_models::{DeviceId, ErrorKind, Operation, OperationError, OperationId, 
 
 /// What an operation for a device that is not registered waits for (its `waitingFor`).
 pub const WAITING_FOR_REGISTRATION: &str = "waiting for the device to register";
+/// What an operation for a registered queue-mode client that is asleep waits for: its requests
+/// are held by the server until the client's next Update (TS Core 1.1 §6.5).
+pub const WAITING_FOR_WAKE: &str = "waiting for the device to wake (queue mode: requests go out at its next Update)";
 
 use coap_lite::ResponseType;
 use serde_json::Value as Json;
@@ -255,6 +260,17 @@ impl Shared {
         match self.child(endpoint) {
             Some(child) => regs.contains_key(&child.gateway),
             None => regs.contains_key(endpoint),
+        }
+    }
+
+    /// Whether `device` (or the gateway it is behind) is a queue-mode client marked asleep.
+    pub fn asleep(&self, device: &DeviceId) -> bool {
+        let sleeping = |id: &DeviceId| {
+            self.handle.device(id).is_some_and(|d| d.presence.state == unidm_models::PresenceState::Sleeping)
+        };
+        match self.child(device.native()).and_then(|c| DeviceId::lwm2m(&c.gateway).ok()) {
+            Some(gateway) => sleeping(&gateway),
+            None => sleeping(device),
         }
     }
 
@@ -525,6 +541,11 @@ impl Adapter for Lwm2mAdapter {
             // A registration stored meanwhile found the operation queued, or is seen here.
             if !shared.reachable(device.native()) {
                 return Ok(());
+            }
+        } else if shared.asleep(&device) {
+            // Started now all the same: the server holds its requests until the client wakes.
+            if let Err(e) = shared.handle.operation_waiting(id, WAITING_FOR_WAKE, None).await {
+                tracing::debug!(operation = %id, error = %e, "waiting not recorded");
             }
         }
         shared.start_queued(&device);
