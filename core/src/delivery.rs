@@ -141,6 +141,17 @@ struct Parked {
     last_report: Option<String>,
 }
 
+/// An operation [`Delivery::check_stalls`] failed: it, the wait it was on, and its error.
+#[derive(Debug, Clone)]
+pub struct Stalled {
+    /// The operation, as it was parked.
+    pub op: Operation,
+    /// The wait it was on.
+    pub wait: Wait,
+    /// The error it failed with.
+    pub error: OperationError,
+}
+
 #[derive(Default)]
 struct State {
     queues: HashMap<DeviceId, VecDeque<Operation>>,
@@ -390,10 +401,12 @@ impl Delivery {
     }
 
     /// Fails every parked operation whose device reported nothing within its wait's
-    /// no-progress limit, naming the step and what the device last reported; answers how many.
-    pub async fn check_stalls(&self) -> usize {
+    /// no-progress limit, naming the step and what the device last reported; answers those
+    /// operations (with the wait they were on), so that the adapter can move what it shows of
+    /// them, such as a firmware snapshot, to failed.
+    pub async fn check_stalls(&self) -> Vec<Stalled> {
         let now = self.handle.monotonic();
-        let stalled: Vec<(OperationId, OperationError)> = {
+        let stalled: Vec<Stalled> = {
             let mut st = self.state();
             let ids: Vec<OperationId> = st
                 .parked
@@ -414,19 +427,20 @@ impl Delivery {
                         ErrorKind::Stalled,
                         format!("no progress for {} while {}{last}", human(limit), p.wait.waiting_for),
                     );
+                    let (op, wait) = (p.op.clone(), p.wait.clone());
                     st.forget(id);
-                    Some((id, error))
+                    Some(Stalled { op, wait, error })
                 })
                 .collect()
         };
-        let n = stalled.len();
-        for (id, error) in stalled {
-            tracing::warn!(operation = %id, error = %error.message, "operation stalled");
-            if let Err(e) = self.handle.operation_failed(id, error).await {
+        for s in &stalled {
+            let id = s.op.id;
+            tracing::warn!(operation = %id, error = %s.error.message, "operation stalled");
+            if let Err(e) = self.handle.operation_failed(id, s.error.clone()).await {
                 tracing::debug!(operation = %id, error = %e, "stalled operation had already ended");
             }
         }
-        n
+        stalled
     }
 }
 

@@ -71,7 +71,7 @@ pub mod store;
 
 pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone, Seen};
 pub use clock::{Clock, ManualClock, Sleep, SystemClock};
-pub use delivery::{Correlator, Delivery, DeliveryConfig, Submitted, Wait, Woken};
+pub use delivery::{Correlator, Delivery, DeliveryConfig, Stalled, Submitted, Wait, Woken};
 pub use engine::{
     CreateOptions, DeviceQuery, Engine, EngineBuilder, EngineConfig, EngineStats, GroupOperationView, TopologyEdge,
     TopologyGraph,

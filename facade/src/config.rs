@@ -49,6 +49,7 @@
 //! connection_requests = true
 //! session_timeout_s = 30
 //! max_sessions = 10000
+//! wait_stall_min = 60         # an accepted Download etc. without its completion this long fails
 //! [tr069.users]
 //! "cpe-0001" = "secret"
 //! [tr069.user_devices]        # a user may only inform as this device (serial or tr069: id)
@@ -68,6 +69,7 @@
 //! session_timeout_s = 60
 //! max_sessions = 10000
 //! push_port = 2948            # Package #0 over UDP to the device's address at this port
+//! wait_stall_min = 60         # a FUMO / LAWMO Exec accepted (202) without its 1226 this long fails
 //! [omadm.devices."IMEI:490154203237518"]   # per-device client credentials
 //! username = "dev"
 //! password = "pw"
@@ -175,6 +177,7 @@ struct OmadmSection {
     session_timeout_s: Option<u64>,
     max_sessions: Option<usize>,
     push_port: Option<u16>,
+    wait_stall_min: Option<u64>,
     #[serde(default)]
     devices: BTreeMap<String, OmadmDevice>,
 }
@@ -225,6 +228,7 @@ struct Tr069Section {
     connection_requests: Option<bool>,
     session_timeout_s: Option<u64>,
     max_sessions: Option<usize>,
+    wait_stall_min: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -281,6 +285,14 @@ pub struct ServeConfig {
     pub tr069_public_url: Option<String>,
     /// The OMA DM server, when enabled.
     pub omadm: Option<OmadmConfig>,
+}
+
+/// A `wait_stall_min` of `section`: at least one minute when set.
+fn stall_minutes(section: &str, minutes: Option<u64>) -> anyhow::Result<Option<Duration>> {
+    match minutes {
+        Some(0) => anyhow::bail!("{section} wait_stall_min must be at least 1 (leave it out for no limit)"),
+        m => Ok(m.map(|m| Duration::from_secs(m * 60))),
+    }
 }
 
 fn read_token(path: &Path) -> anyhow::Result<String> {
@@ -358,6 +370,7 @@ impl ServeConfig {
                 connection_requests: t.connection_requests.unwrap_or(defaults.connection_requests),
                 session_timeout: t.session_timeout_s.map(Duration::from_secs).unwrap_or(defaults.session_timeout),
                 max_sessions: t.max_sessions.unwrap_or(defaults.max_sessions),
+                wait_stall: stall_minutes("tr069", t.wait_stall_min)?,
                 files: Some(FileServerConfig {
                     dir: files_dir.clone(),
                     accept_uploads: true,
@@ -433,6 +446,7 @@ impl ServeConfig {
                 session_timeout: o.session_timeout_s.map(Duration::from_secs).unwrap_or(defaults.session_timeout),
                 max_sessions: o.max_sessions.unwrap_or(defaults.max_sessions),
                 push_port: o.push_port,
+                stall_after: stall_minutes("omadm", o.wait_stall_min)?,
                 ..defaults
             })
         } else {
@@ -519,6 +533,23 @@ mod tests {
         std::fs::write(&zero, "[lwm2m]\nfirmware_stall_min = 0\n").unwrap();
         let err = ServeConfig::resolve(&ServeArgs { config: Some(zero), ..Default::default() }).unwrap_err();
         assert!(err.to_string().contains("firmware_stall_min"), "{err:#}");
+    }
+
+    #[test]
+    fn wait_stall_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.toml");
+        std::fs::write(&path, "[tr069]\nwait_stall_min = 45\n[omadm]\nwait_stall_min = 2\n").unwrap();
+        let args = ServeArgs { config: Some(path), omadm: Some(true), ..Default::default() };
+        let c = ServeConfig::resolve(&args).unwrap();
+        assert_eq!(c.tr069.unwrap().wait_stall, Some(Duration::from_secs(45 * 60)));
+        assert_eq!(c.omadm.unwrap().stall_after, Some(Duration::from_secs(120)));
+        let unset = ServeConfig::resolve(&ServeArgs::default()).unwrap();
+        assert_eq!(unset.tr069.unwrap().wait_stall, None);
+        let zero = dir.path().join("zero.toml");
+        std::fs::write(&zero, "[tr069]\nwait_stall_min = 0\n").unwrap();
+        let err = ServeConfig::resolve(&ServeArgs { config: Some(zero), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().contains("tr069 wait_stall_min"), "{err:#}");
     }
 
     #[test]

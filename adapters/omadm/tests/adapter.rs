@@ -311,6 +311,15 @@ async fn a_fumo_wait_without_progress_fails_after_its_limit() {
     let e = op.error.unwrap();
     assert_eq!(e.kind, ErrorKind::Stalled, "{e:?}");
     assert!(e.message.contains("FUMO"), "{}", e.message);
+    // The snapshot says the update failed, and why.
+    let fw = device_where(&f.engine, &id(), |d| {
+        d.snapshot.firmware.as_ref().is_some_and(|s| s.state == unidm_models::FirmwareState::Failed)
+    })
+    .await
+    .snapshot
+    .firmware
+    .unwrap();
+    assert_eq!(fw.failure.as_deref(), Some(e.message.as_str()));
     f.engine.shutdown().await;
 }
 

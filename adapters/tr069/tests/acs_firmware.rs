@@ -102,3 +102,25 @@ async fn an_unanswered_download_fails_the_attempt_and_the_snapshot() {
     assert!(fw.failure.as_deref().is_some_and(|w| w.contains("did not answer Download")), "{fw:?}");
     cpe.stop();
 }
+
+/// A CPE that accepts the Download (Status 1) and never sends its TransferComplete: with
+/// `wait_stall` the operation fails as stalled, naming what it waited for, instead of waiting for
+/// its deadline, and the firmware snapshot says it failed, and why.
+#[tokio::test]
+async fn a_transfer_complete_that_never_comes_fails_after_the_wait_stall_limit() {
+    let f = fixture_with(unidm_tr069::Tr069Config { wait_stall: Some(Duration::from_secs(1)), ..local_config() }).await;
+    let mut config = f.sim_config(tr181("fw-stall"));
+    config.download_delay = Duration::from_secs(3600);
+    let (cpe, id) = f.sim(config).await;
+    let op = f.run(&id, firmware("http://files.example/fw.bin", Some("4.0"))).await;
+    assert_eq!(op.state, OperationState::Failed, "{op:?}");
+    let e = op.error.unwrap();
+    assert_eq!(e.kind, unidm_models::ErrorKind::Stalled);
+    assert_eq!(e.message, "no progress for 1 s while waiting for TransferComplete");
+    let fw = snapshot(&f, &id).unwrap();
+    assert_eq!(
+        (fw.state, fw.failure.as_deref()),
+        (FirmwareState::Failed, Some("no progress for 1 s while waiting for TransferComplete"))
+    );
+    cpe.stop();
+}

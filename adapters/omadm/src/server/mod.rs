@@ -472,8 +472,14 @@ impl Server {
                 self.drive(Some(&token), &mut slot, false).await;
             }
         }
-        if let Some(d) = self.delivery() {
-            d.check_stalls().await;
+        if let (Some(d), Some(h)) = (self.delivery(), self.handle()) {
+            for stalled in d.check_stalls().await {
+                // A FUMO update without its result: the snapshot says it failed, and why.
+                if matches!(stalled.op.action, unidm_models::Action::Firmware(_)) {
+                    let why = stalled.error.message;
+                    self.report_firmware(h, &stalled.op.device, move |_| vec![FirmwareReport::failed(why, None)]).await;
+                }
+            }
         }
     }
 }

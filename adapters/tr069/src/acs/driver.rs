@@ -502,6 +502,15 @@ pub(crate) fn spawn_sweeper(acs: Arc<Acs>, handle: unidm_core::AdapterHandle) {
                     acs.close(&mut slot).await;
                 }
             }
+            if let Some(delivery) = acs.delivery.get() {
+                for stalled in delivery.check_stalls().await {
+                    // A Download without its TransferComplete: the snapshot says it failed, and why.
+                    if matches!(stalled.op.action, unidm_models::Action::Firmware(_)) {
+                        let why = stalled.error.message;
+                        acs.report_firmware(&stalled.op.device, |_| super::firmware::failed(&why, None)).await;
+                    }
+                }
+            }
         }
     });
 }

@@ -165,6 +165,10 @@ pub struct Tr069Config {
     /// Serve firmware / configuration files (and take uploads) under [`FILES_PREFIX`] on the
     /// ACS port (default off).
     pub files: Option<FileServerConfig>,
+    /// How long an operation the CPE accepted may wait for its completion (TransferComplete,
+    /// DUStateChangeComplete, `8 DIAGNOSTICS COMPLETE`, the reboot's `1 BOOT`) before it fails
+    /// as stalled, naming what it waited for (default none: the operation's own deadline).
+    pub wait_stall: Option<Duration>,
 }
 
 impl Default for Tr069Config {
@@ -183,6 +187,7 @@ impl Default for Tr069Config {
             connection_request_timeout: Duration::from_secs(5),
             provision_connection_request_credentials: true,
             files: None,
+            wait_stall: None,
         }
     }
 }

@@ -120,7 +120,10 @@ impl Acs {
     pub(crate) async fn park(&self, op: Operation, on: Await) {
         let Some(delivery) = self.delivery.get() else { return };
         let id = op.id;
-        let wait = wait_for(&op, on);
+        let mut wait = wait_for(&op, on);
+        if let Some(limit) = self.config.wait_stall {
+            wait = wait.stall_after(limit);
+        }
         if let Err(e) = delivery.park(op, wait).await {
             tracing::debug!(operation = %id, error = %e, "wait not recorded (the operation had ended?)");
         }
