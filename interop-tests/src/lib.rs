@@ -14,13 +14,20 @@ use unidm::routes::files::FilesConfig;
 use unidm::AppOptions;
 use unidm_core::{Engine, SqliteStore};
 use unidm_lwm2m::{Lwm2mAdapter, Lwm2mConfig};
+use unidm_omadm::server::{OmadmAdapter, OmadmConfig};
+use unidm_omadm::session::Credentials;
 use unidm_testkit::eventually;
 use unidm_tr069::{FileServerConfig, Tr069Adapter, Tr069Config};
 
 /// How long a test waits for something a device does.
 pub const WAIT: Duration = unidm_testkit::DEADLINE;
 
-/// The engine with both protocol adapters and the HTTP API, on loopback.
+/// The OMA DM client credentials every simulated DM client of a [`Stack`] uses.
+pub const DM_CLIENT: (&str, &str) = ("dm-client", "client-secret");
+/// The DM server's password on those clients (their md5 check of the server, Package #0).
+pub const DM_SERVER_PASSWORD: &str = "server-secret";
+
+/// The engine with the three protocol adapters and the HTTP API, on loopback.
 pub struct Stack {
     /// `http://127.0.0.1:<port>/api/v1`.
     pub api: String,
@@ -32,6 +39,8 @@ pub struct Stack {
     pub lwm2m: Arc<Lwm2mAdapter>,
     /// The TR-069 ACS.
     pub acs: Arc<Tr069Adapter>,
+    /// The OMA DM server.
+    pub omadm: Arc<OmadmAdapter>,
     _dir: tempfile::TempDir,
 }
 
@@ -47,10 +56,18 @@ impl Stack {
             ..Tr069Config::default()
         }));
         let lwm2m = Arc::new(Lwm2mAdapter::new(Lwm2mConfig::new(loopback)));
+        let omadm = Arc::new(OmadmAdapter::new(OmadmConfig {
+            listen: loopback,
+            client_credentials: Some(Credentials::new(DM_CLIENT.0, DM_CLIENT.1)),
+            server_password: Some(DM_SERVER_PASSWORD.into()),
+            push_backoff: Duration::from_millis(200),
+            ..OmadmConfig::default()
+        }));
         let engine = Engine::builder()
             .store(SqliteStore::open(dir.path().join("unidm.db")).expect("store"))
             .adapter_arc(acs.clone())
             .adapter_arc(lwm2m.clone())
+            .adapter_arc(omadm.clone())
             .start()
             .await
             .expect("engine");
@@ -63,7 +80,15 @@ impl Stack {
             let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
         });
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
-        Stack { api, http, engine, lwm2m, acs, _dir: dir }
+        Stack { api, http, engine, lwm2m, acs, omadm, _dir: dir }
+    }
+
+    /// A simulated OMA DM client of this stack's DM server, named `dev_id`.
+    pub fn dm_client(&self, dev_id: &str) -> unidm_omadm::sim::SimDevice {
+        let url = self.omadm.server_url().expect("the DM server is started");
+        let mut c = unidm_omadm::sim::SimConfig::new(url, dev_id, DM_CLIENT.0, DM_CLIENT.1);
+        c.server_password = DM_SERVER_PASSWORD.into();
+        unidm_omadm::sim::SimDevice::new(c)
     }
 
     /// The LwM2M server's address, for simulated clients.
