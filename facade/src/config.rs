@@ -69,6 +69,7 @@
 //! session_timeout_s = 60
 //! max_sessions = 10000
 //! push_port = 2948            # Package #0 over UDP to the device's address at this port
+//! push_webhook = "http://sms-gw.example/send"  # Package #0 (JSON, base64) for devices without a push address
 //! wait_stall_min = 60         # a FUMO / LAWMO Exec accepted (202) without its 1226 this long fails
 //! [omadm.devices."IMEI:490154203237518"]   # per-device client credentials
 //! username = "dev"
@@ -177,6 +178,7 @@ struct OmadmSection {
     session_timeout_s: Option<u64>,
     max_sessions: Option<usize>,
     push_port: Option<u16>,
+    push_webhook: Option<String>,
     wait_stall_min: Option<u64>,
     #[serde(default)]
     devices: BTreeMap<String, OmadmDevice>,
@@ -446,6 +448,13 @@ impl ServeConfig {
                 session_timeout: o.session_timeout_s.map(Duration::from_secs).unwrap_or(defaults.session_timeout),
                 max_sessions: o.max_sessions.unwrap_or(defaults.max_sessions),
                 push_port: o.push_port,
+                push_webhook: match o.push_webhook {
+                    Some(url) => match unidm_omadm::server::PushTarget::parse(&url) {
+                        Ok(unidm_omadm::server::PushTarget::Http(u)) => Some(u),
+                        _ => anyhow::bail!("omadm push_webhook `{url}` is not an http(s) URL"),
+                    },
+                    None => None,
+                },
                 stall_after: stall_minutes("omadm", o.wait_stall_min)?,
                 ..defaults
             })
@@ -539,11 +548,24 @@ mod tests {
     fn wait_stall_limits() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("u.toml");
-        std::fs::write(&path, "[tr069]\nwait_stall_min = 45\n[omadm]\nwait_stall_min = 2\n").unwrap();
+        std::fs::write(
+            &path,
+            "[tr069]\nwait_stall_min = 45\n[omadm]\nwait_stall_min = 2\npush_webhook = \"http://gw.example/sms\"\n",
+        )
+        .unwrap();
         let args = ServeArgs { config: Some(path), omadm: Some(true), ..Default::default() };
         let c = ServeConfig::resolve(&args).unwrap();
         assert_eq!(c.tr069.unwrap().wait_stall, Some(Duration::from_secs(45 * 60)));
-        assert_eq!(c.omadm.unwrap().stall_after, Some(Duration::from_secs(120)));
+        let o = c.omadm.unwrap();
+        assert_eq!(
+            (o.stall_after, o.push_webhook.as_deref()),
+            (Some(Duration::from_secs(120)), Some("http://gw.example/sms"))
+        );
+        let bad = dir.path().join("hook.toml");
+        std::fs::write(&bad, "[omadm]\npush_webhook = \"10.0.0.1:9\"\n").unwrap();
+        let err = ServeConfig::resolve(&ServeArgs { config: Some(bad), omadm: Some(true), ..Default::default() })
+            .unwrap_err();
+        assert!(err.to_string().contains("push_webhook"), "{err:#}");
         let unset = ServeConfig::resolve(&ServeArgs::default()).unwrap();
         assert_eq!(unset.tr069.unwrap().wait_stall, None);
         let zero = dir.path().join("zero.toml");

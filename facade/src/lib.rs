@@ -52,6 +52,8 @@ pub struct AppState {
     pub files: Option<routes::files::FilesConfig>,
     /// The LwM2M adapter, for its bootstrap configurations.
     pub lwm2m: Option<Arc<unidm_lwm2m::Lwm2mAdapter>>,
+    /// The OMA DM adapter, for its clients' settings.
+    pub omadm: Option<Arc<unidm_omadm::server::OmadmAdapter>>,
 }
 
 /// What the HTTP application serves besides the engine.
@@ -63,6 +65,8 @@ pub struct AppOptions {
     pub files: Option<routes::files::FilesConfig>,
     /// The LwM2M adapter behind `/api/v1/lwm2m/bootstrap`.
     pub lwm2m: Option<Arc<unidm_lwm2m::Lwm2mAdapter>>,
+    /// The OMA DM adapter behind `/api/v1/omadm/clients`.
+    pub omadm: Option<Arc<unidm_omadm::server::OmadmAdapter>>,
 }
 
 #[derive(OpenApi)]
@@ -82,6 +86,7 @@ pub struct AppOptions {
         (name = "topology", description = "Gateways and the devices behind them"),
         (name = "events", description = "The event stream"),
         (name = "lwm2m", description = "LwM2M bootstrap configurations"),
+        (name = "omadm", description = "OMA DM clients: push targets, credentials, Package #0"),
         (name = "files", description = "Files served to devices (firmware, configuration) and uploads from them")
     )
 )]
@@ -102,7 +107,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api() -> OpenApiRouter<AppState> {
-    use routes::{devices, events, files, groups, lwm2m, operations, rules};
+    use routes::{devices, events, files, groups, lwm2m, omadm, operations, rules};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(devices::list, devices::provision))
         .routes(routes!(devices::get, devices::delete))
@@ -134,6 +139,10 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(files::delete))
         .routes(routes!(lwm2m::list))
         .routes(routes!(lwm2m::get, lwm2m::put, lwm2m::delete))
+        .routes(routes!(omadm::get))
+        .routes(routes!(omadm::put_push, omadm::delete_push))
+        .routes(routes!(omadm::put_credentials, omadm::delete_credentials))
+        .routes(routes!(omadm::package0))
 }
 
 /// The OpenAPI document of every `/api/v1` route, completed by [`openapi::complete`].
@@ -160,7 +169,7 @@ fn generated() -> utoipa::openapi::OpenApi {
 /// it with connect info (`into_make_service_with_connect_info::<SocketAddr>()`) so the
 /// loopback rule can see the client's address.
 pub fn app(engine: Engine, token: Option<String>) -> Router {
-    app_with(engine, AppOptions { token, files: None, lwm2m: None })
+    app_with(engine, AppOptions { token, ..AppOptions::default() })
 }
 
 /// [`app`] with every option.
@@ -172,6 +181,7 @@ pub fn app_with(engine: Engine, options: AppOptions) -> Router {
         started: Instant::now(),
         files: options.files,
         lwm2m: options.lwm2m,
+        omadm: options.omadm,
     };
     let (router, _) = api().split_for_parts();
     let doc = Arc::new(openapi());

@@ -140,7 +140,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let files = FilesConfig { dir: cfg.files_dir.clone(), max_upload: cfg.max_upload, base_url: files_url };
     let app = unidm::app_with(
         engine.clone(),
-        AppOptions { token: cfg.token.clone(), files: Some(files), lwm2m: lwm2m.clone() },
+        AppOptions { token: cfg.token.clone(), files: Some(files), lwm2m: lwm2m.clone(), omadm: omadm.clone() },
     );
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)

@@ -72,8 +72,10 @@ impl Stack {
             .await
             .expect("engine");
         let files = FilesConfig { dir: files_dir, max_upload: 1 << 20, base_url: acs.file_url("") };
-        let app =
-            unidm::app_with(engine.clone(), AppOptions { token: None, files: Some(files), lwm2m: Some(lwm2m.clone()) });
+        let app = unidm::app_with(
+            engine.clone(),
+            AppOptions { token: None, files: Some(files), lwm2m: Some(lwm2m.clone()), omadm: Some(omadm.clone()) },
+        );
         let listener = tokio::net::TcpListener::bind(loopback).await.expect("bind");
         let api = format!("http://{}/api/v1", listener.local_addr().expect("addr"));
         tokio::spawn(async move {

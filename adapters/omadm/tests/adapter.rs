@@ -418,3 +418,63 @@ async fn reboot_is_an_exec_of_the_configured_node() {
     assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
     f.engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_device_without_a_push_address_is_notified_through_the_webhook() {
+    let (tx, mut hooked) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+    let app = axum::Router::new().route(
+        "/sms",
+        axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(v);
+                "queued"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/sms", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let f = fixture(OmadmConfig { push_webhook: Some(hook), ..config() }).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    let op = f.engine.create_operation(&id(), native(NativeOp::Read, "./DevInfo/Mod", None), once()).await.unwrap();
+    let v = tokio::time::timeout(Duration::from_secs(20), hooked.recv()).await.unwrap().unwrap();
+    assert_eq!((v["devId"].as_str(), v["device"].as_str()), (Some(DEV), Some(id().to_string().as_str())));
+    assert_eq!(v["contentType"], "application/vnd.syncml.notification");
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(v["package0"].as_str().unwrap()).unwrap();
+    let (note, _) = Notification::decode(&bytes).unwrap();
+    device.session(1200, Some(note.session_id_text())).await.unwrap();
+    let op = operation_end(&f.engine, op.id).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    f.engine.shutdown().await;
+}
+
+/// Credentials given to one device (the API's `PUT .../credentials`) enrol it where unknown
+/// devices are refused, replace the default account for it, and survive a restart.
+#[tokio::test]
+async fn per_device_credentials_set_at_run_time_survive_a_restart() {
+    let closed = || OmadmConfig { accept_unknown_devices: false, ..config() };
+    let f = fixture(closed()).await;
+    assert!(matches!(f.adapter.client(DEV), Err(unidm_omadm::server::ClientError::UnknownDevice(_))));
+    f.engine.provision_device(id(), Default::default()).await.unwrap();
+    let e = sim(&f, Encoding::Xml).run().await.unwrap_err();
+    assert!(matches!(e, SimError::Unauthorized(_)), "not enrolled yet: {e:?}");
+    let settings = f.adapter.set_credentials(DEV, Some(Credentials::new("own", "own-secret"))).await.unwrap();
+    assert_eq!((settings.credentials, settings.username.as_deref()), ("device", Some("own")));
+    let bad = f.adapter.set_push(DEV, Some("not an address")).await.unwrap_err();
+    assert!(matches!(bad, unidm_omadm::server::ClientError::Invalid { field: "address", .. }), "{bad:?}");
+
+    f.engine.shutdown().await;
+    let Fixture { dir, .. } = f;
+    let f = fixture_in(dir, closed()).await;
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "own", "own-secret");
+    c.server_password = "server-secret".into();
+    SimDevice::new(c).run().await.unwrap();
+    let e = sim(&f, Encoding::Xml).run().await.unwrap_err();
+    assert!(matches!(e, SimError::Unauthorized(_)), "the default account no longer applies: {e:?}");
+    f.engine.shutdown().await;
+}

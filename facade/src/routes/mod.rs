@@ -6,6 +6,7 @@ pub mod events;
 pub mod files;
 pub mod groups;
 pub mod lwm2m;
+pub mod omadm;
 pub mod operations;
 pub mod rules;
 

@@ -18,9 +18,25 @@ pub(crate) struct DeviceRecord {
     /// The nonce the client last gave the server (the server's `Cred` and Package #0 use it).
     #[serde(default)]
     pub server_nonce: Option<Vec<u8>>,
-    /// Where Package #0 goes (`host:port`, UDP).
+    /// Where Package #0 goes ([`super::push::PushTarget`]: `ip:port` for UDP, or an HTTP URL).
     #[serde(default)]
     pub push: Option<String>,
+    /// The client's own credentials, set through the API (they win over the configuration's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<StoredCredentials>,
+}
+
+/// A client's user name and password as kept in its record.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for StoredCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCredentials").field("username", &self.username).field("password", &"***").finish()
+    }
 }
 
 impl DeviceRecord {
@@ -106,6 +122,22 @@ impl Accounts {
         self.server.as_ref()
     }
 
+    /// The device's own credentials: set through the API, else in the configuration.
+    pub(crate) fn device_credentials(&self, dev_id: &str) -> Option<Credentials> {
+        let stored = self.lock().records.get(dev_id).and_then(|r| r.credentials.clone());
+        stored.map(|c| Credentials::new(c.username, c.password)).or_else(|| self.per_device.get(dev_id).cloned())
+    }
+
+    /// Whether a default account applies to devices without credentials of their own.
+    pub(crate) fn has_default(&self) -> bool {
+        self.default_client.is_some()
+    }
+
+    /// The default account's user name.
+    pub(crate) fn default_username(&self) -> Option<String> {
+        self.default_client.as_ref().map(|c| c.username.clone())
+    }
+
     fn admitted(&self, dev_id: &str) -> bool {
         self.accept_unknown || self.per_device.contains_key(dev_id) || self.lock().known.contains(dev_id)
     }
@@ -119,7 +151,7 @@ impl CredentialStore for Accounts {
         if self.client_auth == ClientAuth::None {
             return Some(Credentials::new(username.unwrap_or_default(), ""));
         }
-        let c = self.per_device.get(dev_id).cloned().or_else(|| self.default_client.clone())?;
+        let c = self.device_credentials(dev_id).or_else(|| self.default_client.clone())?;
         username.is_none_or(|u| u == c.username).then_some(c)
     }
 

@@ -57,6 +57,10 @@ pub struct OmadmConfig {
     pub push_attempts: u32,
     /// Delay before the second Package #0 (default 5 s).
     pub push_backoff: Duration,
+    /// Where Package #0 goes for a device without a push address (an SMS gateway, say): an
+    /// HTTP POST of `{"device", "devId", "contentType", "package0"}` (the bytes in base64) to
+    /// this URL (default none).
+    pub push_webhook: Option<String>,
 }
 
 impl Default for OmadmConfig {
@@ -82,6 +86,7 @@ impl Default for OmadmConfig {
             push_port: None,
             push_attempts: 3,
             push_backoff: Duration::from_secs(5),
+            push_webhook: None,
         }
     }
 }

@@ -27,6 +27,7 @@
 //!   are also given by [`OmadmAdapter::package0`].
 
 mod accounts;
+mod clients;
 mod config;
 mod firmware;
 mod http;
@@ -49,8 +50,10 @@ use crate::codec::Limits;
 use crate::mo::devinfo::DeviceFacts;
 use crate::session::{DmSession, Request, SessionConfig, SessionEvent};
 use accounts::{Accounts, DeviceRecord};
+pub use clients::{ClientError, ClientSettings};
 pub use config::OmadmConfig;
 use firmware::{firmware_done, firmware_sent};
+pub use push::{PushTarget, NOTIFICATION_MEDIA_TYPE};
 
 /// One open session and what the adapter sent in it.
 pub(crate) struct Slot {
@@ -97,6 +100,12 @@ pub(crate) struct Server {
 /// The OMA DM adapter: a DM server for the unidm engine.
 pub struct OmadmAdapter {
     inner: Arc<Server>,
+}
+
+impl std::fmt::Debug for OmadmAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OmadmAdapter").field("local_addr", &self.local_addr()).finish_non_exhaustive()
+    }
 }
 
 impl OmadmAdapter {
