@@ -83,6 +83,11 @@ impl Action {
             Action::Traceroute(t) => non_empty("host", &t.host)?,
             Action::Native(n) => {
                 non_empty("path", &n.path)?;
+                if n.op == NativeOp::Copy
+                    && !n.value.as_ref().and_then(|v| v.as_str()).is_some_and(|s| !s.trim().is_empty())
+                {
+                    return Err(("value", "a copy names its source node, e.g. \"./Vendor/Config/A\"".into()));
+                }
                 if matches!(n.op, NativeOp::Write | NativeOp::WriteAttributes) && n.value.is_none() {
                     return Err(("value", "a write needs a value".into()));
                 }
@@ -233,6 +238,8 @@ pub enum NativeOp {
     ObserveComposite,
     /// Stop an `observeComposite`: `path` is `/`, `value` the same list of paths (in any order).
     CancelObserveComposite,
+    /// Copy the node `value` names to `path` (OMA DM `Copy`).
+    Copy,
 }
 
 impl NativeOp {
@@ -303,6 +310,15 @@ mod tests {
             args: None,
         });
         assert_eq!(bad.validate().unwrap_err().0, "value");
+    }
+
+    #[test]
+    fn a_copy_names_its_source() {
+        let copy = |value| Action::Native(NativeRequest { op: NativeOp::Copy, path: "./B".into(), value, args: None });
+        assert!(copy(Some(json!("./A"))).validate().is_ok());
+        for bad in [None, Some(json!("  ")), Some(json!(5))] {
+            assert_eq!(copy(bad).validate().unwrap_err().0, "value");
+        }
     }
 
     #[test]

@@ -478,3 +478,17 @@ async fn per_device_credentials_set_at_run_time_survive_a_restart() {
     assert!(matches!(e, SimError::Unauthorized(_)), "the default account no longer applies: {e:?}");
     f.engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn native_copy_copies_a_node_and_a_missing_source_is_not_found() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Wbxml);
+    device.run().await.unwrap();
+    let copy = |source: &str| native(NativeOp::Copy, "./Vendor/ModelCopy", Some(source));
+    let op = run_op(&f, &device, copy("./DevInfo/Mod")).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    assert_eq!(device.node("./Vendor/ModelCopy").as_deref(), Some("Phone-9"));
+    let op = run_op(&f, &device, copy("./DevInfo/Nothing")).await;
+    assert_eq!((op.state, op.error.map(|e| e.kind)), (OperationState::Failed, Some(ErrorKind::NotFound)));
+    f.engine.shutdown().await;
+}

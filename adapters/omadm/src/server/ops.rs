@@ -39,6 +39,22 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation) -> Result<Op, Operat
             });
             Ok(match n.op {
                 NativeOp::Read => Op::Get { uri },
+                // The node's structure (OMA DM TNDS): `?list=Struct`, or `StructData` with the
+                // values when `args` is `data`.
+                NativeOp::Discover => {
+                    let list = if n.args.as_deref() == Some("data") { "StructData" } else { "Struct" };
+                    Op::Get { uri: format!("{uri}?list={list}") }
+                }
+                NativeOp::Copy => {
+                    let source = n.value.as_ref().and_then(|v| v.as_str()).map(str::trim).unwrap_or_default();
+                    if source.is_empty() {
+                        return Err(OperationError::new(
+                            ErrorKind::BadInput,
+                            "a copy names its source node in `value`",
+                        ));
+                    }
+                    Op::Copy { target: uri, source: source.to_owned() }
+                }
                 NativeOp::Write => Op::Replace {
                     uri,
                     value: value.ok_or_else(|| OperationError::new(ErrorKind::BadInput, "write needs a value"))?,
@@ -123,7 +139,7 @@ pub(crate) fn on_response(
             if !ok(status) {
                 return Outcome::Failed(status_error(status, &format!("native {:?} {}", n.op, n.path)));
             }
-            if n.op == NativeOp::Read {
+            if matches!(n.op, NativeOp::Read | NativeOp::Discover) {
                 let text = |i: &Item| {
                     serde_json::Value::String(i.data.as_ref().and_then(|d| d.as_text()).unwrap_or_default().to_owned())
                 };
