@@ -83,9 +83,8 @@ impl Action {
             Action::Traceroute(t) => non_empty("host", &t.host)?,
             Action::Native(n) => {
                 non_empty("path", &n.path)?;
-                if n.op == NativeOp::Copy
-                    && !n.value.as_ref().and_then(|v| v.as_str()).is_some_and(|s| !s.trim().is_empty())
-                {
+                let source = n.value.as_ref().and_then(|v| v.as_str()).map_or("", str::trim);
+                if n.op == NativeOp::Copy && source.is_empty() {
                     return Err(("value", "a copy names its source node, e.g. \"./Vendor/Config/A\"".into()));
                 }
                 if matches!(n.op, NativeOp::Write | NativeOp::WriteAttributes) && n.value.is_none() {
