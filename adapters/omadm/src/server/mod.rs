@@ -28,6 +28,7 @@
 
 mod accounts;
 mod config;
+mod discovery;
 mod firmware;
 mod http;
 mod ops;
@@ -42,7 +43,7 @@ use async_trait::async_trait;
 use unidm_core::{Adapter, AdapterError, AdapterHandle, Contact, Delivery, DeliveryConfig, Submitted};
 use unidm_models::firmware::FirmwareReport;
 use unidm_models::{
-    Action, Device, DeviceId, ErrorKind, Function, Operation, OperationError, OperationId, PresenceState, Protocol,
+    Action, Device, DeviceId, ErrorKind, Operation, OperationError, OperationId, PresenceState, Protocol,
 };
 
 use crate::codec::Limits;
@@ -66,6 +67,14 @@ pub(crate) struct Slot {
     record_dirty: bool,
     /// Nonces issued before the device was enrolled.
     nonces: Vec<(crate::session::NonceDirection, Vec<u8>)>,
+    /// The server's own reads queued or in flight, by request handle.
+    own: HashMap<u64, discovery::Own>,
+    /// The last own request number.
+    own_seq: u64,
+    /// The management objects being asked for.
+    probe: Option<discovery::Probe>,
+    /// The SCOMO inventory being read.
+    inventory: Option<discovery::InventoryRead>,
 }
 
 #[derive(Default)]
@@ -189,6 +198,10 @@ impl Server {
             sent: HashMap::new(),
             record_dirty: false,
             nonces: Vec::new(),
+            own: HashMap::new(),
+            own_seq: 0,
+            probe: None,
+            inventory: None,
         }
     }
 
@@ -202,14 +215,6 @@ impl Server {
         }
     }
 
-    fn capabilities(&self) -> Vec<Function> {
-        let mut f = vec![Function::DeviceInfo, Function::Firmware, Function::FactoryReset, Function::Native];
-        if self.config.reboot_node.is_some() {
-            f.push(Function::Reboot);
-        }
-        f
-    }
-
     /// Drains the session's events and acts on them; with `feed`, queues the device's
     /// operations for the next package.
     async fn drive(&self, token: Option<&str>, slot: &mut Slot, feed: bool) {
@@ -217,6 +222,7 @@ impl Server {
         let Some(delivery) = self.delivery().cloned() else { return };
         let mut closed = false;
         let mut alerts = Vec::new();
+        let mut software_ended = false;
         while let Some(event) = slot.session.poll_event() {
             match event {
                 SessionEvent::DeviceInfo { facts, .. } => slot.facts = facts,
@@ -234,13 +240,20 @@ impl Server {
                 SessionEvent::AuthFailed { code, failures } => {
                     tracing::info!(device = ?slot.session.dev_id(), code, failures, "DM client authentication refused");
                 }
+                SessionEvent::Response { request, status, results, .. } if request.is_internal() => {
+                    self.on_own_response(&h, slot, request, status, &results).await;
+                }
                 SessionEvent::Response { request, status, results, parts } => {
                     let Some(op) = slot.sent.remove(&request.0) else { continue };
                     delivery.answered(op.id);
-                    self.on_response(&h, &delivery, op, status, &results, &parts).await;
+                    software_ended |= self.on_response(&h, &delivery, op, status, &results, &parts).await;
                 }
                 // Package 1 carries them before the device is contacted: after that.
                 SessionEvent::GenericAlert(alert) => alerts.push(alert),
+                // An own read left unanswered: the next session asks again.
+                SessionEvent::Abandoned { request, .. } | SessionEvent::TooLarge(request) if request.is_internal() => {
+                    slot.own.remove(&request.0);
+                }
                 SessionEvent::Abandoned { request, sent } => {
                     let Some(op) = slot.sent.remove(&request.0) else { continue };
                     if sent {
@@ -280,7 +293,10 @@ impl Server {
         }
         if let Some(id) = slot.device.clone() {
             for alert in alerts {
-                self.on_generic_alert(&h, &delivery, &id, alert).await;
+                software_ended |= self.on_generic_alert(&h, &delivery, &id, alert).await;
+            }
+            if software_ended && !closed {
+                self.start_inventory(slot);
             }
         }
         if feed && !closed {
@@ -357,7 +373,7 @@ impl Server {
             boot: false,
         };
         let facts = slot.facts.clone();
-        let functions = self.capabilities();
+        let functions = discovery::capabilities(&self.config, record.mos.as_ref());
         let r = h
             .device_contact_with_record(&id, contact, record.encode(), |d: &mut Device| {
                 facts.apply(&mut d.identity);
@@ -384,6 +400,10 @@ impl Server {
             o.session.handle_timeout(Duration::MAX);
             Box::pin(self.drive(None, &mut o, false)).await;
         }
+        let key = discovery::facts_key(&slot.facts);
+        if discovery::needs_probe(&self.config, record.mos.as_ref(), &key) {
+            self.start_probe(slot, key);
+        }
         if let Some(d) = self.delivery() {
             d.reachable(&id);
         }
@@ -397,15 +417,18 @@ impl Server {
         status: u16,
         results: &[crate::codec::Item],
         parts: &[u16],
-    ) {
+    ) -> bool {
         let device = op.device.clone();
+        let software = matches!(op.action, Action::Software(_));
         match ops::on_response(&self.config, &op, status, results, parts) {
             ops::Outcome::Succeeded(v) => {
                 if let Action::Firmware(f) = &op.action {
                     let f = f.clone();
                     self.report_firmware(h, &device, move |d| firmware_done(&f, d)).await;
+                    self.firmware_changed(&device).await;
                 }
                 report(h, op.id, Ok(v)).await;
+                software
             }
             ops::Outcome::Failed(e) => {
                 if matches!(op.action, Action::Firmware(_)) {
@@ -413,12 +436,14 @@ impl Server {
                     self.report_firmware(h, &device, move |_| vec![FirmwareReport::failed(why, code)]).await;
                 }
                 report(h, op.id, Err(e)).await;
+                software
             }
             ops::Outcome::Park(wait) => {
                 let id = op.id;
                 if let Err(e) = delivery.park(op, wait).await {
                     tracing::warn!(operation = %id, error = %e, "operation not parked");
                 }
+                false
             }
         }
     }
@@ -429,14 +454,14 @@ impl Server {
         delivery: &Delivery,
         device: &DeviceId,
         alert: crate::session::GenericAlert,
-    ) {
+    ) -> bool {
         let Some(c) = alert.correlator.as_deref() else {
             tracing::info!(%device, r#type = ?alert.r#type, "Generic Alert without a correlator");
-            return;
+            return false;
         };
         let Some(woken) = delivery.wake(device, &unidm_core::Correlator::new(c)) else {
             tracing::info!(%device, correlator = c, "Generic Alert for no waiting operation");
-            return;
+            return false;
         };
         let code = alert.data.as_ref().and_then(|d| d.as_text()).and_then(|t| t.trim().parse::<u32>().ok());
         let outcome = ops::alert_outcome(&woken.wait.step, code);
@@ -447,16 +472,21 @@ impl Server {
                 crate::mo::Outcome::Succeeded => None,
                 crate::mo::Outcome::Failed(e) => Some((e.message.clone(), e.protocol_code.clone())),
             };
+            let succeeded = failed.is_none();
             self.report_firmware(h, device, move |d| match failed {
                 None => firmware_done(&f, d),
                 Some((why, code)) => vec![FirmwareReport::failed(why, code)],
             })
             .await;
+            if succeeded {
+                self.firmware_changed(device).await;
+            }
         }
         match outcome {
             crate::mo::Outcome::Succeeded => report(h, op.id, Ok(None)).await,
             crate::mo::Outcome::Failed(e) => report(h, op.id, Err(e)).await,
         }
+        matches!(op.action, Action::Software(_))
     }
 
     /// Ends sessions whose timeout passed, and fails parked operations past their

@@ -1,7 +1,9 @@
-//! A simulated OMA DM client: a management tree (DevInfo, DevDetail, DMAcc, FUMO, LAWMO),
-//! client-initiated sessions (Package 1 with the DevInfo `Replace`, Alert 1201), answers to
-//! the server's Get / Replace / Add / Delete / Copy / Exec (Atomic and Sequence included),
-//! FUMO `DownloadAndUpdate` and LAWMO `FactoryReset` answered 202 and reported later by a
+//! A simulated OMA DM client: a management tree (DevInfo, DevDetail, DMAcc, FUMO, SCOMO,
+//! LAWMO; each of the three optional), client-initiated sessions (Package 1 with the DevInfo
+//! `Replace`, Alert 1201), answers to the server's Get (an interior node lists its children,
+//! Format `node`) / Replace / Add / Delete / Copy / Exec (Atomic and Sequence included), FUMO
+//! `DownloadAndUpdate`, SCOMO `DownloadInstall` / `DownloadInstallInactive` / `Remove` /
+//! `Activate` / `Deactivate` and LAWMO `FactoryReset` answered 202 and reported later by a
 //! Generic Alert 1226 in a session of its own, md5 or basic authentication with the nonces
 //! the server gives, XML or WBXML, and a Package #0 listener (UDP) that checks the digest
 //! and answers with a session (Alert 1200 and the notification's session id).
@@ -18,7 +20,7 @@ use crate::codec::{
     self, Alert, Command, Cred, Data, Encoding, Item, ItemCommand, Location, MediaType, Meta, Results, Status,
     SyncBody, SyncHdr, SyncML,
 };
-use crate::mo::{fumo, lawmo};
+use crate::mo::{fumo, lawmo, scomo};
 use crate::package0::Notification;
 pub use tree::Tree;
 
@@ -56,6 +58,15 @@ pub struct SimConfig {
     pub fumo_result: u32,
     /// The LAWMO result code (1200 = success).
     pub lawmo_result: u32,
+    /// The SCOMO result code of every SCOMO operation (1200 = success; 1405 = install
+    /// failed, ...).
+    pub scomo_result: u32,
+    /// Whether the tree has `./FUMO` (default true).
+    pub fumo: bool,
+    /// Whether the tree has `./SCOMO` (default true).
+    pub scomo: bool,
+    /// Whether the tree has `./LAWMO` (default true).
+    pub lawmo: bool,
     /// Manufacturer, model and firmware version in the tree.
     pub manufacturer: String,
     /// `./DevInfo/Mod`.
@@ -80,6 +91,10 @@ impl SimConfig {
             auth: SimAuth::Md5,
             fumo_result: 200,
             lawmo_result: 1200,
+            scomo_result: 1200,
+            fumo: true,
+            scomo: true,
+            lawmo: true,
             manufacturer: "unidm".into(),
             model: "SimDM".into(),
             fw_version: "1.0".into(),
@@ -426,15 +441,26 @@ impl SimDevice {
             Command::Get(g) => {
                 names.push("Get".into());
                 let uri = first_target(&g.items);
-                let value = self.state().tree.get(&uri).map(str::to_owned);
-                match value {
-                    Some(v) => {
+                let found = {
+                    let st = self.state();
+                    match st.tree.get(&uri) {
+                        Some(v) => Some(item(&uri, v)),
+                        // An interior node: its children, `/`-separated, Format node (OMA DM
+                        // Protocol 1.2 §6.6.9).
+                        None => st.tree.children(&uri).map(|c| Item {
+                            meta: Some(Meta { format: Some("node".into()), ..Meta::default() }),
+                            ..item(&uri, &c.join("/"))
+                        }),
+                    }
+                };
+                match found {
+                    Some(found) => {
                         push_status(out, &g.cmd_id, "Get", 200, id);
                         out.push(Command::Results(Results {
                             cmd_id: id.to_string(),
                             msg_ref: Some(msg_ref.into()),
                             cmd_ref: g.cmd_id.clone(),
-                            items: vec![item(&uri, &v)],
+                            items: vec![found],
                             ..Results::default()
                         }));
                         *id += 1;
@@ -449,9 +475,13 @@ impl SimDevice {
                 for it in &r.items {
                     let uri = it.target.as_ref().map(|t| t.loc_uri.clone()).unwrap_or_default();
                     let v = it.data.as_ref().and_then(|d| d.as_text()).unwrap_or_default().to_owned();
+                    let interior =
+                        it.meta.as_ref().or(r.meta.as_ref()).and_then(|m| m.format.as_deref()) == Some("node");
                     let mut st = self.state();
-                    if name == "Add" && st.tree.get(&uri).is_some() {
+                    if name == "Add" && st.tree.exists(&uri) {
                         code = 418;
+                    } else if interior {
+                        st.tree.add_interior(&uri);
                     } else {
                         st.tree.set(&uri, &v);
                     }
@@ -503,7 +533,7 @@ impl SimDevice {
     fn exec(&self, uri: &str, correlator: Option<String>) -> u16 {
         let norm = Tree::norm(uri);
         let mut st = self.state();
-        if norm == Tree::norm("./FUMO/DownloadAndUpdate") {
+        if norm == Tree::norm("./FUMO/DownloadAndUpdate") && st.tree.exists(&norm) {
             let code = self.config.fumo_result;
             st.tree.set("./FUMO/State", if code == 200 { "100" } else { "80" });
             st.pending.push(Pending {
@@ -514,7 +544,7 @@ impl SimDevice {
             });
             return 202;
         }
-        if norm == Tree::norm(&lawmo::Operation::FactoryReset.path("./LAWMO")) {
+        if norm == Tree::norm(&lawmo::Operation::FactoryReset.path("./LAWMO")) && st.tree.exists(&norm) {
             st.pending.push(Pending {
                 correlator,
                 source: norm,
@@ -523,11 +553,75 @@ impl SimDevice {
             });
             return 202;
         }
+        if let Some(code) = self.scomo_exec(&mut st, &norm, correlator) {
+            return code;
+        }
         if st.tree.get(uri).is_some() {
             200
         } else {
             404
         }
+    }
+
+    /// SCOMO Execs (OMA SCOMO 1.0 §5.3, §5.5): accepted (202) when the node is there, the
+    /// tree changed when `scomo_result` is 1200, and the OperationComplete alert queued.
+    fn scomo_exec(&self, st: &mut State, norm: &str, correlator: Option<String>) -> Option<u16> {
+        let rest = norm.strip_prefix("SCOMO/")?;
+        let segs: Vec<&str> = rest.split('/').collect();
+        let code = self.config.scomo_result;
+        let ok = code == 1200;
+        match segs.as_slice() {
+            ["Download", x, "Operations", op @ ("DownloadInstall" | "DownloadInstallInactive")] => {
+                let node = format!("SCOMO/Download/{x}");
+                if !st.tree.exists(&node) {
+                    return Some(404);
+                }
+                if ok {
+                    let name = st.tree.get(&format!("{node}/Name")).unwrap_or(x).to_owned();
+                    let pkg = st.tree.get(&format!("{node}/PkgID")).unwrap_or(x).to_owned();
+                    let d = format!("SCOMO/Inventory/Deployed/{x}");
+                    st.tree.remove(&d);
+                    let active = if *op == "DownloadInstall" { "20" } else { "10" };
+                    for (leaf, v) in [
+                        ("ID", x),
+                        ("PkgIDRef", &pkg.as_str()),
+                        ("Name", &name.as_str()),
+                        ("Version", &"1.0"),
+                        ("State", &active),
+                        ("Status", &"10"),
+                        ("Operations/Activate", &""),
+                        ("Operations/Deactivate", &""),
+                        ("Operations/Remove", &""),
+                    ] {
+                        st.tree.set(&format!("{d}/{leaf}"), v);
+                    }
+                    st.tree.remove(&node);
+                }
+            }
+            ["Inventory", "Deployed", x, "Operations", op @ ("Remove" | "Activate" | "Deactivate")] => {
+                let node = format!("SCOMO/Inventory/Deployed/{x}");
+                if !st.tree.exists(&node) {
+                    return Some(404);
+                }
+                if ok {
+                    match *op {
+                        "Remove" => {
+                            st.tree.remove(&node);
+                        }
+                        "Activate" => st.tree.set(&format!("{node}/State"), "20"),
+                        _ => st.tree.set(&format!("{node}/State"), "10"),
+                    }
+                }
+            }
+            _ => return None,
+        }
+        st.pending.push(Pending {
+            correlator,
+            source: format!("./{norm}"),
+            r#type: scomo::ALERT_OPERATION_COMPLETE.into(),
+            code,
+        });
+        Some(202)
     }
 }
 
