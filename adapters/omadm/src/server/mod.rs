@@ -27,6 +27,7 @@
 //!   are also given by [`OmadmAdapter::package0`].
 
 mod accounts;
+mod alerts;
 mod config;
 mod discovery;
 mod firmware;
@@ -99,6 +100,8 @@ pub(crate) struct Server {
     sessions: Mutex<Sessions>,
     local_addr: OnceLock<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
+    /// Generic Alerts that came before their operation was parked again after a restart.
+    early: Mutex<alerts::EarlyAlerts>,
     /// Itself, for the tasks it spawns.
     me: std::sync::Weak<Server>,
 }
@@ -122,6 +125,7 @@ impl OmadmAdapter {
                 sessions: Mutex::new(Sessions::default()),
                 local_addr: OnceLock::new(),
                 stop,
+                early: Mutex::new(alerts::EarlyAlerts::default()),
                 me: me.clone(),
             }),
         }
@@ -448,47 +452,6 @@ impl Server {
         }
     }
 
-    async fn on_generic_alert(
-        &self,
-        h: &AdapterHandle,
-        delivery: &Delivery,
-        device: &DeviceId,
-        alert: crate::session::GenericAlert,
-    ) -> bool {
-        let Some(c) = alert.correlator.as_deref() else {
-            tracing::info!(%device, r#type = ?alert.r#type, "Generic Alert without a correlator");
-            return false;
-        };
-        let Some(woken) = delivery.wake(device, &unidm_core::Correlator::new(c)) else {
-            tracing::info!(%device, correlator = c, "Generic Alert for no waiting operation");
-            return false;
-        };
-        let code = alert.data.as_ref().and_then(|d| d.as_text()).and_then(|t| t.trim().parse::<u32>().ok());
-        let outcome = ops::alert_outcome(&woken.wait.step, code);
-        let op = woken.op;
-        if let Action::Firmware(f) = &op.action {
-            let f = f.clone();
-            let failed = match &outcome {
-                crate::mo::Outcome::Succeeded => None,
-                crate::mo::Outcome::Failed(e) => Some((e.message.clone(), e.protocol_code.clone())),
-            };
-            let succeeded = failed.is_none();
-            self.report_firmware(h, device, move |d| match failed {
-                None => firmware_done(&f, d),
-                Some((why, code)) => vec![FirmwareReport::failed(why, code)],
-            })
-            .await;
-            if succeeded {
-                self.firmware_changed(device).await;
-            }
-        }
-        match outcome {
-            crate::mo::Outcome::Succeeded => report(h, op.id, Ok(None)).await,
-            crate::mo::Outcome::Failed(e) => report(h, op.id, Err(e)).await,
-        }
-        matches!(op.action, Action::Software(_))
-    }
-
     /// Ends sessions whose timeout passed, and fails parked operations past their
     /// no-progress limit.
     async fn sweep(&self) {
@@ -559,8 +522,15 @@ impl Adapter for OmadmAdapter {
             return Err(OperationError::new(ErrorKind::Internal, "the OMA DM adapter has not started"));
         };
         let (id, device) = (op.id, op.device.clone());
-        if delivery.submit(op).await? != Submitted::Queued {
-            return Ok(());
+        match delivery.submit(op).await? {
+            Submitted::Queued => {}
+            Submitted::Resumed(c) => {
+                if let Some(h) = self.inner.handle() {
+                    self.inner.resumed(h, delivery, &device, &c).await;
+                }
+                return Ok(());
+            }
+            Submitted::Duplicate => return Ok(()),
         }
         let in_session = self.inner.sessions().by_device.contains_key(device.native());
         if !in_session {
