@@ -19,9 +19,14 @@
 //! - **Firmware** = FUMO: a `Sequence` of `Replace <fumo>/DownloadAndUpdate/PkgURL` and `Exec
 //!   <fumo>/DownloadAndUpdate` with the operation id as `Correlator`; a 202 parks the operation
 //!   until the Generic Alert 1226 with that correlator, in a later session, whose result code
-//!   decides ([`crate::mo::fumo::outcome`]). **Factory reset** = LAWMO `Exec
-//!   <lawmo>/Operations/FactoryReset`, the same way ([`crate::mo::lawmo::outcome`]). **Reboot**
-//!   only with [`OmadmConfig::reboot_node`].
+//!   decides ([`crate::mo::fumo::outcome`]). **Software** = SCOMO `Download/<x>` +
+//!   `Operations/DownloadInstall`, or `Inventory/Deployed/<x>/Operations/{Remove, Activate,
+//!   Deactivate}`, the same way ([`crate::mo::scomo::outcome`]), then the inventory is read into
+//!   the software snapshot. **Factory reset** = LAWMO `Exec <lawmo>/Operations/FactoryReset`,
+//!   the same way ([`crate::mo::lawmo::outcome`]). **Reboot** only with
+//!   [`OmadmConfig::reboot_node`].
+//! - **Capabilities** from the management objects the device has, asked by the server's own
+//!   Gets (`discovery`) and kept in the device record.
 //! - **Package #0**: an operation for a device without a session sends a notification to the
 //!   device's push address (UDP), retried with backoff a bounded number of times; the bytes
 //!   are also given by [`OmadmAdapter::package0`].
