@@ -24,8 +24,11 @@
 //!   session's `RespURI`. A device has one session at a time (a new one ends the old).
 //! - Devices are `omadm:<DevId>`; identity from DevInfo / DevDetail; nonces, the push address
 //!   and the device's management objects are the device record.
+//! - `refreshDeviceInfo` `Get`s the DevInfo / DevDetail leaves (a 404 leaf is skipped) into the
+//!   identity, and asks for the management objects again.
 //! - Capabilities come from the management objects the device has: on first contact, when its
-//!   DevInfo facts change, after a firmware update, or when the configured roots change, the
+//!   DevInfo facts change, after a firmware update, on `refreshDeviceInfo`, or when the
+//!   configured roots change, the
 //!   server `Get`s each root (FUMO, SCOMO, LAWMO, the reboot node) with requests of its own
 //!   (`session::RequestHandle::internal`, no engine operation, in the session's one queue): a
 //!   404 / 405 / 406 says absent, anything else present. Device info and native always;

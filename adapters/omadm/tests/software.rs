@@ -195,3 +195,44 @@ async fn a_device_without_scomo_or_fumo_refuses_software_and_firmware_and_keeps_
     assert!(report.commands.iter().any(|c| c == "Get"), "{report:?}");
     f.engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_refresh_reads_the_identity_and_asks_for_the_management_objects_again() {
+    let f = fixture().await;
+    let device = SimDevice::new(sim_config(&f));
+    device.run().await.unwrap();
+    let d = f.engine.device(&id()).unwrap();
+    assert!(d.supports(Function::Software) && d.identity.fw_version.is_none(), "{d:?}");
+    // The device drops SCOMO (a new build, say); a refresh finds out.
+    assert!(device.remove_node("./SCOMO"));
+    device.set_node("./DevDetail/FwV", "1.1");
+    let op = run_op(&f, &device, Action::RefreshDeviceInfo).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    assert_eq!(op.result.unwrap()["values"]["./DevDetail/FwV"], "1.1");
+    let d = f.engine.device(&id()).unwrap();
+    assert_eq!((d.identity.fw_version.as_deref(), d.identity.device_type.as_deref()), (Some("1.1"), Some("simulator")));
+    assert!(d.snapshot.refreshed_at.is_some());
+    assert!(!d.supports(Function::Software) && d.supports(Function::Firmware), "{:?}", d.capabilities);
+    let e = f.engine.create_operation(&id(), install("app"), once()).await.unwrap_err();
+    assert!(matches!(e, CoreError::NotSupported { .. }), "{e:?}");
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_firmware_update_makes_the_next_session_ask_for_the_management_objects_again() {
+    let f = fixture().await;
+    let device = SimDevice::new(sim_config(&f));
+    device.run().await.unwrap();
+    let fw =
+        Action::Firmware(unidm_models::FirmwareUpdate { uri: "http://f.example/fw".into(), version: None, name: None });
+    assert_eq!(run_op(&f, &device, fw).await.state, OperationState::Succeeded);
+    // The new firmware has no LAWMO.
+    device.remove_node("./LAWMO");
+    let report = device.run().await.unwrap();
+    assert!(report.commands.iter().any(|c| c == "Get"), "{report:?}");
+    let d = f.engine.device(&id()).unwrap();
+    assert!(!d.supports(Function::FactoryReset) && d.supports(Function::Firmware), "{:?}", d.capabilities);
+    // And the session after that does not ask again.
+    assert!(device.run().await.unwrap().commands.is_empty());
+    f.engine.shutdown().await;
+}

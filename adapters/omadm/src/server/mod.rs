@@ -317,6 +317,10 @@ impl Server {
                                 if let Action::Firmware(f) = &op.action {
                                     self.report_firmware(&h, &id, firmware_sent(f)).await;
                                 }
+                                if let Action::RefreshDeviceInfo = &op.action {
+                                    let key = discovery::facts_key(&slot.facts);
+                                    self.start_probe(slot, key);
+                                }
                                 slot.sent.insert(op.id.0, op);
                             }
                             Err(e) => {
@@ -435,6 +439,18 @@ impl Server {
                     let f = f.clone();
                     self.report_firmware(h, &device, move |d| firmware_done(&f, d)).await;
                     self.firmware_changed(&device).await;
+                }
+                if let Action::RefreshDeviceInfo = &op.action {
+                    let (facts, now) = (ops::facts(results), h.now());
+                    let r = h
+                        .update_device(&device, |d| {
+                            facts.apply(&mut d.identity);
+                            d.snapshot.refreshed_at = Some(now);
+                        })
+                        .await;
+                    if let Err(e) = r {
+                        tracing::warn!(device = %device, error = %e, "refreshed identity not recorded");
+                    }
                 }
                 report(h, op.id, Ok(v)).await;
                 software

@@ -11,6 +11,7 @@ use unidm_models::{Action, ErrorKind, NativeOp, Operation, OperationError, Opera
 
 use super::OmadmConfig;
 use crate::codec::Item;
+use crate::mo::devinfo::{DeviceFacts, DEVDETAIL_NODES, DEVINFO_NODES};
 use crate::mo::scomo::{self, DeployedOperation, DownloadOperation};
 use crate::mo::{fumo, lawmo};
 use crate::session::{Op, Value};
@@ -74,6 +75,11 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation) -> Result<Op, Operat
             Ok(Op::Exec { uri: lawmo::Operation::FactoryReset.path(&config.lawmo_root), data: None, correlator })
         }
         Action::Software(s) => software(config, op.id, s, DownloadOperation::DownloadInstall),
+        // The identity leaves, one Get each (a client without one answers it 404); the
+        // server also asks the management objects again in the same session.
+        Action::RefreshDeviceInfo => Ok(Op::Sequence(
+            DEVINFO_NODES[1..].iter().chain(DEVDETAIL_NODES.iter()).map(|n| Op::Get { uri: (*n).to_owned() }).collect(),
+        )),
         Action::Reboot => match &config.reboot_node {
             Some(node) => Ok(Op::Exec { uri: node.clone(), data: None, correlator: None }),
             None => Err(not_supported("reboot")),
@@ -85,7 +91,11 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation) -> Result<Op, Operat
 /// Whether the adapter can carry `action` at all (checked at submit).
 pub(crate) fn supported(config: &OmadmConfig, action: &Action) -> Result<(), OperationError> {
     match action {
-        Action::Native(_) | Action::Firmware(_) | Action::Software(_) | Action::FactoryReset => Ok(()),
+        Action::Native(_)
+        | Action::Firmware(_)
+        | Action::Software(_)
+        | Action::FactoryReset
+        | Action::RefreshDeviceInfo => Ok(()),
         Action::Reboot if config.reboot_node.is_some() => Ok(()),
         other => Err(not_supported(other.name())),
     }
@@ -270,9 +280,34 @@ pub(crate) fn on_response(
                 c => Outcome::Failed(status_error(c, what)),
             }
         }
+        Action::RefreshDeviceInfo => {
+            let values: Map<String, serde_json::Value> = results
+                .iter()
+                .filter_map(|i| {
+                    let uri = i.source.as_ref()?.loc_uri.clone();
+                    Some((uri, serde_json::Value::String(i.data.as_ref()?.as_text()?.to_owned())))
+                })
+                .collect();
+            match parts.iter().copied().find(|&c| !ok(c) && c != 404) {
+                _ if !values.is_empty() => Outcome::Succeeded(Some(json!({ "values": values }))),
+                Some(c) => Outcome::Failed(status_error(c, "DevInfo / DevDetail Get")),
+                None => Outcome::Failed(status_error(if ok(status) { 404 } else { status }, "DevInfo / DevDetail Get")),
+            }
+        }
         _ if ok(status) => Outcome::Succeeded(None),
         _ => Outcome::Failed(status_error(status, op.action.name())),
     }
+}
+
+/// The DevInfo / DevDetail facts in the Results of a refresh.
+pub(crate) fn facts(results: &[Item]) -> DeviceFacts {
+    let mut f = DeviceFacts::default();
+    for i in results {
+        if let (Some(s), Some(v)) = (&i.source, i.data.as_ref().and_then(|d| d.as_text())) {
+            f.set(&s.loc_uri, v);
+        }
+    }
+    f
 }
 
 impl Outcome {
@@ -408,5 +443,31 @@ mod tests {
         let crate::mo::Outcome::Failed(e) = alert_outcome(STEP_SCOMO, Some(1409)) else { panic!() };
         assert_eq!(e.message, "activate failed");
         assert!(matches!(alert_outcome(STEP_SCOMO, None), crate::mo::Outcome::Failed(_)));
+    }
+
+    #[test]
+    fn a_refresh_reads_the_identity_leaves_liberally() {
+        let config = OmadmConfig::default();
+        let refresh = op(Action::RefreshDeviceInfo);
+        let Ok(Op::Sequence(gets)) = command(&config, &refresh) else { panic!() };
+        assert_eq!(gets.len(), 10);
+        assert_eq!(gets[0], Op::Get { uri: "./DevInfo/Man".into() });
+        let item = |u: &str, v: &str| Item {
+            source: Some(crate::codec::Location::uri(u)),
+            data: Some(crate::codec::Data::Text(v.into())),
+            ..Item::default()
+        };
+        let results = [item("./DevInfo/Man", "Acme"), item("./DevDetail/FwV", "2.1")];
+        // A missing leaf (404) does not fail the refresh.
+        let Outcome::Succeeded(Some(v)) = on_response(&config, &refresh, 200, &results, &[200, 404, 200]) else {
+            panic!()
+        };
+        assert_eq!(v["values"]["./DevDetail/FwV"], "2.1");
+        let f = facts(&results);
+        assert_eq!((f.manufacturer.as_deref(), f.fw_version.as_deref()), (Some("Acme"), Some("2.1")));
+        let Outcome::Failed(e) = on_response(&config, &refresh, 200, &[], &[425, 404]) else { panic!() };
+        assert_eq!(e.protocol_code.as_deref(), Some("425"));
+        let Outcome::Failed(e) = on_response(&config, &refresh, 200, &[], &[404, 404]) else { panic!() };
+        assert_eq!(e.kind, ErrorKind::NotFound);
     }
 }

@@ -199,6 +199,11 @@ impl SimDevice {
         self.state().tree.set(uri, value);
     }
 
+    /// Removes a node and what is below it (a management object the device drops).
+    pub fn remove_node(&self, uri: &str) -> bool {
+        self.state().tree.remove(uri)
+    }
+
     /// Sessions completed so far.
     pub fn sessions(&self) -> u32 {
         self.state().sessions
