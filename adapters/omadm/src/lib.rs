@@ -28,10 +28,10 @@
 //!   identity, and asks for the management objects again.
 //! - Capabilities come from the management objects the device has: on first contact, when its
 //!   DevInfo facts change, after a firmware update, on `refreshDeviceInfo`, or when the
-//!   configured roots change, the
-//!   server `Get`s each root (FUMO, SCOMO, LAWMO, the reboot node) with requests of its own
-//!   (`session::RequestHandle::internal`, no engine operation, in the session's one queue): a
-//!   404 / 405 / 406 says absent, anything else present. Device info and native always;
+//!   configured roots change, the server `Get`s each root (FUMO, SCOMO, LAWMO, the reboot
+//!   node) with requests of its own ([`session::RequestHandle::internal`], no engine
+//!   operation, in the session's one queue): a 404 / 405 / 406 says absent, anything else
+//!   present. Device info and native always;
 //!   firmware with FUMO, software with SCOMO, factory reset with LAWMO, reboot with the node.
 //!   The engine refuses the others at submit (not supported). What a device can make the
 //!   server keep is bounded (roots come from the configuration; 64 SCOMO components, names of
