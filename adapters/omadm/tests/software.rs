@@ -147,13 +147,8 @@ async fn uninstall_activate_and_deactivate_change_the_inventory() {
     let op = run_op(&f, &device, Action::Software(SoftwareAction::Uninstall { module: module.clone() })).await;
     let e = op.error.unwrap();
     assert_eq!((e.kind, e.protocol_code.as_deref()), (ErrorKind::NotFound, Some("404")), "{e:?}");
-    let op = f
-        .engine
-        .create_operation(&id(), Action::Software(SoftwareAction::Activate { module: "a/../b".into() }), once())
-        .await
-        .unwrap();
-    device.run().await.unwrap();
-    let e = operation_end(&f.engine, op.id).await.error.unwrap();
+    let op = run_op(&f, &device, Action::Software(SoftwareAction::Activate { module: "a/../b".into() })).await;
+    let e = op.error.unwrap();
     assert_eq!(e.kind, ErrorKind::BadInput, "{e:?}");
     f.engine.shutdown().await;
 }
