@@ -323,7 +323,17 @@ fn help_documents_the_sim_flags() {
         ),
         (
             "omadm",
-            &["--server", "--count", "--dev-id-prefix", "--credentials", "--period", "--fumo-result", "--wbxml"][..],
+            &[
+                "--server",
+                "--count",
+                "--dev-id-prefix",
+                "--credentials",
+                "--period",
+                "--fumo-result",
+                "--scomo-result",
+                "--without",
+                "--wbxml",
+            ][..],
         ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_unidm")).args(["sim", protocol, "--help"]).output().unwrap();
@@ -364,6 +374,26 @@ async fn an_omadm_device_is_managed_through_the_api() {
     }
     let d: Value = c.get(format!("{}/devices/omadm:sim-dm-1", server.api)).send().await.unwrap().json().await.unwrap();
     assert_eq!(d["identity"]["manufacturer"], "unidm", "{d}");
+
+    // Software through SCOMO: the module shows in the device's snapshot.
+    let body = serde_json::json!({
+        "device": "omadm:sim-dm-1",
+        "action": {"kind": "software", "action": "install", "uri": "http://files.example/app.pkg", "name": "app"},
+    });
+    let op: Value =
+        c.post(format!("{}/operations", server.api)).json(&body).send().await.unwrap().json().await.unwrap();
+    let id = op["id"].as_u64().unwrap_or_else(|| panic!("{op}"));
+    loop {
+        device.run().await.unwrap();
+        let o: Value = c.get(format!("{}/operations/{id}", server.api)).send().await.unwrap().json().await.unwrap();
+        if o["state"] == "succeeded" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{o}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let d: Value = c.get(format!("{}/devices/omadm:sim-dm-1", server.api)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(d["snapshot"]["software"][0]["name"], "app", "{d}");
 }
 
 #[tokio::test]

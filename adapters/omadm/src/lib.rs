@@ -15,15 +15,27 @@
 //! engine's operations on `unidm_core::Delivery`. Configure it with [`server::OmadmConfig`]:
 //! client credentials (one pair for every device and / or per DevId) and what clients must
 //! prove (md5 by default, basic, none), the server's password (its md5 `Cred` and the Package
-//! #0 digest), whether unknown devices may enrol, the session timeout, the FUMO and LAWMO roots,
-//! the Exec node for reboot (none by default: reboot is not supported), a no-progress limit for
-//! FUMO / LAWMO waits, and Package #0 (push port, attempts, backoff).
+//! #0 digest), whether unknown devices may enrol, the session timeout, the FUMO, SCOMO and LAWMO
+//! roots (and a fixed SCOMO `Download/<x>` node for clients that refuse an `Add`), the Exec node
+//! for reboot (none by default: reboot is not supported), a no-progress limit for FUMO / SCOMO /
+//! LAWMO waits, and Package #0 (push port, attempts, backoff).
 //!
 //! - A POST without a known `s=` route token must be a Package 1; later messages come to the
 //!   session's `RespURI`. A device has one session at a time (a new one ends the old).
-//! - Devices are `omadm:<DevId>`; identity from DevInfo / DevDetail; capabilities device info,
-//!   firmware, factory reset, native (reboot when configured); nonces and the push address are
-//!   the device record.
+//! - Devices are `omadm:<DevId>`; identity from DevInfo / DevDetail; nonces, the push address
+//!   and the device's management objects are the device record.
+//! - `refreshDeviceInfo` `Get`s the DevInfo / DevDetail leaves (a 404 leaf is skipped) into the
+//!   identity, and asks for the management objects again.
+//! - Capabilities come from the management objects the device has: on first contact, when its
+//!   DevInfo facts change, after a firmware update, on `refreshDeviceInfo`, or when the
+//!   configured roots change, the server `Get`s each root (FUMO, SCOMO, LAWMO, the reboot
+//!   node) with requests of its own ([`session::RequestHandle::internal`], no engine
+//!   operation, in the session's one queue): a 404 / 405 / 406 says absent, anything else
+//!   present. Device info and native always;
+//!   firmware with FUMO, software with SCOMO, factory reset with LAWMO, reboot with the node.
+//!   The engine refuses the others at submit (not supported). What a device can make the
+//!   server keep is bounded (roots come from the configuration; 64 SCOMO components, names of
+//!   128 bytes, values of 256).
 //! - Native `read` / `write` / `create` / `delete` / `execute` are Get / Replace / Add / Delete
 //!   / Exec on the path; a non-2xx SyncML status fails the operation with the status as
 //!   `protocolCode` (404 = not found, 405 / 406 = not supported, ...).
@@ -33,6 +45,18 @@
 //!   ([`mo::fumo::outcome`]). Factory reset is LAWMO `Exec <lawmo>/Operations/FactoryReset` the
 //!   same way ([`mo::lawmo::outcome`]). The firmware snapshot moves through
 //!   `FirmwareStatus::advance`.
+//! - Software is SCOMO (OMA SCOMO 1.0): install is a `Sequence` that `Add`s
+//!   `<scomo>/Download/unidm<operation id>` with `PkgID`, `PkgURL` and `Name` (a 418 of a retry
+//!   is taken as done) and `Exec`s its `Operations/DownloadInstall` with the Correlator;
+//!   uninstall / activate / deactivate `Exec` `<scomo>/Inventory/Deployed/<module>/Operations/
+//!   Remove` / `Activate` / `Deactivate` (the module is its node name, or the whole node URI).
+//!   A 202 waits for the OperationComplete Generic Alert ([`mo::scomo::outcome`]: 1200 ok,
+//!   1405 install failed, ...). After one ends, and when SCOMO is found, the server reads
+//!   `Inventory/Deployed` (the Get of an interior node lists its children) and each
+//!   component's `Name`, `Version`, `State` into `Device.snapshot.software`.
+//! - A Generic Alert for no parked operation is kept a while (bounded): after a restart the
+//!   engine resubmits the parked operations once the adapter started, and the device's
+//!   session with the result may come first.
 //! - An operation for a device without a session waits (`waiting for the device's next DM
 //!   session`) and triggers Package #0 over UDP to the device's push address (set with
 //!   [`server::OmadmAdapter::set_push_address`] or the HTTP source address with

@@ -492,3 +492,27 @@ async fn native_copy_copies_a_node_and_a_missing_source_is_not_found() {
     assert_eq!((op.state, op.error.map(|e| e.kind)), (OperationState::Failed, Some(ErrorKind::NotFound)));
     f.engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn native_discover_is_a_get_of_the_structure() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    let discover = |args: Option<&str>| {
+        Action::Native(NativeRequest {
+            op: NativeOp::Discover,
+            path: "./DevInfo".into(),
+            value: None,
+            args: args.map(str::to_owned),
+        })
+    };
+    let op = run_op(&f, &device, discover(None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    let nodes = op.result.unwrap()["value"].clone();
+    assert_eq!(nodes["./DevInfo/Man"], "", "Struct: names only: {nodes}");
+    assert!(nodes.get("./DevInfo").is_some() && nodes.get("./DevDetail/FwV").is_none(), "{nodes}");
+    let op = run_op(&f, &device, discover(Some("data"))).await;
+    let nodes = op.result.unwrap()["value"].clone();
+    assert_eq!((nodes["./DevInfo/Man"].as_str(), nodes["./DevInfo/Mod"].as_str()), (Some("Acme"), Some("Phone-9")));
+    f.engine.shutdown().await;
+}

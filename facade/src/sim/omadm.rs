@@ -1,6 +1,6 @@
 //! `unidm sim omadm`: a fleet of [`SimDevice`]s (OMA DM clients) that open a session at start
-//! and then periodically, answer the server's commands (FUMO and LAWMO reported by Generic
-//! Alert 1226 in a session of their own), and open a session when a Package #0 whose digest
+//! and then periodically, answer the server's commands (FUMO, SCOMO and LAWMO reported by
+//! Generic Alert 1226 in a session of their own), and open a session when a Package #0 whose digest
 //! verifies reaches their UDP listener.
 
 use std::net::{IpAddr, SocketAddr};
@@ -43,9 +43,28 @@ pub struct OmadmArgs {
     /// 410 update failed, ...).
     #[arg(long, value_name = "CODE", default_value_t = 200)]
     pub fumo_result: u32,
+    /// The SCOMO result every software operation reports (1200 = success; 1402 download
+    /// failed, 1405 install failed, ...).
+    #[arg(long, value_name = "CODE", default_value_t = 1200)]
+    pub scomo_result: u32,
+    /// A management object the clients do not have (repeat for several): the server then
+    /// does not offer its function for them.
+    #[arg(long, value_enum, value_name = "MO")]
+    pub without: Vec<MoArg>,
     /// IP address the Package #0 listeners (UDP) bind to.
     #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
     pub push_ip: IpAddr,
+}
+
+/// A management object of the simulated clients' tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MoArg {
+    /// `./FUMO` (firmware).
+    Fumo,
+    /// `./SCOMO` (software).
+    Scomo,
+    /// `./LAWMO` (factory reset).
+    Lawmo,
 }
 
 /// How the simulated clients authenticate.
@@ -88,6 +107,10 @@ pub(super) async fn run(args: OmadmArgs) -> anyhow::Result<()> {
                 AuthArg::Basic => SimAuth::Basic,
             };
             c.fumo_result = args.fumo_result;
+            c.scomo_result = args.scomo_result;
+            c.fumo = !args.without.contains(&MoArg::Fumo);
+            c.scomo = !args.without.contains(&MoArg::Scomo);
+            c.lawmo = !args.without.contains(&MoArg::Lawmo);
             let device = SimDevice::new(c);
             let (push, listener) = device.listen_package0(SocketAddr::new(args.push_ip, 0)).await?;
             let name = format!("omadm:{}", dev_id(i));

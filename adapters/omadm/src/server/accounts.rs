@@ -1,4 +1,4 @@
-//! Per-device secrets and push addresses: the [`CredentialStore`] sessions read, and the
+//! Per-device secrets, push addresses and management objects: the [`CredentialStore`] sessions read, and the
 //! device record (`device_contact_with_record`) it is kept in across restarts.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -21,6 +21,10 @@ pub(crate) struct DeviceRecord {
     /// Where Package #0 goes ([`super::push::PushTarget`]: `ip:port` for UDP, or an HTTP URL).
     #[serde(default)]
     pub push: Option<String>,
+    /// The management objects found on the device (none: not asked yet); they decide its
+    /// capabilities.
+    #[serde(default)]
+    pub mos: Option<super::discovery::MoList>,
     /// The client's own credentials, set through the API (they win over the configuration's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<StoredCredentials>,

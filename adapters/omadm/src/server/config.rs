@@ -44,10 +44,16 @@ pub struct OmadmConfig {
     pub fumo_root: String,
     /// The LAWMO node (default `./LAWMO`).
     pub lawmo_root: String,
+    /// The SCOMO node (default `./SCOMO`).
+    pub scomo_root: String,
+    /// A `Download/<x>` node the clients already have (some refuse to `Add` one): installs
+    /// `Replace` its `PkgURL` and `Exec` its operation. Default none: each install `Add`s
+    /// `Download/<operation id>`.
+    pub scomo_download: Option<String>,
     /// The node an `Exec` on which reboots the device (no standard MO has one); `None` (the
     /// default): reboot is refused as not supported.
     pub reboot_node: Option<String>,
-    /// No-progress limit of a FUMO / LAWMO wait (default none).
+    /// No-progress limit of a FUMO / SCOMO / LAWMO wait (default none).
     pub stall_after: Option<Duration>,
     /// UDP port of Package #0 when a device's push address is not known: the device's HTTP
     /// source address with this port (default none: no notification).
@@ -81,6 +87,8 @@ impl Default for OmadmConfig {
             max_queued_per_device: 64,
             fumo_root: "./FUMO".into(),
             lawmo_root: "./LAWMO".into(),
+            scomo_root: "./SCOMO".into(),
+            scomo_download: None,
             reboot_node: None,
             stall_after: None,
             push_port: None,

@@ -19,16 +19,23 @@
 //! - **Firmware** = FUMO: a `Sequence` of `Replace <fumo>/DownloadAndUpdate/PkgURL` and `Exec
 //!   <fumo>/DownloadAndUpdate` with the operation id as `Correlator`; a 202 parks the operation
 //!   until the Generic Alert 1226 with that correlator, in a later session, whose result code
-//!   decides ([`crate::mo::fumo::outcome`]). **Factory reset** = LAWMO `Exec
-//!   <lawmo>/Operations/FactoryReset`, the same way ([`crate::mo::lawmo::outcome`]). **Reboot**
-//!   only with [`OmadmConfig::reboot_node`].
+//!   decides ([`crate::mo::fumo::outcome`]). **Software** = SCOMO `Download/<x>` +
+//!   `Operations/DownloadInstall`, or `Inventory/Deployed/<x>/Operations/{Remove, Activate,
+//!   Deactivate}`, the same way ([`crate::mo::scomo::outcome`]), then the inventory is read into
+//!   the software snapshot. **Factory reset** = LAWMO `Exec <lawmo>/Operations/FactoryReset`,
+//!   the same way ([`crate::mo::lawmo::outcome`]). **Reboot** only with
+//!   [`OmadmConfig::reboot_node`].
+//! - **Capabilities** from the management objects the device has, asked by the server's own
+//!   Gets (`discovery`) and kept in the device record.
 //! - **Package #0**: an operation for a device without a session sends a notification to the
 //!   device's push address (UDP), retried with backoff a bounded number of times; the bytes
 //!   are also given by [`OmadmAdapter::package0`].
 
 mod accounts;
+mod alerts;
 mod clients;
 mod config;
+mod discovery;
 mod firmware;
 mod http;
 mod ops;
@@ -43,7 +50,7 @@ use async_trait::async_trait;
 use unidm_core::{Adapter, AdapterError, AdapterHandle, Contact, Delivery, DeliveryConfig, Submitted};
 use unidm_models::firmware::FirmwareReport;
 use unidm_models::{
-    Action, Device, DeviceId, ErrorKind, Function, Operation, OperationError, OperationId, PresenceState, Protocol,
+    Action, Device, DeviceId, ErrorKind, Operation, OperationError, OperationId, PresenceState, Protocol,
 };
 
 use crate::codec::Limits;
@@ -69,6 +76,14 @@ pub(crate) struct Slot {
     record_dirty: bool,
     /// Nonces issued before the device was enrolled.
     nonces: Vec<(crate::session::NonceDirection, Vec<u8>)>,
+    /// The server's own reads queued or in flight, by request handle.
+    own: HashMap<u64, discovery::Own>,
+    /// The last own request number.
+    own_seq: u64,
+    /// The management objects being asked for.
+    probe: Option<discovery::Probe>,
+    /// The SCOMO inventory being read.
+    inventory: Option<discovery::InventoryRead>,
 }
 
 #[derive(Default)]
@@ -93,6 +108,8 @@ pub(crate) struct Server {
     sessions: Mutex<Sessions>,
     local_addr: OnceLock<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
+    /// Generic Alerts that came before their operation was parked again after a restart.
+    early: Mutex<alerts::EarlyAlerts>,
     /// Itself, for the tasks it spawns.
     me: std::sync::Weak<Server>,
 }
@@ -122,6 +139,7 @@ impl OmadmAdapter {
                 sessions: Mutex::new(Sessions::default()),
                 local_addr: OnceLock::new(),
                 stop,
+                early: Mutex::new(alerts::EarlyAlerts::default()),
                 me: me.clone(),
             }),
         }
@@ -198,6 +216,10 @@ impl Server {
             sent: HashMap::new(),
             record_dirty: false,
             nonces: Vec::new(),
+            own: HashMap::new(),
+            own_seq: 0,
+            probe: None,
+            inventory: None,
         }
     }
 
@@ -211,14 +233,6 @@ impl Server {
         }
     }
 
-    fn capabilities(&self) -> Vec<Function> {
-        let mut f = vec![Function::DeviceInfo, Function::Firmware, Function::FactoryReset, Function::Native];
-        if self.config.reboot_node.is_some() {
-            f.push(Function::Reboot);
-        }
-        f
-    }
-
     /// Drains the session's events and acts on them; with `feed`, queues the device's
     /// operations for the next package.
     async fn drive(&self, token: Option<&str>, slot: &mut Slot, feed: bool) {
@@ -226,6 +240,7 @@ impl Server {
         let Some(delivery) = self.delivery().cloned() else { return };
         let mut closed = false;
         let mut alerts = Vec::new();
+        let mut software_ended = false;
         while let Some(event) = slot.session.poll_event() {
             match event {
                 SessionEvent::DeviceInfo { facts, .. } => slot.facts = facts,
@@ -243,13 +258,20 @@ impl Server {
                 SessionEvent::AuthFailed { code, failures } => {
                     tracing::info!(device = ?slot.session.dev_id(), code, failures, "DM client authentication refused");
                 }
+                SessionEvent::Response { request, status, results, .. } if request.is_internal() => {
+                    self.on_own_response(&h, slot, request, status, &results).await;
+                }
                 SessionEvent::Response { request, status, results, parts } => {
                     let Some(op) = slot.sent.remove(&request.0) else { continue };
                     delivery.answered(op.id);
-                    self.on_response(&h, &delivery, op, status, &results, &parts).await;
+                    software_ended |= self.on_response(&h, &delivery, op, status, &results, &parts).await;
                 }
                 // Package 1 carries them before the device is contacted: after that.
                 SessionEvent::GenericAlert(alert) => alerts.push(alert),
+                // An own read left unanswered: the next session asks again.
+                SessionEvent::Abandoned { request, .. } | SessionEvent::TooLarge(request) if request.is_internal() => {
+                    slot.own.remove(&request.0);
+                }
                 SessionEvent::Abandoned { request, sent } => {
                     let Some(op) = slot.sent.remove(&request.0) else { continue };
                     if sent {
@@ -289,7 +311,10 @@ impl Server {
         }
         if let Some(id) = slot.device.clone() {
             for alert in alerts {
-                self.on_generic_alert(&h, &delivery, &id, alert).await;
+                software_ended |= self.on_generic_alert(&h, &delivery, &id, alert).await;
+            }
+            if software_ended && !closed {
+                self.start_inventory(slot);
             }
         }
         if feed && !closed {
@@ -300,6 +325,10 @@ impl Server {
                             Ok(()) => {
                                 if let Action::Firmware(f) = &op.action {
                                     self.report_firmware(&h, &id, firmware_sent(f)).await;
+                                }
+                                if let Action::RefreshDeviceInfo = &op.action {
+                                    let key = discovery::facts_key(&slot.facts);
+                                    self.start_probe(slot, key);
                                 }
                                 slot.sent.insert(op.id.0, op);
                             }
@@ -366,7 +395,7 @@ impl Server {
             boot: false,
         };
         let facts = slot.facts.clone();
-        let functions = self.capabilities();
+        let functions = discovery::capabilities(&self.config, record.mos.as_ref());
         let r = h
             .device_contact_with_record(&id, contact, record.encode(), |d: &mut Device| {
                 facts.apply(&mut d.identity);
@@ -393,6 +422,10 @@ impl Server {
             o.session.handle_timeout(Duration::MAX);
             Box::pin(self.drive(None, &mut o, false)).await;
         }
+        let key = discovery::facts_key(&slot.facts);
+        if discovery::needs_probe(&self.config, record.mos.as_ref(), &key) {
+            self.start_probe(slot, key);
+        }
         if let Some(d) = self.delivery() {
             d.reachable(&id);
         }
@@ -406,15 +439,30 @@ impl Server {
         status: u16,
         results: &[crate::codec::Item],
         parts: &[u16],
-    ) {
+    ) -> bool {
         let device = op.device.clone();
+        let software = matches!(op.action, Action::Software(_));
         match ops::on_response(&self.config, &op, status, results, parts) {
             ops::Outcome::Succeeded(v) => {
                 if let Action::Firmware(f) = &op.action {
                     let f = f.clone();
                     self.report_firmware(h, &device, move |d| firmware_done(&f, d)).await;
+                    self.firmware_changed(&device).await;
+                }
+                if let Action::RefreshDeviceInfo = &op.action {
+                    let (facts, now) = (ops::facts(results), h.now());
+                    let r = h
+                        .update_device(&device, |d| {
+                            facts.apply(&mut d.identity);
+                            d.snapshot.refreshed_at = Some(now);
+                        })
+                        .await;
+                    if let Err(e) = r {
+                        tracing::warn!(device = %device, error = %e, "refreshed identity not recorded");
+                    }
                 }
                 report(h, op.id, Ok(v)).await;
+                software
             }
             ops::Outcome::Failed(e) => {
                 if matches!(op.action, Action::Firmware(_)) {
@@ -422,49 +470,15 @@ impl Server {
                     self.report_firmware(h, &device, move |_| vec![FirmwareReport::failed(why, code)]).await;
                 }
                 report(h, op.id, Err(e)).await;
+                software
             }
             ops::Outcome::Park(wait) => {
                 let id = op.id;
                 if let Err(e) = delivery.park(op, wait).await {
                     tracing::warn!(operation = %id, error = %e, "operation not parked");
                 }
+                false
             }
-        }
-    }
-
-    async fn on_generic_alert(
-        &self,
-        h: &AdapterHandle,
-        delivery: &Delivery,
-        device: &DeviceId,
-        alert: crate::session::GenericAlert,
-    ) {
-        let Some(c) = alert.correlator.as_deref() else {
-            tracing::info!(%device, r#type = ?alert.r#type, "Generic Alert without a correlator");
-            return;
-        };
-        let Some(woken) = delivery.wake(device, &unidm_core::Correlator::new(c)) else {
-            tracing::info!(%device, correlator = c, "Generic Alert for no waiting operation");
-            return;
-        };
-        let code = alert.data.as_ref().and_then(|d| d.as_text()).and_then(|t| t.trim().parse::<u32>().ok());
-        let outcome = ops::alert_outcome(&woken.wait.step, code);
-        let op = woken.op;
-        if let Action::Firmware(f) = &op.action {
-            let f = f.clone();
-            let failed = match &outcome {
-                crate::mo::Outcome::Succeeded => None,
-                crate::mo::Outcome::Failed(e) => Some((e.message.clone(), e.protocol_code.clone())),
-            };
-            self.report_firmware(h, device, move |d| match failed {
-                None => firmware_done(&f, d),
-                Some((why, code)) => vec![FirmwareReport::failed(why, code)],
-            })
-            .await;
-        }
-        match outcome {
-            crate::mo::Outcome::Succeeded => report(h, op.id, Ok(None)).await,
-            crate::mo::Outcome::Failed(e) => report(h, op.id, Err(e)).await,
         }
     }
 
@@ -538,8 +552,15 @@ impl Adapter for OmadmAdapter {
             return Err(OperationError::new(ErrorKind::Internal, "the OMA DM adapter has not started"));
         };
         let (id, device) = (op.id, op.device.clone());
-        if delivery.submit(op).await? != Submitted::Queued {
-            return Ok(());
+        match delivery.submit(op).await? {
+            Submitted::Queued => {}
+            Submitted::Resumed(c) => {
+                if let Some(h) = self.inner.handle() {
+                    self.inner.resumed(h, delivery, &device, &c).await;
+                }
+                return Ok(());
+            }
+            Submitted::Duplicate => return Ok(()),
         }
         let in_session = self.inner.sessions().by_device.contains_key(device.native());
         if !in_session {

@@ -1,14 +1,18 @@
 //! Operations as DM commands, and the device's Status / Results as their outcome: native
 //! access (Get / Replace / Add / Delete / Exec), firmware through FUMO (OMA FUMO 1.0 §6.3
-//! `DownloadAndUpdate`), factory reset through LAWMO (OMA LAWMO 1.0 `Operations/FactoryReset`),
-//! reboot through a configured Exec node.
+//! `DownloadAndUpdate`), software through SCOMO (OMA SCOMO 1.0 §5: `Download/<x>` +
+//! `Operations/DownloadInstall`, `Inventory/Deployed/<x>/Operations/{Remove, Activate,
+//! Deactivate}`), factory reset through LAWMO (OMA LAWMO 1.0 `Operations/FactoryReset`), reboot
+//! through a configured Exec node.
 
 use serde_json::{json, Map};
 use unidm_core::{Correlator, Wait};
-use unidm_models::{Action, ErrorKind, NativeOp, Operation, OperationError};
+use unidm_models::{Action, ErrorKind, NativeOp, Operation, OperationError, OperationId, SoftwareAction};
 
 use super::OmadmConfig;
 use crate::codec::Item;
+use crate::mo::devinfo::{DeviceFacts, DEVDETAIL_NODES, DEVINFO_NODES};
+use crate::mo::scomo::{self, DeployedOperation, DownloadOperation};
 use crate::mo::{fumo, lawmo};
 use crate::session::{Op, Value};
 
@@ -19,6 +23,12 @@ pub(crate) const ACCEPTED: u16 = 202;
 pub(crate) const STEP_FUMO: &[u8] = b"fumo";
 /// A LAWMO operation's wait.
 pub(crate) const STEP_LAWMO: &[u8] = b"lawmo";
+/// A SCOMO operation's wait.
+pub(crate) const STEP_SCOMO: &[u8] = b"scomo";
+
+/// Already exists (SyncML RepPro 1.2 §10): an `Add` of a node a retry of the same install
+/// created before, taken as done.
+const ALREADY_EXISTS: u16 = 418;
 
 /// The DM command of an operation, or why it has none.
 pub(crate) fn command(config: &OmadmConfig, op: &Operation) -> Result<Op, OperationError> {
@@ -80,6 +90,12 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation) -> Result<Op, Operat
         Action::FactoryReset => {
             Ok(Op::Exec { uri: lawmo::Operation::FactoryReset.path(&config.lawmo_root), data: None, correlator })
         }
+        Action::Software(s) => software(config, op.id, s, DownloadOperation::DownloadInstall),
+        // The identity leaves, one Get each (a client without one answers it 404); the
+        // server also asks the management objects again in the same session.
+        Action::RefreshDeviceInfo => Ok(Op::Sequence(
+            DEVINFO_NODES[1..].iter().chain(DEVDETAIL_NODES.iter()).map(|n| Op::Get { uri: (*n).to_owned() }).collect(),
+        )),
         Action::Reboot => match &config.reboot_node {
             Some(node) => Ok(Op::Exec { uri: node.clone(), data: None, correlator: None }),
             None => Err(not_supported("reboot")),
@@ -91,9 +107,76 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation) -> Result<Op, Operat
 /// Whether the adapter can carry `action` at all (checked at submit).
 pub(crate) fn supported(config: &OmadmConfig, action: &Action) -> Result<(), OperationError> {
     match action {
-        Action::Native(_) | Action::Firmware(_) | Action::FactoryReset => Ok(()),
+        Action::Native(_)
+        | Action::Firmware(_)
+        | Action::Software(_)
+        | Action::FactoryReset
+        | Action::RefreshDeviceInfo => Ok(()),
         Action::Reboot if config.reboot_node.is_some() => Ok(()),
         other => Err(not_supported(other.name())),
+    }
+}
+
+/// The SCOMO command of a software action (OMA SCOMO 1.0 §5.3 - §5.5, §6.1).
+///
+/// Install: a `Sequence` that creates `Download/<x>` (`x` = `unidm<operation id>`, or the
+/// configured [`OmadmConfig::scomo_download`] node whose leaves are replaced instead), sets
+/// `PkgID`, `PkgURL` and `Name` (when given), then `Exec`s `Operations/<install>` with the
+/// operation id as `Correlator`. The module version is not sent: `Download/<x>` has no
+/// `Version` node in SCOMO 1.0 (the device reports it in `Inventory/Deployed/<x>/Version`).
+/// Uninstall, activate and deactivate `Exec` `Inventory/Deployed/<module>/Operations/Remove`,
+/// `Activate`, `Deactivate`.
+pub(crate) fn software(
+    config: &OmadmConfig,
+    id: OperationId,
+    action: &SoftwareAction,
+    install: DownloadOperation,
+) -> Result<Op, OperationError> {
+    let root = config.scomo_root.as_str();
+    let correlator = Some(id.0.to_string());
+    let deployed = |module: &str, what: DeployedOperation| -> Result<Op, OperationError> {
+        let x = scomo::module_node(root, module)?;
+        Ok(Op::Exec { uri: scomo::deployed_exec(root, &x, what), data: None, correlator: correlator.clone() })
+    };
+    match action {
+        SoftwareAction::Install { uri, name, .. } => {
+            let url = uri.trim();
+            if url.is_empty() {
+                return Err(OperationError::new(ErrorKind::BadInput, "install needs a package URL"));
+            }
+            let (x, create) = match &config.scomo_download {
+                Some(x) => (
+                    scomo::node_name(x.trim()).map(str::to_owned).ok_or_else(|| {
+                        OperationError::new(ErrorKind::BadInput, format!("scomo_download {x:?} is not a node name"))
+                    })?,
+                    false,
+                ),
+                None => (format!("unidm{id}"), true),
+            };
+            let node = scomo::download_node(root, &x);
+            let leaf = |leaf: &str, value: &str| {
+                let (uri, value) = (format!("{node}/{leaf}"), Value::text(value));
+                if create {
+                    Op::Add { uri, value: Some(value) }
+                } else {
+                    Op::Replace { uri, value }
+                }
+            };
+            let mut ops = Vec::new();
+            if create {
+                ops.push(Op::Add { uri: node.clone(), value: Some(Value::text("").with_format("node")) });
+            }
+            ops.push(leaf("PkgID", &x));
+            ops.push(leaf("PkgURL", url));
+            if let Some(n) = name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                ops.push(leaf("Name", n));
+            }
+            ops.push(Op::Exec { uri: format!("{node}/Operations/{}", install.node()), data: None, correlator });
+            Ok(Op::Sequence(ops))
+        }
+        SoftwareAction::Uninstall { module } => deployed(module, DeployedOperation::Remove),
+        SoftwareAction::Activate { module } => deployed(module, DeployedOperation::Activate),
+        SoftwareAction::Deactivate { module } => deployed(module, DeployedOperation::Deactivate),
     }
 }
 
@@ -183,9 +266,64 @@ pub(crate) fn on_response(
             c if ok(c) => Outcome::Succeeded(None),
             c => Outcome::Failed(status_error(c, "LAWMO FactoryReset Exec")),
         },
+        Action::Software(s) => {
+            let what = match s {
+                SoftwareAction::Install { .. } => "SCOMO DownloadInstall Exec",
+                SoftwareAction::Uninstall { .. } => "SCOMO Remove Exec",
+                SoftwareAction::Activate { .. } => "SCOMO Activate Exec",
+                SoftwareAction::Deactivate { .. } => "SCOMO Deactivate Exec",
+            };
+            // Install is a Sequence: the Download node's set-up, then the Exec.
+            let (setup, exec) = match parts.split_last() {
+                Some((exec, setup)) => (setup, *exec),
+                None => (&[][..], status),
+            };
+            if let Some(&c) = setup.iter().find(|&&c| c != 0 && !ok(c) && c != ALREADY_EXISTS) {
+                return Outcome::Failed(status_error(c, "SCOMO Download node set-up"));
+            }
+            match exec {
+                ACCEPTED => Outcome::Park(
+                    Wait::new(correlator(), "waiting for the SCOMO result (Generic Alert 1226)")
+                        .with_step(STEP_SCOMO.to_vec()),
+                )
+                .with_stall(config),
+                c if ok(c) => Outcome::Succeeded(None),
+                0 if ok(status) => Outcome::Failed(OperationError::new(
+                    ErrorKind::DeviceRefused,
+                    format!("{what}: the device sent no status for it"),
+                )),
+                0 => Outcome::Failed(status_error(status, what)),
+                c => Outcome::Failed(status_error(c, what)),
+            }
+        }
+        Action::RefreshDeviceInfo => {
+            let values: Map<String, serde_json::Value> = results
+                .iter()
+                .filter_map(|i| {
+                    let uri = i.source.as_ref()?.loc_uri.clone();
+                    Some((uri, serde_json::Value::String(i.data.as_ref()?.as_text()?.to_owned())))
+                })
+                .collect();
+            match parts.iter().copied().find(|&c| !ok(c) && c != 404) {
+                _ if !values.is_empty() => Outcome::Succeeded(Some(json!({ "values": values }))),
+                Some(c) => Outcome::Failed(status_error(c, "DevInfo / DevDetail Get")),
+                None => Outcome::Failed(status_error(if ok(status) { 404 } else { status }, "DevInfo / DevDetail Get")),
+            }
+        }
         _ if ok(status) => Outcome::Succeeded(None),
         _ => Outcome::Failed(status_error(status, op.action.name())),
     }
+}
+
+/// The DevInfo / DevDetail facts in the Results of a refresh.
+pub(crate) fn facts(results: &[Item]) -> DeviceFacts {
+    let mut f = DeviceFacts::default();
+    for i in results {
+        if let (Some(s), Some(v)) = (&i.source, i.data.as_ref().and_then(|d| d.as_text())) {
+            f.set(&s.loc_uri, v);
+        }
+    }
+    f
 }
 
 impl Outcome {
@@ -205,9 +343,147 @@ pub(crate) fn alert_outcome(step: &[u8], code: Option<u32>) -> crate::mo::Outcom
             "Generic Alert without a result code",
         ));
     };
-    if step == STEP_LAWMO {
-        lawmo::outcome(code)
-    } else {
-        fumo::outcome(code)
+    match step {
+        STEP_LAWMO => lawmo::outcome(code),
+        STEP_SCOMO => scomo::outcome(code),
+        _ => fumo::outcome(code),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unidm_models::{DeviceId, RetryPolicy, Timestamp};
+
+    fn op(action: Action) -> Operation {
+        let retry = RetryPolicy { max_attempts: 1, backoff_ms: 1, max_backoff_ms: 1 };
+        Operation::new(OperationId(7), DeviceId::omadm("IMEI:1").unwrap(), action, retry, Timestamp(0))
+    }
+
+    fn install(name: Option<&str>) -> SoftwareAction {
+        SoftwareAction::Install { uri: " http://f.example/a.pkg ".into(), name: name.map(Into::into), version: None }
+    }
+
+    fn uris(op: &Op) -> Vec<(String, &'static str)> {
+        let Op::Sequence(ops) = op else { panic!("{op:?}") };
+        ops.iter()
+            .map(|o| match o {
+                Op::Add { uri, .. } => (uri.clone(), "Add"),
+                Op::Replace { uri, .. } => (uri.clone(), "Replace"),
+                Op::Exec { uri, correlator, .. } => {
+                    assert_eq!(correlator.as_deref(), Some("7"));
+                    (uri.clone(), "Exec")
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn software_actions_are_scomo_commands() {
+        let config = OmadmConfig::default();
+        let id = OperationId(7);
+        let cmd = software(&config, id, &install(Some("app")), DownloadOperation::DownloadInstall).unwrap();
+        let d = "./SCOMO/Download/unidm7";
+        assert_eq!(
+            uris(&cmd),
+            [
+                (d.to_owned(), "Add"),
+                (format!("{d}/PkgID"), "Add"),
+                (format!("{d}/PkgURL"), "Add"),
+                (format!("{d}/Name"), "Add"),
+                (format!("{d}/Operations/DownloadInstall"), "Exec"),
+            ]
+        );
+        let Op::Sequence(ops) = &cmd else { unreachable!() };
+        assert_eq!(ops[2], Op::Add { uri: format!("{d}/PkgURL"), value: Some(Value::text("http://f.example/a.pkg")) });
+        assert_eq!(ops[0], Op::Add { uri: d.into(), value: Some(Value::text("").with_format("node")) });
+
+        let fixed = OmadmConfig {
+            scomo_root: "./ManagedObjects/SCOMO/".into(),
+            scomo_download: Some("pkg1".into()),
+            ..OmadmConfig::default()
+        };
+        let cmd = software(&fixed, id, &install(None), DownloadOperation::DownloadInstallInactive).unwrap();
+        let d = "./ManagedObjects/SCOMO/Download/pkg1";
+        assert_eq!(
+            uris(&cmd),
+            [
+                (format!("{d}/PkgID"), "Replace"),
+                (format!("{d}/PkgURL"), "Replace"),
+                (format!("{d}/Operations/DownloadInstallInactive"), "Exec"),
+            ]
+        );
+
+        let remove = software(
+            &config,
+            id,
+            &SoftwareAction::Uninstall { module: "app".into() },
+            DownloadOperation::DownloadInstall,
+        );
+        assert_eq!(
+            remove.unwrap(),
+            Op::Exec {
+                uri: "./SCOMO/Inventory/Deployed/app/Operations/Remove".into(),
+                data: None,
+                correlator: Some("7".into())
+            }
+        );
+        let bad = SoftwareAction::Deactivate { module: "../x".into() };
+        assert_eq!(
+            software(&config, id, &bad, DownloadOperation::DownloadInstall).unwrap_err().kind,
+            ErrorKind::BadInput
+        );
+        let empty = SoftwareAction::Install { uri: " ".into(), name: None, version: None };
+        assert!(software(&config, id, &empty, DownloadOperation::DownloadInstall).is_err());
+        assert!(supported(&config, &Action::Software(install(None))).is_ok());
+    }
+
+    #[test]
+    fn scomo_answers_park_succeed_or_fail() {
+        let config = OmadmConfig::default();
+        let install = op(Action::Software(install(Some("app"))));
+        let Outcome::Park(w) = on_response(&config, &install, 200, &[], &[200, 200, 200, 200, 202]) else { panic!() };
+        assert_eq!(w.step, STEP_SCOMO);
+        // A retry finds the Download node it created: 418 is taken as done.
+        assert_eq!(on_response(&config, &install, 200, &[], &[418, 418, 418, 418, 200]), Outcome::Succeeded(None));
+        let Outcome::Failed(e) = on_response(&config, &install, 200, &[], &[200, 200, 405, 200, 202]) else { panic!() };
+        assert_eq!(e.protocol_code.as_deref(), Some("405"));
+        let Outcome::Failed(e) = on_response(&config, &install, 200, &[], &[200, 200, 200, 200, 0]) else { panic!() };
+        assert_eq!(e.kind, ErrorKind::DeviceRefused);
+        let remove = op(Action::Software(SoftwareAction::Uninstall { module: "app".into() }));
+        assert!(matches!(on_response(&config, &remove, 202, &[], &[]), Outcome::Park(_)));
+        let Outcome::Failed(e) = on_response(&config, &remove, 404, &[], &[]) else { panic!() };
+        assert_eq!((e.kind, e.protocol_code.as_deref()), (ErrorKind::NotFound, Some("404")));
+        assert_eq!(alert_outcome(STEP_SCOMO, Some(1200)), crate::mo::Outcome::Succeeded);
+        let crate::mo::Outcome::Failed(e) = alert_outcome(STEP_SCOMO, Some(1409)) else { panic!() };
+        assert_eq!(e.message, "activate failed");
+        assert!(matches!(alert_outcome(STEP_SCOMO, None), crate::mo::Outcome::Failed(_)));
+    }
+
+    #[test]
+    fn a_refresh_reads_the_identity_leaves_liberally() {
+        let config = OmadmConfig::default();
+        let refresh = op(Action::RefreshDeviceInfo);
+        let Ok(Op::Sequence(gets)) = command(&config, &refresh) else { panic!() };
+        assert_eq!(gets.len(), 10);
+        assert_eq!(gets[0], Op::Get { uri: "./DevInfo/Man".into() });
+        let item = |u: &str, v: &str| Item {
+            source: Some(crate::codec::Location::uri(u)),
+            data: Some(crate::codec::Data::Text(v.into())),
+            ..Item::default()
+        };
+        let results = [item("./DevInfo/Man", "Acme"), item("./DevDetail/FwV", "2.1")];
+        // A missing leaf (404) does not fail the refresh.
+        let Outcome::Succeeded(Some(v)) = on_response(&config, &refresh, 200, &results, &[200, 404, 200]) else {
+            panic!()
+        };
+        assert_eq!(v["values"]["./DevDetail/FwV"], "2.1");
+        let f = facts(&results);
+        assert_eq!((f.manufacturer.as_deref(), f.fw_version.as_deref()), (Some("Acme"), Some("2.1")));
+        let Outcome::Failed(e) = on_response(&config, &refresh, 200, &[], &[425, 404]) else { panic!() };
+        assert_eq!(e.protocol_code.as_deref(), Some("425"));
+        let Outcome::Failed(e) = on_response(&config, &refresh, 200, &[], &[404, 404]) else { panic!() };
+        assert_eq!(e.kind, ErrorKind::NotFound);
     }
 }

@@ -9,6 +9,23 @@ use crate::codec::{Alert, Command, Container, Data, Exec, Item, ItemCommand, Loc
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestHandle(pub u64);
 
+impl RequestHandle {
+    /// The bit that marks the adapter's own requests (reads that belong to no engine
+    /// operation: discovery of the device's management objects, inventory refreshes). Engine
+    /// operation ids never reach it, so both kinds share one queue without colliding.
+    pub const INTERNAL: u64 = 1 << 63;
+
+    /// The `n`th request of the adapter's own (`n` is taken modulo 2^63).
+    pub fn internal(n: u64) -> RequestHandle {
+        RequestHandle(Self::INTERNAL | n)
+    }
+
+    /// Whether this is one of the adapter's own requests rather than an operation's.
+    pub fn is_internal(self) -> bool {
+        self.0 & Self::INTERNAL != 0
+    }
+}
+
 impl From<unidm_models::OperationId> for RequestHandle {
     /// The engine's operation id as the handle, the usual choice of the adapter.
     fn from(id: unidm_models::OperationId) -> Self {
@@ -344,5 +361,15 @@ mod tests {
         }
         assert!(deep.check(0).is_err());
         assert!(Op::Atomic(vec![]).check(0).is_err());
+    }
+
+    #[test]
+    fn internal_handles_never_meet_operation_ids() {
+        let op = RequestHandle::from(unidm_models::OperationId(u64::MAX >> 1));
+        assert!(!op.is_internal());
+        let own = RequestHandle::internal(op.0);
+        assert!(own.is_internal());
+        assert_ne!(own, op);
+        assert_eq!(RequestHandle::internal(3), RequestHandle::internal(3 | RequestHandle::INTERNAL));
     }
 }

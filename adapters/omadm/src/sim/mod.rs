@@ -1,7 +1,9 @@
-//! A simulated OMA DM client: a management tree (DevInfo, DevDetail, DMAcc, FUMO, LAWMO),
-//! client-initiated sessions (Package 1 with the DevInfo `Replace`, Alert 1201), answers to
-//! the server's Get / Replace / Add / Delete / Copy / Exec (Atomic and Sequence included),
-//! FUMO `DownloadAndUpdate` and LAWMO `FactoryReset` answered 202 and reported later by a
+//! A simulated OMA DM client: a management tree (DevInfo, DevDetail, DMAcc, FUMO, SCOMO,
+//! LAWMO; each of the three optional), client-initiated sessions (Package 1 with the DevInfo
+//! `Replace`, Alert 1201), answers to the server's Get (an interior node lists its children,
+//! Format `node`) / Replace / Add / Delete / Copy / Exec (Atomic and Sequence included), FUMO
+//! `DownloadAndUpdate`, SCOMO `DownloadInstall` / `DownloadInstallInactive` / `Remove` /
+//! `Activate` / `Deactivate` and LAWMO `FactoryReset` answered 202 and reported later by a
 //! Generic Alert 1226 in a session of its own, md5 or basic authentication with the nonces
 //! the server gives, XML or WBXML, and a Package #0 listener (UDP) that checks the digest
 //! and answers with a session (Alert 1200 and the notification's session id).
@@ -22,6 +24,7 @@ use crate::mo::{fumo, lawmo};
 use crate::package0::Notification;
 pub use tree::Tree;
 
+mod scomo;
 mod tree;
 
 /// How the simulated client authenticates.
@@ -56,6 +59,15 @@ pub struct SimConfig {
     pub fumo_result: u32,
     /// The LAWMO result code (1200 = success).
     pub lawmo_result: u32,
+    /// The SCOMO result code of every SCOMO operation (1200 = success; 1405 = install
+    /// failed, ...).
+    pub scomo_result: u32,
+    /// Whether the tree has `./FUMO` (default true).
+    pub fumo: bool,
+    /// Whether the tree has `./SCOMO` (default true).
+    pub scomo: bool,
+    /// Whether the tree has `./LAWMO` (default true).
+    pub lawmo: bool,
     /// Manufacturer, model and firmware version in the tree.
     pub manufacturer: String,
     /// `./DevInfo/Mod`.
@@ -80,6 +92,10 @@ impl SimConfig {
             auth: SimAuth::Md5,
             fumo_result: 200,
             lawmo_result: 1200,
+            scomo_result: 1200,
+            fumo: true,
+            scomo: true,
+            lawmo: true,
             manufacturer: "unidm".into(),
             model: "SimDM".into(),
             fw_version: "1.0".into(),
@@ -182,6 +198,11 @@ impl SimDevice {
     /// Sets a node's value.
     pub fn set_node(&self, uri: &str, value: &str) {
         self.state().tree.set(uri, value);
+    }
+
+    /// Removes a node and what is below it (a management object the device drops).
+    pub fn remove_node(&self, uri: &str) -> bool {
+        self.state().tree.remove(uri)
     }
 
     /// Sessions completed so far.
@@ -425,16 +446,37 @@ impl SimDevice {
             }
             Command::Get(g) => {
                 names.push("Get".into());
-                let uri = first_target(&g.items);
-                let value = self.state().tree.get(&uri).map(str::to_owned);
-                match value {
-                    Some(v) => {
+                let target = first_target(&g.items);
+                let (uri, list) = target.split_once("?list=").unwrap_or((&target, ""));
+                let found = {
+                    let st = self.state();
+                    let node = || Meta { format: Some("node".into()), ..Meta::default() };
+                    match (st.tree.get(uri), list) {
+                        // The structure below (with the leaves' values for StructData).
+                        (_, "Struct" | "StructData") => st.tree.structure(uri).map(|nodes| {
+                            let items = nodes.into_iter().map(|(k, v)| match v {
+                                Some(v) if list == "StructData" => item(&k, &v),
+                                Some(_) => Item { source: Some(Location::uri(k)), ..Item::default() },
+                                None => Item { source: Some(Location::uri(k)), meta: Some(node()), ..Item::default() },
+                            });
+                            items.collect()
+                        }),
+                        (Some(v), _) => Some(vec![item(uri, v)]),
+                        // An interior node: its children, `/`-separated, Format node (OMA DM
+                        // Protocol 1.2 §6.6.9).
+                        (None, _) => {
+                            st.tree.children(uri).map(|c| vec![Item { meta: Some(node()), ..item(uri, &c.join("/")) }])
+                        }
+                    }
+                };
+                match found {
+                    Some(found) => {
                         push_status(out, &g.cmd_id, "Get", 200, id);
                         out.push(Command::Results(Results {
                             cmd_id: id.to_string(),
                             msg_ref: Some(msg_ref.into()),
                             cmd_ref: g.cmd_id.clone(),
-                            items: vec![item(&uri, &v)],
+                            items: found,
                             ..Results::default()
                         }));
                         *id += 1;
@@ -449,9 +491,13 @@ impl SimDevice {
                 for it in &r.items {
                     let uri = it.target.as_ref().map(|t| t.loc_uri.clone()).unwrap_or_default();
                     let v = it.data.as_ref().and_then(|d| d.as_text()).unwrap_or_default().to_owned();
+                    let interior =
+                        it.meta.as_ref().or(r.meta.as_ref()).and_then(|m| m.format.as_deref()) == Some("node");
                     let mut st = self.state();
-                    if name == "Add" && st.tree.get(&uri).is_some() {
+                    if name == "Add" && st.tree.exists(&uri) {
                         code = 418;
+                    } else if interior {
+                        st.tree.add_interior(&uri);
                     } else {
                         st.tree.set(&uri, &v);
                     }
@@ -503,7 +549,7 @@ impl SimDevice {
     fn exec(&self, uri: &str, correlator: Option<String>) -> u16 {
         let norm = Tree::norm(uri);
         let mut st = self.state();
-        if norm == Tree::norm("./FUMO/DownloadAndUpdate") {
+        if norm == Tree::norm("./FUMO/DownloadAndUpdate") && st.tree.exists(&norm) {
             let code = self.config.fumo_result;
             st.tree.set("./FUMO/State", if code == 200 { "100" } else { "80" });
             st.pending.push(Pending {
@@ -514,7 +560,7 @@ impl SimDevice {
             });
             return 202;
         }
-        if norm == Tree::norm(&lawmo::Operation::FactoryReset.path("./LAWMO")) {
+        if norm == Tree::norm(&lawmo::Operation::FactoryReset.path("./LAWMO")) && st.tree.exists(&norm) {
             st.pending.push(Pending {
                 correlator,
                 source: norm,
@@ -522,6 +568,9 @@ impl SimDevice {
                 code: self.config.lawmo_result,
             });
             return 202;
+        }
+        if let Some(code) = self.scomo_exec(&mut st, &norm, correlator) {
+            return code;
         }
         if st.tree.get(uri).is_some() {
             200
