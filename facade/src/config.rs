@@ -62,7 +62,7 @@
 //! public_url = "http://dm.example.net:8081/dm"  # the RespURI base; default http://<Host><path>
 //! accept_unknown_devices = true
 //! server_id = "unidm"         # DMAcc ServerID; Package #0 carries it
-//! auth = "md5"                # or "basic" / "none": what clients must prove
+//! auth = "md5"                # or "basic" / "hmac" (x-syncml-hmac on every message) / "none"
 //! username = "dm-client"      # client credentials of every device without its own
 //! password = "secret"
 //! server_password = "s3rver"  # the server's md5 Cred and the Package #0 digest
@@ -424,7 +424,8 @@ impl ServeConfig {
                 "none" => ClientAuth::None,
                 "basic" => ClientAuth::Basic,
                 "md5" => ClientAuth::Md5,
-                other => bail!("omadm.auth must be none, basic or md5, not `{other}`"),
+                "hmac" => ClientAuth::Hmac,
+                other => bail!("omadm.auth must be none, basic, md5 or hmac, not `{other}`"),
             };
             let client_credentials = match (o.username, o.password) {
                 (Some(u), Some(p)) => Some(Credentials::new(u, p)),
@@ -604,5 +605,8 @@ mod tests {
         std::fs::write(dir.path().join("bad.toml"), "[omadm]\nauth = \"kerberos\"\n").unwrap();
         let bad = ServeArgs { config: Some(dir.path().join("bad.toml")), ..Default::default() };
         assert!(ServeConfig::resolve(&bad).is_err());
+        std::fs::write(dir.path().join("mac.toml"), "[omadm]\nauth = \"hmac\"\n").unwrap();
+        let mac = ServeArgs { config: Some(dir.path().join("mac.toml")), ..Default::default() };
+        assert_eq!(ServeConfig::resolve(&mac).unwrap().omadm.unwrap().client_auth, ClientAuth::Hmac);
     }
 }

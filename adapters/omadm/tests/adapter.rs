@@ -516,3 +516,25 @@ async fn native_discover_is_a_get_of_the_structure() {
     assert_eq!((nodes["./DevInfo/Man"].as_str(), nodes["./DevInfo/Mod"].as_str()), (Some("Acme"), Some("Phone-9")));
     f.engine.shutdown().await;
 }
+
+/// `syncml:auth-MAC`: a client that signs every message (`x-syncml-hmac`) and sends no `Cred`
+/// gets in, is read through the engine, and one with a wrong password is refused.
+#[tokio::test]
+async fn hmac_clients_sign_every_message() {
+    let f = fixture(OmadmConfig { client_auth: unidm_omadm::session::ClientAuth::Hmac, ..config() }).await;
+    let signed = |password: &str| {
+        let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", password);
+        c.auth = SimAuth::Hmac;
+        c.model = "Phone-9".into();
+        c.encoding = Encoding::Wbxml;
+        SimDevice::new(c)
+    };
+    let e = signed("wrong").run().await.unwrap_err();
+    assert!(matches!(e, SimError::Unauthorized(_)), "{e:?}");
+    let device = signed("client-secret");
+    device.run().await.unwrap();
+    let op = run_op(&f, &device, native(NativeOp::Read, "./DevInfo/Mod", None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    assert_eq!(op.result.unwrap()["value"], "Phone-9");
+    f.engine.shutdown().await;
+}

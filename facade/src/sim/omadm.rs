@@ -30,7 +30,7 @@ pub struct OmadmArgs {
     /// The server's password (`[omadm] server_password`), to verify Package #0.
     #[arg(long, value_name = "PASSWORD", default_value = "")]
     pub server_password: String,
-    /// `syncml:auth-md5` or `syncml:auth-basic`.
+    /// `syncml:auth-md5`, `syncml:auth-basic` or `syncml:auth-MAC` (HMAC on every message).
     #[arg(long, value_enum, default_value_t = AuthArg::Md5)]
     pub auth: AuthArg,
     /// Speak WBXML rather than XML.
@@ -74,6 +74,8 @@ pub enum AuthArg {
     Md5,
     /// Basic.
     Basic,
+    /// HMAC over every message (`x-syncml-hmac`).
+    Hmac,
 }
 
 pub(super) async fn run(args: OmadmArgs) -> anyhow::Result<()> {
@@ -105,6 +107,7 @@ pub(super) async fn run(args: OmadmArgs) -> anyhow::Result<()> {
             c.auth = match args.auth {
                 AuthArg::Md5 => SimAuth::Md5,
                 AuthArg::Basic => SimAuth::Basic,
+                AuthArg::Hmac => SimAuth::Hmac,
             };
             c.fumo_result = args.fumo_result;
             c.scomo_result = args.scomo_result;

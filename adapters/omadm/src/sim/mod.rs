@@ -1,11 +1,11 @@
 //! A simulated OMA DM client: a management tree (DevInfo, DevDetail, DMAcc, FUMO, SCOMO,
 //! LAWMO; each of the three optional), client-initiated sessions (Package 1 with the DevInfo
 //! `Replace`, Alert 1201), answers to the server's Get (an interior node lists its children,
-//! Format `node`) / Replace / Add / Delete / Copy / Exec (Atomic and Sequence included), FUMO
+//! Format `node`; `?list=Struct` / `StructData` the nodes below) / Replace / Add / Delete / Copy / Exec (Atomic and Sequence included), FUMO
 //! `DownloadAndUpdate`, SCOMO `DownloadInstall` / `DownloadInstallInactive` / `Remove` /
 //! `Activate` / `Deactivate` and LAWMO `FactoryReset` answered 202 and reported later by a
-//! Generic Alert 1226 in a session of its own, md5 or basic authentication with the nonces
-//! the server gives, XML or WBXML, and a Package #0 listener (UDP) that checks the digest
+//! Generic Alert 1226 in a session of its own, md5, basic or HMAC (`x-syncml-hmac` on every
+//! message) authentication with the nonces the server gives, XML or WBXML, and a Package #0 listener (UDP) that checks the digest
 //! and answers with a session (Alert 1200 and the notification's session id).
 
 use std::net::SocketAddr;
@@ -34,6 +34,9 @@ pub enum SimAuth {
     Md5,
     /// `syncml:auth-basic`.
     Basic,
+    /// `syncml:auth-MAC`: no `Cred`; an `x-syncml-hmac` header over each message, with the
+    /// nonce the server last gave (OMA DM Security 1.2 §5.1.4).
+    Hmac,
 }
 
 /// Settings of a simulated client.
@@ -285,16 +288,20 @@ impl SimDevice {
         Ok((local, task))
     }
 
-    fn cred(&self) -> Cred {
+    fn cred(&self) -> Option<Cred> {
         let c = &self.config;
         let (scheme, data) = match c.auth {
+            SimAuth::Hmac => return None,
             SimAuth::Basic => (auth::AUTH_BASIC, auth::basic(&c.username, &c.password)),
             SimAuth::Md5 => {
                 let nonce = self.state().client_nonce.clone();
                 (auth::AUTH_MD5, auth::md5_digest(&c.username, &c.password, &nonce))
             }
         };
-        Cred { meta: Some(Meta { r#type: Some(scheme.into()), format: Some("b64".into()), ..Meta::default() }), data }
+        Some(Cred {
+            meta: Some(Meta { r#type: Some(scheme.into()), format: Some("b64".into()), ..Meta::default() }),
+            data,
+        })
     }
 
     fn package1(&self, code: u16) -> Vec<Command> {
@@ -354,7 +361,7 @@ impl SimDevice {
                     },
                     resp_uri: None,
                     no_resp: false,
-                    cred: with_cred.then(|| self.cred()),
+                    cred: if with_cred { self.cred() } else { None },
                     meta: Some(Meta { max_msg_size: Some(64 * 1024), ..Meta::default() }),
                 },
                 body: SyncBody { commands: std::mem::take(&mut body), r#final: true },
@@ -362,14 +369,14 @@ impl SimDevice {
             let sent_package1 = with_cred;
             let bytes = codec::encode(&msg, self.config.encoding)?;
             report.messages += 1;
-            let resp = self
-                .http
-                .post(&url)
-                .header("content-type", media.as_str())
-                .body(bytes)
-                .send()
-                .await
-                .map_err(|e| SimError::Http(e.to_string()))?;
+            let mut request = self.http.post(&url).header("content-type", media.as_str());
+            if self.config.auth == SimAuth::Hmac {
+                let c = &self.config;
+                let nonce = self.state().client_nonce.clone();
+                request =
+                    request.header(auth::HMAC_HEADER, auth::hmac_header(&c.username, &c.password, &nonce, &bytes));
+            }
+            let resp = request.body(bytes).send().await.map_err(|e| SimError::Http(e.to_string()))?;
             if !resp.status().is_success() {
                 return Err(SimError::Http(format!("status {}", resp.status())));
             }
