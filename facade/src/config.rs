@@ -71,6 +71,12 @@
 //! push_port = 2948            # Package #0 over UDP to the device's address at this port
 //! push_webhook = "http://sms-gw.example/send"  # Package #0 (JSON, base64) for devices without a push address
 //! wait_stall_min = 60         # a FUMO / LAWMO Exec accepted (202) without its 1226 this long fails
+//! fumo_root = "./FUMO"        # where the management objects are (also scomo_root, lawmo_root)
+//! reboot_node = "./Reboot"    # an Exec of it reboots (no standard node); per maker / model below
+//! [[omadm.reboot_nodes]]
+//! manufacturer = "Acme"
+//! model = "X2"                # optional: every model of the manufacturer without it
+//! node = "./Acme/Restart"
 //! [omadm.devices."IMEI:490154203237518"]   # per-device client credentials
 //! username = "dev"
 //! password = "pw"
@@ -85,7 +91,7 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 use unidm_core::EngineConfig;
 use unidm_lwm2m::Lwm2mConfig;
-use unidm_omadm::server::OmadmConfig;
+use unidm_omadm::server::{OmadmConfig, RebootNode};
 use unidm_omadm::session::{ClientAuth, Credentials};
 use unidm_tr069::{CpeAuth, FileServerConfig, Tr069Config};
 
@@ -180,8 +186,22 @@ struct OmadmSection {
     push_port: Option<u16>,
     push_webhook: Option<String>,
     wait_stall_min: Option<u64>,
+    fumo_root: Option<String>,
+    scomo_root: Option<String>,
+    lawmo_root: Option<String>,
+    reboot_node: Option<String>,
+    #[serde(default)]
+    reboot_nodes: Vec<OmadmRebootNode>,
     #[serde(default)]
     devices: BTreeMap<String, OmadmDevice>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OmadmRebootNode {
+    manufacturer: String,
+    model: Option<String>,
+    node: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -287,6 +307,16 @@ pub struct ServeConfig {
     pub tr069_public_url: Option<String>,
     /// The OMA DM server, when enabled.
     pub omadm: Option<OmadmConfig>,
+}
+
+/// A node URI of `[omadm]` (`./A/B`): absolute in the device's tree.
+fn node_uri(key: &str, uri: Option<String>) -> anyhow::Result<Option<String>> {
+    match uri {
+        Some(u) if !u.starts_with("./") || u.len() < 3 || u.chars().any(|c| c.is_whitespace() || c == '?') => {
+            anyhow::bail!("omadm {key} `{u}` is not a node URI such as ./FUMO")
+        }
+        u => Ok(u),
+    }
 }
 
 /// A `wait_stall_min` of `section`: at least one minute when set.
@@ -457,6 +487,19 @@ impl ServeConfig {
                     None => None,
                 },
                 stall_after: stall_minutes("omadm", o.wait_stall_min)?,
+                fumo_root: node_uri("fumo_root", o.fumo_root)?.unwrap_or(defaults.fumo_root),
+                scomo_root: node_uri("scomo_root", o.scomo_root)?.unwrap_or(defaults.scomo_root),
+                lawmo_root: node_uri("lawmo_root", o.lawmo_root)?.unwrap_or(defaults.lawmo_root),
+                reboot_node: node_uri("reboot_node", o.reboot_node)?,
+                reboot_nodes: o
+                    .reboot_nodes
+                    .into_iter()
+                    .map(|r| {
+                        let node = node_uri("reboot_nodes.node", Some(r.node))?.unwrap_or_default();
+                        anyhow::ensure!(!r.manufacturer.trim().is_empty(), "omadm reboot_nodes.manufacturer is empty");
+                        Ok(RebootNode { manufacturer: r.manufacturer, model: r.model, node })
+                    })
+                    .collect::<anyhow::Result<_>>()?,
                 ..defaults
             })
         } else {
@@ -608,5 +651,20 @@ mod tests {
         std::fs::write(dir.path().join("mac.toml"), "[omadm]\nauth = \"hmac\"\n").unwrap();
         let mac = ServeArgs { config: Some(dir.path().join("mac.toml")), ..Default::default() };
         assert_eq!(ServeConfig::resolve(&mac).unwrap().omadm.unwrap().client_auth, ClientAuth::Hmac);
+        let nodes = "[omadm]\nfumo_root = \"./Vendor/FUMO\"\nreboot_node = \"./Reboot\"\n\
+            [[omadm.reboot_nodes]]\nmanufacturer = \"Acme\"\nmodel = \"X2\"\nnode = \"./Acme/Restart\"\n";
+        std::fs::write(dir.path().join("nodes.toml"), nodes).unwrap();
+        let dm = ServeConfig::resolve(&ServeArgs { config: Some(dir.path().join("nodes.toml")), ..Default::default() })
+            .unwrap()
+            .omadm
+            .unwrap();
+        assert_eq!((dm.fumo_root.as_str(), dm.lawmo_root.as_str()), ("./Vendor/FUMO", "./LAWMO"));
+        assert_eq!(dm.reboot_node_for(Some("acme"), Some("x2")), Some("./Acme/Restart"));
+        assert_eq!(dm.reboot_node_for(Some("Other"), None), Some("./Reboot"));
+        std::fs::write(dir.path().join("badnode.toml"), "[omadm]\nscomo_root = \"SCOMO\"\n").unwrap();
+        let err =
+            ServeConfig::resolve(&ServeArgs { config: Some(dir.path().join("badnode.toml")), ..Default::default() })
+                .unwrap_err();
+        assert!(err.to_string().contains("scomo_root"), "{err:#}");
     }
 }

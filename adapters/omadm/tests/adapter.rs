@@ -538,3 +538,26 @@ async fn hmac_clients_sign_every_message() {
     assert_eq!(op.result.unwrap()["value"], "Phone-9");
     f.engine.shutdown().await;
 }
+
+/// Reboot nodes per manufacturer: a device whose `Man` has one (and has the node) can be
+/// rebooted by an Exec of it; a device of another manufacturer has no reboot and is refused.
+#[tokio::test]
+async fn reboot_nodes_by_manufacturer() {
+    let rule = unidm_omadm::server::RebootNode { manufacturer: "acme".into(), model: None, node: "./Reboot".into() };
+    let f = fixture(OmadmConfig { reboot_nodes: vec![rule], ..config() }).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    device_where(&f.engine, &id(), |d| d.supports(unidm_models::Function::Reboot)).await;
+    let op = run_op(&f, &device, Action::Reboot).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), "IMEI:77", "dev", "client-secret");
+    c.manufacturer = "Other".into();
+    SimDevice::new(c).run().await.unwrap();
+    let other = DeviceId::omadm("IMEI:77").unwrap();
+    device_where(&f.engine, &other, |d| d.supports(unidm_models::Function::FactoryReset)).await;
+    assert!(!f.engine.device(&other).unwrap().supports(unidm_models::Function::Reboot));
+    let refused = f.engine.create_operation(&other, Action::Reboot, once()).await;
+    assert!(refused.is_err(), "{refused:?}");
+    f.engine.shutdown().await;
+}

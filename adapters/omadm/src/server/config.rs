@@ -51,8 +51,12 @@ pub struct OmadmConfig {
     /// `Download/<operation id>`.
     pub scomo_download: Option<String>,
     /// The node an `Exec` on which reboots the device (no standard MO has one); `None` (the
-    /// default): reboot is refused as not supported.
+    /// default): reboot is refused as not supported, unless [`OmadmConfig::reboot_nodes`]
+    /// names one for the device's manufacturer / model.
     pub reboot_node: Option<String>,
+    /// Reboot nodes per manufacturer (and model): the first rule naming the device's `Man` and
+    /// `Mod` wins, then one naming its `Man` alone, then [`OmadmConfig::reboot_node`].
+    pub reboot_nodes: Vec<RebootNode>,
     /// No-progress limit of a FUMO / SCOMO / LAWMO wait (default none).
     pub stall_after: Option<Duration>,
     /// UDP port of Package #0 when a device's push address is not known: the device's HTTP
@@ -90,11 +94,68 @@ impl Default for OmadmConfig {
             scomo_root: "./SCOMO".into(),
             scomo_download: None,
             reboot_node: None,
+            reboot_nodes: Vec::new(),
             stall_after: None,
             push_port: None,
             push_attempts: 3,
             push_backoff: Duration::from_secs(5),
             push_webhook: None,
         }
+    }
+}
+
+/// The node whose `Exec` reboots the devices of one manufacturer (and model).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebootNode {
+    /// `./DevInfo/Man`, compared without case.
+    pub manufacturer: String,
+    /// `./DevInfo/Mod`, compared without case; `None`: every model.
+    pub model: Option<String>,
+    /// The node (`./Vendor/Reboot`).
+    pub node: String,
+}
+
+impl OmadmConfig {
+    /// The reboot node of a device with this manufacturer and model.
+    pub fn reboot_node_for(&self, manufacturer: Option<&str>, model: Option<&str>) -> Option<&str> {
+        let same = |a: &str, b: Option<&str>| b.is_some_and(|b| a.trim().eq_ignore_ascii_case(b.trim()));
+        let by_model = self
+            .reboot_nodes
+            .iter()
+            .find(|r| same(&r.manufacturer, manufacturer) && r.model.as_deref().is_some_and(|m| same(m, model)));
+        let by_maker = || self.reboot_nodes.iter().find(|r| same(&r.manufacturer, manufacturer) && r.model.is_none());
+        by_model.or_else(by_maker).map(|r| r.node.as_str()).or(self.reboot_node.as_deref())
+    }
+
+    /// Whether any device can have a reboot node.
+    pub fn reboots(&self) -> bool {
+        self.reboot_node.is_some() || !self.reboot_nodes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reboot_nodes_by_manufacturer_and_model() {
+        let rule = |man: &str, model: Option<&str>, node: &str| RebootNode {
+            manufacturer: man.into(),
+            model: model.map(str::to_owned),
+            node: node.into(),
+        };
+        let c = OmadmConfig {
+            reboot_node: Some("./Reboot".into()),
+            reboot_nodes: vec![rule("Acme", None, "./Acme/Restart"), rule("acme", Some("X2"), "./Acme/X2/Restart")],
+            ..OmadmConfig::default()
+        };
+        assert_eq!(c.reboot_node_for(Some("ACME"), Some("x2")), Some("./Acme/X2/Restart"));
+        assert_eq!(c.reboot_node_for(Some("Acme"), Some("X1")), Some("./Acme/Restart"));
+        assert_eq!(c.reboot_node_for(Some("Other"), None), Some("./Reboot"));
+        assert_eq!(c.reboot_node_for(None, None), Some("./Reboot"));
+        assert!(c.reboots());
+        let none = OmadmConfig::default();
+        assert_eq!(none.reboot_node_for(Some("Acme"), None), None);
+        assert!(!none.reboots());
     }
 }

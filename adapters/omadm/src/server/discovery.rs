@@ -36,16 +36,26 @@ pub(crate) struct MoList {
     /// The device changed since (its firmware was updated): ask again at its next session.
     #[serde(default)]
     pub stale: bool,
+    /// The reboot node asked for this device's manufacturer / model
+    /// ([`OmadmConfig::reboot_node_for`]), if any.
+    #[serde(default)]
+    pub reboot: Option<String>,
+}
+
+impl MoList {
+    /// The device's reboot node, when it has it.
+    pub(crate) fn reboot_node(&self) -> Option<&str> {
+        self.reboot.as_deref().filter(|r| self.present.iter().any(|p| p == &norm(r)))
+    }
 }
 
 /// Longest facts key kept.
 const MAX_FACTS: usize = 512;
 
-/// The configured roots to ask for, without duplicates.
-pub(crate) fn roots(config: &OmadmConfig) -> Vec<String> {
+/// The configured roots to ask for, with the device's `reboot` node, without duplicates.
+pub(crate) fn roots(config: &OmadmConfig, reboot: Option<&str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let all =
-        [Some(&config.fumo_root), Some(&config.scomo_root), Some(&config.lawmo_root), config.reboot_node.as_ref()];
+    let all = [Some(config.fumo_root.as_str()), Some(&config.scomo_root), Some(&config.lawmo_root), reboot];
     for r in all.into_iter().flatten() {
         let r = norm(r);
         if !r.is_empty() && !out.contains(&r) {
@@ -70,14 +80,14 @@ pub(crate) fn facts_key(f: &DeviceFacts) -> String {
     scomo::bounded(&key).chars().take(MAX_FACTS).collect()
 }
 
-/// Whether the device's management objects must be asked (again).
-pub(crate) fn needs_probe(config: &OmadmConfig, known: Option<&MoList>, facts: &str) -> bool {
+/// Whether the device's management objects must be asked (again); `reboot` is its reboot node.
+pub(crate) fn needs_probe(config: &OmadmConfig, known: Option<&MoList>, facts: &str, reboot: Option<&str>) -> bool {
     let Some(m) = known else { return true };
-    m.stale || (!facts.is_empty() && m.facts != facts) || roots(config).iter().any(|r| !m.probed.contains(r))
+    m.stale || (!facts.is_empty() && m.facts != facts) || roots(config, reboot).iter().any(|r| !m.probed.contains(r))
 }
 
 /// The functions a device has: device info and native access always; firmware with FUMO,
-/// software with SCOMO, factory reset with LAWMO, reboot with the configured node. Before its
+/// software with SCOMO, factory reset with LAWMO, reboot with its reboot node. Before its
 /// management objects are known, only the first two.
 pub(crate) fn capabilities(config: &OmadmConfig, mos: Option<&MoList>) -> Vec<Function> {
     let mut f = vec![Function::DeviceInfo, Function::Native];
@@ -92,7 +102,7 @@ pub(crate) fn capabilities(config: &OmadmConfig, mos: Option<&MoList>) -> Vec<Fu
     if has(&config.lawmo_root) {
         f.push(Function::FactoryReset);
     }
-    if config.reboot_node.as_deref().is_some_and(has) {
+    if m.reboot_node().is_some() {
         f.push(Function::Reboot);
     }
     f
@@ -113,8 +123,9 @@ pub(crate) struct Probe {
 }
 
 impl Probe {
-    pub(crate) fn new(roots: Vec<String>, facts: String) -> Probe {
-        Probe { waiting: roots.clone(), list: MoList { probed: roots, present: Vec::new(), facts, stale: false } }
+    pub(crate) fn new(roots: Vec<String>, facts: String, reboot: Option<String>) -> Probe {
+        let list = MoList { probed: roots.clone(), present: Vec::new(), facts, stale: false, reboot };
+        Probe { waiting: roots, list }
     }
 
     /// The answer for `root`; the list once every root answered.
@@ -255,10 +266,21 @@ impl Server {
         }
     }
 
+    /// The reboot node for the device of `slot` by its manufacturer and model (from its
+    /// Package 1, else as the registry knows it).
+    pub(super) fn reboot_candidate(&self, slot: &Slot) -> Option<String> {
+        let known = slot.device.as_ref().and_then(|id| self.handle().and_then(|h| h.device(id)));
+        let man =
+            slot.facts.manufacturer.clone().or_else(|| known.as_ref().and_then(|d| d.identity.manufacturer.clone()));
+        let model = slot.facts.model.clone().or_else(|| known.as_ref().and_then(|d| d.identity.model.clone()));
+        self.config.reboot_node_for(man.as_deref(), model.as_deref()).map(str::to_owned)
+    }
+
     /// Asks for the device's management objects.
     pub(super) fn start_probe(&self, slot: &mut Slot, facts: String) {
-        let roots = roots(&self.config);
-        slot.probe = Some(Probe::new(roots.clone(), facts));
+        let reboot = self.reboot_candidate(slot);
+        let roots = roots(&self.config, reboot.as_deref());
+        slot.probe = Some(Probe::new(roots.clone(), facts, reboot));
         for r in roots {
             if !self.enqueue_own(slot, r.clone(), Own::Probe(r)) {
                 slot.probe = None;
@@ -357,9 +379,11 @@ mod tests {
     #[test]
     fn capabilities_follow_the_management_objects() {
         let config = OmadmConfig { reboot_node: Some("./Reboot/".into()), ..OmadmConfig::default() };
-        assert_eq!(roots(&config), ["./FUMO", "./SCOMO", "./LAWMO", "./Reboot"]);
+        let reboot_node = config.reboot_node.clone();
+        let reboot = reboot_node.as_deref();
+        assert_eq!(roots(&config, reboot), ["./FUMO", "./SCOMO", "./LAWMO", "./Reboot"]);
         assert_eq!(capabilities(&config, None), [Function::DeviceInfo, Function::Native]);
-        let mut p = Probe::new(roots(&config), "Acme|X1".into());
+        let mut p = Probe::new(roots(&config, reboot), "Acme|X1".into(), reboot.map(str::to_owned));
         assert!(p.answer("./FUMO", 404).is_none());
         assert!(p.answer("./SCOMO", 200).is_none());
         assert!(p.answer("./Other", 200).is_none(), "not asked: ignored");
@@ -370,13 +394,13 @@ mod tests {
             capabilities(&config, Some(&list)),
             [Function::DeviceInfo, Function::Native, Function::Software, Function::FactoryReset]
         );
-        assert!(!needs_probe(&config, Some(&list), "Acme|X1"));
-        assert!(!needs_probe(&config, Some(&list), ""), "no facts sent: no reason to ask");
-        assert!(needs_probe(&config, Some(&list), "Acme|X2"));
-        assert!(needs_probe(&config, None, ""));
-        assert!(needs_probe(&config, Some(&MoList { stale: true, ..list.clone() }), "Acme|X1"));
+        assert!(!needs_probe(&config, Some(&list), "Acme|X1", reboot));
+        assert!(!needs_probe(&config, Some(&list), "", reboot), "no facts sent: no reason to ask");
+        assert!(needs_probe(&config, Some(&list), "Acme|X2", reboot));
+        assert!(needs_probe(&config, None, "", reboot));
+        assert!(needs_probe(&config, Some(&MoList { stale: true, ..list.clone() }), "Acme|X1", reboot));
         let moved = OmadmConfig { lawmo_root: "./ManagedObjects/LAWMO".into(), ..config };
-        assert!(needs_probe(&moved, Some(&list), "Acme|X1"), "a root never asked");
+        assert!(needs_probe(&moved, Some(&list), "Acme|X1", reboot), "a root never asked");
     }
 
     #[test]

@@ -58,7 +58,7 @@ use crate::mo::devinfo::DeviceFacts;
 use crate::session::{DmSession, Request, SessionConfig, SessionEvent};
 use accounts::{Accounts, DeviceRecord};
 pub use clients::{ClientError, ClientSettings};
-pub use config::OmadmConfig;
+pub use config::{OmadmConfig, RebootNode};
 use firmware::{firmware_done, firmware_sent};
 pub use push::{PushTarget, NOTIFICATION_MEDIA_TYPE};
 
@@ -320,7 +320,8 @@ impl Server {
         if feed && !closed {
             if let Some(id) = slot.device.clone() {
                 while let Some(op) = delivery.next(&id) {
-                    match ops::command(&self.config, &op) {
+                    let reboot = self.accounts.record(id.native()).mos.and_then(|m| m.reboot_node().map(str::to_owned));
+                    match ops::command(&self.config, &op, reboot.as_deref()) {
                         Ok(cmd) => match slot.session.enqueue(Request::new(op.id.into(), cmd)) {
                             Ok(()) => {
                                 if let Action::Firmware(f) = &op.action {
@@ -423,7 +424,8 @@ impl Server {
             Box::pin(self.drive(None, &mut o, false)).await;
         }
         let key = discovery::facts_key(&slot.facts);
-        if discovery::needs_probe(&self.config, record.mos.as_ref(), &key) {
+        let reboot = self.reboot_candidate(slot);
+        if discovery::needs_probe(&self.config, record.mos.as_ref(), &key, reboot.as_deref()) {
             self.start_probe(slot, key);
         }
         if let Some(d) = self.delivery() {

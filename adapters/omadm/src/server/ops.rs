@@ -31,7 +31,9 @@ pub(crate) const STEP_SCOMO: &[u8] = b"scomo";
 const ALREADY_EXISTS: u16 = 418;
 
 /// The DM command of an operation, or why it has none.
-pub(crate) fn command(config: &OmadmConfig, op: &Operation) -> Result<Op, OperationError> {
+///
+/// `reboot` is the device's reboot node, when it has one.
+pub(crate) fn command(config: &OmadmConfig, op: &Operation, reboot: Option<&str>) -> Result<Op, OperationError> {
     let correlator = Some(op.id.0.to_string());
     match &op.action {
         Action::Native(n) => {
@@ -96,8 +98,8 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation) -> Result<Op, Operat
         Action::RefreshDeviceInfo => Ok(Op::Sequence(
             DEVINFO_NODES[1..].iter().chain(DEVDETAIL_NODES.iter()).map(|n| Op::Get { uri: (*n).to_owned() }).collect(),
         )),
-        Action::Reboot => match &config.reboot_node {
-            Some(node) => Ok(Op::Exec { uri: node.clone(), data: None, correlator: None }),
+        Action::Reboot => match reboot {
+            Some(node) => Ok(Op::Exec { uri: node.to_owned(), data: None, correlator: None }),
             None => Err(not_supported("reboot")),
         },
         other => Err(not_supported(other.name())),
@@ -112,7 +114,7 @@ pub(crate) fn supported(config: &OmadmConfig, action: &Action) -> Result<(), Ope
         | Action::Software(_)
         | Action::FactoryReset
         | Action::RefreshDeviceInfo => Ok(()),
-        Action::Reboot if config.reboot_node.is_some() => Ok(()),
+        Action::Reboot if config.reboots() => Ok(()),
         other => Err(not_supported(other.name())),
     }
 }
@@ -465,7 +467,7 @@ mod tests {
     fn a_refresh_reads_the_identity_leaves_liberally() {
         let config = OmadmConfig::default();
         let refresh = op(Action::RefreshDeviceInfo);
-        let Ok(Op::Sequence(gets)) = command(&config, &refresh) else { panic!() };
+        let Ok(Op::Sequence(gets)) = command(&config, &refresh, None) else { panic!() };
         assert_eq!(gets.len(), 10);
         assert_eq!(gets[0], Op::Get { uri: "./DevInfo/Man".into() });
         let item = |u: &str, v: &str| Item {
