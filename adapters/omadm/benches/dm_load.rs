@@ -23,6 +23,8 @@
 //!
 //! Bounds (environment): `DM_LOAD_DEVICES` (default 8000), `DM_LOAD_CLIENTS` (64),
 //! `DM_LOAD_SECS` per timed phase (8), `DM_LOAD_AUTH` (`md5`, the default, or `none`).
+//!
+//! The process runs on mimalloc, as the `unidm` binary does.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +43,9 @@ use unidm_omadm::codec::{
 use unidm_omadm::package0::Notification;
 use unidm_omadm::server::{OmadmAdapter, OmadmConfig};
 use unidm_omadm::session::{ClientAuth, Credentials};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USER: &str = "dev";
 const PASSWORD: &str = "client-secret";
@@ -256,18 +261,27 @@ struct Run {
     gets: u64,
     errors: u64,
     elapsed: Duration,
+    /// Process CPU time (server and load generator together).
+    cpu: Duration,
+    /// Store commits and writes in the phase.
+    commits: u64,
+    writes: u64,
 }
 
 /// Sessions for devices `0..devices` over `clients` concurrent clients, each device in turn,
 /// until `limit` passed or every device had `rounds` sessions.
 async fn run(
     pop: &Arc<Population>,
+    store: &SqliteStore,
     encoding: Encoding,
     devices: usize,
     clients: usize,
     rounds: usize,
     limit: Duration,
 ) -> Run {
+    let stats = store.stats();
+    let (cpu, commits, writes) =
+        (cpu_time(), stats.commits.load(Ordering::Relaxed), stats.writes.load(Ordering::Relaxed));
     let (sessions, gets, errors) =
         (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let start = Instant::now();
@@ -306,7 +320,24 @@ async fn run(
         gets: gets.load(Ordering::Relaxed),
         errors: errors.load(Ordering::Relaxed),
         elapsed: start.elapsed(),
+        cpu: cpu_time().saturating_sub(cpu),
+        commits: stats.commits.load(Ordering::Relaxed) - commits,
+        writes: stats.writes.load(Ordering::Relaxed) - writes,
     }
+}
+
+/// CPU time used by the process so far (user + system, `/proc/self/stat` fields 14-15, in
+/// clock ticks of 10 ms).
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_owned();
+            let f: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
+            Some(f.iter().sum::<u64>())
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }
 
 /// Resident set size in bytes (`/proc/self/statm`, 4 KiB pages).
@@ -325,6 +356,14 @@ fn report(name: &str, r: &Run) {
         r.elapsed.as_secs_f64(),
         r.gets,
         r.errors
+    );
+    let per = r.sessions.max(1) as f64;
+    println!(
+        "{:<52} CPU {:.0} µs per session (server and load generator), {:.2} store writes in {:.3} commits per session",
+        "",
+        r.cpu.as_secs_f64() * 1e6 / per,
+        r.writes as f64 / per,
+        r.commits as f64 / per
     );
 }
 
@@ -395,8 +434,9 @@ async fn bench() {
         ..OmadmConfig::default()
     };
     let adapter = Arc::new(OmadmAdapter::new(config));
-    let store = SqliteStore::open(dir.path().join("unidm.db")).expect("store");
-    let engine: Engine = Engine::builder().store(store).adapter_arc(adapter.clone()).start().await.expect("engine");
+    let store = Arc::new(SqliteStore::open(dir.path().join("unidm.db")).expect("store"));
+    let engine: Engine =
+        Engine::builder().store_arc(store.clone()).adapter_arc(adapter.clone()).start().await.expect("engine");
     let server_url = adapter.server_url().expect("listening");
     let pop = Arc::new(Population {
         xml: (0..devices).map(|i| package1(i, &server_url, Encoding::Xml)).collect(),
@@ -412,14 +452,14 @@ async fn bench() {
     );
 
     let before = rss();
-    let r = run(&pop, Encoding::Xml, devices, clients, 1, Duration::from_secs(120)).await;
+    let r = run(&pop, &store, Encoding::Xml, devices, clients, 1, Duration::from_secs(120)).await;
     report("registration (first sessions, XML)", &r);
     let known = (0..devices).filter(|i| engine.device(&device_id(*i)).is_ok()).count().max(1);
     let grown = rss().saturating_sub(before);
     println!("memory: RSS +{} KiB for {known} devices known = {} bytes per device", grown / 1024, grown / known as u64);
 
     for encoding in [Encoding::Xml, Encoding::Wbxml] {
-        let r = run(&pop, encoding, devices, clients, 1000, secs).await;
+        let r = run(&pop, &store, encoding, devices, clients, 1000, secs).await;
         report(&format!("complete sessions, nothing queued ({})", label(encoding)), &r);
     }
 
@@ -427,7 +467,7 @@ async fn bench() {
         let queued = Instant::now();
         let ops = create_ops(&engine, 0..devices, 64).await;
         println!("queued {} Gets in {:.2} s (not timed below)", ops.len(), queued.elapsed().as_secs_f64());
-        let r = run(&pop, encoding, devices, clients, 1, secs * 4).await;
+        let r = run(&pop, &store, encoding, devices, clients, 1, secs * 4).await;
         report(&format!("sessions with one Get ({}, packages 1-4)", label(encoding)), &r);
         println!("Gets succeeded: {} of {}", succeeded(&engine, &ops).await, ops.len());
     }
