@@ -173,6 +173,8 @@ struct DevState {
 
 struct Population {
     server_url: String,
+    /// The same, parsed once: the client should cost as little as possible per request.
+    url: reqwest::Url,
     /// Package 1 per device, per encoding (XML, WBXML), with the placeholder offset.
     xml: Vec<(Vec<u8>, usize)>,
     wbxml: Vec<(Vec<u8>, usize)>,
@@ -208,7 +210,7 @@ impl Population {
     }
 }
 
-async fn post(client: &reqwest::Client, url: &str, media: MediaType, body: Vec<u8>) -> Result<SyncML, String> {
+async fn post(client: &reqwest::Client, url: reqwest::Url, media: MediaType, body: Vec<u8>) -> Result<SyncML, String> {
     let r = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, media.as_str())
@@ -237,7 +239,7 @@ fn has_commands(reply: &SyncML) -> bool {
 /// One session of device `i`; returns the number of Gets answered.
 async fn session(client: &reqwest::Client, pop: &Population, i: usize, encoding: Encoding) -> Result<u32, String> {
     let media = MediaType::dm(encoding);
-    let reply = post(client, &pop.server_url, media, pop.package1(i, encoding)).await?;
+    let reply = post(client, pop.url.clone(), media, pop.package1(i, encoding)).await?;
     pop.take_nonce(i, &reply);
     match hdr_status(&reply) {
         Some(200 | 212) => {}
@@ -246,10 +248,11 @@ async fn session(client: &reqwest::Client, pop: &Population, i: usize, encoding:
     if !has_commands(&reply) {
         return if reply.body.r#final { Ok(0) } else { Err("Package 2 not final".into()) };
     }
-    let url = reply.hdr.resp_uri.clone().ok_or("no RespURI")?;
+    let url = reply.hdr.resp_uri.as_deref().ok_or("no RespURI")?;
+    let url = reqwest::Url::parse(url).map_err(|e| format!("RespURI {url}: {e}"))?;
     let gets = reply.body.commands.iter().filter(|c| matches!(c, Command::Get(_))).count() as u32;
     let p3 = package3(&dev_id(i), &pop.server_url, &reply, encoding)?;
-    let reply = post(client, &url, media, p3).await?;
+    let reply = post(client, url, media, p3).await?;
     match hdr_status(&reply) {
         Some(200) if !has_commands(&reply) && reply.body.r#final => Ok(gets),
         other => Err(format!("Package 4 with SyncHdr status {other:?}, {} commands", reply.body.commands.len())),
@@ -348,7 +351,9 @@ fn rss() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
-fn report(name: &str, r: &Run) {
+/// `open`: DM sessions still open after the phase (a refused or unfinished session stays open
+/// until its timeout: 0 when every session ended as it should).
+fn report(name: &str, r: &Run, open: usize) {
     let rate = r.sessions as f64 / r.elapsed.as_secs_f64();
     println!(
         "{name:<52} {:>7} sessions in {:>6.2} s = {rate:>8.0} sessions/s ({} Gets answered, {} errors)",
@@ -359,7 +364,7 @@ fn report(name: &str, r: &Run) {
     );
     let per = r.sessions.max(1) as f64;
     println!(
-        "{:<52} CPU {:.0} µs per session (server and load generator), {:.2} store writes in {:.3} commits per session",
+        "{:<52} CPU {:.0} µs per session (server and load generator), {:.2} store writes in {:.3} commits per session, {open} sessions left open",
         "",
         r.cpu.as_secs_f64() * 1e6 / per,
         r.writes as f64 / per,
@@ -442,6 +447,7 @@ async fn bench() {
         xml: (0..devices).map(|i| package1(i, &server_url, Encoding::Xml)).collect(),
         wbxml: (0..devices).map(|i| package1(i, &server_url, Encoding::Wbxml)).collect(),
         state: (0..devices).map(|_| Mutex::new(DevState::default())).collect(),
+        url: reqwest::Url::parse(&server_url).expect("server URL"),
         server_url,
         md5,
     });
@@ -453,14 +459,14 @@ async fn bench() {
 
     let before = rss();
     let r = run(&pop, &store, Encoding::Xml, devices, clients, 1, Duration::from_secs(120)).await;
-    report("registration (first sessions, XML)", &r);
+    report("registration (first sessions, XML)", &r, adapter.open_sessions());
     let known = (0..devices).filter(|i| engine.device(&device_id(*i)).is_ok()).count().max(1);
     let grown = rss().saturating_sub(before);
     println!("memory: RSS +{} KiB for {known} devices known = {} bytes per device", grown / 1024, grown / known as u64);
 
     for encoding in [Encoding::Xml, Encoding::Wbxml] {
         let r = run(&pop, &store, encoding, devices, clients, 1000, secs).await;
-        report(&format!("complete sessions, nothing queued ({})", label(encoding)), &r);
+        report(&format!("complete sessions, nothing queued ({})", label(encoding)), &r, adapter.open_sessions());
     }
 
     for encoding in [Encoding::Xml, Encoding::Wbxml] {
@@ -468,7 +474,7 @@ async fn bench() {
         let ops = create_ops(&engine, 0..devices, 64).await;
         println!("queued {} Gets in {:.2} s (not timed below)", ops.len(), queued.elapsed().as_secs_f64());
         let r = run(&pop, &store, encoding, devices, clients, 1, secs * 4).await;
-        report(&format!("sessions with one Get ({}, packages 1-4)", label(encoding)), &r);
+        report(&format!("sessions with one Get ({}, packages 1-4)", label(encoding)), &r, adapter.open_sessions());
         println!("Gets succeeded: {} of {}", succeeded(&engine, &ops).await, ops.len());
     }
 
@@ -478,7 +484,7 @@ async fn bench() {
 
 /// Package #0: push addresses on local UDP sockets, one operation per device, datagrams
 /// received per second (each checked against its digest).
-async fn package0(engine: &Engine, adapter: &OmadmAdapter, devices: usize) {
+async fn package0(engine: &Engine, adapter: &Arc<OmadmAdapter>, devices: usize) {
     const SOCKETS: usize = 4;
     let received = Arc::new(AtomicU64::new(0));
     let bad = Arc::new(AtomicU64::new(0));
@@ -506,8 +512,17 @@ async fn package0(engine: &Engine, adapter: &OmadmAdapter, devices: usize) {
         }));
     }
     let set = Instant::now();
-    for i in 0..devices {
-        adapter.set_push_address(&dev_id(i), addrs[i % SOCKETS]).await;
+    let mut setters = Vec::new();
+    for c in 0..64 {
+        let (adapter, addrs) = (adapter.clone(), addrs.clone());
+        setters.push(tokio::spawn(async move {
+            for i in (c..devices).step_by(64) {
+                adapter.set_push_address(&dev_id(i), addrs[i % SOCKETS]).await;
+            }
+        }));
+    }
+    for t in setters {
+        let _ = t.await;
     }
     println!("push addresses set for {devices} devices in {:.2} s (not timed)", set.elapsed().as_secs_f64());
     let start = Instant::now();

@@ -418,3 +418,30 @@ async fn reboot_is_an_exec_of_the_configured_node() {
     assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
     f.engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_session_that_tells_nothing_new_emits_no_device_event_and_a_change_does() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    device_where(&f.engine, &id(), |d| d.identity.model.as_deref() == Some("Phone-9")).await;
+    let seen_before = f.engine.device(&id()).unwrap().presence.last_seen;
+    let mut events = f.engine.subscribe();
+    for _ in 0..3 {
+        // Last-seen has millisecond precision: let the clock move between sessions.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        device.run().await.unwrap();
+    }
+    let d = f.engine.device(&id()).unwrap();
+    assert!(d.presence.last_seen > seen_before, "last-seen moved: {seen_before:?} -> {:?}", d.presence.last_seen);
+    while let Ok(Some(received)) = tokio::time::timeout(Duration::from_millis(1), events.recv()).await {
+        if let unidm_core::Received::Event(unidm_models::Event::DeviceUpdated { device }) = &received {
+            assert_ne!(device.id, id(), "an unchanged DM session emitted DeviceUpdated");
+        }
+    }
+    // A new fact still takes the full contact path.
+    device.set_node("./DevInfo/Mod", "Phone-10");
+    device.run().await.unwrap();
+    device_where(&f.engine, &id(), |d| d.identity.model.as_deref() == Some("Phone-10")).await;
+    f.engine.shutdown().await;
+}

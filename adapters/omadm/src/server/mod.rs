@@ -11,7 +11,9 @@
 //!   SyncML status in an HTTP 200.
 //! - **Devices**: `omadm:<DevId>` (the SyncHdr `Source`), created or updated on each
 //!   authenticated session with the DevInfo / DevDetail facts as identity; the adapter's
-//!   record of the device (nonces each way, push address) is the device record.
+//!   record of the device (nonces each way, push address) is the device record. A session of a
+//!   known device that tells nothing new only moves last-seen in memory and stores the record
+//!   (the nonce it issued), with no `DeviceUpdated` event.
 //! - **Operations** wait in the delivery queue of their device until it opens a session, and
 //!   go out in the server's next package. A request the session never got answered (the
 //!   session timed out, a new session replaced it) is a failed attempt
@@ -350,20 +352,37 @@ impl Server {
                 r.push = self.config.push_port.map(|p| SocketAddr::new(slot.peer.ip(), p).to_string());
             }
         });
+        // The host only: a device's sessions come from ever new ports.
         let contact = Contact {
             state: PresenceState::Online,
             lifetime_s: None,
-            address: Some(slot.peer.to_string()),
+            address: Some(slot.peer.ip().to_string()),
             boot: false,
         };
-        let facts = slot.facts.clone();
-        let functions = self.capabilities();
-        let r = h
-            .device_contact_with_record(&id, contact, record.encode(), |d: &mut Device| {
+        let capabilities = AdapterHandle::functions(&self.capabilities());
+        // A known device whose session tells nothing new (the usual case) takes the cheap path:
+        // last-seen moves in memory, no event, and only the record is stored, because the nonce
+        // this session issued must survive a restart (the next session's md5 digest uses it, and
+        // an older nonce coming back would let a recorded Package 1 be replayed).
+        let quiet = h.device(&id).is_some_and(|known| {
+            let mut identity = known.identity.clone();
+            slot.facts.apply(&mut identity);
+            identity == known.identity && known.capabilities == capabilities
+        });
+        let r = if quiet {
+            match h.device_seen(&id, contact).await {
+                Ok(_) => h.set_device_record(&id, Some(record.encode())).await,
+                Err(e) => Err(e),
+            }
+        } else {
+            let facts = slot.facts.clone();
+            h.device_contact_with_record(&id, contact, record.encode(), |d: &mut Device| {
                 facts.apply(&mut d.identity);
-                d.capabilities = AdapterHandle::functions(&functions);
+                d.capabilities = capabilities;
             })
-            .await;
+            .await
+            .map(drop)
+        };
         if let Err(e) = r {
             tracing::warn!(device = %id, error = %e, "OMA DM device contact not recorded");
             return;
