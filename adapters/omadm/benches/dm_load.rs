@@ -21,7 +21,7 @@
 //!    then one operation each, created by many concurrent callers; datagrams received per
 //!    second.
 //!
-//! Bounds (environment): `DM_LOAD_DEVICES` (default 8000), `DM_LOAD_CLIENTS` (64),
+//! Bounds (environment): `DM_LOAD_DEVICES` (default 10 000), `DM_LOAD_CLIENTS` (64),
 //! `DM_LOAD_SECS` per timed phase (8), `DM_LOAD_AUTH` (`md5`, the default, or `none`).
 //!
 //! The process runs on mimalloc, as the `unidm` binary does.
@@ -425,7 +425,7 @@ async fn succeeded(engine: &Engine, ops: &[unidm_models::OperationId]) -> usize 
 }
 
 async fn bench() {
-    let devices = env_or("DM_LOAD_DEVICES", 8000) as usize;
+    let devices = env_or("DM_LOAD_DEVICES", 10_000) as usize;
     let clients = env_or("DM_LOAD_CLIENTS", 64) as usize;
     let secs = Duration::from_secs(env_or("DM_LOAD_SECS", 8));
     let md5 = std::env::var("DM_LOAD_AUTH").map_or(true, |a| a != "none");
