@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use unidm_core::{CreateOptions, Engine, SqliteStore};
+use unidm_core::{CreateOptions, Engine, SqliteStore, Store as _};
 use unidm_models::{
     Action, DeviceId, ErrorKind, FirmwareState, FirmwareUpdate, NativeOp, NativeRequest, OperationState, RetryPolicy,
 };
@@ -559,5 +559,53 @@ async fn reboot_nodes_by_manufacturer() {
     assert!(!f.engine.device(&other).unwrap().supports(unidm_models::Function::Reboot));
     let refused = f.engine.create_operation(&other, Action::Reboot, once()).await;
     assert!(refused.is_err(), "{refused:?}");
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_session_that_tells_nothing_new_emits_no_device_event_and_a_change_does() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    device_where(&f.engine, &id(), |d| d.identity.model.as_deref() == Some("Phone-9")).await;
+    let seen_before = f.engine.device(&id()).unwrap().presence.last_seen;
+    let mut events = f.engine.subscribe();
+    for _ in 0..3 {
+        // Last-seen has millisecond precision: let the clock move between sessions.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        device.run().await.unwrap();
+    }
+    let d = f.engine.device(&id()).unwrap();
+    assert!(d.presence.last_seen > seen_before, "last-seen moved: {seen_before:?} -> {:?}", d.presence.last_seen);
+    while let Ok(Some(received)) = tokio::time::timeout(Duration::from_millis(1), events.recv()).await {
+        if let unidm_core::Received::Event(unidm_models::Event::DeviceUpdated { device }) = &received {
+            assert_ne!(device.id, id(), "an unchanged DM session emitted DeviceUpdated");
+        }
+    }
+    // A new fact still takes the full contact path.
+    device.set_node("./DevInfo/Mod", "Phone-10");
+    device.run().await.unwrap();
+    device_where(&f.engine, &id(), |d| d.identity.model.as_deref() == Some("Phone-10")).await;
+    f.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_nonces_an_unchanged_session_writes_nothing() {
+    let config = OmadmConfig { client_auth: unidm_omadm::session::ClientAuth::None, ..config() };
+    let f = fixture(config).await;
+    let device = sim(&f, Encoding::Wbxml);
+    device.run().await.unwrap();
+    device_where(&f.engine, &id(), |d| d.identity.model.as_deref() == Some("Phone-9")).await;
+    let stored = || async {
+        let store = SqliteStore::open_read_only(f.dir.path().join("unidm.db")).unwrap();
+        store.load_devices().await.unwrap().into_iter().find(|d| d.id == id()).expect("device stored")
+    };
+    let before = stored().await;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        device.run().await.unwrap();
+    }
+    assert!(f.engine.device(&id()).unwrap().presence.last_seen > before.presence.last_seen, "last-seen moved");
+    assert_eq!(stored().await, before, "an unchanged session without a nonce rewrote the device");
     f.engine.shutdown().await;
 }

@@ -11,7 +11,9 @@
 //!   SyncML status in an HTTP 200.
 //! - **Devices**: `omadm:<DevId>` (the SyncHdr `Source`), created or updated on each
 //!   authenticated session with the DevInfo / DevDetail facts as identity; the adapter's
-//!   record of the device (nonces each way, push address) is the device record.
+//!   record of the device (nonces each way, push address) is the device record. A session of a
+//!   known device that tells nothing new only moves last-seen in memory and stores the record
+//!   if it changed (the nonce an md5 session issues), with no `DeviceUpdated` event.
 //! - **Operations** wait in the delivery queue of their device until it opens a session, and
 //!   go out in the server's next package. A request the session never got answered (the
 //!   session timed out, a new session replaced it) is a failed attempt
@@ -381,28 +383,52 @@ impl Server {
                 return;
             }
         };
+        // Whether the record differs from the stored one (a nonce issued or taken, a push
+        // address learnt).
+        let mut record_changed = slot.record_dirty || !slot.nonces.is_empty();
         for (direction, nonce) in std::mem::take(&mut slot.nonces) {
             self.accounts.set_nonce(&dev, direction, nonce);
         }
+        let peer = slot.peer;
         let record = self.accounts.update(&dev, |r| {
             if r.push.is_none() {
-                r.push = self.config.push_port.map(|p| SocketAddr::new(slot.peer.ip(), p).to_string());
+                r.push = self.config.push_port.map(|p| SocketAddr::new(peer.ip(), p).to_string());
+                record_changed |= r.push.is_some();
             }
         });
+        // The host only: a device's sessions come from ever new ports.
         let contact = Contact {
             state: PresenceState::Online,
             lifetime_s: None,
-            address: Some(slot.peer.to_string()),
+            address: Some(slot.peer.ip().to_string()),
             boot: false,
         };
-        let facts = slot.facts.clone();
         let functions = discovery::capabilities(&self.config, record.mos.as_ref());
-        let r = h
-            .device_contact_with_record(&id, contact, record.encode(), |d: &mut Device| {
+        let capabilities = AdapterHandle::functions(&functions);
+        // A known device whose session tells nothing new (the usual case) takes the cheap path:
+        // last-seen moves in memory, no event; the record is stored only when it changed, as it
+        // does in every md5 session: the nonce the session issued must survive a restart (the
+        // next session's digest uses it, and an older nonce coming back would let a recorded
+        // Package 1 be replayed).
+        let quiet = h.device(&id).is_some_and(|known| {
+            let mut identity = known.identity.clone();
+            slot.facts.apply(&mut identity);
+            identity == known.identity && known.capabilities == capabilities
+        });
+        let r = if quiet {
+            match h.device_seen(&id, contact).await {
+                Ok(_) if record_changed => h.set_device_record(&id, Some(record.encode())).await,
+                r => r.map(drop),
+            }
+        } else {
+            let facts = slot.facts.clone();
+            h.device_contact_with_record(&id, contact, record.encode(), |d: &mut Device| {
                 facts.apply(&mut d.identity);
-                d.capabilities = AdapterHandle::functions(&functions);
+                d.capabilities = capabilities;
             })
-            .await;
+            .await
+            .map(drop)
+        };
         if let Err(e) = r {
             tracing::warn!(device = %id, error = %e, "OMA DM device contact not recorded");
             return;
