@@ -122,29 +122,36 @@ fn package1(i: usize, server_url: &str, encoding: Encoding) -> (Vec<u8>, usize) 
     (bytes, at)
 }
 
-/// Package 3: the Statuses of the server's message and the Results of its Get.
-fn package3(dev: &str, server_url: &str, reply: &SyncML, encoding: Encoding) -> Result<Vec<u8>, String> {
+/// Package 3: the Statuses of the server's message and the Results of its Get of
+/// [`GET_NODE`]; with the number of those Gets. The simulated devices have no FUMO, SCOMO or
+/// LAWMO: the server's own Gets of them on a first session (its probe of the management
+/// objects) are answered 404.
+fn package3(dev: &str, server_url: &str, reply: &SyncML, encoding: Encoding) -> Result<(Vec<u8>, u32), String> {
     let msg_ref = reply.hdr.msg_id.clone();
-    let status = |id: u32, cmd_ref: &str, cmd: &str| {
+    let status_code = |id: u32, cmd_ref: &str, cmd: &str, code: u16| {
         Command::Status(Status {
             cmd_id: id.to_string(),
             msg_ref: Some(msg_ref.clone()),
             cmd_ref: cmd_ref.into(),
             cmd: cmd.into(),
-            code: 200,
+            code,
             ..Status::default()
         })
     };
+    let status = |id: u32, cmd_ref: &str, cmd: &str| status_code(id, cmd_ref, cmd, 200);
     let mut commands = vec![status(1, "0", "SyncHdr")];
+    let mut gets = 0;
     for c in &reply.body.commands {
         match c {
             Command::Get(g) => {
                 let uri =
                     g.items.first().and_then(|i| i.target.as_ref()).map(|t| t.loc_uri.as_str()).unwrap_or_default();
-                if uri != GET_NODE {
-                    return Err(format!("a Get of {uri}"));
-                }
                 let id = commands.len() as u32 + 1;
+                if uri != GET_NODE {
+                    commands.push(status_code(id, &g.cmd_id, "Get", 404));
+                    continue;
+                }
+                gets += 1;
                 commands.push(status(id, &g.cmd_id, "Get"));
                 commands.push(Command::Results(Results {
                     cmd_id: (id + 1).to_string(),
@@ -162,7 +169,7 @@ fn package3(dev: &str, server_url: &str, reply: &SyncML, encoding: Encoding) -> 
         hdr: hdr(dev, server_url, &reply.hdr.session_id, "2", None),
         body: SyncBody { commands, r#final: true },
     };
-    codec::encode(&msg, encoding).map_err(|e| e.to_string())
+    codec::encode(&msg, encoding).map(|bytes| (bytes, gets)).map_err(|e| e.to_string())
 }
 
 /// What the load generator keeps per device.
@@ -251,8 +258,7 @@ async fn session(client: &reqwest::Client, pop: &Population, i: usize, encoding:
     }
     let url = reply.hdr.resp_uri.as_deref().ok_or("no RespURI")?;
     let url = reqwest::Url::parse(url).map_err(|e| format!("RespURI {url}: {e}"))?;
-    let gets = reply.body.commands.iter().filter(|c| matches!(c, Command::Get(_))).count() as u32;
-    let p3 = package3(&dev_id(i), &pop.server_url, &reply, encoding)?;
+    let (p3, gets) = package3(&dev_id(i), &pop.server_url, &reply, encoding)?;
     let reply = post(client, url, media, p3).await?;
     match hdr_status(&reply) {
         Some(200) if !has_commands(&reply) && reply.body.r#final => Ok(gets),
