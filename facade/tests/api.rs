@@ -523,6 +523,12 @@ async fn openapi_lists_every_route() {
         ("get", "/api/v1/lwm2m/bootstrap/{endpoint}"),
         ("put", "/api/v1/lwm2m/bootstrap/{endpoint}"),
         ("delete", "/api/v1/lwm2m/bootstrap/{endpoint}"),
+        ("get", "/api/v1/omadm/clients/{devId}"),
+        ("put", "/api/v1/omadm/clients/{devId}/push"),
+        ("delete", "/api/v1/omadm/clients/{devId}/push"),
+        ("put", "/api/v1/omadm/clients/{devId}/credentials"),
+        ("delete", "/api/v1/omadm/clients/{devId}/credentials"),
+        ("post", "/api/v1/omadm/clients/{devId}/package0"),
     ];
     let mut listed = 0;
     for (path, item) in paths {
