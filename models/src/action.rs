@@ -149,6 +149,13 @@ pub enum SoftwareAction {
         /// Module version.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         version: Option<String>,
+        /// Whether the module runs once installed: `true` activates it (LwM2M: Activate
+        /// `/9/x/10` after the install; OMA DM: SCOMO `DownloadInstall`), `false` leaves it
+        /// inactive (OMA DM: `DownloadInstallInactive`; LwM2M installs inactive); absent: the
+        /// protocol's way (OMA DM active, LwM2M inactive, CWMP the CPE's choice, which is why
+        /// CWMP refuses the field).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        activate: Option<bool>,
     },
     /// Remove a module.
     Uninstall {

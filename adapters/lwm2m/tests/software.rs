@@ -9,7 +9,7 @@ use unidm_lwm2m::sim::{SimConfig, SoftwareBehaviour};
 use unidm_models::{Action, ErrorKind, OperationState, SoftwareAction};
 
 fn install(uri: &str) -> Action {
-    Action::Software(SoftwareAction::Install { uri: uri.into(), name: None, version: None })
+    Action::Software(SoftwareAction::Install { uri: uri.into(), name: None, version: None, activate: None })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,4 +59,24 @@ async fn software_failures_map_update_result() {
     let _sim = f.online(config).await;
     let op = f.run("sw3", install("http://repo/app.pkg")).await;
     assert_eq!(op.error.and_then(|e| e.protocol_code), Some("58".into()));
+}
+
+/// `activate: true` executes Activate `/9/x/10` once the package is installed: the module is
+/// listed active; by default it stays inactive (above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_install_that_activates() {
+    let f = Fixture::new().await;
+    let config = SimConfig { software_management: true, ..SimConfig::new("sw-act", f.addr()) };
+    let _sim = f.online(config).await;
+    let action = Action::Software(SoftwareAction::Install {
+        uri: "http://repo/svc-1.0.pkg".into(),
+        name: None,
+        version: None,
+        activate: Some(true),
+    });
+    let op = f.run("sw-act", action).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
+    assert_eq!(op.result.unwrap()["active"], true);
+    let d = f.wait_device("sw-act", |d| d.snapshot.software.first().is_some_and(|m| m.active)).await;
+    assert!(d.snapshot.software[0].installed);
 }

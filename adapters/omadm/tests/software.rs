@@ -61,6 +61,7 @@ fn install(name: &str) -> Action {
         uri: format!("http://files.example/{name}.pkg"),
         name: Some(name.into()),
         version: None,
+        activate: None,
     })
 }
 
@@ -96,6 +97,27 @@ async fn install_through_scomo_lists_the_module_in_the_snapshot() {
     assert_eq!(m.len(), 1, "{m:?}");
     assert_eq!((m[0].id.as_str(), m[0].name.as_str(), m[0].version.as_deref()), (x.as_str(), "app", Some("1.0")));
     assert!(m[0].installed && m[0].active);
+    f.engine.shutdown().await;
+}
+
+/// `activate: false` installs with `DownloadInstallInactive`: the module is listed, inactive.
+#[tokio::test]
+async fn an_inactive_install_leaves_the_module_inactive() {
+    let f = fixture().await;
+    let device = SimDevice::new(sim_config(&f));
+    device.run().await.unwrap();
+    let inactive = Action::Software(SoftwareAction::Install {
+        uri: "http://files.example/svc.pkg".into(),
+        name: Some("svc".into()),
+        version: None,
+        activate: Some(false),
+    });
+    let op = run_op(&f, &device, inactive).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    let x = format!("unidm{}", op.id);
+    assert_eq!(device.node(&format!("./SCOMO/Inventory/Deployed/{x}/State")).as_deref(), Some("10"));
+    let m = device_where(&f.engine, &id(), |d| !d.snapshot.software.is_empty()).await.snapshot.software;
+    assert!(m[0].installed && !m[0].active, "{m:?}");
     f.engine.shutdown().await;
 }
 

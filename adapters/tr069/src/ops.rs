@@ -202,6 +202,13 @@ pub fn plan(op: &Operation, phase: Phase, dev: &dyn DeviceView) -> Result<Rpc, O
 fn plan_software(s: &SoftwareAction, key: &str, dev: &dyn DeviceView) -> Result<Rpc, OperationError> {
     let change = |op| ChangeDUState { operations: vec![op], command_key: Some(key.into()) }.into();
     Ok(match s {
+        SoftwareAction::Install { activate: Some(_), .. } => {
+            return Err(OperationError::new(
+                ErrorKind::BadInput,
+                "on CWMP the CPE decides whether an installed unit runs (ChangeDUState has no such choice): \
+                 leave `activate` out, then activate / deactivate the ExecutionUnit",
+            ))
+        }
         SoftwareAction::Install { uri, .. } => change(OperationStruct::Install(InstallOpStruct {
             url: uri.clone(),
             uuid: None,

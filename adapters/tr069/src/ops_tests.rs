@@ -185,3 +185,20 @@ fn execute_answers_map_to_outcomes() {
     let done = UploadResponse { status: 0, ..UploadResponse::default() };
     assert_eq!(on_response(&o, &up, &done.into()), Outcome::Succeeded(Some(json!({"url": "http://u"}))));
 }
+
+#[test]
+fn an_install_that_asks_to_activate_or_not_is_refused_on_cwmp() {
+    let install = |activate| {
+        op(Action::Software(SoftwareAction::Install {
+            uri: "http://f.example/app.ipk".into(),
+            name: None,
+            version: None,
+            activate,
+        }))
+    };
+    let dev = View(Some(DataModel::Tr181));
+    let e = plan(&install(Some(true)), Phase::Start, &dev).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::BadInput);
+    assert!(e.message.contains("activate"), "{}", e.message);
+    assert!(matches!(plan(&install(None), Phase::Start, &dev), Ok(Rpc::ChangeDUState(_))));
+}

@@ -285,8 +285,12 @@ async fn software_modules_install_activate_uninstall() {
     let d = f.engine.device(&id).unwrap();
     assert!(d.supports(Function::Software), "SoftwareModules. discovered: {:?}", d.capabilities);
 
-    let install =
-        SoftwareAction::Install { uri: "http://files.example/app.ipk".into(), name: Some("app".into()), version: None };
+    let install = SoftwareAction::Install {
+        uri: "http://files.example/app.ipk".into(),
+        name: Some("app".into()),
+        version: None,
+        activate: None,
+    };
     let op = f.run(&id, Action::Software(install)).await;
     assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
     let result = op.result.unwrap();

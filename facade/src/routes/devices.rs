@@ -141,6 +141,9 @@ pub struct SoftwareRequest {
     /// Module version (install).
     #[serde(default)]
     pub version: Option<String>,
+    /// Whether the module runs once installed (install; absent: the protocol's way).
+    #[serde(default)]
+    pub activate: Option<bool>,
     /// Module id from the device's software snapshot (uninstall, activate, deactivate).
     #[serde(default)]
     pub module: Option<String>,
@@ -161,6 +164,7 @@ impl SoftwareRequest {
                 uri: self.uri.ok_or_else(|| Problem::bad_request("uri", "missing field `uri`"))?,
                 name: self.name,
                 version: self.version,
+                activate: self.activate,
             },
             SoftwareVerb::Uninstall => SoftwareAction::Uninstall { module: module(self.module)? },
             SoftwareVerb::Activate => SoftwareAction::Activate { module: module(self.module)? },

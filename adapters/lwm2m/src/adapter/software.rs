@@ -69,7 +69,7 @@ pub(super) async fn run(
         return Err(OperationError::new(ErrorKind::NotSupported, "the device did not register object /9"));
     }
     let result = match action {
-        SoftwareAction::Install { uri, .. } => install(shared, op, uri).await,
+        SoftwareAction::Install { uri, activate, .. } => install(shared, op, uri, *activate == Some(true)).await,
         SoftwareAction::Uninstall { module } => execute(shared, ep, module_id(module)?, 6).await,
         SoftwareAction::Activate { module } => execute(shared, ep, module_id(module)?, 10).await,
         SoftwareAction::Deactivate { module } => execute(shared, ep, module_id(module)?, 11).await,
@@ -87,14 +87,15 @@ async fn execute(shared: &Shared, ep: &str, module: u16, resource: u16) -> Resul
 
 /// Drives the install procedure ([`SoftwareInstall`]): executes its requests, feeds it their
 /// answers, the Update State notifications routed here, new registrations and timeouts.
-async fn install(shared: &Shared, op: &Operation, uri: &str) -> Result<Option<Json>, OperationError> {
+async fn install(shared: &Shared, op: &Operation, uri: &str, activate: bool) -> Result<Option<Json>, OperationError> {
     let ep = op.device.native();
     let reg = shared.registration(ep).await;
     let instances = reg
         .object_paths()
         .filter_map(|p| matches!(p, Path::ObjectInstance(9, _)).then(|| p.instance_id()).flatten())
         .collect();
-    let mut procedure = SoftwareInstall::new(uri, instances, shared.config.firmware_poll, shared.handle.now());
+    let mut procedure =
+        SoftwareInstall::new(uri, instances, shared.config.firmware_poll, shared.handle.now()).activating(activate);
     let mut notes = None;
     let mut observed_under = None;
     loop {

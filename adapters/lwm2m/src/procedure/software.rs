@@ -59,6 +59,7 @@ enum Step {
     PollState,
     ReadResult,
     Execute,
+    Activate,
     Cancel,
     Done,
 }
@@ -79,6 +80,7 @@ pub struct SoftwareInstall {
     poll_at: Timestamp,
     pending_state: Option<Option<i64>>,
     registered_meanwhile: bool,
+    activate: bool,
     outcome: Option<Result<Json, OperationError>>,
 }
 
@@ -99,10 +101,18 @@ impl SoftwareInstall {
             poll_at: now,
             pending_state: None,
             registered_meanwhile: false,
+            activate: false,
             outcome: None,
         };
         p.find_initial(0);
         p
+    }
+
+    /// Activates the module once installed (Execute Activate `/9/x/10`): the API's
+    /// `activate: true`; by default an installed module stays inactive, as LwM2M installs it.
+    pub fn activating(mut self, activate: bool) -> Self {
+        self.activate = activate;
+        self
     }
 
     /// The next request to send, if any.
@@ -179,6 +189,13 @@ impl SoftwareInstall {
                 }
                 Err(e) => self.finish(Err(e)),
             },
+            Step::Activate => match answer {
+                Ok(_) => {
+                    let module = self.module.unwrap_or_default().to_string();
+                    self.finish(Ok(json!({"module": module, "updateResult": 2, "active": true})));
+                }
+                Err(e) => self.finish(Err(e)),
+            },
             Step::Cancel => self.done(),
             Step::Waiting | Step::Done => {}
         }
@@ -188,7 +205,7 @@ impl SoftwareInstall {
     pub fn handle_notification(&mut self, now: Timestamp, state: Option<i64>) {
         match self.step {
             Step::Waiting => self.on_state(now, state),
-            Step::PollState | Step::ReadResult | Step::Execute => self.pending_state = Some(state),
+            Step::PollState | Step::ReadResult | Step::Execute | Step::Activate => self.pending_state = Some(state),
             _ => {}
         }
     }
@@ -200,7 +217,9 @@ impl SoftwareInstall {
                 let state = self.state();
                 self.ask(Step::PollState, Request::Observe(state));
             }
-            Step::PollState | Step::ReadResult | Step::Execute | Step::Observe => self.registered_meanwhile = true,
+            Step::PollState | Step::ReadResult | Step::Execute | Step::Observe | Step::Activate => {
+                self.registered_meanwhile = true
+            }
             _ => {}
         }
     }
@@ -267,6 +286,15 @@ impl SoftwareInstall {
     }
 
     fn installed(&mut self) {
+        if self.step == Step::Activate {
+            return;
+        }
+        if self.activate {
+            self.progress(90, "activating");
+            let activate = Path::Resource(9, self.module.unwrap_or_default(), 10);
+            self.ask(Step::Activate, Request::Execute(activate));
+            return;
+        }
         let module = self.module.unwrap_or_default().to_string();
         self.finish(Ok(json!({"module": module, "updateResult": 2})));
     }
@@ -342,6 +370,31 @@ mod tests {
         let seen = drive(&mut p, |_| Ok(Json::Null));
         assert_eq!(seen, [Request::CancelObserve(Path::Resource(9, 1, 7))]);
         assert_eq!(outcome(&mut p), Some(Ok(json!({"module": "1", "updateResult": 2}))));
+    }
+
+    #[test]
+    fn activating_executes_activate_once_installed_and_its_refusal_fails_the_install() {
+        for (answer, ok) in
+            [(Ok(Json::Null), true), (Err(OperationError::new(ErrorKind::DeviceRefused, "4.05")), false)]
+        {
+            let mut p = SoftwareInstall::new("http://x/app.pkg", vec![2], Duration::from_secs(30), T0).activating(true);
+            drive(&mut p, |r| Ok(if matches!(r, Request::Read(_)) { json!(0) } else { json!(1) }));
+            p.handle_notification(T0, Some(3));
+            assert_eq!(drive(&mut p, |_| Ok(Json::Null)), [Request::Execute(Path::Resource(9, 2, 4))]);
+            p.handle_notification(T0, Some(4));
+            let mut answers = vec![Ok(Json::Null), answer.clone()];
+            let seen = drive(&mut p, |_| answers.pop().unwrap_or(Ok(Json::Null)));
+            assert_eq!(
+                seen,
+                [Request::Execute(Path::Resource(9, 2, 10)), Request::CancelObserve(Path::Resource(9, 2, 7))]
+            );
+            let done = outcome(&mut p).expect("done");
+            if ok {
+                assert_eq!(done, Ok(json!({"module": "2", "updateResult": 2, "active": true})));
+            } else {
+                assert_eq!(done.unwrap_err().kind, ErrorKind::DeviceRefused);
+            }
+        }
     }
 
     #[test]

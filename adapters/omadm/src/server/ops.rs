@@ -92,7 +92,13 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation, reboot: Option<&str>
         Action::FactoryReset => {
             Ok(Op::Exec { uri: lawmo::Operation::FactoryReset.path(&config.lawmo_root), data: None, correlator })
         }
-        Action::Software(s) => software(config, op.id, s, DownloadOperation::DownloadInstall),
+        Action::Software(s) => {
+            let install = match s {
+                SoftwareAction::Install { activate: Some(false), .. } => DownloadOperation::DownloadInstallInactive,
+                _ => DownloadOperation::DownloadInstall,
+            };
+            software(config, op.id, s, install)
+        }
         // The identity leaves, one Get each (a client without one answers it 404); the
         // server also asks the management objects again in the same session.
         Action::RefreshDeviceInfo => Ok(Op::Sequence(
@@ -363,7 +369,12 @@ mod tests {
     }
 
     fn install(name: Option<&str>) -> SoftwareAction {
-        SoftwareAction::Install { uri: " http://f.example/a.pkg ".into(), name: name.map(Into::into), version: None }
+        SoftwareAction::Install {
+            uri: " http://f.example/a.pkg ".into(),
+            name: name.map(Into::into),
+            version: None,
+            activate: None,
+        }
     }
 
     fn uris(op: &Op) -> Vec<(String, &'static str)> {
@@ -436,7 +447,7 @@ mod tests {
             software(&config, id, &bad, DownloadOperation::DownloadInstall).unwrap_err().kind,
             ErrorKind::BadInput
         );
-        let empty = SoftwareAction::Install { uri: " ".into(), name: None, version: None };
+        let empty = SoftwareAction::Install { uri: " ".into(), name: None, version: None, activate: None };
         assert!(software(&config, id, &empty, DownloadOperation::DownloadInstall).is_err());
         assert!(supported(&config, &Action::Software(install(None))).is_ok());
     }
