@@ -71,6 +71,11 @@ pub fn deployed_root(root: &str) -> String {
     format!("{}/Inventory/Deployed", root.trim_end_matches('/'))
 }
 
+/// `<root>/Inventory/Delivered`: packages downloaded, not installed.
+pub fn delivered_root(root: &str) -> String {
+    format!("{}/Inventory/Delivered", root.trim_end_matches('/'))
+}
+
 /// The Exec target of `op` on the deployed component `x`.
 pub fn deployed_exec(root: &str, x: &str, op: DeployedOperation) -> String {
     format!("{}/{x}/Operations/{}", deployed_root(root), op.node())

@@ -2,7 +2,8 @@
 //! management objects (a `Get` of each configured root, FUMO, SCOMO, LAWMO and the reboot node)
 //! decide its capabilities and are kept in the device record; its SCOMO inventory (`Get
 //! <scomo>/Inventory/Deployed`, whose answer lists the components, OMA DM Protocol 1.2 §6.6.9,
-//! then each one's `Name`, `Version` and `State`) becomes `Device.snapshot.software`.
+//! then each one's `Name`, `Version` and `State`; and `Inventory/Delivered` with each package's `Name`,
+//! as not installed) becomes `Device.snapshot.software`.
 //!
 //! The requests go through the session's one queue under [`RequestHandle::internal`] handles;
 //! the pure parts ([`Probe`], [`InventoryRead`], [`capabilities`]) decide, [`Server`] glue sends
@@ -164,8 +165,13 @@ impl Leaf {
 pub(crate) struct InventoryRead {
     /// Which read this is (an answer of an older one is ignored).
     pub generation: u64,
+    /// Leaf Gets not answered yet.
     waiting: usize,
+    /// List Gets (`Deployed`, `Delivered`) not answered yet.
+    pub lists: usize,
     modules: BTreeMap<String, Component>,
+    /// Delivered packages by node, with their `Name` once read.
+    delivered: BTreeMap<String, Option<String>>,
 }
 
 /// What was read of one deployed component: `Name`, `Version`, `State`.
@@ -180,6 +186,28 @@ pub(crate) enum Own {
     Deployed(u64),
     /// A leaf of a deployed component.
     Component { generation: u64, node: String, leaf: Leaf },
+    /// `Inventory/Delivered` of read `generation`.
+    Delivered(u64),
+    /// The `Name` of a delivered package.
+    DeliveredName { generation: u64, node: String },
+}
+
+/// The child names of an interior node as a client answers its Get: one item listing them
+/// (`a/b/c`, Format node), or one item per child.
+fn listed_children(results: &[Item]) -> Vec<String> {
+    match results {
+        [one] => {
+            scomo::child_names(one.data.as_ref().and_then(|d| d.as_text()).unwrap_or_default(), scomo::MAX_MODULES)
+        }
+        many => {
+            let listed: Vec<String> = many
+                .iter()
+                .filter_map(|i| i.source.as_ref())
+                .filter_map(|s| s.loc_uri.trim_end_matches('/').rsplit('/').next().map(str::to_owned))
+                .collect();
+            scomo::child_names(&listed.join("/"), scomo::MAX_MODULES)
+        }
+    }
 }
 
 fn first_text(results: &[Item]) -> Option<String> {
@@ -190,37 +218,51 @@ impl InventoryRead {
     /// The answer to `Get Inventory/Deployed`: the leaf Gets to send (component, leaf, URI).
     /// A client that lists the children as separate items is taken too.
     pub(crate) fn deployed(&mut self, root: &str, status: u16, results: &[Item]) -> Vec<(String, Leaf, String)> {
+        self.lists = self.lists.saturating_sub(1);
         if !(200..300).contains(&status) {
             return Vec::new();
         }
-        let names = match results {
-            [one] => {
-                scomo::child_names(one.data.as_ref().and_then(|d| d.as_text()).unwrap_or_default(), scomo::MAX_MODULES)
-            }
-            many => {
-                let listed: Vec<String> = many
-                    .iter()
-                    .filter_map(|i| i.source.as_ref())
-                    .filter_map(|s| s.loc_uri.trim_end_matches('/').rsplit('/').next().map(str::to_owned))
-                    .collect();
-                scomo::child_names(&listed.join("/"), scomo::MAX_MODULES)
-            }
-        };
         let base = scomo::deployed_root(root);
         let mut gets = Vec::new();
-        for n in names {
+        for n in listed_children(results) {
             self.modules.insert(n.clone(), (None, None, None));
             for leaf in Leaf::ALL {
                 gets.push((n.clone(), leaf, format!("{base}/{n}/{}", leaf.node())));
             }
         }
-        self.waiting = gets.len();
+        self.waiting += gets.len();
         gets
+    }
+
+    /// The answer to `Get Inventory/Delivered`: the `Name` Gets to send (package, URI). A
+    /// device without the node (404) has none delivered.
+    pub(crate) fn delivered(&mut self, root: &str, status: u16, results: &[Item]) -> Vec<(String, String)> {
+        self.lists = self.lists.saturating_sub(1);
+        if !(200..300).contains(&status) {
+            return Vec::new();
+        }
+        let base = scomo::delivered_root(root);
+        let mut gets = Vec::new();
+        for n in listed_children(results) {
+            self.delivered.insert(n.clone(), None);
+            gets.push((n.clone(), format!("{base}/{n}/Name")));
+        }
+        self.waiting += gets.len();
+        gets
+    }
+
+    /// A delivered package's `Name` (absent when not 2xx).
+    pub(crate) fn delivered_name(&mut self, node: &str, status: u16, results: &[Item]) {
+        self.waiting = self.waiting.saturating_sub(1);
+        let value = (200..300).contains(&status).then(|| first_text(results)).flatten();
+        if let Some(name) = self.delivered.get_mut(node) {
+            *name = value.map(|v| scomo::bounded(&v)).filter(|v| !v.is_empty());
+        }
     }
 
     /// Whether the read expects nothing more.
     pub(crate) fn done(&self) -> bool {
-        self.waiting == 0
+        self.waiting == 0 && self.lists == 0
     }
 
     /// One leaf's answer (absent when not 2xx).
@@ -237,14 +279,17 @@ impl InventoryRead {
     }
 
     /// The components as software modules (named after their node when they have no
-    /// `Name`).
+    /// `Name`), then the delivered packages, not installed, as `Delivered/<x>` (a deployed
+    /// component's id is its node name, which install / activate / remove take).
     pub(crate) fn modules(&self) -> Vec<SoftwareModule> {
-        self.modules
+        let deployed = self.modules.iter().map(|(node, (name, version, state))| {
+            scomo::deployed_module(node, name.as_deref().unwrap_or(node), version.as_deref(), *state)
+        });
+        let delivered = self
+            .delivered
             .iter()
-            .map(|(node, (name, version, state))| {
-                scomo::deployed_module(node, name.as_deref().unwrap_or(node), version.as_deref(), *state)
-            })
-            .collect()
+            .map(|(node, name)| scomo::delivered_module(&format!("Delivered/{node}"), name.as_deref().unwrap_or(node)));
+        deployed.chain(delivered).collect()
     }
 }
 
@@ -293,9 +338,19 @@ impl Server {
     pub(super) fn start_inventory(&self, slot: &mut Slot) {
         let generation = slot.inventory.as_ref().map_or(0, |i| i.generation) + 1;
         slot.inventory = Some(InventoryRead { generation, ..InventoryRead::default() });
-        let uri = scomo::deployed_root(&self.config.scomo_root);
-        if !self.enqueue_own(slot, uri, Own::Deployed(generation)) {
-            slot.inventory = None;
+        let root = &self.config.scomo_root;
+        let lists = [
+            (scomo::deployed_root(root), Own::Deployed(generation)),
+            (scomo::delivered_root(root), Own::Delivered(generation)),
+        ];
+        for (uri, what) in lists {
+            if !self.enqueue_own(slot, uri, what) {
+                slot.inventory = None;
+                return;
+            }
+            if let Some(read) = slot.inventory.as_mut() {
+                read.lists += 1;
+            }
         }
     }
 
@@ -334,6 +389,22 @@ impl Server {
             Own::Component { generation, node, leaf } => {
                 let Some(read) = slot.inventory.as_mut().filter(|r| r.generation == generation) else { return };
                 read.component(&node, leaf, status, results);
+                self.inventory_done(h, &id, slot).await;
+            }
+            Own::Delivered(generation) => {
+                let root = self.config.scomo_root.clone();
+                let Some(read) = slot.inventory.as_mut().filter(|r| r.generation == generation) else { return };
+                for (node, uri) in read.delivered(&root, status, results) {
+                    if !self.enqueue_own(slot, uri, Own::DeliveredName { generation, node }) {
+                        slot.inventory = None;
+                        return;
+                    }
+                }
+                self.inventory_done(h, &id, slot).await;
+            }
+            Own::DeliveredName { generation, node } => {
+                let Some(read) = slot.inventory.as_mut().filter(|r| r.generation == generation) else { return };
+                read.delivered_name(&node, status, results);
                 self.inventory_done(h, &id, slot).await;
             }
         }
@@ -448,5 +519,27 @@ mod tests {
         let mut r = InventoryRead::default();
         let many = (0..1000).map(|i| format!("m{i}")).collect::<Vec<_>>().join("/");
         assert_eq!(r.deployed("./SCOMO", 200, &[item("x", &many)]).len(), 3 * scomo::MAX_MODULES);
+    }
+
+    #[test]
+    fn delivered_packages_are_listed_not_installed_and_the_read_waits_for_both_lists() {
+        let mut r = InventoryRead { lists: 2, ..InventoryRead::default() };
+        assert!(r.deployed("./SCOMO", 404, &[]).is_empty());
+        assert!(!r.done(), "the Delivered list is still out");
+        let gets = r.delivered("./SCOMO", 200, &[item("./SCOMO/Inventory/Delivered", "pkg1/pkg2")]);
+        assert_eq!(
+            gets,
+            [
+                ("pkg1".into(), "./SCOMO/Inventory/Delivered/pkg1/Name".into()),
+                ("pkg2".into(), "./SCOMO/Inventory/Delivered/pkg2/Name".into())
+            ]
+        );
+        r.delivered_name("pkg1", 200, &[item(&gets[0].1, "Navigator")]);
+        assert!(!r.done());
+        r.delivered_name("pkg2", 404, &[]);
+        assert!(r.done());
+        let m = r.modules();
+        let seen: Vec<_> = m.iter().map(|m| (m.id.as_str(), m.name.as_str(), m.installed, m.active)).collect();
+        assert_eq!(seen, [("Delivered/pkg1", "Navigator", false, false), ("Delivered/pkg2", "pkg2", false, false)]);
     }
 }
