@@ -1,52 +1,24 @@
 //! The OMA DM adapter through the engine, with the simulated client over loopback HTTP:
 //! devices, native commands, FUMO, LAWMO, Package #0, authentication, unanswered requests.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use unidm_core::{CreateOptions, Engine, SqliteStore, Store as _};
+use unidm_core::{CreateOptions, SqliteStore, Store as _};
 use unidm_models::{
     Action, DeviceId, ErrorKind, FirmwareState, FirmwareUpdate, NativeOp, NativeRequest, OperationState, RetryPolicy,
 };
 use unidm_omadm::codec::Encoding;
 use unidm_omadm::package0::Notification;
-use unidm_omadm::server::{OmadmAdapter, OmadmConfig};
+use unidm_omadm::server::OmadmConfig;
 use unidm_omadm::session::Credentials;
 use unidm_omadm::sim::{SimAuth, SimConfig, SimDevice, SimError};
 use unidm_testkit::{device_where, eventually, operation_end, operation_where, until};
 
+mod engine;
+
+use engine::{config, fixture, fixture_in, once, run_op_on, Fixture};
+
 const DEV: &str = "IMEI:490154203237518";
-
-struct Fixture {
-    engine: Engine,
-    adapter: Arc<OmadmAdapter>,
-    dir: tempfile::TempDir,
-}
-
-fn config() -> OmadmConfig {
-    OmadmConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        client_credentials: Some(Credentials::new("dev", "client-secret")),
-        server_password: Some("server-secret".into()),
-        push_backoff: Duration::from_millis(200),
-        ..OmadmConfig::default()
-    }
-}
-
-async fn fixture(config: OmadmConfig) -> Fixture {
-    fixture_in(tempfile::tempdir().unwrap(), config).await
-}
-
-async fn fixture_in(dir: tempfile::TempDir, config: OmadmConfig) -> Fixture {
-    let adapter = Arc::new(OmadmAdapter::new(config));
-    let engine = Engine::builder()
-        .store(SqliteStore::open(dir.path().join("unidm.db")).unwrap())
-        .adapter_arc(adapter.clone())
-        .start()
-        .await
-        .unwrap();
-    Fixture { engine, adapter, dir }
-}
 
 fn sim(f: &Fixture, encoding: Encoding) -> SimDevice {
     let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "client-secret");
@@ -61,13 +33,6 @@ fn id() -> DeviceId {
     DeviceId::omadm(DEV).unwrap()
 }
 
-fn once() -> CreateOptions {
-    CreateOptions {
-        retry: Some(RetryPolicy { max_attempts: 1, backoff_ms: 100, max_backoff_ms: 100 }),
-        ..Default::default()
-    }
-}
-
 fn native(op: NativeOp, path: &str, value: Option<&str>) -> Action {
     Action::Native(NativeRequest {
         op,
@@ -80,10 +45,7 @@ fn native(op: NativeOp, path: &str, value: Option<&str>) -> Action {
 /// Creates an operation while the device is away, then lets the device run a session (and
 /// the later one its Generic Alert needs); returns the operation once ended.
 async fn run_op(f: &Fixture, device: &SimDevice, action: Action) -> unidm_models::Operation {
-    let op = f.engine.create_operation(&id(), action, once()).await.unwrap();
-    operation_where(&f.engine, op.id, |o| o.state == OperationState::Waiting).await;
-    device.run().await.unwrap();
-    operation_end(&f.engine, op.id).await
+    run_op_on(f, &id(), device, action).await
 }
 
 #[tokio::test]

@@ -1,45 +1,16 @@
 //! Software management through SCOMO and capabilities from the device's management objects,
 //! through the engine with the simulated client over loopback HTTP.
 
-use std::sync::Arc;
-
-use unidm_core::{CoreError, CreateOptions, Engine, SqliteStore};
-use unidm_models::{Action, DeviceId, ErrorKind, Function, OperationState, RetryPolicy, SoftwareAction};
-use unidm_omadm::server::{OmadmAdapter, OmadmConfig};
-use unidm_omadm::session::Credentials;
+use unidm_core::CoreError;
+use unidm_models::{Action, DeviceId, ErrorKind, Function, OperationState, SoftwareAction};
 use unidm_omadm::sim::{SimConfig, SimDevice};
-use unidm_testkit::{device_where, operation_end, operation_where};
+use unidm_testkit::device_where;
+
+mod engine;
+
+use engine::{once, run_op_on, Fixture};
 
 const DEV: &str = "IMEI:356938035643809";
-
-struct Fixture {
-    engine: Engine,
-    adapter: Arc<OmadmAdapter>,
-    dir: tempfile::TempDir,
-}
-
-fn config() -> OmadmConfig {
-    OmadmConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        client_credentials: Some(Credentials::new("dev", "client-secret")),
-        ..OmadmConfig::default()
-    }
-}
-
-async fn fixture_in(dir: tempfile::TempDir) -> Fixture {
-    let adapter = Arc::new(OmadmAdapter::new(config()));
-    let engine = Engine::builder()
-        .store(SqliteStore::open(dir.path().join("unidm.db")).unwrap())
-        .adapter_arc(adapter.clone())
-        .start()
-        .await
-        .unwrap();
-    Fixture { engine, adapter, dir }
-}
-
-async fn fixture() -> Fixture {
-    fixture_in(tempfile::tempdir().unwrap()).await
-}
 
 fn sim_config(f: &Fixture) -> SimConfig {
     SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "client-secret")
@@ -47,13 +18,6 @@ fn sim_config(f: &Fixture) -> SimConfig {
 
 fn id() -> DeviceId {
     DeviceId::omadm(DEV).unwrap()
-}
-
-fn once() -> CreateOptions {
-    CreateOptions {
-        retry: Some(RetryPolicy { max_attempts: 1, backoff_ms: 100, max_backoff_ms: 100 }),
-        ..Default::default()
-    }
 }
 
 fn install(name: &str) -> Action {
@@ -68,10 +32,7 @@ fn install(name: &str) -> Action {
 /// Creates an operation while the device is away, lets the device run its sessions, and
 /// returns the operation once ended.
 async fn run_op(f: &Fixture, device: &SimDevice, action: Action) -> unidm_models::Operation {
-    let op = f.engine.create_operation(&id(), action, once()).await.unwrap();
-    operation_where(&f.engine, op.id, |o| o.state == OperationState::Waiting).await;
-    device.run().await.unwrap();
-    operation_end(&f.engine, op.id).await
+    run_op_on(f, &id(), device, action).await
 }
 
 fn modules(f: &Fixture) -> Vec<unidm_models::SoftwareModule> {
@@ -80,7 +41,7 @@ fn modules(f: &Fixture) -> Vec<unidm_models::SoftwareModule> {
 
 #[tokio::test]
 async fn install_through_scomo_lists_the_module_in_the_snapshot() {
-    let f = fixture().await;
+    let f = engine::fixture(engine::config()).await;
     let device = SimDevice::new(sim_config(&f));
     device.run().await.unwrap();
     let d = f.engine.device(&id()).unwrap();
@@ -103,7 +64,7 @@ async fn install_through_scomo_lists_the_module_in_the_snapshot() {
 /// `activate: false` installs with `DownloadInstallInactive`: the module is listed, inactive.
 #[tokio::test]
 async fn an_inactive_install_leaves_the_module_inactive() {
-    let f = fixture().await;
+    let f = engine::fixture(engine::config()).await;
     let device = SimDevice::new(sim_config(&f));
     device.run().await.unwrap();
     let inactive = Action::Software(SoftwareAction::Install {
@@ -123,7 +84,7 @@ async fn an_inactive_install_leaves_the_module_inactive() {
 
 #[tokio::test]
 async fn an_install_fails_with_the_scomo_result_code() {
-    let f = fixture().await;
+    let f = engine::fixture(engine::config()).await;
     let mut c = sim_config(&f);
     c.scomo_result = 1405;
     let device = SimDevice::new(c);
@@ -139,7 +100,7 @@ async fn an_install_fails_with_the_scomo_result_code() {
 
 #[tokio::test]
 async fn uninstall_activate_and_deactivate_change_the_inventory() {
-    let f = fixture().await;
+    let f = engine::fixture(engine::config()).await;
     let device = SimDevice::new(sim_config(&f));
     device.run().await.unwrap();
     assert_eq!(run_op(&f, &device, install("app")).await.state, OperationState::Succeeded);
@@ -177,7 +138,7 @@ async fn uninstall_activate_and_deactivate_change_the_inventory() {
 
 #[tokio::test]
 async fn a_device_without_scomo_or_fumo_refuses_software_and_firmware_and_keeps_that_across_a_restart() {
-    let f = fixture().await;
+    let f = engine::fixture(engine::config()).await;
     let mut c = sim_config(&f);
     (c.scomo, c.fumo) = (false, false);
     let device = SimDevice::new(c);
@@ -199,7 +160,7 @@ async fn a_device_without_scomo_or_fumo_refuses_software_and_firmware_and_keeps_
     f.engine.shutdown().await;
     let Fixture { engine, dir, .. } = f;
     drop(engine);
-    let f = fixture_in(dir).await;
+    let f = engine::fixture_in(dir, engine::config()).await;
     let device = device.with_server_url(f.adapter.server_url().unwrap());
     let report = device.run().await.unwrap();
     assert!(report.commands.is_empty(), "the MO list came from the device record: {report:?}");
@@ -215,7 +176,7 @@ async fn a_device_without_scomo_or_fumo_refuses_software_and_firmware_and_keeps_
 
 #[tokio::test]
 async fn a_refresh_reads_the_identity_and_asks_for_the_management_objects_again() {
-    let f = fixture().await;
+    let f = engine::fixture(engine::config()).await;
     let device = SimDevice::new(sim_config(&f));
     device.run().await.unwrap();
     let d = f.engine.device(&id()).unwrap();
@@ -237,7 +198,7 @@ async fn a_refresh_reads_the_identity_and_asks_for_the_management_objects_again(
 
 #[tokio::test]
 async fn a_firmware_update_makes_the_next_session_ask_for_the_management_objects_again() {
-    let f = fixture().await;
+    let f = engine::fixture(engine::config()).await;
     let device = SimDevice::new(sim_config(&f));
     device.run().await.unwrap();
     let fw =
