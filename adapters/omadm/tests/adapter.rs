@@ -571,3 +571,28 @@ async fn without_nonces_an_unchanged_session_writes_nothing() {
     assert_eq!(stored().await, before, "an unchanged session without a nonce rewrote the device");
     f.engine.shutdown().await;
 }
+
+/// `discover` with `args: "tnds"` is a Get `?list=TNDS`: the client answers with a TNDS
+/// `MgmtTree` in the Result's `Data` (markup, WBXML code page 2 in WBXML), read back into the
+/// node URIs with their values, in both encodings.
+#[tokio::test]
+async fn native_discover_as_tnds_in_both_encodings() {
+    for encoding in [Encoding::Xml, Encoding::Wbxml] {
+        let f = fixture(config()).await;
+        let device = sim(&f, encoding);
+        device.run().await.unwrap();
+        let tnds = Action::Native(NativeRequest {
+            op: NativeOp::Discover,
+            path: "./DevInfo".into(),
+            value: None,
+            args: Some("tnds".into()),
+        });
+        let op = run_op(&f, &device, tnds).await;
+        assert_eq!(op.state, OperationState::Succeeded, "{encoding:?}: {op:?}");
+        let nodes = op.result.unwrap()["value"].clone();
+        assert_eq!(nodes["./DevInfo/Man"], "Acme", "{encoding:?}: {nodes}");
+        assert_eq!(nodes["./DevInfo/Mod"], "Phone-9");
+        assert_eq!(nodes["./DevInfo"], "", "the interior node has no value");
+        f.engine.shutdown().await;
+    }
+}

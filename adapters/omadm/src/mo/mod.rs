@@ -8,6 +8,7 @@ pub mod devinfo;
 pub mod fumo;
 pub mod lawmo;
 pub mod scomo;
+pub mod tnds;
 
 use unidm_models::{ErrorKind, OperationError};
 

@@ -54,7 +54,12 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation, reboot: Option<&str>
                 // The node's structure (OMA DM TNDS): `?list=Struct`, or `StructData` with the
                 // values when `args` is `data`.
                 NativeOp::Discover => {
-                    let list = if n.args.as_deref() == Some("data") { "StructData" } else { "Struct" };
+                    let list = match n.args.as_deref() {
+                        Some("data") => "StructData",
+                        // The tree as TNDS, values included (`?list=TNDS`).
+                        Some("tnds") => "TNDS",
+                        _ => "Struct",
+                    };
                     Op::Get { uri: format!("{uri}?list={list}") }
                 }
                 NativeOp::Copy => {
@@ -234,8 +239,23 @@ pub(crate) fn on_response(
                 let text = |i: &Item| {
                     serde_json::Value::String(i.data.as_ref().and_then(|d| d.as_text()).unwrap_or_default().to_owned())
                 };
-                // One node: its value; several (a `?list=` or an interior node): by URI.
+                // A TNDS tree: its nodes by URI; one node: its value; several (a `?list=` or an
+                // interior node): by URI.
+                let trees: Vec<_> = results
+                    .iter()
+                    .filter_map(|i| match &i.data {
+                        Some(crate::codec::Data::Markup(m)) => Some(crate::mo::tnds::nodes(m)),
+                        _ => None,
+                    })
+                    .flatten()
+                    .collect();
                 let value = match results {
+                    _ if !trees.is_empty() => serde_json::Value::Object(
+                        trees
+                            .into_iter()
+                            .map(|(uri, v)| (uri, serde_json::Value::String(v.unwrap_or_default())))
+                            .collect(),
+                    ),
                     [one] => text(one),
                     many => serde_json::Value::Object(
                         many.iter()

@@ -459,6 +459,19 @@ impl SimDevice {
                     let st = self.state();
                     let node = || Meta { format: Some("node".into()), ..Meta::default() };
                     match (st.tree.get(uri), list) {
+                        // The tree below as TNDS, in one item.
+                        (_, "TNDS") => st.tree.structure(uri).map(|nodes| {
+                            vec![Item {
+                                source: Some(Location::uri(uri)),
+                                meta: Some(Meta {
+                                    format: Some("xml".into()),
+                                    r#type: Some("application/vnd.syncml.dmtnds+xml".into()),
+                                    ..Meta::default()
+                                }),
+                                data: Some(Data::Markup(vec![crate::mo::tnds::tree(&nodes)])),
+                                ..Item::default()
+                            }]
+                        }),
                         // The structure below (with the leaves' values for StructData).
                         (_, "Struct" | "StructData") => st.tree.structure(uri).map(|nodes| {
                             let items = nodes.into_iter().map(|(k, v)| match v {
