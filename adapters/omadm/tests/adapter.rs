@@ -596,3 +596,26 @@ async fn native_discover_as_tnds_in_both_encodings() {
         f.engine.shutdown().await;
     }
 }
+
+/// A native `create` whose value maps node URIs to values is an Add of a TNDS tree: the client
+/// creates every node (interior where the value is null), in both encodings.
+#[tokio::test]
+async fn native_create_of_a_tnds_tree_in_both_encodings() {
+    for encoding in [Encoding::Xml, Encoding::Wbxml] {
+        let f = fixture(config()).await;
+        let device = sim(&f, encoding);
+        device.run().await.unwrap();
+        let value = serde_json::json!({
+            "./Vendor/App/Port": 8080,
+            "./Vendor/App": null,
+            "./Vendor/App/Url": "http://x.example/a",
+        });
+        let create =
+            Action::Native(NativeRequest { op: NativeOp::Create, path: ".".into(), value: Some(value), args: None });
+        let op = run_op(&f, &device, create).await;
+        assert_eq!(op.state, OperationState::Succeeded, "{encoding:?}: {op:?}");
+        assert_eq!(device.node("./Vendor/App/Url").as_deref(), Some("http://x.example/a"), "{encoding:?}");
+        assert_eq!(device.node("./Vendor/App/Port").as_deref(), Some("8080"));
+        f.engine.shutdown().await;
+    }
+}

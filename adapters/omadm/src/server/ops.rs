@@ -47,6 +47,9 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation, reboot: Option<&str>
                 serde_json::Value::Number(x) if x.is_i64() || x.is_u64() => {
                     Value::text(x.to_string()).with_format("int")
                 }
+                // `{"./A/B": "v", "./A": null}`: a TNDS tree (OMA DM TNDS 1.2) of those nodes,
+                // interior where the value is null.
+                serde_json::Value::Object(nodes) => tnds_value(nodes),
                 other => Value::text(other.to_string()),
             });
             Ok(match n.op {
@@ -116,6 +119,33 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation, reboot: Option<&str>
         other => Err(not_supported(other.name())),
     }
 }
+
+/// A TNDS `MgmtTree` of the `{uri: value}` nodes, parents before children (by URI), as the
+/// `Data` of an Add / Replace.
+fn tnds_value(nodes: &Map<String, serde_json::Value>) -> Value {
+    let mut list: Vec<(String, Option<String>)> = nodes
+        .iter()
+        .map(|(uri, v)| {
+            let uri = uri.trim().trim_end_matches('/');
+            let uri = if uri.starts_with("./") { uri.to_owned() } else { format!("./{}", uri.trim_start_matches('/')) };
+            let value = match v {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            };
+            (uri, value)
+        })
+        .collect();
+    list.sort();
+    Value {
+        data: crate::codec::Data::Markup(vec![crate::mo::tnds::tree(&list)]),
+        format: Some("xml".into()),
+        r#type: Some(TNDS_XML.into()),
+    }
+}
+
+/// The media type of a TNDS tree.
+const TNDS_XML: &str = "application/vnd.syncml.dmtnds+xml";
 
 /// Whether the adapter can carry `action` at all (checked at submit).
 pub(crate) fn supported(config: &OmadmConfig, action: &Action) -> Result<(), OperationError> {

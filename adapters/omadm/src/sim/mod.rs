@@ -510,6 +510,19 @@ impl SimDevice {
                 let mut code = 200;
                 for it in &r.items {
                     let uri = it.target.as_ref().map(|t| t.loc_uri.clone()).unwrap_or_default();
+                    // A TNDS tree: its nodes, each by its own path.
+                    if let Some(Data::Markup(markup)) = &it.data {
+                        let mut st = self.state();
+                        for (node, value) in crate::mo::tnds::nodes(markup) {
+                            match value {
+                                Some(v) => st.tree.set(&node, &v),
+                                None => {
+                                    st.tree.add_interior(&node);
+                                }
+                            }
+                        }
+                        continue;
+                    }
                     let v = it.data.as_ref().and_then(|d| d.as_text()).unwrap_or_default().to_owned();
                     let interior =
                         it.meta.as_ref().or(r.meta.as_ref()).and_then(|m| m.format.as_deref()) == Some("node");
