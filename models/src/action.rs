@@ -83,6 +83,16 @@ impl Action {
             Action::Traceroute(t) => non_empty("host", &t.host)?,
             Action::Native(n) => {
                 non_empty("path", &n.path)?;
+                if n.op == NativeOp::Alert {
+                    if !matches!(n.path.trim().parse::<u16>(), Ok(1100..=1104)) {
+                        return Err(("path", "a user-interaction alert code: 1100 to 1104".into()));
+                    }
+                    let texts =
+                        n.value.as_ref().and_then(|v| v.as_array()).is_some_and(|a| a.iter().all(|i| i.is_string()));
+                    if !texts {
+                        return Err(("value", "the alert's items, strings: [\"MINDT=30\", \"Reboot now?\"]".into()));
+                    }
+                }
                 let source = n.value.as_ref().and_then(|v| v.as_str()).map_or("", str::trim);
                 if n.op == NativeOp::Copy && source.is_empty() {
                     return Err(("value", "a copy names its source node, e.g. \"./Vendor/Config/A\"".into()));
@@ -246,6 +256,11 @@ pub enum NativeOp {
     CancelObserveComposite,
     /// Copy the node `value` names to `path` (OMA DM `Copy`).
     Copy,
+    /// Ask the device's user (OMA DM user-interaction Alert): `path` is the code, 1100 display,
+    /// 1101 confirm or reject, 1102 text input, 1103 single choice, 1104 multiple choice;
+    /// `value` the items, parameters first (`["MINDT=30", "Install the update now?"]`). The
+    /// result carries the user's answer.
+    Alert,
 }
 
 impl NativeOp {
@@ -316,6 +331,17 @@ mod tests {
             args: None,
         });
         assert_eq!(bad.validate().unwrap_err().0, "value");
+    }
+
+    #[test]
+    fn an_alert_names_its_code_and_items() {
+        let alert = |path: &str, value| {
+            Action::Native(NativeRequest { op: NativeOp::Alert, path: path.into(), value, args: None })
+        };
+        assert!(alert("1101", Some(json!(["MINDT=10", "Reboot now?"]))).validate().is_ok());
+        assert_eq!(alert("1200", Some(json!([]))).validate().unwrap_err().0, "path");
+        assert_eq!(alert("1100", None).validate().unwrap_err().0, "value");
+        assert_eq!(alert("1100", Some(json!([1]))).validate().unwrap_err().0, "value");
     }
 
     #[test]

@@ -619,3 +619,28 @@ async fn native_create_of_a_tnds_tree_in_both_encodings() {
         f.engine.shutdown().await;
     }
 }
+
+/// A native `alert` asks the device's user (Alert 1100 - 1104): the answer comes back in the
+/// result; a rejected confirmation (304) fails the operation.
+#[tokio::test]
+async fn user_interaction_alerts_carry_the_users_answer() {
+    let f = fixture(config()).await;
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "client-secret");
+    c.ui_answer = Some("4711".into());
+    let device = SimDevice::new(c);
+    device.run().await.unwrap();
+    let alert = |code: &str, items: serde_json::Value| {
+        Action::Native(NativeRequest { op: NativeOp::Alert, path: code.into(), value: Some(items), args: None })
+    };
+    let op = run_op(&f, &device, alert("1102", serde_json::json!(["MINDT=30&MAXLEN=4", "PIN?"]))).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    assert_eq!(op.result.unwrap()["answer"], serde_json::json!(["4711"]));
+
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "client-secret");
+    c.ui_answer = Some("no".into());
+    let refusing = SimDevice::new(c);
+    let op = run_op(&f, &refusing, alert("1101", serde_json::json!(["MINDT=10", "Reboot now?"]))).await;
+    assert_eq!(op.state, OperationState::Failed, "{op:?}");
+    assert_eq!(op.error.unwrap().protocol_code.as_deref(), Some("304"));
+    f.engine.shutdown().await;
+}

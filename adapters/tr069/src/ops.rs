@@ -346,8 +346,11 @@ fn plan_native(n: &NativeRequest, key: &str, dev: &dyn DeviceView) -> Result<Rpc
                 "composite operations are LwM2M 1.1's; on CWMP read or write several parameters by partial path",
             ))
         }
-        NativeOp::Copy => {
-            return Err(OperationError::new(ErrorKind::NotSupported, "copy is an OMA DM command; CWMP has none"))
+        NativeOp::Copy | NativeOp::Alert => {
+            return Err(OperationError::new(
+                ErrorKind::NotSupported,
+                "copy and user-interaction alerts are OMA DM commands; CWMP has none",
+            ))
         }
     })
 }

@@ -50,7 +50,7 @@ pub(super) fn check(op: &Operation) -> Result<(), OperationError> {
                     native::write_attributes(path, n.value.as_ref().unwrap_or(&Json::Null)).map(|_| ())
                 }
                 NativeOp::Delete => native::delete(path).map(|_| ()),
-                NativeOp::Copy => Err(copy_not_supported()),
+                NativeOp::Copy | NativeOp::Alert => Err(copy_not_supported()),
                 NativeOp::Create if !matches!(path, Path::Object(_) | Path::ObjectInstance(..)) => {
                     Err(OperationError::new(ErrorKind::BadInput, format!("Create targets /o or /o/i, not {path}")))
                 }
@@ -96,14 +96,14 @@ async fn execute(
 }
 
 fn copy_not_supported() -> OperationError {
-    OperationError::new(ErrorKind::NotSupported, "copy is an OMA DM command; LwM2M has none")
+    OperationError::new(ErrorKind::NotSupported, "copy and user-interaction alerts are OMA DM commands; LwM2M has none")
 }
 
 async fn native(shared: &Shared, op: &Operation, n: &NativeRequest) -> Result<Option<Json>, OperationError> {
     let ep = endpoint(op);
     let path = native_path(n)?;
     match n.op {
-        NativeOp::Copy => Err(copy_not_supported()),
+        NativeOp::Copy | NativeOp::Alert => Err(copy_not_supported()),
         NativeOp::Read => shared.read(ep, path, None).await.map(Some),
         NativeOp::Observe => {
             let value = shared.read(ep, path, Some(0)).await?;

@@ -65,6 +65,15 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation, reboot: Option<&str>
                     };
                     Op::Get { uri: format!("{uri}?list={list}") }
                 }
+                NativeOp::Alert => {
+                    let code = uri.parse::<u16>().ok().filter(|c| (1100..=1104).contains(c)).ok_or_else(|| {
+                        OperationError::new(ErrorKind::BadInput, "a user-interaction alert code is 1100 to 1104")
+                    })?;
+                    let items = n.value.as_ref().and_then(|v| v.as_array()).map_or_else(Vec::new, |a| {
+                        a.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect()
+                    });
+                    Op::UserInteraction { code, items }
+                }
                 NativeOp::Copy => {
                     let source = n.value.as_ref().and_then(|v| v.as_str()).map(str::trim).unwrap_or_default();
                     if source.is_empty() {
@@ -264,6 +273,18 @@ pub(crate) fn on_response(
         Action::Native(n) => {
             if !ok(status) {
                 return Outcome::Failed(status_error(status, &format!("native {:?} {}", n.op, n.path)));
+            }
+            if n.op == NativeOp::Alert {
+                // The user's answer: the Status' items (text input, the choices made).
+                let answer: Vec<serde_json::Value> = results
+                    .iter()
+                    .map(|i| {
+                        serde_json::Value::String(
+                            i.data.as_ref().and_then(|d| d.as_text()).unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect();
+                return Outcome::Succeeded(Some(json!({ "code": n.path.trim(), "status": status, "answer": answer })));
             }
             if matches!(n.op, NativeOp::Read | NativeOp::Discover) {
                 let text = |i: &Item| {

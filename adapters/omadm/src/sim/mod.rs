@@ -79,6 +79,9 @@ pub struct SimConfig {
     pub fw_version: String,
     /// Stop answering after Package 1 (to test unanswered requests).
     pub silent: bool,
+    /// The user's answer to user-interaction alerts: `no` rejects a 1101 confirm (status 304);
+    /// any text is the answer to 1102 - 1104 (an item of the Status). `None`: confirm, no text.
+    pub ui_answer: Option<String>,
 }
 
 impl SimConfig {
@@ -103,6 +106,7 @@ impl SimConfig {
             model: "SimDM".into(),
             fw_version: "1.0".into(),
             silent: false,
+            ui_answer: None,
         }
     }
 }
@@ -449,7 +453,16 @@ impl SimDevice {
             Command::Status(_) | Command::Results(_) => {}
             Command::Alert(a) => {
                 names.push("Alert".into());
-                push_status(out, &a.cmd_id, "Alert", 200, id);
+                let answer = self.config.ui_answer.clone();
+                let (code, items) = match (a.code, answer) {
+                    (Some(1101), Some(no)) if no.eq_ignore_ascii_case("no") => (304, None),
+                    (Some(1102..=1104), Some(text)) => {
+                        (200, Some(vec![Item { data: Some(Data::Text(text)), ..Item::default() }]))
+                    }
+                    _ => (200, None),
+                };
+                out.push(status(*id, msg_ref, &a.cmd_id, "Alert", code, items));
+                *id += 1;
             }
             Command::Get(g) => {
                 names.push("Get".into());
