@@ -65,7 +65,7 @@ pub fn tree(nodes: &[(String, Option<String>)]) -> Element {
     // The open chain of (uri, element) from the outermost node in.
     let mut open: Vec<(String, Element)> = Vec::new();
     let close = |open: &mut Vec<(String, Element)>, root: &mut Element| {
-        let (_, done) = open.pop().expect("an open node");
+        let Some((_, done)) = open.pop() else { return };
         match open.last_mut() {
             Some((_, parent)) => parent.push(done),
             None => root.push(done),
