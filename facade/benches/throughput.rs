@@ -12,18 +12,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use unidm_testkit::process::rss;
 
 use unidm_core::{Contact, CreateOptions, Engine, SqliteStore};
 use unidm_models::{Action, DeviceId, Protocol};
-
-/// Resident set size of this process, bytes (Linux `/proc/self/statm`; 0 elsewhere).
-fn rss_bytes() -> u64 {
-    let pages = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
-        .unwrap_or(0);
-    pages * 4096
-}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -104,7 +96,7 @@ async fn main() {
     let handle = engine.handle(Protocol::Lwm2m);
     handle.device_contact(&DeviceId::lwm2m("bench-0").expect("id"), Contact::online(), |_| {}).await.expect("seed");
 
-    let rss_before = rss_bytes();
+    let rss_before = rss();
     let stop = Arc::new(AtomicBool::new(false));
     let probe_task = tokio::spawn(probe(base.clone(), 1, stop.clone()));
     let h = handle.clone();
@@ -119,7 +111,7 @@ async fn main() {
     .await;
     stop.store(true, Ordering::Relaxed);
     let lat_upsert = probe_task.await.expect("probe");
-    let grown = rss_bytes().saturating_sub(rss_before);
+    let grown = rss().saturating_sub(rss_before);
     println!(
         "{:<34} {:>8} devices: {:.0} bytes/device (RSS growth, includes SQLite page cache)",
         "registry memory",

@@ -5,6 +5,8 @@
 //! [`operation_end`] and [`device_where`] are the two waits nearly every test needs.
 #![deny(missing_docs)]
 
+pub mod process;
+
 use std::future::Future;
 use std::time::Duration;
 

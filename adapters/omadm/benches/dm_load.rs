@@ -31,6 +31,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use unidm_testkit::process::{cpu_time, rss};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -347,28 +348,6 @@ impl Run {
         self.commits += r.commits;
         self.writes += r.writes;
     }
-}
-
-/// CPU time used by the process so far (user + system, `/proc/self/stat` fields 14-15, in
-/// clock ticks of 10 ms).
-fn cpu_time() -> Duration {
-    let ticks = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1.to_owned();
-            let f: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
-            Some(f.iter().sum::<u64>())
-        })
-        .unwrap_or(0);
-    Duration::from_millis(ticks * 10)
-}
-
-/// Resident set size in bytes (`/proc/self/statm`, 4 KiB pages).
-fn rss() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
-        .map_or(0, |pages| pages * 4096)
 }
 
 /// `open`: DM sessions still open after the phase (a refused or unfinished session stays open

@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use unidm_testkit::process::rss;
 
 use axum::body::Bytes;
 use unidm_core::{CreateOptions, Engine, SqliteStore};
@@ -188,14 +189,6 @@ async fn run(
         errors.load(Ordering::Relaxed),
         start.elapsed(),
     )
-}
-
-/// Resident set size in bytes (`/proc/self/statm`, 4 KiB pages).
-fn rss() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
-        .map_or(0, |pages| pages * 4096)
 }
 
 fn report(name: &str, (sessions, requests, errors, elapsed): (u64, u64, u64, Duration)) {
