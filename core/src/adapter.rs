@@ -296,6 +296,11 @@ impl AdapterHandle {
         self.inner.device(id)
     }
 
+    /// The device's presence state, without copying the device.
+    pub fn presence(&self, id: &DeviceId) -> Option<unidm_models::PresenceState> {
+        self.inner.presence(id)
+    }
+
     /// Capabilities helper: the set of functions, for `Device::capabilities`.
     pub fn functions(list: &[unidm_models::Function]) -> Option<BTreeSet<unidm_models::Function>> {
         Some(list.iter().copied().collect())

@@ -89,6 +89,10 @@ impl Inner {
         self.devices.read().ok()?.get(id).map(|d| (**d).clone())
     }
 
+    pub(crate) fn presence(&self, id: &DeviceId) -> Option<PresenceState> {
+        self.devices.read().ok()?.get(id).map(|d| d.presence.state)
+    }
+
     pub(crate) async fn device_contact(
         self: &Arc<Self>,
         id: &DeviceId,

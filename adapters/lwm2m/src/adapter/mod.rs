@@ -265,9 +265,7 @@ impl Shared {
 
     /// Whether `device` (or the gateway it is behind) is a queue-mode client marked asleep.
     pub fn asleep(&self, device: &DeviceId) -> bool {
-        let sleeping = |id: &DeviceId| {
-            self.handle.device(id).is_some_and(|d| d.presence.state == unidm_models::PresenceState::Sleeping)
-        };
+        let sleeping = |id: &DeviceId| self.handle.presence(id) == Some(unidm_models::PresenceState::Sleeping);
         match self.child(device.native()).and_then(|c| DeviceId::lwm2m(&c.gateway).ok()) {
             Some(gateway) => sleeping(&gateway),
             None => sleeping(device),
