@@ -77,6 +77,15 @@
 //! manufacturer = "Acme"
 //! model = "X2"                # optional: every model of the manufacturer without it
 //! node = "./Acme/Restart"
+//! [[omadm.diagnostics]]       # ping / traceroute over a vendor DiagMon subtree (no standard one)
+//! test = "ping"               # or "traceroute"
+//! root = "./Vendor/DiagMon/Ping"
+//! manufacturer = "Acme"       # optional, as is model: the best fit per device wins
+//! host = "Host"               # leaves below root (these are the defaults; "" = not written)
+//! count = "NumberOfRepetitions"  # ping; traceroute has max_hops = "MaxHopCount"
+//! timeout = "Timeout"
+//! exec = "Operations/Start"   # Exec'd with the operation id as Correlator: 200 ran, 202 a 1226 follows
+//! results = "Results"         # read with ?list=StructData, or result_leaves = ["Results/Avg", ...]
 //! [omadm.devices."IMEI:490154203237518"]   # per-device client credentials
 //! username = "dev"
 //! password = "pw"
@@ -91,6 +100,7 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 use unidm_core::EngineConfig;
 use unidm_lwm2m::Lwm2mConfig;
+use unidm_omadm::mo::diagmon::{DiagProfile, DiagTest};
 use unidm_omadm::server::{OmadmConfig, RebootNode};
 use unidm_omadm::session::{ClientAuth, Credentials};
 use unidm_tr069::{CpeAuth, FileServerConfig, Tr069Config};
@@ -193,6 +203,8 @@ struct OmadmSection {
     #[serde(default)]
     reboot_nodes: Vec<OmadmRebootNode>,
     #[serde(default)]
+    diagnostics: Vec<OmadmDiagnostics>,
+    #[serde(default)]
     devices: BTreeMap<String, OmadmDevice>,
 }
 
@@ -202,6 +214,78 @@ struct OmadmRebootNode {
     manufacturer: String,
     model: Option<String>,
     node: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OmadmDiagnostics {
+    test: String,
+    root: String,
+    manufacturer: Option<String>,
+    model: Option<String>,
+    host: Option<String>,
+    count: Option<String>,
+    timeout: Option<String>,
+    max_hops: Option<String>,
+    exec: Option<String>,
+    results: Option<String>,
+    #[serde(default)]
+    result_leaves: Vec<String>,
+}
+
+impl OmadmDiagnostics {
+    fn profile(self) -> anyhow::Result<DiagProfile> {
+        let test = DiagTest::parse(&self.test)
+            .with_context(|| format!("omadm diagnostics.test `{}` is neither ping nor traceroute", self.test))?;
+        let root = node_uri("diagnostics.root", Some(self.root))?.unwrap_or_default();
+        let d = DiagProfile::new(test, root);
+        let leaf = |key: &str, v: String| -> anyhow::Result<String> {
+            let v = v.trim().trim_matches('/').to_owned();
+            anyhow::ensure!(
+                !v.is_empty() && !v.starts_with('.') && !v.chars().any(|c| c.is_whitespace() || c == '?'),
+                "omadm diagnostics.{key} `{v}` is not a node name below root"
+            );
+            Ok(v)
+        };
+        // An optional leaf set to "" is not written.
+        let optional = |key: &str, v: Option<String>, default: Option<String>| -> anyhow::Result<Option<String>> {
+            match v {
+                Some(v) if v.trim().is_empty() => Ok(None),
+                Some(v) => leaf(key, v).map(Some),
+                None => Ok(default),
+            }
+        };
+        let non_empty = |s: &Option<String>| s.as_deref().is_none_or(|s| !s.trim().is_empty());
+        anyhow::ensure!(
+            non_empty(&self.manufacturer) && non_empty(&self.model),
+            "omadm diagnostics.manufacturer / model is empty (leave it out for every device)"
+        );
+        Ok(DiagProfile {
+            manufacturer: self.manufacturer,
+            model: self.model,
+            host: match self.host {
+                Some(h) => leaf("host", h)?,
+                None => d.host.clone(),
+            },
+            count: optional("count", self.count, d.count.clone())?,
+            timeout: optional("timeout", self.timeout, d.timeout.clone())?,
+            max_hops: optional("max_hops", self.max_hops, d.max_hops.clone())?,
+            exec: match self.exec {
+                Some(e) => leaf("exec", e)?,
+                None => d.exec.clone(),
+            },
+            results: match self.results {
+                Some(r) => leaf("results", r)?,
+                None => d.results.clone(),
+            },
+            result_leaves: self
+                .result_leaves
+                .into_iter()
+                .map(|l| leaf("result_leaves", l))
+                .collect::<anyhow::Result<_>>()?,
+            ..d
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -500,6 +584,7 @@ impl ServeConfig {
                         Ok(RebootNode { manufacturer: r.manufacturer, model: r.model, node })
                     })
                     .collect::<anyhow::Result<_>>()?,
+                diagnostics: o.diagnostics.into_iter().map(OmadmDiagnostics::profile).collect::<anyhow::Result<_>>()?,
                 ..defaults
             })
         } else {
@@ -666,5 +751,35 @@ mod tests {
             ServeConfig::resolve(&ServeArgs { config: Some(dir.path().join("badnode.toml")), ..Default::default() })
                 .unwrap_err();
         assert!(err.to_string().contains("scomo_root"), "{err:#}");
+
+        let diag = "[[omadm.diagnostics]]\ntest = \"Ping\"\nroot = \"./V/Ping/\"\nmanufacturer = \"Acme\"\n\
+            timeout = \"\"\nresult_leaves = [\"Out/Avg\"]\n\
+            [[omadm.diagnostics]]\ntest = \"traceroute\"\nroot = \"./V/Trace\"\nexec = \"Run\"\n";
+        std::fs::write(dir.path().join("diag.toml"), diag).unwrap();
+        let dm = ServeConfig::resolve(&ServeArgs { config: Some(dir.path().join("diag.toml")), ..Default::default() })
+            .unwrap()
+            .omadm
+            .unwrap();
+        let ping = dm.diag_profile_for(DiagTest::Ping, Some("ACME"), None).unwrap();
+        assert_eq!(
+            (ping.root(), ping.count.as_deref(), ping.timeout.as_deref()),
+            ("./V/Ping", Some("NumberOfRepetitions"), None)
+        );
+        assert_eq!(ping.result_gets(), ["./V/Ping/Out/Avg"]);
+        assert!(dm.diag_profile_for(DiagTest::Ping, Some("Other"), None).is_none());
+        let trace = dm.diag_profile_for(DiagTest::Traceroute, Some("Other"), None).unwrap();
+        assert_eq!((trace.node(&trace.exec), trace.max_hops.as_deref()), ("./V/Trace/Run".into(), Some("MaxHopCount")));
+        for (bad, key) in [
+            ("test = \"iperf\"\nroot = \"./V\"", "iperf"),
+            ("test = \"ping\"\nroot = \"V\"", "diagnostics.root"),
+            ("test = \"ping\"\nroot = \"./V\"\nhost = \"a b\"", "diagnostics.host"),
+            ("test = \"ping\"\nroot = \"./V\"\nmanufacturer = \" \"", "manufacturer"),
+        ] {
+            std::fs::write(dir.path().join("bad.toml"), format!("[[omadm.diagnostics]]\n{bad}\n")).unwrap();
+            let err =
+                ServeConfig::resolve(&ServeArgs { config: Some(dir.path().join("bad.toml")), ..Default::default() })
+                    .unwrap_err();
+            assert!(format!("{err:#}").contains(key), "{key}: {err:#}");
+        }
     }
 }

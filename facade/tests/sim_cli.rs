@@ -333,6 +333,7 @@ fn help_documents_the_sim_flags() {
                 "--scomo-result",
                 "--without",
                 "--wbxml",
+                "--diagmon",
             ][..],
         ),
     ] {
@@ -346,11 +347,16 @@ fn help_documents_the_sim_flags() {
 
 #[tokio::test]
 async fn an_omadm_device_is_managed_through_the_api() {
-    use unidm_omadm::sim::{SimConfig, SimDevice};
-    let server = serve("[omadm]\nusername = \"dev\"\npassword = \"pw\"\n");
+    use unidm_omadm::sim::{SimConfig, SimDevice, SimDiagMon};
+    let server = serve(
+        "[omadm]\nusername = \"dev\"\npassword = \"pw\"\n\
+         [[omadm.diagnostics]]\ntest = \"ping\"\nroot = \"./Vendor/DiagMon/Ping\"\n",
+    );
     assert!(server.dm.ends_with("/dm"), "{}", server.dm);
     let c = reqwest::Client::new();
-    let device = SimDevice::new(SimConfig::new(server.dm.clone(), "sim-dm-1", "dev", "pw"));
+    let mut sim = SimConfig::new(server.dm.clone(), "sim-dm-1", "dev", "pw");
+    sim.diagmon = Some(SimDiagMon::Async);
+    let device = SimDevice::new(sim);
     device.run().await.unwrap();
     wait_presence(&c, &server.api, "omadm", &["omadm:sim-dm-1".to_owned()], "online").await;
 
@@ -394,6 +400,25 @@ async fn an_omadm_device_is_managed_through_the_api() {
     }
     let d: Value = c.get(format!("{}/devices/omadm:sim-dm-1", server.api)).send().await.unwrap().json().await.unwrap();
     assert_eq!(d["snapshot"]["software"][0]["name"], "app", "{d}");
+
+    // Ping through the configured DiagMon subtree: the results come after the Generic Alert.
+    let body = serde_json::json!({
+        "device": "omadm:sim-dm-1",
+        "action": {"kind": "ping", "host": "127.0.0.1", "count": 2},
+    });
+    let op: Value =
+        c.post(format!("{}/operations", server.api)).json(&body).send().await.unwrap().json().await.unwrap();
+    let id = op["id"].as_u64().unwrap_or_else(|| panic!("{op}"));
+    let o = loop {
+        device.run().await.unwrap();
+        let o: Value = c.get(format!("{}/operations/{id}", server.api)).send().await.unwrap().json().await.unwrap();
+        if o["state"] == "succeeded" {
+            break o;
+        }
+        assert!(Instant::now() < deadline, "{o}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(o["result"]["results"]["Results/SuccessCount"], "2", "{o}");
 }
 
 #[tokio::test]

@@ -17,8 +17,9 @@
 //! prove (md5 by default, basic, none), the server's password (its md5 `Cred` and the Package
 //! #0 digest), whether unknown devices may enrol, the session timeout, the FUMO, SCOMO and LAWMO
 //! roots (and a fixed SCOMO `Download/<x>` node for clients that refuse an `Add`), the Exec node
-//! for reboot (none by default: reboot is not supported), a no-progress limit for FUMO / SCOMO /
-//! LAWMO waits, and Package #0 (push port, attempts, backoff).
+//! for reboot (none by default: reboot is not supported), DiagMon profiles for ping and
+//! traceroute (none by default), a no-progress limit for FUMO / SCOMO / LAWMO / DiagMon
+//! waits, and Package #0 (push port, attempts, backoff).
 //!
 //! - A POST without a known `s=` route token must be a Package 1; later messages come to the
 //!   session's `RespURI`. A device has one session at a time (a new one ends the old).
@@ -29,10 +30,11 @@
 //! - Capabilities come from the management objects the device has: on first contact, when its
 //!   DevInfo facts change, after a firmware update, on `refreshDeviceInfo`, or when the
 //!   configured roots change, the server `Get`s each root (FUMO, SCOMO, LAWMO, the reboot
-//!   node) with requests of its own ([`session::RequestHandle::internal`], no engine
+//!   node, the DiagMon roots of the device's manufacturer / model) with requests of its own ([`session::RequestHandle::internal`], no engine
 //!   operation, in the session's one queue): a 404 / 405 / 406 says absent, anything else
 //!   present. Device info and native always;
-//!   firmware with FUMO, software with SCOMO, factory reset with LAWMO, reboot with the node.
+//!   firmware with FUMO, software with SCOMO, factory reset with LAWMO, reboot with the node,
+//!   ping / traceroute with their DiagMon root.
 //!   The engine refuses the others at submit (not supported). What a device can make the
 //!   server keep is bounded (roots come from the configuration; 64 SCOMO components, names of
 //!   128 bytes, values of 256).
@@ -53,7 +55,16 @@
 //!   A 202 waits for the OperationComplete Generic Alert ([`mo::scomo::outcome`]: 1200 ok,
 //!   1405 install failed, ...). After one ends, and when SCOMO is found, the server reads
 //!   `Inventory/Deployed` (the Get of an interior node lists its children) and each
-//!   component's `Name`, `Version`, `State` into `Device.snapshot.software`.
+//!   component's `Name`, `Version`, `State` into `Device.snapshot.software`. Once an install
+//!   ended (either way) the server `Delete`s the `Download/unidm<id>` node it created.
+//! - Ping and traceroute run over a vendor DiagMon subtree (OMA publishes no DiagMon node
+//!   structure) described per manufacturer / model by a [`mo::diagmon::DiagProfile`]: a
+//!   `Sequence` of `Replace`s of the request's fields and the `Exec` of the start node with the
+//!   Correlator; a 200 means it ran, a 202 parks the operation until its Generic Alert 1226
+//!   (200-299 / 1200-1299: it ran); then, in the same session, a `Get` of the results
+//!   (`?list=StructData`, or configured leaves) ends it with `{test, host, results: {leaf:
+//!   value}}`. The results phase is the operation's stored adapter state, so a restart
+//!   resumes it.
 //! - A Generic Alert for no parked operation is kept a while (bounded): after a restart the
 //!   engine resubmits the parked operations once the adapter started, and the device's
 //!   session with the result may come first.

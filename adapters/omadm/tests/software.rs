@@ -95,6 +95,10 @@ async fn an_install_fails_with_the_scomo_result_code() {
     assert_eq!((e.kind, e.protocol_code.as_deref()), (ErrorKind::DeviceRefused, Some("1405")), "{e:?}");
     assert_eq!(e.message, "install failed");
     assert!(modules(&f).is_empty());
+    // The device kept the Download node of the failed install; the server deleted the node
+    // it had created, in the session that brought the result.
+    let node = format!("./SCOMO/Download/unidm{}", op.id);
+    assert_eq!(device.node(&format!("{node}/PkgURL")), None, "the server deleted {node}");
     f.engine.shutdown().await;
 }
 

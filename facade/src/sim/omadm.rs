@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use unidm_omadm::codec::Encoding;
-use unidm_omadm::sim::{SimAuth, SimConfig, SimDevice};
+use unidm_omadm::sim::{SimAuth, SimConfig, SimDevice, SimDiagMon};
 
 use super::{counted, parse_duration, FleetArgs, Stop};
 
@@ -51,6 +51,11 @@ pub struct OmadmArgs {
     /// does not offer its function for them.
     #[arg(long, value_enum, value_name = "MO")]
     pub without: Vec<MoArg>,
+    /// Give the clients a vendor DiagMon subtree (`./Vendor/DiagMon/{Ping, Traceroute}`) whose
+    /// tests answer at once (`sync`) or by Generic Alert 1226 (`async`); the server needs an
+    /// `[[omadm.diagnostics]]` profile for it.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub diagmon: Option<DiagMonArg>,
     /// IP address the Package #0 listeners (UDP) bind to.
     #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
     pub push_ip: IpAddr,
@@ -65,6 +70,15 @@ pub enum MoArg {
     Scomo,
     /// `./LAWMO` (factory reset).
     Lawmo,
+}
+
+/// How the simulated clients' DiagMon tests run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiagMonArg {
+    /// The Exec runs the test; results at once.
+    Sync,
+    /// The Exec is accepted (202); a Generic Alert 1226 reports the end.
+    Async,
 }
 
 /// How the simulated clients authenticate.
@@ -114,6 +128,10 @@ pub(super) async fn run(args: OmadmArgs) -> anyhow::Result<()> {
             c.fumo = !args.without.contains(&MoArg::Fumo);
             c.scomo = !args.without.contains(&MoArg::Scomo);
             c.lawmo = !args.without.contains(&MoArg::Lawmo);
+            c.diagmon = args.diagmon.map(|m| match m {
+                DiagMonArg::Sync => SimDiagMon::Sync,
+                DiagMonArg::Async => SimDiagMon::Async,
+            });
             let device = SimDevice::new(c);
             let (push, listener) = device.listen_package0(SocketAddr::new(args.push_ip, 0)).await?;
             let name = format!("omadm:{}", dev_id(i));

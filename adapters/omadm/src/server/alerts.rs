@@ -12,7 +12,7 @@ use unidm_models::firmware::FirmwareReport;
 use unidm_models::{Action, DeviceId};
 
 use super::firmware::firmware_done;
-use super::{ops, report, Server};
+use super::{ops, report, After, Server};
 use crate::session::GenericAlert;
 
 /// Most alerts kept for operations not parked yet.
@@ -43,26 +43,26 @@ impl EarlyAlerts {
 }
 
 impl Server {
-    /// A Generic Alert of the device's session; answers whether it ended a software
-    /// operation (whose inventory is then read again).
+    /// A Generic Alert of the device's session; answers what the end of its operation asks
+    /// of the session.
     pub(super) async fn on_generic_alert(
         &self,
         h: &AdapterHandle,
         delivery: &Delivery,
         device: &DeviceId,
         alert: GenericAlert,
-    ) -> bool {
+    ) -> After {
         let Some(c) = alert.correlator.as_deref() else {
             tracing::info!(%device, r#type = ?alert.r#type, "Generic Alert without a correlator");
-            return false;
+            return After::default();
         };
         let code = alert.data.as_ref().and_then(|d| d.as_text()).and_then(|t| t.trim().parse::<u32>().ok());
         let Some(woken) = delivery.wake(device, &Correlator::new(c)) else {
             tracing::info!(%device, correlator = c, "Generic Alert for no waiting operation (kept for a while)");
             self.early.lock().unwrap_or_else(|e| e.into_inner()).keep(device, c, code);
-            return false;
+            return After::default();
         };
-        self.alert_result(h, device, woken, code).await
+        self.alert_result(h, delivery, device, woken, code).await
     }
 
     /// An operation parked again after a restart: an alert that came before ends it.
@@ -70,13 +70,25 @@ impl Server {
         let early = self.early.lock().unwrap_or_else(|e| e.into_inner()).take(device, c);
         let Some(code) = early else { return };
         if let Some(woken) = delivery.wake(device, c) {
-            self.alert_result(h, device, woken, code).await;
+            self.alert_result(h, delivery, device, woken, code).await;
         }
     }
 
-    async fn alert_result(&self, h: &AdapterHandle, device: &DeviceId, woken: Woken, code: Option<u32>) -> bool {
+    async fn alert_result(
+        &self,
+        h: &AdapterHandle,
+        delivery: &Delivery,
+        device: &DeviceId,
+        woken: Woken,
+        code: Option<u32>,
+    ) -> After {
         let outcome = ops::alert_outcome(&woken.wait.step, code);
         let op = woken.op;
+        // A diagnostic that ran: its results are read next, in this session.
+        if woken.wait.step == ops::STEP_DIAG && outcome == crate::mo::Outcome::Succeeded {
+            self.again(h, delivery, op, ops::DIAG_RESULTS.to_vec()).await;
+            return After::default();
+        }
         if let Action::Firmware(f) = &op.action {
             let f = f.clone();
             let failed = match &outcome {
@@ -97,7 +109,7 @@ impl Server {
             crate::mo::Outcome::Succeeded => report(h, op.id, Ok(None)).await,
             crate::mo::Outcome::Failed(e) => report(h, op.id, Err(e)).await,
         }
-        matches!(op.action, Action::Software(_))
+        After::ended(&self.config, &op)
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::mo::diagmon::{DiagProfile, DiagTest};
 use crate::session::{ClientAuth, Credentials};
 
 /// Settings of the DM server.
@@ -57,6 +58,10 @@ pub struct OmadmConfig {
     /// Reboot nodes per manufacturer (and model): the first rule naming the device's `Man` and
     /// `Mod` wins, then one naming its `Man` alone, then [`OmadmConfig::reboot_node`].
     pub reboot_nodes: Vec<RebootNode>,
+    /// Diagnostics (ping, traceroute) per manufacturer (and model), over vendor DiagMon
+    /// subtrees: the profile naming the device's `Man` and `Mod` wins, then one naming its
+    /// `Man`, then one naming neither. Default none: diagnostics are refused as not supported.
+    pub diagnostics: Vec<DiagProfile>,
     /// No-progress limit of a FUMO / SCOMO / LAWMO wait (default none).
     pub stall_after: Option<Duration>,
     /// UDP port of Package #0 when a device's push address is not known: the device's HTTP
@@ -95,6 +100,7 @@ impl Default for OmadmConfig {
             scomo_download: None,
             reboot_node: None,
             reboot_nodes: Vec::new(),
+            diagnostics: Vec::new(),
             stall_after: None,
             push_port: None,
             push_attempts: 3,
@@ -118,19 +124,57 @@ pub struct RebootNode {
 impl OmadmConfig {
     /// The reboot node of a device with this manufacturer and model.
     pub fn reboot_node_for(&self, manufacturer: Option<&str>, model: Option<&str>) -> Option<&str> {
-        let same = |a: &str, b: Option<&str>| b.is_some_and(|b| a.trim().eq_ignore_ascii_case(b.trim()));
-        let by_model = self
-            .reboot_nodes
-            .iter()
-            .find(|r| same(&r.manufacturer, manufacturer) && r.model.as_deref().is_some_and(|m| same(m, model)));
-        let by_maker = || self.reboot_nodes.iter().find(|r| same(&r.manufacturer, manufacturer) && r.model.is_none());
-        by_model.or_else(by_maker).map(|r| r.node.as_str()).or(self.reboot_node.as_deref())
+        let rule = best(&self.reboot_nodes, |r| fit(Some(&r.manufacturer), r.model.as_deref(), manufacturer, model));
+        rule.map(|r| r.node.as_str()).or(self.reboot_node.as_deref())
+    }
+
+    /// The profile of `test` for a device with this manufacturer and model.
+    pub fn diag_profile_for(
+        &self,
+        test: DiagTest,
+        manufacturer: Option<&str>,
+        model: Option<&str>,
+    ) -> Option<&DiagProfile> {
+        best(&self.diagnostics, |p| {
+            (p.test == test).then(|| fit(p.manufacturer.as_deref(), p.model.as_deref(), manufacturer, model)).flatten()
+        })
+    }
+
+    /// Whether any device can have a profile of `test`.
+    pub fn diagnoses(&self, test: DiagTest) -> bool {
+        self.diagnostics.iter().any(|p| p.test == test)
     }
 
     /// Whether any device can have a reboot node.
     pub fn reboots(&self) -> bool {
         self.reboot_node.is_some() || !self.reboot_nodes.is_empty()
     }
+}
+
+/// How well a rule for `rule_man` / `rule_model` (`None`: any) fits a device: 2 by model, 1
+/// by manufacturer, 0 for any device, `None` not at all. Names compare without case.
+fn fit(rule_man: Option<&str>, rule_model: Option<&str>, man: Option<&str>, model: Option<&str>) -> Option<u8> {
+    let same = |a: &str, b: Option<&str>| b.is_some_and(|b| a.trim().eq_ignore_ascii_case(b.trim()));
+    match (rule_man, rule_model) {
+        (Some(m), _) if !same(m, man) => None,
+        (_, Some(x)) if !same(x, model) => None,
+        (_, Some(_)) => Some(2),
+        (Some(_), None) => Some(1),
+        (None, None) => Some(0),
+    }
+}
+
+/// The rule that fits best; the first of equals.
+fn best<T>(rules: &[T], fit: impl Fn(&T) -> Option<u8>) -> Option<&T> {
+    let mut found: Option<(u8, &T)> = None;
+    for r in rules {
+        if let Some(f) = fit(r) {
+            if found.is_none_or(|(g, _)| f > g) {
+                found = Some((f, r));
+            }
+        }
+    }
+    found.map(|(_, r)| r)
 }
 
 #[cfg(test)]
@@ -157,5 +201,31 @@ mod tests {
         let none = OmadmConfig::default();
         assert_eq!(none.reboot_node_for(Some("Acme"), None), None);
         assert!(!none.reboots());
+    }
+
+    #[test]
+    fn diagnostic_profiles_by_test_manufacturer_and_model() {
+        let profile = |test, man: Option<&str>, model: Option<&str>, root: &str| DiagProfile {
+            manufacturer: man.map(str::to_owned),
+            model: model.map(str::to_owned),
+            ..DiagProfile::new(test, root)
+        };
+        let c = OmadmConfig {
+            diagnostics: vec![
+                profile(DiagTest::Ping, None, None, "./Any/Ping"),
+                profile(DiagTest::Ping, Some("Acme"), Some("X2"), "./X2/Ping"),
+                profile(DiagTest::Ping, Some("acme"), None, "./Acme/Ping"),
+                profile(DiagTest::Traceroute, Some("Acme"), None, "./Acme/Trace"),
+            ],
+            ..OmadmConfig::default()
+        };
+        let root = |t, man, model| c.diag_profile_for(t, man, model).map(|p| p.root.as_str());
+        assert_eq!(root(DiagTest::Ping, Some("ACME"), Some("x2")), Some("./X2/Ping"));
+        assert_eq!(root(DiagTest::Ping, Some("Acme"), Some("X1")), Some("./Acme/Ping"));
+        assert_eq!(root(DiagTest::Ping, Some("Other"), Some("X2")), Some("./Any/Ping"));
+        assert_eq!(root(DiagTest::Ping, None, None), Some("./Any/Ping"));
+        assert_eq!(root(DiagTest::Traceroute, Some("Other"), None), None);
+        assert_eq!(root(DiagTest::Traceroute, Some("acme"), None), Some("./Acme/Trace"));
+        assert!(c.diagnoses(DiagTest::Traceroute) && !OmadmConfig::default().diagnoses(DiagTest::Ping));
     }
 }

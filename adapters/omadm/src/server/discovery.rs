@@ -1,5 +1,6 @@
 //! What a device has, asked by the server's own requests (no engine operation): its
-//! management objects (a `Get` of each configured root, FUMO, SCOMO, LAWMO and the reboot node)
+//! management objects (a `Get` of each configured root, FUMO, SCOMO, LAWMO, the reboot node and
+//! the DiagMon roots of its manufacturer / model)
 //! decide its capabilities and are kept in the device record; its SCOMO inventory (`Get
 //! <scomo>/Inventory/Deployed`, whose answer lists the components, OMA DM Protocol 1.2 §6.6.9,
 //! then each one's `Name`, `Version` and `State`; and `Inventory/Delivered` with each package's `Name`,
@@ -18,6 +19,7 @@ use unidm_models::{DeviceId, Function, SoftwareModule};
 use super::{OmadmConfig, Server, Slot};
 use crate::codec::Item;
 use crate::mo::devinfo::DeviceFacts;
+use crate::mo::diagmon::DiagTest;
 use crate::mo::scomo;
 use crate::session::{Op, Request, RequestHandle};
 
@@ -41,22 +43,67 @@ pub(crate) struct MoList {
     /// ([`OmadmConfig::reboot_node_for`]), if any.
     #[serde(default)]
     pub reboot: Option<String>,
+    /// The DiagMon ping root asked for this device ([`OmadmConfig::diag_profile_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ping: Option<String>,
+    /// The DiagMon traceroute root asked for this device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceroute: Option<String>,
 }
 
 impl MoList {
     /// The device's reboot node, when it has it.
     pub(crate) fn reboot_node(&self) -> Option<&str> {
-        self.reboot.as_deref().filter(|r| self.present.iter().any(|p| p == &norm(r)))
+        self.has(self.reboot.as_deref())
+    }
+
+    /// The device's DiagMon root of `test`, when it has it.
+    pub(crate) fn diag_root(&self, test: DiagTest) -> Option<&str> {
+        self.has(match test {
+            DiagTest::Ping => self.ping.as_deref(),
+            DiagTest::Traceroute => self.traceroute.as_deref(),
+        })
+    }
+
+    fn has<'a>(&self, node: Option<&'a str>) -> Option<&'a str> {
+        node.filter(|r| self.present.iter().any(|p| p == &norm(r)))
+    }
+}
+
+/// The device-type dependent nodes asked for a device (by its manufacturer and model).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Candidates {
+    pub reboot: Option<String>,
+    pub ping: Option<String>,
+    pub traceroute: Option<String>,
+}
+
+impl Candidates {
+    /// The nodes of a device with this manufacturer and model.
+    pub(crate) fn for_device(config: &OmadmConfig, man: Option<&str>, model: Option<&str>) -> Candidates {
+        let diag = |t| config.diag_profile_for(t, man, model).map(|p| p.root().to_owned());
+        Candidates {
+            reboot: config.reboot_node_for(man, model).map(str::to_owned),
+            ping: diag(DiagTest::Ping),
+            traceroute: diag(DiagTest::Traceroute),
+        }
     }
 }
 
 /// Longest facts key kept.
 const MAX_FACTS: usize = 512;
 
-/// The configured roots to ask for, with the device's `reboot` node, without duplicates.
-pub(crate) fn roots(config: &OmadmConfig, reboot: Option<&str>) -> Vec<String> {
+/// The configured roots to ask for, with the device's own nodes, without duplicates.
+pub(crate) fn roots(config: &OmadmConfig, own: &Candidates) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let all = [Some(config.fumo_root.as_str()), Some(&config.scomo_root), Some(&config.lawmo_root), reboot];
+    let all = [
+        Some(config.fumo_root.as_str()),
+        Some(&config.scomo_root),
+        Some(&config.lawmo_root),
+        own.reboot.as_deref(),
+        own.ping.as_deref(),
+        own.traceroute.as_deref(),
+    ];
     for r in all.into_iter().flatten() {
         let r = norm(r);
         if !r.is_empty() && !out.contains(&r) {
@@ -81,14 +128,15 @@ pub(crate) fn facts_key(f: &DeviceFacts) -> String {
     scomo::bounded(&key).chars().take(MAX_FACTS).collect()
 }
 
-/// Whether the device's management objects must be asked (again); `reboot` is its reboot node.
-pub(crate) fn needs_probe(config: &OmadmConfig, known: Option<&MoList>, facts: &str, reboot: Option<&str>) -> bool {
+/// Whether the device's management objects must be asked (again); `own` are its own nodes.
+pub(crate) fn needs_probe(config: &OmadmConfig, known: Option<&MoList>, facts: &str, own: &Candidates) -> bool {
     let Some(m) = known else { return true };
-    m.stale || (!facts.is_empty() && m.facts != facts) || roots(config, reboot).iter().any(|r| !m.probed.contains(r))
+    m.stale || (!facts.is_empty() && m.facts != facts) || roots(config, own).iter().any(|r| !m.probed.contains(r))
 }
 
 /// The functions a device has: device info and native access always; firmware with FUMO,
-/// software with SCOMO, factory reset with LAWMO, reboot with its reboot node. Before its
+/// software with SCOMO, factory reset with LAWMO, reboot with its reboot node, ping and
+/// traceroute with their DiagMon roots. Before its
 /// management objects are known, only the first two.
 pub(crate) fn capabilities(config: &OmadmConfig, mos: Option<&MoList>) -> Vec<Function> {
     let mut f = vec![Function::DeviceInfo, Function::Native];
@@ -105,6 +153,12 @@ pub(crate) fn capabilities(config: &OmadmConfig, mos: Option<&MoList>) -> Vec<Fu
     }
     if m.reboot_node().is_some() {
         f.push(Function::Reboot);
+    }
+    if m.diag_root(DiagTest::Ping).is_some() {
+        f.push(Function::Ping);
+    }
+    if m.diag_root(DiagTest::Traceroute).is_some() {
+        f.push(Function::Traceroute);
     }
     f
 }
@@ -124,8 +178,16 @@ pub(crate) struct Probe {
 }
 
 impl Probe {
-    pub(crate) fn new(roots: Vec<String>, facts: String, reboot: Option<String>) -> Probe {
-        let list = MoList { probed: roots.clone(), present: Vec::new(), facts, stale: false, reboot };
+    pub(crate) fn new(roots: Vec<String>, facts: String, own: Candidates) -> Probe {
+        let list = MoList {
+            probed: roots.clone(),
+            present: Vec::new(),
+            facts,
+            stale: false,
+            reboot: own.reboot,
+            ping: own.ping,
+            traceroute: own.traceroute,
+        };
         Probe { waiting: roots, list }
     }
 
@@ -190,6 +252,9 @@ pub(crate) enum Own {
     Delivered(u64),
     /// The `Name` of a delivered package.
     DeliveredName { generation: u64, node: String },
+    /// A `Delete` of a node the server created for an operation that ended (its answer is
+    /// not needed: a device that removed it itself answers 404).
+    Cleanup,
 }
 
 /// The child names of an interior node as a client answers its Get: one item listing them
@@ -297,9 +362,22 @@ impl Server {
     /// Queues a Get of the server's own in the session (none when the session is full or
     /// closing: the read happens in a later session).
     fn enqueue_own(&self, slot: &mut Slot, uri: String, what: Own) -> bool {
+        self.enqueue_own_op(slot, Op::Get { uri }, what)
+    }
+
+    /// Deletes the nodes the server created for operations that ended.
+    pub(super) fn clean_up(&self, slot: &mut Slot, nodes: Vec<String>) {
+        for uri in nodes {
+            if !self.enqueue_own_op(slot, Op::Delete { uri }, Own::Cleanup) {
+                return;
+            }
+        }
+    }
+
+    fn enqueue_own_op(&self, slot: &mut Slot, op: Op, what: Own) -> bool {
         slot.own_seq += 1;
         let handle = RequestHandle::internal(slot.own_seq);
-        match slot.session.enqueue(Request::new(handle, Op::Get { uri })) {
+        match slot.session.enqueue(Request::new(handle, op)) {
             Ok(()) => {
                 slot.own.insert(handle.0, what);
                 true
@@ -311,21 +389,21 @@ impl Server {
         }
     }
 
-    /// The reboot node for the device of `slot` by its manufacturer and model (from its
+    /// The device-type nodes for the device of `slot` by its manufacturer and model (from its
     /// Package 1, else as the registry knows it).
-    pub(super) fn reboot_candidate(&self, slot: &Slot) -> Option<String> {
+    pub(super) fn candidates(&self, slot: &Slot) -> Candidates {
         let known = slot.device.as_ref().and_then(|id| self.handle().and_then(|h| h.device(id)));
         let man =
             slot.facts.manufacturer.clone().or_else(|| known.as_ref().and_then(|d| d.identity.manufacturer.clone()));
         let model = slot.facts.model.clone().or_else(|| known.as_ref().and_then(|d| d.identity.model.clone()));
-        self.config.reboot_node_for(man.as_deref(), model.as_deref()).map(str::to_owned)
+        Candidates::for_device(&self.config, man.as_deref(), model.as_deref())
     }
 
     /// Asks for the device's management objects.
     pub(super) fn start_probe(&self, slot: &mut Slot, facts: String) {
-        let reboot = self.reboot_candidate(slot);
-        let roots = roots(&self.config, reboot.as_deref());
-        slot.probe = Some(Probe::new(roots.clone(), facts, reboot));
+        let own = self.candidates(slot);
+        let roots = roots(&self.config, &own);
+        slot.probe = Some(Probe::new(roots.clone(), facts, own));
         for r in roots {
             if !self.enqueue_own(slot, r.clone(), Own::Probe(r)) {
                 slot.probe = None;
@@ -407,6 +485,11 @@ impl Server {
                 read.delivered_name(&node, status, results);
                 self.inventory_done(h, &id, slot).await;
             }
+            Own::Cleanup => {
+                if !(200..300).contains(&status) && status != 404 {
+                    tracing::debug!(device = %id, status, "a node unidm created was not deleted");
+                }
+            }
         }
     }
 
@@ -449,29 +532,38 @@ mod tests {
 
     #[test]
     fn capabilities_follow_the_management_objects() {
-        let config = OmadmConfig { reboot_node: Some("./Reboot/".into()), ..OmadmConfig::default() };
-        let reboot_node = config.reboot_node.clone();
-        let reboot = reboot_node.as_deref();
-        assert_eq!(roots(&config, reboot), ["./FUMO", "./SCOMO", "./LAWMO", "./Reboot"]);
+        let config = OmadmConfig {
+            reboot_node: Some("./Reboot/".into()),
+            diagnostics: vec![crate::mo::diagmon::DiagProfile::new(DiagTest::Ping, "./Diag/Ping/")],
+            ..OmadmConfig::default()
+        };
+        let own = Candidates::for_device(&config, Some("Acme"), Some("X1"));
+        assert_eq!(own.traceroute, None, "no traceroute profile");
+        assert_eq!(roots(&config, &own), ["./FUMO", "./SCOMO", "./LAWMO", "./Reboot", "./Diag/Ping"]);
         assert_eq!(capabilities(&config, None), [Function::DeviceInfo, Function::Native]);
-        let mut p = Probe::new(roots(&config, reboot), "Acme|X1".into(), reboot.map(str::to_owned));
+        let mut p = Probe::new(roots(&config, &own), "Acme|X1".into(), own.clone());
         assert!(p.answer("./FUMO", 404).is_none());
         assert!(p.answer("./SCOMO", 200).is_none());
         assert!(p.answer("./Other", 200).is_none(), "not asked: ignored");
         assert!(p.answer("./LAWMO", 425).is_none());
+        assert!(p.answer("./Diag/Ping", 200).is_none());
         let list = p.answer("./Reboot", 406).unwrap();
-        assert_eq!(list.present, ["./SCOMO", "./LAWMO"]);
+        assert_eq!(list.present, ["./SCOMO", "./LAWMO", "./Diag/Ping"]);
+        assert_eq!(list.diag_root(DiagTest::Ping), Some("./Diag/Ping"));
         assert_eq!(
             capabilities(&config, Some(&list)),
-            [Function::DeviceInfo, Function::Native, Function::Software, Function::FactoryReset]
+            [Function::DeviceInfo, Function::Native, Function::Software, Function::FactoryReset, Function::Ping]
         );
-        assert!(!needs_probe(&config, Some(&list), "Acme|X1", reboot));
-        assert!(!needs_probe(&config, Some(&list), "", reboot), "no facts sent: no reason to ask");
-        assert!(needs_probe(&config, Some(&list), "Acme|X2", reboot));
-        assert!(needs_probe(&config, None, "", reboot));
-        assert!(needs_probe(&config, Some(&MoList { stale: true, ..list.clone() }), "Acme|X1", reboot));
+        assert!(!needs_probe(&config, Some(&list), "Acme|X1", &own));
+        assert!(!needs_probe(&config, Some(&list), "", &own), "no facts sent: no reason to ask");
+        assert!(needs_probe(&config, Some(&list), "Acme|X2", &own));
+        assert!(needs_probe(&config, None, "", &own));
+        assert!(needs_probe(&config, Some(&MoList { stale: true, ..list.clone() }), "Acme|X1", &own));
         let moved = OmadmConfig { lawmo_root: "./ManagedObjects/LAWMO".into(), ..config };
-        assert!(needs_probe(&moved, Some(&list), "Acme|X1", reboot), "a root never asked");
+        assert!(needs_probe(&moved, Some(&list), "Acme|X1", &own), "a root never asked");
+        // A record stored before DiagMon existed still decodes.
+        let old: MoList = serde_json::from_str(r#"{"probed":["./FUMO"],"present":["./FUMO"],"facts":""}"#).unwrap();
+        assert_eq!((old.ping.as_deref(), old.diag_root(DiagTest::Traceroute)), (None, None));
     }
 
     #[test]

@@ -26,7 +26,9 @@
 //!   Deactivate}`, the same way ([`crate::mo::scomo::outcome`]), then the inventory is read into
 //!   the software snapshot. **Factory reset** = LAWMO `Exec <lawmo>/Operations/FactoryReset`,
 //!   the same way ([`crate::mo::lawmo::outcome`]). **Reboot** only with
-//!   [`OmadmConfig::reboot_node`].
+//!   [`OmadmConfig::reboot_node`]. **Ping / traceroute** over the DiagMon subtree of
+//!   [`OmadmConfig::diagnostics`]: the start as above, then its results read in the session
+//!   that ran it or that brought its alert.
 //! - **Capabilities** from the management objects the device has, asked by the server's own
 //!   Gets (`discovery`) and kept in the device record.
 //! - **Package #0**: an operation for a device without a session sends a notification to the
@@ -242,7 +244,7 @@ impl Server {
         let Some(delivery) = self.delivery().cloned() else { return };
         let mut closed = false;
         let mut alerts = Vec::new();
-        let mut software_ended = false;
+        let mut after = After::default();
         while let Some(event) = slot.session.poll_event() {
             match event {
                 SessionEvent::DeviceInfo { facts, .. } => slot.facts = facts,
@@ -266,7 +268,7 @@ impl Server {
                 SessionEvent::Response { request, status, results, parts } => {
                     let Some(op) = slot.sent.remove(&request.0) else { continue };
                     delivery.answered(op.id);
-                    software_ended |= self.on_response(&h, &delivery, op, status, &results, &parts).await;
+                    after.add(self.on_response(&h, &delivery, op, status, &results, &parts).await);
                 }
                 // Package 1 carries them before the device is contacted: after that.
                 SessionEvent::GenericAlert(alert) => alerts.push(alert),
@@ -313,17 +315,20 @@ impl Server {
         }
         if let Some(id) = slot.device.clone() {
             for alert in alerts {
-                software_ended |= self.on_generic_alert(&h, &delivery, &id, alert).await;
+                after.add(self.on_generic_alert(&h, &delivery, &id, alert).await);
             }
-            if software_ended && !closed {
-                self.start_inventory(slot);
+            if !closed {
+                self.clean_up(slot, after.delete);
+                if after.inventory {
+                    self.start_inventory(slot);
+                }
             }
         }
         if feed && !closed {
             if let Some(id) = slot.device.clone() {
+                let mos = self.accounts.record(id.native()).mos;
                 while let Some(op) = delivery.next(&id) {
-                    let reboot = self.accounts.record(id.native()).mos.and_then(|m| m.reboot_node().map(str::to_owned));
-                    match ops::command(&self.config, &op, reboot.as_deref()) {
+                    match ops::command(&self.config, &op, mos.as_ref()) {
                         Ok(cmd) => match slot.session.enqueue(Request::new(op.id.into(), cmd)) {
                             Ok(()) => {
                                 if let Action::Firmware(f) = &op.action {
@@ -450,8 +455,8 @@ impl Server {
             Box::pin(self.drive(None, &mut o, false)).await;
         }
         let key = discovery::facts_key(&slot.facts);
-        let reboot = self.reboot_candidate(slot);
-        if discovery::needs_probe(&self.config, record.mos.as_ref(), &key, reboot.as_deref()) {
+        let own = self.candidates(slot);
+        if discovery::needs_probe(&self.config, record.mos.as_ref(), &key, &own) {
             self.start_probe(slot, key);
         }
         if let Some(d) = self.delivery() {
@@ -467,10 +472,11 @@ impl Server {
         status: u16,
         results: &[crate::codec::Item],
         parts: &[u16],
-    ) -> bool {
+    ) -> After {
         let device = op.device.clone();
-        let software = matches!(op.action, Action::Software(_));
-        match ops::on_response(&self.config, &op, status, results, parts) {
+        let ended = After::ended(&self.config, &op);
+        let mos = self.accounts.record(device.native()).mos;
+        match ops::on_response(&self.config, &op, mos.as_ref(), status, results, parts) {
             ops::Outcome::Succeeded(v) => {
                 if let Action::Firmware(f) = &op.action {
                     let f = f.clone();
@@ -490,7 +496,7 @@ impl Server {
                     }
                 }
                 report(h, op.id, Ok(v)).await;
-                software
+                ended
             }
             ops::Outcome::Failed(e) => {
                 if matches!(op.action, Action::Firmware(_)) {
@@ -498,15 +504,34 @@ impl Server {
                     self.report_firmware(h, &device, move |_| vec![FirmwareReport::failed(why, code)]).await;
                 }
                 report(h, op.id, Err(e)).await;
-                software
+                ended
             }
             ops::Outcome::Park(wait) => {
                 let id = op.id;
                 if let Err(e) = delivery.park(op, wait).await {
                     tracing::warn!(operation = %id, error = %e, "operation not parked");
                 }
-                false
+                After::default()
             }
+            ops::Outcome::Again(state) => {
+                self.again(h, delivery, op, state).await;
+                After::default()
+            }
+        }
+    }
+
+    /// Queues an operation again for its next phase, with that phase as its adapter state
+    /// (stored, so that a restart resumes the phase).
+    async fn again(&self, h: &AdapterHandle, delivery: &Delivery, mut op: Operation, state: Vec<u8>) {
+        let progress = unidm_models::Progress { percent: None, message: Some("reading the results".into()) };
+        if let Err(e) = h.operation_progress_with_state(op.id, progress, state.clone()).await {
+            tracing::debug!(operation = %op.id, error = %e, "operation had ended");
+            return;
+        }
+        op.adapter_state = Some(state);
+        let id = op.id;
+        if let Err(e) = delivery.submit(op).await {
+            report(h, id, Err(e)).await;
         }
     }
 
@@ -532,6 +557,30 @@ impl Server {
                 }
             }
         }
+    }
+}
+
+/// What the end of operations asks of the session they ended in.
+#[derive(Debug, Default)]
+pub(crate) struct After {
+    /// A software operation ended: read the SCOMO inventory again.
+    inventory: bool,
+    /// Nodes the server created for them, to delete.
+    delete: Vec<String>,
+}
+
+impl After {
+    /// What the end of `op` asks.
+    fn ended(config: &OmadmConfig, op: &Operation) -> After {
+        After {
+            inventory: matches!(op.action, Action::Software(_)),
+            delete: ops::created_node(config, op).into_iter().collect(),
+        }
+    }
+
+    fn add(&mut self, other: After) {
+        self.inventory |= other.inventory;
+        self.delete.extend(other.delete);
     }
 }
 

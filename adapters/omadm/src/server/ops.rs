@@ -3,15 +3,19 @@
 //! `DownloadAndUpdate`), software through SCOMO (OMA SCOMO 1.0 §5: `Download/<x>` +
 //! `Operations/DownloadInstall`, `Inventory/Deployed/<x>/Operations/{Remove, Activate,
 //! Deactivate}`), factory reset through LAWMO (OMA LAWMO 1.0 `Operations/FactoryReset`), reboot
-//! through a configured Exec node.
+//! through a configured Exec node, ping and traceroute through a vendor DiagMon subtree
+//! configured per device type ([`crate::mo::diagmon`]: set the fields, `Exec` the start, read
+//! the results once it ran, at once or after its Generic Alert).
 
 use serde_json::{json, Map};
 use unidm_core::{Correlator, Wait};
 use unidm_models::{Action, ErrorKind, NativeOp, Operation, OperationError, OperationId, SoftwareAction};
 
+use super::discovery::MoList;
 use super::OmadmConfig;
 use crate::codec::Item;
 use crate::mo::devinfo::{DeviceFacts, DEVDETAIL_NODES, DEVINFO_NODES};
+use crate::mo::diagmon::{self, DiagProfile, DiagTest};
 use crate::mo::scomo::{self, DeployedOperation, DownloadOperation};
 use crate::mo::{fumo, lawmo};
 use crate::session::{Op, Value};
@@ -25,6 +29,11 @@ pub(crate) const STEP_FUMO: &[u8] = b"fumo";
 pub(crate) const STEP_LAWMO: &[u8] = b"lawmo";
 /// A SCOMO operation's wait.
 pub(crate) const STEP_SCOMO: &[u8] = b"scomo";
+/// A DiagMon test's wait.
+pub(crate) const STEP_DIAG: &[u8] = b"diagmon";
+/// The adapter state of a diagnostic whose test ran: its next command reads the results (not
+/// a [`Wait`]: the operation is queued, not parked).
+pub(crate) const DIAG_RESULTS: &[u8] = b"omadm:diagmon-results";
 
 /// Already exists (SyncML RepPro 1.2 §10): an `Add` of a node a retry of the same install
 /// created before, taken as done.
@@ -32,8 +41,8 @@ const ALREADY_EXISTS: u16 = 418;
 
 /// The DM command of an operation, or why it has none.
 ///
-/// `reboot` is the device's reboot node, when it has one.
-pub(crate) fn command(config: &OmadmConfig, op: &Operation, reboot: Option<&str>) -> Result<Op, OperationError> {
+/// `mos` are the management objects found on the device (its reboot node, its DiagMon roots).
+pub(crate) fn command(config: &OmadmConfig, op: &Operation, mos: Option<&MoList>) -> Result<Op, OperationError> {
     let correlator = Some(op.id.0.to_string());
     match &op.action {
         Action::Native(n) => {
@@ -121,12 +130,52 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation, reboot: Option<&str>
         Action::RefreshDeviceInfo => Ok(Op::Sequence(
             DEVINFO_NODES[1..].iter().chain(DEVDETAIL_NODES.iter()).map(|n| Op::Get { uri: (*n).to_owned() }).collect(),
         )),
-        Action::Reboot => match reboot {
+        Action::Reboot => match mos.and_then(MoList::reboot_node) {
             Some(node) => Ok(Op::Exec { uri: node.to_owned(), data: None, correlator: None }),
             None => Err(not_supported("reboot")),
         },
-        other => Err(not_supported(other.name())),
+        Action::Ping(_) | Action::Traceroute(_) => {
+            let profile = diag_profile(config, op, mos)?;
+            if op.adapter_state.as_deref() == Some(DIAG_RESULTS) {
+                let mut gets: Vec<Op> = profile.result_gets().into_iter().map(|uri| Op::Get { uri }).collect();
+                return Ok(if gets.len() == 1 { gets.remove(0) } else { Op::Sequence(gets) });
+            }
+            let settings = match &op.action {
+                Action::Ping(p) => profile.settings(&p.host, p.count, p.timeout_ms, None),
+                Action::Traceroute(t) => profile.settings(&t.host, None, None, t.max_hops),
+                _ => Vec::new(),
+            };
+            let mut ops: Vec<Op> =
+                settings.into_iter().map(|(uri, value)| Op::Replace { uri, value: Value::text(value) }).collect();
+            ops.push(Op::Exec { uri: profile.node(&profile.exec), data: None, correlator });
+            Ok(Op::Sequence(ops))
+        }
     }
+}
+
+/// The DiagMon profile of a diagnostic operation for its device: the one whose root the device
+/// was found to have.
+fn diag_profile<'c>(
+    config: &'c OmadmConfig,
+    op: &Operation,
+    mos: Option<&MoList>,
+) -> Result<&'c DiagProfile, OperationError> {
+    let test = match op.action {
+        Action::Traceroute(_) => DiagTest::Traceroute,
+        _ => DiagTest::Ping,
+    };
+    mos.and_then(|m| m.diag_root(test))
+        .and_then(|root| config.diagnostics.iter().find(|p| p.test == test && p.root() == root))
+        .ok_or_else(|| {
+            OperationError::new(
+                ErrorKind::NotSupported,
+                format!(
+                    "{}: no DiagMon subtree is configured for this device's manufacturer / model, or the device \
+                     does not have it",
+                    test.name()
+                ),
+            )
+        })
 }
 
 /// A TNDS `MgmtTree` of the `{uri: value}` nodes, parents before children (by URI), as the
@@ -156,6 +205,17 @@ fn tnds_value(nodes: &Map<String, serde_json::Value>) -> Value {
 /// The media type of a TNDS tree.
 const TNDS_XML: &str = "application/vnd.syncml.dmtnds+xml";
 
+/// The node the command of `op` created on the device for its own use (an install's
+/// `Download/<x>`), to delete once the operation ended.
+pub(crate) fn created_node(config: &OmadmConfig, op: &Operation) -> Option<String> {
+    match &op.action {
+        Action::Software(SoftwareAction::Install { .. }) if config.scomo_download.is_none() => {
+            Some(scomo::download_node(&config.scomo_root, &format!("unidm{}", op.id)))
+        }
+        _ => None,
+    }
+}
+
 /// Whether the adapter can carry `action` at all (checked at submit).
 pub(crate) fn supported(config: &OmadmConfig, action: &Action) -> Result<(), OperationError> {
     match action {
@@ -165,6 +225,8 @@ pub(crate) fn supported(config: &OmadmConfig, action: &Action) -> Result<(), Ope
         | Action::FactoryReset
         | Action::RefreshDeviceInfo => Ok(()),
         Action::Reboot if config.reboots() => Ok(()),
+        Action::Ping(_) if config.diagnoses(DiagTest::Ping) => Ok(()),
+        Action::Traceroute(_) if config.diagnoses(DiagTest::Traceroute) => Ok(()),
         other => Err(not_supported(other.name())),
     }
 }
@@ -242,6 +304,8 @@ pub(crate) enum Outcome {
     Succeeded(Option<serde_json::Value>),
     Failed(OperationError),
     Park(Wait),
+    /// Send the operation again with this adapter state (its next phase).
+    Again(Vec<u8>),
 }
 
 /// A SyncML status code (SyncML RepPro 1.2 §10) that is not success, as an error.
@@ -260,16 +324,18 @@ fn ok(code: u16) -> bool {
     (200..300).contains(&code)
 }
 
-/// The outcome of the `Response` to the command of `op`.
+/// The outcome of the `Response` to the command of `op`; `mos` as for [`command`].
 pub(crate) fn on_response(
     config: &OmadmConfig,
     op: &Operation,
+    mos: Option<&MoList>,
     status: u16,
     results: &[Item],
     parts: &[u16],
 ) -> Outcome {
     let correlator = || Correlator::new(op.id.0.to_string());
     match &op.action {
+        Action::Ping(_) | Action::Traceroute(_) => diag_response(config, op, mos, status, results, parts),
         Action::Native(n) => {
             if !ok(status) {
                 return Outcome::Failed(status_error(status, &format!("native {:?} {}", n.op, n.path)));
@@ -394,6 +460,63 @@ pub(crate) fn on_response(
     }
 }
 
+/// The answer to a diagnostic's start (the fields' `Replace`s then the `Exec`) or to its
+/// results read.
+fn diag_response(
+    config: &OmadmConfig,
+    op: &Operation,
+    mos: Option<&MoList>,
+    status: u16,
+    results: &[Item],
+    parts: &[u16],
+) -> Outcome {
+    let profile = match diag_profile(config, op, mos) {
+        Ok(p) => p,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let test = profile.test.name();
+    if op.adapter_state.as_deref() == Some(DIAG_RESULTS) {
+        let found = profile.results_of(results);
+        let first_failure =
+            if parts.is_empty() { Some(status).filter(|&c| !ok(c)) } else { parts.iter().copied().find(|&c| !ok(c)) };
+        return match first_failure {
+            Some(c) if found.is_empty() => Outcome::Failed(status_error(c, &format!("DiagMon {test} results Get"))),
+            _ => {
+                let host = match &op.action {
+                    Action::Ping(p) => p.host.trim(),
+                    Action::Traceroute(t) => t.host.trim(),
+                    _ => "",
+                };
+                Outcome::Succeeded(Some(json!({ "test": test, "host": host, "results": found })))
+            }
+        };
+    }
+    let (setup, exec) = match parts.split_last() {
+        Some((exec, setup)) => (setup, *exec),
+        None => (&[][..], status),
+    };
+    if let Some(&c) = setup.iter().find(|&&c| c != 0 && !ok(c)) {
+        return Outcome::Failed(status_error(c, &format!("DiagMon {test} settings Replace")));
+    }
+    match exec {
+        ACCEPTED => Outcome::Park(
+            Wait::new(
+                Correlator::new(op.id.0.to_string()),
+                format!("waiting for the {test} result (Generic Alert 1226)"),
+            )
+            .with_step(STEP_DIAG.to_vec()),
+        )
+        .with_stall(config),
+        c if ok(c) => Outcome::Again(DIAG_RESULTS.to_vec()),
+        0 if ok(status) => Outcome::Failed(OperationError::new(
+            ErrorKind::DeviceRefused,
+            format!("DiagMon {test} Exec: the device sent no status for it"),
+        )),
+        0 => Outcome::Failed(status_error(status, &format!("DiagMon {test} Exec"))),
+        c => Outcome::Failed(status_error(c, &format!("DiagMon {test} Exec"))),
+    }
+}
+
 /// The DevInfo / DevDetail facts in the Results of a refresh.
 pub(crate) fn facts(results: &[Item]) -> DeviceFacts {
     let mut f = DeviceFacts::default();
@@ -425,6 +548,7 @@ pub(crate) fn alert_outcome(step: &[u8], code: Option<u32>) -> crate::mo::Outcom
     match step {
         STEP_LAWMO => lawmo::outcome(code),
         STEP_SCOMO => scomo::outcome(code),
+        STEP_DIAG => diagmon::outcome(code),
         _ => fumo::outcome(code),
     }
 }
@@ -527,17 +651,26 @@ mod tests {
     fn scomo_answers_park_succeed_or_fail() {
         let config = OmadmConfig::default();
         let install = op(Action::Software(install(Some("app"))));
-        let Outcome::Park(w) = on_response(&config, &install, 200, &[], &[200, 200, 200, 200, 202]) else { panic!() };
+        let Outcome::Park(w) = on_response(&config, &install, None, 200, &[], &[200, 200, 200, 200, 202]) else {
+            panic!()
+        };
         assert_eq!(w.step, STEP_SCOMO);
         // A retry finds the Download node it created: 418 is taken as done.
-        assert_eq!(on_response(&config, &install, 200, &[], &[418, 418, 418, 418, 200]), Outcome::Succeeded(None));
-        let Outcome::Failed(e) = on_response(&config, &install, 200, &[], &[200, 200, 405, 200, 202]) else { panic!() };
+        assert_eq!(
+            on_response(&config, &install, None, 200, &[], &[418, 418, 418, 418, 200]),
+            Outcome::Succeeded(None)
+        );
+        let Outcome::Failed(e) = on_response(&config, &install, None, 200, &[], &[200, 200, 405, 200, 202]) else {
+            panic!()
+        };
         assert_eq!(e.protocol_code.as_deref(), Some("405"));
-        let Outcome::Failed(e) = on_response(&config, &install, 200, &[], &[200, 200, 200, 200, 0]) else { panic!() };
+        let Outcome::Failed(e) = on_response(&config, &install, None, 200, &[], &[200, 200, 200, 200, 0]) else {
+            panic!()
+        };
         assert_eq!(e.kind, ErrorKind::DeviceRefused);
         let remove = op(Action::Software(SoftwareAction::Uninstall { module: "app".into() }));
-        assert!(matches!(on_response(&config, &remove, 202, &[], &[]), Outcome::Park(_)));
-        let Outcome::Failed(e) = on_response(&config, &remove, 404, &[], &[]) else { panic!() };
+        assert!(matches!(on_response(&config, &remove, None, 202, &[], &[]), Outcome::Park(_)));
+        let Outcome::Failed(e) = on_response(&config, &remove, None, 404, &[], &[]) else { panic!() };
         assert_eq!((e.kind, e.protocol_code.as_deref()), (ErrorKind::NotFound, Some("404")));
         assert_eq!(alert_outcome(STEP_SCOMO, Some(1200)), crate::mo::Outcome::Succeeded);
         let crate::mo::Outcome::Failed(e) = alert_outcome(STEP_SCOMO, Some(1409)) else { panic!() };
@@ -559,15 +692,82 @@ mod tests {
         };
         let results = [item("./DevInfo/Man", "Acme"), item("./DevDetail/FwV", "2.1")];
         // A missing leaf (404) does not fail the refresh.
-        let Outcome::Succeeded(Some(v)) = on_response(&config, &refresh, 200, &results, &[200, 404, 200]) else {
+        let Outcome::Succeeded(Some(v)) = on_response(&config, &refresh, None, 200, &results, &[200, 404, 200]) else {
             panic!()
         };
         assert_eq!(v["values"]["./DevDetail/FwV"], "2.1");
         let f = facts(&results);
         assert_eq!((f.manufacturer.as_deref(), f.fw_version.as_deref()), (Some("Acme"), Some("2.1")));
-        let Outcome::Failed(e) = on_response(&config, &refresh, 200, &[], &[425, 404]) else { panic!() };
+        let Outcome::Failed(e) = on_response(&config, &refresh, None, 200, &[], &[425, 404]) else { panic!() };
         assert_eq!(e.protocol_code.as_deref(), Some("425"));
-        let Outcome::Failed(e) = on_response(&config, &refresh, 200, &[], &[404, 404]) else { panic!() };
+        let Outcome::Failed(e) = on_response(&config, &refresh, None, 200, &[], &[404, 404]) else { panic!() };
         assert_eq!(e.kind, ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_diagnostic_sets_its_fields_runs_then_reads_its_results() {
+        let config =
+            OmadmConfig { diagnostics: vec![DiagProfile::new(DiagTest::Ping, "./D/Ping")], ..OmadmConfig::default() };
+        let mos = MoList { present: vec!["./D/Ping".into()], ping: Some("./D/Ping".into()), ..MoList::default() };
+        let mut ping = op(Action::Ping(unidm_models::PingRequest {
+            host: "10.0.0.1".into(),
+            count: Some(2),
+            timeout_ms: Some(300),
+        }));
+        let Ok(Op::Sequence(cmds)) = command(&config, &ping, Some(&mos)) else { panic!() };
+        assert_eq!(cmds[0], Op::Replace { uri: "./D/Ping/Host".into(), value: Value::text("10.0.0.1") });
+        assert_eq!(cmds[2], Op::Replace { uri: "./D/Ping/Timeout".into(), value: Value::text("300") });
+        assert_eq!(
+            cmds[3],
+            Op::Exec { uri: "./D/Ping/Operations/Start".into(), data: None, correlator: Some("7".into()) }
+        );
+        let Outcome::Park(w) = on_response(&config, &ping, Some(&mos), 200, &[], &[200, 200, 200, 202]) else {
+            panic!()
+        };
+        assert_eq!(w.step, STEP_DIAG);
+        assert_eq!(
+            on_response(&config, &ping, Some(&mos), 200, &[], &[200, 200, 200, 200]),
+            Outcome::Again(DIAG_RESULTS.to_vec())
+        );
+        let Outcome::Failed(e) = on_response(&config, &ping, Some(&mos), 200, &[], &[200, 405, 200, 200]) else {
+            panic!()
+        };
+        assert_eq!(e.protocol_code.as_deref(), Some("405"));
+        let Outcome::Failed(e) = on_response(&config, &ping, Some(&mos), 200, &[], &[200, 200, 200, 0]) else {
+            panic!()
+        };
+        assert!(e.message.contains("no status"), "{e:?}");
+
+        ping.adapter_state = Some(DIAG_RESULTS.to_vec());
+        assert_eq!(
+            command(&config, &ping, Some(&mos)).unwrap(),
+            Op::Get { uri: "./D/Ping/Results?list=StructData".into() }
+        );
+        let item = Item {
+            source: Some(crate::codec::Location::uri("./D/Ping/Results/SuccessCount")),
+            data: Some(crate::codec::Data::Text("2".into())),
+            ..Item::default()
+        };
+        let Outcome::Succeeded(Some(v)) = on_response(&config, &ping, Some(&mos), 200, &[item], &[]) else { panic!() };
+        assert_eq!(v, json!({"test": "ping", "host": "10.0.0.1", "results": {"Results/SuccessCount": "2"}}));
+        let Outcome::Failed(e) = on_response(&config, &ping, Some(&mos), 406, &[], &[]) else { panic!() };
+        assert_eq!(e.kind, ErrorKind::NotSupported);
+
+        // A device without the subtree, or a configuration without the profile: not supported.
+        let bare = MoList { present: vec![], ..mos.clone() };
+        assert_eq!(command(&config, &ping, Some(&bare)).unwrap_err().kind, ErrorKind::NotSupported);
+        assert_eq!(command(&config, &ping, None).unwrap_err().kind, ErrorKind::NotSupported);
+        let trace = Action::Traceroute(unidm_models::TracerouteRequest { host: "h".into(), max_hops: None });
+        assert!(supported(&config, &ping.action).is_ok() && supported(&config, &trace).is_err());
+        assert_eq!(alert_outcome(STEP_DIAG, Some(1200)), crate::mo::Outcome::Succeeded);
+    }
+
+    #[test]
+    fn an_install_deletes_the_download_node_it_created() {
+        let install = op(Action::Software(install(None)));
+        assert_eq!(created_node(&OmadmConfig::default(), &install).as_deref(), Some("./SCOMO/Download/unidm7"));
+        let fixed = OmadmConfig { scomo_download: Some("pkg1".into()), ..OmadmConfig::default() };
+        assert_eq!(created_node(&fixed, &install), None, "the configured node is the device's own");
+        assert_eq!(created_node(&OmadmConfig::default(), &op(Action::FactoryReset)), None);
     }
 }

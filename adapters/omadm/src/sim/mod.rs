@@ -4,7 +4,8 @@
 //! Format `node`; `?list=Struct` / `StructData` the nodes below) / Replace / Add / Delete / Copy / Exec (Atomic and Sequence included), FUMO
 //! `DownloadAndUpdate`, SCOMO `DownloadInstall` / `DownloadInstallInactive` / `Remove` /
 //! `Activate` / `Deactivate` and LAWMO `FactoryReset` answered 202 and reported later by a
-//! Generic Alert 1226 in a session of its own, md5, basic or HMAC (`x-syncml-hmac` on every
+//! Generic Alert 1226 in a session of its own, a vendor DiagMon subtree (ping, traceroute; run
+//! at once or reported by a Generic Alert), md5, basic or HMAC (`x-syncml-hmac` on every
 //! message) authentication with the nonces the server gives, XML or WBXML, and a Package #0 listener (UDP) that checks the digest
 //! and answers with a session (Alert 1200 and the notification's session id).
 
@@ -24,8 +25,10 @@ use crate::mo::{fumo, lawmo};
 use crate::package0::Notification;
 pub use tree::Tree;
 
+mod diagmon;
 mod scomo;
 mod tree;
+pub use diagmon::{SimDiagMon, ROOT as DIAGMON_ROOT};
 
 /// How the simulated client authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +85,11 @@ pub struct SimConfig {
     /// The user's answer to user-interaction alerts: `no` rejects a 1101 confirm (status 304);
     /// any text is the answer to 1102 - 1104 (an item of the Status). `None`: confirm, no text.
     pub ui_answer: Option<String>,
+    /// A vendor DiagMon subtree ([`DIAGMON_ROOT`]: ping, traceroute) and how its tests run
+    /// (default none).
+    pub diagmon: Option<SimDiagMon>,
+    /// The result code of an asynchronous test's Generic Alert (default 1200).
+    pub diagmon_result: u32,
 }
 
 impl SimConfig {
@@ -107,6 +115,8 @@ impl SimConfig {
             fw_version: "1.0".into(),
             silent: false,
             ui_answer: None,
+            diagmon: None,
+            diagmon_result: 1200,
         }
     }
 }
@@ -615,7 +625,10 @@ impl SimDevice {
             });
             return 202;
         }
-        if let Some(code) = self.scomo_exec(&mut st, &norm, correlator) {
+        if let Some(code) = self.scomo_exec(&mut st, &norm, correlator.clone()) {
+            return code;
+        }
+        if let Some(code) = self.diagmon_exec(&mut st, &norm, correlator) {
             return code;
         }
         if st.tree.get(uri).is_some() {

@@ -51,6 +51,9 @@ impl Tree {
                 t.add_interior(n);
             }
         }
+        if c.diagmon.is_some() {
+            super::diagmon::add_to(&mut t);
+        }
         t
     }
 
