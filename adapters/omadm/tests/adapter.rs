@@ -455,6 +455,44 @@ async fn native_copy_copies_a_node_and_a_missing_source_is_not_found() {
     f.engine.shutdown().await;
 }
 
+/// Composite reads are a Sequence of Gets (absent nodes left out), composite writes an Atomic
+/// of Replaces, and a node's properties are Gets with `?prop=`.
+#[tokio::test]
+async fn native_composites_and_properties() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Wbxml);
+    device.run().await.unwrap();
+    let composite = |op, value: serde_json::Value| {
+        Action::Native(NativeRequest { op, path: "/".into(), value: Some(value), args: None })
+    };
+    let read = composite(NativeOp::ReadComposite, serde_json::json!(["./DevInfo/Man", "./DevInfo/Mod", "./Nothing"]));
+    let op = run_op(&f, &device, read).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    let v = &op.result.unwrap()["value"];
+    assert_eq!(*v, serde_json::json!({"./DevInfo/Man": "Acme", "./DevInfo/Mod": "Phone-9"}));
+
+    let write = composite(NativeOp::WriteComposite, serde_json::json!({"./Vendor/A": "1", "./Vendor/B": 2}));
+    let op = run_op(&f, &device, write).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    assert_eq!((device.node("./Vendor/A").as_deref(), device.node("./Vendor/B").as_deref()), (Some("1"), Some("2")));
+
+    let op = run_op(&f, &device, native(NativeOp::Read, "./DevInfo/Man?prop=Format", None)).await;
+    assert_eq!(op.result.unwrap()["value"], "chr");
+    let op = run_op(&f, &device, native(NativeOp::Read, "./DevInfo?prop=Format", None)).await;
+    assert_eq!(op.result.unwrap()["value"], "node");
+    let op = run_op(&f, &device, native(NativeOp::Read, "./DevInfo/Man?prop=Title", None)).await;
+    assert_eq!(op.error.map(|e| e.kind), Some(ErrorKind::NotSupported), "406");
+    // Too many nodes: refused before anything is sent.
+    let many: Vec<String> = (0..300).map(|i| format!("./N/{i}")).collect();
+    let read = composite(NativeOp::ReadComposite, serde_json::json!(many));
+    let op = f.engine.create_operation(&id(), read, once()).await.unwrap();
+    let op = operation_end(&f.engine, op.id).await;
+    let e = op.error.unwrap();
+    assert_eq!(e.kind, ErrorKind::BadInput, "failed at submit, no session needed: {e:?}");
+    assert!(e.message.contains("at most 256"), "{e:?}");
+    f.engine.shutdown().await;
+}
+
 #[tokio::test]
 async fn native_discover_is_a_get_of_the_structure() {
     let f = fixture(config()).await;

@@ -625,6 +625,11 @@ impl Adapter for OmadmAdapter {
 
     async fn submit(&self, op: Operation) -> Result<(), OperationError> {
         ops::supported(&self.inner.config, &op.action)?;
+        // A native command is whole at submit: a bad one is refused now, not at the device's
+        // next session.
+        if let Action::Native(_) = &op.action {
+            ops::command(&self.inner.config, &op, None)?;
+        }
         let Some(delivery) = self.inner.delivery() else {
             return Err(OperationError::new(ErrorKind::Internal, "the OMA DM adapter has not started"));
         };

@@ -35,6 +35,9 @@ pub(crate) const STEP_DIAG: &[u8] = b"diagmon";
 /// a [`Wait`]: the operation is queued, not parked).
 pub(crate) const DIAG_RESULTS: &[u8] = b"omadm:diagmon-results";
 
+/// Atomic roll back OK (SyncML RepPro 1.2 §10): a part undone because another failed.
+const ROLLED_BACK: u16 = 216;
+
 /// Already exists (SyncML RepPro 1.2 §10): an `Add` of a node a retry of the same install
 /// created before, taken as done.
 const ALREADY_EXISTS: u16 = 418;
@@ -51,18 +54,33 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation, mos: Option<&MoList>
                 return Err(OperationError::new(ErrorKind::BadInput, "empty node URI"));
             }
             let value = n.value.as_ref().map(|v| match v {
-                serde_json::Value::String(s) => Value::text(s.clone()),
-                serde_json::Value::Bool(b) => Value::text(b.to_string()).with_format("bool"),
-                serde_json::Value::Number(x) if x.is_i64() || x.is_u64() => {
-                    Value::text(x.to_string()).with_format("int")
-                }
                 // `{"./A/B": "v", "./A": null}`: a TNDS tree (OMA DM TNDS 1.2) of those nodes,
                 // interior where the value is null.
                 serde_json::Value::Object(nodes) => tnds_value(nodes),
-                other => Value::text(other.to_string()),
+                other => leaf_value(other),
             });
             Ok(match n.op {
                 NativeOp::Read => Op::Get { uri },
+                // Several nodes: a `Sequence` of `Get`s; several writes: an `Atomic` of
+                // `Replace`s (all or none, OMA DM Protocol 1.2 §6.6.3).
+                NativeOp::ReadComposite => {
+                    Op::Sequence(composite_uris(n.value.as_ref())?.into_iter().map(|uri| Op::Get { uri }).collect())
+                }
+                NativeOp::WriteComposite => {
+                    let nodes =
+                        n.value.as_ref().and_then(|v| v.as_object()).filter(|m| !m.is_empty()).ok_or_else(|| {
+                            OperationError::new(ErrorKind::BadInput, "a composite write maps node URIs to values")
+                        })?;
+                    if nodes.len() > MAX_COMPOSITE {
+                        return Err(too_many());
+                    }
+                    Op::Atomic(
+                        nodes
+                            .iter()
+                            .map(|(uri, v)| Op::Replace { uri: uri.trim().to_owned(), value: leaf_value(v) })
+                            .collect(),
+                    )
+                }
                 // The node's structure (OMA DM TNDS): `?list=Struct`, or `StructData` with the
                 // values when `args` is `data`.
                 NativeOp::Discover => {
@@ -176,6 +194,36 @@ fn diag_profile<'c>(
                 ),
             )
         })
+}
+
+/// Most nodes of one composite read or write.
+pub(crate) const MAX_COMPOSITE: usize = 256;
+
+fn too_many() -> OperationError {
+    OperationError::new(ErrorKind::BadInput, format!("a composite operation names at most {MAX_COMPOSITE} nodes"))
+}
+
+/// The node URIs a composite read lists.
+fn composite_uris(value: Option<&serde_json::Value>) -> Result<Vec<String>, OperationError> {
+    let uris: Vec<String> = value
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|u| u.as_str()).map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect())
+        .unwrap_or_default();
+    match uris.len() {
+        0 => Err(OperationError::new(ErrorKind::BadInput, "a composite read lists node URIs")),
+        n if n > MAX_COMPOSITE => Err(too_many()),
+        _ => Ok(uris),
+    }
+}
+
+/// A leaf's value as DM data: text, with Format `bool` / `int` for JSON booleans and integers.
+fn leaf_value(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::String(s) => Value::text(s.clone()),
+        serde_json::Value::Bool(b) => Value::text(b.to_string()).with_format("bool"),
+        serde_json::Value::Number(x) if x.is_i64() || x.is_u64() => Value::text(x.to_string()).with_format("int"),
+        other => Value::text(other.to_string()),
+    }
 }
 
 /// A TNDS `MgmtTree` of the `{uri: value}` nodes, parents before children (by URI), as the
@@ -336,6 +384,30 @@ pub(crate) fn on_response(
     let correlator = || Correlator::new(op.id.0.to_string());
     match &op.action {
         Action::Ping(_) | Action::Traceroute(_) => diag_response(config, op, mos, status, results, parts),
+        Action::Native(n) if n.op == NativeOp::ReadComposite => {
+            // Each node read, keyed by its URI; absent nodes (a non-2xx Get) left out.
+            let value: Map<String, serde_json::Value> = results
+                .iter()
+                .filter_map(|i| {
+                    let uri = i.source.as_ref()?.loc_uri.clone();
+                    Some((uri, serde_json::Value::String(i.data.as_ref()?.as_text()?.to_owned())))
+                })
+                .collect();
+            match parts.iter().copied().find(|&c| !ok(c) && c != 404) {
+                Some(c) if value.is_empty() => Outcome::Failed(status_error(c, "native readComposite")),
+                _ if !ok(status) => Outcome::Failed(status_error(status, "native readComposite")),
+                _ => Outcome::Succeeded(Some(json!({ "path": n.path, "value": value, "status": status }))),
+            }
+        }
+        Action::Native(n) if n.op == NativeOp::WriteComposite => {
+            // The Atomic's status, and the first part that failed (not one merely rolled back,
+            // 216) as the reason.
+            let failed = parts.iter().copied().find(|&c| c != 0 && !ok(c) && c != ROLLED_BACK);
+            match failed.or((!ok(status)).then_some(status)) {
+                Some(c) => Outcome::Failed(status_error(c, "native writeComposite (Atomic)")),
+                None => Outcome::Succeeded(Some(json!({ "path": n.path, "status": status }))),
+            }
+        }
         Action::Native(n) => {
             if !ok(status) {
                 return Outcome::Failed(status_error(status, &format!("native {:?} {}", n.op, n.path)));

@@ -481,7 +481,25 @@ impl SimDevice {
                 let found = {
                     let st = self.state();
                     let node = || Meta { format: Some("node".into()), ..Meta::default() };
+                    let prop = target.split_once("?prop=");
                     match (st.tree.get(uri), list) {
+                        // A property of the node (OMA DM Protocol 1.2 §6.6.9 / TNDS): Format,
+                        // Type, ACL, Name, Size; others are not supported (406).
+                        _ if prop.is_some() => prop.and_then(|(u, p)| {
+                            let leaf = st.tree.get(u);
+                            if leaf.is_none() && !st.tree.exists(u) {
+                                return None;
+                            }
+                            let value = match p {
+                                "Format" => if leaf.is_some() { "chr" } else { "node" }.to_owned(),
+                                "Type" => if leaf.is_some() { "text/plain" } else { "" }.to_owned(),
+                                "ACL" => "Get=*&Replace=*".to_owned(),
+                                "Name" => Tree::norm(u).rsplit('/').next().unwrap_or_default().to_owned(),
+                                "Size" => leaf.map_or(0, str::len).to_string(),
+                                _ => return Some(Vec::new()),
+                            };
+                            Some(vec![item(&target, &value)])
+                        }),
                         // The tree below as TNDS, in one item.
                         (_, "TNDS") => st.tree.structure(uri).map(|nodes| {
                             vec![Item {
@@ -513,6 +531,7 @@ impl SimDevice {
                     }
                 };
                 match found {
+                    Some(found) if found.is_empty() => push_status(out, &g.cmd_id, "Get", 406, id),
                     Some(found) => {
                         push_status(out, &g.cmd_id, "Get", 200, id);
                         out.push(Command::Results(Results {
