@@ -106,6 +106,7 @@ pub mod adapter;
 pub mod bootstrap;
 pub mod coap;
 pub mod codec;
+pub mod dtls;
 pub mod model;
 pub mod path;
 pub mod procedure;

@@ -1,0 +1,658 @@
+//! DTLS 1.2 for CoAP (`coaps`, RFC 7252 §9; LwM2M 1.x transport security) over the system's
+//! OpenSSL, without I/O: each peer's connection reads from and writes to an in-memory
+//! datagram pipe, so a UDP shell feeds it what the socket received and sends what it wrote.
+//! No cryptography is written here.
+//!
+//! - [`DtlsServer`]: many peers on one socket. PSK (RFC 4279) with the identity checked by a
+//!   [`PskStore`]; the cipher suites LwM2M mandates (`TLS_PSK_WITH_AES_128_CCM_8`) and the
+//!   common GCM / CBC ones; a HelloVerifyRequest cookie always (an HMAC of the peer address
+//!   under a key drawn from the OS random source at start); bounded half-open handshakes
+//!   (the oldest goes first), handshakes per source per second, and sessions in total; idle
+//!   sessions expire. The authenticated PSK identity of each session is kept for the
+//!   registration check.
+//! - [`DtlsClient`]: the client side for the simulator and tests, one session per server,
+//!   application data queued until the handshake ends.
+//!
+//! Raw public keys (RFC 7250) need OpenSSL 3.2; this machine's 3.0 has none, so they are not
+//! offered.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use openssl::ex_data::Index;
+use openssl::ssl::{
+    ErrorCode, HandshakeError, MidHandshakeSslStream, Ssl, SslContext, SslContextBuilder, SslMethod, SslMode,
+    SslOptions, SslStream, SslVerifyMode,
+};
+use sha2::Sha256;
+
+/// The PSK cipher suites offered, strongest first; `TLS_PSK_WITH_AES_128_CCM_8` is the one
+/// LwM2M mandates (OMA LwM2M 1.1 Transport §5.2.8). CCM_8 sits at OpenSSL 3's security level 0.
+pub const PSK_CIPHERS: &str =
+    "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:PSK-AES128-CCM:PSK-AES128-CBC-SHA256:@SECLEVEL=0";
+
+/// The path MTU assumed (IPv6 minimum 1280 less headers).
+const MTU: u32 = 1200;
+
+/// Longest PSK identity and key taken (RFC 4279 §5.3: identities up to 128 bytes, keys 64).
+pub const MAX_IDENTITY: usize = 128;
+/// Longest key.
+pub const MAX_KEY: usize = 64;
+
+/// One PSK credential: the identity a client presents, its key, and the LwM2M endpoint it may
+/// register as.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Psk {
+    /// The endpoint client name this identity may register (`None`: any).
+    pub endpoint: Option<String>,
+    /// The key.
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Psk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.debug_struct("Psk").field("endpoint", &self.endpoint).field("key", &"<secret>").finish()
+    }
+}
+
+/// The PSK identities the server knows, shared with whoever sets them (the API).
+#[derive(Debug, Clone, Default)]
+pub struct PskStore(Arc<RwLock<HashMap<Vec<u8>, Psk>>>);
+
+impl PskStore {
+    /// Sets (or replaces) an identity's credential.
+    pub fn set(&self, identity: &[u8], psk: Psk) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).insert(identity.to_vec(), psk);
+    }
+
+    /// Removes an identity; answers whether it was there.
+    pub fn remove(&self, identity: &[u8]) -> bool {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).remove(identity).is_some()
+    }
+
+    /// The credential of an identity.
+    pub fn get(&self, identity: &[u8]) -> Option<Psk> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).get(identity).cloned()
+    }
+
+    /// Whether some identity is bound to `endpoint` (then the endpoint must use DTLS).
+    pub fn binds(&self, endpoint: &str) -> bool {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).values().any(|p| p.endpoint.as_deref() == Some(endpoint))
+    }
+
+    /// The identities bound to `endpoint`.
+    pub fn identities_of(&self, endpoint: &str) -> Vec<Vec<u8>> {
+        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        map.iter().filter(|(_, p)| p.endpoint.as_deref() == Some(endpoint)).map(|(i, _)| i.clone()).collect()
+    }
+
+    /// How many identities are known.
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Limits of a [`DtlsServer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DtlsLimits {
+    /// Handshakes in progress at once; a new one evicts the oldest (default 1,024).
+    pub max_handshakes: usize,
+    /// Established sessions at once; past it new handshakes are refused (default 100,000).
+    pub max_sessions: usize,
+    /// New handshakes per source address per second (default 20).
+    pub handshakes_per_source: u32,
+    /// A handshake not finished in this long is dropped (default 30 s).
+    pub handshake_timeout: Duration,
+    /// A session that carried nothing for this long is dropped (default 24 h; LwM2M clients
+    /// resume with a new handshake).
+    pub idle_timeout: Duration,
+}
+
+impl Default for DtlsLimits {
+    fn default() -> Self {
+        DtlsLimits {
+            max_handshakes: 1024,
+            max_sessions: 100_000,
+            handshakes_per_source: 20,
+            handshake_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// A peer's datagram pipe: a read takes one queued datagram (would-block when none), a write
+/// is one datagram out.
+#[derive(Debug, Default)]
+struct Pipe {
+    inbound: VecDeque<Vec<u8>>,
+    outbound: Vec<Vec<u8>>,
+}
+
+impl Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inbound.pop_front() {
+            Some(d) => {
+                let n = d.len().min(buf.len());
+                buf[..n].copy_from_slice(&d[..n]);
+                Ok(n)
+            }
+            None => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+impl Write for Pipe {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.outbound.push(buf.to_vec());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+enum Conn {
+    Handshaking(MidHandshakeSslStream<Pipe>),
+    Open(SslStream<Pipe>),
+}
+
+impl Conn {
+    fn pipe(&mut self) -> &mut Pipe {
+        match self {
+            Conn::Handshaking(m) => m.get_mut(),
+            Conn::Open(s) => s.get_mut(),
+        }
+    }
+
+    fn ssl(&self) -> &openssl::ssl::SslRef {
+        match self {
+            Conn::Handshaking(m) => m.ssl(),
+            Conn::Open(s) => s.ssl(),
+        }
+    }
+}
+
+/// What a handshake step left.
+enum Step {
+    Open(SslStream<Pipe>),
+    Pending(MidHandshakeSslStream<Pipe>),
+    Failed(String),
+}
+
+fn step(r: Result<SslStream<Pipe>, HandshakeError<Pipe>>) -> Step {
+    match r {
+        Ok(s) => Step::Open(s),
+        Err(HandshakeError::WouldBlock(m)) => Step::Pending(m),
+        Err(HandshakeError::Failure(m)) => Step::Failed(m.error().to_string()),
+        Err(HandshakeError::SetupFailure(e)) => Step::Failed(e.to_string()),
+    }
+}
+
+/// Reads every application datagram the pipe holds.
+fn read_app(s: &mut SslStream<Pipe>, out: &mut Vec<Vec<u8>>) -> Result<(), String> {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if s.get_ref().inbound.is_empty() {
+            return Ok(());
+        }
+        match s.ssl_read(&mut buf) {
+            Ok(0) => return Err("closed by the peer".into()),
+            Ok(n) => out.push(buf[..n].to_vec()),
+            Err(e) if e.code() == ErrorCode::WANT_READ => return Ok(()),
+            Err(e) if e.code() == ErrorCode::ZERO_RETURN => return Err("closed by the peer".into()),
+            // A record that does not authenticate is dropped (RFC 6347 §4.1.2.7), the session
+            // stays.
+            Err(e) if e.code() == ErrorCode::SSL => continue,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Lets OpenSSL retransmit a handshake flight whose timer ran out (`DTLSv1_handle_timeout`).
+fn handle_dtls_timeout(ssl: &openssl::ssl::SslRef) {
+    use foreign_types_shared::ForeignTypeRef;
+    const DTLS_CTRL_HANDLE_TIMEOUT: std::os::raw::c_int = 74;
+    // SAFETY: `ssl` is a live SSL owned by the connection; the control takes no argument.
+    unsafe {
+        openssl_sys::SSL_ctrl(ssl.as_ptr(), DTLS_CTRL_HANDLE_TIMEOUT, 0, std::ptr::null_mut());
+    }
+}
+
+/// An event of the server side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DtlsEvent {
+    /// A handshake completed.
+    Established {
+        /// The client's address.
+        peer: SocketAddr,
+        /// Its PSK identity.
+        identity: Vec<u8>,
+    },
+    /// A handshake failed or a session ended.
+    Closed {
+        /// The client's address.
+        peer: SocketAddr,
+        /// Why (never a secret).
+        reason: String,
+    },
+}
+
+struct Session {
+    conn: Conn,
+    last: Instant,
+    started: Instant,
+    identity: Option<Vec<u8>>,
+}
+
+/// The server side of DTLS for many peers on one socket.
+pub struct DtlsServer {
+    ctx: SslContext,
+    identity_index: Index<Ssl, Vec<u8>>,
+    peer_index: Index<Ssl, SocketAddr>,
+    limits: DtlsLimits,
+    sessions: HashMap<SocketAddr, Session>,
+    /// Handshakes in progress, oldest first.
+    handshaking: VecDeque<SocketAddr>,
+    /// New handshakes per source address in the current second.
+    rate: HashMap<std::net::IpAddr, u32>,
+    rate_second: Option<Instant>,
+    transmits: Vec<(SocketAddr, Vec<u8>)>,
+    events: VecDeque<DtlsEvent>,
+    open: usize,
+}
+
+impl std::fmt::Debug for DtlsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DtlsServer").field("sessions", &self.sessions.len()).finish_non_exhaustive()
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn cookie(secret: &[u8; 32], peer: SocketAddr) -> [u8; 16] {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("any key length");
+    mac.update(peer.to_string().as_bytes());
+    let tag = mac.finalize().into_bytes();
+    let mut c = [0u8; 16];
+    c.copy_from_slice(&tag[..16]);
+    c
+}
+
+impl DtlsServer {
+    /// A server that knows the identities of `psks`.
+    pub fn new(psks: PskStore, limits: DtlsLimits) -> Result<DtlsServer, openssl::error::ErrorStack> {
+        let identity_index = Ssl::new_ex_index::<Vec<u8>>()?;
+        let peer_index = Ssl::new_ex_index::<SocketAddr>()?;
+        let mut b = SslContextBuilder::new(SslMethod::dtls())?;
+        b.set_cipher_list(PSK_CIPHERS)?;
+        b.set_options(SslOptions::COOKIE_EXCHANGE | SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET);
+        b.set_verify(SslVerifyMode::NONE);
+        b.set_mode(SslMode::RELEASE_BUFFERS);
+        let secret: [u8; 32] = unidm_core::secret::bytes();
+        b.set_cookie_generate_cb(move |ssl, buf| {
+            let Some(peer) = ssl.ex_data(peer_index).copied() else { return Ok(0) };
+            let c = cookie(&secret, peer);
+            buf[..c.len()].copy_from_slice(&c);
+            Ok(c.len())
+        });
+        b.set_cookie_verify_cb(move |ssl, got| {
+            ssl.ex_data(peer_index).is_some_and(|peer| {
+                let want = cookie(&secret, *peer);
+                openssl::memcmp::eq(&want, got.get(..16).unwrap_or(&[0; 16])) && got.len() == 16
+            })
+        });
+        b.set_psk_server_callback(move |ssl, identity, key_out| {
+            let Some(identity) = identity.filter(|i| !i.is_empty() && i.len() <= MAX_IDENTITY) else {
+                return Ok(0);
+            };
+            let Some(psk) = psks.get(identity) else {
+                tracing::info!(identity = %String::from_utf8_lossy(identity), "DTLS: unknown PSK identity");
+                return Ok(0);
+            };
+            if psk.key.len() > key_out.len() {
+                return Ok(0);
+            }
+            key_out[..psk.key.len()].copy_from_slice(&psk.key);
+            ssl.set_ex_data(identity_index, identity.to_vec());
+            Ok(psk.key.len())
+        });
+        Ok(DtlsServer {
+            ctx: b.build(),
+            identity_index,
+            peer_index,
+            limits,
+            sessions: HashMap::new(),
+            handshaking: VecDeque::new(),
+            rate: HashMap::new(),
+            rate_second: None,
+            transmits: Vec::new(),
+            events: VecDeque::new(),
+            open: 0,
+        })
+    }
+
+    /// A datagram from `peer`: the application datagrams it carried (a handshake step carries
+    /// none).
+    pub fn handle_datagram(&mut self, now: Instant, peer: SocketAddr, datagram: &[u8]) -> Vec<Vec<u8>> {
+        let mut app = Vec::new();
+        // DTLS records start with a content type of 20-25 (RFC 6347 §4.1); anything else is not
+        // ours.
+        if datagram.len() < 13 || !(20..=25).contains(&datagram[0]) {
+            return app;
+        }
+        if !self.sessions.contains_key(&peer) {
+            // Only a ClientHello (handshake record, epoch 0) opens a session.
+            if datagram[0] != 22 || datagram[3..5] != [0, 0] || !self.admit(now, peer) {
+                return app;
+            }
+            match self.start(peer) {
+                Some(s) => {
+                    self.sessions.insert(peer, Session { conn: s, last: now, started: now, identity: None });
+                    self.handshaking.push_back(peer);
+                }
+                None => return app,
+            }
+        }
+        let Some(s) = self.sessions.remove(&peer) else { return app };
+        let Session { mut conn, started, mut identity, .. } = s;
+        let was_open = matches!(conn, Conn::Open(_));
+        conn.pipe().inbound.push_back(datagram.to_vec());
+        let result = match conn {
+            Conn::Handshaking(m) => match step(m.handshake()) {
+                Step::Open(mut stream) => {
+                    let id = stream.ssl().ex_data(self.identity_index).cloned().unwrap_or_default();
+                    self.handshaking.retain(|p| *p != peer);
+                    self.open += 1;
+                    self.events.push_back(DtlsEvent::Established { peer, identity: id.clone() });
+                    identity = Some(id);
+                    let r = read_app(&mut stream, &mut app);
+                    r.map(|()| Conn::Open(stream))
+                }
+                Step::Pending(m) => Ok(Conn::Handshaking(m)),
+                Step::Failed(reason) => Err(reason),
+            },
+            Conn::Open(mut stream) => read_app(&mut stream, &mut app).map(|()| Conn::Open(stream)),
+        };
+        match result {
+            Ok(conn) => {
+                let mut s = Session { conn, last: now, started, identity };
+                self.flush(peer, &mut s);
+                self.sessions.insert(peer, s);
+            }
+            Err(reason) => {
+                if was_open || identity.is_some() {
+                    self.open = self.open.saturating_sub(1);
+                } else {
+                    self.handshaking.retain(|p| *p != peer);
+                }
+                tracing::debug!(%peer, %reason, "DTLS session ended");
+                self.events.push_back(DtlsEvent::Closed { peer, reason });
+            }
+        }
+        app
+    }
+
+    /// Whether a new handshake from `peer` may start now.
+    fn admit(&mut self, now: Instant, peer: SocketAddr) -> bool {
+        if self.open >= self.limits.max_sessions {
+            return false;
+        }
+        if self.rate_second.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+            self.rate.clear();
+            self.rate_second = Some(now);
+        }
+        let n = self.rate.entry(peer.ip()).or_default();
+        *n += 1;
+        if *n > self.limits.handshakes_per_source {
+            return false;
+        }
+        while self.handshaking.len() >= self.limits.max_handshakes.max(1) {
+            let Some(oldest) = self.handshaking.pop_front() else { break };
+            self.sessions.remove(&oldest);
+        }
+        true
+    }
+
+    fn start(&mut self, peer: SocketAddr) -> Option<Conn> {
+        let mut ssl = Ssl::new(&self.ctx).ok()?;
+        ssl.set_ex_data(self.peer_index, peer);
+        ssl.set_mtu(MTU).ok()?;
+        match step(ssl.accept(Pipe::default())) {
+            Step::Pending(m) => Some(Conn::Handshaking(m)),
+            Step::Open(s) => Some(Conn::Open(s)),
+            Step::Failed(_) => None,
+        }
+    }
+
+    fn flush(&mut self, peer: SocketAddr, s: &mut Session) {
+        for d in s.conn.pipe().outbound.drain(..) {
+            self.transmits.push((peer, d));
+        }
+    }
+
+    fn close_session(&mut self, peer: SocketAddr, reason: &str) -> Option<()> {
+        let mut s = self.sessions.remove(&peer)?;
+        self.flush(peer, &mut s);
+        if matches!(s.conn, Conn::Open(_)) {
+            self.open = self.open.saturating_sub(1);
+        } else {
+            self.handshaking.retain(|p| *p != peer);
+        }
+        self.events.push_back(DtlsEvent::Closed { peer, reason: reason.to_owned() });
+        Some(())
+    }
+
+    /// Encrypts an application datagram to `peer`; false when it has no open session.
+    pub fn send(&mut self, peer: SocketAddr, datagram: &[u8]) -> bool {
+        let Some(mut s) = self.sessions.remove(&peer) else { return false };
+        let sent = match &mut s.conn {
+            Conn::Open(stream) => stream.ssl_write(datagram).is_ok(),
+            Conn::Handshaking(_) => false,
+        };
+        self.flush(peer, &mut s);
+        self.sessions.insert(peer, s);
+        sent
+    }
+
+    /// Whether `peer` has an open session.
+    pub fn is_open(&self, peer: &SocketAddr) -> bool {
+        self.sessions.get(peer).is_some_and(|s| matches!(s.conn, Conn::Open(_)))
+    }
+
+    /// The cipher suite of `peer`'s session (OpenSSL's name).
+    pub fn cipher(&self, peer: &SocketAddr) -> Option<&'static str> {
+        self.sessions.get(peer).and_then(|s| s.conn.ssl().current_cipher()).map(|c| c.name())
+    }
+
+    /// The PSK identity of `peer`'s open session.
+    pub fn identity(&self, peer: &SocketAddr) -> Option<&[u8]> {
+        self.sessions.get(peer).and_then(|s| s.identity.as_deref())
+    }
+
+    /// Drops expired handshakes and idle sessions, and retransmits handshake flights whose
+    /// timer ran out.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired: Vec<(SocketAddr, &'static str)> = self
+            .sessions
+            .iter()
+            .filter_map(|(p, s)| match s.conn {
+                Conn::Handshaking(_) if now.duration_since(s.started) >= self.limits.handshake_timeout => {
+                    Some((*p, "handshake timed out"))
+                }
+                Conn::Open(_) if now.duration_since(s.last) >= self.limits.idle_timeout => Some((*p, "idle")),
+                _ => None,
+            })
+            .collect();
+        for (p, why) in expired {
+            self.close_session(p, why);
+        }
+        let pending: Vec<SocketAddr> = self.handshaking.iter().copied().collect();
+        for p in pending {
+            if let Some(mut s) = self.sessions.remove(&p) {
+                handle_dtls_timeout(s.conn.ssl());
+                self.flush(p, &mut s);
+                self.sessions.insert(p, s);
+            }
+        }
+    }
+
+    /// Every datagram to send, in order.
+    pub fn drain_transmits(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
+        std::mem::take(&mut self.transmits)
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<DtlsEvent> {
+        self.events.pop_front()
+    }
+
+    /// Sessions open, handshakes in progress.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.open, self.handshaking.len())
+    }
+}
+
+/// The client side: one session per server address.
+pub struct DtlsClient {
+    ctx: SslContext,
+    sessions: HashMap<SocketAddr, (Conn, Vec<Vec<u8>>)>,
+    transmits: Vec<(SocketAddr, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for DtlsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DtlsClient").field("sessions", &self.sessions.len()).finish_non_exhaustive()
+    }
+}
+
+impl DtlsClient {
+    /// A client presenting `identity` with `key`.
+    pub fn psk(identity: &[u8], key: &[u8]) -> Result<DtlsClient, openssl::error::ErrorStack> {
+        let mut b = SslContextBuilder::new(SslMethod::dtls())?;
+        b.set_cipher_list(PSK_CIPHERS)?;
+        b.set_options(SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET);
+        b.set_verify(SslVerifyMode::NONE);
+        let (identity, key) = (identity.to_vec(), key.to_vec());
+        b.set_psk_client_callback(move |_ssl, _hint, id_out, key_out| {
+            // The identity is written NUL-terminated.
+            if identity.len() >= id_out.len() || key.len() > key_out.len() {
+                return Ok(0);
+            }
+            id_out[..identity.len()].copy_from_slice(&identity);
+            id_out[identity.len()] = 0;
+            key_out[..key.len()].copy_from_slice(&key);
+            Ok(key.len())
+        });
+        Ok(DtlsClient { ctx: b.build(), sessions: HashMap::new(), transmits: Vec::new() })
+    }
+
+    /// Encrypts a datagram to `server`, starting a handshake first when there is no session
+    /// (the datagram waits for it).
+    pub fn send(&mut self, server: SocketAddr, datagram: &[u8]) -> io::Result<()> {
+        if !self.sessions.contains_key(&server) {
+            let mut ssl = Ssl::new(&self.ctx).map_err(io::Error::other)?;
+            ssl.set_mtu(MTU).map_err(io::Error::other)?;
+            let conn = match step(ssl.connect(Pipe::default())) {
+                Step::Pending(m) => Conn::Handshaking(m),
+                Step::Open(s) => Conn::Open(s),
+                Step::Failed(e) => return Err(io::Error::other(e)),
+            };
+            self.sessions.insert(server, (conn, Vec::new()));
+        }
+        let Some((conn, queued)) = self.sessions.get_mut(&server) else { return Ok(()) };
+        match conn {
+            Conn::Open(s) => {
+                s.ssl_write(datagram).map_err(io::Error::other)?;
+            }
+            Conn::Handshaking(_) => queued.push(datagram.to_vec()),
+        }
+        self.flush(server);
+        Ok(())
+    }
+
+    /// A datagram from `server`: the application datagrams it carried.
+    pub fn handle_datagram(&mut self, server: SocketAddr, datagram: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+        let mut app = Vec::new();
+        let Some((mut conn, mut queued)) = self.sessions.remove(&server) else { return Ok(app) };
+        conn.pipe().inbound.push_back(datagram.to_vec());
+        let r = match conn {
+            Conn::Handshaking(m) => match step(m.handshake()) {
+                Step::Open(mut s) => {
+                    for d in queued.drain(..) {
+                        let _ = s.ssl_write(&d);
+                    }
+                    let r = read_app(&mut s, &mut app);
+                    conn = Conn::Open(s);
+                    r
+                }
+                Step::Pending(m) => {
+                    conn = Conn::Handshaking(m);
+                    Ok(())
+                }
+                Step::Failed(e) => return Err(io::Error::other(e)),
+            },
+            Conn::Open(mut s) => {
+                let r = read_app(&mut s, &mut app);
+                conn = Conn::Open(s);
+                r
+            }
+        };
+        self.sessions.insert(server, (conn, queued));
+        self.flush(server);
+        match r {
+            Ok(()) => Ok(app),
+            Err(e) => {
+                self.sessions.remove(&server);
+                Err(io::Error::other(e))
+            }
+        }
+    }
+
+    /// Retransmits handshake flights whose timer ran out.
+    pub fn handle_timeout(&mut self) {
+        let servers: Vec<SocketAddr> = self.sessions.keys().copied().collect();
+        for s in servers {
+            if let Some((conn @ Conn::Handshaking(_), _)) = self.sessions.get_mut(&s) {
+                handle_dtls_timeout(conn.ssl());
+            }
+            self.flush(s);
+        }
+    }
+
+    /// Whether the session with `server` is open.
+    pub fn is_open(&self, server: &SocketAddr) -> bool {
+        self.sessions.get(server).is_some_and(|(c, _)| matches!(c, Conn::Open(_)))
+    }
+
+    /// Forgets the session with `server` (the next send handshakes again).
+    pub fn forget(&mut self, server: &SocketAddr) {
+        self.sessions.remove(server);
+    }
+
+    fn flush(&mut self, server: SocketAddr) {
+        if let Some((conn, _)) = self.sessions.get_mut(&server) {
+            for d in conn.pipe().outbound.drain(..) {
+                self.transmits.push((server, d));
+            }
+        }
+    }
+
+    /// Every datagram to send, in order.
+    pub fn drain_transmits(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
+        std::mem::take(&mut self.transmits)
+    }
+}
+
+#[cfg(test)]
+mod tests;

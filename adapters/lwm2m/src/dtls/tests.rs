@@ -1,0 +1,105 @@
+use super::*;
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn store() -> PskStore {
+    let s = PskStore::default();
+    s.set(b"dev-1", Psk { endpoint: Some("ep-1".into()), key: b"0123456789abcdef".to_vec() });
+    s
+}
+
+/// Carries datagrams both ways until neither side has anything to send; returns what the
+/// server and the client received as application data.
+fn shuttle(server: &mut DtlsServer, client: &mut DtlsClient, peer: SocketAddr, srv: SocketAddr) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let (mut at_server, mut at_client) = (Vec::new(), Vec::new());
+    let now = Instant::now();
+    for _ in 0..20 {
+        let up = client.drain_transmits();
+        let down = server.drain_transmits();
+        if up.is_empty() && down.is_empty() {
+            break;
+        }
+        for (_, d) in up {
+            at_server.extend(server.handle_datagram(now, peer, &d));
+        }
+        for (_, d) in down {
+            at_client.extend(client.handle_datagram(srv, &d).unwrap_or_default());
+        }
+    }
+    (at_server, at_client)
+}
+
+#[test]
+fn a_psk_handshake_with_a_cookie_carries_data_both_ways() {
+    let mut server = DtlsServer::new(store(), DtlsLimits::default()).unwrap();
+    let mut client = DtlsClient::psk(b"dev-1", b"0123456789abcdef").unwrap();
+    let (peer, srv) = (addr(40000), addr(5684));
+    client.send(srv, b"register").unwrap();
+    // The first flight: ClientHello; the server answers with a HelloVerifyRequest (handshake
+    // type 3) and no session is open yet.
+    let hello = client.drain_transmits();
+    assert_eq!(hello.len(), 1);
+    assert!(server.handle_datagram(Instant::now(), peer, &hello[0].1).is_empty());
+    let hvr = server.drain_transmits();
+    assert_eq!(hvr[0].1[13], 3, "HelloVerifyRequest");
+    client.handle_datagram(srv, &hvr[0].1).unwrap();
+    let (at_server, _) = shuttle(&mut server, &mut client, peer, srv);
+    assert_eq!(at_server, [b"register".to_vec()]);
+    assert!(server.is_open(&peer) && client.is_open(&srv));
+    assert_eq!(server.identity(&peer), Some(&b"dev-1"[..]));
+    assert_eq!(server.cipher(&peer), Some("PSK-AES128-CCM8"), "the suite LwM2M mandates comes first");
+    assert_eq!(server.poll_event(), Some(DtlsEvent::Established { peer, identity: b"dev-1".to_vec() }));
+    assert!(server.send(peer, b"2.01 created"));
+    let (_, at_client) = shuttle(&mut server, &mut client, peer, srv);
+    assert_eq!(at_client, [b"2.01 created".to_vec()]);
+    // Records on the wire are not the plaintext.
+    client.send(srv, b"secret payload").unwrap();
+    let wire = client.drain_transmits();
+    assert!(!wire[0].1.windows(14).any(|w| w == b"secret payload"));
+    assert_eq!(server.handle_datagram(Instant::now(), peer, &wire[0].1), [b"secret payload".to_vec()]);
+}
+
+#[test]
+fn a_wrong_key_or_unknown_identity_never_opens_a_session() {
+    for (identity, key) in [(&b"dev-1"[..], &b"wrong-key-000000"[..]), (b"nobody", b"0123456789abcdef")] {
+        let mut server = DtlsServer::new(store(), DtlsLimits::default()).unwrap();
+        let mut client = DtlsClient::psk(identity, key).unwrap();
+        let (peer, srv) = (addr(40001), addr(5684));
+        client.send(srv, b"register").unwrap();
+        let (at_server, _) = shuttle(&mut server, &mut client, peer, srv);
+        assert!(at_server.is_empty());
+        assert!(!server.is_open(&peer));
+        assert_eq!(server.counts().0, 0);
+    }
+}
+
+#[test]
+fn garbage_and_floods_stay_bounded() {
+    let limits = DtlsLimits { max_handshakes: 8, handshakes_per_source: 1000, ..DtlsLimits::default() };
+    let mut server = DtlsServer::new(store(), limits).unwrap();
+    let now = Instant::now();
+    // Not DTLS, truncated, and application records from strangers: ignored, nothing kept.
+    for d in [&b""[..], b"\x40\x01\x00\x01", &[23u8; 40], &[22u8, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 1]] {
+        assert!(server.handle_datagram(now, addr(1), d).is_empty());
+    }
+    // ClientHellos from many ports: at most 8 half-open handshakes at once.
+    let mut client = DtlsClient::psk(b"dev-1", b"0123456789abcdef").unwrap();
+    client.send(addr(5684), b"x").unwrap();
+    let hello = client.drain_transmits().remove(0).1;
+    for port in 0..500 {
+        server.handle_datagram(now, addr(10_000 + port), &hello);
+    }
+    assert!(server.counts().1 <= 8, "{:?}", server.counts());
+    assert!(server.sessions.len() <= 8);
+    // Per source: the 21st handshake of one address within a second is refused.
+    let mut server = DtlsServer::new(store(), DtlsLimits::default()).unwrap();
+    for port in 0..25 {
+        server.handle_datagram(now, addr(20_000 + port), &hello);
+    }
+    assert_eq!(server.counts().1, 20);
+    // And half-open handshakes expire.
+    server.handle_timeout(now + Duration::from_secs(31));
+    assert_eq!(server.counts(), (0, 0));
+}
