@@ -64,6 +64,13 @@ impl std::fmt::Debug for Psk {
 #[derive(Debug, Clone, Default)]
 pub struct PskStore(Arc<RwLock<HashMap<Vec<u8>, Psk>>>);
 
+/// Two stores are equal when they are the same store.
+impl PartialEq for PskStore {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 impl PskStore {
     /// Sets (or replaces) an identity's credential.
     pub fn set(&self, identity: &[u8], psk: Psk) {

@@ -113,6 +113,6 @@ pub mod procedure;
 pub mod server;
 pub mod sim;
 
-pub use adapter::{Lwm2mAdapter, Lwm2mConfig, WAITING_FOR_REGISTRATION, WAITING_FOR_WAKE};
+pub use adapter::{DtlsSettings, Lwm2mAdapter, Lwm2mConfig, WAITING_FOR_REGISTRATION, WAITING_FOR_WAKE};
 pub use bootstrap::{BootstrapConfig, BootstrapConfigError};
 pub use path::{Path, PathError};

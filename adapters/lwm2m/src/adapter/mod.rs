@@ -45,6 +45,7 @@ pub mod device_request;
 mod dispatch;
 pub mod firmware;
 mod firmware_update;
+mod gate;
 pub mod gateway;
 pub mod mapping;
 pub mod native;
@@ -117,6 +118,31 @@ pub struct Lwm2mConfig {
     /// `net.core.rmem_max`). A burst of registrations larger than the buffer is dropped and
     /// costs the clients a 2 s retransmission. Default 4 MiB; `None` keeps the system default.
     pub recv_buffer: Option<usize>,
+    /// CoAP over DTLS (`coaps`): where and with which bounds; `None` (the default): plain
+    /// CoAP only.
+    pub dtls: Option<DtlsSettings>,
+    /// The PSK identities DTLS clients present, each bound to an endpoint or to none; shared,
+    /// so that identities set through [`Lwm2mAdapter::set_psk`] apply at once. Identities set
+    /// through the adapter are stored and loaded at start.
+    pub psks: crate::dtls::PskStore,
+    /// Refuse every registration over plain CoAP (default false: only endpoints with a PSK
+    /// identity must use DTLS).
+    pub require_dtls: bool,
+}
+
+/// Where the server speaks CoAP over DTLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DtlsSettings {
+    /// UDP address (default `0.0.0.0:5684`).
+    pub listen: SocketAddr,
+    /// Handshake and session bounds.
+    pub limits: crate::dtls::DtlsLimits,
+}
+
+impl Default for DtlsSettings {
+    fn default() -> Self {
+        DtlsSettings { listen: SocketAddr::from(([0, 0, 0, 0], 5684)), limits: Default::default() }
+    }
 }
 
 impl Default for Lwm2mConfig {
@@ -133,6 +159,9 @@ impl Default for Lwm2mConfig {
             bootstrap_listen: Some(SocketAddr::from(([0, 0, 0, 0], 5783))),
             bootstrap: Default::default(),
             recv_buffer: Some(4 << 20),
+            dtls: None,
+            psks: Default::default(),
+            require_dtls: false,
         }
     }
 }
@@ -433,6 +462,7 @@ pub(crate) enum News {
 struct Running {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
+    dtls_addr: Option<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
     bootstrap: Option<Arc<bootstrap::BootstrapRunning>>,
 }
@@ -474,6 +504,50 @@ impl Lwm2mAdapter {
     /// The bound UDP address, once started (useful with port 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.running.get().map(|r| r.local_addr)
+    }
+
+    /// The bound DTLS address, once started with [`Lwm2mConfig::dtls`].
+    pub fn dtls_addr(&self) -> Option<SocketAddr> {
+        self.running.get().and_then(|r| r.dtls_addr)
+    }
+
+    /// Sets a PSK identity's key and the endpoint it may register as (`None`: any endpoint no
+    /// other identity is bound to), stored so that a restart keeps it. The key is never
+    /// logged or answered.
+    pub async fn set_psk(&self, identity: &[u8], endpoint: Option<&str>, key: &[u8]) -> Result<(), OperationError> {
+        let bad = |m: &str| Err(OperationError::new(ErrorKind::BadInput, m));
+        if identity.is_empty() || identity.len() > crate::dtls::MAX_IDENTITY {
+            return bad("a PSK identity is 1 to 128 bytes");
+        }
+        if key.is_empty() || key.len() > crate::dtls::MAX_KEY {
+            return bad("a PSK key is 1 to 64 bytes");
+        }
+        let psk = crate::dtls::Psk { endpoint: endpoint.map(str::to_owned), key: key.to_vec() };
+        let shared = self.shared()?;
+        let stored = shell::StoredPsk::of(&psk).encode();
+        shared
+            .handle
+            .put_state(&shell::psk_key(identity), stored)
+            .await
+            .map_err(|e| OperationError::new(ErrorKind::Internal, format!("PSK not stored: {e}")))?;
+        self.config.psks.set(identity, psk);
+        Ok(())
+    }
+
+    /// Removes a PSK identity; answers whether it was there.
+    pub async fn remove_psk(&self, identity: &[u8]) -> Result<bool, OperationError> {
+        let shared = self.shared()?;
+        shared
+            .handle
+            .delete_state(&shell::psk_key(identity))
+            .await
+            .map_err(|e| OperationError::new(ErrorKind::Internal, format!("PSK not removed: {e}")))?;
+        Ok(self.config.psks.remove(identity))
+    }
+
+    /// The PSK identities bound to `endpoint` (never the keys).
+    pub fn psk_identities(&self, endpoint: &str) -> Vec<Vec<u8>> {
+        self.config.psks.identities_of(endpoint)
     }
 
     /// The live registration of an endpoint, once started.

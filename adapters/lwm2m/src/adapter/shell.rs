@@ -20,7 +20,9 @@ use tokio::sync::{mpsc, oneshot};
 use unidm_core::{AdapterError, AdapterHandle, Contact, Delivery, DeliveryConfig, Gone};
 use unidm_models::{DeviceId, PresenceState};
 
+use super::gate::Gate;
 use super::{contact, device_request, gateway, mapping, Command, Lwm2mConfig, Running, Shared};
+use crate::dtls::{DtlsServer, Psk};
 use crate::model::ObjectModels;
 use crate::server::{Ack, DmResponse, RdChange, Registration, RequestFailure, RequestId, Server, ServerEvent};
 
@@ -92,10 +94,67 @@ impl Pumps {
     }
 }
 
+/// The state key of a PSK identity.
+pub(super) fn psk_key(identity: &[u8]) -> String {
+    let hex: String = identity.iter().map(|b| format!("{b:02x}")).collect();
+    format!("psk/{hex}")
+}
+
+/// A PSK identity as stored in the adapter's state.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct StoredPsk {
+    endpoint: Option<String>,
+    /// The key, base64.
+    key: String,
+}
+
+impl StoredPsk {
+    pub(super) fn of(psk: &Psk) -> StoredPsk {
+        use base64::Engine as _;
+        StoredPsk { endpoint: psk.endpoint.clone(), key: base64::engine::general_purpose::STANDARD.encode(&psk.key) }
+    }
+
+    pub(super) fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Psk> {
+        use base64::Engine as _;
+        let s: StoredPsk = serde_json::from_slice(bytes).ok()?;
+        let key = base64::engine::general_purpose::STANDARD.decode(s.key).ok()?;
+        Some(Psk { endpoint: s.endpoint, key })
+    }
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    (s.len() % 2 == 0)
+        .then(|| (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect())?
+}
+
+/// The DTLS side of the shell.
+struct Secure {
+    socket: UdpSocket,
+    dtls: DtlsServer,
+}
+
 pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<Running, AdapterError> {
     let socket =
         bind(config.listen, config.recv_buffer).map_err(|e| AdapterError(format!("bind {}: {e}", config.listen)))?;
     let local_addr = socket.local_addr().map_err(|e| AdapterError(e.to_string()))?;
+    let secure = match &config.dtls {
+        Some(d) => {
+            let socket =
+                bind(d.listen, config.recv_buffer).map_err(|e| AdapterError(format!("bind {}: {e}", d.listen)))?;
+            let dtls = DtlsServer::new(config.psks.clone(), d.limits.clone())
+                .map_err(|e| AdapterError(format!("DTLS: {e}")))?;
+            Some(Secure { socket, dtls })
+        }
+        None => None,
+    };
+    let dtls_addr = match &secure {
+        Some(s) => Some(s.socket.local_addr().map_err(|e| AdapterError(e.to_string()))?),
+        None => None,
+    };
     let mut models = ObjectModels::builtin();
     if let Some(dir) = &config.ddf_dir {
         let n = models.load_dir(dir).map_err(|e| AdapterError(format!("DDF directory {}: {e}", dir.display())))?;
@@ -108,7 +167,12 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     // Registrations stored by builds before device records, under `reg/{endpoint}`.
     let mut legacy = Vec::new();
     for (k, bytes) in stored {
-        if let Some(ep) = k.strip_prefix("obs/") {
+        if let Some(hex) = k.strip_prefix("psk/") {
+            match (unhex(hex), StoredPsk::decode(&bytes)) {
+                (Some(identity), Some(psk)) => config.psks.set(&identity, psk),
+                _ => tracing::warn!(key = %k, "an unreadable stored PSK identity is ignored"),
+            }
+        } else if let Some(ep) = k.strip_prefix("obs/") {
             if let Ok(paths) = serde_json::from_slice::<Vec<String>>(&bytes) {
                 observed.insert(ep.to_owned(), paths.into_iter().collect());
             }
@@ -139,6 +203,13 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
         }
     }
     tracing::info!(%local_addr, restored = registrations.len(), "LwM2M server listening");
+    if let Some(addr) = dtls_addr {
+        tracing::info!(%addr, identities = config.psks.len(), "LwM2M server listening on DTLS (coaps)");
+    }
+    let mut gate = Gate::new(config.psks.clone(), config.require_dtls);
+    for r in registrations.values() {
+        gate.restored(&r.id, &r.endpoint);
+    }
     let (commands, command_rx) = mpsc::unbounded_channel();
     let delivery = Arc::new(Delivery::new(handle.clone(), DeliveryConfig::default()));
     let shared = Arc::new_cyclic(|this| Shared {
@@ -159,8 +230,8 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
         seen: Mutex::new(Default::default()),
     });
     let (pumps, mut tasks) = Pumps::start(&shared);
-    tasks.push(tokio::spawn(run(shared.clone(), socket, server, command_rx, pumps)));
-    Ok(Running { shared, local_addr, tasks, bootstrap: None })
+    tasks.push(tokio::spawn(run(shared.clone(), socket, secure, gate, server, command_rx, pumps)));
+    Ok(Running { shared, local_addr, dtls_addr, tasks, bootstrap: None })
 }
 
 /// A stored registration that is unreadable or expired: the device goes offline and its record
@@ -225,21 +296,82 @@ fn bind(addr: std::net::SocketAddr, recv_buffer: Option<usize>) -> std::io::Resu
     UdpSocket::from_std(socket.into())
 }
 
+/// Receives from the DTLS socket, when there is one.
+async fn recv_secure(secure: &Option<Secure>, buf: &mut [u8]) -> std::io::Result<(usize, std::net::SocketAddr)> {
+    match secure {
+        Some(s) => s.socket.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Ticks the DTLS timers (handshake retransmissions, expiries), when there is DTLS.
+async fn dtls_tick(secure: &Option<Secure>, tick: &mut tokio::time::Interval) {
+    match secure {
+        Some(_) => {
+            tick.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run(
     shared: Arc<Shared>,
     socket: UdpSocket,
+    mut secure: Option<Secure>,
+    mut gate: Gate,
     mut server: Server,
     mut commands: mpsc::UnboundedReceiver<Command>,
     pumps: Pumps,
 ) {
     let mut buf = vec![0u8; 65_535];
+    let mut secure_buf = vec![0u8; 65_535];
     let mut waiting: HashMap<RequestId, oneshot::Sender<Result<DmResponse, RequestFailure>>> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    // Plain datagrams are checked only when some endpoint must use DTLS.
+    let psks = shared.config.psks.clone();
+    let require_dtls = shared.config.require_dtls;
     loop {
         let deadline = server.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
-                Ok((n, peer)) => server.handle_datagram(now(), peer, &buf[..n]),
+                Ok((n, peer)) => {
+                    let d = &buf[..n];
+                    if require_dtls || !psks.is_empty() {
+                        if let Err(reply) = gate.check(None, d) {
+                            if let Err(e) = socket.send_to(&reply, peer).await {
+                                tracing::debug!(%peer, error = %e, "UDP send error");
+                            }
+                            continue;
+                        }
+                    }
+                    server.handle_datagram(now(), peer, d)
+                }
                 Err(e) => tracing::debug!(error = %e, "UDP receive error"),
+            },
+            r = recv_secure(&secure, &mut secure_buf) => match (r, secure.as_mut()) {
+                (Ok((n, peer)), Some(s)) => {
+                    let t = now();
+                    for plain in s.dtls.handle_datagram(t, peer, &secure_buf[..n]) {
+                        let identity = s.dtls.identity(&peer).map(<[u8]>::to_vec);
+                        match gate.check(identity.as_deref(), &plain) {
+                            Ok(()) => server.handle_datagram(t, peer, &plain),
+                            Err(reply) => {
+                                s.dtls.send(peer, &reply);
+                            }
+                        }
+                    }
+                    while let Some(event) = s.dtls.poll_event() {
+                        tracing::debug!(?event, "DTLS");
+                    }
+                }
+                (Err(e), _) => tracing::debug!(error = %e, "UDP (DTLS) receive error"),
+                _ => {}
+            },
+            _ = dtls_tick(&secure, &mut tick) => {
+                if let Some(s) = secure.as_mut() {
+                    s.dtls.handle_timeout(now());
+                }
             },
             c = commands.recv() => match c {
                 Some(Command::Request { endpoint, request, reply }) => {
@@ -271,6 +403,7 @@ async fn run(
                     }
                 }
                 other => {
+                    gate.on_event(&other);
                     mirror(&shared, &other);
                     if let ServerEvent::Notification { endpoint, prefix, observed, response } = &other {
                         contact::route_notification(&shared, endpoint, prefix.as_deref(), observed, response);
@@ -280,8 +413,20 @@ async fn run(
             }
         }
         while let Some(t) = server.poll_transmit() {
+            // A peer with a DTLS session is answered over it.
+            if let Some(s) = secure.as_mut().filter(|s| s.dtls.is_open(&t.peer)) {
+                s.dtls.send(t.peer, &t.bytes);
+                continue;
+            }
             if let Err(e) = socket.send_to(&t.bytes, t.peer).await {
                 tracing::debug!(peer = %t.peer, error = %e, "UDP send error");
+            }
+        }
+        if let Some(s) = secure.as_mut() {
+            for (peer, d) in s.dtls.drain_transmits() {
+                if let Err(e) = s.socket.send_to(&d, peer).await {
+                    tracing::debug!(%peer, error = %e, "UDP (DTLS) send error");
+                }
             }
         }
     }

@@ -12,7 +12,12 @@ fn store() -> PskStore {
 
 /// Carries datagrams both ways until neither side has anything to send; returns what the
 /// server and the client received as application data.
-fn shuttle(server: &mut DtlsServer, client: &mut DtlsClient, peer: SocketAddr, srv: SocketAddr) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+fn shuttle(
+    server: &mut DtlsServer,
+    client: &mut DtlsClient,
+    peer: SocketAddr,
+    srv: SocketAddr,
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let (mut at_server, mut at_client) = (Vec::new(), Vec::new());
     let now = Instant::now();
     for _ in 0..20 {

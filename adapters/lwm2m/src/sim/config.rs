@@ -81,6 +81,9 @@ pub struct SimConfig {
     /// (`</>;rt="oma.lwm2m";ct="112"`,
     /// LwM2M 1.1, TS Core 1.1 §6.2.1); empty announces none. Default empty.
     pub content_formats: Vec<u16>,
+    /// Talk to the server over DTLS with this PSK identity and key (the server address is then
+    /// its `coaps` port). Default none: plain CoAP.
+    pub psk: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl SimConfig {
@@ -105,6 +108,7 @@ impl SimConfig {
             software_management: false,
             gateway_children: 0,
             content_formats: Vec::new(),
+            psk: None,
         }
     }
 

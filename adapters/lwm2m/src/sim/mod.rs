@@ -20,6 +20,7 @@ pub mod gateway;
 mod manage;
 pub mod objects;
 mod software;
+mod transport;
 
 use std::collections::HashMap;
 use std::io;
@@ -112,6 +113,11 @@ impl SimClient {
     pub async fn start(config: SimConfig) -> io::Result<SimClient> {
         let socket = UdpSocket::bind(config.bind).await?;
         let local_addr = socket.local_addr()?;
+        let dtls = match &config.psk {
+            Some((identity, key)) => Some(crate::dtls::DtlsClient::psk(identity, key).map_err(io::Error::other)?),
+            None => None,
+        };
+        let socket = transport::Transport::new(socket, dtls);
         let v1_1 = config.version != "1.0";
         let mut objects = Objects::new(
             &config.manufacturer,
@@ -285,7 +291,7 @@ struct Observer {
 
 struct Client {
     shared: Arc<Shared>,
-    socket: UdpSocket,
+    socket: transport::Transport,
     commands: mpsc::UnboundedSender<Cmd>,
     exchanges: Exchanges,
     pending: HashMap<Vec<u8>, (Kind, Option<Reply>)>,
@@ -302,7 +308,7 @@ struct Client {
 
 async fn run(
     shared: Arc<Shared>,
-    socket: UdpSocket,
+    socket: transport::Transport,
     commands: mpsc::UnboundedSender<Cmd>,
     mut rx: mpsc::UnboundedReceiver<Cmd>,
 ) {

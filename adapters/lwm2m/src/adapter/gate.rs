@@ -1,0 +1,174 @@
+//! Who may register, update or de-register which endpoint, by the transport a request came on
+//! (LwM2M 1.1 Transport §5.2.7: the server binds the DTLS identity to the endpoint). Checked
+//! in the shell before the sans-I/O server sees the request, so that the server's logic does
+//! not change:
+//!
+//! - Over DTLS, an identity bound to an endpoint may only act as that endpoint; an identity
+//!   bound to none may act as any endpoint no other identity is bound to.
+//! - Over plain CoAP, an endpoint that has a PSK identity is refused (it must use DTLS), and
+//!   with `require_dtls` every registration is.
+//!
+//! A refusal is a 4.03 Forbidden answered on the request's own transport and logged with the
+//! endpoint and identity (never a key).
+
+use std::collections::HashMap;
+
+use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
+
+use crate::dtls::PskStore;
+use crate::server::{RdChange, ServerEvent};
+
+/// The registration check of the shell.
+#[derive(Debug)]
+pub(crate) struct Gate {
+    psks: PskStore,
+    require_dtls: bool,
+    /// Registration id (`/rd/{id}`) to endpoint.
+    ids: HashMap<String, String>,
+}
+
+impl Gate {
+    pub(crate) fn new(psks: PskStore, require_dtls: bool) -> Gate {
+        Gate { psks, require_dtls, ids: HashMap::new() }
+    }
+
+    /// Keeps the registration ids current.
+    pub(crate) fn on_event(&mut self, event: &ServerEvent) {
+        match event {
+            ServerEvent::Registration(change, _) => match &**change {
+                RdChange::Registered { registration, .. } | RdChange::Updated { registration, .. } => {
+                    self.ids.insert(registration.id.clone(), registration.endpoint.clone());
+                }
+                RdChange::Deregistered { registration } => {
+                    self.ids.remove(&registration.id);
+                }
+            },
+            ServerEvent::Expired(registration) => {
+                self.ids.remove(&registration.id);
+            }
+            _ => {}
+        }
+    }
+
+    /// A registration restored at start.
+    pub(crate) fn restored(&mut self, id: &str, endpoint: &str) {
+        self.ids.insert(id.to_owned(), endpoint.to_owned());
+    }
+
+    /// Whether a datagram may go to the server; `identity` is the DTLS PSK identity (`None`:
+    /// plain CoAP). A refusal is the 4.03 to answer.
+    pub(crate) fn check(&self, identity: Option<&[u8]>, datagram: &[u8]) -> Result<(), Vec<u8>> {
+        let Ok(packet) = Packet::from_bytes(datagram) else { return Ok(()) };
+        let MessageClass::Request(method) = packet.header.code else { return Ok(()) };
+        let path = crate::coap::uri_path(&packet);
+        let endpoint = match (method, path.as_slice()) {
+            (RequestType::Post, [rd]) if rd == "rd" => match endpoint_query(&packet) {
+                Some(ep) => ep,
+                None => return Ok(()),
+            },
+            (RequestType::Post | RequestType::Delete, [rd, id]) if rd == "rd" => match self.ids.get(id) {
+                Some(ep) => ep.clone(),
+                None => return Ok(()),
+            },
+            _ => return Ok(()),
+        };
+        if self.allowed(identity, &endpoint) {
+            return Ok(());
+        }
+        let shown = identity.map(String::from_utf8_lossy);
+        tracing::warn!(%endpoint, identity = ?shown, "registration refused: the DTLS identity does not match the endpoint");
+        Err(forbidden(&packet))
+    }
+
+    fn allowed(&self, identity: Option<&[u8]>, endpoint: &str) -> bool {
+        match identity {
+            None => !self.require_dtls && !self.psks.binds(endpoint),
+            Some(id) => match self.psks.get(id) {
+                // Removed since the handshake.
+                None => false,
+                Some(psk) => match psk.endpoint {
+                    Some(bound) => bound == endpoint,
+                    None => !self.psks.binds(endpoint),
+                },
+            },
+        }
+    }
+}
+
+fn endpoint_query(packet: &Packet) -> Option<String> {
+    packet.get_option(CoapOption::UriQuery)?.iter().find_map(|q| {
+        let q = String::from_utf8_lossy(q);
+        q.strip_prefix("ep=").map(str::to_owned)
+    })
+}
+
+fn forbidden(request: &Packet) -> Vec<u8> {
+    let mut p = Packet::new();
+    p.header.message_id = request.header.message_id;
+    p.set_token(request.get_token().to_vec());
+    let kind = if request.header.get_type() == MessageType::Confirmable {
+        MessageType::Acknowledgement
+    } else {
+        MessageType::NonConfirmable
+    };
+    p.header.set_type(kind);
+    p.header.code = MessageClass::Response(ResponseType::Forbidden);
+    p.payload = b"endpoint not allowed for this security identity".to_vec();
+    p.to_bytes().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtls::Psk;
+
+    fn register(ep: &str) -> Vec<u8> {
+        let mut p = Packet::new();
+        p.header.set_type(MessageType::Confirmable);
+        p.header.code = MessageClass::Request(RequestType::Post);
+        p.header.message_id = 7;
+        p.set_token(vec![1, 2]);
+        p.add_option(CoapOption::UriPath, b"rd".to_vec());
+        p.add_option(CoapOption::UriQuery, format!("ep={ep}").into_bytes());
+        p.to_bytes().unwrap()
+    }
+
+    fn update(id: &str) -> Vec<u8> {
+        let mut p = Packet::new();
+        p.header.set_type(MessageType::Confirmable);
+        p.header.code = MessageClass::Request(RequestType::Post);
+        p.add_option(CoapOption::UriPath, b"rd".to_vec());
+        p.add_option(CoapOption::UriPath, id.as_bytes().to_vec());
+        p.to_bytes().unwrap()
+    }
+
+    #[test]
+    fn identities_act_only_as_their_endpoints() {
+        let psks = PskStore::default();
+        psks.set(b"id-a", Psk { endpoint: Some("a".into()), key: b"k".to_vec() });
+        psks.set(b"any", Psk { endpoint: None, key: b"k".to_vec() });
+        let mut gate = Gate::new(psks.clone(), false);
+        assert!(gate.check(Some(b"id-a"), &register("a")).is_ok());
+        let refused = gate.check(Some(b"id-a"), &register("b")).unwrap_err();
+        let reply = Packet::from_bytes(&refused).unwrap();
+        assert_eq!(reply.header.code, MessageClass::Response(ResponseType::Forbidden));
+        assert_eq!((reply.header.message_id, reply.get_token()), (7, &[1u8, 2][..]));
+        assert!(gate.check(Some(b"any"), &register("b")).is_ok(), "an unbound identity, an unbound endpoint");
+        assert!(gate.check(Some(b"any"), &register("a")).is_err(), "a is bound to id-a");
+        assert!(gate.check(Some(b"gone"), &register("b")).is_err(), "an identity removed since");
+        // Plain CoAP: a bound endpoint must use DTLS; others may register.
+        assert!(gate.check(None, &register("a")).is_err());
+        assert!(gate.check(None, &register("b")).is_ok());
+        // Updates by registration id follow the endpoint.
+        gate.restored("r1", "a");
+        assert!(gate.check(Some(b"id-a"), &update("r1")).is_ok());
+        assert!(gate.check(None, &update("r1")).is_err());
+        assert!(gate.check(Some(b"any"), &update("r1")).is_err());
+        assert!(gate.check(None, &update("unknown")).is_ok(), "the server answers 4.04");
+        // Everything else passes; with require_dtls no plain registration does.
+        assert!(gate.check(None, b"\x40\x01\x00\x01").is_ok());
+        let strict = Gate::new(psks, true);
+        assert!(strict.check(None, &register("b")).is_err());
+        assert!(strict.check(Some(b"any"), &register("b")).is_ok());
+    }
+}
