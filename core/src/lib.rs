@@ -66,6 +66,7 @@ pub mod delivery;
 mod engine;
 mod error;
 mod events;
+pub mod hex;
 pub mod secret;
 pub mod store;
 

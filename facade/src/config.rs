@@ -5,7 +5,11 @@
 //! ```toml
 //! [api]
 //! listen = "127.0.0.1:8080"   # UNIDM_LISTEN, --listen
-//! token = "s3cret"            # UNIDM_TOKEN, --token (or token_file / UNIDM_TOKEN_FILE)
+//! token = "s3cret"            # UNIDM_TOKEN, --token (or token_file / UNIDM_TOKEN_FILE): an admin
+//! [[api.tokens]]              # more tokens, each with a role: viewer (reads), operator (also
+//! name = "noc"                # operations, groups, rules, files), admin (also credentials,
+//! role = "operator"           # bootstrap configurations, tokens, the audit log)
+//! sha256 = "<64 hex digits>"  # the token's SHA-256 (or token = "..." in clear)
 //!
 //! [store]
 //! path = "./unidm.db"         # UNIDM_DB, --db
@@ -37,6 +41,13 @@
 //! firmware_stall_min = 10     # a firmware step without progress this long fails the operation
 //! firmware_poll_s = 30        # read /5/0/3 this often during an update when no notification came
 //! deny = ["test-*"]           # endpoint names refused (4.03); a trailing * matches a prefix
+//! dtls_listen = "0.0.0.0:5684"   # CoAP over DTLS (coaps); UNIDM_LWM2M_DTLS_LISTEN, --lwm2m-dtls-listen;
+//!                             # "off" disables it; with --lwm2m-listen on port 0, port 0
+//! require_dtls = false        # true: no registration over plain CoAP at all
+//! [[lwm2m.psk]]               # a PSK identity (more are set at run time through the API)
+//! identity = "dev-0001"
+//! key_hex = "000102030405060708090a0b0c0d0e0f"   # or key = "text key"
+//! endpoint = "urn:dev:0001"   # the endpoint it may register as; leave out for any unbound one
 //!
 //! [tr069]                     # the CWMP ACS
 //! enabled = true              # UNIDM_TR069, --tr069
@@ -144,6 +155,10 @@ pub struct ServeArgs {
     /// --lwm2m-listen on port 0, port 0 on the same address].
     #[arg(long, env = "UNIDM_LWM2M_BOOTSTRAP_LISTEN")]
     pub lwm2m_bootstrap_listen: Option<String>,
+    /// UDP address of CoAP over DTLS (coaps), or `off` [default: 0.0.0.0:5684; with
+    /// --lwm2m-listen on port 0, port 0 on the same address].
+    #[arg(long, env = "UNIDM_LWM2M_DTLS_LISTEN")]
+    pub lwm2m_dtls_listen: Option<String>,
     /// Run the TR-069 ACS [default: true].
     #[arg(long, env = "UNIDM_TR069")]
     pub tr069: Option<bool>,
@@ -308,6 +323,37 @@ struct Lwm2mSection {
     firmware_poll_s: Option<u64>,
     #[serde(default)]
     deny: Vec<String>,
+    dtls_listen: Option<String>,
+    require_dtls: Option<bool>,
+    #[serde(default)]
+    psk: Vec<PskEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PskEntry {
+    identity: String,
+    key: Option<String>,
+    key_hex: Option<String>,
+    endpoint: Option<String>,
+}
+
+impl PskEntry {
+    fn key(&self) -> anyhow::Result<Vec<u8>> {
+        let key = match (&self.key, &self.key_hex) {
+            (Some(k), None) => k.as_bytes().to_vec(),
+            (None, Some(h)) => unidm_core::hex::decode(h)
+                .with_context(|| format!("lwm2m psk `{}`: key_hex is not hexadecimal", self.identity))?,
+            _ => anyhow::bail!("lwm2m psk `{}`: give exactly one of key and key_hex", self.identity),
+        };
+        anyhow::ensure!(
+            (1..=unidm_lwm2m::dtls::MAX_KEY).contains(&key.len()),
+            "lwm2m psk `{}`: a key is 1 to {} bytes",
+            self.identity,
+            unidm_lwm2m::dtls::MAX_KEY
+        );
+        Ok(key)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -343,6 +389,36 @@ struct ApiSection {
     listen: Option<SocketAddr>,
     token: Option<String>,
     token_file: Option<PathBuf>,
+    #[serde(default)]
+    tokens: Vec<TokenEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    name: String,
+    role: String,
+    token: Option<String>,
+    sha256: Option<String>,
+}
+
+impl TokenEntry {
+    fn resolve(self) -> anyhow::Result<crate::access::ConfiguredToken> {
+        use crate::access::{unhex32, ConfiguredToken, Role};
+        let role = Role::parse(&self.role).with_context(|| {
+            format!("api token `{}`: role `{}` is not viewer, operator or admin", self.name, self.role)
+        })?;
+        anyhow::ensure!(!self.name.trim().is_empty(), "api token: a name is needed (it shows in the audit log)");
+        match (self.token, self.sha256) {
+            (Some(t), None) if !t.trim().is_empty() => Ok(ConfiguredToken::plain(&self.name, role, &t)),
+            (None, Some(h)) => {
+                let digest =
+                    unhex32(&h).with_context(|| format!("api token `{}`: sha256 is not 64 hex digits", self.name))?;
+                Ok(ConfiguredToken { name: self.name, role, digest })
+            }
+            _ => anyhow::bail!("api token `{}`: give exactly one of token and sha256", self.name),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -369,8 +445,10 @@ struct EngineSection {
 pub struct ServeConfig {
     /// API address.
     pub listen: SocketAddr,
-    /// Bearer token.
+    /// Bearer token (an admin's).
     pub token: Option<String>,
+    /// More tokens with their roles.
+    pub tokens: Vec<crate::access::ConfiguredToken>,
     /// Database file.
     pub db: PathBuf,
     /// Fsync every commit.
@@ -419,7 +497,7 @@ fn read_token(path: &Path) -> anyhow::Result<String> {
 impl ServeConfig {
     /// Merges defaults, the file (if any), then flags and environment.
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
-        let file: FileConfig = match &args.config {
+        let mut file: FileConfig = match &args.config {
             Some(path) => {
                 let text =
                     std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
@@ -527,6 +605,31 @@ impl ServeConfig {
                     c.bootstrap_listen = Some(a.parse().with_context(|| format!("lwm2m bootstrap_listen `{a}`"))?)
                 }
             }
+            let dtls_default = {
+                let mut a = c.listen;
+                a.set_port(if a.port() == 0 { 0 } else { 5684 });
+                a
+            };
+            c.dtls = match args.lwm2m_dtls_listen.clone().or(l.dtls_listen).as_deref() {
+                Some("off") => None,
+                None => Some(unidm_lwm2m::DtlsSettings { listen: dtls_default, ..Default::default() }),
+                Some(a) => Some(unidm_lwm2m::DtlsSettings {
+                    listen: a.parse().with_context(|| format!("lwm2m dtls_listen `{a}`"))?,
+                    ..Default::default()
+                }),
+            };
+            c.require_dtls = l.require_dtls.unwrap_or(false);
+            anyhow::ensure!(!c.require_dtls || c.dtls.is_some(), "lwm2m require_dtls needs dtls_listen");
+            for p in &l.psk {
+                let identity = p.identity.as_bytes();
+                anyhow::ensure!(
+                    (1..=unidm_lwm2m::dtls::MAX_IDENTITY).contains(&identity.len()),
+                    "lwm2m psk identity `{}` is not 1 to 128 bytes",
+                    p.identity
+                );
+                let endpoint = p.endpoint.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
+                c.psks.set(identity, unidm_lwm2m::dtls::Psk { endpoint, key: p.key()? });
+            }
             Some(c)
         } else {
             None
@@ -590,7 +693,12 @@ impl ServeConfig {
         } else {
             None
         };
+        let tokens = std::mem::take(&mut file.api.tokens)
+            .into_iter()
+            .map(TokenEntry::resolve)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(ServeConfig {
+            tokens,
             omadm,
             lwm2m,
             files_dir,
@@ -623,6 +731,41 @@ mod tests {
         assert_eq!(c.lwm2m.expect("the LwM2M server runs by default").listen.to_string(), "0.0.0.0:5683");
         let dm = c.omadm.expect("the OMA DM server runs by default");
         assert_eq!((dm.listen.to_string().as_str(), dm.path.as_str()), ("0.0.0.0:8081", "/dm"));
+    }
+
+    #[test]
+    fn lwm2m_dtls_and_psks() {
+        let c = ServeConfig::resolve(&ServeArgs::default()).unwrap().lwm2m.unwrap();
+        assert_eq!(c.dtls.unwrap().listen.to_string(), "0.0.0.0:5684", "coaps runs by default");
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            ServeArgs { config: Some(path), ..Default::default() }
+        };
+        let args = write(
+            "psk.toml",
+            "[lwm2m]\nrequire_dtls = true\n[[lwm2m.psk]]\nidentity = \"id-1\"\nkey_hex = \"0a0B\"\nendpoint = \"ep-1\"\n\
+             [[lwm2m.psk]]\nidentity = \"id-2\"\nkey = \"text\"\n",
+        );
+        let c = ServeConfig::resolve(&args).unwrap().lwm2m.unwrap();
+        assert!(c.require_dtls);
+        assert_eq!(c.psks.get(b"id-1").unwrap().key, [10, 11]);
+        assert_eq!(c.psks.get(b"id-1").unwrap().endpoint.as_deref(), Some("ep-1"));
+        assert_eq!(c.psks.get(b"id-2").unwrap().key, b"text");
+        let off = ServeArgs { lwm2m_dtls_listen: Some("off".into()), ..Default::default() };
+        assert!(ServeConfig::resolve(&off).unwrap().lwm2m.unwrap().dtls.is_none());
+        let zero = ServeArgs { lwm2m_listen: Some("127.0.0.1:0".parse().unwrap()), ..Default::default() };
+        assert_eq!(ServeConfig::resolve(&zero).unwrap().lwm2m.unwrap().dtls.unwrap().listen.port(), 0);
+        for (bad, why) in [
+            ("[[lwm2m.psk]]\nidentity = \"a\"\nkey_hex = \"xyz\"\n", "hexadecimal"),
+            ("[[lwm2m.psk]]\nidentity = \"a\"\n", "exactly one"),
+            ("[[lwm2m.psk]]\nidentity = \"\"\nkey = \"k\"\n", "1 to 128"),
+            ("[lwm2m]\ndtls_listen = \"off\"\nrequire_dtls = true\n", "require_dtls"),
+        ] {
+            let err = ServeConfig::resolve(&write("bad.toml", bad)).unwrap_err();
+            assert!(format!("{err:#}").contains(why), "{why}: {err:#}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! with no token configured only loopback clients are served.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod auth;
 pub mod config;
 pub mod extract;
@@ -42,8 +43,8 @@ use crate::problem::Problem;
 pub struct AppState {
     /// The engine.
     pub engine: Engine,
-    /// The bearer token, when one is configured.
-    pub token: Option<Arc<str>>,
+    /// API tokens, roles and the audit log.
+    pub access: Arc<access::Access>,
     /// HTTP counters.
     pub metrics: Arc<HttpMetrics>,
     /// When the server started.
@@ -59,8 +60,11 @@ pub struct AppState {
 /// What the HTTP application serves besides the engine.
 #[derive(Debug, Clone, Default)]
 pub struct AppOptions {
-    /// Bearer token required from clients; `None`: loopback clients only.
+    /// Bearer token required from clients (an admin's); `None` and no [`AppOptions::tokens`]
+    /// nor stored ones: loopback clients only.
     pub token: Option<String>,
+    /// More tokens, each with its role.
+    pub tokens: Vec<access::ConfiguredToken>,
     /// The files directory behind `/api/v1/files`.
     pub files: Option<routes::files::FilesConfig>,
     /// The LwM2M adapter behind `/api/v1/lwm2m/bootstrap`.
@@ -87,7 +91,8 @@ pub struct AppOptions {
         (name = "events", description = "The event stream"),
         (name = "lwm2m", description = "LwM2M bootstrap configurations"),
         (name = "omadm", description = "OMA DM clients: push targets, credentials, Package #0"),
-        (name = "files", description = "Files served to devices (firmware, configuration) and uploads from them")
+        (name = "files", description = "Files served to devices (firmware, configuration) and uploads from them"),
+        (name = "access", description = "API tokens with roles (viewer, operator, admin) and the audit log")
     )
 )]
 struct ApiDoc;
@@ -107,11 +112,15 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api() -> OpenApiRouter<AppState> {
-    use routes::{devices, events, files, groups, lwm2m, omadm, operations, rules};
+    use routes::{access as tokens, credentials, devices, events, files, groups, lwm2m, omadm, operations, rules};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(devices::list, devices::provision))
         .routes(routes!(devices::get, devices::delete))
         .routes(routes!(devices::put_labels))
+        .routes(routes!(credentials::get, credentials::put, credentials::delete))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::delete))
+        .routes(routes!(tokens::audit))
         .routes(routes!(devices::topology))
         .routes(routes!(devices::reboot))
         .routes(routes!(devices::factory_reset))
@@ -174,9 +183,13 @@ pub fn app(engine: Engine, token: Option<String>) -> Router {
 
 /// [`app`] with every option.
 pub fn app_with(engine: Engine, options: AppOptions) -> Router {
+    let mut tokens = options.tokens;
+    if let Some(t) = options.token.filter(|t| !t.trim().is_empty()) {
+        tokens.push(access::ConfiguredToken::plain("admin", access::Role::Admin, &t));
+    }
     let state = AppState {
+        access: access::Access::start(engine.clone(), tokens),
         engine,
-        token: options.token.filter(|t| !t.is_empty()).map(Arc::from),
         metrics: Arc::new(HttpMetrics::default()),
         started: Instant::now(),
         files: options.files,

@@ -102,6 +102,9 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     if let Some(addr) = lwm2m.as_ref().and_then(|l| l.local_addr()) {
         println!("lwm2m server listening on coap://{addr} (udp)");
     }
+    if let Some(addr) = lwm2m.as_ref().and_then(|l| l.dtls_addr()) {
+        println!("lwm2m server listening on coaps://{addr} (udp, DTLS)");
+    }
     if let Some(addr) = lwm2m.as_ref().and_then(|l| l.bootstrap_addr()) {
         println!("lwm2m bootstrap server listening on coap://{addr} (udp)");
     }
@@ -140,7 +143,13 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let files = FilesConfig { dir: cfg.files_dir.clone(), max_upload: cfg.max_upload, base_url: files_url };
     let app = unidm::app_with(
         engine.clone(),
-        AppOptions { token: cfg.token.clone(), files: Some(files), lwm2m: lwm2m.clone(), omadm: omadm.clone() },
+        AppOptions {
+            token: cfg.token.clone(),
+            tokens: cfg.tokens.clone(),
+            files: Some(files),
+            lwm2m: lwm2m.clone(),
+            omadm: omadm.clone(),
+        },
     );
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)

@@ -74,7 +74,12 @@ impl Stack {
         let files = FilesConfig { dir: files_dir, max_upload: 1 << 20, base_url: acs.file_url("") };
         let app = unidm::app_with(
             engine.clone(),
-            AppOptions { token: None, files: Some(files), lwm2m: Some(lwm2m.clone()), omadm: Some(omadm.clone()) },
+            AppOptions {
+                files: Some(files),
+                lwm2m: Some(lwm2m.clone()),
+                omadm: Some(omadm.clone()),
+                ..AppOptions::default()
+            },
         );
         let listener = tokio::net::TcpListener::bind(loopback).await.expect("bind");
         let api = format!("http://{}/api/v1", listener.local_addr().expect("addr"));

@@ -112,3 +112,45 @@ async fn libcoap_registers_over_dtls_psk() {
     assert_eq!(reg.objects.len(), 2);
     f.stop().await;
 }
+
+/// The bootstrap server provisions a PSK account for `coaps`: the server learns the identity,
+/// the client registers over DTLS with what it was given, and the bootstrap configuration is
+/// shown without its key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrapped_psk_is_used_to_register_over_dtls() {
+    use base64::Engine as _;
+    use unidm_lwm2m::bootstrap::{SecurityMode, ServerAccount};
+    let f = Fixture::with(dtls_config()).await;
+    let bs = f.adapter.bootstrap_addr().expect("bootstrap server");
+    let account = ServerAccount {
+        short_server_id: 7,
+        uri: format!("coaps://{}", f.adapter.dtls_addr().unwrap()),
+        security: SecurityMode::Psk {
+            identity: "bs-psk-id".into(),
+            key: base64::engine::general_purpose::STANDARD.encode(KEY),
+        },
+        lifetime: 120,
+        binding: "U".into(),
+        default_min_period: None,
+        default_max_period: None,
+        notification_storing: true,
+    };
+    let config = unidm_lwm2m::BootstrapConfig { servers: vec![account] };
+    f.adapter.put_bootstrap_config("bs-dtls", config.clone()).await.unwrap();
+    assert_eq!(f.adapter.psk_identities("bs-dtls"), [b"bs-psk-id".to_vec()]);
+    let shown = config.redacted();
+    assert!(!serde_json::to_string(&shown).unwrap().contains(&config_key(&config)), "no key shown");
+    let sim = SimClient::start(SimConfig::new("bs-dtls", SocketAddr::from(([127, 0, 0, 1], 9)))).await.unwrap();
+    sim.bootstrap(bs).await.unwrap();
+    assert_eq!(sim.server(), f.adapter.dtls_addr().unwrap());
+    sim.register().await.unwrap();
+    f.wait_device("bs-dtls", |d| d.presence.state == PresenceState::Online).await;
+    f.stop().await;
+}
+
+fn config_key(c: &unidm_lwm2m::BootstrapConfig) -> String {
+    match &c.servers[0].security {
+        unidm_lwm2m::bootstrap::SecurityMode::Psk { key, .. } => key.clone(),
+        _ => unreachable!(),
+    }
+}

@@ -25,7 +25,7 @@ use unidm_models::{
 use crate::adapter::{Adapter, AdapterHandle};
 use crate::clock::{Clock, SystemClock};
 use crate::events::{EventBus, Subscription};
-use crate::store::{Store, StoreError, Write};
+use crate::store::{Store, StoreError, StoreExt as _, Write};
 use crate::CoreError;
 
 pub use groups::GroupOperationView;
@@ -291,6 +291,31 @@ impl Engine {
         }
     }
 
+    /// Stores values of the application around the engine (API tokens, the audit log) under
+    /// `namespace`, durably, in one commit. Protocol namespaces belong to their adapters and
+    /// are refused.
+    pub async fn put_app_state(&self, namespace: &str, values: Vec<(String, Vec<u8>)>) -> Result<(), CoreError> {
+        check_app_namespace(namespace)?;
+        let writes = values
+            .into_iter()
+            .map(|(key, value)| Write::PutState { namespace: namespace.to_owned(), key, value })
+            .collect();
+        Ok(self.inner.store.write(writes).await?)
+    }
+
+    /// Removes stored values of the application.
+    pub async fn delete_app_state(&self, namespace: &str, keys: Vec<String>) -> Result<(), CoreError> {
+        check_app_namespace(namespace)?;
+        let writes = keys.into_iter().map(|key| Write::DeleteState { namespace: namespace.to_owned(), key }).collect();
+        Ok(self.inner.store.write(writes).await?)
+    }
+
+    /// Every stored value of the application under `namespace`.
+    pub async fn load_app_state(&self, namespace: &str) -> Result<Vec<(String, Vec<u8>)>, CoreError> {
+        check_app_namespace(namespace)?;
+        Ok(self.inner.store.load_state(namespace).await?)
+    }
+
     /// Subscribes to the event stream.
     pub fn subscribe(&self) -> Subscription {
         self.inner.events.subscribe()
@@ -382,4 +407,13 @@ impl Engine {
     pub(crate) fn inner(&self) -> &Arc<Inner> {
         &self.inner
     }
+}
+
+/// Application namespaces may not be a protocol's (its adapter's state).
+fn check_app_namespace(namespace: &str) -> Result<(), CoreError> {
+    let taken = [Protocol::Lwm2m, Protocol::Tr069, Protocol::Omadm].iter().any(|p| p.as_str() == namespace);
+    if taken || namespace.is_empty() {
+        return Err(CoreError::bad_input("namespace", format!("`{namespace}` is not an application namespace")));
+    }
+    Ok(())
 }

@@ -42,10 +42,10 @@ fn problem(e: BootstrapConfigError) -> Problem {
     responses((status = 200, body = Vec<BootstrapEntry>), (status = 409, body = Problem)))]
 pub async fn list(State(app): State<AppState>) -> ApiResult<Json<Vec<BootstrapEntry>>> {
     let all = adapter(&app)?.bootstrap_configs().await;
-    Ok(Json(all.into_iter().map(|(endpoint, config)| BootstrapEntry { endpoint, config }).collect()))
+    Ok(Json(all.into_iter().map(|(endpoint, config)| BootstrapEntry { endpoint, config: config.redacted() }).collect()))
 }
 
-/// One endpoint's bootstrap configuration.
+/// One endpoint's bootstrap configuration (private and pre-shared keys are write-only: empty).
 #[utoipa::path(get, path = "/api/v1/lwm2m/bootstrap/{endpoint}", tag = "lwm2m",
     params(("endpoint" = String, Path, description = "Endpoint name")),
     responses((status = 200, body = BootstrapConfig), (status = 404, body = Problem), (status = 409, body = Problem)))]
@@ -53,7 +53,7 @@ pub async fn get(State(app): State<AppState>, ApiPath(ep): ApiPath<String>) -> A
     adapter(&app)?
         .bootstrap_config(&ep)
         .await
-        .map(Json)
+        .map(|c| Json(c.redacted()))
         .ok_or_else(|| Problem::not_found("bootstrap configuration", &ep))
 }
 
@@ -67,7 +67,8 @@ pub async fn put(
     ApiJson(cfg): ApiJson<BootstrapConfig>,
 ) -> ApiResult<Json<BootstrapConfig>> {
     adapter(&app)?.put_bootstrap_config(&ep, cfg.clone()).await.map_err(problem)?;
-    Ok(Json(cfg))
+    // Keys are write-only.
+    Ok(Json(cfg.redacted()))
 }
 
 /// Delete an endpoint's bootstrap configuration.

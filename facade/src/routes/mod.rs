@@ -1,6 +1,8 @@
 //! The `/api/v1` routes, one module per resource. Each handler carries its OpenAPI description,
 //! so the document served at `/api/v1/openapi.json` is generated from the same code that routes.
 
+pub mod access;
+pub mod credentials;
 pub mod devices;
 pub mod events;
 pub mod files;

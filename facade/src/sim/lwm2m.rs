@@ -107,6 +107,13 @@ pub struct Lwm2mArgs {
     /// Also offer Connectivity Monitoring /4/0 and Location /6/0.
     #[arg(long)]
     pub connectivity_location: bool,
+    /// Register over DTLS (`--server` is then the `coaps` port, 5684 by default) with this PSK
+    /// key (text); each client's identity is its endpoint name unless `--psk-identity` is given.
+    #[arg(long, value_name = "KEY", env = "UNIDM_SIM_PSK_KEY", hide_env_values = true)]
+    pub psk_key: Option<String>,
+    /// The PSK identity of every client (default: its endpoint name).
+    #[arg(long, value_name = "IDENTITY", requires = "psk_key")]
+    pub psk_identity: Option<String>,
 }
 
 /// Firmware Update Delivery Method `/5/0/9` values (registry `5.xml`, resource 9).
@@ -200,7 +207,7 @@ pub(super) async fn run(args: Lwm2mArgs) -> anyhow::Result<()> {
         None => None,
     };
     let server = match (&args.server, bootstrap) {
-        (Some(s), _) => resolve("LwM2M server", s, 5683).await?,
+        (Some(s), _) => resolve("LwM2M server", s, if args.psk_key.is_some() { 5684 } else { 5683 }).await?,
         // Replaced by the server account the bootstrap server writes.
         (None, Some(bs)) => bs,
         (None, None) => bail!("--server or --bootstrap is required"),
@@ -238,6 +245,7 @@ pub(super) async fn run(args: Lwm2mArgs) -> anyhow::Result<()> {
     let last = args.endpoint(count - 1);
     let target = match bootstrap {
         Some(bs) => format!("bootstrapping from coap://{bs}"),
+        None if args.psk_key.is_some() => format!("registering with coaps://{server} (DTLS-PSK)"),
         None => format!("registering with coap://{server}"),
     };
     println!(
@@ -289,7 +297,12 @@ impl Fleet {
         for i in 0..args.fleet.count {
             tick.tick().await;
             let endpoint = args.endpoint(i);
-            let config = SimConfig { endpoint: endpoint.clone(), serial: format!("SN-{endpoint}"), ..template.clone() };
+            let psk = args.psk_key.as_ref().map(|key| {
+                let identity = args.psk_identity.clone().unwrap_or_else(|| endpoint.clone());
+                (identity.into_bytes(), key.clone().into_bytes())
+            });
+            let config =
+                SimConfig { endpoint: endpoint.clone(), serial: format!("SN-{endpoint}"), psk, ..template.clone() };
             let client = SimClient::start(config)
                 .await
                 .map(Arc::new)

@@ -157,6 +157,13 @@ impl Lwm2mAdapter {
             .await
             .map_err(|e| BootstrapConfigError::Storage(e.to_string()))?;
         configs.insert(ep.to_owned(), cfg.clone());
+        drop(configs);
+        // A client given a PSK for `coaps` registers over DTLS with it: the server learns it.
+        for (identity, key) in cfg.psks() {
+            if let Err(e) = self.set_psk(identity.as_bytes(), Some(ep), &key).await {
+                tracing::warn!(endpoint = %ep, %identity, error = %e.message, "bootstrap PSK not given to the server");
+            }
+        }
         b.install(ep, Some(cfg)).await;
         Ok(())
     }

@@ -96,8 +96,7 @@ impl Pumps {
 
 /// The state key of a PSK identity.
 pub(super) fn psk_key(identity: &[u8]) -> String {
-    let hex: String = identity.iter().map(|b| format!("{b:02x}")).collect();
-    format!("psk/{hex}")
+    format!("psk/{}", unidm_core::hex::encode(identity))
 }
 
 /// A PSK identity as stored in the adapter's state.
@@ -124,11 +123,6 @@ impl StoredPsk {
         let key = base64::engine::general_purpose::STANDARD.decode(s.key).ok()?;
         Some(Psk { endpoint: s.endpoint, key })
     }
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    (s.len() % 2 == 0)
-        .then(|| (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect())?
 }
 
 /// The DTLS side of the shell.
@@ -168,7 +162,7 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     let mut legacy = Vec::new();
     for (k, bytes) in stored {
         if let Some(hex) = k.strip_prefix("psk/") {
-            match (unhex(hex), StoredPsk::decode(&bytes)) {
+            match (unidm_core::hex::decode(hex), StoredPsk::decode(&bytes)) {
                 (Some(identity), Some(psk)) => config.psks.set(&identity, psk),
                 _ => tracing::warn!(key = %k, "an unreadable stored PSK identity is ignored"),
             }

@@ -98,6 +98,36 @@ pub enum SecurityMode {
     },
 }
 
+impl BootstrapConfig {
+    /// The configuration as the API shows it: private keys and pre-shared keys empty (they are
+    /// write-only).
+    pub fn redacted(&self) -> BootstrapConfig {
+        let mut c = self.clone();
+        for s in &mut c.servers {
+            match &mut s.security {
+                SecurityMode::Psk { key, .. } => key.clear(),
+                SecurityMode::Rpk { secret_key, .. } | SecurityMode::X509 { secret_key, .. } => secret_key.clear(),
+                SecurityMode::NoSec {} => {}
+            }
+        }
+        c
+    }
+
+    /// The PSK identities and keys of the `coaps` accounts, for the LwM2M server to know.
+    pub fn psks(&self) -> Vec<(String, Vec<u8>)> {
+        self.servers
+            .iter()
+            .filter(|s| s.uri.trim().to_ascii_lowercase().starts_with("coaps://"))
+            .filter_map(|s| match &s.security {
+                SecurityMode::Psk { identity, key } => {
+                    base64::engine::general_purpose::STANDARD.decode(key).ok().map(|k| (identity.clone(), k))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// Why a configuration was refused or could not be stored.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BootstrapConfigError {

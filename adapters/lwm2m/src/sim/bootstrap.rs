@@ -47,20 +47,26 @@ impl Objects {
             .collect()
     }
 
-    /// The first LwM2M server account written by the bootstrap server: its address (from
-    /// `coap://host:port`, port 5683 by default) and Short Server ID.
-    pub fn server_account(&self) -> Option<(SocketAddr, i64)> {
-        let instance = self
-            .instances()
+    fn server_instance(&self) -> Option<Path> {
+        self.instances()
             .into_iter()
-            .find(|i| i.object_id() == Some(0) && !truthy(self.values.get(&i.child(1).unwrap_or(*i))))?;
+            .find(|i| i.object_id() == Some(0) && !truthy(self.values.get(&i.child(1).unwrap_or(*i))))
+    }
+
+    /// The first LwM2M server account written by the bootstrap server: its address (from
+    /// `coap://host:port`, port 5683 by default, or `coaps://`, 5684) and Short Server ID.
+    pub fn server_account(&self) -> Option<(SocketAddr, i64)> {
+        let instance = self.server_instance()?;
         let uri = text(self.values.get(&instance.child(0)?))?;
-        let rest = uri.strip_prefix("coap://")?;
+        let (rest, port) = match uri.strip_prefix("coaps://") {
+            Some(r) => (r, 5684),
+            None => (uri.strip_prefix("coap://")?, 5683),
+        };
         let authority = rest.split('/').next()?;
         let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
             authority.to_owned()
         } else {
-            format!("{authority}:5683")
+            format!("{authority}:{port}")
         };
         let addr = with_port.to_socket_addrs().ok()?.next()?;
         let ssid = match self.values.get(&instance.child(10)?) {
@@ -69,6 +75,26 @@ impl Objects {
             _ => 0,
         };
         Some((addr, ssid))
+    }
+
+    /// The PSK identity `/0/x/3` and key `/0/x/5` of the server account, when its Security
+    /// Mode `/0/x/2` is 0 (PSK).
+    pub fn server_psk(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        let instance = self.server_instance()?;
+        // Values written in TLV are kept untyped (opaque): a big-endian integer then.
+        let mode = match self.values.get(&instance.child(2)?) {
+            Some(Value::Integer(m)) => *m,
+            Some(Value::Opaque(b)) if !b.is_empty() && b.len() <= 8 => {
+                b.iter().fold(0i64, |a, x| (a << 8) | i64::from(*x))
+            }
+            _ => return None,
+        };
+        let bytes = |res: u16| match self.values.get(&instance.child(res)?) {
+            Some(Value::Opaque(b)) => Some(b.clone()),
+            Some(Value::String(s)) => Some(s.clone().into_bytes()),
+            _ => None,
+        };
+        (mode == 0).then(|| Some((bytes(3)?, bytes(5)?))).flatten()
     }
 
     /// Answers a request from the bootstrap server.

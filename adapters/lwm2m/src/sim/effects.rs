@@ -72,6 +72,12 @@ impl Client {
             Effect::PackageWritten => self.set_firmware(2, 0),
             Effect::BootstrapFinished => {
                 let account = self.shared.objects.lock().ok().and_then(|o| o.server_account());
+                // A PSK account: the registration goes over DTLS with what was given.
+                if let Some((identity, key)) = self.shared.objects.lock().ok().and_then(|o| o.server_psk()) {
+                    if let Err(e) = self.socket.use_psk(&identity, &key) {
+                        tracing::warn!(error = %e, "the bootstrapped PSK is unusable");
+                    }
+                }
                 if let Ok(mut b) = self.shared.bootstrap.lock() {
                     *b = None;
                 }

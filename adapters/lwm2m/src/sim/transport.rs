@@ -22,6 +22,12 @@ impl Transport {
         Transport { socket, dtls, inbox: VecDeque::new() }
     }
 
+    /// Talks DTLS with this PSK from now on (as a bootstrap server provisioned it).
+    pub(crate) fn use_psk(&mut self, identity: &[u8], key: &[u8]) -> io::Result<()> {
+        self.dtls = Some(DtlsClient::psk(identity, key).map_err(io::Error::other)?);
+        Ok(())
+    }
+
     /// Sends what the DTLS layer wrote.
     fn flush_dtls(&mut self) {
         if let Some(d) = self.dtls.as_mut() {
