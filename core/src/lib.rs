@@ -69,6 +69,7 @@ mod events;
 pub mod hex;
 pub mod secret;
 pub mod store;
+pub mod tls;
 
 pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone, Seen};
 pub use clock::{Clock, ManualClock, Sleep, SystemClock};

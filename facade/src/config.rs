@@ -6,6 +6,9 @@
 //! [api]
 //! listen = "127.0.0.1:8080"   # UNIDM_LISTEN, --listen
 //! token = "s3cret"            # UNIDM_TOKEN, --token (or token_file / UNIDM_TOKEN_FILE): an admin
+//! tls_cert = "api.pem"        # HTTPS: UNIDM_TLS_CERT, --tls-cert (PEM chain) and
+//! tls_key = "api.key"         # UNIDM_TLS_KEY, --tls-key (PEM key); tr069 / omadm take the same
+//!                             # keys, tr069 also tls_client_ca (CPE client certificates, optional)
 //! [[api.tokens]]              # more tokens, each with a role: viewer (reads), operator (also
 //! name = "noc"                # operations, groups, rules, files), admin (also credentials,
 //! role = "operator"           # bootstrap configurations, tokens, the audit log)
@@ -44,6 +47,7 @@
 //! dtls_listen = "0.0.0.0:5684"   # CoAP over DTLS (coaps); UNIDM_LWM2M_DTLS_LISTEN, --lwm2m-dtls-listen;
 //!                             # "off" disables it; with --lwm2m-listen on port 0, port 0
 //! require_dtls = false        # true: no registration over plain CoAP at all
+//! fetch_ca = "ca.pem"         # CAs trusted (besides the web PKI) for https:// firmware to push
 //! [[lwm2m.psk]]               # a PSK identity (more are set at run time through the API)
 //! identity = "dev-0001"
 //! key_hex = "000102030405060708090a0b0c0d0e0f"   # or key = "text key"
@@ -138,6 +142,12 @@ pub struct ServeArgs {
     /// File holding the bearer token.
     #[arg(long, env = "UNIDM_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
+    /// Serve the API over HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "UNIDM_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "UNIDM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Log filter, e.g. `info` or `unidm_core=debug` [default: info].
     #[arg(long, env = "UNIDM_LOG")]
     pub log: Option<String>,
@@ -198,6 +208,8 @@ struct FileConfig {
 struct OmadmSection {
     enabled: Option<bool>,
     listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     path: Option<String>,
     public_url: Option<String>,
     accept_unknown_devices: Option<bool>,
@@ -325,6 +337,7 @@ struct Lwm2mSection {
     deny: Vec<String>,
     dtls_listen: Option<String>,
     require_dtls: Option<bool>,
+    fetch_ca: Option<PathBuf>,
     #[serde(default)]
     psk: Vec<PskEntry>,
 }
@@ -381,6 +394,9 @@ struct Tr069Section {
     session_timeout_s: Option<u64>,
     max_sessions: Option<usize>,
     wait_stall_min: Option<u64>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -389,6 +405,8 @@ struct ApiSection {
     listen: Option<SocketAddr>,
     token: Option<String>,
     token_file: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     #[serde(default)]
     tokens: Vec<TokenEntry>,
 }
@@ -447,6 +465,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Bearer token (an admin's).
     pub token: Option<String>,
+    /// HTTPS for the API.
+    pub tls: Option<unidm_core::tls::TlsFiles>,
     /// More tokens with their roles.
     pub tokens: Vec<crate::access::ConfiguredToken>,
     /// Database file.
@@ -478,6 +498,20 @@ fn node_uri(key: &str, uri: Option<String>) -> anyhow::Result<Option<String>> {
             anyhow::bail!("omadm {key} `{u}` is not a node URI such as ./FUMO")
         }
         u => Ok(u),
+    }
+}
+
+/// The TLS files of `section`: a certificate and a key together, or neither.
+fn tls_files(
+    section: &str,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
+) -> anyhow::Result<Option<unidm_core::tls::TlsFiles>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(unidm_core::tls::TlsFiles { cert, key, client_ca })),
+        (None, None) if client_ca.is_none() => Ok(None),
+        _ => anyhow::bail!("{section}: give tls_cert and tls_key together (tls_client_ca needs them)"),
     }
 }
 
@@ -555,6 +589,7 @@ impl ServeConfig {
                 other => bail!("tr069.auth must be none, basic or digest, not `{other}`"),
             };
             Some(Tr069Config {
+                tls: tls_files("tr069", t.tls_cert, t.tls_key, t.tls_client_ca)?,
                 listen: args.tr069_listen.or(t.listen).unwrap_or(defaults.listen),
                 path: t.path.unwrap_or(defaults.path),
                 accept_unknown_devices: t.accept_unknown_devices.unwrap_or(defaults.accept_unknown_devices),
@@ -619,6 +654,13 @@ impl ServeConfig {
                 }),
             };
             c.require_dtls = l.require_dtls.unwrap_or(false);
+            if let Some(ca) = &l.fetch_ca {
+                c.fetch_roots = unidm_core::tls::certificates(ca)
+                    .with_context(|| "lwm2m fetch_ca")?
+                    .into_iter()
+                    .map(|c| c.as_ref().to_vec())
+                    .collect();
+            }
             anyhow::ensure!(!c.require_dtls || c.dtls.is_some(), "lwm2m require_dtls needs dtls_listen");
             for p in &l.psk {
                 let identity = p.identity.as_bytes();
@@ -650,6 +692,7 @@ impl ServeConfig {
                 _ => bail!("omadm.username and omadm.password go together"),
             };
             Some(OmadmConfig {
+                tls: tls_files("omadm", o.tls_cert, o.tls_key, None)?,
                 listen: args.omadm_listen.or(o.listen).unwrap_or(defaults.listen),
                 path: o.path.unwrap_or(defaults.path),
                 public_url: o.public_url,
@@ -697,7 +740,14 @@ impl ServeConfig {
             .into_iter()
             .map(TokenEntry::resolve)
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let api_tls = tls_files(
+            "api",
+            args.tls_cert.clone().or(file.api.tls_cert.take()),
+            args.tls_key.clone().or(file.api.tls_key.take()),
+            None,
+        )?;
         Ok(ServeConfig {
+            tls: api_tls,
             tokens,
             omadm,
             lwm2m,
@@ -766,6 +816,29 @@ mod tests {
             let err = ServeConfig::resolve(&write("bad.toml", bad)).unwrap_err();
             assert!(format!("{err:#}").contains(why), "{why}: {err:#}");
         }
+    }
+
+    #[test]
+    fn tls_files_come_in_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tls.toml");
+        std::fs::write(
+            &path,
+            "[api]\ntls_cert = \"a.pem\"\ntls_key = \"a.key\"\n[tr069]\ntls_cert = \"t.pem\"\ntls_key = \"t.key\"\n\
+             tls_client_ca = \"ca.pem\"\n[omadm]\ntls_cert = \"d.pem\"\ntls_key = \"d.key\"\n",
+        )
+        .unwrap();
+        let c = ServeConfig::resolve(&ServeArgs { config: Some(path), ..Default::default() }).unwrap();
+        assert_eq!(c.tls.unwrap().cert, PathBuf::from("a.pem"));
+        let acs = c.tr069.unwrap().tls.unwrap();
+        assert_eq!(acs.client_ca, Some(PathBuf::from("ca.pem")));
+        assert_eq!(c.omadm.unwrap().tls.unwrap().key, PathBuf::from("d.key"));
+        let flags = ServeArgs { tls_cert: Some("f.pem".into()), tls_key: Some("f.key".into()), ..Default::default() };
+        assert_eq!(ServeConfig::resolve(&flags).unwrap().tls.unwrap().key, PathBuf::from("f.key"));
+        let half = dir.path().join("half.toml");
+        std::fs::write(&half, "[omadm]\ntls_cert = \"d.pem\"\n").unwrap();
+        let err = ServeConfig::resolve(&ServeArgs { config: Some(half), ..Default::default() }).unwrap_err();
+        assert!(format!("{err:#}").contains("tls_cert and tls_key together"), "{err:#}");
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! The `unidm` binary.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -98,7 +97,12 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     if cfg.token.is_none() && !addr.ip().is_loopback() {
         tracing::warn!("no API token configured: only loopback clients will be served; set --token");
     }
-    println!("unidm listening on http://{addr} (API http://{addr}/api/v1, database {})", cfg.db.display());
+    let tls = match &cfg.tls {
+        Some(files) => Some(unidm_core::tls::server_config(files, &[b"h2", b"http/1.1"]).context("API TLS")?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("unidm listening on {scheme}://{addr} (API {scheme}://{addr}/api/v1, database {})", cfg.db.display());
     if let Some(addr) = lwm2m.as_ref().and_then(|l| l.local_addr()) {
         println!("lwm2m server listening on coap://{addr} (udp)");
     }
@@ -117,7 +121,8 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             (Some(url), _) => println!("tr069 ACS listening on {bound} (CPEs use {url})"),
             (None, true) => {
                 let port = acs.local_addr().map_or(7547, |a| a.port());
-                println!("tr069 ACS listening on {bound} (CPEs use http://<this host>:{port}/)");
+                let scheme = cfg.tr069.as_ref().map_or("http", |t| t.scheme());
+                println!("tr069 ACS listening on {bound} (CPEs use {scheme}://<this host>:{port}/)");
                 tracing::warn!("set [tr069] public_url so that file URLs given to CPEs name a reachable host");
             }
             (None, false) => println!("tr069 ACS listening on {bound} (CPEs use {})", public.as_deref().unwrap_or("?")),
@@ -130,7 +135,8 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             (Some(url), _) => println!("omadm server listening on {bound} (devices use {url})"),
             (None, true) => {
                 let port = dm.local_addr().map_or(8081, |a| a.port());
-                println!("omadm server listening on {bound} (devices use http://<this host>:{port}{})", c.path)
+                let scheme = if c.tls.is_some() { "https" } else { "http" };
+                println!("omadm server listening on {bound} (devices use {scheme}://<this host>:{port}{})", c.path)
             }
             (None, false) => {
                 println!("omadm server listening on {bound} (devices use {})", dm.server_url().unwrap_or_default())
@@ -151,9 +157,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             omadm: omadm.clone(),
         },
     );
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    unidm_core::tls::serve(listener, tls, app, shutdown).await?;
     engine.shutdown().await;
     println!("unidm stopped");
     Ok(())

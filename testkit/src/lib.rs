@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod process;
+pub mod tls;
 
 use std::future::Future;
 use std::time::Duration;

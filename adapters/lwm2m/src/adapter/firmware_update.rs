@@ -92,7 +92,7 @@ async fn perform(
             .map(|_| Json::Null),
         Request::FetchImage => {
             let (max, timeout) = (shared.config.firmware_push_max, shared.config.firmware_fetch_timeout);
-            let fetched = push::fetch(&fw.uri, max, timeout).await?;
+            let fetched = push::fetch(&fw.uri, max, timeout, &shared.config.fetch_roots).await?;
             let size = fetched.len();
             *image = Some(fetched);
             Ok(json!(size))

@@ -128,6 +128,9 @@ pub struct Lwm2mConfig {
     /// Refuse every registration over plain CoAP (default false: only endpoints with a PSK
     /// identity must use DTLS).
     pub require_dtls: bool,
+    /// CA certificates (DER) trusted, besides the web PKI roots, when fetching firmware images
+    /// over `https://` to push them. Default none.
+    pub fetch_roots: Vec<Vec<u8>>,
 }
 
 /// Where the server speaks CoAP over DTLS.
@@ -162,6 +165,7 @@ impl Default for Lwm2mConfig {
             dtls: None,
             psks: Default::default(),
             require_dtls: false,
+            fetch_roots: Vec::new(),
         }
     }
 }

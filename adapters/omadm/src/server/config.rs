@@ -14,6 +14,8 @@ pub struct OmadmConfig {
     pub listen: SocketAddr,
     /// The URL path of the DM server (default `/dm`).
     pub path: String,
+    /// HTTPS with this certificate and key (default none: plain HTTP).
+    pub tls: Option<unidm_core::tls::TlsFiles>,
     /// The server URL devices reach (base of the `RespURI`); default `http://<Host><path>`.
     pub public_url: Option<String>,
     /// Whether a device the registry does not know may open a session (default true); when
@@ -83,6 +85,7 @@ impl Default for OmadmConfig {
         OmadmConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 8081)),
             path: "/dm".into(),
+            tls: None,
             public_url: None,
             accept_unknown_devices: true,
             server_id: "unidm".into(),

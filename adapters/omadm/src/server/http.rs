@@ -16,21 +16,24 @@ use super::Server;
 use crate::auth::HMAC_HEADER;
 use crate::codec::{self, Alert, Command, ErrorKind, Limits, MediaType};
 use crate::session::SessionError;
+use unidm_core::tls::rustls as rustls_config;
 
 /// Serves the DM server on `listener` until the adapter stops.
-pub(crate) fn spawn_server(server: Arc<Server>, listener: tokio::net::TcpListener) {
+pub(crate) fn spawn_server(
+    server: Arc<Server>,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls_config::ServerConfig>>,
+) {
     let router = Router::new()
         .route(&server.path(), post(handle))
         .layer(DefaultBodyLimit::max(server.config.max_message))
         .with_state(server.clone());
     let mut stop = server.stop.subscribe();
     tokio::spawn(async move {
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let r = axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            })
-            .await;
+        let shutdown = async move {
+            let _ = stop.changed().await;
+        };
+        let r = unidm_core::tls::serve(listener, tls, router, shutdown).await;
         if let Err(e) = r {
             tracing::error!(error = %e, "OMA DM server stopped");
         }
@@ -83,7 +86,8 @@ async fn handle(
             let base = server.config.public_url.clone().unwrap_or_else(|| {
                 let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned);
                 let host = host.or_else(|| server.local_addr.get().map(|a| a.to_string())).unwrap_or_default();
-                format!("http://{host}{}", server.path())
+                let scheme = if server.config.tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{host}{}", server.path())
             });
             let notified = notified_session_id(&server, content_type, &body);
             Arc::new(tokio::sync::Mutex::new(server.new_session(base, peer, notified)))

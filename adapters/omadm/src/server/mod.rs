@@ -154,9 +154,10 @@ impl OmadmAdapter {
         self.inner.local_addr.get().copied()
     }
 
-    /// The DM server URL devices should use (`http://<local addr><path>`), once started.
+    /// The DM server URL devices should use (`http(s)://<local addr><path>`), once started.
     pub fn server_url(&self) -> Option<String> {
-        self.local_addr().map(|a| format!("http://{a}{}", self.inner.path()))
+        let scheme = if self.inner.config.tls.is_some() { "https" } else { "http" };
+        self.local_addr().map(|a| format!("{scheme}://{a}{}", self.inner.path()))
     }
 
     /// How many DM sessions are open.
@@ -614,11 +615,17 @@ impl Adapter for OmadmAdapter {
         );
         s.delivery.set(Arc::new(delivery)).map_err(|_| AdapterError("started twice".into()))?;
         s.handle.set(handle).map_err(|_| AdapterError("started twice".into()))?;
+        let tls = match &s.config.tls {
+            Some(files) => {
+                Some(unidm_core::tls::server_config(files, &[b"http/1.1"]).map_err(|e| AdapterError(e.to_string()))?)
+            }
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(s.config.listen).await.map_err(|e| AdapterError(e.to_string()))?;
         let addr = listener.local_addr().map_err(|e| AdapterError(e.to_string()))?;
         let _ = s.local_addr.set(addr);
         tracing::info!(%addr, path = %s.path(), "OMA DM server listening");
-        http::spawn_server(s.clone(), listener);
+        http::spawn_server(s.clone(), listener, tls);
         spawn_sweeper(s.clone());
         Ok(())
     }

@@ -98,7 +98,7 @@ impl Acs {
     /// uploads.
     pub(crate) fn upload_base(&self) -> Option<String> {
         self.config.files.as_ref().filter(|f| f.accept_uploads)?;
-        self.local_addr.get().map(|a| format!("http://{a}{}", super::FILES_PREFIX))
+        self.local_addr.get().map(|a| format!("{}://{a}{}", self.config.scheme(), super::FILES_PREFIX))
     }
 
     /// What a successful native request changes besides its own result: an accepted

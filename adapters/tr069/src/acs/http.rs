@@ -23,7 +23,11 @@ const COOKIE: &str = "session";
 const NONCE_LIFETIME: Duration = Duration::from_secs(300);
 
 /// Serves the ACS on `listener` until the adapter stops.
-pub(crate) fn spawn_server(acs: Arc<Acs>, listener: tokio::net::TcpListener) {
+pub(crate) fn spawn_server(
+    acs: Arc<Acs>,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<unidm_core::tls::rustls::ServerConfig>>,
+) {
     let path = if acs.config.path.starts_with('/') { acs.config.path.clone() } else { format!("/{}", acs.config.path) };
     let mut router = Router::new()
         .route(&path, post(handle))
@@ -34,12 +38,10 @@ pub(crate) fn spawn_server(acs: Arc<Acs>, listener: tokio::net::TcpListener) {
     }
     let mut stop = acs.stop.subscribe();
     tokio::spawn(async move {
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let r = axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            })
-            .await;
+        let shutdown = async move {
+            let _ = stop.changed().await;
+        };
+        let r = unidm_core::tls::serve(listener, tls, router, shutdown).await;
         if let Err(e) = r {
             tracing::error!(error = %e, "CWMP ACS server stopped");
         }

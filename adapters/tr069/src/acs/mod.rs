@@ -136,6 +136,9 @@ pub struct Tr069Config {
     pub listen: SocketAddr,
     /// The ACS URL path (default `/`).
     pub path: String,
+    /// HTTPS with this certificate and key, and optionally the CAs of CPE client
+    /// certificates (default none: plain HTTP).
+    pub tls: Option<unidm_core::tls::TlsFiles>,
     /// Largest accepted envelope in bytes (default 1 MiB); larger bodies get HTTP 413.
     pub max_envelope: usize,
     /// Session inactivity timeout (default 30 s; a CWMP 1.3+ CPE may propose its own). A request
@@ -171,6 +174,17 @@ pub struct Tr069Config {
     pub wait_stall: Option<Duration>,
 }
 
+impl Tr069Config {
+    /// `https` when the ACS serves TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+}
+
 impl Default for Tr069Config {
     fn default() -> Self {
         Tr069Config {
@@ -186,6 +200,7 @@ impl Default for Tr069Config {
             connection_requests: true,
             connection_request_timeout: Duration::from_secs(5),
             provision_connection_request_credentials: true,
+            tls: None,
             files: None,
             wait_stall: None,
         }
@@ -247,14 +262,14 @@ impl Tr069Adapter {
 
     /// The ACS URL CPEs should use (`http://<local addr><path>`), once started.
     pub fn acs_url(&self) -> Option<String> {
-        self.local_addr().map(|a| format!("http://{a}{}", self.inner.config.path))
+        self.local_addr().map(|a| format!("{}://{a}{}", self.inner.config.scheme(), self.inner.config.path))
     }
 
     /// The URL of a file served by the file server (`http://<local addr>/files/<name>`), once
     /// started and when [`Tr069Config::files`] is set.
     pub fn file_url(&self, name: &str) -> Option<String> {
         self.inner.config.files.as_ref()?;
-        self.local_addr().map(|a| format!("http://{a}{FILES_PREFIX}{name}"))
+        self.local_addr().map(|a| format!("{}://{a}{FILES_PREFIX}{name}", self.inner.config.scheme()))
     }
 
     /// How many CWMP sessions are open.
@@ -277,12 +292,18 @@ impl Adapter for Tr069Adapter {
         acs.delivery.set(delivery).map_err(|_| AdapterError("started twice".into()))?;
         let _ = acs.started.set(handle.monotonic());
         acs.handle.set(handle.clone()).map_err(|_| AdapterError("started twice".into()))?;
+        let tls = match &acs.config.tls {
+            Some(files) => {
+                Some(unidm_core::tls::server_config(files, &[b"http/1.1"]).map_err(|e| AdapterError(e.to_string()))?)
+            }
+            None => None,
+        };
         let listener =
             tokio::net::TcpListener::bind(acs.config.listen).await.map_err(|e| AdapterError(e.to_string()))?;
         let addr = listener.local_addr().map_err(|e| AdapterError(e.to_string()))?;
         let _ = acs.local_addr.set(addr);
         tracing::info!(%addr, path = %acs.config.path, "CWMP ACS listening");
-        http::spawn_server(acs.clone(), listener);
+        http::spawn_server(acs.clone(), listener, tls);
         driver::spawn_sweeper(acs.clone(), handle.clone());
         Ok(())
     }
