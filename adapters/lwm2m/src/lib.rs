@@ -1,6 +1,6 @@
 //! LwM2M adapter for unidm (OMA LightweightM2M 1.0 / 1.1 / 1.2).
 //!
-//! Scope: a LwM2M server over CoAP/UDP and a bootstrap server (DTLS later, behind a transport trait), the content-format codecs (text, opaque, link-format, TLV, LwM2M JSON, SenML JSON /
+//! Scope: a LwM2M server over CoAP/UDP and CoAP over DTLS-PSK, a bootstrap server, the content-format codecs (text, opaque, link-format, TLV, LwM2M JSON, SenML JSON /
 //! CBOR, LwM2M CBOR), observe and queue mode, the mapping of the registered objects to the common
 //! model, and a simulated LwM2M client. Protocol logic is sans-I/O: codecs and state machines take
 //! bytes and `now`; only a thin tokio shell owns sockets and reads the clock.
@@ -10,6 +10,9 @@
 //! - [`codec`]: one module per content format (TS Core §7.4), all decoding to and encoding from
 //!   [`codec::Content`], typed by caller-supplied [`codec::TypeHints`]; link-format for Register
 //!   and Discover.
+//! - [`dtls`]: DTLS 1.2 with PSK over the system's OpenSSL, without I/O: a server for many
+//!   peers on one socket (cookies, bounded half-open handshakes and sessions) and a client; the
+//!   shell binds each DTLS identity to its endpoint before the server sees a registration.
 //! - [`coap`]: sans-I/O CoAP over `coap-lite` packets: deduplication, CON retransmission and
 //!   matching, client-side observe, block-wise transfers. Callers pass `now` and random factors.
 //! - [`model`]: object definitions (built-in /1, /3, /4, /5, /6, /7, /9 from the OMA registry,
