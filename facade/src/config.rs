@@ -47,6 +47,9 @@
 //! dtls_listen = "0.0.0.0:5684"   # CoAP over DTLS (coaps); UNIDM_LWM2M_DTLS_LISTEN, --lwm2m-dtls-listen;
 //!                             # "off" disables it; with --lwm2m-listen on port 0, port 0
 //! require_dtls = false        # true: no registration over plain CoAP at all
+//! dtls_cert = "server.pem"    # certificate mode beside PSK: the server's chain and key, and
+//! dtls_key = "server.key"     # the CAs of client certificates (a client registers as the
+//! dtls_client_ca = "ca.pem"   # endpoint its certificate's CN names)
 //! fetch_ca = "ca.pem"         # CAs trusted (besides the web PKI) for https:// firmware to push
 //! [[lwm2m.psk]]               # a PSK identity (more are set at run time through the API)
 //! identity = "dev-0001"
@@ -338,6 +341,9 @@ struct Lwm2mSection {
     dtls_listen: Option<String>,
     require_dtls: Option<bool>,
     fetch_ca: Option<PathBuf>,
+    dtls_cert: Option<PathBuf>,
+    dtls_key: Option<PathBuf>,
+    dtls_client_ca: Option<PathBuf>,
     #[serde(default)]
     psk: Vec<PskEntry>,
 }
@@ -654,6 +660,22 @@ impl ServeConfig {
                 }),
             };
             c.require_dtls = l.require_dtls.unwrap_or(false);
+            match (l.dtls_cert, l.dtls_key, l.dtls_client_ca) {
+                (None, None, None) => {}
+                (Some(cert), Some(key), Some(ca)) => {
+                    let read = |p: &PathBuf| std::fs::read(p).with_context(|| format!("lwm2m {}", p.display()));
+                    let x509 = unidm_lwm2m::dtls::X509Settings {
+                        cert_pem: read(&cert)?,
+                        key_pem: read(&key)?,
+                        ca_pem: read(&ca)?,
+                    };
+                    match c.dtls.as_mut() {
+                        Some(d) => d.x509 = Some(x509),
+                        None => bail!("lwm2m dtls_cert needs dtls_listen"),
+                    }
+                }
+                _ => bail!("lwm2m: give dtls_cert, dtls_key and dtls_client_ca together"),
+            }
             if let Some(ca) = &l.fetch_ca {
                 c.fetch_roots = unidm_core::tls::certificates(ca)
                     .with_context(|| "lwm2m fetch_ca")?
@@ -812,6 +834,8 @@ mod tests {
             ("[[lwm2m.psk]]\nidentity = \"a\"\n", "exactly one"),
             ("[[lwm2m.psk]]\nidentity = \"\"\nkey = \"k\"\n", "1 to 128"),
             ("[lwm2m]\ndtls_listen = \"off\"\nrequire_dtls = true\n", "require_dtls"),
+            ("[lwm2m]\ndtls_cert = \"a.pem\"\n", "together"),
+            ("[lwm2m]\ndtls_cert = \"a.pem\"\ndtls_key = \"a.key\"\ndtls_client_ca = \"ca.pem\"\n", "a.pem"),
         ] {
             let err = ServeConfig::resolve(&write("bad.toml", bad)).unwrap_err();
             assert!(format!("{err:#}").contains(why), "{why}: {err:#}");

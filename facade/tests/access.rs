@@ -172,3 +172,70 @@ async fn device_credentials_are_write_only() {
     assert!(lwm2m.psk_identities("dev-1").is_empty());
     a.engine.shutdown().await;
 }
+
+/// A writer every log line goes to, for the test to read.
+#[derive(Clone, Default)]
+struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Secrets set through the API and used over DTLS (rightly and wrongly) appear in no log line
+/// at any level, in no answer and in no event.
+#[tokio::test]
+async fn secrets_never_reach_logs_answers_or_events() {
+    use unidm_lwm2m::sim::{SimClient, SimConfig};
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    const KEY: &str = "Sup3r-Secret-Key";
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Lwm2mConfig::new("127.0.0.1:0".parse().unwrap());
+    config.dtls = Some(unidm_lwm2m::DtlsSettings { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() });
+    let lwm2m = Arc::new(Lwm2mAdapter::new(config));
+    let a = api(&dir, tokens(), Some(lwm2m.clone())).await;
+    let mut events = a.engine.subscribe();
+    a.call(Method::POST, "/api/v1/devices", Some("t-admin"), Some(json!({"id": "lwm2m:dev-9"}))).await;
+    let uri = "/api/v1/devices/lwm2m:dev-9/credentials";
+    let (_, _, put) =
+        a.call(Method::PUT, uri, Some("t-admin"), Some(json!({"psk": {"identity": "id-9", "key": KEY}}))).await;
+    let (_, _, bad) =
+        a.call(Method::PUT, uri, Some("t-admin"), Some(json!({"psk": {"identity": "", "key": KEY}}))).await;
+    let dtls = lwm2m.dtls_addr().unwrap();
+    let mut good = SimConfig::new("dev-9", dtls);
+    good.psk = Some((b"id-9".to_vec(), KEY.as_bytes().to_vec()));
+    let sim = SimClient::start(good).await.unwrap();
+    sim.register().await.unwrap();
+    let mut wrong = SimConfig::new("dev-9", dtls);
+    wrong.psk = Some((b"id-9".to_vec(), b"Wrong-Key-123456".to_vec()));
+    let wrong = SimClient::start(wrong).await.unwrap();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), wrong.register()).await;
+    let (_, _, audit) = a.call(Method::GET, "/api/v1/audit", Some("t-admin"), None).await;
+    let mut seen_events = String::new();
+    while let Ok(Some(e)) = tokio::time::timeout(std::time::Duration::from_millis(50), events.recv()).await {
+        seen_events.push_str(&format!("{e:?}"));
+    }
+    a.engine.shutdown().await;
+
+    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("LwM2M server listening on DTLS"), "the capture works: {}", &logs[..logs.len().min(2000)]);
+    let hex: String = KEY.bytes().map(|b| format!("{b:02x}")).collect();
+    for secret in [KEY, hex.as_str(), "t-admin", "Wrong-Key-123456"] {
+        for (what, text) in [("logs", &logs), ("answers", &format!("{put}{bad}{audit}")), ("events", &seen_events)] {
+            assert!(!text.contains(secret), "`{secret}` appears in the {what}");
+        }
+    }
+}

@@ -14,6 +14,8 @@ pub struct TestCa {
     pub ca_der: Vec<u8>,
     /// The server's certificate and key files.
     pub files: TlsFiles,
+    ca: rcgen::Certificate,
+    ca_key: rcgen::KeyPair,
 }
 
 impl TestCa {
@@ -36,6 +38,23 @@ impl TestCa {
             ca_pem: ca.pem(),
             ca_der: ca.der().to_vec(),
             files: TlsFiles { cert: cert_path, key: key_path, client_ca: None },
+            ca,
+            ca_key,
         }
+    }
+
+    /// A client certificate with subject CN `cn`, signed by this CA: (certificate PEM, key PEM).
+    pub fn client(&self, cn: &str) -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("client key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("client params");
+        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        let cert = params.signed_by(&key, &self.ca, &self.ca_key).expect("client certificate");
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// The server's certificate and key, PEM.
+    pub fn server_pem(&self) -> (String, String) {
+        let read = |p: &std::path::PathBuf| std::fs::read_to_string(p).expect("read PEM");
+        (read(&self.files.cert), read(&self.files.key))
     }
 }

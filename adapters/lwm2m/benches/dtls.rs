@@ -60,7 +60,7 @@ fn handshakes(n: usize) {
     let psks = PskStore::default();
     psks.set(b"bench", Psk { endpoint: None, key: KEY.to_vec() });
     let limits = DtlsLimits { handshakes_per_source: u32::MAX, max_sessions: n + 1, ..DtlsLimits::default() };
-    let mut server = DtlsServer::new(psks, limits).unwrap();
+    let mut server = DtlsServer::new(psks, limits, None).unwrap();
     let srv = SocketAddr::from(([127, 0, 0, 1], 5684));
     let before = rss();
     let (cpu, start) = (cpu_time(), Instant::now());
@@ -158,7 +158,7 @@ async fn registrations(devices: usize, secs: u64) {
     config.bootstrap_listen = None;
     config.server.registration.max_registers_per_source = u32::MAX;
     let limits = DtlsLimits { handshakes_per_source: u32::MAX, ..DtlsLimits::default() };
-    config.dtls = Some(DtlsSettings { listen: "127.0.0.1:0".parse().unwrap(), limits });
+    config.dtls = Some(DtlsSettings { listen: "127.0.0.1:0".parse().unwrap(), limits, x509: None });
     for i in 0..devices {
         let ep = format!("dtls-bench-{i}");
         config.psks.set(ep.as_bytes(), Psk { endpoint: Some(ep.clone()), key: KEY.to_vec() });

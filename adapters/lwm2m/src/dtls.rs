@@ -34,6 +34,69 @@ use sha2::Sha256;
 /// LwM2M mandates (OMA LwM2M 1.1 Transport §5.2.8). CCM_8 sits at OpenSSL 3's security level 0.
 pub const PSK_CIPHERS: &str =
     "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:PSK-AES128-CCM:PSK-AES128-CBC-SHA256:@SECLEVEL=0";
+/// The certificate suites offered with X.509: `TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8` (LwM2M's
+/// mandated one) first, then GCM / CBC with ECDSA or RSA certificates.
+pub const CERT_CIPHERS: &str = "ECDHE-ECDSA-AES128-CCM8:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:\
+    ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256";
+
+/// X.509 material in PEM: the server's (or client's) certificate chain and key, and the CAs
+/// whose certificates the other side must present.
+#[derive(Clone, PartialEq, Eq)]
+pub struct X509Settings {
+    /// Certificate chain, PEM, leaf first.
+    pub cert_pem: Vec<u8>,
+    /// Private key, PEM.
+    pub key_pem: Vec<u8>,
+    /// Trusted CAs, PEM (client certificates on the server; the server's on a client).
+    pub ca_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for X509Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("X509Settings").finish_non_exhaustive()
+    }
+}
+
+/// Installs certificate, key and trusted CAs on a context under construction.
+fn use_x509(b: &mut SslContextBuilder, x: &X509Settings) -> Result<(), openssl::error::ErrorStack> {
+    let mut chain = openssl::x509::X509::stack_from_pem(&x.cert_pem)?.into_iter();
+    if let Some(leaf) = chain.next() {
+        b.set_certificate(&leaf)?;
+    }
+    for c in chain {
+        b.add_extra_chain_cert(c)?;
+    }
+    let key = openssl::pkey::PKey::private_key_from_pem(&x.key_pem)?;
+    b.set_private_key(&key)?;
+    b.check_private_key()?;
+    for ca in openssl::x509::X509::stack_from_pem(&x.ca_pem)? {
+        b.cert_store_mut().add_cert(ca)?;
+    }
+    Ok(())
+}
+
+/// Who a DTLS peer proved to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerIdentity {
+    /// A PSK identity the store knows.
+    Psk(Vec<u8>),
+    /// The subject CN of a client certificate a trusted CA signed.
+    Certificate(String),
+    /// Nothing (a certificate suite without a client certificate).
+    Anonymous,
+}
+
+/// The identity of a finished handshake.
+fn peer_identity(ssl: &openssl::ssl::SslRef, psk: Option<&Vec<u8>>) -> PeerIdentity {
+    if let Some(id) = psk {
+        return PeerIdentity::Psk(id.clone());
+    }
+    let verified = ssl.verify_result() == openssl::x509::X509VerifyResult::OK;
+    let cn = ssl.peer_certificate().filter(|_| verified).and_then(|c| {
+        c.subject_name().entries_by_nid(openssl::nid::Nid::COMMONNAME).next().and_then(|e| e.data().to_string().ok())
+    });
+    cn.map_or(PeerIdentity::Anonymous, PeerIdentity::Certificate)
+}
 
 /// The path MTU assumed (IPv6 minimum 1280 less headers).
 const MTU: u32 = 1200;
@@ -243,8 +306,8 @@ pub enum DtlsEvent {
     Established {
         /// The client's address.
         peer: SocketAddr,
-        /// Its PSK identity.
-        identity: Vec<u8>,
+        /// Who it proved to be.
+        identity: PeerIdentity,
     },
     /// A handshake failed or a session ended.
     Closed {
@@ -259,7 +322,7 @@ struct Session {
     conn: Conn,
     last: Instant,
     started: Instant,
-    identity: Option<Vec<u8>>,
+    identity: Option<PeerIdentity>,
 }
 
 /// The server side of DTLS for many peers on one socket.
@@ -297,14 +360,31 @@ fn cookie(secret: &[u8; 32], peer: SocketAddr) -> [u8; 16] {
 }
 
 impl DtlsServer {
-    /// A server that knows the identities of `psks`.
-    pub fn new(psks: PskStore, limits: DtlsLimits) -> Result<DtlsServer, openssl::error::ErrorStack> {
+    /// A server that knows the identities of `psks`, and with `x509` also takes client
+    /// certificates its CAs signed.
+    pub fn new(
+        psks: PskStore,
+        limits: DtlsLimits,
+        x509: Option<&X509Settings>,
+    ) -> Result<DtlsServer, openssl::error::ErrorStack> {
         let identity_index = Ssl::new_ex_index::<Vec<u8>>()?;
         let peer_index = Ssl::new_ex_index::<SocketAddr>()?;
         let mut b = SslContextBuilder::new(SslMethod::dtls())?;
-        b.set_cipher_list(PSK_CIPHERS)?;
         b.set_options(SslOptions::COOKIE_EXCHANGE | SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET);
-        b.set_verify(SslVerifyMode::NONE);
+        match x509 {
+            Some(x) => {
+                use_x509(&mut b, x)?;
+                // PSK suites first: a client offering both keeps the cheaper handshake.
+                b.set_cipher_list(&format!("{}:{CERT_CIPHERS}", PSK_CIPHERS.trim_end_matches(":@SECLEVEL=0")))?;
+                // Asked for, checked against the CAs; a client without one is anonymous and
+                // may not register.
+                b.set_verify(SslVerifyMode::PEER);
+            }
+            None => {
+                b.set_cipher_list(PSK_CIPHERS)?;
+                b.set_verify(SslVerifyMode::NONE);
+            }
+        }
         b.set_mode(SslMode::RELEASE_BUFFERS);
         let secret: [u8; 32] = unidm_core::secret::bytes();
         b.set_cookie_generate_cb(move |ssl, buf| {
@@ -378,7 +458,7 @@ impl DtlsServer {
         let result = match conn {
             Conn::Handshaking(m) => match step(m.handshake()) {
                 Step::Open(mut stream) => {
-                    let id = stream.ssl().ex_data(self.identity_index).cloned().unwrap_or_default();
+                    let id = peer_identity(stream.ssl(), stream.ssl().ex_data(self.identity_index));
                     self.handshaking.retain(|p| *p != peer);
                     self.open += 1;
                     self.events.push_back(DtlsEvent::Established { peer, identity: id.clone() });
@@ -482,9 +562,9 @@ impl DtlsServer {
         self.sessions.get(peer).and_then(|s| s.conn.ssl().current_cipher()).map(|c| c.name())
     }
 
-    /// The PSK identity of `peer`'s open session.
-    pub fn identity(&self, peer: &SocketAddr) -> Option<&[u8]> {
-        self.sessions.get(peer).and_then(|s| s.identity.as_deref())
+    /// Who `peer`'s open session proved to be.
+    pub fn identity(&self, peer: &SocketAddr) -> Option<&PeerIdentity> {
+        self.sessions.get(peer).and_then(|s| s.identity.as_ref())
     }
 
     /// Drops expired handshakes and idle sessions, and retransmits handshake flights whose
@@ -561,6 +641,16 @@ impl DtlsClient {
             key_out[..key.len()].copy_from_slice(&key);
             Ok(key.len())
         });
+        Ok(DtlsClient { ctx: b.build(), sessions: HashMap::new(), transmits: Vec::new() })
+    }
+
+    /// A client presenting a certificate, and checking the server's against `x509.ca_pem`.
+    pub fn x509(x509: &X509Settings) -> Result<DtlsClient, openssl::error::ErrorStack> {
+        let mut b = SslContextBuilder::new(SslMethod::dtls())?;
+        b.set_cipher_list(CERT_CIPHERS)?;
+        b.set_options(SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET);
+        use_x509(&mut b, x509)?;
+        b.set_verify(SslVerifyMode::PEER);
         Ok(DtlsClient { ctx: b.build(), sessions: HashMap::new(), transmits: Vec::new() })
     }
 

@@ -17,7 +17,8 @@ const KEY: &[u8] = b"secret-psk-0001!";
 
 fn dtls_config() -> Lwm2mConfig {
     let mut c = common::config();
-    c.dtls = Some(DtlsSettings { listen: SocketAddr::from(([127, 0, 0, 1], 0)), limits: DtlsLimits::default() });
+    c.dtls =
+        Some(DtlsSettings { listen: SocketAddr::from(([127, 0, 0, 1], 0)), limits: DtlsLimits::default(), x509: None });
     c
 }
 
@@ -153,4 +154,50 @@ fn config_key(c: &unidm_lwm2m::BootstrapConfig) -> String {
         unidm_lwm2m::bootstrap::SecurityMode::Psk { key, .. } => key.clone(),
         _ => unreachable!(),
     }
+}
+
+/// Certificate mode: a client certificate a trusted CA signed registers as the endpoint its CN
+/// names; another CN is refused with 4.03; a certificate of an unknown CA opens no session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x509_clients_register_as_their_certificate_names() {
+    use unidm_lwm2m::dtls::X509Settings;
+    use unidm_testkit::tls::TestCa;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(dir.path());
+    let (cert, key) = ca.server_pem();
+    let mut config = dtls_config();
+    if let Some(d) = config.dtls.as_mut() {
+        d.x509 = Some(X509Settings {
+            cert_pem: cert.into_bytes(),
+            key_pem: key.into_bytes(),
+            ca_pem: ca.ca_pem.clone().into_bytes(),
+        });
+    }
+    let f = Fixture::with(config).await;
+    let client = |ca_of_cert: &TestCa, cn: &str, ep: &str| {
+        let (cert, key) = ca_of_cert.client(cn);
+        let mut c = SimConfig::new(ep, f.adapter.dtls_addr().unwrap());
+        c.x509 = Some(X509Settings {
+            cert_pem: cert.into_bytes(),
+            key_pem: key.into_bytes(),
+            ca_pem: ca.ca_pem.clone().into_bytes(),
+        });
+        c
+    };
+    let _sim = f.online(client(&ca, "x509-dev", "x509-dev")).await;
+    let op = f.run("x509-dev", native(NativeOp::Read, "/3/0/0", None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+
+    let other = SimClient::start(client(&ca, "someone-else", "x509-dev-2")).await.unwrap();
+    let e = other.register().await.unwrap_err();
+    assert!(e.contains("4.03") || e.to_lowercase().contains("forbidden"), "{e}");
+    let stranger_ca = TestCa::new(tempfile::tempdir().unwrap().path());
+    let stranger = SimClient::start(client(&stranger_ca, "x509-dev-3", "x509-dev-3")).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(3), stranger.register()).await;
+    assert!(!matches!(r, Ok(Ok(()))), "{r:?}");
+    assert!(f.device("x509-dev-3").is_none());
+    // PSK clients still work beside certificates.
+    f.adapter.set_psk(b"id-psk", Some("psk-dev"), KEY).await.unwrap();
+    let _psk = f.online(secure_sim(&f, "psk-dev", "id-psk", KEY)).await;
+    f.stop().await;
 }

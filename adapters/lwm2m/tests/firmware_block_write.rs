@@ -88,7 +88,7 @@ async fn the_firmware_action_pushes_to_a_push_only_device() {
 }
 
 /// What the adapter will not push: an image over `firmware_push_max`, one the HTTP server does
-/// not have, one it cannot fetch (https); each a clear failure, and the device, holding an
+/// not have, one it cannot fetch (ftp); each a clear failure, and the device, holding an
 /// earlier image, left as it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_that_cannot_be_fetched_fails_clearly() {
@@ -103,7 +103,7 @@ async fn a_push_that_cannot_be_fetched_fails_clearly() {
     for (uri, kind, words) in [
         (format!("http://{server}/fw.bin"), ErrorKind::BadInput, "over the 1000 bytes"),
         (format!("http://{server}/missing.bin"), ErrorKind::BadInput, "HTTP 404"),
-        ("https://files.example/fw.bin".to_owned(), ErrorKind::NotSupported, "http:// only"),
+        ("ftp://files.example/fw.bin".to_owned(), ErrorKind::NotSupported, "http:// or https://"),
     ] {
         let op = f.run("push-bad", firmware(uri.clone())).await;
         let e = op.error.unwrap_or_else(|| panic!("{uri} pushed"));

@@ -80,7 +80,7 @@ async fn lightweightm2m_1_0_int_775_connection_lost() {
 
 /// LightweightM2M-1.0-int-780 Error Case 9: Unsupported protocol: the server does not send a
 /// URI whose scheme the client did not list in /5/0/8. A device that also takes push gets
-/// the image pushed instead, which unidm fetches over http:// only.
+/// the image pushed instead, which unidm fetches over http:// or https:// only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lightweightm2m_1_0_int_780_unsupported_protocol_is_not_sent() {
     let f = Fixture::new().await;
@@ -96,7 +96,7 @@ async fn lightweightm2m_1_0_int_780_unsupported_protocol_is_not_sent() {
     let both = sim(&f, "fw780b", FirmwareBehaviour::default()).await;
     let e = f.run("fw780b", action()).await.error.expect("refused");
     assert_eq!(e.kind, ErrorKind::NotSupported);
-    assert!(e.message.contains("http:// only"), "pushed instead: {}", e.message);
+    assert!(e.message.contains("http:// or https:// only"), "pushed instead: {}", e.message);
     assert_eq!(both.get(unidm_lwm2m::Path::Resource(5, 0, 1)), empty);
 }
 

@@ -4,7 +4,9 @@
 //! not change:
 //!
 //! - Over DTLS, an identity bound to an endpoint may only act as that endpoint; an identity
-//!   bound to none may act as any endpoint no other identity is bound to.
+//!   bound to none may act as any endpoint no other identity is bound to. A client certificate
+//!   acts as the endpoint its subject CN names (LwM2M 1.1 Transport §5.2.8.3); a session
+//!   without a client identity may not register.
 //! - Over plain CoAP, an endpoint that has a PSK identity is refused (it must use DTLS), and
 //!   with `require_dtls` every registration is.
 //!
@@ -15,7 +17,7 @@ use std::collections::HashMap;
 
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
 
-use crate::dtls::PskStore;
+use crate::dtls::{PeerIdentity, PskStore};
 use crate::server::{RdChange, ServerEvent};
 
 /// The registration check of the shell.
@@ -55,9 +57,9 @@ impl Gate {
         self.ids.insert(id.to_owned(), endpoint.to_owned());
     }
 
-    /// Whether a datagram may go to the server; `identity` is the DTLS PSK identity (`None`:
-    /// plain CoAP). A refusal is the 4.03 to answer.
-    pub(crate) fn check(&self, identity: Option<&[u8]>, datagram: &[u8]) -> Result<(), Vec<u8>> {
+    /// Whether a datagram may go to the server; `identity` is what the DTLS session proved
+    /// (`None`: plain CoAP). A refusal is the 4.03 to answer.
+    pub(crate) fn check(&self, identity: Option<&PeerIdentity>, datagram: &[u8]) -> Result<(), Vec<u8>> {
         let Ok(packet) = Packet::from_bytes(datagram) else { return Ok(()) };
         let MessageClass::Request(method) = packet.header.code else { return Ok(()) };
         let path = crate::coap::uri_path(&packet);
@@ -75,15 +77,22 @@ impl Gate {
         if self.allowed(identity, &endpoint) {
             return Ok(());
         }
-        let shown = identity.map(String::from_utf8_lossy);
-        tracing::warn!(%endpoint, identity = ?shown, "registration refused: the DTLS identity does not match the endpoint");
+        let shown = match identity {
+            None => "none (plain CoAP)".to_owned(),
+            Some(PeerIdentity::Psk(id)) => format!("PSK {}", String::from_utf8_lossy(id)),
+            Some(PeerIdentity::Certificate(cn)) => format!("certificate CN={cn}"),
+            Some(PeerIdentity::Anonymous) => "anonymous DTLS".to_owned(),
+        };
+        tracing::warn!(%endpoint, identity = %shown, "registration refused: the security identity does not match the endpoint");
         Err(forbidden(&packet))
     }
 
-    fn allowed(&self, identity: Option<&[u8]>, endpoint: &str) -> bool {
+    fn allowed(&self, identity: Option<&PeerIdentity>, endpoint: &str) -> bool {
         match identity {
             None => !self.require_dtls && !self.psks.binds(endpoint),
-            Some(id) => match self.psks.get(id) {
+            Some(PeerIdentity::Anonymous) => false,
+            Some(PeerIdentity::Certificate(cn)) => cn == endpoint,
+            Some(PeerIdentity::Psk(id)) => match self.psks.get(id) {
                 // Removed since the handshake.
                 None => false,
                 Some(psk) => match psk.endpoint {
@@ -133,6 +142,10 @@ mod tests {
         p.to_bytes().unwrap()
     }
 
+    fn psk(id: &[u8]) -> PeerIdentity {
+        PeerIdentity::Psk(id.to_vec())
+    }
+
     fn update(id: &str) -> Vec<u8> {
         let mut p = Packet::new();
         p.header.set_type(MessageType::Confirmable);
@@ -148,27 +161,32 @@ mod tests {
         psks.set(b"id-a", Psk { endpoint: Some("a".into()), key: b"k".to_vec() });
         psks.set(b"any", Psk { endpoint: None, key: b"k".to_vec() });
         let mut gate = Gate::new(psks.clone(), false);
-        assert!(gate.check(Some(b"id-a"), &register("a")).is_ok());
-        let refused = gate.check(Some(b"id-a"), &register("b")).unwrap_err();
+        assert!(gate.check(Some(&psk(b"id-a")), &register("a")).is_ok());
+        let refused = gate.check(Some(&psk(b"id-a")), &register("b")).unwrap_err();
         let reply = Packet::from_bytes(&refused).unwrap();
         assert_eq!(reply.header.code, MessageClass::Response(ResponseType::Forbidden));
         assert_eq!((reply.header.message_id, reply.get_token()), (7, &[1u8, 2][..]));
-        assert!(gate.check(Some(b"any"), &register("b")).is_ok(), "an unbound identity, an unbound endpoint");
-        assert!(gate.check(Some(b"any"), &register("a")).is_err(), "a is bound to id-a");
-        assert!(gate.check(Some(b"gone"), &register("b")).is_err(), "an identity removed since");
+        assert!(gate.check(Some(&psk(b"any")), &register("b")).is_ok(), "an unbound identity, an unbound endpoint");
+        assert!(gate.check(Some(&psk(b"any")), &register("a")).is_err(), "a is bound to id-a");
+        assert!(gate.check(Some(&psk(b"gone")), &register("b")).is_err(), "an identity removed since");
         // Plain CoAP: a bound endpoint must use DTLS; others may register.
         assert!(gate.check(None, &register("a")).is_err());
         assert!(gate.check(None, &register("b")).is_ok());
         // Updates by registration id follow the endpoint.
         gate.restored("r1", "a");
-        assert!(gate.check(Some(b"id-a"), &update("r1")).is_ok());
+        assert!(gate.check(Some(&psk(b"id-a")), &update("r1")).is_ok());
         assert!(gate.check(None, &update("r1")).is_err());
-        assert!(gate.check(Some(b"any"), &update("r1")).is_err());
+        assert!(gate.check(Some(&psk(b"any")), &update("r1")).is_err());
         assert!(gate.check(None, &update("unknown")).is_ok(), "the server answers 4.04");
         // Everything else passes; with require_dtls no plain registration does.
         assert!(gate.check(None, b"\x40\x01\x00\x01").is_ok());
+        // Certificates act as their CN; anonymous sessions as nobody.
+        let cert = |cn: &str| PeerIdentity::Certificate(cn.into());
+        assert!(gate.check(Some(&cert("b")), &register("b")).is_ok());
+        assert!(gate.check(Some(&cert("b")), &register("c")).is_err());
+        assert!(gate.check(Some(&PeerIdentity::Anonymous), &register("b")).is_err());
         let strict = Gate::new(psks, true);
         assert!(strict.check(None, &register("b")).is_err());
-        assert!(strict.check(Some(b"any"), &register("b")).is_ok());
+        assert!(strict.check(Some(&psk(b"any")), &register("b")).is_ok());
     }
 }

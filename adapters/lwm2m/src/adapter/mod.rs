@@ -140,11 +140,14 @@ pub struct DtlsSettings {
     pub listen: SocketAddr,
     /// Handshake and session bounds.
     pub limits: crate::dtls::DtlsLimits,
+    /// The server's certificate and the CAs of client certificates, for clients in
+    /// certificate mode (default none: PSK only).
+    pub x509: Option<crate::dtls::X509Settings>,
 }
 
 impl Default for DtlsSettings {
     fn default() -> Self {
-        DtlsSettings { listen: SocketAddr::from(([0, 0, 0, 0], 5684)), limits: Default::default() }
+        DtlsSettings { listen: SocketAddr::from(([0, 0, 0, 0], 5684)), limits: Default::default(), x509: None }
     }
 }
 

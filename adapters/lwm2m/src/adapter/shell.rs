@@ -139,7 +139,7 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
         Some(d) => {
             let socket =
                 bind(d.listen, config.recv_buffer).map_err(|e| AdapterError(format!("bind {}: {e}", d.listen)))?;
-            let dtls = DtlsServer::new(config.psks.clone(), d.limits.clone())
+            let dtls = DtlsServer::new(config.psks.clone(), d.limits.clone(), d.x509.as_ref())
                 .map_err(|e| AdapterError(format!("DTLS: {e}")))?;
             Some(Secure { socket, dtls })
         }
@@ -347,8 +347,8 @@ async fn run(
                 (Ok((n, peer)), Some(s)) => {
                     let t = now();
                     for plain in s.dtls.handle_datagram(t, peer, &secure_buf[..n]) {
-                        let identity = s.dtls.identity(&peer).map(<[u8]>::to_vec);
-                        match gate.check(identity.as_deref(), &plain) {
+                        let identity = s.dtls.identity(&peer).cloned();
+                        match gate.check(identity.as_ref(), &plain) {
                             Ok(()) => server.handle_datagram(t, peer, &plain),
                             Err(reply) => {
                                 s.dtls.send(peer, &reply);

@@ -38,7 +38,7 @@ fn shuttle(
 
 #[test]
 fn a_psk_handshake_with_a_cookie_carries_data_both_ways() {
-    let mut server = DtlsServer::new(store(), DtlsLimits::default()).unwrap();
+    let mut server = DtlsServer::new(store(), DtlsLimits::default(), None).unwrap();
     let mut client = DtlsClient::psk(b"dev-1", b"0123456789abcdef").unwrap();
     let (peer, srv) = (addr(40000), addr(5684));
     client.send(srv, b"register").unwrap();
@@ -53,9 +53,12 @@ fn a_psk_handshake_with_a_cookie_carries_data_both_ways() {
     let (at_server, _) = shuttle(&mut server, &mut client, peer, srv);
     assert_eq!(at_server, [b"register".to_vec()]);
     assert!(server.is_open(&peer) && client.is_open(&srv));
-    assert_eq!(server.identity(&peer), Some(&b"dev-1"[..]));
+    assert_eq!(server.identity(&peer), Some(&PeerIdentity::Psk(b"dev-1".to_vec())));
     assert_eq!(server.cipher(&peer), Some("PSK-AES128-CCM8"), "the suite LwM2M mandates comes first");
-    assert_eq!(server.poll_event(), Some(DtlsEvent::Established { peer, identity: b"dev-1".to_vec() }));
+    assert_eq!(
+        server.poll_event(),
+        Some(DtlsEvent::Established { peer, identity: PeerIdentity::Psk(b"dev-1".to_vec()) })
+    );
     assert!(server.send(peer, b"2.01 created"));
     let (_, at_client) = shuttle(&mut server, &mut client, peer, srv);
     assert_eq!(at_client, [b"2.01 created".to_vec()]);
@@ -69,7 +72,7 @@ fn a_psk_handshake_with_a_cookie_carries_data_both_ways() {
 #[test]
 fn a_wrong_key_or_unknown_identity_never_opens_a_session() {
     for (identity, key) in [(&b"dev-1"[..], &b"wrong-key-000000"[..]), (b"nobody", b"0123456789abcdef")] {
-        let mut server = DtlsServer::new(store(), DtlsLimits::default()).unwrap();
+        let mut server = DtlsServer::new(store(), DtlsLimits::default(), None).unwrap();
         let mut client = DtlsClient::psk(identity, key).unwrap();
         let (peer, srv) = (addr(40001), addr(5684));
         client.send(srv, b"register").unwrap();
@@ -83,7 +86,7 @@ fn a_wrong_key_or_unknown_identity_never_opens_a_session() {
 #[test]
 fn garbage_and_floods_stay_bounded() {
     let limits = DtlsLimits { max_handshakes: 8, handshakes_per_source: 1000, ..DtlsLimits::default() };
-    let mut server = DtlsServer::new(store(), limits).unwrap();
+    let mut server = DtlsServer::new(store(), limits, None).unwrap();
     let now = Instant::now();
     // Not DTLS, truncated, and application records from strangers: ignored, nothing kept.
     for d in [&b""[..], b"\x40\x01\x00\x01", &[23u8; 40], &[22u8, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 1]] {
@@ -99,7 +102,7 @@ fn garbage_and_floods_stay_bounded() {
     assert!(server.counts().1 <= 8, "{:?}", server.counts());
     assert!(server.sessions.len() <= 8);
     // Per source: the 21st handshake of one address within a second is refused.
-    let mut server = DtlsServer::new(store(), DtlsLimits::default()).unwrap();
+    let mut server = DtlsServer::new(store(), DtlsLimits::default(), None).unwrap();
     for port in 0..25 {
         server.handle_datagram(now, addr(20_000 + port), &hello);
     }
@@ -107,4 +110,30 @@ fn garbage_and_floods_stay_bounded() {
     // And half-open handshakes expire.
     server.handle_timeout(now + Duration::from_secs(31));
     assert_eq!(server.counts(), (0, 0));
+}
+
+#[test]
+fn a_client_certificate_gives_its_cn_over_the_mandated_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = unidm_testkit::tls::TestCa::new(dir.path());
+    let (cert, key) = ca.server_pem();
+    let server_x509 =
+        X509Settings { cert_pem: cert.into_bytes(), key_pem: key.into_bytes(), ca_pem: ca.ca_pem.clone().into_bytes() };
+    let mut server = DtlsServer::new(store(), DtlsLimits::default(), Some(&server_x509)).unwrap();
+    let (cert, key) = ca.client("urn:dev:x");
+    let client_x509 =
+        X509Settings { cert_pem: cert.into_bytes(), key_pem: key.into_bytes(), ca_pem: ca.ca_pem.clone().into_bytes() };
+    let mut client = DtlsClient::x509(&client_x509).unwrap();
+    let (peer, srv) = (addr(40002), addr(5684));
+    client.send(srv, b"register").unwrap();
+    let (at_server, _) = shuttle(&mut server, &mut client, peer, srv);
+    assert_eq!(at_server, [b"register".to_vec()]);
+    assert_eq!(server.identity(&peer), Some(&PeerIdentity::Certificate("urn:dev:x".into())));
+    assert_eq!(server.cipher(&peer), Some("ECDHE-ECDSA-AES128-CCM8"));
+    // The same server still takes PSK clients.
+    let mut psk = DtlsClient::psk(b"dev-1", b"0123456789abcdef").unwrap();
+    psk.send(srv, b"x").unwrap();
+    let (at_server, _) = shuttle(&mut server, &mut psk, addr(40003), srv);
+    assert_eq!(at_server, [b"x".to_vec()]);
+    assert_eq!(server.cipher(&addr(40003)), Some("PSK-AES128-CCM8"));
 }

@@ -84,6 +84,9 @@ pub struct SimConfig {
     /// Talk to the server over DTLS with this PSK identity and key (the server address is then
     /// its `coaps` port). Default none: plain CoAP.
     pub psk: Option<(Vec<u8>, Vec<u8>)>,
+    /// Talk to the server over DTLS with this client certificate (and check the server's
+    /// against its CAs). Default none.
+    pub x509: Option<crate::dtls::X509Settings>,
 }
 
 impl SimConfig {
@@ -109,6 +112,7 @@ impl SimConfig {
             gateway_children: 0,
             content_formats: Vec::new(),
             psk: None,
+            x509: None,
         }
     }
 

@@ -113,9 +113,10 @@ impl SimClient {
     pub async fn start(config: SimConfig) -> io::Result<SimClient> {
         let socket = UdpSocket::bind(config.bind).await?;
         let local_addr = socket.local_addr()?;
-        let dtls = match &config.psk {
-            Some((identity, key)) => Some(crate::dtls::DtlsClient::psk(identity, key).map_err(io::Error::other)?),
-            None => None,
+        let dtls = match (&config.psk, &config.x509) {
+            (Some((identity, key)), _) => Some(crate::dtls::DtlsClient::psk(identity, key).map_err(io::Error::other)?),
+            (None, Some(x509)) => Some(crate::dtls::DtlsClient::x509(x509).map_err(io::Error::other)?),
+            (None, None) => None,
         };
         let socket = transport::Transport::new(socket, dtls);
         let v1_1 = config.version != "1.0";
