@@ -55,6 +55,8 @@ pub struct AppState {
     pub lwm2m: Option<Arc<unidm_lwm2m::Lwm2mAdapter>>,
     /// The OMA DM adapter, for its clients' settings.
     pub omadm: Option<Arc<unidm_omadm::server::OmadmAdapter>>,
+    /// The TR-069 adapter, for CPE credentials.
+    pub tr069: Option<Arc<unidm_tr069::Tr069Adapter>>,
 }
 
 /// What the HTTP application serves besides the engine.
@@ -71,6 +73,8 @@ pub struct AppOptions {
     pub lwm2m: Option<Arc<unidm_lwm2m::Lwm2mAdapter>>,
     /// The OMA DM adapter behind `/api/v1/omadm/clients`.
     pub omadm: Option<Arc<unidm_omadm::server::OmadmAdapter>>,
+    /// The TR-069 adapter behind the credentials of TR-069 devices.
+    pub tr069: Option<Arc<unidm_tr069::Tr069Adapter>>,
 }
 
 #[derive(OpenApi)]
@@ -195,6 +199,7 @@ pub fn app_with(engine: Engine, options: AppOptions) -> Router {
         files: options.files,
         lwm2m: options.lwm2m,
         omadm: options.omadm,
+        tr069: options.tr069,
     };
     let (router, _) = api().split_for_parts();
     let doc = Arc::new(openapi());

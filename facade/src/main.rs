@@ -115,8 +115,13 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let mut files_url = None;
     if let Some(acs) = &acs {
         let bound = acs.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        let public = cfg.tr069_public_url.clone().or_else(|| acs.acs_url().map(|u| u.trim_end_matches('/').to_owned()));
         let unspecified = acs.local_addr().is_some_and(|a| a.ip().is_unspecified());
+        // File URLs given to devices never name a wildcard address: without a public URL, an
+        // ACS bound to 0.0.0.0 gives none (the warning below says what to set).
+        let public = cfg
+            .tr069_public_url
+            .clone()
+            .or_else(|| acs.acs_url().filter(|_| !unspecified).map(|u| u.trim_end_matches('/').to_owned()));
         match (&cfg.tr069_public_url, unspecified) {
             (Some(url), _) => println!("tr069 ACS listening on {bound} (CPEs use {url})"),
             (None, true) => {
@@ -155,6 +160,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             files: Some(files),
             lwm2m: lwm2m.clone(),
             omadm: omadm.clone(),
+            tr069: acs.clone(),
         },
     );
     unidm_core::tls::serve(listener, tls, app, shutdown).await?;

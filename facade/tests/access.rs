@@ -239,3 +239,39 @@ async fn secrets_never_reach_logs_answers_or_events() {
         }
     }
 }
+
+/// TR-069 credentials through the API: the CPE's account and connection-request credentials,
+/// shown without their passwords.
+#[tokio::test]
+async fn tr069_credentials_through_the_api() {
+    use unidm_tr069::{CpeAuth, Tr069Adapter, Tr069Config};
+    let dir = tempfile::tempdir().unwrap();
+    let acs = Arc::new(Tr069Adapter::new(Tr069Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        cpe_auth: CpeAuth::Digest { users: Default::default() },
+        ..Tr069Config::default()
+    }));
+    let engine = Engine::builder()
+        .store(SqliteStore::open(dir.path().join("t.db")).unwrap())
+        .adapter_arc(acs.clone())
+        .start()
+        .await
+        .unwrap();
+    let options = AppOptions { tokens: tokens(), tr069: Some(acs.clone()), ..AppOptions::default() };
+    let router = unidm::app_with(engine.clone(), options).layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 9], 1))));
+    let a = Api { router, engine };
+    let id = "tr069:00D09E-SimGW-cpe1";
+    a.call(Method::POST, "/api/v1/devices", Some("t-admin"), Some(json!({"id": id}))).await;
+    let uri = format!("/api/v1/devices/{id}/credentials");
+    let body = json!({"username": "cpe-user", "password": "Cpe-Secret-77", "connectionRequest": {"username": "cr", "password": "Cr-Secret-88"}});
+    let (s, v, text) = a.call(Method::PUT, &uri, Some("t-admin"), Some(body)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!((v["username"].as_str(), v["connectionRequestPending"].as_bool()), (Some("cpe-user"), Some(true)));
+    assert!(!text.contains("Cpe-Secret-77") && !text.contains("Cr-Secret-88"), "{text}");
+    let (s, v, _) = a.call(Method::PUT, &uri, Some("t-admin"), Some(json!({"username": "only-user"}))).await;
+    assert_eq!((s, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("username")));
+    assert_eq!(a.call(Method::DELETE, &uri, Some("t-admin"), None).await.0, StatusCode::NO_CONTENT);
+    let (_, v, _) = a.call(Method::GET, &uri, Some("t-admin"), None).await;
+    assert!(v.get("username").is_none(), "{v}");
+    a.engine.shutdown().await;
+}

@@ -78,6 +78,7 @@ impl Stack {
                 files: Some(files),
                 lwm2m: Some(lwm2m.clone()),
                 omadm: Some(omadm.clone()),
+                tr069: Some(acs.clone()),
                 ..AppOptions::default()
             },
         );

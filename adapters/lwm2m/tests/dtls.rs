@@ -41,6 +41,59 @@ async fn a_client_registers_over_dtls_psk_and_is_read_over_its_session() {
     f.stop().await;
 }
 
+/// Observe and a firmware update (pull, then the new version read back) over the DTLS
+/// session; then a flood of ClientHellos from many ports leaves the device served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_firmware_and_a_client_hello_flood_over_dtls() {
+    use unidm_core::Received;
+    use unidm_lwm2m::codec::Value;
+    use unidm_lwm2m::Path;
+    use unidm_models::{Action, Event, FirmwareUpdate};
+    let f = Fixture::with(dtls_config()).await;
+    f.adapter.set_psk(b"id-obs", Some("obs-1"), KEY).await.unwrap();
+    let sim = f.online(secure_sim(&f, "obs-1", "id-obs", KEY)).await;
+    let op = f.run("obs-1", native(NativeOp::Observe, "/3/0/9", None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    let mut events = f.engine.subscribe();
+    sim.set(Path::Resource(3, 0, 9), Value::Integer(42));
+    let seen = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(Received::Event(Event::Observation { path, value, .. })) = events.recv().await {
+                if path == "/3/0/9" {
+                    return value;
+                }
+            }
+        }
+    })
+    .await
+    .expect("a notification over DTLS");
+    assert_eq!(seen, serde_json::json!(42));
+    let fw = Action::Firmware(FirmwareUpdate {
+        uri: "http://127.0.0.1/fw-2.0.bin".into(),
+        version: Some("2.0".into()),
+        name: None,
+    });
+    let op = f.run("obs-1", fw).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
+    f.wait_device("obs-1", |d| d.identity.fw_version.as_deref() == Some("2.0")).await;
+
+    // 2,000 ClientHellos from 200 ports: they cost cookies (and bounded half-open state), and
+    // the registered device is still read.
+    let mut hello = unidm_lwm2m::dtls::DtlsClient::psk(b"x", b"y").unwrap();
+    let dtls = f.adapter.dtls_addr().unwrap();
+    hello.send(dtls, b"x").unwrap();
+    let record = hello.drain_transmits().remove(0).1;
+    for _ in 0..200 {
+        let s = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        for _ in 0..10 {
+            let _ = s.send_to(&record, dtls).await;
+        }
+    }
+    let op = f.run("obs-1", native(NativeOp::Read, "/3/0/0", None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    f.stop().await;
+}
+
 #[tokio::test]
 async fn wrong_keys_other_endpoints_and_plain_coap_are_refused() {
     let f = Fixture::with(dtls_config()).await;

@@ -294,3 +294,54 @@ async fn a_cpe_without_cookies_keeps_its_session_on_its_connection() {
     assert!(requests >= 1, "the first-contact upkeep went through the cookie-less session");
     assert_eq!(f.adapter.open_sessions(), 0);
 }
+
+/// Credentials set at run time (the API's `PUT /devices/{id}/credentials`): the CPE's own user
+/// and password open its sessions (bound to it, kept across a restart), and connection-request
+/// credentials reach the CPE in its next session.
+#[tokio::test]
+async fn cpe_credentials_set_at_run_time() {
+    let f = fixture_with(Tr069Config { cpe_auth: CpeAuth::Digest { users: BTreeMap::new() }, ..local_config() }).await;
+    let id = unidm_models::DeviceId::tr069("00D09E", Some("SimGW"), "rt1").unwrap();
+    f.engine.provision_device(id.clone(), BTreeMap::new()).await.unwrap();
+    let info = f.adapter.set_cpe_credentials(&id, Some(("rt-user", "rt-pass"))).await.unwrap();
+    assert_eq!(info.cpe_username.as_deref(), Some("rt-user"));
+    let mut own = f.sim_config(tr181("rt1"));
+    own.acs_credentials = Some(("rt-user".into(), "rt-pass".into()));
+    let (cpe, _) = f.sim(own).await;
+
+    // Connection-request credentials go to the CPE in its next session.
+    let info = f.adapter.set_connection_request_credentials(&id, "cr-user", "cr-pass").await.unwrap();
+    assert!(info.connection_request_pending);
+    cpe.inform_now();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while cpe.get("Device.ManagementServer.ConnectionRequestUsername").as_deref() != Some("cr-user") {
+        assert!(tokio::time::Instant::now() < deadline, "the CPE never got the connection-request credentials");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    cpe.stop();
+
+    // Bound to its device: another CPE with them is refused.
+    let mut other = f.sim_config(tr181("rt2"));
+    other.acs_credentials = Some(("rt-user".into(), "rt-pass".into()));
+    let impostor = unidm_tr069::sim::SimCpe::start(other).await.unwrap();
+    assert!(impostor.wait_for(WAIT, |s| s.failed_sessions >= 1).await);
+    impostor.stop();
+    // A user taken, or bad input: refused.
+    let other_id = unidm_models::DeviceId::tr069("00D09E", Some("SimGW"), "rt9").unwrap();
+    f.engine.provision_device(other_id.clone(), BTreeMap::new()).await.unwrap();
+    assert!(f.adapter.set_cpe_credentials(&other_id, Some(("rt-user", "x"))).await.is_err());
+    assert!(f.adapter.set_cpe_credentials(&other_id, Some(("", "x"))).await.is_err());
+
+    // Kept across a restart; removed, they open nothing.
+    f.engine.shutdown().await;
+    let Fixture { engine, dir, .. } = f;
+    drop(engine);
+    let f = reopen(dir, Tr069Config { cpe_auth: CpeAuth::Digest { users: BTreeMap::new() }, ..local_config() }).await;
+    assert_eq!(f.adapter.credentials(&id).cpe_username.as_deref(), Some("rt-user"));
+    f.adapter.set_cpe_credentials(&id, None).await.unwrap();
+    let mut again = f.sim_config(tr181("rt1"));
+    again.acs_credentials = Some(("rt-user".into(), "rt-pass".into()));
+    let refused = unidm_tr069::sim::SimCpe::start(again).await.unwrap();
+    assert!(refused.wait_for(WAIT, |s| s.failed_sessions >= 1).await);
+    refused.stop();
+}

@@ -1,7 +1,8 @@
 //! Device credentials, write-only: `PUT /api/v1/devices/{id}/credentials` sets what a device
 //! must present (LwM2M: a DTLS PSK identity and key bound to the endpoint; OMA DM: the
-//! client account), `GET` shows which kinds are set and never a secret, `DELETE` removes them.
-//! Admins only (see [`crate::access`]). TR-069 CPE credentials are configured in `[tr069.users]`.
+//! client account; TR-069: the CPE's user name and password, and the connection-request
+//! credentials the ACS gives it), `GET` shows which kinds are set and never a secret, `DELETE`
+//! removes them. Admins only (see [`crate::access`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -37,12 +38,26 @@ pub struct DeviceCredentials {
     /// LwM2M: the DTLS PSK of the endpoint (it may then register only over DTLS, with it).
     #[serde(default)]
     pub psk: Option<PskCredentials>,
-    /// OMA DM: the client account's user name (`AAuthName`).
+    /// OMA DM: the client account's user name (`AAuthName`); TR-069: the CPE's user name.
     #[serde(default)]
     pub username: Option<String>,
-    /// OMA DM: the client account's secret (`AAuthSecret`).
+    /// OMA DM: the client account's secret (`AAuthSecret`); TR-069: the CPE's password.
     #[serde(default)]
     pub password: Option<String>,
+    /// TR-069: connection-request credentials, set on the CPE in its next session and used by
+    /// the ACS for connection requests from then on.
+    #[serde(default)]
+    pub connection_request: Option<AccountCredentials>,
+}
+
+/// A user name and password.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountCredentials {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
 }
 
 impl std::fmt::Debug for DeviceCredentials {
@@ -63,9 +78,15 @@ pub struct CredentialsInfo {
     /// OMA DM: whose account the client must present (`device`, `default` or `none`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
-    /// OMA DM: the user name of that account.
+    /// OMA DM: the user name of that account; TR-069: the CPE's user name set here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// TR-069: the connection-request user name the CPE took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_request_username: Option<String>,
+    /// TR-069: connection-request credentials wait for the CPE's next session.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub connection_request_pending: bool,
 }
 
 fn disabled(what: &str) -> Problem {
@@ -84,7 +105,14 @@ fn unsupported(detail: &str) -> Problem {
 async fn info(app: &AppState, raw: &str) -> ApiResult<CredentialsInfo> {
     let id = device_id(raw)?;
     app.engine.device(&id)?;
-    let mut out = CredentialsInfo { device: id.to_string(), psk_identities: Vec::new(), account: None, username: None };
+    let mut out = CredentialsInfo {
+        device: id.to_string(),
+        psk_identities: Vec::new(),
+        account: None,
+        username: None,
+        connection_request_username: None,
+        connection_request_pending: false,
+    };
     match id.protocol() {
         Protocol::Lwm2m => {
             if let Some(l) = app.lwm2m.as_deref() {
@@ -103,7 +131,14 @@ async fn info(app: &AppState, raw: &str) -> ApiResult<CredentialsInfo> {
                 out.username = s.username;
             }
         }
-        Protocol::Tr069 => {}
+        Protocol::Tr069 => {
+            if let Some(acs) = app.tr069.as_deref() {
+                let c = acs.credentials(&id);
+                out.username = c.cpe_username;
+                out.connection_request_username = c.connection_request_username;
+                out.connection_request_pending = c.connection_request_pending;
+            }
+        }
     }
     Ok(out)
 }
@@ -130,7 +165,7 @@ pub async fn put(
     app.engine.device(&id)?;
     match id.protocol() {
         Protocol::Lwm2m => {
-            if c.username.is_some() || c.password.is_some() {
+            if c.username.is_some() || c.password.is_some() || c.connection_request.is_some() {
                 return Err(Problem::bad_request("username", "an LwM2M device takes a `psk`"));
             }
             let psk = c.psk.ok_or_else(|| Problem::bad_request("psk", "an LwM2M device takes a `psk`"))?;
@@ -148,7 +183,7 @@ pub async fn put(
                 .map_err(|e| Problem::bad_request("psk", e.message))?;
         }
         Protocol::Omadm => {
-            if c.psk.is_some() {
+            if c.psk.is_some() || c.connection_request.is_some() {
                 return Err(Problem::bad_request("psk", "an OMA DM device takes `username` and `password`"));
             }
             let (Some(user), Some(password)) = (c.username, c.password) else {
@@ -160,9 +195,27 @@ pub async fn put(
                 .map_err(|e| Problem::bad_request("credentials", e.to_string()))?;
         }
         Protocol::Tr069 => {
-            return Err(unsupported(
-                "TR-069 CPE credentials are configured in [tr069.users] of the server's configuration",
-            ))
+            if c.psk.is_some() {
+                return Err(Problem::bad_request(
+                    "psk",
+                    "a TR-069 device takes `username` / `password` or `connectionRequest`",
+                ));
+            }
+            let acs = app.tr069.as_deref().ok_or_else(|| disabled("TR-069"))?;
+            let refused = |e: unidm_tr069::acs::credentials::CredentialError| match e {
+                unidm_tr069::acs::credentials::CredentialError::NoAuth => unsupported(&e.to_string()),
+                other => Problem::bad_request("credentials", other.to_string()),
+            };
+            match (c.username, c.password) {
+                (Some(user), Some(password)) => {
+                    acs.set_cpe_credentials(&id, Some((&user, &password))).await.map_err(refused)?;
+                }
+                (None, None) => {}
+                _ => return Err(Problem::bad_request("username", "give `username` and `password` together")),
+            }
+            if let Some(cr) = c.connection_request {
+                acs.set_connection_request_credentials(&id, &cr.username, &cr.password).await.map_err(refused)?;
+            }
         }
     }
     Ok(Json(info(&app, &raw).await?))
@@ -188,7 +241,10 @@ pub async fn delete(State(app): State<AppState>, ApiPath(raw): ApiPath<String>) 
                 .await
                 .map_err(|e| Problem::bad_request("credentials", e.to_string()))?;
         }
-        Protocol::Tr069 => return Err(unsupported("TR-069 CPE credentials are configured in [tr069.users]")),
+        Protocol::Tr069 => {
+            let acs = app.tr069.as_deref().ok_or_else(|| disabled("TR-069"))?;
+            acs.set_cpe_credentials(&id, None).await.map_err(|e| Problem::bad_request("credentials", e.to_string()))?;
+        }
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -138,6 +138,16 @@ async fn handle(
     }
 }
 
+/// The password of `user`: from the configuration, else set through the API for one CPE.
+fn password_of(acs: &Acs, users: &std::collections::BTreeMap<String, String>, user: &str) -> Option<String> {
+    if let Some(p) = users.get(user) {
+        return Some(p.clone());
+    }
+    let st = acs.state();
+    let id = st.cpe_users.get(user)?;
+    st.devices.get(id)?.cpe_password.clone()
+}
+
 /// Checks the CPE's credentials: the user name that passed, or the 401 to send.
 #[allow(clippy::result_large_err)]
 fn authenticate(acs: &Acs, headers: &HeaderMap) -> Result<Option<String>, Response> {
@@ -145,7 +155,8 @@ fn authenticate(acs: &Acs, headers: &HeaderMap) -> Result<Option<String>, Respon
     match &acs.config.cpe_auth {
         CpeAuth::None => Ok(None),
         CpeAuth::Basic { users } => {
-            let ok = given.and_then(parse_basic).filter(|(u, p)| users.get(u).is_some_and(|want| want == p));
+            let ok =
+                given.and_then(parse_basic).filter(|(u, p)| password_of(acs, users, u).is_some_and(|want| want == *p));
             if let Some((u, _)) = ok {
                 Ok(Some(u))
             } else {
@@ -156,7 +167,8 @@ fn authenticate(acs: &Acs, headers: &HeaderMap) -> Result<Option<String>, Respon
         CpeAuth::Digest { users } => {
             let now = acs.monotonic();
             if let Some(a) = given.and_then(DigestAuthorization::parse) {
-                let valid = a.realm == acs.config.realm && users.get(&a.username).is_some_and(|p| a.verify(p, "POST"));
+                let valid = a.realm == acs.config.realm
+                    && password_of(acs, users, &a.username).is_some_and(|p| a.verify(&p, "POST"));
                 // Each nonce count is accepted once (RFC 7616 §3.4: replay protection); without
                 // qop a nonce is good for one request.
                 let nc = a.nc.as_deref().and_then(|n| u32::from_str_radix(n, 16).ok()).unwrap_or(0);

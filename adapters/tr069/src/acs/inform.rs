@@ -25,7 +25,9 @@ impl Acs {
                 return;
             }
         };
-        if let Some(bound) = slot.user.as_ref().and_then(|u| self.config.user_devices.get(u)) {
+        // A user set through the API is bound to its device.
+        let api_bound = slot.user.as_ref().and_then(|u| self.state().cpe_users.get(u).map(|d| d.as_str().to_owned()));
+        if let Some(bound) = slot.user.as_ref().and_then(|u| self.config.user_devices.get(u)).cloned().or(api_bound) {
             // 3.4.4: the credentials are the device's own; a bound user informs only as it.
             if bound.trim() != d.serial_number.trim() && bound.trim() != id.as_str() {
                 slot.reject = Some((403, format!("these credentials do not belong to {id}")));

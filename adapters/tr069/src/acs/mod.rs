@@ -87,6 +87,7 @@
 
 mod completion;
 mod conn_req;
+pub mod credentials;
 mod driver;
 mod files;
 mod firmware;
@@ -233,6 +234,12 @@ impl Acs {
 /// The TR-069 adapter: a CWMP ACS for the unidm engine.
 pub struct Tr069Adapter {
     inner: Arc<Acs>,
+}
+
+impl std::fmt::Debug for Tr069Adapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tr069Adapter").field("local_addr", &self.local_addr()).finish_non_exhaustive()
+    }
 }
 
 impl Tr069Adapter {

@@ -40,6 +40,10 @@ pub(crate) struct DeviceRecord {
     pub software_modules: bool,
     /// The TraceRoute diagnostics object was seen.
     pub traceroute: bool,
+    /// The user name the CPE presents, set through the API (then bound to this device).
+    pub cpe_username: Option<String>,
+    /// Its password.
+    pub cpe_password: Option<String>,
     /// The CPE refused (with a fault other than 9005) or left unanswered a
     /// GetParameterValues of a partial path: from then on partial paths are expanded with
     /// GetParameterNames and read by their full names ([`super::partial_paths`]).
@@ -149,6 +153,8 @@ pub(crate) struct State {
     /// [`UPKEEP_UNANSWERED_LIMIT`] times: not asked again until their next `0 BOOTSTRAP` (or a
     /// restart), as the credentials would otherwise go out with every Inform.
     pub credentials_given_up: HashSet<DeviceId>,
+    /// CPE user names set through the API, to their devices.
+    pub cpe_users: HashMap<String, DeviceId>,
     /// Digest nonces issued to CPEs: when, and the highest nonce count accepted.
     pub nonces: HashMap<String, (Duration, u32)>,
 }
@@ -159,6 +165,9 @@ impl State {
         for (id, bytes) in records {
             match serde_json::from_slice::<DeviceRecord>(&bytes) {
                 Ok(rec) => {
+                    if let Some(user) = &rec.cpe_username {
+                        self.cpe_users.insert(user.clone(), id.clone());
+                    }
                     self.devices.insert(id, rec);
                 }
                 Err(e) => tracing::warn!(device = %id, error = %e, "unreadable TR-069 device record skipped"),
