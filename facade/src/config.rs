@@ -46,6 +46,7 @@
 //! deny = ["test-*"]           # endpoint names refused (4.03); a trailing * matches a prefix
 //! dtls_listen = "0.0.0.0:5684"   # CoAP over DTLS (coaps); UNIDM_LWM2M_DTLS_LISTEN, --lwm2m-dtls-listen;
 //!                             # "off" disables it; with --lwm2m-listen on port 0, port 0
+//! bootstrap_dtls_listen = "0.0.0.0:5784"   # the bootstrap server over DTLS; "off" disables it
 //! require_dtls = false        # true: no registration over plain CoAP at all
 //! dtls_cert = "server.pem"    # certificate mode beside PSK: the server's chain and key, and
 //! dtls_key = "server.key"     # the CAs of client certificates (a client registers as the
@@ -339,6 +340,7 @@ struct Lwm2mSection {
     #[serde(default)]
     deny: Vec<String>,
     dtls_listen: Option<String>,
+    bootstrap_dtls_listen: Option<String>,
     require_dtls: Option<bool>,
     fetch_ca: Option<PathBuf>,
     dtls_cert: Option<PathBuf>,
@@ -676,6 +678,19 @@ impl ServeConfig {
                 }
                 _ => bail!("lwm2m: give dtls_cert, dtls_key and dtls_client_ca together"),
             }
+            // The bootstrap server over DTLS, beside the server's, with its certificate.
+            c.bootstrap_dtls = match (l.bootstrap_dtls_listen.as_deref(), &c.dtls, c.bootstrap_listen) {
+                (Some("off"), _, _) | (_, None, _) | (_, _, None) => None,
+                (Some(a), Some(d), Some(_)) => Some(unidm_lwm2m::DtlsSettings {
+                    listen: a.parse().with_context(|| format!("lwm2m bootstrap_dtls_listen `{a}`"))?,
+                    ..d.clone()
+                }),
+                (None, Some(d), Some(bs)) => {
+                    let mut listen = bs;
+                    listen.set_port(if bs.port() == 0 { 0 } else { 5784 });
+                    Some(unidm_lwm2m::DtlsSettings { listen, ..d.clone() })
+                }
+            };
             if let Some(ca) = &l.fetch_ca {
                 c.fetch_roots = unidm_core::tls::certificates(ca)
                     .with_context(|| "lwm2m fetch_ca")?
@@ -826,7 +841,10 @@ mod tests {
         assert_eq!(c.psks.get(b"id-1").unwrap().endpoint.as_deref(), Some("ep-1"));
         assert_eq!(c.psks.get(b"id-2").unwrap().key, b"text");
         let off = ServeArgs { lwm2m_dtls_listen: Some("off".into()), ..Default::default() };
-        assert!(ServeConfig::resolve(&off).unwrap().lwm2m.unwrap().dtls.is_none());
+        let off = ServeConfig::resolve(&off).unwrap().lwm2m.unwrap();
+        assert!(off.dtls.is_none() && off.bootstrap_dtls.is_none());
+        let on = ServeConfig::resolve(&ServeArgs::default()).unwrap().lwm2m.unwrap();
+        assert_eq!(on.bootstrap_dtls.unwrap().listen.to_string(), "0.0.0.0:5784");
         let zero = ServeArgs { lwm2m_listen: Some("127.0.0.1:0".parse().unwrap()), ..Default::default() };
         assert_eq!(ServeConfig::resolve(&zero).unwrap().lwm2m.unwrap().dtls.unwrap().listen.port(), 0);
         for (bad, why) in [

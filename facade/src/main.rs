@@ -112,6 +112,9 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     if let Some(addr) = lwm2m.as_ref().and_then(|l| l.bootstrap_addr()) {
         println!("lwm2m bootstrap server listening on coap://{addr} (udp)");
     }
+    if let Some(addr) = lwm2m.as_ref().and_then(|l| l.bootstrap_dtls_addr()) {
+        println!("lwm2m bootstrap server listening on coaps://{addr} (udp, DTLS)");
+    }
     let mut files_url = None;
     if let Some(acs) = &acs {
         let bound = acs.local_addr().map(|a| a.to_string()).unwrap_or_default();

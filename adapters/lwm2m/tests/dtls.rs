@@ -254,3 +254,46 @@ async fn x509_clients_register_as_their_certificate_names() {
     let _psk = f.online(secure_sim(&f, "psk-dev", "id-psk", KEY)).await;
     f.stop().await;
 }
+
+/// Bootstrap over DTLS (coaps on the bootstrap server): the client bootstraps with its
+/// bootstrap PSK, is given its server PSK, and registers over DTLS with it; the same endpoint
+/// bootstrapping in clear text is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_over_dtls_then_register_over_dtls() {
+    use base64::Engine as _;
+    use unidm_lwm2m::bootstrap::{SecurityMode, ServerAccount};
+    let mut config = dtls_config();
+    config.bootstrap_dtls =
+        Some(DtlsSettings { listen: SocketAddr::from(([127, 0, 0, 1], 0)), limits: DtlsLimits::default(), x509: None });
+    let f = Fixture::with(config).await;
+    let bs = f.adapter.bootstrap_dtls_addr().expect("bootstrap over DTLS");
+    // The bootstrap identity, bound to the endpoint.
+    f.adapter.set_psk(b"bs-id-7", Some("bs-dtls-7"), b"bootstrap-key-77").await.unwrap();
+    let account = ServerAccount {
+        short_server_id: 9,
+        uri: format!("coaps://{}", f.adapter.dtls_addr().unwrap()),
+        security: SecurityMode::Psk {
+            identity: "srv-id-7".into(),
+            key: base64::engine::general_purpose::STANDARD.encode(KEY),
+        },
+        lifetime: 120,
+        binding: "U".into(),
+        default_min_period: None,
+        default_max_period: None,
+        notification_storing: true,
+    };
+    let config = unidm_lwm2m::BootstrapConfig { servers: vec![account] };
+    f.adapter.put_bootstrap_config("bs-dtls-7", config).await.unwrap();
+    let mut c = SimConfig::new("bs-dtls-7", SocketAddr::from(([127, 0, 0, 1], 9)));
+    c.psk = Some((b"bs-id-7".to_vec(), b"bootstrap-key-77".to_vec()));
+    let sim = SimClient::start(c).await.unwrap();
+    sim.bootstrap(bs).await.unwrap();
+    assert_eq!(sim.server(), f.adapter.dtls_addr().unwrap());
+    sim.register().await.unwrap();
+    f.wait_device("bs-dtls-7", |d| d.presence.state == PresenceState::Online).await;
+
+    let plain = SimClient::start(SimConfig::new("bs-dtls-7", SocketAddr::from(([127, 0, 0, 1], 9)))).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(5), plain.bootstrap(f.adapter.bootstrap_addr().unwrap())).await;
+    assert!(!matches!(r, Ok(Ok(()))), "clear-text bootstrap of a DTLS endpoint: {r:?}");
+    f.stop().await;
+}

@@ -11,6 +11,8 @@ use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 use unidm_core::{AdapterError, AdapterHandle};
 
+use super::gate::Gate;
+use super::secure::Secure;
 use super::Lwm2mAdapter;
 use crate::bootstrap::{BootstrapConfig, BootstrapConfigError, BootstrapEvent, BootstrapLimits, BootstrapServer};
 
@@ -25,6 +27,7 @@ pub(crate) enum BsCommand {
 /// The running bootstrap server.
 pub(crate) struct BootstrapRunning {
     pub local_addr: SocketAddr,
+    pub dtls_addr: Option<SocketAddr>,
     configs: Mutex<BTreeMap<String, BootstrapConfig>>,
     commands: mpsc::UnboundedSender<BsCommand>,
     handle: AdapterHandle,
@@ -48,14 +51,31 @@ impl BootstrapRunning {
     }
 }
 
+/// What the bootstrap server's DTLS side needs: where, and whom it knows.
+pub(crate) struct BootstrapSecurity<'a> {
+    pub dtls: Option<&'a super::DtlsSettings>,
+    pub psks: &'a crate::dtls::PskStore,
+    pub require_dtls: bool,
+}
+
 pub(crate) async fn start(
     listen: SocketAddr,
     limits: BootstrapLimits,
     handle: AdapterHandle,
     seed: u64,
+    security: BootstrapSecurity<'_>,
 ) -> Result<Arc<BootstrapRunning>, AdapterError> {
     let socket = UdpSocket::bind(listen).await.map_err(|e| AdapterError(format!("bind bootstrap {listen}: {e}")))?;
     let local_addr = socket.local_addr().map_err(|e| AdapterError(e.to_string()))?;
+    let secure = Secure::bind(security.dtls, security.psks, None)?;
+    let dtls_addr = match &secure {
+        Some(s) => Some(s.local_addr().map_err(|e| AdapterError(e.to_string()))?),
+        None => None,
+    };
+    if let Some(addr) = dtls_addr {
+        tracing::info!(%addr, "LwM2M bootstrap server listening on DTLS (coaps)");
+    }
+    let gate = Gate::new(security.psks.clone(), security.require_dtls);
     let max_endpoint_len = limits.max_endpoint_len;
     let mut server = BootstrapServer::new(limits, seed);
     let mut configs = BTreeMap::new();
@@ -72,9 +92,10 @@ pub(crate) async fn start(
     }
     tracing::info!(%local_addr, configs = configs.len(), "LwM2M bootstrap server listening");
     let (commands, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(socket, server, rx));
+    let task = tokio::spawn(run(socket, secure, gate, server, rx));
     Ok(Arc::new(BootstrapRunning {
         local_addr,
+        dtls_addr,
         configs: Mutex::new(configs),
         commands,
         handle,
@@ -83,15 +104,39 @@ pub(crate) async fn start(
     }))
 }
 
-async fn run(socket: UdpSocket, mut server: BootstrapServer, mut commands: mpsc::UnboundedReceiver<BsCommand>) {
-    let now = || tokio::time::Instant::now().into_std();
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+async fn run(
+    socket: UdpSocket,
+    mut secure: Option<Secure>,
+    gate: Gate,
+    mut server: BootstrapServer,
+    mut commands: mpsc::UnboundedReceiver<BsCommand>,
+) {
     let mut buf = vec![0u8; 2048];
     loop {
         let deadline = server.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
-                Ok((n, peer)) => server.handle_datagram(now(), peer, &buf[..n]),
+                Ok((n, peer)) => {
+                    // An endpoint with a PSK identity bootstraps over DTLS only.
+                    let refused = if gate.active() { gate.check(None, &buf[..n]).err() } else { None };
+                    match refused {
+                        Some(reply) => {
+                            let _ = socket.send_to(&reply, peer).await;
+                        }
+                        None => server.handle_datagram(now(), peer, &buf[..n]),
+                    }
+                }
                 Err(e) => tracing::debug!(error = %e, "bootstrap UDP receive error"),
+            },
+            plain = Secure::recv(&mut secure, &gate, now) => {
+                let t = now();
+                for (peer, d) in plain {
+                    server.handle_datagram(t, peer, &d);
+                }
             },
             c = commands.recv() => match c {
                 Some(BsCommand::Set(ep, config, done)) => {
@@ -112,10 +157,14 @@ async fn run(socket: UdpSocket, mut server: BootstrapServer, mut commands: mpsc:
             }
         }
         while let Some(t) = server.poll_transmit() {
+            if Secure::send(&mut secure, t.peer, &t.bytes) {
+                continue;
+            }
             if let Err(e) = socket.send_to(&t.bytes, t.peer).await {
                 tracing::debug!(peer = %t.peer, error = %e, "bootstrap UDP send error");
             }
         }
+        Secure::flush(&mut secure).await;
     }
 }
 
@@ -127,6 +176,12 @@ impl Lwm2mAdapter {
     /// The bootstrap server's bound UDP address, once started (None when disabled).
     pub fn bootstrap_addr(&self) -> Option<SocketAddr> {
         self.bootstrap().map(|b| b.local_addr)
+    }
+
+    /// The bootstrap server's DTLS address, once started with
+    /// [`super::Lwm2mConfig::bootstrap_dtls`].
+    pub fn bootstrap_dtls_addr(&self) -> Option<SocketAddr> {
+        self.bootstrap().and_then(|b| b.dtls_addr)
     }
 
     /// Every endpoint's bootstrap configuration, by endpoint name.

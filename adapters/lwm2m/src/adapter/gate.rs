@@ -52,6 +52,11 @@ impl Gate {
         }
     }
 
+    /// Whether plain datagrams need a check (some endpoint must use DTLS).
+    pub(crate) fn active(&self) -> bool {
+        self.require_dtls || !self.psks.is_empty()
+    }
+
     /// A registration restored at start.
     pub(crate) fn restored(&mut self, id: &str, endpoint: &str) {
         self.ids.insert(id.to_owned(), endpoint.to_owned());
@@ -65,6 +70,11 @@ impl Gate {
         let path = crate::coap::uri_path(&packet);
         let endpoint = match (method, path.as_slice()) {
             (RequestType::Post, [rd]) if rd == "rd" => match endpoint_query(&packet) {
+                Some(ep) => ep,
+                None => return Ok(()),
+            },
+            // Bootstrap-Request (TS Core 1.1 §6.1.3).
+            (RequestType::Post, [bs]) if bs == "bs" => match endpoint_query(&packet) {
                 Some(ep) => ep,
                 None => return Ok(()),
             },

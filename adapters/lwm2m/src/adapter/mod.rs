@@ -50,6 +50,7 @@ pub mod gateway;
 pub mod mapping;
 pub mod native;
 mod push;
+mod secure;
 mod shell;
 pub mod software;
 mod waiters;
@@ -114,6 +115,9 @@ pub struct Lwm2mConfig {
     pub bootstrap_listen: Option<SocketAddr>,
     /// Bootstrap server bounds (sessions, timeout, endpoint name length).
     pub bootstrap: crate::bootstrap::BootstrapLimits,
+    /// The bootstrap server over DTLS (customary udp/5784), with the PSK identities of
+    /// [`Lwm2mConfig::psks`] (bound to the endpoints they bootstrap). Default none.
+    pub bootstrap_dtls: Option<DtlsSettings>,
     /// Receive buffer asked of the kernel for the server's UDP socket, bytes (Linux caps it at
     /// `net.core.rmem_max`). A burst of registrations larger than the buffer is dropped and
     /// costs the clients a 2 s retransmission. Default 4 MiB; `None` keeps the system default.
@@ -164,6 +168,7 @@ impl Default for Lwm2mConfig {
             ddf_dir: None,
             bootstrap_listen: Some(SocketAddr::from(([0, 0, 0, 0], 5783))),
             bootstrap: Default::default(),
+            bootstrap_dtls: None,
             recv_buffer: Some(4 << 20),
             dtls: None,
             psks: Default::default(),
@@ -582,7 +587,15 @@ impl Adapter for Lwm2mAdapter {
         }
         let bootstrap = match self.config.bootstrap_listen {
             Some(addr) => {
-                Some(bootstrap::start(addr, self.config.bootstrap.clone(), handle.clone(), shell::seed()).await?)
+                let security = bootstrap::BootstrapSecurity {
+                    dtls: self.config.bootstrap_dtls.as_ref(),
+                    psks: &self.config.psks,
+                    require_dtls: self.config.require_dtls,
+                };
+                Some(
+                    bootstrap::start(addr, self.config.bootstrap.clone(), handle.clone(), shell::seed(), security)
+                        .await?,
+                )
             }
             None => None,
         };

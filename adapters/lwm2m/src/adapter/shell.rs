@@ -21,8 +21,9 @@ use unidm_core::{AdapterError, AdapterHandle, Contact, Delivery, DeliveryConfig,
 use unidm_models::{DeviceId, PresenceState};
 
 use super::gate::Gate;
+use super::secure::Secure;
 use super::{contact, device_request, gateway, mapping, Command, Lwm2mConfig, Running, Shared};
-use crate::dtls::{DtlsServer, Psk};
+use crate::dtls::Psk;
 use crate::model::ObjectModels;
 use crate::server::{Ack, DmResponse, RdChange, Registration, RequestFailure, RequestId, Server, ServerEvent};
 
@@ -125,28 +126,13 @@ impl StoredPsk {
     }
 }
 
-/// The DTLS side of the shell.
-struct Secure {
-    socket: UdpSocket,
-    dtls: DtlsServer,
-}
-
 pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<Running, AdapterError> {
     let socket =
         bind(config.listen, config.recv_buffer).map_err(|e| AdapterError(format!("bind {}: {e}", config.listen)))?;
     let local_addr = socket.local_addr().map_err(|e| AdapterError(e.to_string()))?;
-    let secure = match &config.dtls {
-        Some(d) => {
-            let socket =
-                bind(d.listen, config.recv_buffer).map_err(|e| AdapterError(format!("bind {}: {e}", d.listen)))?;
-            let dtls = DtlsServer::new(config.psks.clone(), d.limits.clone(), d.x509.as_ref())
-                .map_err(|e| AdapterError(format!("DTLS: {e}")))?;
-            Some(Secure { socket, dtls })
-        }
-        None => None,
-    };
+    let secure = Secure::bind(config.dtls.as_ref(), &config.psks, config.recv_buffer)?;
     let dtls_addr = match &secure {
-        Some(s) => Some(s.socket.local_addr().map_err(|e| AdapterError(e.to_string()))?),
+        Some(s) => Some(s.local_addr().map_err(|e| AdapterError(e.to_string()))?),
         None => None,
     };
     let mut models = ObjectModels::builtin();
@@ -277,7 +263,7 @@ async fn migrate_legacy(
 }
 
 /// A non-blocking UDP socket bound to `addr`, with the receive buffer asked for.
-fn bind(addr: std::net::SocketAddr, recv_buffer: Option<usize>) -> std::io::Result<UdpSocket> {
+pub(super) fn bind(addr: std::net::SocketAddr, recv_buffer: Option<usize>) -> std::io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if let Some(size) = recv_buffer {
@@ -288,24 +274,6 @@ fn bind(addr: std::net::SocketAddr, recv_buffer: Option<usize>) -> std::io::Resu
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     UdpSocket::from_std(socket.into())
-}
-
-/// Receives from the DTLS socket, when there is one.
-async fn recv_secure(secure: &Option<Secure>, buf: &mut [u8]) -> std::io::Result<(usize, std::net::SocketAddr)> {
-    match secure {
-        Some(s) => s.socket.recv_from(buf).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Ticks the DTLS timers (handshake retransmissions, expiries), when there is DTLS.
-async fn dtls_tick(secure: &Option<Secure>, tick: &mut tokio::time::Interval) {
-    match secure {
-        Some(_) => {
-            tick.tick().await;
-        }
-        None => std::future::pending().await,
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -319,19 +287,15 @@ async fn run(
     pumps: Pumps,
 ) {
     let mut buf = vec![0u8; 65_535];
-    let mut secure_buf = vec![0u8; 65_535];
     let mut waiting: HashMap<RequestId, oneshot::Sender<Result<DmResponse, RequestFailure>>> = HashMap::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    // Plain datagrams are checked only when some endpoint must use DTLS.
-    let psks = shared.config.psks.clone();
-    let require_dtls = shared.config.require_dtls;
     loop {
         let deadline = server.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
                 Ok((n, peer)) => {
                     let d = &buf[..n];
-                    if require_dtls || !psks.is_empty() {
+                    // Checked only when some endpoint must use DTLS.
+                    if gate.active() {
                         if let Err(reply) = gate.check(None, d) {
                             if let Err(e) = socket.send_to(&reply, peer).await {
                                 tracing::debug!(%peer, error = %e, "UDP send error");
@@ -343,28 +307,10 @@ async fn run(
                 }
                 Err(e) => tracing::debug!(error = %e, "UDP receive error"),
             },
-            r = recv_secure(&secure, &mut secure_buf) => match (r, secure.as_mut()) {
-                (Ok((n, peer)), Some(s)) => {
-                    let t = now();
-                    for plain in s.dtls.handle_datagram(t, peer, &secure_buf[..n]) {
-                        let identity = s.dtls.identity(&peer).cloned();
-                        match gate.check(identity.as_ref(), &plain) {
-                            Ok(()) => server.handle_datagram(t, peer, &plain),
-                            Err(reply) => {
-                                s.dtls.send(peer, &reply);
-                            }
-                        }
-                    }
-                    while let Some(event) = s.dtls.poll_event() {
-                        tracing::debug!(?event, "DTLS");
-                    }
-                }
-                (Err(e), _) => tracing::debug!(error = %e, "UDP (DTLS) receive error"),
-                _ => {}
-            },
-            _ = dtls_tick(&secure, &mut tick) => {
-                if let Some(s) = secure.as_mut() {
-                    s.dtls.handle_timeout(now());
+            plain = Secure::recv(&mut secure, &gate, now) => {
+                let t = now();
+                for (peer, d) in plain {
+                    server.handle_datagram(t, peer, &d);
                 }
             },
             c = commands.recv() => match c {
@@ -408,21 +354,14 @@ async fn run(
         }
         while let Some(t) = server.poll_transmit() {
             // A peer with a DTLS session is answered over it.
-            if let Some(s) = secure.as_mut().filter(|s| s.dtls.is_open(&t.peer)) {
-                s.dtls.send(t.peer, &t.bytes);
+            if Secure::send(&mut secure, t.peer, &t.bytes) {
                 continue;
             }
             if let Err(e) = socket.send_to(&t.bytes, t.peer).await {
                 tracing::debug!(peer = %t.peer, error = %e, "UDP send error");
             }
         }
-        if let Some(s) = secure.as_mut() {
-            for (peer, d) in s.dtls.drain_transmits() {
-                if let Err(e) = s.socket.send_to(&d, peer).await {
-                    tracing::debug!(%peer, error = %e, "UDP (DTLS) send error");
-                }
-            }
-        }
+        Secure::flush(&mut secure).await;
     }
 }
 

@@ -1,0 +1,104 @@
+//! The DTLS side of a UDP shell (the server's and the bootstrap server's): a second socket
+//! whose datagrams go through a [`DtlsServer`], the [`Gate`] checking each decrypted request
+//! against the session's identity, and the answers to peers with a session sent back over it.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use unidm_core::AdapterError;
+
+use super::gate::Gate;
+use super::DtlsSettings;
+use crate::dtls::{DtlsServer, PskStore};
+
+/// A DTLS socket and its sessions.
+pub(crate) struct Secure {
+    socket: UdpSocket,
+    dtls: DtlsServer,
+    buf: Vec<u8>,
+    tick: tokio::time::Interval,
+}
+
+impl Secure {
+    /// Binds `settings.listen` (`None` when `settings` is).
+    pub(crate) fn bind(
+        settings: Option<&DtlsSettings>,
+        psks: &PskStore,
+        recv_buffer: Option<usize>,
+    ) -> Result<Option<Secure>, AdapterError> {
+        let Some(d) = settings else { return Ok(None) };
+        let socket =
+            super::shell::bind(d.listen, recv_buffer).map_err(|e| AdapterError(format!("bind {}: {e}", d.listen)))?;
+        let dtls = DtlsServer::new(psks.clone(), d.limits.clone(), d.x509.as_ref())
+            .map_err(|e| AdapterError(format!("DTLS: {e}")))?;
+        Ok(Some(Secure {
+            socket,
+            dtls,
+            buf: vec![0u8; 65_535],
+            tick: tokio::time::interval(Duration::from_millis(500)),
+        }))
+    }
+
+    pub(crate) fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// The application datagrams of the next DTLS datagram, each with its peer: those the
+    /// gate lets through (the refused ones are answered 4.03 over the session); or nothing when
+    /// the DTLS timers ticked (retransmitted flights, expiries). Pending forever without DTLS;
+    /// cancel-safe.
+    pub(crate) async fn recv(
+        secure: &mut Option<Secure>,
+        gate: &Gate,
+        now: fn() -> Instant,
+    ) -> Vec<(SocketAddr, Vec<u8>)> {
+        let Some(s) = secure.as_mut() else { return std::future::pending().await };
+        let (n, peer) = tokio::select! {
+            r = s.socket.recv_from(&mut s.buf) => match r {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(error = %e, "UDP (DTLS) receive error");
+                    return Vec::new();
+                }
+            },
+            _ = s.tick.tick() => {
+                s.dtls.handle_timeout(now());
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for plain in s.dtls.handle_datagram(now(), peer, &s.buf[..n]) {
+            let identity = s.dtls.identity(&peer).cloned();
+            match gate.check(identity.as_ref(), &plain) {
+                Ok(()) => out.push((peer, plain)),
+                Err(reply) => {
+                    s.dtls.send(peer, &reply);
+                }
+            }
+        }
+        while let Some(event) = s.dtls.poll_event() {
+            tracing::debug!(?event, "DTLS");
+        }
+        out
+    }
+
+    /// Sends `bytes` to `peer` over its session; false when it has none (send in clear).
+    pub(crate) fn send(secure: &mut Option<Secure>, peer: SocketAddr, bytes: &[u8]) -> bool {
+        match secure.as_mut().filter(|s| s.dtls.is_open(&peer)) {
+            Some(s) => s.dtls.send(peer, bytes),
+            None => false,
+        }
+    }
+
+    /// Sends the records the DTLS layer wrote.
+    pub(crate) async fn flush(secure: &mut Option<Secure>) {
+        if let Some(s) = secure.as_mut() {
+            for (peer, d) in s.dtls.drain_transmits() {
+                if let Err(e) = s.socket.send_to(&d, peer).await {
+                    tracing::debug!(%peer, error = %e, "UDP (DTLS) send error");
+                }
+            }
+        }
+    }
+}
