@@ -86,10 +86,10 @@ pub enum PeerIdentity {
     Anonymous,
 }
 
-/// The identity of a finished handshake.
-fn peer_identity(ssl: &openssl::ssl::SslRef, psk: Option<&Vec<u8>>) -> PeerIdentity {
-    if let Some(id) = psk {
-        return PeerIdentity::Psk(id.clone());
+/// The identity of a finished handshake (a resumed one too: the session keeps it).
+fn peer_identity(ssl: &openssl::ssl::SslRef) -> PeerIdentity {
+    if let Some(id) = ssl.psk_identity().filter(|i| !i.is_empty()) {
+        return PeerIdentity::Psk(id.to_vec());
     }
     let verified = ssl.verify_result() == openssl::x509::X509VerifyResult::OK;
     let cn = ssl.peer_certificate().filter(|_| verified).and_then(|c| {
@@ -328,7 +328,6 @@ struct Session {
 /// The server side of DTLS for many peers on one socket.
 pub struct DtlsServer {
     ctx: SslContext,
-    identity_index: Index<Ssl, Vec<u8>>,
     peer_index: Index<Ssl, SocketAddr>,
     limits: DtlsLimits,
     sessions: HashMap<SocketAddr, Session>,
@@ -367,7 +366,6 @@ impl DtlsServer {
         limits: DtlsLimits,
         x509: Option<&X509Settings>,
     ) -> Result<DtlsServer, openssl::error::ErrorStack> {
-        let identity_index = Ssl::new_ex_index::<Vec<u8>>()?;
         let peer_index = Ssl::new_ex_index::<SocketAddr>()?;
         let mut b = SslContextBuilder::new(SslMethod::dtls())?;
         b.set_options(SslOptions::COOKIE_EXCHANGE | SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET);
@@ -399,7 +397,7 @@ impl DtlsServer {
                 openssl::memcmp::eq(&want, got.get(..16).unwrap_or(&[0; 16])) && got.len() == 16
             })
         });
-        b.set_psk_server_callback(move |ssl, identity, key_out| {
+        b.set_psk_server_callback(move |_ssl, identity, key_out| {
             let Some(identity) = identity.filter(|i| !i.is_empty() && i.len() <= MAX_IDENTITY) else {
                 return Ok(0);
             };
@@ -411,12 +409,10 @@ impl DtlsServer {
                 return Ok(0);
             }
             key_out[..psk.key.len()].copy_from_slice(&psk.key);
-            ssl.set_ex_data(identity_index, identity.to_vec());
             Ok(psk.key.len())
         });
         Ok(DtlsServer {
             ctx: b.build(),
-            identity_index,
             peer_index,
             limits,
             sessions: HashMap::new(),
@@ -458,7 +454,7 @@ impl DtlsServer {
         let result = match conn {
             Conn::Handshaking(m) => match step(m.handshake()) {
                 Step::Open(mut stream) => {
-                    let id = peer_identity(stream.ssl(), stream.ssl().ex_data(self.identity_index));
+                    let id = peer_identity(stream.ssl());
                     self.handshaking.retain(|p| *p != peer);
                     self.open += 1;
                     self.events.push_back(DtlsEvent::Established { peer, identity: id.clone() });

@@ -256,8 +256,8 @@ async fn x509_clients_register_as_their_certificate_names() {
 }
 
 /// Bootstrap over DTLS (coaps on the bootstrap server): the client bootstraps with its
-/// bootstrap PSK, is given its server PSK, and registers over DTLS with it; the same endpoint
-/// bootstrapping in clear text is refused.
+/// bootstrap PSK, is given its server PSK, and registers over DTLS with it; another identity
+/// cannot bootstrap as that endpoint.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_over_dtls_then_register_over_dtls() {
     use base64::Engine as _;
@@ -292,8 +292,11 @@ async fn bootstrap_over_dtls_then_register_over_dtls() {
     sim.register().await.unwrap();
     f.wait_device("bs-dtls-7", |d| d.presence.state == PresenceState::Online).await;
 
-    let plain = SimClient::start(SimConfig::new("bs-dtls-7", SocketAddr::from(([127, 0, 0, 1], 9)))).await.unwrap();
-    let r = tokio::time::timeout(Duration::from_secs(5), plain.bootstrap(f.adapter.bootstrap_addr().unwrap())).await;
-    assert!(!matches!(r, Ok(Ok(()))), "clear-text bootstrap of a DTLS endpoint: {r:?}");
+    f.adapter.set_psk(b"other-id", Some("someone-else"), b"other-key-000000").await.unwrap();
+    let mut c = SimConfig::new("bs-dtls-7", SocketAddr::from(([127, 0, 0, 1], 9)));
+    c.psk = Some((b"other-id".to_vec(), b"other-key-000000".to_vec()));
+    let impostor = SimClient::start(c).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(5), impostor.bootstrap(bs)).await;
+    assert!(!matches!(r, Ok(Ok(()))), "another identity bootstrapping bs-dtls-7: {r:?}");
     f.stop().await;
 }

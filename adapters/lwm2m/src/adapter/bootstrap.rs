@@ -121,8 +121,10 @@ async fn run(
         tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
                 Ok((n, peer)) => {
-                    // An endpoint with a PSK identity bootstraps over DTLS only.
-                    let refused = if gate.active() { gate.check(None, &buf[..n]).err() } else { None };
+                    // Clear-text bootstrap is refused only with `require_dtls`: an endpoint with
+                    // a PSK for the server (given by a clear-text bootstrap, say) may still
+                    // bootstrap in clear text.
+                    let refused = if gate.requires_dtls() { gate.check(None, &buf[..n]).err() } else { None };
                     match refused {
                         Some(reply) => {
                             let _ = socket.send_to(&reply, peer).await;

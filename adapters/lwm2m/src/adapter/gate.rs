@@ -57,6 +57,11 @@ impl Gate {
         self.require_dtls || !self.psks.is_empty()
     }
 
+    /// Whether nothing may register or bootstrap in clear text.
+    pub(crate) fn requires_dtls(&self) -> bool {
+        self.require_dtls
+    }
+
     /// A registration restored at start.
     pub(crate) fn restored(&mut self, id: &str, endpoint: &str) {
         self.ids.insert(id.to_owned(), endpoint.to_owned());
