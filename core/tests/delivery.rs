@@ -379,34 +379,12 @@ async fn reachable_wakes_the_waiters_of_that_device_only_and_queues_are_bounded(
     f.engine.shutdown().await;
 }
 
-/// What the engine logs, captured for one test (the test runs on one thread, so a thread's
-/// default subscriber sees every log line of the engine's tasks).
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// SIGTERM while a group operation fans out: members finish and free slots all the time, so
 /// dispatches race the shutdown. A clean stop stops dispatching before the store closes: no
 /// "could not store dispatch ... the store is closed" (it logged one per racing dispatch).
 #[tokio::test]
 async fn shutdown_while_a_group_fans_out_logs_no_errors() {
-    let log = Captured::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = unidm_testkit::logs::capture(tracing::Level::WARN);
 
     let f = fixture(Mode::AutoComplete).await;
     let mut members = std::collections::BTreeSet::new();
@@ -433,7 +411,7 @@ async fn shutdown_while_a_group_fans_out_logs_no_errors() {
     f.engine.shutdown().await;
     // Let whatever the adapter still completes run into the stopped engine.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = log.text();
     assert!(!text.contains("ERROR"), "a clean stop logged errors:\n{text}");
 
     let (engine, _adapter, _submitted) = restart(&f.path).await;

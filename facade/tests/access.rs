@@ -173,33 +173,12 @@ async fn device_credentials_are_write_only() {
     a.engine.shutdown().await;
 }
 
-/// A writer every log line goes to, for the test to read.
-#[derive(Clone, Default)]
-struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Secrets set through the API and used over DTLS (rightly and wrongly) appear in no log line
 /// at any level, in no answer and in no event.
 #[tokio::test]
 async fn secrets_never_reach_logs_answers_or_events() {
     use unidm_lwm2m::sim::{SimClient, SimConfig};
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = unidm_testkit::logs::capture(tracing::Level::TRACE);
 
     const KEY: &str = "Sup3r-Secret-Key";
     let dir = tempfile::tempdir().unwrap();
@@ -230,7 +209,7 @@ async fn secrets_never_reach_logs_answers_or_events() {
     }
     a.engine.shutdown().await;
 
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = capture.text();
     assert!(logs.contains("LwM2M server listening on DTLS"), "the capture works: {}", &logs[..logs.len().min(2000)]);
     let hex: String = KEY.bytes().map(|b| format!("{b:02x}")).collect();
     for secret in [KEY, hex.as_str(), "t-admin", "Wrong-Key-123456"] {

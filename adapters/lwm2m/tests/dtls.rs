@@ -28,6 +28,24 @@ fn secure_sim(f: &Fixture, ep: &str, identity: &str, key: &[u8]) -> SimConfig {
     c
 }
 
+/// A `coaps` server account with a PSK, as a bootstrap configuration gives it.
+fn psk_account(f: &Fixture, short_server_id: u16, identity: &str) -> unidm_lwm2m::bootstrap::ServerAccount {
+    use base64::Engine as _;
+    unidm_lwm2m::bootstrap::ServerAccount {
+        short_server_id,
+        uri: format!("coaps://{}", f.adapter.dtls_addr().unwrap()),
+        security: unidm_lwm2m::bootstrap::SecurityMode::Psk {
+            identity: identity.into(),
+            key: base64::engine::general_purpose::STANDARD.encode(KEY),
+        },
+        lifetime: 120,
+        binding: "U".into(),
+        default_min_period: None,
+        default_max_period: None,
+        notification_storing: true,
+    }
+}
+
 #[tokio::test]
 async fn a_client_registers_over_dtls_psk_and_is_read_over_its_session() {
     let f = Fixture::with(dtls_config()).await;
@@ -172,23 +190,9 @@ async fn libcoap_registers_over_dtls_psk() {
 /// shown without its key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bootstrapped_psk_is_used_to_register_over_dtls() {
-    use base64::Engine as _;
-    use unidm_lwm2m::bootstrap::{SecurityMode, ServerAccount};
     let f = Fixture::with(dtls_config()).await;
     let bs = f.adapter.bootstrap_addr().expect("bootstrap server");
-    let account = ServerAccount {
-        short_server_id: 7,
-        uri: format!("coaps://{}", f.adapter.dtls_addr().unwrap()),
-        security: SecurityMode::Psk {
-            identity: "bs-psk-id".into(),
-            key: base64::engine::general_purpose::STANDARD.encode(KEY),
-        },
-        lifetime: 120,
-        binding: "U".into(),
-        default_min_period: None,
-        default_max_period: None,
-        notification_storing: true,
-    };
+    let account = psk_account(&f, 7, "bs-psk-id");
     let config = unidm_lwm2m::BootstrapConfig { servers: vec![account] };
     f.adapter.put_bootstrap_config("bs-dtls", config.clone()).await.unwrap();
     assert_eq!(f.adapter.psk_identities("bs-dtls"), [b"bs-psk-id".to_vec()]);
@@ -260,8 +264,6 @@ async fn x509_clients_register_as_their_certificate_names() {
 /// cannot bootstrap as that endpoint.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_over_dtls_then_register_over_dtls() {
-    use base64::Engine as _;
-    use unidm_lwm2m::bootstrap::{SecurityMode, ServerAccount};
     let mut config = dtls_config();
     config.bootstrap_dtls =
         Some(DtlsSettings { listen: SocketAddr::from(([127, 0, 0, 1], 0)), limits: DtlsLimits::default(), x509: None });
@@ -269,19 +271,7 @@ async fn bootstrap_over_dtls_then_register_over_dtls() {
     let bs = f.adapter.bootstrap_dtls_addr().expect("bootstrap over DTLS");
     // The bootstrap identity, bound to the endpoint.
     f.adapter.set_psk(b"bs-id-7", Some("bs-dtls-7"), b"bootstrap-key-77").await.unwrap();
-    let account = ServerAccount {
-        short_server_id: 9,
-        uri: format!("coaps://{}", f.adapter.dtls_addr().unwrap()),
-        security: SecurityMode::Psk {
-            identity: "srv-id-7".into(),
-            key: base64::engine::general_purpose::STANDARD.encode(KEY),
-        },
-        lifetime: 120,
-        binding: "U".into(),
-        default_min_period: None,
-        default_max_period: None,
-        notification_storing: true,
-    };
+    let account = psk_account(&f, 9, "srv-id-7");
     let config = unidm_lwm2m::BootstrapConfig { servers: vec![account] };
     f.adapter.put_bootstrap_config("bs-dtls-7", config).await.unwrap();
     let mut c = SimConfig::new("bs-dtls-7", SocketAddr::from(([127, 0, 0, 1], 9)));

@@ -386,13 +386,7 @@ pub(crate) fn on_response(
         Action::Ping(_) | Action::Traceroute(_) => diag_response(config, op, mos, status, results, parts),
         Action::Native(n) if n.op == NativeOp::ReadComposite => {
             // Each node read, keyed by its URI; absent nodes (a non-2xx Get) left out.
-            let value: Map<String, serde_json::Value> = results
-                .iter()
-                .filter_map(|i| {
-                    let uri = i.source.as_ref()?.loc_uri.clone();
-                    Some((uri, serde_json::Value::String(i.data.as_ref()?.as_text()?.to_owned())))
-                })
-                .collect();
+            let value = values_by_uri(results);
             match parts.iter().copied().find(|&c| !ok(c) && c != 404) {
                 Some(c) if value.is_empty() => Outcome::Failed(status_error(c, "native readComposite")),
                 _ if !ok(status) => Outcome::Failed(status_error(status, "native readComposite")),
@@ -514,13 +508,7 @@ pub(crate) fn on_response(
             }
         }
         Action::RefreshDeviceInfo => {
-            let values: Map<String, serde_json::Value> = results
-                .iter()
-                .filter_map(|i| {
-                    let uri = i.source.as_ref()?.loc_uri.clone();
-                    Some((uri, serde_json::Value::String(i.data.as_ref()?.as_text()?.to_owned())))
-                })
-                .collect();
+            let values = values_by_uri(results);
             match parts.iter().copied().find(|&c| !ok(c) && c != 404) {
                 _ if !values.is_empty() => Outcome::Succeeded(Some(json!({ "values": values }))),
                 Some(c) => Outcome::Failed(status_error(c, "DevInfo / DevDetail Get")),
@@ -587,6 +575,17 @@ fn diag_response(
         0 => Outcome::Failed(status_error(status, &format!("DiagMon {test} Exec"))),
         c => Outcome::Failed(status_error(c, &format!("DiagMon {test} Exec"))),
     }
+}
+
+/// The text values of Results items, by their source URI.
+fn values_by_uri(results: &[Item]) -> Map<String, serde_json::Value> {
+    results
+        .iter()
+        .filter_map(|i| {
+            let uri = i.source.as_ref()?.loc_uri.clone();
+            Some((uri, serde_json::Value::String(i.data.as_ref()?.as_text()?.to_owned())))
+        })
+        .collect()
 }
 
 /// The DevInfo / DevDetail facts in the Results of a refresh.
