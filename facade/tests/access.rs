@@ -93,6 +93,9 @@ async fn every_route_class_needs_its_role() {
     assert!(items.iter().any(|e| e["who"] == "noc" && e["method"] == "POST" && e["status"] == 201), "{log}");
     assert!(items.iter().any(|e| e["who"] == "watcher" && e["status"] == 403), "{log}");
     assert!(!text.contains("t-operator") && !text.contains("t-viewer"));
+    // A bad query is a problem+json 400 (as every route's).
+    let (s, v, _) = a.call(Method::GET, "/api/v1/audit?offset=x", Some("t-admin"), None).await;
+    assert_eq!((s, v["type"].as_str()), (StatusCode::BAD_REQUEST, Some("urn:unidm:problem:bad-request")), "{v}");
     a.engine.shutdown().await;
 }
 

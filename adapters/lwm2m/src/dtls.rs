@@ -281,9 +281,9 @@ fn read_app(s: &mut SslStream<Pipe>, out: &mut Vec<Vec<u8>>) -> Result<(), Strin
             Ok(n) => out.push(buf[..n].to_vec()),
             Err(e) if e.code() == ErrorCode::WANT_READ => return Ok(()),
             Err(e) if e.code() == ErrorCode::ZERO_RETURN => return Err("closed by the peer".into()),
-            // A record that does not authenticate is dropped (RFC 6347 §4.1.2.7), the session
-            // stays.
-            Err(e) if e.code() == ErrorCode::SSL => continue,
+            // OpenSSL drops records that do not authenticate by itself (RFC 6347 §4.1.2.7); an
+            // error here is fatal to the session (OpenSSL will not read it again), so it ends
+            // rather than being read in a loop.
             Err(e) => return Err(e.to_string()),
         }
     }

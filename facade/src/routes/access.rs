@@ -1,6 +1,6 @@
 //! API tokens and the audit log (admins only; see [`crate::access`]).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::Paging;
 use crate::access::{AccessError, AuditEntry, Role, TokenInfo};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiResult, Problem};
 use crate::AppState;
 
@@ -83,7 +83,7 @@ pub async fn delete(State(app): State<AppState>, ApiPath(name): ApiPath<String>)
 /// The audit log of mutating calls, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "access", params(Paging),
     responses((status = 200, body = AuditPage), (status = 400, body = Problem)))]
-pub async fn audit(State(app): State<AppState>, Query(p): Query<Paging>) -> ApiResult<Json<AuditPage>> {
+pub async fn audit(State(app): State<AppState>, ApiQuery(p): ApiQuery<Paging>) -> ApiResult<Json<AuditPage>> {
     let (offset, limit) = p.resolve()?;
     let (items, total) = app.access.audit(offset, limit);
     Ok(Json(AuditPage { items, total }))

@@ -67,6 +67,15 @@ fn a_psk_handshake_with_a_cookie_carries_data_both_ways() {
     let wire = client.drain_transmits();
     assert!(!wire[0].1.windows(14).any(|w| w == b"secret payload"));
     assert_eq!(server.handle_datagram(Instant::now(), peer, &wire[0].1), [b"secret payload".to_vec()]);
+    // A forged record from the client's address (an attacker spoofing it): dropped, and the
+    // session goes on.
+    let mut forged = vec![23u8, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 24];
+    forged.extend_from_slice(&[0x5a; 24]);
+    assert!(server.handle_datagram(Instant::now(), peer, &forged).is_empty());
+    assert!(server.is_open(&peer), "a forged record does not end the session");
+    client.send(srv, b"still here").unwrap();
+    let wire = client.drain_transmits();
+    assert_eq!(server.handle_datagram(Instant::now(), peer, &wire[0].1), [b"still here".to_vec()]);
 }
 
 #[test]
