@@ -53,6 +53,12 @@ async fn api_conforms_to_its_openapi_document() {
                 "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance",
                 "--max-examples",
                 "10",
+                // The stateful phase builds its scenarios from links schemathesis infers from
+                // the responses; with routes such as /tokens/{name} and /lwm2m/bootstrap/{endpoint}
+                // its inference produces links it then rejects as invalid, and it ran no
+                // scenario before either: the other three phases check every operation.
+                "--phases",
+                "examples,coverage,fuzzing",
                 "--generation-deterministic",
                 "--no-shrink",
                 // An endless stream: covered by the facade's own SSE test.

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use hmac::{Hmac, Mac};
 use openssl::ex_data::Index;
 use openssl::ssl::{
-    ErrorCode, HandshakeError, MidHandshakeSslStream, Ssl, SslContext, SslContextBuilder, SslMethod, SslMode,
-    SslOptions, SslStream, SslVerifyMode,
+    ErrorCode, HandshakeError, MidHandshakeSslStream, ShutdownState, Ssl, SslContext, SslContextBuilder, SslMethod,
+    SslMode, SslOptions, SslStream, SslVerifyMode,
 };
 use sha2::Sha256;
 
@@ -369,6 +369,10 @@ impl DtlsServer {
         let peer_index = Ssl::new_ex_index::<SocketAddr>()?;
         let mut b = SslContextBuilder::new(SslMethod::dtls())?;
         b.set_options(SslOptions::COOKIE_EXCHANGE | SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET);
+        // Sessions stay in OpenSSL's server cache so that a client coming back (from a new
+        // address, say) resumes with an abbreviated handshake; the context names whose they
+        // are (without one, resuming a certificate session would fail the handshake).
+        b.set_session_id_context(b"unidm-lwm2m")?;
         match x509 {
             Some(x) => {
                 use_x509(&mut b, x)?;
@@ -526,6 +530,10 @@ impl DtlsServer {
 
     fn close_session(&mut self, peer: SocketAddr, reason: &str) -> Option<()> {
         let mut s = self.sessions.remove(&peer)?;
+        if let Conn::Open(stream) = &mut s.conn {
+            // An idle session ends cleanly: the client may resume it later.
+            stream.set_shutdown(ShutdownState::SENT | ShutdownState::RECEIVED);
+        }
         self.flush(peer, &mut s);
         if matches!(s.conn, Conn::Open(_)) {
             self.open = self.open.saturating_sub(1);
@@ -611,6 +619,9 @@ pub struct DtlsClient {
     ctx: SslContext,
     sessions: HashMap<SocketAddr, (Conn, Vec<Vec<u8>>)>,
     transmits: Vec<(SocketAddr, Vec<u8>)>,
+    /// The last session with each server, offered again when a new connection starts (an
+    /// abbreviated handshake).
+    resumable: HashMap<SocketAddr, openssl::ssl::SslSession>,
 }
 
 impl std::fmt::Debug for DtlsClient {
@@ -637,7 +648,7 @@ impl DtlsClient {
             key_out[..key.len()].copy_from_slice(&key);
             Ok(key.len())
         });
-        Ok(DtlsClient { ctx: b.build(), sessions: HashMap::new(), transmits: Vec::new() })
+        Ok(DtlsClient { ctx: b.build(), sessions: HashMap::new(), transmits: Vec::new(), resumable: HashMap::new() })
     }
 
     /// A client presenting a certificate, and checking the server's against `x509.ca_pem`.
@@ -647,7 +658,7 @@ impl DtlsClient {
         b.set_options(SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET);
         use_x509(&mut b, x509)?;
         b.set_verify(SslVerifyMode::PEER);
-        Ok(DtlsClient { ctx: b.build(), sessions: HashMap::new(), transmits: Vec::new() })
+        Ok(DtlsClient { ctx: b.build(), sessions: HashMap::new(), transmits: Vec::new(), resumable: HashMap::new() })
     }
 
     /// Encrypts a datagram to `server`, starting a handshake first when there is no session
@@ -656,6 +667,12 @@ impl DtlsClient {
         if !self.sessions.contains_key(&server) {
             let mut ssl = Ssl::new(&self.ctx).map_err(io::Error::other)?;
             ssl.set_mtu(MTU).map_err(io::Error::other)?;
+            if let Some(session) = self.resumable.get(&server) {
+                // SAFETY: the session comes from a connection of this client's own context.
+                if let Err(e) = unsafe { ssl.set_session(session) } {
+                    tracing::debug!(error = %e, "DTLS session not offered for resumption");
+                }
+            }
             let conn = match step(ssl.connect(Pipe::default())) {
                 Step::Pending(m) => Conn::Handshaking(m),
                 Step::Open(s) => Conn::Open(s),
@@ -730,7 +747,18 @@ impl DtlsClient {
 
     /// Forgets the session with `server` (the next send handshakes again).
     pub fn forget(&mut self, server: &SocketAddr) {
-        self.sessions.remove(server);
+        if let Some((Conn::Open(mut s), _)) = self.sessions.remove(server) {
+            // Marked as ended cleanly, so that OpenSSL keeps its session resumable.
+            s.set_shutdown(ShutdownState::SENT | ShutdownState::RECEIVED);
+            if let Some(session) = s.ssl().session() {
+                self.resumable.insert(*server, session.to_owned());
+            }
+        }
+    }
+
+    /// Whether the open session with `server` was resumed (an abbreviated handshake).
+    pub fn resumed(&self, server: &SocketAddr) -> bool {
+        self.sessions.get(server).is_some_and(|(c, _)| matches!(c, Conn::Open(_)) && c.ssl().session_reused())
     }
 
     fn flush(&mut self, server: SocketAddr) {

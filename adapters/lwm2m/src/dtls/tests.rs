@@ -146,3 +146,22 @@ fn a_client_certificate_gives_its_cn_over_the_mandated_suite() {
     assert_eq!(at_server, [b"x".to_vec()]);
     assert_eq!(server.cipher(&addr(40003)), Some("PSK-AES128-CCM8"));
 }
+
+#[test]
+fn a_client_coming_back_resumes_its_session() {
+    let mut server = DtlsServer::new(store(), DtlsLimits::default(), None).unwrap();
+    let mut client = DtlsClient::psk(b"dev-1", b"0123456789abcdef").unwrap();
+    let srv = addr(5684);
+    client.send(srv, b"first").unwrap();
+    let (at_server, _) = shuttle(&mut server, &mut client, addr(40010), srv);
+    assert_eq!(at_server, [b"first".to_vec()]);
+    assert!(!client.resumed(&srv));
+    // A new connection from a new address (as after a NAT rebinding): the abbreviated
+    // handshake resumes the cached session, with its identity.
+    client.forget(&srv);
+    client.send(srv, b"again").unwrap();
+    let (at_server, _) = shuttle(&mut server, &mut client, addr(40011), srv);
+    assert_eq!(at_server, [b"again".to_vec()]);
+    assert!(client.resumed(&srv), "the session was resumed");
+    assert_eq!(server.identity(&addr(40011)), Some(&PeerIdentity::Psk(b"dev-1".to_vec())));
+}
