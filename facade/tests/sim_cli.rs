@@ -94,6 +94,8 @@ struct Server {
     _proc: Proc,
     api: String,
     lwm2m: String,
+    /// The `coaps` address.
+    lwm2ms: String,
     bootstrap: String,
     acs: String,
     dm: String,
@@ -131,6 +133,9 @@ fn serve(config: &str) -> Server {
     // "lwm2m server listening on coap://127.0.0.1:PORT (udp)"
     let line = proc.line("lwm2m server", |l| l.starts_with("lwm2m server listening on"));
     let lwm2m = line.split_whitespace().nth(4).unwrap().trim_start_matches("coap://").to_owned();
+    // "lwm2m server listening on coaps://127.0.0.1:PORT (udp, DTLS)"
+    let line = proc.line("lwm2m coaps", |l| l.starts_with("lwm2m server listening on coaps://"));
+    let lwm2ms = line.split_whitespace().nth(4).unwrap().trim_start_matches("coaps://").to_owned();
     // "lwm2m bootstrap server listening on coap://127.0.0.1:PORT (udp)"
     let line = proc.line("lwm2m bootstrap server", |l| l.starts_with("lwm2m bootstrap server listening on"));
     let bootstrap = line.split_whitespace().nth(5).unwrap().to_owned();
@@ -140,7 +145,7 @@ fn serve(config: &str) -> Server {
     // "omadm server listening on 127.0.0.1:PORT (devices use http://127.0.0.1:PORT/dm)"
     let line = proc.line("omadm server", |l| l.starts_with("omadm server listening on"));
     let dm = line.split("devices use ").nth(1).unwrap().trim_end_matches(')').to_owned();
-    Server { _proc: proc, api, lwm2m, bootstrap, acs, dm, _dir: dir }
+    Server { _proc: proc, api, lwm2m, lwm2ms, bootstrap, acs, dm, _dir: dir }
 }
 
 fn sim(args: &[&str]) -> Proc {
@@ -236,6 +241,21 @@ async fn lwm2m_clients_bootstrap_then_register() {
     wait_presence(&c, &server.api, "lwm2m", &["lwm2m:bs-0".to_owned()], "offline").await;
 }
 
+/// `unidm serve` with a PSK identity in its file, and `unidm sim lwm2m --psk-key` registering
+/// over coaps with it.
+#[tokio::test]
+async fn lwm2m_clients_register_over_dtls_psk() {
+    let server = serve("[[lwm2m.psk]]\nidentity = \"dtls-0\"\nkey = \"cli-secret-key-1\"\nendpoint = \"dtls-0\"\n");
+    let c = reqwest::Client::new();
+    let mut sim =
+        sim(&["lwm2m", "--server", &server.lwm2ms, "--endpoint-prefix", "dtls", "--psk-key", "cli-secret-key-1"]);
+    wait_presence(&c, &server.api, "lwm2m", &["lwm2m:dtls-0".to_owned()], "online").await;
+    sim.terminate();
+    let (status, lines) = sim.exit();
+    assert!(status.success(), "{status:?}: {lines:#?}");
+    assert!(lines.iter().any(|l| l.contains("DTLS-PSK")), "{lines:#?}");
+}
+
 #[tokio::test]
 async fn tr069_cpes_inform_and_go_offline_after_sigterm() {
     // Expiry checked every 100 ms with a 1 s grace: the CPEs, informing every second, are taken
@@ -308,6 +328,8 @@ fn help_documents_the_sim_flags() {
                 "--gateway-children",
                 "--bootstrap",
                 "--firmware-fail",
+                "--psk-key",
+                "--cert",
             ][..],
         ),
         (

@@ -114,6 +114,16 @@ pub struct Lwm2mArgs {
     /// The PSK identity of every client (default: its endpoint name).
     #[arg(long, value_name = "IDENTITY", requires = "psk_key")]
     pub psk_identity: Option<String>,
+    /// Register over DTLS with this client certificate (PEM; its CN must be the endpoint name,
+    /// so with --count above 1 every client presents it and only the one so named registers).
+    #[arg(long, value_name = "PEM", requires_all = ["key", "ca"], conflicts_with = "psk_key")]
+    pub cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
+    /// The CA (PEM) the server's certificate must chain to.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    pub ca: Option<std::path::PathBuf>,
 }
 
 /// Firmware Update Delivery Method `/5/0/9` values (registry `5.xml`, resource 9).
@@ -207,7 +217,10 @@ pub(super) async fn run(args: Lwm2mArgs) -> anyhow::Result<()> {
         None => None,
     };
     let server = match (&args.server, bootstrap) {
-        (Some(s), _) => resolve("LwM2M server", s, if args.psk_key.is_some() { 5684 } else { 5683 }).await?,
+        (Some(s), _) => {
+            let secure = args.psk_key.is_some() || args.cert.is_some();
+            resolve("LwM2M server", s, if secure { 5684 } else { 5683 }).await?
+        }
         // Replaced by the server account the bootstrap server writes.
         (None, Some(bs)) => bs,
         (None, None) => bail!("--server or --bootstrap is required"),
@@ -218,7 +231,16 @@ pub(super) async fn run(args: Lwm2mArgs) -> anyhow::Result<()> {
         SocketAddr::V4(_) => IpAddr::from([0, 0, 0, 0]),
         SocketAddr::V6(_) => IpAddr::from([0u16; 8]),
     });
+    let x509 = match (&args.cert, &args.key, &args.ca) {
+        (Some(cert), Some(key), Some(ca)) => {
+            let read =
+                |p: &std::path::PathBuf| std::fs::read(p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()));
+            Some(unidm_lwm2m::dtls::X509Settings { cert_pem: read(cert)?, key_pem: read(key)?, ca_pem: read(ca)? })
+        }
+        _ => None,
+    };
     let template = SimConfig {
+        x509,
         bind: SocketAddr::new(bind, 0),
         lifetime_s: args.lifetime,
         binding: if args.queue_mode { "UQ" } else { "U" }.into(),
@@ -246,6 +268,7 @@ pub(super) async fn run(args: Lwm2mArgs) -> anyhow::Result<()> {
     let target = match bootstrap {
         Some(bs) => format!("bootstrapping from coap://{bs}"),
         None if args.psk_key.is_some() => format!("registering with coaps://{server} (DTLS-PSK)"),
+        None if args.cert.is_some() => format!("registering with coaps://{server} (DTLS, certificate)"),
         None => format!("registering with coap://{server}"),
     };
     println!(
