@@ -290,3 +290,46 @@ async fn bootstrap_over_dtls_then_register_over_dtls() {
     assert!(!matches!(r, Ok(Ok(()))), "another identity bootstrapping bs-dtls-7: {r:?}");
     f.stop().await;
 }
+
+/// aiocoap's client with tinydtls (PyPI `aiocoap[tinydtls]`: a DTLS stack nobody here wrote,
+/// `TLS_PSK_WITH_AES_128_CCM_8` only) registers over `coaps` with a PSK. Skipped with a notice
+/// when it is missing, unless `UNIDM_REQUIRE_AIOCOAP=1` (CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aiocoap_tinydtls_registers_over_dtls_psk() {
+    let binary = std::env::var("UNIDM_AIOCOAP_CLIENT").unwrap_or_else(|_| "aiocoap-client".into());
+    if std::process::Command::new(&binary).arg("--help").output().is_err() {
+        assert!(
+            std::env::var("UNIDM_REQUIRE_AIOCOAP").is_err(),
+            "{binary} is required: pip install 'aiocoap[tinydtls]'"
+        );
+        eprintln!("SKIPPED: {binary} not installed (pip install 'aiocoap[tinydtls]')");
+        return;
+    }
+    let mut config = dtls_config();
+    config.read_device_on_register = false;
+    let f = Fixture::with(config).await;
+    f.adapter.set_psk(b"aio-id", Some("aio-1"), KEY).await.unwrap();
+    let addr = f.adapter.dtls_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("creds.json");
+    let key = std::str::from_utf8(KEY).unwrap();
+    let json = format!(
+        r#"{{"coaps://{addr}/*": {{"dtls": {{"psk": {{"ascii": "{key}"}}, "client-identity": {{"ascii": "aio-id"}}}}}}}}"#
+    );
+    std::fs::write(&creds, json).unwrap();
+    let out = tokio::process::Command::new(&binary)
+        .args(["-m", "POST", "--content-format", "application/link-format", "--payload", "</1/0>,</3/0>,</5/0>"])
+        .arg("--credentials")
+        .arg(&creds)
+        .arg(format!("coaps://{addr}/rd?ep=aio-1&lt=60&b=U"))
+        .output()
+        .await
+        .expect("run aiocoap-client");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "aiocoap-client failed: {text}");
+    assert!(text.contains("/rd/"), "a Location-Path under /rd: {text}");
+    let d = f.wait_device("aio-1", |d| d.presence.state == PresenceState::Online).await;
+    assert_eq!(d.presence.lifetime_s, Some(60));
+    assert_eq!(f.adapter.registration("aio-1").expect("registered").objects.len(), 3);
+    f.stop().await;
+}
