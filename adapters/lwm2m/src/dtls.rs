@@ -31,7 +31,8 @@ use openssl::ssl::{
 use sha2::Sha256;
 
 /// The PSK cipher suites offered, strongest first; `TLS_PSK_WITH_AES_128_CCM_8` is the one
-/// LwM2M mandates (OMA LwM2M 1.1 Transport §5.2.8). CCM_8 sits at OpenSSL 3's security level 0.
+/// LwM2M mandates (OMA LwM2M 1.1 Transport §5.2.8). Security level 0 keeps CCM_8 on OpenSSL
+/// builds that moved its 64-bit tag there (PSK suites have no certificate key to weaken).
 pub const PSK_CIPHERS: &str =
     "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:PSK-AES128-CCM:PSK-AES128-CBC-SHA256:@SECLEVEL=0";
 /// The certificate suites offered with X.509: `TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8` (LwM2M's
