@@ -203,6 +203,12 @@ async fn a_bootstrapped_psk_is_used_to_register_over_dtls() {
     assert_eq!(sim.server(), f.adapter.dtls_addr().unwrap());
     sim.register().await.unwrap();
     f.wait_device("bs-dtls", |d| d.presence.state == PresenceState::Online).await;
+    // Replaced by a configuration with another identity, then deleted: no identity is left.
+    let replaced = unidm_lwm2m::BootstrapConfig { servers: vec![psk_account(&f, 7, "bs-psk-id-2")] };
+    f.adapter.put_bootstrap_config("bs-dtls", replaced).await.unwrap();
+    assert_eq!(f.adapter.psk_identities("bs-dtls"), [b"bs-psk-id-2".to_vec()]);
+    assert!(f.adapter.delete_bootstrap_config("bs-dtls").await);
+    assert!(f.adapter.psk_identities("bs-dtls").is_empty());
     f.stop().await;
 }
 

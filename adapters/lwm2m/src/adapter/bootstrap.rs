@@ -213,8 +213,11 @@ impl Lwm2mAdapter {
             .put_state(&format!("{PREFIX}{ep}"), bytes)
             .await
             .map_err(|e| BootstrapConfigError::Storage(e.to_string()))?;
-        configs.insert(ep.to_owned(), cfg.clone());
+        let old = configs.insert(ep.to_owned(), cfg.clone());
         drop(configs);
+        if let Some(old) = old {
+            self.forget_bootstrap_psks(ep, &old, &cfg.psks()).await;
+        }
         // A client given a PSK for `coaps` registers over DTLS with it: the server learns it.
         for (identity, key) in cfg.psks() {
             if let Err(e) = self.set_psk(identity.as_bytes(), Some(ep), &key).await {
@@ -229,13 +232,27 @@ impl Lwm2mAdapter {
     pub async fn delete_bootstrap_config(&self, ep: &str) -> bool {
         let Some(b) = self.bootstrap() else { return false };
         let mut configs = b.configs.lock().await;
-        if configs.remove(ep).is_none() {
-            return false;
-        }
+        let Some(old) = configs.remove(ep) else { return false };
+        drop(configs);
         if let Err(e) = b.handle.delete_state(&format!("{PREFIX}{ep}")).await {
             tracing::error!(endpoint = %ep, error = %e, "could not delete the stored bootstrap configuration");
         }
+        self.forget_bootstrap_psks(ep, &old, &[]).await;
         b.install(ep, None).await;
         true
+    }
+
+    /// Removes the server PSK identities `old` gave `ep`, but those in `keep` (the new
+    /// configuration's): a replaced or deleted configuration leaves no identity behind.
+    async fn forget_bootstrap_psks(&self, ep: &str, old: &BootstrapConfig, keep: &[(String, Vec<u8>)]) {
+        for (identity, _) in old.psks() {
+            let bound_here =
+                self.config.psks.get(identity.as_bytes()).is_some_and(|p| p.endpoint.as_deref() == Some(ep));
+            if bound_here && !keep.iter().any(|(k, _)| *k == identity) {
+                if let Err(e) = self.remove_psk(identity.as_bytes()).await {
+                    tracing::warn!(endpoint = %ep, %identity, error = %e.message, "bootstrap PSK not removed");
+                }
+            }
+        }
     }
 }
