@@ -16,6 +16,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod extract;
 pub mod metrics;

@@ -52,6 +52,15 @@ enum Command {
         #[command(subcommand)]
         protocol: unidm::sim::SimCommand,
     },
+    /// Load any server over the network and print figures to compare.
+    ///
+    /// `unidm bench lwm2m --server 127.0.0.1:5683 --devices 100000 --duration 30 --server-pid
+    /// PID` registers distinct endpoints and prints registrations/s, latency percentiles,
+    /// errors, its own CPU and the server's CPU and memory.
+    Bench {
+        #[command(subcommand)]
+        protocol: unidm::bench::BenchCommand,
+    },
 }
 
 #[tokio::main]
@@ -63,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sim { protocol } => unidm::sim::run(protocol).await,
+        Command::Bench { protocol } => unidm::bench::run(protocol).await,
     }
 }
 

@@ -256,6 +256,43 @@ async fn lwm2m_clients_register_over_dtls_psk() {
     assert!(lines.iter().any(|l| l.contains("DTLS-PSK")), "{lines:#?}");
 }
 
+/// `unidm bench lwm2m` against `unidm serve`: a short run that completes and reports its
+/// figures (no timing is asserted), including the server's CPU and memory by its pid.
+#[tokio::test]
+async fn bench_lwm2m_registers_and_reports() {
+    let server = serve("");
+    let pid = server._proc.child.id().to_string();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
+        .args(["bench", "lwm2m", "--server", &server.lwm2m, "--devices", "300", "--duration", "20"])
+        .args(["--sockets", "4", "--window", "2", "--server-pid", &pid])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("300 of 300 answered 2.01"), "{text}");
+    for want in [
+        "registrations/s",
+        "latency:         p50",
+        "p99",
+        "errors:          0 refused",
+        "server CPU:",
+        "resident memory",
+    ] {
+        assert!(text.contains(want), "`{want}` missing:\n{text}");
+    }
+    let c = reqwest::Client::new();
+    let d: Value = c.get(format!("{}/devices/lwm2m:bench-299", server.api)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(d["presence"]["state"], "online", "{d}");
+    // Nothing listening: a clear failure, not a hang.
+    let dead = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
+        .args(["bench", "lwm2m", "--server", &dead, "--devices", "1", "--duration", "1", "--sockets", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
 #[tokio::test]
 async fn tr069_cpes_inform_and_go_offline_after_sigterm() {
     // Expiry checked every 100 ms with a 1 s grace: the CPEs, informing every second, are taken

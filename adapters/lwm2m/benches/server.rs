@@ -26,19 +26,14 @@
 //!
 //! The process runs on mimalloc, as the `unidm` binary does.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use unidm_testkit::process::{cpu_time, rss};
 
-use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
-use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
 use unidm_core::{CreateOptions, Engine, Received, SqliteOptions, SqliteStore};
-use unidm_lwm2m::coap::encode_uint;
-use unidm_lwm2m::sim::{Effect, Objects};
+use unidm_lwm2m::load::{LoadSocket, Registered};
 use unidm_lwm2m::{Lwm2mAdapter, Lwm2mConfig};
 use unidm_models::{Action, DeviceId, Event, NativeOp, NativeRequest, RetryPolicy};
 
@@ -47,110 +42,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// One socket shared by many simulated clients.
-struct Generator {
-    socket: UdpSocket,
-    server: SocketAddr,
-    pending: Mutex<HashMap<Vec<u8>, oneshot::Sender<ResponseType>>>,
-    objects: Mutex<Objects>,
-    observers: Mutex<Vec<Vec<u8>>>,
-    counter: AtomicUsize,
-    /// Register requests sent again after 2 s without an answer.
-    retransmissions: AtomicUsize,
-}
-
-impl Generator {
-    fn token(&self) -> Vec<u8> {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed) as u64;
-        n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes().to_vec()
-    }
-
-    async fn receive(self: Arc<Self>) {
-        let mut buf = vec![0u8; 2048];
-        loop {
-            let Ok((n, peer)) = self.socket.recv_from(&mut buf).await else { continue };
-            let Ok(packet) = Packet::from_bytes(&buf[..n]) else { continue };
-            match packet.header.code {
-                MessageClass::Response(code) => {
-                    if let Some(tx) = self.pending.lock().unwrap().remove(packet.get_token()) {
-                        let _ = tx.send(code);
-                    }
-                }
-                MessageClass::Request(_) => {
-                    let mut response = Packet::new();
-                    response.header.set_type(MessageType::Acknowledgement);
-                    response.header.message_id = packet.header.message_id;
-                    response.set_token(packet.get_token().to_vec());
-                    let effects = self.objects.lock().unwrap().handle(&packet, &mut response);
-                    for e in effects {
-                        if let Effect::Observe { token, .. } = e {
-                            self.observers.lock().unwrap().push(token);
-                        }
-                    }
-                    if let Ok(bytes) = response.to_bytes() {
-                        let _ = self.socket.send_to(&bytes, peer).await;
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Registers `ep` (CON, retried after 2 s up to 4 times); true on 2.01.
-    async fn register(&self, ep: &str) -> bool {
-        for attempt in 0..5 {
-            if attempt > 0 {
-                self.retransmissions.fetch_add(1, Ordering::Relaxed);
-            }
-            let mut p = Packet::new();
-            p.header.set_type(MessageType::Confirmable);
-            p.header.code = MessageClass::Request(RequestType::Post);
-            p.header.message_id = self.counter.fetch_add(1, Ordering::Relaxed) as u16;
-            let token = self.token();
-            p.set_token(token.clone());
-            p.add_option(CoapOption::UriPath, b"rd".to_vec());
-            p.add_option(CoapOption::UriQuery, format!("ep={ep}").into_bytes());
-            p.add_option(CoapOption::UriQuery, b"lt=86400".to_vec());
-            p.add_option(CoapOption::UriQuery, b"lwm2m=1.0".to_vec());
-            p.add_option(CoapOption::ContentFormat, encode_uint(40));
-            p.payload = b"</1/0>,</3/0>,</5/0>".to_vec();
-            let (tx, rx) = oneshot::channel();
-            self.pending.lock().unwrap().insert(token.clone(), tx);
-            let _ = self.socket.send_to(&p.to_bytes().unwrap(), self.server).await;
-            match tokio::time::timeout(Duration::from_secs(2), rx).await {
-                Ok(Ok(code)) => return code == ResponseType::Created,
-                _ => {
-                    self.pending.lock().unwrap().remove(&token);
-                }
-            }
-        }
-        false
-    }
-
-    /// Sends `rounds` NON notifications on every observation token; returns how many.
-    async fn notify(&self, rounds: u32, pause: Duration) -> usize {
-        let tokens = self.observers.lock().unwrap().clone();
-        let mut sent = 0;
-        for seq in 1..=rounds {
-            for token in &tokens {
-                let mut p = Packet::new();
-                p.header.set_type(MessageType::NonConfirmable);
-                p.header.code = MessageClass::Response(ResponseType::Content);
-                p.header.message_id = self.counter.fetch_add(1, Ordering::Relaxed) as u16;
-                p.set_token(token.clone());
-                p.add_option(CoapOption::Observe, encode_uint(seq));
-                p.add_option(CoapOption::ContentFormat, encode_uint(0));
-                p.payload = (seq % 100).to_string().into_bytes();
-                let _ = self.socket.send_to(&p.to_bytes().unwrap(), self.server).await;
-                sent += 1;
-            }
-            // Pace the burst so that loopback socket buffers do not overflow.
-            tokio::time::sleep(pause).await;
-        }
-        sent
-    }
 }
 
 fn native(op: NativeOp) -> Action {
@@ -233,18 +124,8 @@ async fn main() {
     let engine = Engine::builder().store_arc(store.clone()).adapter_arc(adapter.clone()).start().await.unwrap();
     let server = adapter.local_addr().unwrap();
     let mut generators = Vec::new();
-    for _ in 0..sockets {
-        let g = Arc::new(Generator {
-            socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-            server,
-            pending: Mutex::new(HashMap::new()),
-            objects: Mutex::new(Objects::new("load", "sim-1", "SN", "1.0", 86_400, false)),
-            observers: Mutex::new(Vec::new()),
-            counter: AtomicUsize::new(generators.len() * 7919),
-            retransmissions: AtomicUsize::new(0),
-        });
-        tokio::spawn(g.clone().receive());
-        generators.push(g);
+    for i in 0..sockets {
+        generators.push(LoadSocket::bind("127.0.0.1:0".parse().unwrap(), server, i).await.unwrap());
     }
     println!("unidm-lwm2m load: {devices} devices over {sockets} sockets x {window} in flight, loopback, SQLite store");
 
@@ -266,7 +147,7 @@ async fn main() {
             workers.push(tokio::spawn(async move {
                 let mut i = lane;
                 while i < devices && Instant::now() < deadline {
-                    if g.register(&format!("load-{i}")).await {
+                    if let Registered::Created(_) = g.register(&format!("load-{i}"), 86_400).await {
                         registered.fetch_add(1, Ordering::Relaxed);
                     }
                     i += lanes;
@@ -294,7 +175,7 @@ async fn main() {
     let cpu = cpu_time().saturating_sub(cpu_before);
     let commits = stats.commits.load(Ordering::Relaxed) - commits_before;
     let writer_micros = stats.commit_micros.load(Ordering::Relaxed) - writer_before;
-    let retransmitted: usize = generators.iter().map(|g| g.retransmissions.load(Ordering::Relaxed)).sum();
+    let retransmitted: usize = generators.iter().map(|g| g.retransmissions()).sum();
     println!(
         "registrations:      {done} of {devices} in {:.1} s = {:.0} registrations/s answered (2.01), {:.0}/s persisted ({:.1} s; {retransmitted} Register retransmissions after 2 s)",
         answered.as_secs_f64(),

@@ -110,6 +110,7 @@ pub mod bootstrap;
 pub mod coap;
 pub mod codec;
 pub mod dtls;
+pub mod load;
 pub mod model;
 pub mod path;
 pub mod procedure;

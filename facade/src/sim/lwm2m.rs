@@ -188,7 +188,7 @@ impl Lwm2mArgs {
 }
 
 /// A `coap://` server address, resolved.
-async fn resolve(what: &str, given: &str, default_port: u16) -> anyhow::Result<SocketAddr> {
+pub(crate) async fn resolve(what: &str, given: &str, default_port: u16) -> anyhow::Result<SocketAddr> {
     let host = match given.split_once("://") {
         Some(("coap", rest)) => rest,
         Some((scheme, _)) => {

@@ -4,7 +4,7 @@
 //! [`unidm_tr069::sim::SimCpe`]) with sockets of its own, so one process runs at most
 //! [`MAX_DEVICES`]; several processes with distinct `--start-index` run more.
 
-mod lwm2m;
+pub(crate) mod lwm2m;
 mod omadm;
 mod progress;
 mod tr069;
