@@ -404,6 +404,20 @@ fn help_documents_the_sim_flags() {
     }
 }
 
+/// Lets the DM client run its sessions until operation `id` succeeded; the operation.
+async fn until_succeeded(c: &reqwest::Client, api: &str, device: &unidm_omadm::sim::SimDevice, id: u64) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        device.run().await.unwrap();
+        let o: Value = c.get(format!("{api}/operations/{id}")).send().await.unwrap().json().await.unwrap();
+        if o["state"] == "succeeded" {
+            return o;
+        }
+        assert!(Instant::now() < deadline, "{o}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_omadm_device_is_managed_through_the_api() {
     use unidm_omadm::sim::{SimConfig, SimDevice, SimDiagMon};
@@ -426,17 +440,8 @@ async fn an_omadm_device_is_managed_through_the_api() {
     let op: Value =
         c.post(format!("{}/operations", server.api)).json(&body).send().await.unwrap().json().await.unwrap();
     let id = op["id"].as_u64().unwrap_or_else(|| panic!("{op}"));
-    let deadline = Instant::now() + WAIT;
-    loop {
-        // The device's next sessions: the FUMO Exec, then the Generic Alert with its result.
-        device.run().await.unwrap();
-        let o: Value = c.get(format!("{}/operations/{id}", server.api)).send().await.unwrap().json().await.unwrap();
-        if o["state"] == "succeeded" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{o}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // The device's next sessions: the FUMO Exec, then the Generic Alert with its result.
+    until_succeeded(&c, &server.api, &device, id).await;
     let d: Value = c.get(format!("{}/devices/omadm:sim-dm-1", server.api)).send().await.unwrap().json().await.unwrap();
     assert_eq!(d["identity"]["manufacturer"], "unidm", "{d}");
 
@@ -448,15 +453,7 @@ async fn an_omadm_device_is_managed_through_the_api() {
     let op: Value =
         c.post(format!("{}/operations", server.api)).json(&body).send().await.unwrap().json().await.unwrap();
     let id = op["id"].as_u64().unwrap_or_else(|| panic!("{op}"));
-    loop {
-        device.run().await.unwrap();
-        let o: Value = c.get(format!("{}/operations/{id}", server.api)).send().await.unwrap().json().await.unwrap();
-        if o["state"] == "succeeded" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{o}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_succeeded(&c, &server.api, &device, id).await;
     let d: Value = c.get(format!("{}/devices/omadm:sim-dm-1", server.api)).send().await.unwrap().json().await.unwrap();
     assert_eq!(d["snapshot"]["software"][0]["name"], "app", "{d}");
 
@@ -468,15 +465,7 @@ async fn an_omadm_device_is_managed_through_the_api() {
     let op: Value =
         c.post(format!("{}/operations", server.api)).json(&body).send().await.unwrap().json().await.unwrap();
     let id = op["id"].as_u64().unwrap_or_else(|| panic!("{op}"));
-    let o = loop {
-        device.run().await.unwrap();
-        let o: Value = c.get(format!("{}/operations/{id}", server.api)).send().await.unwrap().json().await.unwrap();
-        if o["state"] == "succeeded" {
-            break o;
-        }
-        assert!(Instant::now() < deadline, "{o}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let o = until_succeeded(&c, &server.api, &device, id).await;
     assert_eq!(o["result"]["results"]["Results/SuccessCount"], "2", "{o}");
 }
 

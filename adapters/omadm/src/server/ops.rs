@@ -381,7 +381,6 @@ pub(crate) fn on_response(
     results: &[Item],
     parts: &[u16],
 ) -> Outcome {
-    let correlator = || Correlator::new(op.id.0.to_string());
     match &op.action {
         Action::Ping(_) | Action::Traceroute(_) => diag_response(config, op, mos, status, results, parts),
         Action::Native(n) if n.op == NativeOp::ReadComposite => {
@@ -453,30 +452,16 @@ pub(crate) fn on_response(
         }
         Action::Firmware(_) => {
             let replace = parts.first().copied().unwrap_or(status);
-            let exec = parts.get(1).copied().unwrap_or(0);
             if !ok(replace) {
                 return Outcome::Failed(status_error(replace, "FUMO PkgURL Replace"));
             }
-            match exec {
-                ACCEPTED => Outcome::Park(
-                    Wait::new(correlator(), "waiting for the FUMO result (Generic Alert 1226)")
-                        .with_step(STEP_FUMO.to_vec()),
-                )
-                .with_stall(config),
-                c if ok(c) => Outcome::Succeeded(None),
-                0 => Outcome::Failed(status_error(status, "FUMO DownloadAndUpdate Exec")),
-                c => Outcome::Failed(status_error(c, "FUMO DownloadAndUpdate Exec")),
-            }
+            let exec = AsyncExec { what: "FUMO DownloadAndUpdate Exec", result: "FUMO", step: STEP_FUMO };
+            exec.outcome(config, op, parts.get(1).copied().unwrap_or(0), status, Outcome::Succeeded(None))
         }
-        Action::FactoryReset => match status {
-            ACCEPTED => Outcome::Park(
-                Wait::new(correlator(), "waiting for the LAWMO result (Generic Alert 1226)")
-                    .with_step(STEP_LAWMO.to_vec()),
-            )
-            .with_stall(config),
-            c if ok(c) => Outcome::Succeeded(None),
-            c => Outcome::Failed(status_error(c, "LAWMO FactoryReset Exec")),
-        },
+        Action::FactoryReset => {
+            let exec = AsyncExec { what: "LAWMO FactoryReset Exec", result: "LAWMO", step: STEP_LAWMO };
+            exec.outcome(config, op, status, status, Outcome::Succeeded(None))
+        }
         Action::Software(s) => {
             let what = match s {
                 SoftwareAction::Install { .. } => "SCOMO DownloadInstall Exec",
@@ -492,20 +477,13 @@ pub(crate) fn on_response(
             if let Some(&c) = setup.iter().find(|&&c| c != 0 && !ok(c) && c != ALREADY_EXISTS) {
                 return Outcome::Failed(status_error(c, "SCOMO Download node set-up"));
             }
-            match exec {
-                ACCEPTED => Outcome::Park(
-                    Wait::new(correlator(), "waiting for the SCOMO result (Generic Alert 1226)")
-                        .with_step(STEP_SCOMO.to_vec()),
-                )
-                .with_stall(config),
-                c if ok(c) => Outcome::Succeeded(None),
-                0 if ok(status) => Outcome::Failed(OperationError::new(
-                    ErrorKind::DeviceRefused,
-                    format!("{what}: the device sent no status for it"),
-                )),
-                0 => Outcome::Failed(status_error(status, what)),
-                c => Outcome::Failed(status_error(c, what)),
-            }
+            AsyncExec { what, result: "SCOMO", step: STEP_SCOMO }.outcome(
+                config,
+                op,
+                exec,
+                status,
+                Outcome::Succeeded(None),
+            )
         }
         Action::RefreshDeviceInfo => {
             let values = values_by_uri(results);
@@ -558,23 +536,9 @@ fn diag_response(
     if let Some(&c) = setup.iter().find(|&&c| c != 0 && !ok(c)) {
         return Outcome::Failed(status_error(c, &format!("DiagMon {test} settings Replace")));
     }
-    match exec {
-        ACCEPTED => Outcome::Park(
-            Wait::new(
-                Correlator::new(op.id.0.to_string()),
-                format!("waiting for the {test} result (Generic Alert 1226)"),
-            )
-            .with_step(STEP_DIAG.to_vec()),
-        )
-        .with_stall(config),
-        c if ok(c) => Outcome::Again(DIAG_RESULTS.to_vec()),
-        0 if ok(status) => Outcome::Failed(OperationError::new(
-            ErrorKind::DeviceRefused,
-            format!("DiagMon {test} Exec: the device sent no status for it"),
-        )),
-        0 => Outcome::Failed(status_error(status, &format!("DiagMon {test} Exec"))),
-        c => Outcome::Failed(status_error(c, &format!("DiagMon {test} Exec"))),
-    }
+    let what = format!("DiagMon {test} Exec");
+    let exec_answer = AsyncExec { what: &what, result: test, step: STEP_DIAG };
+    exec_answer.outcome(config, op, exec, status, Outcome::Again(DIAG_RESULTS.to_vec()))
 }
 
 /// The text values of Results items, by their source URI.
@@ -586,6 +550,42 @@ fn values_by_uri(results: &[Item]) -> Map<String, serde_json::Value> {
             Some((uri, serde_json::Value::String(i.data.as_ref()?.as_text()?.to_owned())))
         })
         .collect()
+}
+
+/// An Exec whose outcome may come later (OMA DM Protocol 1.2 §8.7): FUMO, SCOMO, LAWMO,
+/// DiagMon.
+struct AsyncExec<'a> {
+    /// The command, for errors (`FUMO DownloadAndUpdate Exec`).
+    what: &'a str,
+    /// Whose result the wait is for (`FUMO`, `ping`).
+    result: &'a str,
+    /// The wait's step data ([`alert_outcome`] reads it).
+    step: &'static [u8],
+}
+
+impl AsyncExec<'_> {
+    /// The answer `exec` to the Exec (0: the device sent no status for it; `status` is the
+    /// whole answer's): 202 parks the operation on its id until the Generic Alert 1226, 2xx is
+    /// `done`, anything else fails.
+    fn outcome(&self, config: &OmadmConfig, op: &Operation, exec: u16, status: u16, done: Outcome) -> Outcome {
+        match exec {
+            ACCEPTED => Outcome::Park(
+                Wait::new(
+                    Correlator::new(op.id.0.to_string()),
+                    format!("waiting for the {} result (Generic Alert 1226)", self.result),
+                )
+                .with_step(self.step.to_vec()),
+            )
+            .with_stall(config),
+            c if ok(c) => done,
+            0 if ok(status) => Outcome::Failed(OperationError::new(
+                ErrorKind::DeviceRefused,
+                format!("{}: the device sent no status for it", self.what),
+            )),
+            0 => Outcome::Failed(status_error(status, self.what)),
+            c => Outcome::Failed(status_error(c, self.what)),
+        }
+    }
 }
 
 /// The DevInfo / DevDetail facts in the Results of a refresh.
