@@ -67,6 +67,7 @@ mod engine;
 mod error;
 mod events;
 pub mod hex;
+pub mod load;
 pub mod secret;
 pub mod store;
 pub mod tls;

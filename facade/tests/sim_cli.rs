@@ -2,151 +2,14 @@
 //! register and de-register on SIGTERM, simulated CPEs inform and stop, bad arguments are
 //! refused with a message. Every port is 127.0.0.1:0.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(20);
-
-/// A child process whose stdout lines arrive on a channel.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Proc {
-    fn spawn(command: &mut Command) -> Proc {
-        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start unidm");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Proc { child, lines, seen: Vec::new() }
-    }
-
-    /// The first line (from now) that satisfies `want`.
-    fn line(&mut self, what: &str, want: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if want(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no line {what} within {WAIT:?}; got {:#?}", self.seen),
-            }
-        }
-    }
-
-    /// One line starting with each of `prefixes`, in whatever order they come (devices run
-    /// concurrently, so their lines interleave).
-    fn each(&mut self, what: &str, prefixes: &[String]) {
-        let mut missing: Vec<&String> = prefixes.iter().collect();
-        while !missing.is_empty() {
-            let line = self.line(what, |l| missing.iter().any(|p| l.starts_with(p.as_str())));
-            missing.retain(|p| !line.starts_with(p.as_str()));
-        }
-    }
-
-    fn terminate(&mut self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits for the exit and returns it with every stdout line.
-    fn exit(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        let deadline = Instant::now() + WAIT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "still running after {WAIT:?}: {:#?}", self.seen);
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push(line);
-        }
-        (status, std::mem::take(&mut self.seen))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `unidm serve` on ephemeral ports: the API base, the LwM2M server and the ACS URL it prints.
-struct Server {
-    _proc: Proc,
-    api: String,
-    lwm2m: String,
-    /// The `coaps` address.
-    lwm2ms: String,
-    bootstrap: String,
-    acs: String,
-    dm: String,
-    _dir: tempfile::TempDir,
-}
-
-fn serve(config: &str) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("unidm.toml");
-    std::fs::write(&cfg, config).unwrap();
-    let mut proc = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_unidm"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--tr069-listen",
-                "127.0.0.1:0",
-                "--omadm-listen",
-                "127.0.0.1:0",
-                "--lwm2m-listen",
-                "127.0.0.1:0",
-            ])
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--db")
-            .arg(dir.path().join("unidm.db"))
-            .arg("--files-dir")
-            .arg(dir.path().join("files"))
-            .env("UNIDM_LOG", "warn"),
-    );
-    // "unidm listening on http://127.0.0.1:PORT (...)"
-    let line = proc.line("unidm listening", |l| l.starts_with("unidm listening on"));
-    let api = format!("{}/api/v1", line.split_whitespace().nth(3).unwrap());
-    // "lwm2m server listening on coap://127.0.0.1:PORT (udp)"
-    let line = proc.line("lwm2m server", |l| l.starts_with("lwm2m server listening on"));
-    let lwm2m = line.split_whitespace().nth(4).unwrap().trim_start_matches("coap://").to_owned();
-    // "lwm2m server listening on coaps://127.0.0.1:PORT (udp, DTLS)"
-    let line = proc.line("lwm2m coaps", |l| l.starts_with("lwm2m server listening on coaps://"));
-    let lwm2ms = line.split_whitespace().nth(4).unwrap().trim_start_matches("coaps://").to_owned();
-    // "lwm2m bootstrap server listening on coap://127.0.0.1:PORT (udp)"
-    let line = proc.line("lwm2m bootstrap server", |l| l.starts_with("lwm2m bootstrap server listening on"));
-    let bootstrap = line.split_whitespace().nth(5).unwrap().to_owned();
-    // "tr069 ACS listening on 127.0.0.1:PORT (CPEs use http://127.0.0.1:PORT)"
-    let line = proc.line("tr069 ACS", |l| l.starts_with("tr069 ACS listening on"));
-    let acs = line.split("CPEs use ").nth(1).unwrap().trim_end_matches(')').to_owned();
-    // "omadm server listening on 127.0.0.1:PORT (devices use http://127.0.0.1:PORT/dm)"
-    let line = proc.line("omadm server", |l| l.starts_with("omadm server listening on"));
-    let dm = line.split("devices use ").nth(1).unwrap().trim_end_matches(')').to_owned();
-    Server { _proc: proc, api, lwm2m, lwm2ms, bootstrap, acs, dm, _dir: dir }
-}
+use common::{serve, Proc, WAIT};
 
 fn sim(args: &[&str]) -> Proc {
     Proc::spawn(Command::new(env!("CARGO_BIN_EXE_unidm")).arg("sim").args(args).env("UNIDM_LOG", "warn"))
@@ -254,43 +117,6 @@ async fn lwm2m_clients_register_over_dtls_psk() {
     let (status, lines) = sim.exit();
     assert!(status.success(), "{status:?}: {lines:#?}");
     assert!(lines.iter().any(|l| l.contains("DTLS-PSK")), "{lines:#?}");
-}
-
-/// `unidm bench lwm2m` against `unidm serve`: a short run that completes and reports its
-/// figures (no timing is asserted), including the server's CPU and memory by its pid.
-#[tokio::test]
-async fn bench_lwm2m_registers_and_reports() {
-    let server = serve("");
-    let pid = server._proc.child.id().to_string();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
-        .args(["bench", "lwm2m", "--server", &server.lwm2m, "--devices", "300", "--duration", "20"])
-        .args(["--sockets", "4", "--window", "2", "--server-pid", &pid])
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("300 of 300 answered 2.01"), "{text}");
-    for want in [
-        "registrations/s",
-        "latency:         p50",
-        "p99",
-        "errors:          0 refused",
-        "server CPU:",
-        "resident memory",
-    ] {
-        assert!(text.contains(want), "`{want}` missing:\n{text}");
-    }
-    let c = reqwest::Client::new();
-    let d: Value = c.get(format!("{}/devices/lwm2m:bench-299", server.api)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(d["presence"]["state"], "online", "{d}");
-    // Nothing listening: a clear failure, not a hang.
-    let dead = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().to_string();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
-        .args(["bench", "lwm2m", "--server", &dead, "--devices", "1", "--duration", "1", "--sockets", "1"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
 }
 
 #[tokio::test]

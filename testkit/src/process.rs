@@ -2,26 +2,14 @@
 
 use std::time::Duration;
 
-/// Resident set size in bytes (`/proc/self/statm` field 2, 4 KiB pages on x86-64 Linux).
+/// Resident set size in bytes.
 pub fn rss() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
-        .map_or(0, |pages| pages * 4096)
+    unidm_core::load::usage("self").map_or(0, |u| u.rss)
 }
 
-/// CPU time used by the process so far (user + system, `/proc/self/stat` fields 14-15, in
-/// clock ticks of 10 ms).
+/// CPU time used by the process so far (user + system).
 pub fn cpu_time() -> Duration {
-    let ticks = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1.to_owned();
-            let f: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
-            Some(f.iter().sum::<u64>())
-        })
-        .unwrap_or(0);
-    Duration::from_millis(ticks * 10)
+    unidm_core::load::usage("self").map_or(Duration::ZERO, |u| u.cpu)
 }
 
 #[cfg(test)]

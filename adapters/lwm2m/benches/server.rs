@@ -147,7 +147,7 @@ async fn main() {
             workers.push(tokio::spawn(async move {
                 let mut i = lane;
                 while i < devices && Instant::now() < deadline {
-                    if let Registered::Created(_) = g.register(&format!("load-{i}"), 86_400).await {
+                    if let Registered::Created(..) = g.register(&format!("load-{i}"), 86_400).await {
                         registered.fetch_add(1, Ordering::Relaxed);
                     }
                     i += lanes;

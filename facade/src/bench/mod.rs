@@ -1,0 +1,239 @@
+//! `unidm bench`: load against any server over the network, with figures a user can compare.
+//! Each protocol's tool runs phases; each phase prints what it achieved per second, latency
+//! percentiles (p50 / p99 / max), errors, and the CPU time of the load tool and, given
+//! `--server-pid`, of the server (with its resident memory) over that phase.
+//!
+//! - `unidm bench lwm2m` ([`lwm2m`]): registrations, updates, reads and notifications,
+//!   de-registrations of distinct endpoints sharing UDP sockets.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use unidm_core::load::{usage, Latencies, Usage};
+
+pub mod lwm2m;
+pub mod omadm;
+pub mod tr069;
+
+/// `unidm bench` protocols.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// LwM2M endpoints registering, updating, answering reads, notifying and de-registering.
+    Lwm2m(lwm2m::Lwm2mBenchArgs),
+    /// CWMP sessions of simulated CPEs against an ACS.
+    Tr069(tr069::Tr069BenchArgs),
+    /// OMA DM sessions of simulated DM clients against a DM server.
+    Omadm(omadm::OmadmBenchArgs),
+}
+
+/// Runs a `unidm bench` command.
+pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Lwm2m(args) => lwm2m::run(args).await,
+        BenchCommand::Tr069(args) => tr069::run(args).await,
+        BenchCommand::Omadm(args) => omadm::run(args).await,
+    }
+}
+
+/// The CPU time of the load tool and of the server (by pid) over one phase.
+pub struct Meter {
+    server_pid: Option<String>,
+    own: Option<Usage>,
+    server: Option<Usage>,
+    started: Instant,
+}
+
+impl Meter {
+    /// Starts measuring; the server is `server_pid` when given.
+    pub fn start(server_pid: Option<u32>) -> Meter {
+        let server_pid = server_pid.map(|p| p.to_string());
+        let server = server_pid.as_deref().and_then(usage);
+        Meter { server_pid, own: usage("self"), server, started: Instant::now() }
+    }
+
+    /// Time since the start (at least a microsecond, to divide by).
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed().max(Duration::from_micros(1))
+    }
+
+    /// Prints one phase: `ok` of `of` `what` (e.g. "answered 2.01") in the elapsed time as a
+    /// rate of `unit` per second, the latencies, the errors line, and CPU per `unit`.
+    // Every argument is a figure of the phase's report, named at the call.
+    #[allow(clippy::too_many_arguments)]
+    pub fn report(
+        &self,
+        phase: &str,
+        ok: usize,
+        of: usize,
+        what: &str,
+        unit: &str,
+        latencies: &mut Latencies,
+        errors: &str,
+    ) {
+        let took = self.elapsed().as_secs_f64();
+        println!("{phase}");
+        println!("  done:          {ok} of {of} {what} in {took:.2} s = {:.0} {unit}/s", ok as f64 / took);
+        println!("  latency:       {}", latencies.summary());
+        println!("  errors:        {errors}");
+        let per = |cpu: Duration| cpu.as_secs_f64() * 1e6 / ok.max(1) as f64;
+        if let (Some(before), Some(now)) = (self.own, usage("self")) {
+            let cpu = now.cpu.saturating_sub(before.cpu);
+            println!("  load tool CPU: {:.2} s = {:.0} µs per {}", cpu.as_secs_f64(), per(cpu), singular(unit));
+        }
+        if let (Some(pid), Some(before)) = (&self.server_pid, self.server) {
+            match usage(pid) {
+                Some(now) => {
+                    let cpu = now.cpu.saturating_sub(before.cpu);
+                    println!(
+                        "  server CPU:    {:.2} s = {:.0} µs per {}; resident memory {:.1} MiB",
+                        cpu.as_secs_f64(),
+                        per(cpu),
+                        singular(unit),
+                        now.rss as f64 / 1048576.0
+                    );
+                }
+                None => println!("  server CPU:    process {pid} is gone"),
+            }
+        }
+    }
+}
+
+/// unidm's HTTP API, for the phases whose requests come from the server only when asked
+/// (reads, observations): operations are created through it, and their ends are seen on its
+/// event stream.
+pub struct Api {
+    base: String,
+    client: reqwest::Client,
+    token: Option<String>,
+}
+
+/// How operations ended, by id, as the event stream told.
+#[derive(Default)]
+pub struct Ended {
+    at: Mutex<HashMap<u64, (Instant, bool)>>,
+    lagged: std::sync::atomic::AtomicU64,
+}
+
+impl Ended {
+    /// When operation `id` ended, and whether it succeeded.
+    pub fn get(&self, id: u64) -> Option<(Instant, bool)> {
+        self.at.lock().unwrap_or_else(|e| e.into_inner()).get(&id).copied()
+    }
+
+    /// Events the server dropped because this reader fell behind.
+    pub fn lagged(&self) -> u64 {
+        self.lagged.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Reads one Server-Sent Events block (`event: ...` / `data: {...}` lines).
+    fn block(&self, block: &str) {
+        let mut event = "";
+        for line in block.lines() {
+            if let Some(e) = line.strip_prefix("event:") {
+                event = e.trim();
+            } else if let Some(data) = line.strip_prefix("data:") {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(data.trim()) else { continue };
+                if event == "lagged" {
+                    let missed = v["missed"].as_u64().unwrap_or(1);
+                    self.lagged.fetch_add(missed, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
+                let op = &v["operation"];
+                let (Some(id), Some(state)) = (op["id"].as_u64(), op["state"].as_str()) else { continue };
+                if matches!(state, "succeeded" | "failed" | "cancelled" | "expired") {
+                    let mut at = self.at.lock().unwrap_or_else(|e| e.into_inner());
+                    at.entry(id).or_insert((Instant::now(), state == "succeeded"));
+                }
+            }
+        }
+    }
+}
+
+impl Api {
+    /// The API at `base` (`http://HOST:PORT/api/v1`), with a bearer token when given.
+    pub fn new(base: &str, token: Option<String>) -> anyhow::Result<Api> {
+        let url = reqwest::Url::parse(base).with_context(|| format!("--api {base}: not a URL"))?;
+        anyhow::ensure!(
+            matches!(url.scheme(), "http" | "https"),
+            "--api {base}: want http:// or https://, like http://127.0.0.1:8080/api/v1"
+        );
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+        Ok(Api { base: base.trim_end_matches('/').to_owned(), client, token })
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let r = self.client.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    /// Creates a native operation on `device`; its id.
+    pub async fn native(&self, device: &str, op: &str, path: &str) -> anyhow::Result<u64> {
+        let body = serde_json::json!({ "op": op, "path": path });
+        let r = self.request(reqwest::Method::POST, &format!("/devices/{device}/native")).json(&body).send().await?;
+        let status = r.status();
+        let v: serde_json::Value = r.json().await.unwrap_or_default();
+        match v["id"].as_u64() {
+            Some(id) if status == reqwest::StatusCode::ACCEPTED => Ok(id),
+            _ => anyhow::bail!("{op} {path} on {device}: HTTP {status} {}", v["detail"].as_str().unwrap_or("")),
+        }
+    }
+
+    /// Follows the event stream from now on, recording how operations end.
+    pub async fn watch_operations(&self) -> anyhow::Result<Arc<Ended>> {
+        let mut r = self.client.get(format!("{}/events?types=operationChanged", self.base));
+        if let Some(t) = &self.token {
+            r = r.bearer_auth(t);
+        }
+        // The stream lasts: no overall time-out, unlike the other requests.
+        let r = r.timeout(Duration::from_secs(86_400)).send().await.with_context(|| format!("{}/events", self.base))?;
+        anyhow::ensure!(r.status().is_success(), "{}/events: HTTP {}", self.base, r.status());
+        let ended = Arc::new(Ended::default());
+        let sink = ended.clone();
+        tokio::spawn(async move {
+            let mut r = r;
+            let mut text = String::new();
+            while let Ok(Some(chunk)) = r.chunk().await {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = text.find("\n\n") {
+                    sink.block(&text[..end]);
+                    text.drain(..end + 2);
+                }
+            }
+        });
+        Ok(ended)
+    }
+}
+
+/// "registrations" → "registration".
+fn singular(unit: &str) -> &str {
+    unit.strip_suffix('s').unwrap_or(unit)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn operation_ends_are_read_from_server_sent_events() {
+        let ended = super::Ended::default();
+        ended.block("event: operationChanged\ndata: {\"type\":\"operationChanged\",\"operation\":{\"id\":7,\"state\":\"running\"}}");
+        assert!(ended.get(7).is_none(), "running is not an end");
+        ended.block("event: operationChanged\ndata: {\"type\":\"operationChanged\",\"operation\":{\"id\":7,\"state\":\"succeeded\"}}");
+        ended.block("event: operationChanged\ndata: {\"operation\":{\"id\":8,\"state\":\"failed\"}}");
+        ended.block("event: lagged\ndata: {\"missed\":3}");
+        ended.block(": keep-alive");
+        assert!(ended.get(7).is_some_and(|(_, ok)| ok));
+        assert!(ended.get(8).is_some_and(|(_, ok)| !ok));
+        assert_eq!(ended.lagged(), 3);
+    }
+
+    #[test]
+    fn units_are_made_singular() {
+        assert_eq!(super::singular("registrations"), "registration");
+        assert_eq!(super::singular("sessions"), "session");
+        assert_eq!(super::singular("CPU"), "CPU");
+    }
+}

@@ -1,0 +1,79 @@
+//! `unidm bench` as a child process against `unidm serve` as another: short runs that complete
+//! and report their figures (no timing is asserted). Every port is 127.0.0.1:0.
+
+mod common;
+
+use common::serve;
+use serde_json::Value;
+
+/// `unidm bench lwm2m` against `unidm serve`: a short run of every phase that completes and
+/// reports its figures (no timing is asserted), including the server's CPU and memory by its
+/// pid; reads and observations asked through the API.
+#[tokio::test]
+async fn bench_lwm2m_runs_every_phase_and_reports() {
+    let server = serve("[lwm2m]\nmax_registers_per_source = 100000\n");
+    let pid = server.proc.child.id().to_string();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
+        .args(["bench", "lwm2m", "--server", &server.lwm2m, "--devices", "300", "--duration", "2"])
+        .args(["--sockets", "4", "--window", "2", "--server-pid", &pid, "--api", &server.api])
+        .args(["--reads", "100", "--observed", "20"])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for want in [
+        "300 of 300 answered 2.01",
+        "300 of 300 answered 2.04",
+        "100 of 100 succeeded",
+        "100 reads answered by the devices",
+        "observe (not timed): 20 observations made",
+        "notify (20 observations, confirmable)",
+        "300 of 300 answered 2.02",
+        "registrations/s",
+        "latency:       p50",
+        "0 refused (not 2.01), 0 unanswered after 5 sends",
+        "0 reset by the server, 0 refused (not an empty ACK)",
+        "server CPU:",
+        "resident memory",
+    ] {
+        assert!(text.contains(want), "`{want}` missing:\n{text}");
+    }
+    // At least one notification was acknowledged: "N of N acknowledged" with N > 0.
+    let acked = text.lines().find(|l| l.contains("acknowledged in")).expect("notify line");
+    assert!(!acked.trim_start().starts_with("done:          0 of"), "{text}");
+    let c = reqwest::Client::new();
+    let d: Value = c.get(format!("{}/devices/lwm2m:bench-299", server.api)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(d["presence"]["state"], "offline", "de-registered: {d}");
+    // Nothing listening: a clear failure, not a hang.
+    let dead = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
+        .args(["bench", "lwm2m", "--server", &dead, "--devices", "1", "--duration", "1", "--sockets", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no registration answered"), "{out:?}");
+}
+
+/// Registrations refused by the server's limit are counted by their code and explained.
+#[tokio::test]
+async fn bench_lwm2m_reports_refusals_by_code() {
+    let server = serve("[lwm2m]\nmax_registers_per_source = 5\n");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
+        .args(["bench", "lwm2m", "--server", &server.lwm2m, "--devices", "20", "--duration", "2"])
+        .args(["--sockets", "1", "--window", "1", "--phases", "deregister"])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for want in [
+        "5 of 20 answered 2.01",
+        "15 refused (not 2.01: 15 x 4.29)",
+        "max_registers_per_source",
+        "5 of 5 answered 2.02",
+    ] {
+        assert!(text.contains(want), "`{want}` missing:\n{text}");
+    }
+    assert!(!text.contains("update\n"), "only the phases asked for: {text}");
+}

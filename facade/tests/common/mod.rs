@@ -1,0 +1,146 @@
+//! `unidm serve` as a child process on ephemeral ports, for the tests that run the binary.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A child process whose stdout lines arrive on a channel.
+pub struct Proc {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    pub fn spawn(command: &mut Command) -> Proc {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start unidm");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Proc { child, lines, seen: Vec::new() }
+    }
+
+    /// The first line (from now) that satisfies `want`.
+    pub fn line(&mut self, what: &str, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if want(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line {what} within {WAIT:?}; got {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// One line starting with each of `prefixes`, in whatever order they come (devices run
+    /// concurrently, so their lines interleave).
+    pub fn each(&mut self, what: &str, prefixes: &[String]) {
+        let mut missing: Vec<&String> = prefixes.iter().collect();
+        while !missing.is_empty() {
+            let line = self.line(what, |l| missing.iter().any(|p| l.starts_with(p.as_str())));
+            missing.retain(|p| !line.starts_with(p.as_str()));
+        }
+    }
+
+    pub fn terminate(&mut self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the exit and returns it with every stdout line.
+    pub fn exit(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + WAIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "still running after {WAIT:?}: {:#?}", self.seen);
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        (status, std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `unidm serve` on ephemeral ports: the API base, the LwM2M server and the ACS URL it prints.
+pub struct Server {
+    pub proc: Proc,
+    pub api: String,
+    pub lwm2m: String,
+    /// The `coaps` address.
+    pub lwm2ms: String,
+    pub bootstrap: String,
+    pub acs: String,
+    pub dm: String,
+    _dir: tempfile::TempDir,
+}
+
+pub fn serve(config: &str) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("unidm.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let mut proc = Proc::spawn(
+        Command::new(env!("CARGO_BIN_EXE_unidm"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--tr069-listen",
+                "127.0.0.1:0",
+                "--omadm-listen",
+                "127.0.0.1:0",
+                "--lwm2m-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--db")
+            .arg(dir.path().join("unidm.db"))
+            .arg("--files-dir")
+            .arg(dir.path().join("files"))
+            .env("UNIDM_LOG", "warn"),
+    );
+    // "unidm listening on http://127.0.0.1:PORT (...)"
+    let line = proc.line("unidm listening", |l| l.starts_with("unidm listening on"));
+    let api = format!("{}/api/v1", line.split_whitespace().nth(3).unwrap());
+    // "lwm2m server listening on coap://127.0.0.1:PORT (udp)"
+    let line = proc.line("lwm2m server", |l| l.starts_with("lwm2m server listening on"));
+    let lwm2m = line.split_whitespace().nth(4).unwrap().trim_start_matches("coap://").to_owned();
+    // "lwm2m server listening on coaps://127.0.0.1:PORT (udp, DTLS)"
+    let line = proc.line("lwm2m coaps", |l| l.starts_with("lwm2m server listening on coaps://"));
+    let lwm2ms = line.split_whitespace().nth(4).unwrap().trim_start_matches("coaps://").to_owned();
+    // "lwm2m bootstrap server listening on coap://127.0.0.1:PORT (udp)"
+    let line = proc.line("lwm2m bootstrap server", |l| l.starts_with("lwm2m bootstrap server listening on"));
+    let bootstrap = line.split_whitespace().nth(5).unwrap().to_owned();
+    // "tr069 ACS listening on 127.0.0.1:PORT (CPEs use http://127.0.0.1:PORT)"
+    let line = proc.line("tr069 ACS", |l| l.starts_with("tr069 ACS listening on"));
+    let acs = line.split("CPEs use ").nth(1).unwrap().trim_end_matches(')').to_owned();
+    // "omadm server listening on 127.0.0.1:PORT (devices use http://127.0.0.1:PORT/dm)"
+    let line = proc.line("omadm server", |l| l.starts_with("omadm server listening on"));
+    let dm = line.split("devices use ").nth(1).unwrap().trim_end_matches(')').to_owned();
+    Server { proc, api, lwm2m, lwm2ms, bootstrap, acs, dm, _dir: dir }
+}
