@@ -41,6 +41,8 @@
 //! awake_window_s = 93         # queue mode: how long a sleeping device stays reachable
 //! max_registers_per_source = 300   # per minute and source IP (raise behind NAT)
 //! max_registrations = 100000
+//! read_device_on_register = true   # read /3/0 after each Register (identity at once); false
+//!                             # leaves the device's info to later reads and notifications
 //! firmware_stall_min = 10     # a firmware step without progress this long fails the operation
 //! firmware_poll_s = 30        # read /5/0/3 this often during an update when no notification came
 //! deny = ["test-*"]           # endpoint names refused (4.03); a trailing * matches a prefix
@@ -335,6 +337,7 @@ struct Lwm2mSection {
     awake_window_s: Option<u64>,
     max_registers_per_source: Option<u32>,
     max_registrations: Option<usize>,
+    read_device_on_register: Option<bool>,
     firmware_stall_min: Option<u64>,
     firmware_poll_s: Option<u64>,
     #[serde(default)]
@@ -632,6 +635,9 @@ impl ServeConfig {
             if let Some(n) = l.max_registrations {
                 c.server.registration.max_registrations = n;
             }
+            if let Some(read) = l.read_device_on_register {
+                c.read_device_on_register = read;
+            }
             if let Some(m) = l.firmware_stall_min {
                 anyhow::ensure!(m > 0, "lwm2m firmware_stall_min must be at least 1");
                 c.firmware_stall = Duration::from_secs(m * 60);
@@ -921,10 +927,17 @@ mod tests {
     fn lwm2m_firmware_limits() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("u.toml");
-        std::fs::write(&path, "[lwm2m]\nfirmware_stall_min = 3\nfirmware_poll_s = 5\n").unwrap();
+        std::fs::write(
+            &path,
+            "[lwm2m]\nfirmware_stall_min = 3\nfirmware_poll_s = 5\nread_device_on_register = false\n",
+        )
+        .unwrap();
         let c = ServeConfig::resolve(&ServeArgs { config: Some(path), ..Default::default() }).unwrap();
         let l = c.lwm2m.unwrap();
         assert_eq!((l.firmware_stall, l.firmware_poll), (Duration::from_secs(180), Duration::from_secs(5)));
+        assert!(!l.read_device_on_register);
+        let default = ServeConfig::resolve(&ServeArgs::default()).unwrap();
+        assert!(default.lwm2m.unwrap().read_device_on_register, "on by default");
         let zero = dir.path().join("zero.toml");
         std::fs::write(&zero, "[lwm2m]\nfirmware_stall_min = 0\n").unwrap();
         let err = ServeConfig::resolve(&ServeArgs { config: Some(zero), ..Default::default() }).unwrap_err();

@@ -81,6 +81,8 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_new(&cfg.log).context("invalid --log filter")?)
         .with_writer(std::io::stderr)
         .init();
+    #[cfg(feature = "profile")]
+    let profiler = profile::start()?;
     let store = SqliteStore::open_with(SqliteOptions { durable: cfg.durable, ..SqliteOptions::new(&cfg.db) })
         .with_context(|| format!("opening the database {}", cfg.db.display()))?;
     let mut builder = Engine::builder().store(store).config(cfg.engine.clone());
@@ -178,8 +180,37 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     );
     unidm_core::tls::serve(listener, tls, app, shutdown).await?;
     engine.shutdown().await;
+    #[cfg(feature = "profile")]
+    profile::finish(profiler)?;
     println!("unidm stopped");
     Ok(())
+}
+
+/// A sampling CPU profile of `unidm serve` (built with `--features profile`): with
+/// `UNIDM_PROFILE=serve.svg`, stacks are sampled 999 times a second (SIGPROF) and written as a
+/// flame graph when the server stops. `perf` needs no rebuild but is not usable everywhere.
+#[cfg(feature = "profile")]
+mod profile {
+    use anyhow::Context as _;
+
+    pub fn start() -> anyhow::Result<Option<(pprof::ProfilerGuard<'static>, String)>> {
+        let Ok(path) = std::env::var("UNIDM_PROFILE") else { return Ok(None) };
+        let guard = pprof::ProfilerGuardBuilder::default()
+            .frequency(999)
+            .blocklist(&["libc", "libgcc", "pthread", "vdso"])
+            .build()
+            .context("starting the profiler")?;
+        Ok(Some((guard, path)))
+    }
+
+    pub fn finish(profiler: Option<(pprof::ProfilerGuard<'static>, String)>) -> anyhow::Result<()> {
+        let Some((guard, path)) = profiler else { return Ok(()) };
+        let report = guard.report().build().context("building the profile")?;
+        let file = std::fs::File::create(&path).with_context(|| format!("writing {path}"))?;
+        report.flamegraph(file).context("writing the flame graph")?;
+        println!("profile written to {path}");
+        Ok(())
+    }
 }
 
 /// `scheme://host:port` of a URL (file URLs hang off the origin, not the ACS path).

@@ -2,12 +2,10 @@
 //! `SqliteStore` in a temp dir, `synchronous=FULL`). Run by hand:
 //! `cargo bench -p unidm-omadm --bench dm_load`.
 //!
-//! Clients are cheap: one task per slice of the device population, each with one keep-alive
-//! HTTP connection, so a device's session stays on its connection. Package 1 is pre-encoded
-//! per device with a placeholder where the md5 `Cred` goes; each session writes the digest over
-//! the nonce the server gave in the device's last session (`unidm_omadm::auth::md5_digest`)
-//! into a copy. Replies are decoded with the crate's codec (a client must read its next nonce
-//! and the server's commands).
+//! The clients are [`unidm_omadm::load`]'s, as `unidm bench omadm` runs them: `DM_LOAD_CLIENTS`
+//! concurrent sessions, each device's in turn on one task (so a device's session stays on one
+//! connection); Package 1 pre-encoded with the md5 digest over the device's last nonce patched
+//! in; replies decoded with the crate's codec and every server command answered.
 //!
 //! 1. Registration: every device's first session; RSS growth over devices known = memory per
 //!    device.
@@ -33,15 +31,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use unidm_testkit::process::{cpu_time, rss};
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use unidm_core::{CreateOptions, Engine, SqliteStore};
 use unidm_models::{Action, DeviceId, NativeOp, NativeRequest, OperationState};
-use unidm_omadm::auth;
-use unidm_omadm::codec::{
-    self, Alert, Command, Cred, Data, Encoding, Item, ItemCommand, Location, MediaType, Meta, Results, Status,
-    SyncBody, SyncHdr, SyncML,
-};
+use unidm_omadm::codec::Encoding;
+use unidm_omadm::load::{self, LoadAuth, LoadConfig, Plan, Population, BENCH_NODE};
 use unidm_omadm::package0::Notification;
 use unidm_omadm::server::{OmadmAdapter, OmadmConfig};
 use unidm_omadm::session::{ClientAuth, Credentials};
@@ -52,219 +45,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const USER: &str = "dev";
 const PASSWORD: &str = "client-secret";
 const SERVER_PASSWORD: &str = "server-secret";
-/// Stands where the md5 digest goes (base64 of 16 bytes: 24 characters).
-const CRED_PLACEHOLDER: &str = "@@@@@@@@@@@@@@@@@@@@@@@@";
-/// The node every queued Get reads, and its value on every device.
-const GET_NODE: &str = "./DevInfo/Mod";
-const MODEL: &str = "LoadDM";
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn dev_id(i: usize) -> String {
-    format!("IMEI:49{i:013}")
-}
-
-fn device_id(i: usize) -> DeviceId {
-    DeviceId::omadm(&dev_id(i)).expect("device id")
-}
-
-fn item(uri: &str, value: &str) -> Item {
-    Item { source: Some(Location::uri(uri)), data: Some(Data::Text(value.into())), ..Item::default() }
-}
-
-fn hdr(dev: &str, server_url: &str, session_id: &str, msg_id: &str, cred: Option<Cred>) -> SyncHdr {
-    SyncHdr {
-        ver_dtd: "1.2".into(),
-        ver_proto: "DM/1.2".into(),
-        session_id: session_id.into(),
-        msg_id: msg_id.into(),
-        target: Location::uri(server_url),
-        source: Location { loc_uri: dev.into(), loc_name: Some(USER.into()) },
-        resp_uri: None,
-        no_resp: false,
-        cred,
-        meta: Some(Meta { max_msg_size: Some(64 * 1024), ..Meta::default() }),
-    }
-}
-
-/// Package 1 of device `i`, SessionID `1`, its `Cred/Data` = [`CRED_PLACEHOLDER`]; and where
-/// the placeholder sits in the bytes.
-fn package1(i: usize, server_url: &str, encoding: Encoding) -> (Vec<u8>, usize) {
-    let dev = dev_id(i);
-    let cred = Cred {
-        meta: Some(Meta { r#type: Some(auth::AUTH_MD5.into()), format: Some("b64".into()), ..Meta::default() }),
-        data: CRED_PLACEHOLDER.into(),
-    };
-    let values = [
-        ("./DevInfo/DevId", dev.as_str()),
-        ("./DevInfo/Man", "unidm"),
-        (GET_NODE, MODEL),
-        ("./DevInfo/DmV", "1.2"),
-        ("./DevInfo/Lang", "en"),
-    ];
-    let msg = SyncML {
-        hdr: hdr(&dev, server_url, "1", "1", Some(cred)),
-        body: SyncBody {
-            commands: vec![
-                Command::Alert(Alert { cmd_id: "1".into(), code: Some(Alert::CLIENT_INITIATED), ..Alert::default() }),
-                Command::Replace(ItemCommand {
-                    cmd_id: "2".into(),
-                    items: values.iter().map(|(u, v)| item(u, v)).collect(),
-                    ..ItemCommand::default()
-                }),
-            ],
-            r#final: true,
-        },
-    };
-    let bytes = codec::encode(&msg, encoding).expect("package 1 encodes");
-    let at = bytes.windows(CRED_PLACEHOLDER.len()).position(|w| w == CRED_PLACEHOLDER.as_bytes()).expect("placeholder");
-    (bytes, at)
-}
-
-/// Package 3: the Statuses of the server's message and the Results of its Get of
-/// [`GET_NODE`]; with the number of those Gets. The simulated devices have no FUMO, SCOMO or
-/// LAWMO: the server's own Gets of them on a first session (its probe of the management
-/// objects) are answered 404.
-fn package3(dev: &str, server_url: &str, reply: &SyncML, encoding: Encoding) -> Result<(Vec<u8>, u32), String> {
-    let msg_ref = reply.hdr.msg_id.clone();
-    let status_code = |id: u32, cmd_ref: &str, cmd: &str, code: u16| {
-        Command::Status(Status {
-            cmd_id: id.to_string(),
-            msg_ref: Some(msg_ref.clone()),
-            cmd_ref: cmd_ref.into(),
-            cmd: cmd.into(),
-            code,
-            ..Status::default()
-        })
-    };
-    let status = |id: u32, cmd_ref: &str, cmd: &str| status_code(id, cmd_ref, cmd, 200);
-    let mut commands = vec![status(1, "0", "SyncHdr")];
-    let mut gets = 0;
-    for c in &reply.body.commands {
-        match c {
-            Command::Get(g) => {
-                let uri =
-                    g.items.first().and_then(|i| i.target.as_ref()).map(|t| t.loc_uri.as_str()).unwrap_or_default();
-                let id = commands.len() as u32 + 1;
-                if uri != GET_NODE {
-                    commands.push(status_code(id, &g.cmd_id, "Get", 404));
-                    continue;
-                }
-                gets += 1;
-                commands.push(status(id, &g.cmd_id, "Get"));
-                commands.push(Command::Results(Results {
-                    cmd_id: (id + 1).to_string(),
-                    msg_ref: Some(msg_ref.clone()),
-                    cmd_ref: g.cmd_id.clone(),
-                    items: vec![item(GET_NODE, MODEL)],
-                    ..Results::default()
-                }));
-            }
-            Command::Status(_) | Command::Results(_) => {}
-            other => return Err(format!("an unexpected {}", other.name())),
-        }
-    }
-    let msg = SyncML {
-        hdr: hdr(dev, server_url, &reply.hdr.session_id, "2", None),
-        body: SyncBody { commands, r#final: true },
-    };
-    codec::encode(&msg, encoding).map(|bytes| (bytes, gets)).map_err(|e| e.to_string())
-}
-
-/// What the load generator keeps per device.
-#[derive(Default)]
-struct DevState {
-    /// The nonce the server gave in the last session (the next md5 digest uses it).
-    nonce: Vec<u8>,
-}
-
-struct Population {
-    server_url: String,
-    /// The same, parsed once: the client should cost as little as possible per request.
-    url: reqwest::Url,
-    /// Package 1 per device, per encoding (XML, WBXML), with the placeholder offset.
-    xml: Vec<(Vec<u8>, usize)>,
-    wbxml: Vec<(Vec<u8>, usize)>,
-    state: Vec<Mutex<DevState>>,
-    md5: bool,
-}
-
-impl Population {
-    fn package1(&self, i: usize, encoding: Encoding) -> Vec<u8> {
-        let (template, at) = match encoding {
-            Encoding::Xml => &self.xml[i],
-            Encoding::Wbxml => &self.wbxml[i],
-        };
-        let mut bytes = template.clone();
-        if self.md5 {
-            let nonce = self.state[i].lock().map(|s| s.nonce.clone()).unwrap_or_default();
-            let digest = auth::md5_digest(USER, PASSWORD, &nonce);
-            bytes[*at..*at + CRED_PLACEHOLDER.len()].copy_from_slice(digest.as_bytes());
-        }
-        bytes
-    }
-
-    fn take_nonce(&self, i: usize, reply: &SyncML) {
-        for c in &reply.body.commands {
-            if let Command::Status(s) = c {
-                if let Some(n) = s.chal.as_ref().and_then(|c| c.meta.next_nonce.as_deref()) {
-                    if let (Ok(n), Ok(mut st)) = (B64.decode(n.trim()), self.state[i].lock()) {
-                        st.nonce = n;
-                    }
-                }
-            }
-        }
-    }
-}
-
-async fn post(client: &reqwest::Client, url: reqwest::Url, media: MediaType, body: Vec<u8>) -> Result<SyncML, String> {
-    let r = client
-        .post(url)
-        .header(reqwest::header::CONTENT_TYPE, media.as_str())
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if r.status() != 200 {
-        return Err(format!("HTTP {}", r.status()));
-    }
-    let bytes = r.bytes().await.map_err(|e| e.to_string())?;
-    codec::decode(media.as_str(), &bytes).map_err(|e| e.to_string())
-}
-
-fn hdr_status(reply: &SyncML) -> Option<u16> {
-    reply.body.commands.iter().find_map(|c| match c {
-        Command::Status(s) if s.cmd == "SyncHdr" => Some(s.code),
-        _ => None,
-    })
-}
-
-fn has_commands(reply: &SyncML) -> bool {
-    reply.body.commands.iter().any(|c| !matches!(c, Command::Status(_) | Command::Results(_)))
-}
-
-/// One session of device `i`; returns the number of Gets answered.
-async fn session(client: &reqwest::Client, pop: &Population, i: usize, encoding: Encoding) -> Result<u32, String> {
-    let media = MediaType::dm(encoding);
-    let reply = post(client, pop.url.clone(), media, pop.package1(i, encoding)).await?;
-    pop.take_nonce(i, &reply);
-    match hdr_status(&reply) {
-        Some(200 | 212) => {}
-        other => return Err(format!("Package 1 answered {other:?}")),
-    }
-    if !has_commands(&reply) {
-        return if reply.body.r#final { Ok(0) } else { Err("Package 2 not final".into()) };
-    }
-    let url = reply.hdr.resp_uri.as_deref().ok_or("no RespURI")?;
-    let url = reqwest::Url::parse(url).map_err(|e| format!("RespURI {url}: {e}"))?;
-    let (p3, gets) = package3(&dev_id(i), &pop.server_url, &reply, encoding)?;
-    let reply = post(client, url, media, p3).await?;
-    match hdr_status(&reply) {
-        Some(200) if !has_commands(&reply) && reply.body.r#final => Ok(gets),
-        other => Err(format!("Package 4 with SyncHdr status {other:?}, {} commands", reply.body.commands.len())),
-    }
+fn device_id(pop: &Population, i: usize) -> DeviceId {
+    DeviceId::omadm(&pop.dev_id(i)).expect("device id")
 }
 
 #[derive(Default)]
@@ -280,58 +67,21 @@ struct Run {
     writes: u64,
 }
 
-/// Sessions for devices `0..devices` over `clients` concurrent clients, each device in turn,
-/// until `limit` passed or every device had `rounds` sessions.
-async fn run(
-    pop: &Arc<Population>,
-    store: &SqliteStore,
-    encoding: Encoding,
-    devices: usize,
-    clients: usize,
-    rounds: usize,
-    limit: Duration,
-) -> Run {
+/// Sessions for every device over `clients` concurrent clients, each device in turn, until
+/// `limit` passed or every device had `rounds` sessions.
+async fn run(pop: &Arc<Population>, store: &SqliteStore, clients: usize, rounds: usize, limit: Duration) -> Run {
     let stats = store.stats();
     let (cpu, commits, writes) =
         (cpu_time(), stats.commits.load(Ordering::Relaxed), stats.writes.load(Ordering::Relaxed));
-    let (sessions, gets, errors) =
-        (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let start = Instant::now();
-    let deadline = start + limit;
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let pop = pop.clone();
-        let (sessions, gets, errors) = (sessions.clone(), gets.clone(), errors.clone());
-        tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap_or_default();
-            'outer: for _ in 0..rounds {
-                for i in (c..devices).step_by(clients) {
-                    if Instant::now() >= deadline {
-                        break 'outer;
-                    }
-                    match session(&client, &pop, i, encoding).await {
-                        Ok(n) => {
-                            sessions.fetch_add(1, Ordering::Relaxed);
-                            gets.fetch_add(n.into(), Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            if errors.fetch_add(1, Ordering::Relaxed) < 3 {
-                                eprintln!("session error ({}): {e}", dev_id(i));
-                            }
-                        }
-                    }
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
+    let o = load::run(pop, Plan { clients, rounds, duration: Some(limit) }).await.expect("HTTP client");
+    for e in &o.first_errors {
+        eprintln!("session error: {e}");
     }
     Run {
-        sessions: sessions.load(Ordering::Relaxed),
-        gets: gets.load(Ordering::Relaxed),
-        errors: errors.load(Ordering::Relaxed),
-        elapsed: start.elapsed(),
+        sessions: o.counts.sessions,
+        gets: o.counts.gets,
+        errors: o.counts.errors(),
+        elapsed: o.elapsed,
         cpu: cpu_time().saturating_sub(cpu),
         commits: stats.commits.load(Ordering::Relaxed) - commits,
         writes: stats.writes.load(Ordering::Relaxed) - writes,
@@ -379,19 +129,20 @@ fn label(e: Encoding) -> &'static str {
 }
 
 fn get() -> Action {
-    Action::Native(NativeRequest { op: NativeOp::Read, path: GET_NODE.into(), value: None, args: None })
+    Action::Native(NativeRequest { op: NativeOp::Read, path: BENCH_NODE.into(), value: None, args: None })
 }
 
 /// Creates one operation per device of `devices` from `callers` concurrent callers; the ids.
 async fn create_ops(
     engine: &Engine,
+    pop: &Arc<Population>,
     devices: std::ops::Range<usize>,
     callers: usize,
 ) -> Vec<unidm_models::OperationId> {
     let next = Arc::new(AtomicU64::new(devices.start as u64));
     let mut tasks = Vec::new();
     for _ in 0..callers {
-        let (engine, next, end) = (engine.clone(), next.clone(), devices.end as u64);
+        let (engine, pop, next, end) = (engine.clone(), pop.clone(), next.clone(), devices.end as u64);
         tasks.push(tokio::spawn(async move {
             let mut ids = Vec::new();
             loop {
@@ -399,7 +150,7 @@ async fn create_ops(
                 if i >= end {
                     return ids;
                 }
-                match engine.create_operation(&device_id(i as usize), get(), CreateOptions::default()).await {
+                match engine.create_operation(&device_id(&pop, i as usize), get(), CreateOptions::default()).await {
                     Ok(op) => ids.push(op.id),
                     Err(e) => eprintln!("create_operation: {e}"),
                 }
@@ -442,14 +193,16 @@ async fn bench() {
     let engine: Engine =
         Engine::builder().store_arc(store.clone()).adapter_arc(adapter.clone()).start().await.expect("engine");
     let server_url = adapter.server_url().expect("listening");
-    let pop = Arc::new(Population {
-        xml: (0..devices).map(|i| package1(i, &server_url, Encoding::Xml)).collect(),
-        wbxml: (0..devices).map(|i| package1(i, &server_url, Encoding::Wbxml)).collect(),
-        state: (0..devices).map(|_| Mutex::new(DevState::default())).collect(),
-        url: reqwest::Url::parse(&server_url).expect("server URL"),
-        server_url,
-        md5,
-    });
+    let config = LoadConfig {
+        auth: if md5 { LoadAuth::Md5 } else { LoadAuth::None },
+        username: USER.into(),
+        password: PASSWORD.into(),
+        ..LoadConfig::new(server_url, devices)
+    };
+    let xml = Arc::new(Population::new(config).expect("population"));
+    // The same devices and nonces, in WBXML.
+    let wbxml = Arc::new(xml.with_encoding(Encoding::Wbxml).expect("population"));
+    let pop = |encoding: Encoding| if encoding == Encoding::Xml { &xml } else { &wbxml };
     let auth_label = if md5 { "md5 client auth" } else { "no client auth" };
     println!(
         "dm_load: {devices} devices, {clients} concurrent clients, {} s per timed phase, {auth_label}, durable SQLite store",
@@ -457,14 +210,14 @@ async fn bench() {
     );
 
     let before = rss();
-    let r = run(&pop, &store, Encoding::Xml, devices, clients, 1, Duration::from_secs(120)).await;
+    let r = run(&xml, &store, clients, 1, Duration::from_secs(120)).await;
     report("registration (first sessions, XML)", &r, adapter.open_sessions());
-    let known = (0..devices).filter(|i| engine.device(&device_id(*i)).is_ok()).count().max(1);
+    let known = (0..devices).filter(|i| engine.device(&device_id(&xml, *i)).is_ok()).count().max(1);
     let grown = rss().saturating_sub(before);
     println!("memory: RSS +{} KiB for {known} devices known = {} bytes per device", grown / 1024, grown / known as u64);
 
     for encoding in [Encoding::Xml, Encoding::Wbxml] {
-        let r = run(&pop, &store, encoding, devices, clients, 1000, secs).await;
+        let r = run(pop(encoding), &store, clients, 1000, secs).await;
         report(&format!("complete sessions, nothing queued ({})", label(encoding)), &r, adapter.open_sessions());
     }
 
@@ -474,8 +227,8 @@ async fn bench() {
         let (mut queued, mut ok, mut rounds) = (0, 0, 0);
         let untimed = Instant::now();
         while total.elapsed < secs && rounds < 8 {
-            let ops = create_ops(&engine, 0..devices, 64).await;
-            let r = run(&pop, &store, encoding, devices, clients, 1, secs * 4).await;
+            let ops = create_ops(&engine, &xml, 0..devices, 64).await;
+            let r = run(pop(encoding), &store, clients, 1, secs * 4).await;
             ok += succeeded(&engine, &ops).await;
             queued += ops.len();
             rounds += 1;
@@ -491,14 +244,15 @@ async fn bench() {
         );
     }
 
-    package0(&engine, &adapter, devices).await;
+    package0(&engine, &adapter, &xml).await;
     engine.shutdown().await;
 }
 
 /// Package #0: push addresses on local UDP sockets, one operation per device, datagrams
 /// received per second (each checked against its digest).
-async fn package0(engine: &Engine, adapter: &Arc<OmadmAdapter>, devices: usize) {
+async fn package0(engine: &Engine, adapter: &Arc<OmadmAdapter>, pop: &Arc<Population>) {
     const SOCKETS: usize = 4;
+    let devices = pop.len();
     let received = Arc::new(AtomicU64::new(0));
     let bad = Arc::new(AtomicU64::new(0));
     let last = Arc::new(Mutex::new(Instant::now()));
@@ -527,10 +281,10 @@ async fn package0(engine: &Engine, adapter: &Arc<OmadmAdapter>, devices: usize) 
     let set = Instant::now();
     let mut setters = Vec::new();
     for c in 0..64 {
-        let (adapter, addrs) = (adapter.clone(), addrs.clone());
+        let (adapter, addrs, pop) = (adapter.clone(), addrs.clone(), pop.clone());
         setters.push(tokio::spawn(async move {
             for i in (c..devices).step_by(64) {
-                adapter.set_push_address(&dev_id(i), addrs[i % SOCKETS]).await;
+                adapter.set_push_address(&pop.dev_id(i), addrs[i % SOCKETS]).await;
             }
         }));
     }
@@ -539,7 +293,7 @@ async fn package0(engine: &Engine, adapter: &Arc<OmadmAdapter>, devices: usize) 
     }
     println!("push addresses set for {devices} devices in {:.2} s (not timed)", set.elapsed().as_secs_f64());
     let start = Instant::now();
-    let ops = create_ops(engine, 0..devices, 64).await;
+    let ops = create_ops(engine, pop, 0..devices, 64).await;
     let created = start.elapsed();
     // The first Package #0 of each goes out at once; the retries wait push_backoff (5 s).
     let deadline = Instant::now() + Duration::from_secs(3);

@@ -5,8 +5,8 @@
 //! LAWMO mapped to the common model, and a simulated DM client. So far the codec, the
 //! authentication functions ([`auth`]: basic, MD5 digest, HMAC), Package #0 ([`package0`]), the
 //! management objects' meaning ([`mo`]: FUMO, SCOMO, LAWMO, DevInfo / DevDetail) and the
-//! sans-I/O session engine ([`session`]), the server adapter ([`server`]) and a simulated client
-//! ([`sim`]) exist.
+//! sans-I/O session engine ([`session`]), the server adapter ([`server`]), a simulated client
+//! ([`sim`]) and a population of cheap simulated clients for load tools ([`load`]) exist.
 //!
 //! # The adapter ([`server`])
 //!
@@ -155,6 +155,7 @@
 
 pub mod auth;
 pub mod codec;
+pub mod load;
 pub mod mo;
 pub mod package0;
 pub mod server;

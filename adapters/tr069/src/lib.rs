@@ -25,6 +25,8 @@
 //!   snapshot read on contact, and secrets from the OS random source.
 //! - [`udp_cr`]: UDP connection requests (Annex G), signed with HMAC-SHA1.
 //! - [`digest`]: HTTP Digest (RFC 7616 / 2617, MD5, `qop=auth`) and Basic, both directions.
+//! - [`load`]: a population of cheap simulated CPEs that loads any ACS over HTTP
+//!   (`unidm bench tr069`, `benches/acs_load.rs`).
 //! - [`sim`]: a simulated CPE (TR-098 tree of a real gateway or a small TR-181 tree) over real
 //!   HTTP, with a Digest-protected connection-request listener.
 //!
@@ -54,6 +56,7 @@
 pub mod acs;
 pub mod digest;
 pub mod error;
+pub mod load;
 pub mod model;
 pub mod ops;
 pub mod rpc;

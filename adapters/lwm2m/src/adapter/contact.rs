@@ -55,9 +55,8 @@ pub(super) async fn resume_own_observations(shared: &Shared, ep: &str) {
     }
 }
 
-/// Reads /3/0 and maps it into the device (identity, battery, memory, error codes), and /4/0
-/// and /6/0 (connectivity, location) when the client registered them.
-pub(super) async fn refresh_device_info(shared: &Shared, ep: &str) -> Result<Option<Json>, OperationError> {
+/// Reads /3/0 and, when the client registered them, /4/0 and /6/0.
+async fn read_device_info(shared: &Shared, ep: &str) -> Result<DeviceInfo, OperationError> {
     let reg = shared.registration(ep).await;
     let mut reads = DeviceInfoRead::new(reg.has_object(4), reg.has_object(6));
     while let Some((id, path)) = reads.poll_request() {
@@ -67,44 +66,51 @@ pub(super) async fn refresh_device_info(shared: &Shared, ep: &str) -> Result<Opt
         };
         reads.handle_response(id, answer);
     }
-    let DeviceInfo { device, extra } = reads.poll_outcome().unwrap_or_else(|| {
+    reads.poll_outcome().unwrap_or_else(|| {
         Err(OperationError::new(ErrorKind::Internal, "the device info reads ended without an outcome"))
-    })?;
-    let mut result = device_request::content_to_json(&Path::ObjectInstance(3, 0), &device);
-    for (p, content) in &extra {
+    })
+}
+
+/// Maps what [`read_device_info`] gave into the device (identity, battery, memory, error
+/// codes, connectivity, location).
+fn apply_device_info(info: &DeviceInfo, d: &mut unidm_models::Device, now: unidm_models::Timestamp) {
+    mapping::apply_device_object(&info.device, d, now);
+    for (_, content) in &info.extra {
+        mapping::apply_connectivity(content, d);
+        mapping::apply_location(content, d);
+    }
+}
+
+/// Reads /3/0 and maps it into the device (identity, battery, memory, error codes), and /4/0
+/// and /6/0 (connectivity, location) when the client registered them.
+pub(super) async fn refresh_device_info(shared: &Shared, ep: &str) -> Result<Option<Json>, OperationError> {
+    let info = read_device_info(shared, ep).await?;
+    let mut result = device_request::content_to_json(&Path::ObjectInstance(3, 0), &info.device);
+    for (p, content) in &info.extra {
         if let (Json::Object(all), Json::Object(more)) = (&mut result, device_request::content_to_json(p, content)) {
             all.extend(more);
         }
     }
-    let id = unidm_models::DeviceId::lwm2m(ep).map_err(|e| OperationError::new(ErrorKind::BadInput, e.to_string()))?;
+    let id = device_id(ep)?;
     let now = shared.handle.now();
     shared
         .handle
-        .update_device(&id, |d| {
-            mapping::apply_device_object(&device, d, now);
-            for (_, content) in &extra {
-                mapping::apply_connectivity(content, d);
-                mapping::apply_location(content, d);
-            }
-        })
+        .update_device(&id, |d| apply_device_info(&info, d, now))
         .await
         .map_err(|e| OperationError::new(ErrorKind::Internal, e.to_string()))?;
     Ok(Some(result))
 }
 
-/// Reads `/5/0` and folds the device's firmware state into `Device.snapshot.firmware`.
-pub(super) async fn refresh_firmware(shared: &Shared, ep: &str) -> Result<(), OperationError> {
+fn device_id(ep: &str) -> Result<unidm_models::DeviceId, OperationError> {
+    unidm_models::DeviceId::lwm2m(ep).map_err(|e| OperationError::new(ErrorKind::BadInput, e.to_string()))
+}
+
+/// Reads `/5/0`.
+async fn read_firmware(shared: &Shared, ep: &str) -> Result<crate::codec::Content, OperationError> {
     let reg = shared.registration(ep).await;
     let path = Path::ObjectInstance(5, 0);
     let response = shared.request_ok(ep, device_request::read(&reg, path, None)).await?;
-    let content = device_request::decode(&path, &response, &shared.models)?;
-    let id = unidm_models::DeviceId::lwm2m(ep).map_err(|e| OperationError::new(ErrorKind::BadInput, e.to_string()))?;
-    shared
-        .handle
-        .update_device(&id, |d| firmware::apply_status(&content, &mut d.snapshot.firmware, &id))
-        .await
-        .map_err(|e| OperationError::new(ErrorKind::Internal, e.to_string()))?;
-    Ok(())
+    device_request::decode(&path, &response, &shared.models)
 }
 
 /// What the adapter reads by itself when a client registers, or updates with a new object
@@ -172,17 +178,45 @@ pub(super) fn report_notification(
 }
 
 /// Reads /3 (with /4, /6), /5 and /9 of `reg`, whichever it lists: an endpoint or an end
-/// device behind a gateway (`reg` then names it `{gateway}/{device id}`). Best effort.
+/// device behind a gateway (`reg` then names it `{gateway}/{device id}`). What /3 and /5 say
+/// goes into the device in one update (one commit, one `DeviceUpdated`). Best effort.
 pub(super) async fn read_own_objects(shared: &Shared, reg: &Registration) {
     let ep = reg.endpoint.as_str();
-    if reg.has_object(3) {
-        if let Err(e) = refresh_device_info(shared, ep).await {
-            tracing::debug!(endpoint = %ep, error = %e.message, "reading /3/0 after registration failed");
-        }
-    }
-    if reg.has_object(5) {
-        if let Err(e) = refresh_firmware(shared, ep).await {
-            tracing::debug!(endpoint = %ep, error = %e.message, "reading /5/0 after registration failed");
+    let info = match reg.has_object(3) {
+        true => read_device_info(shared, ep)
+            .await
+            .inspect_err(
+                |e| tracing::debug!(endpoint = %ep, error = %e.message, "reading /3/0 after registration failed"),
+            )
+            .ok(),
+        false => None,
+    };
+    let firmware = match reg.has_object(5) {
+        true => read_firmware(shared, ep)
+            .await
+            .inspect_err(
+                |e| tracing::debug!(endpoint = %ep, error = %e.message, "reading /5/0 after registration failed"),
+            )
+            .ok(),
+        false => None,
+    };
+    if info.is_some() || firmware.is_some() {
+        if let Ok(id) = device_id(ep) {
+            let now = shared.handle.now();
+            let updated = shared
+                .handle
+                .update_device(&id, |d| {
+                    if let Some(info) = &info {
+                        apply_device_info(info, d, now);
+                    }
+                    if let Some(content) = &firmware {
+                        firmware::apply_status(content, &mut d.snapshot.firmware, &id);
+                    }
+                })
+                .await;
+            if let Err(e) = updated {
+                tracing::debug!(endpoint = %ep, error = %e, "storing what /3/0 and /5/0 said failed");
+            }
         }
     }
     if reg.has_object(9) {
