@@ -194,7 +194,7 @@ mod profile {
     use anyhow::Context as _;
 
     pub fn start() -> anyhow::Result<Option<(pprof::ProfilerGuard<'static>, String)>> {
-        let Ok(path) = std::env::var("UNIDM_PROFILE") else { return Ok(None) };
+        let Some(path) = std::env::var("UNIDM_PROFILE").ok().filter(|p| !p.is_empty()) else { return Ok(None) };
         let guard = pprof::ProfilerGuardBuilder::default()
             .frequency(999)
             .blocklist(&["libc", "libgcc", "pthread", "vdso"])

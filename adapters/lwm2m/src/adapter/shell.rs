@@ -30,6 +30,9 @@ use crate::server::{Ack, DmResponse, RdChange, Registration, RequestFailure, Req
 /// Pump tasks. Enough for a group commit of this many registrations at once.
 const PUMPS: usize = 256;
 
+/// Datagrams (or commands) taken in one go, before the events and answers they cause go out.
+const BATCH: usize = 64;
+
 /// A registration as persisted in its device's record (`device_contact_with_record`).
 #[derive(Debug, Serialize, Deserialize)]
 struct Persisted {
@@ -288,22 +291,34 @@ async fn run(
 ) {
     let mut buf = vec![0u8; 65_535];
     let mut waiting: HashMap<RequestId, oneshot::Sender<Result<DmResponse, RequestFailure>>> = HashMap::new();
+    // One timer, moved when the server's next timeout moves (not a new one per datagram).
+    let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(sleep);
+    let mut armed: Option<tokio::time::Instant> = None;
     loop {
         let deadline = server.poll_timeout().map(tokio::time::Instant::from_std);
+        if deadline != armed {
+            if let Some(d) = deadline {
+                sleep.as_mut().reset(d);
+            }
+            armed = deadline;
+        }
         tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
                 Ok((n, peer)) => {
-                    let d = &buf[..n];
-                    // Checked only when some endpoint must use DTLS.
-                    if gate.active() {
-                        if let Err(reply) = gate.check(None, d) {
-                            if let Err(e) = socket.send_to(&reply, peer).await {
-                                tracing::debug!(%peer, error = %e, "UDP send error");
-                            }
-                            continue;
+                    let t = now();
+                    let mut refused = Vec::new();
+                    take_datagram(&mut server, &gate, t, peer, &buf[..n], &mut refused);
+                    // What else is queued goes through the server before its answers go out.
+                    for _ in 1..BATCH {
+                        let Ok((n, peer)) = socket.try_recv_from(&mut buf) else { break };
+                        take_datagram(&mut server, &gate, t, peer, &buf[..n], &mut refused);
+                    }
+                    for (peer, reply) in refused {
+                        if let Err(e) = socket.send_to(&reply, peer).await {
+                            tracing::debug!(%peer, error = %e, "UDP send error");
                         }
                     }
-                    server.handle_datagram(now(), peer, d)
                 }
                 Err(e) => tracing::debug!(error = %e, "UDP receive error"),
             },
@@ -313,15 +328,27 @@ async fn run(
                     server.handle_datagram(t, peer, &d);
                 }
             },
-            c = commands.recv() => match c {
-                Some(Command::Request { endpoint, request, reply }) => {
-                    let id = server.request(now(), &endpoint, request);
-                    waiting.insert(id, reply);
+            c = commands.recv() => {
+                let mut next = c;
+                let mut taken = 1;
+                loop {
+                    match next {
+                        Some(Command::Request { endpoint, request, reply }) => {
+                            let id = server.request(now(), &endpoint, request);
+                            waiting.insert(id, reply);
+                        }
+                        Some(Command::Confirm { ack, stored }) => server.confirm(now(), ack, stored),
+                        Some(Command::Shutdown) | None => return,
+                    }
+                    if taken == BATCH {
+                        break;
+                    }
+                    let Ok(c) = commands.try_recv() else { break };
+                    (next, taken) = (Some(c), taken + 1);
                 }
-                Some(Command::Confirm { ack, stored }) => server.confirm(now(), ack, stored),
-                Some(Command::Shutdown) | None => break,
             },
-            _ = sleep_until(deadline) => {
+            _ = &mut sleep, if armed.is_some() => {
+                armed = None;
                 server.handle_timeout(now());
                 // Requests whose operation went away need no slot any more.
                 let gone: Vec<RequestId> = waiting.iter().filter(|(_, r)| r.is_closed()).map(|(id, _)| *id).collect();
@@ -365,11 +392,24 @@ async fn run(
     }
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
+/// Offers one plain datagram to the server, unless the gate refuses it (an endpoint that must
+/// use DTLS): its refusal is then queued in `refused` for the caller to send.
+fn take_datagram(
+    server: &mut Server,
+    gate: &Gate,
+    now: Instant,
+    peer: std::net::SocketAddr,
+    d: &[u8],
+    refused: &mut Vec<(std::net::SocketAddr, Vec<u8>)>,
+) {
+    // Checked only when some endpoint must use DTLS.
+    if gate.active() {
+        if let Err(reply) = gate.check(None, d) {
+            refused.push((peer, reply));
+            return;
+        }
     }
+    server.handle_datagram(now, peer, d);
 }
 
 /// Keeps the registrations operation tasks look at in step with the server.

@@ -6,7 +6,7 @@
 //! [`Exchanges::handle_timeout`] take `now`; [`Exchanges::poll_transmit`],
 //! [`Exchanges::poll_event`] and [`Exchanges::poll_timeout`] say what to do.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,9 @@ pub struct Exchanges {
     next_message_id: u16,
     max_pending: usize,
     pending: HashMap<(SocketAddr, Vec<u8>), Pending>,
+    /// Every pending request's deadline, soonest first: the next timeout and the due requests
+    /// without a scan of all of them.
+    timers: BTreeSet<(Instant, SocketAddr, Vec<u8>)>,
     by_message_id: HashMap<(SocketAddr, u16), Vec<u8>>,
     /// Separate CON responses already ACKed, so that a retransmission of one (our ACK was
     /// lost) is ACKed again rather than treated as a stray (RFC 7252 §4.5).
@@ -78,6 +81,7 @@ impl Exchanges {
             next_message_id: first_message_id,
             max_pending: max_pending.max(1),
             pending: HashMap::new(),
+            timers: BTreeSet::new(),
             by_message_id: HashMap::new(),
             recently_acked: VecDeque::new(),
             transmits: VecDeque::new(),
@@ -115,6 +119,7 @@ impl Exchanges {
         let deadline = if confirmable { now + timeout } else { now + self.params.max_transmit_wait() };
         self.transmits.push_back(Transmit { peer, bytes: bytes.clone() });
         self.by_message_id.insert((peer, message_id), key.1.clone());
+        self.timers.insert((deadline, peer, key.1.clone()));
         self.pending.insert(
             key,
             Pending { message_id, bytes, awaiting_ack: confirmable, retransmissions: 0, timeout, deadline },
@@ -138,8 +143,10 @@ impl Exchanges {
 
     /// Forgets a request (the caller lost interest); a late response will then be unmatched.
     pub fn cancel(&mut self, peer: SocketAddr, token: &[u8]) {
-        if let Some(p) = self.pending.remove(&(peer, token.to_vec())) {
+        let key = (peer, token.to_vec());
+        if let Some(p) = self.pending.remove(&key) {
             self.by_message_id.remove(&(peer, p.message_id));
+            self.timers.remove(&(p.deadline, key.0, key.1));
         }
     }
 
@@ -166,10 +173,12 @@ impl Exchanges {
                     return false;
                 };
                 let wait = self.params.max_transmit_wait();
-                if let Some(p) = self.pending.get_mut(&(peer, token)) {
+                if let Some(p) = self.pending.get_mut(&(peer, token.clone())) {
                     if p.awaiting_ack {
                         p.awaiting_ack = false;
+                        self.timers.remove(&(p.deadline, peer, token.clone()));
                         p.deadline = now + wait;
+                        self.timers.insert((p.deadline, peer, token));
                     }
                 }
                 true
@@ -222,24 +231,23 @@ impl Exchanges {
 
     /// Retransmits CON requests whose timer expired and gives up on those past their last one.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut expired = Vec::new();
-        for ((peer, token), p) in self.pending.iter_mut() {
-            if p.deadline > now {
-                continue;
-            }
+        let mut retransmitted = Vec::new();
+        while self.timers.first().is_some_and(|(deadline, ..)| *deadline <= now) {
+            let Some((_, peer, token)) = self.timers.pop_first() else { break };
+            let Some(p) = self.pending.get_mut(&(peer, token.clone())) else { continue };
             if p.awaiting_ack && p.retransmissions < self.params.max_retransmit {
                 p.retransmissions += 1;
                 p.timeout *= 2;
                 p.deadline = now + p.timeout;
-                self.transmits.push_back(Transmit { peer: *peer, bytes: p.bytes.clone() });
+                self.transmits.push_back(Transmit { peer, bytes: p.bytes.clone() });
+                retransmitted.push((p.deadline, peer, token));
             } else {
-                expired.push((*peer, token.clone()));
+                // Its timer is gone already: `finish` removes nothing more than the request.
+                self.finish(peer, &token);
+                self.events.push_back(ExchangeEvent::TimedOut { peer, token });
             }
         }
-        for (peer, token) in expired {
-            self.finish(peer, &token);
-            self.events.push_back(ExchangeEvent::TimedOut { peer, token });
-        }
+        self.timers.extend(retransmitted);
     }
 
     /// The next datagram to send.
@@ -252,9 +260,9 @@ impl Exchanges {
         self.events.pop_front()
     }
 
-    /// When [`Exchanges::handle_timeout`] must next be called (linear in pending requests).
+    /// When [`Exchanges::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.pending.values().map(|p| p.deadline).min()
+        self.timers.first().map(|(deadline, ..)| *deadline)
     }
 }
 

@@ -137,3 +137,50 @@ fn bounds_and_token_reuse() {
     big.payload = vec![0; 2000];
     assert!(matches!(x.send_request(t0, peer(), big, 0.0), Err(CoapError::Encode(_))));
 }
+
+/// The timer queue follows every way an exchange moves or ends (piggybacked response, empty
+/// ACK, reset, cancel, retransmission, time-out): one timer per pending request, and the next
+/// timeout is the soonest of their deadlines.
+#[test]
+fn one_timer_per_pending_request_and_the_soonest_is_next() {
+    let check = |x: &Exchanges| {
+        assert_eq!(x.timers.len(), x.pending.len());
+        assert_eq!(x.poll_timeout(), x.pending.values().map(|p| p.deadline).min());
+        for ((peer, token), p) in &x.pending {
+            assert!(x.timers.contains(&(p.deadline, *peer, token.clone())));
+        }
+    };
+    let t0 = Instant::now();
+    let mut x = Exchanges::new(TransmissionParams::default(), 1, 64);
+    let mut mids = Vec::new();
+    for i in 0..8u8 {
+        let random = f64::from(i) / 8.0;
+        mids.push(x.send_request(t0, peer(), get(&[i], MessageType::Confirmable), random).unwrap());
+        check(&x);
+    }
+    drain(&mut x);
+    let later = t0 + Duration::from_millis(100);
+    assert!(x.handle(later, peer(), &response(MessageType::Acknowledgement, mids[0], &[0])));
+    check(&x);
+    let mut ack = Packet::new();
+    ack.header.set_type(MessageType::Acknowledgement);
+    ack.header.code = MessageClass::Empty;
+    ack.header.message_id = mids[1];
+    assert!(x.handle(later, peer(), &ack));
+    check(&x);
+    ack.header.set_type(MessageType::Reset);
+    ack.header.message_id = mids[2];
+    assert!(x.handle(later, peer(), &ack));
+    check(&x);
+    x.cancel(peer(), &[3]);
+    check(&x);
+    // Retransmissions, then time-outs, one due deadline after another.
+    while let Some(deadline) = x.poll_timeout() {
+        x.handle_timeout(deadline);
+        check(&x);
+    }
+    assert_eq!(x.pending_count(), 0);
+    let timed_out =
+        std::iter::from_fn(|| x.poll_event()).filter(|e| matches!(e, ExchangeEvent::TimedOut { .. })).count();
+    assert_eq!(timed_out, 5, "request 1 (empty ACK, no response) and requests 4 to 7");
+}
