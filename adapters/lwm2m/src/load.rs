@@ -99,6 +99,9 @@ pub struct LoadSocket {
     /// By token, acknowledged empty, waiting for the separate response.
     separate: Mutex<HashMap<Vec<u8>, oneshot::Sender<Reply>>>,
     objects: Mutex<Objects>,
+    /// Answers to plain reads by path and Accept: every client of the socket has the same
+    /// objects, so a read is encoded once until a request that may change them comes.
+    reads: Mutex<HashMap<(Vec<Vec<u8>>, Option<Vec<u8>>), Packet>>,
     observers: Mutex<Vec<Vec<u8>>>,
     counter: AtomicUsize,
     retransmissions: AtomicUsize,
@@ -116,6 +119,7 @@ impl LoadSocket {
             pending: Mutex::new(HashMap::new()),
             separate: Mutex::new(HashMap::new()),
             objects: Mutex::new(Objects::new("load", "sim-1", "SN", "1.0", 86_400, false)),
+            reads: Mutex::new(HashMap::new()),
             observers: Mutex::new(Vec::new()),
             counter: AtomicUsize::new(seed.wrapping_mul(7919)),
             retransmissions: AtomicUsize::new(0),
@@ -171,20 +175,12 @@ impl LoadSocket {
                     }
                 }
                 (_, MessageClass::Request(method)) => {
-                    let mut response = Packet::new();
-                    response.header.set_type(MessageType::Acknowledgement);
-                    response.header.message_id = packet.header.message_id;
-                    response.set_token(packet.get_token().to_vec());
-                    let effects = lock(&self.objects).handle(&packet, &mut response);
-                    for e in effects {
-                        if let Effect::Observe { token, .. } = e {
-                            lock(&self.observers).push(token);
-                        }
-                    }
+                    let read = method == RequestType::Get && packet.get_first_option(CoapOption::Observe).is_none();
+                    let response = if read { self.answer_read(&packet) } else { self.answer(&packet) };
                     if let Ok(bytes) = response.to_bytes() {
                         let _ = self.socket.send_to(&bytes, peer).await;
                         self.requests_answered.fetch_add(1, Ordering::Relaxed);
-                        if method == RequestType::Get && packet.get_first_option(CoapOption::Observe).is_none() {
+                        if read {
                             self.reads_answered.fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -192,6 +188,44 @@ impl LoadSocket {
                 _ => {}
             }
         }
+    }
+
+    /// The simulated objects' answer to `request` (a request that may change them forgets
+    /// the reads encoded so far).
+    fn answer(&self, request: &Packet) -> Packet {
+        let mut response = Packet::new();
+        response.header.set_type(MessageType::Acknowledgement);
+        response.header.message_id = request.header.message_id;
+        response.set_token(request.get_token().to_vec());
+        let effects = lock(&self.objects).handle(request, &mut response);
+        for e in effects {
+            if let Effect::Observe { token, .. } = e {
+                lock(&self.observers).push(token);
+            }
+        }
+        if request.header.code != MessageClass::Request(RequestType::Get) {
+            lock(&self.reads).clear();
+        }
+        response
+    }
+
+    /// The answer to a plain read, encoded once per path and Accept.
+    fn answer_read(&self, request: &Packet) -> Packet {
+        let path: Vec<Vec<u8>> =
+            request.get_option(CoapOption::UriPath).map(|p| p.iter().cloned().collect()).unwrap_or_default();
+        let key = (path, request.get_first_option(CoapOption::Accept).cloned());
+        let cached = lock(&self.reads).get(&key).cloned();
+        let mut response = match cached {
+            Some(r) => r,
+            None => {
+                let r = self.answer(request);
+                lock(&self.reads).insert(key, r.clone());
+                r
+            }
+        };
+        response.header.message_id = request.header.message_id;
+        response.set_token(request.get_token().to_vec());
+        response
     }
 
     /// Sends `packet` (its type, message id and token set here) and waits for its answer,
@@ -485,5 +519,39 @@ mod tests {
         }
         assert_eq!((s.requests_answered(), s.reads_answered()), (2, 1));
         assert_eq!(s.observations(), vec![vec![2u8; 4]]);
+
+        // Reads are encoded once, and encoded again after a write changed the objects.
+        let mut ask = |method: RequestType, mid: u16, payload: &[u8]| {
+            let mut p = request(method, "/1/0/1");
+            p.header.set_type(MessageType::Confirmable);
+            p.header.message_id = mid;
+            p.set_token(vec![mid as u8; 2]);
+            if method == RequestType::Put {
+                p.add_option(CoapOption::ContentFormat, encode_uint(0));
+                p.payload = payload.to_vec();
+            }
+            p
+        };
+        let mut answers = Vec::new();
+        for p in [
+            ask(RequestType::Get, 3, b""),
+            ask(RequestType::Get, 4, b""),
+            ask(RequestType::Put, 5, b"120"),
+            ask(RequestType::Get, 6, b""),
+        ] {
+            server.send_to(&p.to_bytes().unwrap(), target).await.unwrap();
+            let (n, _) = server.recv_from(&mut buf).await.unwrap();
+            let r = Packet::from_bytes(&buf[..n]).unwrap();
+            assert_eq!(
+                (r.header.message_id, r.get_token()),
+                (p.header.message_id, p.get_token()),
+                "matched to its request"
+            );
+            answers.push((r.header.code, String::from_utf8_lossy(&r.payload).into_owned()));
+        }
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[2].0, MessageClass::Response(ResponseType::Changed));
+        assert_eq!(answers[3], (MessageClass::Response(ResponseType::Content), "120".to_owned()), "{answers:?}");
+        assert_ne!(answers[1], answers[3]);
     }
 }
