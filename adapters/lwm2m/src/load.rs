@@ -81,6 +81,9 @@ pub enum Registered {
     TimedOut,
 }
 
+/// A read's Uri-Path segments and Accept option.
+type ReadKey = (Vec<Vec<u8>>, Option<Vec<u8>>);
+
 /// Someone waiting for an answer.
 struct Waiter {
     token: Vec<u8>,
@@ -101,7 +104,7 @@ pub struct LoadSocket {
     objects: Mutex<Objects>,
     /// Answers to plain reads by path and Accept: every client of the socket has the same
     /// objects, so a read is encoded once until a request that may change them comes.
-    reads: Mutex<HashMap<(Vec<Vec<u8>>, Option<Vec<u8>>), Packet>>,
+    reads: Mutex<HashMap<ReadKey, Packet>>,
     observers: Mutex<Vec<Vec<u8>>>,
     counter: AtomicUsize,
     retransmissions: AtomicUsize,
