@@ -524,7 +524,7 @@ mod tests {
         assert_eq!(s.observations(), vec![vec![2u8; 4]]);
 
         // Reads are encoded once, and encoded again after a write changed the objects.
-        let mut ask = |method: RequestType, mid: u16, payload: &[u8]| {
+        let ask = |method: RequestType, mid: u16, payload: &[u8]| {
             let mut p = request(method, "/1/0/1");
             p.header.set_type(MessageType::Confirmable);
             p.header.message_id = mid;
