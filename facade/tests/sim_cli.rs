@@ -60,6 +60,43 @@ async fn lwm2m_clients_register_and_deregister_on_sigterm() {
     wait_presence(&c, &server.api, "lwm2m", &ids, "offline").await;
 }
 
+/// Clients sharing sockets (`--clients-per-socket`) register from one address each group, and
+/// each is managed on its own: a read of one reaches that one.
+#[tokio::test]
+async fn lwm2m_clients_sharing_sockets_register_and_are_read_one_by_one() {
+    let server = serve("[lwm2m]\nmax_registers_per_source = 10000\n");
+    let c = reqwest::Client::new();
+    let args = ["lwm2m", "--server", &server.lwm2m, "--count", "12", "--clients-per-socket", "5"];
+    let mut sim = sim(&[&args[..], &["--endpoint-prefix", "sh", "--rate", "1000"]].concat());
+    sim.line("all registered", |l| l.starts_with("registered 12/12 clients"));
+    let mut ids: Vec<String> = (0..12).map(|i| format!("lwm2m:sh-{i}")).collect();
+    ids.sort(); // as the API lists them
+    wait_presence(&c, &server.api, "lwm2m", &ids, "online").await;
+    let r = c
+        .post(format!("{}/devices/lwm2m:sh-7/native", server.api))
+        .json(&serde_json::json!({"op": "read", "path": "/3/0/2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
+    let deadline = Instant::now() + WAIT;
+    let op = loop {
+        let op: Value = c.get(format!("{}/operations/{id}", server.api)).send().await.unwrap().json().await.unwrap();
+        if op["state"] == "succeeded" || op["state"] == "failed" {
+            break op;
+        }
+        assert!(Instant::now() < deadline, "{op}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(op["state"], "succeeded", "{op}");
+    assert!(op["result"].to_string().contains("SN-sh-7"), "its own serial number: {op}");
+    sim.terminate();
+    let (status, lines) = sim.exit();
+    assert!(status.success(), "{status:?}: {lines:#?}");
+    wait_presence(&c, &server.api, "lwm2m", &ids, "offline").await;
+}
+
 #[tokio::test]
 async fn lwm2m_gateway_end_devices_appear_as_children() {
     let server = serve("");
@@ -147,9 +184,22 @@ fn run_sim(args: &[&str]) -> Output {
 
 #[test]
 fn bad_arguments_are_clear_errors() {
-    let cases: [(&[&str], &[&str]); 8] = [
+    let cases: [(&[&str], &[&str]); 12] = [
         (&["lwm2m", "--server", "127.0.0.1:5683", "--count", "0"], &["--count", "at least 1"]),
-        (&["lwm2m", "--server", "127.0.0.1:5683", "--count", "10001"], &["at most 10000", "--start-index"]),
+        (
+            &["lwm2m", "--server", "127.0.0.1:5683", "--count", "10001"],
+            &["at most 10000", "--clients-per-socket", "--start-index"],
+        ),
+        (
+            &["lwm2m", "--server", "127.0.0.1:5683", "--count", "200001", "--clients-per-socket", "100"],
+            &["at most 200000"],
+        ),
+        (
+            &["lwm2m", "--server", "127.0.0.1:5683", "--clients-per-socket", "2", "--psk-key", "k"],
+            &["--psk-key", "--clients-per-socket"],
+        ),
+        (&["lwm2m", "--server", "127.0.0.1:5683", "--clients-per-socket", "0"], &["--clients-per-socket"]),
+        (&["tr069", "--acs", "http://127.0.0.1/", "--count", "10001"], &["at most 10000", "--start-index"]),
         (&["lwm2m", "--server", "127.0.0.1:5683", "--version", "1.3"], &["1.3", "1.0, 1.1, 1.2"]),
         (&["lwm2m", "--server", "no-such-host.invalid:5683"], &["cannot resolve", "no-such-host.invalid"]),
         (&["lwm2m", "--server", "coaps://127.0.0.1"], &["not coaps://"]),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use futures::StreamExt;
 use tokio::task::JoinHandle;
-use unidm_lwm2m::sim::{FirmwareBehaviour, SimClient, SimConfig};
+use unidm_lwm2m::sim::{FirmwareBehaviour, Share, SharedSocket, SimClient, SimConfig};
 use unidm_models::DeviceId;
 
 use super::progress::{Progress, Reporter, Words};
@@ -124,6 +124,15 @@ pub struct Lwm2mArgs {
     /// The CA (PEM) the server's certificate must chain to.
     #[arg(long, value_name = "PEM", requires = "cert")]
     pub ca: Option<std::path::PathBuf>,
+    /// Clients sharing one UDP socket (1: a socket each). Above 1, each client registers under
+    /// an alternate root path of its own (`</u7>;rt="oma.lwm2m"`) by which the shared socket
+    /// routes the server's requests, so that up to 200000 clients fit in one process. The
+    /// server must honour the root path (TS Core §6.2.1) and take many registrations from one
+    /// address (unidm: `[lwm2m] max_registers_per_source`). Not with DTLS or bootstrap.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=10_000),
+          conflicts_with_all = ["psk_key", "cert", "bootstrap"])]
+    pub clients_per_socket: u32,
 }
 
 /// Firmware Update Delivery Method `/5/0/9` values (registry `5.xml`, resource 9).
@@ -211,6 +220,9 @@ struct Plan {
 pub(super) async fn run(args: Lwm2mArgs) -> anyhow::Result<()> {
     // Before anything is printed: a signal right after the first line must stop us cleanly.
     let mut stop = Stop::install()?;
+    if args.clients_per_socket == 1 {
+        args.fleet.check_own_sockets(", or share sockets with --clients-per-socket")?;
+    }
     DeviceId::lwm2m(&args.endpoint(0)).map_err(|e| anyhow::anyhow!("invalid --endpoint-prefix: {e}"))?;
     let bootstrap = match &args.bootstrap {
         Some(b) => Some(resolve("bootstrap server", b, 5783).await?),
@@ -317,15 +329,28 @@ impl Fleet {
         reporter: &Reporter,
     ) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(args.fleet.start_period());
+        let per_socket = args.clients_per_socket as usize;
+        let mut shared = None;
         for i in 0..args.fleet.count {
             tick.tick().await;
             let endpoint = args.endpoint(i);
+            if per_socket > 1 && i % per_socket == 0 {
+                let socket = SharedSocket::bind(template.bind, i as u16)
+                    .await
+                    .map_err(|e| start_error(e, &format!("a socket for client {endpoint}"), self.clients.len()))?;
+                shared = Some(Share(socket));
+            }
             let psk = args.psk_key.as_ref().map(|key| {
                 let identity = args.psk_identity.clone().unwrap_or_else(|| endpoint.clone());
                 (identity.into_bytes(), key.clone().into_bytes())
             });
-            let config =
-                SimConfig { endpoint: endpoint.clone(), serial: format!("SN-{endpoint}"), psk, ..template.clone() };
+            let config = SimConfig {
+                endpoint: endpoint.clone(),
+                serial: format!("SN-{endpoint}"),
+                psk,
+                shared_socket: shared.clone(),
+                ..template.clone()
+            };
             let client = SimClient::start(config)
                 .await
                 .map(Arc::new)

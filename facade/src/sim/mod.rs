@@ -2,7 +2,8 @@
 //! unidm server (or any LwM2M server / ACS), for demos, manual tests and load. Each simulated
 //! device is the library simulator ([`unidm_lwm2m::sim::SimClient`],
 //! [`unidm_tr069::sim::SimCpe`]) with sockets of its own, so one process runs at most
-//! [`MAX_DEVICES`]; several processes with distinct `--start-index` run more.
+//! [`MAX_DEVICES`]; several processes with distinct `--start-index` run more. LwM2M clients
+//! can share sockets instead (`--clients-per-socket`): then [`MAX_SHARED_DEVICES`] fit.
 
 pub(crate) mod lwm2m;
 mod omadm;
@@ -20,6 +21,9 @@ pub use tr069::Tr069Args;
 /// client; a listener and an HTTP connection per CPE): beyond this, file descriptors and
 /// ephemeral ports run short.
 pub const MAX_DEVICES: usize = 10_000;
+
+/// Most simulated LwM2M clients per process when they share sockets (`--clients-per-socket`).
+pub const MAX_SHARED_DEVICES: usize = 200_000;
 
 /// The simulated protocols.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -53,7 +57,8 @@ pub enum SimCommand {
 /// Options every `unidm sim` command takes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FleetArgs {
-    /// How many devices to simulate: 1 to 10000 per process (each holds sockets of its own).
+    /// How many devices to simulate: 1 to 10000 per process (each holds sockets of its own),
+    /// or up to 200000 LwM2M clients sharing sockets (`--clients-per-socket`).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count)]
     pub count: usize,
     /// Index of the first device; names and serial numbers count up from it, so that several
@@ -120,11 +125,24 @@ fn parse_count(s: &str) -> Result<usize, String> {
     let n: usize = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
     match n {
         0 => Err("must be at least 1".into()),
-        n if n > MAX_DEVICES => Err(format!(
-            "at most {MAX_DEVICES} devices per process (each holds sockets of its own); \
+        n if n > MAX_SHARED_DEVICES => Err(format!(
+            "at most {MAX_SHARED_DEVICES} devices per process (LwM2M clients sharing sockets); \
              run several processes with distinct --start-index for more"
         )),
         n => Ok(n),
+    }
+}
+
+impl FleetArgs {
+    /// Refuses more than [`MAX_DEVICES`] devices with sockets of their own.
+    fn check_own_sockets(&self, sharing: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.count <= MAX_DEVICES,
+            "--count {}: at most {MAX_DEVICES} devices per process (each holds sockets of its own){sharing}; \
+             run several processes with distinct --start-index for more",
+            self.count
+        );
+        Ok(())
     }
 }
 

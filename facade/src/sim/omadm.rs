@@ -94,6 +94,7 @@ pub enum AuthArg {
 
 pub(super) async fn run(args: OmadmArgs) -> anyhow::Result<()> {
     let mut stop = Stop::install()?;
+    args.fleet.check_own_sockets("")?;
     if !args.server.starts_with("http://") {
         bail!("--server `{}` is not an http:// URL (e.g. http://127.0.0.1:8081/dm)", args.server);
     }

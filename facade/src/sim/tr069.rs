@@ -137,6 +137,7 @@ async fn resolve_acs(url: &str) -> anyhow::Result<SocketAddr> {
 pub(super) async fn run(args: Tr069Args) -> anyhow::Result<()> {
     // Before anything is printed: a signal right after the first line must stop us cleanly.
     let mut stop = Stop::install()?;
+    args.fleet.check_own_sockets("")?;
     let acs = resolve_acs(&args.acs).await?;
     match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(acs)).await {
         Ok(Ok(_)) => {}

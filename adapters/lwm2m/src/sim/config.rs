@@ -87,7 +87,22 @@ pub struct SimConfig {
     /// Talk to the server over DTLS with this client certificate (and check the server's
     /// against its CAs). Default none.
     pub x509: Option<crate::dtls::X509Settings>,
+    /// A UDP socket shared with other clients (instead of `bind`): the client registers under
+    /// an alternate root path of its own ([`super::SharedSocket`]). Not with DTLS.
+    pub shared_socket: Option<Share>,
 }
+
+/// A [`super::SharedSocket`] in a [`SimConfig`] (equal when it is the same socket).
+#[derive(Debug, Clone)]
+pub struct Share(pub std::sync::Arc<super::SharedSocket>);
+
+impl PartialEq for Share {
+    fn eq(&self, other: &Share) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Share {}
 
 impl SimConfig {
     /// Defaults for `endpoint` talking to `server`.
@@ -113,16 +128,29 @@ impl SimConfig {
             content_formats: Vec::new(),
             psk: None,
             x509: None,
+            shared_socket: None,
         }
     }
 
     /// The Register (or Update) payload: the root link with `ct` when formats are announced,
     /// then the object links.
-    pub(crate) fn links(&self, objects: String) -> String {
-        if self.content_formats.is_empty() {
-            return objects;
-        }
-        let ct: Vec<String> = self.content_formats.iter().map(u16::to_string).collect();
-        format!("</>;rt=\"oma.lwm2m\";ct=\"{}\",{objects}", ct.join(" "))
+    pub(crate) fn links(&self, objects: String, root: Option<&str>) -> String {
+        let Some(root) = root else {
+            if self.content_formats.is_empty() {
+                return objects;
+            }
+            let ct: Vec<String> = self.content_formats.iter().map(u16::to_string).collect();
+            return format!("</>;rt=\"oma.lwm2m\";ct=\"{}\",{objects}", ct.join(" "));
+        };
+        // An alternate root path: the root link first, every object link under it.
+        let ct = match self.content_formats.is_empty() {
+            true => String::new(),
+            false => {
+                let ct: Vec<String> = self.content_formats.iter().map(u16::to_string).collect();
+                format!(";ct=\"{}\"", ct.join(" "))
+            }
+        };
+        let under = objects.replace("</", &format!("<{root}/"));
+        format!("<{root}>;rt=\"oma.lwm2m\"{ct},{under}")
     }
 }

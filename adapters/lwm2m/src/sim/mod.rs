@@ -19,6 +19,7 @@ mod effects;
 pub mod gateway;
 mod manage;
 pub mod objects;
+mod shared;
 mod software;
 mod transport;
 
@@ -40,8 +41,9 @@ use crate::codec::{ContentFormat, Value};
 use crate::path::Path;
 use crate::server::block1::{Block1Outcome, Block1Receiver};
 use crate::server::Observed;
-pub use config::{FirmwareBehaviour, SimConfig};
+pub use config::{FirmwareBehaviour, Share, SimConfig};
 pub use objects::{Effect, Objects};
+pub use shared::SharedSocket;
 pub use software::{SoftwareBehaviour, SoftwareStep};
 
 type Reply = oneshot::Sender<Result<(), String>>;
@@ -86,6 +88,8 @@ struct Shared {
     bootstrap: Mutex<Option<SocketAddr>>,
     /// End devices when the client is a gateway, by prefix.
     end_devices: Mutex<gateway::EndDevices>,
+    /// The alternate root path on a shared socket (`/u42`).
+    root_path: Option<String>,
 }
 
 /// A running simulated client.
@@ -111,14 +115,26 @@ impl Drop for SimClient {
 impl SimClient {
     /// Binds the socket and starts the client (it does not register yet).
     pub async fn start(config: SimConfig) -> io::Result<SimClient> {
-        let socket = UdpSocket::bind(config.bind).await?;
-        let local_addr = socket.local_addr()?;
         let dtls = match (&config.psk, &config.x509) {
             (Some((identity, key)), _) => Some(crate::dtls::DtlsClient::psk(identity, key).map_err(io::Error::other)?),
             (None, Some(x509)) => Some(crate::dtls::DtlsClient::x509(x509).map_err(io::Error::other)?),
             (None, None) => None,
         };
-        let socket = transport::Transport::new(socket, dtls);
+        let (socket, local_addr, root_path) = match (&config.shared_socket, dtls) {
+            (Some(_), Some(_)) => {
+                return Err(io::Error::other("DTLS needs a socket of the client's own, not a shared one"))
+            }
+            (Some(Share(shared)), None) => {
+                let (index, inbox) = shared.attach();
+                let socket = transport::Transport::shared(shared.clone(), index, inbox);
+                (socket, shared.local_addr()?, Some(shared::root_path(index)))
+            }
+            (None, dtls) => {
+                let socket = UdpSocket::bind(config.bind).await?;
+                let local_addr = socket.local_addr()?;
+                (transport::Transport::new(socket, dtls), local_addr, None)
+            }
+        };
         let v1_1 = config.version != "1.0";
         let mut objects = Objects::new(
             &config.manufacturer,
@@ -146,6 +162,7 @@ impl SimClient {
             server: Mutex::new(config.server),
             bootstrap: Mutex::new(None),
             end_devices: Mutex::new(end_devices),
+            root_path,
             config,
         });
         let (commands, rx) = mpsc::unbounded_channel();
@@ -355,7 +372,12 @@ fn now() -> Instant {
 impl Client {
     fn token(&mut self) -> Vec<u8> {
         self.counter = self.counter.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.counter.to_be_bytes().to_vec()
+        let mut token = self.counter.to_be_bytes();
+        // On a shared socket, responses find their client by the index a token starts with.
+        if let Some(index) = self.socket.shared_index() {
+            token[..4].copy_from_slice(&index.to_be_bytes());
+        }
+        token.to_vec()
     }
 
     fn send_request(&mut self, kind: Kind, reply: Option<Reply>) {
@@ -385,7 +407,7 @@ impl Client {
                 }
                 p.add_option(CoapOption::ContentFormat, encode_uint(40));
                 let objects = self.shared.objects.lock().map(|o| o.link_format()).unwrap_or_default();
-                p.payload = cfg.links(objects).into_bytes();
+                p.payload = cfg.links(objects, self.shared.root_path.as_deref()).into_bytes();
             }
             Kind::Bootstrap => {
                 p.header.code = MessageClass::Request(RequestType::Post);
@@ -416,7 +438,7 @@ impl Client {
                 if matches!(kind, Kind::Update) && std::mem::take(&mut self.objects_changed) {
                     p.add_option(CoapOption::ContentFormat, encode_uint(40));
                     let objects = self.shared.objects.lock().map(|o| o.link_format()).unwrap_or_default();
-                    p.payload = cfg.links(objects).into_bytes();
+                    p.payload = cfg.links(objects, self.shared.root_path.as_deref()).into_bytes();
                 }
             }
         }

@@ -1,29 +1,63 @@
-//! The simulated client's datagram transport: plain UDP, or CoAP over DTLS with a PSK
-//! ([`crate::dtls::DtlsClient`]): a send to a server without a session starts the handshake
-//! and the datagram waits for it; received records are decrypted, handshake records answered.
+//! The simulated client's datagram transport: plain UDP on a socket of its own or shared with
+//! other clients ([`super::shared`]), or CoAP over DTLS with a PSK
+//! ([`crate::dtls::DtlsClient`], own socket only): a send to a server without a session starts
+//! the handshake and the datagram waits for it; received records are decrypted, handshake
+//! records answered.
 
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::UdpSocket;
 
+use super::shared::{Inbox, SharedSocket};
 use crate::dtls::DtlsClient;
 
 pub(crate) struct Transport {
-    socket: UdpSocket,
+    io: Io,
     dtls: Option<DtlsClient>,
     /// Application datagrams decrypted and not yet taken.
     inbox: VecDeque<(Vec<u8>, SocketAddr)>,
 }
 
+enum Io {
+    Own(UdpSocket),
+    Shared { socket: Arc<SharedSocket>, client: u32, inbox: Inbox },
+}
+
+impl Io {
+    fn try_send_to(&self, bytes: &[u8], peer: SocketAddr) -> io::Result<usize> {
+        match self {
+            Io::Own(s) => s.try_send_to(bytes, peer),
+            Io::Shared { socket, client, .. } => socket.try_send_to(*client, bytes, peer),
+        }
+    }
+}
+
 impl Transport {
     pub(crate) fn new(socket: UdpSocket, dtls: Option<DtlsClient>) -> Transport {
-        Transport { socket, dtls, inbox: VecDeque::new() }
+        Transport { io: Io::Own(socket), dtls, inbox: VecDeque::new() }
+    }
+
+    /// The client's index on a shared socket (its tokens start with it).
+    pub(crate) fn shared_index(&self) -> Option<u32> {
+        match &self.io {
+            Io::Shared { client, .. } => Some(*client),
+            Io::Own(_) => None,
+        }
+    }
+
+    /// Client `client` of a shared socket, its datagrams coming from `inbox`.
+    pub(crate) fn shared(socket: Arc<SharedSocket>, client: u32, inbox: Inbox) -> Transport {
+        Transport { io: Io::Shared { socket, client, inbox }, dtls: None, inbox: VecDeque::new() }
     }
 
     /// Talks DTLS with this PSK from now on (as a bootstrap server provisioned it).
     pub(crate) fn use_psk(&mut self, identity: &[u8], key: &[u8]) -> io::Result<()> {
+        if matches!(self.io, Io::Shared { .. }) {
+            return Err(io::Error::other("DTLS needs a socket of the client's own, not a shared one"));
+        }
         self.dtls = Some(DtlsClient::psk(identity, key).map_err(io::Error::other)?);
         Ok(())
     }
@@ -32,14 +66,14 @@ impl Transport {
     fn flush_dtls(&mut self) {
         if let Some(d) = self.dtls.as_mut() {
             for (peer, record) in d.drain_transmits() {
-                let _ = self.socket.try_send_to(&record, peer);
+                let _ = self.io.try_send_to(&record, peer);
             }
         }
     }
 
     pub(crate) fn try_send_to(&mut self, bytes: &[u8], peer: SocketAddr) -> io::Result<usize> {
         match self.dtls.as_mut() {
-            None => self.socket.try_send_to(bytes, peer),
+            None => self.io.try_send_to(bytes, peer),
             Some(d) => {
                 if !d.is_open(&peer) {
                     // A retransmitted request while handshaking: let OpenSSL resend its flight.
@@ -53,9 +87,10 @@ impl Transport {
     }
 
     pub(crate) async fn send_to(&mut self, bytes: &[u8], peer: SocketAddr) -> io::Result<usize> {
-        match self.dtls {
-            None => self.socket.send_to(bytes, peer).await,
-            Some(_) => self.try_send_to(bytes, peer),
+        match (&self.io, &self.dtls) {
+            (Io::Own(s), None) => s.send_to(bytes, peer).await,
+            (Io::Shared { socket, client, .. }, None) => socket.send_to(*client, bytes, peer).await,
+            _ => self.try_send_to(bytes, peer),
         }
     }
 
@@ -67,7 +102,15 @@ impl Transport {
                 buf[..n].copy_from_slice(&d[..n]);
                 return Ok((n, peer));
             }
-            let (n, peer) = self.socket.recv_from(buf).await?;
+            let (n, peer) = match &mut self.io {
+                Io::Own(s) => s.recv_from(buf).await?,
+                Io::Shared { inbox, .. } => {
+                    let (d, peer) = inbox.recv().await.ok_or_else(|| io::Error::other("shared socket closed"))?;
+                    let n = d.len().min(buf.len());
+                    buf[..n].copy_from_slice(&d[..n]);
+                    (n, peer)
+                }
+            };
             let Some(d) = self.dtls.as_mut() else { return Ok((n, peer)) };
             match d.handle_datagram(peer, &buf[..n]) {
                 Ok(app) => self.inbox.extend(app.into_iter().map(|a| (a, peer))),
