@@ -77,3 +77,40 @@ async fn bench_lwm2m_reports_refusals_by_code() {
     }
     assert!(!text.contains("update\n"), "only the phases asked for: {text}");
 }
+
+/// `unidm bench campaign` against `unidm serve`: clients sharing sockets register, one group
+/// firmware operation updates every one of them, and the overhead and the server's figures are
+/// reported.
+#[tokio::test]
+async fn bench_campaign_updates_every_client_and_reports() {
+    let server = serve("[lwm2m]\nmax_registers_per_source = 100000\n");
+    let pid = server.proc.child.id().to_string();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
+        .args(["bench", "campaign", "--server", &server.lwm2m, "--api", &server.api, "--devices", "60"])
+        .args(["--concurrency", "20", "--clients-per-socket", "25", "--download-ms", "20", "--update-ms", "20"])
+        .args(["--timeout", "60", "--server-pid", &pid])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for want in [
+        "registered 60 clients",
+        "done:          succeeded 60 in",
+        "every member ended",
+        "beyond the clients' own 0.1 s (3 rounds of 20 + 20 ms)",
+        "server:        CPU",
+        "peak resident memory",
+        "60 of 60 executed the update",
+    ] {
+        assert!(text.contains(want), "`{want}` missing:\n{text}");
+    }
+    // The clients run the new firmware, as the server read it back.
+    let groups: Value = reqwest::get(format!("{}/groups", server.api)).await.unwrap().json().await.unwrap();
+    let group = groups[0]["id"].as_str().unwrap().to_owned();
+    let members: Value =
+        reqwest::get(format!("{}/groups/{group}/members", server.api)).await.unwrap().json().await.unwrap();
+    let first = members[0].as_str().unwrap();
+    let d: Value = reqwest::get(format!("{}/devices/{first}", server.api)).await.unwrap().json().await.unwrap();
+    assert_eq!(d["identity"]["fwVersion"], "2.0", "{d}");
+}

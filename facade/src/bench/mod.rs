@@ -5,6 +5,10 @@
 //!
 //! - `unidm bench lwm2m` ([`lwm2m`]): registrations, updates, reads and notifications,
 //!   de-registrations of distinct endpoints sharing UDP sockets.
+//! - `unidm bench tr069` ([`tr069`]): CWMP sessions of simulated CPEs against an ACS.
+//! - `unidm bench omadm` ([`omadm`]): OMA DM sessions of simulated DM clients.
+//! - `unidm bench campaign` ([`campaign`]): one group firmware operation over many simulated
+//!   LwM2M clients, and the server's overhead beyond the clients' own delays.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use unidm_core::load::{usage, Latencies, Usage};
 
+pub mod campaign;
 pub mod lwm2m;
 pub mod omadm;
 pub mod tr069;
@@ -26,6 +31,8 @@ pub enum BenchCommand {
     Tr069(tr069::Tr069BenchArgs),
     /// OMA DM sessions of simulated DM clients against a DM server.
     Omadm(omadm::OmadmBenchArgs),
+    /// A firmware campaign over many simulated LwM2M clients through unidm's API.
+    Campaign(campaign::CampaignBenchArgs),
 }
 
 /// Runs a `unidm bench` command.
@@ -34,6 +41,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Lwm2m(args) => lwm2m::run(args).await,
         BenchCommand::Tr069(args) => tr069::run(args).await,
         BenchCommand::Omadm(args) => omadm::run(args).await,
+        BenchCommand::Campaign(args) => campaign::run(args).await,
     }
 }
 
@@ -127,28 +135,35 @@ impl Ended {
         self.lagged.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Reads one Server-Sent Events block (`event: ...` / `data: {...}` lines).
-    fn block(&self, block: &str) {
-        let mut event = "";
-        for line in block.lines() {
-            if let Some(e) = line.strip_prefix("event:") {
-                event = e.trim();
-            } else if let Some(data) = line.strip_prefix("data:") {
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(data.trim()) else { continue };
-                if event == "lagged" {
-                    let missed = v["missed"].as_u64().unwrap_or(1);
-                    self.lagged.fetch_add(missed, std::sync::atomic::Ordering::Relaxed);
-                    continue;
-                }
-                let op = &v["operation"];
-                let (Some(id), Some(state)) = (op["id"].as_u64(), op["state"].as_str()) else { continue };
-                if matches!(state, "succeeded" | "failed" | "cancelled" | "expired") {
-                    let mut at = self.at.lock().unwrap_or_else(|e| e.into_inner());
-                    at.entry(id).or_insert((Instant::now(), state == "succeeded"));
-                }
-            }
+    /// Takes one event of the stream.
+    fn take(&self, event: &str, v: &serde_json::Value) {
+        if event == "lagged" {
+            let missed = v["missed"].as_u64().unwrap_or(1);
+            self.lagged.fetch_add(missed, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        let op = &v["operation"];
+        let (Some(id), Some(state)) = (op["id"].as_u64(), op["state"].as_str()) else { return };
+        if matches!(state, "succeeded" | "failed" | "cancelled" | "expired") {
+            let mut at = self.at.lock().unwrap_or_else(|e| e.into_inner());
+            at.entry(id).or_insert((Instant::now(), state == "succeeded"));
         }
     }
+}
+
+/// One Server-Sent Events block (`event: ...` / `data: {...}` lines): its event name and data;
+/// `None` for a comment (keep-alive) or data that is not JSON.
+fn sse_block(block: &str) -> Option<(String, serde_json::Value)> {
+    let mut event = "";
+    for line in block.lines() {
+        if let Some(e) = line.strip_prefix("event:") {
+            event = e.trim();
+        } else if let Some(data) = line.strip_prefix("data:") {
+            let v = serde_json::from_str::<serde_json::Value>(data.trim()).ok()?;
+            return Some((event.to_owned(), v));
+        }
+    }
+    None
 }
 
 impl Api {
@@ -185,27 +200,69 @@ impl Api {
 
     /// Follows the event stream from now on, recording how operations end.
     pub async fn watch_operations(&self) -> anyhow::Result<Arc<Ended>> {
-        let mut r = self.client.get(format!("{}/events?types=operationChanged", self.base));
+        let mut events = self.events("operationChanged").await?;
+        let ended = Arc::new(Ended::default());
+        let sink = ended.clone();
+        tokio::spawn(async move {
+            while let Some((event, v)) = events.recv().await {
+                sink.take(&event, &v);
+            }
+        });
+        Ok(ended)
+    }
+
+    /// The event stream from now on, of these `types` (comma-separated), and `lagged`.
+    pub async fn events(
+        &self,
+        types: &str,
+    ) -> anyhow::Result<tokio::sync::mpsc::UnboundedReceiver<(String, serde_json::Value)>> {
+        let mut r = self.client.get(format!("{}/events?types={types}", self.base));
         if let Some(t) = &self.token {
             r = r.bearer_auth(t);
         }
         // The stream lasts: no overall time-out, unlike the other requests.
         let r = r.timeout(Duration::from_secs(86_400)).send().await.with_context(|| format!("{}/events", self.base))?;
         anyhow::ensure!(r.status().is_success(), "{}/events: HTTP {}", self.base, r.status());
-        let ended = Arc::new(Ended::default());
-        let sink = ended.clone();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut r = r;
             let mut text = String::new();
             while let Ok(Some(chunk)) = r.chunk().await {
                 text.push_str(&String::from_utf8_lossy(&chunk));
                 while let Some(end) = text.find("\n\n") {
-                    sink.block(&text[..end]);
+                    if let Some(event) = sse_block(&text[..end]) {
+                        if tx.send(event).is_err() {
+                            return;
+                        }
+                    }
                     text.drain(..end + 2);
                 }
             }
         });
-        Ok(ended)
+        Ok(rx)
+    }
+
+    /// GETs `path`; the answer's JSON when it is 200.
+    pub async fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        let r = self.request(reqwest::Method::GET, path).send().await.with_context(|| format!("GET {path}"))?;
+        let status = r.status();
+        let v: serde_json::Value = r.json().await.unwrap_or_default();
+        anyhow::ensure!(status.is_success(), "GET {path}: HTTP {status} {}", v["detail"].as_str().unwrap_or(""));
+        Ok(v)
+    }
+
+    /// POSTs `body` to `path`; the answer's JSON when its status is `want`.
+    pub async fn post(&self, path: &str, body: &serde_json::Value, want: u16) -> anyhow::Result<serde_json::Value> {
+        let r = self
+            .request(reqwest::Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        let status = r.status();
+        let v: serde_json::Value = r.json().await.unwrap_or_default();
+        anyhow::ensure!(status.as_u16() == want, "POST {path}: HTTP {status} {}", v["detail"].as_str().unwrap_or(""));
+        Ok(v)
     }
 }
 
@@ -219,12 +276,22 @@ mod tests {
     #[test]
     fn operation_ends_are_read_from_server_sent_events() {
         let ended = super::Ended::default();
-        ended.block("event: operationChanged\ndata: {\"type\":\"operationChanged\",\"operation\":{\"id\":7,\"state\":\"running\"}}");
+        let block = |text: &str| {
+            if let Some((event, v)) = super::sse_block(text) {
+                ended.take(&event, &v);
+            }
+        };
+        block("event: operationChanged\ndata: {\"type\":\"operationChanged\",\"operation\":{\"id\":7,\"state\":\"running\"}}");
         assert!(ended.get(7).is_none(), "running is not an end");
-        ended.block("event: operationChanged\ndata: {\"type\":\"operationChanged\",\"operation\":{\"id\":7,\"state\":\"succeeded\"}}");
-        ended.block("event: operationChanged\ndata: {\"operation\":{\"id\":8,\"state\":\"failed\"}}");
-        ended.block("event: lagged\ndata: {\"missed\":3}");
-        ended.block(": keep-alive");
+        block("event: operationChanged\ndata: {\"type\":\"operationChanged\",\"operation\":{\"id\":7,\"state\":\"succeeded\"}}");
+        block("event: operationChanged\ndata: {\"operation\":{\"id\":8,\"state\":\"failed\"}}");
+        block("event: lagged\ndata: {\"missed\":3}");
+        block(": keep-alive");
+        assert!(super::sse_block(": keep-alive").is_none());
+        assert_eq!(
+            super::sse_block("event: x\ndata: {\"a\":1}").map(|(e, v)| (e, v["a"].as_u64())),
+            Some(("x".into(), Some(1)))
+        );
         assert!(ended.get(7).is_some_and(|(_, ok)| ok));
         assert!(ended.get(8).is_some_and(|(_, ok)| !ok));
         assert_eq!(ended.lagged(), 3);
