@@ -249,8 +249,14 @@ mod tests {
     fn counts_are_bounded() {
         assert_eq!(parse_count("3"), Ok(3));
         assert!(parse_count("0").unwrap_err().contains("at least 1"));
-        assert!(parse_count("10001").unwrap_err().contains("at most 10000"));
+        assert_eq!(parse_count("10001"), Ok(10001), "LwM2M clients sharing sockets");
+        assert!(parse_count("200001").unwrap_err().contains("at most 200000"));
         assert!(parse_count("x").is_err());
+        let fleet =
+            |count| FleetArgs { count, start_index: 0, rate: 100, progress: ProgressMode::Auto, log: "warn".into() };
+        assert!(fleet(10_000).check_own_sockets("").is_ok());
+        let err = fleet(10_001).check_own_sockets(", or share").unwrap_err().to_string();
+        assert!(err.contains("at most 10000") && err.contains(", or share") && err.contains("--start-index"), "{err}");
     }
 
     #[test]

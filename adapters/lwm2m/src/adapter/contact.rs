@@ -56,7 +56,7 @@ pub(super) async fn resume_own_observations(shared: &Shared, ep: &str) {
 }
 
 /// Reads /3/0 and, when the client registered them, /4/0 and /6/0.
-async fn read_device_info(shared: &Shared, ep: &str) -> Result<DeviceInfo, OperationError> {
+pub(super) async fn read_device_info(shared: &Shared, ep: &str) -> Result<DeviceInfo, OperationError> {
     let reg = shared.registration(ep).await;
     let mut reads = DeviceInfoRead::new(reg.has_object(4), reg.has_object(6));
     while let Some((id, path)) = reads.poll_request() {
@@ -73,7 +73,7 @@ async fn read_device_info(shared: &Shared, ep: &str) -> Result<DeviceInfo, Opera
 
 /// Maps what [`read_device_info`] gave into the device (identity, battery, memory, error
 /// codes, connectivity, location).
-fn apply_device_info(info: &DeviceInfo, d: &mut unidm_models::Device, now: unidm_models::Timestamp) {
+pub(super) fn apply_device_info(info: &DeviceInfo, d: &mut unidm_models::Device, now: unidm_models::Timestamp) {
     mapping::apply_device_object(&info.device, d, now);
     for (_, content) in &info.extra {
         mapping::apply_connectivity(content, d);

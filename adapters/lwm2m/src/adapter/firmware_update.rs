@@ -35,6 +35,8 @@ pub(super) async fn run(shared: &Shared, op: &Operation, fw: &FirmwareUpdate) ->
     let mut image = None;
     // The registration the State observation was made in: a new one has dropped it.
     let mut observed_under = None;
+    // The snapshot's success is written with the identity read back after it, in one update.
+    let mut succeeded = false;
     loop {
         while let Some(event) = procedure.poll_event() {
             match event {
@@ -47,8 +49,9 @@ pub(super) async fn run(shared: &Shared, op: &Operation, fw: &FirmwareUpdate) ->
                         tracing::debug!(operation = %op.id, error = %e, "firmware step not recorded");
                     }
                 }
+                Event::Snapshot(SnapshotMove::Succeeded) => succeeded = true,
                 Event::Snapshot(change) => move_snapshot(shared, op, change).await,
-                Event::Done(outcome) => return finished(shared, ep, outcome).await,
+                Event::Done(outcome) => return finished(shared, op, outcome, succeeded).await,
             }
         }
         if let Some((id, request)) = procedure.poll_request() {
@@ -131,15 +134,40 @@ async fn move_snapshot(shared: &Shared, op: &Operation, change: SnapshotMove) {
     }
 }
 
-/// After a success, the device's identity shows the new firmware version (/3/0/3).
+/// After a success, the device's identity shows the new firmware version (/3/0/3): /3/0 is
+/// read back and written with the snapshot's success in one device update.
 async fn finished(
     shared: &Shared,
-    ep: &str,
+    op: &Operation,
     outcome: Result<Json, OperationError>,
+    succeeded: bool,
 ) -> Result<Option<Json>, OperationError> {
-    let result = outcome?;
-    if let Err(e) = contact::refresh_device_info(shared, ep).await {
-        tracing::debug!(endpoint = %ep, error = %e.message, "reading /3/0 after the update failed");
+    let ep = op.device.native();
+    let info = match &outcome {
+        Ok(_) => contact::read_device_info(shared, ep)
+            .await
+            .inspect_err(
+                |e| tracing::debug!(endpoint = %ep, error = %e.message, "reading /3/0 after the update failed"),
+            )
+            .ok(),
+        Err(_) => None,
+    };
+    if succeeded || info.is_some() {
+        let (device, now) = (&op.device, shared.handle.now());
+        let moved = shared
+            .handle
+            .update_device(device, |d| {
+                if succeeded {
+                    firmware::succeeded(&mut d.snapshot.firmware, device);
+                }
+                if let Some(info) = &info {
+                    contact::apply_device_info(info, d, now);
+                }
+            })
+            .await;
+        if let Err(e) = moved {
+            tracing::warn!(%device, error = %e, "could not record the firmware state");
+        }
     }
-    Ok(Some(result))
+    Ok(Some(outcome?))
 }
