@@ -54,9 +54,12 @@ enum Command {
     },
     /// Load any server over the network and print figures to compare.
     ///
-    /// `unidm bench lwm2m --server 127.0.0.1:5683 --devices 100000 --duration 30 --server-pid
-    /// PID` registers distinct endpoints and prints registrations/s, latency percentiles,
-    /// errors, its own CPU and the server's CPU and memory.
+    /// `unidm bench lwm2m --server 127.0.0.1:5683 --devices 100000 --server-pid PID` registers,
+    /// updates and de-registers distinct endpoints (reads and notifications too with `--api`);
+    /// `bench tr069 --acs URL` and `bench omadm --server URL` run sessions of simulated CPEs and
+    /// DM clients; `bench campaign` runs a group firmware operation over simulated LwM2M
+    /// clients through unidm's API. Each phase prints its rate, latency percentiles, errors,
+    /// the tool's CPU and, given the server's pid, the server's CPU and memory.
     Bench {
         #[command(subcommand)]
         protocol: unidm::bench::BenchCommand,
