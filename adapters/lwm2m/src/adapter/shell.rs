@@ -289,7 +289,17 @@ async fn run(
     mut commands: mpsc::UnboundedReceiver<Command>,
     pumps: Pumps,
 ) {
-    let mut buf = vec![0u8; 65_535];
+    // Datagrams come in batches (recvmmsg, and GRO where the kernel coalesces a peer's
+    // datagrams of one size into one buffer, `stride` apart).
+    let udp = match quinn_udp::UdpSocketState::new((&socket).into()) {
+        Ok(state) => Some(state),
+        Err(e) => {
+            tracing::debug!(error = %e, "batched UDP receives unavailable; one datagram at a time");
+            None
+        }
+    };
+    let mut bufs = vec![vec![0u8; 65_535]; if udp.is_some() { quinn_udp::BATCH_SIZE } else { 1 }];
+    let mut meta = vec![quinn_udp::RecvMeta::default(); bufs.len()];
     let mut waiting: HashMap<RequestId, oneshot::Sender<Result<DmResponse, RequestFailure>>> = HashMap::new();
     // One timer, moved when the server's next timeout moves (not a new one per datagram).
     let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
@@ -304,15 +314,27 @@ async fn run(
             armed = deadline;
         }
         tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok((n, peer)) => {
+            r = socket.readable() => match r {
+                Ok(()) => {
                     let t = now();
                     let mut refused = Vec::new();
-                    take_datagram(&mut server, &gate, t, peer, &buf[..n], &mut refused);
-                    // What else is queued goes through the server before its answers go out.
-                    for _ in 1..BATCH {
-                        let Ok((n, peer)) = socket.try_recv_from(&mut buf) else { break };
-                        take_datagram(&mut server, &gate, t, peer, &buf[..n], &mut refused);
+                    // What is queued goes through the server before its answers go out.
+                    let mut taken = 0;
+                    while taken < BATCH {
+                        let n = match receive(&socket, udp.as_ref(), &mut bufs, &mut meta) {
+                            Ok(n) => n,
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "UDP receive error");
+                                break;
+                            }
+                        };
+                        for (buf, m) in bufs.iter().zip(&meta).take(n) {
+                            for d in buf[..m.len].chunks(m.stride.max(1)) {
+                                take_datagram(&mut server, &gate, t, m.addr, d, &mut refused);
+                                taken += 1;
+                            }
+                        }
                     }
                     for (peer, reply) in refused {
                         if let Err(e) = socket.send_to(&reply, peer).await {
@@ -389,6 +411,29 @@ async fn run(
             }
         }
         Secure::flush(&mut secure).await;
+    }
+}
+
+/// Reads what is queued on the socket without waiting: up to a batch of buffers with
+/// `udp` (their lengths, sources and GRO strides in `meta`), or one datagram without it; the
+/// number of buffers filled, or `WouldBlock` when nothing is queued.
+fn receive(
+    socket: &UdpSocket,
+    udp: Option<&quinn_udp::UdpSocketState>,
+    bufs: &mut [Vec<u8>],
+    meta: &mut [quinn_udp::RecvMeta],
+) -> std::io::Result<usize> {
+    match udp {
+        Some(state) => socket.try_io(tokio::io::Interest::READABLE, || {
+            let mut slices: Vec<std::io::IoSliceMut<'_>> =
+                bufs.iter_mut().map(|b| std::io::IoSliceMut::new(b)).collect();
+            state.recv((socket).into(), &mut slices, meta)
+        }),
+        None => {
+            let (n, peer) = socket.try_recv_from(&mut bufs[0])?;
+            meta[0] = quinn_udp::RecvMeta { addr: peer, len: n, stride: n, ..quinn_udp::RecvMeta::default() };
+            Ok(1)
+        }
     }
 }
 
