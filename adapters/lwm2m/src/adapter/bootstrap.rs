@@ -124,7 +124,8 @@ async fn run(
                     // Clear-text bootstrap is refused only with `require_dtls`: an endpoint with
                     // a PSK for the server (given by a clear-text bootstrap, say) may still
                     // bootstrap in clear text.
-                    let refused = if gate.requires_dtls() { gate.check(None, &buf[..n]).err() } else { None };
+                    // No registrations here: only Bootstrap-Requests are checked.
+                    let refused = if gate.requires_dtls() { gate.check(None, &buf[..n], |_| None).err() } else { None };
                     match refused {
                         Some(reply) => {
                             let _ = socket.send_to(&reply, peer).await;
@@ -134,10 +135,15 @@ async fn run(
                 }
                 Err(e) => tracing::debug!(error = %e, "bootstrap UDP receive error"),
             },
-            plain = Secure::recv(&mut secure, &gate, now) => {
+            received = Secure::recv(&mut secure, now) => {
                 let t = now();
-                for (peer, d) in plain {
-                    server.handle_datagram(t, peer, &d);
+                for r in received {
+                    match gate.check(r.identity.as_ref(), &r.plain, |_| None) {
+                        Ok(()) => server.handle_datagram(t, r.peer, &r.plain),
+                        Err(reply) => {
+                            Secure::send(&mut secure, r.peer, &reply);
+                        }
+                    }
                 }
             },
             c = commands.recv() => match c {

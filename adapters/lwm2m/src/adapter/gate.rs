@@ -13,43 +13,20 @@
 //! A refusal is a 4.03 Forbidden answered on the request's own transport and logged with the
 //! endpoint and identity (never a key).
 
-use std::collections::HashMap;
-
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
 
 use crate::dtls::{PeerIdentity, PskStore};
-use crate::server::{RdChange, ServerEvent};
 
 /// The registration check of the shell.
 #[derive(Debug)]
 pub(crate) struct Gate {
     psks: PskStore,
     require_dtls: bool,
-    /// Registration id (`/rd/{id}`) to endpoint.
-    ids: HashMap<String, String>,
 }
 
 impl Gate {
     pub(crate) fn new(psks: PskStore, require_dtls: bool) -> Gate {
-        Gate { psks, require_dtls, ids: HashMap::new() }
-    }
-
-    /// Keeps the registration ids current.
-    pub(crate) fn on_event(&mut self, event: &ServerEvent) {
-        match event {
-            ServerEvent::Registration(change, _) => match &**change {
-                RdChange::Registered { registration, .. } | RdChange::Updated { registration, .. } => {
-                    self.ids.insert(registration.id.clone(), registration.endpoint.clone());
-                }
-                RdChange::Deregistered { registration } => {
-                    self.ids.remove(&registration.id);
-                }
-            },
-            ServerEvent::Expired(registration) => {
-                self.ids.remove(&registration.id);
-            }
-            _ => {}
-        }
+        Gate { psks, require_dtls }
     }
 
     /// Whether plain datagrams need a check (some endpoint must use DTLS).
@@ -62,14 +39,16 @@ impl Gate {
         self.require_dtls
     }
 
-    /// A registration restored at start.
-    pub(crate) fn restored(&mut self, id: &str, endpoint: &str) {
-        self.ids.insert(id.to_owned(), endpoint.to_owned());
-    }
-
     /// Whether a datagram may go to the server; `identity` is what the DTLS session proved
-    /// (`None`: plain CoAP). A refusal is the 4.03 to answer.
-    pub(crate) fn check(&self, identity: Option<&PeerIdentity>, datagram: &[u8]) -> Result<(), Vec<u8>> {
+    /// (`None`: plain CoAP), `endpoint_of` the endpoint of a registration id (the server's
+    /// registry: an Update or De-register names only `/rd/{id}`). A refusal is the 4.03 to
+    /// answer.
+    pub(crate) fn check(
+        &self,
+        identity: Option<&PeerIdentity>,
+        datagram: &[u8],
+        endpoint_of: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), Vec<u8>> {
         let Ok(packet) = Packet::from_bytes(datagram) else { return Ok(()) };
         let MessageClass::Request(method) = packet.header.code else { return Ok(()) };
         let path = crate::coap::uri_path(&packet);
@@ -83,8 +62,8 @@ impl Gate {
                 Some(ep) => ep,
                 None => return Ok(()),
             },
-            (RequestType::Post | RequestType::Delete, [rd, id]) if rd == "rd" => match self.ids.get(id) {
-                Some(ep) => ep.clone(),
+            (RequestType::Post | RequestType::Delete, [rd, id]) if rd == "rd" => match endpoint_of(id) {
+                Some(ep) => ep,
                 None => return Ok(()),
             },
             _ => return Ok(()),
@@ -175,33 +154,37 @@ mod tests {
         let psks = PskStore::default();
         psks.set(b"id-a", Psk { endpoint: Some("a".into()), key: b"k".to_vec() });
         psks.set(b"any", Psk { endpoint: None, key: b"k".to_vec() });
-        let mut gate = Gate::new(psks.clone(), false);
-        assert!(gate.check(Some(&psk(b"id-a")), &register("a")).is_ok());
-        let refused = gate.check(Some(&psk(b"id-a")), &register("b")).unwrap_err();
+        let gate = Gate::new(psks.clone(), false);
+        // The server's registry: registration r1 is endpoint a's.
+        let ids = |id: &str| (id == "r1").then(|| "a".to_owned());
+        assert!(gate.check(Some(&psk(b"id-a")), &register("a"), ids).is_ok());
+        let refused = gate.check(Some(&psk(b"id-a")), &register("b"), ids).unwrap_err();
         let reply = Packet::from_bytes(&refused).unwrap();
         assert_eq!(reply.header.code, MessageClass::Response(ResponseType::Forbidden));
         assert_eq!((reply.header.message_id, reply.get_token()), (7, &[1u8, 2][..]));
-        assert!(gate.check(Some(&psk(b"any")), &register("b")).is_ok(), "an unbound identity, an unbound endpoint");
-        assert!(gate.check(Some(&psk(b"any")), &register("a")).is_err(), "a is bound to id-a");
-        assert!(gate.check(Some(&psk(b"gone")), &register("b")).is_err(), "an identity removed since");
+        assert!(
+            gate.check(Some(&psk(b"any")), &register("b"), ids).is_ok(),
+            "an unbound identity, an unbound endpoint"
+        );
+        assert!(gate.check(Some(&psk(b"any")), &register("a"), ids).is_err(), "a is bound to id-a");
+        assert!(gate.check(Some(&psk(b"gone")), &register("b"), ids).is_err(), "an identity removed since");
         // Plain CoAP: a bound endpoint must use DTLS; others may register.
-        assert!(gate.check(None, &register("a")).is_err());
-        assert!(gate.check(None, &register("b")).is_ok());
+        assert!(gate.check(None, &register("a"), ids).is_err());
+        assert!(gate.check(None, &register("b"), ids).is_ok());
         // Updates by registration id follow the endpoint.
-        gate.restored("r1", "a");
-        assert!(gate.check(Some(&psk(b"id-a")), &update("r1")).is_ok());
-        assert!(gate.check(None, &update("r1")).is_err());
-        assert!(gate.check(Some(&psk(b"any")), &update("r1")).is_err());
-        assert!(gate.check(None, &update("unknown")).is_ok(), "the server answers 4.04");
+        assert!(gate.check(Some(&psk(b"id-a")), &update("r1"), ids).is_ok());
+        assert!(gate.check(None, &update("r1"), ids).is_err());
+        assert!(gate.check(Some(&psk(b"any")), &update("r1"), ids).is_err());
+        assert!(gate.check(None, &update("unknown"), ids).is_ok(), "the server answers 4.04");
         // Everything else passes; with require_dtls no plain registration does.
-        assert!(gate.check(None, b"\x40\x01\x00\x01").is_ok());
+        assert!(gate.check(None, b"\x40\x01\x00\x01", ids).is_ok());
         // Certificates act as their CN; anonymous sessions as nobody.
         let cert = |cn: &str| PeerIdentity::Certificate(cn.into());
-        assert!(gate.check(Some(&cert("b")), &register("b")).is_ok());
-        assert!(gate.check(Some(&cert("b")), &register("c")).is_err());
-        assert!(gate.check(Some(&PeerIdentity::Anonymous), &register("b")).is_err());
+        assert!(gate.check(Some(&cert("b")), &register("b"), ids).is_ok());
+        assert!(gate.check(Some(&cert("b")), &register("c"), ids).is_err());
+        assert!(gate.check(Some(&PeerIdentity::Anonymous), &register("b"), ids).is_err());
         let strict = Gate::new(psks, true);
-        assert!(strict.check(None, &register("b")).is_err());
-        assert!(strict.check(Some(&psk(b"any")), &register("b")).is_ok());
+        assert!(strict.check(None, &register("b"), ids).is_err());
+        assert!(strict.check(Some(&psk(b"any")), &register("b"), ids).is_ok());
     }
 }

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use unidm_core::AdapterError;
 
-use super::gate::Gate;
 use super::DtlsSettings;
 use crate::dtls::{DtlsServer, PskStore};
 
@@ -18,6 +17,14 @@ pub(crate) struct Secure {
     dtls: DtlsServer,
     buf: Vec<u8>,
     tick: tokio::time::Interval,
+}
+
+/// An application datagram that came over DTLS.
+pub(crate) struct Received {
+    pub peer: SocketAddr,
+    /// What the session proved.
+    pub identity: Option<crate::dtls::PeerIdentity>,
+    pub plain: Vec<u8>,
 }
 
 impl Secure {
@@ -44,15 +51,10 @@ impl Secure {
         self.socket.local_addr()
     }
 
-    /// The application datagrams of the next DTLS datagram, each with its peer: those the
-    /// gate lets through (the refused ones are answered 4.03 over the session); or nothing when
-    /// the DTLS timers ticked (retransmitted flights, expiries). Pending forever without DTLS;
-    /// cancel-safe.
-    pub(crate) async fn recv(
-        secure: &mut Option<Secure>,
-        gate: &Gate,
-        now: fn() -> Instant,
-    ) -> Vec<(SocketAddr, Vec<u8>)> {
+    /// The application datagrams of the next DTLS datagram, each with its peer and the
+    /// identity its session proved (for the caller's [`super::gate::Gate`]); or nothing when the DTLS timers
+    /// ticked (retransmitted flights, expiries). Pending forever without DTLS; cancel-safe.
+    pub(crate) async fn recv(secure: &mut Option<Secure>, now: fn() -> Instant) -> Vec<Received> {
         let Some(s) = secure.as_mut() else { return std::future::pending().await };
         let (n, peer) = tokio::select! {
             r = s.socket.recv_from(&mut s.buf) => match r {
@@ -69,13 +71,7 @@ impl Secure {
         };
         let mut out = Vec::new();
         for plain in s.dtls.handle_datagram(now(), peer, &s.buf[..n]) {
-            let identity = s.dtls.identity(&peer).cloned();
-            match gate.check(identity.as_ref(), &plain) {
-                Ok(()) => out.push((peer, plain)),
-                Err(reply) => {
-                    s.dtls.send(peer, &reply);
-                }
-            }
+            out.push(Received { peer, identity: s.dtls.identity(&peer).cloned(), plain });
         }
         while let Some(event) = s.dtls.poll_event() {
             tracing::debug!(?event, "DTLS");

@@ -189,10 +189,7 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     if let Some(addr) = dtls_addr {
         tracing::info!(%addr, identities = config.psks.len(), "LwM2M server listening on DTLS (coaps)");
     }
-    let mut gate = Gate::new(config.psks.clone(), config.require_dtls);
-    for r in registrations.values() {
-        gate.restored(&r.id, &r.endpoint);
-    }
+    let gate = Gate::new(config.psks.clone(), config.require_dtls);
     let (commands, command_rx) = mpsc::unbounded_channel();
     let delivery = Arc::new(Delivery::new(handle.clone(), DeliveryConfig::default()));
     let shared = Arc::new_cyclic(|this| Shared {
@@ -284,7 +281,7 @@ async fn run(
     shared: Arc<Shared>,
     socket: UdpSocket,
     mut secure: Option<Secure>,
-    mut gate: Gate,
+    gate: Gate,
     mut server: Server,
     mut commands: mpsc::UnboundedReceiver<Command>,
     pumps: Pumps,
@@ -344,10 +341,17 @@ async fn run(
                 }
                 Err(e) => tracing::debug!(error = %e, "UDP receive error"),
             },
-            plain = Secure::recv(&mut secure, &gate, now) => {
+            received = Secure::recv(&mut secure, now) => {
                 let t = now();
-                for (peer, d) in plain {
-                    server.handle_datagram(t, peer, &d);
+                for r in received {
+                    let endpoint_of = |id: &str| server.registration_by_id(id).map(|g| g.endpoint.clone());
+                    match gate.check(r.identity.as_ref(), &r.plain, endpoint_of) {
+                        Ok(()) => server.handle_datagram(t, r.peer, &r.plain),
+                        // Refused over the session it came on.
+                        Err(reply) => {
+                            Secure::send(&mut secure, r.peer, &reply);
+                        }
+                    }
                 }
             },
             c = commands.recv() => {
@@ -392,7 +396,6 @@ async fn run(
                     }
                 }
                 other => {
-                    gate.on_event(&other);
                     mirror(&shared, &other);
                     if let ServerEvent::Notification { endpoint, prefix, observed, response } = &other {
                         contact::route_notification(&shared, endpoint, prefix.as_deref(), observed, response);
@@ -449,7 +452,8 @@ fn take_datagram(
 ) {
     // Checked only when some endpoint must use DTLS.
     if gate.active() {
-        if let Err(reply) = gate.check(None, d) {
+        let endpoint_of = |id: &str| server.registration_by_id(id).map(|g| g.endpoint.clone());
+        if let Err(reply) = gate.check(None, d, endpoint_of) {
             refused.push((peer, reply));
             return;
         }

@@ -149,6 +149,11 @@ impl Server {
         self.registry.by_endpoint(endpoint)
     }
 
+    /// The registration with id `id` (the `{id}` of `/rd/{id}`).
+    pub fn registration_by_id(&self, id: &str) -> Option<&Registration> {
+        self.registry.by_id(id)
+    }
+
     /// Puts back a persisted registration (see [`Registry::restore`]).
     pub fn restore(&mut self, now: Instant, registration: Registration, remaining: Option<Duration>) {
         self.registry.restore(now, registration, remaining);

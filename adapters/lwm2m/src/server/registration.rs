@@ -293,6 +293,11 @@ impl Registry {
         self.by_endpoint.get(endpoint).and_then(|id| self.entries.get(id)).map(|e| &e.registration)
     }
 
+    /// The registration with id `id` (the `{id}` of `/rd/{id}`).
+    pub fn by_id(&self, id: &str) -> Option<&Registration> {
+        self.entries.get(id).map(|e| &e.registration)
+    }
+
     /// The registration whose client talks from `address` (for the Send operation, which names
     /// no registration).
     pub fn by_address(&self, address: &SocketAddr) -> Option<&Registration> {
