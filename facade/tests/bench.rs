@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::serve;
+use common::{bench, serve};
 use serde_json::Value;
 
 /// `unidm bench lwm2m` against `unidm serve`: a short run of every phase that completes and
@@ -13,16 +13,15 @@ use serde_json::Value;
 async fn bench_lwm2m_runs_every_phase_and_reports() {
     let server = serve("[lwm2m]\nmax_registers_per_source = 100000\n");
     let pid = server.proc.child.id().to_string();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
-        .args(["bench", "lwm2m", "--server", &server.lwm2m, "--devices", "300", "--duration", "2"])
-        .args(["--sockets", "4", "--window", "2", "--server-pid", &pid, "--api", &server.api])
-        .args(["--reads", "100", "--observed", "20"])
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    for want in [
+    let run = bench(
+        &[
+            &["lwm2m", "--server", &server.lwm2m, "--devices", "300", "--duration", "2", "--sockets", "4"],
+            &["--window", "2", "--server-pid", &pid, "--api", &server.api, "--reads", "100", "--observed", "20"][..],
+        ]
+        .concat(),
+    )
+    .await;
+    run.expect(&[
         "300 of 300 answered 2.01",
         "300 of 300 answered 2.04",
         "100 of 100 succeeded",
@@ -36,9 +35,8 @@ async fn bench_lwm2m_runs_every_phase_and_reports() {
         "0 reset by the server, 0 refused (not an empty ACK)",
         "server CPU:",
         "resident memory",
-    ] {
-        assert!(text.contains(want), "`{want}` missing:\n{text}");
-    }
+    ]);
+    let text = &run.stdout;
     // At least one notification was acknowledged: "N of N acknowledged" with N > 0.
     let acked = text.lines().find(|l| l.contains("acknowledged in")).expect("notify line");
     assert!(!acked.trim_start().starts_with("done:          0 of"), "{text}");
@@ -47,35 +45,23 @@ async fn bench_lwm2m_runs_every_phase_and_reports() {
     assert_eq!(d["presence"]["state"], "offline", "de-registered: {d}");
     // Nothing listening: a clear failure, not a hang.
     let dead = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().to_string();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
-        .args(["bench", "lwm2m", "--server", &dead, "--devices", "1", "--duration", "1", "--sockets", "1"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no registration answered"), "{out:?}");
+    let run = bench(&["lwm2m", "--server", &dead, "--devices", "1", "--duration", "1", "--sockets", "1"]).await;
+    run.expect_failure("no registration answered");
 }
 
 /// Registrations refused by the server's limit are counted by their code and explained.
 #[tokio::test]
 async fn bench_lwm2m_reports_refusals_by_code() {
     let server = serve("[lwm2m]\nmax_registers_per_source = 5\n");
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
-        .args(["bench", "lwm2m", "--server", &server.lwm2m, "--devices", "20", "--duration", "2"])
-        .args(["--sockets", "1", "--window", "1", "--phases", "deregister"])
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    for want in [
+    let args = ["--devices", "20", "--duration", "2", "--sockets", "1", "--window", "1", "--phases", "deregister"];
+    let run = bench(&[&["lwm2m", "--server", &server.lwm2m][..], &args].concat()).await;
+    run.expect(&[
         "5 of 20 answered 2.01",
         "15 refused (not 2.01: 15 x 4.29)",
         "max_registers_per_source",
         "5 of 5 answered 2.02",
-    ] {
-        assert!(text.contains(want), "`{want}` missing:\n{text}");
-    }
-    assert!(!text.contains("update\n"), "only the phases asked for: {text}");
+    ]);
+    assert!(!run.stdout.contains("update\n"), "only the phases asked for: {}", run.stdout);
 }
 
 /// `unidm bench campaign` against `unidm serve`: clients sharing sockets register, one group
@@ -85,16 +71,26 @@ async fn bench_lwm2m_reports_refusals_by_code() {
 async fn bench_campaign_updates_every_client_and_reports() {
     let server = serve("[lwm2m]\nmax_registers_per_source = 100000\n");
     let pid = server.proc.child.id().to_string();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
-        .args(["bench", "campaign", "--server", &server.lwm2m, "--api", &server.api, "--devices", "60"])
-        .args(["--concurrency", "20", "--clients-per-socket", "25", "--download-ms", "20", "--update-ms", "20"])
-        .args(["--timeout", "60", "--server-pid", &pid])
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    for want in [
+    let run = bench(
+        &[
+            &["campaign", "--server", &server.lwm2m, "--api", &server.api, "--devices", "60", "--concurrency", "20"],
+            &[
+                "--clients-per-socket",
+                "25",
+                "--download-ms",
+                "20",
+                "--update-ms",
+                "20",
+                "--timeout",
+                "60",
+                "--server-pid",
+                &pid,
+            ][..],
+        ]
+        .concat(),
+    )
+    .await;
+    run.expect(&[
         "registered 60 clients",
         "done:          succeeded 60 in",
         "every member ended",
@@ -102,9 +98,7 @@ async fn bench_campaign_updates_every_client_and_reports() {
         "server:        CPU",
         "peak resident memory",
         "60 of 60 executed the update",
-    ] {
-        assert!(text.contains(want), "`{want}` missing:\n{text}");
-    }
+    ]);
     // The clients run the new firmware, as the server read it back.
     let groups: Value = reqwest::get(format!("{}/groups", server.api)).await.unwrap().json().await.unwrap();
     let group = groups[0]["id"].as_str().unwrap().to_owned();

@@ -4,17 +4,11 @@
 
 mod common;
 
-use common::serve;
+use common::{bench, serve};
 use serde_json::Value;
 
-async fn bench(args: &[&str]) -> (std::process::ExitStatus, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
-        .args(["bench", "omadm"])
-        .args(args)
-        .output()
-        .await
-        .unwrap();
-    (out.status, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+async fn omadm(args: &[&str]) -> common::BenchRun {
+    bench(&[&["omadm"], args].concat()).await
 }
 
 /// Every phase against a default `unidm serve`, XML then WBXML; one bench device is in the
@@ -23,23 +17,15 @@ async fn bench(args: &[&str]) -> (std::process::ExitStatus, String, String) {
 async fn bench_omadm_runs_every_phase_against_unidm_serve() {
     let server = serve("");
     let pid = server.proc.child.id().to_string();
-    let (status, text, err) = bench(&[
-        "--server",
-        &server.dm,
-        "--api",
-        &server.api,
-        "--devices",
-        "200",
-        "--duration",
-        "2",
-        "--clients",
-        "8",
-        "--server-pid",
-        &pid,
-    ])
+    let run = omadm(
+        &[
+            &["--server", &server.dm, "--api", &server.api, "--devices", "200", "--duration", "2"],
+            &["--clients", "8", "--server-pid", &pid][..],
+        ]
+        .concat(),
+    )
     .await;
-    assert!(status.success(), "{text}{err}");
-    for want in [
+    run.expect(&[
         "unidm bench omadm: 200 DM clients",
         "enrol (not timed): 200 of 200 devices",
         "first sessions: every device once",
@@ -53,44 +39,28 @@ async fn bench_omadm_runs_every_phase_against_unidm_serve() {
         "load tool CPU:",
         "server CPU:",
         "resident memory",
-    ] {
-        assert!(text.contains(want), "`{want}` missing:\n{text}{err}");
-    }
+    ]);
     // Three phases, each without a failed session.
-    assert_eq!(text.matches("errors:        0").count(), 3, "{text}{err}");
+    assert_eq!(run.stdout.matches("errors:        0").count(), 3, "{}", run.stdout);
     let c = reqwest::Client::new();
     let d: Value =
         c.get(format!("{}/devices/omadm:IMEI:490000000000199", server.api)).send().await.unwrap().json().await.unwrap();
     assert_eq!(d["id"], "omadm:IMEI:490000000000199", "{d}");
 
     // WBXML, other devices (enrolled too).
-    let (status, text, err) = bench(&[
-        "--server",
-        &server.dm,
-        "--api",
-        &server.api,
-        "--devices",
-        "40",
-        "--duration",
-        "1",
-        "--clients",
-        "4",
-        "--encoding",
-        "wbxml",
-        "--dev-id-prefix",
-        "wbxml-",
-    ])
+    let run = omadm(
+        &[
+            &["--server", &server.dm, "--api", &server.api, "--devices", "40", "--duration", "1"],
+            &["--clients", "4", "--encoding", "wbxml", "--dev-id-prefix", "wbxml-"][..],
+        ]
+        .concat(),
+    )
     .await;
-    assert!(status.success(), "{text}{err}");
-    for want in ["(WBXML, md5", "done:          40 of 40 sessions completed", "operations:    40 of 40 succeeded"] {
-        assert!(text.contains(want), "`{want}` missing:\n{text}{err}");
-    }
-    assert_eq!(text.matches("errors:        0").count(), 3, "{text}{err}");
+    run.expect(&["(WBXML, md5", "done:          40 of 40 sessions completed", "operations:    40 of 40 succeeded"]);
+    assert_eq!(run.stdout.matches("errors:        0").count(), 3, "{}", run.stdout);
 
     // Nothing listening: a clear failure, not a hang.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dead = format!("http://127.0.0.1:{port}/dm");
-    let (status, text, err) = bench(&["--server", &dead, "--devices", "10", "--duration", "1"]).await;
-    assert!(!status.success(), "{text}{err}");
-    assert!(err.contains("no DM server at"), "{text}{err}");
+    omadm(&["--server", &dead, "--devices", "10", "--duration", "1"]).await.expect_failure("no DM server at");
 }

@@ -4,23 +4,22 @@
 
 mod common;
 
-use common::serve;
+use common::{bench, serve};
 use serde_json::Value;
 
 #[tokio::test]
 async fn bench_tr069_runs_every_phase_and_reports() {
     let server = serve("");
     let pid = server.proc.child.id().to_string();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
-        .args(["bench", "tr069", "--acs", &server.acs, "--api", &server.api])
-        .args(["--devices", "200", "--duration", "2", "--clients", "8", "--gpv", "10"])
-        .args(["--connection-requests", "50", "--server-pid", &pid])
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    for want in [
+    let run = bench(
+        &[
+            &["tr069", "--acs", &server.acs, "--api", &server.api, "--devices", "200", "--duration", "2"],
+            &["--clients", "8", "--gpv", "10", "--connection-requests", "50", "--server-pid", &pid][..],
+        ]
+        .concat(),
+    )
+    .await;
+    run.expect(&[
         "unidm bench tr069: 200 CPEs",
         "first sessions (",
         "done:          200 of 200 first sessions",
@@ -33,9 +32,8 @@ async fn bench_tr069_runs_every_phase_and_reports() {
         "latency:       p50",
         "server CPU:",
         "resident memory",
-    ] {
-        assert!(text.contains(want), "`{want}` missing:\n{text}");
-    }
+    ]);
+    let text = &run.stdout;
     let errors: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("errors:")).collect();
     assert_eq!(errors.len(), 4, "{text}");
     assert!(errors.iter().all(|l| l.trim_start().starts_with("errors:        0 (")), "{text}");
@@ -52,11 +50,6 @@ async fn bench_tr069_runs_every_phase_and_reports() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", dead.local_addr().unwrap());
     drop(dead);
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_unidm"))
-        .args(["bench", "tr069", "--acs", &url, "--devices", "1", "--duration", "1", "--clients", "1"])
-        .output()
-        .await
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing answers at"), "{out:?}");
+    let run = bench(&["tr069", "--acs", &url, "--devices", "1", "--duration", "1", "--clients", "1"]).await;
+    run.expect_failure("nothing answers at");
 }

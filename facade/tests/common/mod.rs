@@ -144,3 +144,36 @@ pub fn serve(config: &str) -> Server {
     let dm = line.split("devices use ").nth(1).unwrap().trim_end_matches(')').to_owned();
     Server { proc, api, lwm2m, lwm2ms, bootstrap, acs, dm, _dir: dir }
 }
+
+/// What `unidm bench <args>` printed, and whether it succeeded.
+pub struct BenchRun {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl BenchRun {
+    /// Panics unless the run succeeded and printed every one of `wants`.
+    pub fn expect(&self, wants: &[&str]) {
+        assert!(self.success, "{}{}", self.stdout, self.stderr);
+        for want in wants {
+            assert!(self.stdout.contains(want), "`{want}` missing:\n{}{}", self.stdout, self.stderr);
+        }
+    }
+
+    /// Panics unless the run failed with `why` on stderr.
+    pub fn expect_failure(&self, why: &str) {
+        assert!(!self.success, "{}{}", self.stdout, self.stderr);
+        assert!(self.stderr.contains(why), "`{why}` missing:\n{}{}", self.stdout, self.stderr);
+    }
+}
+
+/// Runs `unidm bench <args>` to its end.
+pub async fn bench(args: &[&str]) -> BenchRun {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_unidm")).arg("bench").args(args).output().await.unwrap();
+    BenchRun {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
