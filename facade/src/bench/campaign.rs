@@ -60,7 +60,8 @@ pub async fn run(args: CampaignBenchArgs) -> anyhow::Result<()> {
     let api = Arc::new(Api::new(&args.api, args.token.clone())?);
     let n = args.devices as usize;
     // A model name of this run's own: the group selects exactly these clients.
-    let run_id = format!("{:x}", std::process::id() ^ (Instant::now().elapsed().subsec_nanos()));
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let run_id = format!("{:x}", (nanos as u64) ^ u64::from(std::process::id()));
     let model = format!("campaign-{run_id}");
     let (download, update) = (Duration::from_millis(args.download_ms), Duration::from_millis(args.update_ms));
     let rounds = n.div_ceil(args.concurrency as usize) as u32;
