@@ -62,5 +62,5 @@ async fn bench_omadm_runs_every_phase_against_unidm_serve() {
     // Nothing listening: a clear failure, not a hang.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dead = format!("http://127.0.0.1:{port}/dm");
-    omadm(&["--server", &dead, "--devices", "10", "--duration", "1"]).await.expect_failure("no DM server at");
+    omadm(&["--server", &dead, "--devices", "10", "--duration", "1"]).await.expect_failure("no DM server answers at");
 }

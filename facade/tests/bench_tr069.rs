@@ -51,5 +51,5 @@ async fn bench_tr069_runs_every_phase_and_reports() {
     let url = format!("http://{}/", dead.local_addr().unwrap());
     drop(dead);
     let run = bench(&["tr069", "--acs", &url, "--devices", "1", "--duration", "1", "--clients", "1"]).await;
-    run.expect_failure("nothing answers at");
+    run.expect_failure("no ACS answers at");
 }

@@ -186,16 +186,41 @@ impl Api {
         }
     }
 
+    /// Sends `method` to `path` with a JSON `body`; the status and the answer's JSON (`null`
+    /// when it has none). Only a failure to talk to the API is an error.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let mut r = self.request(method.clone(), path);
+        if let Some(body) = body {
+            r = r.json(body);
+        }
+        let r = r.send().await.with_context(|| format!("{method} {}{path}", self.base))?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or_default()))
+    }
+
+    /// `send`, expecting status `want`: the answer's JSON, or an error with the problem's detail.
+    async fn expect(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        want: u16,
+    ) -> anyhow::Result<serde_json::Value> {
+        let (status, v) = self.send(method.clone(), path, body).await?;
+        anyhow::ensure!(status == want, "{method} {path}: HTTP {status} {}", v["detail"].as_str().unwrap_or(""));
+        Ok(v)
+    }
+
     /// Creates a native operation on `device`; its id.
     pub async fn native(&self, device: &str, op: &str, path: &str) -> anyhow::Result<u64> {
         let body = serde_json::json!({ "op": op, "path": path });
-        let r = self.request(reqwest::Method::POST, &format!("/devices/{device}/native")).json(&body).send().await?;
-        let status = r.status();
-        let v: serde_json::Value = r.json().await.unwrap_or_default();
-        match v["id"].as_u64() {
-            Some(id) if status == reqwest::StatusCode::ACCEPTED => Ok(id),
-            _ => anyhow::bail!("{op} {path} on {device}: HTTP {status} {}", v["detail"].as_str().unwrap_or("")),
-        }
+        let v = self.post(&format!("/devices/{device}/native"), &body, 202).await?;
+        v["id"].as_u64().ok_or_else(|| anyhow::anyhow!("{op} {path} on {device}: no operation id in {v}"))
     }
 
     /// Follows the event stream from now on, recording how operations end.
@@ -244,26 +269,32 @@ impl Api {
 
     /// GETs `path`; the answer's JSON when it is 200.
     pub async fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
-        let r = self.request(reqwest::Method::GET, path).send().await.with_context(|| format!("GET {path}"))?;
-        let status = r.status();
-        let v: serde_json::Value = r.json().await.unwrap_or_default();
-        anyhow::ensure!(status.is_success(), "GET {path}: HTTP {status} {}", v["detail"].as_str().unwrap_or(""));
-        Ok(v)
+        self.expect(reqwest::Method::GET, path, None, 200).await
     }
 
     /// POSTs `body` to `path`; the answer's JSON when its status is `want`.
     pub async fn post(&self, path: &str, body: &serde_json::Value, want: u16) -> anyhow::Result<serde_json::Value> {
-        let r = self
-            .request(reqwest::Method::POST, path)
-            .json(body)
-            .send()
-            .await
-            .with_context(|| format!("POST {path}"))?;
-        let status = r.status();
-        let v: serde_json::Value = r.json().await.unwrap_or_default();
-        anyhow::ensure!(status.as_u16() == want, "POST {path}: HTTP {status} {}", v["detail"].as_str().unwrap_or(""));
-        Ok(v)
+        self.expect(reqwest::Method::POST, path, Some(body), want).await
     }
+}
+
+/// The address of `url` (`what` names the server in errors) once something accepted a TCP
+/// connection there, within 5 s: nothing listening is an error at once, not a hang.
+pub async fn reach(url: &reqwest::Url, what: &str) -> anyhow::Result<std::net::SocketAddr> {
+    const PROBE: Duration = Duration::from_secs(5);
+    let resolving = url.clone();
+    let addrs = tokio::task::spawn_blocking(move || resolving.socket_addrs(|| None))
+        .await?
+        .with_context(|| format!("{url}: the host does not resolve"))?;
+    let mut why = String::from("no address");
+    for addr in addrs {
+        match tokio::time::timeout(PROBE, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(_)) => return Ok(addr),
+            Ok(Err(e)) => why = format!("{addr}: {e}"),
+            Err(_) => why = format!("{addr}: no answer within {PROBE:?}"),
+        }
+    }
+    anyhow::bail!("no {what} answers at {url} ({why})")
 }
 
 /// "registrations" → "registration".

@@ -166,10 +166,10 @@ pub async fn run(args: OmadmBenchArgs) -> anyhow::Result<()> {
         if encoding == Encoding::Xml { "XML" } else { "WBXML" },
         args.duration,
     );
-    reachable(&args.server).await?;
-    if enrol {
-        let registry = Arc::new(Registry::new(args.api.as_deref().unwrap_or_default(), args.token.clone())?);
-        enrol_devices(registry, &pop, clients, &args.user, &args.password).await?;
+    let url = reqwest::Url::parse(&args.server).with_context(|| format!("--server {}: not a URL", args.server))?;
+    super::reach(&url, "DM server").await?;
+    if let Some(api) = api.as_ref().filter(|_| enrol) {
+        enrol_devices(api.clone(), &pop, clients, &args.user, &args.password).await?;
     }
 
     let once = Plan { clients, rounds: 1, duration: None };
@@ -319,63 +319,25 @@ where
     all
 }
 
-/// Fails at once when nothing accepts a TCP connection at the server's address (within 5 s).
-async fn reachable(server: &str) -> anyhow::Result<()> {
-    let url = reqwest::Url::parse(server)?;
-    let addrs = url.socket_addrs(|| None).with_context(|| format!("--server {server}: no address"))?;
-    let mut last = None;
-    for addr in addrs {
-        match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(_)) => return Ok(()),
-            Ok(Err(e)) => last = Some(e.to_string()),
-            Err(_) => last = Some("no answer within 5 s".to_owned()),
-        }
+/// Provisions `omadm:{dev_id}` (already there is fine) and sets its credentials.
+async fn enrol(api: &Api, dev_id: &str, username: &str, password: &str) -> anyhow::Result<()> {
+    let id = format!("omadm:{dev_id}");
+    match api.send(reqwest::Method::POST, "/devices", Some(&serde_json::json!({ "id": id }))).await? {
+        (201 | 409, _) => {}
+        (status, v) => anyhow::bail!("POST /devices {id}: HTTP {status} {}", v["detail"].as_str().unwrap_or("")),
     }
-    anyhow::bail!("no DM server at {server}: {}", last.unwrap_or_else(|| "no address".to_owned()))
-}
-
-/// The API calls that enrol a device: provision it, set its credentials.
-struct Registry {
-    base: String,
-    client: reqwest::Client,
-    token: Option<String>,
-}
-
-impl Registry {
-    fn new(base: &str, token: Option<String>) -> anyhow::Result<Registry> {
-        let client = reqwest::Client::builder().timeout(load::REQUEST_TIMEOUT).build()?;
-        Ok(Registry { base: base.trim_end_matches('/').to_owned(), client, token })
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: serde_json::Value) -> anyhow::Result<u16> {
-        let mut r = self.client.request(method.clone(), format!("{}{path}", self.base)).json(&body);
-        if let Some(t) = &self.token {
-            r = r.bearer_auth(t);
-        }
-        let r = r.send().await.with_context(|| format!("{method} {}{path}", self.base))?;
-        let status = r.status().as_u16();
-        if status >= 400 && status != 409 {
-            let v: serde_json::Value = r.json().await.unwrap_or_default();
-            anyhow::bail!("{method} {path}: HTTP {status} {}", v["detail"].as_str().unwrap_or(""));
-        }
-        Ok(status)
-    }
-
-    /// Provisions `omadm:{dev_id}` (already there is fine) and sets its credentials.
-    async fn enrol(&self, dev_id: &str, username: &str, password: &str) -> anyhow::Result<()> {
-        let id = format!("omadm:{dev_id}");
-        self.send(reqwest::Method::POST, "/devices", serde_json::json!({ "id": id })).await?;
-        let body = serde_json::json!({ "username": username, "password": password });
-        match self.send(reqwest::Method::PUT, &format!("/omadm/clients/{dev_id}/credentials"), body).await? {
-            409 => anyhow::bail!("PUT /omadm/clients/{dev_id}/credentials: HTTP 409 (does the server run OMA DM?)"),
-            _ => Ok(()),
-        }
+    let path = format!("/omadm/clients/{dev_id}/credentials");
+    let body = serde_json::json!({ "username": username, "password": password });
+    match api.send(reqwest::Method::PUT, &path, Some(&body)).await? {
+        (status, _) if status < 300 => Ok(()),
+        (409, _) => anyhow::bail!("PUT {path}: HTTP 409 (does the server run OMA DM?)"),
+        (status, v) => anyhow::bail!("PUT {path}: HTTP {status} {}", v["detail"].as_str().unwrap_or("")),
     }
 }
 
 /// Gives every device the bench's credentials through the API (not timed).
 async fn enrol_devices(
-    registry: Arc<Registry>,
+    api: Arc<Api>,
     pop: &Arc<Population>,
     clients: usize,
     username: &str,
@@ -384,8 +346,8 @@ async fn enrol_devices(
     let started = Instant::now();
     let (pop2, user, pass) = (pop.clone(), username.to_owned(), password.to_owned());
     let done = each_device(pop.len(), clients, move |i| {
-        let (registry, dev, user, pass) = (registry.clone(), pop2.dev_id(i), user.clone(), pass.clone());
-        async move { registry.enrol(&dev, &user, &pass).await }
+        let (api, dev, user, pass) = (api.clone(), pop2.dev_id(i), user.clone(), pass.clone());
+        async move { enrol(&api, &dev, &user, &pass).await }
     })
     .await;
     println!(
@@ -444,8 +406,9 @@ mod tests {
     #[tokio::test]
     async fn bad_input_and_nothing_listening_are_errors() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let e = reachable(&format!("http://127.0.0.1:{port}/dm")).await.unwrap_err();
-        assert!(e.to_string().contains("no DM server"), "{e}");
+        let url = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/dm")).unwrap();
+        let e = super::super::reach(&url, "DM server").await.unwrap_err();
+        assert!(e.to_string().contains("no DM server answers at"), "{e}");
         let args = |server: &str| Cli::try_parse_from(["bench", "--server", server]).unwrap().args;
         let e = run(args("ftp://127.0.0.1/dm")).await.unwrap_err();
         assert!(format!("{e:#}").contains("not http(s)"), "{e:#}");

@@ -62,8 +62,6 @@ use super::{Api, Ended, Meter};
 const UNTIMED: Duration = Duration::from_secs(600);
 /// How long phase 4 waits for anything to happen before it gives up on what is missing.
 const STALL: Duration = Duration::from_secs(30);
-/// How long the first connection to the ACS may take.
-const PROBE: Duration = Duration::from_secs(5);
 
 /// Flags of `unidm bench tr069`.
 #[derive(Debug, Clone, clap::Args)]
@@ -133,23 +131,6 @@ fn acs_url(raw: &str) -> anyhow::Result<reqwest::Url> {
     Ok(url)
 }
 
-/// The ACS's address, once something accepted a TCP connection there.
-async fn reach(acs: &reqwest::Url) -> anyhow::Result<SocketAddr> {
-    let url = acs.clone();
-    let addrs = tokio::task::spawn_blocking(move || url.socket_addrs(|| None))
-        .await?
-        .with_context(|| format!("--acs {acs}: the host does not resolve"))?;
-    let mut why = String::from("no address");
-    for addr in addrs {
-        match tokio::time::timeout(PROBE, tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(_)) => return Ok(addr),
-            Ok(Err(e)) => why = format!("{addr}: {e}"),
-            Err(_) => why = format!("{addr}: no answer within {PROBE:?}"),
-        }
-    }
-    anyhow::bail!("nothing answers at {acs} ({why})")
-}
-
 /// The local address packets to `target` leave from (no packet is sent).
 fn local_ip_towards(target: SocketAddr) -> anyhow::Result<IpAddr> {
     let bind: SocketAddr = if target.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { "[::]:0".parse()? };
@@ -162,7 +143,7 @@ fn local_ip_towards(target: SocketAddr) -> anyhow::Result<IpAddr> {
 pub async fn run(args: Tr069BenchArgs) -> anyhow::Result<()> {
     let acs = acs_url(&args.acs)?;
     Population::new(&args.serial_prefix, 0, None).map_err(|e| anyhow::anyhow!("--serial-prefix: {e}"))?;
-    let target = reach(&acs).await?;
+    let target = super::reach(&acs, "ACS").await?;
     let api = args.api.as_deref().map(|a| Api::new(a, args.token.clone())).transpose()?;
     let ended = match &api {
         Some(api) => Some(api.watch_operations().await.context("--api: the event stream of the API")?),

@@ -177,27 +177,25 @@ pub(super) fn report_notification(
     }
 }
 
+/// What a read after registration gave, its failure logged.
+fn best_effort<T>(read: Result<T, OperationError>, ep: &str, path: &str) -> Option<T> {
+    read.inspect_err(
+        |e| tracing::debug!(endpoint = %ep, %path, error = %e.message, "reading after registration failed"),
+    )
+    .ok()
+}
+
 /// Reads /3 (with /4, /6), /5 and /9 of `reg`, whichever it lists: an endpoint or an end
 /// device behind a gateway (`reg` then names it `{gateway}/{device id}`). What /3 and /5 say
 /// goes into the device in one update (one commit, one `DeviceUpdated`). Best effort.
 pub(super) async fn read_own_objects(shared: &Shared, reg: &Registration) {
     let ep = reg.endpoint.as_str();
     let info = match reg.has_object(3) {
-        true => read_device_info(shared, ep)
-            .await
-            .inspect_err(
-                |e| tracing::debug!(endpoint = %ep, error = %e.message, "reading /3/0 after registration failed"),
-            )
-            .ok(),
+        true => best_effort(read_device_info(shared, ep).await, ep, "/3/0"),
         false => None,
     };
     let firmware = match reg.has_object(5) {
-        true => read_firmware(shared, ep)
-            .await
-            .inspect_err(
-                |e| tracing::debug!(endpoint = %ep, error = %e.message, "reading /5/0 after registration failed"),
-            )
-            .ok(),
+        true => best_effort(read_firmware(shared, ep).await, ep, "/5/0"),
         false => None,
     };
     if info.is_some() || firmware.is_some() {
