@@ -178,15 +178,18 @@ pub enum Function {
 }
 
 /// The last known management snapshot.
+///
+/// The larger parts are boxed: most devices have few of them, and a million devices are held in
+/// memory (one pointer for an absent part instead of its whole size).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     /// Further `deviceInfo` attributes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_info: Option<DeviceInfo>,
+    pub device_info: Option<Box<DeviceInfo>>,
     /// Firmware image and update state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub firmware: Option<FirmwareStatus>,
+    pub firmware: Option<Box<FirmwareStatus>>,
     /// Installed software modules.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub software: Vec<SoftwareModule>,
@@ -198,10 +201,10 @@ pub struct Snapshot {
     pub memory: Option<Memory>,
     /// Connectivity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connectivity: Option<Connectivity>,
+    pub connectivity: Option<Box<Connectivity>>,
     /// Location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<Location>,
+    pub location: Option<Box<Location>>,
     /// Error codes the device reports (LwM2M /3/0/11).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error_codes: Vec<i64>,

@@ -174,8 +174,8 @@ impl FirmwareStatus {
 
     /// [`FirmwareStatus::advance`] on a device's snapshot in place; on an illegal move the
     /// snapshot stays as it was and the error says which move was refused.
-    pub fn advance_in(slot: &mut Option<FirmwareStatus>, report: FirmwareReport) -> Result<(), IllegalMove> {
-        *slot = Some(FirmwareStatus::advance(slot.as_ref(), report)?);
+    pub fn advance_in(slot: &mut Option<Box<FirmwareStatus>>, report: FirmwareReport) -> Result<(), IllegalMove> {
+        *slot = Some(Box::new(FirmwareStatus::advance(slot.as_deref(), report)?));
         Ok(())
     }
 
@@ -216,9 +216,9 @@ mod tests {
         );
         let again = FirmwareStatus::advance(Some(&f), FirmwareReport::new(Downloading)).unwrap();
         assert_eq!(again.failure, None, "a new attempt clears the old failure");
-        let mut slot = Some(s.clone());
+        let mut slot = Some(Box::new(s.clone()));
         assert!(FirmwareStatus::advance_in(&mut slot, FirmwareReport::new(Downloaded)).is_err());
-        assert_eq!(slot, Some(s), "an illegal move leaves the snapshot as it was");
+        assert_eq!(slot, Some(Box::new(s)), "an illegal move leaves the snapshot as it was");
     }
 
     #[test]

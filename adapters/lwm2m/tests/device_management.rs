@@ -73,7 +73,7 @@ async fn lightweightm2m_1_0_int_241_reboot_and_656_factory_reset() {
     let f = Fixture::new().await;
     let config = SimConfig { reregister_after_reboot: true, ..SimConfig::new("r241", f.addr()) };
     let sim = f.online(config).await;
-    let first = f.adapter.registration("r241").unwrap().id;
+    let first = f.adapter.registration("r241").unwrap().id.clone();
     let op = f.run("r241", Action::Reboot).await;
     assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
     assert_eq!(sim.reboots(), 1);

@@ -218,9 +218,9 @@ async fn registering_again_replaces_the_registration() {
     let f = Fixture::new().await;
     let sim = SimClient::start(SimConfig::new("again", f.addr())).await.unwrap();
     sim.register().await.unwrap();
-    let first = f.adapter.registration("again").unwrap().id;
+    let first = f.adapter.registration("again").unwrap().id.clone();
     sim.register().await.unwrap();
-    let second = f.adapter.registration("again").unwrap().id;
+    let second = f.adapter.registration("again").unwrap().id.clone();
     assert_ne!(first, second);
     f.wait_device("again", |d| d.presence.state == PresenceState::Online).await;
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use unidm_models::firmware::FirmwareReport;
-use unidm_models::{units, Connectivity, Device, FirmwareState, FirmwareStatus, Function, Memory};
+use unidm_models::{units, Device, FirmwareState, FirmwareStatus, Function, Memory};
 
 use crate::rpc::common::ParameterValueStruct;
 use crate::soap::{TypedValue, Value};
@@ -188,7 +188,7 @@ impl Facts {
                 Some(Memory { total: units::cwmp_kib_to_bytes(total), available: units::cwmp_kib_to_bytes(free) });
         }
         if !self.ip_addresses.is_empty() {
-            let c = d.snapshot.connectivity.get_or_insert_with(Connectivity::default);
+            let c = d.snapshot.connectivity.get_or_insert_with(Box::default);
             if c.ip_addresses != self.ip_addresses {
                 c.ip_addresses.clone_from(&self.ip_addresses);
             }

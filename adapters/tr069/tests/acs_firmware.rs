@@ -14,7 +14,7 @@ fn firmware(uri: &str, version: Option<&str>) -> Action {
 }
 
 fn snapshot(f: &Fixture, id: &unidm_models::DeviceId) -> Option<FirmwareStatus> {
-    f.engine.device(id).unwrap().snapshot.firmware
+    f.engine.device(id).unwrap().snapshot.firmware.map(|b| *b)
 }
 
 #[tokio::test]

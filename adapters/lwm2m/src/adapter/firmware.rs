@@ -137,7 +137,7 @@ pub fn device_report(content: &Content) -> Option<FirmwareReport> {
 /// Moves the firmware snapshot `slot` of `device` by `report`, through the model's state
 /// machine ([`FirmwareStatus::advance_in`]); a move the model refuses is logged and leaves the
 /// snapshot as it was. True when the snapshot moved.
-pub fn advance(slot: &mut Option<FirmwareStatus>, report: FirmwareReport, device: &DeviceId) -> bool {
+pub fn advance(slot: &mut Option<Box<FirmwareStatus>>, report: FirmwareReport, device: &DeviceId) -> bool {
     match FirmwareStatus::advance_in(slot, report) {
         Ok(()) => true,
         Err(e) => {
@@ -151,7 +151,7 @@ pub fn advance(slot: &mut Option<FirmwareStatus>, report: FirmwareReport, device
 /// nothing was known of the device's firmware yet, what it reports is where it stands: the
 /// snapshot passes through the phases the model requires to get there (a device first seen
 /// with Update Result 1 did download and apply an image).
-pub fn apply_status(content: &Content, slot: &mut Option<FirmwareStatus>, device: &DeviceId) {
+pub fn apply_status(content: &Content, slot: &mut Option<Box<FirmwareStatus>>, device: &DeviceId) {
     let Some(report) = device_report(content) else { return };
     if slot.is_none() {
         let before: &[FirmwareState] = match report.state {
@@ -170,7 +170,7 @@ pub fn apply_status(content: &Content, slot: &mut Option<FirmwareStatus>, device
 /// for. A snapshot left in the middle of an earlier update that nobody follows any more
 /// (Downloading, Downloaded, Updating) ends as failed first, so that the new start is a move
 /// from a resting state, which the model always allows.
-pub fn start(slot: &mut Option<FirmwareStatus>, asked: FirmwareReport, device: &DeviceId) {
+pub fn start(slot: &mut Option<Box<FirmwareStatus>>, asked: FirmwareReport, device: &DeviceId) {
     let in_progress = slot.as_ref().is_some_and(|s| {
         matches!(s.state, FirmwareState::Downloading | FirmwareState::Downloaded | FirmwareState::Updating)
     });
@@ -184,7 +184,7 @@ pub fn start(slot: &mut Option<FirmwareStatus>, asked: FirmwareReport, device: &
 /// Updating (State straight from Downloading or Downloaded to Idle, as with Automatic Upgrade
 /// at Download /5/0/14) did update: the snapshot passes through Updating, which the model
 /// requires before Succeeded.
-pub fn succeeded(slot: &mut Option<FirmwareStatus>, device: &DeviceId) {
+pub fn succeeded(slot: &mut Option<Box<FirmwareStatus>>, device: &DeviceId) {
     let from = slot.as_ref().map(|s| s.state);
     if !from.is_some_and(|s| s.can_move_to(FirmwareState::Succeeded)) {
         advance(slot, FirmwareReport::new(FirmwareState::Updating), device);
@@ -262,7 +262,7 @@ mod tests {
         let mut first = None;
         apply_status(&content(&[(3, Value::Integer(2)), (5, Value::Integer(0))]), &mut first, &dev());
         assert_eq!(first.map(|f| f.state), Some(FirmwareState::Downloaded), "first seen mid-update");
-        let mut idle = Some(FirmwareStatus::default());
+        let mut idle = Some(Box::default());
         apply_status(&content(&[(3, Value::Integer(2)), (5, Value::Integer(0))]), &mut idle, &dev());
         assert_eq!(idle.map(|f| f.state), Some(FirmwareState::Idle), "Idle -> Downloaded is refused once known");
         let mut untouched = None;
@@ -278,7 +278,7 @@ mod tests {
             ..FirmwareReport::default()
         };
         // Left in Updating by an update nobody follows any more: failed, then the new start.
-        let mut slot = Some(FirmwareStatus::advance(None, FirmwareReport::new(FirmwareState::Updating)).unwrap());
+        let mut slot = Some(Box::new(FirmwareStatus::advance(None, FirmwareReport::new(FirmwareState::Updating)).unwrap()));
         start(&mut slot, asked(), &dev());
         let s = slot.clone().unwrap();
         assert_eq!((s.state, s.url.as_deref(), s.failure), (FirmwareState::Downloading, Some("http://f/2.bin"), None));

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use unidm_models::{units, Battery, Connectivity, Device, DeviceInfo, Function, Location, Memory, Timestamp};
+use unidm_models::{units, Battery, Connectivity, Device, Function, Location, Memory, Timestamp};
 
 use crate::codec::{Content, Value};
 use crate::path::Path;
@@ -109,7 +109,7 @@ pub fn apply_device_object(content: &Content, device: &mut Device, now: Timestam
         snap.error_codes = errors;
     }
     if let Some(secs) = get(13).and_then(as_i64) {
-        let info = snap.device_info.get_or_insert_with(DeviceInfo::default);
+        let info = snap.device_info.get_or_insert_with(Box::default);
         info.system_time = Some(Timestamp(secs.saturating_mul(1000)));
     }
     snap.refreshed_at = Some(now);
@@ -140,14 +140,14 @@ pub fn apply_connectivity(content: &Content, device: &mut Device) {
     if !content.records.iter().any(|r| r.path.object_id() == Some(4)) {
         return;
     }
-    device.snapshot.connectivity = Some(Connectivity {
+    device.snapshot.connectivity = Some(Box::new(Connectivity {
         bearer: get(0),
         signal_strength_dbm: get(2),
         link_quality: get(3),
         ip_addresses: under(4).collect(),
         cell_id: get(8),
         apn: under(7).next(),
-    });
+    }));
 }
 
 /// Applies a read of `/6/0` Location (registry `6.xml`): latitude /6/0/0, longitude /6/0/1,
@@ -155,7 +155,7 @@ pub fn apply_connectivity(content: &Content, device: &mut Device) {
 pub fn apply_location(content: &Content, device: &mut Device) {
     let get = |r: u16| content.get(&Path::Resource(6, 0, r)).and_then(as_f64);
     if let (Some(latitude), Some(longitude)) = (get(0), get(1)) {
-        device.snapshot.location = Some(Location { latitude, longitude, altitude: get(2) });
+        device.snapshot.location = Some(Box::new(Location { latitude, longitude, altitude: get(2) }));
     }
 }
 

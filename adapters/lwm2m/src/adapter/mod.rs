@@ -219,7 +219,7 @@ pub(crate) struct Shared {
     pub commands: mpsc::UnboundedSender<Command>,
     /// Notifications routed to the procedures waiting for them, by device and path.
     pub routes: waiters::Routes,
-    pub registrations: RwLock<HashMap<String, Registration>>,
+    pub registrations: RwLock<HashMap<String, Arc<Registration>>>,
     /// Wakes the procedures waiting for one endpoint to register.
     pub wakers: waiters::Wakers,
     /// The order of each gateway's end device discoveries.
@@ -238,14 +238,14 @@ pub(crate) struct Shared {
 impl Shared {
     /// The endpoint's registration, waiting for it to register when it is not; for an end
     /// device, its gateway's, waiting for the gateway to register and list it.
-    pub async fn registration(&self, endpoint: &str) -> Registration {
+    pub async fn registration(&self, endpoint: &str) -> Arc<Registration> {
         let watch = self.wakers.watch(endpoint);
         loop {
             let notified = watch.notified();
             if let Some(child) = self.child(endpoint) {
                 let gateway = self.registrations.read().ok().and_then(|r| r.get(&child.gateway).cloned());
                 if let Some(gateway) = gateway {
-                    return child.registration(endpoint, &gateway);
+                    return Arc::new(child.registration(endpoint, &gateway));
                 }
             } else if let Some(reg) = self.registrations.read().ok().and_then(|r| r.get(endpoint).cloned()) {
                 return reg;
@@ -373,7 +373,7 @@ impl Shared {
     /// The registration of an endpoint that may get composite requests: a LwM2M 1.1+ client
     /// registered directly (an end device behind a gateway would need the prefix inside the
     /// SenML names, which no gateway TS defines).
-    pub async fn composite_registration(&self, ep: &str) -> Result<Registration, OperationError> {
+    pub async fn composite_registration(&self, ep: &str) -> Result<Arc<Registration>, OperationError> {
         if self.child(ep).is_some() {
             return Err(OperationError::new(
                 ErrorKind::NotSupported,
@@ -563,7 +563,7 @@ impl Lwm2mAdapter {
     }
 
     /// The live registration of an endpoint, once started.
-    pub fn registration(&self, endpoint: &str) -> Option<Registration> {
+    pub fn registration(&self, endpoint: &str) -> Option<Arc<Registration>> {
         self.running.get()?.shared.registrations.read().ok()?.get(endpoint).cloned()
     }
 

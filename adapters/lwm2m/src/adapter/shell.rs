@@ -175,14 +175,16 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
             forget_registration(&handle, &id).await;
             continue;
         };
-        registrations.insert(p.registration.endpoint.clone(), p.registration.clone());
-        server.restore(now(), p.registration, remaining);
+        let registration = Arc::new(p.registration);
+        registrations.insert(registration.endpoint.clone(), registration.clone());
+        server.restore(now(), registration, remaining);
     }
     for (key, bytes) in legacy {
         if let Some(p) = migrate_legacy(&handle, &registrations, &key, &bytes, wall).await {
             let remaining = p.remaining(wall).flatten();
-            registrations.insert(p.registration.endpoint.clone(), p.registration.clone());
-            server.restore(now(), p.registration, remaining);
+            let registration = Arc::new(p.registration);
+            registrations.insert(registration.endpoint.clone(), registration.clone());
+            server.restore(now(), registration, remaining);
         }
     }
     tracing::info!(%local_addr, restored = registrations.len(), "LwM2M server listening");
@@ -227,7 +229,7 @@ async fn forget_registration(handle: &AdapterHandle, id: &DeviceId) {
 /// holds a registration of the endpoint, or this one is unreadable or expired.
 async fn migrate_legacy(
     handle: &AdapterHandle,
-    restored: &HashMap<String, Registration>,
+    restored: &HashMap<String, Arc<Registration>>,
     key: &str,
     bytes: &[u8],
     wall: i64,

@@ -17,6 +17,7 @@ pub mod registration;
 mod types;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -155,8 +156,8 @@ impl Server {
     }
 
     /// Puts back a persisted registration (see [`Registry::restore`]).
-    pub fn restore(&mut self, now: Instant, registration: Registration, remaining: Option<Duration>) {
-        self.registry.restore(now, registration, remaining);
+    pub fn restore(&mut self, now: Instant, registration: impl Into<Arc<Registration>>, remaining: Option<Duration>) {
+        self.registry.restore(now, registration.into(), remaining);
     }
 
     /// Requests held for sleeping or unregistered endpoints, in all.
@@ -637,7 +638,7 @@ impl Server {
         for registration in self.registry.expire(now) {
             self.forget_observations(&registration.endpoint);
             self.awake.remove(&registration.endpoint);
-            self.events.push_back(ServerEvent::Expired(Box::new(registration)));
+            self.events.push_back(ServerEvent::Expired(registration));
         }
         for ep in self.awake.fall_asleep(now) {
             self.events.push_back(ServerEvent::Sleeping(ep));

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use coap_lite::{CoapOption, MessageClass, Packet, RequestType, ResponseType};
@@ -153,21 +154,21 @@ pub enum RdChange {
     /// A new registration; `replaced` is a previous registration of the same endpoint.
     Registered {
         /// The registration.
-        registration: Registration,
+        registration: Arc<Registration>,
         /// The registration it replaced.
-        replaced: Option<Box<Registration>>,
+        replaced: Option<Arc<Registration>>,
     },
     /// An Update.
     Updated {
         /// The registration after the update.
-        registration: Registration,
+        registration: Arc<Registration>,
         /// The Update carried an object list different from the one registered.
         objects_changed: bool,
     },
     /// A De-register.
     Deregistered {
         /// The registration that ended.
-        registration: Registration,
+        registration: Arc<Registration>,
     },
 }
 
@@ -192,7 +193,9 @@ impl RdReply {
 
 #[derive(Debug)]
 struct Entry {
-    registration: Registration,
+    /// Shared with the change events and whoever keeps them (the adapter's mirror): a
+    /// registration is held once however many places look at it.
+    registration: Arc<Registration>,
     expires: Option<Instant>,
 }
 
@@ -290,28 +293,28 @@ impl Registry {
 
     /// The registration of an endpoint.
     pub fn by_endpoint(&self, endpoint: &str) -> Option<&Registration> {
-        self.by_endpoint.get(endpoint).and_then(|id| self.entries.get(id)).map(|e| &e.registration)
+        self.by_endpoint.get(endpoint).and_then(|id| self.entries.get(id)).map(|e| &*e.registration)
     }
 
     /// The registration with id `id` (the `{id}` of `/rd/{id}`).
     pub fn by_id(&self, id: &str) -> Option<&Registration> {
-        self.entries.get(id).map(|e| &e.registration)
+        self.entries.get(id).map(|e| &*e.registration)
     }
 
     /// The registration whose client talks from `address` (for the Send operation, which names
     /// no registration).
     pub fn by_address(&self, address: &SocketAddr) -> Option<&Registration> {
-        self.by_address.get(address).and_then(|id| self.entries.get(id)).map(|e| &e.registration)
+        self.by_address.get(address).and_then(|id| self.entries.get(id)).map(|e| &*e.registration)
     }
 
     /// Every live registration.
     pub fn iter(&self) -> impl Iterator<Item = &Registration> {
-        self.entries.values().map(|e| &e.registration)
+        self.entries.values().map(|e| &*e.registration)
     }
 
     /// Puts back a registration loaded from storage, expiring `remaining` after `now`
     /// (`None`: no expiry).
-    pub fn restore(&mut self, now: Instant, registration: Registration, remaining: Option<Duration>) {
+    pub fn restore(&mut self, now: Instant, registration: Arc<Registration>, remaining: Option<Duration>) {
         self.remove(&registration.id.clone());
         if let Some(old) = self.by_endpoint.get(&registration.endpoint).cloned() {
             self.remove(&old);
@@ -319,7 +322,7 @@ impl Registry {
         self.insert(registration, remaining.map(|r| now + r));
     }
 
-    fn insert(&mut self, registration: Registration, expires: Option<Instant>) {
+    fn insert(&mut self, registration: Arc<Registration>, expires: Option<Instant>) {
         if let Some(at) = expires {
             self.expiries.insert((at, registration.id.clone()));
         }
@@ -328,7 +331,7 @@ impl Registry {
         self.entries.insert(registration.id.clone(), Entry { registration, expires });
     }
 
-    fn remove(&mut self, id: &str) -> Option<Registration> {
+    fn remove(&mut self, id: &str) -> Option<Arc<Registration>> {
         let entry = self.entries.remove(id)?;
         if let Some(at) = entry.expires {
             self.expiries.remove(&(at, id.to_owned()));
@@ -363,7 +366,7 @@ impl Registry {
 
     /// Removes and returns every registration whose lifetime ran out by `now` (§6.2.1: the
     /// server removes a registration when its lifetime elapses without Update).
-    pub fn expire(&mut self, now: Instant) -> Vec<Registration> {
+    pub fn expire(&mut self, now: Instant) -> Vec<Arc<Registration>> {
         let due: Vec<String> =
             self.expiries.iter().take_while(|(at, _)| *at <= now).map(|(_, id)| id.clone()).collect();
         due.iter().filter_map(|id| self.remove(id)).collect()
@@ -468,9 +471,9 @@ impl Registry {
         if replacing.is_none() && self.entries.len() >= self.config.max_registrations {
             return RdReply::error(ResponseType::ServiceUnavailable, "registration table full");
         }
-        let replaced = replacing.and_then(|id| self.remove(&id)).map(Box::new);
+        let replaced = replacing.and_then(|id| self.remove(&id));
         let lifetime_s = p.lt.unwrap_or(86_400);
-        let registration = Registration {
+        let registration = Arc::new(Registration {
             id: self.new_id(),
             endpoint: ep,
             lifetime_s,
@@ -482,7 +485,7 @@ impl Registry {
             root_path,
             content_formats,
             objects,
-        };
+        });
         self.insert(registration.clone(), Self::expiry(now, lifetime_s));
         RdReply {
             code: ResponseType::Created,
@@ -513,31 +516,47 @@ impl Registry {
                 Err(reply) => return *reply,
             }
         };
-        let Some(mut registration) = self.remove(id) else {
+        let Some(current) = self.remove(id) else {
             return RdReply::error(ResponseType::NotFound, "unknown registration");
         };
-        if let Some(lt) = p.lt {
-            registration.lifetime_s = lt;
-        }
-        if let Some(b) = p.b {
-            registration.queue_mode = p.q || b.contains('Q');
-            registration.binding = b;
-        } else if p.q {
-            registration.queue_mode = true;
-        }
-        if p.sms.is_some() {
-            registration.sms = p.sms;
-        }
+        // The most common Update only refreshes the lifetime: the registration is then kept as
+        // it is (shared, not copied).
+        let queue_mode = match &p.b {
+            Some(b) => p.q || b.contains('Q'),
+            None => p.q || current.queue_mode,
+        };
+        let unchanged = p.lt.is_none_or(|lt| lt == current.lifetime_s)
+            && p.b.as_ref().is_none_or(|b| *b == current.binding)
+            && queue_mode == current.queue_mode
+            && (p.sms.is_none() || p.sms == current.sms)
+            && objects.is_none()
+            && current.address == peer;
         let mut objects_changed = false;
-        if let Some((root_path, content_formats, objects)) = objects {
-            registration.root_path = root_path;
-            if !content_formats.is_empty() {
-                registration.content_formats = content_formats;
+        let registration = if unchanged {
+            current
+        } else {
+            let mut registration = Arc::unwrap_or_clone(current);
+            if let Some(lt) = p.lt {
+                registration.lifetime_s = lt;
             }
-            objects_changed = registration.objects != objects;
-            registration.objects = objects;
-        }
-        registration.address = peer;
+            if let Some(b) = p.b {
+                registration.binding = b;
+            }
+            registration.queue_mode = queue_mode;
+            if p.sms.is_some() {
+                registration.sms = p.sms;
+            }
+            if let Some((root_path, content_formats, objects)) = objects {
+                registration.root_path = root_path;
+                if !content_formats.is_empty() {
+                    registration.content_formats = content_formats;
+                }
+                objects_changed = registration.objects != objects;
+                registration.objects = objects;
+            }
+            registration.address = peer;
+            Arc::new(registration)
+        };
         let expires = Self::expiry(now, registration.lifetime_s);
         self.insert(registration.clone(), expires);
         RdReply {

@@ -3,6 +3,7 @@
 //! §6.4).
 
 use std::time::Duration;
+use std::sync::Arc;
 
 use coap_lite::{CoapOption, MessageClass, Packet, RequestType, ResponseType};
 
@@ -246,7 +247,7 @@ pub enum ServerEvent {
     /// release by [`super::Server::confirm`] once it is stored, when replies are held.
     Registration(Box<RdChange>, Option<Ack>),
     /// A registration's lifetime ran out.
-    Expired(Box<Registration>),
+    Expired(Arc<Registration>),
     /// A queue-mode client's awake window ended.
     Sleeping(String),
     /// The outcome of a request.

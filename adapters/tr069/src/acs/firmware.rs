@@ -46,7 +46,7 @@ pub(crate) fn failed(why: &str, fault_code: Option<String>) -> Vec<FirmwareRepor
 
 /// Applies `reports` to a snapshot in order; the first move the state machine refuses is
 /// logged and ends the walk, keeping the snapshot where it was.
-pub(crate) fn apply(id: &DeviceId, snapshot: &mut Option<FirmwareStatus>, reports: Vec<FirmwareReport>) {
+pub(crate) fn apply(id: &DeviceId, snapshot: &mut Option<Box<FirmwareStatus>>, reports: Vec<FirmwareReport>) {
     for report in reports {
         if let Err(e) = FirmwareStatus::advance_in(snapshot, report) {
             tracing::warn!(device = %id, error = %e, "firmware snapshot kept: the CPE's report is not a legal move");
@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn an_illegal_move_keeps_the_snapshot() {
         let id = device().id;
-        let mut snap = Some(FirmwareStatus { state: FirmwareState::Downloading, ..FirmwareStatus::default() });
+        let mut snap = Some(Box::new(FirmwareStatus { state: FirmwareState::Downloading, ..FirmwareStatus::default() }));
         // Downloading -> Succeeded directly is refused; the snapshot stays as it was.
         apply(&id, &mut snap, vec![FirmwareReport::new(FirmwareState::Succeeded)]);
         assert_eq!(snap.unwrap().state, FirmwareState::Downloading);

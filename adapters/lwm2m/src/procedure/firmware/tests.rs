@@ -157,7 +157,7 @@ impl Client {
 struct Device {
     procedure: FirmwareProcedure,
     client: Client,
-    snapshot: Option<FirmwareStatus>,
+    snapshot: Option<Box<FirmwareStatus>>,
     outcome: Option<Result<Json, OperationError>>,
     last_progress: Option<(u8, String)>,
     /// The step last stored with the operation.

@@ -98,6 +98,35 @@ fn update_and_deregister() {
     assert_eq!(r.poll_timeout(), None);
 }
 
+/// An Update that only refreshes the lifetime keeps the registration as it was, shared with
+/// whoever holds the change events (not copied); one that changes anything gets a new one,
+/// and the copy held before keeps what it was.
+#[test]
+fn a_refresh_shares_the_registration_and_a_change_replaces_it() {
+    let t0 = Instant::now();
+    let mut r = Registry::new(RegistrationConfig::default(), 1);
+    let reply = register(&mut r, t0, &["ep=a", "lt=60", "b=U"], b"</3/0>");
+    let Some(RdChange::Registered { registration: held, .. }) = reply.change else { panic!("{reply:?}") };
+    let id = vec![held.id.clone()];
+    let refresh = |r: &mut Registry, query: &[&str], from: u16| {
+        let up = r.handle(t0, peer(from), &id, &req(RequestType::Post, query, b""));
+        let Some(RdChange::Updated { registration, objects_changed: false }) = up.change else { panic!("{up:?}") };
+        registration
+    };
+    for query in [&[][..], &["lt=60"], &["b=U"], &["lt=60", "b=U"]] {
+        assert!(Arc::ptr_eq(&refresh(&mut r, query, 5683), &held), "{query:?}");
+    }
+    let moved = refresh(&mut r, &[], 6000);
+    assert!(!Arc::ptr_eq(&moved, &held));
+    assert_eq!((moved.address, held.address), (peer(6000), peer(5683)));
+    let longer = refresh(&mut r, &["lt=90"], 6000);
+    assert_eq!((longer.lifetime_s, moved.lifetime_s), (90, 60));
+    let queued = refresh(&mut r, &["Q"], 6000);
+    assert!(queued.queue_mode && !longer.queue_mode);
+    assert!(Arc::ptr_eq(&refresh(&mut r, &["Q"], 6000), &queued));
+    assert_eq!(r.by_endpoint("a"), Some(&*queued));
+}
+
 #[test]
 fn same_endpoint_replaces_and_lifetime_expires() {
     let t0 = Instant::now();
