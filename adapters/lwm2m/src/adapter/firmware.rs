@@ -278,7 +278,8 @@ mod tests {
             ..FirmwareReport::default()
         };
         // Left in Updating by an update nobody follows any more: failed, then the new start.
-        let mut slot = Some(Box::new(FirmwareStatus::advance(None, FirmwareReport::new(FirmwareState::Updating)).unwrap()));
+        let mut slot =
+            Some(Box::new(FirmwareStatus::advance(None, FirmwareReport::new(FirmwareState::Updating)).unwrap()));
         start(&mut slot, asked(), &dev());
         let s = slot.clone().unwrap();
         assert_eq!((s.state, s.url.as_deref(), s.failure), (FirmwareState::Downloading, Some("http://f/2.bin"), None));

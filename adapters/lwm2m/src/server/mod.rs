@@ -17,8 +17,8 @@ pub mod registration;
 mod types;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, ResponseType};

@@ -2,8 +2,8 @@
 //! requests, the client's answers, and the events it reports (TS Core 1.1 §6.3,
 //! §6.4).
 
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 
 use coap_lite::{CoapOption, MessageClass, Packet, RequestType, ResponseType};
 

@@ -107,7 +107,8 @@ mod tests {
     #[test]
     fn an_illegal_move_keeps_the_snapshot() {
         let id = device().id;
-        let mut snap = Some(Box::new(FirmwareStatus { state: FirmwareState::Downloading, ..FirmwareStatus::default() }));
+        let mut snap =
+            Some(Box::new(FirmwareStatus { state: FirmwareState::Downloading, ..FirmwareStatus::default() }));
         // Downloading -> Succeeded directly is refused; the snapshot stays as it was.
         apply(&id, &mut snap, vec![FirmwareReport::new(FirmwareState::Succeeded)]);
         assert_eq!(snap.unwrap().state, FirmwareState::Downloading);
