@@ -76,7 +76,7 @@ pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone, Seen};
 pub use clock::{Clock, ManualClock, Sleep, SystemClock};
 pub use delivery::{Correlator, Delivery, DeliveryConfig, Stalled, Submitted, Wait, Woken};
 pub use engine::{
-    CreateOptions, DeviceQuery, Engine, EngineBuilder, EngineConfig, EngineStats, GroupOperationView, TopologyEdge,
+    CreateOptions, DeviceQuery, NewOperation, Engine, EngineBuilder, EngineConfig, EngineStats, GroupOperationView, TopologyEdge,
     TopologyGraph,
 };
 pub use error::CoreError;

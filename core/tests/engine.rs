@@ -7,7 +7,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
-use unidm_core::{Contact, CoreError, CreateOptions, DeviceQuery, EngineConfig, Gone, OperationQuery, Received};
+use unidm_core::{
+    Contact, CoreError, CreateOptions, DeviceQuery, EngineConfig, Gone, NewOperation, OperationQuery, Received,
+};
 use unidm_models::{
     Action, ErrorKind, Event, FirmwareUpdate, Function, Group, OperationError, OperationState, PresenceState, Progress,
     RetryPolicy, Rule, Selector, Trigger,
@@ -357,4 +359,63 @@ async fn device_listing_filters_and_pages() {
     assert_eq!(gold.items.iter().map(|d| d.id.clone()).collect::<Vec<_>>(), [dev("d03")]);
     let config = EngineConfig::default();
     assert_eq!(config.tick, Duration::from_secs(1));
+}
+
+/// `create_operations`: each request checked on its own (an unknown device, an unsupported
+/// function and an invalid action refused in place), the others committed together, dispatched,
+/// and still there after a restart.
+#[tokio::test]
+async fn a_batch_of_operations_is_checked_one_by_one_and_committed_together() {
+    let mut f = fixture(Mode::Record).await;
+    let a = online(&f, "a", None).await;
+    let b = online(&f, "b", Some(&[Function::Reboot])).await;
+    let new = |device: &unidm_models::DeviceId, action: Action| NewOperation {
+        device: device.clone(),
+        action,
+        options: CreateOptions::default(),
+    };
+    let bad_url = Action::Firmware(FirmwareUpdate { uri: "not a url".into(), version: None, name: None });
+    let results = f
+        .engine
+        .create_operations(vec![
+            new(&a, Action::Reboot),
+            new(&dev("nobody"), Action::Reboot),
+            new(&b, Action::FactoryReset),
+            new(&b, Action::Reboot),
+            new(&a, bad_url),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 5);
+    let created: Vec<_> = results.iter().flatten().map(|op| (op.id, op.device.clone())).collect();
+    assert_eq!(created.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(), [a.clone(), b.clone()]);
+    assert!(matches!(results[1], Err(CoreError::NotFound { .. })), "{:?}", results[1]);
+    assert!(matches!(results[2], Err(CoreError::NotSupported { .. })), "{:?}", results[2]);
+    assert!(matches!(results[4], Err(CoreError::BadInput { .. })), "{:?}", results[4]);
+    let mut submitted = vec![f.submitted.recv().await.unwrap().id, f.submitted.recv().await.unwrap().id];
+    submitted.sort();
+    assert_eq!(submitted, created.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+    // Another batch on `a`, then `a` deleted: its three unfinished operations are cancelled
+    // (and the adapter told), `b`'s stays.
+    let more = f.engine.create_operations(vec![new(&a, Action::Reboot), new(&a, Action::Reboot)]).await.unwrap();
+    let mut on_a: Vec<_> = more.iter().flatten().map(|op| op.id).chain([created[0].0]).collect();
+    f.engine.delete_device(&a).await.unwrap();
+    for id in &on_a {
+        assert_eq!(f.engine.operation(*id).await.unwrap().state, OperationState::Cancelled);
+    }
+    assert_ne!(f.engine.operation(created[1].0).await.unwrap().state, OperationState::Cancelled);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut told = f.adapter.cancelled.lock().unwrap().clone();
+    told.sort();
+    on_a.sort();
+    assert_eq!(told, on_a);
+    let created = vec![created[1].clone()];
+
+    let (path, dir) = (f.path.clone(), f._dir);
+    f.engine.shutdown().await;
+    let (engine, _adapter, _submitted) = restart(&path).await;
+    for (id, device) in created {
+        assert_eq!(engine.operation(id).await.unwrap().device, device);
+    }
+    drop(dir);
 }

@@ -137,6 +137,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::native))
         .routes(routes!(operations::of_device))
         .routes(routes!(operations::list, operations::create))
+        .routes(routes!(operations::create_batch))
         .routes(routes!(operations::get))
         .routes(routes!(operations::cancel))
         .routes(routes!(groups::list, groups::create))

@@ -250,6 +250,57 @@ async fn management_errors_name_the_field() {
     );
 }
 
+/// `POST /operations/batch`: each request answered in place (created, or refused with the
+/// field named by its position), the created ones listed; malformed or oversized batches are
+/// refused whole.
+#[tokio::test]
+async fn a_batch_of_operations_is_answered_per_request() {
+    let a = api().await;
+    a.device("d", None).await;
+    a.device("r", Some(&[Function::Reboot])).await;
+    let batch = json!({"operations": [
+        {"device": "lwm2m:d", "action": {"kind": "reboot"}},
+        {"device": "lwm2m:ghost", "action": {"kind": "reboot"}},
+        {"device": "lwm2m:r", "action": {"kind": "factoryReset"}},
+        {"device": "lwm2m:d", "action": {"kind": "firmware", "uri": "relative"}},
+        {"device": "lwm2m:d", "action": {"kind": "reboot"}, "timeoutSeconds": 0},
+        {"device": "lwm2m:r", "action": {"kind": "reboot"}, "timeoutSeconds": 60},
+    ]});
+    let (status, _, r) = a.call(Method::POST, "/api/v1/operations/batch", Some(batch)).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!((r["created"].as_u64(), r["refused"].as_u64()), (Some(2), Some(4)), "{r}");
+    let items = r["items"].as_array().unwrap();
+    assert_eq!(items.len(), 6);
+    let problem = |i: usize| (items[i]["problem"]["status"].as_u64(), items[i]["problem"]["field"].as_str());
+    assert_eq!(problem(1), (Some(404), Some("operations[1]")));
+    assert_eq!(problem(2), (Some(422), Some("operations[2]")));
+    assert_eq!(problem(3), (Some(400), Some("operations[3].action.uri")));
+    assert_eq!(problem(4), (Some(400), Some("operations[4].timeoutSeconds")));
+    for i in [0, 5] {
+        assert_eq!(items[i]["state"], "pending", "{r}");
+        let id = items[i]["id"].as_u64().unwrap();
+        let (status, _, op) = a.call(Method::GET, &format!("/api/v1/operations/{id}"), None).await;
+        assert_eq!((status, op["device"].as_str()), (StatusCode::OK, Some(if i == 0 { "lwm2m:d" } else { "lwm2m:r" })));
+    }
+    let r = a.call(Method::GET, "/api/v1/operations?state=pending", None).await;
+    assert_eq!(r.2["total"], 2);
+
+    assert_field(
+        &a.call(Method::POST, "/api/v1/operations/batch", Some(json!({"operations": []}))).await,
+        "operations",
+    );
+    let many: Vec<Value> = (0..1001).map(|_| json!({"device": "lwm2m:d", "action": {"kind": "reboot"}})).collect();
+    assert_field(
+        &a.call(Method::POST, "/api/v1/operations/batch", Some(json!({ "operations": many }))).await,
+        "operations",
+    );
+    let (status, _, _) =
+        a.call(Method::POST, "/api/v1/operations/batch", Some(json!({"operations": [{"device": "nope"}]}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let r = a.call(Method::GET, "/api/v1/operations", None).await;
+    assert_eq!(r.2["total"], 2, "a refused batch creates nothing");
+}
+
 #[tokio::test]
 async fn operations_create_list_get_cancel() {
     let a = api().await;
@@ -503,6 +554,7 @@ async fn openapi_lists_every_route() {
         ("post", "/api/v1/devices/{id}/native"),
         ("get", "/api/v1/operations"),
         ("post", "/api/v1/operations"),
+        ("post", "/api/v1/operations/batch"),
         ("get", "/api/v1/operations/{id}"),
         ("post", "/api/v1/operations/{id}/cancel"),
         ("get", "/api/v1/groups"),

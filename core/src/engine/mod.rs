@@ -29,7 +29,7 @@ use crate::store::{Store, StoreError, StoreExt as _, Write};
 use crate::CoreError;
 
 pub use groups::GroupOperationView;
-pub use ops::CreateOptions;
+pub use ops::{CreateOptions, NewOperation};
 pub(crate) use registry::RecordChange;
 pub use registry::{DeviceQuery, TopologyEdge, TopologyGraph};
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use unidm_models::{
-    Action, Aggregate, DeviceId, Event, GroupOperation, Operation, OperationError, OperationId, OperationState,
+    Action, Aggregate, Device, DeviceId, Event, GroupOperation, Operation, OperationError, OperationId, OperationState,
     Progress, RetryPolicy, Timestamp,
 };
 
@@ -117,14 +117,9 @@ impl Inner {
         if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(CoreError::Shutdown);
         }
-        action.validate().map_err(|(field, msg)| CoreError::bad_input(format!("action.{field}"), msg))?;
-        let function = action.function();
-        let supported = {
+        {
             let devs = self.devices.read().map_err(|_| CoreError::Shutdown)?;
-            devs.get(device).ok_or_else(|| CoreError::not_found("device", device))?.supports(function)
-        };
-        if !supported {
-            return Err(CoreError::NotSupported { device: device.clone(), function });
+            check_new(&devs, device, &action)?;
         }
         let now = self.clock.now();
         let mut op = self.new_operation(device.clone(), action, &opts, now);
@@ -138,6 +133,46 @@ impl Inner {
         commit.wait().await?;
         self.dispatch(op.id);
         Ok(op)
+    }
+
+    /// [`Self::create_operation`] for many at once: each request is checked on its own, the
+    /// accepted ones are committed together (one store submission, one wait), then dispatched.
+    pub(crate) async fn create_operations(
+        self: &Arc<Self>,
+        requests: Vec<NewOperation>,
+    ) -> Result<Vec<Result<Operation, CoreError>>, CoreError> {
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(CoreError::Shutdown);
+        }
+        let now = self.clock.now();
+        let results: Vec<Result<Operation, CoreError>> = {
+            let devs = self.devices.read().map_err(|_| CoreError::Shutdown)?;
+            requests
+                .into_iter()
+                .map(|r| {
+                    check_new(&devs, &r.device, &r.action)?;
+                    Ok(self.new_operation(r.device, r.action, &r.options, now))
+                })
+                .collect()
+        };
+        let accepted = results.iter().filter_map(|r| r.as_ref().ok());
+        let (mut writes, mut events) = (Vec::with_capacity(results.len()), Vec::with_capacity(results.len()));
+        let commit = {
+            let mut ops = self.ops.lock().map_err(|_| CoreError::Shutdown)?;
+            for op in accepted {
+                ops.active.insert(op.id, op.clone());
+                writes.push(Write::operation(op));
+                events.push(Event::OperationChanged { operation: Box::new(op.clone()) });
+            }
+            self.persist(writes, events)
+        };
+        let created = results.iter().filter(|r| r.is_ok()).count();
+        self.created.fetch_add(created as u64, std::sync::atomic::Ordering::Relaxed);
+        commit.wait().await?;
+        for op in results.iter().flatten() {
+            self.dispatch(op.id);
+        }
+        Ok(results)
     }
 
     /// Hands a pending operation to its adapter, in the background.
@@ -364,6 +399,25 @@ impl Inner {
         tokio::spawn(async move { adapter.cancel(id, &device).await });
     }
 
+    /// Cancels each of `ids` still unfinished: the transitions are queued together and their
+    /// commits awaited together (a device deleted with thousands of operations waits for one
+    /// group commit, not one per operation). Those already ended are skipped.
+    pub(crate) async fn cancel_all(self: &Arc<Self>, ids: Vec<OperationId>) -> Result<(), CoreError> {
+        let mut cancelled = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.transition(id, |op| op.state = OperationState::Cancelled) {
+                Ok(c) => cancelled.push(c),
+                Err(CoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for (commit, op) in cancelled {
+            commit.wait().await?;
+            self.tell_adapter_cancel(op.id, op.device);
+        }
+        Ok(())
+    }
+
     pub(crate) async fn cancel_operation(self: &Arc<Self>, id: OperationId) -> Result<Operation, CoreError> {
         match self.transition(id, |op| op.state = OperationState::Cancelled) {
             Ok((commit, op)) => {
@@ -447,6 +501,28 @@ impl Inner {
     }
 }
 
+/// One request of [`Engine::create_operations`].
+#[derive(Debug, Clone)]
+pub struct NewOperation {
+    /// The device.
+    pub device: DeviceId,
+    /// What to do.
+    pub action: Action,
+    /// Deadline and retries.
+    pub options: CreateOptions,
+}
+
+/// Whether an operation doing `action` on `device` may be created: a valid action, a known
+/// device that supports its function (or whose capabilities are not known yet).
+fn check_new(devs: &BTreeMap<DeviceId, Box<Device>>, device: &DeviceId, action: &Action) -> Result<(), CoreError> {
+    action.validate().map_err(|(field, msg)| CoreError::bad_input(format!("action.{field}"), msg))?;
+    let function = action.function();
+    if !devs.get(device).ok_or_else(|| CoreError::not_found("device", device))?.supports(function) {
+        return Err(CoreError::NotSupported { device: device.clone(), function });
+    }
+    Ok(())
+}
+
 impl Engine {
     /// Creates a durable operation on a device: validated, committed to the store, then handed
     /// to the device's adapter. A device that is offline is not an error: the operation waits.
@@ -457,6 +533,16 @@ impl Engine {
         opts: CreateOptions,
     ) -> Result<Operation, CoreError> {
         self.inner().create_operation(device, action, opts, None).await
+    }
+
+    /// Creates many operations in one go, as [`Self::create_operation`] would one by one, but
+    /// committed together: the answer holds each request's operation or error, in order. Fails
+    /// as a whole only when the engine stops or the store cannot commit.
+    pub async fn create_operations(
+        &self,
+        requests: Vec<NewOperation>,
+    ) -> Result<Vec<Result<Operation, CoreError>>, CoreError> {
+        self.inner().create_operations(requests).await
     }
 
     /// One operation.

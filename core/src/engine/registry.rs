@@ -381,10 +381,7 @@ impl Engine {
             .filter(|o| &o.device == id)
             .map(|o| o.id)
             .collect();
-        for op in active {
-            let _ = self.cancel_operation(op).await;
-        }
-        Ok(())
+        inner.cancel_all(active).await
     }
 
     /// Every gateway -> child link known.

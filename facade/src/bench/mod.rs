@@ -9,6 +9,8 @@
 //! - `unidm bench omadm` ([`omadm`]): OMA DM sessions of simulated DM clients.
 //! - `unidm bench campaign` ([`campaign`]): one group firmware operation over many simulated
 //!   LwM2M clients, and the server's overhead beyond the clients' own delays.
+//! - `unidm bench operations` ([`operations`]): operation creates through the API, one by one
+//!   or in batches, each committed before it is answered.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,7 @@ use unidm_core::load::{usage, Latencies, Usage};
 pub mod campaign;
 pub mod lwm2m;
 pub mod omadm;
+pub mod operations;
 pub mod tr069;
 
 /// `unidm bench` protocols.
@@ -33,6 +36,8 @@ pub enum BenchCommand {
     Omadm(omadm::OmadmBenchArgs),
     /// A firmware campaign over many simulated LwM2M clients through unidm's API.
     Campaign(campaign::CampaignBenchArgs),
+    /// Operation creates through unidm's API (committed before answered), on devices of its own.
+    Operations(operations::OperationsBenchArgs),
 }
 
 /// Runs a `unidm bench` command.
@@ -42,6 +47,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Tr069(args) => tr069::run(args).await,
         BenchCommand::Omadm(args) => omadm::run(args).await,
         BenchCommand::Campaign(args) => campaign::run(args).await,
+        BenchCommand::Operations(args) => operations::run(args).await,
     }
 }
 

@@ -1,10 +1,12 @@
-//! Operations: create on any device, get, list by device / state / group operation, cancel.
+//! Operations: create on any device (one, or up to [`MAX_BATCH`] in one request), get, list by
+//! device / state / group operation, cancel.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use unidm_core::OperationQuery;
+use unidm_core::{NewOperation, OperationQuery};
 use unidm_models::{Action, DeviceId, Operation, OperationId, OperationState};
 use utoipa::{IntoParams, ToSchema};
 
@@ -29,6 +31,99 @@ pub struct CreateOperation {
     /// Retry policy.
     #[serde(default)]
     pub retry: Option<unidm_models::RetryPolicy>,
+}
+
+/// Most operations one `POST /operations/batch` creates.
+pub const MAX_BATCH: usize = 1_000;
+
+/// Many new operations, created in one request and committed together.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateOperations {
+    /// The operations (1 to 1,000), each as `POST /operations` takes it.
+    #[schema(min_items = 1, max_items = 1000)]
+    pub operations: Vec<CreateOperation>,
+}
+
+/// What became of each operation of a batch, in the order asked.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchCreated {
+    /// Operations created.
+    pub created: usize,
+    /// Requests refused.
+    pub refused: usize,
+    /// One item per request, in order.
+    pub items: Vec<BatchItem>,
+}
+
+/// One request of a batch: the operation created (its id and state), or why it was refused.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchItem {
+    /// The operation's id (`GET /operations/{id}`), when created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// Its state, when created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<OperationState>,
+    /// Why it was refused (its `field` names the request's place: `operations[3].action.uri`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+}
+
+impl BatchItem {
+    fn refused(i: usize, p: Problem) -> Self {
+        let field = Some(match &p.field {
+            Some(f) => format!("operations[{i}].{f}"),
+            None => format!("operations[{i}]"),
+        });
+        BatchItem { id: None, state: None, problem: Some(Problem { field, ..p }) }
+    }
+}
+
+/// Create many operations at once (as many `POST /operations`, committed together): the
+/// answer says, per request and in order, the operation created or why it was refused. The
+/// whole batch fails only when the body is malformed or the store cannot commit.
+#[utoipa::path(post, path = "/api/v1/operations/batch", tag = "operations", request_body = CreateOperations,
+    responses((status = 200, body = BatchCreated), (status = 400, body = Problem), (status = 503, body = Problem)))]
+pub async fn create_batch(
+    State(app): State<AppState>,
+    ApiJson(r): ApiJson<CreateOperations>,
+) -> ApiResult<Json<BatchCreated>> {
+    if r.operations.is_empty() || r.operations.len() > MAX_BATCH {
+        return Err(Problem::bad_request("operations", format!("must hold 1 to {MAX_BATCH} operations")));
+    }
+    let mut items: Vec<Option<BatchItem>> = Vec::with_capacity(r.operations.len());
+    let mut asked = Vec::with_capacity(r.operations.len());
+    for (i, o) in r.operations.into_iter().enumerate() {
+        let options = OperationOptions { timeout_seconds: o.timeout_seconds, retry: o.retry };
+        match options.to_core() {
+            Ok(options) => {
+                asked.push(NewOperation { device: o.device, action: o.action, options });
+                items.push(None);
+            }
+            Err(p) => items.push(Some(BatchItem::refused(i, p))),
+        }
+    }
+    let mut results = app.engine.create_operations(asked).await?.into_iter();
+    let items: Vec<BatchItem> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Some(refused) => refused,
+            None => match results.next() {
+                Some(Ok(op)) => BatchItem { id: Some(op.id.0), state: Some(op.state), problem: None },
+                Some(Err(e)) => BatchItem::refused(i, e.into()),
+                None => BatchItem::refused(
+                    i,
+                    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "no result"),
+                ),
+            },
+        })
+        .collect();
+    let created = items.iter().filter(|i| i.id.is_some()).count();
+    Ok(Json(BatchCreated { created, refused: items.len() - created, items }))
 }
 
 /// Operation list filters.
