@@ -164,15 +164,29 @@ struct State {
 }
 
 impl State {
-    fn forget(&mut self, id: OperationId) -> Option<Operation> {
-        self.held.remove(&id);
+    /// Drops operation `id`; `device`, when known, spares a look through every queue (an
+    /// operation held is sent, parked or queued: not found on `device`, it is on another
+    /// device's queue and stays there).
+    fn forget(&mut self, id: OperationId, device: Option<&DeviceId>) -> Option<Operation> {
         if let Some(op) = self.sent.remove(&id) {
+            self.held.remove(&id);
             return Some(op);
         }
         if let Some(p) = self.parked.remove(&id) {
+            self.held.remove(&id);
             self.by_correlator.remove(&(p.op.device.clone(), p.wait.correlator));
             return Some(p.op);
         }
+        if let Some(device) = device {
+            let q = self.queues.get_mut(device)?;
+            let op = q.iter().position(|o| o.id == id).and_then(|i| q.remove(i))?;
+            if q.is_empty() {
+                self.queues.remove(device);
+            }
+            self.held.remove(&id);
+            return Some(op);
+        }
+        self.held.remove(&id);
         for (device, q) in self.queues.iter_mut() {
             if let Some(i) = q.iter().position(|o| o.id == id) {
                 let op = q.remove(i);
@@ -299,14 +313,14 @@ impl Delivery {
     /// A sent operation was answered: the delivery forgets it (the adapter reports the outcome
     /// or parks it).
     pub fn answered(&self, id: OperationId) -> Option<Operation> {
-        self.state().forget(id)
+        self.state().forget(id, None)
     }
 
     /// A sent request got no answer (`error` says how: session ended, connection dropped,
     /// exchange timed out): a failed attempt of its operation. The engine retries it per its
     /// policy (it comes back through `submit`) or, after its attempts, fails it.
     pub async fn unanswered(&self, id: OperationId, error: OperationError) {
-        if self.state().forget(id).is_none() {
+        if self.state().forget(id, None).is_none() {
             return;
         }
         tracing::info!(operation = %id, error = %error.message, "request unanswered: attempt failed");
@@ -324,7 +338,7 @@ impl Delivery {
         let waiting_for = wait.waiting_for.clone();
         {
             let mut st = self.state();
-            st.forget(id);
+            st.forget(id, Some(&op.device));
             st.held.insert(id);
             st.by_correlator.insert((op.device.clone(), wait.correlator.clone()), id);
             let now = self.handle.monotonic();
@@ -376,7 +390,13 @@ impl Delivery {
 
     /// Forgets an operation that was cancelled, expired or ended; answers whether it was held.
     pub fn forget(&self, id: OperationId) -> bool {
-        self.state().forget(id).is_some()
+        self.state().forget(id, None).is_some()
+    }
+
+    /// [`Delivery::forget`] of an operation on `device` (as an adapter's `cancel` is told):
+    /// only that device's queue is looked through.
+    pub fn forget_on(&self, id: OperationId, device: &DeviceId) -> bool {
+        self.state().forget(id, Some(device)).is_some()
     }
 
     /// Whether the delivery holds the operation (queued, sent or parked).
@@ -428,7 +448,7 @@ impl Delivery {
                         format!("no progress for {} while {}{last}", human(limit), p.wait.waiting_for),
                     );
                     let (op, wait) = (p.op.clone(), p.wait.clone());
-                    st.forget(id);
+                    st.forget(id, Some(&op.device));
                     Some(Stalled { op, wait, error })
                 })
                 .collect()

@@ -212,8 +212,8 @@ impl Adapter for QueueAdapter {
         }
         Ok(())
     }
-    async fn cancel(&self, op: OperationId, _device: &DeviceId) {
-        self.delivery().forget(op);
+    async fn cancel(&self, op: OperationId, device: &DeviceId) {
+        self.delivery().forget_on(op, device);
     }
 }
 
@@ -376,6 +376,34 @@ async fn reachable_wakes_the_waiters_of_that_device_only_and_queues_are_bounded(
     assert_eq!(refused.state, OperationState::Failed);
     let e = refused.error.unwrap();
     assert!(e.message.contains("2 operations already wait"), "{}", e.message);
+    f.engine.shutdown().await;
+}
+
+/// A cancelled queued operation leaves its device's queue (the adapter names the device, so
+/// only that queue is looked through); another device's queue keeps its own, and forgetting
+/// on the wrong device drops nothing.
+#[tokio::test]
+async fn a_cancel_takes_the_operation_out_of_its_devices_queue_only() {
+    let f = queue_fixture(None).await;
+    let (a, b) = (dm("qa"), dm("qb"));
+    let delivery = f.adapter.delivery().clone();
+    let mut on = Vec::new();
+    for d in [&a, &b] {
+        f.engine.handle(Protocol::Omadm).device_contact(d, Contact::online(), |_| {}).await.unwrap();
+        for _ in 0..2 {
+            on.push(f.engine.create_operation(d, Action::Reboot, CreateOptions::default()).await.unwrap().id);
+        }
+    }
+    until("two queued on each", || delivery.queued(&a) == 2 && delivery.queued(&b) == 2).await;
+    assert!(!delivery.forget_on(on[0], &b), "forgotten from the wrong device's queue");
+    assert!(delivery.holds(on[0]));
+    f.engine.cancel_operation(on[0]).await.unwrap();
+    until("a's first out of its queue", || delivery.queued(&a) == 1).await;
+    assert!(!delivery.holds(on[0]));
+    assert_eq!(delivery.queued(&b), 2);
+    f.engine.delete_device(&a).await.unwrap();
+    until("a's queue gone", || delivery.queued(&a) == 0).await;
+    assert_eq!((op_state(&f.engine, on[1]).await, delivery.queued(&b)), (OperationState::Cancelled, 2));
     f.engine.shutdown().await;
 }
 

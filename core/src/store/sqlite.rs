@@ -156,6 +156,10 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "synchronous", if opts.durable { "FULL" } else { "NORMAL" })?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // 32 MiB of page cache for the writer (SQLite's default is 2 MiB): the operations'
+        // index by device takes inserts all over, and a batch of a thousand should find its
+        // pages in memory.
+        conn.pragma_update(None, "cache_size", -32_768)?;
         migrate(&mut conn)?;
         let rows = DeviceRows::load(&conn)?;
 

@@ -644,9 +644,9 @@ impl Adapter for Lwm2mAdapter {
         Ok(())
     }
 
-    async fn cancel(&self, op: OperationId, _device: &unidm_models::DeviceId) {
+    async fn cancel(&self, op: OperationId, device: &unidm_models::DeviceId) {
         if let Ok(shared) = self.shared() {
-            shared.delivery.forget(op);
+            shared.delivery.forget_on(op, device);
             if let Some(task) = shared.tasks.lock().ok().and_then(|mut t| t.remove(&op)) {
                 task.abort();
             }

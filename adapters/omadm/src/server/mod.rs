@@ -661,9 +661,9 @@ impl Adapter for OmadmAdapter {
         Ok(())
     }
 
-    async fn cancel(&self, op: OperationId, _device: &DeviceId) {
+    async fn cancel(&self, op: OperationId, device: &DeviceId) {
         if let Some(d) = self.inner.delivery() {
-            d.forget(op);
+            d.forget_on(op, device);
         }
     }
 

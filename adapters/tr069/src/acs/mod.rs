@@ -344,9 +344,9 @@ impl Adapter for Tr069Adapter {
         Ok(())
     }
 
-    async fn cancel(&self, op: OperationId, _device: &unidm_models::DeviceId) {
+    async fn cancel(&self, op: OperationId, device: &unidm_models::DeviceId) {
         if let Some(delivery) = self.inner.delivery.get() {
-            delivery.forget(op);
+            delivery.forget_on(op, device);
         }
         self.inner.state().results_due.remove(&op);
     }
