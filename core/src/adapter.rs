@@ -179,7 +179,8 @@ impl AdapterHandle {
         self.inner.set_device_record(id, record).await
     }
 
-    /// Updates what is known of a device without a presence change (a snapshot refresh).
+    /// Updates what is known of a device without a presence change (a snapshot refresh). When
+    /// `update` changes nothing, nothing is stored and no event is published.
     pub async fn update_device(&self, id: &DeviceId, update: impl FnOnce(&mut Device)) -> Result<Device, CoreError> {
         self.check_protocol(id)?;
         self.inner.update_device(id, update).await

@@ -81,4 +81,4 @@ pub use engine::{
 };
 pub use error::CoreError;
 pub use events::{EventBus, Received, Subscription};
-pub use store::{Completion, OperationQuery, Page, SqliteOptions, SqliteStore, Store, StoreError, StoreExt, Write};
+pub use store::{Completion, OperationQuery, Page, SqliteOptions, SqliteStore, Store, StoreError, StoreExt, StoreStats, Write};

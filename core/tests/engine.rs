@@ -419,3 +419,44 @@ async fn a_batch_of_operations_is_checked_one_by_one_and_committed_together() {
     }
     drop(dir);
 }
+
+/// A report that changes nothing (the same device state, the same progress again) is neither
+/// stored nor published; one that changes something is.
+#[tokio::test]
+async fn reports_that_change_nothing_are_not_stored_or_told() {
+    let mut f = fixture(Mode::Record).await;
+    let id = online(&f, "same", None).await;
+    let op = f.engine.create_operation(&id, Action::Reboot, CreateOptions::default()).await.unwrap();
+    f.submitted.recv().await.unwrap();
+    let handle = f.adapter.handle().clone();
+    let mut sub = f.engine.subscribe();
+    let writes = || f.store.stats().writes.load(Ordering::Relaxed);
+
+    let was = f.engine.device(&id).unwrap();
+    let before = writes();
+    let same = handle.update_device(&id, |d| d.identity.manufacturer = Some("Acme".into())).await.unwrap();
+    assert_eq!((same.updated_at, writes()), (was.updated_at, before), "an unchanged device was written");
+    let progress = || Progress { percent: Some(50), message: Some("halfway".into()) };
+    handle.operation_progress(op.id, progress()).await.unwrap();
+    let stored = writes();
+    assert!(stored > before);
+    handle.operation_progress(op.id, progress()).await.unwrap();
+    assert_eq!(writes(), stored, "the same progress was written again");
+    let changed = handle.update_device(&id, |d| d.identity.model = Some("m2".into())).await.unwrap();
+    assert_eq!(changed.identity.model.as_deref(), Some("m2"));
+    assert!(writes() > stored);
+
+    // Told: the first progress and the model change only.
+    assert_eq!(next_op_event(&mut sub).await.progress, Some(progress()));
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), sub.recv()).await.expect("event in time") {
+            Some(Received::Event(Event::DeviceUpdated { device })) => {
+                assert_eq!(device.identity.model.as_deref(), Some("m2"), "an unchanged device was told");
+                break;
+            }
+            Some(Received::Event(Event::OperationChanged { operation })) => panic!("told again: {operation:?}"),
+            Some(_) => continue,
+            None => panic!("bus closed"),
+        }
+    }
+}

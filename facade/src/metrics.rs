@@ -87,6 +87,17 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
             s.operations_finished.get(state).unwrap_or(&0)
         );
     }
+    if let Some(st) = s.store {
+        let _ = writeln!(
+            out,
+            "# HELP unidm_store_commits_total Store transactions committed.\n# TYPE unidm_store_commits_total counter"
+        );
+        let _ = writeln!(out, "unidm_store_commits_total {}", st.commits);
+        let _ = writeln!(out, "# HELP unidm_store_writes_total Rows put or deleted by the store's commits.\n# TYPE unidm_store_writes_total counter");
+        let _ = writeln!(out, "unidm_store_writes_total {}", st.writes);
+        let _ = writeln!(out, "# HELP unidm_store_commit_seconds_total Time spent committing.\n# TYPE unidm_store_commit_seconds_total counter");
+        let _ = writeln!(out, "unidm_store_commit_seconds_total {}", st.commit_micros as f64 / 1e6);
+    }
     let _ = writeln!(out, "# HELP unidm_http_requests_total API requests by method, route and status.\n# TYPE unidm_http_requests_total counter");
     if let Ok(r) = app.metrics.requests.lock() {
         for ((m, route, status), n) in r.iter() {

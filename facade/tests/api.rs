@@ -619,6 +619,15 @@ async fn metrics_in_prometheus_text() {
     let text = body.as_str().unwrap();
     assert!(text.contains("unidm_devices{presence=\"online\"} 1"), "{text}");
     assert!(text.contains("unidm_operations_active{state=\"pending\"} 1"), "{text}");
+    // The device and the operation were stored: two writes at least, in one commit at least.
+    let counter = |name: &str| -> u64 {
+        let line =
+            text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}: {text}"));
+        line.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() as u64
+    };
+    assert!(counter("unidm_store_writes_total") >= 2, "{text}");
+    assert!((1..=counter("unidm_store_writes_total")).contains(&counter("unidm_store_commits_total")), "{text}");
+    assert!(text.contains("unidm_store_commit_seconds_total "), "{text}");
     assert!(
         text.contains(
             "unidm_http_requests_total{method=\"POST\",route=\"/api/v1/devices/{id}/reboot\",status=\"202\"} 1"

@@ -81,6 +81,8 @@ pub struct EngineStats {
     pub operations_created: u64,
     /// Operations finished since start, per terminal state name.
     pub operations_finished: BTreeMap<String, u64>,
+    /// The store's writer, when it counts.
+    pub store: Option<crate::store::StoreStats>,
 }
 
 pub(crate) struct Inner {
@@ -107,6 +109,13 @@ pub(crate) struct Inner {
 pub(crate) struct Commit(oneshot::Receiver<Result<(), StoreError>>);
 
 impl Commit {
+    /// A commit with nothing to write: already done.
+    pub(crate) fn done() -> Commit {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Ok(()));
+        Commit(rx)
+    }
+
     pub(crate) async fn wait(self) -> Result<(), CoreError> {
         Ok(self.0.await.unwrap_or(Err(StoreError::Closed))?)
     }
@@ -372,6 +381,7 @@ impl Engine {
         if let Ok(f) = self.inner.finished.lock() {
             s.operations_finished = f.clone();
         }
+        s.store = self.inner.store.stats();
         s
     }
 

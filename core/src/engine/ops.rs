@@ -248,7 +248,13 @@ impl Inner {
                 .active
                 .get_mut(&id)
                 .ok_or_else(|| CoreError::Conflict(format!("operation {id} is not in progress")))?;
+            let before = op.clone();
             change(op);
+            // A step that changes nothing (the same progress reported again) is not stored
+            // again, nor told.
+            if *op == before {
+                return Ok((Commit::done(), before));
+            }
             op.updated_at = now;
             if op.state != OperationState::Waiting {
                 op.waiting_for = None;

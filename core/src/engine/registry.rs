@@ -199,7 +199,13 @@ impl Inner {
         let (device, commit) = {
             let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
             let d = devs.get_mut(id).ok_or_else(|| CoreError::not_found("device", id))?;
+            let before = (**d).clone();
             update(d);
+            // Nothing changed (a report of the state the device is already in): nothing to
+            // store or tell.
+            if **d == before {
+                return Ok(before);
+            }
             bump(d, now);
             self.forget_unstored_seen(id);
             let device = (**d).clone();

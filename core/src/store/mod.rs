@@ -188,12 +188,28 @@ pub struct Page<T> {
     pub total: usize,
 }
 
+/// What a store's writer has done since it opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Transactions committed.
+    pub commits: u64,
+    /// Writes (rows put or deleted) committed.
+    pub writes: u64,
+    /// Time spent committing, in microseconds.
+    pub commit_micros: u64,
+}
+
 /// Durable storage for the engine.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Queues `batch` to be committed atomically after every batch submitted before it, then
     /// calls `done` with the outcome.
     fn submit(&self, batch: Vec<Write>, done: Completion);
+
+    /// The writer's counters, for `/metrics`; `None` when the store keeps none.
+    fn stats(&self) -> Option<StoreStats> {
+        None
+    }
 
     /// Every device.
     async fn load_devices(&self) -> Result<Vec<Device>, StoreError>;

@@ -24,7 +24,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::mpsc;
 use unidm_models::{Device, Group, GroupOperation, Operation, OperationId, Rule};
 
-use super::{Completion, OperationQuery, Page, Store, StoreError, Write};
+use super::{Completion, OperationQuery, Page, Store, StoreError, StoreStats, Write};
 
 /// Versioned schema migrations; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -571,6 +571,15 @@ fn parse_doc<T: serde::de::DeserializeOwned>(doc: &str, what: &str, id: &str) ->
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn stats(&self) -> Option<StoreStats> {
+        let s = &self.stats;
+        Some(StoreStats {
+            commits: s.commits.load(Ordering::Relaxed),
+            writes: s.writes.load(Ordering::Relaxed),
+            commit_micros: s.commit_micros.load(Ordering::Relaxed),
+        })
+    }
+
     fn close(&self) {
         SqliteStore::close(self);
     }
