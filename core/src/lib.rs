@@ -76,9 +76,11 @@ pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone, Seen};
 pub use clock::{Clock, ManualClock, Sleep, SystemClock};
 pub use delivery::{Correlator, Delivery, DeliveryConfig, Stalled, Submitted, Wait, Woken};
 pub use engine::{
-    CreateOptions, DeviceQuery, NewOperation, Engine, EngineBuilder, EngineConfig, EngineStats, GroupOperationView, TopologyEdge,
-    TopologyGraph,
+    CreateOptions, DeviceQuery, Engine, EngineBuilder, EngineConfig, EngineStats, GroupOperationView, NewOperation,
+    TopologyEdge, TopologyGraph,
 };
 pub use error::CoreError;
 pub use events::{EventBus, Received, Subscription};
-pub use store::{Completion, OperationQuery, Page, SqliteOptions, SqliteStore, Store, StoreError, StoreExt, StoreStats, Write};
+pub use store::{
+    Completion, OperationQuery, Page, SqliteOptions, SqliteStore, Store, StoreError, StoreExt, StoreStats, Write,
+};
