@@ -91,13 +91,14 @@ async fn bench_campaign_updates_every_client_and_reports() {
     )
     .await;
     run.expect(&[
-        "registered 60 clients",
+        "registered 60 LwM2M clients",
         "done:          succeeded 60 in",
         "every member ended",
-        "beyond the clients' own 0.1 s (3 rounds of 20 + 20 ms)",
+        "beyond the devices' own 0.1 s (3 rounds of 20 + 20 ms)",
+        "by protocol:   lwm2m 60 succeeded, 0 failed\n",
         "server:        CPU",
         "peak resident memory",
-        "60 of 60 executed the update",
+        "60 of 60 LwM2M clients executed the update",
     ]);
     // The clients run the new firmware, as the server read it back.
     let groups: Value = reqwest::get(format!("{}/groups", server.api)).await.unwrap().json().await.unwrap();
@@ -107,4 +108,56 @@ async fn bench_campaign_updates_every_client_and_reports() {
     let first = members[0].as_str().unwrap();
     let d: Value = reqwest::get(format!("{}/devices/{first}", server.api)).await.unwrap().json().await.unwrap();
     assert_eq!(d["identity"]["fwVersion"], "2.0", "{d}");
+}
+
+/// `unidm bench campaign` over a mixed fleet against `unidm serve`: LwM2M clients, TR-069 CPEs
+/// and OMA DM clients, each protocol's devices sharing sockets, in one group by the run's
+/// model; one group firmware operation updates every member of each protocol, each through its
+/// own (no timing is asserted).
+#[tokio::test]
+async fn bench_campaign_updates_a_mixed_fleet() {
+    let server = serve("[lwm2m]\nmax_registers_per_source = 100000\n");
+    let pid = server.proc.child.id().to_string();
+    let run = bench(
+        &[
+            &["campaign", "--server", &server.lwm2m, "--acs", &server.acs, "--dm", &server.dm][..],
+            &["--api", &server.api, "--devices", "90", "--tr069", "30", "--omadm", "25", "--concurrency", "20"],
+            &["--clients-per-socket", "10", "--download-ms", "20", "--update-ms", "20", "--timeout", "60"],
+            &["--server-pid", &pid],
+        ]
+        .concat(),
+    )
+    .await;
+    run.expect(&[
+        "90 devices (35 LwM2M, 30 TR-069, 25 OMA DM;",
+        "registered 35 LwM2M clients",
+        "informed 30 TR-069 CPEs",
+        "enrolled 25 OMA DM clients",
+        "done:          succeeded 90 in",
+        "every member ended",
+        "beyond the devices' own 0.2 s (5 rounds of 20 + 20 ms)",
+        "by protocol:   lwm2m 35 succeeded, 0 failed; omadm 25 succeeded, 0 failed; tr069 30 succeeded, 0 failed\n",
+        "peak resident memory",
+        "35 of 35 LwM2M clients executed the update; 30 of 30 CPEs run the new image; \
+         25 of 25 DM clients ended FUMO in Update Successful",
+    ]);
+    // Every protocol's members run the new firmware, as the server knows them.
+    let groups: Value = reqwest::get(format!("{}/groups", server.api)).await.unwrap().json().await.unwrap();
+    let group = groups[0]["id"].as_str().unwrap().to_owned();
+    let members: Value =
+        reqwest::get(format!("{}/groups/{group}/members", server.api)).await.unwrap().json().await.unwrap();
+    for prefix in ["lwm2m:", "omadm:", "tr069:"] {
+        let member = members.as_array().unwrap().iter().filter_map(Value::as_str).find(|m| m.starts_with(prefix));
+        let url = format!("{}/devices/{}", server.api, member.unwrap());
+        let d: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        assert_eq!(d["snapshot"]["firmware"]["state"], "succeeded", "{d}");
+        assert_eq!(d["snapshot"]["firmware"]["version"], "2.0", "{d}");
+    }
+
+    // A mix needs each protocol's server; more of them than devices is refused.
+    let run = bench(&["campaign", "--api", &server.api, "--devices", "5", "--tr069", "5"]).await;
+    run.expect_failure("5 --tr069 need --acs");
+    let run =
+        bench(&["campaign", "--server", &server.lwm2m, "--api", &server.api, "--devices", "5", "--omadm", "6"]).await;
+    run.expect_failure("more than --devices 5");
 }

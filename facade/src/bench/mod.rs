@@ -8,7 +8,8 @@
 //! - `unidm bench tr069` ([`tr069`]): CWMP sessions of simulated CPEs against an ACS.
 //! - `unidm bench omadm` ([`omadm`]): OMA DM sessions of simulated DM clients.
 //! - `unidm bench campaign` ([`campaign`]): one group firmware operation over many simulated
-//!   LwM2M clients, and the server's overhead beyond the clients' own delays.
+//!   devices (LwM2M clients, and TR-069 CPEs and OMA DM clients among them with `--tr069` /
+//!   `--omadm`), and the server's overhead beyond the devices' own delays.
 //! - `unidm bench operations` ([`operations`]): operation creates through the API, one by one
 //!   or in batches, each committed before it is answered.
 
@@ -34,7 +35,7 @@ pub enum BenchCommand {
     Tr069(tr069::Tr069BenchArgs),
     /// OMA DM sessions of simulated DM clients against a DM server.
     Omadm(omadm::OmadmBenchArgs),
-    /// A firmware campaign over many simulated LwM2M clients through unidm's API.
+    /// A firmware campaign over many simulated devices (LwM2M, TR-069, OMA DM) through unidm's API.
     Campaign(campaign::CampaignBenchArgs),
     /// Operation creates through unidm's API (committed before answered), on devices of its own.
     Operations(operations::OperationsBenchArgs),

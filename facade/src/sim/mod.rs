@@ -1,9 +1,10 @@
 //! `unidm sim`: simulated LwM2M clients and TR-069 CPEs run from the command line against a
 //! unidm server (or any LwM2M server / ACS), for demos, manual tests and load. Each simulated
 //! device is the library simulator ([`unidm_lwm2m::sim::SimClient`],
-//! [`unidm_tr069::sim::SimCpe`]) with sockets of its own, so one process runs at most
-//! [`MAX_DEVICES`]; several processes with distinct `--start-index` run more. LwM2M clients
-//! can share sockets instead (`--clients-per-socket`): then [`MAX_SHARED_DEVICES`] fit.
+//! [`unidm_tr069::sim::SimCpe`], [`unidm_omadm::sim::SimDevice`]) with sockets of its own, so
+//! one process runs at most [`MAX_DEVICES`]; several processes with distinct `--start-index`
+//! run more. Devices can share sockets instead (LwM2M `--clients-per-socket`, TR-069
+//! `--cpes-per-listener`, OMA DM `--clients-per-listener`): then [`MAX_SHARED_DEVICES`] fit.
 
 pub(crate) mod lwm2m;
 mod omadm;
@@ -22,7 +23,8 @@ pub use tr069::Tr069Args;
 /// ephemeral ports run short.
 pub const MAX_DEVICES: usize = 10_000;
 
-/// Most simulated LwM2M clients per process when they share sockets (`--clients-per-socket`).
+/// Most simulated devices per process when they share sockets (`--clients-per-socket`,
+/// `--cpes-per-listener`, `--clients-per-listener`).
 pub const MAX_SHARED_DEVICES: usize = 200_000;
 
 /// The simulated protocols.
@@ -43,14 +45,16 @@ pub enum SimCommand {
     /// requests, and answering the ACS's RPCs (parameters, reboot, factory reset, downloads,
     /// diagnostics). Prints a line per CPE after its first session (a summary per second beyond
     /// 20 CPEs). SIGINT / SIGTERM stop every CPE, then the process exits with status 0.
+    /// --cpes-per-listener shares connection-request listeners and ACS connections.
     Tr069(Tr069Args),
     /// Simulated OMA DM clients (SyncML DM over HTTP).
     ///
     /// Starts --count clients with DevIds `{dev-id-prefix}{index:06}`, each opening a session
     /// at once and then every --period, answering the server's Get / Replace / Add / Delete /
     /// Exec, reporting FUMO and LAWMO results with Generic Alert 1226 in a session of its own,
-    /// and opening a session when a Package #0 reaches its UDP listener. Prints a line per
-    /// client after its first session. SIGINT / SIGTERM stop every client.
+    /// and opening a session when a Package #0 reaches its listener (UDP, or HTTP shared with
+    /// --clients-per-listener). Prints a line per client after its first session. SIGINT /
+    /// SIGTERM stop every client.
     Omadm(OmadmArgs),
 }
 
@@ -58,7 +62,8 @@ pub enum SimCommand {
 #[derive(Debug, Clone, clap::Args)]
 pub struct FleetArgs {
     /// How many devices to simulate: 1 to 10000 per process (each holds sockets of its own),
-    /// or up to 200000 LwM2M clients sharing sockets (`--clients-per-socket`).
+    /// or up to 200000 sharing sockets (`--clients-per-socket`, `--cpes-per-listener`,
+    /// `--clients-per-listener`).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_count)]
     pub count: usize,
     /// Index of the first device; names and serial numbers count up from it, so that several
@@ -126,7 +131,7 @@ fn parse_count(s: &str) -> Result<usize, String> {
     match n {
         0 => Err("must be at least 1".into()),
         n if n > MAX_SHARED_DEVICES => Err(format!(
-            "at most {MAX_SHARED_DEVICES} devices per process (LwM2M clients sharing sockets); \
+            "at most {MAX_SHARED_DEVICES} devices per process (sharing sockets); \
              run several processes with distinct --start-index for more"
         )),
         n => Ok(n),

@@ -1,16 +1,20 @@
 //! `unidm sim omadm`: a fleet of [`SimDevice`]s (OMA DM clients) that open a session at start
 //! and then periodically, answer the server's commands (FUMO, SCOMO and LAWMO reported by
 //! Generic Alert 1226 in a session of their own), and open a session when a Package #0 whose digest
-//! verifies reaches their UDP listener.
+//! verifies reaches their listener: a UDP one each, or, with `--clients-per-listener`, an HTTP
+//! one shared by many clients, which also share an HTTP client ([`SharedDmHost`]), so that big
+//! fleets fit in one process. With `--api`, each client's Package #0 address is given to unidm.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
 use unidm_omadm::codec::Encoding;
-use unidm_omadm::sim::{SimAuth, SimConfig, SimDevice, SimDiagMon};
+use unidm_omadm::sim::{SharedDmHost, SimAuth, SimConfig, SimDevice, SimDiagMon};
 
-use super::{counted, parse_duration, FleetArgs, Stop};
+use super::{counted, parse_duration, start_error, FleetArgs, Stop};
+use crate::bench::Api;
 
 /// Flags of `unidm sim omadm`.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,10 +60,27 @@ pub struct OmadmArgs {
     /// `[[omadm.diagnostics]]` profile for it.
     #[arg(long, value_enum, value_name = "MODE")]
     pub diagmon: Option<DiagMonArg>,
-    /// IP address the Package #0 listeners (UDP) bind to.
+    /// IP address the Package #0 listeners bind to.
     #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
     pub push_ip: IpAddr,
+    /// Clients sharing one Package #0 listener and one HTTP client (1: a UDP listener and an
+    /// HTTP client each). Above 1, a client's Package #0 goes to
+    /// `http://IP:PORT/package0/{DevId}` on its shared HTTP listener (a Package #0 does not
+    /// name its client, so a shared UDP address could not tell them apart), so that up to
+    /// 200000 clients fit in one process. The server must know each URL: give --api.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub clients_per_listener: u32,
+    /// unidm's API (`http://HOST:PORT/api/v1`): after its first session, each client's
+    /// Package #0 address is set through it (`PUT /omadm/clients/{devId}/push`).
+    #[arg(long, value_name = "URL")]
+    pub api: Option<String>,
+    /// The API's bearer token (an operator's).
+    #[arg(long, env = "UNIDM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
+
+/// Sessions of one shared listener's clients at once (each holds a connection to the server).
+const CONNECTIONS_PER_LISTENER: usize = 256;
 
 /// A management object of the simulated clients' tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -94,7 +115,10 @@ pub enum AuthArg {
 
 pub(super) async fn run(args: OmadmArgs) -> anyhow::Result<()> {
     let mut stop = Stop::install()?;
-    args.fleet.check_own_sockets("")?;
+    if args.clients_per_listener == 1 {
+        args.fleet.check_own_sockets(", or share listeners with --clients-per-listener")?;
+    }
+    let api = args.api.as_deref().map(|a| Api::new(a, args.token.clone())).transpose()?.map(Arc::new);
     if !args.server.starts_with("http://") {
         bail!("--server `{}` is not an http:// URL (e.g. http://127.0.0.1:8081/dm)", args.server);
     }
@@ -111,12 +135,28 @@ pub(super) async fn run(args: OmadmArgs) -> anyhow::Result<()> {
         args.server,
         humantime::format_duration(args.period),
     );
+    if args.clients_per_listener > 1 && api.is_none() {
+        println!(
+            "Package #0 goes to http://{}:PORT/package0/{{DevId}}: without --api, tell the server each client's URL (PUT /api/v1/omadm/clients/{{devId}}/push)",
+            args.push_ip
+        );
+    }
     let mut tasks = Vec::new();
+    let mut hosts = Vec::new();
     let start = async {
         let mut tick = tokio::time::interval(args.fleet.start_period());
+        let per_listener = args.clients_per_listener as usize;
         for i in 0..count {
             tick.tick().await;
+            if per_listener > 1 && i % per_listener == 0 {
+                let host = SharedDmHost::bind(SocketAddr::new(args.push_ip, 0), CONNECTIONS_PER_LISTENER)
+                    .await
+                    .map_err(|e| start_error(e, &format!("a Package #0 listener for {}", dev_id(i)), i))?;
+                hosts.push(host);
+            }
+            let host = hosts.last().cloned().filter(|_| per_listener > 1);
             let mut c = SimConfig::new(args.server.clone(), dev_id(i), user, password);
+            c.shared_host = host.clone();
             c.server_password.clone_from(&args.server_password);
             c.encoding = if args.wbxml { Encoding::Wbxml } else { Encoding::Xml };
             c.auth = match args.auth {
@@ -134,17 +174,30 @@ pub(super) async fn run(args: OmadmArgs) -> anyhow::Result<()> {
                 DiagMonArg::Async => SimDiagMon::Async,
             });
             let device = SimDevice::new(c);
-            let (push, listener) = device.listen_package0(SocketAddr::new(args.push_ip, 0)).await?;
+            let (push, listener) = match &host {
+                Some(host) => (host.attach(&device), None),
+                None => {
+                    let (addr, task) = device
+                        .listen_package0(SocketAddr::new(args.push_ip, 0))
+                        .await
+                        .map_err(|e| start_error(e, &format!("a Package #0 listener for {}", dev_id(i)), i))?;
+                    (format!("udp://{addr}"), Some(task))
+                }
+            };
             let name = format!("omadm:{}", dev_id(i));
             let each = args.fleet.each();
             let period = args.period;
+            let (api, id) = (api.clone(), dev_id(i));
             let session = tokio::spawn(async move {
                 let mut first = true;
                 loop {
                     match device.run().await {
                         Ok(_) if first => {
+                            if let Some(api) = &api {
+                                tell_push(api, &id, &push).await;
+                            }
                             if each {
-                                println!("opened a session: {name}, Package #0 at udp://{push}");
+                                println!("opened a session: {name}, Package #0 at {push}");
                             }
                             first = false;
                         }
@@ -168,12 +221,28 @@ pub(super) async fn run(args: OmadmArgs) -> anyhow::Result<()> {
     }
     let n = tasks.len();
     for (listener, session) in tasks {
-        listener.abort();
+        if let Some(l) = listener {
+            l.abort();
+        }
         session.abort();
+    }
+    for host in hosts {
+        host.stop();
     }
     println!("stopped {}", counted(n, "OMA DM client"));
     match started {
         Some(Err(e)) => Err(e),
         _ => Ok(()),
+    }
+}
+
+/// Sets `dev_id`'s Package #0 address through the API; a failure is printed, not fatal.
+async fn tell_push(api: &Api, dev_id: &str, push: &str) {
+    let path = format!("/omadm/clients/{dev_id}/push");
+    let body = serde_json::json!({ "address": push });
+    match api.send(reqwest::Method::PUT, &path, Some(&body)).await {
+        Ok((status, _)) if status < 300 => {}
+        Ok((status, v)) => println!("PUT {path}: HTTP {status} {}", v["detail"].as_str().unwrap_or("")),
+        Err(e) => println!("PUT {path}: {e:#}"),
     }
 }

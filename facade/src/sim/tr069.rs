@@ -1,7 +1,9 @@
 //! `unidm sim tr069`: a fleet of [`SimCpe`]s that inform (`0 BOOTSTRAP`, `1 BOOT`, then
 //! `2 PERIODIC`), answer the ACS, and accept connection requests (TR-069 Amendment 6, 3.2.2,
 //! A.3.3.1). A CPE has no way to sign off: on SIGINT / SIGTERM they stop, and the ACS takes them
-//! offline once their periodic inform interval (and its grace) has passed.
+//! offline once their periodic inform interval (and its grace) has passed. Each CPE has a
+//! connection-request listener and a connection of its own, or, with `--cpes-per-listener`,
+//! shares them ([`SharedCpeHost`]) so that big fleets fit in one process.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -10,7 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use unidm_models::DeviceId;
 use unidm_tr069::rpc::fault::FaultCode;
-use unidm_tr069::sim::{ParameterTree, SimConfig, SimCpe};
+use unidm_tr069::sim::{ParameterTree, SharedCpeHost, SimConfig, SimCpe};
 
 use super::progress::{Progress, Reporter, Words};
 use super::{
@@ -74,7 +76,17 @@ pub struct Tr069Args {
     /// Time a reboot takes.
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
     pub reboot_delay: Duration,
+    /// CPEs sharing one connection-request listener and one pool of connections to the ACS
+    /// (1: a listener and a connection each). Above 1, each CPE announces
+    /// `http://IP:PORT/cr/{n}` as its ConnectionRequestURL, keeps its own Digest credentials,
+    /// and holds a connection of the pool for each session, so that up to 200000 CPEs fit in
+    /// one process (with the small tr181 tree).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub cpes_per_listener: u32,
 }
+
+/// Sessions of one shared listener's CPEs at once (each holds a connection to the ACS).
+const CONNECTIONS_PER_LISTENER: usize = 256;
 
 /// The simulated CPE's parameter tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -137,7 +149,9 @@ async fn resolve_acs(url: &str) -> anyhow::Result<SocketAddr> {
 pub(super) async fn run(args: Tr069Args) -> anyhow::Result<()> {
     // Before anything is printed: a signal right after the first line must stop us cleanly.
     let mut stop = Stop::install()?;
-    args.fleet.check_own_sockets("")?;
+    if args.cpes_per_listener == 1 {
+        args.fleet.check_own_sockets(", or share listeners with --cpes-per-listener")?;
+    }
     let acs = resolve_acs(&args.acs).await?;
     match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(acs)).await {
         Ok(Ok(_)) => {}
@@ -190,8 +204,9 @@ pub(super) async fn run(args: Tr069Args) -> anyhow::Result<()> {
     let progress = Progress::start(count, args.fleet.each(), words);
     let fleet: Fleet = Arc::default();
     let watch = tokio::spawn(watch_sessions(fleet.clone(), progress.reporter()));
+    let hosts: Hosts = Arc::default();
     let started = tokio::select! {
-        r = start(&args, &template, &fleet) => Some(r),
+        r = start(&args, &template, &fleet, &hosts) => Some(r),
         _ = stop.signalled() => None,
     };
     if let Some(Ok(())) = started {
@@ -202,6 +217,9 @@ pub(super) async fn run(args: Tr069Args) -> anyhow::Result<()> {
     let cpes: Vec<Arc<Cpe>> = fleet.lock().map(|f| f.clone()).unwrap_or_default();
     for cpe in &cpes {
         cpe.sim.stop();
+    }
+    for host in hosts.lock().map(|h| h.clone()).unwrap_or_default() {
+        host.stop();
     }
     let offline = match args.periodic_inform {
         0 => String::new(),
@@ -223,13 +241,28 @@ struct Cpe {
 /// The CPEs started so far, in order.
 type Fleet = Arc<Mutex<Vec<Arc<Cpe>>>>;
 
+/// The shared listeners bound so far (`--cpes-per-listener` above 1).
+type Hosts = Arc<Mutex<Vec<Arc<SharedCpeHost>>>>;
+
 /// Starts the CPEs at `--rate`.
-async fn start(args: &Tr069Args, template: &SimConfig, fleet: &Fleet) -> anyhow::Result<()> {
+async fn start(args: &Tr069Args, template: &SimConfig, fleet: &Fleet, hosts: &Hosts) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(args.fleet.start_period());
+    let per_listener = args.cpes_per_listener as usize;
+    let mut host = None;
     for i in 0..args.fleet.count {
         tick.tick().await;
         let serial = args.serial(i);
-        let mut config = SimConfig { serial: Some(serial.clone()), ..template.clone() };
+        if per_listener > 1 && i % per_listener == 0 {
+            let running = fleet.lock().map(|f| f.len()).unwrap_or_default();
+            let bound = SharedCpeHost::bind(template.connection_request_listen, CONNECTIONS_PER_LISTENER)
+                .await
+                .map_err(|e| start_error(e, &format!("a connection-request listener for CPE {serial}"), running))?;
+            if let Ok(mut h) = hosts.lock() {
+                h.push(bound.clone());
+            }
+            host = Some(bound);
+        }
+        let mut config = SimConfig { serial: Some(serial.clone()), shared_host: host.clone(), ..template.clone() };
         let root = config.tree.root().to_owned();
         config.tree.set_text(&format!("{root}DeviceInfo.SerialNumber"), &serial);
         let identity = &config.tree.identity;

@@ -1,15 +1,17 @@
 //! A simulated OMA DM client: a management tree (DevInfo, DevDetail, DMAcc, FUMO, SCOMO,
 //! LAWMO; each of the three optional), client-initiated sessions (Package 1 with the DevInfo
 //! `Replace`, Alert 1201), answers to the server's Get (an interior node lists its children,
-//! Format `node`; `?list=Struct` / `StructData` the nodes below) / Replace / Add / Delete / Copy / Exec (Atomic and Sequence included), FUMO
-//! `DownloadAndUpdate`, SCOMO `DownloadInstall` / `DownloadInstallInactive` / `Remove` /
-//! `Activate` / `Deactivate` and LAWMO `FactoryReset` answered 202 and reported later by a
-//! Generic Alert 1226 in a session of its own, a vendor DiagMon subtree (ping, traceroute; run
-//! at once or reported by a Generic Alert), md5, basic or HMAC (`x-syncml-hmac` on every
-//! message) authentication with the nonces the server gives, XML or WBXML, and a Package #0 listener (UDP) that checks the digest
-//! and answers with a session (Alert 1200 and the notification's session id).
+//! Format `node`; `?list=Struct` / `StructData` the nodes below) / Replace / Add / Delete /
+//! Copy / Exec (Atomic and Sequence included), FUMO `DownloadAndUpdate` (done at once, or
+//! after download and update delays), SCOMO `DownloadInstall` / `DownloadInstallInactive` /
+//! `Remove` / `Activate` / `Deactivate` and LAWMO `FactoryReset` answered 202 and reported
+//! later by a Generic Alert 1226 in a session of its own, a vendor DiagMon subtree (ping,
+//! traceroute; run at once or reported by a Generic Alert), md5, basic or HMAC
+//! (`x-syncml-hmac` on every message) authentication with the nonces the server gives, XML or
+//! WBXML, and Package #0 that checks the digest and answers with a session (Alert 1200 and the
+//! notification's session id): on a UDP listener of the client's own, or, for fleets, on an
+//! HTTP listener shared by many clients, which also share one HTTP client ([`SharedDmHost`]).
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -21,14 +23,16 @@ use crate::codec::{
     self, Alert, Command, Cred, Data, Encoding, Item, ItemCommand, Location, MediaType, Meta, Results, Status,
     SyncBody, SyncHdr, SyncML,
 };
-use crate::mo::{fumo, lawmo};
-use crate::package0::Notification;
+use crate::mo::lawmo;
 pub use tree::Tree;
 
 mod diagmon;
+mod fumo;
+mod push;
 mod scomo;
 mod tree;
 pub use diagmon::{SimDiagMon, ROOT as DIAGMON_ROOT};
+pub use push::SharedDmHost;
 
 /// How the simulated client authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +94,13 @@ pub struct SimConfig {
     pub diagmon: Option<SimDiagMon>,
     /// The result code of an asynchronous test's Generic Alert (default 1200).
     pub diagmon_result: u32,
+    /// How long a FUMO `DownloadAndUpdate` takes to download, then to update, after which
+    /// the client reports in a session of its own; default none: done at once, reported in
+    /// the next session.
+    pub fumo_delays: Option<(Duration, Duration)>,
+    /// Share a Package #0 listener and an HTTP client with other clients instead of having
+    /// an HTTP client of its own (default none; see [`SharedDmHost`]).
+    pub shared_host: Option<Arc<SharedDmHost>>,
 }
 
 impl SimConfig {
@@ -117,6 +128,8 @@ impl SimConfig {
             ui_answer: None,
             diagmon: None,
             diagmon_result: 1200,
+            fumo_delays: None,
+            shared_host: None,
         }
     }
 }
@@ -171,7 +184,8 @@ struct State {
 pub struct SimDevice {
     config: Arc<SimConfig>,
     state: Arc<Mutex<State>>,
-    http: reqwest::Client,
+    /// Its own HTTP client, unless it shares its host's connections.
+    http: Option<reqwest::Client>,
     /// One session at a time.
     running: Arc<tokio::sync::Mutex<()>>,
 }
@@ -180,6 +194,7 @@ impl SimDevice {
     /// A client with a default tree.
     pub fn new(config: SimConfig) -> Self {
         let tree = Tree::standard(&config);
+        let http = config.shared_host.is_none().then(reqwest::Client::new);
         SimDevice {
             config: Arc::new(config),
             state: Arc::new(Mutex::new(State {
@@ -191,7 +206,7 @@ impl SimDevice {
                 notifications: 0,
                 rejected_notifications: 0,
             })),
-            http: reqwest::Client::new(),
+            http,
             running: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -268,40 +283,6 @@ impl SimDevice {
         })
     }
 
-    /// Listens for Package #0 on `addr` (UDP); a notification whose digest verifies opens a
-    /// session (Alert 1200 with its session id). Returns the bound address.
-    pub async fn listen_package0(
-        &self,
-        addr: SocketAddr,
-    ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-        let socket = tokio::net::UdpSocket::bind(addr).await?;
-        let local = socket.local_addr()?;
-        let me = self.clone();
-        let task = tokio::spawn(async move {
-            let mut buf = vec![0u8; 1500];
-            loop {
-                let Ok((n, _)) = socket.recv_from(&mut buf).await else { return };
-                let bytes = &buf[..n];
-                let nonce = me.state().server_nonce.clone();
-                let ok = Notification::verify(bytes, &me.config.server_password, &nonce);
-                let Ok((note, _)) = Notification::decode(bytes) else { continue };
-                if !ok || note.server_id != me.config.server_id {
-                    me.state().rejected_notifications += 1;
-                    continue;
-                }
-                me.state().notifications += 1;
-                let me2 = me.clone();
-                tokio::spawn(async move {
-                    let sid = note.session_id_text();
-                    if let Err(e) = me2.session(Alert::SERVER_INITIATED, Some(sid)).await {
-                        tracing::info!(error = %e, "simulated DM session after Package #0 failed");
-                    }
-                });
-            }
-        });
-        Ok((local, task))
-    }
-
     fn cred(&self) -> Option<Cred> {
         let c = &self.config;
         let (scheme, data) = match c.auth {
@@ -351,6 +332,28 @@ impl SimDevice {
     /// One session: Package 1 with `code` (1201, or 1200 with the Package #0 `session_id`).
     pub async fn session(&self, code: u16, session_id: Option<String>) -> Result<SessionReport, SimError> {
         let _one = self.running.lock().await;
+        match (&self.http, &self.config.shared_host) {
+            (Some(http), _) => self.exchange(http, code, session_id).await,
+            (None, Some(host)) => {
+                // One connection of the host's for the whole session.
+                let connection = host.connection().await;
+                let r = self.exchange(connection.client(), code, session_id).await;
+                if r.is_err() {
+                    connection.discard();
+                }
+                r
+            }
+            (None, None) => Err(SimError::Http("no HTTP client".into())),
+        }
+    }
+
+    /// The messages of one session over `http`.
+    async fn exchange(
+        &self,
+        http: &reqwest::Client,
+        code: u16,
+        session_id: Option<String>,
+    ) -> Result<SessionReport, SimError> {
         let session_id = session_id.unwrap_or_else(|| format!("{:X}", (self.state().sessions % 0xFFFF) + 1));
         let media = MediaType::dm(self.config.encoding);
         let mut url = self.config.server_url.clone();
@@ -383,7 +386,7 @@ impl SimDevice {
             let sent_package1 = with_cred;
             let bytes = codec::encode(&msg, self.config.encoding)?;
             report.messages += 1;
-            let mut request = self.http.post(&url).header("content-type", media.as_str());
+            let mut request = http.post(&url).header("content-type", media.as_str());
             if self.config.auth == SimAuth::Hmac {
                 let c = &self.config;
                 let nonce = self.state().client_nonce.clone();
@@ -624,16 +627,8 @@ impl SimDevice {
     fn exec(&self, uri: &str, correlator: Option<String>) -> u16 {
         let norm = Tree::norm(uri);
         let mut st = self.state();
-        if norm == Tree::norm("./FUMO/DownloadAndUpdate") && st.tree.exists(&norm) {
-            let code = self.config.fumo_result;
-            st.tree.set("./FUMO/State", if code == 200 { "100" } else { "80" });
-            st.pending.push(Pending {
-                correlator,
-                source: "./FUMO/DownloadAndUpdate".into(),
-                r#type: fumo::alert_type::DOWNLOAD_AND_UPDATE.into(),
-                code,
-            });
-            return 202;
+        if let Some(code) = self.fumo_exec(&mut st, &norm, correlator.clone()) {
+            return code;
         }
         if norm == Tree::norm(&lawmo::Operation::FactoryReset.path("./LAWMO")) && st.tree.exists(&norm) {
             st.pending.push(Pending {

@@ -83,7 +83,11 @@ pub(crate) fn spawn(
 ) {
     let initial = lock(&shared).tree.clone();
     tokio::spawn(async move {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default();
+        // A connection of its own, or one of the shared host's for each session.
+        let own = match config.shared_host {
+            Some(_) => None,
+            None => Some(reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default()),
+        };
         let periodic = config.periodic_inform.unwrap_or(Duration::from_secs(365 * 86_400));
         loop {
             tokio::select! {
@@ -99,7 +103,19 @@ pub(crate) fn spawn(
                     }
                     s.in_session = true;
                 }
-                let result = run_session(&config, &shared, &client).await;
+                // Boxed: an idle CPE's task stays small.
+                let result = match (&own, &config.shared_host) {
+                    (Some(client), _) => Box::pin(run_session(&config, &shared, client)).await,
+                    (None, Some(host)) => {
+                        let connection = host.connection().await;
+                        let r = Box::pin(run_session(&config, &shared, connection.client())).await;
+                        if r.is_err() {
+                            connection.discard();
+                        }
+                        r
+                    }
+                    (None, None) => Err("no HTTP client".to_owned()),
+                };
                 let mut s = lock(&shared);
                 s.in_session = false;
                 match result {

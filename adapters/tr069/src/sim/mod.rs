@@ -6,10 +6,18 @@
 //! `6 CONNECTION REQUEST`, `7 TRANSFER COMPLETE`, `8 DIAGNOSTICS COMPLETE`, `M …`), answers the
 //! ACS's RPCs, listens for connection requests with Digest authentication (3.2.2), and
 //! simulates downloads (configurable delay and failure), reboots and IPPing diagnostics.
+//!
+//! Alone, a CPE binds a connection-request listener of its own and keeps its own HTTP
+//! connection to the ACS. CPEs given one [`SharedCpeHost`] ([`SimConfig::shared_host`]) share
+//! one listener, which tells them apart by path, and one pool of connections, each held by a
+//! session from its Inform to its end, so that 100,000 CPEs fit in one process. For many
+//! CPEs, prefer the small TR-181 tree ([`ParameterTree::tr181`], a few KB a copy) to the
+//! TR-098 one (about 100 KB).
 
 mod conn_req;
 mod cpe;
 mod diagnostics;
+mod shared;
 mod software;
 mod transfers;
 pub mod tree;
@@ -18,6 +26,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use shared::SharedCpeHost;
 pub use tree::ParameterTree;
 
 use crate::rpc::inform::EventStruct;
@@ -33,7 +42,8 @@ pub struct SimConfig {
     pub serial: Option<String>,
     /// Periodic Inform interval; `None` disables periodic Informs.
     pub periodic_inform: Option<Duration>,
-    /// Where the connection-request listener binds (default `127.0.0.1:0`).
+    /// Where the connection-request listener binds (default `127.0.0.1:0`; unused with
+    /// [`SimConfig::shared_host`]).
     pub connection_request_listen: SocketAddr,
     /// How long a Download takes.
     pub download_delay: Duration,
@@ -68,6 +78,9 @@ pub struct SimConfig {
     /// Drop the session without an answer when one of these RPCs arrives (by name, e.g.
     /// `GetParameterAttributes`; default none).
     pub unanswered_rpcs: Vec<String>,
+    /// Share a connection-request listener and the connections to the ACS with other CPEs
+    /// instead of holding a listener and a connection of its own (default none).
+    pub shared_host: Option<Arc<SharedCpeHost>>,
 }
 
 impl SimConfig {
@@ -92,6 +105,7 @@ impl SimConfig {
             connection_request_url: None,
             drop_partial_path_gpv: false,
             unanswered_rpcs: Vec::new(),
+            shared_host: None,
         }
     }
 }
@@ -151,22 +165,25 @@ pub struct SimCpe {
     shared: Arc<Mutex<Shared>>,
     wake: Arc<tokio::sync::Notify>,
     stop: tokio::sync::watch::Sender<bool>,
-    cr_addr: SocketAddr,
+    cr_url: String,
+    /// The shared host and this CPE's index there.
+    host: Option<(Arc<SharedCpeHost>, u32)>,
 }
 
 impl SimCpe {
-    /// Starts the CPE: binds the connection-request listener and opens the first session
-    /// (`0 BOOTSTRAP` + `1 BOOT`).
-    pub async fn start(config: SimConfig) -> std::io::Result<SimCpe> {
-        let mut tree = config.tree.clone();
+    /// Starts the CPE: binds the connection-request listener (or joins its shared host) and
+    /// opens the first session (`0 BOOTSTRAP` + `1 BOOT`).
+    pub async fn start(mut config: SimConfig) -> std::io::Result<SimCpe> {
+        // The session task keeps the settings, not a third copy of the tree.
+        let mut tree = std::mem::take(&mut config.tree);
         if let Some(s) = &config.serial {
             tree.identity.serial_number.clone_from(s);
         }
-        let listener = tokio::net::TcpListener::bind(config.connection_request_listen).await?;
-        let cr_addr = listener.local_addr()?;
+        let listener = match &config.shared_host {
+            Some(_) => None,
+            None => Some(tokio::net::TcpListener::bind(config.connection_request_listen).await?),
+        };
         let ms = format!("{}ManagementServer.", tree.root());
-        let cr_url = config.connection_request_url.clone().unwrap_or_else(|| format!("http://{cr_addr}/"));
-        tree.set_text(&format!("{ms}ConnectionRequestURL"), &cr_url);
         let udp = if config.udp_connection_requests {
             let socket = tokio::net::UdpSocket::bind(("127.0.0.1", 0)).await?;
             let addr = socket.local_addr()?;
@@ -207,22 +224,40 @@ impl SimCpe {
         let shared = Arc::new(Mutex::new(shared));
         let wake = Arc::new(tokio::sync::Notify::new());
         let (stop, _) = tokio::sync::watch::channel(false);
-        conn_req::spawn(listener, shared.clone(), wake.clone(), stop.subscribe());
+        let target = conn_req::CrTarget::new(shared.clone(), wake.clone());
+        let (cr_url, host) = match (listener, &config.shared_host) {
+            (Some(listener), _) => {
+                let url = format!("http://{}/", listener.local_addr()?);
+                conn_req::spawn(listener, target, stop.subscribe());
+                (url, None)
+            }
+            (None, Some(host)) => {
+                let index = host.attach(target);
+                (host.connection_request_url(index), Some((host.clone(), index)))
+            }
+            (None, None) => unreachable!("a CPE without a shared host binds a listener"),
+        };
+        {
+            let announced = config.connection_request_url.clone().unwrap_or_else(|| cr_url.clone());
+            let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+            s.tree.set_text(&format!("{ms}ConnectionRequestURL"), &announced);
+        }
         if let Some(socket) = udp {
             conn_req::spawn_udp(socket, shared.clone(), wake.clone(), stop.subscribe());
         }
         cpe::spawn(config, shared.clone(), wake.clone(), stop.subscribe());
         wake.notify_one();
-        Ok(SimCpe { shared, wake, stop, cr_addr })
+        Ok(SimCpe { shared, wake, stop, cr_url, host })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `ManagementServer.ConnectionRequestURL`.
+    /// Where this CPE takes connection requests (its `ManagementServer.ConnectionRequestURL`
+    /// unless [`SimConfig::connection_request_url`] announces another).
     pub fn connection_request_url(&self) -> String {
-        format!("http://{}/", self.cr_addr)
+        self.cr_url.clone()
     }
 
     /// The identity sent in Inform (OUI, ProductClass, SerialNumber).
@@ -299,8 +334,11 @@ impl SimCpe {
         self.lock().uploads.clone()
     }
 
-    /// Stops the session task and the listener.
+    /// Stops the session task and the listener (or leaves the shared host).
     pub fn stop(&self) {
         let _ = self.stop.send(true);
+        if let Some((host, index)) = &self.host {
+            host.detach(*index);
+        }
     }
 }
