@@ -176,6 +176,54 @@ async fn an_operation_for_an_absent_device_sends_package0_and_the_device_opens_a
     f.engine.shutdown().await;
 }
 
+/// A Package #0 the device answered is not sent again (config: attempts 3, backoff 200 ms,
+/// doubling); an operation queued after that session gets a fresh one at once.
+#[tokio::test]
+async fn a_package0_the_device_answered_is_not_sent_again() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    let (push, _listener) = device.listen_package0("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    f.adapter.set_push_address(DEV, push).await;
+    let read = || native(NativeOp::Read, "./DevDetail/FwV", None);
+
+    let op = f.engine.create_operation(&id(), read(), once()).await.unwrap();
+    assert_eq!(operation_end(&f.engine, op.id).await.state, OperationState::Succeeded);
+    until("the session to end", || f.adapter.open_sessions() == 0).await;
+    let op = f.engine.create_operation(&id(), read(), once()).await.unwrap();
+    assert_eq!(operation_end(&f.engine, op.id).await.state, OperationState::Succeeded);
+    until("the session to end", || f.adapter.open_sessions() == 0).await;
+    // Past every backoff (200 + 400 + 800 ms): one Package #0 per operation, no more.
+    tokio::time::sleep(Duration::from_millis(1_800)).await;
+    assert_eq!(device.notifications(), 2);
+    assert_eq!(device.sessions(), 3, "the first session, then one per Package #0");
+    f.engine.shutdown().await;
+}
+
+/// A Package #0 nobody answers is sent `push_attempts` times, then the operation waits for
+/// the device's own next session.
+#[tokio::test]
+async fn an_unanswered_package0_is_sent_a_bounded_number_of_times() {
+    let f = fixture(config()).await;
+    let device = sim(&f, Encoding::Xml);
+    device.run().await.unwrap();
+    // A client that knows another server password: it rejects every notification.
+    let mut c = SimConfig::new(f.adapter.server_url().unwrap(), DEV, "dev", "client-secret");
+    c.server_password = "not-the-server's".into();
+    let deaf = SimDevice::new(c);
+    let (push, _listener) = deaf.listen_package0("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    f.adapter.set_push_address(DEV, push).await;
+    let op = f.engine.create_operation(&id(), native(NativeOp::Read, "./DevInfo/Man", None), once()).await.unwrap();
+    until("three attempts", || deaf.rejected_notifications() == 3).await;
+    tokio::time::sleep(Duration::from_millis(1_800)).await;
+    assert_eq!(deaf.rejected_notifications(), 3, "no fourth attempt");
+    assert_eq!(f.engine.operation(op.id).await.unwrap().state, OperationState::Waiting);
+    // The device's own session takes the operation.
+    device.run().await.unwrap();
+    assert_eq!(operation_end(&f.engine, op.id).await.state, OperationState::Succeeded);
+    f.engine.shutdown().await;
+}
+
 #[tokio::test]
 async fn wrong_credentials_get_401_and_no_device() {
     let f = fixture(config()).await;

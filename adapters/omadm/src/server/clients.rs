@@ -99,7 +99,7 @@ impl OmadmAdapter {
     /// device's next session expected with its session id: for a transport unidm does not run.
     pub fn package0_now(&self, dev_id: &str) -> Result<Vec<u8>, ClientError> {
         self.registered(dev_id)?;
-        self.inner.build_package0(dev_id).map_err(ClientError::Unavailable)
+        self.inner.build_package0(dev_id).map(|(bytes, _)| bytes).map_err(ClientError::Unavailable)
     }
 
     fn registered(&self, dev_id: &str) -> Result<DeviceId, ClientError> {

@@ -45,7 +45,7 @@ mod http;
 mod ops;
 mod push;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -94,8 +94,8 @@ pub(crate) struct Slot {
 pub(crate) struct Sessions {
     by_token: HashMap<String, Arc<tokio::sync::Mutex<Slot>>>,
     by_device: HashMap<String, String>,
-    /// Devices a Package #0 task runs for.
-    notifying: HashSet<String>,
+    /// Devices a Package #0 task runs for, each with the wake-up of its task.
+    notifying: HashMap<String, Arc<tokio::sync::Notify>>,
     /// The last Package #0 built per DevId.
     package0: HashMap<String, Vec<u8>>,
     /// The session id of the last Package #0 per DevId, until the device opens a session: a

@@ -30,19 +30,29 @@ fn random_session_id() -> u16 {
     u16::from_be_bytes(b).max(1)
 }
 
-/// Sends Package #0 to `device` until it opens a session or the attempts run out; at most one
-/// such task per device.
+/// Sends Package #0 to `device` while it has queued operations and no session, a bounded
+/// number of times with backoff; at most one such task per device. Called again while the task
+/// waits between attempts, it wakes the task, which sends a fresh Package #0 at once if the
+/// device had a session since the last one (that notification is spent) and otherwise keeps
+/// waiting.
 pub(crate) fn notify(server: Arc<Server>, device: DeviceId) {
     let dev = device.native().to_owned();
-    if !server.sessions().notifying.insert(dev.clone()) {
-        return;
-    }
+    let wake = {
+        let mut s = server.sessions();
+        if let Some(wake) = s.notifying.get(&dev) {
+            wake.notify_one();
+            return;
+        }
+        let wake = Arc::new(tokio::sync::Notify::new());
+        s.notifying.insert(dev.clone(), wake.clone());
+        wake
+    };
     tokio::spawn(async move {
-        run(&server, &dev).await;
-        server.sessions().notifying.remove(&dev);
+        if !run(&server, &device, &wake).await {
+            server.sessions().notifying.remove(&dev);
+        }
     });
 }
-
 /// Where a device's Package #0 goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushTarget {
@@ -96,7 +106,7 @@ impl Server {
     /// A fresh Package #0 for `dev` (a new session id, the server's password and the nonce the
     /// device last gave), remembered as the device's last one: the session it opens must carry
     /// its session id.
-    pub(crate) fn build_package0(&self, dev: &str) -> Result<Vec<u8>, String> {
+    pub(crate) fn build_package0(&self, dev: &str) -> Result<(Vec<u8>, u16), String> {
         let record = self.accounts.record(dev);
         let password = self.accounts.server_credentials_any().map(|c| c.password.clone()).unwrap_or_default();
         let nonce = record.server_nonce.clone().unwrap_or_default();
@@ -105,11 +115,16 @@ impl Server {
         let mut s = self.sessions();
         s.package0.insert(dev.to_owned(), bytes.clone());
         s.notified.insert(dev.to_owned(), n.session_id);
-        Ok(bytes)
+        Ok((bytes, n.session_id))
     }
 }
 
-async fn run(server: &Server, dev: &str) {
+/// The Package #0 task of [`notify`]. Returns `true` when it took the device out of
+/// `notifying` itself: it does so under the same lock under which it found the device in a
+/// session or without queued operations, so that an operation queued a moment later (whose
+/// `notify` takes that lock after the submit) starts a new task rather than being missed.
+async fn run(server: &Server, device: &DeviceId, wake: &tokio::sync::Notify) -> bool {
+    let dev = device.native();
     let record = server.accounts.record(dev);
     let target = match record.push.as_deref().map(PushTarget::parse) {
         Some(Ok(t)) => Some(t),
@@ -121,44 +136,74 @@ async fn run(server: &Server, dev: &str) {
     };
     if target.is_none() && server.config.push_webhook.is_none() {
         tracing::debug!(dev_id = dev, "no push address: the operation waits for the device's next session");
-        return;
+        return false;
     }
-    let bytes = match server.build_package0(dev) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!(dev_id = dev, error = %e, "Package #0 not built");
-            return;
-        }
-    };
+    let (Some(h), Some(delivery)) = (server.handle().cloned(), server.delivery().cloned()) else { return false };
     let mut udp = None;
-    let Some(h) = server.handle().cloned() else { return };
+    // The Package #0 last sent and its session id; its attempts and the wait before the next.
+    let mut sent: Option<(Vec<u8>, u16)> = None;
+    let mut attempt = 0;
     let mut delay = server.config.push_backoff;
-    for attempt in 1..=server.config.push_attempts.max(1) {
-        if server.sessions().by_device.contains_key(dev) {
-            return;
+    loop {
+        let spent = {
+            let mut s = server.sessions();
+            let needed = !s.by_device.contains_key(dev) && delivery.has_queued(device);
+            // The device opened a session since (contact clears `notified`), or the API built
+            // another Package #0: the one sent is spent.
+            let spent = sent.as_ref().is_none_or(|(_, sid)| s.notified.get(dev) != Some(sid));
+            if !needed || (!spent && attempt >= server.config.push_attempts.max(1)) {
+                s.notifying.remove(dev);
+                return true;
+            }
+            spent
+        };
+        if spent {
+            match server.build_package0(dev) {
+                Ok(built) => sent = Some(built),
+                Err(e) => {
+                    tracing::warn!(dev_id = dev, error = %e, "Package #0 not built");
+                    return false;
+                }
+            }
+            (attempt, delay) = (0, server.config.push_backoff);
         }
-        let sent = match &target {
-            Some(PushTarget::Udp(addr)) => send_udp(&mut udp, *addr, &bytes).await,
+        let Some((bytes, _)) = sent.as_ref() else { return false };
+        attempt += 1;
+        let result = match &target {
+            Some(PushTarget::Udp(addr)) => send_udp(&mut udp, *addr, bytes).await,
             Some(PushTarget::Http(url)) => {
                 post(http().post(url).header("content-type", NOTIFICATION_MEDIA_TYPE).body(bytes.clone())).await
             }
             None => {
                 let url = server.config.push_webhook.as_deref().unwrap_or_default();
                 let body = serde_json::json!({
-                    "device": DeviceId::omadm(dev).map(|d| d.to_string()).unwrap_or_default(),
+                    "device": device.to_string(),
                     "devId": dev,
                     "contentType": NOTIFICATION_MEDIA_TYPE,
-                    "package0": B64.encode(&bytes),
+                    "package0": B64.encode(bytes),
                 });
                 post(http().post(url).json(&body)).await
             }
         };
         let to = target.as_ref().map_or_else(|| "the push webhook".to_owned(), ToString::to_string);
-        match sent {
+        match result {
             Ok(()) => tracing::debug!(dev_id = dev, %to, attempt, "Package #0 sent"),
             Err(e) => tracing::info!(dev_id = dev, %to, attempt, error = %e, "Package #0 not sent"),
         }
-        h.sleep(delay).await;
+        // Until the backoff ends, or earlier when an operation queued after a session the
+        // device had since needs a fresh Package #0.
+        let until = h.monotonic() + delay;
+        loop {
+            tokio::select! {
+                () = h.sleep_until(until) => break,
+                () = wake.notified() => {
+                    let s = server.sessions();
+                    if sent.as_ref().is_some_and(|(_, sid)| s.notified.get(dev) != Some(sid)) {
+                        break;
+                    }
+                }
+            }
+        }
         delay = delay.saturating_mul(2);
     }
 }
