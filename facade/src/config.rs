@@ -68,6 +68,8 @@
 //! auth = "none"               # or "basic" / "digest" with [tr069.users]
 //! realm = "unidm"
 //! connection_requests = true
+//! connection_request_attempts = 3  # a failed one is sent again while work waits, up to this
+//! connection_request_retry_s = 5   # first wait before sending again (doubles)
 //! session_timeout_s = 30
 //! max_sessions = 10000
 //! wait_stall_min = 60         # an accepted Download etc. without its completion this long fails
@@ -402,6 +404,8 @@ struct Tr069Section {
     user_devices: BTreeMap<String, String>,
     realm: Option<String>,
     connection_requests: Option<bool>,
+    connection_request_attempts: Option<u32>,
+    connection_request_retry_s: Option<u64>,
     session_timeout_s: Option<u64>,
     max_sessions: Option<usize>,
     wait_stall_min: Option<u64>,
@@ -608,6 +612,14 @@ impl ServeConfig {
                 user_devices: t.user_devices,
                 realm: t.realm.unwrap_or(defaults.realm),
                 connection_requests: t.connection_requests.unwrap_or(defaults.connection_requests),
+                connection_request_attempts: match t.connection_request_attempts {
+                    Some(0) => bail!("tr069.connection_request_attempts must be at least 1"),
+                    n => n.unwrap_or(defaults.connection_request_attempts),
+                },
+                connection_request_backoff: t
+                    .connection_request_retry_s
+                    .map(Duration::from_secs)
+                    .unwrap_or(defaults.connection_request_backoff),
                 session_timeout: t.session_timeout_s.map(Duration::from_secs).unwrap_or(defaults.session_timeout),
                 max_sessions: t.max_sessions.unwrap_or(defaults.max_sessions),
                 wait_stall: stall_minutes("tr069", t.wait_stall_min)?,
@@ -907,13 +919,14 @@ mod tests {
     fn tr069_section() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("u.toml");
-        let text = "[tr069]\nlisten = \"127.0.0.1:17547\"\nauth = \"digest\"\npublic_url = \"http://acs.example:7547/\"\n[tr069.users]\ncpe = \"pw\"\n[tr069.user_devices]\ncpe = \"SN1\"\n";
+        let text = "[tr069]\nlisten = \"127.0.0.1:17547\"\nauth = \"digest\"\npublic_url = \"http://acs.example:7547/\"\nconnection_request_attempts = 5\nconnection_request_retry_s = 2\n[tr069.users]\ncpe = \"pw\"\n[tr069.user_devices]\ncpe = \"SN1\"\n";
         std::fs::write(&path, text).unwrap();
         let c = ServeConfig::resolve(&ServeArgs { config: Some(path.clone()), ..Default::default() }).unwrap();
         let acs = c.tr069.unwrap();
         assert_eq!(acs.listen.port(), 17547);
         assert!(matches!(acs.cpe_auth, CpeAuth::Digest { ref users } if users["cpe"] == "pw"));
         assert_eq!(acs.user_devices["cpe"], "SN1");
+        assert_eq!((acs.connection_request_attempts, acs.connection_request_backoff), (5, Duration::from_secs(2)));
         assert_eq!(c.tr069_public_url.as_deref(), Some("http://acs.example:7547"));
         let off =
             ServeConfig::resolve(&ServeArgs { config: Some(path), tr069: Some(false), ..Default::default() }).unwrap();
@@ -921,6 +934,8 @@ mod tests {
         std::fs::write(dir.path().join("bad.toml"), "[tr069]\nauth = \"kerberos\"\n").unwrap();
         let bad = ServeArgs { config: Some(dir.path().join("bad.toml")), ..Default::default() };
         assert!(ServeConfig::resolve(&bad).unwrap_err().to_string().contains("kerberos"));
+        std::fs::write(dir.path().join("bad.toml"), "[tr069]\nconnection_request_attempts = 0\n").unwrap();
+        assert!(ServeConfig::resolve(&bad).unwrap_err().to_string().contains("at least 1"));
     }
 
     #[test]

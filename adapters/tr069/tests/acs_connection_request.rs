@@ -109,3 +109,107 @@ async fn connection_request_reaches_a_cpe_that_matches_title_case_header_bytes()
     assert_eq!(seen.with_credentials.load(Ordering::SeqCst), 1, "the first authenticated request was accepted");
     cpe.stop();
 }
+
+/// A connection-request endpoint that answers 503 to its first `fail_first` requests, then
+/// passes requests on to the simulated CPE's real listener; counts every request.
+fn spawn_flaky_stub(listener: tokio::net::TcpListener, real_url: String, fail_first: usize, seen: Arc<AtomicUsize>) {
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let (client, real_url, seen) = (client.clone(), real_url.clone(), seen.clone());
+            tokio::spawn(async move {
+                let Some(head) = read_head(&mut sock).await else { return };
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let (status, challenge) = if n < fail_first {
+                    (503, None)
+                } else {
+                    let credentials = head.lines().find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("authorization").then(|| value.trim().to_owned())
+                    });
+                    let mut forward = client.get(&real_url);
+                    if let Some(c) = credentials {
+                        forward = forward.header("Authorization", c);
+                    }
+                    match forward.send().await {
+                        Ok(r) => (
+                            r.status().as_u16(),
+                            r.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_owned),
+                        ),
+                        Err(_) => (502, None),
+                    }
+                };
+                let mut reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n");
+                if let Some(c) = challenge {
+                    reply.push_str(&format!("WWW-Authenticate: {c}\r\n"));
+                }
+                reply.push_str("\r\n");
+                let _ = sock.write_all(reply.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+}
+
+/// An idle CPE (no periodic Inform) behind a flaky connection-request endpoint.
+async fn flaky_cpe(
+    f: &Fixture,
+    serial: &str,
+    fail_first: usize,
+) -> (unidm_tr069::sim::SimCpe, unidm_models::DeviceId, Arc<AtomicUsize>) {
+    let stub = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = f.sim_config(tr181(serial));
+    config.periodic_inform = None;
+    config.connection_request_url = Some(format!("http://{}/", stub.local_addr().unwrap()));
+    let (cpe, id) = f.sim(config).await;
+    let seen = Arc::new(AtomicUsize::new(0));
+    spawn_flaky_stub(stub, cpe.connection_request_url(), fail_first, seen.clone());
+    assert!(cpe.wait_for(WAIT, |_| cpe.is_idle()).await);
+    (cpe, id, seen)
+}
+
+fn uptime() -> Action {
+    Action::Native(NativeRequest {
+        op: NativeOp::Read,
+        path: "Device.DeviceInfo.UpTime".into(),
+        value: None,
+        args: None,
+    })
+}
+
+#[tokio::test]
+async fn a_failed_connection_request_is_sent_again() {
+    let config = unidm_tr069::Tr069Config {
+        connection_request_attempts: 3,
+        connection_request_backoff: std::time::Duration::from_millis(100),
+        ..local_config()
+    };
+    let f = fixture_with(config).await;
+    let (cpe, id, seen) = flaky_cpe(&f, "flaky-cr-1", 2).await;
+    let before = cpe.stats().connection_requests;
+    let op = f.run(&id, uptime()).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    // Two refused attempts, then the third: its challenge and the authenticated request.
+    assert_eq!(seen.load(Ordering::SeqCst), 4);
+    assert_eq!(cpe.stats().connection_requests, before + 1);
+    cpe.stop();
+}
+
+#[tokio::test]
+async fn connection_requests_stop_after_their_attempts() {
+    let config = unidm_tr069::Tr069Config {
+        connection_request_attempts: 2,
+        connection_request_backoff: std::time::Duration::from_millis(100),
+        ..local_config()
+    };
+    let f = fixture_with(config).await;
+    let (cpe, id, seen) = flaky_cpe(&f, "flaky-cr-2", usize::MAX).await;
+    let op = f.engine.create_operation(&id, uptime(), unidm_core::CreateOptions::default()).await.unwrap();
+    unidm_testkit::until("two attempts", || seen.load(Ordering::SeqCst) == 2).await;
+    // Past the next backoffs (100 + 200 ms): no third attempt; the operation waits.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+    assert!(!f.engine.operation(op.id).await.unwrap().state.is_terminal());
+    cpe.stop();
+}

@@ -110,6 +110,8 @@ pub(crate) struct Server {
     delivery: OnceLock<Arc<Delivery>>,
     accounts: Arc<Accounts>,
     sessions: Mutex<Sessions>,
+    /// Package #0 sends under way, at most [`push::MAX_IN_FLIGHT`].
+    push_slots: tokio::sync::Semaphore,
     local_addr: OnceLock<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
     /// Generic Alerts that came before their operation was parked again after a restart.
@@ -141,6 +143,7 @@ impl OmadmAdapter {
                 delivery: OnceLock::new(),
                 accounts,
                 sessions: Mutex::new(Sessions::default()),
+                push_slots: tokio::sync::Semaphore::new(push::MAX_IN_FLIGHT),
                 local_addr: OnceLock::new(),
                 stop,
                 early: Mutex::new(alerts::EarlyAlerts::default()),

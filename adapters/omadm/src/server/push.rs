@@ -94,11 +94,22 @@ impl std::fmt::Display for PushTarget {
     }
 }
 
-/// One HTTP client for every HTTP push and webhook call.
+/// How many Package #0 are being sent at once, at most (an HTTP push holds a socket): a burst
+/// of operations for thousands of absent devices queues here rather than running the server
+/// out of file descriptors.
+pub(crate) const MAX_IN_FLIGHT: usize = 256;
+
+/// One HTTP client for every HTTP push and webhook call; it keeps a few idle connections per
+/// host, briefly (many devices may share a push gateway; most hosts get one push now and then).
 fn http() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
-        reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_else(|_| reqwest::Client::new())
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(8)
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new())
     })
 }
 
@@ -169,6 +180,7 @@ async fn run(server: &Server, device: &DeviceId, wake: &tokio::sync::Notify) -> 
         }
         let Some((bytes, _)) = sent.as_ref() else { return false };
         attempt += 1;
+        let Ok(slot) = server.push_slots.acquire().await else { return false };
         let result = match &target {
             Some(PushTarget::Udp(addr)) => send_udp(&mut udp, *addr, bytes).await,
             Some(PushTarget::Http(url)) => {
@@ -185,6 +197,7 @@ async fn run(server: &Server, device: &DeviceId, wake: &tokio::sync::Notify) -> 
                 post(http().post(url).json(&body)).await
             }
         };
+        drop(slot);
         let to = target.as_ref().map_or_else(|| "the push webhook".to_owned(), ToString::to_string);
         match result {
             Ok(()) => tracing::debug!(dev_id = dev, %to, attempt, "Package #0 sent"),

@@ -16,8 +16,15 @@ use super::Acs;
 use crate::digest::{basic_header, Challenge};
 
 /// The HTTP client of connection requests: title-case header names, `timeout` per request.
+/// A connection is kept only for the moment between the challenge and the authenticated
+/// request: each CPE is a host of its own, and an idle connection per CPE woken would pile up
+/// file descriptors by the thousand.
 pub(crate) fn client(timeout: Duration) -> reqwest::Client {
-    let builder = reqwest::Client::builder().timeout(timeout).http1_title_case_headers();
+    let builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .http1_title_case_headers()
+        .pool_idle_timeout(Duration::from_secs(1))
+        .pool_max_idle_per_host(1);
     builder.build().unwrap_or_else(|e| {
         // Only a broken TLS / resolver set-up fails here; the default client still sends
         // requests, in lower case.
@@ -135,50 +142,100 @@ pub(crate) async fn send_udp(addr: &str, id: u32, user: &str, pass: &str, cnonce
     Ok(())
 }
 
+/// How many connection requests are sent at once, at most (each holds a socket): a burst of
+/// operations for thousands of idle CPEs queues here rather than running the ACS out of file
+/// descriptors.
+pub(crate) const MAX_IN_FLIGHT: usize = 256;
+
+/// Where and how a device takes connection requests.
+type CrTarget = (Option<String>, Option<String>, Option<(String, String)>);
+
 /// Sends a connection request to the device if none is in flight: HTTP to its
 /// `ConnectionRequestURL` (3.2.2), and when that fails or is unknown, UDP to its
-/// `UDPConnectionRequestAddress` (Annex G).
+/// `UDPConnectionRequestAddress` (Annex G). A failed one is tried again after
+/// [`super::Tr069Config::connection_request_backoff`] (doubling), up to
+/// [`super::Tr069Config::connection_request_attempts`] in all, as long as the device has work
+/// queued and no session; after the last, its work waits for the CPE's next Inform.
 pub(crate) fn connection_request(acs: &Arc<Acs>, device: &DeviceId) {
     if !acs.config.connection_requests {
         return;
     }
-    let target = {
+    {
         let mut st = acs.state();
-        let Some(rec) = st.devices.get(device) else { return };
-        if rec.cr_url.is_none() && rec.udp_cr_address.is_none() {
+        if cr_target(&st, device).is_none() || !st.cr_inflight.insert(device.clone()) {
             return;
         }
-        let target =
-            (rec.cr_url.clone(), rec.udp_cr_address.clone(), rec.cr_username.clone().zip(rec.cr_password.clone()));
-        if !st.cr_inflight.insert(device.clone()) {
-            return;
-        }
-        target
-    };
+    }
     let acs = acs.clone();
     let device = device.clone();
     tokio::spawn(async move {
-        let (url, udp, creds) = target;
-        let cnonce = super::secret::token();
-        let mut r = match &url {
-            Some(url) => send(&acs.http, url, creds.as_ref(), &cnonce).await,
-            None => Err("no ConnectionRequestURL".into()),
-        };
-        if let Err(CrFailure::Refused { status, challenge }) = &r {
-            // Worth an operator's eye: the CPE is reachable but refuses the ACS. Its challenge
-            // says what it wants; the password stays out of the log.
-            tracing::warn!(%device, status, %challenge, url = url.as_deref().unwrap_or_default(),
-                "CPE refused the connection request");
-        }
-        if let (Err(e), Some(addr), Some((user, pass))) = (&r, &udp, &creds) {
-            tracing::debug!(%device, error = %e, "HTTP connection request failed; trying UDP");
-            let id = super::secret::udp_id();
-            r = send_udp(addr, id, user, pass, &cnonce[..16]).await.map_err(CrFailure::Other);
+        let attempts = acs.config.connection_request_attempts.max(1);
+        let mut delay = acs.config.connection_request_backoff;
+        let mut attempt = 1;
+        loop {
+            // Read again each time: an Inform between attempts may have brought a new URL.
+            let target = cr_target(&acs.state(), &device);
+            let Some(target) = target else { break };
+            let r = match acs.cr_slots.acquire().await {
+                Ok(_slot) => attempt_once(&acs, &device, target).await,
+                Err(_) => break,
+            };
+            match r {
+                Ok(()) => {
+                    tracing::debug!(%device, attempt, "connection request sent");
+                    break;
+                }
+                Err(e) if attempt >= attempts => {
+                    tracing::info!(%device, error = %e, attempt,
+                        "connection request failed; the device's work waits for its next Inform");
+                    break;
+                }
+                Err(e) => {
+                    tracing::info!(%device, error = %e, attempt, retry_in = ?delay, "connection request failed");
+                }
+            }
+            let Some(h) = acs.handle.get() else { break };
+            h.sleep(delay).await;
+            delay = delay.saturating_mul(2);
+            attempt += 1;
+            // Checked and let go under one lock: work queued after this check finds no
+            // request in flight and starts its own.
+            let mut st = acs.state();
+            if st.active.contains_key(&device) || !acs.has_work(&st, &device) {
+                st.cr_inflight.remove(&device);
+                return;
+            }
         }
         acs.state().cr_inflight.remove(&device);
-        match r {
-            Ok(()) => tracing::debug!(%device, "connection request sent"),
-            Err(e) => tracing::info!(%device, error = %e, "connection request failed; waiting for the next Inform"),
-        }
     });
+}
+
+fn cr_target(st: &super::state::State, device: &DeviceId) -> Option<CrTarget> {
+    let rec = st.devices.get(device)?;
+    if rec.cr_url.is_none() && rec.udp_cr_address.is_none() {
+        return None;
+    }
+    Some((rec.cr_url.clone(), rec.udp_cr_address.clone(), rec.cr_username.clone().zip(rec.cr_password.clone())))
+}
+
+/// One connection request: HTTP, then UDP when HTTP fails and the CPE has a UDP address.
+async fn attempt_once(acs: &Acs, device: &DeviceId, target: CrTarget) -> Result<(), CrFailure> {
+    let (url, udp, creds) = target;
+    let cnonce = super::secret::token();
+    let mut r = match &url {
+        Some(url) => send(&acs.http, url, creds.as_ref(), &cnonce).await,
+        None => Err("no ConnectionRequestURL".into()),
+    };
+    if let Err(CrFailure::Refused { status, challenge }) = &r {
+        // Worth an operator's eye: the CPE is reachable but refuses the ACS. Its challenge
+        // says what it wants; the password stays out of the log.
+        tracing::warn!(%device, status, %challenge, url = url.as_deref().unwrap_or_default(),
+            "CPE refused the connection request");
+    }
+    if let (Err(e), Some(addr), Some((user, pass))) = (&r, &udp, &creds) {
+        tracing::debug!(%device, error = %e, "HTTP connection request failed; trying UDP");
+        let id = super::secret::udp_id();
+        r = send_udp(addr, id, user, pass, &cnonce[..16]).await.map_err(CrFailure::Other);
+    }
+    r
 }

@@ -249,11 +249,7 @@ impl Acs {
         let pending = {
             let mut st = self.state();
             st.remove_session(&slot.key, slot.peer, slot.device.as_ref());
-            let queued = |d: &DeviceId| {
-                st.upkeep.get(d).is_some_and(|q| !q.is_empty())
-                    || self.delivery.get().is_some_and(|del| del.has_queued(d))
-            };
-            slot.device.as_ref().filter(|d| !st.active.contains_key(*d) && queued(d)).cloned()
+            slot.device.as_ref().filter(|d| !st.active.contains_key(*d) && self.has_work(&st, d)).cloned()
         };
         // Work is left (or arrived after the last request of the session): ask for a new session.
         if let Some(d) = pending {

@@ -164,6 +164,12 @@ pub struct Tr069Config {
     pub connection_requests: bool,
     /// Timeout of one connection request (default 5 s).
     pub connection_request_timeout: Duration,
+    /// How many times a connection request that fails is sent in all (default 3), as long as
+    /// the device has work queued and no session; then the work waits for its next Inform.
+    pub connection_request_attempts: u32,
+    /// The wait before a failed connection request is sent again, doubled each time
+    /// (default 5 s).
+    pub connection_request_backoff: Duration,
     /// Whether to set connection-request credentials on bootstrap (default true).
     pub provision_connection_request_credentials: bool,
     /// Serve firmware / configuration files (and take uploads) under [`FILES_PREFIX`] on the
@@ -200,6 +206,8 @@ impl Default for Tr069Config {
             realm: "unidm".into(),
             connection_requests: true,
             connection_request_timeout: Duration::from_secs(5),
+            connection_request_attempts: 3,
+            connection_request_backoff: Duration::from_secs(5),
             provision_connection_request_credentials: true,
             tls: None,
             files: None,
@@ -221,6 +229,8 @@ pub(crate) struct Acs {
     stop: tokio::sync::watch::Sender<bool>,
     /// The client of connection requests.
     http: reqwest::Client,
+    /// Connection requests under way, at most [`conn_req::MAX_IN_FLIGHT`].
+    cr_slots: tokio::sync::Semaphore,
     session_config: OnceLock<crate::session::SessionConfig>,
 }
 
@@ -228,6 +238,12 @@ impl Acs {
     /// Locks the state; a poisoned lock is taken over (the state stays consistent per call).
     pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `device` has work for a session: upkeep or user operations queued.
+    pub(crate) fn has_work(&self, st: &State, device: &unidm_models::DeviceId) -> bool {
+        st.upkeep.get(device).is_some_and(|q| !q.is_empty())
+            || self.delivery.get().is_some_and(|d| d.has_queued(device))
     }
 }
 
@@ -257,6 +273,7 @@ impl Tr069Adapter {
                 local_addr: OnceLock::new(),
                 stop,
                 http,
+                cr_slots: tokio::sync::Semaphore::new(conn_req::MAX_IN_FLIGHT),
                 session_config: OnceLock::new(),
             }),
         }
