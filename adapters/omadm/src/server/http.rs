@@ -14,7 +14,7 @@ use axum::Router;
 
 use super::Server;
 use crate::auth::HMAC_HEADER;
-use crate::codec::{self, Alert, Command, ErrorKind, Limits, MediaType};
+use crate::codec::{self, Alert, Command, ErrorKind, Limits, MediaType, SyncML};
 use crate::session::SessionError;
 use unidm_core::tls::rustls as rustls_config;
 
@@ -47,12 +47,7 @@ fn route_token(query: Option<&str>) -> Option<String> {
 
 /// The Package #0 session id a Package 1 answering one (Alert 1200) must carry, when a
 /// notification went to its device (OMA DM Notification Initiated Session 1.2 §6.2.2.10).
-fn notified_session_id(server: &Server, content_type: &str, body: &[u8]) -> Option<u16> {
-    if server.sessions().notified.is_empty() {
-        return None;
-    }
-    let limits = Limits { max_message_bytes: server.config.max_message, ..Limits::default() };
-    let msg = codec::decode_with(content_type, body, &limits).ok()?;
+fn notified_session_id(server: &Server, msg: &SyncML) -> Option<u16> {
     let answers_package0 =
         msg.body.commands.iter().any(|c| matches!(c, Command::Alert(a) if a.code == Some(Alert::SERVER_INITIATED)));
     if !answers_package0 {
@@ -75,8 +70,8 @@ async fn handle(
     let hmac = headers.get(HMAC_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let token = route_token(query.as_deref());
     let existing = token.as_ref().and_then(|t| server.sessions().by_token.get(t).cloned());
-    let slot = match existing {
-        Some(slot) => slot,
+    let (slot, decoded) = match existing {
+        Some(slot) => (slot, None),
         None => {
             if server.sessions().by_token.len() >= server.config.max_sessions {
                 let mut r = (StatusCode::SERVICE_UNAVAILABLE, "too many DM sessions").into_response();
@@ -89,13 +84,26 @@ async fn handle(
                 let scheme = if server.config.tls.is_some() { "https" } else { "http" };
                 format!("{scheme}://{host}{}", server.path())
             });
-            let notified = notified_session_id(&server, content_type, &body);
-            Arc::new(tokio::sync::Mutex::new(server.new_session(base, peer, notified)))
+            // While notifications are out, look into a new session's first message (decoded
+            // once: the session takes it as it is).
+            let notified = if server.sessions().notified.is_empty() {
+                None
+            } else {
+                let limits = Limits { max_message_bytes: server.config.max_message, ..Limits::default() };
+                let msg = codec::decode_with(content_type, &body, &limits);
+                Some((msg.as_ref().ok().and_then(|m| notified_session_id(&server, m)), msg))
+            };
+            let session_id = notified.as_ref().and_then(|(id, _)| *id);
+            let slot = Arc::new(tokio::sync::Mutex::new(server.new_session(base, peer, session_id)));
+            (slot, notified.map(|(_, msg)| msg))
         }
     };
     let mut guard = slot.lock().await;
     let now = server.now();
-    let taken = guard.session.handle_message_with_hmac(now, content_type, hmac.as_deref(), &body);
+    let taken = match decoded {
+        Some(msg) => guard.session.handle_decoded(now, content_type, hmac.as_deref(), &body, msg),
+        None => guard.session.handle_message_with_hmac(now, content_type, hmac.as_deref(), &body),
+    };
     let new_token = guard.session.route_token();
     if let Err(e) = taken {
         let closed = guard.session.is_closed();

@@ -380,6 +380,21 @@ impl DmSession {
         hmac: Option<&str>,
         body: &[u8],
     ) -> Result<(), SessionError> {
+        let decoded = codec::decode_with(content_type, body, &self.config.limits);
+        self.handle_decoded(now, content_type, hmac, body, decoded)
+    }
+
+    /// [`Session::handle_message_with_hmac`] for a message the caller has already decoded
+    /// from `body` with this session's [`SessionConfig::limits`] (a shell that had to look
+    /// into it first need not decode it twice); `body` is still what a mac covers.
+    pub fn handle_decoded(
+        &mut self,
+        now: Duration,
+        content_type: &str,
+        hmac: Option<&str>,
+        body: &[u8],
+        decoded: Result<SyncML, codec::CodecError>,
+    ) -> Result<(), SessionError> {
         match self.state {
             State::Closed => return Err(SessionError::Closed),
             _ if self.due.is_some() => return Err(SessionError::ReplyPending),
@@ -390,7 +405,7 @@ impl DmSession {
             _ => {}
         }
         let media = MediaType::parse(content_type)?;
-        let msg = match codec::decode_with(content_type, body, &self.config.limits) {
+        let msg = match decoded {
             Ok(m) => m,
             Err(e) => {
                 self.protocol_error();
