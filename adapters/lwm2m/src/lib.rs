@@ -112,6 +112,7 @@ pub mod codec;
 pub mod dtls;
 pub mod load;
 pub mod model;
+pub mod northbound;
 pub mod path;
 pub mod procedure;
 pub mod server;

@@ -16,7 +16,7 @@ use crate::server::Observed;
 
 /// Whether a change at `changed` concerns an observation: one of its paths is at, above or
 /// below it.
-pub(super) fn touches(observed: &Observed, changed: &Path) -> bool {
+pub(crate) fn touches(observed: &Observed, changed: &Path) -> bool {
     let near = |p: &Path| p.is_prefix_of(changed) || changed.is_prefix_of(p);
     match observed {
         Observed::Path(p) => near(p),

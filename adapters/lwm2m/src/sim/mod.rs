@@ -13,7 +13,7 @@
 //! ```
 
 mod bootstrap;
-mod composite;
+pub(crate) mod composite;
 mod config;
 mod effects;
 pub mod gateway;
