@@ -58,6 +58,17 @@
 //! identity = "dev-0001"
 //! key_hex = "000102030405060708090a0b0c0d0e0f"   # or key = "text key"
 //! endpoint = "urn:dev:0001"   # the endpoint it may register as; leave out for any unbound one
+//! [lwm2m.northbound]          # unidm as an LwM2M gateway registered with a distant LwM2M server
+//! server = "coap://lwm2m.example.net:5683"   # or "host:port"
+//! endpoint = "unidm-gw"       # the endpoint name unidm registers as
+//! lifetime_s = 300
+//! listen = "0.0.0.0:0"        # the local UDP address
+//! report_devices = true       # false: the distant server sees unidm alone
+//! max_devices = 10000
+//! protocol = "tr069"          # which devices are end devices (default all): a protocol,
+//! manufacturer = "Acme"       # manufacturer, model and labels, as the API's device filters
+//! [lwm2m.northbound.labels]
+//! site = "north"
 //!
 //! [tr069]                     # the CWMP ACS
 //! enabled = true              # UNIDM_TR069, --tr069
@@ -122,6 +133,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 use unidm_core::EngineConfig;
+use unidm_lwm2m::northbound::NorthboundConfig;
 use unidm_lwm2m::Lwm2mConfig;
 use unidm_omadm::mo::diagmon::{DiagProfile, DiagTest};
 use unidm_omadm::server::{OmadmConfig, RebootNode};
@@ -353,6 +365,72 @@ struct Lwm2mSection {
     dtls_client_ca: Option<PathBuf>,
     #[serde(default)]
     psk: Vec<PskEntry>,
+    northbound: Option<NorthboundSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NorthboundSection {
+    server: String,
+    endpoint: Option<String>,
+    lifetime_s: Option<u64>,
+    listen: Option<SocketAddr>,
+    report_devices: Option<bool>,
+    max_devices: Option<usize>,
+    protocol: Option<String>,
+    manufacturer: Option<String>,
+    model: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+impl NorthboundSection {
+    fn resolve(self) -> anyhow::Result<NorthboundConfig> {
+        let text = self.server.trim();
+        let hostport = text.strip_prefix("coap://").unwrap_or(text).trim_end_matches('/');
+        anyhow::ensure!(
+            !text.starts_with("coaps://"),
+            "lwm2m.northbound.server: coaps:// is not supported yet; give coap://host:port"
+        );
+        let hostport = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+            hostport.to_owned()
+        } else {
+            format!("{hostport}:5683")
+        };
+        let server = std::net::ToSocketAddrs::to_socket_addrs(&hostport)
+            .with_context(|| format!("lwm2m.northbound.server `{text}` does not resolve"))?
+            .next()
+            .with_context(|| format!("lwm2m.northbound.server `{text}` resolves to no address"))?;
+        let endpoint = self.endpoint.unwrap_or_else(|| "unidm".to_owned());
+        anyhow::ensure!(
+            !endpoint.is_empty() && endpoint.len() <= 128 && !endpoint.contains(['&', '/', ' ']),
+            "lwm2m.northbound.endpoint must be 1 to 128 characters without `&`, `/` or spaces"
+        );
+        let mut c = NorthboundConfig::new(server, endpoint);
+        if let Some(lt) = self.lifetime_s {
+            anyhow::ensure!((30..=86_400 * 30).contains(&lt), "lwm2m.northbound.lifetime_s must be 30 to 2592000");
+            c.lifetime = Duration::from_secs(lt);
+        }
+        if let Some(l) = self.listen {
+            c.listen = l;
+        }
+        c.report_devices = self.report_devices.unwrap_or(true);
+        if let Some(m) = self.max_devices {
+            anyhow::ensure!((1..=65_534).contains(&m), "lwm2m.northbound.max_devices must be 1 to 65534");
+            c.max_devices = m;
+        }
+        c.devices.protocol =
+            match self.protocol.as_deref() {
+                None => None,
+                Some(p) => Some(p.parse().map_err(|_| {
+                    anyhow::anyhow!("lwm2m.northbound.protocol must be lwm2m, tr069 or omadm, not `{p}`")
+                })?),
+            };
+        c.devices.manufacturer = self.manufacturer;
+        c.devices.model = self.model;
+        c.devices.labels = self.labels;
+        Ok(c)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -504,6 +582,8 @@ pub struct ServeConfig {
     pub tr069_public_url: Option<String>,
     /// The OMA DM server, when enabled.
     pub omadm: Option<OmadmConfig>,
+    /// unidm as an LwM2M gateway toward a distant server, when configured.
+    pub northbound: Option<NorthboundConfig>,
 }
 
 /// A node URI of `[omadm]` (`./A/B`): absolute in the device's tree.
@@ -633,7 +713,8 @@ impl ServeConfig {
         } else {
             None
         };
-        let l = file.lwm2m;
+        let mut l = file.lwm2m;
+        let northbound = l.northbound.take().map(NorthboundSection::resolve).transpose()?;
         let lwm2m = if args.lwm2m.or(l.enabled).unwrap_or(true) {
             let mut c = Lwm2mConfig::new(
                 args.lwm2m_listen.or(l.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5683))),
@@ -802,6 +883,7 @@ impl ServeConfig {
             None,
         )?;
         Ok(ServeConfig {
+            northbound,
             tls: api_tls,
             tokens,
             omadm,
@@ -936,6 +1018,38 @@ mod tests {
         assert!(ServeConfig::resolve(&bad).unwrap_err().to_string().contains("kerberos"));
         std::fs::write(dir.path().join("bad.toml"), "[tr069]\nconnection_request_attempts = 0\n").unwrap();
         assert!(ServeConfig::resolve(&bad).unwrap_err().to_string().contains("at least 1"));
+    }
+
+    #[test]
+    fn lwm2m_northbound_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.toml");
+        let text = "[lwm2m.northbound]\nserver = \"coap://127.0.0.1:15683\"\nendpoint = \"gw-1\"\nlifetime_s = 120\nprotocol = \"tr069\"\n[lwm2m.northbound.labels]\nsite = \"north\"\n";
+        std::fs::write(&path, text).unwrap();
+        let c = ServeConfig::resolve(&ServeArgs { config: Some(path), ..Default::default() }).unwrap();
+        let nb = c.northbound.unwrap();
+        assert_eq!(nb.server, "127.0.0.1:15683".parse().unwrap());
+        assert_eq!((nb.endpoint.as_str(), nb.lifetime), ("gw-1", Duration::from_secs(120)));
+        assert_eq!(nb.devices.protocol, Some(unidm_models::Protocol::Tr069));
+        assert_eq!(nb.devices.labels["site"], "north");
+        // Without a port: 5683.
+        std::fs::write(dir.path().join("p.toml"), "[lwm2m.northbound]\nserver = \"127.0.0.1\"\n").unwrap();
+        let c = ServeConfig::resolve(&ServeArgs { config: Some(dir.path().join("p.toml")), ..Default::default() });
+        assert_eq!(c.unwrap().northbound.unwrap().server.port(), 5683);
+        assert!(ServeConfig::resolve(&ServeArgs::default()).unwrap().northbound.is_none());
+        for (bad, says) in [
+            ("server = \"coaps://127.0.0.1:5684\"", "coaps"),
+            ("server = \"127.0.0.1:5683\"\nprotocol = \"snmp\"", "snmp"),
+            ("server = \"127.0.0.1:5683\"\nendpoint = \"a/b\"", "endpoint"),
+            ("server = \"127.0.0.1:5683\"\nlifetime_s = 1", "lifetime_s"),
+            ("server = \"no-such-host.invalid:5683\"", "does not resolve"),
+        ] {
+            std::fs::write(dir.path().join("bad.toml"), format!("[lwm2m.northbound]\n{bad}\n")).unwrap();
+            let e =
+                ServeConfig::resolve(&ServeArgs { config: Some(dir.path().join("bad.toml")), ..Default::default() });
+            let e = e.unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct AppState {
     pub omadm: Option<Arc<unidm_omadm::server::OmadmAdapter>>,
     /// The TR-069 adapter, for CPE credentials.
     pub tr069: Option<Arc<unidm_tr069::Tr069Adapter>>,
+    /// The LwM2M northbound client, for its status.
+    pub northbound: Option<Arc<unidm_lwm2m::northbound::Northbound>>,
 }
 
 /// What the HTTP application serves besides the engine.
@@ -76,6 +78,8 @@ pub struct AppOptions {
     pub omadm: Option<Arc<unidm_omadm::server::OmadmAdapter>>,
     /// The TR-069 adapter behind the credentials of TR-069 devices.
     pub tr069: Option<Arc<unidm_tr069::Tr069Adapter>>,
+    /// The LwM2M northbound client behind `/api/v1/lwm2m/northbound`.
+    pub northbound: Option<Arc<unidm_lwm2m::northbound::Northbound>>,
 }
 
 #[derive(OpenApi)]
@@ -153,6 +157,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(files::upload, files::list))
         .routes(routes!(files::delete))
         .routes(routes!(lwm2m::list))
+        .routes(routes!(lwm2m::northbound))
         .routes(routes!(lwm2m::get, lwm2m::put, lwm2m::delete))
         .routes(routes!(omadm::get))
         .routes(routes!(omadm::put_push, omadm::delete_push))
@@ -202,6 +207,7 @@ pub fn app_with(engine: Engine, options: AppOptions) -> Router {
         lwm2m: options.lwm2m,
         omadm: options.omadm,
         tr069: options.tr069,
+        northbound: options.northbound,
     };
     let (router, _) = api().split_for_parts();
     let doc = Arc::new(openapi());

@@ -169,6 +169,17 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             tracing::warn!("no OMA DM client credentials configured: set [omadm] username / password");
         }
     }
+    let northbound = match cfg.northbound.clone() {
+        Some(c) => {
+            let (server, endpoint) = (c.server, c.endpoint.clone());
+            let nb = unidm_lwm2m::northbound::Northbound::start(engine.clone(), c)
+                .await
+                .context("starting the LwM2M northbound client")?;
+            println!("lwm2m northbound: registering with coap://{server} as `{endpoint}` (from {})", nb.local_addr());
+            Some(Arc::new(nb))
+        }
+        None => None,
+    };
     let files = FilesConfig { dir: cfg.files_dir.clone(), max_upload: cfg.max_upload, base_url: files_url };
     let app = unidm::app_with(
         engine.clone(),
@@ -179,9 +190,13 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             lwm2m: lwm2m.clone(),
             omadm: omadm.clone(),
             tr069: acs.clone(),
+            northbound: northbound.clone(),
         },
     );
     unidm_core::tls::serve(listener, tls, app, shutdown).await?;
+    if let Some(nb) = &northbound {
+        nb.stop().await;
+    }
     engine.shutdown().await;
     #[cfg(feature = "profile")]
     profile::finish(profiler)?;

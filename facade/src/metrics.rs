@@ -87,6 +87,15 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
             s.operations_finished.get(state).unwrap_or(&0)
         );
     }
+    if let Some(nb) = &app.northbound {
+        let st = nb.status();
+        let _ = writeln!(out, "# HELP unidm_northbound_registered Whether unidm is registered with the distant LwM2M server.\n# TYPE unidm_northbound_registered gauge");
+        let _ = writeln!(out, "unidm_northbound_registered {}", u8::from(st.registered));
+        let _ = writeln!(out, "# HELP unidm_northbound_registrations_total Registrations with the distant LwM2M server.\n# TYPE unidm_northbound_registrations_total counter");
+        let _ = writeln!(out, "unidm_northbound_registrations_total {}", st.registrations);
+        let _ = writeln!(out, "# HELP unidm_northbound_end_devices End devices listed to the distant LwM2M server.\n# TYPE unidm_northbound_end_devices gauge");
+        let _ = writeln!(out, "unidm_northbound_end_devices {}", st.end_devices);
+    }
     if let Some(st) = s.store {
         let _ = writeln!(
             out,

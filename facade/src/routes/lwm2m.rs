@@ -37,6 +37,56 @@ fn problem(e: BootstrapConfigError) -> Problem {
     }
 }
 
+/// Where unidm's registration with a distant LwM2M server stands (`[lwm2m.northbound]`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NorthboundView {
+    /// The distant server.
+    pub server: String,
+    /// The endpoint name unidm registers as.
+    pub endpoint: String,
+    /// Registered now.
+    pub registered: bool,
+    /// The registration's location at the distant server.
+    pub location: Option<String>,
+    /// Registrations that succeeded since the start.
+    pub registrations: u64,
+    /// Updates that succeeded.
+    pub updates: u64,
+    /// The last failure, in words.
+    pub last_error: Option<String>,
+    /// End devices listed in `/25`.
+    pub end_devices: usize,
+    /// Requests taken from the distant server.
+    pub requests: u64,
+}
+
+/// The LwM2M northbound client: unidm as a gateway registered with a distant LwM2M server.
+#[utoipa::path(get, path = "/api/v1/lwm2m/northbound", tag = "lwm2m",
+    responses((status = 200, body = NorthboundView), (status = 409, body = Problem)))]
+pub async fn northbound(State(app): State<AppState>) -> ApiResult<Json<NorthboundView>> {
+    let nb = app.northbound.as_deref().ok_or_else(|| {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "northbound-disabled",
+            "No northbound client",
+            "no [lwm2m.northbound] server is configured",
+        )
+    })?;
+    let s = nb.status();
+    Ok(Json(NorthboundView {
+        server: s.server,
+        endpoint: s.endpoint,
+        registered: s.registered,
+        location: s.location,
+        registrations: s.registrations,
+        updates: s.updates,
+        last_error: s.last_error,
+        end_devices: s.end_devices,
+        requests: s.requests,
+    }))
+}
+
 /// Every bootstrap configuration.
 #[utoipa::path(get, path = "/api/v1/lwm2m/bootstrap", tag = "lwm2m",
     responses((status = 200, body = Vec<BootstrapEntry>), (status = 409, body = Problem)))]

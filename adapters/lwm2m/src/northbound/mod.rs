@@ -46,8 +46,8 @@ use unidm_models::{
     Action, Device, DeviceId, Event, FirmwareState, FirmwareStatus, FirmwareUpdate, OperationId, OperationState,
 };
 
-use crate::codec::{ContentFormat, Value};
 use crate::coap::{encode_uint, serialize, TransmissionParams};
+use crate::codec::{ContentFormat, Value};
 use crate::path::Path;
 use crate::server::Observed;
 use crate::sim::{Effect, Objects};
@@ -221,12 +221,7 @@ fn random_u64() -> u64 {
 }
 
 fn empty_objects() -> Objects {
-    Objects {
-        values: BTreeMap::new(),
-        v1_1: true,
-        attributes: Default::default(),
-        empty_instances: Default::default(),
-    }
+    Objects { values: BTreeMap::new(), v1_1: true, attributes: Default::default(), empty_instances: Default::default() }
 }
 
 /// Whether `device` is one `q` selects.
@@ -437,11 +432,13 @@ impl Gateway {
                     self.objects_changed();
                 }
             }
-            Event::DeviceDeregistered { device } | Event::DeviceExpired { device } | Event::DeviceDeleted { device } => {
-                if self.by_id.contains_key(&device) {
-                    self.remove(&device);
-                    self.objects_changed();
-                }
+            Event::DeviceDeregistered { device }
+            | Event::DeviceExpired { device }
+            | Event::DeviceDeleted { device }
+                if self.by_id.contains_key(&device) =>
+            {
+                self.remove(&device);
+                self.objects_changed();
             }
             Event::OperationChanged { operation } => {
                 if !operation.state.is_terminal() {
@@ -723,7 +720,10 @@ mod tests {
         assert_eq!(v[&Path::Resource(3, 0, 0)], Value::String("Acme".into()));
         assert_eq!(v[&Path::Resource(3, 0, 3)], Value::String("1.0".into()));
         assert!(!v.contains_key(&Path::Resource(3, 0, 2)), "no serial known: no resource");
-        assert_eq!((v[&Path::Resource(5, 0, 3)].clone(), v[&Path::Resource(5, 0, 5)].clone()), (Value::Integer(0), Value::Integer(0)));
+        assert_eq!(
+            (v[&Path::Resource(5, 0, 3)].clone(), v[&Path::Resource(5, 0, 5)].clone()),
+            (Value::Integer(0), Value::Integer(0))
+        );
 
         // A Package URI written: Downloaded; an update running: Updating; its end: Idle + result.
         let mut fw = Firmware { uri: "http://f/x.bin".into(), downloaded: true, ..Firmware::default() };

@@ -274,7 +274,8 @@ impl Registrar {
                 }
                 (Request::Update, Some(ResponseType::NotFound)) => {
                     // The server no longer knows the registration (TS Core 1.1 §6.2.2): register anew.
-                    self.status.last_error = Some("the server forgot the registration (4.04): registering again".into());
+                    self.status.last_error =
+                        Some("the server forgot the registration (4.04): registering again".into());
                     self.objects_changed = false;
                     self.status.registered = false;
                     self.status.location = None;
