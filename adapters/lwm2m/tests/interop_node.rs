@@ -96,3 +96,96 @@ async fn lwm2m_node_lib_client_read_write_observe() {
     assert!(seen.is_number() || seen.is_string(), "{seen}");
     let _ = child.kill().await;
 }
+
+/// The server script's next JSON line (the library may log other lines).
+async fn next_json(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> serde_json::Value {
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                return v;
+            }
+        }
+        json!({"error": "node exited"})
+    };
+    tokio::time::timeout(Duration::from_secs(15), read).await.expect("a line from the node server")
+}
+
+/// unidm as an LwM2M gateway (`unidm_lwm2m::northbound`) registered with a server nobody here
+/// wrote, lwm2m-node-lib's (LwM2M 1.0): it sees unidm's object list with /25, reads an end
+/// device's Device ID and /3 through its prefix, and updates its firmware by writing the
+/// Package URI and executing Update under the prefix; unidm runs the update on the device (a
+/// simulated LwM2M client of its own) and the server reads the result. unidm de-registers when
+/// stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lwm2m_node_lib_server_manages_an_end_device_through_the_northbound_gateway() {
+    use tokio::io::AsyncWriteExt;
+    use unidm_lwm2m::northbound::{Northbound, NorthboundConfig};
+    use unidm_lwm2m::sim::{SimClient, SimConfig};
+
+    let Some(dir) = node_lib_dir() else { return };
+    let f = Fixture::new().await;
+    let sim = SimClient::start(SimConfig::new("meter-9", f.addr())).await.unwrap();
+    sim.register().await.unwrap();
+    let device = f.wait_device("meter-9", |d| d.identity.manufacturer.is_some()).await;
+
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node/server.js");
+    let mut child = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(port.to_string())
+        .env("NODE_PATH", dir.join("node_modules"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(next_json(&mut lines).await, json!({"listening": port}));
+
+    let mut config = NorthboundConfig::new(([127, 0, 0, 1], port).into(), "unidm-gw");
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.lifetime = Duration::from_secs(60);
+    let nb = Northbound::start(f.engine.clone(), config).await.unwrap();
+    let registered = next_json(&mut lines).await;
+    assert_eq!(registered["registered"], "unidm-gw", "{registered}");
+    let links = registered["payload"].as_str().unwrap_or_default();
+    assert!(links.contains("</3/0>") && links.contains("</25/0>"), "{links}");
+
+    let mut ask = async |cmd: serde_json::Value| {
+        stdin.write_all(format!("{cmd}\n").as_bytes()).await.unwrap();
+        next_json(&mut lines).await
+    };
+    let v = ask(json!({"read": ["unidm-gw", "25", "0", "0"]})).await;
+    assert_eq!(v["value"], "lwm2m:meter-9", "{v}");
+    let v = ask(json!({"read": ["unidm-gw", "25", "0", "1"]})).await;
+    assert_eq!(v["value"], "d0", "{v}");
+    let v = ask(json!({"read": ["unidm-gw", "d0/3", "0", "0"]})).await;
+    assert_eq!(v["value"], json!(device.identity.manufacturer), "{v}");
+    // An unknown prefix and an unknown resource are errors, not answers.
+    let v = ask(json!({"read": ["unidm-gw", "d9/3", "0", "0"]})).await;
+    assert!(v["error"].is_string(), "{v}");
+
+    let v = ask(json!({"write": ["unidm-gw", "d0/5", "0", "1", "http://127.0.0.1:9/meter-2.0.bin"]})).await;
+    assert_eq!(v["written"], "/d0/5/0/1", "{v}");
+    let v = ask(json!({"read": ["unidm-gw", "d0/5", "0", "3"]})).await;
+    assert_eq!(v["value"], "2", "Downloaded: {v}");
+    let v = ask(json!({"execute": ["unidm-gw", "d0/5", "0", "2"]})).await;
+    assert_eq!(v["executed"], "/d0/5/0/2", "{v}");
+    // unidm updates the device, then the server reads Update Result 1.
+    let mut result = json!(null);
+    for _ in 0..100 {
+        result = ask(json!({"read": ["unidm-gw", "d0/5", "0", "5"]})).await;
+        if result["value"] == "1" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(result["value"], "1", "Update Result: {result}");
+    assert_eq!(sim.update_executes(), 1, "the device itself was updated");
+    assert_eq!(sim.package_uri_writes(), 1);
+
+    nb.stop().await;
+    assert_eq!(next_json(&mut lines).await, json!({"deregistered": "unidm-gw"}));
+    let _ = child.kill().await;
+}

@@ -75,9 +75,11 @@ impl ContentFormat {
 impl From<u16> for ContentFormat {
     fn from(code: u16) -> ContentFormat {
         match code {
-            0 => ContentFormat::Text,
+            // 1541 - 1544: the numbers of LwM2M 1.0 drafts, still sent by some clients and
+            // servers (lwm2m-node-lib): text, TLV, JSON, opaque.
+            0 | 1541 => ContentFormat::Text,
             40 => ContentFormat::LinkFormat,
-            42 => ContentFormat::Opaque,
+            42 | 1544 => ContentFormat::Opaque,
             60 => ContentFormat::Cbor,
             110 => ContentFormat::SenmlJson,
             112 => ContentFormat::SenmlCbor,
@@ -103,7 +105,8 @@ mod tests {
     fn legacy_numbers_map_to_current_ones() {
         assert_eq!(ContentFormat::from(1542), ContentFormat::Tlv);
         assert_eq!(ContentFormat::from(1543), ContentFormat::Lwm2mJson);
-        assert_eq!(ContentFormat::from(1544), ContentFormat::Other(1544));
+        assert_eq!(ContentFormat::from(1541), ContentFormat::Text);
+        assert_eq!(ContentFormat::from(1544), ContentFormat::Opaque);
         assert_eq!(ContentFormat::Tlv.code(), 11542);
         assert_eq!(ContentFormat::Tlv.legacy_code(), Some(1542));
     }
