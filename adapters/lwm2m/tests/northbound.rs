@@ -1,0 +1,85 @@
+//! unidm as an LwM2M gateway toward a distant server (`unidm_lwm2m::northbound`), with a second
+//! unidm engine as that server: observations of an end device are notified when the
+//! gateway's model changes, and the gateway registers again when the distant server restarts
+//! without its registration.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{config, native, Fixture};
+use unidm_core::Received;
+use unidm_lwm2m::northbound::{Northbound, NorthboundConfig};
+use unidm_lwm2m::sim::SimConfig;
+use unidm_lwm2m::Lwm2mConfig;
+use unidm_models::{Action, DeviceId, Event, FirmwareUpdate, NativeOp, OperationState, PresenceState};
+use unidm_testkit::{eventually, operation_end};
+
+fn northbound(server: std::net::SocketAddr, endpoint: &str, lifetime: Duration) -> NorthboundConfig {
+    let mut c = NorthboundConfig::new(server, endpoint);
+    c.listen = "127.0.0.1:0".parse().unwrap();
+    c.lifetime = lifetime;
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observation_through_the_gateway_follows_the_model() {
+    let gw = Fixture::new().await;
+    let _lamp = gw.online(SimConfig::new("lamp-1", gw.addr())).await;
+    let distant = Fixture::new().await;
+    let nb = Northbound::start(gw.engine.clone(), northbound(distant.addr(), "gw-o", Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let end = "gw-o/lwm2m:lamp-1";
+    distant.wait_device(end, |d| d.presence.state == PresenceState::Online).await;
+
+    // The distant server observes the end device's firmware version.
+    let mut events = distant.engine.subscribe();
+    let op = distant.run(end, native(NativeOp::Observe, "/3/0/3", None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
+
+    // The gateway's unidm updates the lamp's firmware itself: the version changes in its model.
+    let lamp: DeviceId = "lwm2m:lamp-1".parse().unwrap();
+    let fw = FirmwareUpdate { uri: "http://127.0.0.1:9/lamp-2.bin".into(), version: Some("2.0".into()), name: None };
+    let op = gw.engine.create_operation(&lamp, Action::Firmware(fw), Default::default()).await.unwrap();
+    assert_eq!(operation_end(&gw.engine, op.id).await.state, OperationState::Succeeded);
+    let new_version = gw.engine.device(&lamp).unwrap().identity.fw_version.unwrap();
+
+    let end_id: DeviceId = format!("lwm2m:{end}").parse().unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(Received::Event(Event::Observation { device, path, value, .. })) = events.recv().await {
+                if device == end_id && path == "/3/0/3" && value == serde_json::json!(new_version) {
+                    return value;
+                }
+            }
+        }
+    })
+    .await
+    .expect("a notification of the end device's /3/0/3 with the new version");
+    assert_eq!(seen, serde_json::json!(new_version));
+    assert!(nb.status().requests >= 1);
+    nb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_registers_again_when_the_distant_server_forgot_it() {
+    let gw = Fixture::new().await;
+    let _lamp = gw.online(SimConfig::new("lamp-2", gw.addr())).await;
+    let distant = Fixture::new().await;
+    let addr = distant.addr();
+    // A short lifetime: an Update every 3 s.
+    let nb = Northbound::start(gw.engine.clone(), northbound(addr, "gw-r", Duration::from_secs(4))).await.unwrap();
+    distant.wait_device("gw-r/lwm2m:lamp-2", |d| d.presence.state == PresenceState::Online).await;
+    eventually("one registration", || async { (nb.status().registrations == 1).then_some(()) }).await;
+
+    // The distant server restarts on the same address with an empty database.
+    let _ = distant.stop().await;
+    let restarted = Fixture::with(Lwm2mConfig { listen: addr, ..config() }).await;
+    // The next Update gets 4.04; the gateway registers again, with its end device.
+    restarted.wait_device("gw-r/lwm2m:lamp-2", |d| d.presence.state == PresenceState::Online).await;
+    let status = nb.status();
+    assert_eq!(status.registrations, 2, "{status:?}");
+    assert!(status.registered);
+    nb.stop().await;
+}
