@@ -65,6 +65,7 @@
 //! listen = "0.0.0.0:0"        # the local UDP address
 //! report_devices = true       # false: the distant server sees unidm alone
 //! max_devices = 10000
+//! proxy_lwm2m = true          # requests for LwM2M devices go to the device (false: the model)
 //! protocol = "tr069"          # which devices are end devices (default all): a protocol,
 //! manufacturer = "Acme"       # manufacturer, model and labels, as the API's device filters
 //! [lwm2m.northbound.labels]
@@ -377,6 +378,7 @@ struct NorthboundSection {
     listen: Option<SocketAddr>,
     report_devices: Option<bool>,
     max_devices: Option<usize>,
+    proxy_lwm2m: Option<bool>,
     protocol: Option<String>,
     manufacturer: Option<String>,
     model: Option<String>,
@@ -415,6 +417,7 @@ impl NorthboundSection {
             c.listen = l;
         }
         c.report_devices = self.report_devices.unwrap_or(true);
+        c.proxy_lwm2m = self.proxy_lwm2m.unwrap_or(true);
         if let Some(m) = self.max_devices {
             anyhow::ensure!((1..=65_534).contains(&m), "lwm2m.northbound.max_devices must be 1 to 65534");
             c.max_devices = m;

@@ -172,7 +172,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let northbound = match cfg.northbound.clone() {
         Some(c) => {
             let (server, endpoint) = (c.server, c.endpoint.clone());
-            let nb = unidm_lwm2m::northbound::Northbound::start(engine.clone(), c)
+            let nb = unidm_lwm2m::northbound::Northbound::start_with(engine.clone(), c, lwm2m.clone())
                 .await
                 .context("starting the LwM2M northbound client")?;
             println!("lwm2m northbound: registering with coap://{server} as `{endpoint}` (from {})", nb.local_addr());

@@ -83,3 +83,74 @@ async fn the_gateway_registers_again_when_the_distant_server_forgot_it() {
     assert!(status.registered);
     nb.stop().await;
 }
+
+/// Proxy mode: requests for an LwM2M end device go to the device itself through the gateway's
+/// LwM2M server (resources the model does not hold, writes, executes), and an observation
+/// follows the device's own notifications.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_for_an_lwm2m_end_device_are_forwarded_to_it() {
+    let gw = Fixture::new().await;
+    let lamp = gw.online(SimConfig::new("lamp-p", gw.addr())).await;
+    let distant = Fixture::new().await;
+    let config = northbound(distant.addr(), "gw-p", Duration::from_secs(60));
+    let nb = Northbound::start_with(gw.engine.clone(), config, Some(gw.adapter.clone())).await.unwrap();
+    let end = "gw-p/lwm2m:lamp-p";
+    distant.wait_device(end, |d| d.presence.state == PresenceState::Online).await;
+
+    // Battery level: the device's own value (the model does not translate /3/0/9).
+    let op = distant.run(end, native(NativeOp::Read, "/3/0/9", None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
+    assert_eq!(op.result, Some(serde_json::json!(87)));
+    // A write and an execute reach the device.
+    let op = distant.run(end, native(NativeOp::Write, "/3/0/14", Some(serde_json::json!("+05:00")))).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
+    assert_eq!(
+        lamp.get(unidm_lwm2m::path::Path::Resource(3, 0, 14)),
+        Some(unidm_lwm2m::codec::Value::String("+05:00".into()))
+    );
+    let op = distant.run(end, native(NativeOp::Execute, "/3/0/4", None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
+    eventually("the lamp to reboot", || async { (lamp.reboots() == 1).then_some(()) }).await;
+    // A resource the device does not have: its own 4.04.
+    let op = distant.run(end, native(NativeOp::Read, "/3/0/99", None)).await;
+    assert_eq!(op.state, OperationState::Failed);
+
+    // Observed through the gateway: the device's notification reaches the distant server.
+    let mut events = distant.engine.subscribe();
+    let op = distant.run(end, native(NativeOp::Observe, "/3/0/9", None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
+    lamp.set(unidm_lwm2m::path::Path::Resource(3, 0, 9), unidm_lwm2m::codec::Value::Integer(42));
+    let end_id: DeviceId = format!("lwm2m:{end}").parse().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(Received::Event(Event::Observation { device, path, value, .. })) = events.recv().await {
+                if device == end_id && path == "/3/0/9" && value == serde_json::json!(42) {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the device's notification of /3/0/9 = 42 through the gateway");
+
+    // Switched to the model by its label: /3/0/9 is not in the model; /3/0/0 is.
+    let lamp_id: DeviceId = "lwm2m:lamp-p".parse().unwrap();
+    let labels = |mode: &str| [("northbound".to_owned(), mode.to_owned())].into();
+    gw.engine.set_labels(&lamp_id, labels("model")).await.unwrap();
+    eventually("the model to answer", || async {
+        let op = distant.run(end, native(NativeOp::Read, "/3/0/9", None)).await;
+        (op.state == OperationState::Failed).then_some(())
+    })
+    .await;
+    let op = distant.run(end, native(NativeOp::Read, "/3/0/0", None)).await;
+    assert_eq!(op.result, Some(serde_json::json!(lamp_manufacturer(&gw))));
+    // Hidden: no longer an end device.
+    gw.engine.set_labels(&lamp_id, labels("hidden")).await.unwrap();
+    distant.wait_device(end, |d| d.presence.state == PresenceState::Offline).await;
+    assert_eq!(nb.status().end_devices, 0);
+    nb.stop().await;
+}
+
+fn lamp_manufacturer(gw: &Fixture) -> String {
+    gw.device("lamp-p").and_then(|d| d.identity.manufacturer).unwrap()
+}

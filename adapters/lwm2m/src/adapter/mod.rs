@@ -562,6 +562,18 @@ impl Lwm2mAdapter {
         self.config.psks.identities_of(endpoint)
     }
 
+    /// Sends a Device Management request to a registered client (or an end device behind a
+    /// registered gateway) as it is, outside any operation, and returns the client's answer:
+    /// what a proxy in front of unidm forwards ([`crate::northbound`]). A request to an
+    /// endpoint that is not registered fails at once.
+    pub async fn forward(&self, endpoint: &str, request: DmRequest) -> Result<DmResponse, OperationError> {
+        let shared = self.shared()?;
+        if !shared.reachable(endpoint) {
+            return Err(OperationError::new(ErrorKind::Transport, format!("{endpoint} is not registered")));
+        }
+        shared.request(endpoint, request).await
+    }
+
     /// The live registration of an endpoint, once started.
     pub fn registration(&self, endpoint: &str) -> Option<Arc<Registration>> {
         self.running.get()?.shared.registrations.read().ok()?.get(endpoint).cloned()

@@ -19,6 +19,15 @@
 //!   versions, device type) and `/{prefix}/5/0` Firmware Update, answered from the model (the
 //!   gateway's cache). Read, Discover, Write-Attributes, Observe (notified when the model
 //!   changes) in text, TLV and SenML JSON / CBOR as the server asks.
+//! - **Proxy mode** for LwM2M end devices (with the LwM2M adapter,
+//!   [`Northbound::start_with`]; MOO-001..004): a request under the prefix goes to the device
+//!   itself while it is registered (`/25/x/3` lists the device's own objects), through the
+//!   gateway's LwM2M server, and its answer comes back piggybacked, or after an empty ACK as a
+//!   separate response when the device takes longer than 500 ms; an Observe follows the
+//!   device's own notifications. While the device is not registered, the model answers. A
+//!   device's label `northbound` switches it at run time: `proxy`, `model` (answered from the
+//!   model) or `hidden` (not an end device). Composite requests (FETCH / iPATCH) are not
+//!   forwarded (5.01).
 //! - **Operations**: Execute `/{prefix}/3/0/4` reboots the device and `/3/0/5` resets it,
 //!   through unidm operations on its own protocol. Firmware: a Write of the Package URI
 //!   `/{prefix}/5/0/1` moves State `/5/0/3` to Downloaded (2) at once: TR-069 and OMA DM fetch
@@ -27,8 +36,7 @@
 //!   its end sets State 0 with Update Result `/5/0/5` 1 (success) or 8 (failed), the new
 //!   version in `/3/0/3` as the device reports it. An empty Package URI resets to Idle.
 //!
-//! Not yet: forwarding requests to LwM2M end devices (proxy mode beyond the cache) and
-//! transparent mode, `/4` and `/9` translations, group resources, bootstrap from a distant
+//! Not yet: transparent mode, composite requests in proxy mode, `/4` and `/9` translations, group resources, bootstrap from a distant
 //! bootstrap server, DTLS toward the distant server.
 
 pub mod registrar;
@@ -46,11 +54,14 @@ use unidm_models::{
     Action, Device, DeviceId, Event, FirmwareState, FirmwareStatus, FirmwareUpdate, OperationId, OperationState,
 };
 
+use crate::adapter::device_request;
 use crate::coap::{encode_uint, serialize, TransmissionParams};
 use crate::codec::{ContentFormat, Value};
+use crate::model::BuiltinModels;
 use crate::path::Path;
-use crate::server::Observed;
+use crate::server::{DmRequest, DmResponse, Observed};
 use crate::sim::{Effect, Objects};
+use crate::Lwm2mAdapter;
 use registrar::{Registrar, RegistrarConfig, RegistrarStatus};
 
 /// Settings of the northbound client.
@@ -72,6 +83,11 @@ pub struct NorthboundConfig {
     pub report_devices: bool,
     /// Most end devices (default 10,000; `/25` instance ids are 16-bit).
     pub max_devices: usize,
+    /// LwM2M end devices in proxy mode (default true, with the LwM2M adapter given to
+    /// [`Northbound::start_with`]): a request under such a device's prefix is forwarded to the
+    /// device while it is registered, and answered from the model while it is not. Off, every
+    /// end device is answered from the model.
+    pub proxy_lwm2m: bool,
 }
 
 impl NorthboundConfig {
@@ -85,6 +101,7 @@ impl NorthboundConfig {
             devices: DeviceQuery::default(),
             report_devices: true,
             max_devices: 10_000,
+            proxy_lwm2m: true,
         }
     }
 }
@@ -123,8 +140,19 @@ pub struct Northbound {
 }
 
 impl Northbound {
-    /// Binds the local socket, lists the end devices and starts registering.
+    /// Binds the local socket, lists the end devices and starts registering; every end device
+    /// is answered from the model.
     pub async fn start(engine: Engine, config: NorthboundConfig) -> io::Result<Northbound> {
+        Northbound::start_with(engine, config, None).await
+    }
+
+    /// [`Northbound::start`] with the engine's LwM2M adapter, through which requests for LwM2M
+    /// end devices are forwarded to them (proxy mode, [`NorthboundConfig::proxy_lwm2m`]).
+    pub async fn start_with(
+        engine: Engine,
+        config: NorthboundConfig,
+        lwm2m: Option<Arc<Lwm2mAdapter>>,
+    ) -> io::Result<Northbound> {
         let socket = UdpSocket::bind(config.listen).await?;
         let local = socket.local_addr()?;
         let status = Arc::new(Mutex::new(NorthboundStatus {
@@ -134,6 +162,7 @@ impl Northbound {
         }));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut gateway = Gateway::new(engine, config, socket, status.clone());
+        gateway.lwm2m = lwm2m.filter(|_| gateway.config.proxy_lwm2m);
         let events = gateway.engine.subscribe();
         gateway.resync();
         let task = tokio::spawn(gateway.run(events, stopped));
@@ -177,6 +206,8 @@ struct Firmware {
 #[derive(Debug)]
 struct End {
     id: DeviceId,
+    /// Its LwM2M endpoint, when requests are forwarded to it (proxy mode).
+    endpoint: Option<String>,
     instance: u16,
     device: Device,
     firmware: Firmware,
@@ -192,7 +223,39 @@ struct Observer {
     observed: Observed,
     format: ContentFormat,
     sequence: u32,
+    /// Made by a request forwarded to the device: notified from the device's notifications
+    /// (the engine's observation events), not from the model.
+    forwarded: bool,
 }
+
+/// A request forwarded to an end device, until its answer is sent.
+#[derive(Debug)]
+struct Forwarding {
+    peer: SocketAddr,
+    token: Vec<u8>,
+    confirmable: bool,
+    /// An empty ACK went out: the answer is a separate response (RFC 7252 §5.2.2).
+    acked: bool,
+    /// When to send the empty ACK if the device has not answered by then.
+    ack_at: Instant,
+    /// The observation the request asks for, with its end device's prefix.
+    observe: Option<(String, Path)>,
+}
+
+/// What a forwarding task reports back.
+struct Forwarded {
+    message_id: u16,
+    answer: Result<DmResponse, String>,
+}
+
+/// How long a forwarded request may wait for the device before the distant server gets an
+/// empty ACK and, later, a separate response (below its ACK_TIMEOUT of 2 s).
+const PIGGYBACK_WAIT: Duration = Duration::from_millis(500);
+/// How long a forwarded request waits for the device at most (a sleeping device answers at
+/// its next update); then 5.04 Gateway Timeout.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(93);
+/// Most requests forwarded at once.
+const MAX_FORWARDING: usize = 256;
 
 /// Most observations the distant server may hold.
 const MAX_OBSERVERS: usize = 10_000;
@@ -210,6 +273,10 @@ struct Gateway {
     status: Arc<Mutex<NorthboundStatus>>,
     message_id: u16,
     requests: u64,
+    lwm2m: Option<Arc<Lwm2mAdapter>>,
+    forwarding: HashMap<u16, Forwarding>,
+    forwarded_tx: tokio::sync::mpsc::UnboundedSender<Forwarded>,
+    forwarded_rx: Option<tokio::sync::mpsc::UnboundedReceiver<Forwarded>>,
 }
 
 fn random_u64() -> u64 {
@@ -224,9 +291,15 @@ fn empty_objects() -> Objects {
     Objects { values: BTreeMap::new(), v1_1: true, attributes: Default::default(), empty_instances: Default::default() }
 }
 
+/// The device label that sets how the gateway shows one device (MOO-001..004): `proxy`
+/// (requests forwarded, LwM2M devices), `model` (answered from unidm's model) or `hidden` (not
+/// an end device). Set and changed at run time through the API's labels.
+pub const MODE_LABEL: &str = "northbound";
+
 /// Whether `device` is one `q` selects.
 fn selected(q: &DeviceQuery, device: &Device) -> bool {
-    q.protocol.is_none_or(|p| p == device.protocol)
+    device.labels.get(MODE_LABEL).is_none_or(|m| m != "hidden")
+        && q.protocol.is_none_or(|p| p == device.protocol)
         && q.manufacturer.as_ref().is_none_or(|m| device.identity.manufacturer.as_ref() == Some(m))
         && q.model.as_ref().is_none_or(|m| device.identity.model.as_ref() == Some(m))
         && q.labels.iter().all(|(k, v)| device.labels.get(k) == Some(v))
@@ -323,6 +396,7 @@ impl Gateway {
             binding: "U".into(),
         };
         let seed = random_u64();
+        let (forwarded_tx, forwarded_rx) = tokio::sync::mpsc::unbounded_channel();
         let registrar = Registrar::new(registrar_config, config.server, own.link_format(), Instant::now(), seed);
         Gateway {
             engine,
@@ -337,14 +411,22 @@ impl Gateway {
             status,
             message_id: seed as u16,
             requests: 0,
+            lwm2m: None,
+            forwarding: HashMap::new(),
+            forwarded_tx,
+            forwarded_rx: Some(forwarded_rx),
         }
     }
 
     async fn run(mut self, mut events: unidm_core::Subscription, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut buf = vec![0u8; 2048];
+        let Some(mut forwarded) = self.forwarded_rx.take() else { return };
         loop {
-            let deadline = self.registrar.poll_timeout().map(tokio::time::Instant::from_std);
+            let ack_due = self.forwarding.values().filter(|f| !f.acked).map(|f| f.ack_at).min();
+            let deadline = [self.registrar.poll_timeout(), ack_due].into_iter().flatten().min();
+            let deadline = deadline.map(tokio::time::Instant::from_std);
             tokio::select! {
+                Some(f) = forwarded.recv() => self.answer_forwarded(f).await,
                 r = self.socket.recv_from(&mut buf) => match r {
                     Ok((n, peer)) => self.datagram(peer, &buf[..n]).await,
                     Err(e) => tracing::debug!(error = %e, "northbound socket"),
@@ -357,7 +439,11 @@ impl Gateway {
                 () = async { match deadline {
                     Some(d) => tokio::time::sleep_until(d).await,
                     None => std::future::pending().await,
-                } } => self.registrar.handle_timeout(Instant::now()),
+                } } => {
+                    let now = Instant::now();
+                    self.registrar.handle_timeout(now);
+                    self.ack_slow_forwards(now).await;
+                }
                 _ = stop.changed() => break,
             }
             self.flush().await;
@@ -401,7 +487,7 @@ impl Gateway {
         q.offset = 0;
         q.limit = self.config.max_devices;
         let devices = match self.engine.devices(&q) {
-            Ok(page) => page.items,
+            Ok(page) => page.items.into_iter().filter(|d| selected(&self.config.devices, d)).collect::<Vec<_>>(),
             Err(e) => {
                 tracing::warn!(error = %e, "northbound: devices not listed");
                 return;
@@ -440,6 +526,7 @@ impl Gateway {
                 self.remove(&device);
                 self.objects_changed();
             }
+            Event::Observation { device, path, value, .. } => self.notify_forwarded(&device, &path, &value),
             Event::OperationChanged { operation } => {
                 if !operation.state.is_terminal() {
                     return;
@@ -465,8 +552,14 @@ impl Gateway {
     }
 
     fn upsert(&mut self, device: Device) {
+        let endpoint = self.proxy_endpoint(&device);
         if let Some(prefix) = self.by_id.get(&device.id).cloned() {
             if let Some(end) = self.ends.get_mut(&prefix) {
+                if end.endpoint != endpoint {
+                    // Switched between proxy and model: observations made the other way end.
+                    end.endpoint = endpoint;
+                    self.observers.retain(|o| o.prefix.as_deref() != Some(prefix.as_str()));
+                }
                 end.device = device;
             }
             self.refresh(&prefix);
@@ -479,12 +572,21 @@ impl Gateway {
         let Some(instance) = (0..u16::MAX).find(|i| !used.contains(i)) else { return };
         let prefix = format!("d{instance}");
         let id = device.id.clone();
-        let end = End { id: id.clone(), instance, device, firmware: Firmware::default(), objects: empty_objects() };
+        let end =
+            End { id: id.clone(), endpoint, instance, device, firmware: Firmware::default(), objects: empty_objects() };
         self.ends.insert(prefix.clone(), end);
         self.by_id.insert(id.clone(), prefix.clone());
         self.own.values.insert(Path::Resource(25, instance, 0), Value::String(id.url_safe()));
         self.own.values.insert(Path::Resource(25, instance, 1), Value::String(prefix.clone()));
         self.refresh(&prefix);
+    }
+
+    /// The endpoint requests for `device` are forwarded to, in proxy mode: an LwM2M device,
+    /// with the adapter at hand, unless its label asks for the model.
+    fn proxy_endpoint(&self, device: &Device) -> Option<String> {
+        let model = device.labels.get(MODE_LABEL).is_some_and(|m| m == "model");
+        (self.lwm2m.is_some() && device.protocol == unidm_models::Protocol::Lwm2m && !model)
+            .then(|| device.id.native().to_owned())
     }
 
     fn remove(&mut self, id: &DeviceId) {
@@ -506,7 +608,14 @@ impl Gateway {
         let values = translate(&end.device, &end.firmware);
         let changed = changed_paths(&end.objects.values, &values);
         end.objects.values = values;
-        let links = Value::CoreLink(end.objects.link_format());
+        let registration = end.endpoint.as_deref().zip(self.lwm2m.as_ref()).and_then(|(ep, a)| a.registration(ep));
+        let links = match registration {
+            // Proxy mode: the device's own objects.
+            Some(reg) => {
+                Value::CoreLink(reg.objects.iter().map(|l| format!("<{}>", l.path)).collect::<Vec<_>>().join(","))
+            }
+            None => Value::CoreLink(end.objects.link_format()),
+        };
         let links_path = Path::Resource(25, end.instance, 3);
         let own_changed = self.own.values.get(&links_path) != Some(&links);
         if own_changed {
@@ -545,7 +654,18 @@ impl Gateway {
         let segments: Vec<Vec<u8>> =
             request.get_option(CoapOption::UriPath).map(|o| o.iter().cloned().collect()).unwrap_or_default();
         let first = segments.first().and_then(|s| std::str::from_utf8(s).ok()).map(str::to_owned);
-        let effects = match first.clone().filter(|f| self.ends.contains_key(f)) {
+        let target = first.clone().filter(|f| self.ends.contains_key(f));
+        if let Some(prefix) = &target {
+            let endpoint = self.ends.get(prefix).and_then(|e| e.endpoint.clone());
+            let adapter = self.lwm2m.clone();
+            if let (Some(ep), Some(adapter)) = (endpoint, adapter) {
+                if adapter.registration(&ep).is_some() {
+                    self.forward(peer, request, prefix.clone(), ep, adapter, &segments[1..]).await;
+                    return;
+                }
+            }
+        }
+        let effects = match target {
             Some(prefix) => {
                 let mut stripped = request.clone();
                 stripped.clear_option(CoapOption::UriPath);
@@ -615,7 +735,14 @@ impl Gateway {
         if self.observers.len() >= MAX_OBSERVERS {
             return;
         }
-        self.observers.push(Observer { token, prefix: prefix.map(str::to_owned), observed, format, sequence: 1 });
+        self.observers.push(Observer {
+            token,
+            prefix: prefix.map(str::to_owned),
+            observed,
+            format,
+            sequence: 1,
+            forwarded: false,
+        });
     }
 
     async fn end_effect(&mut self, prefix: &str, effect: Effect) {
@@ -660,12 +787,218 @@ impl Gateway {
         self.refresh(prefix);
     }
 
+    /// Proxy mode: sends `request` (its prefix taken off: `rest` is the path below it) to the
+    /// end device `endpoint` through the LwM2M adapter; the answer comes back as a
+    /// [`Forwarded`], piggybacked when it is quick, else as a separate response.
+    async fn forward(
+        &mut self,
+        peer: SocketAddr,
+        request: &Packet,
+        prefix: String,
+        endpoint: String,
+        adapter: Arc<Lwm2mAdapter>,
+        rest: &[Vec<u8>],
+    ) {
+        let mid = request.header.message_id;
+        let confirmable = request.header.get_type() == MessageType::Confirmable;
+        if let Some(f) = self.forwarding.get(&mid) {
+            // A retransmission of a request being forwarded: the empty ACK again, if one went.
+            if f.acked && confirmable {
+                let ack = crate::coap::empty_ack(request);
+                self.send(peer, &ack).await;
+            }
+            return;
+        }
+        let reply = |code| {
+            let mut r = Packet::new();
+            r.header.set_type(if confirmable { MessageType::Acknowledgement } else { MessageType::NonConfirmable });
+            r.header.message_id = mid;
+            r.set_token(request.get_token().to_vec());
+            r.header.code = MessageClass::Response(code);
+            r
+        };
+        let segments: Vec<String> = rest.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
+        let (Ok(path), MessageClass::Request(method)) = (Path::from_segments(&segments), request.header.code) else {
+            self.send(peer, &reply(ResponseType::NotFound)).await;
+            return;
+        };
+        if matches!(method, RequestType::Fetch | RequestType::IPatch) || self.forwarding.len() >= MAX_FORWARDING {
+            // Composite requests are not forwarded (their bodies name paths without the prefix).
+            let code = if self.forwarding.len() >= MAX_FORWARDING {
+                ResponseType::ServiceUnavailable
+            } else {
+                ResponseType::NotImplemented
+            };
+            self.send(peer, &reply(code)).await;
+            return;
+        }
+        let option = |o| request.get_first_option(o).and_then(|v| crate::coap::decode_uint(v));
+        let mut dm = DmRequest::new(method, path);
+        dm.content_format = option(CoapOption::ContentFormat).map(|v| v as u16);
+        dm.accept = option(CoapOption::Accept).map(|v| v as u16);
+        dm.observe = option(CoapOption::Observe);
+        dm.query = request
+            .get_option(CoapOption::UriQuery)
+            .into_iter()
+            .flatten()
+            .map(|q| String::from_utf8_lossy(q).into_owned())
+            .collect();
+        dm.payload = request.payload.clone();
+        let observe = match dm.observe {
+            Some(0) if method == RequestType::Get => Some((prefix.clone(), path)),
+            Some(1) => {
+                // A cancel: the device's observation ends with the request.
+                let token = request.get_token();
+                self.observers.retain(|o| o.token != token);
+                None
+            }
+            _ => None,
+        };
+        self.forwarding.insert(
+            mid,
+            Forwarding {
+                peer,
+                token: request.get_token().to_vec(),
+                confirmable,
+                acked: false,
+                ack_at: Instant::now() + PIGGYBACK_WAIT,
+                observe,
+            },
+        );
+        let tx = self.forwarded_tx.clone();
+        tokio::spawn(async move {
+            let answer = match tokio::time::timeout(FORWARD_TIMEOUT, adapter.forward(&endpoint, dm)).await {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(e)) => Err(e.message),
+                Err(_) => Err("the device did not answer in time".to_owned()),
+            };
+            let _ = tx.send(Forwarded { message_id: mid, answer });
+        });
+    }
+
+    /// Sends the empty ACK of each forwarded request whose device has not answered in time.
+    async fn ack_slow_forwards(&mut self, now: Instant) {
+        let due: Vec<u16> =
+            self.forwarding.iter().filter(|(_, f)| !f.acked && f.ack_at <= now).map(|(mid, _)| *mid).collect();
+        for mid in due {
+            let Some(f) = self.forwarding.get_mut(&mid) else { continue };
+            f.acked = true;
+            if !f.confirmable {
+                continue;
+            }
+            let mut ack = Packet::new();
+            ack.header.set_type(MessageType::Acknowledgement);
+            ack.header.message_id = mid;
+            let peer = f.peer;
+            self.send(peer, &ack).await;
+        }
+    }
+
+    /// The device's answer to a forwarded request, to the distant server.
+    async fn answer_forwarded(&mut self, f: Forwarded) {
+        let Some(pending) = self.forwarding.remove(&f.message_id) else { return };
+        let mut r = Packet::new();
+        if pending.acked {
+            // A separate response (RFC 7252 §5.2.2), non-confirmable.
+            self.message_id = self.message_id.wrapping_add(1);
+            r.header.set_type(MessageType::NonConfirmable);
+            r.header.message_id = self.message_id;
+        } else {
+            let kind = if pending.confirmable { MessageType::Acknowledgement } else { MessageType::NonConfirmable };
+            r.header.set_type(kind);
+            r.header.message_id = f.message_id;
+        }
+        r.set_token(pending.token.clone());
+        match f.answer {
+            Ok(answer) => {
+                r.header.code = MessageClass::Response(answer.code);
+                for seg in &answer.location {
+                    r.add_option(CoapOption::LocationPath, seg.clone().into_bytes());
+                }
+                let observing = answer.code == ResponseType::Content && pending.observe.is_some();
+                if observing {
+                    r.add_option(CoapOption::Observe, encode_uint(1));
+                }
+                if let Some(cf) = answer.content_format {
+                    r.add_option(CoapOption::ContentFormat, encode_uint(u32::from(cf)));
+                }
+                r.payload = answer.payload;
+                if let (true, Some((prefix, path))) = (observing, pending.observe) {
+                    let format = answer.content_format.map(ContentFormat::from).unwrap_or(ContentFormat::Text);
+                    self.observers.retain(|o| o.token != pending.token);
+                    if self.observers.len() < MAX_OBSERVERS {
+                        self.observers.push(Observer {
+                            token: pending.token,
+                            prefix: Some(prefix),
+                            observed: Observed::Path(path),
+                            format,
+                            sequence: 1,
+                            forwarded: true,
+                        });
+                    }
+                }
+            }
+            Err(why) => {
+                tracing::debug!(error = %why, "forwarded request failed");
+                r.header.code = MessageClass::Response(ResponseType::GatewayTimeout);
+                r.payload = why.into_bytes();
+            }
+        }
+        self.send(pending.peer, &r).await;
+    }
+
+    /// A notification the gateway's unidm received from a proxied end device, to the distant
+    /// server's observations of it.
+    fn notify_forwarded(&mut self, device: &DeviceId, path: &str, value: &serde_json::Value) {
+        let Some(prefix) = self.by_id.get(device).cloned() else { return };
+        let Ok(path) = path.parse::<Path>() else { return };
+        let server = self.registrar.server();
+        let mut out = Vec::new();
+        for obs in self.observers.iter_mut() {
+            if !obs.forwarded || obs.prefix.as_deref() != Some(prefix.as_str()) || obs.observed != Observed::Path(path)
+            {
+                continue;
+            }
+            let Ok(records) = device_request::json_to_records(path, value, &BuiltinModels) else { continue };
+            let content = crate::codec::Content::new(records);
+            let Ok(payload) = crate::codec::encode(obs.format, &content, &path) else { continue };
+            obs.sequence += 1;
+            let mut p = Packet::new();
+            p.header.set_type(MessageType::NonConfirmable);
+            p.header.code = MessageClass::Response(ResponseType::Content);
+            p.set_token(obs.token.clone());
+            p.add_option(CoapOption::Observe, encode_uint(obs.sequence));
+            p.add_option(CoapOption::ContentFormat, encode_uint(u32::from(obs.format.code())));
+            p.payload = payload;
+            out.push(p);
+        }
+        for mut p in out {
+            self.message_id = self.message_id.wrapping_add(1);
+            p.header.message_id = self.message_id;
+            if let Ok(bytes) = serialize(&p, &TransmissionParams::default()) {
+                let _ = self.socket.try_send_to(&bytes, server);
+            }
+        }
+    }
+
+    async fn send(&self, peer: SocketAddr, packet: &Packet) {
+        match serialize(packet, &TransmissionParams::default()) {
+            Ok(bytes) => {
+                if let Err(e) = self.socket.send_to(&bytes, peer).await {
+                    tracing::debug!(error = %e, "northbound datagram not sent");
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "northbound datagram not encoded"),
+        }
+    }
+
     /// Sends a notification to each observation that `changed` concerns.
     fn notify(&mut self, prefix: Option<&str>, changed: &[Path]) {
         let server = self.registrar.server();
         let mut out = Vec::new();
         for obs in self.observers.iter_mut() {
-            if obs.prefix.as_deref() != prefix
+            if obs.forwarded
+                || obs.prefix.as_deref() != prefix
                 || !changed.iter().any(|c| crate::sim::composite::touches(&obs.observed, c))
             {
                 continue;
