@@ -6,6 +6,12 @@ pub fn lwm2m_kb_to_bytes(kb: i64) -> u64 {
     (kb.max(0) as u64).saturating_mul(1000)
 }
 
+/// The inverse of [`lwm2m_kb_to_bytes`], rounded down (what unidm shows as LwM2M /3/0/10 and
+/// /3/0/21 for a device of another protocol).
+pub fn bytes_to_lwm2m_kb(bytes: u64) -> i64 {
+    i64::try_from(bytes / 1000).unwrap_or(i64::MAX)
+}
+
 /// TR-181 `DeviceInfo.MemoryStatus.*` is in KiB; TR-098's unqualified "kilobytes" is taken as
 /// KiB too (TR-181 later states KiB for the same parameters).
 pub fn cwmp_kib_to_bytes(kib: u64) -> u64 {

@@ -16,8 +16,9 @@
 //!   manufacturer, model), at most [`NorthboundConfig::max_devices`]. A device leaves when it
 //!   de-registers, expires or is deleted. Each is translated from unidm's model (LeG-001):
 //!   `/{prefix}/3/0` Device (manufacturer, model, serial, firmware / hardware / software
-//!   versions, device type) and `/{prefix}/5/0` Firmware Update, answered from the model (the
-//!   gateway's cache). Read, Discover, Write-Attributes, Observe (notified when the model
+//!   versions, device type, battery, memory, error codes), `/4/0` Connectivity Monitoring,
+//!   `/5/0` Firmware Update, `/6/0` Location and `/9/x` Software Management (a module per
+//!   instance), answered from the model (the gateway's cache). Read, Discover, Write-Attributes, Observe (notified when the model
 //!   changes) in text, TLV and SenML JSON / CBOR as the server asks.
 //! - **Proxy mode** for LwM2M end devices (with the LwM2M adapter,
 //!   [`Northbound::start_with`]; MOO-001..004): a request under the prefix goes to the device
@@ -29,14 +30,16 @@
 //!   model) or `hidden` (not an end device). Composite requests (FETCH / iPATCH) are not
 //!   forwarded (5.01).
 //! - **Operations**: Execute `/{prefix}/3/0/4` reboots the device and `/3/0/5` resets it,
-//!   through unidm operations on its own protocol. Firmware: a Write of the Package URI
+//!   `/9/x/6`, `/9/x/10` and `/9/x/11` uninstall, activate and deactivate module x, through
+//!   unidm operations on its own protocol. Firmware: a Write of the Package URI
 //!   `/{prefix}/5/0/1` moves State `/5/0/3` to Downloaded (2) at once: TR-069 and OMA DM fetch
 //!   and apply an image in one step, so the download happens with the update; Execute Update
 //!   `/5/0/2` runs unidm's firmware operation with that URI (State 3 Updating meanwhile), and
 //!   its end sets State 0 with Update Result `/5/0/5` 1 (success) or 8 (failed), the new
 //!   version in `/3/0/3` as the device reports it. An empty Package URI resets to Idle.
 //!
-//! Not yet: transparent mode, composite requests in proxy mode, `/4` and `/9` translations, group resources, bootstrap from a distant
+//! Not yet: transparent mode, composite requests in proxy mode, installing a module through
+//! `/9` on a translated device, group resources, bootstrap from a distant
 //! bootstrap server, DTLS toward the distant server.
 
 pub mod registrar;
@@ -52,6 +55,7 @@ use tokio::net::UdpSocket;
 use unidm_core::{CreateOptions, DeviceQuery, Engine, Received};
 use unidm_models::{
     Action, Device, DeviceId, Event, FirmwareState, FirmwareStatus, FirmwareUpdate, OperationId, OperationState,
+    SoftwareAction,
 };
 
 use crate::adapter::device_request;
@@ -345,8 +349,62 @@ fn translate(device: &Device, fw: &Firmware) -> BTreeMap<Path, Value> {
             v.insert(Path::Resource(3, 0, r), value);
         }
     }
-    // Error Code: no error (a mandatory multiple resource).
-    v.insert(Path::ResourceInstance(3, 0, 11, 0), Value::Integer(0));
+    let snap = &device.snapshot;
+    // Error Code (a mandatory multiple resource): 0, no error, unless the device reported some.
+    let codes = if snap.error_codes.is_empty() { vec![0] } else { snap.error_codes.clone() };
+    for (i, code) in codes.into_iter().take(64).enumerate() {
+        v.insert(Path::ResourceInstance(3, 0, 11, i as u16), Value::Integer(code));
+    }
+    if let Some(b) = &snap.battery {
+        v.insert(Path::Resource(3, 0, 9), Value::Integer(i64::from(b.level)));
+        v.insert(
+            Path::Resource(3, 0, 20),
+            Value::Integer(unidm_models::units::onem2m_battery_status_to_lwm2m(b.status)),
+        );
+    }
+    if let Some(m) = &snap.memory {
+        // kB of 1000 bytes in /3 (registry `3.xml` resources 10 and 21).
+        v.insert(Path::Resource(3, 0, 10), Value::Integer(unidm_models::units::bytes_to_lwm2m_kb(m.available)));
+        v.insert(Path::Resource(3, 0, 21), Value::Integer(unidm_models::units::bytes_to_lwm2m_kb(m.total)));
+    }
+    // Connectivity Monitoring /4 (registry `4.xml`).
+    if let Some(c) = &snap.connectivity {
+        let bearer = c.bearer.unwrap_or(41); // 41: Ethernet, when the device does not say
+        v.insert(Path::Resource(4, 0, 0), Value::Integer(bearer));
+        v.insert(Path::ResourceInstance(4, 0, 1, 0), Value::Integer(bearer));
+        v.insert(Path::Resource(4, 0, 2), Value::Integer(c.signal_strength_dbm.unwrap_or(0)));
+        if let Some(q) = c.link_quality {
+            v.insert(Path::Resource(4, 0, 3), Value::Integer(q));
+        }
+        for (i, ip) in c.ip_addresses.iter().take(16).enumerate() {
+            v.insert(Path::ResourceInstance(4, 0, 4, i as u16), Value::String(ip.clone()));
+        }
+        if let Some(apn) = &c.apn {
+            v.insert(Path::ResourceInstance(4, 0, 7, 0), Value::String(apn.clone()));
+        }
+        if let Some(cell) = c.cell_id {
+            v.insert(Path::Resource(4, 0, 8), Value::Integer(cell));
+        }
+    }
+    // Location /6 (registry `6.xml`).
+    if let Some(l) = &snap.location {
+        v.insert(Path::Resource(6, 0, 0), Value::Float(l.latitude));
+        v.insert(Path::Resource(6, 0, 1), Value::Float(l.longitude));
+        if let Some(alt) = l.altitude {
+            v.insert(Path::Resource(6, 0, 2), Value::Float(alt));
+        }
+        let at = snap.refreshed_at.unwrap_or(device.updated_at);
+        v.insert(Path::Resource(6, 0, 5), Value::Time(at.millis() / 1000));
+    }
+    // Software Management /9 (registry `9.xml`), one instance per module, in snapshot order.
+    for (i, m) in snap.software.iter().take(256).enumerate() {
+        let i = i as u16;
+        v.insert(Path::Resource(9, i, 0), Value::String(m.name.clone()));
+        v.insert(Path::Resource(9, i, 1), Value::String(m.version.clone().unwrap_or_default()));
+        // Update State: 4 INSTALLED, or 3 DELIVERED for a module present but not installed.
+        v.insert(Path::Resource(9, i, 7), Value::Integer(if m.installed { 4 } else { 3 }));
+        v.insert(Path::Resource(9, i, 12), Value::Boolean(m.active));
+    }
     let reported = device.snapshot.firmware.as_deref();
     let (state, result) = firmware_state(fw, reported);
     v.insert(Path::Resource(5, 0, 1), Value::String(fw.uri.clone()));
@@ -361,6 +419,31 @@ fn translate(device: &Device, fw: &Firmware) -> BTreeMap<Path, Value> {
     // Pull only: the device fetches the image from the URI.
     v.insert(Path::Resource(5, 0, 9), Value::Integer(0));
     v
+}
+
+/// A software Execute (`/9/x/6` Uninstall, `/9/x/10` Activate, `/9/x/11` Deactivate; registry
+/// `9.xml`) on a module of `end`'s model, as the unidm action it becomes; `None` for any other
+/// request; 4.04 for a module the device does not have, 4.05 for Install `/9/x/4` (a module
+/// is installed with a new instance and a Package URI, which the model does not take).
+fn software_action(end: &End, request: &Packet, rest: &[Vec<u8>]) -> Option<Result<Action, ResponseType>> {
+    if request.header.code != MessageClass::Request(RequestType::Post) || end.endpoint.is_some() {
+        return None;
+    }
+    let segments: Vec<&str> = rest.iter().map(|s| std::str::from_utf8(s).unwrap_or("")).collect();
+    let (instance, resource) = match segments.as_slice() {
+        ["9", i, r] => (i.parse::<usize>().ok()?, r.parse::<u16>().ok()?),
+        _ => return None,
+    };
+    let module = end.device.snapshot.software.get(instance).map(|m| m.id.clone());
+    let action = match (resource, module) {
+        (4 | 6 | 10 | 11, None) => return Some(Err(ResponseType::NotFound)),
+        (4, Some(_)) => return Some(Err(ResponseType::MethodNotAllowed)),
+        (6, Some(module)) => SoftwareAction::Uninstall { module },
+        (10, Some(module)) => SoftwareAction::Activate { module },
+        (11, Some(module)) => SoftwareAction::Deactivate { module },
+        _ => return None,
+    };
+    Some(Ok(Action::Software(action)))
 }
 
 /// The paths whose values differ between `old` and `new`.
@@ -665,6 +748,8 @@ impl Gateway {
                 }
             }
         }
+        // A software Execute on a module of a device answered from the model: an operation.
+        let mut operation = None;
         let effects = match target {
             Some(prefix) => {
                 let mut stripped = request.clone();
@@ -672,9 +757,19 @@ impl Gateway {
                 for seg in &segments[1..] {
                     stripped.add_option(CoapOption::UriPath, seg.clone());
                 }
-                let effects = match self.ends.get_mut(&prefix) {
-                    Some(end) => end.objects.handle(&stripped, &mut response),
-                    None => Vec::new(),
+                let software = self.ends.get(&prefix).and_then(|end| software_action(end, request, &segments[1..]));
+                let effects = match (software, self.ends.get_mut(&prefix)) {
+                    (Some(Ok(action)), _) => {
+                        response.header.code = MessageClass::Response(ResponseType::Changed);
+                        operation = Some((prefix.clone(), action));
+                        Vec::new()
+                    }
+                    (Some(Err(code)), _) => {
+                        response.header.code = MessageClass::Response(code);
+                        Vec::new()
+                    }
+                    (None, Some(end)) => end.objects.handle(&stripped, &mut response),
+                    (None, None) => Vec::new(),
                 };
                 Some((Some(prefix), effects))
             }
@@ -707,6 +802,9 @@ impl Gateway {
             for effect in effects {
                 self.effect(prefix.as_deref(), effect).await;
             }
+        }
+        if let Some((prefix, action)) = operation {
+            self.run_operation(&prefix, action).await;
         }
     }
 
@@ -747,7 +845,6 @@ impl Gateway {
 
     async fn end_effect(&mut self, prefix: &str, effect: Effect) {
         let Some(end) = self.ends.get_mut(prefix) else { return };
-        let id = end.id.clone();
         let action = match effect {
             Effect::Download(uri) => {
                 // The Package URI was written (an empty one resets the object).
@@ -764,6 +861,13 @@ impl Gateway {
             Effect::FactoryReset => Action::FactoryReset,
             _ => return,
         };
+        self.run_operation(prefix, action).await;
+    }
+
+    /// Runs `action` on the end device under `prefix` as a unidm operation; a firmware update
+    /// shows in its `/5` until the operation ends.
+    async fn run_operation(&mut self, prefix: &str, action: Action) {
+        let Some(id) = self.ends.get(prefix).map(|e| e.id.clone()) else { return };
         let firmware = matches!(action, Action::Firmware(_));
         match self.engine.create_operation(&id, action, CreateOptions::default()).await {
             Ok(op) => {
@@ -1070,6 +1174,68 @@ mod tests {
         // Without the gateway's own update, the model's report shows.
         let failed = FirmwareStatus { state: FirmwareState::Failed, ..FirmwareStatus::default() };
         assert_eq!(firmware_state(&Firmware::default(), Some(&failed)), (0, 8));
+    }
+
+    #[test]
+    fn the_snapshot_becomes_connectivity_location_memory_and_software() {
+        use unidm_models::{Battery, Connectivity, Location, Memory, SoftwareModule};
+        let mut d = device("omadm:IMEI1");
+        d.snapshot.battery = Some(Battery { level: 80, status: 1 });
+        d.snapshot.memory = Some(Memory { available: 2_000_000, total: 8_000_000 });
+        d.snapshot.connectivity = Some(Box::new(Connectivity {
+            bearer: Some(6),
+            signal_strength_dbm: Some(-90),
+            ip_addresses: vec!["10.0.0.9".into()],
+            apn: Some("iot".into()),
+            ..Connectivity::default()
+        }));
+        d.snapshot.location = Some(Box::new(Location { latitude: 48.1, longitude: 11.5, altitude: None }));
+        d.snapshot.software = vec![SoftwareModule {
+            id: "m1".into(),
+            name: "agent".into(),
+            version: Some("3.2".into()),
+            installed: true,
+            active: false,
+        }];
+        let v = translate(&d, &Firmware::default());
+        assert_eq!(v[&Path::Resource(3, 0, 9)], Value::Integer(80));
+        assert_eq!(v[&Path::Resource(3, 0, 20)], Value::Integer(0), "oneM2M 1 NORMAL is LwM2M 0 Normal");
+        assert_eq!(v[&Path::Resource(3, 0, 10)], Value::Integer(2000), "kB of 1000 bytes");
+        assert_eq!(v[&Path::Resource(4, 0, 0)], Value::Integer(6));
+        assert_eq!(v[&Path::Resource(4, 0, 2)], Value::Integer(-90));
+        assert_eq!(v[&Path::ResourceInstance(4, 0, 4, 0)], Value::String("10.0.0.9".into()));
+        assert_eq!(v[&Path::ResourceInstance(4, 0, 7, 0)], Value::String("iot".into()));
+        assert_eq!(v[&Path::Resource(6, 0, 0)], Value::Float(48.1));
+        assert_eq!(v[&Path::Resource(9, 0, 0)], Value::String("agent".into()));
+        assert_eq!(v[&Path::Resource(9, 0, 7)], Value::Integer(4), "INSTALLED");
+        assert_eq!(v[&Path::Resource(9, 0, 12)], Value::Boolean(false));
+
+        // Executes on /9/0 become software actions on module m1; /9/1 is no module.
+        let end = End {
+            id: d.id.clone(),
+            endpoint: None,
+            instance: 0,
+            device: d,
+            firmware: Firmware::default(),
+            objects: empty_objects(),
+        };
+        let post = |path: &[&str]| {
+            let mut p = Packet::new();
+            p.header.code = MessageClass::Request(RequestType::Post);
+            (p, path.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>())
+        };
+        let (p, rest) = post(&["9", "0", "10"]);
+        let activate = SoftwareAction::Activate { module: "m1".into() };
+        assert_eq!(software_action(&end, &p, &rest), Some(Ok(Action::Software(activate))));
+        let (p, rest) = post(&["9", "0", "6"]);
+        let uninstall = SoftwareAction::Uninstall { module: "m1".into() };
+        assert_eq!(software_action(&end, &p, &rest), Some(Ok(Action::Software(uninstall))));
+        let (p, rest) = post(&["9", "1", "6"]);
+        assert_eq!(software_action(&end, &p, &rest), Some(Err(ResponseType::NotFound)));
+        let (p, rest) = post(&["9", "0", "4"]);
+        assert_eq!(software_action(&end, &p, &rest), Some(Err(ResponseType::MethodNotAllowed)));
+        let (p, rest) = post(&["3", "0", "4"]);
+        assert_eq!(software_action(&end, &p, &rest), None, "not a software Execute");
     }
 
     #[test]
