@@ -66,6 +66,7 @@
 //! report_devices = true       # false: the distant server sees unidm alone
 //! max_devices = 10000
 //! proxy_lwm2m = true          # requests for LwM2M devices go to the device (false: the model)
+//! report_groups = true        # unidm's groups as /25 instances whose operations fan out
 //! protocol = "tr069"          # which devices are end devices (default all): a protocol,
 //! manufacturer = "Acme"       # manufacturer, model and labels, as the API's device filters
 //! [lwm2m.northbound.labels]
@@ -379,6 +380,7 @@ struct NorthboundSection {
     report_devices: Option<bool>,
     max_devices: Option<usize>,
     proxy_lwm2m: Option<bool>,
+    report_groups: Option<bool>,
     protocol: Option<String>,
     manufacturer: Option<String>,
     model: Option<String>,
@@ -418,6 +420,7 @@ impl NorthboundSection {
         }
         c.report_devices = self.report_devices.unwrap_or(true);
         c.proxy_lwm2m = self.proxy_lwm2m.unwrap_or(true);
+        c.report_groups = self.report_groups.unwrap_or(true);
         if let Some(m) = self.max_devices {
             anyhow::ensure!((1..=65_534).contains(&m), "lwm2m.northbound.max_devices must be 1 to 65534");
             c.max_devices = m;

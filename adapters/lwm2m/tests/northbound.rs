@@ -133,12 +133,12 @@ async fn requests_for_an_lwm2m_end_device_are_forwarded_to_it() {
     .await
     .expect("the device's notification of /3/0/9 = 42 through the gateway");
 
-    // Switched to the model by its label: /3/0/9 is not in the model; /3/0/0 is.
+    // Switched to the model by its label: the time zone /3/0/14 is not in the model; /3/0/0 is.
     let lamp_id: DeviceId = "lwm2m:lamp-p".parse().unwrap();
     let labels = |mode: &str| [("northbound".to_owned(), mode.to_owned())].into();
     gw.engine.set_labels(&lamp_id, labels("model")).await.unwrap();
     eventually("the model to answer", || async {
-        let op = distant.run(end, native(NativeOp::Read, "/3/0/9", None)).await;
+        let op = distant.run(end, native(NativeOp::Read, "/3/0/14", None)).await;
         (op.state == OperationState::Failed).then_some(())
     })
     .await;
@@ -153,4 +153,42 @@ async fn requests_for_an_lwm2m_end_device_are_forwarded_to_it() {
 
 fn lamp_manufacturer(gw: &Fixture) -> String {
     gw.device("lamp-p").and_then(|d| d.identity.manufacturer).unwrap()
+}
+
+/// A unidm group shown to the distant server as an end device (DG-001/002): its firmware
+/// update fans out to every member through a group operation (FORA-001), and one Update Result
+/// reports them all (FORA-002).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_firmware_update_of_a_group_fans_out_to_its_members() {
+    let gw = Fixture::new().await;
+    let a = gw.online(SimConfig::new("lamp-ga", gw.addr())).await;
+    let b = gw.online(SimConfig::new("lamp-gb", gw.addr())).await;
+    let members = ["lwm2m:lamp-ga", "lwm2m:lamp-gb"].iter().map(|m| m.parse().unwrap()).collect();
+    let group = unidm_models::Group {
+        id: "lamps".into(),
+        description: None,
+        members,
+        selector: None,
+        created_at: unidm_models::Timestamp::from_system(std::time::SystemTime::now()),
+    };
+    gw.engine.put_group(group).await.unwrap();
+    let distant = Fixture::new().await;
+    let nb = Northbound::start(gw.engine.clone(), northbound(distant.addr(), "gw-g", Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let as_device = "gw-g/group:lamps";
+    distant.wait_device(as_device, |d| d.presence.state == PresenceState::Online).await;
+    distant.wait_device("gw-g/lwm2m:lamp-ga", |d| d.presence.state == PresenceState::Online).await;
+
+    let fw = FirmwareUpdate { uri: "http://127.0.0.1:9/lamps-3.bin".into(), version: None, name: None };
+    let id: DeviceId = format!("lwm2m:{as_device}").parse().unwrap();
+    let op = distant.engine.create_operation(&id, Action::Firmware(fw), Default::default()).await.unwrap();
+    let op = operation_end(&distant.engine, op.id).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
+    assert_eq!((a.update_executes(), b.update_executes()), (1, 1), "each member updated once");
+    let ops = gw.engine.group_operations(Some("lamps")).await.unwrap();
+    assert_eq!(ops.len(), 1, "one group operation on the gateway's unidm");
+    let op = distant.run(as_device, native(NativeOp::Read, "/5/0/5", None)).await;
+    assert_eq!(op.result, Some(serde_json::json!(1)), "Update Result for the whole group");
+    nb.stop().await;
 }

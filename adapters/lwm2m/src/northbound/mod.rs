@@ -29,6 +29,11 @@
 //!   device's label `northbound` switches it at run time: `proxy`, `model` (answered from the
 //!   model) or `hidden` (not an end device). Composite requests (FETCH / iPATCH) are not
 //!   forwarded (5.01).
+//! - **Groups** ([`NorthboundConfig::report_groups`]; DG-001/002, FORA-001/002): each unidm
+//!   group is a `/25` instance too, Device ID `group:{id}`, prefix `g{x}`: `/3/0` names it,
+//!   `/5/0` Package URI + Update start one group firmware operation over its members, State
+//!   3 while it runs, then Update Result 1 when every member succeeded, 8 otherwise; Execute
+//!   `/3/0/4` reboots every member. Listed again every 10 s.
 //! - **Operations**: Execute `/{prefix}/3/0/4` reboots the device and `/3/0/5` resets it,
 //!   `/9/x/6`, `/9/x/10` and `/9/x/11` uninstall, activate and deactivate module x, through
 //!   unidm operations on its own protocol. Firmware: a Write of the Package URI
@@ -39,7 +44,7 @@
 //!   version in `/3/0/3` as the device reports it. An empty Package URI resets to Idle.
 //!
 //! Not yet: transparent mode, composite requests in proxy mode, installing a module through
-//! `/9` on a translated device, group resources, bootstrap from a distant
+//! `/9` on a translated device, bootstrap from a distant
 //! bootstrap server, DTLS toward the distant server.
 
 pub mod registrar;
@@ -92,6 +97,9 @@ pub struct NorthboundConfig {
     /// device while it is registered, and answered from the model while it is not. Off, every
     /// end device is answered from the model.
     pub proxy_lwm2m: bool,
+    /// unidm's groups listed too, each as a `/25` instance whose operations fan out to its
+    /// members (default true; DG-001/002, FORA-001/002).
+    pub report_groups: bool,
 }
 
 impl NorthboundConfig {
@@ -106,6 +114,7 @@ impl NorthboundConfig {
             report_devices: true,
             max_devices: 10_000,
             proxy_lwm2m: true,
+            report_groups: true,
         }
     }
 }
@@ -218,6 +227,20 @@ struct End {
     objects: Objects,
 }
 
+/// A unidm group shown as a `/25` instance: its firmware object fans out to the members.
+#[derive(Debug)]
+struct GroupEnd {
+    id: String,
+    instance: u16,
+    firmware: Firmware,
+    /// The group operation running, and whether it runs a firmware update.
+    operation: Option<(OperationId, bool)>,
+    objects: Objects,
+}
+
+/// How often the groups are listed again (the engine announces no group changes).
+const GROUPS_EVERY: Duration = Duration::from_secs(10);
+
 /// An observation of the distant server.
 #[derive(Debug)]
 struct Observer {
@@ -278,6 +301,8 @@ struct Gateway {
     message_id: u16,
     requests: u64,
     lwm2m: Option<Arc<Lwm2mAdapter>>,
+    groups: BTreeMap<String, GroupEnd>,
+    groups_at: Instant,
     forwarding: HashMap<u16, Forwarding>,
     forwarded_tx: tokio::sync::mpsc::UnboundedSender<Forwarded>,
     forwarded_rx: Option<tokio::sync::mpsc::UnboundedReceiver<Forwarded>>,
@@ -446,6 +471,35 @@ fn software_action(end: &End, request: &Packet, rest: &[Vec<u8>]) -> Option<Resu
     Some(Ok(Action::Software(action)))
 }
 
+/// The objects of a group shown as an end device: `/3/0` naming it, `/5/0` whose Update fans
+/// out to the members (State 3 while the group operation runs; Update Result 1 when every
+/// member succeeded, 8 otherwise).
+fn translate_group(g: &GroupEnd) -> BTreeMap<Path, Value> {
+    let s = |t: &str| Value::String(t.to_owned());
+    let running_firmware = g.operation.is_some_and(|(_, firmware)| firmware);
+    let state = if running_firmware {
+        3
+    } else if g.firmware.downloaded {
+        2
+    } else {
+        0
+    };
+    [
+        (Path::Resource(3, 0, 0), s("unidm")),
+        (Path::Resource(3, 0, 1), s("unidm group")),
+        (Path::Resource(3, 0, 2), s(&g.id)),
+        (Path::ResourceInstance(3, 0, 11, 0), Value::Integer(0)),
+        (Path::Resource(3, 0, 16), s("U")),
+        (Path::Resource(3, 0, 17), s("group")),
+        (Path::Resource(5, 0, 1), s(&g.firmware.uri)),
+        (Path::Resource(5, 0, 3), Value::Integer(state)),
+        (Path::Resource(5, 0, 5), Value::Integer(if state == 0 { g.firmware.result } else { 0 })),
+        (Path::Resource(5, 0, 9), Value::Integer(0)),
+    ]
+    .into_iter()
+    .collect()
+}
+
 /// The paths whose values differ between `old` and `new`.
 fn changed_paths(old: &BTreeMap<Path, Value>, new: &BTreeMap<Path, Value>) -> Vec<Path> {
     let mut out: Vec<Path> = new.iter().filter(|(p, v)| old.get(*p) != Some(*v)).map(|(p, _)| *p).collect();
@@ -495,6 +549,8 @@ impl Gateway {
             message_id: seed as u16,
             requests: 0,
             lwm2m: None,
+            groups: BTreeMap::new(),
+            groups_at: Instant::now() + GROUPS_EVERY,
             forwarding: HashMap::new(),
             forwarded_tx,
             forwarded_rx: Some(forwarded_rx),
@@ -506,7 +562,8 @@ impl Gateway {
         let Some(mut forwarded) = self.forwarded_rx.take() else { return };
         loop {
             let ack_due = self.forwarding.values().filter(|f| !f.acked).map(|f| f.ack_at).min();
-            let deadline = [self.registrar.poll_timeout(), ack_due].into_iter().flatten().min();
+            let groups_due = self.config.report_groups.then_some(self.groups_at);
+            let deadline = [self.registrar.poll_timeout(), ack_due, groups_due].into_iter().flatten().min();
             let deadline = deadline.map(tokio::time::Instant::from_std);
             tokio::select! {
                 Some(f) = forwarded.recv() => self.answer_forwarded(f).await,
@@ -526,6 +583,12 @@ impl Gateway {
                     let now = Instant::now();
                     self.registrar.handle_timeout(now);
                     self.ack_slow_forwards(now).await;
+                    if self.config.report_groups && self.groups_at <= now {
+                        self.groups_at = now + GROUPS_EVERY;
+                        if self.sync_groups() {
+                            self.objects_changed();
+                        }
+                    }
                 }
                 _ = stop.changed() => break,
             }
@@ -584,7 +647,104 @@ impl Gateway {
         for d in devices {
             self.upsert(d);
         }
+        self.sync_groups();
         self.objects_changed();
+    }
+
+    /// Lists unidm's groups again; whether one came or went.
+    fn sync_groups(&mut self) -> bool {
+        if !self.config.report_groups {
+            return false;
+        }
+        let Ok(groups) = self.engine.groups() else { return false };
+        let ids: std::collections::HashSet<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+        let gone: Vec<String> =
+            self.groups.iter().filter(|(_, g)| !ids.contains(g.id.as_str())).map(|(p, _)| p.clone()).collect();
+        let mut changed = !gone.is_empty();
+        for prefix in gone {
+            if let Some(g) = self.groups.remove(&prefix) {
+                for r in [0, 1, 3] {
+                    self.own.values.remove(&Path::Resource(25, g.instance, r));
+                }
+            }
+            self.observers.retain(|o| o.prefix.as_deref() != Some(prefix.as_str()));
+        }
+        for group in groups {
+            if self.groups.values().any(|g| g.id == group.id) {
+                continue;
+            }
+            let Some(instance) = self.free_instance() else { break };
+            let prefix = format!("g{instance}");
+            let mut g = GroupEnd {
+                id: group.id.clone(),
+                instance,
+                firmware: Firmware::default(),
+                operation: None,
+                objects: empty_objects(),
+            };
+            g.objects.values = translate_group(&g);
+            self.own.values.insert(Path::Resource(25, instance, 0), Value::String(format!("group:{}", group.id)));
+            self.own.values.insert(Path::Resource(25, instance, 1), Value::String(prefix.clone()));
+            self.own.values.insert(Path::Resource(25, instance, 3), Value::CoreLink(g.objects.link_format()));
+            self.groups.insert(prefix, g);
+            changed = true;
+        }
+        changed
+    }
+
+    /// The lowest `/25` instance id neither an end device nor a group holds.
+    fn free_instance(&self) -> Option<u16> {
+        let used: std::collections::HashSet<u16> =
+            self.ends.values().map(|e| e.instance).chain(self.groups.values().map(|g| g.instance)).collect();
+        (0..u16::MAX).find(|i| !used.contains(i))
+    }
+
+    /// A group's objects again after its operation moved, and the observations told.
+    fn refresh_group(&mut self, prefix: &str) {
+        let Some(g) = self.groups.get_mut(prefix) else { return };
+        let values = translate_group(g);
+        let changed = changed_paths(&g.objects.values, &values);
+        g.objects.values = values;
+        if !changed.is_empty() {
+            self.notify(Some(prefix), &changed);
+        }
+    }
+
+    /// A Package URI written, or an Execute, on a group's objects: the fan-out.
+    async fn group_effect(&mut self, prefix: &str, effect: Effect) {
+        let Some(g) = self.groups.get_mut(prefix) else { return };
+        let (action, firmware) = match effect {
+            Effect::Download(uri) => {
+                g.firmware = Firmware { uri: uri.clone(), downloaded: !uri.is_empty(), ..Firmware::default() };
+                self.refresh_group(prefix);
+                return;
+            }
+            Effect::Update => {
+                g.firmware.downloaded = false;
+                let uri = g.firmware.uri.clone();
+                (Action::Firmware(FirmwareUpdate { uri, version: None, name: None }), true)
+            }
+            Effect::Reboot => (Action::Reboot, false),
+            Effect::FactoryReset => (Action::FactoryReset, false),
+            _ => return,
+        };
+        let id = g.id.clone();
+        match self.engine.start_group_operation(&id, action, None, CreateOptions::default()).await {
+            Ok(op) => {
+                tracing::info!(group = %id, operation = %op.id, "northbound request fanned out");
+                if let Some(g) = self.groups.get_mut(prefix) {
+                    g.operation = Some((op.id, firmware));
+                    g.firmware.result = 0;
+                }
+            }
+            Err(e) => {
+                tracing::info!(group = %id, error = %e, "northbound fan-out refused");
+                if let (Some(g), true) = (self.groups.get_mut(prefix), firmware) {
+                    g.firmware.result = 8;
+                }
+            }
+        }
+        self.refresh_group(prefix);
     }
 
     fn event(&mut self, event: Event) {
@@ -610,6 +770,18 @@ impl Gateway {
                 self.objects_changed();
             }
             Event::Observation { device, path, value, .. } => self.notify_forwarded(&device, &path, &value),
+            Event::GroupOperationChanged { id, aggregate } if aggregate.done => {
+                let found = self.groups.iter().find(|(_, g)| g.operation.is_some_and(|(op, _)| op == id));
+                let Some(prefix) = found.map(|(p, _)| p.clone()) else { return };
+                if let Some(g) = self.groups.get_mut(&prefix) {
+                    let all = aggregate.counts.get("succeeded").copied().unwrap_or(0) == aggregate.total;
+                    if g.operation.take().is_some_and(|(_, firmware)| firmware) {
+                        // FORA-002: one Update Result for all: success only when every member succeeded.
+                        g.firmware.result = if all { 1 } else { 8 };
+                    }
+                }
+                self.refresh_group(&prefix);
+            }
             Event::OperationChanged { operation } => {
                 if !operation.state.is_terminal() {
                     return;
@@ -651,8 +823,7 @@ impl Gateway {
         if self.ends.len() >= self.config.max_devices {
             return;
         }
-        let used: std::collections::HashSet<u16> = self.ends.values().map(|e| e.instance).collect();
-        let Some(instance) = (0..u16::MAX).find(|i| !used.contains(i)) else { return };
+        let Some(instance) = self.free_instance() else { return };
         let prefix = format!("d{instance}");
         let id = device.id.clone();
         let end =
@@ -737,7 +908,7 @@ impl Gateway {
         let segments: Vec<Vec<u8>> =
             request.get_option(CoapOption::UriPath).map(|o| o.iter().cloned().collect()).unwrap_or_default();
         let first = segments.first().and_then(|s| std::str::from_utf8(s).ok()).map(str::to_owned);
-        let target = first.clone().filter(|f| self.ends.contains_key(f));
+        let target = first.clone().filter(|f| self.ends.contains_key(f) || self.groups.contains_key(f));
         if let Some(prefix) = &target {
             let endpoint = self.ends.get(prefix).and_then(|e| e.endpoint.clone());
             let adapter = self.lwm2m.clone();
@@ -769,11 +940,14 @@ impl Gateway {
                         Vec::new()
                     }
                     (None, Some(end)) => end.objects.handle(&stripped, &mut response),
-                    (None, None) => Vec::new(),
+                    (None, None) => match self.groups.get_mut(&prefix) {
+                        Some(g) => g.objects.handle(&stripped, &mut response),
+                        None => Vec::new(),
+                    },
                 };
                 Some((Some(prefix), effects))
             }
-            None if first.as_deref().is_some_and(|f| f.starts_with('d') && f[1..].parse::<u16>().is_ok()) => {
+            None if first.as_deref().is_some_and(|f| f.starts_with(['d', 'g']) && f[1..].parse::<u16>().is_ok()) => {
                 // A prefix of no end device (any more).
                 response.header.code = MessageClass::Response(ResponseType::NotFound);
                 None
@@ -820,11 +994,11 @@ impl Gateway {
             Effect::CancelObserveComposite { token, .. } => self.observers.retain(|o| o.token != token),
             Effect::Changed(paths) => self.notify(prefix, &paths),
             Effect::RegistrationUpdate if prefix.is_none() => self.registrar.update(Instant::now()),
-            e => {
-                if let Some(prefix) = prefix {
-                    self.end_effect(prefix, e).await;
-                }
-            }
+            e => match prefix {
+                Some(p) if self.groups.contains_key(p) => self.group_effect(p, e).await,
+                Some(p) => self.end_effect(p, e).await,
+                None => {}
+            },
         }
     }
 
@@ -1109,9 +1283,10 @@ impl Gateway {
             }
             let objects = match prefix {
                 None => &self.own,
-                Some(p) => match self.ends.get(p) {
-                    Some(end) => &end.objects,
-                    None => continue,
+                Some(p) => match (self.ends.get(p), self.groups.get(p)) {
+                    (Some(end), _) => &end.objects,
+                    (None, Some(g)) => &g.objects,
+                    (None, None) => continue,
                 },
             };
             let Ok((format, payload)) = objects.encode_observed(&obs.observed, obs.format) else { continue };
