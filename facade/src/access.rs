@@ -63,12 +63,14 @@ impl Role {
 /// The role a request needs.
 pub fn required(method: &axum::http::Method, path: &str) -> Role {
     let path = path.trim_end_matches('/');
+    let reads = matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS);
     let secret = path.starts_with("/api/v1/tokens")
+        // Pointing the whole fleet at a distant server is an administrator's decision.
+        || (path.starts_with("/api/v1/lwm2m/northbound") && !reads)
         || path.starts_with("/api/v1/audit")
         || path.starts_with("/api/v1/lwm2m/bootstrap")
         || path.starts_with("/api/v1/omadm/clients")
         || (path.starts_with("/api/v1/devices/") && path.ends_with("/credentials"));
-    let reads = matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS);
     match (secret, reads) {
         (true, _) => Role::Admin,
         (false, true) => Role::Viewer,
@@ -410,6 +412,8 @@ mod tests {
         assert_eq!(required(&Method::GET, "/api/v1/audit"), Role::Admin);
         assert_eq!(required(&Method::POST, "/api/v1/tokens/"), Role::Admin);
         assert_eq!(required(&Method::GET, "/api/v1/omadm/clients/x"), Role::Admin);
+        assert_eq!(required(&Method::PUT, "/api/v1/lwm2m/northbound"), Role::Admin);
+        assert_eq!(required(&Method::GET, "/api/v1/lwm2m/northbound"), Role::Viewer);
         assert!(Role::Admin > Role::Operator && Role::Operator > Role::Viewer);
         assert_eq!(Role::parse(" Operator"), Some(Role::Operator));
         assert_eq!(unhex32(&unidm_core::hex::encode(&digest("t"))), Some(digest("t")));

@@ -370,26 +370,28 @@ struct Lwm2mSection {
     northbound: Option<NorthboundSection>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[lwm2m.northbound]`, also what `PUT /api/v1/lwm2m/northbound` takes (in camelCase).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NorthboundSection {
-    server: String,
-    endpoint: Option<String>,
-    lifetime_s: Option<u64>,
-    listen: Option<SocketAddr>,
-    report_devices: Option<bool>,
-    max_devices: Option<usize>,
-    proxy_lwm2m: Option<bool>,
-    report_groups: Option<bool>,
-    protocol: Option<String>,
-    manufacturer: Option<String>,
-    model: Option<String>,
+pub(crate) struct NorthboundSection {
+    pub(crate) server: String,
+    pub(crate) endpoint: Option<String>,
+    pub(crate) lifetime_s: Option<u64>,
+    pub(crate) listen: Option<SocketAddr>,
+    pub(crate) report_devices: Option<bool>,
+    pub(crate) max_devices: Option<usize>,
+    pub(crate) proxy_lwm2m: Option<bool>,
+    pub(crate) report_groups: Option<bool>,
+    pub(crate) protocol: Option<String>,
+    pub(crate) manufacturer: Option<String>,
+    pub(crate) model: Option<String>,
     #[serde(default)]
-    labels: BTreeMap<String, String>,
+    pub(crate) labels: BTreeMap<String, String>,
 }
 
 impl NorthboundSection {
-    fn resolve(self) -> anyhow::Result<NorthboundConfig> {
+    /// The client's settings, each checked (the error names the field).
+    pub(crate) fn resolve(self) -> anyhow::Result<NorthboundConfig> {
         let text = self.server.trim();
         let hostport = text.strip_prefix("coap://").unwrap_or(text).trim_end_matches('/');
         anyhow::ensure!(

@@ -20,6 +20,7 @@ pub mod bench;
 pub mod config;
 pub mod extract;
 pub mod metrics;
+pub mod northbound;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
@@ -58,8 +59,8 @@ pub struct AppState {
     pub omadm: Option<Arc<unidm_omadm::server::OmadmAdapter>>,
     /// The TR-069 adapter, for CPE credentials.
     pub tr069: Option<Arc<unidm_tr069::Tr069Adapter>>,
-    /// The LwM2M northbound client, for its status.
-    pub northbound: Option<Arc<unidm_lwm2m::northbound::Northbound>>,
+    /// The LwM2M northbound client, its status and its settings.
+    pub northbound: Option<Arc<northbound::NorthboundSlot>>,
 }
 
 /// What the HTTP application serves besides the engine.
@@ -78,8 +79,8 @@ pub struct AppOptions {
     pub omadm: Option<Arc<unidm_omadm::server::OmadmAdapter>>,
     /// The TR-069 adapter behind the credentials of TR-069 devices.
     pub tr069: Option<Arc<unidm_tr069::Tr069Adapter>>,
-    /// The LwM2M northbound client behind `/api/v1/lwm2m/northbound`.
-    pub northbound: Option<Arc<unidm_lwm2m::northbound::Northbound>>,
+    /// The LwM2M northbound client behind `/api/v1/lwm2m/northbound` (`None`: 409 there).
+    pub northbound: Option<Arc<northbound::NorthboundSlot>>,
 }
 
 #[derive(OpenApi)]
@@ -157,7 +158,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(files::upload, files::list))
         .routes(routes!(files::delete))
         .routes(routes!(lwm2m::list))
-        .routes(routes!(lwm2m::northbound))
+        .routes(routes!(lwm2m::northbound, lwm2m::put_northbound, lwm2m::delete_northbound))
         .routes(routes!(lwm2m::get, lwm2m::put, lwm2m::delete))
         .routes(routes!(omadm::get))
         .routes(routes!(omadm::put_push, omadm::delete_push))

@@ -169,17 +169,30 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             tracing::warn!("no OMA DM client credentials configured: set [omadm] username / password");
         }
     }
-    let northbound = match cfg.northbound.clone() {
-        Some(c) => {
-            let (server, endpoint) = (c.server, c.endpoint.clone());
-            let nb = unidm_lwm2m::northbound::Northbound::start_with(engine.clone(), c, lwm2m.clone())
-                .await
-                .context("starting the LwM2M northbound client")?;
-            println!("lwm2m northbound: registering with coap://{server} as `{endpoint}` (from {})", nb.local_addr());
-            Some(Arc::new(nb))
+    let northbound = unidm::northbound::NorthboundSlot::new(engine.clone(), lwm2m.clone());
+    // Settings given through the API win over the file's.
+    let settings = match northbound.stored().await {
+        Ok(Some(stored)) => match stored.resolve() {
+            Ok(c) => {
+                println!("lwm2m northbound: the settings stored through the API replace the file's");
+                Some(c)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "stored northbound settings unusable; using the file's");
+                cfg.northbound.clone()
+            }
+        },
+        Ok(None) => cfg.northbound.clone(),
+        Err(e) => {
+            tracing::error!(error = %e, "stored northbound settings not read; using the file's");
+            cfg.northbound.clone()
         }
-        None => None,
     };
+    if let Some(c) = settings {
+        let (server, endpoint) = (c.server, c.endpoint.clone());
+        let nb = northbound.start(c).await.context("starting the LwM2M northbound client")?;
+        println!("lwm2m northbound: registering with coap://{server} as `{endpoint}` (from {})", nb.local_addr());
+    }
     let files = FilesConfig { dir: cfg.files_dir.clone(), max_upload: cfg.max_upload, base_url: files_url };
     let app = unidm::app_with(
         engine.clone(),
@@ -190,13 +203,11 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             lwm2m: lwm2m.clone(),
             omadm: omadm.clone(),
             tr069: acs.clone(),
-            northbound: northbound.clone(),
+            northbound: Some(northbound.clone()),
         },
     );
     unidm_core::tls::serve(listener, tls, app, shutdown).await?;
-    if let Some(nb) = &northbound {
-        nb.stop().await;
-    }
+    northbound.stop().await;
     engine.shutdown().await;
     #[cfg(feature = "profile")]
     profile::finish(profiler)?;

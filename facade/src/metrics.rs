@@ -87,7 +87,7 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
             s.operations_finished.get(state).unwrap_or(&0)
         );
     }
-    if let Some(nb) = &app.northbound {
+    if let Some(nb) = app.northbound.as_ref().and_then(|slot| slot.current()) {
         let st = nb.status();
         let _ = writeln!(out, "# HELP unidm_northbound_registered Whether unidm is registered with the distant LwM2M server.\n# TYPE unidm_northbound_registered gauge");
         let _ = writeln!(out, "unidm_northbound_registered {}", u8::from(st.registered));

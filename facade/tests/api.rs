@@ -580,6 +580,8 @@ async fn openapi_lists_every_route() {
         ("delete", "/api/v1/files/{name}"),
         ("get", "/api/v1/lwm2m/bootstrap"),
         ("get", "/api/v1/lwm2m/northbound"),
+        ("put", "/api/v1/lwm2m/northbound"),
+        ("delete", "/api/v1/lwm2m/northbound"),
         ("get", "/api/v1/lwm2m/bootstrap/{endpoint}"),
         ("put", "/api/v1/lwm2m/bootstrap/{endpoint}"),
         ("delete", "/api/v1/lwm2m/bootstrap/{endpoint}"),

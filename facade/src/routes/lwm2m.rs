@@ -61,20 +61,14 @@ pub struct NorthboundView {
     pub requests: u64,
 }
 
-/// The LwM2M northbound client: unidm as a gateway registered with a distant LwM2M server.
-#[utoipa::path(get, path = "/api/v1/lwm2m/northbound", tag = "lwm2m",
-    responses((status = 200, body = NorthboundView), (status = 409, body = Problem)))]
-pub async fn northbound(State(app): State<AppState>) -> ApiResult<Json<NorthboundView>> {
-    let nb = app.northbound.as_deref().ok_or_else(|| {
-        Problem::new(
-            StatusCode::CONFLICT,
-            "northbound-disabled",
-            "No northbound client",
-            "no [lwm2m.northbound] server is configured",
-        )
-    })?;
-    let s = nb.status();
-    Ok(Json(NorthboundView {
+fn northbound_slot(app: &AppState) -> Result<&crate::northbound::NorthboundSlot, Problem> {
+    app.northbound.as_deref().ok_or_else(|| {
+        Problem::new(StatusCode::CONFLICT, "northbound-disabled", "No northbound client", "this server runs none")
+    })
+}
+
+fn view(s: unidm_lwm2m::northbound::NorthboundStatus) -> NorthboundView {
+    NorthboundView {
         server: s.server,
         endpoint: s.endpoint,
         registered: s.registered,
@@ -84,7 +78,67 @@ pub async fn northbound(State(app): State<AppState>) -> ApiResult<Json<Northboun
         last_error: s.last_error,
         end_devices: s.end_devices,
         requests: s.requests,
-    }))
+    }
+}
+
+/// The LwM2M northbound client: unidm as a gateway registered with a distant LwM2M server.
+#[utoipa::path(get, path = "/api/v1/lwm2m/northbound", tag = "lwm2m",
+    responses((status = 200, body = NorthboundView), (status = 409, body = Problem)))]
+pub async fn northbound(State(app): State<AppState>) -> ApiResult<Json<NorthboundView>> {
+    let nb = northbound_slot(&app)?.current().ok_or_else(|| {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "northbound-disabled",
+            "No northbound client",
+            "none is configured: set [lwm2m.northbound] or PUT /api/v1/lwm2m/northbound",
+        )
+    })?;
+    Ok(Json(view(nb.status())))
+}
+
+/// Sets (or replaces) the northbound client's settings: the running client de-registers, the
+/// new one starts registering, and the settings are stored (a restart keeps them, over the
+/// configuration file's). Admin only.
+#[utoipa::path(put, path = "/api/v1/lwm2m/northbound", tag = "lwm2m",
+    request_body = crate::northbound::NorthboundSettings,
+    responses((status = 200, body = NorthboundView), (status = 400, body = Problem), (status = 409, body = Problem)))]
+pub async fn put_northbound(
+    State(app): State<AppState>,
+    ApiJson(settings): ApiJson<crate::northbound::NorthboundSettings>,
+) -> ApiResult<Json<NorthboundView>> {
+    let slot = northbound_slot(&app)?;
+    let config = settings.resolve().map_err(|e| {
+        let text = e.to_string();
+        // The message names the setting: `lwm2m.northbound.lifetime_s must be ...`.
+        let field = text
+            .strip_prefix("lwm2m.northbound.")
+            .and_then(|t| t.split([' ', ':']).next())
+            .map(|f| match f {
+                "protocol" | "manufacturer" | "model" => format!("devices.{f}"),
+                "lifetime_s" => "lifetimeS".to_owned(),
+                "max_devices" => "maxDevices".to_owned(),
+                f => f.to_owned(),
+            })
+            .unwrap_or_else(|| "server".to_owned());
+        Problem::bad_request(field, text)
+    })?;
+    let nb = slot.put(&settings, config).await.map_err(|e| {
+        Problem::new(StatusCode::CONFLICT, "northbound-not-started", "Northbound client not started", e.to_string())
+    })?;
+    Ok(Json(view(nb.status())))
+}
+
+/// Stops the northbound client (it de-registers) and forgets the stored settings; a restart
+/// starts the configuration file's again, if any. Admin only.
+#[utoipa::path(delete, path = "/api/v1/lwm2m/northbound", tag = "lwm2m",
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn delete_northbound(State(app): State<AppState>) -> ApiResult<StatusCode> {
+    let slot = northbound_slot(&app)?;
+    match slot.delete().await {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(Problem::not_found("northbound client", "lwm2m")),
+        Err(e) => Err(Problem::new(StatusCode::CONFLICT, "northbound-store", "Settings not removed", e.to_string())),
+    }
 }
 
 /// Every bootstrap configuration.

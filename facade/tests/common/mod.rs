@@ -100,7 +100,23 @@ pub struct Server {
 }
 
 pub fn serve(config: &str) -> Server {
-    let dir = tempfile::tempdir().unwrap();
+    serve_in(tempfile::tempdir().unwrap(), config)
+}
+
+impl Server {
+    /// SIGTERM, waits for the exit, and gives back the directory (database included) for
+    /// [`serve_in`] to start again on.
+    pub fn stop(self) -> tempfile::TempDir {
+        let Server { mut proc, _dir, .. } = self;
+        proc.terminate();
+        let (status, lines) = proc.exit();
+        assert!(status.success(), "{status}: {lines:#?}");
+        _dir
+    }
+}
+
+/// [`serve`] in `dir`, on the database there (a restart when it was used before).
+pub fn serve_in(dir: tempfile::TempDir, config: &str) -> Server {
     let cfg = dir.path().join("unidm.toml");
     std::fs::write(&cfg, config).unwrap();
     let mut proc = Proc::spawn(
