@@ -60,6 +60,8 @@
 //! endpoint = "urn:dev:0001"   # the endpoint it may register as; leave out for any unbound one
 //! [lwm2m.northbound]          # unidm as an LwM2M gateway registered with a distant LwM2M server
 //! server = "coap://lwm2m.example.net:5683"   # or "host:port"
+//! bootstrap_server = "coap://bs.example.net:5783"   # optional: bootstrapped first; its
+//!                             # account decides where to register (server may then be left out)
 //! endpoint = "unidm-gw"       # the endpoint name unidm registers as
 //! lifetime_s = 300
 //! listen = "0.0.0.0:0"        # the local UDP address
@@ -374,7 +376,8 @@ struct Lwm2mSection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NorthboundSection {
-    pub(crate) server: String,
+    pub(crate) server: Option<String>,
+    pub(crate) bootstrap_server: Option<String>,
     pub(crate) endpoint: Option<String>,
     pub(crate) lifetime_s: Option<u64>,
     pub(crate) listen: Option<SocketAddr>,
@@ -389,30 +392,44 @@ pub(crate) struct NorthboundSection {
     pub(crate) labels: BTreeMap<String, String>,
 }
 
+/// `coap://host:port` or `host:port` (`default_port` when left out), resolved; the error names
+/// `lwm2m.northbound.{field}`.
+fn coap_address(field: &str, text: &str, default_port: u16) -> anyhow::Result<SocketAddr> {
+    let text = text.trim();
+    anyhow::ensure!(
+        !text.starts_with("coaps://"),
+        "lwm2m.northbound.{field}: coaps:// is not supported yet; give coap://host:port"
+    );
+    let hostport = text.strip_prefix("coap://").unwrap_or(text).trim_end_matches('/');
+    anyhow::ensure!(!hostport.is_empty(), "lwm2m.northbound.{field} is empty");
+    let hostport = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        hostport.to_owned()
+    } else {
+        format!("{hostport}:{default_port}")
+    };
+    std::net::ToSocketAddrs::to_socket_addrs(&hostport)
+        .with_context(|| format!("lwm2m.northbound.{field} `{text}` does not resolve"))?
+        .next()
+        .with_context(|| format!("lwm2m.northbound.{field} `{text}` resolves to no address"))
+}
+
 impl NorthboundSection {
     /// The client's settings, each checked (the error names the field).
     pub(crate) fn resolve(self) -> anyhow::Result<NorthboundConfig> {
-        let text = self.server.trim();
-        let hostport = text.strip_prefix("coap://").unwrap_or(text).trim_end_matches('/');
-        anyhow::ensure!(
-            !text.starts_with("coaps://"),
-            "lwm2m.northbound.server: coaps:// is not supported yet; give coap://host:port"
-        );
-        let hostport = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
-            hostport.to_owned()
-        } else {
-            format!("{hostport}:5683")
+        let server = self.server.as_deref().map(|s| coap_address("server", s, 5683)).transpose()?;
+        let bootstrap =
+            self.bootstrap_server.as_deref().map(|s| coap_address("bootstrap_server", s, 5783)).transpose()?;
+        // Without a server, the bootstrap server's account decides where to register.
+        let Some(server) = server.or(bootstrap) else {
+            anyhow::bail!("lwm2m.northbound.server: give the server, the bootstrap_server, or both");
         };
-        let server = std::net::ToSocketAddrs::to_socket_addrs(&hostport)
-            .with_context(|| format!("lwm2m.northbound.server `{text}` does not resolve"))?
-            .next()
-            .with_context(|| format!("lwm2m.northbound.server `{text}` resolves to no address"))?;
         let endpoint = self.endpoint.unwrap_or_else(|| "unidm".to_owned());
         anyhow::ensure!(
             !endpoint.is_empty() && endpoint.len() <= 128 && !endpoint.contains(['&', '/', ' ']),
             "lwm2m.northbound.endpoint must be 1 to 128 characters without `&`, `/` or spaces"
         );
         let mut c = NorthboundConfig::new(server, endpoint);
+        c.bootstrap = bootstrap;
         if let Some(lt) = self.lifetime_s {
             anyhow::ensure!((30..=86_400 * 30).contains(&lt), "lwm2m.northbound.lifetime_s must be 30 to 2592000");
             c.lifetime = Duration::from_secs(lt);
@@ -1044,12 +1061,20 @@ mod tests {
         std::fs::write(dir.path().join("p.toml"), "[lwm2m.northbound]\nserver = \"127.0.0.1\"\n").unwrap();
         let c = ServeConfig::resolve(&ServeArgs { config: Some(dir.path().join("p.toml")), ..Default::default() });
         assert_eq!(c.unwrap().northbound.unwrap().server.port(), 5683);
+        // A bootstrap server alone (port 5783 by default).
+        std::fs::write(dir.path().join("b.toml"), "[lwm2m.northbound]\nbootstrap_server = \"coap://127.0.0.1\"\n")
+            .unwrap();
+        let c = ServeConfig::resolve(&ServeArgs { config: Some(dir.path().join("b.toml")), ..Default::default() });
+        let nb = c.unwrap().northbound.unwrap();
+        assert_eq!(nb.bootstrap, Some("127.0.0.1:5783".parse().unwrap()));
         assert!(ServeConfig::resolve(&ServeArgs::default()).unwrap().northbound.is_none());
         for (bad, says) in [
             ("server = \"coaps://127.0.0.1:5684\"", "coaps"),
             ("server = \"127.0.0.1:5683\"\nprotocol = \"snmp\"", "snmp"),
             ("server = \"127.0.0.1:5683\"\nendpoint = \"a/b\"", "endpoint"),
             ("server = \"127.0.0.1:5683\"\nlifetime_s = 1", "lifetime_s"),
+            ("endpoint = \"gw\"", "give the server, the bootstrap_server, or both"),
+            ("bootstrap_server = \"coaps://127.0.0.1:5784\"", "bootstrap_server: coaps"),
             ("server = \"no-such-host.invalid:5683\"", "does not resolve"),
         ] {
             std::fs::write(dir.path().join("bad.toml"), format!("[lwm2m.northbound]\n{bad}\n")).unwrap();

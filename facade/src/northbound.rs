@@ -41,9 +41,14 @@ pub struct NorthboundDevices {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NorthboundSettings {
-    /// The distant server: `coap://host:port` or `host:port` (port 5683 when left out).
-    #[schema(min_length = 1)]
-    pub server: String,
+    /// The distant server: `coap://host:port` or `host:port` (port 5683 when left out);
+    /// optional with a bootstrap server, whose account then decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// A distant bootstrap server that gives unidm its server account first (port 5783 when
+    /// left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_server: Option<String>,
     /// The endpoint name unidm registers as (default `unidm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
@@ -76,6 +81,7 @@ impl NorthboundSettings {
     pub fn resolve(&self) -> anyhow::Result<NorthboundConfig> {
         NorthboundSection {
             server: self.server.clone(),
+            bootstrap_server: self.bootstrap_server.clone(),
             endpoint: self.endpoint.clone(),
             lifetime_s: self.lifetime_s,
             listen: self.listen,

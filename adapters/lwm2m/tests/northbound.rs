@@ -192,3 +192,43 @@ async fn a_firmware_update_of_a_group_fans_out_to_its_members() {
     assert_eq!(op.result, Some(serde_json::json!(1)), "Update Result for the whole group");
     nb.stop().await;
 }
+
+/// A distant bootstrap server gives the gateway its server account (DB-001, TMode-001): the
+/// gateway asks to be bootstrapped, takes the account and lifetime written, registers with
+/// that server and lists its end devices there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_is_bootstrapped_by_a_distant_bootstrap_server() {
+    use unidm_lwm2m::bootstrap::{SecurityMode, ServerAccount};
+    let gw = Fixture::new().await;
+    let _lamp = gw.online(SimConfig::new("lamp-b", gw.addr())).await;
+    let distant = Fixture::new().await;
+    let bs = distant.adapter.bootstrap_addr().expect("bootstrap server");
+    let account = ServerAccount {
+        short_server_id: 7,
+        uri: format!("coap://{}", distant.addr()),
+        security: SecurityMode::NoSec {},
+        lifetime: 45,
+        binding: "U".into(),
+        default_min_period: None,
+        default_max_period: None,
+        notification_storing: false,
+    };
+    distant
+        .adapter
+        .put_bootstrap_config("gw-b", unidm_lwm2m::BootstrapConfig { servers: vec![account] })
+        .await
+        .unwrap();
+    // The server given here is not where it registers: the bootstrap server decides.
+    let mut config = northbound(([127, 0, 0, 1], 9).into(), "gw-b", Duration::from_secs(300));
+    config.bootstrap = Some(bs);
+    let nb = Northbound::start(gw.engine.clone(), config).await.unwrap();
+    let registered = distant.wait_device("gw-b", |d| d.presence.state == PresenceState::Online).await;
+    assert_eq!(registered.identity.manufacturer.as_deref(), Some("unidm"));
+    distant.wait_device("gw-b/lwm2m:lamp-b", |d| d.presence.state == PresenceState::Online).await;
+    let status = nb.status();
+    assert!(status.registered, "{status:?}");
+    let reg = distant.adapter.registration("gw-b").expect("registered");
+    assert_eq!(reg.lifetime_s, 45, "the lifetime the bootstrap server wrote");
+    assert!(reg.objects.iter().all(|l| !l.path.starts_with("/0")), "no Security object listed: {:?}", reg.objects);
+    nb.stop().await;
+}

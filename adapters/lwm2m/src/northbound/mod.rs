@@ -44,8 +44,11 @@
 //!   version in `/3/0/3` as the device reports it. An empty Package URI resets to Idle.
 //!
 //! Not yet: transparent mode, composite requests in proxy mode, installing a module through
-//! `/9` on a translated device, bootstrap from a distant
-//! bootstrap server, DTLS toward the distant server.
+//! `/9` on a translated device, DTLS toward the distant server.
+//!
+//! **Bootstrap** ([`NorthboundConfig::bootstrap`]; DB-001, TMode-001): the client asks a
+//! distant bootstrap server first, takes the accounts it writes, and registers with the server
+//! account given at Bootstrap-Finish; see [`registrar`].
 
 pub mod registrar;
 
@@ -76,8 +79,12 @@ use registrar::{Registrar, RegistrarConfig, RegistrarStatus};
 /// Settings of the northbound client.
 #[derive(Debug, Clone)]
 pub struct NorthboundConfig {
-    /// The distant LwM2M server.
+    /// The distant LwM2M server (with [`NorthboundConfig::bootstrap`], until the bootstrap
+    /// server writes another).
     pub server: SocketAddr,
+    /// A distant bootstrap server that gives the client its server account first (DB-001,
+    /// TMode-001); default none.
+    pub bootstrap: Option<SocketAddr>,
     /// The endpoint client name unidm registers as.
     pub endpoint: String,
     /// Registration lifetime (default 300 s).
@@ -107,6 +114,7 @@ impl NorthboundConfig {
     pub fn new(server: SocketAddr, endpoint: impl Into<String>) -> Self {
         NorthboundConfig {
             server,
+            bootstrap: None,
             endpoint: endpoint.into(),
             lifetime: Duration::from_secs(300),
             listen: SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -325,6 +333,32 @@ fn empty_objects() -> Objects {
 /// an end device). Set and changed at run time through the API's labels.
 pub const MODE_LABEL: &str = "northbound";
 
+/// The gateway's own `/1/0` Server and `/3/0` Device (unidm itself).
+fn own_device(config: &NorthboundConfig) -> Vec<(Path, Value)> {
+    let s = |t: &str| Value::String(t.to_owned());
+    vec![
+        (Path::Resource(1, 0, 0), Value::Integer(1)),
+        (Path::Resource(1, 0, 1), Value::Integer(config.lifetime.as_secs() as i64)),
+        (Path::Resource(1, 0, 6), Value::Boolean(false)),
+        (Path::Resource(1, 0, 7), s("U")),
+        (Path::Resource(3, 0, 0), s("unidm")),
+        (Path::Resource(3, 0, 1), s("unidm LwM2M gateway")),
+        (Path::Resource(3, 0, 2), s(&config.endpoint)),
+        (Path::Resource(3, 0, 3), s(env!("CARGO_PKG_VERSION"))),
+        (Path::ResourceInstance(3, 0, 11, 0), Value::Integer(0)),
+        (Path::Resource(3, 0, 16), s("U")),
+        (Path::Resource(3, 0, 17), s("gateway")),
+    ]
+}
+
+/// The object list of a Register or Update: every instance but the Security object's, which
+/// is never listed (TS Core 1.1 §6.2.1).
+fn registration_links(own: &Objects) -> String {
+    let listed: Vec<String> =
+        own.instances().iter().filter(|p| p.object_id() != Some(0)).map(|p| format!("<{p}>")).collect();
+    listed.join(",")
+}
+
 /// Whether `device` is one `q` selects.
 fn selected(q: &DeviceQuery, device: &Device) -> bool {
     device.labels.get(MODE_LABEL).is_none_or(|m| m != "hidden")
@@ -510,22 +544,7 @@ fn changed_paths(old: &BTreeMap<Path, Value>, new: &BTreeMap<Path, Value>) -> Ve
 impl Gateway {
     fn new(engine: Engine, config: NorthboundConfig, socket: UdpSocket, status: Arc<Mutex<NorthboundStatus>>) -> Self {
         let mut own = empty_objects();
-        let s = |t: &str| Value::String(t.to_owned());
-        for (path, value) in [
-            (Path::Resource(1, 0, 0), Value::Integer(1)),
-            (Path::Resource(1, 0, 1), Value::Integer(config.lifetime.as_secs() as i64)),
-            (Path::Resource(1, 0, 6), Value::Boolean(false)),
-            (Path::Resource(1, 0, 7), s("U")),
-            (Path::Resource(3, 0, 0), s("unidm")),
-            (Path::Resource(3, 0, 1), s("unidm LwM2M gateway")),
-            (Path::Resource(3, 0, 2), s(&config.endpoint)),
-            (Path::Resource(3, 0, 3), s(env!("CARGO_PKG_VERSION"))),
-            (Path::ResourceInstance(3, 0, 11, 0), Value::Integer(0)),
-            (Path::Resource(3, 0, 16), s("U")),
-            (Path::Resource(3, 0, 17), s("gateway")),
-        ] {
-            own.values.insert(path, value);
-        }
+        own.values.extend(own_device(&config));
         let registrar_config = RegistrarConfig {
             endpoint: config.endpoint.clone(),
             lifetime: config.lifetime,
@@ -534,7 +553,14 @@ impl Gateway {
         };
         let seed = random_u64();
         let (forwarded_tx, forwarded_rx) = tokio::sync::mpsc::unbounded_channel();
-        let registrar = Registrar::new(registrar_config, config.server, own.link_format(), Instant::now(), seed);
+        let links = registration_links(&own);
+        let registrar = match config.bootstrap {
+            Some(bs) => {
+                own.ensure_bootstrap_account(bs);
+                Registrar::bootstrapped(registrar_config, bs, links, Instant::now(), seed)
+            }
+            None => Registrar::new(registrar_config, config.server, links, Instant::now(), seed),
+        };
         Gateway {
             engine,
             config,
@@ -803,7 +829,66 @@ impl Gateway {
 
     /// The registration's object list follows the end devices.
     fn objects_changed(&mut self) {
-        self.registrar.set_objects(Instant::now(), self.own.link_format());
+        self.registrar.set_objects(Instant::now(), registration_links(&self.own));
+    }
+
+    /// The gateway's own values a Bootstrap-Delete may have taken (`/3/0`, `/25`), put back.
+    fn restore_own(&mut self) {
+        for (path, value) in own_device(&self.config) {
+            self.own.values.insert(path, value);
+        }
+        let ends = self.ends.iter().map(|(p, e)| (e.instance, e.id.url_safe(), p.clone(), e.objects.link_format()));
+        let groups = self.groups.iter().map(|(p, g)| {
+            let id = format!("group:{}", g.id);
+            (g.instance, id, p.clone(), g.objects.link_format())
+        });
+        let listed: Vec<(u16, String, String, String)> = ends.chain(groups).collect();
+        for (instance, id, prefix, links) in listed {
+            self.own.values.insert(Path::Resource(25, instance, 0), Value::String(id));
+            self.own.values.insert(Path::Resource(25, instance, 1), Value::String(prefix));
+            self.own.values.entry(Path::Resource(25, instance, 3)).or_insert(Value::CoreLink(links));
+        }
+    }
+
+    /// A request of the bootstrap server while it writes the accounts; at Bootstrap-Finish,
+    /// registration with the server account written (its lifetime from the Server object
+    /// instance of the same Short Server ID).
+    async fn bootstrap_request(&mut self, peer: SocketAddr, request: &Packet) {
+        let mut response = Packet::new();
+        let confirmable = request.header.get_type() == MessageType::Confirmable;
+        response.header.set_type(if confirmable { MessageType::Acknowledgement } else { MessageType::NonConfirmable });
+        response.header.message_id = request.header.message_id;
+        response.set_token(request.get_token().to_vec());
+        let effects = self.own.handle_bootstrap(request, &mut response);
+        self.send(peer, &response).await;
+        if !effects.contains(&Effect::BootstrapFinished) {
+            return;
+        }
+        let values = &self.own.values;
+        let account = self.own.server_account().map(|(addr, short_id)| {
+            let instance = values.iter().find_map(|(p, v)| match (p, v) {
+                (Path::Resource(1, i, 0), Value::Integer(id)) if *id == short_id => Some(*i),
+                _ => None,
+            });
+            let lifetime = instance.and_then(|i| match values.get(&Path::Resource(1, i, 1)) {
+                Some(Value::Integer(s)) if *s > 0 => Some(Duration::from_secs(*s as u64)),
+                _ => None,
+            });
+            (addr, lifetime)
+        });
+        let account = match (account, self.own.server_psk()) {
+            (Some(_), Some(_)) => {
+                tracing::warn!("the bootstrap server gave a PSK account; DTLS toward it is not supported yet");
+                None
+            }
+            (account, _) => account,
+        };
+        if let Some((addr, _)) = &account {
+            tracing::info!(server = %addr, "bootstrapped: registering with the server account given");
+        }
+        self.registrar.bootstrap_finished(Instant::now(), account);
+        self.restore_own();
+        self.objects_changed();
     }
 
     fn upsert(&mut self, device: Device) {
@@ -883,11 +968,12 @@ impl Gateway {
 
     async fn datagram(&mut self, peer: SocketAddr, bytes: &[u8]) {
         // Only the distant server may ask anything.
-        if peer != self.registrar.server() {
+        if peer != self.registrar.peer() {
             return;
         }
         let Ok(packet) = Packet::from_bytes(bytes) else { return };
         match packet.header.code {
+            MessageClass::Request(_) if self.registrar.bootstrapping() => self.bootstrap_request(peer, &packet).await,
             MessageClass::Request(_) => self.request(peer, &packet).await,
             _ => {
                 self.registrar.handle(Instant::now(), peer, &packet);

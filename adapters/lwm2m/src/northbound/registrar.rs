@@ -2,7 +2,11 @@
 //! sans-I/O state machine: Register, Update before the lifetime runs out (and whenever the
 //! object list changes or the server triggers one), Register again after a refused Update
 //! (4.04: the server forgot the registration) or a lost exchange, with a doubling backoff, and
-//! De-register. Datagrams and `now` in; datagrams and the next deadline out.
+//! De-register. With a bootstrap server (DB-001, TMode), it first asks to be bootstrapped
+//! (Bootstrap-Request, TS Core 1.1 §6.1.3) and waits for Bootstrap-Finish, which the shell
+//! reports with the server account written ([`Registrar::bootstrap_finished`]); after three
+//! registrations in a row that fail, it bootstraps again. Datagrams and `now` in; datagrams and
+//! the next deadline out.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -16,6 +20,10 @@ use crate::coap::{encode_uint, TransmissionParams, Transmit};
 const FIRST_BACKOFF: Duration = Duration::from_secs(2);
 /// The longest wait between registration attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(120);
+/// How long a bootstrap server may take from its 2.04 to Bootstrap-Finish.
+const BOOTSTRAP_WAIT: Duration = Duration::from_secs(60);
+/// Registrations failing in a row before the client bootstraps again (when it can).
+const FAILURES_BEFORE_BOOTSTRAP: u32 = 3;
 
 /// What the client registers as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +58,7 @@ enum Request {
     Register,
     Update,
     Deregister,
+    Bootstrap,
 }
 
 #[derive(Debug)]
@@ -60,6 +69,9 @@ enum State {
     Asking { request: Request, token: Vec<u8>, location: Option<Vec<String>> },
     /// Registered at `location`; the next Update is due at `update_at`.
     Registered { location: Vec<String>, update_at: Instant },
+    /// Bootstrap-Request answered; the bootstrap server writes the accounts until
+    /// Bootstrap-Finish, due by `until`.
+    Bootstrapping { until: Instant },
     /// De-registered, or told to stop.
     Stopped,
 }
@@ -79,6 +91,12 @@ pub struct Registrar {
     backoff: Duration,
     counter: u64,
     status: RegistrarStatus,
+    /// The bootstrap server, when the client is bootstrapped.
+    bootstrap: Option<SocketAddr>,
+    /// Bootstrap next rather than register.
+    bootstrap_due: bool,
+    /// Registrations that failed in a row.
+    failures: u32,
 }
 
 impl Registrar {
@@ -96,6 +114,63 @@ impl Registrar {
             backoff: FIRST_BACKOFF,
             counter: seed,
             status: RegistrarStatus::default(),
+            bootstrap: None,
+            bootstrap_due: false,
+            failures: 0,
+        }
+    }
+
+    /// A registrar that is bootstrapped by `bootstrap` first, and registers with the server
+    /// account it writes.
+    pub fn bootstrapped(
+        config: RegistrarConfig,
+        bootstrap: SocketAddr,
+        objects: String,
+        now: Instant,
+        seed: u64,
+    ) -> Self {
+        let mut r = Registrar::new(config, bootstrap, objects, now, seed);
+        r.bootstrap = Some(bootstrap);
+        r.bootstrap_due = true;
+        r
+    }
+
+    /// Whom requests may come from now: the bootstrap server while bootstrapping, else the
+    /// LwM2M server.
+    pub fn peer(&self) -> SocketAddr {
+        match (&self.state, self.bootstrap) {
+            (State::Bootstrapping { .. }, Some(bs)) => bs,
+            (State::Asking { request: Request::Bootstrap, .. }, Some(bs)) => bs,
+            _ => self.server,
+        }
+    }
+
+    /// Whether the bootstrap server is writing the accounts now.
+    pub fn bootstrapping(&self) -> bool {
+        matches!(self.state, State::Bootstrapping { .. } | State::Asking { request: Request::Bootstrap, .. })
+    }
+
+    /// Bootstrap-Finish came: register with `server` now (its lifetime, when the account
+    /// named one), or, with no server account, bootstrap again after a backoff.
+    pub fn bootstrap_finished(&mut self, now: Instant, server: Option<(SocketAddr, Option<Duration>)>) {
+        if !self.bootstrapping() {
+            return;
+        }
+        match server {
+            Some((server, lifetime)) => {
+                self.server = server;
+                if let Some(lt) = lifetime.filter(|l| !l.is_zero()) {
+                    self.config.lifetime = lt;
+                }
+                self.bootstrap_due = false;
+                self.failures = 0;
+                self.backoff = FIRST_BACKOFF;
+                self.state = State::Waiting { at: now };
+            }
+            None => {
+                self.bootstrap_due = true;
+                self.failed(now, "bootstrap finished without a server account".into());
+            }
         }
     }
 
@@ -127,7 +202,7 @@ impl Registrar {
                 self.ask(now, Request::Update, Some(location));
             }
             State::Asking { .. } => self.update_wanted = true,
-            State::Waiting { .. } | State::Stopped => {}
+            State::Waiting { .. } | State::Bootstrapping { .. } | State::Stopped => {}
         }
     }
 
@@ -139,8 +214,13 @@ impl Registrar {
                 self.exchanges.cancel(self.server, &token);
                 self.ask(now, Request::Deregister, Some(location));
             }
+            State::Asking { token, request: Request::Bootstrap, .. } => {
+                if let Some(bs) = self.bootstrap {
+                    self.exchanges.cancel(bs, &token);
+                }
+            }
             State::Asking { token, .. } => self.exchanges.cancel(self.server, &token),
-            State::Waiting { .. } | State::Stopped => {}
+            State::Waiting { .. } | State::Bootstrapping { .. } | State::Stopped => {}
         }
         self.status.registered = false;
     }
@@ -158,7 +238,12 @@ impl Registrar {
         self.exchanges.handle_timeout(now);
         self.drain(now);
         match &self.state {
+            State::Waiting { at } if *at <= now && self.bootstrap_due => self.ask(now, Request::Bootstrap, None),
             State::Waiting { at } if *at <= now => self.ask(now, Request::Register, None),
+            State::Bootstrapping { until } if *until <= now => {
+                self.bootstrap_due = true;
+                self.failed(now, "no Bootstrap-Finish from the bootstrap server in time".into());
+            }
             State::Registered { location, update_at } if *update_at <= now => {
                 let location = location.clone();
                 self.ask(now, Request::Update, Some(location));
@@ -172,6 +257,7 @@ impl Registrar {
         let own = match &self.state {
             State::Waiting { at } => Some(*at),
             State::Registered { update_at, .. } => Some(*update_at),
+            State::Bootstrapping { until } => Some(*until),
             State::Asking { .. } | State::Stopped => None,
         };
         [own, self.exchanges.poll_timeout()].into_iter().flatten().min()
@@ -206,7 +292,16 @@ impl Registrar {
                 }
                 p.add_option(CoapOption::ContentFormat, encode_uint(40));
                 p.payload = self.objects.clone().into_bytes();
+                // The Register carries the whole list: nothing left for an Update to tell.
                 self.objects_changed = false;
+                self.update_wanted = false;
+            }
+            Request::Bootstrap => {
+                p.header.code = MessageClass::Request(RequestType::Post);
+                p.add_option(CoapOption::UriPath, b"bs".to_vec());
+                p.add_option(CoapOption::UriQuery, format!("ep={}", c.endpoint).into_bytes());
+                // SenML CBOR preferred for the accounts (TS Core 1.1 §5.2.7.1).
+                p.add_option(CoapOption::UriQuery, b"pct=110".to_vec());
             }
             Request::Update | Request::Deregister => {
                 let method = if request == Request::Update { RequestType::Post } else { RequestType::Delete };
@@ -225,7 +320,11 @@ impl Registrar {
         }
         let token = self.token();
         p.set_token(token.clone());
-        match self.exchanges.send_request(now, self.server, p, 0.5) {
+        let target = match (request, self.bootstrap) {
+            (Request::Bootstrap, Some(bs)) => bs,
+            _ => self.server,
+        };
+        match self.exchanges.send_request(now, target, p, 0.5) {
             Ok(_) => {
                 if request != Request::Deregister {
                     self.state = State::Asking { request, token, location };
@@ -253,6 +352,9 @@ impl Registrar {
                 Err(_) => None,
             };
             match (request, code) {
+                (Request::Bootstrap, Some(ResponseType::Changed)) => {
+                    self.state = State::Bootstrapping { until: now + BOOTSTRAP_WAIT };
+                }
                 (Request::Register, Some(ResponseType::Created)) => {
                     let segments: Vec<String> = outcome
                         .ok()
@@ -292,6 +394,7 @@ impl Registrar {
 
     fn registered(&mut self, now: Instant, location: Vec<String>) {
         self.backoff = FIRST_BACKOFF;
+        self.failures = 0;
         self.status.registered = true;
         self.status.location = Some(format!("/{}", location.join("/")));
         let update_at = now + self.config.lifetime.mul_f64(0.75).max(Duration::from_secs(1));
@@ -302,6 +405,12 @@ impl Registrar {
     }
 
     fn failed(&mut self, now: Instant, why: String) {
+        self.failures += 1;
+        if self.bootstrap.is_some() && self.failures >= FAILURES_BEFORE_BOOTSTRAP {
+            // The account may be stale: ask the bootstrap server again.
+            self.bootstrap_due = true;
+            self.failures = 0;
+        }
         tracing::info!(server = %self.server, error = %why, retry_in = ?self.backoff, "northbound registration failed");
         self.status.last_error = Some(why);
         self.status.registered = false;
@@ -464,6 +573,98 @@ mod tests {
         let again = sent(&mut r);
         assert_eq!(path(&again), "rd");
         assert_ne!(again.header.message_id, first.header.message_id);
+    }
+
+    #[test]
+    fn a_bootstrapped_client_registers_with_the_account_it_was_given() {
+        let t0 = Instant::now();
+        let bs: SocketAddr = "192.0.2.9:5783".parse().unwrap();
+        let config = RegistrarConfig {
+            endpoint: "unidm-gw".into(),
+            lifetime: Duration::from_secs(100),
+            version: "1.1".into(),
+            binding: "U".into(),
+        };
+        let mut r = Registrar::bootstrapped(config, bs, "</1/0>,</3/0>".into(), t0, 3);
+        r.handle_timeout(t0);
+        let t = r.poll_transmit().unwrap();
+        assert_eq!(t.peer, bs);
+        let req = Packet::from_bytes(&t.bytes).unwrap();
+        assert_eq!(path(&req), "bs");
+        assert_eq!(queries(&req), ["ep=unidm-gw", "pct=110"]);
+        // 2.04: the bootstrap server writes; requests come from it meanwhile.
+        let mut ack = Packet::new();
+        ack.header.set_type(MessageType::Acknowledgement);
+        ack.header.message_id = req.header.message_id;
+        ack.header.code = MessageClass::Response(ResponseType::Changed);
+        ack.set_token(req.get_token().to_vec());
+        assert!(r.handle(t0, bs, &ack));
+        assert!(r.bootstrapping());
+        assert_eq!(r.peer(), bs);
+        // Finished with an account: a Register to that server, with the lifetime given.
+        r.bootstrap_finished(t0, Some((SERVER.parse().unwrap(), Some(Duration::from_secs(40)))));
+        assert!(!r.bootstrapping());
+        r.handle_timeout(t0);
+        let reg = sent(&mut r);
+        assert_eq!(path(&reg), "rd");
+        assert_eq!(queries(&reg)[1], "lt=40");
+        answer(&mut r, t0, &reg, ResponseType::Created, &["rd", "b1"]);
+        assert_eq!(r.peer(), SERVER.parse().unwrap());
+
+        // Three failed registrations in a row: bootstrap again.
+        let mut now = t0;
+        r.update(now);
+        let update = sent(&mut r);
+        answer(&mut r, now, &update, ResponseType::BadRequest, &[]);
+        for _ in 0..2 {
+            now = r.poll_timeout().unwrap();
+            r.handle_timeout(now);
+            let reg = sent(&mut r);
+            assert_eq!(path(&reg), "rd");
+            answer(&mut r, now, &reg, ResponseType::Forbidden, &[]);
+        }
+        now = r.poll_timeout().unwrap();
+        r.handle_timeout(now);
+        let t = r.poll_transmit().unwrap();
+        assert_eq!((t.peer, path(&Packet::from_bytes(&t.bytes).unwrap())), (bs, "bs".to_owned()));
+    }
+
+    #[test]
+    fn a_bootstrap_that_never_finishes_is_asked_again() {
+        let t0 = Instant::now();
+        let bs: SocketAddr = "192.0.2.9:5783".parse().unwrap();
+        let config = RegistrarConfig {
+            endpoint: "e".into(),
+            lifetime: Duration::from_secs(100),
+            version: "1.1".into(),
+            binding: "U".into(),
+        };
+        let mut r = Registrar::bootstrapped(config, bs, String::new(), t0, 3);
+        r.handle_timeout(t0);
+        let req = Packet::from_bytes(&r.poll_transmit().unwrap().bytes).unwrap();
+        let mut ack = Packet::new();
+        ack.header.set_type(MessageType::Acknowledgement);
+        ack.header.message_id = req.header.message_id;
+        ack.header.code = MessageClass::Response(ResponseType::Changed);
+        ack.set_token(req.get_token().to_vec());
+        r.handle(t0, bs, &ack);
+        let late = t0 + BOOTSTRAP_WAIT;
+        r.handle_timeout(late);
+        assert!(r.status().last_error.as_deref().unwrap().contains("Bootstrap-Finish"));
+        r.handle_timeout(late + FIRST_BACKOFF);
+        let again = Packet::from_bytes(&r.poll_transmit().unwrap().bytes).unwrap();
+        assert_eq!(path(&again), "bs");
+        // A finish without a server account: asked again too.
+        r.handle(late + FIRST_BACKOFF, bs, &{
+            let mut a = Packet::new();
+            a.header.set_type(MessageType::Acknowledgement);
+            a.header.message_id = again.header.message_id;
+            a.header.code = MessageClass::Response(ResponseType::Changed);
+            a.set_token(again.get_token().to_vec());
+            a
+        });
+        r.bootstrap_finished(late + FIRST_BACKOFF, None);
+        assert!(r.status().last_error.as_deref().unwrap().contains("without a server account"));
     }
 
     #[test]
