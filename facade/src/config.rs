@@ -60,6 +60,8 @@
 //! endpoint = "urn:dev:0001"   # the endpoint it may register as; leave out for any unbound one
 //! [lwm2m.northbound]          # unidm as an LwM2M gateway registered with a distant LwM2M server
 //! server = "coap://lwm2m.example.net:5683"   # or "host:port"
+//! psk_identity = "gw-1"      # with server = "coaps://…": CoAP over DTLS with this PSK
+//! psk_key_hex = "000102030405060708090a0b0c0d0e0f"   # or psk_key = "text key"
 //! bootstrap_server = "coap://bs.example.net:5783"   # optional: bootstrapped first; its
 //!                             # account decides where to register (server may then be left out)
 //! endpoint = "unidm-gw"       # the endpoint name unidm registers as
@@ -378,6 +380,9 @@ struct Lwm2mSection {
 pub(crate) struct NorthboundSection {
     pub(crate) server: Option<String>,
     pub(crate) bootstrap_server: Option<String>,
+    pub(crate) psk_identity: Option<String>,
+    pub(crate) psk_key: Option<String>,
+    pub(crate) psk_key_hex: Option<String>,
     pub(crate) endpoint: Option<String>,
     pub(crate) lifetime_s: Option<u64>,
     pub(crate) listen: Option<SocketAddr>,
@@ -392,37 +397,70 @@ pub(crate) struct NorthboundSection {
     pub(crate) labels: BTreeMap<String, String>,
 }
 
-/// `coap://host:port` or `host:port` (`default_port` when left out), resolved; the error names
+/// `coap://host:port`, `coaps://host:port` (when `secure_port` is given) or `host:port`, the
+/// scheme's default port when left out, resolved; whether it is `coaps`. The error names
 /// `lwm2m.northbound.{field}`.
-fn coap_address(field: &str, text: &str, default_port: u16) -> anyhow::Result<SocketAddr> {
+fn coap_address(
+    field: &str,
+    text: &str,
+    plain_port: u16,
+    secure_port: Option<u16>,
+) -> anyhow::Result<(SocketAddr, bool)> {
     let text = text.trim();
-    anyhow::ensure!(
-        !text.starts_with("coaps://"),
-        "lwm2m.northbound.{field}: coaps:// is not supported yet; give coap://host:port"
-    );
-    let hostport = text.strip_prefix("coap://").unwrap_or(text).trim_end_matches('/');
+    let (rest, port, secure) = match (text.strip_prefix("coaps://"), secure_port) {
+        (Some(rest), Some(port)) => (rest, port, true),
+        (Some(_), None) => {
+            anyhow::bail!("lwm2m.northbound.{field}: coaps:// is not supported here; give coap://host:port")
+        }
+        (None, _) => (text.strip_prefix("coap://").unwrap_or(text), plain_port, false),
+    };
+    let hostport = rest.trim_end_matches('/');
     anyhow::ensure!(!hostport.is_empty(), "lwm2m.northbound.{field} is empty");
     let hostport = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
         hostport.to_owned()
     } else {
-        format!("{hostport}:{default_port}")
+        format!("{hostport}:{port}")
     };
-    std::net::ToSocketAddrs::to_socket_addrs(&hostport)
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&hostport)
         .with_context(|| format!("lwm2m.northbound.{field} `{text}` does not resolve"))?
         .next()
-        .with_context(|| format!("lwm2m.northbound.{field} `{text}` resolves to no address"))
+        .with_context(|| format!("lwm2m.northbound.{field} `{text}` resolves to no address"))?;
+    Ok((addr, secure))
 }
 
 impl NorthboundSection {
     /// The client's settings, each checked (the error names the field).
     pub(crate) fn resolve(self) -> anyhow::Result<NorthboundConfig> {
-        let server = self.server.as_deref().map(|s| coap_address("server", s, 5683)).transpose()?;
+        let server = self.server.as_deref().map(|s| coap_address("server", s, 5683, Some(5684))).transpose()?;
         let bootstrap =
-            self.bootstrap_server.as_deref().map(|s| coap_address("bootstrap_server", s, 5783)).transpose()?;
+            self.bootstrap_server.as_deref().map(|s| coap_address("bootstrap_server", s, 5783, None)).transpose()?;
+        let psk = match (&self.psk_identity, &self.psk_key, &self.psk_key_hex) {
+            (None, None, None) => None,
+            (Some(identity), Some(key), None) => Some((identity.clone(), key.as_bytes().to_vec())),
+            (Some(identity), None, Some(hex)) => {
+                let key = unidm_core::hex::decode(hex)
+                    .ok_or_else(|| anyhow::anyhow!("lwm2m.northbound.psk_key_hex is not hexadecimal"))?;
+                Some((identity.clone(), key))
+            }
+            _ => anyhow::bail!("lwm2m.northbound.psk_identity: give it with exactly one of psk_key and psk_key_hex"),
+        };
+        if let Some((identity, key)) = &psk {
+            anyhow::ensure!(
+                !identity.is_empty() && identity.len() <= 128,
+                "lwm2m.northbound.psk_identity must be 1 to 128 bytes"
+            );
+            anyhow::ensure!((8..=64).contains(&key.len()), "lwm2m.northbound.psk_key must be 8 to 64 bytes");
+        }
+        match (server.map(|(_, secure)| secure), psk.is_some()) {
+            (Some(true), false) => anyhow::bail!("lwm2m.northbound.server: coaps:// needs psk_identity and psk_key"),
+            (Some(false), true) => anyhow::bail!("lwm2m.northbound.server: a PSK needs a coaps:// server"),
+            _ => {}
+        }
         // Without a server, the bootstrap server's account decides where to register.
-        let Some(server) = server.or(bootstrap) else {
+        let Some(server) = server.or(bootstrap).map(|(addr, _)| addr) else {
             anyhow::bail!("lwm2m.northbound.server: give the server, the bootstrap_server, or both");
         };
+        let bootstrap = bootstrap.map(|(addr, _)| addr);
         let endpoint = self.endpoint.unwrap_or_else(|| "unidm".to_owned());
         anyhow::ensure!(
             !endpoint.is_empty() && endpoint.len() <= 128 && !endpoint.contains(['&', '/', ' ']),
@@ -430,6 +468,7 @@ impl NorthboundSection {
         );
         let mut c = NorthboundConfig::new(server, endpoint);
         c.bootstrap = bootstrap;
+        c.psk = psk.map(|(identity, key)| unidm_lwm2m::northbound::Psk { identity: identity.into_bytes(), key });
         if let Some(lt) = self.lifetime_s {
             anyhow::ensure!((30..=86_400 * 30).contains(&lt), "lwm2m.northbound.lifetime_s must be 30 to 2592000");
             c.lifetime = Duration::from_secs(lt);
@@ -1067,9 +1106,20 @@ mod tests {
         let c = ServeConfig::resolve(&ServeArgs { config: Some(dir.path().join("b.toml")), ..Default::default() });
         let nb = c.unwrap().northbound.unwrap();
         assert_eq!(nb.bootstrap, Some("127.0.0.1:5783".parse().unwrap()));
+        // coaps with a PSK: port 5684 by default; the key is never printed.
+        let text = "[lwm2m.northbound]\nserver = \"coaps://127.0.0.1\"\npsk_identity = \"gw\"\npsk_key_hex = \"00112233445566778899aabbccddeeff\"\n";
+        std::fs::write(dir.path().join("s.toml"), text).unwrap();
+        let c = ServeConfig::resolve(&ServeArgs { config: Some(dir.path().join("s.toml")), ..Default::default() });
+        let nb = c.unwrap().northbound.unwrap();
+        assert_eq!(nb.server.port(), 5684);
+        assert_eq!(nb.psk.as_ref().map(|p| p.key.len()), Some(16));
+        assert!(!format!("{nb:?}").contains("0, 17, 34"), "no key bytes in {nb:?}");
         assert!(ServeConfig::resolve(&ServeArgs::default()).unwrap().northbound.is_none());
         for (bad, says) in [
-            ("server = \"coaps://127.0.0.1:5684\"", "coaps"),
+            ("server = \"coaps://127.0.0.1:5684\"", "coaps:// needs psk_identity"),
+            ("server = \"127.0.0.1:5683\"\npsk_identity = \"i\"\npsk_key = \"0123456789\"", "needs a coaps"),
+            ("server = \"coaps://127.0.0.1\"\npsk_identity = \"i\"\npsk_key = \"short\"", "8 to 64"),
+            ("server = \"coaps://127.0.0.1\"\npsk_identity = \"i\"\npsk_key_hex = \"zz\"", "hexadecimal"),
             ("server = \"127.0.0.1:5683\"\nprotocol = \"snmp\"", "snmp"),
             ("server = \"127.0.0.1:5683\"\nendpoint = \"a/b\"", "endpoint"),
             ("server = \"127.0.0.1:5683\"\nlifetime_s = 1", "lifetime_s"),

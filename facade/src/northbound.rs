@@ -49,6 +49,15 @@ pub struct NorthboundSettings {
     /// left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap_server: Option<String>,
+    /// With a `coaps://` server: the PSK identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psk_identity: Option<String>,
+    /// The PSK as text (write-only: stored, never answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psk_key: Option<String>,
+    /// The PSK in hexadecimal (write-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psk_key_hex: Option<String>,
     /// The endpoint name unidm registers as (default `unidm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
@@ -82,6 +91,9 @@ impl NorthboundSettings {
         NorthboundSection {
             server: self.server.clone(),
             bootstrap_server: self.bootstrap_server.clone(),
+            psk_identity: self.psk_identity.clone(),
+            psk_key: self.psk_key.clone(),
+            psk_key_hex: self.psk_key_hex.clone(),
             endpoint: self.endpoint.clone(),
             lifetime_s: self.lifetime_s,
             listen: self.listen,

@@ -232,3 +232,40 @@ async fn the_gateway_is_bootstrapped_by_a_distant_bootstrap_server() {
     assert!(reg.objects.iter().all(|l| !l.path.starts_with("/0")), "no Security object listed: {:?}", reg.objects);
     nb.stop().await;
 }
+
+/// DTLS toward the distant server: with a PSK the gateway registers over `coaps`, is read over
+/// its session, and its end device through it; the distant server takes the registration only
+/// from the identity bound to the endpoint (a wrong key never registers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_registers_over_dtls_with_a_psk() {
+    use unidm_lwm2m::dtls::DtlsLimits;
+    use unidm_lwm2m::northbound::Psk;
+    use unidm_lwm2m::DtlsSettings;
+    const KEY: &[u8] = b"gateway-psk-0001";
+    let gw = Fixture::new().await;
+    let _lamp = gw.online(SimConfig::new("lamp-s", gw.addr())).await;
+    let mut dtls = config();
+    dtls.dtls = Some(DtlsSettings { listen: ([127, 0, 0, 1], 0).into(), limits: DtlsLimits::default(), x509: None });
+    let distant = Fixture::with(dtls).await;
+    distant.adapter.set_psk(b"id-gw-s", Some("gw-s"), KEY).await.unwrap();
+    let coaps = distant.adapter.dtls_addr().expect("DTLS listening");
+
+    let mut config = northbound(coaps, "gw-s", Duration::from_secs(60));
+    config.psk = Some(Psk { identity: b"id-gw-s".to_vec(), key: KEY.to_vec() });
+    assert!(!format!("{config:?}").contains("gateway-psk"), "the key is never printed");
+    let nb = Northbound::start(gw.engine.clone(), config).await.unwrap();
+    distant.wait_device("gw-s/lwm2m:lamp-s", |d| d.presence.state == PresenceState::Online).await;
+    let op = distant.run("gw-s/lwm2m:lamp-s", native(NativeOp::Read, "/3/0/0", None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
+    nb.stop().await;
+
+    // Another key: the handshake fails, nothing registers.
+    let mut config = northbound(coaps, "gw-s2", Duration::from_secs(60));
+    distant.adapter.set_psk(b"id-gw-s2", Some("gw-s2"), KEY).await.unwrap();
+    config.psk = Some(Psk { identity: b"id-gw-s2".to_vec(), key: b"not-the-right-k!".to_vec() });
+    let wrong = Northbound::start(gw.engine.clone(), config).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!wrong.status().registered);
+    assert!(distant.device("gw-s2").is_none());
+    wrong.stop().await;
+}

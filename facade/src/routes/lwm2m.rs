@@ -115,9 +115,19 @@ pub async fn put_northbound(
             .and_then(|t| t.split([' ', ':']).next())
             .map(|f| match f {
                 "protocol" | "manufacturer" | "model" => format!("devices.{f}"),
-                "lifetime_s" => "lifetimeS".to_owned(),
-                "max_devices" => "maxDevices".to_owned(),
-                f => f.to_owned(),
+                // The file's snake_case, the API's camelCase.
+                f => f.split('_').enumerate().fold(String::new(), |mut out, (i, part)| {
+                    let mut chars = part.chars();
+                    match (i, chars.next()) {
+                        (0, _) => out.push_str(part),
+                        (_, Some(c)) => {
+                            out.push(c.to_ascii_uppercase());
+                            out.push_str(chars.as_str());
+                        }
+                        (_, None) => {}
+                    }
+                    out
+                }),
             })
             .unwrap_or_else(|| "server".to_owned());
         Problem::bad_request(field, text)

@@ -44,7 +44,11 @@
 //!   version in `/3/0/3` as the device reports it. An empty Package URI resets to Idle.
 //!
 //! Not yet: transparent mode, composite requests in proxy mode, installing a module through
-//! `/9` on a translated device, DTLS toward the distant server.
+//! `/9` on a translated device, RPK / X.509 toward the distant server.
+//!
+//! **DTLS** ([`NorthboundConfig::psk`]): CoAP over DTLS 1.2 with a PSK toward a `coaps`
+//! server (the key is never printed); a bootstrap server that writes a PSK account switches
+//! the client to DTLS with it.
 //!
 //! **Bootstrap** ([`NorthboundConfig::bootstrap`]; DB-001, TMode-001): the client asks a
 //! distant bootstrap server first, takes the accounts it writes, and registers with the server
@@ -72,6 +76,7 @@ use crate::codec::{ContentFormat, Value};
 use crate::model::BuiltinModels;
 use crate::path::Path;
 use crate::server::{DmRequest, DmResponse, Observed};
+use crate::sim::transport::Transport;
 use crate::sim::{Effect, Objects};
 use crate::Lwm2mAdapter;
 use registrar::{Registrar, RegistrarConfig, RegistrarStatus};
@@ -85,6 +90,9 @@ pub struct NorthboundConfig {
     /// A distant bootstrap server that gives the client its server account first (DB-001,
     /// TMode-001); default none.
     pub bootstrap: Option<SocketAddr>,
+    /// CoAP over DTLS 1.2 toward the distant server with this pre-shared key (`coaps`);
+    /// default none: plain CoAP. A bootstrap server may give one too.
+    pub psk: Option<Psk>,
     /// The endpoint client name unidm registers as.
     pub endpoint: String,
     /// Registration lifetime (default 300 s).
@@ -115,6 +123,7 @@ impl NorthboundConfig {
         NorthboundConfig {
             server,
             bootstrap: None,
+            psk: None,
             endpoint: endpoint.into(),
             lifetime: Duration::from_secs(300),
             listen: SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -124,6 +133,21 @@ impl NorthboundConfig {
             proxy_lwm2m: true,
             report_groups: true,
         }
+    }
+}
+
+/// A DTLS pre-shared key: its identity, and the key, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Psk {
+    /// PSK identity.
+    pub identity: Vec<u8>,
+    /// The key.
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Psk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Psk").field("identity", &String::from_utf8_lossy(&self.identity)).finish_non_exhaustive()
     }
 }
 
@@ -182,6 +206,11 @@ impl Northbound {
             ..NorthboundStatus::default()
         }));
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let dtls = match &config.psk {
+            Some(psk) => Some(crate::dtls::DtlsClient::psk(&psk.identity, &psk.key).map_err(io::Error::other)?),
+            None => None,
+        };
+        let socket = Transport::new(socket, dtls);
         let mut gateway = Gateway::new(engine, config, socket, status.clone());
         gateway.lwm2m = lwm2m.filter(|_| gateway.config.proxy_lwm2m);
         let events = gateway.engine.subscribe();
@@ -298,7 +327,9 @@ const MAX_OBSERVERS: usize = 10_000;
 struct Gateway {
     engine: Engine,
     config: NorthboundConfig,
-    socket: UdpSocket,
+    /// Plain UDP, or DTLS with a PSK ([`NorthboundConfig::psk`], or the account a bootstrap
+    /// server gave).
+    socket: Transport,
     registrar: Registrar,
     own: Objects,
     ends: BTreeMap<String, End>,
@@ -542,7 +573,7 @@ fn changed_paths(old: &BTreeMap<Path, Value>, new: &BTreeMap<Path, Value>) -> Ve
 }
 
 impl Gateway {
-    fn new(engine: Engine, config: NorthboundConfig, socket: UdpSocket, status: Arc<Mutex<NorthboundStatus>>) -> Self {
+    fn new(engine: Engine, config: NorthboundConfig, socket: Transport, status: Arc<Mutex<NorthboundStatus>>) -> Self {
         let mut own = empty_objects();
         own.values.extend(own_device(&config));
         let registrar_config = RegistrarConfig {
@@ -877,10 +908,14 @@ impl Gateway {
             (addr, lifetime)
         });
         let account = match (account, self.own.server_psk()) {
-            (Some(_), Some(_)) => {
-                tracing::warn!("the bootstrap server gave a PSK account; DTLS toward it is not supported yet");
-                None
-            }
+            (Some(account), Some((identity, key))) => match self.socket.use_psk(&identity, &key) {
+                // The registration goes over DTLS with what was given.
+                Ok(()) => Some(account),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the PSK the bootstrap server gave is unusable");
+                    None
+                }
+            },
             (account, _) => account,
         };
         if let Some((addr, _)) = &account {
@@ -1345,7 +1380,7 @@ impl Gateway {
         }
     }
 
-    async fn send(&self, peer: SocketAddr, packet: &Packet) {
+    async fn send(&mut self, peer: SocketAddr, packet: &Packet) {
         match serialize(packet, &TransmissionParams::default()) {
             Ok(bytes) => {
                 if let Err(e) = self.socket.send_to(&bytes, peer).await {

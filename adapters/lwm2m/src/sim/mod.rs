@@ -21,7 +21,7 @@ mod manage;
 pub mod objects;
 mod shared;
 mod software;
-mod transport;
+pub(crate) mod transport;
 
 use std::collections::HashMap;
 use std::io;
