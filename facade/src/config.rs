@@ -375,7 +375,7 @@ struct Lwm2mSection {
 }
 
 /// `[lwm2m.northbound]`, also what `PUT /api/v1/lwm2m/northbound` takes (in camelCase).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NorthboundSection {
     pub(crate) server: Option<String>,
@@ -395,6 +395,18 @@ pub(crate) struct NorthboundSection {
     pub(crate) model: Option<String>,
     #[serde(default)]
     pub(crate) labels: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for NorthboundSection {
+    /// Without the PSK.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NorthboundSection")
+            .field("server", &self.server)
+            .field("bootstrap_server", &self.bootstrap_server)
+            .field("psk_identity", &self.psk_identity)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `coap://host:port`, `coaps://host:port` (when `secure_port` is given) or `host:port`, the

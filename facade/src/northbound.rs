@@ -38,7 +38,7 @@ pub struct NorthboundDevices {
 }
 
 /// unidm's registration with a distant LwM2M server, as an LwM2M gateway.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NorthboundSettings {
     /// The distant server: `coap://host:port` or `host:port` (port 5683 when left out);
@@ -83,6 +83,18 @@ pub struct NorthboundSettings {
     /// Which devices.
     #[serde(default)]
     pub devices: NorthboundDevices,
+}
+
+impl std::fmt::Debug for NorthboundSettings {
+    /// Without the PSK.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NorthboundSettings")
+            .field("server", &self.server)
+            .field("bootstrap_server", &self.bootstrap_server)
+            .field("psk_identity", &self.psk_identity)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
 }
 
 impl NorthboundSettings {
