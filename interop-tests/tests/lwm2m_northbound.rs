@@ -49,9 +49,10 @@ async fn a_distant_lwm2m_server_manages_a_tr069_cpe_through_the_gateway() {
     assert_eq!(op.result.as_ref(), Some(&known["identity"]["manufacturer"]), "{op:?}");
     let op = distant.engine.create_operation(&end_id, read("/3/0/2"), CreateOptions::default()).await.unwrap();
     assert_eq!(operation_end(&distant.engine, op.id).await.result.unwrap(), "GW1");
-    // Connectivity /4 from the CPE's snapshot: its IP address.
-    let ip = known["snapshot"]["connectivity"]["ipAddresses"][0].clone();
-    assert!(ip.is_string(), "the CPE reports an address: {known}");
+    // Connectivity /4 from the CPE's snapshot (read after its first Inform): its IP address.
+    let read_in =
+        gw.device_when(cpe_id.as_str(), |d| d["snapshot"]["connectivity"]["ipAddresses"][0].is_string()).await;
+    let ip = read_in["snapshot"]["connectivity"]["ipAddresses"][0].clone();
     let op = distant.engine.create_operation(&end_id, read("/4/0/4/0"), CreateOptions::default()).await.unwrap();
     assert_eq!(operation_end(&distant.engine, op.id).await.result, Some(ip));
     // A prefix the gateway does not have: 4.04, the operation fails as not found.
