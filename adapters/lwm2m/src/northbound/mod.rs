@@ -342,6 +342,9 @@ struct Gateway {
     lwm2m: Option<Arc<Lwm2mAdapter>>,
     groups: BTreeMap<String, GroupEnd>,
     groups_at: Instant,
+    /// `/25` instance ids: the next never used, and those given back.
+    next_instance: u16,
+    released: std::collections::BTreeSet<u16>,
     forwarding: HashMap<u16, Forwarding>,
     forwarded_tx: tokio::sync::mpsc::UnboundedSender<Forwarded>,
     forwarded_rx: Option<tokio::sync::mpsc::UnboundedReceiver<Forwarded>>,
@@ -608,6 +611,8 @@ impl Gateway {
             lwm2m: None,
             groups: BTreeMap::new(),
             groups_at: Instant::now() + GROUPS_EVERY,
+            next_instance: 0,
+            released: Default::default(),
             forwarding: HashMap::new(),
             forwarded_tx,
             forwarded_rx: Some(forwarded_rx),
@@ -684,6 +689,9 @@ impl Gateway {
     /// Lists the selected devices again (at the start, and when events were lost).
     fn resync(&mut self) {
         if !self.config.report_devices {
+            // unidm alone (and its groups, when they are reported).
+            self.sync_groups();
+            self.objects_changed();
             return;
         }
         let mut q = self.config.devices.clone();
@@ -723,6 +731,7 @@ impl Gateway {
                 for r in [0, 1, 3] {
                     self.own.values.remove(&Path::Resource(25, g.instance, r));
                 }
+                self.released.insert(g.instance);
             }
             self.observers.retain(|o| o.prefix.as_deref() != Some(prefix.as_str()));
         }
@@ -749,11 +758,15 @@ impl Gateway {
         changed
     }
 
-    /// The lowest `/25` instance id neither an end device nor a group holds.
-    fn free_instance(&self) -> Option<u16> {
-        let used: std::collections::HashSet<u16> =
-            self.ends.values().map(|e| e.instance).chain(self.groups.values().map(|g| g.instance)).collect();
-        (0..u16::MAX).find(|i| !used.contains(i))
+    /// A `/25` instance id neither an end device nor a group holds: one given back first,
+    /// else the next never used.
+    fn free_instance(&mut self) -> Option<u16> {
+        if let Some(i) = self.released.pop_first() {
+            return Some(i);
+        }
+        let i = self.next_instance;
+        self.next_instance = self.next_instance.checked_add(1)?;
+        Some(i)
     }
 
     /// A group's objects again after its operation moved, and the observations told.
@@ -969,6 +982,7 @@ impl Gateway {
             for r in [0, 1, 3] {
                 self.own.values.remove(&Path::Resource(25, end.instance, r));
             }
+            self.released.insert(end.instance);
             let instance = Path::ObjectInstance(25, end.instance);
             self.notify(None, &[instance]);
         }
