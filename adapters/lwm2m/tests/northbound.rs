@@ -269,3 +269,57 @@ async fn the_gateway_registers_over_dtls_with_a_psk() {
     assert!(distant.device("gw-s2").is_none());
     wrong.stop().await;
 }
+
+/// Transparent mode (MOO-001..004, TMode-002): an LwM2M device labelled `transparent` gets the
+/// distant server's account first in its bootstrap configuration and a Bootstrap-Request
+/// Trigger; it bootstraps again, registers with the distant server itself and leaves `/25`.
+/// Labelled otherwise, the account leaves its configuration again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transparent_device_is_pointed_at_the_distant_server() {
+    use unidm_lwm2m::bootstrap::{SecurityMode, ServerAccount};
+    use unidm_lwm2m::sim::SimClient;
+    let gw = Fixture::new().await;
+    let bs = gw.adapter.bootstrap_addr().expect("bootstrap server");
+    let own = ServerAccount {
+        short_server_id: 1,
+        uri: format!("coap://{}", gw.addr()),
+        security: SecurityMode::NoSec {},
+        lifetime: 60,
+        binding: "U".into(),
+        default_min_period: None,
+        default_max_period: None,
+        notification_storing: false,
+    };
+    gw.adapter.put_bootstrap_config("lamp-t", unidm_lwm2m::BootstrapConfig { servers: vec![own] }).await.unwrap();
+    let sim = SimClient::start(SimConfig::new("lamp-t", ([127, 0, 0, 1], 9).into())).await.unwrap();
+    sim.bootstrap(bs).await.unwrap();
+    sim.register().await.unwrap();
+    gw.wait_device("lamp-t", |d| d.identity.manufacturer.is_some()).await;
+    let distant = Fixture::new().await;
+    let config = northbound(distant.addr(), "gw-t", Duration::from_secs(60));
+    let nb = Northbound::start_with(gw.engine.clone(), config, Some(gw.adapter.clone())).await.unwrap();
+    distant.wait_device("gw-t/lwm2m:lamp-t", |d| d.presence.state == PresenceState::Online).await;
+
+    let id: DeviceId = "lwm2m:lamp-t".parse().unwrap();
+    let label = |mode: &str| [("northbound".to_owned(), mode.to_owned())].into();
+    gw.engine.set_labels(&id, label("transparent")).await.unwrap();
+    // Registered with the distant server itself, and no longer behind the gateway.
+    distant.wait_device("lamp-t", |d| d.presence.state == PresenceState::Online).await;
+    distant.wait_device("gw-t/lwm2m:lamp-t", |d| d.presence.state == PresenceState::Offline).await;
+    assert_eq!(sim.server(), distant.addr());
+    let servers = gw.adapter.bootstrap_config("lamp-t").await.unwrap().servers;
+    assert_eq!(servers.len(), 2, "unidm's own account stays: {servers:?}");
+    assert_eq!(servers[0].uri, format!("coap://{}", distant.addr()));
+    let op = distant.run("lamp-t", native(NativeOp::Read, "/3/0/0", None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "managed directly: {:?}", op.error);
+
+    // Labelled otherwise: the distant account leaves the configuration (the device comes back
+    // at its next bootstrap).
+    gw.engine.set_labels(&id, label("proxy")).await.unwrap();
+    eventually("the distant account to leave", || async {
+        let servers = gw.adapter.bootstrap_config("lamp-t").await?.servers;
+        (servers.len() == 1 && servers[0].uri == format!("coap://{}", gw.addr())).then_some(())
+    })
+    .await;
+    nb.stop().await;
+}

@@ -27,7 +27,12 @@
 //!   separate response when the device takes longer than 500 ms; an Observe follows the
 //!   device's own notifications. While the device is not registered, the model answers. A
 //!   device's label `northbound` switches it at run time: `proxy`, `model` (answered from the
-//!   model) or `hidden` (not an end device). Composite requests (FETCH / iPATCH) are not
+//!   model), `transparent` or `hidden` (not an end device).
+//! - **Transparent mode** (TMode-002): an LwM2M device labelled `transparent` is pointed at
+//!   the distant server by unidm's bootstrap server (the distant account first in its
+//!   bootstrap configuration, then Execute `/1/0/9` Bootstrap-Request Trigger): it registers
+//!   there itself and is not an end device. Labelled otherwise, the account leaves its
+//!   configuration; the device comes back at its next bootstrap. Composite requests (FETCH / iPATCH) are not
 //!   forwarded (5.01).
 //! - **Groups** ([`NorthboundConfig::report_groups`]; DG-001/002, FORA-001/002): each unidm
 //!   group is a `/25` instance too, Device ID `group:{id}`, prefix `g{x}`: `/3/0` names it,
@@ -43,7 +48,7 @@
 //!   its end sets State 0 with Update Result `/5/0/5` 1 (success) or 8 (failed), the new
 //!   version in `/3/0/3` as the device reports it. An empty Package URI resets to Idle.
 //!
-//! Not yet: transparent mode, composite requests in proxy mode, installing a module through
+//! Not yet: composite requests in proxy mode, installing a module through
 //! `/9` on a translated device, RPK / X.509 toward the distant server.
 //!
 //! **DTLS** ([`NorthboundConfig::psk`]): CoAP over DTLS 1.2 with a PSK toward a `coaps`
@@ -342,6 +347,8 @@ struct Gateway {
     lwm2m: Option<Arc<Lwm2mAdapter>>,
     groups: BTreeMap<String, GroupEnd>,
     groups_at: Instant,
+    /// LwM2M devices pointed at the distant server (transparent mode).
+    transparent: std::collections::HashSet<DeviceId>,
     /// `/25` instance ids: the next never used, and those given back.
     next_instance: u16,
     released: std::collections::BTreeSet<u16>,
@@ -363,9 +370,14 @@ fn empty_objects() -> Objects {
 }
 
 /// The device label that sets how the gateway shows one device (MOO-001..004): `proxy`
-/// (requests forwarded, LwM2M devices), `model` (answered from unidm's model) or `hidden` (not
-/// an end device). Set and changed at run time through the API's labels.
+/// (requests forwarded, LwM2M devices), `model` (answered from unidm's model), `transparent`
+/// (an LwM2M device pointed at the distant server by unidm's bootstrap server, not an end
+/// device) or `hidden` (not an end device). Set and changed at run time through the API's
+/// labels.
 pub const MODE_LABEL: &str = "northbound";
+
+/// The label value of transparent mode.
+const TRANSPARENT: &str = "transparent";
 
 /// The gateway's own `/1/0` Server and `/3/0` Device (unidm itself).
 fn own_device(config: &NorthboundConfig) -> Vec<(Path, Value)> {
@@ -395,7 +407,7 @@ fn registration_links(own: &Objects) -> String {
 
 /// Whether `device` is one `q` selects.
 fn selected(q: &DeviceQuery, device: &Device) -> bool {
-    device.labels.get(MODE_LABEL).is_none_or(|m| m != "hidden")
+    device.labels.get(MODE_LABEL).is_none_or(|m| m != "hidden" && m != TRANSPARENT)
         && q.protocol.is_none_or(|p| p == device.protocol)
         && q.manufacturer.as_ref().is_none_or(|m| device.identity.manufacturer.as_ref() == Some(m))
         && q.model.as_ref().is_none_or(|m| device.identity.model.as_ref() == Some(m))
@@ -613,6 +625,7 @@ impl Gateway {
             groups_at: Instant::now() + GROUPS_EVERY,
             next_instance: 0,
             released: Default::default(),
+            transparent: Default::default(),
             forwarding: HashMap::new(),
             forwarded_tx,
             forwarded_rx: Some(forwarded_rx),
@@ -698,7 +711,10 @@ impl Gateway {
         q.offset = 0;
         q.limit = self.config.max_devices;
         let devices = match self.engine.devices(&q) {
-            Ok(page) => page.items.into_iter().filter(|d| selected(&self.config.devices, d)).collect::<Vec<_>>(),
+            Ok(page) => {
+                page.items.iter().for_each(|d| self.transparent(d));
+                page.items.into_iter().filter(|d| selected(&self.config.devices, d)).collect::<Vec<_>>()
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "northbound: devices not listed");
                 return;
@@ -820,6 +836,7 @@ impl Gateway {
     fn event(&mut self, event: Event) {
         match event {
             Event::DeviceRegistered { device } | Event::DeviceUpdated { device } => {
+                self.transparent(&device);
                 let known = self.by_id.contains_key(&device.id);
                 if self.config.report_devices && selected(&self.config.devices, &device) {
                     self.upsert(*device);
@@ -869,6 +886,74 @@ impl Gateway {
             }
             _ => {}
         }
+    }
+
+    /// Transparent mode (MOO-001..004, TMode-002): an LwM2M device labelled `transparent` gets
+    /// the distant server's account first in its bootstrap configuration (unidm's bootstrap
+    /// server), and is asked to bootstrap again (Execute `/1/0/9` Bootstrap-Request Trigger):
+    /// it then registers with the distant server itself. Labelled otherwise again, the account
+    /// leaves its configuration: the device comes back at its next bootstrap.
+    fn transparent(&mut self, device: &Device) {
+        let wanted = device.labels.get(MODE_LABEL).is_some_and(|m| m == TRANSPARENT);
+        let Some(adapter) = self.lwm2m.clone().filter(|_| device.protocol == unidm_models::Protocol::Lwm2m) else {
+            return;
+        };
+        let was = self.transparent.contains(&device.id);
+        if wanted == was {
+            return;
+        }
+        if wanted {
+            self.transparent.insert(device.id.clone());
+        } else {
+            self.transparent.remove(&device.id);
+        }
+        let (engine, id) = (self.engine.clone(), device.id.clone());
+        let uri = format!("coap://{}", self.registrar.server());
+        let lifetime = u32::try_from(self.config.lifetime.as_secs()).unwrap_or(u32::MAX);
+        tokio::spawn(async move {
+            let ep = id.native();
+            let Some(mut config) = adapter.bootstrap_config(ep).await else {
+                tracing::warn!(device = %id, "transparent mode needs a bootstrap configuration for the device");
+                return;
+            };
+            config.servers.retain(|s| s.uri != uri);
+            if wanted {
+                let short_server_id =
+                    config.servers.iter().map(|s| s.short_server_id).max().unwrap_or(0).saturating_add(1);
+                let account = crate::bootstrap::ServerAccount {
+                    short_server_id,
+                    uri,
+                    security: crate::bootstrap::SecurityMode::NoSec {},
+                    lifetime,
+                    binding: "U".into(),
+                    default_min_period: None,
+                    default_max_period: None,
+                    notification_storing: false,
+                };
+                // First: a client registers with the first server account it is given.
+                config.servers.insert(0, account);
+            }
+            if let Err(e) = adapter.put_bootstrap_config(ep, config).await {
+                tracing::warn!(device = %id, error = %e, "bootstrap configuration not changed for transparent mode");
+                return;
+            }
+            if wanted {
+                let trigger = Action::Native(unidm_models::NativeRequest {
+                    op: unidm_models::NativeOp::Execute,
+                    path: "/1/0/9".into(),
+                    value: None,
+                    args: None,
+                });
+                match engine.create_operation(&id, trigger, CreateOptions::default()).await {
+                    Ok(op) => {
+                        tracing::info!(device = %id, operation = %op.id, "transparent mode: asked to bootstrap again")
+                    }
+                    Err(e) => {
+                        tracing::warn!(device = %id, error = %e, "transparent mode: no Bootstrap-Request Trigger")
+                    }
+                }
+            }
+        });
     }
 
     /// The registration's object list follows the end devices.

@@ -58,6 +58,25 @@ impl Objects {
     pub fn server_account(&self) -> Option<(SocketAddr, i64)> {
         let instance = self.server_instance()?;
         let uri = text(self.values.get(&instance.child(0)?))?;
+        let addr = uri_address(&uri)?;
+        let ssid = match self.values.get(&instance.child(10)?) {
+            Some(Value::Integer(i)) => *i,
+            Some(Value::Opaque(b)) => b.iter().fold(0i64, |a, x| (a << 8) | i64::from(*x)),
+            _ => 0,
+        };
+        Some((addr, ssid))
+    }
+
+    /// The bootstrap server's address, from the bootstrap account `/0/x/0`.
+    pub fn bootstrap_server(&self) -> Option<SocketAddr> {
+        let instance = *self.bootstrap_instances().first()?;
+        uri_address(&text(self.values.get(&instance.child(0)?))?)
+    }
+}
+
+/// The address of a `coap://host:port` (5683 by default) or `coaps://` (5684) URI.
+fn uri_address(uri: &str) -> Option<SocketAddr> {
+    {
         let (rest, port) = match uri.strip_prefix("coaps://") {
             Some(r) => (r, 5684),
             None => (uri.strip_prefix("coap://")?, 5683),
@@ -68,15 +87,11 @@ impl Objects {
         } else {
             format!("{authority}:{port}")
         };
-        let addr = with_port.to_socket_addrs().ok()?.next()?;
-        let ssid = match self.values.get(&instance.child(10)?) {
-            Some(Value::Integer(i)) => *i,
-            Some(Value::Opaque(b)) => b.iter().fold(0i64, |a, x| (a << 8) | i64::from(*x)),
-            _ => 0,
-        };
-        Some((addr, ssid))
+        with_port.to_socket_addrs().ok()?.next()
     }
+}
 
+impl Objects {
     /// The PSK identity `/0/x/3` and key `/0/x/5` of the server account, when its Security
     /// Mode `/0/x/2` is 0 (PSK).
     pub fn server_psk(&self) -> Option<(Vec<u8>, Vec<u8>)> {

@@ -70,6 +70,19 @@ impl Client {
             Effect::Changed(paths) => self.notify_any(None, &paths),
             Effect::PackageWritten if self.shared.config.firmware_stuck_downloading => self.set_firmware(1, 0),
             Effect::PackageWritten => self.set_firmware(2, 0),
+            Effect::BootstrapTrigger => {
+                let bs = self.shared.objects.lock().ok().and_then(|o| o.bootstrap_server());
+                match bs {
+                    Some(bs) => {
+                        if let Ok(mut b) = self.shared.bootstrap.lock() {
+                            *b = Some(bs);
+                        }
+                        self.register_after_bootstrap = true;
+                        self.send_request(Kind::Bootstrap, None);
+                    }
+                    None => tracing::info!("Bootstrap-Request Trigger without a bootstrap account"),
+                }
+            }
             Effect::BootstrapFinished => {
                 let account = self.shared.objects.lock().ok().and_then(|o| o.server_account());
                 // A PSK account: the registration goes over DTLS with what was given.
@@ -85,6 +98,11 @@ impl Client {
                     Some((addr, _)) => {
                         if let Ok(mut s) = self.shared.server.lock() {
                             *s = addr;
+                        }
+                        if std::mem::take(&mut self.register_after_bootstrap) {
+                            // Bootstrapped on the server's trigger: register with what was given.
+                            self.observers.clear();
+                            self.send_request(Kind::Register, None);
                         }
                         Ok(())
                     }

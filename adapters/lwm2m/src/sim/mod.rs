@@ -318,6 +318,8 @@ struct Client {
     outgoing_payload: Vec<u8>,
     /// Answered once Bootstrap-Finish arrives.
     bootstrap_reply: Option<Reply>,
+    /// Register once Bootstrap-Finish arrives (a Bootstrap-Request Trigger started it).
+    register_after_bootstrap: bool,
     /// Block1 bodies being received (a firmware image for /5/0/0).
     block1: Block1Receiver,
     /// The next Update carries the object list (instances were created or deleted).
@@ -342,6 +344,7 @@ async fn run(
         outgoing_payload: Vec::new(),
         objects_changed: false,
         bootstrap_reply: None,
+        register_after_bootstrap: false,
         block1: Block1Receiver::new(4 << 20, 4, Duration::from_secs(247)),
     };
     let mut buf = vec![0u8; 4096];

@@ -63,6 +63,9 @@ pub enum Effect {
     PackageWritten,
     /// Bootstrap-Finish arrived: register with the account written.
     BootstrapFinished,
+    /// Execute /1/0/9 Bootstrap-Request Trigger: ask the bootstrap server again, then register
+    /// with the account it writes.
+    BootstrapTrigger,
     /// Run a step of the Software Management state machine of `/9/{instance}` after the
     /// configured delay.
     Software {
@@ -318,6 +321,7 @@ impl Objects {
             (3, 4) => effects.push(Effect::Reboot),
             (3, 5) => effects.push(Effect::FactoryReset),
             (1, 8) => effects.push(Effect::RegistrationUpdate),
+            (1, 9) => effects.push(Effect::BootstrapTrigger),
             (9, 4 | 6 | 10 | 11) => {
                 let instance = path.instance_id().unwrap_or_default();
                 match self.software_execute(instance, r) {
