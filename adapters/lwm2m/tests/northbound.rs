@@ -323,3 +323,36 @@ async fn a_transparent_device_is_pointed_at_the_distant_server() {
     .await;
     nb.stop().await;
 }
+
+/// Proxy mode with a queue-mode device: a request for it waits until it wakes (its next
+/// update), the distant server getting an empty ACK at once and the answer later as a separate
+/// response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_for_a_sleeping_device_is_answered_when_it_wakes() {
+    use unidm_lwm2m::sim::SimClient;
+    let mut c = config();
+    c.server.awake_window = Duration::from_secs(1);
+    let gw = Fixture::with(c).await;
+    let sim =
+        SimClient::start(SimConfig { binding: "UQ".into(), ..SimConfig::new("lamp-q", gw.addr()) }).await.unwrap();
+    sim.register().await.unwrap();
+    gw.wait_device("lamp-q", |d| d.identity.manufacturer.is_some()).await;
+    gw.wait_device("lamp-q", |d| d.presence.state == PresenceState::Sleeping).await;
+    let distant = Fixture::new().await;
+    let config = northbound(distant.addr(), "gw-q", Duration::from_secs(60));
+    let nb = Northbound::start_with(gw.engine.clone(), config, Some(gw.adapter.clone())).await.unwrap();
+    let end = "gw-q/lwm2m:lamp-q";
+    distant.wait_device(end, |d| d.presence.state == PresenceState::Online).await;
+
+    let id: DeviceId = format!("lwm2m:{end}").parse().unwrap();
+    let read = native(NativeOp::Read, "/3/0/9", None);
+    let op = distant.engine.create_operation(&id, read, Default::default()).await.unwrap();
+    // Held while the device sleeps, well past the gateway's 500 ms before its empty ACK.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(!distant.engine.operation(op.id).await.unwrap().state.is_terminal(), "held while asleep");
+    sim.update().await.unwrap();
+    let op = operation_end(&distant.engine, op.id).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
+    assert_eq!(op.result, Some(serde_json::json!(87)));
+    nb.stop().await;
+}
