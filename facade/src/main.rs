@@ -189,9 +189,14 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         }
     };
     if let Some(c) = settings {
-        let (server, endpoint) = (c.server, c.endpoint.clone());
+        let target = match (c.bootstrap, &c.psk) {
+            (Some(bs), _) => format!("the bootstrap server coap://{bs}"),
+            (None, Some(_)) => format!("coaps://{}", c.server),
+            (None, None) => format!("coap://{}", c.server),
+        };
+        let endpoint = c.endpoint.clone();
         let nb = northbound.start(c).await.context("starting the LwM2M northbound client")?;
-        println!("lwm2m northbound: registering with coap://{server} as `{endpoint}` (from {})", nb.local_addr());
+        println!("lwm2m northbound: registering as `{endpoint}` through {target} (from {})", nb.local_addr());
     }
     let files = FilesConfig { dir: cfg.files_dir.clone(), max_upload: cfg.max_upload, base_url: files_url };
     let app = unidm::app_with(
