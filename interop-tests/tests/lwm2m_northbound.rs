@@ -55,6 +55,15 @@ async fn a_distant_lwm2m_server_manages_a_tr069_cpe_through_the_gateway() {
     let ip = read_in["snapshot"]["connectivity"]["ipAddresses"][0].clone();
     let op = distant.engine.create_operation(&end_id, read("/4/0/4/0"), CreateOptions::default()).await.unwrap();
     assert_eq!(operation_end(&distant.engine, op.id).await.result, Some(ip));
+    // A write the model cannot carry to the CPE is refused (4.05), not kept.
+    let write = Action::Native(NativeRequest {
+        op: NativeOp::Write,
+        path: "/3/0/14".into(),
+        value: Some(serde_json::json!("+01:00")),
+        args: None,
+    });
+    let op = distant.engine.create_operation(&end_id, write, CreateOptions::default()).await.unwrap();
+    assert_eq!(operation_end(&distant.engine, op.id).await.state, OperationState::Failed);
     // A prefix the gateway does not have: 4.04, the operation fails as not found.
     let gw_id: DeviceId = "lwm2m:unidm-gw".parse().unwrap();
     let op = distant.engine.create_operation(&gw_id, read("/d77/3/0/0"), CreateOptions::default()).await.unwrap();

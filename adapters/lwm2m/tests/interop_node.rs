@@ -166,11 +166,14 @@ async fn lwm2m_node_lib_server_manages_an_end_device_through_the_northbound_gate
     let v = ask(json!({"read": ["unidm-gw", "d9/3", "0", "0"]})).await;
     // (the library words a 4.04 as "not found")
     assert!(v["error"].as_str().is_some_and(|e| e.contains("4.04") || e.contains("not found")), "{v}");
-    // Malformed input gets LwM2M error codes: a time that is no number, a read-only resource.
-    let v = ask(json!({"write": ["unidm-gw", "d0/3", "0", "13", "not-a-time"]})).await;
-    assert!(v["error"].as_str().is_some_and(|e| e.contains("4.00")), "{v}");
-    let v = ask(json!({"write": ["unidm-gw", "d0/3", "0", "0", "Other Co"]})).await;
-    assert!(v["error"].as_str().is_some_and(|e| e.contains("4.05")), "{v}");
+    // What the model cannot carry to the device is refused (4.05), not kept in its copy: a
+    // write of the current time, of a read-only resource; an Update before any Package URI.
+    for (path, value) in [("13", "not-a-time"), ("0", "Other Co")] {
+        let v = ask(json!({"write": ["unidm-gw", "d0/3", "0", path, value]})).await;
+        assert!(v["error"].as_str().is_some_and(|e| e.contains("4.05")), "{v}");
+    }
+    let v = ask(json!({"execute": ["unidm-gw", "d0/5", "0", "2"]})).await;
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("4.05")), "not Downloaded: {v}");
 
     let v = ask(json!({"write": ["unidm-gw", "d0/5", "0", "1", "http://127.0.0.1:9/meter-2.0.bin"]})).await;
     assert_eq!(v["written"], "/d0/5/0/1", "{v}");

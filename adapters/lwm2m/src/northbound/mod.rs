@@ -18,7 +18,9 @@
 //!   `/{prefix}/3/0` Device (manufacturer, model, serial, firmware / hardware / software
 //!   versions, device type, battery, memory, error codes), `/4/0` Connectivity Monitoring,
 //!   `/5/0` Firmware Update, `/6/0` Location and `/9/x` Software Management (a module per
-//!   instance), answered from the model (the gateway's cache). Read, Discover, Write-Attributes, Observe (notified when the model
+//!   instance), answered from the model (the gateway's cache). What the model cannot carry
+//!   to the device (a Create, a Delete, a Write other than the Package URI, another Execute)
+//!   is refused with 4.05 rather than kept in its copy. Read, Discover, Write-Attributes, Observe (notified when the model
 //!   changes) in text, TLV and SenML JSON / CBOR as the server asks.
 //! - **Proxy mode** for LwM2M end devices (with the LwM2M adapter,
 //!   [`Northbound::start_with`]; MOO-001..004): a request under the prefix goes to the device
@@ -578,6 +580,27 @@ fn translate_group(g: &GroupEnd) -> BTreeMap<Path, Value> {
     ]
     .into_iter()
     .collect()
+}
+
+/// What a device (or group) answered from the model refuses with 4.05, rather than change
+/// the model's copy that the device never sees: a Create, a Delete, a Write of anything but the
+/// Package URI `/5/0/1`, an Execute of anything but Reboot `/3/0/4`, Factory Reset `/3/0/5`
+/// and Update `/5/0/2` (software Executes are taken before). Write-Attributes (a PUT with
+/// queries and no payload) is taken.
+fn model_refusal(request: &Packet, rest: &[Vec<u8>]) -> Option<ResponseType> {
+    let MessageClass::Request(method) = request.header.code else { return None };
+    let segments: Vec<&[u8]> = rest.iter().map(Vec::as_slice).collect();
+    let allowed = match method {
+        RequestType::Get | RequestType::Fetch => true,
+        RequestType::Put if request.payload.is_empty() => true,
+        RequestType::Put | RequestType::IPatch => matches!(segments.as_slice(), [b"5", b"0", b"1"]),
+        RequestType::Post => matches!(
+            segments.as_slice(),
+            [b"5", b"0", b"1"] | [b"5", b"0", b"2"] | [b"3", b"0", b"4"] | [b"3", b"0", b"5"]
+        ),
+        _ => false,
+    };
+    (!allowed).then_some(ResponseType::MethodNotAllowed)
 }
 
 /// The paths whose values differ between `old` and `new`.
@@ -1149,6 +1172,7 @@ impl Gateway {
                     stripped.add_option(CoapOption::UriPath, seg.clone());
                 }
                 let software = self.ends.get(&prefix).and_then(|end| software_action(end, request, &segments[1..]));
+                let software = software.or_else(|| model_refusal(request, &segments[1..]).map(Err));
                 let effects = match (software, self.ends.get_mut(&prefix)) {
                     (Some(Ok(action)), _) => {
                         response.header.code = MessageClass::Response(ResponseType::Changed);
