@@ -18,6 +18,7 @@ pub mod access;
 pub mod auth;
 pub mod bench;
 pub mod config;
+pub mod demo;
 pub mod extract;
 pub mod metrics;
 pub mod northbound;

@@ -64,12 +64,18 @@ enum Command {
         #[command(subcommand)]
         protocol: unidm::bench::BenchCommand,
     },
+    /// The whole product in one command: `serve` in a temporary folder, a mixed simulated
+    /// fleet (LwM2M with a gateway, TR-069 of both data models, OMA DM), and a walk through
+    /// the inventory, a group, a firmware campaign with live progress, its failures, a reboot,
+    /// the topology and a summary. Ctrl-C stops everything.
+    Demo(unidm::demo::DemoArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(ServeConfig::resolve(&args)?).await,
+        Command::Demo(args) => unidm::demo::run(args).await,
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&unidm::openapi())?);
             Ok(())

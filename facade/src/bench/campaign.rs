@@ -14,7 +14,7 @@
 //! the members' results are read once to count them per protocol. The server's CPU time and
 //! peak resident memory are measured with `--server-pid`.
 
-mod fleets;
+pub(crate) mod fleets;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

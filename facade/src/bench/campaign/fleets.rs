@@ -23,7 +23,7 @@ const STARTING: usize = 256;
 /// the server).
 const CONNECTIONS_PER_HOST: usize = 256;
 /// The version the firmware image brings.
-pub(super) const VERSION: &str = "2.0";
+pub(crate) const VERSION: &str = "2.0";
 /// The OUI and ProductClass of the simulated CPEs.
 const OUI: &str = "00D09E";
 const PRODUCT_CLASS: &str = "CampaignCPE";
@@ -31,7 +31,7 @@ const PRODUCT_CLASS: &str = "CampaignCPE";
 const DM_USER: &str = "campaign";
 
 /// What every fleet shares: the run's names and the clients' delays.
-pub(super) struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     /// The model name every device reports; also the start of every device name.
     pub model: &'a str,
     pub run_id: &'a str,
@@ -55,7 +55,7 @@ fn local_ip_towards(peer: SocketAddr) -> anyhow::Result<IpAddr> {
 
 /// Starts and registers `n` LwM2M clients, sharing sockets; [`STARTING`] registrations at a
 /// time.
-pub(super) async fn lwm2m(plan: &Plan<'_>, server: SocketAddr, n: usize) -> anyhow::Result<Vec<Arc<SimClient>>> {
+pub(crate) async fn lwm2m(plan: &Plan<'_>, server: SocketAddr, n: usize) -> anyhow::Result<Vec<Arc<SimClient>>> {
     let bind = SocketAddr::new(if server.ip().is_loopback() { server.ip() } else { [0, 0, 0, 0].into() }, 0);
     let started = Instant::now();
     let slots = Arc::new(Semaphore::new(STARTING));
@@ -104,7 +104,7 @@ pub(super) async fn lwm2m(plan: &Plan<'_>, server: SocketAddr, n: usize) -> anyh
 /// Starts `n` TR-069 CPEs informing `acs` (reached at `acs_addr`), sharing hosts; returns
 /// once every one finished its first session (`0 BOOTSTRAP` + `1 BOOT`: the ACS reads its
 /// model and sets its connection-request credentials), [`STARTING`] at a time.
-pub(super) async fn tr069(
+pub(crate) async fn tr069(
     plan: &Plan<'_>,
     acs: &str,
     acs_addr: SocketAddr,
@@ -155,7 +155,7 @@ pub(super) async fn tr069(
 /// Starts `n` OMA DM clients of the DM server at `dm` (reached at `dm_addr`), sharing hosts,
 /// enrols each through the API (provisioned, given credentials of the run and its push URL
 /// on its host) and runs its first session; [`STARTING`] at a time.
-pub(super) async fn omadm(
+pub(crate) async fn omadm(
     plan: &Plan<'_>,
     api: &Arc<Api>,
     dm: &str,
