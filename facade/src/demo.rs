@@ -97,8 +97,13 @@ fn start_server(db: &std::path::Path, ephemeral: bool) -> anyhow::Result<Server>
     }
     // The rest of serve's output is not needed; keep its pipe drained.
     std::thread::spawn(move || lines.for_each(drop));
-    let (Some(api), Some(lwm2m), Some(acs), Some(dm)) = (api, lwm2m, acs, dm) else { unreachable!() };
-    Ok(Server { child, api, lwm2m, acs, dm })
+    Ok(Server {
+        api: api.context("the API address")?,
+        lwm2m: lwm2m.context("the LwM2M address")?,
+        acs: acs.context("the ACS URL")?,
+        dm: dm.context("the OMA DM URL")?,
+        child,
+    })
 }
 
 /// Runs the demo; Ctrl-C stops it.
