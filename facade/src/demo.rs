@@ -266,6 +266,13 @@ async fn walk(args: DemoArgs) -> anyhow::Result<()> {
     );
     println!("   reboot        {}", rebooted["state"].as_str().unwrap_or("?"));
     println!("   database      {}", db.display());
+    println!("\n   protocol  devices  in campaign  succeeded  failed");
+    let inventory = by_protocol(ids.iter().map(String::as_str));
+    let outcomes = outcomes_by_protocol(&view["aggregate"]["results"]);
+    for (protocol, devices) in &inventory {
+        let (members, succeeded, failed) = outcomes.get(*protocol).copied().unwrap_or_default();
+        println!("   {protocol:8}  {devices:7}  {members:11}  {succeeded:9}  {failed:6}");
+    }
     for e in &extras {
         e.deregister().await.ok();
     }
@@ -292,6 +299,22 @@ fn per_protocol(results: &Value) -> BTreeMap<String, (usize, usize)> {
         e.1 += 1;
         if ["succeeded", "failed", "cancelled", "expired"].contains(&r["state"].as_str().unwrap_or("")) {
             e.0 += 1;
+        }
+    }
+    out
+}
+
+/// Per protocol: members, succeeded and failed, from an aggregate's results.
+fn outcomes_by_protocol(results: &Value) -> BTreeMap<String, (usize, usize, usize)> {
+    let mut out: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    for r in results.as_array().into_iter().flatten() {
+        let protocol = r["device"].as_str().and_then(|d| d.split(':').next()).unwrap_or("?").to_owned();
+        let e = out.entry(protocol).or_default();
+        e.0 += 1;
+        match r["state"].as_str() {
+            Some("succeeded") => e.1 += 1,
+            Some("failed") => e.2 += 1,
+            _ => {}
         }
     }
     out

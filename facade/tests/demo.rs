@@ -25,9 +25,15 @@ fn the_demo_runs_to_its_summary() {
         "7. summary",
         "campaign      48 succeeded, 2 failed",
         "reboot        succeeded",
+        "protocol  devices  in campaign  succeeded  failed",
     ] {
         assert!(stdout.contains(want), "`{want}` missing:\n{stdout}\n{stderr}");
     }
+    // The table's LwM2M row: the two clients that fail on purpose are LwM2M clients.
+    let lwm2m = stdout.lines().find(|l| l.trim_start().starts_with("lwm2m ") && l.split_whitespace().count() == 5);
+    let cells: Vec<&str> = lwm2m.expect("an LwM2M row").split_whitespace().collect();
+    assert_eq!(cells[4], "2", "{stdout}");
+    assert_eq!(cells[3].parse::<usize>().unwrap() + 2, cells[2].parse::<usize>().unwrap(), "{stdout}");
 }
 
 /// Ctrl-C (SIGINT) in the middle of the campaign stops everything: the demo exits 0, its
