@@ -33,6 +33,40 @@ async fn read_head(sock: &mut tokio::net::TcpStream) -> Option<String> {
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
+/// The value of a request head's Authorization header, in any spelling of its name.
+fn authorization(head: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("authorization").then(|| value.trim().to_owned())
+    })
+}
+
+/// GETs the simulated CPE's real listener with `authorization`: its status and challenge.
+async fn pass_on(client: &reqwest::Client, url: &str, authorization: Option<String>) -> (u16, Option<String>) {
+    let mut forward = client.get(url);
+    if let Some(c) = authorization {
+        forward = forward.header("Authorization", c);
+    }
+    match forward.send().await {
+        Ok(r) => {
+            let challenge = r.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            (r.status().as_u16(), challenge)
+        }
+        Err(_) => (502, None),
+    }
+}
+
+/// Answers with `status` (and `challenge`), then closes.
+async fn answer(sock: &mut tokio::net::TcpStream, status: u16, challenge: Option<String>) {
+    let mut reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n");
+    if let Some(c) = challenge {
+        reply.push_str(&format!("WWW-Authenticate: {c}\r\n"));
+    }
+    reply.push_str("\r\n");
+    let _ = sock.write_all(reply.as_bytes()).await;
+    let _ = sock.shutdown().await;
+}
+
 /// A CPE's connection-request endpoint that matches header bytes as the field agent does: it
 /// passes the request on to the simulated CPE's real (Digest-checking) listener only when it
 /// contains exactly `Authorization: Digest `, and answers 401 with the CPE's challenge otherwise.
@@ -44,33 +78,18 @@ fn spawn_strict_stub(listener: tokio::net::TcpListener, real_url: String, seen: 
             let (client, real_url, seen) = (client.clone(), real_url.clone(), seen.clone());
             tokio::spawn(async move {
                 let Some(head) = read_head(&mut sock).await else { return };
-                let credentials = head.lines().find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("authorization").then(|| value.trim().to_owned())
-                });
-                let mut forward = client.get(&real_url);
-                if let Some(c) = &credentials {
+                let credentials = authorization(&head);
+                let mut passed = None;
+                if let Some(c) = credentials {
                     seen.with_credentials.fetch_add(1, Ordering::SeqCst);
                     if head.contains("\r\nAuthorization: Digest ") {
                         seen.accepted.fetch_add(1, Ordering::SeqCst);
-                        forward = forward.header("Authorization", c);
+                        passed = Some(c);
                     }
                 }
                 // Without the exact bytes the real listener sees no credentials: 401 + challenge.
-                let (status, challenge) = match forward.send().await {
-                    Ok(r) => (
-                        r.status().as_u16(),
-                        r.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_owned),
-                    ),
-                    Err(_) => (502, None),
-                };
-                let mut reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n");
-                if let Some(c) = challenge {
-                    reply.push_str(&format!("WWW-Authenticate: {c}\r\n"));
-                }
-                reply.push_str("\r\n");
-                let _ = sock.write_all(reply.as_bytes()).await;
-                let _ = sock.shutdown().await;
+                let (status, challenge) = pass_on(&client, &real_url, passed).await;
+                answer(&mut sock, status, challenge).await;
             });
         }
     });
@@ -121,32 +140,11 @@ fn spawn_flaky_stub(listener: tokio::net::TcpListener, real_url: String, fail_fi
             tokio::spawn(async move {
                 let Some(head) = read_head(&mut sock).await else { return };
                 let n = seen.fetch_add(1, Ordering::SeqCst);
-                let (status, challenge) = if n < fail_first {
-                    (503, None)
-                } else {
-                    let credentials = head.lines().find_map(|l| {
-                        let (name, value) = l.split_once(':')?;
-                        name.eq_ignore_ascii_case("authorization").then(|| value.trim().to_owned())
-                    });
-                    let mut forward = client.get(&real_url);
-                    if let Some(c) = credentials {
-                        forward = forward.header("Authorization", c);
-                    }
-                    match forward.send().await {
-                        Ok(r) => (
-                            r.status().as_u16(),
-                            r.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_owned),
-                        ),
-                        Err(_) => (502, None),
-                    }
+                let (status, challenge) = match n < fail_first {
+                    true => (503, None),
+                    false => pass_on(&client, &real_url, authorization(&head)).await,
                 };
-                let mut reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n");
-                if let Some(c) = challenge {
-                    reply.push_str(&format!("WWW-Authenticate: {c}\r\n"));
-                }
-                reply.push_str("\r\n");
-                let _ = sock.write_all(reply.as_bytes()).await;
-                let _ = sock.shutdown().await;
+                answer(&mut sock, status, challenge).await;
             });
         }
     });

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
+use unidm_lwm2m::northbound::NorthboundStatus;
 use unidm_lwm2m::{BootstrapConfig, BootstrapConfigError};
 use utoipa::ToSchema;
 
@@ -37,54 +38,16 @@ fn problem(e: BootstrapConfigError) -> Problem {
     }
 }
 
-/// Where unidm's registration with a distant LwM2M server stands (`[lwm2m.northbound]`).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct NorthboundView {
-    /// The distant server.
-    pub server: String,
-    /// The endpoint name unidm registers as.
-    pub endpoint: String,
-    /// Registered now.
-    pub registered: bool,
-    /// The registration's location at the distant server.
-    pub location: Option<String>,
-    /// Registrations that succeeded since the start.
-    pub registrations: u64,
-    /// Updates that succeeded.
-    pub updates: u64,
-    /// The last failure, in words.
-    pub last_error: Option<String>,
-    /// End devices listed in `/25`.
-    pub end_devices: usize,
-    /// Requests taken from the distant server.
-    pub requests: u64,
-}
-
 fn northbound_slot(app: &AppState) -> Result<&crate::northbound::NorthboundSlot, Problem> {
     app.northbound.as_deref().ok_or_else(|| {
         Problem::new(StatusCode::CONFLICT, "northbound-disabled", "No northbound client", "this server runs none")
     })
 }
 
-fn view(s: unidm_lwm2m::northbound::NorthboundStatus) -> NorthboundView {
-    NorthboundView {
-        server: s.server,
-        endpoint: s.endpoint,
-        registered: s.registered,
-        location: s.location,
-        registrations: s.registrations,
-        updates: s.updates,
-        last_error: s.last_error,
-        end_devices: s.end_devices,
-        requests: s.requests,
-    }
-}
-
 /// The LwM2M northbound client: unidm as a gateway registered with a distant LwM2M server.
 #[utoipa::path(get, path = "/api/v1/lwm2m/northbound", tag = "lwm2m",
-    responses((status = 200, body = NorthboundView), (status = 409, body = Problem)))]
-pub async fn northbound(State(app): State<AppState>) -> ApiResult<Json<NorthboundView>> {
+    responses((status = 200, body = NorthboundStatus), (status = 409, body = Problem)))]
+pub async fn northbound(State(app): State<AppState>) -> ApiResult<Json<NorthboundStatus>> {
     let nb = northbound_slot(&app)?.current().ok_or_else(|| {
         Problem::new(
             StatusCode::CONFLICT,
@@ -93,7 +56,7 @@ pub async fn northbound(State(app): State<AppState>) -> ApiResult<Json<Northboun
             "none is configured: set [lwm2m.northbound] or PUT /api/v1/lwm2m/northbound",
         )
     })?;
-    Ok(Json(view(nb.status())))
+    Ok(Json(nb.status()))
 }
 
 /// Sets (or replaces) the northbound client's settings: the running client de-registers, the
@@ -101,11 +64,11 @@ pub async fn northbound(State(app): State<AppState>) -> ApiResult<Json<Northboun
 /// configuration file's). Admin only.
 #[utoipa::path(put, path = "/api/v1/lwm2m/northbound", tag = "lwm2m",
     request_body = crate::northbound::NorthboundSettings,
-    responses((status = 200, body = NorthboundView), (status = 400, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = NorthboundStatus), (status = 400, body = Problem), (status = 409, body = Problem)))]
 pub async fn put_northbound(
     State(app): State<AppState>,
     ApiJson(settings): ApiJson<crate::northbound::NorthboundSettings>,
-) -> ApiResult<Json<NorthboundView>> {
+) -> ApiResult<Json<NorthboundStatus>> {
     let slot = northbound_slot(&app)?;
     let config = settings.resolve().map_err(|e| {
         let text = e.to_string();
@@ -135,7 +98,7 @@ pub async fn put_northbound(
     let nb = slot.put(&settings, config).await.map_err(|e| {
         Problem::new(StatusCode::CONFLICT, "northbound-not-started", "Northbound client not started", e.to_string())
     })?;
-    Ok(Json(view(nb.status())))
+    Ok(Json(nb.status()))
 }
 
 /// Stops the northbound client (it de-registers) and forgets the stored settings; a restart

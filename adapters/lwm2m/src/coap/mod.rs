@@ -135,6 +135,34 @@ pub fn reset(received: &Packet) -> Packet {
     empty_reply(received, MessageType::Reset)
 }
 
+/// The response to a request, to be given its code: piggybacked on the ACK of a CON request,
+/// a NON with the request's message id otherwise; the request's token (RFC 7252 §5.2).
+pub fn response_to(request: &Packet) -> Packet {
+    let mut r = Packet::new();
+    r.header.set_type(if request.header.get_type() == MessageType::Confirmable {
+        MessageType::Acknowledgement
+    } else {
+        MessageType::NonConfirmable
+    });
+    r.header.message_id = request.header.message_id;
+    r.set_token(request.get_token().to_vec());
+    r
+}
+
+/// A non-confirmable notification of an observation (RFC 7641 §4.2): 2.05 with the
+/// observation's token, its sequence number and the payload's content format; the message id
+/// is the sender's to set.
+pub fn notification(token: &[u8], sequence: u32, content_format: u16, payload: Vec<u8>) -> Packet {
+    let mut p = Packet::new();
+    p.header.set_type(MessageType::NonConfirmable);
+    p.header.code = MessageClass::Response(coap_lite::ResponseType::Content);
+    p.set_token(token.to_vec());
+    p.add_option(CoapOption::Observe, encode_uint(sequence));
+    p.add_option(CoapOption::ContentFormat, encode_uint(u32::from(content_format)));
+    p.payload = payload;
+    p
+}
+
 fn empty_reply(received: &Packet, kind: MessageType) -> Packet {
     let mut p = Packet::new();
     p.header.set_type(kind);

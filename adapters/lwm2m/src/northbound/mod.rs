@@ -159,7 +159,7 @@ impl std::fmt::Debug for Psk {
 }
 
 /// Where the northbound client stands (the API's and `/metrics`' view).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NorthboundStatus {
     /// The distant server.
@@ -1006,11 +1006,7 @@ impl Gateway {
     /// registration with the server account written (its lifetime from the Server object
     /// instance of the same Short Server ID).
     async fn bootstrap_request(&mut self, peer: SocketAddr, request: &Packet) {
-        let mut response = Packet::new();
-        let confirmable = request.header.get_type() == MessageType::Confirmable;
-        response.header.set_type(if confirmable { MessageType::Acknowledgement } else { MessageType::NonConfirmable });
-        response.header.message_id = request.header.message_id;
-        response.set_token(request.get_token().to_vec());
+        let mut response = crate::coap::response_to(request);
         let effects = self.own.handle_bootstrap(request, &mut response);
         self.send(peer, &response).await;
         if !effects.contains(&Effect::BootstrapFinished) {
@@ -1140,14 +1136,7 @@ impl Gateway {
 
     async fn request(&mut self, peer: SocketAddr, request: &Packet) {
         self.requests += 1;
-        let mut response = Packet::new();
-        response.header.set_type(if request.header.get_type() == MessageType::Confirmable {
-            MessageType::Acknowledgement
-        } else {
-            MessageType::NonConfirmable
-        });
-        response.header.message_id = request.header.message_id;
-        response.set_token(request.get_token().to_vec());
+        let mut response = crate::coap::response_to(request);
         let segments: Vec<Vec<u8>> =
             request.get_option(CoapOption::UriPath).map(|o| o.iter().cloned().collect()).unwrap_or_default();
         let first = segments.first().and_then(|s| std::str::from_utf8(s).ok()).map(str::to_owned);
@@ -1332,10 +1321,7 @@ impl Gateway {
             return;
         }
         let reply = |code| {
-            let mut r = Packet::new();
-            r.header.set_type(if confirmable { MessageType::Acknowledgement } else { MessageType::NonConfirmable });
-            r.header.message_id = mid;
-            r.set_token(request.get_token().to_vec());
+            let mut r = crate::coap::response_to(request);
             r.header.code = MessageClass::Response(code);
             r
         };
@@ -1474,7 +1460,6 @@ impl Gateway {
     fn notify_forwarded(&mut self, device: &DeviceId, path: &str, value: &serde_json::Value) {
         let Some(prefix) = self.by_id.get(device).cloned() else { return };
         let Ok(path) = path.parse::<Path>() else { return };
-        let server = self.registrar.server();
         let mut out = Vec::new();
         for obs in self.observers.iter_mut() {
             if !obs.forwarded || obs.prefix.as_deref() != Some(prefix.as_str()) || obs.observed != Observed::Path(path)
@@ -1485,22 +1470,9 @@ impl Gateway {
             let content = crate::codec::Content::new(records);
             let Ok(payload) = crate::codec::encode(obs.format, &content, &path) else { continue };
             obs.sequence += 1;
-            let mut p = Packet::new();
-            p.header.set_type(MessageType::NonConfirmable);
-            p.header.code = MessageClass::Response(ResponseType::Content);
-            p.set_token(obs.token.clone());
-            p.add_option(CoapOption::Observe, encode_uint(obs.sequence));
-            p.add_option(CoapOption::ContentFormat, encode_uint(u32::from(obs.format.code())));
-            p.payload = payload;
-            out.push(p);
+            out.push(crate::coap::notification(&obs.token, obs.sequence, obs.format.code(), payload));
         }
-        for mut p in out {
-            self.message_id = self.message_id.wrapping_add(1);
-            p.header.message_id = self.message_id;
-            if let Ok(bytes) = serialize(&p, &TransmissionParams::default()) {
-                let _ = self.socket.try_send_to(&bytes, server);
-            }
-        }
+        self.send_notifications(out);
     }
 
     async fn send(&mut self, peer: SocketAddr, packet: &Packet) {
@@ -1516,7 +1488,6 @@ impl Gateway {
 
     /// Sends a notification to each observation that `changed` concerns.
     fn notify(&mut self, prefix: Option<&str>, changed: &[Path]) {
-        let server = self.registrar.server();
         let mut out = Vec::new();
         for obs in self.observers.iter_mut() {
             if obs.forwarded
@@ -1535,21 +1506,19 @@ impl Gateway {
             };
             let Ok((format, payload)) = objects.encode_observed(&obs.observed, obs.format) else { continue };
             obs.sequence += 1;
-            let mut p = Packet::new();
-            p.header.set_type(MessageType::NonConfirmable);
-            p.header.code = MessageClass::Response(ResponseType::Content);
-            p.set_token(obs.token.clone());
-            p.add_option(CoapOption::Observe, encode_uint(obs.sequence));
-            p.add_option(CoapOption::ContentFormat, encode_uint(u32::from(format.code())));
-            p.payload = payload;
-            out.push(p);
+            out.push(crate::coap::notification(&obs.token, obs.sequence, format.code(), payload));
         }
+        self.send_notifications(out);
+    }
+
+    /// Sends notifications to the distant server, each with a message id of its own. One that
+    /// does not fit in the socket's buffer now is dropped: the next change sends the state anew.
+    fn send_notifications(&mut self, out: Vec<Packet>) {
+        let server = self.registrar.server();
         for mut p in out {
             self.message_id = self.message_id.wrapping_add(1);
             p.header.message_id = self.message_id;
             if let Ok(bytes) = serialize(&p, &TransmissionParams::default()) {
-                // A notification that does not fit in the socket's buffer now is dropped: the
-                // next change sends the state anew.
                 let _ = self.socket.try_send_to(&bytes, server);
             }
         }

@@ -5,10 +5,8 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use coap_lite::{CoapOption, MessageClass, MessageType, Packet, ResponseType};
-
 use super::{composite, Client, Cmd, Effect, Kind, Observer};
-use crate::coap::{encode_uint, serialize, TransmissionParams};
+use crate::coap::{serialize, TransmissionParams};
 use crate::codec::Value;
 use crate::path::Path;
 use crate::server::Observed;
@@ -161,14 +159,7 @@ impl Client {
             };
             let Some(Ok((format, payload))) = encoded else { continue };
             obs.sequence += 1;
-            let mut p = Packet::new();
-            p.header.set_type(MessageType::NonConfirmable);
-            p.header.code = MessageClass::Response(ResponseType::Content);
-            p.set_token(obs.token.clone());
-            p.add_option(CoapOption::Observe, encode_uint(obs.sequence));
-            p.add_option(CoapOption::ContentFormat, encode_uint(u32::from(format.code())));
-            p.payload = payload;
-            out.push(p);
+            out.push(crate::coap::notification(&obs.token, obs.sequence, format.code(), payload));
         }
         for mut p in out {
             p.header.message_id = self.token()[0] as u16 * 256 + self.token()[1] as u16;

@@ -563,14 +563,7 @@ impl Client {
             Block1Outcome::Reply(code, block) => (None, block, Some(code)),
         };
         let request = whole.as_deref().unwrap_or(request);
-        let mut response = Packet::new();
-        response.header.set_type(if request.header.get_type() == MessageType::Confirmable {
-            MessageType::Acknowledgement
-        } else {
-            MessageType::NonConfirmable
-        });
-        response.header.message_id = request.header.message_id;
-        response.set_token(request.get_token().to_vec());
+        let mut response = crate::coap::response_to(request);
         if let Some(block) = echo {
             response.add_option(CoapOption::Block1, block.encode());
         }
