@@ -236,12 +236,12 @@ impl Northbound {
         self.local
     }
 
-    /// De-registers (waiting at most 2 s for the server's answer) and stops.
+    /// De-registers (retransmitting for at most 5 s until the server answers) and stops.
     pub async fn stop(&self) {
         let _ = self.stop.send(true);
         let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(task) = task {
-            let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
+            let _ = tokio::time::timeout(DEREGISTER_WAIT + Duration::from_secs(1), task).await;
         }
     }
 }
@@ -327,6 +327,10 @@ const PIGGYBACK_WAIT: Duration = Duration::from_millis(500);
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(93);
 /// Most requests forwarded at once.
 const MAX_FORWARDING: usize = 256;
+
+/// How long a stopping client retransmits its De-register at most (one retransmission after
+/// ACK_TIMEOUT).
+const DEREGISTER_WAIT: Duration = Duration::from_secs(5);
 
 /// Most observations the distant server may hold.
 const MAX_OBSERVERS: usize = 10_000;
@@ -692,13 +696,37 @@ impl Gateway {
             }
             self.flush().await;
         }
-        // De-register, and give the server a moment to answer.
+        // A Register the server may already have taken: its answer first, so that the
+        // registration it made is the one de-registered. Then De-register, retransmitting
+        // until the server answers. Both within `DEREGISTER_WAIT`; requests meanwhile are not
+        // taken.
+        let give_up = Instant::now() + DEREGISTER_WAIT;
+        self.settle(&mut buf, give_up, Registrar::registering).await;
         if self.registrar.status().registered {
             self.registrar.deregister(Instant::now());
             self.flush().await;
-            let _ = tokio::time::timeout(Duration::from_secs(2), self.socket.recv_from(&mut buf)).await;
+            self.settle(&mut buf, give_up, |r| r.poll_timeout().is_some()).await;
         }
         self.publish();
+    }
+
+    /// Takes the server's answers (and retransmits) while `pending` holds, until `give_up`.
+    async fn settle(&mut self, buf: &mut [u8], give_up: Instant, pending: impl Fn(&Registrar) -> bool) {
+        while pending(&self.registrar) && Instant::now() < give_up {
+            let next = self.registrar.poll_timeout().unwrap_or(give_up).min(give_up);
+            let wait = next.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(wait, self.socket.recv_from(buf)).await {
+                Ok(Ok((n, peer))) => {
+                    if let Ok(p) = Packet::from_bytes(&buf[..n]) {
+                        if !matches!(p.header.code, MessageClass::Request(_)) {
+                            self.registrar.handle(Instant::now(), peer, &p);
+                        }
+                    }
+                }
+                _ => self.registrar.handle_timeout(Instant::now()),
+            }
+            self.flush().await;
+        }
     }
 
     async fn flush(&mut self) {

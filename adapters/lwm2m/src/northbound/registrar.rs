@@ -145,6 +145,11 @@ impl Registrar {
         }
     }
 
+    /// Whether a Register is out, unanswered.
+    pub fn registering(&self) -> bool {
+        matches!(self.state, State::Asking { request: Request::Register, .. })
+    }
+
     /// Whether the bootstrap server is writing the accounts now.
     pub fn bootstrapping(&self) -> bool {
         matches!(self.state, State::Bootstrapping { .. } | State::Asking { request: Request::Bootstrap, .. })
