@@ -104,6 +104,12 @@ impl std::fmt::Debug for AdapterHandle {
 }
 
 impl AdapterHandle {
+    /// Where the adapter records the messages of tapped devices; [`crate::WireTap::record`]
+    /// costs nothing for the others.
+    pub fn wire_tap(&self) -> &crate::WireTap {
+        &self.inner.tap
+    }
+
     /// The engine's current time (the adapter's I/O shell passes it on to its state machines).
     pub fn now(&self) -> Timestamp {
         self.inner.clock.now()

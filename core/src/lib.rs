@@ -70,6 +70,7 @@ pub mod hex;
 pub mod load;
 pub mod secret;
 pub mod store;
+pub mod tap;
 pub mod tls;
 
 pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone, Seen};
@@ -84,3 +85,4 @@ pub use events::{EventBus, Received, Subscription};
 pub use store::{
     Completion, OperationQuery, Page, SqliteOptions, SqliteStore, Store, StoreError, StoreExt, StoreStats, Write,
 };
+pub use tap::{Direction, WireRecord, WireTap};

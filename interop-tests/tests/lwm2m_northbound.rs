@@ -14,7 +14,7 @@ use unidm_models::{Action, DeviceId, FirmwareUpdate, NativeOp, NativeRequest, Op
 use unidm_testkit::{eventually, operation_end};
 
 fn read(path: &str) -> Action {
-    Action::Native(NativeRequest { op: NativeOp::Read, path: path.into(), value: None, args: None })
+    Action::Native(NativeRequest { op: NativeOp::Read, path: path.into(), value: None, args: None, format: None })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,6 +61,7 @@ async fn a_distant_lwm2m_server_manages_a_tr069_cpe_through_the_gateway() {
         path: "/3/0/14".into(),
         value: Some(serde_json::json!("+01:00")),
         args: None,
+        format: None,
     });
     let op = distant.engine.create_operation(&end_id, write, CreateOptions::default()).await.unwrap();
     assert_eq!(operation_end(&distant.engine, op.id).await.state, OperationState::Failed);

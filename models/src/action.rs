@@ -97,6 +97,9 @@ impl Action {
                 if n.op == NativeOp::Copy && source.is_empty() {
                     return Err(("value", "a copy names its source node, e.g. \"./Vendor/Config/A\"".into()));
                 }
+                if n.format.is_some() && !matches!(n.op, NativeOp::Read | NativeOp::Observe | NativeOp::Write) {
+                    return Err(("format", "only a read, an observe or a write takes a format".into()));
+                }
                 if matches!(n.op, NativeOp::Write | NativeOp::WriteAttributes) && n.value.is_none() {
                     return Err(("value", "a write needs a value".into()));
                 }
@@ -300,6 +303,13 @@ pub struct NativeRequest {
     /// Execute arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<String>,
+    /// The encoding to ask for (a read's Accept) and to send (a write's Content-Format), where
+    /// the protocol has a choice: LwM2M `text`, `opaque`, `tlv`, `json`, `senml+json`,
+    /// `senml+cbor`, `cbor`, or a content-format number (`11542`). Absent: the device's
+    /// preferred one, with a fallback when it refuses. Given: exactly that one, and an answer in
+    /// another format fails the operation (TS Core 1.1 §5.4.1). CWMP and OMA DM refuse it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 #[cfg(test)]
@@ -329,6 +339,7 @@ mod tests {
             path: "/3/0/9".into(),
             value: Some(json!(5)),
             args: None,
+            format: None,
         });
         assert_eq!(bad.validate().unwrap_err().0, "value");
     }
@@ -336,7 +347,7 @@ mod tests {
     #[test]
     fn an_alert_names_its_code_and_items() {
         let alert = |path: &str, value| {
-            Action::Native(NativeRequest { op: NativeOp::Alert, path: path.into(), value, args: None })
+            Action::Native(NativeRequest { op: NativeOp::Alert, path: path.into(), value, args: None, format: None })
         };
         assert!(alert("1101", Some(json!(["MINDT=10", "Reboot now?"]))).validate().is_ok());
         assert_eq!(alert("1200", Some(json!([]))).validate().unwrap_err().0, "path");
@@ -346,7 +357,9 @@ mod tests {
 
     #[test]
     fn a_copy_names_its_source() {
-        let copy = |value| Action::Native(NativeRequest { op: NativeOp::Copy, path: "./B".into(), value, args: None });
+        let copy = |value| {
+            Action::Native(NativeRequest { op: NativeOp::Copy, path: "./B".into(), value, args: None, format: None })
+        };
         assert!(copy(Some(json!("./A"))).validate().is_ok());
         for bad in [None, Some(json!("  ")), Some(json!(5))] {
             assert_eq!(copy(bad).validate().unwrap_err().0, "value");
@@ -369,8 +382,15 @@ mod tests {
         let cancel = json!({"kind": "native", "op": "cancelObserveComposite", "path": "/"});
         let cancel: Action = serde_json::from_value(cancel).unwrap();
         assert_eq!(cancel.validate().unwrap_err().0, "value");
-        let write =
-            |value| Action::Native(NativeRequest { op: NativeOp::WriteComposite, path: "/".into(), value, args: None });
+        let write = |value| {
+            Action::Native(NativeRequest {
+                op: NativeOp::WriteComposite,
+                path: "/".into(),
+                value,
+                args: None,
+                format: None,
+            })
+        };
         assert!(write(Some(json!({"/1/0/1": 300}))).validate().is_ok());
         assert_eq!(write(Some(json!(["/1/0/1"]))).validate().unwrap_err().0, "value");
         assert_eq!(write(Some(json!({}))).validate().unwrap_err().0, "value");
@@ -380,7 +400,13 @@ mod tests {
     fn validation_names_the_field() {
         let bad = Action::Firmware(FirmwareUpdate { uri: "fw.bin".into(), version: None, name: None });
         assert_eq!(bad.validate().unwrap_err().0, "uri");
-        let bad = Action::Native(NativeRequest { op: NativeOp::Write, path: "/1/0/1".into(), value: None, args: None });
+        let bad = Action::Native(NativeRequest {
+            op: NativeOp::Write,
+            path: "/1/0/1".into(),
+            value: None,
+            args: None,
+            format: None,
+        });
         assert_eq!(bad.validate().unwrap_err().0, "value");
         let bad = Action::Ping(PingRequest { host: "h".into(), count: Some(0), timeout_ms: None });
         assert_eq!(bad.validate().unwrap_err().0, "count");

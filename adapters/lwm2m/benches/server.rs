@@ -45,7 +45,7 @@ fn env(name: &str, default: usize) -> usize {
 }
 
 fn native(op: NativeOp) -> Action {
-    Action::Native(NativeRequest { op, path: "/3/0/9".into(), value: None, args: None })
+    Action::Native(NativeRequest { op, path: "/3/0/9".into(), value: None, args: None, format: None })
 }
 
 /// Creates one operation per device in `eps`, concurrently as API clients would, at most

@@ -18,11 +18,11 @@ use unidm_lwm2m::Path;
 use unidm_models::{Action, ErrorKind, Event, NativeOp, NativeRequest, Operation, OperationState};
 
 fn composite(op: NativeOp, value: Json) -> Action {
-    Action::Native(NativeRequest { op, path: "/".into(), value: Some(value), args: None })
+    Action::Native(NativeRequest { op, path: "/".into(), value: Some(value), args: None, format: None })
 }
 
 fn native(op: NativeOp, path: &str, value: Option<Json>) -> Action {
-    Action::Native(NativeRequest { op, path: path.into(), value, args: None })
+    Action::Native(NativeRequest { op, path: path.into(), value, args: None, format: None })
 }
 
 /// The paths of `seen`, sorted.
@@ -195,6 +195,7 @@ async fn composite_operations_need_lwm2m_1_1() {
                 path: "/3/0".into(),
                 value: Some(json!(["/3/0/0"])),
                 args: None,
+                format: None,
             }),
         )
         .await;
@@ -235,8 +236,13 @@ async fn lightweightm2m_1_1_int_304_observe_composite() {
 async fn lightweightm2m_1_1_int_305_cancel_observe_composite() {
     let f = Fixture::new().await;
     let sim = f.online(v1_1("oc305", &f)).await;
-    let single =
-        Action::Native(NativeRequest { op: NativeOp::Observe, path: "/3/0/20".into(), value: None, args: None });
+    let single = Action::Native(NativeRequest {
+        op: NativeOp::Observe,
+        path: "/3/0/20".into(),
+        value: None,
+        args: None,
+        format: None,
+    });
     succeeded(f.run("oc305", single).await);
     let op = f.run("oc305", composite(NativeOp::ObserveComposite, json!(["/3/0/9", "/3/0/20"]))).await;
     succeeded(op);

@@ -31,12 +31,13 @@ async fn gateway_end_devices_become_children() {
     assert_eq!(gw.topology.children, [DeviceId::lwm2m("gw/child-0").unwrap(), DeviceId::lwm2m("gw/child-1").unwrap()]);
     assert_eq!(child.topology.parent, Some(DeviceId::lwm2m("gw").unwrap()));
     // Operations on an end device go to the gateway under its prefix.
-    let write = NativeRequest { op: NativeOp::Write, path: "/1/0/1".into(), value: Some(json!(99)), args: None };
+    let write =
+        NativeRequest { op: NativeOp::Write, path: "/1/0/1".into(), value: Some(json!(99)), args: None, format: None };
     let op = f.run("gw/child-0", Action::Native(write)).await;
     assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
     assert_eq!(sim.end_device_get("dev0", Path::Resource(1, 0, 1)), Some(Value::Integer(99)));
     assert_eq!(sim.get(Path::Resource(1, 0, 1)), Some(Value::Integer(300)), "the gateway's own /1 is untouched");
-    let read = NativeRequest { op: NativeOp::Read, path: "/3/0/2".into(), value: None, args: None };
+    let read = NativeRequest { op: NativeOp::Read, path: "/3/0/2".into(), value: None, args: None, format: None };
     let op = f.run("gw/child-0", Action::Native(read)).await;
     assert_eq!(op.result, Some(json!("SN-gw-0")));
 }
@@ -61,7 +62,7 @@ fn ids(names: &[&str]) -> Vec<DeviceId> {
 }
 
 fn native(op: NativeOp, path: &str) -> Action {
-    Action::Native(NativeRequest { op, path: path.into(), value: None, args: None })
+    Action::Native(NativeRequest { op, path: path.into(), value: None, args: None, format: None })
 }
 
 /// The next observation event of `device` at `path`, within `within`.

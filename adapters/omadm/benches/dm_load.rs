@@ -129,7 +129,7 @@ fn label(e: Encoding) -> &'static str {
 }
 
 fn get() -> Action {
-    Action::Native(NativeRequest { op: NativeOp::Read, path: BENCH_NODE.into(), value: None, args: None })
+    Action::Native(NativeRequest { op: NativeOp::Read, path: BENCH_NODE.into(), value: None, args: None, format: None })
 }
 
 /// Creates one operation per device of `devices` from `callers` concurrent callers; the ids.

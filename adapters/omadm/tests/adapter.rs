@@ -39,6 +39,7 @@ fn native(op: NativeOp, path: &str, value: Option<&str>) -> Action {
         path: path.into(),
         value: value.map(|v| serde_json::Value::String(v.into())),
         args: None,
+        format: None,
     })
 }
 
@@ -511,7 +512,7 @@ async fn native_composites_and_properties() {
     let device = sim(&f, Encoding::Wbxml);
     device.run().await.unwrap();
     let composite = |op, value: serde_json::Value| {
-        Action::Native(NativeRequest { op, path: "/".into(), value: Some(value), args: None })
+        Action::Native(NativeRequest { op, path: "/".into(), value: Some(value), args: None, format: None })
     };
     let read = composite(NativeOp::ReadComposite, serde_json::json!(["./DevInfo/Man", "./DevInfo/Mod", "./Nothing"]));
     let op = run_op(&f, &device, read).await;
@@ -552,6 +553,7 @@ async fn native_discover_is_a_get_of_the_structure() {
             path: "./DevInfo".into(),
             value: None,
             args: args.map(str::to_owned),
+            format: None,
         })
     };
     let op = run_op(&f, &device, discover(None)).await;
@@ -672,6 +674,7 @@ async fn native_discover_as_tnds_in_both_encodings() {
             path: "./DevInfo".into(),
             value: None,
             args: Some("tnds".into()),
+            format: None,
         });
         let op = run_op(&f, &device, tnds).await;
         assert_eq!(op.state, OperationState::Succeeded, "{encoding:?}: {op:?}");
@@ -696,8 +699,13 @@ async fn native_create_of_a_tnds_tree_in_both_encodings() {
             "./Vendor/App": null,
             "./Vendor/App/Url": "http://x.example/a",
         });
-        let create =
-            Action::Native(NativeRequest { op: NativeOp::Create, path: ".".into(), value: Some(value), args: None });
+        let create = Action::Native(NativeRequest {
+            op: NativeOp::Create,
+            path: ".".into(),
+            value: Some(value),
+            args: None,
+            format: None,
+        });
         let op = run_op(&f, &device, create).await;
         assert_eq!(op.state, OperationState::Succeeded, "{encoding:?}: {op:?}");
         assert_eq!(device.node("./Vendor/App/Url").as_deref(), Some("http://x.example/a"), "{encoding:?}");
@@ -716,7 +724,13 @@ async fn user_interaction_alerts_carry_the_users_answer() {
     let device = SimDevice::new(c);
     device.run().await.unwrap();
     let alert = |code: &str, items: serde_json::Value| {
-        Action::Native(NativeRequest { op: NativeOp::Alert, path: code.into(), value: Some(items), args: None })
+        Action::Native(NativeRequest {
+            op: NativeOp::Alert,
+            path: code.into(),
+            value: Some(items),
+            args: None,
+            format: None,
+        })
     };
     let op = run_op(&f, &device, alert("1102", serde_json::json!(["MINDT=30&MAXLEN=4", "PIN?"]))).await;
     assert_eq!(op.state, OperationState::Succeeded, "{op:?}");

@@ -87,6 +87,7 @@ async fn bench() {
             path: BENCH_OBJECT.to_owned(),
             value: None,
             args: None,
+            format: None,
         });
         let Some(id) = fleet.population().device_id(i) else { continue };
         match engine.create_operation(&id, action, CreateOptions::default()).await {

@@ -265,6 +265,12 @@ pub fn du_outcome(results: &[OpResultStruct]) -> Result<serde_json::Value, Opera
 /// fields and when it completes. The RPCs with their own action (Reboot, FactoryReset,
 /// Download, ChangeDUState) are not reachable this way.
 fn plan_native(n: &NativeRequest, key: &str, dev: &dyn DeviceView) -> Result<Rpc, OperationError> {
+    if let Some(format) = &n.format {
+        return Err(OperationError::new(
+            ErrorKind::BadInput,
+            format!("CWMP has one encoding (SOAP); `format` ({format}) is for LwM2M"),
+        ));
+    }
     let path = match dev.model() {
         Some(m) => m.absolute(n.path.trim()),
         None => n.path.trim().to_owned(),

@@ -26,7 +26,7 @@ fn op(action: Action) -> Operation {
 }
 
 fn native(o: NativeOp, path: &str, value: Option<serde_json::Value>) -> Operation {
-    op(Action::Native(NativeRequest { op: o, path: path.into(), value, args: None }))
+    op(Action::Native(NativeRequest { op: o, path: path.into(), value, args: None, format: None }))
 }
 
 #[test]
@@ -121,6 +121,7 @@ fn execute(args: &str, value: serde_json::Value) -> Operation {
         path: "Device.".into(),
         value: Some(value),
         args: Some(args.into()),
+        format: None,
     }))
 }
 

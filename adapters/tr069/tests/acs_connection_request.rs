@@ -117,6 +117,7 @@ async fn connection_request_reaches_a_cpe_that_matches_title_case_header_bytes()
         path: "Device.DeviceInfo.UpTime".into(),
         value: None,
         args: None,
+        format: None,
     });
     let op = f.run(&id, read).await;
     assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
@@ -173,6 +174,7 @@ fn uptime() -> Action {
         path: "Device.DeviceInfo.UpTime".into(),
         value: None,
         args: None,
+        format: None,
     })
 }
 

@@ -12,7 +12,13 @@ use unidm_models::{Action, ErrorKind, NativeOp, NativeRequest, OperationState};
 use unidm_tr069::FileServerConfig;
 
 fn exec(args: &str, path: &str, value: Option<serde_json::Value>) -> Action {
-    Action::Native(NativeRequest { op: NativeOp::Execute, path: path.into(), value, args: Some(args.into()) })
+    Action::Native(NativeRequest {
+        op: NativeOp::Execute,
+        path: path.into(),
+        value,
+        args: Some(args.into()),
+        format: None,
+    })
 }
 
 #[tokio::test]

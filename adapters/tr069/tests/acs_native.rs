@@ -10,7 +10,7 @@ use unidm_models::{Action, ErrorKind, Event, NativeOp, NativeRequest, OperationS
 use unidm_tr069::sim::ParameterTree;
 
 fn native(op: NativeOp, path: &str, value: Option<serde_json::Value>) -> Action {
-    Action::Native(NativeRequest { op, path: path.into(), value, args: None })
+    Action::Native(NativeRequest { op, path: path.into(), value, args: None, format: None })
 }
 
 #[tokio::test]
@@ -60,6 +60,7 @@ async fn write_attributes_sets_notification_and_value_changes_become_observation
         path: path.into(),
         value: None,
         args: Some("GetParameterAttributes".into()),
+        format: None,
     });
     let op = f.run(&id, exec.clone()).await;
     assert_eq!(op.result, Some(json!([{"name": path, "notification": 2, "accessList": []}])));

@@ -15,7 +15,7 @@ use unidm_models::{
 use unidm_tr069::sim::ParameterTree;
 
 fn native(op: NativeOp, path: &str, value: Option<serde_json::Value>) -> Action {
-    Action::Native(NativeRequest { op, path: path.into(), value, args: None })
+    Action::Native(NativeRequest { op, path: path.into(), value, args: None, format: None })
 }
 
 #[tokio::test]
@@ -193,7 +193,13 @@ async fn execute_adds_and_deletes_objects() {
     let (cpe, id) = f.sim(f.sim_config(ParameterTree::bm632w())).await;
     let obj = "InternetGatewayDevice.LANDevice.1.WLANConfiguration.";
     let exec = |path: &str, args: &str| {
-        Action::Native(NativeRequest { op: NativeOp::Execute, path: path.into(), value: None, args: Some(args.into()) })
+        Action::Native(NativeRequest {
+            op: NativeOp::Execute,
+            path: path.into(),
+            value: None,
+            args: Some(args.into()),
+            format: None,
+        })
     };
     let op = f.run(&id, exec(obj, "AddObject")).await;
     assert_eq!(op.state, OperationState::Succeeded, "{op:?}");

@@ -15,7 +15,7 @@ use unidm_tr069::sim::ParameterTree;
 use unidm_tr069::Tr069Config;
 
 fn native(op: NativeOp, path: &str, value: Option<serde_json::Value>) -> Action {
-    Action::Native(NativeRequest { op, path: path.into(), value, args: None })
+    Action::Native(NativeRequest { op, path: path.into(), value, args: None, format: None })
 }
 
 /// An ACS whose sessions end 10 s after the CPE's last message; the CPEs here inform every second
@@ -107,6 +107,7 @@ async fn an_unanswered_request_is_a_failed_attempt_and_the_queue_moves_on() {
         path: "Device.DeviceInfo.UpTime".into(),
         value: None,
         args: Some("GetParameterAttributes".into()),
+        format: None,
     });
     let retry = RetryPolicy { max_attempts: 2, backoff_ms: 50, max_backoff_ms: 50 };
     let op = f.engine.create_operation(&id, attributes, CreateOptions { retry: Some(retry), ..Default::default() });

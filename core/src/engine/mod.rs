@@ -103,6 +103,8 @@ pub(crate) struct Inner {
     /// Devices whose last-seen moved in memory only ([`AdapterHandle::device_seen`]), with the
     /// last-seen their stored document holds.
     unstored_seen: Mutex<HashMap<DeviceId, Timestamp>>,
+    /// Messages of tapped devices ([`crate::WireTap`]).
+    pub(crate) tap: crate::WireTap,
 }
 
 /// A store commit in flight; its events are published when it lands.
@@ -256,6 +258,7 @@ impl EngineBuilder {
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
             unstored_seen: Mutex::new(HashMap::new()),
+            tap: crate::WireTap::default(),
             store,
         });
 
@@ -345,6 +348,11 @@ impl Engine {
         let mut p: Vec<_> = self.inner.adapters.keys().copied().collect();
         p.sort();
         p
+    }
+
+    /// The messages exchanged with the devices someone taps (a conformance run's exchanges).
+    pub fn wire_tap(&self) -> &crate::WireTap {
+        &self.inner.tap
     }
 
     /// A handle for code that reports devices of `protocol` itself, as an adapter would.

@@ -443,6 +443,6 @@ pub async fn native(
     ApiJson(r): ApiJson<NativeBody>,
 ) -> ApiResult<impl IntoResponse> {
     let o = options(r.timeout_seconds, r.retry);
-    let request = NativeRequest { op: r.op, path: r.path, value: r.value, args: r.args };
+    let request = NativeRequest { op: r.op, path: r.path, value: r.value, args: r.args, format: None };
     Ok(accepted(start(&app, &id, Action::Native(request), &o, false).await?))
 }

@@ -54,6 +54,17 @@ pub fn execute(path: Path, args: Option<&str>) -> DmRequest {
 /// Write: PUT (replace) on a resource or resource instance, POST (partial update) on an
 /// object instance (Core 1.1 §6.3.3). The JSON value is typed by the object model.
 pub fn write(reg: &Registration, path: Path, value: &Json, hints: &dyn TypeHints) -> Result<DmRequest, OperationError> {
+    write_in(reg, path, value, hints, None)
+}
+
+/// [`write`] in `format` when given (an API caller's choice), else in the client's preferred one.
+pub fn write_in(
+    reg: &Registration,
+    path: Path,
+    value: &Json,
+    hints: &dyn TypeHints,
+    format: Option<ContentFormat>,
+) -> Result<DmRequest, OperationError> {
     let records = json_to_records(path, value, hints)?;
     let content = Content::new(records);
     let (method, base) = match path {
@@ -70,10 +81,13 @@ pub fn write(reg: &Registration, path: Path, value: &Json, hints: &dyn TypeHints
         && content.records[0].path == path
         && matches!(content.records[0].value, Value::Opaque(_));
     // A firmware image for /5/0/0 goes as application/octet-stream (Core 1.1 §7.4.1).
-    let format = match preferred_format(reg) {
-        _ if single_opaque => ContentFormat::Opaque,
-        ContentFormat::Tlv if single_text => ContentFormat::Text,
-        f => f,
+    let format = match format {
+        Some(asked) => asked,
+        None if single_opaque => ContentFormat::Opaque,
+        None => match preferred_format(reg) {
+            ContentFormat::Tlv if single_text => ContentFormat::Text,
+            f => f,
+        },
     };
     let payload = codec::encode(format, &content, &base).map_err(|e| bad_input(format!("cannot encode value: {e}")))?;
     let mut r = DmRequest::new(method, path);

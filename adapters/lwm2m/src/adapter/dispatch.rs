@@ -10,6 +10,7 @@ use serde_json::{json, Value as Json};
 use unidm_models::{Action, ErrorKind, NativeOp, NativeRequest, Operation, OperationError};
 
 use super::{composite, contact, device_request, firmware_update, native, software, Shared};
+use crate::codec::ContentFormat;
 use crate::path::Path;
 use crate::server::Observed;
 
@@ -43,6 +44,7 @@ pub(super) fn check(op: &Operation) -> Result<(), OperationError> {
         }
         Action::Native(n) => {
             let path = native_path(n)?;
+            native_format(n)?;
             // Malformed requests fail now, not after waiting for the device.
             match n.op {
                 NativeOp::Discover => native::discover(path).map(|_| ()),
@@ -58,6 +60,23 @@ pub(super) fn check(op: &Operation) -> Result<(), OperationError> {
             }
         }
         _ => Ok(()),
+    }
+}
+
+/// The content format an API caller asked for (`NativeRequest::format`).
+fn native_format(n: &NativeRequest) -> Result<Option<ContentFormat>, OperationError> {
+    let Some(name) = n.format.as_deref() else { return Ok(None) };
+    match ContentFormat::parse_name(name) {
+        Some(ContentFormat::Other(code)) => {
+            Err(OperationError::new(ErrorKind::BadInput, format!("content format {code} is not one LwM2M defines")))
+        }
+        Some(format) => Ok(Some(format)),
+        None => Err(OperationError::new(
+            ErrorKind::BadInput,
+            format!(
+                "unknown format `{name}`: text, opaque, tlv, json, senml+json, senml+cbor, cbor, lwm2m+cbor or a number"
+            ),
+        )),
     }
 }
 
@@ -104,9 +123,15 @@ async fn native(shared: &Shared, op: &Operation, n: &NativeRequest) -> Result<Op
     let path = native_path(n)?;
     match n.op {
         NativeOp::Copy | NativeOp::Alert => Err(copy_not_supported()),
-        NativeOp::Read => shared.read(ep, path, None).await.map(Some),
+        NativeOp::Read => match native_format(n)? {
+            Some(format) => shared.read_in(ep, path, None, format).await.map(Some),
+            None => shared.read(ep, path, None).await.map(Some),
+        },
         NativeOp::Observe => {
-            let value = shared.read(ep, path, Some(0)).await?;
+            let value = match native_format(n)? {
+                Some(format) => shared.read_in(ep, path, Some(0), format).await?,
+                None => shared.read(ep, path, Some(0)).await?,
+            };
             shared.remember_observation(ep, &Observed::Path(path), true).await;
             Ok(Some(value))
         }
@@ -146,7 +171,8 @@ async fn native(shared: &Shared, op: &Operation, n: &NativeRequest) -> Result<Op
             let value =
                 n.value.as_ref().ok_or_else(|| OperationError::new(ErrorKind::BadInput, "a write needs a value"))?;
             let reg = shared.registration(ep).await;
-            shared.request_ok(ep, device_request::write(&reg, path, value, &shared.models)?).await?;
+            let request = device_request::write_in(&reg, path, value, &shared.models, native_format(n)?)?;
+            shared.request_ok(ep, request).await?;
             Ok(None)
         }
         NativeOp::ReadComposite => {

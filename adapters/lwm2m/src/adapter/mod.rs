@@ -54,6 +54,7 @@ mod secure;
 mod shell;
 pub mod software;
 mod waiters;
+mod wire;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -64,7 +65,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use unidm_core::{Adapter, AdapterError, AdapterHandle, Delivery, Submitted};
+use unidm_core::{Adapter, AdapterError, AdapterHandle, Delivery, Direction, Submitted};
 use unidm_models::{DeviceId, ErrorKind, Operation, OperationError, OperationId, Protocol};
 
 /// What an operation for a device that is not registered waits for (its `waitingFor`).
@@ -76,7 +77,7 @@ pub const WAITING_FOR_WAKE: &str = "waiting for the device to wake (queue mode: 
 use coap_lite::ResponseType;
 use serde_json::Value as Json;
 
-use crate::codec::Value;
+use crate::codec::{ContentFormat, Value};
 use crate::path::Path;
 use crate::server::{DmRequest, DmResponse, Observed, Registration, RequestFailure, ServerConfig};
 
@@ -259,6 +260,11 @@ impl Shared {
         let (reply, rx) = oneshot::channel();
         // Named in the error when it goes unanswered.
         let (method, path) = (request.method, request.path);
+        let tap = self.handle.wire_tap();
+        let device = (tap.is_tapped_any()).then(|| DeviceId::lwm2m(endpoint).ok()).flatten();
+        if let Some(device) = &device {
+            tap.record(device, self.handle.now(), Direction::ToDevice, || wire::request(&request, &self.models));
+        }
         let child = self.child(endpoint);
         let endpoint = match &child {
             Some(c) => {
@@ -269,7 +275,20 @@ impl Shared {
         };
         let command = Command::Request { endpoint: endpoint.to_owned(), request, reply };
         self.commands.send(command).map_err(|_| OperationError::new(ErrorKind::Internal, "adapter stopped"))?;
-        match rx.await {
+        let answer = rx.await;
+        if let Some(device) = &device {
+            let now = self.handle.now();
+            match &answer {
+                Ok(Ok(response)) => {
+                    tap.record(device, now, Direction::FromDevice, || wire::response(&path, response, &self.models));
+                }
+                Ok(Err(f)) => {
+                    tap.record(device, now, Direction::FromDevice, || (format!("no answer: {f:?}"), String::new()))
+                }
+                Err(_) => {}
+            }
+        }
+        match answer {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(f)) => Err(device_request::failure(f, &device_request::describe(method, path))),
             Err(_) => Err(OperationError::new(ErrorKind::Internal, "adapter stopped")),
@@ -403,6 +422,33 @@ impl Shared {
             response = self.request(ep, again).await?;
         }
         device_request::check(&response)?;
+        let content = device_request::decode(&path, &response, &self.models)?;
+        Ok(device_request::content_to_json(&path, &content))
+    }
+
+    /// Reads `path` in exactly `format` (an API caller's choice): no fallback on 4.06, and an
+    /// answer in another format is an error naming both (TS Core 1.1 §5.4.1: the client answers
+    /// in the Accept format or 4.06).
+    pub async fn read_in(
+        &self,
+        ep: &str,
+        path: Path,
+        observe: Option<u32>,
+        format: ContentFormat,
+    ) -> Result<Json, OperationError> {
+        let reg = self.registration(ep).await;
+        let mut request = device_request::read(&reg, path, observe);
+        request.accept = Some(format.code());
+        let response = self.request_ok(ep, request).await?;
+        let answered = response.content_format.map(ContentFormat::from);
+        if answered != Some(format) {
+            let got = answered.map_or_else(|| "no Content-Format".to_owned(), |f| f.code().to_string());
+            return Err(OperationError::new(
+                ErrorKind::DeviceRefused,
+                format!("asked for content format {} (Accept), the device answered in {got}", format.code()),
+            )
+            .with_code("content-format"));
+        }
         let content = device_request::decode(&path, &response, &self.models)?;
         Ok(device_request::content_to_json(&path, &content))
     }

@@ -72,6 +72,31 @@ impl ContentFormat {
     }
 }
 
+impl ContentFormat {
+    /// A format by the short name an API caller gives (`text`, `opaque`, `tlv`, `json` for
+    /// LwM2M 1.0 JSON, `senml+json`, `senml+cbor`, `cbor`, `lwm2m+cbor`, `link`), by its media
+    /// type, or by number (`11542`, legacy numbers too).
+    pub fn parse_name(name: &str) -> Option<ContentFormat> {
+        let name = name.trim().to_ascii_lowercase();
+        if let Ok(code) = name.parse::<u16>() {
+            return Some(ContentFormat::from(code));
+        }
+        let short = name.strip_prefix("application/").unwrap_or(&name);
+        Some(match short.strip_prefix("vnd.oma.").unwrap_or(short) {
+            "text" | "text/plain" | "plain" => ContentFormat::Text,
+            "opaque" | "octet-stream" => ContentFormat::Opaque,
+            "tlv" | "lwm2m+tlv" => ContentFormat::Tlv,
+            "json" | "lwm2m+json" => ContentFormat::Lwm2mJson,
+            "senml+json" | "senml-json" | "senmljson" => ContentFormat::SenmlJson,
+            "senml+cbor" | "senml-cbor" | "senmlcbor" => ContentFormat::SenmlCbor,
+            "cbor" => ContentFormat::Cbor,
+            "lwm2m+cbor" => ContentFormat::Lwm2mCbor,
+            "link" | "link-format" => ContentFormat::LinkFormat,
+            _ => return None,
+        })
+    }
+}
+
 impl From<u16> for ContentFormat {
     fn from(code: u16) -> ContentFormat {
         match code {
@@ -100,6 +125,17 @@ impl From<ContentFormat> for u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_are_named_by_short_name_media_type_or_number() {
+        assert_eq!(ContentFormat::parse_name("TLV"), Some(ContentFormat::Tlv));
+        assert_eq!(ContentFormat::parse_name("application/vnd.oma.lwm2m+tlv"), Some(ContentFormat::Tlv));
+        assert_eq!(ContentFormat::parse_name("senml+cbor"), Some(ContentFormat::SenmlCbor));
+        assert_eq!(ContentFormat::parse_name("application/senml+json"), Some(ContentFormat::SenmlJson));
+        assert_eq!(ContentFormat::parse_name("1543"), Some(ContentFormat::Lwm2mJson));
+        assert_eq!(ContentFormat::parse_name("text"), Some(ContentFormat::Text));
+        assert_eq!(ContentFormat::parse_name("yaml"), None);
+    }
 
     #[test]
     fn legacy_numbers_map_to_current_ones() {

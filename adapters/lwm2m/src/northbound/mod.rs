@@ -994,6 +994,7 @@ impl Gateway {
                     path: "/1/0/9".into(),
                     value: None,
                     args: None,
+                    format: None,
                 });
                 match engine.create_operation(&id, trigger, CreateOptions::default()).await {
                     Ok(op) => {

@@ -14,7 +14,7 @@ use unidm_models::{Action, Device, DeviceId, NativeOp, NativeRequest, Operation,
 
 /// A native operation on `path`.
 pub fn native(op: NativeOp, path: &str, value: Option<serde_json::Value>) -> Action {
-    Action::Native(NativeRequest { op, path: path.into(), value, args: None })
+    Action::Native(NativeRequest { op, path: path.into(), value, args: None, format: None })
 }
 
 pub struct Fixture {

@@ -335,7 +335,7 @@ mod tests {
         }
         let id = DeviceId::omadm(&pop.dev_id(5)).unwrap();
         assert!(engine.device(&id).is_ok());
-        let read = NativeRequest { op: NativeOp::Read, path: BENCH_NODE.into(), value: None, args: None };
+        let read = NativeRequest { op: NativeOp::Read, path: BENCH_NODE.into(), value: None, args: None, format: None };
         let op = engine.create_operation(&id, Action::Native(read), CreateOptions::default()).await.unwrap();
         unidm_testkit::operation_where(&engine, op.id, |o| o.state == OperationState::Waiting).await;
         let o = run(&pop, once).await.unwrap();

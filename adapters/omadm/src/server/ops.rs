@@ -49,6 +49,12 @@ pub(crate) fn command(config: &OmadmConfig, op: &Operation, mos: Option<&MoList>
     let correlator = Some(op.id.0.to_string());
     match &op.action {
         Action::Native(n) => {
+            if let Some(format) = &n.format {
+                return Err(OperationError::new(
+                    ErrorKind::BadInput,
+                    format!("OMA DM items carry their own Meta/Format; `format` ({format}) is for LwM2M"),
+                ));
+            }
             let uri = n.path.trim().to_owned();
             if uri.is_empty() {
                 return Err(OperationError::new(ErrorKind::BadInput, "empty node URI"));

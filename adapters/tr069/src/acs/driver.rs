@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use unidm_core::Direction;
 use unidm_models::{Action, DeviceId, ErrorKind, OperationError, OperationId};
 
 use super::conn_req::connection_request;
@@ -157,6 +158,7 @@ impl Acs {
             slot.end_reason.get_or_insert_with(|| e.to_string());
         }
         self.process_events(slot).await;
+        self.tap(slot, Direction::FromDevice, body);
         if let Err(e) = result {
             self.close(slot).await;
             let status = match &e {
@@ -173,12 +175,30 @@ impl Acs {
         let reply = slot.session.poll_reply();
         self.process_events(slot).await;
         match reply {
-            Some(Reply::Envelope(bytes)) => HttpReply::Envelope(bytes, new_cookie),
-            Some(Reply::Close) => HttpReply::NoContent,
+            Some(Reply::Envelope(bytes)) => {
+                self.tap(slot, Direction::ToDevice, &bytes);
+                HttpReply::Envelope(bytes, new_cookie)
+            }
+            Some(Reply::Close) => {
+                self.tap(slot, Direction::ToDevice, b"");
+                HttpReply::NoContent
+            }
             None => {
                 self.close(slot).await;
                 HttpReply::Error(500, "no reply".into())
             }
+        }
+    }
+
+    /// Records a POST body or a reply of a tapped CPE ([`unidm_core::WireTap`]): the RPC's name
+    /// as the summary, the envelope as the body.
+    fn tap(&self, slot: &SessionSlot, direction: Direction, body: &[u8]) {
+        let (Some(h), Some(device)) = (self.handle.get(), slot.device.as_ref()) else { return };
+        let tap = h.wire_tap();
+        if tap.is_tapped_any() {
+            tap.record(device, h.now(), direction, || {
+                (soap_summary(direction, body), String::from_utf8_lossy(body).into_owned())
+            });
         }
     }
 
@@ -509,4 +529,43 @@ pub(crate) fn spawn_sweeper(acs: Arc<Acs>, handle: unidm_core::AdapterHandle) {
             }
         }
     });
+}
+
+/// The first element inside a SOAP `Body` (`Inform`, `cwmp:GetParameterValuesResponse` ->
+/// `GetParameterValuesResponse`), or what an empty HTTP message means in CWMP.
+fn soap_summary(direction: Direction, body: &[u8]) -> String {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return match direction {
+            Direction::FromDevice => "empty POST (the CPE has nothing more to send)".into(),
+            Direction::ToDevice => "HTTP 204 (the ACS ends the session)".into(),
+        };
+    }
+    let text = String::from_utf8_lossy(body);
+    let after_body =
+        text.find(":Body").or_else(|| text.find("<Body")).and_then(|i| text[i..].find('>').map(|j| i + j + 1));
+    let name = after_body.and_then(|start| {
+        let rest = &text[start..];
+        let open = rest.find('<')? + 1;
+        let tag: String = rest[open..].chars().take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/').collect();
+        Some(tag.rsplit(':').next().unwrap_or_default().to_owned())
+    });
+    match name {
+        Some(n) if !n.is_empty() => n,
+        _ => "SOAP envelope".into(),
+    }
+}
+
+#[cfg(test)]
+mod tap_tests {
+    use super::*;
+
+    #[test]
+    fn soap_messages_are_summarised_by_their_rpc() {
+        let inform = br#"<soap:Envelope xmlns:soap="x"><soap:Header/><soap:Body><cwmp:Inform><DeviceId/></cwmp:Inform></soap:Body></soap:Envelope>"#;
+        assert_eq!(soap_summary(Direction::FromDevice, inform), "Inform");
+        let bare = b"<Envelope><Body >\n  <GetRPCMethods/></Body></Envelope>";
+        assert_eq!(soap_summary(Direction::ToDevice, bare), "GetRPCMethods");
+        assert_eq!(soap_summary(Direction::ToDevice, b""), "HTTP 204 (the ACS ends the session)");
+        assert_eq!(soap_summary(Direction::FromDevice, b"<x/>"), "SOAP envelope");
+    }
 }
