@@ -2,9 +2,11 @@
 //! its identity read from /3, and is managed through `/api/v1`: native read and write, observe
 //! (notifications arrive as SSE-able events), firmware update, reboot, deregistration.
 
+mod common;
+
+use common::{device_path, Stack, WAIT};
 use serde_json::json;
 use unidm_core::Received;
-use unidm_interop::{device_path, Stack, WAIT};
 use unidm_lwm2m::sim::{SimClient, SimConfig};
 use unidm_lwm2m::Path;
 use unidm_models::Event;

@@ -2,8 +2,10 @@
 //! `/api/v1/lwm2m/bootstrap/{endpoint}` is what a simulated client receives when it bootstraps,
 //! after which it registers with the server account it was given.
 
+mod common;
+
+use common::Stack;
 use serde_json::json;
-use unidm_interop::Stack;
 use unidm_lwm2m::sim::{SimClient, SimConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

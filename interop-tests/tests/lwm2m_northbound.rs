@@ -5,10 +5,12 @@
 //! Execute Update on its prefix: a CWMP Download on the CPE), sees it leave when the gateway no
 //! longer manages it, and sees it de-register when stopped.
 
+mod common;
+
 use std::time::Duration;
 
+use common::Stack;
 use unidm_core::CreateOptions;
-use unidm_interop::Stack;
 use unidm_lwm2m::northbound::{Northbound, NorthboundConfig};
 use unidm_models::{Action, DeviceId, FirmwareUpdate, NativeOp, NativeRequest, OperationState};
 use unidm_testkit::{eventually, operation_end};

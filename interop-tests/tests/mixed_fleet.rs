@@ -4,8 +4,10 @@
 //! through its own protocol (LwM2M /5 pull, CWMP Download + TransferComplete, FUMO Exec + Generic
 //! Alert 1226), and each one's `snapshot.firmware` ends `succeeded` with the version.
 
+mod common;
+
+use common::{device_path, Stack};
 use serde_json::json;
-use unidm_interop::{device_path, Stack};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_group_operation_reboots_both_protocols() {

@@ -3,11 +3,13 @@
 //! default account's; a push URL makes the server POST Package #0 there when an operation is
 //! queued; a Package #0 built on demand opens a session the server accepts.
 
+mod common;
+
 use std::net::SocketAddr;
 
+use common::{Stack, DM_CLIENT, DM_SERVER_PASSWORD};
 use serde_json::json;
 use tokio::sync::mpsc;
-use unidm_interop::{Stack, DM_CLIENT, DM_SERVER_PASSWORD};
 use unidm_omadm::package0::Notification;
 use unidm_omadm::sim::{SimConfig, SimDevice, SimError};
 
@@ -88,10 +90,9 @@ async fn dm_clients_configured_through_the_api() {
     assert_eq!((code, p["field"].as_str()), (400, Some("address")), "{p}");
     let (push_url, mut inbox) = push_inbox().await;
     assert_eq!(s.put(&format!("{CLIENT}/push"), json!({"address": push_url})).await["push"], push_url.as_str());
-    let op = s
-        .post(&format!("{}/native", unidm_interop::device_path(&id)), json!({"op": "read", "path": "./DevInfo/Mod"}))
-        .await;
-    let (kind, bytes) = tokio::time::timeout(unidm_interop::WAIT, inbox.recv()).await.unwrap().unwrap();
+    let op =
+        s.post(&format!("{}/native", common::device_path(&id)), json!({"op": "read", "path": "./DevInfo/Mod"})).await;
+    let (kind, bytes) = tokio::time::timeout(common::WAIT, inbox.recv()).await.unwrap().unwrap();
     assert_eq!(kind, "application/vnd.syncml.notification");
     let (note, _) = Notification::decode(&bytes).unwrap();
     assert_eq!(note.server_id, "unidm");

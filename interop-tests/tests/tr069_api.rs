@@ -2,8 +2,10 @@
 //! appears as a device, and is managed through `/api/v1`: native read, a firmware file uploaded
 //! through `/api/v1/files` and fetched by the CPE from the ACS's file server, reboot.
 
+mod common;
+
+use common::{device_path, Stack};
 use serde_json::json;
-use unidm_interop::{device_path, Stack};
 use unidm_tr069::sim::{ParameterTree, SimConfig, SimCpe};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,10 +22,12 @@ use unidm_models::{DeviceId, PresenceState};
 
 use super::gate::Gate;
 use super::secure::Secure;
-use super::{contact, device_request, gateway, mapping, Command, Lwm2mConfig, Running, Shared};
+use super::{contact, device_request, gateway, mapping, wire, Command, Lwm2mConfig, Running, Shared};
 use crate::dtls::Psk;
 use crate::model::ObjectModels;
-use crate::server::{Ack, DmResponse, RdChange, Registration, RequestFailure, RequestId, Server, ServerEvent};
+use crate::server::{
+    Ack, DmResponse, Observed, RdChange, Registration, RequestFailure, RequestId, Server, ServerEvent,
+};
 
 /// Pump tasks. Enough for a group commit of this many registrations at once.
 const PUMPS: usize = 256;
@@ -562,8 +564,55 @@ async fn gone(shared: &Shared, reg: &Registration, why: Gone, ack: Option<Ack>) 
     gateway::gateway_gone(shared, &reg.endpoint, why).await;
 }
 
+/// Records a device-initiated message of a tapped device (Register, Update, De-register, Send,
+/// Notify) in the wire tap.
+fn tap(shared: &Shared, event: &ServerEvent) {
+    let tap = shared.handle.wire_tap();
+    if !tap.is_tapped_any() {
+        return;
+    }
+    let endpoint = match event {
+        ServerEvent::Registration(change, _) => match &**change {
+            RdChange::Registered { registration, .. }
+            | RdChange::Updated { registration, .. }
+            | RdChange::Deregistered { registration } => &registration.endpoint,
+        },
+        ServerEvent::Send { endpoint, .. } | ServerEvent::Notification { endpoint, prefix: None, .. } => endpoint,
+        _ => return,
+    };
+    let Ok(id) = DeviceId::lwm2m(endpoint) else { return };
+    if !tap.is_tapped(&id) {
+        return;
+    }
+    let (summary, body) = match event {
+        ServerEvent::Registration(change, _) => match &**change {
+            RdChange::Registered { registration, .. } => {
+                (format!("Register {}", wire::registration(registration)), wire::objects(registration))
+            }
+            RdChange::Updated { registration, objects_changed } => {
+                let objects = if *objects_changed { wire::objects(registration) } else { String::new() };
+                (format!("Update /rd/{} lt={}", registration.id, registration.lifetime_s), objects)
+            }
+            RdChange::Deregistered { registration } => (format!("De-register /rd/{}", registration.id), String::new()),
+        },
+        ServerEvent::Send { response, .. } => {
+            wire::device_message("Send", &crate::path::Path::Root, response, &shared.models)
+        }
+        ServerEvent::Notification { observed, response, .. } => {
+            let path = match observed {
+                Observed::Path(p) => *p,
+                _ => crate::path::Path::Root,
+            };
+            wire::device_message("Notify", &path, response, &shared.models)
+        }
+        _ => return,
+    };
+    tap.record(&id, shared.handle.now(), unidm_core::Direction::FromDevice, || (summary, body));
+}
+
 async fn pump(shared: Arc<Shared>, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
     while let Some(event) = events.recv().await {
+        tap(&shared, &event);
         match event {
             ServerEvent::Registration(change, ack) => match *change {
                 RdChange::Registered { registration, .. } => contact(&shared, &registration, true, true, ack).await,

@@ -7,7 +7,7 @@ use coap_lite::ResponseType;
 use super::device_request;
 use crate::codec::{self, ContentFormat, Limits, TypeHints};
 use crate::path::Path;
-use crate::server::{DmRequest, DmResponse};
+use crate::server::{DmRequest, DmResponse, Registration};
 
 /// The summary line and body of a request.
 pub fn request(r: &DmRequest, hints: &dyn TypeHints) -> (String, String) {
@@ -46,6 +46,41 @@ pub fn response(path: &Path, r: &DmResponse, hints: &dyn TypeHints) -> (String, 
     if !r.location.is_empty() {
         line.push_str(&format!(" Location-Path: /{}", r.location.join("/")));
     }
+    (line, body(path, r.content_format, &r.payload, hints))
+}
+
+/// A Register's parameters: `ep=… lt=… lwm2m=… b=…`.
+pub fn registration(r: &Registration) -> String {
+    let mut line = format!("ep={} lt={} lwm2m={} b={}", r.endpoint, r.lifetime_s, r.version, r.binding);
+    if r.queue_mode {
+        line.push_str(" Q");
+    }
+    if !r.content_formats.is_empty() {
+        let cts: Vec<String> = r.content_formats.iter().map(u16::to_string).collect();
+        line.push_str(&format!(" ct={}", cts.join(" ")));
+    }
+    line
+}
+
+/// The objects and instances a Register or Update listed, as link-format.
+pub fn objects(r: &Registration) -> String {
+    let links: Vec<String> = r
+        .objects
+        .iter()
+        .map(|o| match &o.version {
+            Some(v) => format!("<{}>;ver={v}", o.path),
+            None => format!("<{}>", o.path),
+        })
+        .collect();
+    links.join(",")
+}
+
+/// A message the device sent on its own (Send, a notification) with its payload decoded.
+pub fn device_message(what: &str, path: &Path, r: &DmResponse, hints: &dyn TypeHints) -> (String, String) {
+    let line = match r.content_format {
+        Some(cf) => format!("{what} {path} ({cf}, {} bytes)", r.payload.len()),
+        None => format!("{what} {path} ({} bytes)", r.payload.len()),
+    };
     (line, body(path, r.content_format, &r.payload, hints))
 }
 

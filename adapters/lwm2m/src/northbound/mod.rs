@@ -372,7 +372,13 @@ fn random_u64() -> u64 {
 }
 
 fn empty_objects() -> Objects {
-    Objects { values: BTreeMap::new(), v1_1: true, attributes: Default::default(), empty_instances: Default::default() }
+    Objects {
+        values: BTreeMap::new(),
+        v1_1: true,
+        attributes: Default::default(),
+        empty_instances: Default::default(),
+        ignore_accept: false,
+    }
 }
 
 /// The device label that sets how the gateway shows one device (MOO-001..004): `proxy`

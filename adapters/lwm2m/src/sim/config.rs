@@ -90,6 +90,11 @@ pub struct SimConfig {
     /// A UDP socket shared with other clients (instead of `bind`): the client registers under
     /// an alternate root path of its own ([`super::SharedSocket`]). Not with DTLS.
     pub shared_socket: Option<Share>,
+    /// Offer no Firmware Update object /5 (a device without firmware update). Default false.
+    pub without_firmware: bool,
+    /// Misbehave: answer every Read in the client's default format, whatever its Accept asks
+    /// (TS Core 1.1 §5.4.1 wants that format or 4.06). For conformance tests. Default false.
+    pub ignore_accept: bool,
 }
 
 /// A [`super::SharedSocket`] in a [`SimConfig`] (equal when it is the same socket).
@@ -129,6 +134,8 @@ impl SimConfig {
             psk: None,
             x509: None,
             shared_socket: None,
+            without_firmware: false,
+            ignore_accept: false,
         }
     }
 

@@ -37,7 +37,8 @@ impl Client {
             Effect::Observe { token, path, format } => {
                 let observed = Observed::Path(path);
                 self.observers.retain(|o| o.prefix.is_some() || o.observed != observed);
-                self.observers.push(Observer { token, observed, format, sequence: 0, prefix: None });
+                self.observers.push(Observer { token: token.clone(), observed, format, sequence: 0, prefix: None });
+                self.schedule_pmax(&token, 0);
             }
             Effect::CancelObserve(path) => {
                 self.observers.retain(|o| o.prefix.is_some() || o.observed != Observed::Path(path))
@@ -62,10 +63,21 @@ impl Client {
                 self.shared.factory_resets.fetch_add(1, Ordering::SeqCst);
             }
             Effect::RegistrationUpdate => self.send_request(Kind::Update, None),
+            Effect::Disable(timeout) => {
+                self.observers.clear();
+                self.send_request(Kind::Deregister, None);
+                self.later(timeout, Cmd::Register(None));
+            }
             Effect::Software { instance, step } => {
                 self.later(self.shared.config.software.delay, Cmd::Software(instance, step));
             }
-            Effect::Changed(paths) => self.notify_any(None, &paths),
+            Effect::Changed(paths) => {
+                if paths.iter().any(|p| matches!(p, Path::Resource(1, 0, 1) | Path::ObjectInstance(1, 0))) {
+                    self.lifetime_changed = true;
+                    self.send_request(Kind::Update, None);
+                }
+                self.notify_any(None, &paths)
+            }
             Effect::PackageWritten if self.shared.config.firmware_stuck_downloading => self.set_firmware(1, 0),
             Effect::PackageWritten => self.set_firmware(2, 0),
             Effect::BootstrapTrigger => {
@@ -144,8 +156,8 @@ impl Client {
 
     /// One notification to every observation that any of `changed` concerns.
     pub(super) fn notify_any(&mut self, prefix: Option<&str>, changed: &[Path]) {
-        let server = self.server();
         let mut out = Vec::new();
+        let mut due = Vec::new();
         let concerned = |o: &&mut Observer| {
             o.prefix.as_deref() == prefix && changed.iter().any(|c| composite::touches(&o.observed, c))
         };
@@ -160,7 +172,55 @@ impl Client {
             let Some(Ok((format, payload))) = encoded else { continue };
             obs.sequence += 1;
             out.push(crate::coap::notification(&obs.token, obs.sequence, format.code(), payload));
+            due.push((obs.token.clone(), obs.sequence));
         }
+        for (token, sequence) in due {
+            self.schedule_pmax(&token, sequence);
+        }
+        self.send_notifications(out);
+    }
+
+    /// The pmax of an observation of the client's own `path`: the attribute on
+    /// the resource, else on its instance, else on its object (TS Core 1.1 §5.1.2 attribute
+    /// levels); `None` when none is set (the sim then notifies on change only).
+    fn pmax(&self, path: &Path) -> Option<Duration> {
+        let objects = self.shared.objects.lock().ok()?;
+        let mut at = Some(*path);
+        while let Some(p) = at {
+            let pmax = objects.attributes.get(&p).and_then(|set| set.get("pmax"));
+            if let Some(v) = pmax.and_then(|v| v.parse::<u64>().ok()) {
+                return (v > 0).then(|| Duration::from_secs(v));
+            }
+            at = p.parent();
+        }
+        None
+    }
+
+    fn schedule_pmax(&self, token: &[u8], sequence: u32) {
+        let Some(obs) = self.observers.iter().find(|o| o.token == token && o.prefix.is_none()) else { return };
+        let Observed::Path(path) = &obs.observed else { return };
+        if let Some(period) = self.pmax(path) {
+            self.later(period, Cmd::Pmax(token.to_vec(), sequence));
+        }
+    }
+
+    /// A pmax timer fired: notify the current value unless a notification went out since.
+    pub(super) fn pmax_due(&mut self, token: &[u8], sequence: u32) {
+        let Some(obs) = self.observers.iter_mut().find(|o| o.token == token && o.prefix.is_none()) else { return };
+        if obs.sequence != sequence {
+            return;
+        }
+        let encoded = self.shared.objects.lock().ok().map(|o| o.encode_observed(&obs.observed, obs.format));
+        let Some(Ok((format, payload))) = encoded else { return };
+        obs.sequence += 1;
+        let next = obs.sequence;
+        let p = crate::coap::notification(&obs.token, obs.sequence, format.code(), payload);
+        self.send_notifications(vec![p]);
+        self.schedule_pmax(token, next);
+    }
+
+    fn send_notifications(&mut self, out: Vec<coap_lite::Packet>) {
+        let server = self.server();
         for mut p in out {
             p.header.message_id = self.token()[0] as u16 * 256 + self.token()[1] as u16;
             if let Ok(bytes) = serialize(&p, &TransmissionParams::default()) {

@@ -60,6 +60,9 @@ enum Cmd {
     Observations(oneshot::Sender<Vec<Observed>>),
     DownloadDone,
     UpdateDone,
+    /// The pmax of the observation with this token and sequence number is due: notify if no
+    /// notification went out since (TS Core 1.1 §5.1.2 "Maximum Period").
+    Pmax(Vec<u8>, u32),
     Software(u16, SoftwareStep),
 }
 
@@ -151,6 +154,10 @@ impl SimClient {
         if config.connectivity_and_location {
             objects = objects.with_connectivity_and_location();
         }
+        if config.without_firmware {
+            objects.values.retain(|p, _| p.object_id() != Some(5));
+        }
+        objects.ignore_accept = config.ignore_accept;
         let end_devices = gateway::end_devices(&config, &mut objects);
         let shared = Arc::new(Shared {
             objects: Mutex::new(objects),
@@ -324,6 +331,8 @@ struct Client {
     block1: Block1Receiver,
     /// The next Update carries the object list (instances were created or deleted).
     objects_changed: bool,
+    /// The server wrote the Lifetime /1/0/1: the next Update carries `lt` (TS Core 1.1 §6.2.2).
+    lifetime_changed: bool,
 }
 
 async fn run(
@@ -343,6 +352,7 @@ async fn run(
         counter: seed,
         outgoing_payload: Vec::new(),
         objects_changed: false,
+        lifetime_changed: false,
         bootstrap_reply: None,
         register_after_bootstrap: false,
         block1: Block1Receiver::new(4 << 20, 4, Duration::from_secs(247)),
@@ -438,6 +448,16 @@ impl Client {
                 for seg in location {
                     p.add_option(CoapOption::UriPath, seg.into_bytes());
                 }
+                if matches!(kind, Kind::Update) && std::mem::take(&mut self.lifetime_changed) {
+                    let lifetime =
+                        self.shared.objects.lock().ok().and_then(|o| match o.values.get(&Path::Resource(1, 0, 1)) {
+                            Some(Value::Integer(lt)) => Some(*lt),
+                            _ => None,
+                        });
+                    if let Some(lt) = lifetime {
+                        p.add_option(CoapOption::UriQuery, format!("lt={lt}").into_bytes());
+                    }
+                }
                 if matches!(kind, Kind::Update) && std::mem::take(&mut self.objects_changed) {
                     p.add_option(CoapOption::ContentFormat, encode_uint(40));
                     let objects = self.shared.objects.lock().map(|o| o.link_format()).unwrap_or_default();
@@ -516,6 +536,7 @@ impl Client {
                 };
                 changed.into_iter().for_each(|p| self.notify(p));
             }
+            Cmd::Pmax(token, sequence) => self.pmax_due(&token, sequence),
             Cmd::DownloadDone => {
                 let fw = &self.shared.config.firmware;
                 let (state, result) = if fw.download_result == 0 { (2, 0) } else { (0, fw.download_result) };

@@ -25,6 +25,9 @@ pub enum Effect {
     Update,
     /// Execute /1/0/8 Registration Update Trigger.
     RegistrationUpdate,
+    /// Execute /1/0/4 Disable: de-register, and register again after the Disable Timeout
+    /// /1/0/5 (registry `1.xml`).
+    Disable(std::time::Duration),
     /// Start notifying `path` with `token`, in `format`.
     Observe {
         /// Token of the observe request.
@@ -101,6 +104,8 @@ pub struct Objects {
     pub attributes: super::manage::AttributeSets,
     /// Instances created without any resource.
     pub empty_instances: std::collections::BTreeSet<Path>,
+    /// Answer reads in the default format whatever Accept asks ([`super::SimConfig::ignore_accept`]).
+    pub ignore_accept: bool,
 }
 
 impl Objects {
@@ -111,6 +116,9 @@ impl Objects {
         for (path, value) in [
             (Path::Resource(1, 0, 0), Value::Integer(1)),
             (Path::Resource(1, 0, 1), Value::Integer(i64::from(lifetime))),
+            (Path::Resource(1, 0, 2), Value::Integer(1)),
+            (Path::Resource(1, 0, 3), Value::Integer(60)),
+            (Path::Resource(1, 0, 5), Value::Integer(86_400)),
             (Path::Resource(1, 0, 6), Value::Boolean(false)),
             (Path::Resource(1, 0, 7), s("U")),
             (Path::Resource(3, 0, 0), s(manufacturer)),
@@ -143,7 +151,13 @@ impl Objects {
         ] {
             values.insert(path, value);
         }
-        Objects { values, v1_1, attributes: Default::default(), empty_instances: Default::default() }
+        Objects {
+            values,
+            v1_1,
+            attributes: Default::default(),
+            empty_instances: Default::default(),
+            ignore_accept: false,
+        }
     }
 
     /// Adds Connectivity Monitoring /4/0 and Location /6/0 instances.
@@ -177,6 +191,7 @@ impl Objects {
 
     /// Encodes what is at `path` in `format`, or the answer code when it cannot.
     pub fn encode(&self, path: &Path, format: Option<ContentFormat>) -> Result<(ContentFormat, Vec<u8>), ResponseType> {
+        let format = format.filter(|_| !self.ignore_accept);
         let content = self.content(path);
         if content.records.is_empty() {
             return Err(ResponseType::NotFound);
@@ -238,6 +253,8 @@ impl Objects {
                 self.create(object, request, cf(CoapOption::ContentFormat), response, effects)
             }
             RequestType::Delete => self.delete(&path, effects),
+            // The Security object is the bootstrap server's only (TS Core 1.1 §5.4.1; ETS 1.1-int-221).
+            RequestType::Get if path.object_id() == Some(0) => Err(ResponseType::Unauthorized),
             RequestType::Get => {
                 let (format, payload) = self.encode(&path, cf(CoapOption::Accept))?;
                 response.add_option(CoapOption::ContentFormat, encode_uint(u32::from(format.code())));
@@ -292,6 +309,10 @@ impl Objects {
             if (package || uri) && !empty(&r.value) && !idle {
                 return Err(ResponseType::MethodNotAllowed);
             }
+            // A Package URI the client cannot use is refused at once (ETS 1.0-int-778).
+            if uri && matches!(&r.value, Value::String(u) if !u.is_empty() && !u.contains("://")) {
+                return Err(ResponseType::BadRequest);
+            }
             let refused = if package { Value::Integer(0) } else { Value::Integer(1) };
             if (package || uri) && !empty(&r.value) && method == Some(&refused) {
                 return Err(ResponseType::MethodNotAllowed);
@@ -321,6 +342,13 @@ impl Objects {
             (3, 4) => effects.push(Effect::Reboot),
             (3, 5) => effects.push(Effect::FactoryReset),
             (1, 8) => effects.push(Effect::RegistrationUpdate),
+            (1, 4) => {
+                let timeout = match self.values.get(&Path::Resource(1, 0, 5)) {
+                    Some(Value::Integer(s)) if *s >= 0 => *s as u64,
+                    _ => 86_400,
+                };
+                effects.push(Effect::Disable(std::time::Duration::from_secs(timeout)));
+            }
             (1, 9) => effects.push(Effect::BootstrapTrigger),
             (9, 4 | 6 | 10 | 11) => {
                 let instance = path.instance_id().unwrap_or_default();

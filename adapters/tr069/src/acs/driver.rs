@@ -153,12 +153,20 @@ impl Acs {
         body: &[u8],
         new_cookie: Option<String>,
     ) -> HttpReply {
+        // Recorded before its effects (an operation a TransferComplete completes), except the
+        // session's first message, whose Inform tells whose session it is.
+        let known = slot.device.is_some();
+        if known {
+            self.tap(slot, Direction::FromDevice, body);
+        }
         let result = slot.session.handle_post(now, body);
         if let Err(e) = &result {
             slot.end_reason.get_or_insert_with(|| e.to_string());
         }
         self.process_events(slot).await;
-        self.tap(slot, Direction::FromDevice, body);
+        if !known {
+            self.tap(slot, Direction::FromDevice, body);
+        }
         if let Err(e) = result {
             self.close(slot).await;
             let status = match &e {
