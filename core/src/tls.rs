@@ -95,7 +95,27 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     match tls {
-        None => axum::serve(listener, service).with_graceful_shutdown(shutdown).await,
+        None => {
+            // Graceful shutdown waits for every connection, and an event stream (SSE) never
+            // ends by itself: after 5 s the rest are dropped, as with TLS.
+            let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+            let signal = async move {
+                shutdown.await;
+                let _ = stopping.send(());
+            };
+            let server = axum::serve(listener, service).with_graceful_shutdown(signal);
+            let grace = async move {
+                if stopped.await.is_ok() {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                served = server => served,
+                _ = grace => Ok(()),
+            }
+        }
         Some(config) => {
             let handle = axum_server::Handle::new();
             let h = handle.clone();

@@ -18,6 +18,7 @@ pub mod access;
 pub mod auth;
 pub mod bench;
 pub mod config;
+pub mod conformance;
 pub mod demo;
 pub mod extract;
 pub mod metrics;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub tr069: Option<Arc<unidm_tr069::Tr069Adapter>>,
     /// The LwM2M northbound client, its status and its settings.
     pub northbound: Option<Arc<northbound::NorthboundSlot>>,
+    /// Conformance runs.
+    pub conformance: Arc<conformance::Runs>,
 }
 
 /// What the HTTP application serves besides the engine.
@@ -103,7 +106,8 @@ pub struct AppOptions {
         (name = "lwm2m", description = "LwM2M bootstrap configurations"),
         (name = "omadm", description = "OMA DM clients: push targets, credentials, Package #0"),
         (name = "files", description = "Files served to devices (firmware, configuration) and uploads from them"),
-        (name = "access", description = "API tokens with roles (viewer, operator, admin) and the audit log")
+        (name = "access", description = "API tokens with roles (viewer, operator, admin) and the audit log"),
+        (name = "conformance", description = "Conformance runs: OMA ETS (LwM2M) and CWMP cases on one device, with reports")
     )
 )]
 struct ApiDoc;
@@ -123,7 +127,9 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api() -> OpenApiRouter<AppState> {
-    use routes::{access as tokens, credentials, devices, events, files, groups, lwm2m, omadm, operations, rules};
+    use routes::{
+        access as tokens, conformance, credentials, devices, events, files, groups, lwm2m, omadm, operations, rules,
+    };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(devices::list, devices::provision))
         .routes(routes!(devices::get, devices::delete))
@@ -165,6 +171,10 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(omadm::put_push, omadm::delete_push))
         .routes(routes!(omadm::put_credentials, omadm::delete_credentials))
         .routes(routes!(omadm::package0))
+        .routes(routes!(conformance::list, conformance::create))
+        .routes(routes!(conformance::get, conformance::cancel))
+        .routes(routes!(conformance::report))
+        .routes(routes!(conformance::catalogue))
 }
 
 /// The OpenAPI document of every `/api/v1` route, completed by [`openapi::complete`].
@@ -200,16 +210,18 @@ pub fn app_with(engine: Engine, options: AppOptions) -> Router {
     if let Some(t) = options.token.filter(|t| !t.trim().is_empty()) {
         tokens.push(access::ConfiguredToken::plain("admin", access::Role::Admin, &t));
     }
+    let conformance = conformance::Runs::start(engine.clone(), options.lwm2m.clone());
     let state = AppState {
         access: access::Access::start(engine.clone(), tokens),
         engine,
         metrics: Arc::new(HttpMetrics::default()),
         started: Instant::now(),
         files: options.files,
-        lwm2m: options.lwm2m,
+        lwm2m: options.lwm2m.clone(),
         omadm: options.omadm,
         tr069: options.tr069,
         northbound: options.northbound,
+        conformance,
     };
     let (router, _) = api().split_for_parts();
     let doc = Arc::new(openapi());

@@ -69,6 +69,19 @@ enum Command {
     /// the inventory, a group, a firmware campaign with live progress, its failures, a reboot,
     /// the topology and a summary. Ctrl-C stops everything.
     Demo(unidm::demo::DemoArgs),
+    /// Run a conformance catalogue against one real device and write JUnit, JSON and HTML
+    /// reports.
+    ///
+    /// `unidm conformance lwm2m --endpoint EP` starts a LwM2M server on udp/5683 (--coap),
+    /// waits for EP to register, runs the OMA ETS cases (--cases 1.0-int-1xx,1.1-int-229 to
+    /// pick), prints one line per case and writes conformance-report/report.{json,xml,html}.
+    /// `unidm conformance tr069 --device tr069:OUI-Class-Serial` does the same with an ACS on
+    /// tcp/7547 (--acs). `--api URL` uses a running `unidm serve` instead. `--list` prints the
+    /// catalogue. Exit status 0 only when no case failed or was in error.
+    Conformance {
+        #[command(subcommand)]
+        protocol: unidm::conformance::cli::ConformanceCommand,
+    },
 }
 
 #[tokio::main]
@@ -82,6 +95,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Sim { protocol } => unidm::sim::run(protocol).await,
         Command::Bench { protocol } => unidm::bench::run(protocol).await,
+        Command::Conformance { protocol } => {
+            // The reports are written either way; 1 when a case failed or was in error.
+            if !unidm::conformance::cli::run(protocol).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 

@@ -57,6 +57,11 @@ pub enum Event {
         /// When unidm received it.
         at: Timestamp,
     },
+    /// A conformance run started, ended a case, or ended.
+    ConformanceRunChanged {
+        /// The run as now stored.
+        run: Box<crate::ConformanceRunStatus>,
+    },
     /// A gateway's children changed.
     TopologyChanged {
         /// The gateway.
@@ -79,6 +84,7 @@ impl Event {
             Event::GroupOperationChanged { .. } => "groupOperationChanged",
             Event::Observation { .. } => "observation",
             Event::TopologyChanged { .. } => "topologyChanged",
+            Event::ConformanceRunChanged { .. } => "conformanceRunChanged",
         }
     }
 }

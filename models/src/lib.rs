@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod action;
+mod conformance;
 mod device;
 mod event;
 pub mod firmware;
@@ -23,6 +24,7 @@ mod time;
 pub mod units;
 
 pub use action::{Action, FirmwareUpdate, NativeOp, NativeRequest, PingRequest, SoftwareAction, TracerouteRequest};
+pub use conformance::{ConformanceRunState, ConformanceRunStatus};
 pub use device::{
     Battery, Connectivity, Device, DeviceInfo, Function, Identity, Location, Memory, Presence, PresenceState, Snapshot,
     SoftwareModule, Topology,

@@ -350,6 +350,12 @@ impl Engine {
         p
     }
 
+    /// Publishes an event of the embedding application's own (a conformance run's progress)
+    /// to every subscriber, after whatever it describes was stored.
+    pub fn publish(&self, event: unidm_models::Event) {
+        self.inner.events.publish(event);
+    }
+
     /// The messages exchanged with the devices someone taps (a conformance run's exchanges).
     pub fn wire_tap(&self) -> &crate::WireTap {
         &self.inner.tap

@@ -37,6 +37,7 @@ fn about_device(e: &Event) -> Option<&unidm_models::DeviceId> {
         | Event::Observation { device, .. }
         | Event::TopologyChanged { device, .. } => Some(device),
         Event::OperationChanged { operation } => Some(&operation.device),
+        Event::ConformanceRunChanged { run } => Some(&run.device),
         Event::GroupOperationChanged { .. } => None,
     }
 }

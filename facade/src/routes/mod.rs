@@ -2,6 +2,7 @@
 //! so the document served at `/api/v1/openapi.json` is generated from the same code that routes.
 
 pub mod access;
+pub mod conformance;
 pub mod credentials;
 pub mod devices;
 pub mod events;

@@ -117,6 +117,18 @@ impl Server {
 
 /// [`serve`] in `dir`, on the database there (a restart when it was used before).
 pub fn serve_in(dir: tempfile::TempDir, config: &str) -> Server {
+    serve_in_at(dir, config, "127.0.0.1:0")
+}
+
+/// A UDP port the OS just gave and took back, for a server that must come back on the same
+/// address after a restart (its LwM2M clients keep sending there).
+pub fn free_udp_addr() -> String {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.local_addr().unwrap().to_string()
+}
+
+/// [`serve_in`] with the LwM2M server on `lwm2m_listen`.
+pub fn serve_in_at(dir: tempfile::TempDir, config: &str, lwm2m_listen: &str) -> Server {
     let cfg = dir.path().join("unidm.toml");
     std::fs::write(&cfg, config).unwrap();
     let mut proc = Proc::spawn(
@@ -130,6 +142,10 @@ pub fn serve_in(dir: tempfile::TempDir, config: &str) -> Server {
                 "--omadm-listen",
                 "127.0.0.1:0",
                 "--lwm2m-listen",
+                lwm2m_listen,
+                "--lwm2m-dtls-listen",
+                "127.0.0.1:0",
+                "--lwm2m-bootstrap-listen",
                 "127.0.0.1:0",
             ])
             .arg("--config")

@@ -1,0 +1,314 @@
+//! `unidm conformance`: runs a catalogue against one real device and writes the reports.
+//!
+//! Embedded (default): starts the engine with a LwM2M server and an ACS on the given
+//! addresses, waits for the device to register (LwM2M) or inform (TR-069), runs the cases.
+//! With `--api`: starts a run on a running `unidm serve` (`POST /api/v1/conformance-runs`) and
+//! follows it. Either way: one line per case with a bar and an ETA, then `report.json`,
+//! `report.xml` (JUnit) and `report.html` in `--report-dir`; exit status 0 only when nothing
+//! failed or was in error.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand};
+use unidm_core::{Engine, SqliteStore};
+use unidm_interop::{runner, Case, CaseReport, Ctx, Report, Summary, Verdict};
+use unidm_models::{ConformanceRunState, ConformanceRunStatus, DeviceId, Protocol};
+
+/// `unidm conformance <protocol>`.
+#[derive(Debug, Subcommand)]
+pub enum ConformanceCommand {
+    /// Run the LwM2M catalogue (OMA ETS 1.0 / 1.1 ids) against a client.
+    Lwm2m {
+        /// The client's endpoint name.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Where the embedded LwM2M server listens.
+        #[arg(long, default_value = "0.0.0.0:5683")]
+        coap: SocketAddr,
+        /// Options every protocol takes.
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Run the CWMP catalogue against a CPE pointed at the ACS.
+    Tr069 {
+        /// The CPE's device id (`tr069:<OUI>-<ProductClass>-<SerialNumber>`).
+        #[arg(long)]
+        device: Option<String>,
+        /// Where the embedded ACS listens (the CPE's ManagementServer.URL is `http://<it>/`).
+        #[arg(long, default_value = "0.0.0.0:7547")]
+        acs: SocketAddr,
+        /// Options every protocol takes.
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// Options of every protocol.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Cases to run, comma-separated ids or id suffixes (`1.0-int-101,1.0-int-2xx`); all when
+    /// absent.
+    #[arg(long, value_delimiter = ',')]
+    cases: Vec<String>,
+    /// Print the catalogue and exit.
+    #[arg(long)]
+    list: bool,
+    /// Where the reports go.
+    #[arg(long, default_value = "conformance-report")]
+    report_dir: PathBuf,
+    /// A firmware image URL the device can fetch (firmware cases are inconclusive without).
+    #[arg(long)]
+    firmware_uri: Option<String>,
+    /// A software package URL the device can fetch (software cases are inconclusive without).
+    #[arg(long)]
+    software_uri: Option<String>,
+    /// Use a running `unidm serve` instead of an embedded one: its API base
+    /// (`http://127.0.0.1:8080/api/v1`).
+    #[arg(long)]
+    api: Option<String>,
+    /// Bearer token for `--api` (an operator's).
+    #[arg(long, env = "UNIDM_TOKEN")]
+    token: Option<String>,
+    /// The embedded server's database (default: a temporary file).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// How long to wait for the device to come, seconds.
+    #[arg(long, default_value_t = 300)]
+    wait_s: u64,
+    /// How long one step (one request to the device) may take, seconds.
+    #[arg(long, default_value_t = 60)]
+    step_timeout_s: u64,
+}
+
+/// Runs the command; `Ok(false)` when a case failed or was in error (exit status 1).
+pub async fn run(command: ConformanceCommand) -> anyhow::Result<bool> {
+    let (protocol, device, listen, common) = match command {
+        ConformanceCommand::Lwm2m { endpoint, coap, common } => {
+            let device = endpoint.map(|e| DeviceId::lwm2m(&e)).transpose().map_err(|e| anyhow!("--endpoint: {e}"))?;
+            (Protocol::Lwm2m, device, coap, common)
+        }
+        ConformanceCommand::Tr069 { device, acs, common } => {
+            let device = device.map(|d| DeviceId::parse(&d)).transpose().map_err(|e| anyhow!("--device: {e}"))?;
+            if device.as_ref().is_some_and(|d| d.protocol() != Protocol::Tr069) {
+                bail!("--device: a TR-069 device id, tr069:<OUI>-<ProductClass>-<SerialNumber>");
+            }
+            (Protocol::Tr069, device, acs, common)
+        }
+    };
+    let catalogue = unidm_interop::catalogue(protocol).map_err(|e| anyhow!(e))?;
+    if common.list {
+        for c in &catalogue {
+            println!("{:<34} {}  [{}]", c.id, c.title, c.requirements.join(", "));
+        }
+        return Ok(true);
+    }
+    let device = device.ok_or_else(|| anyhow!("name the device: --endpoint (LwM2M) or --device (TR-069)"))?;
+    let cases = unidm_interop::select(&catalogue, &common.cases).map_err(|e| anyhow!("--cases: {e}"))?;
+    let report = match &common.api {
+        Some(api) => over_api(api, &device, &common).await?,
+        None => embedded(protocol, &device, listen, &cases, &common).await?,
+    };
+    let written =
+        report.write_to(&common.report_dir).with_context(|| format!("writing {}", common.report_dir.display()))?;
+    print_summary(&report.summary);
+    for path in written {
+        println!("  {}", path.display());
+    }
+    Ok(report.summary.ok())
+}
+
+async fn embedded(
+    protocol: Protocol,
+    device: &DeviceId,
+    listen: SocketAddr,
+    cases: &[Case],
+    common: &CommonArgs,
+) -> anyhow::Result<Report> {
+    let temp = tempfile::tempdir()?;
+    let db = common.db.clone().unwrap_or_else(|| temp.path().join("unidm.db"));
+    let mut builder =
+        Engine::builder().store(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
+    let mut lwm2m = None;
+    match protocol {
+        Protocol::Lwm2m => {
+            let adapter = Arc::new(unidm_lwm2m::Lwm2mAdapter::new(unidm_lwm2m::Lwm2mConfig::new(listen)));
+            builder = builder.adapter_arc(adapter.clone());
+            lwm2m = Some(adapter);
+        }
+        Protocol::Tr069 => {
+            let files =
+                unidm_tr069::FileServerConfig { dir: temp.path().join("files"), accept_uploads: false, max_upload: 0 };
+            let acs = unidm_tr069::Tr069Adapter::new(unidm_tr069::Tr069Config {
+                listen,
+                files: Some(files),
+                ..unidm_tr069::Tr069Config::default()
+            });
+            builder = builder.adapter(acs);
+        }
+        Protocol::Omadm => bail!("there is no OMA DM catalogue yet"),
+    }
+    let engine = builder.start().await.context("starting the engine")?;
+    let where_ = match &lwm2m {
+        Some(a) => format!("coap://{}", a.local_addr().unwrap_or(listen)),
+        None => format!("http://{listen}/"),
+    };
+    println!("waiting up to {} s for {device} at {where_} …", common.wait_s);
+    let deadline = Instant::now() + Duration::from_secs(common.wait_s);
+    loop {
+        let here = match &lwm2m {
+            Some(a) => a.registration(device.native()).is_some(),
+            None => engine.device(device).is_ok(),
+        };
+        if here {
+            break;
+        }
+        if Instant::now() >= deadline {
+            engine.shutdown().await;
+            bail!("{device} did not come within {} s", common.wait_s);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = tokio::signal::ctrl_c() => { engine.shutdown().await; bail!("interrupted") }
+        }
+    }
+    let description = engine.device(device).map(|d| super::describe(&d)).unwrap_or_default();
+    println!("{device} is here ({description}); {} cases", cases.len());
+    let ctx = Ctx::new(engine.clone(), device.clone())
+        .with_lwm2m(lwm2m)
+        .with_firmware_uri(common.firmware_uri.clone())
+        .with_software_uri(common.software_uri.clone())
+        .with_step_timeout(Duration::from_secs(common.step_timeout_s));
+    let started = engine.now();
+    let mut progress = Terminal::new(cases.len());
+    let mut reports = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        runner::Progress::started(&mut progress, i, cases.len(), case);
+        let report = tokio::select! {
+            r = runner::run_case(&ctx, case) => r,
+            _ = tokio::signal::ctrl_c() => {
+                println!("interrupted: the report holds the {} cases that ended", reports.len());
+                break;
+            }
+        };
+        runner::Progress::finished(&mut progress, i, cases.len(), &report);
+        reports.push(report);
+    }
+    let report = Report::new(protocol, device.clone(), description, started, engine.now(), reports);
+    engine.shutdown().await;
+    Ok(report)
+}
+
+async fn over_api(api: &str, device: &DeviceId, common: &CommonArgs) -> anyhow::Result<Report> {
+    let api = api.trim_end_matches('/');
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+    let auth = |r: reqwest::RequestBuilder| match &common.token {
+        Some(t) => r.bearer_auth(t),
+        None => r,
+    };
+    let body = serde_json::json!({
+        "device": device, "cases": common.cases,
+        "firmwareUri": common.firmware_uri, "softwareUri": common.software_uri,
+    });
+    let response =
+        auth(http.post(format!("{api}/conformance-runs")).json(&body)).send().await.context("POST conformance-runs")?;
+    if !response.status().is_success() {
+        let status = response.status();
+        bail!("{status}: {}", response.text().await.unwrap_or_default());
+    }
+    let run: ConformanceRunStatus = response.json().await?;
+    println!("conformance run {} on {device}: {} cases", run.id, run.total);
+    let mut progress = Terminal::new(run.total);
+    let mut shown = 0;
+    loop {
+        let status: ConformanceRunStatus = auth(http.get(format!("{api}/conformance-runs/{}", run.id)))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let report: Report = auth(http.get(format!("{api}/conformance-runs/{}/report", run.id)))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        for (i, case) in report.cases.iter().enumerate().skip(shown) {
+            progress.line(i, case);
+        }
+        shown = report.cases.len();
+        if status.state != ConformanceRunState::Running {
+            return Ok(report);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = tokio::signal::ctrl_c() => {
+                let _ = auth(http.delete(format!("{api}/conformance-runs/{}", run.id))).send().await;
+                println!("interrupted: run {} cancelled after its current case", run.id);
+            }
+        }
+    }
+}
+
+/// One line per case: position, verdict, id, title, duration, a bar and the ETA.
+struct Terminal {
+    total: usize,
+    started: Instant,
+}
+
+impl Terminal {
+    fn new(total: usize) -> Terminal {
+        Terminal { total, started: Instant::now() }
+    }
+
+    fn line(&mut self, index: usize, r: &CaseReport) {
+        let done = index + 1;
+        let width = 20;
+        let filled = done * width / self.total.max(1);
+        let bar: String = "█".repeat(filled) + &"░".repeat(width - filled);
+        let per_case = self.started.elapsed().as_secs_f64() / done as f64;
+        let eta = per_case * (self.total - done.min(self.total)) as f64;
+        let verdict = match r.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Inconclusive => "INCO",
+            Verdict::Error => "ERR ",
+        };
+        println!(
+            "[{done:>3}/{}] {verdict} {:<34} {} ({:.1} s) ▕{bar}▏ ETA {:.0} s",
+            self.total,
+            r.id,
+            r.title,
+            r.duration_ms as f64 / 1000.0,
+            eta
+        );
+        if r.verdict != Verdict::Pass {
+            match (&r.expected, &r.got) {
+                (Some(e), Some(g)) => println!("          {}: expected {e}, got {g}", r.reason),
+                _ => println!("          {}", r.reason),
+            }
+        }
+    }
+}
+
+impl runner::Progress for Terminal {
+    fn started(&mut self, _: usize, _: usize, _: &Case) {}
+    fn finished(&mut self, index: usize, _: usize, report: &CaseReport) {
+        self.line(index, report);
+    }
+}
+
+fn print_summary(s: &Summary) {
+    println!(
+        "{} cases: {} passed, {} failed, {} inconclusive, {} errors — {}",
+        s.total,
+        s.passed,
+        s.failed,
+        s.inconclusive,
+        s.errors,
+        if s.ok() { "OK" } else { "FAILED" }
+    );
+}
