@@ -591,6 +591,12 @@ async fn openapi_lists_every_route() {
         ("put", "/api/v1/omadm/clients/{devId}/credentials"),
         ("delete", "/api/v1/omadm/clients/{devId}/credentials"),
         ("post", "/api/v1/omadm/clients/{devId}/package0"),
+        ("get", "/api/v1/conformance-runs"),
+        ("post", "/api/v1/conformance-runs"),
+        ("get", "/api/v1/conformance-runs/{id}"),
+        ("delete", "/api/v1/conformance-runs/{id}"),
+        ("get", "/api/v1/conformance-runs/{id}/report"),
+        ("get", "/api/v1/conformance/catalogues/{protocol}"),
     ];
     let mut listed = 0;
     for (path, item) in paths {
