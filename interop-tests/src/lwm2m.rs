@@ -342,8 +342,18 @@ async fn read_in_format(ctx: &Ctx, path: &str, format: &str, code: u16, mandator
         _ if protocol_code(&op) == Some("4.06") && !mandatory => Err(Finding::inconclusive(format!(
             "the device does not offer {format} ({code}) and did not announce it: 4.06 Not Acceptable"
         ))),
+        // Some clients drop a request whose Accept they do not know instead of answering 4.06.
+        _ if unanswered(&op) && !mandatory => Err(Finding::inconclusive(format!(
+            "no answer to a Read in {format} ({code}), which the device did not announce: it does not offer \
+             it (a conformant client answers 4.06 Not Acceptable)"
+        ))),
         _ => Err(Finding::fail(format!("Read {path} in {format}"), format!("2.05 Content in {code}"), describe(&op))),
     }
+}
+
+/// The device never answered (the request timed out or the step's deadline passed).
+fn unanswered(op: &unidm_models::Operation) -> bool {
+    op.state == OperationState::Expired || op.error.as_ref().is_some_and(|e| e.kind == unidm_models::ErrorKind::Timeout)
 }
 
 /// A write of `value` to `path` in `format`, read back in the default format, then the old

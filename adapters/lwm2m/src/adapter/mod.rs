@@ -440,7 +440,11 @@ impl Shared {
         let mut request = device_request::read(&reg, path, observe);
         request.accept = Some(format.code());
         let response = self.request_ok(ep, request).await?;
-        let answered = response.content_format.map(ContentFormat::from);
+        // Without Content-Format a payload is text for a resource, TLV otherwise (the LwM2M 1.0
+        // defaults, as `device_request::decode` reads it).
+        let default = if path.is_resource_level() { ContentFormat::Text } else { ContentFormat::Tlv };
+        let answered =
+            response.content_format.map(ContentFormat::from).or((!response.payload.is_empty()).then_some(default));
         if answered != Some(format) {
             let got = answered.map_or_else(|| "no Content-Format".to_owned(), |f| f.code().to_string());
             return Err(OperationError::new(
