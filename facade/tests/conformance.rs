@@ -137,6 +137,32 @@ async fn a_device_that_fails_a_case_makes_the_cli_exit_1() {
     assert!(junit.contains("<failure message="), "{junit}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_runs_cwmp_cases_against_a_cpe() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = unidm_models::DeviceId::tr069("00D09E", Some("CliGW"), "CLI-1").unwrap();
+    let mut proc = conformance(
+        &["tr069", "--device", id.as_str(), "--acs", "127.0.0.1:0", "--wait-s", "30",
+          "--firmware-uri", "http://127.0.0.1:9/fw.bin",
+          "--cases", "TR069-3.7.1.1-Inform,TR069-A.3.2.2-GetParameterValues,TR069-A.5-9008-SetParameterValues,TR069-A.3.2.8-Download"],
+        dir.path(),
+    );
+    // "waiting up to 30 s for tr069:… at http://127.0.0.1:PORT/ …"
+    let line = proc.line("the ACS URL", |l| l.starts_with("waiting up to"));
+    let acs = line.split(" at ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let tree = unidm_tr069::sim::ParameterTree::tr181("00D09E", "CliGW", "CLI-1");
+    let _cpe = unidm_tr069::sim::SimCpe::start(unidm_tr069::sim::SimConfig::new(acs, tree)).await.unwrap();
+    let (status, lines) = tokio::task::spawn_blocking(move || proc.exit()).await.unwrap();
+    let out = lines.join("\n");
+    assert!(status.success(), "{status}\n{out}");
+    assert!(out.contains("4 cases: 4 passed, 0 failed, 0 inconclusive, 0 errors — OK"), "{out}");
+    let report = check_reports(dir.path(), 4);
+    let download = report["cases"].as_array().unwrap().iter().find(|c| c["id"] == "TR069-A.3.2.8-Download").unwrap();
+    let soap: Vec<&str> =
+        download["exchanges"].as_array().unwrap().iter().filter_map(|m| m["summary"].as_str()).collect();
+    assert!(soap.contains(&"Download") && soap.contains(&"TransferComplete"), "{soap:?}");
+}
+
 async fn wait_run(http: &reqwest::Client, api: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -303,7 +303,7 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
 .pass{color:#1a7f37}.fail{color:#cf222e;font-weight:600}.inconclusive{color:#9a6700}.error{color:#8250df;font-weight:600}\
 .meta{color:#666;font-size:.9em}section.case{border-top:1px solid #ddd;margin-top:1em}\
 pre{background:#f6f8fa;padding:.5em;overflow-x:auto;max-height:24em;font-size:12px}\
-.dir{display:inline-block;min-width:9em;color:#555}ol.wire{padding-left:1.5em}";
+.dir{display:inline-block;min-width:9em;color:#555}ol.wire{padding-left:1.5em}table.cases td:first-child{white-space:nowrap}";
 
 /// The exchange as plain text, one message per paragraph.
 pub fn exchange_text(messages: &[WireRecord]) -> String {

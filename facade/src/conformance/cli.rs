@@ -133,6 +133,7 @@ async fn embedded(
     let mut builder =
         Engine::builder().store(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
     let mut lwm2m = None;
+    let mut acs = None;
     match protocol {
         Protocol::Lwm2m => {
             let adapter = Arc::new(unidm_lwm2m::Lwm2mAdapter::new(unidm_lwm2m::Lwm2mConfig::new(listen)));
@@ -142,19 +143,21 @@ async fn embedded(
         Protocol::Tr069 => {
             let files =
                 unidm_tr069::FileServerConfig { dir: temp.path().join("files"), accept_uploads: false, max_upload: 0 };
-            let acs = unidm_tr069::Tr069Adapter::new(unidm_tr069::Tr069Config {
+            let adapter = Arc::new(unidm_tr069::Tr069Adapter::new(unidm_tr069::Tr069Config {
                 listen,
                 files: Some(files),
                 ..unidm_tr069::Tr069Config::default()
-            });
-            builder = builder.adapter(acs);
+            }));
+            builder = builder.adapter_arc(adapter.clone());
+            acs = Some(adapter);
         }
         Protocol::Omadm => bail!("there is no OMA DM catalogue yet"),
     }
     let engine = builder.start().await.context("starting the engine")?;
-    let where_ = match &lwm2m {
-        Some(a) => format!("coap://{}", a.local_addr().unwrap_or(listen)),
-        None => format!("http://{listen}/"),
+    let where_ = match (&lwm2m, &acs) {
+        (Some(a), _) => format!("coap://{}", a.local_addr().unwrap_or(listen)),
+        (_, Some(a)) => a.acs_url().unwrap_or_else(|| format!("http://{listen}/")),
+        _ => listen.to_string(),
     };
     println!("waiting up to {} s for {device} at {where_} …", common.wait_s);
     let deadline = Instant::now() + Duration::from_secs(common.wait_s);
