@@ -182,20 +182,16 @@ impl Ctx {
     /// when the case ends.
     pub async fn write_restoring(&self, path: &str, value: Json) -> Result<(), Finding> {
         let before = self.read(path).await?;
-        self.restore_later(NativeRequest {
-            op: NativeOp::Write,
-            path: path.into(),
-            value: Some(before),
-            args: None,
-            format: None,
-        });
+        self.restore_later(NativeOp::Write, path, Some(before));
         let op = self.native(NativeOp::Write, path, Some(value)).await?;
         self.succeeded(&op, &format!("Write {path}"))?;
         Ok(())
     }
 
-    /// Queues a request run when the case ends (last queued, first run), pass or not.
-    pub fn restore_later(&self, request: NativeRequest) {
+    /// Queues a native request run when the case ends (last queued, first run), pass or not:
+    /// the write of the value read before, the delete of an instance created, a cancel.
+    pub fn restore_later(&self, op: NativeOp, path: &str, value: Option<Json>) {
+        let request = NativeRequest { op, path: path.into(), value, args: None, format: None };
         self.restore.lock().unwrap_or_else(|p| p.into_inner()).push(request);
     }
 

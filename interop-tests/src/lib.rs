@@ -19,6 +19,16 @@
 //! these; the crate's tests also hold unidm's cross-protocol end-to-end tests.
 #![deny(missing_docs)]
 
+/// A [`Case`] from its id, title, requirement labels, reference and the `async fn` of its steps.
+macro_rules! case {
+    ($id:literal, $title:literal, [$($req:literal),*], $reference:literal, $steps:ident) => {{
+        fn run(ctx: &$crate::Ctx) -> $crate::case::CaseFuture<'_> {
+            Box::pin($steps(ctx))
+        }
+        $crate::Case { id: $id, title: $title, requirements: &[$($req),*], reference: $reference, run }
+    }};
+}
+
 pub mod case;
 pub mod ctx;
 pub mod lwm2m;

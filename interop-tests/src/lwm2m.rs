@@ -10,19 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
 use unidm_core::{Direction, Received};
-use unidm_models::{Action, Event, FirmwareUpdate, NativeOp, NativeRequest, OperationState};
+use unidm_models::{Action, Event, FirmwareUpdate, NativeOp, OperationState};
 
-use crate::case::{Case, CaseFuture, Finding, Outcome};
+use crate::case::{Case, Finding, Outcome};
 use crate::ctx::{describe, protocol_code, Ctx};
-
-macro_rules! case {
-    ($id:literal, $title:literal, [$($req:literal),*], $reference:literal, $steps:ident) => {{
-        fn run(ctx: &Ctx) -> CaseFuture<'_> {
-            Box::pin($steps(ctx))
-        }
-        Case { id: $id, title: $title, requirements: &[$($req),*], reference: $reference, run }
-    }};
-}
 
 /// Every case, in the order they run.
 pub fn catalogue() -> Vec<Case> {
@@ -361,13 +352,7 @@ fn unanswered(op: &unidm_models::Operation) -> bool {
 async fn write_in_format(ctx: &Ctx, path: &str, value: Json, format: &str, code: u16, mandatory: bool) -> Outcome {
     let mandatory = mandatory || announced(ctx, code)?;
     let before = read_optional(ctx, path).await?;
-    ctx.restore_later(NativeRequest {
-        op: NativeOp::Write,
-        path: path.into(),
-        value: Some(before),
-        args: None,
-        format: None,
-    });
+    ctx.restore_later(NativeOp::Write, path, Some(before));
     let op = ctx.native_in(NativeOp::Write, path, Some(value.clone()), Some(format)).await?;
     match op.state {
         OperationState::Succeeded => {}
@@ -409,13 +394,7 @@ async fn firmware_idle(ctx: &Ctx) -> Result<(), Finding> {
 }
 
 fn reset_package_uri(ctx: &Ctx) {
-    ctx.restore_later(NativeRequest {
-        op: NativeOp::Write,
-        path: "/5/0/1".into(),
-        value: Some(json!("")),
-        args: None,
-        format: None,
-    });
+    ctx.restore_later(NativeOp::Write, "/5/0/1", Some(json!("")));
 }
 
 /// Observation events of the device at `path` for `window`, with when each arrived.
@@ -650,13 +629,7 @@ async fn write_tlv(ctx: &Ctx) -> Outcome {
     let instance = path.rsplit_once('/').map(|(i, _)| i.to_owned()).unwrap_or_default();
     let mandatory = !is_1_1(ctx)?;
     let before = ctx.read(&path).await?;
-    ctx.restore_later(NativeRequest {
-        op: NativeOp::Write,
-        path: path.clone(),
-        value: Some(before),
-        args: None,
-        format: None,
-    });
+    ctx.restore_later(NativeOp::Write, &path, Some(before));
     let op = ctx.native_in(NativeOp::Write, &instance, Some(json!({"3": new})), Some("tlv")).await?;
     match op.state {
         OperationState::Succeeded => {}
@@ -696,13 +669,7 @@ async fn write_failure(ctx: &Ctx) -> Outcome {
     let op = ctx.native(NativeOp::Write, &path, Some(json!(number(&before).unwrap_or(1) + 1))).await?;
     match op.state {
         OperationState::Succeeded => {
-            ctx.restore_later(NativeRequest {
-                op: NativeOp::Write,
-                path: path.clone(),
-                value: Some(before),
-                args: None,
-                format: None,
-            });
+            ctx.restore_later(NativeOp::Write, &path, Some(before));
             Err(Finding::fail(
                 format!("Write to the read-only {path} (Short Server ID)"),
                 "4.05 Method Not Allowed",
@@ -746,13 +713,7 @@ async fn write_attributes(ctx: &Ctx) -> Outcome {
         ["/3/0/7", "/3/0/6", "/3/0/11"].into_iter().find(|t| links.iter().any(|l| l.ends_with(t))).ok_or_else(
             || Finding::inconclusive("the device has none of the multiple resources /3/0/7, /3/0/6, /3/0/11"),
         )?;
-    ctx.restore_later(NativeRequest {
-        op: NativeOp::WriteAttributes,
-        path: target.into(),
-        value: Some(json!({"pmin": null})),
-        args: None,
-        format: None,
-    });
+    ctx.restore_later(NativeOp::WriteAttributes, target, Some(json!({"pmin": null})));
     let op = ctx.native(NativeOp::WriteAttributes, target, Some(json!({"pmin": 17}))).await?;
     ctx.succeeded(&op, &format!("Write-Attributes {target}?pmin=17"))?;
     let op = ctx.native(NativeOp::Discover, target, None).await?;
@@ -807,13 +768,7 @@ async fn create(ctx: &Ctx) -> Result<String, Finding> {
 
 async fn create_instance(ctx: &Ctx) -> Outcome {
     let created = create(ctx).await?;
-    ctx.restore_later(NativeRequest {
-        op: NativeOp::Delete,
-        path: created.clone(),
-        value: None,
-        args: None,
-        format: None,
-    });
+    ctx.restore_later(NativeOp::Delete, &created, None);
     let op = ctx.native(NativeOp::Discover, &created, None).await?;
     ctx.succeeded(&op, &format!("Discover of the created {created}"))?;
     Ok(format!("created {created} (deleted again after the case)"))
@@ -854,13 +809,7 @@ async fn write_composite(ctx: &Ctx) -> Outcome {
     let before_min = read_optional(ctx, &pmin).await?;
     let before_max = read_optional(ctx, &pmax).await?;
     for (path, before) in [(&pmin, before_min), (&pmax, before_max)] {
-        ctx.restore_later(NativeRequest {
-            op: NativeOp::Write,
-            path: path.clone(),
-            value: Some(before),
-            args: None,
-            format: None,
-        });
+        ctx.restore_later(NativeOp::Write, path, Some(before));
     }
     let op = ctx.native(NativeOp::WriteComposite, "/", Some(json!({ &pmin: 3, &pmax: 63 }))).await?;
     ctx.succeeded(&op, "Write-Composite")?;
@@ -921,20 +870,8 @@ async fn reboot(ctx: &Ctx) -> Outcome {
 async fn observe_pmin_pmax(ctx: &Ctx) -> Outcome {
     let path = "/3/0/9";
     read_optional(ctx, path).await?;
-    ctx.restore_later(NativeRequest {
-        op: NativeOp::CancelObserve,
-        path: path.into(),
-        value: None,
-        args: None,
-        format: None,
-    });
-    ctx.restore_later(NativeRequest {
-        op: NativeOp::WriteAttributes,
-        path: path.into(),
-        value: Some(json!({"pmin": null, "pmax": null})),
-        args: None,
-        format: None,
-    });
+    ctx.restore_later(NativeOp::CancelObserve, path, None);
+    ctx.restore_later(NativeOp::WriteAttributes, path, Some(json!({"pmin": null, "pmax": null})));
     let (pmin, pmax) = (1u64, 2u64);
     let op = ctx.native(NativeOp::WriteAttributes, path, Some(json!({"pmin": pmin, "pmax": pmax}))).await?;
     ctx.succeeded(&op, &format!("Write-Attributes {path}?pmin={pmin}&pmax={pmax}"))?;
@@ -968,13 +905,7 @@ async fn observe_pmin_pmax(ctx: &Ctx) -> Outcome {
 async fn cancel_observe(ctx: &Ctx) -> Outcome {
     let path = "/3/0/9";
     read_optional(ctx, path).await?;
-    ctx.restore_later(NativeRequest {
-        op: NativeOp::WriteAttributes,
-        path: path.into(),
-        value: Some(json!({"pmax": null})),
-        args: None,
-        format: None,
-    });
+    ctx.restore_later(NativeOp::WriteAttributes, path, Some(json!({"pmax": null})));
     let op = ctx.native(NativeOp::WriteAttributes, path, Some(json!({"pmax": 1}))).await?;
     ctx.succeeded(&op, &format!("Write-Attributes {path}?pmax=1"))?;
     let mut events = ctx.subscribe();
@@ -1002,13 +933,7 @@ async fn cancel_observe(ctx: &Ctx) -> Outcome {
 async fn observe_composite(ctx: &Ctx) -> Outcome {
     require_1_1(ctx, "Observe-Composite")?;
     let paths = json!(["/3/0/0", "/3/0/9"]);
-    ctx.restore_later(NativeRequest {
-        op: NativeOp::CancelObserveComposite,
-        path: "/".into(),
-        value: Some(paths.clone()),
-        args: None,
-        format: None,
-    });
+    ctx.restore_later(NativeOp::CancelObserveComposite, "/", Some(paths.clone()));
     let op = ctx.native(NativeOp::ObserveComposite, "/", Some(paths)).await?;
     let result = ctx.succeeded(&op, "Observe-Composite")?.unwrap_or(Json::Null);
     if result.get("/3/0/0").is_none() {

@@ -11,17 +11,8 @@ use serde_json::{json, Value as Json};
 use unidm_core::Direction;
 use unidm_models::{Action, FirmwareUpdate, NativeOp, NativeRequest, OperationState, SoftwareAction};
 
-use crate::case::{Case, CaseFuture, Finding, Outcome};
+use crate::case::{Case, Finding, Outcome};
 use crate::ctx::{describe, protocol_code, Ctx};
-
-macro_rules! case {
-    ($id:literal, $title:literal, [$($req:literal),*], $reference:literal, $steps:ident) => {{
-        fn run(ctx: &Ctx) -> CaseFuture<'_> {
-            Box::pin($steps(ctx))
-        }
-        Case { id: $id, title: $title, requirements: &[$($req),*], reference: $reference, run }
-    }};
-}
 
 /// Every case, in the order they run.
 pub fn catalogue() -> Vec<Case> {
@@ -283,13 +274,7 @@ async fn set_parameter_values(ctx: &Ctx) -> Outcome {
         Some(3601) => 3602,
         _ => 3601,
     };
-    ctx.restore_later(NativeRequest {
-        op: NativeOp::Write,
-        path: WRITABLE.into(),
-        value: Some(before),
-        args: None,
-        format: None,
-    });
+    ctx.restore_later(NativeOp::Write, WRITABLE, Some(before));
     let op = ctx.native(NativeOp::Write, WRITABLE, Some(json!(new))).await?;
     ctx.succeeded(&op, &format!("SetParameterValues {WRITABLE}"))?;
     let after = get_value(ctx, WRITABLE).await?;
@@ -313,13 +298,7 @@ async fn fault_set_read_only(ctx: &Ctx) -> Outcome {
     let before = get_value(ctx, "DeviceInfo.Manufacturer").await?;
     let op = ctx.native(NativeOp::Write, "DeviceInfo.Manufacturer", Some(json!("unidm-conformance"))).await?;
     if op.state == OperationState::Succeeded {
-        ctx.restore_later(NativeRequest {
-            op: NativeOp::Write,
-            path: "DeviceInfo.Manufacturer".into(),
-            value: Some(before),
-            args: None,
-            format: None,
-        });
+        ctx.restore_later(NativeOp::Write, "DeviceInfo.Manufacturer", Some(before));
     }
     expect_fault(&op, "SetParameterValues of the read-only DeviceInfo.Manufacturer", "9008")
 }
@@ -354,13 +333,7 @@ async fn parameter_attributes(ctx: &Ctx) -> Outcome {
     let before = ctx.succeeded(&op, &format!("GetParameterAttributes {WRITABLE}"))?.unwrap_or(Json::Null);
     let old = before[0]["notification"].as_i64().unwrap_or(0);
     let new = if old == 1 { 0 } else { 1 };
-    ctx.restore_later(NativeRequest {
-        op: NativeOp::WriteAttributes,
-        path: WRITABLE.into(),
-        value: Some(json!({"notification": old})),
-        args: None,
-        format: None,
-    });
+    ctx.restore_later(NativeOp::WriteAttributes, WRITABLE, Some(json!({"notification": old})));
     let op = ctx.native(NativeOp::WriteAttributes, WRITABLE, Some(json!({"notification": new}))).await?;
     ctx.succeeded(&op, &format!("SetParameterAttributes {WRITABLE} Notification {new}"))?;
     let op = execute(ctx, "GetParameterAttributes", WRITABLE, None).await?;

@@ -15,24 +15,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use unidm_interop::{lwm2m, runner, select, Ctx, Verdict};
 use unidm_models::DeviceId;
 
-fn node_lib_dir() -> Option<PathBuf> {
-    let required = std::env::var("UNIDM_REQUIRE_NODE_LWM2M").is_ok_and(|v| v == "1");
-    let dir = std::env::var_os("UNIDM_NODE_LWM2M_DIR").map(PathBuf::from);
-    match dir.filter(|d| d.join("node_modules/lwm2m-node-lib/package.json").is_file()) {
-        Some(d) => Some(d),
-        None if required => {
-            panic!("UNIDM_REQUIRE_NODE_LWM2M=1 but UNIDM_NODE_LWM2M_DIR has no node_modules/lwm2m-node-lib")
-        }
-        None => {
-            eprintln!("skipping: set UNIDM_NODE_LWM2M_DIR to a directory with `npm install lwm2m-node-lib`");
-            None
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verdicts_are_right_for_lwm2m_node_lib() {
-    let Some(dir) = node_lib_dir() else { return };
+    let Some(dir) = unidm_testkit::tools::node_lwm2m_dir() else { return };
     let stack = common::Stack::start().await;
     let addr = stack.lwm2m_addr();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node/conformance_client.js");

@@ -8,6 +8,7 @@
 pub mod logs;
 pub mod process;
 pub mod tls;
+pub mod tools;
 
 use std::future::Future;
 use std::time::Duration;

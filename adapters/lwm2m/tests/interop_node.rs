@@ -18,21 +18,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use unidm_core::Received;
 use unidm_models::{Event, NativeOp, OperationState};
 
-fn node_lib_dir() -> Option<PathBuf> {
-    let required = std::env::var("UNIDM_REQUIRE_NODE_LWM2M").is_ok_and(|v| v == "1");
-    let dir = std::env::var_os("UNIDM_NODE_LWM2M_DIR").map(PathBuf::from);
-    match dir.filter(|d| d.join("node_modules/lwm2m-node-lib/package.json").is_file()) {
-        Some(d) => Some(d),
-        None if required => {
-            panic!("UNIDM_REQUIRE_NODE_LWM2M=1 but UNIDM_NODE_LWM2M_DIR has no node_modules/lwm2m-node-lib")
-        }
-        None => {
-            eprintln!("skipping: set UNIDM_NODE_LWM2M_DIR to a directory with `npm install lwm2m-node-lib`");
-            None
-        }
-    }
-}
-
 /// The script's next event line; the library's own log lines go to stdout too.
 async fn next_event(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> String {
     let read = async {
@@ -48,7 +33,7 @@ async fn next_event(lines: &mut tokio::io::Lines<BufReader<tokio::process::Child
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lwm2m_node_lib_client_read_write_observe() {
-    let Some(dir) = node_lib_dir() else { return };
+    let Some(dir) = unidm_testkit::tools::node_lwm2m_dir() else { return };
     let f = Fixture::new().await;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node/client.js");
     let addr = f.addr();
@@ -122,7 +107,7 @@ async fn lwm2m_node_lib_server_manages_an_end_device_through_the_northbound_gate
     use unidm_lwm2m::northbound::{Northbound, NorthboundConfig};
     use unidm_lwm2m::sim::{SimClient, SimConfig};
 
-    let Some(dir) = node_lib_dir() else { return };
+    let Some(dir) = unidm_testkit::tools::node_lwm2m_dir() else { return };
     let f = Fixture::new().await;
     let sim = SimClient::start(SimConfig::new("meter-9", f.addr())).await.unwrap();
     sim.register().await.unwrap();
