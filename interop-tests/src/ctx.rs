@@ -247,6 +247,11 @@ impl Ctx {
         }
     }
 
+    /// The LwM2M server of this run, if any.
+    pub fn lwm2m(&self) -> Option<&Lwm2mAdapter> {
+        self.lwm2m.as_deref()
+    }
+
     /// The device's live LwM2M registration.
     pub fn registration(&self) -> Result<Arc<Registration>, Finding> {
         let adapter = self.lwm2m.as_ref().ok_or_else(|| Finding::error("no LwM2M server in this run"))?;

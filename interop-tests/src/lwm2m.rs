@@ -19,6 +19,13 @@ use crate::ctx::{describe, protocol_code, Ctx};
 pub fn catalogue() -> Vec<Case> {
     vec![
         case!(
+            "LightweightM2M-1.1-int-0",
+            "Client Initiated Bootstrap (started by the Bootstrap-Request Trigger)",
+            ["HLF-019", "BsR-002"],
+            "ETS 1.1 int-0; TS Core 1.1 §6.1.3, registry 1.xml /1/x/9",
+            client_initiated_bootstrap
+        ),
+        case!(
             "LightweightM2M-1.0-int-101",
             "Initial Registration",
             ["HLF-019", "MGR-001"],
@@ -414,6 +421,50 @@ async fn collect_notifications(
         }
     }
     seen
+}
+
+// ---- bootstrap ------------------------------------------------------------------------------
+
+async fn client_initiated_bootstrap(ctx: &Ctx) -> Outcome {
+    require_1_1(ctx, "the Bootstrap-Request Trigger /1/x/9")?;
+    let adapter = ctx.lwm2m().ok_or_else(|| Finding::error("no LwM2M server in this run"))?;
+    if adapter.bootstrap_addr().is_none() {
+        return Err(Finding::inconclusive("unidm runs no bootstrap server here"));
+    }
+    let endpoint = ctx.device_id().native().to_owned();
+    if adapter.bootstrap_config(&endpoint).await.is_none() {
+        return Err(Finding::inconclusive(format!(
+            "unidm has no bootstrap configuration for {endpoint} (PUT /api/v1/lwm2m/bootstrap/{endpoint})"
+        )));
+    }
+    let server = server_instance(ctx)?;
+    let mark = ctx.messages().len();
+    let op = ctx.native(NativeOp::Execute, &format!("{server}/9"), None).await?;
+    match op.state {
+        OperationState::Succeeded => {}
+        _ if matches!(protocol_code(&op), Some("4.04" | "4.05")) => {
+            return Err(Finding::inconclusive(format!(
+                "the device has no Bootstrap-Request Trigger: {}",
+                describe(&op)
+            )))
+        }
+        _ => return Err(Finding::fail(format!("Execute {server}/9"), "2.04 Changed", describe(&op))),
+    }
+    let from_device = |prefix: &'static str| {
+        move |m: &unidm_core::WireRecord| m.direction == Direction::FromDevice && m.summary.starts_with(prefix)
+    };
+    let Some(request) = ctx.wait_message(mark, ctx.step_timeout(), from_device("Bootstrap-Request")).await else {
+        return Err(Finding::inconclusive(
+            "no Bootstrap-Request reached unidm's bootstrap server: the device's bootstrap account points elsewhere",
+        ));
+    };
+    ctx.wait_message(mark, ctx.step_timeout(), from_device("2.04 Changed to Bootstrap-Finish")).await.ok_or_else(
+        || Finding::fail("the bootstrap session", "Bootstrap-Finish acknowledged", "no Bootstrap-Finish"),
+    )?;
+    let register = ctx.wait_message(mark, ctx.step_timeout(), from_device("Register")).await.ok_or_else(|| {
+        Finding::fail("a Register after Bootstrap-Finish", "Register with the account written", "none")
+    })?;
+    Ok(format!("`{}`, Bootstrap-Finish acknowledged, then `{}`", request.summary, register.summary))
 }
 
 // ---- registration ---------------------------------------------------------------------------

@@ -73,10 +73,16 @@ async fn a_well_behaved_lwm2m_device_passes_every_case_it_can_be_judged_on() {
     let inconclusive: Vec<&String> =
         v.iter().filter(|(_, (x, _))| *x == Verdict::Inconclusive).map(|(k, _)| k).collect();
     assert!(reports.iter().all(|r| matches!(r.verdict, Verdict::Pass | Verdict::Inconclusive)), "{}", show(&reports));
-    // Only what the simulator legitimately lacks: LwM2M 1.0 JSON, plain CBOR, queue mode.
+    // Only what the simulator legitimately lacks: LwM2M 1.0 JSON, plain CBOR, queue mode, and
+    // a bootstrap configuration in unidm.
     assert_eq!(
         inconclusive,
-        ["LightweightM2M-1.0-int-204", "LightweightM2M-1.1-int-108", "LightweightM2M-1.1-int-211"],
+        [
+            "LightweightM2M-1.0-int-204",
+            "LightweightM2M-1.1-int-0",
+            "LightweightM2M-1.1-int-108",
+            "LightweightM2M-1.1-int-211"
+        ],
         "{}",
         show(&reports)
     );
@@ -161,4 +167,40 @@ async fn a_simulated_tr098_cpe_passes_the_cwmp_catalogue() {
     // The TR-098 gateway lists ChangeDUState but reports no SoftwareModules: unidm refuses
     // software operations on it.
     cwmp_catalogue(ParameterTree::bm632w(), "TR069-A.4.1.10-ChangeDUState").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_pointed_at_the_bootstrap_server_passes_the_bootstrap_case() {
+    use unidm_lwm2m::bootstrap::{BootstrapConfig, SecurityMode, ServerAccount};
+    let stack = Stack::start().await;
+    let account = ServerAccount {
+        short_server_id: 101,
+        uri: format!("coap://{}", stack.lwm2m_addr()),
+        security: SecurityMode::NoSec {},
+        lifetime: 300,
+        binding: "U".into(),
+        default_min_period: Some(1),
+        default_max_period: Some(60),
+        notification_storing: true,
+    };
+    stack.lwm2m.put_bootstrap_config("bootstrapped", BootstrapConfig { servers: vec![account] }).await.unwrap();
+    let bs = stack.lwm2m.bootstrap_addr().expect("a bootstrap server");
+    let mut config = SimConfig::new("bootstrapped", std::net::SocketAddr::from(([127, 0, 0, 1], 9)));
+    config.version = "1.1".into();
+    let client = SimClient::start(config).await.unwrap();
+    client.bootstrap(bs).await.unwrap();
+    client.register().await.unwrap();
+    let id = DeviceId::lwm2m("bootstrapped").unwrap();
+    let engine = &stack.engine;
+    unidm_testkit::eventually("the bootstrapped client", || async { engine.device(&id).ok() }).await;
+    let cases = select(&lwm2m::catalogue(), &["1.1-int-0".into(), "1.0-int-101".into()]).unwrap();
+    let reports = runner::run(&ctx(&stack, "bootstrapped"), &cases, &mut runner::Silent).await;
+    assert!(reports.iter().all(|r| r.verdict == Verdict::Pass), "{}", show(&reports));
+    let exchange: Vec<&str> = reports[0].exchanges.iter().map(|m| m.summary.as_str()).collect();
+    let at = |prefix: &str| {
+        exchange.iter().position(|s| s.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}: {exchange:?}"))
+    };
+    assert!(at("POST /1/0/9") < at("Bootstrap-Request"), "{exchange:?}");
+    assert!(at("Bootstrap-Request") < at("2.04 Changed to Bootstrap-Finish"), "{exchange:?}");
+    assert!(at("2.04 Changed to Bootstrap-Finish") < at("Register"), "{exchange:?}");
 }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
-use unidm_core::{AdapterError, AdapterHandle};
+use unidm_core::{AdapterError, AdapterHandle, Direction};
+use unidm_models::DeviceId;
 
 use super::gate::Gate;
 use super::secure::Secure;
@@ -92,7 +93,7 @@ pub(crate) async fn start(
     }
     tracing::info!(%local_addr, configs = configs.len(), "LwM2M bootstrap server listening");
     let (commands, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(socket, secure, gate, server, rx));
+    let task = tokio::spawn(run(socket, secure, gate, server, rx, handle.clone()));
     Ok(Arc::new(BootstrapRunning {
         local_addr,
         dtls_addr,
@@ -108,12 +109,36 @@ fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// A bootstrap session of a tapped device, in the wire tap: its Bootstrap-Request, the
+/// acknowledged Bootstrap-Finish, or why it failed.
+fn tap(handle: &AdapterHandle, event: &BootstrapEvent) {
+    let tap = handle.wire_tap();
+    if !tap.is_tapped_any() {
+        return;
+    }
+    let (endpoint, direction, summary) = match event {
+        BootstrapEvent::Started { endpoint, peer } => {
+            (endpoint, Direction::FromDevice, format!("Bootstrap-Request ep={endpoint} from {peer}"))
+        }
+        BootstrapEvent::Finished { endpoint, .. } => {
+            (endpoint, Direction::FromDevice, "2.04 Changed to Bootstrap-Finish".to_owned())
+        }
+        BootstrapEvent::Failed { endpoint, reason } => {
+            (endpoint, Direction::ToDevice, format!("bootstrap failed: {reason}"))
+        }
+    };
+    if let Ok(id) = DeviceId::lwm2m(endpoint) {
+        tap.record(&id, handle.now(), direction, || (summary, String::new()));
+    }
+}
+
 async fn run(
     socket: UdpSocket,
     mut secure: Option<Secure>,
     gate: Gate,
     mut server: BootstrapServer,
     mut commands: mpsc::UnboundedReceiver<BsCommand>,
+    handle: AdapterHandle,
 ) {
     let mut buf = vec![0u8; 2048];
     loop {
@@ -158,6 +183,7 @@ async fn run(
             }
         }
         while let Some(event) = server.poll_event() {
+            tap(&handle, &event);
             match event {
                 BootstrapEvent::Started { endpoint, peer } => tracing::info!(%endpoint, %peer, "bootstrap started"),
                 BootstrapEvent::Finished { endpoint, peer } => tracing::info!(%endpoint, %peer, "bootstrap finished"),

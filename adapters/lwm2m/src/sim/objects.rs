@@ -177,9 +177,12 @@ impl Objects {
         self
     }
 
-    /// The registration payload: every instance, in link-format (TS Core 1.1 §6.2.1).
+    /// The registration payload: every instance, in link-format (TS Core 1.1 §6.2.1); from 1.1
+    /// on without the Security object /0 and the OSCORE object /21, which "MUST NOT be part of"
+    /// it (a bootstrapped client has them; ETS 1.0-int-101 as the conformance runner checks it).
     pub fn link_format(&self) -> String {
-        self.instances().iter().map(|p| format!("<{p}>")).collect::<Vec<_>>().join(",")
+        let listed = |p: &&Path| !(self.v1_1 && matches!(p.object_id(), Some(0 | 21)));
+        self.instances().iter().filter(listed).map(|p| format!("<{p}>")).collect::<Vec<_>>().join(",")
     }
 
     /// Records at or under `path`.
