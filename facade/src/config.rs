@@ -129,6 +129,15 @@
 //! [omadm.devices."IMEI:490154203237518"]   # per-device client credentials
 //! username = "dev"
 //! password = "pw"
+//!
+//! [onem2m]                    # mirror devices into a oneM2M CSE as <node>s + <mgmtObj>s
+//! cse = "http://127.0.0.1:8080"   # the CSE's HTTP binding
+//! cse_id = "/id-in"           # its CSE-ID
+//! cse_name = "cse-in"         # its CSEBase name
+//! originator = "CAdmin"       # unidm's originator (ACME: only its admin creates <node>s)
+//! notify_url = "http://unidm.example:8080/onem2m/notify"   # default: the API's address
+//! managers = ["all"]          # originators that may manage the devices (the ACP unidm creates)
+//! min_update_interval_s = 5   # at most one update of a device's resources per interval
 //! ```
 
 use std::collections::BTreeMap;
@@ -226,7 +235,69 @@ struct FileConfig {
     lwm2m: Lwm2mSection,
     #[serde(default)]
     omadm: OmadmSection,
+    onem2m: Option<OneM2mSection>,
     log: Option<String>,
+}
+
+/// `[onem2m]`: mirror the devices into a oneM2M CSE and take management from it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OneM2mSection {
+    /// The CSE's HTTP binding, `http://host:port`.
+    cse: String,
+    /// Its CSE-ID [default: /id-in].
+    cse_id: Option<String>,
+    /// Its CSEBase name [default: cse-in].
+    cse_name: Option<String>,
+    /// unidm's originator [default: CAdmin, ACME's admin: only it may create <node>s there].
+    originator: Option<String>,
+    /// Where the CSE reaches unidm's notification endpoint [default: the API's address +
+    /// /onem2m/notify].
+    notify_url: Option<String>,
+    /// Originators allowed to manage the devices [default: ["all"]].
+    managers: Option<Vec<String>>,
+    /// Seconds between two updates of one device's resources [default: 5].
+    min_update_interval_s: Option<u64>,
+}
+
+/// `[onem2m]` resolved but for the notification URL, known once the API is bound.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneM2mSettings {
+    /// Everything but `notify_url` when it was not given.
+    pub config: crate::onem2m::OneM2mConfig,
+    /// Whether `notify_url` was configured (else: the API's address).
+    pub notify_url_given: bool,
+}
+
+impl OneM2mSection {
+    fn resolve(self) -> anyhow::Result<OneM2mSettings> {
+        let cse = self.cse.trim().trim_end_matches('/').to_owned();
+        anyhow::ensure!(
+            cse.starts_with("http://") || cse.starts_with("https://"),
+            "onem2m.cse `{cse}` is not an http:// or https:// URL"
+        );
+        let cse_id = self.cse_id.unwrap_or_else(|| "/id-in".into());
+        anyhow::ensure!(
+            cse_id.starts_with('/') && cse_id.len() > 1 && !cse_id[1..].contains('/'),
+            "onem2m.cse_id `{cse_id}` is not a CSE-ID such as /id-in"
+        );
+        let originator = self.originator.unwrap_or_else(|| "CAdmin".into());
+        anyhow::ensure!(!originator.trim().is_empty(), "onem2m.originator is empty");
+        let interval = self.min_update_interval_s.unwrap_or(5);
+        anyhow::ensure!(interval <= 3600, "onem2m.min_update_interval_s must be at most 3600");
+        Ok(OneM2mSettings {
+            notify_url_given: self.notify_url.is_some(),
+            config: crate::onem2m::OneM2mConfig {
+                cse,
+                cse_id,
+                cse_name: self.cse_name.unwrap_or_else(|| "cse-in".into()),
+                originator,
+                notify_url: self.notify_url.unwrap_or_default(),
+                managers: self.managers.unwrap_or_else(|| vec!["all".into()]),
+                min_update_interval: Duration::from_secs(interval),
+            },
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -660,6 +731,8 @@ pub struct ServeConfig {
     pub omadm: Option<OmadmConfig>,
     /// unidm as an LwM2M gateway toward a distant server, when configured.
     pub northbound: Option<NorthboundConfig>,
+    /// The oneM2M mirror, when configured.
+    pub onem2m: Option<OneM2mSettings>,
 }
 
 /// A node URI of `[omadm]` (`./A/B`): absolute in the device's tree.
@@ -958,7 +1031,9 @@ impl ServeConfig {
             args.tls_key.clone().or(file.api.tls_key.take()),
             None,
         )?;
+        let onem2m = file.onem2m.take().map(OneM2mSection::resolve).transpose()?;
         Ok(ServeConfig {
+            onem2m,
             northbound,
             tls: api_tls,
             tokens,

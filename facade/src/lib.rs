@@ -23,6 +23,7 @@ pub mod demo;
 pub mod extract;
 pub mod metrics;
 pub mod northbound;
+pub mod onem2m;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub northbound: Option<Arc<northbound::NorthboundSlot>>,
     /// Conformance runs.
     pub conformance: Arc<conformance::Runs>,
+    /// The oneM2M mirror, when configured.
+    pub onem2m: Option<Arc<onem2m::Mirror>>,
 }
 
 /// What the HTTP application serves besides the engine.
@@ -85,6 +88,8 @@ pub struct AppOptions {
     pub tr069: Option<Arc<unidm_tr069::Tr069Adapter>>,
     /// The LwM2M northbound client behind `/api/v1/lwm2m/northbound` (`None`: 409 there).
     pub northbound: Option<Arc<northbound::NorthboundSlot>>,
+    /// The oneM2M mirror behind `/onem2m/notify` and `/api/v1/onem2m` (`None`: 409 there).
+    pub onem2m: Option<Arc<onem2m::Mirror>>,
 }
 
 #[derive(OpenApi)]
@@ -107,6 +112,7 @@ pub struct AppOptions {
         (name = "omadm", description = "OMA DM clients: push targets, credentials, Package #0"),
         (name = "files", description = "Files served to devices (firmware, configuration) and uploads from them"),
         (name = "access", description = "API tokens with roles (viewer, operator, admin) and the audit log"),
+        (name = "onem2m", description = "The oneM2M mirror: devices as <node>s and <mgmtObj>s in a CSE"),
         (name = "conformance", description = "Conformance runs: OMA ETS (LwM2M) and CWMP cases on one device, with reports")
     )
 )]
@@ -128,7 +134,8 @@ impl utoipa::Modify for BearerAuth {
 
 fn api() -> OpenApiRouter<AppState> {
     use routes::{
-        access as tokens, conformance, credentials, devices, events, files, groups, lwm2m, omadm, operations, rules,
+        access as tokens, conformance, credentials, devices, events, files, groups, lwm2m, omadm, onem2m, operations,
+        rules,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(devices::list, devices::provision))
@@ -175,6 +182,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(conformance::get, conformance::cancel))
         .routes(routes!(conformance::report))
         .routes(routes!(conformance::catalogue))
+        .routes(routes!(onem2m::status))
 }
 
 /// The OpenAPI document of every `/api/v1` route, completed by [`openapi::complete`].
@@ -196,6 +204,11 @@ fn generated() -> utoipa::openapi::OpenApi {
     );
     doc
 }
+
+/// Where a oneM2M CSE sends the notifications of unidm's subscriptions (outside `/api/v1`
+/// and its bearer tokens, which a CSE does not carry; a notification only makes unidm read the
+/// resource back from the CSE).
+pub const ONEM2M_NOTIFY: &str = "/onem2m/notify";
 
 /// The whole HTTP application: `/api/v1`, `/api/v1/openapi.json`, `/metrics`, `/healthz`. Serve
 /// it with connect info (`into_make_service_with_connect_info::<SocketAddr>()`) so the
@@ -222,6 +235,7 @@ pub fn app_with(engine: Engine, options: AppOptions) -> Router {
         tr069: options.tr069,
         northbound: options.northbound,
         conformance,
+        onem2m: options.onem2m,
     };
     let (router, _) = api().split_for_parts();
     let doc = Arc::new(openapi());
@@ -229,6 +243,7 @@ pub fn app_with(engine: Engine, options: AppOptions) -> Router {
         .route("/api/v1/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
         .route("/metrics", get(metrics::render))
         .route("/healthz", get(|| async { "ok" }))
+        .route(ONEM2M_NOTIFY, axum::routing::post(routes::onem2m::notify))
         .fallback(|| async {
             Problem::new(StatusCode::NOT_FOUND, "no-such-route", "Not found", "no such route; see /api/v1/openapi.json")
         })

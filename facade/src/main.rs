@@ -224,6 +224,18 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         let nb = northbound.start(c).await.context("starting the LwM2M northbound client")?;
         println!("lwm2m northbound: registering as `{endpoint}` through {target} (from {})", nb.local_addr());
     }
+    let onem2m = cfg.onem2m.clone().map(|settings| {
+        let mut config = settings.config;
+        if !settings.notify_url_given {
+            let host = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
+            config.notify_url = format!("{scheme}://{host}:{}{}", addr.port(), unidm::ONEM2M_NOTIFY);
+        }
+        println!(
+            "onem2m: mirroring devices into {} as `{}` (notifications to {})",
+            config.cse, config.originator, config.notify_url
+        );
+        unidm::onem2m::Mirror::start(engine.clone(), config)
+    });
     let files = FilesConfig { dir: cfg.files_dir.clone(), max_upload: cfg.max_upload, base_url: files_url };
     let app = unidm::app_with(
         engine.clone(),
@@ -235,6 +247,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             omadm: omadm.clone(),
             tr069: acs.clone(),
             northbound: Some(northbound.clone()),
+            onem2m,
         },
     );
     unidm_core::tls::serve(listener, tls, app, shutdown).await?;

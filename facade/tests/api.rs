@@ -597,6 +597,7 @@ async fn openapi_lists_every_route() {
         ("delete", "/api/v1/conformance-runs/{id}"),
         ("get", "/api/v1/conformance-runs/{id}/report"),
         ("get", "/api/v1/conformance/catalogues/{protocol}"),
+        ("get", "/api/v1/onem2m"),
     ];
     let mut listed = 0;
     for (path, item) in paths {

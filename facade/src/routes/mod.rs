@@ -10,6 +10,7 @@ pub mod files;
 pub mod groups;
 pub mod lwm2m;
 pub mod omadm;
+pub mod onem2m;
 pub mod operations;
 pub mod rules;
 

@@ -1,0 +1,533 @@
+//! unidm as a oneM2M management adapter (TS-0001 Device Management CSF, TS-0005 / TS-0006):
+//! every device mirrored into a CSE as a `<node>` with its `<mgmtObj>`s, kept up to date, and
+//! managed from there: an UPDATE of `fwr.ud`, `rbo.rbo` or `rbo.far` by any oneM2M
+//! application becomes a unidm operation whose outcome is written back (`fwr.uds`).
+//!
+//! - **Identity and access.** Requests come from the configured originator. unidm creates an
+//!   `<accessControlPolicy>` (`unidm-acp`) granting every operation to itself and to the
+//!   configured managers (`managers`, default `["all"]`), and puts it in the `acpi` of every
+//!   resource it creates, so that those applications may update them. With ACME's default
+//!   policies only its admin originator (`CAdmin`) may create `<node>`s under the CSEBase.
+//! - **Notifications.** unidm subscribes (`<sub>`, `enc.net` 1: update) to each managed
+//!   mgmtObj with `nu` = `{notify_url}` (`/onem2m/notify` on the API's address). A
+//!   notification is only a prompt: unidm reads the mgmtObj back from the CSE and acts on what
+//!   the CSE holds, so a forged notification cannot start anything the CSE did not record.
+//! - **Outages.** While the CSE is unreachable nothing is dropped: changed devices stay marked
+//!   and are written once it answers again, retried with a backoff from 1 s to 30 s; after an
+//!   outage every device is written again (the CSE may have restarted empty). Updates of one
+//!   device are at most one per `min_update_interval`.
+//! - **Restarts.** Operations started from oneM2M are stored (engine app state `onem2m`) until
+//!   their outcome is written back.
+
+pub mod client;
+pub mod model;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value as Json};
+use tokio::sync::Notify;
+use unidm_core::{CreateOptions, DeviceQuery, Engine, Received};
+use unidm_models::{Action, Device, DeviceId, Event, FirmwareUpdate, OperationId, OperationState};
+use utoipa::ToSchema;
+
+use client::{Cse, CseError};
+
+const STATE_NAMESPACE: &str = "onem2m";
+const ACP_NAME: &str = "unidm-acp";
+const SUB_NAME: &str = "unidm-sub";
+
+/// `[onem2m]`: where the CSE is and who unidm is there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneM2mConfig {
+    /// The CSE's HTTP binding, `http://host:port`.
+    pub cse: String,
+    /// Its CSE-ID (`/id-in`).
+    pub cse_id: String,
+    /// Its CSEBase resource name (`cse-in`).
+    pub cse_name: String,
+    /// unidm's originator.
+    pub originator: String,
+    /// Where the CSE sends notifications: `http://<unidm API>/onem2m/notify`.
+    pub notify_url: String,
+    /// Originators allowed to manage the mirrored devices (`acor`; `all` for anyone).
+    pub managers: Vec<String>,
+    /// At most one UPDATE of a device's resources per this interval.
+    pub min_update_interval: Duration,
+}
+
+/// What the mirror has done, for `/api/v1/onem2m` and `/metrics`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OneM2mStatus {
+    /// The CSE's address.
+    pub cse: String,
+    /// Whether its last request succeeded.
+    pub connected: bool,
+    /// Devices mirrored as `<node>`s.
+    pub nodes: usize,
+    /// Devices waiting to be written (changed, or the CSE unreachable).
+    pub pending: usize,
+    /// Requests sent to the CSE.
+    pub requests: u64,
+    /// Requests that failed.
+    pub failures: u64,
+    /// Notifications received.
+    pub notifications: u64,
+    /// Operations started from oneM2M.
+    pub operations: u64,
+    /// The last failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// An operation started from oneM2M, until its outcome is written back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Started {
+    device: DeviceId,
+    /// The mgmtObj's name below the node (`firmware`, `reboot`).
+    object: String,
+}
+
+#[derive(Default)]
+struct State {
+    connected: bool,
+    /// Devices mirrored, with the attributes last written per mgmtObj.
+    nodes: HashMap<DeviceId, Node>,
+    dirty: BTreeSet<DeviceId>,
+    deleted: BTreeSet<DeviceId>,
+    /// Subscription resource ids -> (device, mgmtObj name).
+    subscriptions: HashMap<String, (DeviceId, String)>,
+    started: HashMap<OperationId, Started>,
+    /// mgmtObjs unidm itself just wrote triggers of, and when.
+    own_writes: HashMap<String, Instant>,
+    last_error: Option<String>,
+}
+
+#[derive(Default)]
+struct Node {
+    sent: HashMap<String, Map<String, Json>>,
+    last_write: Option<Instant>,
+}
+
+/// The running mirror.
+pub struct Mirror {
+    config: OneM2mConfig,
+    cse: Cse,
+    engine: Engine,
+    state: Mutex<State>,
+    wake: Notify,
+    requests: AtomicU64,
+    failures: AtomicU64,
+    notifications: AtomicU64,
+    operations: AtomicU64,
+}
+
+impl std::fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mirror").field("cse", &self.config.cse).field("originator", &self.config.originator).finish()
+    }
+}
+
+impl Mirror {
+    /// Starts mirroring `engine`'s devices into the CSE of `config`.
+    pub fn start(engine: Engine, config: OneM2mConfig) -> Arc<Mirror> {
+        let cse = Cse::new(&config.cse, &config.cse_id, &config.cse_name, &config.originator);
+        let mirror = Arc::new(Mirror {
+            config,
+            cse,
+            engine,
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            notifications: AtomicU64::new(0),
+            operations: AtomicU64::new(0),
+        });
+        tokio::spawn(mirror.clone().watch_events());
+        tokio::spawn(mirror.clone().run());
+        mirror
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counters and connection state.
+    pub fn status(&self) -> OneM2mStatus {
+        let st = self.lock();
+        OneM2mStatus {
+            cse: self.config.cse.clone(),
+            connected: st.connected,
+            nodes: st.nodes.len(),
+            pending: st.dirty.len() + st.deleted.len(),
+            requests: self.requests.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            notifications: self.notifications.load(Ordering::Relaxed),
+            operations: self.operations.load(Ordering::Relaxed),
+            last_error: st.last_error.clone(),
+        }
+    }
+
+    fn counted<T>(&self, result: Result<T, CseError>) -> Result<T, CseError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = &result {
+            if !matches!(e, CseError::Conflict(_) | CseError::NotFound(_)) {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        result
+    }
+
+    fn mark_all(&self) {
+        let all = self.engine.devices(&DeviceQuery { limit: usize::MAX, ..DeviceQuery::default() });
+        if let Ok(page) = all {
+            let mut st = self.lock();
+            st.dirty.extend(page.items.into_iter().map(|d| d.id));
+        }
+        self.wake.notify_one();
+    }
+
+    async fn watch_events(self: Arc<Self>) {
+        let mut events = self.engine.subscribe();
+        self.mark_all();
+        while let Some(received) = events.recv().await {
+            match received {
+                Received::Lagged(_) => self.mark_all(),
+                Received::Event(Event::DeviceRegistered { device } | Event::DeviceUpdated { device }) => {
+                    self.lock().dirty.insert(device.id);
+                    self.wake.notify_one();
+                }
+                Received::Event(Event::DeviceDeleted { device }) => {
+                    let mut st = self.lock();
+                    st.dirty.remove(&device);
+                    st.deleted.insert(device);
+                    drop(st);
+                    self.wake.notify_one();
+                }
+                Received::Event(Event::OperationChanged { operation }) if operation.state.is_terminal() => {
+                    let started = self.lock().started.get(&operation.id).cloned();
+                    if let Some(s) = started {
+                        self.report(operation.id, &s, operation.state).await;
+                    }
+                }
+                Received::Event(_) => {}
+            }
+        }
+    }
+
+    async fn run(self: Arc<Self>) {
+        self.resume_started().await;
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match self.pass().await {
+                Ok(wait) => {
+                    backoff = Duration::from_secs(1);
+                    let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+                }
+                Err(e) => {
+                    let was = std::mem::replace(&mut self.lock().connected, false);
+                    if was {
+                        tracing::warn!(error = %e, "oneM2M CSE unreachable; changes wait for it");
+                    }
+                    self.lock().last_error = Some(e.to_string());
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    /// Writes what changed; `Ok(wait)` until the next due write, `Err` when the CSE is away.
+    async fn pass(&self) -> Result<Duration, CseError> {
+        if !self.lock().connected {
+            self.ensure_acp().await?;
+            // The CSE may have come back empty: write everything again.
+            let started: Vec<(OperationId, Started)> = {
+                let mut st = self.lock();
+                st.connected = true;
+                st.nodes.clear();
+                st.subscriptions.clear();
+                st.started.iter().map(|(k, v)| (*k, v.clone())).collect()
+            };
+            self.mark_all();
+            tracing::info!(cse = %self.config.cse, "oneM2M CSE reachable; mirroring every device");
+            // Outcomes that could not be written back while it was away.
+            for (id, s) in started {
+                if let Ok(op) = self.engine.operation(id).await {
+                    if op.state.is_terminal() {
+                        self.report(id, &s, op.state).await;
+                    }
+                }
+            }
+        }
+        let deleted: Vec<DeviceId> = std::mem::take(&mut self.lock().deleted).into_iter().collect();
+        for (i, id) in deleted.iter().enumerate() {
+            match self.counted(self.cse.delete(&model::node_name(id)).await) {
+                Ok(()) | Err(CseError::NotFound(_)) => {
+                    self.lock().nodes.remove(id);
+                }
+                Err(e) => {
+                    self.lock().deleted.extend(deleted[i..].iter().cloned());
+                    return Err(e);
+                }
+            }
+        }
+        let now = Instant::now();
+        let mut next_due = Duration::from_secs(60);
+        let due: Vec<DeviceId> = {
+            let st = self.lock();
+            st.dirty
+                .iter()
+                .filter(|id| {
+                    let last = st.nodes.get(*id).and_then(|n| n.last_write);
+                    match last.map(|t| now.duration_since(t)) {
+                        Some(since) if since < self.config.min_update_interval => {
+                            next_due = next_due.min(self.config.min_update_interval - since);
+                            false
+                        }
+                        _ => true,
+                    }
+                })
+                .cloned()
+                .collect()
+        };
+        for id in due {
+            self.lock().dirty.remove(&id);
+            let Ok(device) = self.engine.device(&id) else { continue };
+            if let Err(e) = self.write_device(&device).await {
+                self.lock().dirty.insert(id.clone());
+                if e.is_transient() {
+                    return Err(e);
+                }
+                tracing::warn!(device = %id, error = %e, "device not mirrored into the CSE");
+                self.lock().last_error = Some(e.to_string());
+            }
+        }
+        Ok(next_due)
+    }
+
+    async fn ensure_acp(&self) -> Result<(), CseError> {
+        let mut managers = self.config.managers.clone();
+        managers.push(self.config.originator.clone());
+        let body = json!({"m2m:acp": {
+            "rn": ACP_NAME,
+            "lbl": [model::OWN_LABEL],
+            "pv": {"acr": [{"acor": managers, "acop": 63}]},
+            "pvs": {"acr": [{"acor": [self.config.originator], "acop": 63}]},
+        }});
+        match self.counted(self.cse.create("", model::TY_ACP, &body).await) {
+            Ok(_) => Ok(()),
+            Err(CseError::Conflict(_)) => {
+                let update = json!({"m2m:acp": {"pv": {"acr": [{"acor": managers, "acop": 63}]}}});
+                self.counted(self.cse.update(ACP_NAME, &update).await).map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn acpi(&self) -> String {
+        self.cse.address(ACP_NAME)
+    }
+
+    /// Creates or updates the device's node and mgmtObjs.
+    async fn write_device(&self, device: &Device) -> Result<(), CseError> {
+        let node = model::node_name(&device.id);
+        let known = self.lock().nodes.contains_key(&device.id);
+        if !known {
+            let mut body = model::node(device);
+            body["acpi"] = json!([self.acpi()]);
+            match self.counted(self.cse.create("", model::TY_NODE, &json!({"m2m:nod": body})).await) {
+                Ok(_) => {}
+                Err(CseError::Conflict(_)) => {
+                    let update = json!({"m2m:nod": {"lbl": model::labels(device)}});
+                    self.counted(self.cse.update(&node, &update).await)?;
+                }
+                Err(e) => return Err(e),
+            }
+            self.lock().nodes.insert(device.id.clone(), Node::default());
+        }
+        let labels = model::labels(device);
+        for obj in model::mgmt_objs(device) {
+            let path = format!("{node}/{}", obj.name);
+            let sent = self.lock().nodes.get(&device.id).and_then(|n| n.sent.get(&obj.name).cloned());
+            match sent {
+                Some(before) if before == obj.attributes => continue,
+                Some(_) => {
+                    let body = json!({ obj.kind: Json::Object(obj.attributes.clone()) });
+                    self.counted(self.cse.update(&path, &body).await)?;
+                }
+                None => {
+                    let mut attrs = obj.attributes.clone();
+                    attrs.extend(obj.initial.clone());
+                    attrs.insert("rn".into(), json!(obj.name));
+                    attrs.insert("mgd".into(), json!(obj.mgd));
+                    attrs.insert("lbl".into(), json!(labels));
+                    attrs.insert("acpi".into(), json!([self.acpi()]));
+                    match self.counted(self.cse.create(&node, model::TY_MGMT_OBJ, &json!({ obj.kind: attrs })).await) {
+                        Ok(_) => {}
+                        Err(CseError::Conflict(_)) => {
+                            let body = json!({ obj.kind: Json::Object(obj.attributes.clone()) });
+                            self.counted(self.cse.update(&path, &body).await)?;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    if obj.managed {
+                        self.subscribe(&device.id, &obj.name, &path).await?;
+                    }
+                }
+            }
+            let mut st = self.lock();
+            if let Some(n) = st.nodes.get_mut(&device.id) {
+                n.sent.insert(obj.name.clone(), obj.attributes);
+                n.last_write = Some(Instant::now());
+            }
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, device: &DeviceId, object: &str, path: &str) -> Result<(), CseError> {
+        // nct 2 (modified attributes): a CSE that sets rbo / far back to false at once (ACME
+        // does) still says they were written.
+        let body = json!({"m2m:sub": {
+            "rn": SUB_NAME,
+            "nu": [self.config.notify_url],
+            "enc": {"net": [1]},
+            "nct": 2,
+            "acpi": [self.acpi()],
+        }});
+        let created = match self.counted(self.cse.create(path, model::TY_SUB, &body).await) {
+            Ok(created) => created,
+            Err(CseError::Conflict(_)) => self.counted(self.cse.retrieve(&format!("{path}/{SUB_NAME}")).await)?,
+            Err(e) => return Err(e),
+        };
+        if let Some(ri) = created["m2m:sub"]["ri"].as_str() {
+            self.lock().subscriptions.insert(ri.to_owned(), (device.clone(), object.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// A notification from the CSE: a prompt to read the mgmtObj back and act on it.
+    pub async fn notified(&self, body: &Json) {
+        self.notifications.fetch_add(1, Ordering::Relaxed);
+        let sgn = &body["m2m:sgn"];
+        if sgn["vrq"].as_bool() == Some(true) {
+            return;
+        }
+        let sur = sgn["sur"].as_str().unwrap_or_default();
+        let ri = sur.rsplit('/').next().unwrap_or_default();
+        let target = self.lock().subscriptions.get(ri).cloned();
+        let Some((device, object)) = target else {
+            tracing::debug!(%sur, "notification for no subscription of ours");
+            return;
+        };
+        let path = format!("{}/{object}", model::node_name(&device));
+        let current = match self.counted(self.cse.retrieve(&path).await) {
+            Ok(c) => c,
+            Err(e) => return tracing::warn!(%path, error = %e, "mgmtObj not read back after a notification"),
+        };
+        let modified = &sgn["nev"]["rep"];
+        match object.as_str() {
+            "firmware" => self.firmware_requested(&device, &path, &current["m2m:fwr"]).await,
+            "reboot" => self.reboot_requested(&device, &path, &current["m2m:rbo"], &modified["m2m:rbo"]).await,
+            _ => {}
+        }
+    }
+
+    fn already_running(&self, device: &DeviceId, object: &str) -> bool {
+        self.lock().started.values().any(|s| &s.device == device && s.object == object)
+    }
+
+    async fn start_operation(&self, device: &DeviceId, object: &str, action: Action) -> Option<OperationId> {
+        match self.engine.create_operation(device, action, CreateOptions::default()).await {
+            Ok(op) => {
+                let started = Started { device: device.clone(), object: object.to_owned() };
+                if let Ok(bytes) = serde_json::to_vec(&started) {
+                    let _ = self.engine.put_app_state(STATE_NAMESPACE, vec![(op.id.to_string(), bytes)]).await;
+                }
+                self.lock().started.insert(op.id, started);
+                self.operations.fetch_add(1, Ordering::Relaxed);
+                Some(op.id)
+            }
+            Err(e) => {
+                tracing::warn!(device = %device, error = %e, "operation requested through oneM2M refused");
+                None
+            }
+        }
+    }
+
+    async fn firmware_requested(&self, device: &DeviceId, path: &str, fwr: &Json) {
+        if fwr["ud"].as_bool() != Some(true) || self.already_running(device, "firmware") {
+            return;
+        }
+        let text = |k: &str| fwr[k].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        let Some(uri) = text("url") else {
+            let body = json!({"m2m:fwr": {"ud": false, "uds": {"acn": "update: no url", "sus": 2}}});
+            let _ = self.counted(self.cse.update(path, &body).await);
+            return;
+        };
+        let action = Action::Firmware(FirmwareUpdate { uri, version: text("vr"), name: text("fwn") });
+        let status = match self.start_operation(device, "firmware", action).await {
+            Some(op) => json!({"acn": format!("update (operation {op})"), "sus": 3}),
+            None => json!({"acn": "update refused", "sus": 2}),
+        };
+        let _ = self.counted(self.cse.update(path, &json!({"m2m:fwr": {"uds": status}})).await);
+    }
+
+    /// `rbo` / `far` written true: the CSE holds true (it keeps triggers), or it set them back
+    /// to false itself and the notification's modified attributes name them (ACME). unidm's own
+    /// write of false is not a request.
+    async fn reboot_requested(&self, device: &DeviceId, path: &str, current: &Json, modified: &Json) {
+        let own_write = self.lock().own_writes.remove(path).is_some_and(|at| at.elapsed() < Duration::from_secs(30));
+        let asked = |k: &str| current[k].as_bool() == Some(true) || (!own_write && modified.get(k).is_some());
+        let (reboot, reset) = (asked("rbo"), asked("far"));
+        if !(reboot || reset) || self.already_running(device, "reboot") {
+            return;
+        }
+        let action = if reset { Action::FactoryReset } else { Action::Reboot };
+        self.start_operation(device, "reboot", action).await;
+        if current["rbo"].as_bool() == Some(true) || current["far"].as_bool() == Some(true) {
+            // Triggers go back to false (ACME does so by itself; other CSEs may not).
+            self.lock().own_writes.insert(path.to_owned(), Instant::now());
+            let _ = self.counted(self.cse.update(path, &json!({"m2m:rbo": {"rbo": false, "far": false}})).await);
+        }
+    }
+
+    /// Writes an operation's outcome back and forgets it.
+    async fn report(&self, op: OperationId, started: &Started, state: OperationState) {
+        let path = format!("{}/{}", model::node_name(&started.device), started.object);
+        let sus = if state == OperationState::Succeeded { 1 } else { 2 };
+        let body = match started.object.as_str() {
+            "firmware" => {
+                json!({"m2m:fwr": {"ud": false, "uds": {"acn": format!("update (operation {op}): {}", state.as_str()), "sus": sus}}})
+            }
+            _ => Json::Null,
+        };
+        if !body.is_null() {
+            if let Err(e) = self.counted(self.cse.update(&path, &body).await) {
+                // Kept: written back at the next start.
+                return tracing::warn!(%path, error = %e, "operation outcome not written back to the CSE");
+            }
+        }
+        self.lock().started.remove(&op);
+        let _ = self.engine.delete_app_state(STATE_NAMESPACE, vec![op.to_string()]).await;
+        // The device's new firmware version follows through its snapshot.
+        self.lock().dirty.insert(started.device.clone());
+        self.wake.notify_one();
+    }
+
+    /// Takes back the operations started from oneM2M before a restart; their outcomes are
+    /// written once the CSE answers.
+    async fn resume_started(&self) {
+        let Ok(stored) = self.engine.load_app_state(STATE_NAMESPACE).await else { return };
+        for (key, bytes) in stored {
+            let (Ok(id), Ok(started)) = (key.parse::<u64>(), serde_json::from_slice::<Started>(&bytes)) else {
+                continue;
+            };
+            self.lock().started.insert(OperationId(id), started);
+        }
+    }
+}

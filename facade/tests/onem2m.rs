@@ -1,0 +1,219 @@
+//! unidm mirroring its devices into a real oneM2M CSE, the ACME CSE (PyPI `acmecse`, started
+//! here headless with an in-memory store on a free port), and managed from it by another
+//! oneM2M originator. Needs `acmecse` on the PATH (or `UNIDM_ACMECSE`); skipped with a notice
+//! otherwise, unless `UNIDM_REQUIRE_ACMECSE=1`.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use unidm_lwm2m::sim::{SimClient, SimConfig};
+
+struct Acme {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Acme {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn acme_binary() -> Option<String> {
+    if let Ok(path) = std::env::var("UNIDM_ACMECSE") {
+        return Some(path);
+    }
+    let found = Command::new("sh").args(["-c", "command -v acmecse"]).output().ok()?;
+    if found.status.success() {
+        return Some(String::from_utf8_lossy(&found.stdout).trim().to_owned());
+    }
+    let required = std::env::var("UNIDM_REQUIRE_ACMECSE").is_ok_and(|v| v == "1");
+    assert!(!required, "acmecse is required (UNIDM_REQUIRE_ACMECSE=1) but not installed");
+    eprintln!("notice: acmecse not installed (pip install acmecse); the oneM2M tests are skipped");
+    None
+}
+
+async fn start_acme() -> Option<Acme> {
+    let binary = acme_binary()?;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(
+        dir.path().join("acme.ini"),
+        format!(
+            "[basic.config]\ncseType=IN\ncseID=id-in\ncseName=cse-in\nadminID=CAdmin\ndataDirectory=${{baseDirectory}}\n\
+             networkInterface=127.0.0.1\ncseHost=127.0.0.1\nhttpPort={port}\ndatabaseType=memory\nlogLevel=warn\nconsoleTheme=dark\n"
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("acme.log")).unwrap();
+    let child = Command::new(binary)
+        .args([
+            "--headless",
+            "--db-type",
+            "memory",
+            "--http-port",
+            &port.to_string(),
+            "--no-coap",
+            "--no-mqtt",
+            "--no-ws",
+        ])
+        .args(["--no-remote-cse", "--base-directory"])
+        .arg(dir.path())
+        .current_dir(dir.path())
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("start acmecse");
+    let acme = Acme { child, base: format!("http://127.0.0.1:{port}"), _dir: dir };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if cse(&acme, "GET", "", "CAdmin", None).await.0 == 2000 {
+            return Some(acme);
+        }
+        let log = std::fs::read_to_string(acme._dir.path().join("acme.log")).unwrap_or_default();
+        assert!(Instant::now() < deadline, "ACME did not start: {log}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One request to the CSE as `origin`: the RSC and the body.
+async fn cse(acme: &Acme, method: &str, path: &str, origin: &str, body: Option<(u16, Value)>) -> (u32, Value) {
+    let url = match path.trim_matches('/') {
+        "" => format!("{}/~/id-in/cse-in", acme.base),
+        p if p.starts_with('?') => format!("{}/~/id-in/cse-in{p}", acme.base),
+        p => format!("{}/~/id-in/cse-in/{p}", acme.base),
+    };
+    let http = reqwest::Client::new();
+    let mut r = match method {
+        "GET" => http.get(url),
+        "PUT" => http.put(url),
+        "POST" => http.post(url),
+        _ => http.delete(url),
+    }
+    .header("X-M2M-Origin", origin)
+    .header("X-M2M-RI", "test")
+    .header("X-M2M-RVI", "3")
+    .header("Accept", "application/json");
+    if let Some((ty, body)) = body {
+        let ct = if ty == 0 { "application/json".to_owned() } else { format!("application/json;ty={ty}") };
+        r = r.header("Content-Type", ct).body(body.to_string());
+    }
+    let Ok(response) = r.send().await else { return (0, Value::Null) };
+    let rsc =
+        response.headers().get("X-M2M-RSC").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+    (rsc, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn until(acme: &Acme, path: &str, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (rsc, body) = cse(acme, "GET", path, "CAdmin", None).await;
+        if rsc == 2000 && ready(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{what}: {rsc} {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_appear_in_the_cse_and_are_managed_from_it() {
+    let Some(acme) = start_acme().await else { return };
+    let server = common::serve(&format!("[onem2m]\ncse = \"{}\"\nmin_update_interval_s = 1\n", acme.base));
+
+    // A LwM2M client and a CPE become <node>s with their mgmtObjs and current attributes.
+    let mut config = SimConfig::new("m2m-sensor", server.lwm2m.parse().unwrap());
+    config.version = "1.1".into();
+    let _sensor = SimClient::start(config).await.unwrap();
+    _sensor.register().await.unwrap();
+    let mut failing = SimConfig::new("m2m-broken", server.lwm2m.parse().unwrap());
+    failing.firmware.update_result = 8;
+    let _broken = SimClient::start(failing).await.unwrap();
+    _broken.register().await.unwrap();
+    let tree = unidm_tr069::sim::ParameterTree::tr181("00D09E", "M2MGW", "M2M1");
+    let _cpe =
+        unidm_tr069::sim::SimCpe::start(unidm_tr069::sim::SimConfig::new(server.acs.clone(), tree)).await.unwrap();
+
+    let dvi =
+        until(&acme, "lwm2m_m2m-sensor/deviceInfo", "the sensor's deviceInfo", |b| b["m2m:dvi"]["man"] == "unidm sim")
+            .await;
+    assert_eq!(dvi["m2m:dvi"]["mgd"], 1007);
+    assert_eq!(dvi["m2m:dvi"]["ptl"], json!(["LWM2M"]));
+    let node = until(&acme, "lwm2m_m2m-sensor", "the sensor's node", |_| true).await;
+    assert_eq!(node["m2m:nod"]["ni"], "lwm2m:m2m-sensor");
+    until(&acme, "tr069_00D09E-M2MGW-M2M1/firmware", "the CPE's firmware mgmtObj", |b| b["m2m:fwr"]["mgd"] == 1001)
+        .await;
+    // Discovery by label finds devices by protocol.
+    let (rsc, found) = cse(&acme, "GET", "?fu=1&ty=14&lbl=protocol:tr069", "CAdmin", None).await;
+    assert_eq!(rsc, 2000, "{found}");
+    let uris = found["m2m:uril"].as_array().unwrap();
+    assert_eq!(uris.len(), 1, "{found}");
+    assert!(uris[0].as_str().unwrap().contains("tr069_00D09E-M2MGW-M2M1"), "{found}");
+
+    // Another oneM2M application (its own AE) asks for a firmware update through the CSE.
+    let (rsc, ae) = cse(
+        &acme,
+        "POST",
+        "",
+        "Cmanager",
+        Some((2, json!({"m2m:ae": {"rn": "manager", "api": "Nmanager", "rr": false, "srv": ["3"]}}))),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{ae}");
+    let update = json!({"m2m:fwr": {"url": "http://127.0.0.1:9/fw-2.0.bin", "vr": "2.0", "ud": true}});
+    let (rsc, body) = cse(&acme, "PUT", "lwm2m_m2m-sensor/firmware", "Cmanager", Some((0, update.clone()))).await;
+    assert_eq!(rsc, 2004, "{body}");
+    let done = until(&acme, "lwm2m_m2m-sensor/firmware", "uds succeeded", |b| b["m2m:fwr"]["uds"]["sus"] == 1).await;
+    assert_eq!(done["m2m:fwr"]["ud"], false, "{done}");
+    let ops: Value = reqwest::get(format!("{}/devices/lwm2m:m2m-sensor/operations", server.api))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let firmware = ops["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["action"]["kind"] == "firmware")
+        .expect("a firmware operation");
+    assert_eq!(
+        (firmware["state"].as_str(), firmware["action"]["uri"].as_str()),
+        (Some("succeeded"), Some("http://127.0.0.1:9/fw-2.0.bin"))
+    );
+
+    // A device that fails its update: uds says so.
+    let (rsc, body) = cse(&acme, "PUT", "lwm2m_m2m-broken/firmware", "Cmanager", Some((0, update))).await;
+    assert_eq!(rsc, 2004, "{body}");
+    until(&acme, "lwm2m_m2m-broken/firmware", "uds failed", |b| b["m2m:fwr"]["uds"]["sus"] == 2).await;
+
+    // rbo.rbo reboots the CPE.
+    let (rsc, body) =
+        cse(&acme, "PUT", "tr069_00D09E-M2MGW-M2M1/reboot", "Cmanager", Some((0, json!({"m2m:rbo": {"rbo": true}}))))
+            .await;
+    assert_eq!(rsc, 2004, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ops: Value = reqwest::get(format!("{}/devices/tr069:00D09E-M2MGW-M2M1/operations", server.api))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let reboot = ops["items"].as_array().unwrap().iter().find(|o| o["action"]["kind"] == "reboot").cloned();
+        if reboot.as_ref().is_some_and(|r| r["state"] == "succeeded") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no reboot: {ops}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status: Value = reqwest::get(format!("{}/onem2m", server.api)).await.unwrap().json().await.unwrap();
+    assert_eq!(status["connected"], true, "{status}");
+    assert!(status["operations"].as_u64().unwrap() >= 3, "{status}");
+    server.stop();
+}
