@@ -217,3 +217,153 @@ async fn devices_appear_in_the_cse_and_are_managed_from_it() {
     assert!(status["operations"].as_u64().unwrap() >= 3, "{status}");
     server.stop();
 }
+
+async fn operation_of(api: &str, device: &str, kind: &str, state: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ops: Value =
+            reqwest::get(format!("{api}/devices/{device}/operations")).await.unwrap().json().await.unwrap();
+        let found = ops["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["action"]["kind"] == kind && o["state"] == state)
+            .cloned();
+        if let Some(op) = found {
+            return op;
+        }
+        assert!(Instant::now() < deadline, "no {state} {kind} on {device}: {ops}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A oneM2M `<group>` of three devices' `firmware` mgmtObjs (LwM2M, TR-069, OMA DM), updated
+/// once through its fan-out point: the CSE updates every member and unidm runs one firmware
+/// operation per device. Then a software module's `swr.act` activates it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_fan_out_reaches_three_protocols_and_software_is_managed() {
+    let Some(acme) = start_acme().await else { return };
+    let config = format!(
+        "[onem2m]\ncse = \"{}\"\nmin_update_interval_s = 1\n\n[omadm]\nusername = \"dm-client\"\npassword = \"client-secret\"\nserver_password = \"server-secret\"\n",
+        acme.base
+    );
+    let server = common::serve(&config);
+    let mut lwm2m = SimConfig::new("m2m-lamp", server.lwm2m.parse().unwrap());
+    lwm2m.version = "1.1".into();
+    lwm2m.software_management = true;
+    let lamp = SimClient::start(lwm2m).await.unwrap();
+    lamp.register().await.unwrap();
+    let tree = unidm_tr069::sim::ParameterTree::tr181("00D09E", "GRPGW", "GRP1");
+    let _cpe =
+        unidm_tr069::sim::SimCpe::start(unidm_tr069::sim::SimConfig::new(server.acs.clone(), tree)).await.unwrap();
+    let mut dm =
+        unidm_omadm::sim::SimConfig::new(server.dm.clone(), "IMEI:490154203237518", "dm-client", "client-secret");
+    dm.server_password = "server-secret".into();
+    let dm = unidm_omadm::sim::SimDevice::new(dm);
+    dm.run().await.unwrap();
+    let (push, _listener) = dm.listen_package0("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    // FUMO results come in a later session (Generic Alert 1226).
+    let _periodic = dm.spawn_periodic(Duration::from_millis(300));
+    let http = reqwest::Client::new();
+    let r = http
+        .put(format!("{}/omadm/clients/IMEI:490154203237518/push", server.api))
+        .json(&json!({"address": format!("udp://{push}")}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+
+    let members = ["lwm2m_m2m-lamp/firmware", "tr069_00D09E-GRPGW-GRP1/firmware"];
+    for m in members {
+        until(&acme, m, m, |b| b["m2m:fwr"]["mgd"] == 1001).await;
+    }
+    // The DM device's id has a `:`: its node name carries a hash; discovery finds it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let dm_firmware = loop {
+        let (_, found) = cse(&acme, "GET", "?fu=1&ty=13&lbl=protocol:omadm", "CAdmin", None).await;
+        let fwr = found["m2m:uril"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find(|u| u.ends_with("/firmware"));
+        if let Some(uri) = fwr {
+            break uri.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no OMA DM firmware mgmtObj: {found}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (rsc, ae) = cse(
+        &acme,
+        "POST",
+        "",
+        "Cmanager",
+        Some((2, json!({"m2m:ae": {"rn": "manager", "api": "Nmanager", "rr": false, "srv": ["3"]}}))),
+    )
+    .await;
+    assert_eq!(rsc, 2001, "{ae}");
+    let dm_member = format!("cse-in/{}", dm_firmware.split("cse-in/").nth(1).unwrap_or(&dm_firmware));
+    let mid: Vec<String> = members.iter().map(|m| format!("cse-in/{m}")).chain([dm_member]).collect();
+    let group = json!({"m2m:grp": {"rn": "fleet", "mt": 13, "mnm": 10, "mid": mid}});
+    let (rsc, body) = cse(&acme, "POST", "manager", "Cmanager", Some((9, group))).await;
+    assert_eq!(rsc, 2001, "{body} {mid:?}");
+    assert_eq!(body["m2m:grp"]["cnm"], 3, "{body}");
+    let update = json!({"m2m:fwr": {"url": "http://127.0.0.1:9/fleet-3.0.bin", "vr": "3.0", "ud": true}});
+    let (rsc, body) = cse(&acme, "PUT", "manager/fleet/fopt", "Cmanager", Some((0, update))).await;
+    assert_eq!(rsc, 2000, "{body}");
+    let answers = body["m2m:agr"]["m2m:rsp"].as_array().unwrap();
+    assert!(answers.len() == 3 && answers.iter().all(|a| a["rsc"] == 2004), "{body}");
+    for device in ["lwm2m:m2m-lamp", "tr069:00D09E-GRPGW-GRP1", "omadm:IMEI:490154203237518"] {
+        let op = operation_of(&server.api, device, "firmware", "succeeded").await;
+        assert_eq!(op["action"]["uri"], "http://127.0.0.1:9/fleet-3.0.bin", "{op}");
+    }
+
+    // A module installed through unidm appears as an swr; `act` set by the application
+    // activates it.
+    let r = http
+        .post(format!("{}/devices/lwm2m:m2m-lamp/software", server.api))
+        .json(&json!({"action": "install", "uri": "http://127.0.0.1:9/app.pkg"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    operation_of(&server.api, "lwm2m:m2m-lamp", "software", "succeeded").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let swr = loop {
+        let (_, found) = cse(&acme, "GET", "?fu=1&ty=13&lbl=protocol:lwm2m", "CAdmin", None).await;
+        let uri = found["m2m:uril"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find(|u| u.contains("lwm2m_m2m-lamp/software-"));
+        if let Some(uri) = uri {
+            break uri.split("cse-in/").nth(1).unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no swr: {found}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (rsc, body) = cse(&acme, "PUT", &swr, "Cmanager", Some((0, json!({"m2m:swr": {"act": true}})))).await;
+    assert_eq!(rsc, 2004, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ops: Value = reqwest::get(format!("{}/devices/lwm2m:m2m-lamp/operations", server.api))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if ops["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["action"]["action"] == "activate" && o["state"] == "succeeded")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no activate: {ops}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    until(&acme, &swr, "act back to false", |b| b["m2m:swr"]["act"] == false).await;
+    server.stop();
+}

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
 use tokio::sync::Notify;
 use unidm_core::{CreateOptions, DeviceQuery, Engine, Received};
-use unidm_models::{Action, Device, DeviceId, Event, FirmwareUpdate, OperationId, OperationState};
+use unidm_models::{Action, Device, DeviceId, Event, FirmwareUpdate, OperationId, OperationState, SoftwareAction};
 use utoipa::ToSchema;
 
 use client::{Cse, CseError};
@@ -433,6 +433,9 @@ impl Mirror {
         match object.as_str() {
             "firmware" => self.firmware_requested(&device, &path, &current["m2m:fwr"]).await,
             "reboot" => self.reboot_requested(&device, &path, &current["m2m:rbo"], &modified["m2m:rbo"]).await,
+            name if name.starts_with("software-") => {
+                self.software_requested(&device, &path, name, &current["m2m:swr"]).await
+            }
             _ => {}
         }
     }
@@ -494,6 +497,36 @@ impl Mirror {
             self.lock().own_writes.insert(path.to_owned(), Instant::now());
             let _ = self.counted(self.cse.update(path, &json!({"m2m:rbo": {"rbo": false, "far": false}})).await);
         }
+    }
+
+    /// `in` (with `url`), `un`, `act` or `dea` written true on a module's `swr`: the matching
+    /// software operation, and the trigger set back to false.
+    async fn software_requested(&self, device: &DeviceId, path: &str, name: &str, swr: &Json) {
+        let Ok(d) = self.engine.device(device) else { return };
+        let Some(module) = d.snapshot.software.iter().find(|m| model::software_name(&m.id) == name) else { return };
+        let module = module.id.clone();
+        let text = |k: &str| swr[k].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        let set = |k: &str| swr[k].as_bool() == Some(true);
+        let (key, action) = if set("in") {
+            let Some(uri) = text("url") else {
+                let _ = self.counted(self.cse.update(path, &json!({"m2m:swr": {"in": false}})).await);
+                return tracing::info!(%path, "swr.in without a url: nothing to install");
+            };
+            ("in", SoftwareAction::Install { uri, name: text("swn"), version: text("vr"), activate: None })
+        } else if set("un") {
+            ("un", SoftwareAction::Uninstall { module })
+        } else if set("act") {
+            ("act", SoftwareAction::Activate { module })
+        } else if set("dea") {
+            ("dea", SoftwareAction::Deactivate { module })
+        } else {
+            return;
+        };
+        if self.already_running(device, name) {
+            return;
+        }
+        self.start_operation(device, name, Action::Software(action)).await;
+        let _ = self.counted(self.cse.update(path, &json!({"m2m:swr": { key: false }})).await);
     }
 
     /// Writes an operation's outcome back and forgets it.

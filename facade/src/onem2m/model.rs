@@ -51,6 +51,16 @@ pub fn node_name(device: &unidm_models::DeviceId) -> String {
     name
 }
 
+/// The resource name of a software module's `swr`: `software-` and its id, characters outside
+/// `A-Z a-z 0-9 . _ -` made `_`.
+pub fn software_name(module: &str) -> String {
+    let safe: String = module
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .collect();
+    format!("software-{safe}")
+}
+
 /// The labels of a device's resources: unidm's own, `protocol:<p>`, and one `<k>:<v>` per
 /// unidm label, so that oneM2M discovery (`fu=1&lbl=protocol:lwm2m`) finds devices by them.
 pub fn labels(device: &Device) -> Vec<String> {
@@ -129,6 +139,25 @@ pub fn mgmt_objs(device: &Device) -> Vec<MgmtObj> {
             initial,
             managed: true,
         });
+    }
+    if device.supports(Function::Software) {
+        for module in device.snapshot.software.iter().filter(|m| m.installed) {
+            let attrs = Map::from_iter([
+                ("swn".to_owned(), json!(module.name)),
+                ("vr".to_owned(), json!(module.version.clone().unwrap_or_default())),
+            ]);
+            // `url` is mandatory at creation (an application sets it with `in` to install);
+            // the triggers `in` `un` `act` `dea` may not be given then.
+            let initial = Map::from_iter([("url".to_owned(), json!(""))]);
+            out.push(MgmtObj {
+                name: software_name(&module.id),
+                kind: "m2m:swr",
+                mgd: 1002,
+                attributes: attrs,
+                initial,
+                managed: true,
+            });
+        }
     }
     if let Some(m) = &device.snapshot.memory {
         let attrs = Map::from_iter([("mma".to_owned(), json!(m.available)), ("mmt".to_owned(), json!(m.total))]);
