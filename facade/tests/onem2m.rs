@@ -39,9 +39,14 @@ fn acme_binary() -> Option<String> {
 }
 
 async fn start_acme() -> Option<Acme> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    start_acme_on(port).await
+}
+
+/// ACME on `port`, with an empty in-memory store (a restart on the same port loses everything).
+async fn start_acme_on(port: u16) -> Option<Acme> {
     let binary = acme_binary()?;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     std::fs::write(
         dir.path().join("acme.ini"),
         format!(
@@ -365,5 +370,63 @@ async fn a_group_fan_out_reaches_three_protocols_and_software_is_managed() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     until(&acme, &swr, "act back to false", |b| b["m2m:swr"]["act"] == false).await;
+    server.stop();
+}
+
+async fn request_count(api: &str) -> u64 {
+    let status: Value = reqwest::get(format!("{api}/onem2m")).await.unwrap().json().await.unwrap();
+    status["requests"].as_u64().unwrap()
+}
+
+/// The CSE going away and coming back empty loses no change (a device that came meanwhile is
+/// there, and so is the first); a burst of changes to one device is written at most once per
+/// `min_update_interval_s`, its last state included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cse_outage_loses_nothing_and_bursts_are_rate_limited() {
+    let Some(acme) = start_acme().await else { return };
+    let port: u16 = acme.base.rsplit(':').next().unwrap().parse().unwrap();
+    let server = common::serve(&format!("[onem2m]\ncse = \"{}\"\nmin_update_interval_s = 1\n", acme.base));
+    let first = SimClient::start(SimConfig::new("m2m-first", server.lwm2m.parse().unwrap())).await.unwrap();
+    first.register().await.unwrap();
+    until(&acme, "lwm2m_m2m-first", "the first node", |_| true).await;
+
+    // A burst of 40 label changes in about 2 s: the node's labels are written a few times, not 40.
+    let http = reqwest::Client::new();
+    let before = request_count(&server.api).await;
+    for i in 0..40 {
+        let r = http
+            .put(format!("{}/devices/lwm2m:m2m-first/labels", server.api))
+            .json(&json!({"labels": {"step": i.to_string()}}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    until(&acme, "lwm2m_m2m-first", "the last labels", |b| {
+        b["m2m:nod"]["lbl"].as_array().unwrap().contains(&json!("step:39"))
+    })
+    .await;
+    let written = request_count(&server.api).await - before;
+    assert!((1..=15).contains(&written), "{written} requests for 40 changes in 2 s at one write per second");
+
+    // The CSE stops; a device registers meanwhile; the CSE comes back empty on the same port.
+    drop(acme);
+    let second = SimClient::start(SimConfig::new("m2m-second", server.lwm2m.parse().unwrap())).await.unwrap();
+    second.register().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status: Value = reqwest::get(format!("{}/onem2m", server.api)).await.unwrap().json().await.unwrap();
+        if status["connected"] == false {
+            assert!(status["lastError"].as_str().unwrap().contains("unreachable"), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the outage went unnoticed: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let acme = start_acme_on(port).await.unwrap();
+    until(&acme, "lwm2m_m2m-second/deviceInfo", "the device that came during the outage", |_| true).await;
+    let node = until(&acme, "lwm2m_m2m-first", "the first device, written again", |_| true).await;
+    assert!(node["m2m:nod"]["lbl"].as_array().unwrap().contains(&json!("step:39")), "{node}");
     server.stop();
 }

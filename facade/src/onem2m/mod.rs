@@ -109,6 +109,8 @@ struct State {
 
 #[derive(Default)]
 struct Node {
+    /// The node's labels as last written.
+    labels: Vec<String>,
     sent: HashMap<String, Map<String, Json>>,
     last_write: Option<Instant>,
 }
@@ -229,11 +231,14 @@ impl Mirror {
                     let _ = tokio::time::timeout(wait, self.wake.notified()).await;
                 }
                 Err(e) => {
-                    let was = std::mem::replace(&mut self.lock().connected, false);
+                    let was = {
+                        let mut st = self.lock();
+                        st.last_error = Some(e.to_string());
+                        std::mem::replace(&mut st.connected, false)
+                    };
                     if was {
                         tracing::warn!(error = %e, "oneM2M CSE unreachable; changes wait for it");
                     }
-                    self.lock().last_error = Some(e.to_string());
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
@@ -348,9 +353,20 @@ impl Mirror {
                 }
                 Err(e) => return Err(e),
             }
-            self.lock().nodes.insert(device.id.clone(), Node::default());
+            let labels = model::labels(device);
+            self.lock()
+                .nodes
+                .insert(device.id.clone(), Node { labels, last_write: Some(Instant::now()), ..Node::default() });
         }
         let labels = model::labels(device);
+        let relabel = self.lock().nodes.get(&device.id).is_some_and(|n| n.labels != labels);
+        if relabel {
+            self.counted(self.cse.update(&node, &json!({"m2m:nod": {"lbl": labels}})).await)?;
+            if let Some(n) = self.lock().nodes.get_mut(&device.id) {
+                n.labels = labels.clone();
+                n.last_write = Some(Instant::now());
+            }
+        }
         for obj in model::mgmt_objs(device) {
             let path = format!("{node}/{}", obj.name);
             let sent = self.lock().nodes.get(&device.id).and_then(|n| n.sent.get(&obj.name).cloned());
