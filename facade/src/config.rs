@@ -138,6 +138,9 @@
 //! notify_url = "http://unidm.example:8080/onem2m/notify"   # default: the API's address
 //! managers = ["all"]          # originators that may manage the devices (the ACP unidm creates)
 //! min_update_interval_s = 5   # at most one update of a device's resources per interval
+//! [onem2m.devices]            # which devices to mirror (default: all)
+//! protocol = "lwm2m"
+//! labels = { site = "north" }
 //! ```
 
 use std::collections::BTreeMap;
@@ -258,6 +261,20 @@ struct OneM2mSection {
     managers: Option<Vec<String>>,
     /// Seconds between two updates of one device's resources [default: 5].
     min_update_interval_s: Option<u64>,
+    /// Which devices to mirror [default: all].
+    #[serde(default)]
+    devices: OneM2mDevices,
+}
+
+/// `[onem2m.devices]`: the devices mirrored, by protocol, manufacturer, model and labels.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OneM2mDevices {
+    protocol: Option<String>,
+    manufacturer: Option<String>,
+    model: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
 }
 
 /// `[onem2m]` resolved but for the notification URL, known once the API is bound.
@@ -283,6 +300,20 @@ impl OneM2mSection {
         );
         let originator = self.originator.unwrap_or_else(|| "CAdmin".into());
         anyhow::ensure!(!originator.trim().is_empty(), "onem2m.originator is empty");
+        let protocol = match self.devices.protocol.as_deref() {
+            None => None,
+            Some(p) => Some(
+                serde_json::from_value::<unidm_models::Protocol>(serde_json::Value::String(p.to_ascii_lowercase()))
+                    .map_err(|_| anyhow::anyhow!("onem2m.devices.protocol `{p}`: lwm2m, tr069 or omadm"))?,
+            ),
+        };
+        let devices = unidm_core::DeviceQuery {
+            protocol,
+            manufacturer: self.devices.manufacturer,
+            model: self.devices.model,
+            labels: self.devices.labels,
+            ..unidm_core::DeviceQuery::default()
+        };
         let interval = self.min_update_interval_s.unwrap_or(5);
         anyhow::ensure!(interval <= 3600, "onem2m.min_update_interval_s must be at most 3600");
         Ok(OneM2mSettings {
@@ -295,6 +326,7 @@ impl OneM2mSection {
                 notify_url: self.notify_url.unwrap_or_default(),
                 managers: self.managers.unwrap_or_else(|| vec!["all".into()]),
                 min_update_interval: Duration::from_secs(interval),
+                devices,
             },
         })
     }

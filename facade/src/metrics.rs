@@ -96,6 +96,25 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
         let _ = writeln!(out, "# HELP unidm_northbound_end_devices End devices listed to the distant LwM2M server.\n# TYPE unidm_northbound_end_devices gauge");
         let _ = writeln!(out, "unidm_northbound_end_devices {}", st.end_devices);
     }
+    if let Some(m) = &app.onem2m {
+        let st = m.status();
+        for (name, kind, help, value) in [
+            (
+                "unidm_onem2m_connected",
+                "gauge",
+                "Whether the oneM2M CSE answered the last request.",
+                u64::from(st.connected),
+            ),
+            ("unidm_onem2m_nodes", "gauge", "Devices mirrored into the CSE as <node>s.", st.nodes as u64),
+            ("unidm_onem2m_pending", "gauge", "Devices waiting to be written to the CSE.", st.pending as u64),
+            ("unidm_onem2m_requests_total", "counter", "Requests sent to the CSE.", st.requests),
+            ("unidm_onem2m_failures_total", "counter", "Requests to the CSE that failed.", st.failures),
+            ("unidm_onem2m_notifications_total", "counter", "Notifications received from the CSE.", st.notifications),
+            ("unidm_onem2m_operations_total", "counter", "Operations started from oneM2M.", st.operations),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+    }
     if let Some(st) = s.store {
         let _ = writeln!(
             out,

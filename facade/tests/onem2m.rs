@@ -220,6 +220,8 @@ async fn devices_appear_in_the_cse_and_are_managed_from_it() {
     let status: Value = reqwest::get(format!("{}/onem2m", server.api)).await.unwrap().json().await.unwrap();
     assert_eq!(status["connected"], true, "{status}");
     assert!(status["operations"].as_u64().unwrap() >= 3, "{status}");
+    let metrics = reqwest::get(server.api.replace("/api/v1", "/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("unidm_onem2m_connected 1") && metrics.contains("unidm_onem2m_nodes 3"), "{metrics}");
     server.stop();
 }
 

@@ -30,7 +30,7 @@ use crate::store::{Page, Write};
 use crate::CoreError;
 
 /// Which devices to list. Every field given must match.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeviceQuery {
     /// Protocol.
     pub protocol: Option<Protocol>,

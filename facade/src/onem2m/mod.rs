@@ -57,6 +57,17 @@ pub struct OneM2mConfig {
     pub managers: Vec<String>,
     /// At most one UPDATE of a device's resources per this interval.
     pub min_update_interval: Duration,
+    /// Which devices are mirrored (all by default); a device that stops matching leaves the CSE.
+    pub devices: DeviceQuery,
+}
+
+/// Whether `device` is one `selector` takes (its protocol, manufacturer, model and labels;
+/// paging and group ignored).
+fn selected(selector: &DeviceQuery, device: &Device) -> bool {
+    selector.protocol.is_none_or(|p| p == device.protocol)
+        && selector.manufacturer.as_ref().is_none_or(|m| device.identity.manufacturer.as_ref() == Some(m))
+        && selector.model.as_ref().is_none_or(|m| device.identity.model.as_ref() == Some(m))
+        && selector.labels.iter().all(|(k, v)| device.labels.get(k) == Some(v))
 }
 
 /// What the mirror has done, for `/api/v1/onem2m` and `/metrics`.
@@ -185,7 +196,8 @@ impl Mirror {
     }
 
     fn mark_all(&self) {
-        let all = self.engine.devices(&DeviceQuery { limit: usize::MAX, ..DeviceQuery::default() });
+        let query = DeviceQuery { offset: 0, limit: usize::MAX, group: None, ..self.config.devices.clone() };
+        let all = self.engine.devices(&query);
         if let Ok(page) = all {
             let mut st = self.lock();
             st.dirty.extend(page.items.into_iter().map(|d| d.id));
@@ -303,6 +315,14 @@ impl Mirror {
         for id in due {
             self.lock().dirty.remove(&id);
             let Ok(device) = self.engine.device(&id) else { continue };
+            if !selected(&self.config.devices, &device) {
+                // It no longer matches (its labels changed): it leaves the CSE.
+                if self.lock().nodes.contains_key(&id) {
+                    self.lock().deleted.insert(id);
+                    self.wake.notify_one();
+                }
+                continue;
+            }
             if let Err(e) = self.write_device(&device).await {
                 self.lock().dirty.insert(id.clone());
                 if e.is_transient() {
@@ -578,5 +598,28 @@ impl Mirror {
             };
             self.lock().started.insert(OperationId(id), started);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unidm_models::{Protocol, Timestamp};
+
+    #[test]
+    fn the_selector_takes_devices_by_protocol_identity_and_labels() {
+        let mut d = Device::new(DeviceId::parse("lwm2m:a").unwrap(), Timestamp(0));
+        d.identity.manufacturer = Some("ACME".into());
+        d.labels.insert("site".into(), "north".into());
+        assert!(selected(&DeviceQuery::default(), &d), "everything by default");
+        let by = |q: DeviceQuery| selected(&q, &d);
+        assert!(by(DeviceQuery { protocol: Some(Protocol::Lwm2m), ..DeviceQuery::default() }));
+        assert!(!by(DeviceQuery { protocol: Some(Protocol::Tr069), ..DeviceQuery::default() }));
+        assert!(by(DeviceQuery { manufacturer: Some("ACME".into()), ..DeviceQuery::default() }));
+        assert!(!by(DeviceQuery { model: Some("X".into()), ..DeviceQuery::default() }), "no model reported");
+        let labels =
+            |k: &str, v: &str| DeviceQuery { labels: [(k.to_owned(), v.to_owned())].into(), ..DeviceQuery::default() };
+        assert!(by(labels("site", "north")));
+        assert!(!by(labels("site", "south")));
     }
 }
