@@ -140,6 +140,11 @@ async fn devices_appear_in_the_cse_and_are_managed_from_it() {
     failing.firmware.update_result = 8;
     let _broken = SimClient::start(failing).await.unwrap();
     _broken.register().await.unwrap();
+    let mut gateway = SimConfig::new("m2m-gw", server.lwm2m.parse().unwrap());
+    gateway.version = "1.1".into();
+    gateway.gateway_children = 2;
+    let _gateway = SimClient::start(gateway).await.unwrap();
+    _gateway.register().await.unwrap();
     let tree = unidm_tr069::sim::ParameterTree::tr181("00D09E", "M2MGW", "M2M1");
     let _cpe =
         unidm_tr069::sim::SimCpe::start(unidm_tr069::sim::SimConfig::new(server.acs.clone(), tree)).await.unwrap();
@@ -153,6 +158,15 @@ async fn devices_appear_in_the_cse_and_are_managed_from_it() {
     assert_eq!(node["m2m:nod"]["ni"], "lwm2m:m2m-sensor");
     until(&acme, "tr069_00D09E-M2MGW-M2M1/firmware", "the CPE's firmware mgmtObj", |b| b["m2m:fwr"]["mgd"] == 1001)
         .await;
+    // A gateway's area network lists its end devices, each linked back to it.
+    let ani = until(&acme, "lwm2m_m2m-gw/areaNwkInfo", "the gateway's areaNwkInfo", |b| {
+        b["m2m:ani"]["ldv"].as_array().is_some_and(|l| l.len() == 2)
+    })
+    .await;
+    let first = ani["m2m:ani"]["ldv"][0].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let andi = until(&acme, &format!("{first}/areaNwkDeviceInfo"), "an end device's areaNwkDeviceInfo", |_| true).await;
+    assert_eq!(andi["m2m:andi"]["awi"], "/id-in/cse-in/lwm2m_m2m-gw/areaNwkInfo", "{andi}");
+    assert!(andi["m2m:andi"]["dvd"].as_str().unwrap().starts_with("lwm2m:m2m-gw/"), "{andi}");
     // Discovery by label finds devices by protocol.
     let (rsc, found) = cse(&acme, "GET", "?fu=1&ty=14&lbl=protocol:tr069", "CAdmin", None).await;
     assert_eq!(rsc, 2000, "{found}");
@@ -221,7 +235,7 @@ async fn devices_appear_in_the_cse_and_are_managed_from_it() {
     assert_eq!(status["connected"], true, "{status}");
     assert!(status["operations"].as_u64().unwrap() >= 3, "{status}");
     let metrics = reqwest::get(server.api.replace("/api/v1", "/metrics")).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("unidm_onem2m_connected 1") && metrics.contains("unidm_onem2m_nodes 3"), "{metrics}");
+    assert!(metrics.contains("unidm_onem2m_connected 1") && metrics.contains("unidm_onem2m_nodes 6"), "{metrics}");
     server.stop();
 }
 
@@ -387,10 +401,14 @@ async fn request_count(api: &str) -> u64 {
 async fn a_cse_outage_loses_nothing_and_bursts_are_rate_limited() {
     let Some(acme) = start_acme().await else { return };
     let port: u16 = acme.base.rsplit(':').next().unwrap().parse().unwrap();
+    // A node unidm made for a device it no longer has (deleted while unidm was down).
+    let ghost = json!({"m2m:nod": {"rn": "lwm2m_ghost", "ni": "lwm2m:ghost", "lbl": ["unidm", "protocol:lwm2m"]}});
+    assert_eq!(cse(&acme, "POST", "", "CAdmin", Some((14, ghost))).await.0, 2001);
     let server = common::serve(&format!("[onem2m]\ncse = \"{}\"\nmin_update_interval_s = 1\n", acme.base));
     let first = SimClient::start(SimConfig::new("m2m-first", server.lwm2m.parse().unwrap())).await.unwrap();
     first.register().await.unwrap();
     until(&acme, "lwm2m_m2m-first", "the first node", |_| true).await;
+    assert_eq!(cse(&acme, "GET", "lwm2m_ghost", "CAdmin", None).await.0, 4004, "the orphan node is deleted");
 
     // A burst of 40 label changes in about 2 s: the node's labels are written a few times, not 40.
     let http = reqwest::Client::new();

@@ -271,6 +271,7 @@ impl Mirror {
                 st.started.iter().map(|(k, v)| (*k, v.clone())).collect()
             };
             self.mark_all();
+            self.remove_orphans().await?;
             tracing::info!(cse = %self.config.cse, "oneM2M CSE reachable; mirroring every device");
             // Outcomes that could not be written back while it was away.
             for (id, s) in started {
@@ -335,6 +336,30 @@ impl Mirror {
         Ok(next_due)
     }
 
+    /// Deletes the `<node>`s unidm made for devices it no longer has (or no longer selects):
+    /// deletions that happened while the CSE or unidm was down.
+    async fn remove_orphans(&self) -> Result<(), CseError> {
+        let found = self.counted(self.cse.discover(model::TY_NODE, model::OWN_LABEL).await)?;
+        let query = DeviceQuery { offset: 0, limit: usize::MAX, group: None, ..self.config.devices.clone() };
+        let wanted: std::collections::HashSet<String> = self
+            .engine
+            .devices(&query)
+            .map(|page| page.items.iter().map(|d| model::node_name(&d.id)).collect())
+            .unwrap_or_default();
+        for uri in found {
+            let name = uri.rsplit('/').next().unwrap_or_default();
+            if !name.is_empty() && !wanted.contains(name) {
+                match self.counted(self.cse.delete(name).await) {
+                    Ok(()) | Err(CseError::NotFound(_)) => {
+                        tracing::info!(node = %name, "orphan <node> deleted from the CSE")
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn ensure_acp(&self) -> Result<(), CseError> {
         let mut managers = self.config.managers.clone();
         managers.push(self.config.originator.clone());
@@ -387,7 +412,7 @@ impl Mirror {
                 n.last_write = Some(Instant::now());
             }
         }
-        for obj in model::mgmt_objs(device) {
+        for obj in model::mgmt_objs(device, &self.cse.address("")) {
             let path = format!("{node}/{}", obj.name);
             let sent = self.lock().nodes.get(&device.id).and_then(|n| n.sent.get(&obj.name).cloned());
             match sent {

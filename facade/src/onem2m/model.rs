@@ -88,8 +88,10 @@ pub fn node(device: &Device) -> Json {
     json!({"rn": node_name(&device.id), "ni": device.id.as_str(), "lbl": labels(device)})
 }
 
-/// The mgmtObjs a device has, from what it reported and supports.
-pub fn mgmt_objs(device: &Device) -> Vec<MgmtObj> {
+/// The mgmtObjs a device has, from what it reported and supports; `base` is the CSEBase's
+/// address (`/id-in/cse-in`) for the links between a gateway's `areaNwkInfo` and its end
+/// devices' `areaNwkDeviceInfo`.
+pub fn mgmt_objs(device: &Device, base: &str) -> Vec<MgmtObj> {
     let id = &device.identity;
     let mut out = Vec::new();
     let mut dvi = Map::new();
@@ -159,6 +161,41 @@ pub fn mgmt_objs(device: &Device) -> Vec<MgmtObj> {
             });
         }
     }
+    let topology = &device.topology;
+    if !topology.children.is_empty() {
+        let ant = topology.area_network_type.clone().unwrap_or_else(|| match device.protocol {
+            Protocol::Lwm2m => "LwM2M gateway end devices".to_owned(),
+            Protocol::Tr069 => "LAN".to_owned(),
+            Protocol::Omadm => "area network".to_owned(),
+        });
+        let ldv: Vec<String> = topology.children.iter().map(|c| format!("{base}/{}", node_name(c))).collect();
+        let attrs = Map::from_iter([("ant".to_owned(), json!(ant)), ("ldv".to_owned(), json!(ldv))]);
+        out.push(MgmtObj {
+            name: "areaNwkInfo".into(),
+            kind: "m2m:ani",
+            mgd: 1004,
+            attributes: attrs,
+            initial: Map::new(),
+            managed: false,
+        });
+    }
+    if let Some(parent) = &topology.parent {
+        let dvt = id.device_type.clone().or(id.model.clone()).unwrap_or_else(|| "end device".to_owned());
+        let attrs = Map::from_iter([
+            ("dvd".to_owned(), json!(device.id.as_str())),
+            ("dvt".to_owned(), json!(dvt)),
+            ("awi".to_owned(), json!(format!("{base}/{}/areaNwkInfo", node_name(parent)))),
+            ("ss".to_owned(), json!(format!("{:?}", device.presence.state).to_ascii_lowercase())),
+        ]);
+        out.push(MgmtObj {
+            name: "areaNwkDeviceInfo".into(),
+            kind: "m2m:andi",
+            mgd: 1005,
+            attributes: attrs,
+            initial: Map::new(),
+            managed: false,
+        });
+    }
     if let Some(m) = &device.snapshot.memory {
         let attrs = Map::from_iter([("mma".to_owned(), json!(m.available)), ("mmt".to_owned(), json!(m.total))]);
         out.push(MgmtObj {
@@ -206,7 +243,7 @@ mod tests {
         assert_ne!(escaped, node_name(&DeviceId::parse("tr069:00D09E-GW-SN_2D1").unwrap()), "no collision");
         assert!(node_name(&d.id).starts_with("lwm2m_urn_imei_1_child-"));
         assert_eq!(node(&d)["lbl"], json!(["unidm", "protocol:lwm2m", "site:north"]));
-        let objs = mgmt_objs(&d);
+        let objs = mgmt_objs(&d, "/id-in/cse-in");
         let names: Vec<&str> = objs.iter().map(|o| o.name.as_str()).collect();
         assert_eq!(names, ["deviceInfo", "firmware", "battery"], "no reboot: not supported");
         assert_eq!(objs[0].attributes["man"], "ACME");
@@ -214,5 +251,17 @@ mod tests {
         assert_eq!((objs[1].attributes["vr"].as_str(), objs[1].initial["ud"].as_bool()), (Some("1.2"), Some(false)));
         assert!(objs[1].managed && !objs[0].managed);
         assert_eq!(objs[2].attributes["btl"], 80);
+
+        // A gateway lists its end devices; an end device links to its gateway's area network.
+        let child = DeviceId::parse("lwm2m:gw/dev0").unwrap();
+        let mut gw = Device::new(DeviceId::parse("lwm2m:gw").unwrap(), Timestamp(0));
+        gw.topology.children = vec![child.clone()];
+        let ani = mgmt_objs(&gw, "/id-in/cse-in").into_iter().find(|o| o.name == "areaNwkInfo").unwrap();
+        assert_eq!(ani.attributes["ldv"], json!([format!("/id-in/cse-in/{}", node_name(&child))]));
+        let mut end = Device::new(child, Timestamp(0));
+        end.topology.parent = Some(gw.id.clone());
+        let andi = mgmt_objs(&end, "/id-in/cse-in").into_iter().find(|o| o.name == "areaNwkDeviceInfo").unwrap();
+        assert_eq!(andi.attributes["awi"], "/id-in/cse-in/lwm2m_gw/areaNwkInfo");
+        assert_eq!((andi.mgd, andi.attributes["dvd"].as_str()), (1005, Some("lwm2m:gw/dev0")));
     }
 }
