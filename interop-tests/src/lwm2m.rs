@@ -26,6 +26,20 @@ pub fn catalogue() -> Vec<Case> {
             client_initiated_bootstrap
         ),
         case!(
+            "LightweightM2M-1.1-int-4",
+            "Bootstrap Delete",
+            ["HLF-019"],
+            "ETS 1.1 int-4; TS Core 1.1 §5.2.7.5 Bootstrap-Delete",
+            bootstrap_delete
+        ),
+        case!(
+            "LightweightM2M-1.1-int-6",
+            "Bootstrap Sequence",
+            ["HLF-019", "BsR-005"],
+            "ETS 1.1 int-6; TS Core 1.1 §6.1.3 (Delete, Discover, Write, Finish)",
+            bootstrap_sequence
+        ),
+        case!(
             "LightweightM2M-1.0-int-101",
             "Initial Registration",
             ["HLF-019", "MGR-001"],
@@ -425,11 +439,16 @@ async fn collect_notifications(
 
 // ---- bootstrap ------------------------------------------------------------------------------
 
-async fn client_initiated_bootstrap(ctx: &Ctx) -> Outcome {
+/// One bootstrap of the device, started by the Bootstrap-Request Trigger `/1/x/9`, through
+/// unidm's bootstrap server: the messages from the Execute on, once the device registered
+/// again; inconclusive when unidm cannot be the device's bootstrap server.
+async fn bootstrap_session(ctx: &Ctx) -> Result<Vec<unidm_core::WireRecord>, Finding> {
     require_1_1(ctx, "the Bootstrap-Request Trigger /1/x/9")?;
     let adapter = ctx.lwm2m().ok_or_else(|| Finding::error("no LwM2M server in this run"))?;
     if adapter.bootstrap_addr().is_none() {
-        return Err(Finding::inconclusive("unidm runs no bootstrap server here"));
+        return Err(Finding::inconclusive(
+            "unidm runs no bootstrap server here (use --api with a running unidm serve)",
+        ));
     }
     let endpoint = ctx.device_id().native().to_owned();
     if adapter.bootstrap_config(&endpoint).await.is_none() {
@@ -453,18 +472,88 @@ async fn client_initiated_bootstrap(ctx: &Ctx) -> Outcome {
     let from_device = |prefix: &'static str| {
         move |m: &unidm_core::WireRecord| m.direction == Direction::FromDevice && m.summary.starts_with(prefix)
     };
-    let Some(request) = ctx.wait_message(mark, ctx.step_timeout(), from_device("Bootstrap-Request")).await else {
+    if ctx.wait_message(mark, ctx.step_timeout(), from_device("Bootstrap-Request")).await.is_none() {
         return Err(Finding::inconclusive(
             "no Bootstrap-Request reached unidm's bootstrap server: the device's bootstrap account points elsewhere",
         ));
-    };
-    ctx.wait_message(mark, ctx.step_timeout(), from_device("2.04 Changed to Bootstrap-Finish")).await.ok_or_else(
-        || Finding::fail("the bootstrap session", "Bootstrap-Finish acknowledged", "no Bootstrap-Finish"),
-    )?;
-    let register = ctx.wait_message(mark, ctx.step_timeout(), from_device("Register")).await.ok_or_else(|| {
+    }
+    let finished = ctx.wait_message(mark, ctx.step_timeout(), |m| {
+        m.summary.starts_with("2.04 Changed to Bootstrap-Finish") || m.summary.starts_with("bootstrap failed")
+    });
+    match finished.await {
+        Some(m) if m.summary.starts_with("bootstrap failed") => {
+            return Err(Finding::fail("the bootstrap session", "Bootstrap-Finish acknowledged", m.summary))
+        }
+        Some(_) => {}
+        None => {
+            return Err(Finding::fail("the bootstrap session", "Bootstrap-Finish acknowledged", "no Bootstrap-Finish"))
+        }
+    }
+    ctx.wait_message(mark, ctx.step_timeout(), from_device("Register")).await.ok_or_else(|| {
         Finding::fail("a Register after Bootstrap-Finish", "Register with the account written", "none")
     })?;
-    Ok(format!("`{}`, Bootstrap-Finish acknowledged, then `{}`", request.summary, register.summary))
+    Ok(ctx.messages().split_off(mark))
+}
+
+fn summaries(records: &[unidm_core::WireRecord]) -> Vec<&str> {
+    records.iter().map(|m| m.summary.as_str()).collect()
+}
+
+async fn client_initiated_bootstrap(ctx: &Ctx) -> Outcome {
+    let session = bootstrap_session(ctx).await?;
+    let seen = summaries(&session);
+    let request = seen.iter().find(|s| s.starts_with("Bootstrap-Request")).copied().unwrap_or_default();
+    let register = seen.iter().find(|s| s.starts_with("Register")).copied().unwrap_or_default();
+    Ok(format!("`{request}`, Bootstrap-Finish acknowledged, then `{register}`"))
+}
+
+async fn bootstrap_delete(ctx: &Ctx) -> Outcome {
+    let session = bootstrap_session(ctx).await?;
+    let seen = summaries(&session);
+    for object in ["/0", "/1"] {
+        let request = format!("Bootstrap-Delete {object}");
+        let answer = seen.iter().find(|s| s.ends_with(&format!(" to {request}"))).copied();
+        match answer {
+            Some(a) if a.starts_with("2.02") => {}
+            Some(a) => return Err(Finding::fail(format!("the answer to {request}"), "2.02 Deleted", a.to_owned())),
+            None => return Err(Finding::fail(format!("the answer to {request}"), "2.02 Deleted", format!("{seen:?}"))),
+        }
+    }
+    Ok("Bootstrap-Delete of /0 and /1 answered 2.02 Deleted; the client registered with what it was written".into())
+}
+
+async fn bootstrap_sequence(ctx: &Ctx) -> Outcome {
+    let session = bootstrap_session(ctx).await?;
+    // The bootstrap server's requests in order, each with the client's answer.
+    let steps: Vec<&str> = session
+        .iter()
+        .filter(|m| m.direction == Direction::FromDevice)
+        .filter_map(|m| m.summary.split_once(" to Bootstrap-").map(|(code, _)| (code, m.summary.as_str())))
+        .map(|(code, summary)| if code.starts_with("2.") { summary } else { "" })
+        .collect();
+    if let Some(bad) = session.iter().find(|m| m.summary.contains(" to Bootstrap-") && !m.summary.starts_with("2.")) {
+        return Err(Finding::fail("an answer in the bootstrap sequence", "2.xx", bad.summary.clone()));
+    }
+    let kind = |s: &str| {
+        s.split(" to Bootstrap-").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_default().to_owned()
+    };
+    let order: Vec<String> = steps.iter().map(|s| kind(s)).collect();
+    let rank = |k: &str| match k {
+        "Delete" => 0,
+        "Discover" => 1,
+        "Write" => 2,
+        "Finish" => 3,
+        _ => 4,
+    };
+    let sorted = order.windows(2).all(|w| rank(&w[0]) <= rank(&w[1]));
+    if !sorted || order.last().map(String::as_str) != Some("Finish") || !order.iter().any(|k| k == "Write") {
+        return Err(Finding::fail(
+            "the bootstrap sequence",
+            "Delete, Discover, Write, Finish, each answered 2.xx",
+            format!("{order:?}"),
+        ));
+    }
+    Ok(format!("{} bootstrap requests answered in sequence ({}), then Register", order.len(), order.join(", ")))
 }
 
 // ---- registration ---------------------------------------------------------------------------

@@ -81,7 +81,9 @@ async fn a_well_behaved_lwm2m_device_passes_every_case_it_can_be_judged_on() {
             "LightweightM2M-1.0-int-204",
             "LightweightM2M-1.1-int-0",
             "LightweightM2M-1.1-int-108",
-            "LightweightM2M-1.1-int-211"
+            "LightweightM2M-1.1-int-211",
+            "LightweightM2M-1.1-int-4",
+            "LightweightM2M-1.1-int-6"
         ],
         "{}",
         show(&reports)
@@ -193,7 +195,11 @@ async fn a_client_pointed_at_the_bootstrap_server_passes_the_bootstrap_case() {
     let id = DeviceId::lwm2m("bootstrapped").unwrap();
     let engine = &stack.engine;
     unidm_testkit::eventually("the bootstrapped client", || async { engine.device(&id).ok() }).await;
-    let cases = select(&lwm2m::catalogue(), &["1.1-int-0".into(), "1.0-int-101".into()]).unwrap();
+    let cases = select(
+        &lwm2m::catalogue(),
+        &["1.1-int-0".into(), "1.1-int-4".into(), "1.1-int-6".into(), "1.0-int-101".into()],
+    )
+    .unwrap();
     let reports = runner::run(&ctx(&stack, "bootstrapped"), &cases, &mut runner::Silent).await;
     assert!(reports.iter().all(|r| r.verdict == Verdict::Pass), "{}", show(&reports));
     let exchange: Vec<&str> = reports[0].exchanges.iter().map(|m| m.summary.as_str()).collect();

@@ -133,6 +133,9 @@ pub struct Mirror {
     engine: Engine,
     state: Mutex<State>,
     wake: Notify,
+    /// Notifications being handled: a flood of them (the endpoint takes no token) is refused
+    /// beyond [`Mirror::MAX_NOTIFICATIONS_IN_FLIGHT`].
+    in_flight: Arc<tokio::sync::Semaphore>,
     requests: AtomicU64,
     failures: AtomicU64,
     notifications: AtomicU64,
@@ -146,6 +149,14 @@ impl std::fmt::Debug for Mirror {
 }
 
 impl Mirror {
+    /// Notifications handled at once; more are answered 5000 (the CSE retries or drops them).
+    pub const MAX_NOTIFICATIONS_IN_FLIGHT: usize = 64;
+
+    /// A permit to handle one notification, if fewer than the limit are in flight.
+    pub fn notification_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.in_flight.clone().try_acquire_owned().ok()
+    }
+
     /// Starts mirroring `engine`'s devices into the CSE of `config`.
     pub fn start(engine: Engine, config: OneM2mConfig) -> Arc<Mirror> {
         let cse = Cse::new(&config.cse, &config.cse_id, &config.cse_name, &config.originator);
@@ -155,6 +166,7 @@ impl Mirror {
             engine,
             state: Mutex::new(State::default()),
             wake: Notify::new(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(Self::MAX_NOTIFICATIONS_IN_FLIGHT)),
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             notifications: AtomicU64::new(0),

@@ -26,7 +26,14 @@ pub async fn notify(State(app): State<AppState>, headers: HeaderMap, body: axum:
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return (StatusCode::BAD_REQUEST, [("X-M2M-RSC", "4000")], "not JSON").into_response();
     };
-    tokio::spawn(async move { mirror.notified(&json).await });
+    let Some(permit) = mirror.notification_permit() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, [("X-M2M-RSC", "5000")], "too many notifications in flight")
+            .into_response();
+    };
+    tokio::spawn(async move {
+        mirror.notified(&json).await;
+        drop(permit);
+    });
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();
     h.insert("X-M2M-RSC", HeaderValue::from_static("2000"));

@@ -126,6 +126,15 @@ fn tap(handle: &AdapterHandle, event: &BootstrapEvent) {
         BootstrapEvent::Failed { endpoint, reason } => {
             (endpoint, Direction::ToDevice, format!("bootstrap failed: {reason}"))
         }
+        BootstrapEvent::Step { endpoint, request, answer } => {
+            if let Ok(id) = DeviceId::lwm2m(endpoint) {
+                tap.record(&id, handle.now(), Direction::ToDevice, || (request.clone(), String::new()));
+                tap.record(&id, handle.now(), Direction::FromDevice, || {
+                    (format!("{answer} to {request}"), String::new())
+                });
+            }
+            return;
+        }
     };
     if let Ok(id) = DeviceId::lwm2m(endpoint) {
         tap.record(&id, handle.now(), direction, || (summary, String::new()));
@@ -188,6 +197,9 @@ async fn run(
                 BootstrapEvent::Started { endpoint, peer } => tracing::info!(%endpoint, %peer, "bootstrap started"),
                 BootstrapEvent::Finished { endpoint, peer } => tracing::info!(%endpoint, %peer, "bootstrap finished"),
                 BootstrapEvent::Failed { endpoint, reason } => tracing::warn!(%endpoint, %reason, "bootstrap failed"),
+                BootstrapEvent::Step { endpoint, request, answer } => {
+                    tracing::debug!(%endpoint, %request, %answer, "bootstrap step")
+                }
             }
         }
         while let Some(t) = server.poll_transmit() {

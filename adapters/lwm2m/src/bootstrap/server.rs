@@ -72,6 +72,16 @@ pub enum BootstrapEvent {
         /// Its address.
         peer: SocketAddr,
     },
+    /// The client answered one request of the session (for the wire tap: the request named
+    /// without its payload, which holds keys).
+    Step {
+        /// The endpoint.
+        endpoint: String,
+        /// `Bootstrap-Delete /0`, `Bootstrap-Discover /`, `Bootstrap-Write /0/1`, `Bootstrap-Finish`.
+        request: String,
+        /// The answer's code, `2.02`.
+        answer: String,
+    },
     /// The session ended without success.
     Failed {
         /// The endpoint.
@@ -357,6 +367,17 @@ impl BootstrapServer {
                 MessageClass::Response(c) => c,
                 _ => ResponseType::UnKnown,
             };
+            let request = match &step {
+                Step::Delete(path) => format!("Bootstrap-Delete {path}"),
+                Step::Discover => "Bootstrap-Discover /".to_owned(),
+                Step::Write(path, payload) => format!("Bootstrap-Write {path} ({} bytes)", payload.len()),
+                Step::Finish => "Bootstrap-Finish".to_owned(),
+            };
+            self.events.push_back(BootstrapEvent::Step {
+                endpoint: session.endpoint.clone(),
+                request,
+                answer: crate::adapter::device_request::code_string(code),
+            });
             let ok = match &step {
                 Step::Delete(_) => matches!(code, ResponseType::Deleted | ResponseType::NotFound),
                 Step::Discover => {

@@ -205,7 +205,7 @@ impl Acs {
         let tap = h.wire_tap();
         if tap.is_tapped_any() {
             tap.record(device, h.now(), direction, || {
-                (soap_summary(direction, body), String::from_utf8_lossy(body).into_owned())
+                (soap_summary(direction, body), redact_secrets(&String::from_utf8_lossy(body)))
             });
         }
     }
@@ -539,6 +539,40 @@ pub(crate) fn spawn_sweeper(acs: Arc<Acs>, handle: unidm_core::AdapterHandle) {
     });
 }
 
+/// An envelope with the values of secret parameters (`…Password`, `…Passphrase`, `…Key`,
+/// `…Secret`) replaced by `***`: what the ACS sets on a CPE (connection-request credentials)
+/// never reaches a report.
+fn redact_secrets(xml: &str) -> String {
+    const SECRET: [&str; 4] = ["password", "passphrase", "key", "secret"];
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(at) = rest.find("</Name>") {
+        let (head, tail) = rest.split_at(at);
+        out.push_str(head);
+        let name = head.rsplit('>').next().unwrap_or_default().to_ascii_lowercase();
+        let secret = SECRET.iter().any(|s| name.ends_with(s));
+        // The value follows its name within the same ParameterValueStruct.
+        let value = tail.find("<Value").and_then(|v| {
+            let open = v + tail[v..].find('>')? + 1;
+            let close = open + tail[open..].find("</Value>")?;
+            (!tail[..v].contains("</ParameterValueStruct>")).then_some((open, close))
+        });
+        match value {
+            Some((open, close)) if secret && close > open => {
+                out.push_str(&tail[..open]);
+                out.push_str("***");
+                rest = &tail[close..];
+            }
+            _ => {
+                out.push_str("</Name>");
+                rest = &tail["</Name>".len()..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The first element inside a SOAP `Body` (`Inform`, `cwmp:GetParameterValuesResponse` ->
 /// `GetParameterValuesResponse`), or what an empty HTTP message means in CWMP.
 fn soap_summary(direction: Direction, body: &[u8]) -> String {
@@ -566,6 +600,19 @@ fn soap_summary(direction: Direction, body: &[u8]) -> String {
 #[cfg(test)]
 mod tap_tests {
     use super::*;
+
+    #[test]
+    fn secret_parameter_values_are_redacted() {
+        let spv = "<ParameterValueStruct><Name>Device.ManagementServer.ConnectionRequestPassword</Name>\
+                   <Value xsi:type=\"xsd:string\">s3cr3t</Value></ParameterValueStruct>\
+                   <ParameterValueStruct><Name>Device.ManagementServer.PeriodicInformInterval</Name>\
+                   <Value xsi:type=\"xsd:unsignedInt\">300</Value></ParameterValueStruct>\
+                   <ParameterValueStruct><Name>Device.WiFi.AccessPoint.1.Security.KeyPassphrase</Name><Value>wpa</Value></ParameterValueStruct>";
+        let shown = redact_secrets(spv);
+        assert!(!shown.contains("s3cr3t") && !shown.contains(">wpa<"), "{shown}");
+        assert!(shown.contains(">***</Value>") && shown.contains(">300</Value>"), "{shown}");
+        assert_eq!(redact_secrets("<Name>X</Name>"), "<Name>X</Name>");
+    }
 
     #[test]
     fn soap_messages_are_summarised_by_their_rpc() {
