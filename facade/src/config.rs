@@ -135,6 +135,8 @@
 //! cse_id = "/id-in"           # its CSE-ID
 //! cse_name = "cse-in"         # its CSEBase name
 //! originator = "CAdmin"       # unidm's originator (ACME: only its admin creates <node>s)
+//! ae = "unidm"                # register as an <AE> of this name (a non-admin originator,
+//!                             # which the CSE's policies must let create <node>s and ACPs)
 //! notify_url = "http://unidm.example:8080/onem2m/notify"   # default: the API's address
 //! managers = ["all"]          # originators that may manage the devices (the ACP unidm creates)
 //! min_update_interval_s = 5   # at most one update of a device's resources per interval
@@ -261,6 +263,9 @@ struct OneM2mSection {
     managers: Option<Vec<String>>,
     /// Seconds between two updates of one device's resources [default: 5].
     min_update_interval_s: Option<u64>,
+    /// Register as an <AE> of this name with `originator` [default: none, run as the
+    /// originator alone].
+    ae: Option<String>,
     /// Which devices to mirror [default: all].
     #[serde(default)]
     devices: OneM2mDevices,
@@ -327,6 +332,7 @@ impl OneM2mSection {
                 managers: self.managers.unwrap_or_else(|| vec!["all".into()]),
                 min_update_interval: Duration::from_secs(interval),
                 devices,
+                ae: self.ae.filter(|a| !a.trim().is_empty()),
             },
         })
     }

@@ -154,6 +154,11 @@ async fn devices_appear_in_the_cse_and_are_managed_from_it() {
             .await;
     assert_eq!(dvi["m2m:dvi"]["mgd"], 1007);
     assert_eq!(dvi["m2m:dvi"]["ptl"], json!(["LWM2M"]));
+    let capability = until(&acme, "lwm2m_m2m-sensor/capability-firmware", "a deviceCapability", |_| true).await;
+    assert_eq!(
+        (capability["m2m:dvc"]["mgd"].as_u64(), capability["m2m:dvc"]["can"].as_str()),
+        (Some(1008), Some("firmware"))
+    );
     let node = until(&acme, "lwm2m_m2m-sensor", "the sensor's node", |_| true).await;
     assert_eq!(node["m2m:nod"]["ni"], "lwm2m:m2m-sensor");
     until(&acme, "tr069_00D09E-M2MGW-M2M1/firmware", "the CPE's firmware mgmtObj", |b| b["m2m:fwr"]["mgd"] == 1001)
@@ -386,6 +391,30 @@ async fn a_group_fan_out_reaches_three_protocols_and_software_is_managed() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     until(&acme, &swr, "act back to false", |b| b["m2m:swr"]["act"] == false).await;
+    // An install from the swr: `url` and `in`.
+    let install = json!({"m2m:swr": {"url": "http://127.0.0.1:9/app-2.pkg", "in": true}});
+    let (rsc, body) = cse(&acme, "PUT", &swr, "Cmanager", Some((0, install))).await;
+    assert_eq!(rsc, 2004, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ops: Value = reqwest::get(format!("{}/devices/lwm2m:m2m-lamp/operations", server.api))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let installed = ops["items"].as_array().unwrap().iter().any(|o| {
+            o["action"]["action"] == "install"
+                && o["action"]["uri"] == "http://127.0.0.1:9/app-2.pkg"
+                && o["state"] == "succeeded"
+        });
+        if installed {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no install from the swr: {ops}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    until(&acme, &swr, "in back to false", |b| b["m2m:swr"]["in"] == false).await;
     server.stop();
 }
 
@@ -448,5 +477,53 @@ async fn a_cse_outage_loses_nothing_and_bursts_are_rate_limited() {
     until(&acme, "lwm2m_m2m-second/deviceInfo", "the device that came during the outage", |_| true).await;
     let node = until(&acme, "lwm2m_m2m-first", "the first device, written again", |_| true).await;
     assert!(node["m2m:nod"]["lbl"].as_array().unwrap().contains(&json!("step:39")), "{node}");
+    server.stop();
+}
+
+/// unidm registered as an `<AE>` of its own originator (not the CSE's admin), once the operator
+/// granted it the creation of `<node>`s and ACPs under the CSEBase; before that, the mirror
+/// reports the CSE's refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unidm_runs_as_an_ae_of_its_own_when_configured() {
+    let Some(acme) = start_acme().await else { return };
+    let config = format!(
+        "[onem2m]\ncse = \"{}\"\noriginator = \"Cunidm\"\nae = \"unidm\"\nmin_update_interval_s = 1\n",
+        acme.base
+    );
+    let server = common::serve(&config);
+    let client = SimClient::start(SimConfig::new("ae-sensor", server.lwm2m.parse().unwrap())).await.unwrap();
+    client.register().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status: Value = reqwest::get(format!("{}/onem2m", server.api)).await.unwrap().json().await.unwrap();
+        if status["lastError"].as_str().is_some_and(|e| e.contains("access denied")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no refusal reported: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ae = until(&acme, "unidm", "unidm's AE", |_| true).await;
+    assert_eq!(ae["m2m:ae"]["aei"], "Cunidm", "{ae}");
+    // The operator lets Cunidm create ACPs (1) and nodes (14) under the CSEBase.
+    let grant = json!({"m2m:acp": {"pv": {"acr": [
+        {"acor": ["all"], "acod": [{"chty": [1, 26]}], "acop": 1},
+        {"acor": ["Cunidm"], "acod": [{"chty": [1, 14]}], "acop": 1}
+    ]}}});
+    let url = format!("{}/~/id-in/acpCreateRootResources", acme.base);
+    let r = reqwest::Client::new()
+        .put(url)
+        .header("X-M2M-Origin", "CAdmin")
+        .header("X-M2M-RI", "grant")
+        .header("X-M2M-RVI", "3")
+        .header("Content-Type", "application/json")
+        .body(grant.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["X-M2M-RSC"], "2004");
+    // Written again within REFUSED_RETRY (5 s).
+    let node = until(&acme, "lwm2m_ae-sensor", "a node created by Cunidm", |_| true).await;
+    assert_eq!(node["m2m:nod"]["ni"], "lwm2m:ae-sensor");
+    until(&acme, "lwm2m_ae-sensor/deviceInfo", "its deviceInfo", |_| true).await;
     server.stop();
 }

@@ -39,6 +39,8 @@ use client::{Cse, CseError};
 const STATE_NAMESPACE: &str = "onem2m";
 const ACP_NAME: &str = "unidm-acp";
 const SUB_NAME: &str = "unidm-sub";
+/// When a device the CSE refused is written again.
+const REFUSED_RETRY: Duration = Duration::from_secs(5);
 
 /// `[onem2m]`: where the CSE is and who unidm is there.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +61,10 @@ pub struct OneM2mConfig {
     pub min_update_interval: Duration,
     /// Which devices are mirrored (all by default); a device that stops matching leaves the CSE.
     pub devices: DeviceQuery,
+    /// Register unidm as an `<AE>` of this resource name with its originator (`None`: run as
+    /// the originator alone, as a CSE's admin does). The CSE's policies must then let that
+    /// originator create `<node>`s and `<accessControlPolicy>`s under the CSEBase.
+    pub ae: Option<String>,
 }
 
 /// Whether `device` is one `selector` takes (its protocol, manufacturer, model and labels;
@@ -273,6 +279,7 @@ impl Mirror {
     /// Writes what changed; `Ok(wait)` until the next due write, `Err` when the CSE is away.
     async fn pass(&self) -> Result<Duration, CseError> {
         if !self.lock().connected {
+            self.ensure_ae().await?;
             self.ensure_acp().await?;
             // The CSE may have come back empty: write everything again.
             let started: Vec<(OperationId, Started)> = {
@@ -343,6 +350,9 @@ impl Mirror {
                 }
                 tracing::warn!(device = %id, error = %e, "device not mirrored into the CSE");
                 self.lock().last_error = Some(e.to_string());
+                // Refused (access rights, a policy): tried again before long, as the CSE's
+                // configuration may change.
+                next_due = next_due.min(REFUSED_RETRY);
             }
         }
         Ok(next_due)
@@ -370,6 +380,25 @@ impl Mirror {
             }
         }
         Ok(())
+    }
+
+    /// Registers unidm's `<AE>` when configured (already registered is fine).
+    async fn ensure_ae(&self) -> Result<(), CseError> {
+        let Some(name) = &self.config.ae else { return Ok(()) };
+        let body = json!({"m2m:ae": {
+            "rn": name,
+            "api": "Nunidm",
+            "rr": true,
+            "srv": ["3"],
+            "poa": [self.config.notify_url],
+            "lbl": [model::OWN_LABEL],
+        }});
+        match self.counted(self.cse.create("", 2, &body).await) {
+            Ok(_) | Err(CseError::Conflict(_)) => Ok(()),
+            // ACME answers 4000 "Originator has already registered" to a second registration.
+            Err(CseError::Refused { message, .. }) if message.contains("already registered") => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     async fn ensure_acp(&self) -> Result<(), CseError> {

@@ -161,6 +161,18 @@ pub fn mgmt_objs(device: &Device, base: &str) -> Vec<MgmtObj> {
             });
         }
     }
+    // What unidm can do with the device, one deviceCapability per management function it
+    // reported (`can` the function's name; attached and enabled: unidm does not switch them).
+    for function in device.capabilities.iter().flatten() {
+        let attrs = Map::from_iter([
+            ("can".to_owned(), json!(function.as_str())),
+            ("att".to_owned(), json!(true)),
+            ("cus".to_owned(), json!(true)),
+        ]);
+        let initial = Map::from_iter([("cas".to_owned(), json!({"acn": "", "sus": 0}))]);
+        let name = format!("capability-{}", function.as_str());
+        out.push(MgmtObj { name, kind: "m2m:dvc", mgd: 1008, attributes: attrs, initial, managed: false });
+    }
     let topology = &device.topology;
     if !topology.children.is_empty() {
         let ant = topology.area_network_type.clone().unwrap_or_else(|| match device.protocol {
@@ -245,12 +257,17 @@ mod tests {
         assert_eq!(node(&d)["lbl"], json!(["unidm", "protocol:lwm2m", "site:north"]));
         let objs = mgmt_objs(&d, "/id-in/cse-in");
         let names: Vec<&str> = objs.iter().map(|o| o.name.as_str()).collect();
-        assert_eq!(names, ["deviceInfo", "firmware", "battery"], "no reboot: not supported");
+        assert_eq!(
+            names,
+            ["deviceInfo", "firmware", "capability-deviceInfo", "capability-firmware", "battery"],
+            "no reboot: not supported"
+        );
         assert_eq!(objs[0].attributes["man"], "ACME");
         assert_eq!(objs[0].attributes["ptl"], json!(["LWM2M"]));
         assert_eq!((objs[1].attributes["vr"].as_str(), objs[1].initial["ud"].as_bool()), (Some("1.2"), Some(false)));
         assert!(objs[1].managed && !objs[0].managed);
-        assert_eq!(objs[2].attributes["btl"], 80);
+        assert_eq!(objs[3].attributes["can"], "firmware");
+        assert_eq!(objs[4].attributes["btl"], 80);
 
         // A gateway lists its end devices; an end device links to its gateway's area network.
         let child = DeviceId::parse("lwm2m:gw/dev0").unwrap();
