@@ -479,6 +479,9 @@ impl Mirror {
                     }
                     if obj.managed {
                         self.subscribe(&device.id, &obj.name, &path).await?;
+                        // An update made between the creation and the subscription was notified
+                        // to no one: act on what the CSE holds now.
+                        self.act_on(&device.id, &obj.name, &Json::Null).await;
                     }
                 }
             }
@@ -526,13 +529,19 @@ impl Mirror {
             tracing::debug!(%sur, "notification for no subscription of ours");
             return;
         };
+        self.act_on(&device, &object, &sgn["nev"]["rep"]).await;
+    }
+
+    /// Reads a managed mgmtObj back from the CSE and does what it asks; `modified` is what a
+    /// notification said changed (`Null` when none).
+    async fn act_on(&self, device: &DeviceId, object: &str, modified: &Json) {
+        let device = device.clone();
         let path = format!("{}/{object}", model::node_name(&device));
         let current = match self.counted(self.cse.retrieve(&path).await) {
             Ok(c) => c,
-            Err(e) => return tracing::warn!(%path, error = %e, "mgmtObj not read back after a notification"),
+            Err(e) => return tracing::warn!(%path, error = %e, "mgmtObj not read back"),
         };
-        let modified = &sgn["nev"]["rep"];
-        match object.as_str() {
+        match object {
             "firmware" => self.firmware_requested(&device, &path, &current["m2m:fwr"]).await,
             "reboot" => self.reboot_requested(&device, &path, &current["m2m:rbo"], &modified["m2m:rbo"]).await,
             name if name.starts_with("software-") => {
