@@ -478,7 +478,7 @@ async fn bootstrap_session(ctx: &Ctx) -> Result<Vec<unidm_core::WireRecord>, Fin
         ));
     }
     let finished = ctx.wait_message(mark, ctx.step_timeout(), |m| {
-        m.summary.starts_with("2.04 Changed to Bootstrap-Finish") || m.summary.starts_with("bootstrap failed")
+        m.summary.starts_with("bootstrap finished") || m.summary.starts_with("bootstrap failed")
     });
     match finished.await {
         Some(m) if m.summary.starts_with("bootstrap failed") => {

@@ -121,7 +121,7 @@ fn tap(handle: &AdapterHandle, event: &BootstrapEvent) {
             (endpoint, Direction::FromDevice, format!("Bootstrap-Request ep={endpoint} from {peer}"))
         }
         BootstrapEvent::Finished { endpoint, .. } => {
-            (endpoint, Direction::FromDevice, "2.04 Changed to Bootstrap-Finish".to_owned())
+            (endpoint, Direction::FromDevice, "bootstrap finished: Bootstrap-Finish acknowledged".to_owned())
         }
         BootstrapEvent::Failed { endpoint, reason } => {
             (endpoint, Direction::ToDevice, format!("bootstrap failed: {reason}"))
