@@ -19,6 +19,7 @@ pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod conformance;
+pub mod console;
 pub mod demo;
 pub mod extract;
 pub mod metrics;
@@ -243,6 +244,9 @@ pub fn app_with(engine: Engine, options: AppOptions) -> Router {
         .route("/api/v1/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
         .route("/metrics", get(metrics::render))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/", get(console::index))
+        .route("/console/app.js", get(console::app))
+        .route("/console/style.css", get(console::style))
         .route(ONEM2M_NOTIFY, axum::routing::post(routes::onem2m::notify))
         .fallback(|| async {
             Problem::new(StatusCode::NOT_FOUND, "no-such-route", "Not found", "no such route; see /api/v1/openapi.json")

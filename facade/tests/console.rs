@@ -1,0 +1,90 @@
+//! The web console in a real browser: headless Chromium (Debian `chromium`) renders the pages
+//! `unidm serve` serves at `/` against simulated devices; the test reads the DOM it built.
+//! Skipped with a notice without Chromium, unless `UNIDM_REQUIRE_CHROMIUM=1`.
+
+mod common;
+
+use std::process::Command;
+
+use unidm_lwm2m::sim::{SimClient, SimConfig};
+
+fn chromium() -> Option<String> {
+    let found = Command::new("sh").args(["-c", "command -v chromium"]).output().ok()?;
+    if found.status.success() {
+        return Some(String::from_utf8_lossy(&found.stdout).trim().to_owned());
+    }
+    let required = std::env::var("UNIDM_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1");
+    assert!(!required, "chromium is required (UNIDM_REQUIRE_CHROMIUM=1) but not installed");
+    eprintln!("notice: chromium not installed; the console test is skipped");
+    None
+}
+
+/// The DOM of `url` once its scripts ran (5 s of virtual time).
+fn render(chromium: &str, url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_the_fleet_and_a_device() {
+    let Some(chromium) = chromium() else { return };
+    let server = common::serve("");
+    let origin = server.api.trim_end_matches("/api/v1").to_owned();
+    let mut clients = Vec::new();
+    for i in 0..3 {
+        let c = SimClient::start(SimConfig::new(&format!("console-{i}"), server.lwm2m.parse().unwrap())).await.unwrap();
+        c.register().await.unwrap();
+        clients.push(c);
+    }
+    let tree = unidm_tr069::sim::ParameterTree::tr181("00D09E", "ConsoleGW", "CON1");
+    let _cpe =
+        unidm_tr069::sim::SimCpe::start(unidm_tr069::sim::SimConfig::new(server.acs.clone(), tree)).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while reqwest::get(format!("{}/devices/tr069:00D09E-ConsoleGW-CON1", server.api)).await.unwrap().status() != 200 {
+        assert!(std::time::Instant::now() < deadline, "the CPE never informed");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // The fleet: counts per protocol, every device with its protocol and presence.
+    let fleet = {
+        let (c, url) = (chromium.clone(), format!("{origin}/#/fleet"));
+        tokio::task::spawn_blocking(move || render(&c, &url)).await.unwrap()
+    };
+    assert!(fleet.contains("lwm2m 3 (3 online)"), "{fleet}");
+    assert!(fleet.contains("tr069 1 (1 online)"), "{fleet}");
+    for i in 0..3 {
+        assert!(fleet.contains(&format!("data-device=\"lwm2m:console-{i}\"")), "{fleet}");
+    }
+    assert!(fleet.contains("data-device=\"tr069:00D09E-ConsoleGW-CON1\""), "{fleet}");
+    assert!(fleet.contains("<span class=\"online\">online</span>"), "{fleet}");
+
+    // One device: identity, actions, operations, snapshot.
+    let device = {
+        let (c, url) = (chromium.clone(), format!("{origin}/#/device/lwm2m:console-1"));
+        tokio::task::spawn_blocking(move || render(&c, &url)).await.unwrap()
+    };
+    assert!(device.contains("<h1>lwm2m:console-1</h1>"), "{device}");
+    assert!(device.contains("<th>Manufacturer</th><td>unidm sim</td>"), "{device}");
+    assert!(device.contains(">Reboot</button>") && device.contains("id=\"operations\""), "{device}");
+
+    // An API error is shown as the problem's title and detail.
+    let missing = {
+        let (c, url) = (chromium, format!("{origin}/#/device/lwm2m:nobody"));
+        tokio::task::spawn_blocking(move || render(&c, &url)).await.unwrap()
+    };
+    assert!(missing.contains("class=\"problem\"") && missing.contains("lwm2m:nobody"), "{missing}");
+    server.stop();
+}
