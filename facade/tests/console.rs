@@ -80,6 +80,50 @@ async fn the_console_shows_the_fleet_and_a_device() {
     assert!(device.contains("<th>Manufacturer</th><td>unidm sim</td>"), "{device}");
     assert!(device.contains(">Reboot</button>") && device.contains("id=\"operations\""), "{device}");
 
+    // A group of the three clients and a firmware campaign over it, done: the groups page lists
+    // it, the campaign page shows its counts and each device.
+    let http = reqwest::Client::new();
+    let members: Vec<String> = (0..3).map(|i| format!("lwm2m:console-{i}")).collect();
+    let r = http
+        .post(format!("{}/groups", server.api))
+        .json(&serde_json::json!({"id": "lamps", "members": members}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let r = http
+        .post(format!("{}/groups/lamps/operations", server.api))
+        .json(
+            &serde_json::json!({"action": {"kind": "firmware", "uri": "http://127.0.0.1:9/fw.bin"}, "concurrency": 2}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let started: serde_json::Value = r.json().await.unwrap();
+    let id = started["id"].as_u64().expect("a group operation id");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let v: serde_json::Value =
+            reqwest::get(format!("{}/group-operations/{id}", server.api)).await.unwrap().json().await.unwrap();
+        if v["aggregate"]["done"] == true {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{v}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let groups = {
+        let (c, url) = (chromium.clone(), format!("{origin}/#/groups"));
+        tokio::task::spawn_blocking(move || render(&c, &url)).await.unwrap()
+    };
+    assert!(groups.contains("data-group=\"lamps\"") && groups.contains("3 members"), "{groups}");
+    assert!(groups.contains(&format!("href=\"#/campaign/{id}\"")), "{groups}");
+    let campaign = {
+        let (c, url) = (chromium.clone(), format!("{origin}/#/campaign/{id}"));
+        tokio::task::spawn_blocking(move || render(&c, &url)).await.unwrap()
+    };
+    assert!(campaign.contains("3 devices: 3 succeeded — done"), "{campaign}");
+    assert!(campaign.contains("<td>lwm2m:console-2</td><td>succeeded</td>"), "{campaign}");
+
     // An API error is shown as the problem's title and detail.
     let missing = {
         let (c, url) = (chromium, format!("{origin}/#/device/lwm2m:nobody"));

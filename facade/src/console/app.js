@@ -126,6 +126,61 @@ async function devicePage(id) {
     el('pre', { id: 'snapshot' }, JSON.stringify(d.snapshot, null, 2)));
 }
 
+// ---- groups and campaigns ---------------------------------------------------------------------
+
+async function groupsPage() {
+  const groups = await api('/groups');
+  const rows = [];
+  for (const g of groups) {
+    const members = await api(`/groups/${encodeURIComponent(g.id)}/members`);
+    const campaigns = await api(`/groups/${encodeURIComponent(g.id)}/operations`);
+    rows.push(el('tr', { 'data-group': g.id },
+      el('td', {}, g.id), el('td', {}, g.description || ''), el('td', {}, `${members.length} members`),
+      el('td', {}, campaigns.map((c) => el('a', { href: `#/campaign/${c.id}` }, `#${c.id} ${c.action.kind} `)))));
+  }
+  const start = el('form', { id: 'start-campaign', onsubmit: async (e) => {
+    e.preventDefault();
+    const f = e.target.elements;
+    if (!confirm(`Firmware ${f.uri.value} on every member of ${f.group.value}?`)) return;
+    try {
+      const body = { action: { kind: 'firmware', uri: f.uri.value }, concurrency: Number(f.concurrency.value) || 100 };
+      const op = await api(`/groups/${encodeURIComponent(f.group.value)}/operations`, { method: 'POST', body });
+      location.hash = `#/campaign/${op.id}`;
+    } catch (err) { document.getElementById('start-problem').replaceChildren(`${err.title}: ${err.message}`); }
+  } },
+    el('select', { name: 'group', 'aria-label': 'group' }, groups.map((g) => el('option', { value: g.id }, g.id))),
+    el('input', { name: 'uri', placeholder: 'firmware URL', 'aria-label': 'firmware URL', required: '' }),
+    el('input', { name: 'concurrency', type: 'number', min: '1', value: '100', 'aria-label': 'concurrency' }),
+    el('button', {}, 'Start firmware campaign'), el('span', { id: 'start-problem', class: 'muted' }));
+  view.replaceChildren(el('h1', {}, 'Groups'),
+    el('table', { id: 'groups' }, el('tr', {}, ['Group', 'Description', 'Members', 'Campaigns'].map((h) => el('th', {}, h))), rows),
+    el('h2', {}, 'Start a campaign'), groups.length ? start : el('p', { class: 'muted' }, 'no group yet'));
+}
+
+const STATES = ['pending', 'dispatched', 'waiting', 'running', 'succeeded', 'failed', 'cancelled', 'expired'];
+const COLORS = { succeeded: '#1a7f37', failed: '#cf222e', running: '#0969da', waiting: '#9a6700', expired: '#6b7280', cancelled: '#6b7280' };
+
+async function campaignPage(id) {
+  const v = await api(`/group-operations/${id}`);
+  const a = v.aggregate;
+  const bar = el('div', { id: 'bar', style: 'display:flex;height:1.2em;background:#e5e7eb;margin:.5em 0' },
+    STATES.filter((s) => a.counts[s]).map((s) => el('div', { title: `${s} ${a.counts[s]}`, style: `flex:${a.counts[s]};background:${COLORS[s] || '#9ca3af'}` })));
+  const failures = a.results.filter((r) => r.state === 'failed');
+  const cancel = el('button', { onclick: async () => {
+    if (!confirm(`Cancel campaign ${id}?`)) return;
+    await api(`/group-operations/${id}/cancel`, { method: 'POST', body: {} });
+    route();
+  } }, 'Cancel');
+  cancel.disabled = a.done;
+  view.replaceChildren(el('h1', {}, `Campaign ${id}: ${v.action.kind} on ${v.group}`),
+    el('p', { id: 'campaign-counts' }, `${a.total} devices: ` + STATES.filter((s) => a.counts[s]).map((s) => `${a.counts[s]} ${s}`).join(', '), a.done ? ' — done' : ''),
+    bar, cancel,
+    el('h2', {}, `Failures (${failures.length})`),
+    el('table', { id: 'failures' }, failures.map((r) => el('tr', {}, el('td', {}, el('a', { href: '#/device/' + encodeURIComponent(r.device) }, r.device)), el('td', {}, r.error?.message || '')))),
+    el('h2', {}, 'Devices'),
+    el('table', { id: 'results' }, a.results.map((r) => el('tr', {}, el('td', {}, r.device), el('td', {}, r.state)))));
+}
+
 // ---- operations -------------------------------------------------------------------------------
 
 async function operationsPage() {
@@ -156,10 +211,15 @@ async function live() {
         buffer += text.decode(value, { stream: true });
         const events = buffer.split('\n\n');
         buffer = events.pop();
-        if (events.some((e) => /event: (device|operation|topology)/.test(e)) && !pending) {
+        if (events.some((e) => /event: (device|operation|groupOperation|topology)/.test(e)) && !pending) {
           // Re-render at most twice a second, whatever the event rate.
           pending = true;
-          setTimeout(() => { pending = false; route(); }, 500);
+          // Not while the user is typing: a re-render would wipe the form.
+          setTimeout(() => {
+            pending = false;
+            const typing = ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement?.tagName);
+            if (!typing) route();
+          }, 500);
         }
       }
     } catch (e) { /* reconnect below */ }
@@ -173,6 +233,8 @@ async function route() {
   try {
     if (page === 'device') await devicePage(decodeURIComponent(rest.join('/')));
     else if (page === 'operations') await operationsPage();
+    else if (page === 'groups') await groupsPage();
+    else if (page === 'campaign') await campaignPage(Number(rest[0]));
     else await fleetPage();
   } catch (e) { showProblem(e); }
 }
