@@ -181,6 +181,86 @@ async function campaignPage(id) {
     el('table', { id: 'results' }, a.results.map((r) => el('tr', {}, el('td', {}, r.device), el('td', {}, r.state)))));
 }
 
+// ---- topology, rules, files, events -----------------------------------------------------------
+
+async function topologyPage() {
+  const graph = await api('/topology');
+  const children = new Map();
+  const isChild = new Set();
+  for (const e of graph.edges) {
+    if (!children.has(e.parent)) children.set(e.parent, []);
+    children.get(e.parent).push(e.child);
+    isChild.add(e.child);
+  }
+  const tree = (id, depth) => el('li', { 'data-node': id }, el('a', { href: '#/device/' + encodeURIComponent(id) }, id),
+    depth < 8 && children.has(id) ? el('ul', {}, children.get(id).map((c) => tree(c, depth + 1))) : '');
+  const roots = [...children.keys()].filter((p) => !isChild.has(p));
+  view.replaceChildren(el('h1', {}, 'Topology'),
+    roots.length ? el('ul', { id: 'topology' }, roots.map((r) => tree(r, 0))) : el('p', { class: 'muted' }, 'no gateway has devices behind it'));
+}
+
+async function rulesPage() {
+  const rules = await api('/rules');
+  view.replaceChildren(el('h1', {}, 'Rules'),
+    el('table', { id: 'rules' }, el('tr', {}, ['Rule', 'Description', 'Selector', 'Triggers', 'Actions'].map((h) => el('th', {}, h))),
+      rules.map((r) => el('tr', { 'data-rule': r.id }, el('td', {}, r.id), el('td', {}, r.description || ''),
+        el('td', {}, JSON.stringify(r.selector)), el('td', {}, r.triggers.map((t) => t.kind || JSON.stringify(t)).join(', ')),
+        el('td', {}, r.actions.map((a) => a.kind).join(', '))))));
+}
+
+function upload(file) {
+  const status = document.getElementById('upload-status');
+  const xhr = new XMLHttpRequest();
+  xhr.open('POST', `${API}/files?name=${encodeURIComponent(file.name)}`);
+  if (token()) xhr.setRequestHeader('Authorization', 'Bearer ' + token());
+  xhr.upload.onprogress = (e) => { if (e.lengthComputable) status.replaceChildren(el('progress', { max: e.total, value: e.loaded }), ` ${Math.round(100 * e.loaded / e.total)} %`); };
+  xhr.onload = () => {
+    if (xhr.status < 300) { status.replaceChildren(`${file.name} uploaded`); route(); } else {
+      let p = {}; try { p = JSON.parse(xhr.responseText); } catch (e) { /* text */ }
+      status.replaceChildren(el('span', { class: 'problem' }, `${p.title || xhr.status}: ${p.detail || xhr.responseText}`));
+    }
+  };
+  xhr.send(file);
+}
+
+async function filesPage() {
+  const files = await api('/files');
+  view.replaceChildren(el('h1', {}, 'Files'),
+    el('p', {}, el('input', { type: 'file', id: 'file', 'aria-label': 'file to upload', onchange: (e) => e.target.files[0] && upload(e.target.files[0]) }),
+      ' ', el('span', { id: 'upload-status' })),
+    el('table', { id: 'files' }, el('tr', {}, ['File', 'Size', 'URL devices fetch', ''].map((h) => el('th', {}, h))),
+      files.map((f) => el('tr', { 'data-file': f.name }, el('td', {}, f.name), el('td', {}, `${f.size} bytes`), el('td', {}, f.url || ''),
+        el('td', {}, el('button', { onclick: async () => {
+          if (!confirm(`Delete ${f.name}?`)) return;
+          try { await api(`/files/${encodeURIComponent(f.name)}`, { method: 'DELETE' }); route(); } catch (e) { showProblem(e); }
+        } }, 'Delete'))))));
+}
+
+// Events seen on the stream, newest last, at most 500.
+const eventLog = [];
+
+function eventsPage() {
+  const type = sessionStorage.getItem('events-type') || '';
+  const device = sessionStorage.getItem('events-device') || '';
+  const shown = eventLog.filter((e) => (!type || e.type === type) && (!device || JSON.stringify(e.data).includes(device))).slice(-200).reverse();
+  const filter = el('form', { class: 'filters', onsubmit: (e) => {
+    e.preventDefault();
+    sessionStorage.setItem('events-type', e.target.elements.type.value);
+    sessionStorage.setItem('events-device', e.target.elements.device.value);
+    route();
+  } },
+    el('input', { name: 'type', value: type, placeholder: 'event type', 'aria-label': 'event type' }),
+    el('input', { name: 'device', value: device, placeholder: 'device id', 'aria-label': 'device' }), el('button', {}, 'Filter'));
+  view.replaceChildren(el('h1', {}, 'Events'), filter,
+    el('table', { id: 'events' }, shown.map((e) => el('tr', {}, el('td', {}, e.at), el('td', {}, e.type), el('td', {}, summary(e.data))))));
+}
+
+function summary(d) {
+  const device = d.device?.id || d.device || d.operation?.device || d.run?.device || '';
+  const state = d.operation ? `operation ${d.operation.id} ${d.operation.action.kind} ${d.operation.state}` : d.path ? `${d.path} = ${JSON.stringify(d.value)}` : '';
+  return [device, state].filter(Boolean).join(' · ');
+}
+
 // ---- operations -------------------------------------------------------------------------------
 
 async function operationsPage() {
@@ -211,7 +291,16 @@ async function live() {
         buffer += text.decode(value, { stream: true });
         const events = buffer.split('\n\n');
         buffer = events.pop();
-        if (events.some((e) => /event: (device|operation|groupOperation|topology)/.test(e)) && !pending) {
+        for (const raw of events) {
+          const type = /^event: (.*)$/m.exec(raw)?.[1];
+          const data = /^data: (.*)$/m.exec(raw)?.[1];
+          if (type && data) {
+            try { eventLog.push({ at: new Date().toISOString(), type, data: JSON.parse(data) }); } catch (e) { /* not JSON */ }
+          }
+        }
+        eventLog.splice(0, Math.max(0, eventLog.length - 500));
+        const relevant = location.hash.startsWith('#/events') ? /event: / : /event: (device|operation|groupOperation|topology)/;
+        if (events.some((e) => relevant.test(e)) && !pending) {
           // Re-render at most twice a second, whatever the event rate.
           pending = true;
           // Not while the user is typing: a re-render would wipe the form.
@@ -234,6 +323,10 @@ async function route() {
     if (page === 'device') await devicePage(decodeURIComponent(rest.join('/')));
     else if (page === 'operations') await operationsPage();
     else if (page === 'groups') await groupsPage();
+    else if (page === 'topology') await topologyPage();
+    else if (page === 'rules') await rulesPage();
+    else if (page === 'files') await filesPage();
+    else if (page === 'events') eventsPage();
     else if (page === 'campaign') await campaignPage(Number(rest[0]));
     else await fleetPage();
   } catch (e) { showProblem(e); }
