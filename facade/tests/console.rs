@@ -79,6 +79,10 @@ async fn the_console_shows_the_fleet_and_a_device() {
     assert!(device.contains("<h1>lwm2m:console-1</h1>"), "{device}");
     assert!(device.contains("<th>Manufacturer</th><td>unidm sim</td>"), "{device}");
     assert!(device.contains(">Reboot</button>") && device.contains("id=\"operations\""), "{device}");
+    for form in ["firmware", "labels", "native"] {
+        assert!(device.contains(&format!("<form id=\"{form}\">")), "{form}: {device}");
+    }
+    assert!(device.contains("placeholder=\"/3/0\""), "a LwM2M path hint: {device}");
 
     // A group of the three clients and a firmware campaign over it, done: the groups page lists
     // it, the campaign page shows its counts and each device.

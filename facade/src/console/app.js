@@ -117,6 +117,40 @@ async function devicePage(id) {
       el('button', { onclick: () => act(d.id, 'reboot') }, 'Reboot'), ' ',
       el('button', { onclick: () => act(d.id, 'factory-reset') }, 'Factory reset'), ' ',
       el('span', { id: 'acted' })),
+    el('h2', {}, 'Firmware'),
+    el('form', { id: 'firmware', onsubmit: (e) => { e.preventDefault(); act(d.id, 'firmware', { uri: e.target.elements.uri.value }); } },
+      el('input', { name: 'uri', placeholder: 'image URL (see Files)', 'aria-label': 'firmware URL', required: '' }), ' ',
+      el('button', {}, 'Update firmware')),
+    el('h2', {}, 'Labels'),
+    el('form', { id: 'labels', onsubmit: async (e) => {
+      e.preventDefault();
+      const labels = Object.fromEntries(e.target.elements.labels.value.split(',').map((p) => p.trim()).filter(Boolean)
+        .map((p) => { const [k, ...v] = p.split('='); return [k.trim(), v.join('=').trim()]; }));
+      try { await api(`/devices/${encodeURIComponent(d.id)}/labels`, { method: 'PUT', body: { labels } }); route(); }
+      catch (err) { document.getElementById('acted').replaceChildren(el('span', { class: 'problem' }, `${err.title}: ${err.message}`)); }
+    } },
+      el('input', { name: 'labels', value: Object.entries(d.labels || {}).map(([k, v]) => `${k}=${v}`).join(', '), 'aria-label': 'labels', size: '40' }), ' ',
+      el('button', {}, 'Save labels')),
+    el('h2', {}, 'Native'),
+    el('form', { id: 'native', onsubmit: async (e) => {
+      e.preventDefault();
+      const f = e.target.elements;
+      const body = { op: f.op.value, path: f.path.value };
+      if (f.value.value) { try { body.value = JSON.parse(f.value.value); } catch (err) { body.value = f.value.value; } }
+      if (body.op !== 'read' && body.op !== 'discover' && !confirm(`${body.op} ${body.path} on ${d.id}?`)) return;
+      try {
+        const op = await api(`/devices/${encodeURIComponent(d.id)}/native`, { method: 'POST', body });
+        document.getElementById('native-result').replaceChildren(`operation ${op.id}: ${op.state}`);
+        setTimeout(async () => {
+          const done = await api(`/operations/${op.id}`);
+          document.getElementById('native-result').replaceChildren(`operation ${op.id}: ${done.state} `, el('pre', {}, JSON.stringify(done.result ?? done.error ?? null, null, 2)));
+        }, 1500);
+      } catch (err) { document.getElementById('native-result').replaceChildren(el('span', { class: 'problem' }, `${err.title}: ${err.message}`)); }
+    } },
+      el('select', { name: 'op', 'aria-label': 'operation' }, ['read', 'write', 'execute', 'discover', 'observe'].map((o) => el('option', { value: o }, o))), ' ',
+      el('input', { name: 'path', placeholder: d.protocol === 'lwm2m' ? '/3/0' : d.protocol === 'tr069' ? 'Device.DeviceInfo.' : './DevInfo', 'aria-label': 'path', required: '' }), ' ',
+      el('input', { name: 'value', placeholder: 'value (write)', 'aria-label': 'value' }), ' ',
+      el('button', {}, 'Send'), el('div', { id: 'native-result' })),
     el('h2', {}, 'Topology'),
     el('p', {}, d.topology?.parent ? ['parent ', el('a', { href: '#/device/' + encodeURIComponent(d.topology.parent) }, d.topology.parent)] : 'no parent',
       (d.topology?.children || []).length ? [' · children: ', ...d.topology.children.map((c) => el('a', { href: '#/device/' + encodeURIComponent(c) }, c + ' '))] : ''),
