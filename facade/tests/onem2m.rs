@@ -221,21 +221,7 @@ async fn devices_appear_in_the_cse_and_are_managed_from_it() {
         cse(&acme, "PUT", "tr069_00D09E-M2MGW-M2M1/reboot", "Cmanager", Some((0, json!({"m2m:rbo": {"rbo": true}}))))
             .await;
     assert_eq!(rsc, 2004, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ops: Value = reqwest::get(format!("{}/devices/tr069:00D09E-M2MGW-M2M1/operations", server.api))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let reboot = ops["items"].as_array().unwrap().iter().find(|o| o["action"]["kind"] == "reboot").cloned();
-        if reboot.as_ref().is_some_and(|r| r["state"] == "succeeded") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no reboot: {ops}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    operation_of(&server.api, "tr069:00D09E-M2MGW-M2M1", "reboot", "succeeded").await;
     let status: Value = reqwest::get(format!("{}/onem2m", server.api)).await.unwrap().json().await.unwrap();
     assert_eq!(status["connected"], true, "{status}");
     assert!(status["operations"].as_u64().unwrap() >= 3, "{status}");
@@ -244,21 +230,35 @@ async fn devices_appear_in_the_cse_and_are_managed_from_it() {
     server.stop();
 }
 
-async fn operation_of(api: &str, device: &str, kind: &str, state: &str) -> Value {
+/// The first operation of `device` that satisfies `wanted`, waiting up to 30 s for it.
+async fn operation_where(api: &str, device: &str, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let ops: Value =
             reqwest::get(format!("{api}/devices/{device}/operations")).await.unwrap().json().await.unwrap();
-        let found = ops["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["action"]["kind"] == kind && o["state"] == state)
-            .cloned();
-        if let Some(op) = found {
-            return op;
+        if let Some(op) = ops["items"].as_array().unwrap().iter().find(|o| wanted(o)) {
+            return op.clone();
         }
-        assert!(Instant::now() < deadline, "no {state} {kind} on {device}: {ops}");
+        assert!(Instant::now() < deadline, "no {what} on {device}: {ops}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn operation_of(api: &str, device: &str, kind: &str, state: &str) -> Value {
+    operation_where(api, device, &format!("{state} {kind}"), |o| o["action"]["kind"] == kind && o["state"] == state)
+        .await
+}
+
+/// The first resource address oneM2M discovery `query` lists that satisfies `wanted`.
+async fn discovered(acme: &Acme, query: &str, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, found) = cse(acme, "GET", query, "CAdmin", None).await;
+        let uri = found["m2m:uril"].as_array().into_iter().flatten().filter_map(Value::as_str).find(|u| wanted(u));
+        if let Some(uri) = uri {
+            return uri.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no {what}: {found}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -304,21 +304,9 @@ async fn a_group_fan_out_reaches_three_protocols_and_software_is_managed() {
         until(&acme, m, m, |b| b["m2m:fwr"]["mgd"] == 1001).await;
     }
     // The DM device's id has a `:`: its node name carries a hash; discovery finds it.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let dm_firmware = loop {
-        let (_, found) = cse(&acme, "GET", "?fu=1&ty=13&lbl=protocol:omadm", "CAdmin", None).await;
-        let fwr = found["m2m:uril"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .find(|u| u.ends_with("/firmware"));
-        if let Some(uri) = fwr {
-            break uri.to_owned();
-        }
-        assert!(Instant::now() < deadline, "no OMA DM firmware mgmtObj: {found}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let dm_firmware =
+        discovered(&acme, "?fu=1&ty=13&lbl=protocol:omadm", "OMA DM firmware mgmtObj", |u| u.ends_with("/firmware"))
+            .await;
     let (rsc, ae) = cse(
         &acme,
         "POST",
@@ -354,66 +342,26 @@ async fn a_group_fan_out_reaches_three_protocols_and_software_is_managed() {
         .unwrap();
     assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
     operation_of(&server.api, "lwm2m:m2m-lamp", "software", "succeeded").await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let swr = loop {
-        let (_, found) = cse(&acme, "GET", "?fu=1&ty=13&lbl=protocol:lwm2m", "CAdmin", None).await;
-        let uri = found["m2m:uril"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .find(|u| u.contains("lwm2m_m2m-lamp/software-"));
-        if let Some(uri) = uri {
-            break uri.split("cse-in/").nth(1).unwrap().to_owned();
-        }
-        assert!(Instant::now() < deadline, "no swr: {found}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let swr =
+        discovered(&acme, "?fu=1&ty=13&lbl=protocol:lwm2m", "swr", |u| u.contains("lwm2m_m2m-lamp/software-")).await;
+    let swr = swr.split("cse-in/").nth(1).unwrap().to_owned();
     let (rsc, body) = cse(&acme, "PUT", &swr, "Cmanager", Some((0, json!({"m2m:swr": {"act": true}})))).await;
     assert_eq!(rsc, 2004, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ops: Value = reqwest::get(format!("{}/devices/lwm2m:m2m-lamp/operations", server.api))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if ops["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|o| o["action"]["action"] == "activate" && o["state"] == "succeeded")
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no activate: {ops}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    operation_where(&server.api, "lwm2m:m2m-lamp", "succeeded activate", |o| {
+        o["action"]["action"] == "activate" && o["state"] == "succeeded"
+    })
+    .await;
     until(&acme, &swr, "act back to false", |b| b["m2m:swr"]["act"] == false).await;
     // An install from the swr: `url` and `in`.
     let install = json!({"m2m:swr": {"url": "http://127.0.0.1:9/app-2.pkg", "in": true}});
     let (rsc, body) = cse(&acme, "PUT", &swr, "Cmanager", Some((0, install))).await;
     assert_eq!(rsc, 2004, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ops: Value = reqwest::get(format!("{}/devices/lwm2m:m2m-lamp/operations", server.api))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let installed = ops["items"].as_array().unwrap().iter().any(|o| {
-            o["action"]["action"] == "install"
-                && o["action"]["uri"] == "http://127.0.0.1:9/app-2.pkg"
-                && o["state"] == "succeeded"
-        });
-        if installed {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no install from the swr: {ops}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    operation_where(&server.api, "lwm2m:m2m-lamp", "install from the swr", |o| {
+        o["action"]["action"] == "install"
+            && o["action"]["uri"] == "http://127.0.0.1:9/app-2.pkg"
+            && o["state"] == "succeeded"
+    })
+    .await;
     until(&acme, &swr, "in back to false", |b| b["m2m:swr"]["in"] == false).await;
     server.stop();
 }
