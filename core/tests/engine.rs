@@ -357,6 +357,17 @@ async fn device_listing_filters_and_pages() {
         })
         .unwrap();
     assert_eq!(gold.items.iter().map(|d| d.id.clone()).collect::<Vec<_>>(), [dev("d03")]);
+    // A search by part of the id, case ignored: d10..d19 hold "D1" (d01 does not).
+    let search = f.engine.devices(&DeviceQuery { search: Some("D1".into()), limit: 50, ..Default::default() }).unwrap();
+    assert_eq!(search.total, 10);
+    assert!(search.items.iter().all(|d| d.id.as_str().contains("d1")), "{:?}", search.items);
+    f.adapter
+        .handle()
+        .device_contact(&dev("d07"), Contact::online(), |d| d.identity.fw_version = Some("9.9".into()))
+        .await
+        .unwrap();
+    let v = f.engine.devices(&DeviceQuery { version: Some("9.9".into()), limit: 50, ..Default::default() }).unwrap();
+    assert_eq!(v.items.iter().map(|d| d.id.clone()).collect::<Vec<_>>(), [dev("d07")]);
     let config = EngineConfig::default();
     assert_eq!(config.tick, Duration::from_secs(1));
 }

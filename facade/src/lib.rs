@@ -173,6 +173,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(files::upload, files::list))
         .routes(routes!(files::delete))
         .routes(routes!(lwm2m::list))
+        .routes(routes!(lwm2m::registration))
         .routes(routes!(lwm2m::northbound, lwm2m::put_northbound, lwm2m::delete_northbound))
         .routes(routes!(lwm2m::get, lwm2m::put, lwm2m::delete))
         .routes(routes!(omadm::get))

@@ -26,6 +26,20 @@ async fn a_client_is_managed_through_the_api() {
     assert_eq!(device["presence"]["state"], "online");
     assert!(device["capabilities"].as_array().unwrap().contains(&json!("firmware")));
 
+    // Its registration: the objects and instances it reported (the console's tree), and 404
+    // for an endpoint that is not registered.
+    let reg = s.get("/lwm2m/registrations/urn:imei:490154203237518").await;
+    assert_eq!((reg["endpoint"].as_str(), reg["binding"].as_str()), (Some("urn:imei:490154203237518"), Some("U")));
+    let paths: Vec<&str> = reg["objects"].as_array().unwrap().iter().filter_map(|o| o["path"].as_str()).collect();
+    assert!(paths.contains(&"/3/0") && paths.contains(&"/5/0"), "{reg}");
+    let missing = s.http.get(format!("{}/lwm2m/registrations/nobody", s.api)).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+
+    // Found by part of its id and by its firmware version, not by another.
+    let found = s.get("/devices?search=490154203&version=1.0").await;
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(s.get("/devices?search=490154203&version=9.9").await["total"], 0);
+
     // Native read and write (Lifetime of the server object).
     let op = s.post(&format!("{dev}/native"), json!({"op": "read", "path": "/3/0/0"})).await;
     let done = s.finished(&op).await;

@@ -40,6 +40,10 @@ pub struct DeviceQuery {
     pub manufacturer: Option<String>,
     /// Model, exact.
     pub model: Option<String>,
+    /// Firmware version, exact (as a group selector's `version`).
+    pub version: Option<String>,
+    /// Part of the device id, case-insensitive.
+    pub search: Option<String>,
     /// Labels that must be present with these values.
     pub labels: BTreeMap<String, String>,
     /// Members of this group.
@@ -311,9 +315,18 @@ impl Inner {
             && q.online.is_none_or(|o| o == (d.presence.state != PresenceState::Offline))
             && q.manufacturer.as_ref().is_none_or(|m| d.identity.manufacturer.as_ref() == Some(m))
             && q.model.as_ref().is_none_or(|m| d.identity.model.as_ref() == Some(m))
+            && q.version.as_deref().is_none_or(|v| d.firmware_version() == Some(v))
+            && q.search.as_deref().is_none_or(|s| contains_ignoring_case(d.id.as_str(), s))
             && q.labels.iter().all(|(k, v)| d.labels.get(k) == Some(v))
             && group.is_none_or(|g| g.contains(d))
     }
+}
+
+/// Whether `haystack` contains `needle`, ASCII case ignored (device ids are mostly ASCII; a
+/// search is typed by a person).
+fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
 impl Engine {

@@ -32,6 +32,10 @@ pub struct DeviceFilter {
     pub manufacturer: Option<String>,
     /// Model, exact.
     pub model: Option<String>,
+    /// Firmware version, exact.
+    pub version: Option<String>,
+    /// Part of the device id, case ignored.
+    pub search: Option<String>,
     /// Labels, `key=value[,key=value]`.
     #[param(pattern = "^([^=,]+=[^,]*)?(,[^=,]+=[^,]*)*$")]
     pub label: Option<String>,
@@ -282,6 +286,8 @@ pub async fn list(State(app): State<AppState>, ApiQuery(f): ApiQuery<DeviceFilte
         online: f.online,
         manufacturer: given(f.manufacturer),
         model: given(f.model),
+        version: given(f.version),
+        search: given(f.search),
         labels: parse_labels(f.label.as_deref())?,
         group: given(f.group),
         offset,

@@ -114,6 +114,63 @@ pub async fn delete_northbound(State(app): State<AppState>) -> ApiResult<StatusC
     }
 }
 
+/// A registered LwM2M client as its last Register / Update described it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationView {
+    /// Endpoint Client Name.
+    pub endpoint: String,
+    /// Registration id (`/rd/{id}`).
+    pub id: String,
+    /// Enabler version.
+    pub version: String,
+    /// Lifetime, seconds.
+    pub lifetime: u32,
+    /// Binding letters.
+    pub binding: String,
+    /// Queue mode.
+    pub queue_mode: bool,
+    /// The client's address.
+    pub address: String,
+    /// Content formats the client listed (1.1+).
+    pub content_formats: Vec<u16>,
+    /// Registered objects and instances (`/o`, `/o/i`), with `ver` when given.
+    pub objects: Vec<ObjectView>,
+}
+
+/// One registered object or instance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectView {
+    /// `/o` or `/o/i`.
+    pub path: String,
+    /// Object version, when the client declared one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// An LwM2M client's live registration: its objects and instances (the tree it reported), its
+/// binding and lifetime. 404 when the endpoint is not registered now.
+#[utoipa::path(get, path = "/api/v1/lwm2m/registrations/{endpoint}", tag = "lwm2m",
+    params(("endpoint" = String, Path, description = "Endpoint name")),
+    responses((status = 200, body = RegistrationView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn registration(
+    State(app): State<AppState>,
+    ApiPath(ep): ApiPath<String>,
+) -> ApiResult<Json<RegistrationView>> {
+    let r = adapter(&app)?.registration(&ep).ok_or_else(|| Problem::not_found("registration", &ep))?;
+    Ok(Json(RegistrationView {
+        endpoint: r.endpoint.clone(),
+        id: r.id.clone(),
+        version: r.version.clone(),
+        lifetime: r.lifetime_s,
+        binding: r.binding.clone(),
+        queue_mode: r.queue_mode,
+        address: r.address.to_string(),
+        content_formats: r.content_formats.clone(),
+        objects: r.objects.iter().map(|o| ObjectView { path: o.path.clone(), version: o.version.clone() }).collect(),
+    }))
+}
+
 /// Every bootstrap configuration.
 #[utoipa::path(get, path = "/api/v1/lwm2m/bootstrap", tag = "lwm2m",
     responses((status = 200, body = Vec<BootstrapEntry>), (status = 409, body = Problem)))]

@@ -1,0 +1,244 @@
+//! A small Chrome DevTools Protocol driver for the console's browser tests: the system's
+//! headless Chromium (Debian `chromium`), one page, real mouse and keyboard input, dialogs
+//! answered, screenshots. No browser download, no WebDriver server.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long one step may wait (a page to load, a condition to hold).
+pub const STEP: Duration = Duration::from_secs(30);
+
+/// `chromium` on PATH; `None` (with a notice) when absent, unless `UNIDM_REQUIRE_CHROMIUM=1`.
+pub fn chromium() -> Option<String> {
+    let found = Command::new("sh").args(["-c", "command -v chromium"]).output().ok()?;
+    if found.status.success() {
+        return Some(String::from_utf8_lossy(&found.stdout).trim().to_owned());
+    }
+    let required = std::env::var("UNIDM_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1");
+    assert!(!required, "chromium is required (UNIDM_REQUIRE_CHROMIUM=1) but not installed");
+    eprintln!("notice: chromium not installed; the console test is skipped");
+    None
+}
+
+/// One headless Chromium with one page, driven over the DevTools protocol.
+pub struct Browser {
+    child: Child,
+    _profile: tempfile::TempDir,
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next: u64,
+    /// The messages of the dialogs (`confirm`, `alert`) the page opened, each accepted.
+    pub dialogs: Vec<String>,
+    /// Uncaught exceptions and `console.error` lines of the page.
+    pub errors: Vec<String>,
+}
+
+impl Browser {
+    /// Starts Chromium (`width` x `height` window) on `about:blank` and attaches to its page.
+    pub async fn launch(chromium: &str, width: u32, height: u32) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let child = Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--window-size={width},{height}"))
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromium");
+        // Chromium writes the port it took into the profile.
+        let port_file = profile.path().join("DevToolsActivePort");
+        let deadline = Instant::now() + STEP;
+        let port = loop {
+            if let Some(port) =
+                std::fs::read_to_string(&port_file).ok().and_then(|s| s.lines().next()?.parse::<u16>().ok())
+            {
+                break port;
+            }
+            assert!(Instant::now() < deadline, "chromium wrote no DevToolsActivePort");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let targets: Value =
+            reqwest::get(format!("http://127.0.0.1:{port}/json/list")).await.unwrap().json().await.unwrap();
+        let page = targets
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["type"] == "page"))
+            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+            .expect("a page target")
+            .to_owned();
+        let (ws, _) = tokio_tungstenite::connect_async(page.as_str()).await.expect("DevTools connection");
+        let mut browser = Browser { child, _profile: profile, ws, next: 0, dialogs: Vec::new(), errors: Vec::new() };
+        browser.call("Page.enable", json!({})).await;
+        browser.call("Runtime.enable", json!({})).await;
+        // The window's size is a floor in headless mode (about 500 px wide); the viewport is
+        // set exactly, as on the device it stands for.
+        let metrics = json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600});
+        browser.call("Emulation.setDeviceMetricsOverride", metrics).await;
+        browser
+    }
+
+    /// Sends one command and returns its result; events met meanwhile are handled (dialogs
+    /// accepted, errors kept).
+    pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        let text = json!({"id": id, "method": method, "params": params}).to_string();
+        self.ws.send(Message::text(text)).await.expect("send to chromium");
+        let deadline = Instant::now() + STEP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = tokio::time::timeout(left, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("{method}: no answer from chromium within {STEP:?}"))
+                .expect("chromium closed the connection")
+                .expect("DevTools message");
+            let Message::Text(text) = message else { continue };
+            let v: Value = serde_json::from_str(text.as_str()).expect("DevTools JSON");
+            if v["id"] == id {
+                assert!(v.get("error").is_none(), "{method}: {}", v["error"]);
+                return v["result"].clone();
+            }
+            match v["method"].as_str() {
+                Some("Page.javascriptDialogOpening") => {
+                    self.dialogs.push(v["params"]["message"].as_str().unwrap_or_default().to_owned());
+                    self.next += 1;
+                    let accept =
+                        json!({"id": self.next, "method": "Page.handleJavaScriptDialog", "params": {"accept": true}});
+                    self.ws.send(Message::text(accept.to_string())).await.expect("send to chromium");
+                }
+                Some("Runtime.exceptionThrown") => {
+                    let d = &v["params"]["exceptionDetails"];
+                    self.errors.push(format!("{} {}", d["text"], d["exception"]["description"]));
+                }
+                Some("Runtime.consoleAPICalled") if v["params"]["type"] == "error" => {
+                    self.errors.push(v["params"]["args"].to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Loads `url` and waits for its document.
+    pub async fn goto(&mut self, url: &str) {
+        self.call("Page.navigate", json!({"url": url})).await;
+        self.wait_for("the page to load", "document.readyState === 'complete'").await;
+    }
+
+    /// The value of a JavaScript expression (promises awaited).
+    pub async fn eval(&mut self, js: &str) -> Value {
+        let r =
+            self.call("Runtime.evaluate", json!({"expression": js, "awaitPromise": true, "returnByValue": true})).await;
+        assert!(r.get("exceptionDetails").is_none(), "{js}: {}", r["exceptionDetails"]);
+        r["result"]["value"].clone()
+    }
+
+    /// Polls `js` until it is truthy and returns its value; fails with `what` and the page's
+    /// text after [`STEP`].
+    pub async fn wait_for(&mut self, what: &str, js: &str) -> Value {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let v = self.eval(js).await;
+            let truthy = match &v {
+                Value::Null | Value::Bool(false) => false,
+                Value::String(s) => !s.is_empty(),
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                _ => true,
+            };
+            if truthy {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let text = self.eval("document.getElementById('view')?.innerText ?? document.body.innerText").await;
+                panic!("waited {STEP:?} for {what} ({js}); the page shows:\n{}", text.as_str().unwrap_or_default());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The visible text of the first element matching `selector` ("" when there is none).
+    pub async fn text(&mut self, selector: &str) -> String {
+        let js = format!("document.querySelector({})?.innerText ?? ''", json!(selector));
+        self.eval(&js).await.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// A left click with the mouse at the centre of the first element matching `selector`.
+    pub async fn click(&mut self, selector: &str) {
+        let js = format!(
+            "(() => {{ const e = document.querySelector({}); if (!e) return null; e.scrollIntoView({{block: 'center'}}); \
+             const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()",
+            json!(selector)
+        );
+        let at = self.wait_for(&format!("{selector} to click"), &js).await;
+        let (x, y) = (at[0].as_f64().unwrap(), at[1].as_f64().unwrap());
+        for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
+            let params = json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1});
+            self.call("Input.dispatchMouseEvent", params).await;
+        }
+    }
+
+    /// Focuses the field matching `selector`, clears it and types `text` into it.
+    pub async fn type_into(&mut self, selector: &str, text: &str) {
+        let js = format!("(() => {{ const e = document.querySelector({}); if (!e) return false; e.focus(); e.select?.(); return true; }})()", json!(selector));
+        self.wait_for(&format!("{selector} to type into"), &js).await;
+        self.call("Input.insertText", json!({"text": text})).await;
+    }
+
+    /// Presses and releases a key (`Tab`, `Enter`, ...), as a keyboard does.
+    pub async fn press(&mut self, key: &str) {
+        let (code, text) = match key {
+            "Enter" => (13, "\r"),
+            "Tab" => (9, ""),
+            " " => (32, " "),
+            other => panic!("no key code for {other}"),
+        };
+        let down = json!({"type": if text.is_empty() { "rawKeyDown" } else { "keyDown" }, "key": key, "code": key,
+            "windowsVirtualKeyCode": code, "text": text});
+        self.call("Input.dispatchKeyEvent", down).await;
+        let up = json!({"type": "keyUp", "key": key, "code": key, "windowsVirtualKeyCode": code});
+        self.call("Input.dispatchKeyEvent", up).await;
+    }
+
+    /// Puts `file` into the file input matching `selector` (its `change` event fires).
+    pub async fn set_file(&mut self, selector: &str, file: &Path) {
+        let document = self.call("DOM.getDocument", json!({})).await;
+        let root = document["root"]["nodeId"].clone();
+        let node = self.call("DOM.querySelector", json!({"nodeId": root, "selector": selector})).await;
+        let files = json!([file.display().to_string()]);
+        self.call("DOM.setFileInputFiles", json!({"nodeId": node["nodeId"], "files": files})).await;
+    }
+
+    /// A PNG of the viewport, written to `path`.
+    pub async fn screenshot(&mut self, path: &Path) {
+        let shot = self.call("Page.captureScreenshot", json!({"format": "png"})).await;
+        let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
