@@ -380,3 +380,53 @@ async fn the_fleet_page_stays_fast_with_100000_devices() {
     drop(phone);
     server.stop();
 }
+
+/// The console in Firefox (WebDriver BiDi, Firefox's own protocol): the fleet, a device, a
+/// reboot confirmed and followed to succeeded on the page, the live events tail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_works_in_firefox() {
+    let Some(firefox) = browser::firefox() else { return };
+    let server = common::serve("");
+    let origin = server.api.trim_end_matches("/api/v1").to_owned();
+    let mut clients = Vec::new();
+    for i in 0..2 {
+        let c = SimClient::start(SimConfig::new(&format!("fox-{i}"), server.lwm2m.parse().unwrap())).await.unwrap();
+        c.register().await.unwrap();
+        clients.push(c);
+    }
+    let mut f = browser::Firefox::launch(&firefox).await;
+    f.goto(&format!("{origin}/#/fleet")).await;
+    f.wait_for("the fleet", "document.querySelectorAll('#devices tr[data-device]').length === 2").await;
+    assert_eq!(f.eval("document.querySelector('[data-protocol=lwm2m]').innerText").await, json!("lwm2m 2 (2 online)"));
+
+    f.click("tr[data-device='lwm2m:fox-0'] a").await;
+    f.wait_for("the device page", "document.querySelector('h1')?.innerText === 'lwm2m:fox-0'").await;
+    f.wait_for("the object tree", "document.querySelector('#tree li[data-path=\"/3/0\"]')").await;
+    f.click("#reboot").await;
+    let op = f
+        .wait_for("the created operation", "document.querySelector('#acted a[data-operation]')?.dataset.operation")
+        .await;
+    assert_eq!(f.dialogs, ["reboot lwm2m:fox-0?"]);
+    let op = op.as_str().unwrap().to_owned();
+    f.wait_for(
+        "the reboot to succeed on the page",
+        &format!("document.querySelector('#operations tr[data-operation=\"{op}\"] .state')?.innerText === 'succeeded'"),
+    )
+    .await;
+
+    f.goto(&format!("{origin}/#/events")).await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/devices/lwm2m:fox-1/refresh", server.api))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    f.wait_for(
+        "the refresh in the tail",
+        "[...document.querySelectorAll('#events tr')].some((r) => r.innerText.includes('lwm2m:fox-1') && r.innerText.includes('refreshDeviceInfo'))",
+    )
+    .await;
+    drop(f);
+    server.stop();
+}

@@ -242,3 +242,151 @@ impl Drop for Browser {
         let _ = self.child.wait();
     }
 }
+
+/// `firefox-esr` (or `firefox`) on PATH; `None` (with a notice) when absent, unless
+/// `UNIDM_REQUIRE_FIREFOX=1`.
+pub fn firefox() -> Option<String> {
+    for name in ["firefox-esr", "firefox"] {
+        let found = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().ok()?;
+        if found.status.success() {
+            return Some(String::from_utf8_lossy(&found.stdout).trim().to_owned());
+        }
+    }
+    let required = std::env::var("UNIDM_REQUIRE_FIREFOX").is_ok_and(|v| v == "1");
+    assert!(!required, "firefox is required (UNIDM_REQUIRE_FIREFOX=1) but not installed");
+    eprintln!("notice: firefox not installed; the console's Firefox test is skipped");
+    None
+}
+
+/// One headless Firefox with one tab, driven over WebDriver BiDi (Firefox's own protocol).
+pub struct Firefox {
+    child: Child,
+    _profile: tempfile::TempDir,
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    context: String,
+    next: u64,
+    /// The messages of the prompts (`confirm`) the page opened, each accepted.
+    pub dialogs: Vec<String>,
+}
+
+impl Firefox {
+    /// Starts Firefox on `about:blank` and opens a BiDi session on its tab.
+    pub async fn launch(firefox: &str) -> Firefox {
+        let profile = tempfile::tempdir().unwrap();
+        let child = Command::new(firefox)
+            .args(["--headless", "--no-remote", "--remote-debugging-port=0", "--profile"])
+            .arg(profile.path())
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start firefox");
+        // Firefox writes the port it took into the profile.
+        let port_file = profile.path().join("WebDriverBiDiServer.json");
+        let deadline = Instant::now() + STEP;
+        let port = loop {
+            let port = std::fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+                .and_then(|v| v["ws_port"].as_u64());
+            if let Some(port) = port {
+                break port;
+            }
+            assert!(Instant::now() < deadline, "firefox wrote no WebDriverBiDiServer.json");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let (ws, _) =
+            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/session")).await.expect("BiDi connection");
+        let mut browser =
+            Firefox { child, _profile: profile, ws, context: String::new(), next: 0, dialogs: Vec::new() };
+        // Prompts are left open for us to answer (WebDriver's default would dismiss them).
+        let capabilities = json!({"alwaysMatch": {"unhandledPromptBehavior": "ignore"}});
+        browser.call("session.new", json!({"capabilities": capabilities})).await;
+        browser.call("session.subscribe", json!({"events": ["browsingContext.userPromptOpened"]})).await;
+        let tree = browser.call("browsingContext.getTree", json!({})).await;
+        browser.context = tree["contexts"][0]["context"].as_str().expect("a tab").to_owned();
+        browser
+    }
+
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        let text = json!({"id": id, "method": method, "params": params}).to_string();
+        self.ws.send(Message::text(text)).await.expect("send to firefox");
+        let deadline = Instant::now() + STEP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = tokio::time::timeout(left, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("{method}: no answer from firefox within {STEP:?}"))
+                .expect("firefox closed the connection")
+                .expect("BiDi message");
+            let Message::Text(text) = message else { continue };
+            let v: Value = serde_json::from_str(text.as_str()).expect("BiDi JSON");
+            if v["id"] == id {
+                assert!(v["type"] != "error", "{method}: {v}");
+                return v["result"].clone();
+            }
+            if v["method"] == "browsingContext.userPromptOpened" {
+                self.dialogs.push(v["params"]["message"].as_str().unwrap_or_default().to_owned());
+                self.next += 1;
+                let accept = json!({"id": self.next, "method": "browsingContext.handleUserPrompt",
+                    "params": {"context": v["params"]["context"], "accept": true}});
+                self.ws.send(Message::text(accept.to_string())).await.expect("send to firefox");
+            }
+        }
+    }
+
+    /// Loads `url` and waits for its document.
+    pub async fn goto(&mut self, url: &str) {
+        let params = json!({"context": self.context, "url": url, "wait": "complete"});
+        self.call("browsingContext.navigate", params).await;
+    }
+
+    /// The value of a JavaScript expression (promises awaited), through JSON.
+    pub async fn eval(&mut self, js: &str) -> Value {
+        let expression = format!("(async () => JSON.stringify(await ({js})))()");
+        let params = json!({"expression": expression, "target": {"context": self.context}, "awaitPromise": true});
+        let r = self.call("script.evaluate", params).await;
+        assert_eq!(r["type"], "success", "{js}: {r}");
+        r["result"]["value"].as_str().map_or(Value::Null, |s| serde_json::from_str(s).unwrap_or(Value::Null))
+    }
+
+    /// Polls `js` until it is truthy and returns its value.
+    pub async fn wait_for(&mut self, what: &str, js: &str) -> Value {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let v = self.eval(js).await;
+            if !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0) {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let text = self.eval("document.getElementById('view')?.innerText ?? ''").await;
+                panic!("waited {STEP:?} for {what} ({js}); the page shows:\n{}", text.as_str().unwrap_or_default());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A click on the first element matching `selector` (BiDi's pointer actions at its centre).
+    pub async fn click(&mut self, selector: &str) {
+        let js = format!(
+            "(() => {{ const e = document.querySelector({}); if (!e) return null; e.scrollIntoView({{block: 'center'}}); \
+             const r = e.getBoundingClientRect(); return [Math.round(r.x + r.width / 2), Math.round(r.y + r.height / 2)]; }})()",
+            json!(selector)
+        );
+        let at = self.wait_for(&format!("{selector} to click"), &js).await;
+        let actions = json!([{"type": "pointer", "id": "mouse", "actions": [
+            {"type": "pointerMove", "x": at[0], "y": at[1]},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerUp", "button": 0}]}]);
+        self.call("input.performActions", json!({"context": self.context, "actions": actions})).await;
+    }
+}
+
+impl Drop for Firefox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
