@@ -11,7 +11,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use browser::Browser;
+use browser::{Browser, Page};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use unidm_core::{SqliteStore, StoreExt, Write};
@@ -35,6 +35,13 @@ async fn wait_api(api: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
         assert!(Instant::now() < deadline, "{what} never became as expected");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Asks `device` to refresh its device info (an operation, so events), through the API.
+async fn refresh(api: &str, device: &str) {
+    let r =
+        reqwest::Client::new().post(format!("{api}/devices/{device}/refresh")).json(&json!({})).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 }
 
 /// The flows an operator goes through, each with the mouse or the keyboard, each checked on
@@ -192,13 +199,7 @@ async fn an_operator_manages_devices_from_the_console() {
     b.type_into("form.filters [name=type]", "operationChanged").await;
     b.press("Enter").await;
     b.eval("window.tailBefore = document.querySelectorAll('#events tr').length").await;
-    let r = reqwest::Client::new()
-        .post(format!("{}/devices/lwm2m:console-2/refresh", server.api))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    refresh(&server.api, "lwm2m:console-2").await;
     b.wait_for(
         "the refresh in the tail",
         "[...document.querySelectorAll('#events tr')].some((r) => r.innerText.includes('lwm2m:console-2') && r.innerText.includes('refreshDeviceInfo'))",
@@ -415,13 +416,7 @@ async fn the_console_works_in_firefox() {
     .await;
 
     f.goto(&format!("{origin}/#/events")).await;
-    let r = reqwest::Client::new()
-        .post(format!("{}/devices/lwm2m:fox-1/refresh", server.api))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    refresh(&server.api, "lwm2m:fox-1").await;
     f.wait_for(
         "the refresh in the tail",
         "[...document.querySelectorAll('#events tr')].some((r) => r.innerText.includes('lwm2m:fox-1') && r.innerText.includes('refreshDeviceInfo'))",

@@ -29,12 +29,98 @@ pub fn chromium() -> Option<String> {
     None
 }
 
+/// A JSON command connection (DevTools and BiDi frame their messages alike): commands with
+/// ids, then answers and events.
+struct Wire {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next: u64,
+    peer: &'static str,
+}
+
+impl Wire {
+    async fn connect(url: &str, peer: &'static str) -> Wire {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap_or_else(|e| panic!("{peer}: {e}"));
+        Wire { ws, next: 0, peer }
+    }
+
+    /// Sends a command and returns its id.
+    async fn send(&mut self, method: &str, params: Value) -> u64 {
+        self.next += 1;
+        let text = json!({"id": self.next, "method": method, "params": params}).to_string();
+        self.ws.send(Message::text(text)).await.unwrap_or_else(|e| panic!("send to {}: {e}", self.peer));
+        self.next
+    }
+
+    /// The next message, an answer or an event, before `deadline`.
+    async fn receive(&mut self, method: &str, deadline: Instant) -> Value {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = tokio::time::timeout(left, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("{method}: no answer from {} within {STEP:?}", self.peer))
+                .unwrap_or_else(|| panic!("{} closed the connection", self.peer))
+                .expect("a websocket message");
+            if let Message::Text(text) = message {
+                return serde_json::from_str(text.as_str()).expect("JSON");
+            }
+        }
+    }
+}
+
+/// What both browsers give the tests.
+#[allow(async_fn_in_trait)]
+pub trait Page {
+    /// The value of a JavaScript expression (promises awaited).
+    async fn eval(&mut self, js: &str) -> Value;
+
+    /// Polls `js` until it is truthy and returns its value; fails with `what` and the page's
+    /// text after [`STEP`].
+    async fn wait_for(&mut self, what: &str, js: &str) -> Value {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let v = self.eval(js).await;
+            let truthy = match &v {
+                Value::Null | Value::Bool(false) => false,
+                Value::String(s) => !s.is_empty(),
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                _ => true,
+            };
+            if truthy {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let text = self.eval("document.getElementById('view')?.innerText ?? document.body.innerText").await;
+                panic!("waited {STEP:?} for {what} ({js}); the page shows:\n{}", text.as_str().unwrap_or_default());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The centre of the first element matching `selector`, scrolled into view (once there is
+    /// one).
+    async fn centre(&mut self, selector: &str) -> (i64, i64) {
+        let js = format!(
+            "(() => {{ const e = document.querySelector({}); if (!e) return null; \
+             e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect(); \
+             return [Math.round(r.x + r.width / 2), Math.round(r.y + r.height / 2)]; }})()",
+            json!(selector)
+        );
+        let at = self.wait_for(&format!("{selector} to click"), &js).await;
+        (at[0].as_i64().unwrap(), at[1].as_i64().unwrap())
+    }
+
+    /// The visible text of the first element matching `selector` ("" when there is none).
+    async fn text(&mut self, selector: &str) -> String {
+        let js = format!("document.querySelector({})?.innerText ?? ''", json!(selector));
+        self.eval(&js).await.as_str().unwrap_or_default().to_owned()
+    }
+}
+
 /// One headless Chromium with one page, driven over the DevTools protocol.
 pub struct Browser {
     child: Child,
     _profile: tempfile::TempDir,
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    next: u64,
+    wire: Wire,
     /// The messages of the dialogs (`confirm`, `alert`) the page opened, each accepted.
     pub dialogs: Vec<String>,
     /// Uncaught exceptions and `console.error` lines of the page.
@@ -84,8 +170,8 @@ impl Browser {
             .and_then(|t| t["webSocketDebuggerUrl"].as_str())
             .expect("a page target")
             .to_owned();
-        let (ws, _) = tokio_tungstenite::connect_async(page.as_str()).await.expect("DevTools connection");
-        let mut browser = Browser { child, _profile: profile, ws, next: 0, dialogs: Vec::new(), errors: Vec::new() };
+        let wire = Wire::connect(&page, "chromium").await;
+        let mut browser = Browser { child, _profile: profile, wire, dialogs: Vec::new(), errors: Vec::new() };
         browser.call("Page.enable", json!({})).await;
         browser.call("Runtime.enable", json!({})).await;
         // The window's size is a floor in headless mode (about 500 px wide); the viewport is
@@ -98,20 +184,10 @@ impl Browser {
     /// Sends one command and returns its result; events met meanwhile are handled (dialogs
     /// accepted, errors kept).
     pub async fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next += 1;
-        let id = self.next;
-        let text = json!({"id": id, "method": method, "params": params}).to_string();
-        self.ws.send(Message::text(text)).await.expect("send to chromium");
+        let id = self.wire.send(method, params).await;
         let deadline = Instant::now() + STEP;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let message = tokio::time::timeout(left, self.ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("{method}: no answer from chromium within {STEP:?}"))
-                .expect("chromium closed the connection")
-                .expect("DevTools message");
-            let Message::Text(text) = message else { continue };
-            let v: Value = serde_json::from_str(text.as_str()).expect("DevTools JSON");
+            let v = self.wire.receive(method, deadline).await;
             if v["id"] == id {
                 assert!(v.get("error").is_none(), "{method}: {}", v["error"]);
                 return v["result"].clone();
@@ -119,10 +195,7 @@ impl Browser {
             match v["method"].as_str() {
                 Some("Page.javascriptDialogOpening") => {
                     self.dialogs.push(v["params"]["message"].as_str().unwrap_or_default().to_owned());
-                    self.next += 1;
-                    let accept =
-                        json!({"id": self.next, "method": "Page.handleJavaScriptDialog", "params": {"accept": true}});
-                    self.ws.send(Message::text(accept.to_string())).await.expect("send to chromium");
+                    self.wire.send("Page.handleJavaScriptDialog", json!({"accept": true})).await;
                 }
                 Some("Runtime.exceptionThrown") => {
                     let d = &v["params"]["exceptionDetails"];
@@ -142,52 +215,9 @@ impl Browser {
         self.wait_for("the page to load", "document.readyState === 'complete'").await;
     }
 
-    /// The value of a JavaScript expression (promises awaited).
-    pub async fn eval(&mut self, js: &str) -> Value {
-        let r =
-            self.call("Runtime.evaluate", json!({"expression": js, "awaitPromise": true, "returnByValue": true})).await;
-        assert!(r.get("exceptionDetails").is_none(), "{js}: {}", r["exceptionDetails"]);
-        r["result"]["value"].clone()
-    }
-
-    /// Polls `js` until it is truthy and returns its value; fails with `what` and the page's
-    /// text after [`STEP`].
-    pub async fn wait_for(&mut self, what: &str, js: &str) -> Value {
-        let deadline = Instant::now() + STEP;
-        loop {
-            let v = self.eval(js).await;
-            let truthy = match &v {
-                Value::Null | Value::Bool(false) => false,
-                Value::String(s) => !s.is_empty(),
-                Value::Number(n) => n.as_f64() != Some(0.0),
-                _ => true,
-            };
-            if truthy {
-                return v;
-            }
-            if Instant::now() > deadline {
-                let text = self.eval("document.getElementById('view')?.innerText ?? document.body.innerText").await;
-                panic!("waited {STEP:?} for {what} ({js}); the page shows:\n{}", text.as_str().unwrap_or_default());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// The visible text of the first element matching `selector` ("" when there is none).
-    pub async fn text(&mut self, selector: &str) -> String {
-        let js = format!("document.querySelector({})?.innerText ?? ''", json!(selector));
-        self.eval(&js).await.as_str().unwrap_or_default().to_owned()
-    }
-
     /// A left click with the mouse at the centre of the first element matching `selector`.
     pub async fn click(&mut self, selector: &str) {
-        let js = format!(
-            "(() => {{ const e = document.querySelector({}); if (!e) return null; e.scrollIntoView({{block: 'center'}}); \
-             const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()",
-            json!(selector)
-        );
-        let at = self.wait_for(&format!("{selector} to click"), &js).await;
-        let (x, y) = (at[0].as_f64().unwrap(), at[1].as_f64().unwrap());
+        let (x, y) = self.centre(selector).await;
         for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
             let params = json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1});
             self.call("Input.dispatchMouseEvent", params).await;
@@ -236,6 +266,15 @@ impl Browser {
     }
 }
 
+impl Page for Browser {
+    async fn eval(&mut self, js: &str) -> Value {
+        let params = json!({"expression": js, "awaitPromise": true, "returnByValue": true});
+        let r = self.call("Runtime.evaluate", params).await;
+        assert!(r.get("exceptionDetails").is_none(), "{js}: {}", r["exceptionDetails"]);
+        r["result"]["value"].clone()
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -262,9 +301,8 @@ pub fn firefox() -> Option<String> {
 pub struct Firefox {
     child: Child,
     _profile: tempfile::TempDir,
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    wire: Wire,
     context: String,
-    next: u64,
     /// The messages of the prompts (`confirm`) the page opened, each accepted.
     pub dialogs: Vec<String>,
 }
@@ -295,10 +333,8 @@ impl Firefox {
             assert!(Instant::now() < deadline, "firefox wrote no WebDriverBiDiServer.json");
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        let (ws, _) =
-            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/session")).await.expect("BiDi connection");
-        let mut browser =
-            Firefox { child, _profile: profile, ws, context: String::new(), next: 0, dialogs: Vec::new() };
+        let wire = Wire::connect(&format!("ws://127.0.0.1:{port}/session"), "firefox").await;
+        let mut browser = Firefox { child, _profile: profile, wire, context: String::new(), dialogs: Vec::new() };
         // Prompts are left open for us to answer (WebDriver's default would dismiss them).
         let capabilities = json!({"alwaysMatch": {"unhandledPromptBehavior": "ignore"}});
         browser.call("session.new", json!({"capabilities": capabilities})).await;
@@ -309,30 +345,18 @@ impl Firefox {
     }
 
     async fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next += 1;
-        let id = self.next;
-        let text = json!({"id": id, "method": method, "params": params}).to_string();
-        self.ws.send(Message::text(text)).await.expect("send to firefox");
+        let id = self.wire.send(method, params).await;
         let deadline = Instant::now() + STEP;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let message = tokio::time::timeout(left, self.ws.next())
-                .await
-                .unwrap_or_else(|_| panic!("{method}: no answer from firefox within {STEP:?}"))
-                .expect("firefox closed the connection")
-                .expect("BiDi message");
-            let Message::Text(text) = message else { continue };
-            let v: Value = serde_json::from_str(text.as_str()).expect("BiDi JSON");
+            let v = self.wire.receive(method, deadline).await;
             if v["id"] == id {
                 assert!(v["type"] != "error", "{method}: {v}");
                 return v["result"].clone();
             }
             if v["method"] == "browsingContext.userPromptOpened" {
                 self.dialogs.push(v["params"]["message"].as_str().unwrap_or_default().to_owned());
-                self.next += 1;
-                let accept = json!({"id": self.next, "method": "browsingContext.handleUserPrompt",
-                    "params": {"context": v["params"]["context"], "accept": true}});
-                self.ws.send(Message::text(accept.to_string())).await.expect("send to firefox");
+                let params = json!({"context": v["params"]["context"], "accept": true});
+                self.wire.send("browsingContext.handleUserPrompt", params).await;
             }
         }
     }
@@ -343,44 +367,25 @@ impl Firefox {
         self.call("browsingContext.navigate", params).await;
     }
 
-    /// The value of a JavaScript expression (promises awaited), through JSON.
-    pub async fn eval(&mut self, js: &str) -> Value {
+    /// A click at the centre of the first element matching `selector` (BiDi's pointer actions).
+    pub async fn click(&mut self, selector: &str) {
+        let (x, y) = self.centre(selector).await;
+        let actions = json!([{"type": "pointer", "id": "mouse", "actions": [
+            {"type": "pointerMove", "x": x, "y": y},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerUp", "button": 0}]}]);
+        self.call("input.performActions", json!({"context": self.context, "actions": actions})).await;
+    }
+}
+
+impl Page for Firefox {
+    /// Through JSON: BiDi's own encoding of values is richer than these tests need.
+    async fn eval(&mut self, js: &str) -> Value {
         let expression = format!("(async () => JSON.stringify(await ({js})))()");
         let params = json!({"expression": expression, "target": {"context": self.context}, "awaitPromise": true});
         let r = self.call("script.evaluate", params).await;
         assert_eq!(r["type"], "success", "{js}: {r}");
         r["result"]["value"].as_str().map_or(Value::Null, |s| serde_json::from_str(s).unwrap_or(Value::Null))
-    }
-
-    /// Polls `js` until it is truthy and returns its value.
-    pub async fn wait_for(&mut self, what: &str, js: &str) -> Value {
-        let deadline = Instant::now() + STEP;
-        loop {
-            let v = self.eval(js).await;
-            if !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0) {
-                return v;
-            }
-            if Instant::now() > deadline {
-                let text = self.eval("document.getElementById('view')?.innerText ?? ''").await;
-                panic!("waited {STEP:?} for {what} ({js}); the page shows:\n{}", text.as_str().unwrap_or_default());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// A click on the first element matching `selector` (BiDi's pointer actions at its centre).
-    pub async fn click(&mut self, selector: &str) {
-        let js = format!(
-            "(() => {{ const e = document.querySelector({}); if (!e) return null; e.scrollIntoView({{block: 'center'}}); \
-             const r = e.getBoundingClientRect(); return [Math.round(r.x + r.width / 2), Math.round(r.y + r.height / 2)]; }})()",
-            json!(selector)
-        );
-        let at = self.wait_for(&format!("{selector} to click"), &js).await;
-        let actions = json!([{"type": "pointer", "id": "mouse", "actions": [
-            {"type": "pointerMove", "x": at[0], "y": at[1]},
-            {"type": "pointerDown", "button": 0},
-            {"type": "pointerUp", "button": 0}]}]);
-        self.call("input.performActions", json!({"context": self.context, "actions": actions})).await;
     }
 }
 
