@@ -579,6 +579,7 @@ async fn openapi_lists_every_route() {
         ("post", "/api/v1/files"),
         ("delete", "/api/v1/files/{name}"),
         ("get", "/api/v1/lwm2m/bootstrap"),
+        ("get", "/api/v1/lwm2m/registrations/{endpoint}"),
         ("get", "/api/v1/lwm2m/northbound"),
         ("put", "/api/v1/lwm2m/northbound"),
         ("delete", "/api/v1/lwm2m/northbound"),
