@@ -32,6 +32,7 @@ async fn a_client_is_managed_through_the_api() {
     assert_eq!((reg["endpoint"].as_str(), reg["binding"].as_str()), (Some("urn:imei:490154203237518"), Some("U")));
     let paths: Vec<&str> = reg["objects"].as_array().unwrap().iter().filter_map(|o| o["path"].as_str()).collect();
     assert!(paths.contains(&"/3/0") && paths.contains(&"/5/0"), "{reg}");
+    assert!(reg.get("id").is_none(), "the registration id is a CoAP peer's credential: {reg}");
     let missing = s.http.get(format!("{}/lwm2m/registrations/nobody", s.api)).send().await.unwrap();
     assert_eq!(missing.status(), 404);
 

@@ -118,10 +118,9 @@ pub async fn delete_northbound(State(app): State<AppState>) -> ApiResult<StatusC
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistrationView {
-    /// Endpoint Client Name.
+    /// Endpoint Client Name. (The registration id is not shown: over plain CoAP it is all a
+    /// peer needs to update or end the registration.)
     pub endpoint: String,
-    /// Registration id (`/rd/{id}`).
-    pub id: String,
     /// Enabler version.
     pub version: String,
     /// Lifetime, seconds.
@@ -160,7 +159,6 @@ pub async fn registration(
     let r = adapter(&app)?.registration(&ep).ok_or_else(|| Problem::not_found("registration", &ep))?;
     Ok(Json(RegistrationView {
         endpoint: r.endpoint.clone(),
-        id: r.id.clone(),
         version: r.version.clone(),
         lifetime: r.lifetime_s,
         binding: r.binding.clone(),
