@@ -188,7 +188,11 @@ async fn an_operator_manages_devices_from_the_console() {
     b.wait_for("the operations", "document.querySelector('#all-operations tr[data-operation]')").await;
     b.eval("document.querySelector('#operation-filters [name=state]').value = 'failed'").await;
     b.click("#operation-filters button").await;
-    b.wait_for("the failed operations", "document.querySelector('#all-operations')?.innerText.includes('1 in all') || document.querySelector('p')?.innerText.includes(' 1 in all')").await;
+    b.wait_for(
+        "the failed operations",
+        "document.querySelector('#operations-pager')?.innerText.includes(' 1 in all ')",
+    )
+    .await;
     let failed =
         b.eval("[...document.querySelectorAll('#all-operations tr[data-operation]')].map((r) => r.innerText)").await;
     assert_eq!(failed.as_array().unwrap().len(), 1, "only the read of a bad path failed: {failed}");

@@ -219,6 +219,12 @@ function treePanel(d) {
   return box;
 }
 
+// Fills the page's `uploaded` datalist with the files devices can fetch (a suggestion only:
+// without it the field takes any URL).
+function offerFiles() {
+  api('/files').then((files) => document.getElementById('uploaded')?.replaceChildren(...files.filter((f) => f.url).map((f) => el('option', { value: f.url }, f.name)))).catch(() => {});
+}
+
 // Polls an operation until it ends (at most a minute).
 async function settled(id) {
   for (let i = 0; i < 120; i++) {
@@ -318,7 +324,7 @@ async function devicePage(id) {
     el('h2', {}, 'Topology'), box('device-topology', 'p'),
     el('h2', {}, 'Snapshot'), box('device-snapshot'),
     el('h2', {}, 'Live events'), box('device-events'));
-  api('/files').then((files) => document.getElementById('uploaded')?.replaceChildren(...files.filter((f) => f.url).map((f) => el('option', { value: f.url }, f.name)))).catch(() => {});
+  offerFiles();
 }
 
 async function operationPage(id) {
@@ -415,7 +421,7 @@ async function groupsPage() {
     el('table', { id: 'groups' }, el('tr', {}, ['Group', 'Description', 'Members', 'Selector', 'Campaigns', ''].map((h) => el('th', {}, h))), rows),
     el('h2', {}, 'Start a campaign'), groups.length ? start : el('p', { class: 'muted' }, 'no group yet'),
     el('h2', {}, 'Create a group'), create);
-  api('/files').then((files) => document.getElementById('uploaded')?.replaceChildren(...files.filter((f) => f.url).map((f) => el('option', { value: f.url }, f.name)))).catch(() => {});
+  offerFiles();
 }
 
 const STATES = ['pending', 'dispatched', 'waiting', 'running', 'succeeded', 'failed', 'cancelled', 'expired'];
@@ -466,7 +472,7 @@ async function operationsPage() {
   next.disabled = opFilter.offset + 100 >= ops.total;
   view.replaceChildren(el('h1', {}, 'Operations'), filters,
     el('table', { id: 'all-operations' }, el('tr', {}, ['Id', 'Device', 'Action', 'State', ''].map((h) => el('th', {}, h))), ops.items.map(operationRow)),
-    el('p', {}, previous, ` ${ops.total} in all `, next));
+    el('p', { id: 'operations-pager' }, previous, ` ${ops.total} in all `, next));
 }
 
 // ---- topology, rules, files, bootstrap, events ------------------------------------------------
