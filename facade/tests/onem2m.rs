@@ -38,14 +38,29 @@ fn acme_binary() -> Option<String> {
     None
 }
 
+/// ACME on a free port. The port is found by binding and releasing it, so another process may
+/// take it before ACME binds it: ACME is then started again on another port.
 async fn start_acme() -> Option<Acme> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    start_acme_on(port).await
+    let binary = acme_binary()?;
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        match launch(&binary, port, Duration::from_secs(20)).await {
+            Ok(acme) => return Some(acme),
+            Err(log) => failures.push(format!("port {port}: {log}")),
+        }
+    }
+    panic!("ACME did not start: {failures:#?}");
 }
 
 /// ACME on `port`, with an empty in-memory store (a restart on the same port loses everything).
 async fn start_acme_on(port: u16) -> Option<Acme> {
     let binary = acme_binary()?;
+    Some(launch(&binary, port, Duration::from_secs(30)).await.unwrap_or_else(|log| panic!("ACME did not start: {log}")))
+}
+
+/// ACME started on `port` and answering within `wait`, or its log.
+async fn launch(binary: &str, port: u16, wait: Duration) -> Result<Acme, String> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("acme.ini"),
@@ -70,18 +85,24 @@ async fn start_acme_on(port: u16) -> Option<Acme> {
         .args(["--no-remote-cse", "--base-directory"])
         .arg(dir.path())
         .current_dir(dir.path())
+        // Its errors reach the log before it is killed.
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::null())
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .spawn()
         .expect("start acmecse");
-    let acme = Acme { child, base: format!("http://127.0.0.1:{port}"), _dir: dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut acme = Acme { child, base: format!("http://127.0.0.1:{port}"), _dir: dir };
+    let deadline = Instant::now() + wait;
     loop {
         if cse(&acme, "GET", "", "CAdmin", None).await.0 == 2000 {
-            return Some(acme);
+            return Ok(acme);
         }
-        let log = std::fs::read_to_string(acme._dir.path().join("acme.log")).unwrap_or_default();
-        assert!(Instant::now() < deadline, "ACME did not start: {log}");
+        let exited = acme.child.try_wait().ok().flatten();
+        if exited.is_some() || Instant::now() > deadline {
+            let log = std::fs::read_to_string(acme._dir.path().join("acme.log")).unwrap_or_default();
+            return Err(format!("{} {log}", exited.map_or("not answering".to_owned(), |s| s.to_string())));
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -123,6 +144,20 @@ async fn until(acme: &Acme, path: &str, what: &str, ready: impl Fn(&Value) -> bo
         }
         assert!(Instant::now() < deadline, "{what}: {rsc} {body}");
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until unidm manages the mgmtObj at `path`: another originator (`Cmanager`) may read
+/// it, which unidm allows once its subscription is in place.
+async fn managed(acme: &Acme, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (rsc, body) = cse(acme, "GET", path, "Cmanager", None).await;
+        if rsc == 2000 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{path} not open to Cmanager: {rsc} {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -190,6 +225,10 @@ async fn devices_appear_in_the_cse_and_are_managed_from_it() {
     .await;
     assert_eq!(rsc, 2001, "{ae}");
     let update = json!({"m2m:fwr": {"url": "http://127.0.0.1:9/fw-2.0.bin", "vr": "2.0", "ud": true}});
+    managed(&acme, "lwm2m_m2m-sensor/firmware").await;
+    // unidm's subscription is its own.
+    let (rsc, body) = cse(&acme, "DELETE", "lwm2m_m2m-sensor/firmware/unidm-sub", "Cmanager", None).await;
+    assert_eq!(rsc, 4103, "{body}");
     let (rsc, body) = cse(&acme, "PUT", "lwm2m_m2m-sensor/firmware", "Cmanager", Some((0, update.clone()))).await;
     assert_eq!(rsc, 2004, "{body}");
     let done = until(&acme, "lwm2m_m2m-sensor/firmware", "uds succeeded", |b| b["m2m:fwr"]["uds"]["sus"] == 1).await;
@@ -212,11 +251,13 @@ async fn devices_appear_in_the_cse_and_are_managed_from_it() {
     );
 
     // A device that fails its update: uds says so.
+    managed(&acme, "lwm2m_m2m-broken/firmware").await;
     let (rsc, body) = cse(&acme, "PUT", "lwm2m_m2m-broken/firmware", "Cmanager", Some((0, update))).await;
     assert_eq!(rsc, 2004, "{body}");
     until(&acme, "lwm2m_m2m-broken/firmware", "uds failed", |b| b["m2m:fwr"]["uds"]["sus"] == 2).await;
 
     // rbo.rbo reboots the CPE.
+    managed(&acme, "tr069_00D09E-M2MGW-M2M1/reboot").await;
     let (rsc, body) =
         cse(&acme, "PUT", "tr069_00D09E-M2MGW-M2M1/reboot", "Cmanager", Some((0, json!({"m2m:rbo": {"rbo": true}}))))
             .await;
@@ -302,6 +343,7 @@ async fn a_group_fan_out_reaches_three_protocols_and_software_is_managed() {
     let members = ["lwm2m_m2m-lamp/firmware", "tr069_00D09E-GRPGW-GRP1/firmware"];
     for m in members {
         until(&acme, m, m, |b| b["m2m:fwr"]["mgd"] == 1001).await;
+        managed(&acme, m).await;
     }
     // The DM device's id has a `:`: its node name carries a hash; discovery finds it.
     let dm_firmware =
@@ -316,7 +358,9 @@ async fn a_group_fan_out_reaches_three_protocols_and_software_is_managed() {
     )
     .await;
     assert_eq!(rsc, 2001, "{ae}");
-    let dm_member = format!("cse-in/{}", dm_firmware.split("cse-in/").nth(1).unwrap_or(&dm_firmware));
+    let dm_path = dm_firmware.split("cse-in/").nth(1).unwrap_or(&dm_firmware).to_owned();
+    managed(&acme, &dm_path).await;
+    let dm_member = format!("cse-in/{dm_path}");
     let mid: Vec<String> = members.iter().map(|m| format!("cse-in/{m}")).chain([dm_member]).collect();
     let group = json!({"m2m:grp": {"rn": "fleet", "mt": 13, "mnm": 10, "mid": mid}});
     let (rsc, body) = cse(&acme, "POST", "manager", "Cmanager", Some((9, group))).await;
@@ -345,6 +389,7 @@ async fn a_group_fan_out_reaches_three_protocols_and_software_is_managed() {
     let swr =
         discovered(&acme, "?fu=1&ty=13&lbl=protocol:lwm2m", "swr", |u| u.contains("lwm2m_m2m-lamp/software-")).await;
     let swr = swr.split("cse-in/").nth(1).unwrap().to_owned();
+    managed(&acme, &swr).await;
     let (rsc, body) = cse(&acme, "PUT", &swr, "Cmanager", Some((0, json!({"m2m:swr": {"act": true}})))).await;
     assert_eq!(rsc, 2004, "{body}");
     operation_where(&server.api, "lwm2m:m2m-lamp", "succeeded activate", |o| {
@@ -371,6 +416,20 @@ async fn request_count(api: &str) -> u64 {
     status["requests"].as_u64().unwrap()
 }
 
+/// The request count once the mirror has been idle for a second (a device's first write is
+/// over).
+async fn settled_request_count(api: &str) -> u64 {
+    let mut last = request_count(api).await;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = request_count(api).await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
 /// The CSE going away and coming back empty loses no change (a device that came meanwhile is
 /// there, and so is the first); a burst of changes to one device is written at most once per
 /// `min_update_interval_s`, its last state included.
@@ -389,7 +448,7 @@ async fn a_cse_outage_loses_nothing_and_bursts_are_rate_limited() {
 
     // A burst of 40 label changes in about 2 s: the node's labels are written a few times, not 40.
     let http = reqwest::Client::new();
-    let before = request_count(&server.api).await;
+    let before = settled_request_count(&server.api).await;
     for i in 0..40 {
         let r = http
             .put(format!("{}/devices/lwm2m:m2m-first/labels", server.api))

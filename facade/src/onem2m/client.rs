@@ -117,6 +117,7 @@ impl Cse {
             .and_then(|v| v.trim().parse::<u32>().ok())
             .unwrap_or_else(|| if status.is_success() { 2000 } else { u32::from(status.as_u16()) * 10 });
         let body: Json = response.json().await.unwrap_or(Json::Null);
+        tracing::trace!(%target, rsc, "CSE answered");
         if (2000..3000).contains(&rsc) {
             return Ok(body);
         }
@@ -136,6 +137,7 @@ impl Cse {
         if let Ok(v) = HeaderValue::from_str(&format!("application/json;ty={ty}")) {
             headers.insert(CONTENT_TYPE, v);
         }
+        tracing::trace!(%parent, ty, "CREATE");
         self.send(self.http.post(self.url(parent)).headers(headers).json(body), &self.address(parent)).await
     }
 
@@ -148,6 +150,7 @@ impl Cse {
     pub async fn update(&self, path: &str, body: &Json) -> Result<Json, CseError> {
         let mut headers = self.headers();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        tracing::trace!(%path, %body, "UPDATE");
         self.send(self.http.put(self.url(path)).headers(headers).json(body), &self.address(path)).await
     }
 

@@ -6,8 +6,10 @@
 //! - **Identity and access.** Requests come from the configured originator. unidm creates an
 //!   `<accessControlPolicy>` (`unidm-acp`) granting every operation to itself and to the
 //!   configured managers (`managers`, default `["all"]`), and puts it in the `acpi` of every
-//!   resource it creates, so that those applications may update them. With ACME's default
-//!   policies only its admin originator (`CAdmin`) may create `<node>`s under the CSEBase.
+//!   resource it creates, so that those applications may update them. A managed mgmtObj gets
+//!   it only once unidm's subscription to it is in place (`unidm-acp-private` until then).
+//!   With ACME's default policies only its admin originator (`CAdmin`) may create `<node>`s
+//!   under the CSEBase.
 //! - **Notifications.** unidm subscribes (`<sub>`, `enc.net` 1: update) to each managed
 //!   mgmtObj with `nu` = `{notify_url}` (`/onem2m/notify` on the API's address). A
 //!   notification is only a prompt: unidm reads the mgmtObj back from the CSE and acts on what
@@ -38,6 +40,11 @@ use client::{Cse, CseError};
 
 const STATE_NAMESPACE: &str = "onem2m";
 const ACP_NAME: &str = "unidm-acp";
+/// The policy of a managed mgmtObj until unidm's subscription to it is in place: unidm alone
+/// may touch it. An application's update made meanwhile would be notified to no one, and a CSE
+/// may even lose it (ACME writes the parent back, as it was, when it creates the
+/// `<subscription>`); refused, the application sees why and tries again.
+const ACP_PRIVATE: &str = "unidm-acp-private";
 const SUB_NAME: &str = "unidm-sub";
 /// When a device the CSE refused is written again.
 const REFUSED_RETRY: Duration = Duration::from_secs(5);
@@ -411,17 +418,32 @@ impl Mirror {
             "pvs": {"acr": [{"acor": [self.config.originator], "acop": 63}]},
         }});
         match self.counted(self.cse.create("", model::TY_ACP, &body).await) {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(CseError::Conflict(_)) => {
                 let update = json!({"m2m:acp": {"pv": {"acr": [{"acor": managers, "acop": 63}]}}});
-                self.counted(self.cse.update(ACP_NAME, &update).await).map(|_| ())
+                self.counted(self.cse.update(ACP_NAME, &update).await)?;
             }
+            Err(e) => return Err(e),
+        }
+        let own = json!([{"acor": [self.config.originator], "acop": 63}]);
+        let body = json!({"m2m:acp": {
+            "rn": ACP_PRIVATE,
+            "lbl": [model::OWN_LABEL],
+            "pv": {"acr": own},
+            "pvs": {"acr": own},
+        }});
+        match self.counted(self.cse.create("", model::TY_ACP, &body).await) {
+            Ok(_) | Err(CseError::Conflict(_)) => Ok(()),
             Err(e) => Err(e),
         }
     }
 
     fn acpi(&self) -> String {
         self.cse.address(ACP_NAME)
+    }
+
+    fn private_acpi(&self) -> String {
+        self.cse.address(ACP_PRIVATE)
     }
 
     /// Creates or updates the device's node and mgmtObjs.
@@ -468,7 +490,8 @@ impl Mirror {
                     attrs.insert("rn".into(), json!(obj.name));
                     attrs.insert("mgd".into(), json!(obj.mgd));
                     attrs.insert("lbl".into(), json!(labels));
-                    attrs.insert("acpi".into(), json!([self.acpi()]));
+                    let acp = if obj.managed { self.private_acpi() } else { self.acpi() };
+                    attrs.insert("acpi".into(), json!([acp]));
                     match self.counted(self.cse.create(&node, model::TY_MGMT_OBJ, &json!({ obj.kind: attrs })).await) {
                         Ok(_) => {}
                         Err(CseError::Conflict(_)) => {
@@ -479,8 +502,10 @@ impl Mirror {
                     }
                     if obj.managed {
                         self.subscribe(&device.id, &obj.name, &path).await?;
-                        // An update made between the creation and the subscription was notified
-                        // to no one: act on what the CSE holds now.
+                        // Now others may update it (see `ACP_PRIVATE`).
+                        self.counted(self.cse.update(&path, &json!({ obj.kind: {"acpi": [self.acpi()]} })).await)?;
+                        // An update made before (while unidm was away) was notified to no one:
+                        // act on what the CSE holds now.
                         self.act_on(&device.id, &obj.name, &Json::Null).await;
                     }
                 }
@@ -502,7 +527,8 @@ impl Mirror {
             "nu": [self.config.notify_url],
             "enc": {"net": [1]},
             "nct": 2,
-            "acpi": [self.acpi()],
+            // unidm's own: no application may change or remove it.
+            "acpi": [self.private_acpi()],
         }});
         let created = match self.counted(self.cse.create(path, model::TY_SUB, &body).await) {
             Ok(created) => created,
@@ -529,6 +555,7 @@ impl Mirror {
             tracing::debug!(%sur, "notification for no subscription of ours");
             return;
         };
+        tracing::debug!(%sur, %object, "notification");
         self.act_on(&device, &object, &sgn["nev"]["rep"]).await;
     }
 
@@ -614,7 +641,9 @@ impl Mirror {
     /// software operation, and the trigger set back to false.
     async fn software_requested(&self, device: &DeviceId, path: &str, name: &str, swr: &Json) {
         let Ok(d) = self.engine.device(device) else { return };
-        let Some(module) = d.snapshot.software.iter().find(|m| model::software_name(&m.id) == name) else { return };
+        let Some(module) = d.snapshot.software.iter().find(|m| model::software_name(&m.id) == name) else {
+            return tracing::debug!(%path, "swr of a module the device no longer reports");
+        };
         let module = module.id.clone();
         let text = |k: &str| swr[k].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
         let set = |k: &str| swr[k].as_bool() == Some(true);
@@ -631,10 +660,10 @@ impl Mirror {
         } else if set("dea") {
             ("dea", SoftwareAction::Deactivate { module })
         } else {
-            return;
+            return tracing::debug!(%path, "swr read back: no trigger set");
         };
         if self.already_running(device, name) {
-            return;
+            return tracing::debug!(%path, "swr trigger while an operation from it runs");
         }
         self.start_operation(device, name, Action::Software(action)).await;
         let _ = self.counted(self.cse.update(path, &json!({"m2m:swr": { key: false }})).await);

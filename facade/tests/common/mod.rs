@@ -154,7 +154,8 @@ pub fn serve_in_at(dir: tempfile::TempDir, config: &str, lwm2m_listen: &str) -> 
             .arg(dir.path().join("unidm.db"))
             .arg("--files-dir")
             .arg(dir.path().join("files"))
-            .env("UNIDM_LOG", "warn"),
+            // UNIDM_TEST_LOG (an EnvFilter) shows more of a server under test.
+            .env("UNIDM_LOG", std::env::var("UNIDM_TEST_LOG").unwrap_or_else(|_| "warn".to_owned())),
     );
     // "unidm listening on http://127.0.0.1:PORT (...)"
     let line = proc.line("unidm listening", |l| l.starts_with("unidm listening on"));
