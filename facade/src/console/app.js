@@ -664,10 +664,18 @@ async function live() {
 }
 
 let rendering = false;
+let renders = Promise.resolve();
 
-// Renders the page the hash names. `window.unidmRendered` tells how long the last render took
-// (the browser tests read it).
-async function route() {
+// Renders the page the hash names, after the render under way if there is one: a live
+// re-render that started before the user applied a filter must not land after it.
+function route() {
+  const next = renders.then(render);
+  renders = next.catch(() => {});
+  return next;
+}
+
+// `window.unidmRendered` tells how long the last render took (the browser tests read it).
+async function render() {
   const [path, query] = (location.hash || '#/fleet').split('?');
   const [, page, ...rest] = path.split('/');
   const started = performance.now();
