@@ -83,6 +83,7 @@ pub use engine::{
 pub use error::CoreError;
 pub use events::{EventBus, Received, Subscription};
 pub use store::{
-    Completion, OperationQuery, Page, SqliteOptions, SqliteStore, Store, StoreError, StoreExt, StoreStats, Write,
+    is_postgres_url, Completion, OperationQuery, Page, PostgresOptions, PostgresStore, SqliteOptions, SqliteStore,
+    Store, StoreError, StoreExt, StoreStats, Write,
 };
 pub use tap::{Direction, WireRecord, WireTap};

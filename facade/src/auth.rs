@@ -81,6 +81,14 @@ pub async fn require(
         }
         return res;
     }
+    // A change while the database is away would be made in memory and not stored: refused
+    // before it is made.
+    let change = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if change && path.starts_with("/api/") {
+        if let Err(e) = app.engine.store_writable() {
+            return Problem::from(unidm_core::CoreError::Storage(e)).into_response();
+        }
+    }
     req.extensions_mut().insert(principal.clone());
     let res = next.run(req).await;
     if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {

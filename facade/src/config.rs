@@ -15,7 +15,8 @@
 //! sha256 = "<64 hex digits>"  # the token's SHA-256 (or token = "..." in clear)
 //!
 //! [store]
-//! path = "./unidm.db"         # UNIDM_DB, --db
+//! path = "./unidm.db"         # UNIDM_DB, --db (a postgres:// URL selects PostgreSQL)
+//! # url = "postgres://unidm@db.example/unidm"   # PostgreSQL instead of the SQLite file
 //! durable = true              # fsync every commit; UNIDM_DURABLE, --durable
 //!
 //! [engine]
@@ -169,7 +170,8 @@ pub struct ServeArgs {
     /// Address of the HTTP API [default: 127.0.0.1:8080]; port 0 picks a free port.
     #[arg(long, env = "UNIDM_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// SQLite database file [default: ./unidm.db].
+    /// SQLite database file [default: ./unidm.db], or a PostgreSQL URL
+    /// (`postgres://user:password@host:port/database`).
     #[arg(long, env = "UNIDM_DB")]
     pub db: Option<PathBuf>,
     /// Fsync every commit [default: true]; false keeps process-crash safety but may lose the
@@ -721,6 +723,7 @@ impl TokenEntry {
 #[serde(deny_unknown_fields)]
 struct StoreSection {
     path: Option<PathBuf>,
+    url: Option<String>,
     durable: Option<bool>,
 }
 
@@ -747,7 +750,7 @@ pub struct ServeConfig {
     pub tls: Option<unidm_core::tls::TlsFiles>,
     /// More tokens with their roles.
     pub tokens: Vec<crate::access::ConfiguredToken>,
-    /// Database file.
+    /// Database file, or a PostgreSQL URL ([`unidm_core::is_postgres_url`]).
     pub db: PathBuf,
     /// Fsync every commit.
     pub durable: bool,
@@ -1083,7 +1086,12 @@ impl ServeConfig {
             tr069_public_url: t.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             listen: args.listen.or(file.api.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             token,
-            db: args.db.clone().or(file.store.path).unwrap_or_else(|| PathBuf::from("unidm.db")),
+            db: args
+                .db
+                .clone()
+                .or(file.store.url.map(PathBuf::from))
+                .or(file.store.path)
+                .unwrap_or_else(|| PathBuf::from("unidm.db")),
             durable: args.durable.or(file.store.durable).unwrap_or(true),
             engine,
             log: args.log.clone().or(file.log).unwrap_or_else(|| "info".to_owned()),

@@ -212,6 +212,17 @@ fn generated() -> utoipa::openapi::OpenApi {
 /// resource back from the CSE).
 pub const ONEM2M_NOTIFY: &str = "/onem2m/notify";
 
+/// `ok`, or 503 with the reason when the database does not answer (a load balancer then sends
+/// no requests here).
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(std::time::Duration::from_secs(5), state.engine.store_health()).await {
+        Ok(Ok(())) => "ok".into_response(),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {e}\n")).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy: the database did not answer in 5 s\n").into_response(),
+    }
+}
+
 /// The whole HTTP application: `/api/v1`, `/api/v1/openapi.json`, `/metrics`, `/healthz`. Serve
 /// it with connect info (`into_make_service_with_connect_info::<SocketAddr>()`) so the
 /// loopback rule can see the client's address.
@@ -244,7 +255,7 @@ pub fn app_with(engine: Engine, options: AppOptions) -> Router {
     router
         .route("/api/v1/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
         .route("/metrics", get(metrics::render))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/", get(console::index))
         .route("/console/app.js", get(console::app))
         .route("/console/style.css", get(console::style))

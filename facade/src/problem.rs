@@ -70,6 +70,15 @@ impl From<CoreError> for Problem {
             ),
             CoreError::BadInput { field, message } => Problem::bad_request(field.clone(), message.clone()),
             CoreError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", m.clone()),
+            CoreError::Storage(unidm_core::StoreError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "database unavailable behind an API call");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage-unavailable",
+                    "Database unavailable",
+                    e.to_string(),
+                )
+            }
             CoreError::Storage(_) => {
                 tracing::error!(error = %e, "storage failure behind an API call");
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "Storage failure", e.to_string())

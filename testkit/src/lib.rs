@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod logs;
+pub mod postgres;
 pub mod process;
 pub mod tls;
 pub mod tools;

@@ -372,6 +372,18 @@ impl Engine {
         self.inner.tick().await;
     }
 
+    /// Whether the store answers (`/healthz`): always for the embedded SQLite file; a round
+    /// trip for a networked store.
+    pub async fn store_health(&self) -> Result<(), crate::StoreError> {
+        self.inner.store.check().await
+    }
+
+    /// Whether the store takes writes now ([`Store::writable`]): the API refuses changes with
+    /// 503 while it does not.
+    pub fn store_writable(&self) -> Result<(), crate::StoreError> {
+        self.inner.store.writable()
+    }
+
     /// Counters for metrics.
     pub fn stats(&self) -> EngineStats {
         let mut s = EngineStats::default();

@@ -371,7 +371,15 @@ impl Engine {
                 inner.persist(vec![Write::device(&d)], vec![Event::DeviceUpdated { device: Box::new(d.clone()) }]);
             (d, commit)
         };
-        commit.wait().await?;
+        if let Err(e) = commit.wait().await {
+            // Not stored: not there either (a device made later, or by a contact, stays).
+            if let Ok(mut devs) = inner.devices.write() {
+                if devs.get(&device.id).is_some_and(|d| **d == device) {
+                    devs.remove(&device.id);
+                }
+            }
+            return Err(e);
+        }
         Ok(device)
     }
 

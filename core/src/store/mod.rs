@@ -4,15 +4,20 @@
 //! order, after which the store calls the batch's completion from its writer. Submitting is
 //! synchronous and cheap, so callers can order writes under their own locks and wait for the
 //! commit outside them; the store groups concurrent batches into one transaction (group commit),
-//! so durability does not cost throughput. Reads are async so that a networked store (PostgreSQL,
-//! for several unidm nodes) fits the same trait.
+//! so durability does not cost throughput. Reads are async so that a networked store fits the
+//! same trait: [`SqliteStore`] is the embedded default, [`PostgresStore`] the networked one
+//! (several unidm nodes on one database). [`suite`] holds the behaviour every store must have,
+//! run against both.
 
+mod postgres;
 mod sqlite;
+pub mod suite;
 
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 use unidm_models::{Device, DeviceId, Group, GroupOperation, Operation, OperationId, OperationState, Rule};
 
+pub use postgres::{is_postgres_url, PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// A storage failure.
@@ -27,6 +32,10 @@ pub enum StoreError {
     /// The store's writer has stopped.
     #[error("the store is closed")]
     Closed,
+    /// The database cannot be reached (a networked store: PostgreSQL down or cut off); the
+    /// write was not acknowledged, and may succeed once it answers again.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -209,6 +218,18 @@ pub trait Store: Send + Sync + 'static {
     /// The writer's counters, for `/metrics`; `None` when the store keeps none.
     fn stats(&self) -> Option<StoreStats> {
         None
+    }
+
+    /// Whether the database answers; `Ok` by default (an embedded store has no link to lose).
+    async fn check(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Whether writes can be taken now, without a round trip: `Err` while a networked store
+    /// knows its database is away, so that callers refuse a change before making it rather
+    /// than make it in memory and fail to store it.
+    fn writable(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// Every device.

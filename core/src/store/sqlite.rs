@@ -735,20 +735,9 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::suite::named;
     use crate::store::StoreExt;
-    use unidm_models::{Action, DeviceId, OperationState, RetryPolicy, Timestamp};
-
-    fn op(id: u64, dev: &str, state: OperationState) -> Operation {
-        let mut op = Operation::new(
-            OperationId(id),
-            DeviceId::lwm2m(dev).unwrap(),
-            Action::Reboot,
-            RetryPolicy::default(),
-            Timestamp(0),
-        );
-        op.state = state;
-        op
-    }
+    use unidm_models::{DeviceId, Timestamp};
 
     /// A store in a new directory whose inserts into `table` fail (`refused`) when `when`.
     fn refusing_store(table: &str, when: &str) -> (tempfile::TempDir, PathBuf, SqliteStore) {
@@ -792,34 +781,6 @@ mod tests {
         // are updated, not added twice.
         s.write(vec![Write::device(&named("c", "2")), Write::device(&named("a", "2"))]).await.unwrap();
         assert_eq!(device_rows(&path), [("lwm2m:a".into(), Some("2".into())), ("lwm2m:c".into(), Some("2".into()))]);
-    }
-
-    #[tokio::test]
-    async fn device_records_are_listed_per_protocol_and_kept_by_plain_device_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(dir.path().join("t.db")).unwrap();
-        let lw = Device::new(DeviceId::lwm2m("a").unwrap(), Timestamp(1));
-        let lw2 = Device::new(DeviceId::lwm2m("b").unwrap(), Timestamp(1));
-        let cwmp = Device::new("tr069:00D09E-X-1".parse().unwrap(), Timestamp(1));
-        s.write(vec![
-            Write::device_with_record(&lw, Some(b"r1".to_vec())),
-            Write::device(&lw2),
-            Write::device_with_record(&cwmp, Some(b"r2".to_vec())),
-        ])
-        .await
-        .unwrap();
-        s.write(vec![Write::device(&lw)]).await.unwrap();
-        assert_eq!(s.load_device_records("lwm2m").await.unwrap(), [("lwm2m:a".to_string(), b"r1".to_vec())]);
-        assert_eq!(s.load_device_records("tr069").await.unwrap(), [("tr069:00D09E-X-1".to_string(), b"r2".to_vec())]);
-        s.write(vec![Write::device_with_record(&lw, None)]).await.unwrap();
-        assert!(s.load_device_records("lwm2m").await.unwrap().is_empty());
-        assert_eq!(s.load_devices().await.unwrap().len(), 3);
-    }
-
-    fn named(n: &str, serial: &str) -> Device {
-        let mut d = Device::new(DeviceId::lwm2m(n).unwrap(), Timestamp(1));
-        d.identity.serial = Some(serial.into());
-        d
     }
 
     /// (id, serial) of every device row, in row order: duplicates would show.
@@ -903,63 +864,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn writes_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        {
-            let s = SqliteStore::open(&path).unwrap();
-            let d = Device::new(DeviceId::lwm2m("a").unwrap(), Timestamp(1));
-            s.write(vec![Write::device(&d), Write::operation(&op(1, "a", OperationState::Pending))]).await.unwrap();
-            s.write(vec![Write::operation(&op(2, "a", OperationState::Succeeded))]).await.unwrap();
-            s.write(vec![Write::PutState { namespace: "lwm2m".into(), key: "k".into(), value: b"v".to_vec() }])
-                .await
-                .unwrap();
-        }
-        let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.load_devices().await.unwrap().len(), 1);
-        let unfinished = s.unfinished_operations().await.unwrap();
-        assert_eq!(unfinished.iter().map(|o| o.id.0).collect::<Vec<_>>(), [1]);
-        assert_eq!(s.max_operation_id().await.unwrap(), 2);
-        assert_eq!(s.load_state("lwm2m").await.unwrap(), [("k".to_string(), b"v".to_vec())]);
-        let page = s
-            .list_operations(OperationQuery {
-                device: Some(DeviceId::lwm2m("a").unwrap()),
-                limit: 1,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(page.total, 2);
-        assert_eq!(page.items[0].id, OperationId(2), "newest first");
-    }
-
-    #[tokio::test]
-    async fn concurrent_batches_share_commits_and_keep_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Arc::new(SqliteStore::open(dir.path().join("t.db")).unwrap());
-        let order = Arc::new(Mutex::new(Vec::new()));
-        let mut waits = Vec::new();
-        for i in 0..500u64 {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let order = order.clone();
-            s.submit(
-                vec![Write::operation(&op(i + 1, "a", OperationState::Pending))],
-                Box::new(move |r| {
-                    order.lock().unwrap().push(i);
-                    let _ = tx.send(r);
-                }),
-            );
-            waits.push(rx);
-        }
-        for w in waits {
-            w.await.unwrap().unwrap();
-        }
-        assert_eq!(*order.lock().unwrap(), (0..500).collect::<Vec<_>>());
-        assert!(s.stats().commits.load(Ordering::Relaxed) < 500, "batches were grouped");
-        assert_eq!(s.max_operation_id().await.unwrap(), 500);
-    }
-
-    #[tokio::test]
     async fn a_second_store_on_the_same_file_is_refused_until_the_first_closes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
@@ -986,13 +890,5 @@ mod tests {
         Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
         let err = SqliteStore::open(&path).unwrap_err();
         assert!(err.to_string().contains("newer"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn closed_store_fails_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(dir.path().join("t.db")).unwrap();
-        s.close();
-        assert!(matches!(s.write(vec![]).await, Err(StoreError::Closed)));
     }
 }

@@ -129,6 +129,12 @@ pub fn free_udp_addr() -> String {
 
 /// [`serve_in`] with the LwM2M server on `lwm2m_listen`.
 pub fn serve_in_at(dir: tempfile::TempDir, config: &str, lwm2m_listen: &str) -> Server {
+    let db = dir.path().join("unidm.db").display().to_string();
+    serve_on(dir, config, lwm2m_listen, &db)
+}
+
+/// [`serve_in_at`] on database `db` (a file or a `postgres://` URL).
+pub fn serve_on(dir: tempfile::TempDir, config: &str, lwm2m_listen: &str, db: &str) -> Server {
     let cfg = dir.path().join("unidm.toml");
     std::fs::write(&cfg, config).unwrap();
     let mut proc = Proc::spawn(
@@ -151,7 +157,7 @@ pub fn serve_in_at(dir: tempfile::TempDir, config: &str, lwm2m_listen: &str) -> 
             .arg("--config")
             .arg(&cfg)
             .arg("--db")
-            .arg(dir.path().join("unidm.db"))
+            .arg(db)
             .arg("--files-dir")
             .arg(dir.path().join("files"))
             // UNIDM_TEST_LOG (an EnvFilter) shows more of a server under test.
