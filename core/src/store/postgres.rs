@@ -1,18 +1,21 @@
-//! A [`Store`] on PostgreSQL, for operators who run unidm on a database they already operate,
-//! or several unidm nodes on one database.
+//! A [`Store`] on PostgreSQL, for operators who run unidm on a database they already operate
+//! (one unidm node per database for now).
 //!
 //! The same model as the SQLite store: one writer (a task with its own connection) takes the
 //! batches in submission order and commits every batch queued meanwhile in one transaction
-//! (group commit). The statements of a transaction are pipelined: a commit of N writes costs
-//! about two round trips (the writes, then `COMMIT`), not N. A batch's completion runs once
+//! (group commit). Consecutive writes of one kind (devices, operations, adapter state) are one
+//! multi-row statement (`unnest` of arrays), and the statements of a transaction are
+//! pipelined: a commit of N writes costs about two round trips (the writes, then `COMMIT`)
+//! and a few statements, not N. A batch's completion runs once
 //! PostgreSQL has committed it (with its default `synchronous_commit = on`, once it is on
 //! disk). Reads go through a small pool of connections of their own.
 //!
 //! Connections that break (PostgreSQL restarted, a network cut) are opened again on the next
 //! use; meanwhile writes fail with [`StoreError::Unavailable`] and nothing acknowledged is lost.
 //! The schema is versioned (`unidm_schema`) and migrated at open under an advisory lock, so
-//! that nodes starting together migrate once.
+//! that processes opening it together migrate once.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -235,6 +238,10 @@ struct Statements {
     delete_rule: Statement,
     put_state: Statement,
     delete_state: Statement,
+    put_devices: Statement,
+    put_devices_with_records: Statement,
+    put_operations: Statement,
+    put_states: Statement,
 }
 
 impl Statements {
@@ -280,6 +287,26 @@ impl Statements {
             ),
             c.prepare("DELETE FROM adapter_state WHERE ns = $1 AND key = $2"),
         )?;
+        let (put_devices, put_devices_with_records, put_operations, put_states) = futures::try_join!(
+            c.prepare(
+                "INSERT INTO devices (id, doc) SELECT * FROM unnest($1::text[], $2::text[])
+                 ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc"
+            ),
+            c.prepare(
+                "INSERT INTO devices (id, doc, record) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+                 ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, record = EXCLUDED.record"
+            ),
+            c.prepare(
+                "INSERT INTO operations (id, device, state, group_op, doc, adapter_state)
+                 SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::bytea[])
+                 ON CONFLICT (id) DO UPDATE SET device = EXCLUDED.device, state = EXCLUDED.state,
+                     group_op = EXCLUDED.group_op, doc = EXCLUDED.doc, adapter_state = EXCLUDED.adapter_state"
+            ),
+            c.prepare(
+                "INSERT INTO adapter_state (ns, key, value) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+                 ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value"
+            ),
+        )?;
         Ok(Statements {
             put_device,
             put_device_with_record,
@@ -292,6 +319,10 @@ impl Statements {
             delete_rule,
             put_state,
             delete_state,
+            put_devices,
+            put_devices_with_records,
+            put_operations,
+            put_states,
         })
     }
 }
@@ -327,6 +358,121 @@ async fn apply_all<'w>(
     writes: impl Iterator<Item = &'w Write>,
 ) -> Result<(), tokio_postgres::Error> {
     try_join_all(writes.map(|w| apply(tx, s, w))).await.map(|_| ())
+}
+
+/// Consecutive writes of one kind (devices, devices with records, operations, adapter state),
+/// each key at most once: one multi-row statement. A repeated key or another kind starts the
+/// next run, so that writes still apply in submission order.
+enum Run<'w> {
+    Devices(Vec<&'w str>, Vec<&'w str>),
+    DevicesWithRecords(Vec<&'w str>, Vec<&'w str>, Vec<Option<&'w [u8]>>),
+    Operations(Vec<i64>, Vec<&'w str>, Vec<&'static str>, Vec<Option<i64>>, Vec<&'w str>, Vec<Option<&'w [u8]>>),
+    States(Vec<&'w str>, Vec<&'w str>, Vec<&'w [u8]>),
+    One(&'w Write),
+}
+
+impl<'w> Run<'w> {
+    /// Adds `w` to this run if it is of the run's kind (its key is checked by the caller).
+    fn take(&mut self, w: &'w Write) -> bool {
+        match (self, w) {
+            (Run::Devices(ids, docs), Write::PutDevice { id, doc }) => {
+                ids.push(id);
+                docs.push(doc);
+                true
+            }
+            (Run::DevicesWithRecords(ids, docs, records), Write::PutDeviceWithRecord { id, doc, record }) => {
+                ids.push(id);
+                docs.push(doc);
+                records.push(record.as_deref());
+                true
+            }
+            (
+                Run::Operations(ids, devices, states, groups, docs, adapter_states),
+                Write::PutOperation { id, device, state, group_operation, doc, adapter_state },
+            ) => {
+                ids.push(*id as i64);
+                devices.push(device);
+                states.push(state.as_str());
+                groups.push(group_operation.map(|g| g as i64));
+                docs.push(doc);
+                adapter_states.push(adapter_state.as_deref());
+                true
+            }
+            (Run::States(namespaces, keys, values), Write::PutState { namespace, key, value }) => {
+                namespaces.push(namespace);
+                keys.push(key);
+                values.push(value);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn start(w: &'w Write) -> Run<'w> {
+        let mut run = match w {
+            Write::PutDevice { .. } => Run::Devices(Vec::new(), Vec::new()),
+            Write::PutDeviceWithRecord { .. } => Run::DevicesWithRecords(Vec::new(), Vec::new(), Vec::new()),
+            Write::PutOperation { .. } => {
+                Run::Operations(Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new())
+            }
+            Write::PutState { .. } => Run::States(Vec::new(), Vec::new(), Vec::new()),
+            other => return Run::One(other),
+        };
+        run.take(w);
+        run
+    }
+}
+
+/// `writes` as runs of multi-row statements, pipelined: a batch of N registrations is one
+/// statement, not N.
+async fn apply_batched<'w>(
+    tx: &tokio_postgres::Transaction<'_>,
+    s: &Statements,
+    writes: impl Iterator<Item = &'w Write>,
+) -> Result<(), tokio_postgres::Error> {
+    let mut runs: Vec<Run<'w>> = Vec::new();
+    // The keys of the last run.
+    let mut seen: HashSet<(&'w str, &'w str)> = HashSet::new();
+    let mut seen_operations: HashSet<u64> = HashSet::new();
+    for w in writes {
+        let fresh = match w {
+            Write::PutDevice { id, .. } | Write::PutDeviceWithRecord { id, .. } => !seen.contains(&(id.as_str(), "")),
+            Write::PutState { namespace, key, .. } => !seen.contains(&(namespace.as_str(), key.as_str())),
+            Write::PutOperation { id, .. } => !seen_operations.contains(id),
+            _ => false,
+        };
+        if !(fresh && runs.last_mut().is_some_and(|r| r.take(w))) {
+            seen.clear();
+            seen_operations.clear();
+            runs.push(Run::start(w));
+        }
+        match w {
+            Write::PutDevice { id, .. } | Write::PutDeviceWithRecord { id, .. } => {
+                seen.insert((id.as_str(), ""));
+            }
+            Write::PutState { namespace, key, .. } => {
+                seen.insert((namespace.as_str(), key.as_str()));
+            }
+            Write::PutOperation { id, .. } => {
+                seen_operations.insert(*id);
+            }
+            _ => {}
+        }
+    }
+    let statements = runs.iter().map(|run| async move {
+        match run {
+            Run::Devices(ids, docs) => tx.execute(&s.put_devices, &[ids, docs]).await,
+            Run::DevicesWithRecords(ids, docs, records) => {
+                tx.execute(&s.put_devices_with_records, &[ids, docs, records]).await
+            }
+            Run::Operations(ids, devices, states, groups, docs, adapter_states) => {
+                tx.execute(&s.put_operations, &[ids, devices, states, groups, docs, adapter_states]).await
+            }
+            Run::States(namespaces, keys, values) => tx.execute(&s.put_states, &[namespaces, keys, values]).await,
+            Run::One(w) => apply(tx, s, w).await,
+        }
+    });
+    try_join_all(statements).await.map(|_| ())
 }
 
 struct Writer {
@@ -392,7 +538,7 @@ impl Writer {
         };
         let all_or_nothing = async {
             let tx = client.transaction().await?;
-            apply_all(&tx, statements, jobs.iter().flatten()).await?;
+            apply_batched(&tx, statements, jobs.iter().flatten()).await?;
             tx.commit().await
         }
         .await;

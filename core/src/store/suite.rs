@@ -36,6 +36,7 @@ macro_rules! store_suite {
             concurrent_batches_share_commits_and_keep_order,
             listings_filter_and_page,
             deletes_remove_what_they_name,
+            a_key_written_twice_in_one_commit_keeps_the_last_write,
             closed_store_fails_writes,
         );
     };
@@ -294,6 +295,43 @@ pub async fn deletes_remove_what_they_name(db: &dyn TestDatabase) {
     // A device deleted and written again is there once.
     s.write(vec![Write::device(&named("a", "2"))]).await.unwrap();
     assert_eq!(serials(s.as_ref()).await, [("lwm2m:a".into(), Some("2".into())), ("lwm2m:b".into(), Some("1".into()))]);
+}
+
+/// One batch that writes a device, an operation and a state value several times, between
+/// other writes and a delete: the last write of each wins, in submission order.
+pub async fn a_key_written_twice_in_one_commit_keeps_the_last_write(db: &dyn TestDatabase) {
+    let s = db.open().await;
+    let state = |v: &str| Write::PutState { namespace: "ns".into(), key: "k".into(), value: v.as_bytes().to_vec() };
+    s.write(vec![
+        Write::device(&named("a", "1")),
+        Write::device(&named("b", "1")),
+        Write::device(&named("a", "2")),
+        Write::operation(&op(1, "a", OperationState::Pending)),
+        Write::operation(&op(2, "a", OperationState::Pending)),
+        Write::operation(&op(1, "a", OperationState::Running)),
+        state("1"),
+        state("2"),
+        Write::device_with_record(&named("c", "1"), Some(b"r1".to_vec())),
+        Write::device_with_record(&named("c", "2"), None),
+        Write::device_with_record(&named("c", "3"), Some(b"r3".to_vec())),
+        Write::DeleteDevice("lwm2m:b".into()),
+        Write::device(&named("b", "2")),
+        Write::operation(&op(1, "a", OperationState::Succeeded)),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        serials(s.as_ref()).await,
+        [
+            ("lwm2m:a".into(), Some("2".into())),
+            ("lwm2m:b".into(), Some("2".into())),
+            ("lwm2m:c".into(), Some("3".into()))
+        ]
+    );
+    assert_eq!(s.load_device_records("lwm2m").await.unwrap(), [("lwm2m:c".to_string(), b"r3".to_vec())]);
+    assert_eq!(s.get_operation(OperationId(1)).await.unwrap().unwrap().state, OperationState::Succeeded);
+    assert_eq!(s.unfinished_operations().await.unwrap().iter().map(|o| o.id.0).collect::<Vec<_>>(), [2]);
+    assert_eq!(s.load_state("ns").await.unwrap(), [("k".to_string(), b"2".to_vec())]);
 }
 
 /// After `close`, a write fails with [`StoreError::Closed`].
