@@ -173,6 +173,30 @@ impl Write {
 /// Called by the store once a batch is committed (or has failed), in submission order.
 pub type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
+/// A batch and its completion, queued for a store's writer.
+struct Job {
+    writes: Vec<Write>,
+    done: Completion,
+}
+
+/// The sending end of a writer's queue; `None` once the store is closed.
+type Queue = std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Job>>>;
+
+/// Queues a batch for the writer, or completes it at once with [`StoreError::Closed`].
+fn enqueue(queue: &Queue, writes: Vec<Write>, done: Completion) {
+    let job = Job { writes, done };
+    let sent = match queue.lock() {
+        Ok(tx) => match tx.as_ref() {
+            Some(tx) => tx.send(job).map_err(|e| e.0),
+            None => Err(job),
+        },
+        Err(_) => Err(job),
+    };
+    if let Err(job) = sent {
+        (job.done)(Err(StoreError::Closed));
+    }
+}
+
 /// Which operations to list.
 #[derive(Debug, Clone, Default)]
 pub struct OperationQuery {

@@ -27,7 +27,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
 use unidm_models::{Device, Group, GroupOperation, Operation, OperationId, Rule};
 
-use super::{Completion, OperationQuery, Page, Store, StoreError, StoreStats, Write};
+use super::{enqueue, Completion, Job, OperationQuery, Page, Queue, Store, StoreError, StoreStats, Write};
 
 /// Versioned schema migrations; `unidm_schema.version` records how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -89,11 +89,6 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
-struct Job {
-    writes: Vec<Write>,
-    done: Completion,
-}
-
 #[derive(Default)]
 struct Counters {
     commits: AtomicU64,
@@ -103,7 +98,7 @@ struct Counters {
 
 /// The PostgreSQL store.
 pub struct PostgresStore {
-    tx: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    tx: Queue,
     readers: Arc<Readers>,
     counters: Arc<Counters>,
     down: Arc<Down>,
@@ -244,85 +239,58 @@ struct Statements {
     put_states: Statement,
 }
 
+// The writer's statements; the plural ones take arrays, one element per row.
+const PUT_DEVICE: &str =
+    "INSERT INTO devices (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc";
+const PUT_DEVICE_WITH_RECORD: &str = "INSERT INTO devices (id, doc, record) VALUES ($1, $2, $3)
+     ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, record = EXCLUDED.record";
+const DELETE_DEVICE: &str = "DELETE FROM devices WHERE id = $1";
+const PUT_OPERATION: &str = "INSERT INTO operations (id, device, state, group_op, doc, adapter_state)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (id) DO UPDATE SET device = EXCLUDED.device, state = EXCLUDED.state,
+     group_op = EXCLUDED.group_op, doc = EXCLUDED.doc, adapter_state = EXCLUDED.adapter_state";
+const PUT_GROUP_OPERATION: &str = "INSERT INTO group_operations (id, grp, doc) VALUES ($1, $2, $3)
+     ON CONFLICT (id) DO UPDATE SET grp = EXCLUDED.grp, doc = EXCLUDED.doc";
+const PUT_GROUP: &str =
+    "INSERT INTO groups (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc";
+const DELETE_GROUP: &str = "DELETE FROM groups WHERE id = $1";
+const PUT_RULE: &str = "INSERT INTO rules (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc";
+const DELETE_RULE: &str = "DELETE FROM rules WHERE id = $1";
+const PUT_STATE: &str = "INSERT INTO adapter_state (ns, key, value) VALUES ($1, $2, $3)
+     ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value";
+const DELETE_STATE: &str = "DELETE FROM adapter_state WHERE ns = $1 AND key = $2";
+const PUT_DEVICES: &str = "INSERT INTO devices (id, doc) SELECT * FROM unnest($1::text[], $2::text[])
+     ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc";
+const PUT_DEVICES_WITH_RECORDS: &str =
+    "INSERT INTO devices (id, doc, record) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+     ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, record = EXCLUDED.record";
+const PUT_OPERATIONS: &str = "INSERT INTO operations (id, device, state, group_op, doc, adapter_state)
+     SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::bytea[])
+     ON CONFLICT (id) DO UPDATE SET device = EXCLUDED.device, state = EXCLUDED.state,
+     group_op = EXCLUDED.group_op, doc = EXCLUDED.doc, adapter_state = EXCLUDED.adapter_state";
+const PUT_STATES: &str =
+    "INSERT INTO adapter_state (ns, key, value) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+     ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value";
+
 impl Statements {
+    /// Prepared once per connection (at connect and reconnect: a few round trips).
     async fn prepare(c: &Client) -> Result<Self, StoreError> {
-        let (
-            put_device,
-            put_device_with_record,
-            delete_device,
-            put_operation,
-            put_group_operation,
-            put_group,
-            delete_group,
-            put_rule,
-            delete_rule,
-            put_state,
-            delete_state,
-        ) = futures::try_join!(
-            c.prepare(
-                "INSERT INTO devices (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc"
-            ),
-            c.prepare(
-                "INSERT INTO devices (id, doc, record) VALUES ($1, $2, $3)
-                 ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, record = EXCLUDED.record"
-            ),
-            c.prepare("DELETE FROM devices WHERE id = $1"),
-            c.prepare(
-                "INSERT INTO operations (id, device, state, group_op, doc, adapter_state)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (id) DO UPDATE SET device = EXCLUDED.device, state = EXCLUDED.state,
-                     group_op = EXCLUDED.group_op, doc = EXCLUDED.doc, adapter_state = EXCLUDED.adapter_state"
-            ),
-            c.prepare(
-                "INSERT INTO group_operations (id, grp, doc) VALUES ($1, $2, $3)
-                 ON CONFLICT (id) DO UPDATE SET grp = EXCLUDED.grp, doc = EXCLUDED.doc"
-            ),
-            c.prepare("INSERT INTO groups (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc"),
-            c.prepare("DELETE FROM groups WHERE id = $1"),
-            c.prepare("INSERT INTO rules (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc"),
-            c.prepare("DELETE FROM rules WHERE id = $1"),
-            c.prepare(
-                "INSERT INTO adapter_state (ns, key, value) VALUES ($1, $2, $3)
-                 ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value"
-            ),
-            c.prepare("DELETE FROM adapter_state WHERE ns = $1 AND key = $2"),
-        )?;
-        let (put_devices, put_devices_with_records, put_operations, put_states) = futures::try_join!(
-            c.prepare(
-                "INSERT INTO devices (id, doc) SELECT * FROM unnest($1::text[], $2::text[])
-                 ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc"
-            ),
-            c.prepare(
-                "INSERT INTO devices (id, doc, record) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
-                 ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, record = EXCLUDED.record"
-            ),
-            c.prepare(
-                "INSERT INTO operations (id, device, state, group_op, doc, adapter_state)
-                 SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::bytea[])
-                 ON CONFLICT (id) DO UPDATE SET device = EXCLUDED.device, state = EXCLUDED.state,
-                     group_op = EXCLUDED.group_op, doc = EXCLUDED.doc, adapter_state = EXCLUDED.adapter_state"
-            ),
-            c.prepare(
-                "INSERT INTO adapter_state (ns, key, value) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
-                 ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value"
-            ),
-        )?;
         Ok(Statements {
-            put_device,
-            put_device_with_record,
-            delete_device,
-            put_operation,
-            put_group_operation,
-            put_group,
-            delete_group,
-            put_rule,
-            delete_rule,
-            put_state,
-            delete_state,
-            put_devices,
-            put_devices_with_records,
-            put_operations,
-            put_states,
+            put_device: c.prepare(PUT_DEVICE).await?,
+            put_device_with_record: c.prepare(PUT_DEVICE_WITH_RECORD).await?,
+            delete_device: c.prepare(DELETE_DEVICE).await?,
+            put_operation: c.prepare(PUT_OPERATION).await?,
+            put_group_operation: c.prepare(PUT_GROUP_OPERATION).await?,
+            put_group: c.prepare(PUT_GROUP).await?,
+            delete_group: c.prepare(DELETE_GROUP).await?,
+            put_rule: c.prepare(PUT_RULE).await?,
+            delete_rule: c.prepare(DELETE_RULE).await?,
+            put_state: c.prepare(PUT_STATE).await?,
+            delete_state: c.prepare(DELETE_STATE).await?,
+            put_devices: c.prepare(PUT_DEVICES).await?,
+            put_devices_with_records: c.prepare(PUT_DEVICES_WITH_RECORDS).await?,
+            put_operations: c.prepare(PUT_OPERATIONS).await?,
+            put_states: c.prepare(PUT_STATES).await?,
         })
     }
 }
@@ -635,6 +603,18 @@ async fn docs<T: serde::de::DeserializeOwned + Send + 'static>(
     rows.iter().map(|r| parse_doc(r.get(1), what, r.get(0))).collect()
 }
 
+/// The document `sql` selects by the id `$1`, parsed, if there is one.
+async fn doc_by_id<T: serde::de::DeserializeOwned>(
+    readers: &Readers,
+    sql: &'static str,
+    id: OperationId,
+    what: &str,
+) -> Result<Option<T>, StoreError> {
+    let key = id.0 as i64;
+    let row = readers.with(move |c| Box::pin(async move { c.query_opt(sql, &[&key]).await })).await?;
+    row.map(|r| parse_doc(r.get(0), what, &id.to_string())).transpose()
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     fn stats(&self) -> Option<StoreStats> {
@@ -654,17 +634,7 @@ impl Store for PostgresStore {
     }
 
     fn submit(&self, batch: Vec<Write>, done: Completion) {
-        let job = Job { writes: batch, done };
-        let sent = match self.tx.lock() {
-            Ok(tx) => match tx.as_ref() {
-                Some(tx) => tx.send(job).map_err(|e| e.0),
-                None => Err(job),
-            },
-            Err(_) => Err(job),
-        };
-        if let Err(job) = sent {
-            (job.done)(Err(StoreError::Closed));
-        }
+        enqueue(&self.tx, batch, done);
     }
 
     async fn check(&self) -> Result<(), StoreError> {
@@ -692,14 +662,7 @@ impl Store for PostgresStore {
     }
 
     async fn get_operation(&self, id: OperationId) -> Result<Option<Operation>, StoreError> {
-        let key = id.0 as i64;
-        let row = self
-            .readers
-            .with(move |c| {
-                Box::pin(async move { c.query_opt("SELECT doc FROM operations WHERE id = $1", &[&key]).await })
-            })
-            .await?;
-        row.map(|r| parse_doc(r.get(0), "operation", &id.to_string())).transpose()
+        doc_by_id(&self.readers, "SELECT doc FROM operations WHERE id = $1", id, "operation").await
     }
 
     async fn list_operations(&self, q: OperationQuery) -> Result<Page<Operation>, StoreError> {
@@ -781,14 +744,7 @@ impl Store for PostgresStore {
     }
 
     async fn get_group_operation(&self, id: OperationId) -> Result<Option<GroupOperation>, StoreError> {
-        let key = id.0 as i64;
-        let row = self
-            .readers
-            .with(move |c| {
-                Box::pin(async move { c.query_opt("SELECT doc FROM group_operations WHERE id = $1", &[&key]).await })
-            })
-            .await?;
-        row.map(|r| parse_doc(r.get(0), "group operation", &id.to_string())).transpose()
+        doc_by_id(&self.readers, "SELECT doc FROM group_operations WHERE id = $1", id, "group operation").await
     }
 
     async fn load_groups(&self) -> Result<Vec<Group>, StoreError> {

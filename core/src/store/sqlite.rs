@@ -24,7 +24,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::mpsc;
 use unidm_models::{Device, Group, GroupOperation, Operation, OperationId, Rule};
 
-use super::{Completion, OperationQuery, Page, Store, StoreError, StoreStats, Write};
+use super::{enqueue, Completion, Job, OperationQuery, Page, Queue, Store, StoreError, StoreStats, Write};
 
 /// Versioned schema migrations; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -80,11 +80,6 @@ impl SqliteOptions {
     }
 }
 
-struct Job {
-    writes: Vec<Write>,
-    done: Completion,
-}
-
 /// Counters the writer keeps, for metrics and benchmarks.
 #[derive(Debug, Default)]
 pub struct WriterStats {
@@ -98,7 +93,7 @@ pub struct WriterStats {
 
 /// The SQLite store.
 pub struct SqliteStore {
-    tx: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    tx: Queue,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<ReaderPool>,
     stats: Arc<WriterStats>,
@@ -585,17 +580,7 @@ impl Store for SqliteStore {
     }
 
     fn submit(&self, batch: Vec<Write>, done: Completion) {
-        let job = Job { writes: batch, done };
-        let sent = match self.tx.lock() {
-            Ok(tx) => match tx.as_ref() {
-                Some(tx) => tx.send(job).map_err(|e| e.0),
-                None => Err(job),
-            },
-            Err(_) => Err(job),
-        };
-        if let Err(job) = sent {
-            (job.done)(Err(StoreError::Closed));
-        }
+        enqueue(&self.tx, batch, done);
     }
 
     async fn load_devices(&self) -> Result<Vec<Device>, StoreError> {
@@ -737,7 +722,6 @@ mod tests {
     use super::*;
     use crate::store::suite::named;
     use crate::store::StoreExt;
-    use unidm_models::{DeviceId, Timestamp};
 
     /// A store in a new directory whose inserts into `table` fail (`refused`) when `when`.
     fn refusing_store(table: &str, when: &str) -> (tempfile::TempDir, PathBuf, SqliteStore) {
@@ -752,35 +736,6 @@ mod tests {
             ))
             .unwrap();
         (dir, path, s)
-    }
-
-    #[tokio::test]
-    async fn a_failing_job_is_rolled_back_alone() {
-        let (_dir, path, s) = refusing_store("devices", "NEW.id = 'lwm2m:bad'");
-        let state = |k: &str| Write::PutState { namespace: "t".into(), key: k.into(), value: b"v".to_vec() };
-        let device = |n: &str| Write::device(&Device::new(DeviceId::lwm2m(n).unwrap(), Timestamp(1)));
-        // Submitted back to back, so that the writer is likely to take them as one batch.
-        let mut waits = Vec::new();
-        for batch in [vec![state("a"), device("a")], vec![state("bad"), device("bad")], vec![state("c"), device("c")]] {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            s.submit(batch, Box::new(move |r| drop(tx.send(r))));
-            waits.push(rx);
-        }
-        let mut results = Vec::new();
-        for w in waits {
-            results.push(w.await.unwrap());
-        }
-        assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
-        assert!(matches!(&results[1], Err(StoreError::Database(m)) if m.contains("refused")), "{results:?}");
-        let keys: Vec<String> = s.load_state("t").await.unwrap().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["a", "c"], "the failing job's other write is rolled back with it");
-        let mut ids: Vec<String> = s.load_devices().await.unwrap().into_iter().map(|d| d.id.to_string()).collect();
-        ids.sort();
-        assert_eq!(ids, ["lwm2m:a", "lwm2m:c"]);
-        // The devices committed job by job are where the writer thinks: written again, they
-        // are updated, not added twice.
-        s.write(vec![Write::device(&named("c", "2")), Write::device(&named("a", "2"))]).await.unwrap();
-        assert_eq!(device_rows(&path), [("lwm2m:a".into(), Some("2".into())), ("lwm2m:c".into(), Some("2".into()))]);
     }
 
     /// (id, serial) of every device row, in row order: duplicates would show.
