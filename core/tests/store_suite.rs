@@ -79,3 +79,40 @@ mod postgres {
 
     unidm_core::store_suite!(fresh());
 }
+
+/// TLS to PostgreSQL: with `sslmode=require` and the server's CA the store connects over TLS;
+/// a server certificate from another CA is refused, saying why; `sslmode=disable` connects in
+/// clear text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls_checks_the_server_certificate() {
+    let certs = tempfile::tempdir().unwrap();
+    let ca = unidm_testkit::tls::TestCa::new(certs.path());
+    let (cert, key) = ca.server_pem();
+    let (cert_file, key_file) = (TempPostgres::path("server.pem"), TempPostgres::path("server.key"));
+    let settings = [("ssl", "on"), ("ssl_cert_file", cert_file.as_str()), ("ssl_key_file", key_file.as_str())];
+    let Some(pg) = TempPostgres::start_with(&settings, &[("server.pem", &cert), ("server.key", &key)]) else {
+        return;
+    };
+    let url = format!("{}?sslmode=require", pg.create_database("t"));
+    let connect = |url: String, ca: Option<std::path::PathBuf>| async move {
+        PostgresStore::connect(PostgresOptions { ca, ..PostgresOptions::new(url) }).await
+    };
+    let encrypted = || {
+        pg.psql("t", "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE ssl AND datname = 't' AND pid <> pg_backend_pid()")
+    };
+
+    let store = connect(url.clone(), Some(certs.path().join("ca.pem"))).await.expect("TLS with the server's CA");
+    store.load_devices().await.unwrap();
+    assert_ne!(encrypted().trim(), "0", "the store's connections use TLS");
+    drop(store);
+
+    let other = tempfile::tempdir().unwrap();
+    unidm_testkit::tls::TestCa::new(other.path());
+    let refused = connect(url.clone(), Some(other.path().join("ca.pem"))).await.unwrap_err();
+    assert!(matches!(&refused, unidm_core::StoreError::Unavailable(m) if m.contains("certificate")), "{refused}");
+    let refused = connect(url.clone(), None).await.unwrap_err();
+    assert!(refused.to_string().contains("certificate"), "not among the public roots: {refused}");
+
+    let clear = url.replace("sslmode=require", "sslmode=disable");
+    connect(clear, None).await.expect("clear text when asked").load_devices().await.unwrap();
+}

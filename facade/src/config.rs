@@ -16,7 +16,8 @@
 //!
 //! [store]
 //! path = "./unidm.db"         # UNIDM_DB, --db (a postgres:// URL selects PostgreSQL)
-//! # url = "postgres://unidm@db.example/unidm"   # PostgreSQL instead of the SQLite file
+//! # url = "postgres://unidm@db.example/unidm?sslmode=require"   # PostgreSQL instead of the file
+//! # ca = "./db-ca.pem"        # UNIDM_DB_CA, --db-ca: the PostgreSQL server's CA (TLS)
 //! durable = true              # fsync every commit; UNIDM_DURABLE, --durable
 //!
 //! [engine]
@@ -174,6 +175,11 @@ pub struct ServeArgs {
     /// (`postgres://user:password@host:port/database`).
     #[arg(long, env = "UNIDM_DB")]
     pub db: Option<PathBuf>,
+    /// CA certificates (PEM) a PostgreSQL server's certificate must chain to, when `--db` is a
+    /// `postgres://` URL using TLS (`sslmode=prefer`, the default, or `require`) [default: the
+    /// public web roots].
+    #[arg(long, env = "UNIDM_DB_CA")]
+    pub db_ca: Option<PathBuf>,
     /// Fsync every commit [default: true]; false keeps process-crash safety but may lose the
     /// last commits on power loss.
     #[arg(long, env = "UNIDM_DURABLE")]
@@ -724,6 +730,7 @@ impl TokenEntry {
 struct StoreSection {
     path: Option<PathBuf>,
     url: Option<String>,
+    ca: Option<PathBuf>,
     durable: Option<bool>,
 }
 
@@ -754,6 +761,8 @@ pub struct ServeConfig {
     pub db: PathBuf,
     /// Fsync every commit.
     pub durable: bool,
+    /// The CA of a PostgreSQL server's certificate.
+    pub db_ca: Option<PathBuf>,
     /// Engine settings.
     pub engine: EngineConfig,
     /// Log filter.
@@ -1093,6 +1102,7 @@ impl ServeConfig {
                 .or(file.store.path)
                 .unwrap_or_else(|| PathBuf::from("unidm.db")),
             durable: args.durable.or(file.store.durable).unwrap_or(true),
+            db_ca: args.db_ca.clone().or(file.store.ca),
             engine,
             log: args.log.clone().or(file.log).unwrap_or_else(|| "info".to_owned()),
         })
@@ -1178,6 +1188,21 @@ mod tests {
         std::fs::write(&half, "[omadm]\ntls_cert = \"d.pem\"\n").unwrap();
         let err = ServeConfig::resolve(&ServeArgs { config: Some(half), ..Default::default() }).unwrap_err();
         assert!(format!("{err:#}").contains("tls_cert and tls_key together"), "{err:#}");
+    }
+
+    #[test]
+    fn a_postgres_url_in_the_file_selects_postgres_and_a_flag_overrides_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.toml");
+        std::fs::write(&path, "[store]\nurl = \"postgres://u@db/unidm?sslmode=require\"\nca = \"db-ca.pem\"\n")
+            .unwrap();
+        let c = ServeConfig::resolve(&ServeArgs { config: Some(path.clone()), ..Default::default() }).unwrap();
+        assert_eq!(
+            (c.db.to_str(), c.db_ca.as_deref()),
+            (Some("postgres://u@db/unidm?sslmode=require"), Some(Path::new("db-ca.pem")))
+        );
+        let flags = ServeArgs { config: Some(path), db: Some("local.db".into()), ..Default::default() };
+        assert_eq!(ServeConfig::resolve(&flags).unwrap().db, PathBuf::from("local.db"));
     }
 
     #[test]

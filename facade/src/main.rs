@@ -114,9 +114,10 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let profiler = profile::start()?;
     let db = cfg.db.to_string_lossy().into_owned();
     let store: Arc<dyn Store> = if is_postgres_url(&db) {
-        let store = PostgresStore::connect(PostgresOptions::new(db.as_str()))
-            .await
-            .with_context(|| format!("opening the PostgreSQL database {}", redact_url(&db)))?;
+        let store =
+            PostgresStore::connect(PostgresOptions { ca: cfg.db_ca.clone(), ..PostgresOptions::new(db.as_str()) })
+                .await
+                .with_context(|| format!("opening the PostgreSQL database {}", redact_url(&db)))?;
         Arc::new(store)
     } else {
         let store = SqliteStore::open_with(SqliteOptions { durable: cfg.durable, ..SqliteOptions::new(&cfg.db) })

@@ -13,6 +13,8 @@ pub struct TempPostgres {
     port: u16,
     /// `runuser -u postgres --` when running as root.
     run_as: Option<String>,
+    /// Server settings, as `pg_ctl -o` options.
+    settings: String,
 }
 
 /// The directory of `initdb` and `pg_ctl`: `UNIDM_PG_BIN`, the newest
@@ -45,6 +47,13 @@ impl TempPostgres {
     /// Starts a server, or `None` with a notice when PostgreSQL is not installed (a failure
     /// instead when `UNIDM_REQUIRE_POSTGRES=1`, as in CI).
     pub fn start() -> Option<TempPostgres> {
+        TempPostgres::start_with(&[], &[])
+    }
+
+    /// [`start`](TempPostgres::start) with server settings (`-c name=value`) and files written
+    /// beside the data directory first (named in the settings by their path, see
+    /// [`path`](TempPostgres::path); readable by the server alone, as it wants a key file).
+    pub fn start_with(settings: &[(&str, &str)], files: &[(&str, &str)]) -> Option<TempPostgres> {
         let Some(bin) = bin_dir() else {
             let required = std::env::var("UNIDM_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
             assert!(!required, "PostgreSQL is required (UNIDM_REQUIRE_POSTGRES=1) but initdb was not found");
@@ -52,12 +61,18 @@ impl TempPostgres {
             return None;
         };
         let dir = tempfile::tempdir().expect("a temporary directory");
+        for (name, content) in files {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content).expect("write a file for the server");
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+        }
         let run_as = is_root().then(|| "postgres".to_owned());
         if let Some(user) = &run_as {
             let chown = Command::new("chown").args(["-R", user]).arg(dir.path()).status().expect("chown");
             assert!(chown.success(), "chown {user} {}", dir.path().display());
         }
-        let mut pg = TempPostgres { dir, bin, port: 0, run_as };
+        let settings = settings.iter().map(|(k, v)| format!(" -c {k}={v}")).collect();
+        let mut pg = TempPostgres { dir, bin, port: 0, run_as, settings };
         let data = pg.data();
         let out = pg.run("initdb", &["-D", &data, "-U", "postgres", "--auth=trust", "-N", "-E", "UTF8", "--locale=C"]);
         assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
@@ -97,7 +112,8 @@ impl TempPostgres {
     }
 
     fn start_server(&self) -> Result<(), String> {
-        let options = format!("-p {} -c listen_addresses=127.0.0.1 -k {}", self.port, self.dir.path().display());
+        let options =
+            format!("-p {} -c listen_addresses=127.0.0.1 -k {}{}", self.port, self.dir.path().display(), self.settings);
         let log = self.dir.path().join("server.log").display().to_string();
         let out = self.run("pg_ctl", &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "-t", "60", "start"]);
         if out.status.success() {
@@ -109,6 +125,13 @@ impl TempPostgres {
                 std::fs::read_to_string(&log).unwrap_or_default()
             ))
         }
+    }
+
+    /// Where a file given to [`start_with`](TempPostgres::start_with) is.
+    pub fn path(name: &str) -> String {
+        // Settings are given before the directory exists: they name it through the data
+        // directory, which the server runs in.
+        format!("../{name}")
     }
 
     /// The server's port.

@@ -23,8 +23,10 @@ use std::time::Instant;
 use async_trait::async_trait;
 use futures::future::try_join_all;
 use tokio::sync::mpsc;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 use unidm_models::{Device, Group, GroupOperation, Operation, OperationId, Rule};
 
 use super::{enqueue, Completion, Job, OperationQuery, Page, Queue, Store, StoreError, StoreStats, Write};
@@ -55,8 +57,13 @@ const MIGRATION_LOCK: i64 = 0x0075_6e69_646d;
 /// How to open a [`PostgresStore`].
 #[derive(Debug, Clone)]
 pub struct PostgresOptions {
-    /// `postgres://user:password@host:port/database` (or the key = value form).
+    /// `postgres://user:password@host:port/database` (or the key = value form). Its
+    /// `sslmode` says whether TLS is used: `prefer` (the default) when the server offers it,
+    /// `require` always, `disable` never.
     pub url: String,
+    /// The CA certificates (PEM) a TLS server's certificate must chain to; the public web roots
+    /// when `None`.
+    pub ca: Option<std::path::PathBuf>,
     /// Most writes in one transaction.
     pub max_batch: usize,
     /// Reader connections.
@@ -66,7 +73,7 @@ pub struct PostgresOptions {
 impl PostgresOptions {
     /// Defaults: batches of up to 8192 writes, 4 reader connections.
     pub fn new(url: impl Into<String>) -> Self {
-        PostgresOptions { url: url.into(), max_batch: 8192, readers: 4 }
+        PostgresOptions { url: url.into(), ca: None, max_batch: 8192, readers: 4 }
     }
 }
 
@@ -151,19 +158,38 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
+/// Where and how to connect: the parsed URL and the TLS connector for its `sslmode`.
+#[derive(Clone)]
+struct Target {
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+}
+
 /// Opens a connection; the connection's I/O runs on a task of its own.
-async fn connect(config: &tokio_postgres::Config) -> Result<Client, StoreError> {
-    let mut config = config.clone();
+async fn connect(target: &Target) -> Result<Client, StoreError> {
+    let mut config = target.config.clone();
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(std::time::Duration::from_secs(5));
     }
-    let (client, connection) = config.connect(NoTls).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "PostgreSQL connection ended");
-        }
-    });
+    let unavailable = |e: tokio_postgres::Error| {
+        // The cause (a refused certificate, a refused password) says more than "error connecting".
+        let cause = std::error::Error::source(&e).map(|c| format!(": {c}")).unwrap_or_default();
+        StoreError::Unavailable(format!("{e}{cause}"))
+    };
+    if config.get_ssl_mode() == SslMode::Disable {
+        let (client, connection) = config.connect(NoTls).await.map_err(unavailable)?;
+        tokio::spawn(log_end(connection));
+        return Ok(client);
+    }
+    let (client, connection) = config.connect(target.tls.clone()).await.map_err(unavailable)?;
+    tokio::spawn(log_end(connection));
     Ok(client)
+}
+
+async fn log_end(connection: impl std::future::Future<Output = Result<(), tokio_postgres::Error>>) {
+    if let Err(e) = connection.await {
+        tracing::debug!(error = %e, "PostgreSQL connection ended");
+    }
 }
 
 impl PostgresStore {
@@ -171,6 +197,8 @@ impl PostgresStore {
     pub async fn connect(opts: PostgresOptions) -> Result<Self, StoreError> {
         let config: tokio_postgres::Config =
             opts.url.parse().map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+        let tls = crate::tls::client_config(opts.ca.as_deref()).map_err(|e| StoreError::Database(e.to_string()))?;
+        let config = Target { config, tls: MakeRustlsConnect::new(tls) };
         let mut client = connect(&config).await?;
         migrate(&mut client).await?;
         let statements = Statements::prepare(&client).await?;
@@ -444,7 +472,7 @@ async fn apply_batched<'w>(
 }
 
 struct Writer {
-    config: tokio_postgres::Config,
+    config: Target,
     conn: Option<(Client, Statements)>,
     max_batch: usize,
     down: Arc<Down>,
@@ -566,7 +594,7 @@ async fn commit_each(
 
 /// Reader connections, each opened on first use and again after it broke.
 struct Readers {
-    config: tokio_postgres::Config,
+    config: Target,
     slots: Vec<tokio::sync::Mutex<Option<Client>>>,
     next: AtomicUsize,
 }
