@@ -126,6 +126,13 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
         let _ = writeln!(out, "# HELP unidm_store_commit_seconds_total Time spent committing.\n# TYPE unidm_store_commit_seconds_total counter");
         let _ = writeln!(out, "unidm_store_commit_seconds_total {}", st.commit_micros as f64 / 1e6);
     }
+    let available = u8::from(app.engine.store_writable().is_ok());
+    let _ = writeln!(
+        out,
+        "# HELP unidm_store_available Whether the database takes writes (0 while a PostgreSQL store knows it is away).
+# TYPE unidm_store_available gauge
+unidm_store_available {available}"
+    );
     let _ = writeln!(out, "# HELP unidm_http_requests_total API requests by method, route and status.\n# TYPE unidm_http_requests_total counter");
     if let Ok(r) = app.metrics.requests.lock() {
         for ((m, route, status), n) in r.iter() {

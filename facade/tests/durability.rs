@@ -269,6 +269,8 @@ async fn a_postgres_crash_refuses_writes_with_503_and_loses_nothing_acknowledged
     let (status, body) = health(c.clone(), s.base.clone()).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("unhealthy") && body.contains("database"), "{body}");
+    let metrics = c.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("unidm_store_available 0"), "{metrics}");
 
     pg.restart();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -277,6 +279,8 @@ async fn a_postgres_crash_refuses_writes_with_503_and_loses_nothing_acknowledged
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     post(&c, format!("{api}/devices"), json!({"id": "lwm2m:after"})).await;
+    let metrics = c.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("unidm_store_available 1"), "{metrics}");
     assert_eq!(get(&c, format!("{api}/operations/{}", op["id"])).await["device"], "lwm2m:before");
     s.kill9();
 
