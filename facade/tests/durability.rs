@@ -295,3 +295,26 @@ async fn a_postgres_crash_refuses_writes_with_503_and_loses_nothing_acknowledged
     let ops = get(&c, format!("{api}/devices/lwm2m:before/operations")).await;
     assert_eq!(ops["total"], 1, "the reboot refused during the outage was not made: {ops}");
 }
+
+/// One unidm per PostgreSQL database (several nodes are not supported yet): a second `serve`
+/// on the database stops at once, saying so; once the first is killed, it starts.
+#[tokio::test]
+async fn a_second_unidm_on_one_postgres_database_is_refused() {
+    let Some(pg) = TempPostgres::start() else { return };
+    let url = pg.create_database("unidm");
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start_on(url.as_ref(), dir.path(), Stdio::inherit());
+    let second = Command::new(env!("CARGO_BIN_EXE_unidm"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--lwm2m", "false", "--tr069", "false", "--omadm", "false"])
+        .args(["--db", &url, "--files-dir"])
+        .arg(dir.path())
+        .env("UNIDM_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(stderr.contains("in use by another unidm"), "{stderr}");
+    first.kill9();
+    let again = Server::start_on(url.as_ref(), dir.path(), Stdio::inherit());
+    drop(again);
+}

@@ -32,6 +32,9 @@ pub enum StoreError {
     /// The store's writer has stopped.
     #[error("the store is closed")]
     Closed,
+    /// Another unidm writes this database.
+    #[error("{0}")]
+    InUse(String),
     /// The database cannot be reached (a networked store: PostgreSQL down or cut off); the
     /// write was not acknowledged, and may succeed once it answers again.
     #[error("database unavailable: {0}")]

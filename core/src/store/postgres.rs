@@ -53,6 +53,35 @@ const MIGRATIONS: &[&str] = &[
 
 /// The advisory lock nodes take while they migrate (any number; this one spells "unidm").
 const MIGRATION_LOCK: i64 = 0x0075_6e69_646d;
+/// The advisory lock the writer's connection holds while it lives: one unidm per database.
+/// Several nodes on one database need ownership of devices and operations shared between
+/// them, which is not there yet; two that did not know of each other would hand out the same
+/// operation ids.
+const WRITER_LOCK: i64 = MIGRATION_LOCK + 1;
+
+/// Takes [`WRITER_LOCK`] on `client`'s session, or says who holds it.
+async fn lock_writer(client: &Client) -> Result<(), StoreError> {
+    let row = client.query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK]).await?;
+    if row.get::<_, bool>(0) {
+        return Ok(());
+    }
+    let holder = client
+        .query_opt(
+            "SELECT coalesce(host(client_addr), 'local') || ' (pid ' || a.pid || ')' FROM pg_locks l
+             JOIN pg_stat_activity a USING (pid)
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objid = ($1::bigint & 4294967295)::oid",
+            &[&WRITER_LOCK],
+        )
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.get::<_, String>(0))
+        .unwrap_or_else(|| "another connection".to_owned());
+    Err(StoreError::InUse(format!(
+        "the database is in use by another unidm (its connection from {holder} holds the writer's lock); \
+         stop that one or use another database: several nodes on one database are not supported yet"
+    )))
+}
 
 /// How to open a [`PostgresStore`].
 #[derive(Debug, Clone)]
@@ -200,6 +229,17 @@ impl PostgresStore {
         let tls = crate::tls::client_config(opts.ca.as_deref()).map_err(|e| StoreError::Database(e.to_string()))?;
         let config = Target { config, tls: MakeRustlsConnect::new(tls) };
         let mut client = connect(&config).await?;
+        // A unidm that just stopped (or was killed) lets go of the lock once PostgreSQL sees
+        // its connection end: a few seconds are allowed for that.
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match lock_writer(&client).await {
+                Err(StoreError::InUse(_)) if Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                other => break other?,
+            }
+        }
         migrate(&mut client).await?;
         let statements = Statements::prepare(&client).await?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -513,6 +553,8 @@ impl Writer {
         }
         if self.conn.is_none() {
             let client = connect(&self.config).await?;
+            // The lock went with the old connection; another unidm may have taken it meanwhile.
+            lock_writer(&client).await?;
             let statements = Statements::prepare(&client).await?;
             tracing::info!("PostgreSQL writer connected again");
             self.conn = Some((client, statements));
