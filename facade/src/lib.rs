@@ -20,6 +20,7 @@ pub mod bench;
 pub mod config;
 pub mod conformance;
 pub mod console;
+pub mod database;
 pub mod demo;
 pub mod extract;
 pub mod metrics;

@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 use unidm::config::{ServeArgs, ServeConfig};
 use unidm::routes::files::FilesConfig;
 use unidm::AppOptions;
-use unidm_core::{is_postgres_url, Engine, PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
+use unidm_core::Engine;
 use unidm_lwm2m::Lwm2mAdapter;
 use unidm_omadm::server::OmadmAdapter;
 use unidm_omadm::session::ClientAuth;
@@ -112,18 +112,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         .init();
     #[cfg(feature = "profile")]
     let profiler = profile::start()?;
-    let db = cfg.db.to_string_lossy().into_owned();
-    let store: Arc<dyn Store> = if is_postgres_url(&db) {
-        let store =
-            PostgresStore::connect(PostgresOptions { ca: cfg.db_ca.clone(), ..PostgresOptions::new(db.as_str()) })
-                .await
-                .with_context(|| format!("opening the PostgreSQL database {}", redact_url(&db)))?;
-        Arc::new(store)
-    } else {
-        let store = SqliteStore::open_with(SqliteOptions { durable: cfg.durable, ..SqliteOptions::new(&cfg.db) })
-            .with_context(|| format!("opening the database {}", cfg.db.display()))?;
-        Arc::new(store)
-    };
+    let store = unidm::database::open(&cfg.db, cfg.durable, cfg.db_ca.as_deref()).await?;
     let mut builder = Engine::builder().store_arc(store).config(cfg.engine.clone());
     let acs = cfg.tr069.clone().map(|c| Arc::new(Tr069Adapter::new(c)));
     let lwm2m = cfg.lwm2m.clone().map(|c| Arc::new(Lwm2mAdapter::new(c)));
@@ -153,7 +142,10 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!("unidm listening on {scheme}://{addr} (API {scheme}://{addr}/api/v1, database {})", redact_url(&db));
+    println!(
+        "unidm listening on {scheme}://{addr} (API {scheme}://{addr}/api/v1, database {})",
+        unidm::database::redact(&cfg.db.to_string_lossy())
+    );
     if let Some(addr) = lwm2m.as_ref().and_then(|l| l.local_addr()) {
         println!("lwm2m server listening on coap://{addr} (udp)");
     }
@@ -320,26 +312,4 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
     })
-}
-
-/// `db` with the password of a URL replaced by `***`, for messages and logs.
-fn redact_url(db: &str) -> String {
-    let Some((scheme, rest)) = db.split_once("://") else { return db.to_owned() };
-    let Some((credentials, host)) = rest.rsplit_once('@') else { return db.to_owned() };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => db.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn a_database_url_is_shown_without_its_password() {
-        assert_eq!(redact_url("postgres://unidm:s3cr@t@db:5432/unidm"), "postgres://unidm:***@db:5432/unidm");
-        assert_eq!(redact_url("postgres://unidm@db/unidm"), "postgres://unidm@db/unidm");
-        assert_eq!(redact_url("./unidm.db"), "./unidm.db");
-    }
 }

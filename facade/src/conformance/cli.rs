@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
-use unidm_core::{Engine, SqliteStore};
+use unidm_core::Engine;
 use unidm_interop::{runner, Case, CaseReport, Ctx, Report, Summary, Verdict};
 use unidm_models::{ConformanceRunState, ConformanceRunStatus, DeviceId, Protocol};
 
@@ -73,7 +73,8 @@ pub struct CommonArgs {
     /// Bearer token for `--api` (an operator's).
     #[arg(long, env = "UNIDM_TOKEN")]
     token: Option<String>,
-    /// The embedded server's database (default: a temporary file).
+    /// The embedded server's database: a SQLite file or a PostgreSQL URL (default: a temporary
+    /// file).
     #[arg(long)]
     db: Option<PathBuf>,
     /// How long to wait for the device to come, seconds.
@@ -130,8 +131,7 @@ async fn embedded(
 ) -> anyhow::Result<Report> {
     let temp = tempfile::tempdir()?;
     let db = common.db.clone().unwrap_or_else(|| temp.path().join("unidm.db"));
-    let mut builder =
-        Engine::builder().store(SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
+    let mut builder = Engine::builder().store_arc(crate::database::open(&db, true, None).await?);
     let mut lwm2m = None;
     let mut acs = None;
     match protocol {

@@ -1,0 +1,46 @@
+//! The store `--db` names: a SQLite file (the default) or a PostgreSQL URL.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use unidm_core::{is_postgres_url, PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
+
+/// Opens the store at `db`: a PostgreSQL database when it is a `postgres://` URL (its server's
+/// certificate checked against `ca` when TLS is used), otherwise the SQLite file (`durable`:
+/// fsync every commit).
+pub async fn open(db: &Path, durable: bool, ca: Option<&Path>) -> anyhow::Result<Arc<dyn Store>> {
+    let url = db.to_string_lossy();
+    if is_postgres_url(&url) {
+        let options = PostgresOptions { ca: ca.map(Path::to_owned), ..PostgresOptions::new(url.as_ref()) };
+        let store = PostgresStore::connect(options)
+            .await
+            .with_context(|| format!("opening the PostgreSQL database {}", redact(&url)))?;
+        return Ok(Arc::new(store));
+    }
+    let store = SqliteStore::open_with(SqliteOptions { durable, ..SqliteOptions::new(db) })
+        .with_context(|| format!("opening the database {}", db.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// `db` with the password of a URL replaced by `***`, for messages and logs.
+pub fn redact(db: &str) -> String {
+    let Some((scheme, rest)) = db.split_once("://") else { return db.to_owned() };
+    let Some((credentials, host)) = rest.rsplit_once('@') else { return db.to_owned() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => db.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn a_database_url_is_shown_without_its_password() {
+        assert_eq!(redact("postgres://unidm:s3cr@t@db:5432/unidm"), "postgres://unidm:***@db:5432/unidm");
+        assert_eq!(redact("postgres://unidm@db/unidm"), "postgres://unidm@db/unidm");
+        assert_eq!(redact("./unidm.db"), "./unidm.db");
+    }
+}
