@@ -102,6 +102,21 @@ async fn an_operator_manages_devices_from_the_console() {
     )
     .await;
     assert_eq!(b.eval("window.noReload").await, json!(true));
+
+    // Events of other devices leave the page alone; one of this device updates it.
+    let http = reqwest::Client::new();
+    let label = |device: &str, value: &str| {
+        http.put(format!("{}/devices/{device}/labels", server.api)).json(&json!({"labels": {"mark": value}})).send()
+    };
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let before = b.eval("window.unidmDeviceUpdates()").await;
+    for i in 0..5 {
+        assert!(label("lwm2m:console-2", &i.to_string()).await.unwrap().status().is_success());
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(b.eval("window.unidmDeviceUpdates()").await, before, "another device's events updated the page");
+    assert!(label("lwm2m:console-1", "here").await.unwrap().status().is_success());
+    b.wait_for("the page's own update", &format!("window.unidmDeviceUpdates() > {before}")).await;
     let reboot: Value = reqwest::get(format!("{}/operations/{op}", server.api)).await.unwrap().json().await.unwrap();
     assert_eq!((reboot["action"]["kind"].as_str(), reboot["state"].as_str()), (Some("reboot"), Some("succeeded")));
 

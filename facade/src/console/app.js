@@ -266,7 +266,12 @@ async function deviceData(id) {
 }
 
 // A live update of the device page shown now.
+// Live updates of a device's page, counted (the browser tests read it).
+let deviceUpdates = 0;
+window.unidmDeviceUpdates = () => deviceUpdates;
+
 async function updateDevice(id) {
+  deviceUpdates += 1;
   const parts = deviceParts(...await deviceData(id));
   if (view.dataset.device !== id) return;
   for (const [box, children] of Object.entries(parts)) document.getElementById(box)?.replaceChildren(...children.flat(Infinity));
@@ -627,6 +632,8 @@ async function live() {
       const text = new TextDecoder();
       let buffer = '';
       let pending = false;
+      // On a device's page, whether an event since the last update concerns that device.
+      let deviceDirty = false;
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
@@ -638,19 +645,30 @@ async function live() {
           const data = /^data: (.*)$/m.exec(raw)?.[1];
           if (type && data) {
             received += 1;
-            try { eventLog.push({ at: new Date().toISOString(), type, data: JSON.parse(data) }); } catch (e) { /* not JSON */ }
+            try {
+              const parsed = JSON.parse(data);
+              eventLog.push({ at: new Date().toISOString(), type, data: parsed });
+              // A topology change may take the device from its gateway: always a reason.
+              if (view.dataset.device && (eventDevice(parsed) === view.dataset.device || type.startsWith('topology'))) deviceDirty = true;
+            } catch (e) { /* not JSON */ }
           }
         }
         if (eventLog.length > 600) eventLog.splice(0, eventLog.length - 500);
-        const relevant = location.hash.startsWith('#/events') || location.hash.startsWith('#/device/') ? /event: / : /event: (device|operation|groupOperation|topology)/;
-        if (events.some((e) => relevant.test(e)) && !pending) {
+        const onDevice = location.hash.startsWith('#/device/') && view.dataset.device;
+        const relevant = location.hash.startsWith('#/events') ? /event: / : /event: (device|operation|groupOperation|topology)/;
+        if ((onDevice ? deviceDirty : events.some((e) => relevant.test(e))) && !pending) {
           // Re-render at most twice a second, whatever the event rate, and never while the
           // user is typing: a re-render would wipe the form.
           pending = true;
           setTimeout(async () => {
             const typing = ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement?.tagName);
             try {
-              if (location.hash.startsWith('#/device/') && view.dataset.device) await updateDevice(view.dataset.device);
+              if (location.hash.startsWith('#/device/') && view.dataset.device) {
+                if (deviceDirty) {
+                  deviceDirty = false;
+                  await updateDevice(view.dataset.device);
+                }
+              }
               else if (!typing && !editing && !rendering) await route();
             } catch (e) { /* the next event tries again */ }
             pending = false;
