@@ -1,0 +1,76 @@
+//! `unidm serve --db postgres://...` end to end through the protocols: an LwM2M client and a
+//! TR-069 CPE managed on a PostgreSQL store, and the LwM2M registration still known after a
+//! restart (its record read back from PostgreSQL). Skipped with a notice without PostgreSQL,
+//! unless `UNIDM_REQUIRE_POSTGRES=1`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use unidm_lwm2m::sim::{SimClient, SimConfig};
+use unidm_testkit::postgres::TempPostgres;
+
+async fn until(api: &str, path: &str, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = reqwest::get(format!("{api}{path}")).await.unwrap();
+        if r.status().is_success() {
+            let v: Value = r.json().await.unwrap();
+            if ready(&v) {
+                return v;
+            }
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A native operation on `device`, waited for to its end: its final state and result.
+async fn native(api: &str, device: &str, body: Value) -> Value {
+    let http = reqwest::Client::new();
+    let r = http.post(format!("{api}/devices/{device}/native")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    let op: Value = r.json().await.unwrap();
+    until(api, &format!("/operations/{}", op["id"]), "the operation to end", |o| {
+        ["succeeded", "failed", "cancelled", "timedOut"].contains(&o["state"].as_str().unwrap_or_default())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_of_two_protocols_are_managed_on_postgres_and_a_registration_survives_a_restart() {
+    let Some(pg) = TempPostgres::start() else { return };
+    let url = pg.create_database("unidm");
+    let lwm2m = common::free_udp_addr();
+    let server = common::serve_on(tempfile::tempdir().unwrap(), "", &lwm2m, &url);
+    let lamp = SimClient::start(SimConfig::new("pg-lamp", lwm2m.parse().unwrap())).await.unwrap();
+    lamp.register().await.unwrap();
+    let tree = unidm_tr069::sim::ParameterTree::tr181("00D09E", "PGGW", "PG1");
+    let _cpe =
+        unidm_tr069::sim::SimCpe::start(unidm_tr069::sim::SimConfig::new(server.acs.clone(), tree)).await.unwrap();
+    until(&server.api, "/devices/lwm2m:pg-lamp", "the LwM2M client", |d| d["presence"]["state"] == "online").await;
+    until(&server.api, "/devices/tr069:00D09E-PGGW-PG1", "the CPE", |_| true).await;
+
+    let read = native(&server.api, "lwm2m:pg-lamp", json!({"op": "read", "path": "/3/0/0"})).await;
+    assert_eq!(read["state"], "succeeded", "{read}");
+    let gpv =
+        native(&server.api, "tr069:00D09E-PGGW-PG1", json!({"op": "read", "path": "Device.DeviceInfo.Manufacturer"}))
+            .await;
+    assert_eq!(gpv["state"], "succeeded", "{gpv}");
+    // Stored in PostgreSQL: the rows are there.
+    let rows = pg.psql("unidm", "SELECT count(*) FROM devices WHERE record IS NOT NULL AND id = 'lwm2m:pg-lamp'");
+    assert_eq!(rows.trim(), "1", "the registration's record is in the device's row");
+    let dir = server.stop();
+
+    // Restarted on the same database and port: the client's update is known (2.04), not
+    // refused as an unknown registration, and the device is managed again.
+    let server = common::serve_on(dir, "", &lwm2m, &url);
+    lamp.update().await.expect("the registration is known after the restart");
+    let read = native(&server.api, "lwm2m:pg-lamp", json!({"op": "read", "path": "/3/0/0"})).await;
+    assert_eq!(read["state"], "succeeded", "{read}");
+    let ops: Value =
+        reqwest::get(format!("{}/devices/lwm2m:pg-lamp/operations", server.api)).await.unwrap().json().await.unwrap();
+    assert_eq!(ops["total"], 2, "the read before the restart is there too: {ops}");
+    server.stop();
+}
