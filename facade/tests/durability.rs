@@ -264,6 +264,10 @@ async fn a_postgres_crash_refuses_writes_with_503_and_loses_nothing_acknowledged
     }
     let r = c.get(format!("{api}/devices/lwm2m:during")).send().await.unwrap();
     assert_eq!(r.status(), 404, "a device refused is not there");
+    // Devices are read from memory; operation listings from the database.
+    assert_eq!(c.get(format!("{api}/devices/lwm2m:before")).send().await.unwrap().status(), 200);
+    let r = c.get(format!("{api}/devices/lwm2m:before/operations")).send().await.unwrap();
+    assert_eq!(r.status(), 503, "{}", r.text().await.unwrap());
     let r = c.post(format!("{api}/devices/lwm2m:before/reboot")).json(&json!({})).send().await.unwrap();
     assert_eq!(r.status(), 503, "refused before it is made");
     let (status, body) = health(c.clone(), s.base.clone()).await;
