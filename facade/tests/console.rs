@@ -22,21 +22,6 @@ fn screenshots() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots")
 }
 
-async fn wait_api(api: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = reqwest::get(format!("{api}{what}")).await.unwrap();
-        if r.status().is_success() {
-            let v: Value = r.json().await.unwrap();
-            if ok(&v) {
-                return v;
-            }
-        }
-        assert!(Instant::now() < deadline, "{what} never became as expected");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Asks `device` to refresh its device info (an operation, so events), through the API.
 async fn refresh(api: &str, device: &str) {
     let r =
@@ -60,7 +45,7 @@ async fn an_operator_manages_devices_from_the_console() {
     let tree = unidm_tr069::sim::ParameterTree::tr181("00D09E", "ConsoleGW", "CON1");
     let _cpe =
         unidm_tr069::sim::SimCpe::start(unidm_tr069::sim::SimConfig::new(server.acs.clone(), tree)).await.unwrap();
-    wait_api(&server.api, "/devices/tr069:00D09E-ConsoleGW-CON1", |_| true).await;
+    common::wait_api(&server.api, "/devices/tr069:00D09E-ConsoleGW-CON1", |_| true).await;
     let shots = screenshots();
     let mut b = Browser::launch(&chromium, 1280, 900).await;
 
@@ -269,7 +254,7 @@ async fn an_operator_manages_devices_from_the_console() {
     gateway.gateway_children = 2;
     let gw = SimClient::start(gateway).await.unwrap();
     gw.register().await.unwrap();
-    wait_api(&server.api, "/topology", |t| t["edges"].as_array().is_some_and(|e| e.len() == 2)).await;
+    common::wait_api(&server.api, "/topology", |t| t["edges"].as_array().is_some_and(|e| e.len() == 2)).await;
     b.goto(&format!("{origin}/#/topology")).await;
     b.wait_for("the tree", "document.querySelectorAll('li[data-node^=\"lwm2m:console-gw/\"]').length === 2").await;
     assert!(b.eval("!!document.querySelector('li[data-node=\"lwm2m:console-gw\"] > ul')").await == json!(true));

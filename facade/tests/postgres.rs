@@ -5,26 +5,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use serde_json::{json, Value};
 use unidm_lwm2m::sim::{SimClient, SimConfig};
 use unidm_testkit::postgres::TempPostgres;
-
-async fn until(api: &str, path: &str, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = reqwest::get(format!("{api}{path}")).await.unwrap();
-        if r.status().is_success() {
-            let v: Value = r.json().await.unwrap();
-            if ready(&v) {
-                return v;
-            }
-        }
-        assert!(Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// A native operation on `device`, waited for to its end: its final state and result.
 async fn native(api: &str, device: &str, body: Value) -> Value {
@@ -32,7 +15,7 @@ async fn native(api: &str, device: &str, body: Value) -> Value {
     let r = http.post(format!("{api}/devices/{device}/native")).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
     let op: Value = r.json().await.unwrap();
-    until(api, &format!("/operations/{}", op["id"]), "the operation to end", |o| {
+    common::wait_api(api, &format!("/operations/{}", op["id"]), |o| {
         ["succeeded", "failed", "cancelled", "timedOut"].contains(&o["state"].as_str().unwrap_or_default())
     })
     .await
@@ -49,8 +32,8 @@ async fn devices_of_two_protocols_are_managed_on_postgres_and_a_registration_sur
     let tree = unidm_tr069::sim::ParameterTree::tr181("00D09E", "PGGW", "PG1");
     let _cpe =
         unidm_tr069::sim::SimCpe::start(unidm_tr069::sim::SimConfig::new(server.acs.clone(), tree)).await.unwrap();
-    until(&server.api, "/devices/lwm2m:pg-lamp", "the LwM2M client", |d| d["presence"]["state"] == "online").await;
-    until(&server.api, "/devices/tr069:00D09E-PGGW-PG1", "the CPE", |_| true).await;
+    common::wait_api(&server.api, "/devices/lwm2m:pg-lamp", |d| d["presence"]["state"] == "online").await;
+    common::wait_api(&server.api, "/devices/tr069:00D09E-PGGW-PG1", |_| true).await;
 
     let read = native(&server.api, "lwm2m:pg-lamp", json!({"op": "read", "path": "/3/0/0"})).await;
     assert_eq!(read["state"], "succeeded", "{read}");

@@ -8,6 +8,22 @@ use std::time::{Duration, Instant};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// `GET {api}{path}` until it answers 2xx with JSON that satisfies `ready`, for up to 30 s.
+pub async fn wait_api(api: &str, path: &str, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = reqwest::get(format!("{api}{path}")).await.unwrap();
+        if r.status().is_success() {
+            let v: serde_json::Value = r.json().await.unwrap();
+            if ready(&v) {
+                return v;
+            }
+        }
+        assert!(Instant::now() < deadline, "{path} never became as expected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A child process whose stdout lines arrive on a channel.
 pub struct Proc {
     pub child: Child,
