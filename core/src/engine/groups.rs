@@ -106,12 +106,13 @@ impl Engine {
         if members.len() > inner.config.max_group_members {
             return Err(CoreError::bad_input("group", format!("more than {} members", inner.config.max_group_members)));
         }
+        let mut ids = inner.allocate_ids(members.len() + 1).await?.into_iter();
+        let gid = ids.next().ok_or(CoreError::Shutdown)?;
         let now = inner.clock.now();
-        let gid = inner.next_id();
         let function = action.function();
         let mut ops = Vec::with_capacity(members.len());
-        for m in &members {
-            let mut op = inner.new_operation(m.clone(), action.clone(), &opts, now);
+        for (m, id) in members.iter().zip(ids) {
+            let mut op = inner.new_operation(id, m.clone(), action.clone(), &opts, now);
             op.group_operation = Some(gid);
             if inner.device(m).is_some_and(|d| !d.supports(function)) {
                 op.state = OperationState::Failed;

@@ -6,6 +6,7 @@
 //! and its events are published from the store's writer once committed, so the store and the
 //! event stream see changes in the same order and never see what a crash could take back.
 
+mod cluster;
 mod groups;
 mod ops;
 mod registry;
@@ -18,9 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
-use unidm_models::{
-    Device, DeviceId, Event, Group, OperationId, PresenceState, Protocol, RetryPolicy, Rule, Timestamp,
-};
+use unidm_models::{Device, DeviceId, Event, Group, PresenceState, Protocol, RetryPolicy, Rule, Timestamp};
 
 use crate::adapter::{Adapter, AdapterHandle};
 use crate::clock::{Clock, SystemClock};
@@ -28,6 +27,7 @@ use crate::events::{EventBus, Subscription};
 use crate::store::{Store, StoreError, StoreExt as _, Write};
 use crate::CoreError;
 
+pub use cluster::ClusterStatus;
 pub use groups::GroupOperationView;
 pub use ops::{CreateOptions, NewOperation};
 pub(crate) use registry::RecordChange;
@@ -105,6 +105,8 @@ pub(crate) struct Inner {
     unstored_seen: Mutex<HashMap<DeviceId, Timestamp>>,
     /// Messages of tapped devices ([`crate::WireTap`]).
     pub(crate) tap: crate::WireTap,
+    /// The other nodes on the same store, when there can be any.
+    pub(crate) cluster: Option<cluster::ClusterState>,
 }
 
 /// A store commit in flight; its events are published when it lands.
@@ -126,7 +128,11 @@ impl Commit {
 impl Inner {
     /// Queues `writes`; once committed, publishes `events`. Call it under the lock that ordered
     /// the change, await the commit outside it.
-    pub(crate) fn persist(&self, writes: Vec<Write>, events: Vec<Event>) -> Commit {
+    pub(crate) fn persist(&self, mut writes: Vec<Write>, events: Vec<Event>) -> Commit {
+        if self.cluster.is_some() {
+            // The other nodes publish them too, once committed.
+            writes.extend(events.iter().filter_map(|e| serde_json::to_string(e).ok()).map(Write::Event));
+        }
         let (tx, rx) = oneshot::channel();
         let bus = self.events.clone();
         self.store.submit(
@@ -141,10 +147,6 @@ impl Inner {
             }),
         );
         Commit(rx)
-    }
-
-    pub(crate) fn next_id(&self) -> OperationId {
-        OperationId(self.next_id.fetch_add(1, Ordering::SeqCst))
     }
 
     pub(crate) fn adapter(&self, p: Protocol) -> Option<Arc<dyn Adapter>> {
@@ -164,6 +166,8 @@ impl Inner {
 pub struct Engine {
     inner: Arc<Inner>,
     ticker: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// The cluster's feed and ticker.
+    cluster_tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -237,11 +241,21 @@ impl EngineBuilder {
     /// adapter, and starts the ticker.
     pub async fn start(self) -> Result<Engine, CoreError> {
         let store = self.store.ok_or_else(|| CoreError::bad_input("store", "an engine needs a store"))?;
+        let cluster = store.cluster().map(cluster::ClusterState::new);
         let devices = store.load_devices().await?;
         let groups = store.load_groups().await?;
         let rules = store.load_rules().await?;
-        let max_id = store.max_operation_id().await?;
-        let unfinished = store.unfinished_operations().await?;
+        let (max_id, unfinished, held) = match &cluster {
+            // Ids come from the store's sequence; this node takes back what it holds.
+            Some(c) => {
+                c.set_owners(c.api.owners().await?);
+                if let Ok(nodes) = c.api.heartbeat().await {
+                    tracing::info!(node = %c.node, nodes = nodes.len(), "joined the cluster");
+                }
+                (0, Vec::new(), Some(c.api.held().await?))
+            }
+            None => (store.max_operation_id().await?, store.unfinished_operations().await?, None),
+        };
 
         let inner = Arc::new(Inner {
             events: EventBus::new(self.config.event_capacity),
@@ -259,6 +273,7 @@ impl EngineBuilder {
             stop: Notify::new(),
             unstored_seen: Mutex::new(HashMap::new()),
             tap: crate::WireTap::default(),
+            cluster,
             store,
         });
 
@@ -266,11 +281,15 @@ impl EngineBuilder {
             let handle = AdapterHandle { inner: inner.clone(), protocol: *protocol };
             adapter.start(handle).await.map_err(|e| CoreError::Conflict(format!("{protocol} adapter: {e}")))?;
         }
-        let recovered = unfinished.len();
-        inner.recover(unfinished).await?;
+        let recovered = unfinished.len() + held.as_ref().map_or(0, |h| h.operations.len());
+        match held {
+            Some(held) => inner.take_over(held),
+            None => inner.recover(unfinished).await?,
+        }
         if recovered > 0 {
             tracing::info!(operations = recovered, "resumed unfinished operations");
         }
+        let cluster_tasks = inner.start_cluster();
 
         let ticker = if self.background_ticks {
             let inner = inner.clone();
@@ -287,7 +306,7 @@ impl EngineBuilder {
         } else {
             None
         };
-        Ok(Engine { inner, ticker: Arc::new(Mutex::new(ticker)) })
+        Ok(Engine { inner, ticker: Arc::new(Mutex::new(ticker)), cluster_tasks: Arc::new(Mutex::new(cluster_tasks)) })
     }
 }
 
@@ -384,6 +403,11 @@ impl Engine {
         self.inner.store.writable()
     }
 
+    /// This node's view of the cluster, when its store is shared by several nodes.
+    pub fn cluster_status(&self) -> Option<ClusterStatus> {
+        self.inner.cluster.as_ref().map(|c| c.status())
+    }
+
     /// Counters for metrics.
     pub fn stats(&self) -> EngineStats {
         let mut s = EngineStats::default();
@@ -428,11 +452,22 @@ impl Engine {
             t.abort();
             let _ = t.await;
         }
+        let cluster_tasks = self.cluster_tasks.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default();
+        for t in cluster_tasks {
+            t.abort();
+            let _ = t.await;
+        }
         for adapter in self.inner.adapters.values() {
             adapter.shutdown().await;
         }
         if let Err(e) = self.inner.store.flush().await {
             tracing::warn!(error = %e, "store flush at shutdown failed");
+        }
+        if let Some(c) = &self.inner.cluster {
+            // The others need not wait for this node's lease to lapse to take its work.
+            if let Err(e) = c.api.leave().await {
+                tracing::debug!(error = %e, "leaving the cluster failed");
+            }
         }
         let store = self.inner.store.clone();
         if let Err(e) = tokio::task::spawn_blocking(move || store.close()).await {

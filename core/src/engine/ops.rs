@@ -52,7 +52,7 @@ impl GroupRun {
         GroupRun { op, queue, in_flight: HashSet::new(), states, counts }
     }
 
-    fn set_state(&mut self, id: OperationId, state: OperationState) {
+    pub(crate) fn set_state(&mut self, id: OperationId, state: OperationState) {
         if let Some(old) = self.states.insert(id, state) {
             if let Some(c) = self.counts.get_mut(&old) {
                 *c = c.saturating_sub(1);
@@ -78,7 +78,7 @@ impl GroupRun {
         start
     }
 
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.states.values().all(|s| s.is_terminal())
     }
 
@@ -95,14 +95,14 @@ impl GroupRun {
 impl Inner {
     pub(crate) fn new_operation(
         &self,
+        id: OperationId,
         device: DeviceId,
         action: Action,
         opts: &CreateOptions,
         now: Timestamp,
     ) -> Operation {
         let timeout = opts.timeout.or(self.config.default_deadline);
-        let mut op =
-            Operation::new(self.next_id(), device, action, opts.retry.unwrap_or(self.config.default_retry), now);
+        let mut op = Operation::new(id, device, action, opts.retry.unwrap_or(self.config.default_retry), now);
         op.deadline = timeout.map(|t| now.plus(t));
         op
     }
@@ -121,8 +121,9 @@ impl Inner {
             let devs = self.devices.read().map_err(|_| CoreError::Shutdown)?;
             check_new(&devs, device, &action)?;
         }
+        let id = self.allocate_ids(1).await?.pop().ok_or(CoreError::Shutdown)?;
         let now = self.clock.now();
-        let mut op = self.new_operation(device.clone(), action, &opts, now);
+        let mut op = self.new_operation(id, device.clone(), action, &opts, now);
         op.rule = rule;
         let commit = {
             let mut ops = self.ops.lock().map_err(|_| CoreError::Shutdown)?;
@@ -144,6 +145,7 @@ impl Inner {
         if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(CoreError::Shutdown);
         }
+        let mut ids = self.allocate_ids(requests.len()).await?.into_iter();
         let now = self.clock.now();
         let results: Vec<Result<Operation, CoreError>> = {
             let devs = self.devices.read().map_err(|_| CoreError::Shutdown)?;
@@ -151,7 +153,8 @@ impl Inner {
                 .into_iter()
                 .map(|r| {
                     check_new(&devs, &r.device, &r.action)?;
-                    Ok(self.new_operation(r.device, r.action, &r.options, now))
+                    let id = ids.next().ok_or(CoreError::Shutdown)?;
+                    Ok(self.new_operation(id, r.device, r.action, &r.options, now))
                 })
                 .collect()
         };
@@ -183,7 +186,8 @@ impl Inner {
 
     async fn dispatch_now(self: &Arc<Self>, id: OperationId) {
         let now = self.clock.now();
-        let (adapter, op, commit) = {
+        let mut handed = None;
+        let dispatched = {
             let Ok(mut guard) = self.ops.lock() else { return };
             // A stopping engine takes no new work: the operation stays pending in the store and
             // is dispatched at the next start.
@@ -197,27 +201,53 @@ impl Inner {
                 return;
             }
             if let Some(g) = op.group_operation {
-                // A member runs only while it holds one of its group's slots.
-                if !ops.runs.get(&g).is_some_and(|r| r.in_flight.contains(&id)) {
+                // A member runs only while it holds one of its group's slots (a member handed
+                // here by the node running its group got its slot there).
+                if ops.runs.get(&g).is_some_and(|r| !r.in_flight.contains(&id)) {
                     return;
                 }
             }
-            // Without an adapter for its protocol the operation stays pending until its deadline.
-            let Some(adapter) = self.adapter(op.device.protocol()) else { return };
-            op.state = OperationState::Dispatched;
-            if !resumed || op.attempts == 0 {
-                op.attempts += 1;
+            // Another live node has the device's session: the operation runs there.
+            if let Some(owner) = self.cluster.as_ref().and_then(|c| c.remote_owner(&op.device)) {
+                let op = op.clone();
+                ops.active.remove(&id);
+                handed = Some((self.persist(vec![Write::operation_to(&op, &owner)], Vec::new()), op, owner));
+                None
+            } else {
+                // Without an adapter for its protocol the operation stays pending until its
+                // deadline.
+                let Some(adapter) = self.adapter(op.device.protocol()) else { return };
+                op.state = OperationState::Dispatched;
+                if !resumed || op.attempts == 0 {
+                    op.attempts += 1;
+                }
+                op.not_before = None;
+                op.updated_at = now;
+                let op = op.clone();
+                let mut events = vec![Event::OperationChanged { operation: Box::new(op.clone()) }];
+                if let Some(run) = op.group_operation.and_then(|g| ops.runs.get_mut(&g)) {
+                    run.set_state(id, op.state);
+                    events.push(run.event());
+                }
+                Some((adapter, op.clone(), self.persist(vec![Write::operation(&op)], events)))
             }
-            op.not_before = None;
-            op.updated_at = now;
-            let op = op.clone();
-            let mut events = vec![Event::OperationChanged { operation: Box::new(op.clone()) }];
-            if let Some(run) = op.group_operation.and_then(|g| ops.runs.get_mut(&g)) {
-                run.set_state(id, op.state);
-                events.push(run.event());
-            }
-            (adapter, op.clone(), self.persist(vec![Write::operation(&op)], events))
         };
+        if let Some((commit, op, owner)) = handed {
+            match commit.wait().await {
+                Ok(()) => tracing::debug!(operation = %id, to = %owner, "handed to the device's owner"),
+                Err(CoreError::Storage(crate::StoreError::Unavailable(e))) => {
+                    // Kept here: the cluster's tick hands it over again.
+                    tracing::warn!(operation = %id, error = %e, "could not hand the operation over");
+                    if let Ok(mut ops) = self.ops.lock() {
+                        ops.active.entry(id).or_insert(op);
+                    }
+                }
+                // Another node took it meanwhile.
+                Err(e) => tracing::debug!(operation = %id, error = %e, "operation not handed over"),
+            }
+            return;
+        }
+        let Some((adapter, op, commit)) = dispatched else { return };
         if let Err(e) = commit.wait().await {
             if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
                 tracing::debug!(operation = %id, error = %e, "dispatch not stored while stopping");
@@ -400,7 +430,7 @@ impl Inner {
 
     /// Tells the adapter of `device`'s protocol, and only it, that an operation was cancelled
     /// or expired.
-    fn tell_adapter_cancel(self: &Arc<Self>, id: OperationId, device: DeviceId) {
+    pub(crate) fn tell_adapter_cancel(self: &Arc<Self>, id: OperationId, device: DeviceId) {
         let Some(adapter) = self.adapter(device.protocol()) else { return };
         tokio::spawn(async move { adapter.cancel(id, &device).await });
     }
@@ -431,10 +461,16 @@ impl Inner {
                 self.tell_adapter_cancel(id, op.device);
                 self.store.get_operation(id).await?.ok_or_else(|| CoreError::not_found("operation", id))
             }
-            Err(CoreError::Conflict(_)) => match self.store.get_operation(id).await? {
-                Some(op) => Err(CoreError::Conflict(format!("operation {id} already {}", op.state))),
-                None => Err(CoreError::not_found("operation", id)),
-            },
+            Err(CoreError::Conflict(_)) => {
+                // Another node may hold it.
+                if let Some(op) = Box::pin(self.cancel_elsewhere(id)).await? {
+                    return Ok(op);
+                }
+                match self.store.get_operation(id).await? {
+                    Some(op) => Err(CoreError::Conflict(format!("operation {id} already {}", op.state))),
+                    None => Err(CoreError::not_found("operation", id)),
+                }
+            }
             Err(e) => Err(e),
         }
     }

@@ -131,6 +131,8 @@ impl Inner {
             (device, first, commit)
         };
         commit.wait().await?;
+        // The session is here: so are the device and its operations.
+        self.claim(id).await?;
         let mut triggers = Vec::new();
         if first {
             triggers.push(Trigger::FirstContact);
@@ -145,6 +147,11 @@ impl Inner {
     }
 
     pub(crate) async fn device_seen(self: &Arc<Self>, id: &DeviceId, contact: Contact) -> Result<Seen, CoreError> {
+        if self.cluster.as_ref().is_some_and(|c| !c.owns(id)) {
+            // A session that moved here from another node: the full contact claims the device.
+            self.device_contact(id, contact, RecordChange::Keep, |_| {}).await?;
+            return Ok(Seen::Contact);
+        }
         let now = self.clock.now();
         let commit = {
             let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
@@ -222,6 +229,11 @@ impl Inner {
     }
 
     pub(crate) async fn device_gone(&self, id: &DeviceId, why: Gone, record: RecordChange) -> Result<(), CoreError> {
+        if let Some(owner) = self.cluster.as_ref().and_then(|c| c.remote_owner(id)) {
+            // A session left over here; the device's live one is on another node.
+            tracing::debug!(device = %id, owner = %owner, "ignoring the end of a session the device moved away from");
+            return Ok(());
+        }
         let now = self.clock.now();
         let commit = {
             let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
@@ -274,6 +286,9 @@ impl Inner {
         let grace = self.config.expiry_grace;
         let overdue = |d: &Device| {
             let p = &d.presence;
+            if self.cluster.as_ref().is_some_and(|c| !c.expires(&d.id)) {
+                return false;
+            }
             match (p.state, p.last_seen, p.lifetime_s) {
                 (PresenceState::Offline, _, _) => false,
                 (_, Some(seen), Some(lt)) => now > seen.plus(std::time::Duration::from_secs(u64::from(lt)) + grace),

@@ -9,6 +9,7 @@
 //! (several unidm nodes on one database). [`suite`] holds the behaviour every store must have,
 //! run against both.
 
+mod cluster;
 mod postgres;
 mod sqlite;
 pub mod suite;
@@ -17,7 +18,8 @@ use async_trait::async_trait;
 use tokio::sync::oneshot;
 use unidm_models::{Device, DeviceId, Group, GroupOperation, Operation, OperationId, OperationState, Rule};
 
-pub use postgres::{is_postgres_url, PostgresOptions, PostgresStore};
+pub use cluster::{Cluster, Feed, FeedItem, Held, Member, NodeStatus, Reloaded};
+pub use postgres::{check_node_id, is_postgres_url, PostgresOptions, PostgresStore, DEFAULT_NODE};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// A storage failure.
@@ -83,6 +85,10 @@ pub enum Write {
         doc: String,
         /// The adapter's own state of the operation, opaque to the store.
         adapter_state: Option<Vec<u8>>,
+        /// The node that holds it from now on (a [`Cluster`] store; `None`: the writing node).
+        /// Only the node holding an unfinished operation may write it: a write from another
+        /// fails ([`Cluster`]).
+        holder: Option<String>,
     },
     /// Insert or replace a group operation.
     PutGroupOperation {
@@ -127,6 +133,9 @@ pub enum Write {
         /// The key.
         key: String,
     },
+    /// An event (JSON) the other nodes publish once the transaction is committed (a
+    /// [`Cluster`] store); a store of one node has no one to tell and ignores it.
+    Event(String),
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> String {
@@ -154,7 +163,17 @@ impl Write {
             group_operation: op.group_operation.map(|g| g.0),
             doc: to_json(op),
             adapter_state: op.adapter_state.clone(),
+            holder: None,
         }
+    }
+
+    /// Stores an operation and hands it to the node `holder` ([`Cluster`]).
+    pub fn operation_to(op: &Operation, holder: &str) -> Self {
+        let mut w = Write::operation(op);
+        if let Write::PutOperation { holder: h, .. } = &mut w {
+            *h = Some(holder.to_owned());
+        }
+        w
     }
 
     /// Stores a group operation.
@@ -244,6 +263,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// The writer's counters, for `/metrics`; `None` when the store keeps none.
     fn stats(&self) -> Option<StoreStats> {
+        None
+    }
+
+    /// The store's cluster side when several unidm nodes may share it (PostgreSQL); `None` for
+    /// a store of one node (SQLite).
+    fn cluster(&self) -> Option<std::sync::Arc<dyn Cluster>> {
         None
     }
 

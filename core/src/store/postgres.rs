@@ -18,7 +18,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::future::try_join_all;
@@ -27,8 +27,9 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
-use unidm_models::{Device, Group, GroupOperation, Operation, OperationId, Rule};
+use unidm_models::{Device, Group, GroupOperation, Operation, OperationId, OperationState, Rule};
 
+use super::cluster::{Cluster, Feed, FeedItem, Held, Member, NodeStatus, Reloaded};
 use super::{enqueue, Completion, Job, OperationQuery, Page, Queue, Store, StoreError, StoreStats, Write};
 
 /// Versioned schema migrations; `unidm_schema.version` records how many have run.
@@ -49,19 +50,55 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE groups (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
      CREATE TABLE rules (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
      CREATE TABLE adapter_state (ns TEXT NOT NULL, key TEXT NOT NULL, value BYTEA NOT NULL, PRIMARY KEY (ns, key));",
+    // 2: several nodes: owners, holders, leases, the change feed, shared operation ids, and
+    // the fence that refuses a node's write of an operation another node holds.
+    "ALTER TABLE devices ADD COLUMN owner TEXT;
+     ALTER TABLE operations ADD COLUMN node TEXT;
+     ALTER TABLE group_operations ADD COLUMN node TEXT;
+     CREATE INDEX operations_unfinished ON operations(device)
+         WHERE state IN ('pending', 'dispatched', 'waiting', 'running');
+     CREATE INDEX operations_unfinished_by_node ON operations(node)
+         WHERE state IN ('pending', 'dispatched', 'waiting', 'running');
+     CREATE TABLE unidm_nodes (
+         id TEXT PRIMARY KEY,
+         started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+         heartbeat TIMESTAMPTZ NOT NULL);
+     CREATE TABLE unidm_feed (
+         node TEXT NOT NULL,
+         seq BIGINT NOT NULL,
+         at TIMESTAMPTZ NOT NULL DEFAULT now(),
+         keys TEXT[] NOT NULL,
+         events TEXT[] NOT NULL,
+         PRIMARY KEY (node, seq));
+     CREATE INDEX unidm_feed_by_age ON unidm_feed(at);
+     CREATE SEQUENCE unidm_ids;
+     SELECT setval('unidm_ids', greatest(1,
+         (SELECT coalesce(max(id), 0) FROM operations),
+         (SELECT coalesce(max(id), 0) FROM group_operations)));
+     CREATE FUNCTION unidm_fence() RETURNS trigger LANGUAGE plpgsql AS $$
+     DECLARE
+         writer TEXT := nullif(current_setting('unidm.node', true), '');
+     BEGIN
+         IF writer IS NOT NULL AND OLD.node IS NOT NULL AND OLD.node <> writer THEN
+             RAISE EXCEPTION 'operation % is held by node %, not %', OLD.id, OLD.node, writer
+                 USING ERRCODE = 'UD001';
+         END IF;
+         RETURN NEW;
+     END $$;
+     CREATE TRIGGER unidm_fence BEFORE UPDATE ON operations FOR EACH ROW EXECUTE FUNCTION unidm_fence();",
 ];
 
 /// The advisory lock nodes take while they migrate (any number; this one spells "unidm").
 const MIGRATION_LOCK: i64 = 0x0075_6e69_646d;
-/// The advisory lock the writer's connection holds while it lives: one unidm per database.
-/// Several nodes on one database need ownership of devices and operations shared between
-/// them, which is not there yet; two that did not know of each other would hand out the same
-/// operation ids.
-const WRITER_LOCK: i64 = MIGRATION_LOCK + 1;
+/// The advisory lock the leader's connection holds ([`Cluster::lead`]).
+const LEADER_LOCK: i64 = MIGRATION_LOCK + 2;
+/// The first key of the advisory lock a node's writer holds while it lives (the second is a
+/// hash of the node's id): two processes with one node id would each take the other's work.
+const NODE_LOCK_SPACE: i32 = 0x756e_6964;
 
-/// Takes [`WRITER_LOCK`] on `client`'s session, or says who holds it.
-async fn lock_writer(client: &Client) -> Result<(), StoreError> {
-    let row = client.query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK]).await?;
+/// Takes the lock of node `node` on `client`'s session, or says who holds it.
+async fn lock_node(client: &Client, node: &str) -> Result<(), StoreError> {
+    let row = client.query_one("SELECT pg_try_advisory_lock($1, hashtext($2))", &[&NODE_LOCK_SPACE, &node]).await?;
     if row.get::<_, bool>(0) {
         return Ok(());
     }
@@ -69,8 +106,9 @@ async fn lock_writer(client: &Client) -> Result<(), StoreError> {
         .query_opt(
             "SELECT coalesce(host(client_addr), 'local') || ' (pid ' || a.pid || ')' FROM pg_locks l
              JOIN pg_stat_activity a USING (pid)
-             WHERE l.locktype = 'advisory' AND l.granted AND l.objid = ($1::bigint & 4294967295)::oid",
-            &[&WRITER_LOCK],
+             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid
+               AND l.objid = hashtext($2)::oid AND l.objsubid = 2",
+            &[&NODE_LOCK_SPACE, &node],
         )
         .await
         .ok()
@@ -78,8 +116,8 @@ async fn lock_writer(client: &Client) -> Result<(), StoreError> {
         .map(|r| r.get::<_, String>(0))
         .unwrap_or_else(|| "another connection".to_owned());
     Err(StoreError::InUse(format!(
-        "the database is in use by another unidm (its connection from {holder} holds the writer's lock); \
-         stop that one or use another database: several nodes on one database are not supported yet"
+        "node id `{node}` is in use by another unidm on this database (its connection from {holder}); \
+         give each node its own --node-id"
     )))
 }
 
@@ -97,13 +135,39 @@ pub struct PostgresOptions {
     pub max_batch: usize,
     /// Reader connections.
     pub readers: usize,
+    /// This node's id among the nodes sharing the database.
+    pub node: String,
+    /// How long a node stays alive without a heartbeat.
+    pub lease: Duration,
 }
 
+/// The node id of a node started without one.
+pub const DEFAULT_NODE: &str = "node-1";
+
 impl PostgresOptions {
-    /// Defaults: batches of up to 8192 writes, 4 reader connections.
+    /// Defaults: batches of up to 8192 writes, 4 reader connections, node `node-1`, a lease
+    /// of 5 seconds.
     pub fn new(url: impl Into<String>) -> Self {
-        PostgresOptions { url: url.into(), ca: None, max_batch: 8192, readers: 4 }
+        PostgresOptions {
+            url: url.into(),
+            ca: None,
+            max_batch: 8192,
+            readers: 4,
+            node: DEFAULT_NODE.to_owned(),
+            lease: Duration::from_secs(5),
+        }
     }
+}
+
+/// Whether `node` is usable as a node id: 1 to 64 characters of A-Z, a-z, 0-9, `-`, `_`, `.`.
+pub fn check_node_id(node: &str) -> Result<(), String> {
+    if node.is_empty()
+        || node.len() > 64
+        || !node.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(format!("invalid node id `{node}`: 1 to 64 characters of A-Z, a-z, 0-9, `-`, `_`, `.`"));
+    }
+    Ok(())
 }
 
 /// Whether `db` names a PostgreSQL database (`postgres://` or `postgresql://`) rather than a
@@ -138,6 +202,7 @@ pub struct PostgresStore {
     readers: Arc<Readers>,
     counters: Arc<Counters>,
     down: Arc<Down>,
+    cluster: Arc<PgCluster>,
 }
 
 /// Why the database is known to be away, while it is; a probe clears it once it answers.
@@ -224,6 +289,7 @@ async fn log_end(connection: impl std::future::Future<Output = Result<(), tokio_
 impl PostgresStore {
     /// Connects, migrates the schema, and starts the writer.
     pub async fn connect(opts: PostgresOptions) -> Result<Self, StoreError> {
+        check_node_id(&opts.node).map_err(StoreError::Database)?;
         let config: tokio_postgres::Config =
             opts.url.parse().map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
         let tls = crate::tls::client_config(opts.ca.as_deref()).map_err(|e| StoreError::Database(e.to_string()))?;
@@ -233,7 +299,7 @@ impl PostgresStore {
         // its connection end: a few seconds are allowed for that.
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
         loop {
-            match lock_writer(&client).await {
+            match lock_node(&client, &opts.node).await {
                 Err(StoreError::InUse(_)) if Instant::now() < deadline => {
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
@@ -241,24 +307,52 @@ impl PostgresStore {
             }
         }
         migrate(&mut client).await?;
+        mark_writer(&client, &opts.node).await?;
+        // Feed entries are keyed by node and sequence; a node started again continues above
+        // what it wrote before (and above the clock, should old entries have been pruned).
+        let first_seq: i64 = client
+            .query_one(
+                "SELECT greatest(coalesce(max(seq), 0) + 1, (extract(epoch FROM clock_timestamp()) * 1000000)::int8)
+                 FROM unidm_feed WHERE node = $1",
+                &[&opts.node],
+            )
+            .await?
+            .get(0);
+        let seq = Arc::new(AtomicU64::new(first_seq as u64));
         let statements = Statements::prepare(&client).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
         let down = Arc::new(Down::default());
+        let node: Arc<str> = Arc::from(opts.node.as_str());
         let writer = Writer {
             config: config.clone(),
             conn: Some((client, statements)),
             max_batch: opts.max_batch,
             down: down.clone(),
+            node: node.clone(),
+            seq: seq.clone(),
         };
         tokio::spawn(writer.run(rx, counters.clone()));
         let readers = Arc::new(Readers {
-            config,
+            config: config.clone(),
             slots: (0..opts.readers.max(1)).map(|_| tokio::sync::Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
         });
         tokio::spawn(probe(Arc::downgrade(&readers), down.clone()));
-        Ok(PostgresStore { tx: Mutex::new(Some(tx)), readers, counters, down })
+        let (feed_tx, feed_rx) = mpsc::unbounded_channel();
+        let listener = listen(config.clone(), node.clone(), feed_tx);
+        let listener = tokio::spawn(listener);
+        let cluster = Arc::new(PgCluster {
+            node,
+            lease: opts.lease,
+            readers: readers.clone(),
+            seq,
+            feed: Mutex::new(Some(feed_rx)),
+            leader: tokio::sync::Mutex::new(None),
+            target: config,
+            listener,
+        });
+        Ok(PostgresStore { tx: Mutex::new(Some(tx)), readers, counters, down, cluster })
     }
 }
 
@@ -288,6 +382,13 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Marks `client` as node `node`'s writer: the fence ([`MIGRATIONS`] 2) refuses its writes of
+/// operations another node holds.
+async fn mark_writer(client: &Client, node: &str) -> Result<(), StoreError> {
+    client.execute("SELECT set_config('unidm.node', $1, false)", &[&node]).await?;
+    Ok(())
+}
+
 /// The writer's statements, prepared once per connection.
 struct Statements {
     put_device: Statement,
@@ -305,6 +406,7 @@ struct Statements {
     put_devices_with_records: Statement,
     put_operations: Statement,
     put_states: Statement,
+    feed: Statement,
 }
 
 // The writer's statements; the plural ones take arrays, one element per row.
@@ -313,12 +415,17 @@ const PUT_DEVICE: &str =
 const PUT_DEVICE_WITH_RECORD: &str = "INSERT INTO devices (id, doc, record) VALUES ($1, $2, $3)
      ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, record = EXCLUDED.record";
 const DELETE_DEVICE: &str = "DELETE FROM devices WHERE id = $1";
-const PUT_OPERATION: &str = "INSERT INTO operations (id, device, state, group_op, doc, adapter_state)
-     VALUES ($1, $2, $3, $4, $5, $6)
+const PUT_OPERATION: &str = "INSERT INTO operations (id, device, state, group_op, doc, adapter_state, node)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (id) DO UPDATE SET device = EXCLUDED.device, state = EXCLUDED.state,
-     group_op = EXCLUDED.group_op, doc = EXCLUDED.doc, adapter_state = EXCLUDED.adapter_state";
-const PUT_GROUP_OPERATION: &str = "INSERT INTO group_operations (id, grp, doc) VALUES ($1, $2, $3)
+     group_op = EXCLUDED.group_op, doc = EXCLUDED.doc, adapter_state = EXCLUDED.adapter_state,
+     node = EXCLUDED.node";
+const PUT_GROUP_OPERATION: &str = "INSERT INTO group_operations (id, grp, doc, node) VALUES ($1, $2, $3, $4)
      ON CONFLICT (id) DO UPDATE SET grp = EXCLUDED.grp, doc = EXCLUDED.doc";
+/// A transaction's feed entry, and the notification that tells the other nodes of it.
+const FEED: &str = "WITH f AS (INSERT INTO unidm_feed (node, seq, keys, events) VALUES ($1, $2, $3, $4)
+     RETURNING node, seq)
+     SELECT pg_notify('unidm_feed', node || ' ' || seq) FROM f";
 const PUT_GROUP: &str =
     "INSERT INTO groups (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc";
 const DELETE_GROUP: &str = "DELETE FROM groups WHERE id = $1";
@@ -332,10 +439,11 @@ const PUT_DEVICES: &str = "INSERT INTO devices (id, doc) SELECT * FROM unnest($1
 const PUT_DEVICES_WITH_RECORDS: &str =
     "INSERT INTO devices (id, doc, record) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
      ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, record = EXCLUDED.record";
-const PUT_OPERATIONS: &str = "INSERT INTO operations (id, device, state, group_op, doc, adapter_state)
-     SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::bytea[])
+const PUT_OPERATIONS: &str = "INSERT INTO operations (id, device, state, group_op, doc, adapter_state, node)
+     SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::bytea[], $7::text[])
      ON CONFLICT (id) DO UPDATE SET device = EXCLUDED.device, state = EXCLUDED.state,
-     group_op = EXCLUDED.group_op, doc = EXCLUDED.doc, adapter_state = EXCLUDED.adapter_state";
+     group_op = EXCLUDED.group_op, doc = EXCLUDED.doc, adapter_state = EXCLUDED.adapter_state,
+     node = EXCLUDED.node";
 const PUT_STATES: &str =
     "INSERT INTO adapter_state (ns, key, value) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
      ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value";
@@ -359,24 +467,32 @@ impl Statements {
             put_devices_with_records: c.prepare(PUT_DEVICES_WITH_RECORDS).await?,
             put_operations: c.prepare(PUT_OPERATIONS).await?,
             put_states: c.prepare(PUT_STATES).await?,
+            feed: c.prepare(FEED).await?,
         })
     }
 }
 
 /// One write, sent on `tx` (awaited together with the batch's others: pipelined).
-async fn apply(tx: &tokio_postgres::Transaction<'_>, s: &Statements, w: &Write) -> Result<u64, tokio_postgres::Error> {
+async fn apply(
+    tx: &tokio_postgres::Transaction<'_>,
+    s: &Statements,
+    node: &str,
+    w: &Write,
+) -> Result<u64, tokio_postgres::Error> {
     match w {
         Write::PutDevice { id, doc } => tx.execute(&s.put_device, &[id, doc]).await,
         Write::PutDeviceWithRecord { id, doc, record } => {
             tx.execute(&s.put_device_with_record, &[id, doc, record]).await
         }
         Write::DeleteDevice(id) => tx.execute(&s.delete_device, &[id]).await,
-        Write::PutOperation { id, device, state, group_operation, doc, adapter_state } => {
+        Write::PutOperation { id, device, state, group_operation, doc, adapter_state, holder } => {
             let group = group_operation.map(|g| g as i64);
-            tx.execute(&s.put_operation, &[&(*id as i64), device, &state.as_str(), &group, doc, adapter_state]).await
+            let holder = holder.as_deref().unwrap_or(node);
+            tx.execute(&s.put_operation, &[&(*id as i64), device, &state.as_str(), &group, doc, adapter_state, &holder])
+                .await
         }
         Write::PutGroupOperation { id, group, doc } => {
-            tx.execute(&s.put_group_operation, &[&(*id as i64), group, doc]).await
+            tx.execute(&s.put_group_operation, &[&(*id as i64), group, doc, &node]).await
         }
         Write::PutGroup { id, doc } => tx.execute(&s.put_group, &[id, doc]).await,
         Write::DeleteGroup(id) => tx.execute(&s.delete_group, &[id]).await,
@@ -384,16 +500,63 @@ async fn apply(tx: &tokio_postgres::Transaction<'_>, s: &Statements, w: &Write) 
         Write::DeleteRule(id) => tx.execute(&s.delete_rule, &[id]).await,
         Write::PutState { namespace, key, value } => tx.execute(&s.put_state, &[namespace, key, value]).await,
         Write::DeleteState { namespace, key } => tx.execute(&s.delete_state, &[namespace, key]).await,
+        // Goes into the transaction's feed entry ([`feed_entry`]).
+        Write::Event(_) => Ok(0),
     }
+}
+
+/// What a transaction tells the other nodes: the rows its writes name (each once, in order)
+/// and its events.
+fn feed_entry<'w>(writes: impl Iterator<Item = &'w Write>) -> (Vec<String>, Vec<String>) {
+    let mut seen = HashSet::new();
+    let mut keys = Vec::new();
+    let mut events = Vec::new();
+    for w in writes {
+        let key = match w {
+            Write::PutDevice { id, .. } | Write::PutDeviceWithRecord { id, .. } | Write::DeleteDevice(id) => {
+                format!("d:{id}")
+            }
+            Write::PutOperation { id, .. } => format!("o:{id}"),
+            Write::PutGroupOperation { id, .. } => format!("go:{id}"),
+            Write::PutGroup { id, .. } | Write::DeleteGroup(id) => format!("g:{id}"),
+            Write::PutRule { id, .. } | Write::DeleteRule(id) => format!("r:{id}"),
+            Write::PutState { namespace, .. } | Write::DeleteState { namespace, .. } => format!("s:{namespace}"),
+            Write::Event(e) => {
+                events.push(e.clone());
+                continue;
+            }
+        };
+        if seen.insert(key.clone()) {
+            keys.push(key);
+        }
+    }
+    (keys, events)
+}
+
+/// Writes the transaction's feed entry (when it has anything to tell) and its notification.
+async fn write_feed<'w>(
+    tx: &tokio_postgres::Transaction<'_>,
+    feed: &Statement,
+    node: &str,
+    seq: &AtomicU64,
+    writes: impl Iterator<Item = &'w Write>,
+) -> Result<(), tokio_postgres::Error> {
+    let (keys, events) = feed_entry(writes);
+    if keys.is_empty() && events.is_empty() {
+        return Ok(());
+    }
+    let seq = seq.fetch_add(1, Ordering::Relaxed) as i64;
+    tx.execute(feed, &[&node, &seq, &keys, &events]).await.map(|_| ())
 }
 
 /// Every write of `writes`, pipelined.
 async fn apply_all<'w>(
     tx: &tokio_postgres::Transaction<'_>,
     s: &Statements,
+    node: &str,
     writes: impl Iterator<Item = &'w Write>,
 ) -> Result<(), tokio_postgres::Error> {
-    try_join_all(writes.map(|w| apply(tx, s, w))).await.map(|_| ())
+    try_join_all(writes.map(|w| apply(tx, s, node, w))).await.map(|_| ())
 }
 
 /// Consecutive writes of one kind (devices, devices with records, operations, adapter state),
@@ -402,14 +565,27 @@ async fn apply_all<'w>(
 enum Run<'w> {
     Devices(Vec<&'w str>, Vec<&'w str>),
     DevicesWithRecords(Vec<&'w str>, Vec<&'w str>, Vec<Option<&'w [u8]>>),
-    Operations(Vec<i64>, Vec<&'w str>, Vec<&'static str>, Vec<Option<i64>>, Vec<&'w str>, Vec<Option<&'w [u8]>>),
+    Operations(Box<OperationRows<'w>>),
     States(Vec<&'w str>, Vec<&'w str>, Vec<&'w [u8]>),
     One(&'w Write),
 }
 
+/// The columns of a run of operation writes.
+#[derive(Default)]
+struct OperationRows<'w> {
+    ids: Vec<i64>,
+    devices: Vec<&'w str>,
+    states: Vec<&'static str>,
+    groups: Vec<Option<i64>>,
+    docs: Vec<&'w str>,
+    adapter_states: Vec<Option<&'w [u8]>>,
+    holders: Vec<&'w str>,
+}
+
 impl<'w> Run<'w> {
-    /// Adds `w` to this run if it is of the run's kind (its key is checked by the caller).
-    fn take(&mut self, w: &'w Write) -> bool {
+    /// Adds `w` to this run if it is of the run's kind (its key is checked by the caller);
+    /// operations go to `node` unless handed to another.
+    fn take(&mut self, node: &'w str, w: &'w Write) -> bool {
         match (self, w) {
             (Run::Devices(ids, docs), Write::PutDevice { id, doc }) => {
                 ids.push(id);
@@ -423,15 +599,16 @@ impl<'w> Run<'w> {
                 true
             }
             (
-                Run::Operations(ids, devices, states, groups, docs, adapter_states),
-                Write::PutOperation { id, device, state, group_operation, doc, adapter_state },
+                Run::Operations(rows),
+                Write::PutOperation { id, device, state, group_operation, doc, adapter_state, holder },
             ) => {
-                ids.push(*id as i64);
-                devices.push(device);
-                states.push(state.as_str());
-                groups.push(group_operation.map(|g| g as i64));
-                docs.push(doc);
-                adapter_states.push(adapter_state.as_deref());
+                rows.ids.push(*id as i64);
+                rows.devices.push(device);
+                rows.states.push(state.as_str());
+                rows.groups.push(group_operation.map(|g| g as i64));
+                rows.docs.push(doc);
+                rows.adapter_states.push(adapter_state.as_deref());
+                rows.holders.push(holder.as_deref().unwrap_or(node));
                 true
             }
             (Run::States(namespaces, keys, values), Write::PutState { namespace, key, value }) => {
@@ -444,17 +621,15 @@ impl<'w> Run<'w> {
         }
     }
 
-    fn start(w: &'w Write) -> Run<'w> {
+    fn start(node: &'w str, w: &'w Write) -> Run<'w> {
         let mut run = match w {
             Write::PutDevice { .. } => Run::Devices(Vec::new(), Vec::new()),
             Write::PutDeviceWithRecord { .. } => Run::DevicesWithRecords(Vec::new(), Vec::new(), Vec::new()),
-            Write::PutOperation { .. } => {
-                Run::Operations(Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new())
-            }
+            Write::PutOperation { .. } => Run::Operations(Box::default()),
             Write::PutState { .. } => Run::States(Vec::new(), Vec::new(), Vec::new()),
             other => return Run::One(other),
         };
-        run.take(w);
+        run.take(node, w);
         run
     }
 }
@@ -464,6 +639,7 @@ impl<'w> Run<'w> {
 async fn apply_batched<'w>(
     tx: &tokio_postgres::Transaction<'_>,
     s: &Statements,
+    node: &'w str,
     writes: impl Iterator<Item = &'w Write>,
 ) -> Result<(), tokio_postgres::Error> {
     let mut runs: Vec<Run<'w>> = Vec::new();
@@ -477,10 +653,13 @@ async fn apply_batched<'w>(
             Write::PutOperation { id, .. } => !seen_operations.contains(id),
             _ => false,
         };
-        if !(fresh && runs.last_mut().is_some_and(|r| r.take(w))) {
+        if matches!(w, Write::Event(_)) {
+            continue;
+        }
+        if !(fresh && runs.last_mut().is_some_and(|r| r.take(node, w))) {
             seen.clear();
             seen_operations.clear();
-            runs.push(Run::start(w));
+            runs.push(Run::start(node, w));
         }
         match w {
             Write::PutDevice { id, .. } | Write::PutDeviceWithRecord { id, .. } => {
@@ -501,11 +680,13 @@ async fn apply_batched<'w>(
             Run::DevicesWithRecords(ids, docs, records) => {
                 tx.execute(&s.put_devices_with_records, &[ids, docs, records]).await
             }
-            Run::Operations(ids, devices, states, groups, docs, adapter_states) => {
-                tx.execute(&s.put_operations, &[ids, devices, states, groups, docs, adapter_states]).await
+            Run::Operations(r) => {
+                let params: [&(dyn ToSql + Sync); 7] =
+                    [&r.ids, &r.devices, &r.states, &r.groups, &r.docs, &r.adapter_states, &r.holders];
+                tx.execute(&s.put_operations, &params).await
             }
             Run::States(namespaces, keys, values) => tx.execute(&s.put_states, &[namespaces, keys, values]).await,
-            Run::One(w) => apply(tx, s, w).await,
+            Run::One(w) => apply(tx, s, node, w).await,
         }
     });
     try_join_all(statements).await.map(|_| ())
@@ -516,6 +697,8 @@ struct Writer {
     conn: Option<(Client, Statements)>,
     max_batch: usize,
     down: Arc<Down>,
+    node: Arc<str>,
+    seq: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -554,7 +737,8 @@ impl Writer {
         if self.conn.is_none() {
             let client = connect(&self.config).await?;
             // The lock went with the old connection; another unidm may have taken it meanwhile.
-            lock_writer(&client).await?;
+            lock_node(&client, &self.node).await?;
+            mark_writer(&client, &self.node).await?;
             let statements = Statements::prepare(&client).await?;
             tracing::info!("PostgreSQL writer connected again");
             self.conn = Some((client, statements));
@@ -567,6 +751,7 @@ impl Writer {
     /// rolled back.
     async fn commit(&mut self, jobs: &[Vec<Write>]) -> Vec<Result<(), StoreError>> {
         let down = self.down.clone();
+        let (node, seq) = (self.node.clone(), self.seq.clone());
         let (client, statements) = match self.connection().await {
             Ok(c) => c,
             Err(e) => {
@@ -576,7 +761,12 @@ impl Writer {
         };
         let all_or_nothing = async {
             let tx = client.transaction().await?;
-            apply_batched(&tx, statements, jobs.iter().flatten()).await?;
+            let (applied, fed) = futures::join!(
+                apply_batched(&tx, statements, &node, jobs.iter().flatten()),
+                write_feed(&tx, &statements.feed, &node, &seq, jobs.iter().flatten())
+            );
+            applied?;
+            fed?;
             tx.commit().await
         }
         .await;
@@ -587,7 +777,7 @@ impl Writer {
             }
             Err(e) if e.as_db_error().is_some() => {
                 tracing::debug!(error = %e, jobs = jobs.len(), "batch failed; committing its jobs one by one");
-                match commit_each(client, statements, jobs).await {
+                match commit_each(client, statements, &node, &seq, jobs).await {
                     Ok(results) => results,
                     Err(e) => {
                         let e = StoreError::from(e);
@@ -610,13 +800,15 @@ impl Writer {
 async fn commit_each(
     client: &mut Client,
     statements: &Statements,
+    node: &str,
+    seq: &AtomicU64,
     jobs: &[Vec<Write>],
 ) -> Result<Vec<Result<(), StoreError>>, tokio_postgres::Error> {
     let mut tx = client.transaction().await?;
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
         let savepoint = tx.savepoint("job").await?;
-        let r = apply_all(&savepoint, statements, job.iter()).await;
+        let r = apply_all(&savepoint, statements, node, job.iter()).await;
         match r {
             Ok(()) => {
                 savepoint.commit().await?;
@@ -630,6 +822,8 @@ async fn commit_each(
             }
         }
     }
+    let committed = jobs.iter().zip(&results).filter(|(_, r)| r.is_ok()).flat_map(|(j, _)| j.iter());
+    write_feed(&tx, &statements.feed, node, seq, committed).await?;
     tx.commit().await?;
     Ok(results)
 }
@@ -701,6 +895,11 @@ impl Store for PostgresStore {
         if let Ok(mut tx) = self.tx.lock() {
             tx.take();
         }
+        self.cluster.listener.abort();
+    }
+
+    fn cluster(&self) -> Option<Arc<dyn Cluster>> {
+        Some(self.cluster.clone())
     }
 
     fn submit(&self, batch: Vec<Write>, done: Completion) {
@@ -855,5 +1054,610 @@ impl Store for PostgresStore {
             })
             .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+/// Drives a listening connection's I/O and passes its notifications on; ends (dropping
+/// `notices`) when the connection does.
+async fn drive<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    notices: mpsc::UnboundedSender<tokio_postgres::Notification>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+    while let Some(m) = futures::StreamExt::next(&mut messages).await {
+        match m {
+            Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                if notices.send(n).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "PostgreSQL feed connection ended");
+                return;
+            }
+        }
+    }
+}
+
+/// Opens the feed's connection: `LISTEN`s, with the notifications on the returned channel.
+async fn open_listener(
+    target: &Target,
+) -> Result<(Client, mpsc::UnboundedReceiver<tokio_postgres::Notification>), StoreError> {
+    let mut config = target.config.clone();
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(5));
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let unavailable = |e: tokio_postgres::Error| StoreError::Unavailable(e.to_string());
+    let client = if config.get_ssl_mode() == SslMode::Disable {
+        let (client, connection) = config.connect(NoTls).await.map_err(unavailable)?;
+        tokio::spawn(drive(connection, tx));
+        client
+    } else {
+        let (client, connection) = config.connect(target.tls.clone()).await.map_err(unavailable)?;
+        tokio::spawn(drive(connection, tx));
+        client
+    };
+    client.batch_execute("LISTEN unidm_feed; LISTEN unidm_cmd").await?;
+    Ok((client, rx))
+}
+
+/// Most notifications read back in one round trip.
+const FEED_BATCH: usize = 512;
+
+/// The feed: receives the other nodes' notifications, reads their entries back in the order
+/// they were committed, and passes them to `out`; opens its connection again when it breaks
+/// (then sends [`FeedItem::Resync`]: what was committed meanwhile was not heard).
+async fn listen(target: Target, node: Arc<str>, out: mpsc::UnboundedSender<FeedItem>) {
+    let mut first = true;
+    loop {
+        let (client, mut notices) = match open_listener(&target).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "PostgreSQL feed cannot connect; trying again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        if !first && out.send(FeedItem::Resync).is_err() {
+            return;
+        }
+        first = false;
+        while let Some(n) = notices.recv().await {
+            let mut batch = vec![n];
+            while batch.len() < FEED_BATCH {
+                match notices.try_recv() {
+                    Ok(n) => batch.push(n),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = deliver(&client, &node, batch, &out).await {
+                if out.is_closed() {
+                    return;
+                }
+                tracing::warn!(error = %e, "PostgreSQL feed read failed; reading everything again");
+                break;
+            }
+        }
+        if out.is_closed() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Reads back the entries `batch` announces (other nodes' only) and passes them on in order.
+async fn deliver(
+    client: &Client,
+    node: &str,
+    batch: Vec<tokio_postgres::Notification>,
+    out: &mpsc::UnboundedSender<FeedItem>,
+) -> Result<(), StoreError> {
+    let mut nodes = Vec::new();
+    let mut seqs = Vec::new();
+    let mut items = Vec::new();
+    for n in &batch {
+        let mut parts = n.payload().split(' ');
+        match (n.channel(), parts.next(), parts.next(), parts.next()) {
+            ("unidm_feed", Some(from), Some(seq), None) if from != node => {
+                if let Ok(seq) = seq.parse::<i64>() {
+                    nodes.push(from.to_owned());
+                    seqs.push(seq);
+                    items.push(None);
+                }
+            }
+            ("unidm_cmd", Some(to), Some("cancel"), Some(id)) if to == node => {
+                if let Ok(id) = id.parse::<u64>() {
+                    items.push(Some(FeedItem::Cancel(OperationId(id))));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut entries = std::collections::HashMap::new();
+    if !nodes.is_empty() {
+        let rows = client
+            .query(
+                "SELECT f.node, f.seq, f.keys, f.events FROM unidm_feed f
+                 JOIN unnest($1::text[], $2::int8[]) AS w(node, seq) USING (node, seq)",
+                &[&nodes, &seqs],
+            )
+            .await?;
+        for r in rows {
+            let key: (String, i64) = (r.get(0), r.get(1));
+            entries.insert(key, (r.get::<_, Vec<String>>(2), r.get::<_, Vec<String>>(3)));
+        }
+    }
+    let mut fed = nodes.into_iter().zip(seqs);
+    for item in items {
+        let item = match item {
+            Some(item) => item,
+            None => {
+                let Some(key) = fed.next() else { continue };
+                // Pruned before it was read (a node very far behind): nothing left to apply.
+                let Some((keys, events)) = entries.remove(&key) else { continue };
+                FeedItem::Change { node: key.0, keys, events }
+            }
+        };
+        if out.send(item).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// The states of an unfinished operation, as SQL.
+const UNFINISHED: &str = "('pending', 'dispatched', 'waiting', 'running')";
+
+/// The cluster side of the PostgreSQL store.
+struct PgCluster {
+    node: Arc<str>,
+    lease: Duration,
+    readers: Arc<Readers>,
+    seq: Arc<AtomicU64>,
+    feed: Mutex<Option<Feed>>,
+    /// The connection that holds the leader's lock, and whether it holds it.
+    leader: tokio::sync::Mutex<Option<(Client, bool)>>,
+    target: Target,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl PgCluster {
+    fn lease_secs(&self) -> f64 {
+        self.lease.as_secs_f64()
+    }
+
+    /// Runs `body` in a transaction on a reader connection, with the feed entry naming the
+    /// rows `body` answers it changed. It runs on a task of its own, so that a caller that
+    /// gives up cannot leave the connection inside a transaction.
+    async fn changing<T, F>(&self, body: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c Client,
+            )
+                -> futures::future::BoxFuture<'c, Result<(T, Vec<String>), tokio_postgres::Error>>
+            + Send
+            + 'static,
+    {
+        let (readers, node, seq) = (self.readers.clone(), self.node.clone(), self.seq.clone());
+        let task = tokio::spawn(async move {
+            readers
+                .with(move |c| {
+                    Box::pin(async move {
+                        c.batch_execute("BEGIN").await?;
+                        let r = async {
+                            let (value, keys) = body(c).await?;
+                            if !keys.is_empty() {
+                                let seq = seq.fetch_add(1, Ordering::Relaxed) as i64;
+                                let events: Vec<String> = Vec::new();
+                                c.execute(FEED, &[&&*node, &seq, &keys, &events]).await?;
+                            }
+                            Ok::<_, tokio_postgres::Error>(value)
+                        }
+                        .await;
+                        match r {
+                            Ok(v) => c.batch_execute("COMMIT").await.map(|_| v),
+                            Err(e) => {
+                                let _ = c.batch_execute("ROLLBACK").await;
+                                Err(e)
+                            }
+                        }
+                    })
+                })
+                .await
+        });
+        task.await.map_err(|e| StoreError::Database(format!("store task: {e}")))?
+    }
+
+    /// Parses operation rows `(id, doc, adapter_state)` and group operation rows `(id, doc)`,
+    /// reading each group operation's members.
+    async fn assemble(
+        &self,
+        ops: Vec<tokio_postgres::Row>,
+        groups: Vec<tokio_postgres::Row>,
+    ) -> Result<Held, StoreError> {
+        let operations = ops.iter().map(|r| operation_row(r, 0, 1, 2)).collect::<Result<_, _>>()?;
+        let ids: Vec<i64> = groups.iter().map(|r| r.get(0)).collect();
+        let members = self
+            .read(move |c| {
+                Box::pin(async move {
+                    c.query(
+                        "SELECT group_op, id, state, node FROM operations WHERE group_op = ANY($1) ORDER BY id",
+                        &[&ids],
+                    )
+                    .await
+                })
+            })
+            .await?;
+        let mut by_group: std::collections::HashMap<i64, Vec<Member>> = std::collections::HashMap::new();
+        for r in &members {
+            by_group.entry(r.get(0)).or_default().push(Member {
+                id: OperationId(r.get::<_, i64>(1) as u64),
+                state: parse_state(r.get(2))?,
+                holder: r.get(3),
+            });
+        }
+        let mut group_operations = Vec::with_capacity(groups.len());
+        for g in &groups {
+            let id: i64 = g.get(0);
+            let gop: GroupOperation = parse_doc(g.get(1), "group operation", &id.to_string())?;
+            group_operations.push((gop, by_group.remove(&id).unwrap_or_default()));
+        }
+        Ok(Held { operations, group_operations })
+    }
+
+    /// Runs a read-only `body` on a reader connection.
+    async fn read<T, F>(&self, body: F) -> Result<T, StoreError>
+    where
+        F: for<'c> FnOnce(&'c Client) -> futures::future::BoxFuture<'c, Result<T, tokio_postgres::Error>>,
+    {
+        self.readers.with(body).await
+    }
+}
+
+fn operation_row(
+    r: &tokio_postgres::Row,
+    id: usize,
+    doc: usize,
+    adapter_state: usize,
+) -> Result<Operation, StoreError> {
+    let mut op: Operation = parse_doc(r.get(doc), "operation", &r.get::<_, i64>(id).to_string())?;
+    op.adapter_state = r.get(adapter_state);
+    Ok(op)
+}
+
+fn parse_state(s: &str) -> Result<OperationState, StoreError> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| StoreError::Corrupt(format!("operation state `{s}`")))
+}
+
+/// Keys named in a feed entry, by kind.
+fn keys_of<'k>(keys: &'k [String], prefix: &str) -> Vec<&'k str> {
+    keys.iter().filter_map(|k| k.strip_prefix(prefix)).collect()
+}
+
+#[async_trait]
+impl Cluster for PgCluster {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    fn take_feed(&self) -> Option<Feed> {
+        self.feed.lock().ok()?.take()
+    }
+
+    async fn allocate_ids(&self, n: usize) -> Result<Vec<u64>, StoreError> {
+        let n = i32::try_from(n).map_err(|_| StoreError::Database(format!("{n} ids at once")))?;
+        let rows = self
+            .read(move |c| {
+                Box::pin(async move { c.query("SELECT nextval('unidm_ids') FROM generate_series(1, $1)", &[&n]).await })
+            })
+            .await?;
+        Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
+    }
+
+    async fn heartbeat(&self) -> Result<Vec<NodeStatus>, StoreError> {
+        let node = self.node.to_string();
+        let lease = self.lease_secs();
+        let rows = self
+            .read(move |c| {
+                Box::pin(async move {
+                    c.execute(
+                        "INSERT INTO unidm_nodes (id, heartbeat) VALUES ($1, now())
+                         ON CONFLICT (id) DO UPDATE SET heartbeat = now()",
+                        &[&node],
+                    )
+                    .await?;
+                    c.query(
+                        "SELECT id, heartbeat > now() - make_interval(secs => $1),
+                                greatest(0, extract(epoch FROM now() - heartbeat) * 1000)::int8
+                         FROM unidm_nodes ORDER BY id",
+                        &[&lease],
+                    )
+                    .await
+                })
+            })
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| NodeStatus { id: r.get(0), alive: r.get(1), heartbeat_age_ms: r.get::<_, i64>(2) as u64 })
+            .collect())
+    }
+
+    async fn lead(&self) -> Result<bool, StoreError> {
+        let mut slot = self.leader.lock().await;
+        if slot.as_ref().is_some_and(|(c, _)| c.is_closed()) {
+            *slot = None;
+        }
+        if slot.is_none() {
+            *slot = Some((connect(&self.target).await?, false));
+        }
+        let Some((client, held)) = slot.as_mut() else { return Ok(false) };
+        if *held {
+            // Still held while the session lives; the round trip shows that it does.
+            if let Err(e) = client.simple_query("SELECT 1").await {
+                *slot = None;
+                return Err(e.into());
+            }
+            return Ok(true);
+        }
+        *held = client.query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK]).await?.get(0);
+        Ok(*held)
+    }
+
+    async fn owners(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows =
+            self.read(|c| Box::pin(c.query("SELECT id, owner FROM devices WHERE owner IS NOT NULL", &[]))).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn reload(&self, keys: &[String]) -> Result<Reloaded, StoreError> {
+        let devices: Vec<String> = keys_of(keys, "d:").into_iter().map(str::to_owned).collect();
+        let operations: Vec<i64> = keys_of(keys, "o:").iter().filter_map(|k| k.parse().ok()).collect();
+        let group_operations: Vec<i64> = keys_of(keys, "go:").iter().filter_map(|k| k.parse().ok()).collect();
+        let groups: Vec<String> = keys_of(keys, "g:").into_iter().map(str::to_owned).collect();
+        let rules: Vec<String> = keys_of(keys, "r:").into_iter().map(str::to_owned).collect();
+        let rows = self
+            .read(move |c| {
+                Box::pin(async move {
+                    let (pd, po, pgo, pg, pr): (
+                        [&(dyn ToSql + Sync); 1],
+                        [&(dyn ToSql + Sync); 1],
+                        [&(dyn ToSql + Sync); 1],
+                        [&(dyn ToSql + Sync); 1],
+                        [&(dyn ToSql + Sync); 1],
+                    ) = ([&devices], [&operations], [&group_operations], [&groups], [&rules]);
+                    let d = c.query(
+                        "SELECT k, d.doc, d.owner FROM unnest($1::text[]) WITH ORDINALITY AS k(k, i)
+                         LEFT JOIN devices d ON d.id = k.k ORDER BY k.i",
+                        &pd,
+                    );
+                    let o = c.query(
+                        "SELECT id, doc, adapter_state, node FROM operations WHERE id = ANY($1) ORDER BY id",
+                        &po,
+                    );
+                    let go = c.query("SELECT id::text, doc FROM group_operations WHERE id = ANY($1)", &pgo);
+                    let g = c.query("SELECT k, g.doc FROM unnest($1::text[]) AS k LEFT JOIN groups g ON g.id = k", &pg);
+                    let r = c.query("SELECT k, r.doc FROM unnest($1::text[]) AS k LEFT JOIN rules r ON r.id = k", &pr);
+                    futures::try_join!(d, o, go, g, r)
+                })
+            })
+            .await?;
+        let (d, o, go, g, r) = rows;
+        let mut out = Reloaded::default();
+        for row in &d {
+            let id: String = row.get(0);
+            let doc: Option<&str> = row.get(1);
+            let entry = match doc {
+                Some(doc) => Some((parse_doc(doc, "device", &id)?, row.get(2))),
+                None => None,
+            };
+            out.devices.push((id, entry));
+        }
+        for row in &o {
+            out.operations.push((operation_row(row, 0, 1, 2)?, row.get(3)));
+        }
+        for row in &go {
+            out.group_operations.push(parse_doc(row.get(1), "group operation", row.get(0))?);
+        }
+        for row in &g {
+            let id: String = row.get(0);
+            let doc: Option<&str> = row.get(1);
+            let group = doc.map(|doc| parse_doc(doc, "group", &id)).transpose()?;
+            out.groups.push((id, group));
+        }
+        for row in &r {
+            let id: String = row.get(0);
+            let doc: Option<&str> = row.get(1);
+            let rule = doc.map(|doc| parse_doc(doc, "rule", &id)).transpose()?;
+            out.rules.push((id, rule));
+        }
+        Ok(out)
+    }
+
+    async fn claim_device(&self, device: &str) -> Result<Vec<Operation>, StoreError> {
+        let (device, node) = (device.to_owned(), self.node.to_string());
+        let rows = self
+            .changing(move |c| {
+                Box::pin(async move {
+                    c.execute("UPDATE devices SET owner = $2 WHERE id = $1", &[&device, &node]).await?;
+                    // Group members still waiting for their slot stay with their group's
+                    // holder, which hands them over when it starts them.
+                    let rows = c
+                        .query(
+                            &format!(
+                                "UPDATE operations o SET node = $2
+                                 WHERE device = $1 AND state IN {UNFINISHED} AND node IS DISTINCT FROM $2
+                                   AND NOT (o.group_op IS NOT NULL AND o.state = 'pending' AND EXISTS (
+                                       SELECT 1 FROM group_operations g WHERE g.id = o.group_op AND g.node = o.node))
+                                 RETURNING id, doc, adapter_state"
+                            ),
+                            &[&device, &node],
+                        )
+                        .await?;
+                    let mut keys = vec![format!("d:{device}")];
+                    keys.extend(rows.iter().map(|r| format!("o:{}", r.get::<_, i64>(0))));
+                    Ok((rows, keys))
+                })
+            })
+            .await?;
+        rows.iter().map(|r| operation_row(r, 0, 1, 2)).collect()
+    }
+
+    async fn claim_operation(&self, id: OperationId) -> Result<Option<Operation>, StoreError> {
+        let (key, node, lease) = (id.0 as i64, self.node.to_string(), self.lease_secs());
+        let row = self
+            .changing(move |c| {
+                Box::pin(async move {
+                    let row = c
+                        .query_opt(
+                            &format!(
+                                "UPDATE operations o SET node = $2
+                                 WHERE id = $1 AND state IN {UNFINISHED} AND (node IS NULL OR node = $2 OR NOT EXISTS (
+                                     SELECT 1 FROM unidm_nodes n
+                                     WHERE n.id = o.node AND n.heartbeat > now() - make_interval(secs => $3)))
+                                 RETURNING id, doc, adapter_state"
+                            ),
+                            &[&key, &node, &lease],
+                        )
+                        .await?;
+                    let keys = if row.is_some() { vec![format!("o:{key}")] } else { Vec::new() };
+                    Ok((row, keys))
+                })
+            })
+            .await?;
+        row.map(|r| operation_row(&r, 0, 1, 2)).transpose()
+    }
+
+    async fn holder(&self, id: OperationId) -> Result<Option<(String, bool)>, StoreError> {
+        let (key, lease) = (id.0 as i64, self.lease_secs());
+        let row = self
+            .read(move |c| {
+                Box::pin(async move {
+                    c.query_opt(
+                        &format!(
+                            "SELECT o.node, coalesce(n.heartbeat > now() - make_interval(secs => $2), false)
+                             FROM operations o LEFT JOIN unidm_nodes n ON n.id = o.node
+                             WHERE o.id = $1 AND o.node IS NOT NULL AND o.state IN {UNFINISHED}"
+                        ),
+                        &[&key, &lease],
+                    )
+                    .await
+                })
+            })
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    async fn held(&self) -> Result<Held, StoreError> {
+        let node = self.node.to_string();
+        let (ops, groups) = self
+            .changing(move |c| {
+                Box::pin(async move {
+                    // Rows written before the store knew of nodes are this node's.
+                    c.execute(
+                        &format!("UPDATE operations SET node = $1 WHERE node IS NULL AND state IN {UNFINISHED}"),
+                        &[&node],
+                    )
+                    .await?;
+                    c.execute("UPDATE group_operations SET node = $1 WHERE node IS NULL", &[&node]).await?;
+                    let ops = c
+                        .query(
+                            &format!(
+                                "SELECT id, doc, adapter_state FROM operations
+                             WHERE node = $1 AND state IN {UNFINISHED} ORDER BY id"
+                            ),
+                            &[&node],
+                        )
+                        .await?;
+                    let groups = c
+                        .query(
+                            &format!(
+                                "SELECT g.id, g.doc FROM group_operations g WHERE g.node = $1 AND EXISTS (
+                                 SELECT 1 FROM operations o WHERE o.group_op = g.id AND o.state IN {UNFINISHED})
+                             ORDER BY g.id"
+                            ),
+                            &[&node],
+                        )
+                        .await?;
+                    Ok(((ops, groups), Vec::new()))
+                })
+            })
+            .await?;
+        self.assemble(ops, groups).await
+    }
+
+    async fn take_orphans(&self) -> Result<Held, StoreError> {
+        let (node, lease) = (self.node.to_string(), self.lease_secs());
+        let dead = "NOT EXISTS (SELECT 1 FROM unidm_nodes n
+                                WHERE n.id = x.node AND n.heartbeat > now() - make_interval(secs => $2))";
+        let (ops, groups) = self
+            .changing(move |c| {
+                Box::pin(async move {
+                    let groups = c
+                        .query(
+                            &format!(
+                                "UPDATE group_operations x SET node = $1
+                                 WHERE x.node IS DISTINCT FROM $1 AND {dead} AND EXISTS (
+                                     SELECT 1 FROM operations o WHERE o.group_op = x.id AND o.state IN {UNFINISHED})
+                                 RETURNING x.id, x.doc"
+                            ),
+                            &[&node, &lease],
+                        )
+                        .await?;
+                    let ops = c
+                        .query(
+                            &format!(
+                                "UPDATE operations x SET node = $1
+                                 WHERE x.state IN {UNFINISHED} AND x.node IS DISTINCT FROM $1 AND {dead}
+                                 RETURNING x.id, x.doc, x.adapter_state"
+                            ),
+                            &[&node, &lease],
+                        )
+                        .await?;
+                    let mut keys: Vec<String> = groups.iter().map(|r| format!("go:{}", r.get::<_, i64>(0))).collect();
+                    keys.extend(ops.iter().map(|r| format!("o:{}", r.get::<_, i64>(0))));
+                    Ok(((ops, groups), keys))
+                })
+            })
+            .await?;
+        self.assemble(ops, groups).await
+    }
+
+    async fn send_cancel(&self, holder: &str, id: OperationId) -> Result<(), StoreError> {
+        let payload = format!("{holder} cancel {id}");
+        self.read(move |c| Box::pin(async move { c.execute("SELECT pg_notify('unidm_cmd', $1)", &[&payload]).await }))
+            .await?;
+        Ok(())
+    }
+
+    async fn prune(&self, age: Duration) -> Result<u64, StoreError> {
+        let secs = age.as_secs_f64();
+        self.read(move |c| {
+            Box::pin(async move {
+                c.execute("DELETE FROM unidm_feed WHERE at < now() - make_interval(secs => $1)", &[&secs]).await
+            })
+        })
+        .await
+    }
+
+    async fn leave(&self) -> Result<(), StoreError> {
+        let node = self.node.to_string();
+        self.read(move |c| {
+            Box::pin(
+                async move { c.execute("UPDATE unidm_nodes SET heartbeat = 'epoch' WHERE id = $1", &[&node]).await },
+            )
+        })
+        .await?;
+        Ok(())
     }
 }

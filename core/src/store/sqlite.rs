@@ -515,7 +515,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, staged: &mut Staged<'_>, w: &Write) -> 
             }
             None => 0,
         },
-        Write::PutOperation { id, device, state, group_operation, doc, adapter_state } => tx
+        Write::PutOperation { id, device, state, group_operation, doc, adapter_state, .. } => tx
             .prepare_cached(
                 "INSERT OR REPLACE INTO operations (id, device, state, group_op, doc, adapter_state)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -545,6 +545,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, staged: &mut Staged<'_>, w: &Write) -> 
         Write::DeleteState { namespace, key } => tx
             .prepare_cached("DELETE FROM adapter_state WHERE ns = ?1 AND key = ?2")?
             .execute(params![namespace, key])?,
+        // One node: no other node to tell.
+        Write::Event(_) => 0,
     };
     Ok(())
 }

@@ -29,6 +29,8 @@ pub struct TestAdapter {
     pub cancelled: Mutex<Vec<unidm_models::OperationId>>,
     pub in_flight: Arc<AtomicUsize>,
     pub max_in_flight: AtomicUsize,
+    /// Every operation given, in order (an id twice if given twice).
+    pub given: Mutex<Vec<unidm_models::OperationId>>,
 }
 
 impl TestAdapter {
@@ -41,12 +43,18 @@ impl TestAdapter {
             cancelled: Mutex::new(Vec::new()),
             in_flight: Arc::new(AtomicUsize::new(0)),
             max_in_flight: AtomicUsize::new(0),
+            given: Mutex::new(Vec::new()),
         };
         (Arc::new(a), rx)
     }
 
     pub fn handle(&self) -> &AdapterHandle {
         self.handle.get().expect("started")
+    }
+
+    /// Every operation given so far, in order.
+    pub fn submitted_ids(&self) -> Vec<unidm_models::OperationId> {
+        self.given.lock().unwrap().clone()
     }
 }
 
@@ -61,6 +69,7 @@ impl Adapter for TestAdapter {
     }
 
     async fn submit(&self, op: unidm_models::Operation) -> Result<(), OperationError> {
+        self.given.lock().unwrap().push(op.id);
         let _ = self.submitted.send(op.clone());
         if let Mode::AutoComplete = self.mode {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;

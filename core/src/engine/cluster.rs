@@ -1,0 +1,556 @@
+//! Several nodes on one store ([`crate::store::Cluster`]): who owns which device, who holds
+//! which operation, the feed that keeps every node's memory current, and the leader's work.
+//!
+//! - A node that gets a device's session (a contact) claims the device and its unfinished
+//!   operations; the node that had them lets go when the feed tells it.
+//! - An operation runs on its device's owner: a node that creates one (from the API, a rule,
+//!   a group) for a device another live node owns hands it over when it would dispatch it.
+//! - Group operations run on the node that holds them; it hands each member to its device's
+//!   owner when a slot frees, and follows the members' states through the feed.
+//! - Device expiry runs on each device's owner; the leader expires devices whose owner is
+//!   dead or unknown, takes over what dead nodes held, and prunes the feed.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use unidm_models::{DeviceId, Event, Operation, OperationId, OperationState};
+
+use super::ops::GroupRun;
+use super::Inner;
+use crate::store::{Cluster, FeedItem, Held, NodeStatus, StoreError, Write};
+use crate::CoreError;
+
+/// Ids fetched from the store at a time.
+const ID_BLOCK: usize = 256;
+/// How often the leader prunes the feed, and how old an entry it keeps.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+const FEED_KEPT: Duration = Duration::from_secs(600);
+
+/// A node's view of the cluster.
+pub(crate) struct ClusterState {
+    pub(crate) api: Arc<dyn Cluster>,
+    pub(crate) node: String,
+    owners: RwLock<HashMap<DeviceId, String>>,
+    nodes: RwLock<Vec<NodeStatus>>,
+    ids: Mutex<VecDeque<u64>>,
+    leader: AtomicBool,
+    /// A change could not be read back: everything is read again at the next tick.
+    stale: AtomicBool,
+    last_prune: Mutex<Option<Instant>>,
+}
+
+/// The cluster as one node sees it (`/healthz`, `/metrics`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterStatus {
+    /// This node.
+    pub node: String,
+    /// Whether this node leads (expiry of orphaned devices, taking over dead nodes' work).
+    pub leader: bool,
+    /// Devices whose live session is on this node.
+    pub owned_devices: usize,
+    /// Every node known, with its lease.
+    pub nodes: Vec<NodeStatus>,
+}
+
+impl ClusterState {
+    pub(crate) fn new(api: Arc<dyn Cluster>) -> Self {
+        ClusterState {
+            node: api.node().to_owned(),
+            api,
+            owners: RwLock::new(HashMap::new()),
+            nodes: RwLock::new(Vec::new()),
+            ids: Mutex::new(VecDeque::new()),
+            leader: AtomicBool::new(false),
+            stale: AtomicBool::new(false),
+            last_prune: Mutex::new(None),
+        }
+    }
+
+    fn alive(&self, node: &str) -> bool {
+        node == self.node || self.nodes.read().is_ok_and(|n| n.iter().any(|n| n.id == node && n.alive))
+    }
+
+    pub(crate) fn owns(&self, device: &DeviceId) -> bool {
+        self.owners.read().is_ok_and(|o| o.get(device) == Some(&self.node))
+    }
+
+    /// The device's owner when it is another live node.
+    pub(crate) fn remote_owner(&self, device: &DeviceId) -> Option<String> {
+        let owner = self.owners.read().ok()?.get(device).cloned()?;
+        (owner != self.node && self.alive(&owner)).then_some(owner)
+    }
+
+    /// Whether this node expires `device`: its owner, or the leader when no live node owns it.
+    pub(crate) fn expires(&self, device: &DeviceId) -> bool {
+        match self.owners.read().ok().and_then(|o| o.get(device).cloned()) {
+            Some(owner) if owner == self.node => true,
+            Some(owner) if self.alive(&owner) => false,
+            _ => self.leader.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn set_owners(&self, owners: Vec<(String, String)>) {
+        if let Ok(mut map) = self.owners.write() {
+            map.clear();
+            map.extend(owners.into_iter().filter_map(|(d, n)| Some((DeviceId::parse(&d).ok()?, n))));
+        }
+    }
+
+    pub(crate) fn status(&self) -> ClusterStatus {
+        ClusterStatus {
+            node: self.node.clone(),
+            leader: self.leader.load(Ordering::Relaxed),
+            owned_devices: self.owners.read().map_or(0, |o| o.values().filter(|n| **n == self.node).count()),
+            nodes: self.nodes.read().map(|n| n.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+impl GroupRun {
+    /// The run of a group operation this node takes over: members pending with no other
+    /// holder wait for a slot; the other unfinished ones are in flight.
+    pub(crate) fn resume(op: unidm_models::GroupOperation, members: Vec<crate::store::Member>, node: &str) -> Self {
+        let mut states = HashMap::new();
+        let mut in_flight = HashSet::new();
+        for m in members {
+            let queued = m.state == OperationState::Pending && m.holder.as_deref().is_none_or(|h| h == node);
+            if !m.state.is_terminal() && !queued {
+                in_flight.insert(m.id);
+            }
+            states.insert(m.id, m.state);
+        }
+        let mut run = GroupRun::new(op, states);
+        run.in_flight = in_flight;
+        run
+    }
+}
+
+impl Inner {
+    /// `n` fresh operation ids: from the store's sequence on a cluster, else counted here.
+    pub(crate) async fn allocate_ids(&self, n: usize) -> Result<Vec<OperationId>, CoreError> {
+        let Some(c) = &self.cluster else {
+            let first = self.next_id.fetch_add(n as u64, Ordering::SeqCst);
+            return Ok((first..first + n as u64).map(OperationId).collect());
+        };
+        let mut out = Vec::with_capacity(n);
+        if let Ok(mut pool) = c.ids.lock() {
+            while out.len() < n {
+                let Some(id) = pool.pop_front() else { break };
+                out.push(OperationId(id));
+            }
+        }
+        if out.len() < n {
+            let missing = n - out.len();
+            let fetched = c.api.allocate_ids(missing.max(ID_BLOCK)).await?;
+            let (now, later) = fetched.split_at(missing.min(fetched.len()));
+            out.extend(now.iter().copied().map(OperationId));
+            if let Ok(mut pool) = c.ids.lock() {
+                pool.extend(later);
+            }
+        }
+        Ok(out)
+    }
+
+    /// After a contact: makes this node the device's owner, with its unfinished operations.
+    pub(crate) async fn claim(self: &Arc<Self>, device: &DeviceId) -> Result<(), CoreError> {
+        let Some(c) = &self.cluster else { return Ok(()) };
+        if c.owns(device) {
+            return Ok(());
+        }
+        let ops = c.api.claim_device(device.as_str()).await?;
+        if let Ok(mut owners) = c.owners.write() {
+            owners.insert(device.clone(), c.node.clone());
+        }
+        if !ops.is_empty() {
+            tracing::info!(device = %device, operations = ops.len(), "took over the device's operations");
+        }
+        self.adopt(ops);
+        Ok(())
+    }
+
+    /// Takes operations this node now holds into memory and dispatches them; one whose
+    /// attempt was interrupted elsewhere resumes it.
+    pub(crate) fn adopt(self: &Arc<Self>, ops: Vec<Operation>) {
+        let mut start = Vec::new();
+        if let Ok(mut state) = self.ops.lock() {
+            for mut op in ops {
+                if op.state.is_terminal() || state.active.contains_key(&op.id) {
+                    continue;
+                }
+                if op.state != OperationState::Pending {
+                    state.resumed.insert(op.id);
+                    op.state = OperationState::Pending;
+                    op.waiting_for = None;
+                }
+                start.push(op.id);
+                state.active.insert(op.id, op);
+            }
+        }
+        for id in start {
+            self.dispatch(id);
+        }
+    }
+
+    /// Hands this node's operations of `device` to its new owner (group members still waiting
+    /// for a slot of a group run here stay).
+    async fn release(self: &Arc<Self>, device: &DeviceId, owner: &str) {
+        let released: Vec<Operation> = {
+            let Ok(mut guard) = self.ops.lock() else { return };
+            let state = &mut *guard;
+            let ids: Vec<OperationId> = state
+                .active
+                .values()
+                .filter(|o| &o.device == device)
+                .filter(|o| {
+                    o.group_operation.and_then(|g| state.runs.get(&g)).is_none_or(|r| r.in_flight.contains(&o.id))
+                })
+                .map(|o| o.id)
+                .collect();
+            ids.iter()
+                .filter_map(|id| {
+                    state.resumed.remove(id);
+                    state.active.remove(id)
+                })
+                .collect()
+        };
+        if released.is_empty() {
+            return;
+        }
+        tracing::info!(device = %device, to = owner, operations = released.len(), "handing operations to the device's owner");
+        let writes = released.iter().map(|op| Write::operation_to(op, owner)).collect();
+        if let Err(e) = self.persist(writes, Vec::new()).wait().await {
+            tracing::warn!(device = %device, error = %e, "could not hand operations over; keeping them");
+            self.adopt(released);
+            return;
+        }
+        for op in released {
+            if op.state != OperationState::Pending {
+                self.tell_adapter_cancel(op.id, op.device);
+            }
+        }
+    }
+
+    /// Applies what another node committed, then publishes its events here.
+    async fn apply_change(self: &Arc<Self>, keys: Vec<String>, events: Vec<String>) {
+        let Some(c) = &self.cluster else { return };
+        let reloaded = match c.api.reload(&keys).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read another node's change; reading everything again");
+                c.stale.store(true, Ordering::Relaxed);
+                return;
+            }
+        };
+        // Devices: documents and owners.
+        let mut moved = Vec::new();
+        let mut deleted = Vec::new();
+        if let (Ok(mut devs), Ok(mut owners)) = (self.devices.write(), c.owners.write()) {
+            for (id, entry) in reloaded.devices {
+                let Ok(id) = DeviceId::parse(&id) else { continue };
+                match entry {
+                    Some((mut device, owner)) => {
+                        let was_mine = owners.get(&id) == Some(&c.node);
+                        if let Some(mine) = devs.get(&id).filter(|_| was_mine) {
+                            // Last-seen moves in memory on the owner: keep the newer.
+                            if mine.presence.last_seen > device.presence.last_seen {
+                                device.presence.last_seen = mine.presence.last_seen;
+                            }
+                        }
+                        match owner {
+                            Some(owner) => {
+                                if was_mine && owner != c.node {
+                                    moved.push((id.clone(), owner.clone()));
+                                }
+                                owners.insert(id.clone(), owner);
+                            }
+                            None => {
+                                owners.remove(&id);
+                            }
+                        }
+                        devs.insert(id, Box::new(device));
+                    }
+                    None => {
+                        if devs.remove(&id).is_some() {
+                            deleted.push(id.clone());
+                        }
+                        owners.remove(&id);
+                    }
+                }
+            }
+        }
+        for (device, owner) in moved {
+            self.release(&device, &owner).await;
+        }
+        if !deleted.is_empty() {
+            let ids: Vec<OperationId> = self
+                .ops
+                .lock()
+                .map(|s| s.active.values().filter(|o| deleted.contains(&o.device)).map(|o| o.id).collect())
+                .unwrap_or_default();
+            if let Err(e) = self.cancel_all(ids).await {
+                tracing::warn!(error = %e, "could not cancel the operations of a device deleted on another node");
+            }
+        }
+        // Operations: taken, let go, and followed by the group runs held here.
+        let mut adopt = Vec::new();
+        let mut dropped = Vec::new();
+        let mut start = Vec::new();
+        let mut group_events = Vec::new();
+        if let Ok(mut guard) = self.ops.lock() {
+            let state = &mut *guard;
+            for (op, holder) in reloaded.operations {
+                let mine = holder.as_deref() == Some(c.node.as_str());
+                if !mine && state.active.contains_key(&op.id) {
+                    state.active.remove(&op.id);
+                    state.resumed.remove(&op.id);
+                    dropped.push((op.id, op.device.clone()));
+                }
+                if let Some(run) = op.group_operation.and_then(|g| state.runs.get_mut(&g)) {
+                    // A member this node holds is followed by its own transitions.
+                    if !(mine && state.active.contains_key(&op.id)) && run.states.get(&op.id) != Some(&op.state) {
+                        run.set_state(op.id, op.state);
+                        start.extend(run.pump());
+                        group_events.push(run.event());
+                        if run.done() {
+                            let g = run.op.id;
+                            state.runs.remove(&g);
+                        }
+                    }
+                }
+                if mine && !op.state.is_terminal() && !state.active.contains_key(&op.id) {
+                    adopt.push(op);
+                }
+            }
+            for g in reloaded.group_operations {
+                if let Some(run) = state.runs.get_mut(&g.id) {
+                    run.op.cancelled = g.cancelled;
+                }
+            }
+        }
+        for (id, device) in dropped {
+            self.tell_adapter_cancel(id, device);
+        }
+        self.adopt(adopt);
+        for id in start {
+            self.dispatch(id);
+        }
+        // Groups and rules.
+        if let Ok(mut groups) = self.groups.write() {
+            for (id, g) in reloaded.groups {
+                match g {
+                    Some(g) => groups.insert(id, g),
+                    None => groups.remove(&id),
+                };
+            }
+        }
+        if let Ok(mut rules) = self.rules.write() {
+            for (id, r) in reloaded.rules {
+                match r {
+                    Some(r) => rules.insert(id, r),
+                    None => rules.remove(&id),
+                };
+            }
+        }
+        for e in events {
+            match serde_json::from_str::<Event>(&e) {
+                Ok(e) => self.events.publish(e),
+                Err(err) => tracing::warn!(error = %err, "unreadable event from another node"),
+            }
+        }
+        if !group_events.is_empty() {
+            // The aggregate moved here: every node hears of it.
+            if let Err(e) = self.persist(Vec::new(), group_events).wait().await {
+                tracing::debug!(error = %e, "group progress not told");
+            }
+        }
+    }
+
+    /// Reads everything again (the feed broke, or a change could not be read).
+    async fn resync(self: &Arc<Self>) -> Result<(), CoreError> {
+        let Some(c) = &self.cluster else { return Ok(()) };
+        let devices = self.store.load_devices().await?;
+        let owners = c.api.owners().await?;
+        let groups = self.store.load_groups().await?;
+        let rules = self.store.load_rules().await?;
+        if let Ok(mut devs) = self.devices.write() {
+            for d in devices {
+                let keep_seen = c.owns(&d.id);
+                let id = d.id.clone();
+                let mut d = Box::new(d);
+                if let Some(mine) = devs.get(&id).filter(|_| keep_seen) {
+                    if mine.presence.last_seen > d.presence.last_seen {
+                        d.presence.last_seen = mine.presence.last_seen;
+                    }
+                }
+                devs.insert(id, d);
+            }
+        }
+        c.set_owners(owners);
+        if let Ok(mut g) = self.groups.write() {
+            *g = groups.into_iter().map(|g| (g.id.clone(), g)).collect();
+        }
+        if let Ok(mut r) = self.rules.write() {
+            *r = rules.into_iter().map(|r| (r.id.clone(), r)).collect();
+        }
+        let held = c.api.held().await?;
+        self.take_over(held);
+        c.stale.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Takes what this node now holds: group runs first (so that their waiting members wait),
+    /// then the operations.
+    pub(crate) fn take_over(self: &Arc<Self>, held: Held) {
+        let Some(c) = &self.cluster else { return };
+        let mut start = Vec::new();
+        if let Ok(mut state) = self.ops.lock() {
+            for (gop, members) in held.group_operations {
+                if state.runs.contains_key(&gop.id) {
+                    continue;
+                }
+                tracing::info!(group_operation = %gop.id, "running the group operation here");
+                let mut run = GroupRun::resume(gop, members, &c.node);
+                start.extend(run.pump());
+                if !run.done() {
+                    state.runs.insert(run.op.id, run);
+                }
+            }
+        }
+        self.adopt(held.operations);
+        for id in start {
+            self.dispatch(id);
+        }
+    }
+
+    /// Asks the node holding `id` to cancel it, or takes it when no live node holds it; `None`
+    /// when it has already ended.
+    pub(crate) async fn cancel_elsewhere(self: &Arc<Self>, id: OperationId) -> Result<Option<Operation>, CoreError> {
+        let Some(c) = &self.cluster else { return Ok(None) };
+        if let Some(op) = c.api.claim_operation(id).await? {
+            if let Ok(mut state) = self.ops.lock() {
+                state.active.entry(op.id).or_insert(op);
+            }
+            return self.cancel_operation(id).await.map(Some);
+        }
+        let Some((holder, true)) = c.api.holder(id).await? else { return Ok(None) };
+        if holder == c.node {
+            return Ok(None);
+        }
+        c.api.send_cancel(&holder, id).await?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            match self.store.get_operation(id).await? {
+                Some(op) if op.state.is_terminal() => return Ok(Some(op)),
+                Some(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                None => return Ok(None),
+            }
+        }
+        Err(CoreError::Storage(StoreError::Unavailable(format!(
+            "node `{holder}` holds operation {id} and did not cancel it within 10 s"
+        ))))
+    }
+
+    /// The cluster's periodic work: the heartbeat, leadership, and for the leader what dead
+    /// nodes left; then hands operations of devices that moved to their owners.
+    pub(crate) async fn cluster_tick(self: &Arc<Self>) {
+        let Some(c) = &self.cluster else { return };
+        match c.api.heartbeat().await {
+            Ok(nodes) => {
+                if let Ok(mut n) = c.nodes.write() {
+                    *n = nodes;
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
+        }
+        if c.stale.load(Ordering::Relaxed) {
+            if let Err(e) = self.resync().await {
+                tracing::debug!(error = %e, "reading everything again failed");
+            }
+        }
+        let leader = c.api.lead().await.unwrap_or(false);
+        if c.leader.swap(leader, Ordering::Relaxed) != leader {
+            tracing::info!(node = %c.node, leader, "cluster leadership changed");
+        }
+        if leader {
+            match c.api.take_orphans().await {
+                Ok(held) => {
+                    if !held.operations.is_empty() || !held.group_operations.is_empty() {
+                        tracing::info!(
+                            operations = held.operations.len(),
+                            group_operations = held.group_operations.len(),
+                            "took over the work of dead nodes"
+                        );
+                    }
+                    self.take_over(held);
+                }
+                Err(e) => tracing::debug!(error = %e, "taking over dead nodes' work failed"),
+            }
+            let due = c.last_prune.lock().is_ok_and(|mut last| {
+                let due = last.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
+                if due {
+                    *last = Some(Instant::now());
+                }
+                due
+            });
+            if due {
+                if let Err(e) = c.api.prune(FEED_KEPT).await {
+                    tracing::debug!(error = %e, "pruning the feed failed");
+                }
+            }
+        }
+        // Operations held here for devices another live node owns (a hand-over that failed,
+        // or raced with a claim) go to that node.
+        let moved: HashSet<(DeviceId, String)> = self
+            .ops
+            .lock()
+            .map(|s| s.active.values().filter_map(|o| Some((o.device.clone(), c.remote_owner(&o.device)?))).collect())
+            .unwrap_or_default();
+        for (device, owner) in moved {
+            self.release(&device, &owner).await;
+        }
+    }
+
+    /// Runs the feed and the cluster's ticker until the engine stops.
+    pub(crate) fn start_cluster(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        let Some(c) = &self.cluster else { return Vec::new() };
+        let mut tasks = Vec::new();
+        if let Some(mut feed) = c.api.take_feed() {
+            let inner = self.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(item) = feed.recv().await {
+                    match item {
+                        FeedItem::Change { keys, events, .. } => inner.apply_change(keys, events).await,
+                        FeedItem::Cancel(id) => match inner.cancel_operation(id).await {
+                            Ok(_) | Err(CoreError::Conflict(_)) | Err(CoreError::NotFound { .. }) => {}
+                            Err(e) => {
+                                tracing::warn!(operation = %id, error = %e, "cancel asked by another node failed")
+                            }
+                        },
+                        FeedItem::Resync => {
+                            if let Err(e) = inner.resync().await {
+                                tracing::warn!(error = %e, "reading everything again failed");
+                                if let Some(c) = &inner.cluster {
+                                    c.stale.store(true, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        let inner = self.clone();
+        let every = (c.api.lease() / 5).max(Duration::from_millis(100));
+        tasks.push(tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                inner.cluster_tick().await;
+            }
+        }));
+        tasks
+    }
+}
