@@ -41,6 +41,11 @@ pub trait Adapter: Send + Sync + 'static {
     /// adapter of the device's protocol is told.
     async fn cancel(&self, op: OperationId, device: &DeviceId);
 
+    /// Another node sharing the store changed this adapter's state ([`AdapterHandle::put_state`]
+    /// and the like: credentials, bootstrap configurations): read again what it keeps in
+    /// memory. Only called on a cluster ([`crate::store::Cluster`]).
+    async fn state_changed(&self) {}
+
     /// Stops the adapter's I/O.
     async fn shutdown(&self) {}
 }

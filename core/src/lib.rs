@@ -77,13 +77,13 @@ pub use adapter::{Adapter, AdapterError, AdapterHandle, Contact, Gone, Seen};
 pub use clock::{Clock, ManualClock, Sleep, SystemClock};
 pub use delivery::{Correlator, Delivery, DeliveryConfig, Stalled, Submitted, Wait, Woken};
 pub use engine::{
-    CreateOptions, DeviceQuery, Engine, EngineBuilder, EngineConfig, EngineStats, GroupOperationView, NewOperation,
-    TopologyEdge, TopologyGraph,
+    ClusterStatus, CreateOptions, DeviceQuery, Engine, EngineBuilder, EngineConfig, EngineStats, GroupOperationView,
+    NewOperation, TopologyEdge, TopologyGraph,
 };
 pub use error::CoreError;
 pub use events::{EventBus, Received, Subscription};
 pub use store::{
-    is_postgres_url, Completion, OperationQuery, Page, PostgresOptions, PostgresStore, SqliteOptions, SqliteStore,
-    Store, StoreError, StoreExt, StoreStats, Write,
+    check_node_id, is_postgres_url, Completion, NodeStatus, OperationQuery, Page, PostgresOptions, PostgresStore,
+    SqliteOptions, SqliteStore, Store, StoreError, StoreExt, StoreStats, Write,
 };
 pub use tap::{Direction, WireRecord, WireTap};

@@ -193,6 +193,9 @@ pub struct Access {
     seq: Mutex<u64>,
     writer: mpsc::UnboundedSender<AuditEntry>,
     ready: watch::Receiver<bool>,
+    /// Where this node stores its audit entries: `audit/`, or `audit/{node}/` on a node of
+    /// several (each node numbers its own).
+    audit_prefix: String,
 }
 
 impl std::fmt::Debug for Access {
@@ -205,6 +208,7 @@ impl Access {
     /// Access with `configured` tokens; the stored tokens and audit log load in the background
     /// (requests wait for them).
     pub fn start(engine: Engine, configured: Vec<ConfiguredToken>) -> Arc<Access> {
+        let engine_node = engine.cluster_status().map(|c| c.node);
         let tokens = configured
             .into_iter()
             .map(|t| (t.digest, Entry { name: t.name, role: t.role, source: Source::Config }))
@@ -218,14 +222,54 @@ impl Access {
             seq: Mutex::new(0),
             writer,
             ready,
+            audit_prefix: match engine_node {
+                Some(node) => format!("audit/{node}/"),
+                None => "audit/".to_owned(),
+            },
         });
         let a = access.clone();
+        // Tokens created or deleted on another node sharing the database.
+        let mut changes = a.engine.watch_app_state();
         tokio::spawn(async move {
             a.load().await;
             let _ = ready_tx.send(true);
+            let watcher = a.clone();
+            tokio::spawn(async move {
+                loop {
+                    match changes.recv().await {
+                        Ok(ns) if ns != NAMESPACE => continue,
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            watcher.reload_tokens().await
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            });
             a.write_audit(rx).await;
         });
         access
+    }
+
+    /// Reads the stored tokens again (another node created or deleted one).
+    async fn reload_tokens(&self) {
+        let stored = match self.engine.load_app_state(NAMESPACE).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "API tokens changed on another node not read");
+                return;
+            }
+        };
+        let fresh: HashMap<[u8; 32], Entry> = stored
+            .iter()
+            .filter_map(|(key, bytes)| {
+                let name = key.strip_prefix("token/")?;
+                let t = serde_json::from_slice::<StoredToken>(bytes).ok()?;
+                Some((unhex32(&t.sha256)?, Entry { name: name.to_owned(), role: t.role, source: Source::Api }))
+            })
+            .collect();
+        let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
+        tokens.retain(|_, e| e.source != Source::Api);
+        tokens.extend(fresh);
     }
 
     async fn load(&self) {
@@ -377,7 +421,7 @@ impl Access {
             let newest = batch.last().map_or(0, |e| e.seq);
             let values = batch
                 .iter()
-                .map(|e| (format!("audit/{:020}", e.seq), serde_json::to_vec(e).unwrap_or_default()))
+                .map(|e| (format!("{}{:020}", self.audit_prefix, e.seq), serde_json::to_vec(e).unwrap_or_default()))
                 .collect();
             if let Err(e) = self.engine.put_app_state(NAMESPACE, values).await {
                 tracing::error!(error = %e, "audit entries not stored");
@@ -386,7 +430,7 @@ impl Access {
                 .iter()
                 .filter_map(|e| e.seq.checked_sub(MAX_AUDIT as u64))
                 .filter(|&s| s > 0 && s <= newest)
-                .map(|s| format!("audit/{s:020}"))
+                .map(|s| format!("{}{s:020}", self.audit_prefix))
                 .collect();
             if !old.is_empty() {
                 if let Err(e) = self.engine.delete_app_state(NAMESPACE, old).await {

@@ -18,6 +18,8 @@
 //! path = "./unidm.db"         # UNIDM_DB, --db (a postgres:// URL selects PostgreSQL)
 //! # url = "postgres://unidm@db.example/unidm?sslmode=require"   # PostgreSQL instead of the file
 //! # ca = "./db-ca.pem"        # UNIDM_DB_CA, --db-ca: the PostgreSQL server's CA (TLS)
+//! # node_id = "node-1"        # UNIDM_NODE_ID, --node-id: this node, when several share PostgreSQL
+//! # lease_s = 5               # a node silent this long is dead; its work is taken over
 //! durable = true              # fsync every commit; UNIDM_DURABLE, --durable
 //!
 //! [engine]
@@ -180,6 +182,10 @@ pub struct ServeArgs {
     /// public web roots].
     #[arg(long, env = "UNIDM_DB_CA")]
     pub db_ca: Option<PathBuf>,
+    /// This node's id among the unidm nodes sharing one PostgreSQL database (each node its
+    /// own; 1 to 64 of A-Z a-z 0-9 - _ .) [default: node-1].
+    #[arg(long, env = "UNIDM_NODE_ID")]
+    pub node_id: Option<String>,
     /// Fsync every commit [default: true]; false keeps process-crash safety but may lose the
     /// last commits on power loss.
     #[arg(long, env = "UNIDM_DURABLE")]
@@ -732,6 +738,8 @@ struct StoreSection {
     url: Option<String>,
     ca: Option<PathBuf>,
     durable: Option<bool>,
+    node_id: Option<String>,
+    lease_s: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -763,6 +771,8 @@ pub struct ServeConfig {
     pub durable: bool,
     /// The CA of a PostgreSQL server's certificate.
     pub db_ca: Option<PathBuf>,
+    /// This node among several on one PostgreSQL database.
+    pub node: crate::database::NodeOptions,
     /// Engine settings.
     pub engine: EngineConfig,
     /// Log filter.
@@ -1103,6 +1113,14 @@ impl ServeConfig {
                 .unwrap_or_else(|| PathBuf::from("unidm.db")),
             durable: args.durable.or(file.store.durable).unwrap_or(true),
             db_ca: args.db_ca.clone().or(file.store.ca),
+            node: crate::database::NodeOptions {
+                id: args.node_id.clone().or(file.store.node_id),
+                lease: match file.store.lease_s {
+                    Some(s) if s.is_finite() && (0.5..=3600.0).contains(&s) => std::time::Duration::from_secs_f64(s),
+                    Some(s) => anyhow::bail!("[store] lease_s = {s}: give 0.5 to 3600 seconds"),
+                    None => std::time::Duration::from_secs(5),
+                },
+            },
             engine,
             log: args.log.clone().or(file.log).unwrap_or_else(|| "info".to_owned()),
         })

@@ -214,11 +214,18 @@ fn generated() -> utoipa::openapi::OpenApi {
 pub const ONEM2M_NOTIFY: &str = "/onem2m/notify";
 
 /// `ok`, or 503 with the reason when the database does not answer (a load balancer then sends
-/// no requests here).
+/// no requests here). A node of several says which, and how many it sees alive.
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
     match tokio::time::timeout(std::time::Duration::from_secs(5), state.engine.store_health()).await {
-        Ok(Ok(())) => "ok".into_response(),
+        Ok(Ok(())) => match state.engine.cluster_status() {
+            Some(c) => {
+                let alive = c.nodes.iter().filter(|n| n.alive).count();
+                let role = if c.leader { ", the leader" } else { "" };
+                format!("ok: node {}{role}; {alive} of {} nodes alive\n", c.node, c.nodes.len()).into_response()
+            }
+            None => "ok".into_response(),
+        },
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {e}\n")).into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy: the database did not answer in 5 s\n").into_response(),
     }

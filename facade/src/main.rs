@@ -112,7 +112,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         .init();
     #[cfg(feature = "profile")]
     let profiler = profile::start()?;
-    let store = unidm::database::open(&cfg.db, cfg.durable, cfg.db_ca.as_deref()).await?;
+    let store = unidm::database::open(&cfg.db, cfg.durable, cfg.db_ca.as_deref(), &cfg.node).await?;
     let mut builder = Engine::builder().store_arc(store).config(cfg.engine.clone());
     let acs = cfg.tr069.clone().map(|c| Arc::new(Tr069Adapter::new(c)));
     let lwm2m = cfg.lwm2m.clone().map(|c| Arc::new(Lwm2mAdapter::new(c)));

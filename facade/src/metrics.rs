@@ -133,6 +133,36 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
 # TYPE unidm_store_available gauge
 unidm_store_available {available}"
     );
+    if let Some(c) = app.engine.cluster_status() {
+        let _ = writeln!(
+            out,
+            "# HELP unidm_cluster_node This node's id (value 1).\n# TYPE unidm_cluster_node gauge\nunidm_cluster_node{{node=\"{}\"}} 1",
+            c.node
+        );
+        let _ = writeln!(
+            out,
+            "# HELP unidm_cluster_leader Whether this node leads (expiry of orphaned devices, taking over dead nodes' work).\n# TYPE unidm_cluster_leader gauge\nunidm_cluster_leader {}",
+            u8::from(c.leader)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP unidm_cluster_owned_devices Devices whose live session is on this node.\n# TYPE unidm_cluster_owned_devices gauge\nunidm_cluster_owned_devices {}",
+            c.owned_devices
+        );
+        let _ = writeln!(out, "# HELP unidm_cluster_node_alive Whether a node's heartbeat is within its lease, per node.\n# TYPE unidm_cluster_node_alive gauge");
+        for n in &c.nodes {
+            let _ = writeln!(out, "unidm_cluster_node_alive{{node=\"{}\"}} {}", n.id, u8::from(n.alive));
+        }
+        let _ = writeln!(out, "# HELP unidm_cluster_heartbeat_age_seconds Time since each node's last heartbeat.\n# TYPE unidm_cluster_heartbeat_age_seconds gauge");
+        for n in &c.nodes {
+            let _ = writeln!(
+                out,
+                "unidm_cluster_heartbeat_age_seconds{{node=\"{}\"}} {}",
+                n.id,
+                n.heartbeat_age_ms as f64 / 1e3
+            );
+        }
+    }
     let _ = writeln!(out, "# HELP unidm_http_requests_total API requests by method, route and status.\n# TYPE unidm_http_requests_total counter");
     if let Ok(r) = app.metrics.requests.lock() {
         for ((m, route, status), n) in r.iter() {

@@ -5,6 +5,7 @@
 //! [`operation_end`] and [`device_where`] are the two waits nearly every test needs.
 #![deny(missing_docs)]
 
+pub mod balancer;
 pub mod logs;
 pub mod postgres;
 pub mod process;

@@ -156,6 +156,11 @@ impl PskStore {
         self.0.read().unwrap_or_else(|e| e.into_inner()).values().any(|p| p.endpoint.as_deref() == Some(endpoint))
     }
 
+    /// Every identity known.
+    pub fn identities(&self) -> Vec<Vec<u8>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+    }
+
     /// The identities bound to `endpoint`.
     pub fn identities_of(&self, endpoint: &str) -> Vec<Vec<u8>> {
         let map = self.0.read().unwrap_or_else(|e| e.into_inner());

@@ -354,6 +354,18 @@ impl Inner {
                 };
             }
         }
+        // Adapter and application state: their owners read it again.
+        for ns in keys.iter().filter_map(|k| k.strip_prefix("s:")) {
+            match self.adapters.iter().find(|(p, _)| p.as_str() == ns) {
+                Some((_, adapter)) => {
+                    let adapter = adapter.clone();
+                    tokio::spawn(async move { adapter.state_changed().await });
+                }
+                None => {
+                    let _ = self.state_changes.send(ns.to_owned());
+                }
+            }
+        }
         for e in events {
             match serde_json::from_str::<Event>(&e) {
                 Ok(e) => self.events.publish(e),

@@ -90,7 +90,9 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) events: EventBus,
     pub(crate) config: EngineConfig,
-    adapters: HashMap<Protocol, Arc<dyn Adapter>>,
+    pub(crate) adapters: HashMap<Protocol, Arc<dyn Adapter>>,
+    /// Application namespaces another node changed ([`Engine::watch_app_state`]).
+    pub(crate) state_changes: tokio::sync::broadcast::Sender<String>,
     devices: RwLock<BTreeMap<DeviceId, Box<Device>>>,
     ops: Mutex<OpsState>,
     groups: RwLock<BTreeMap<String, Group>>,
@@ -274,6 +276,7 @@ impl EngineBuilder {
             unstored_seen: Mutex::new(HashMap::new()),
             tap: crate::WireTap::default(),
             cluster,
+            state_changes: tokio::sync::broadcast::channel(64).0,
             store,
         });
 
@@ -339,6 +342,13 @@ impl Engine {
         check_app_namespace(namespace)?;
         let writes = keys.into_iter().map(|key| Write::DeleteState { namespace: namespace.to_owned(), key }).collect();
         Ok(self.inner.store.write(writes).await?)
+    }
+
+    /// The application namespaces ([`Engine::put_app_state`]) another node sharing the store
+    /// changes, as they change: what the application keeps in memory of them is to be read
+    /// again. Nothing arrives on a store of one node.
+    pub fn watch_app_state(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.inner.state_changes.subscribe()
     }
 
     /// Every stored value of the application under `namespace`.

@@ -131,7 +131,7 @@ async fn embedded(
 ) -> anyhow::Result<Report> {
     let temp = tempfile::tempdir()?;
     let db = common.db.clone().unwrap_or_else(|| temp.path().join("unidm.db"));
-    let mut builder = Engine::builder().store_arc(crate::database::open(&db, true, None).await?);
+    let mut builder = Engine::builder().store_arc(crate::database::open(&db, true, None, &Default::default()).await?);
     let mut lwm2m = None;
     let mut acs = None;
     match protocol {

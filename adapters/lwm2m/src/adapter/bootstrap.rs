@@ -17,7 +17,7 @@ use super::secure::Secure;
 use super::Lwm2mAdapter;
 use crate::bootstrap::{BootstrapConfig, BootstrapConfigError, BootstrapEvent, BootstrapLimits, BootstrapServer};
 
-const PREFIX: &str = "bs/";
+pub(super) const PREFIX: &str = "bs/";
 
 pub(crate) enum BsCommand {
     /// Installs (or removes) a configuration; answers once the server has it.
@@ -235,6 +235,29 @@ impl Lwm2mAdapter {
         match self.bootstrap() {
             Some(b) => b.configs.lock().await.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             None => Vec::new(),
+        }
+    }
+
+    /// Installs the stored configurations another node changed (all of them, as stored now).
+    pub(super) async fn sync_bootstrap_configs(&self, stored: BTreeMap<String, BootstrapConfig>) {
+        let Some(b) = self.bootstrap() else { return };
+        let mut changed = Vec::new();
+        {
+            let mut configs = b.configs.lock().await;
+            for (ep, cfg) in &stored {
+                if configs.get(ep) != Some(cfg) {
+                    configs.insert(ep.clone(), cfg.clone());
+                    changed.push((ep.clone(), Some(cfg.clone())));
+                }
+            }
+            let gone: Vec<String> = configs.keys().filter(|ep| !stored.contains_key(*ep)).cloned().collect();
+            for ep in gone {
+                configs.remove(&ep);
+                changed.push((ep, None));
+            }
+        }
+        for (ep, cfg) in changed {
+            b.install(&ep, cfg).await;
         }
     }
 

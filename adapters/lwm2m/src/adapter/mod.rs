@@ -546,6 +546,9 @@ struct Running {
 pub struct Lwm2mAdapter {
     config: Lwm2mConfig,
     running: OnceLock<Running>,
+    /// The PSK identities last read from the store (others come from the configuration):
+    /// one gone from the store since was removed on another node.
+    stored_psks: std::sync::Mutex<std::collections::HashSet<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Lwm2mAdapter {
@@ -560,7 +563,7 @@ impl std::fmt::Debug for Lwm2mAdapter {
 impl Lwm2mAdapter {
     /// An adapter that binds `config.listen` when the engine starts it.
     pub fn new(config: Lwm2mConfig) -> Self {
-        Lwm2mAdapter { config, running: OnceLock::new() }
+        Lwm2mAdapter { config, running: OnceLock::new(), stored_psks: Default::default() }
     }
 
     /// The bound UDP address, once started (useful with port 0).
@@ -661,9 +664,54 @@ impl Adapter for Lwm2mAdapter {
             }
             None => None,
         };
+        let configured: std::collections::HashSet<Vec<u8>> = self.config.psks.identities().into_iter().collect();
         let mut running = shell::start(self.config.clone(), handle).await?;
         running.bootstrap = bootstrap;
+        if let Ok(mut stored) = self.stored_psks.lock() {
+            *stored = self.config.psks.identities().into_iter().filter(|i| !configured.contains(i)).collect();
+        }
         self.running.set(running).map_err(|_| AdapterError("started twice".into()))
+    }
+
+    /// Another node set or removed PSK identities or bootstrap configurations: this node
+    /// takes them too.
+    async fn state_changed(&self) {
+        let Ok(shared) = self.shared() else { return };
+        let stored = match shared.handle.load_state().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the LwM2M state another node changed");
+                return;
+            }
+        };
+        let mut now = std::collections::HashSet::new();
+        let mut configs = std::collections::BTreeMap::new();
+        for (k, bytes) in &stored {
+            if let Some(hex) = k.strip_prefix("psk/") {
+                if let (Some(identity), Some(psk)) = (unidm_core::hex::decode(hex), shell::StoredPsk::decode(bytes)) {
+                    if self.config.psks.get(&identity).as_ref() != Some(&psk) {
+                        self.config.psks.set(&identity, psk);
+                    }
+                    now.insert(identity);
+                }
+            } else if let Some(ep) = k.strip_prefix(bootstrap::PREFIX) {
+                if let Ok(c) = serde_json::from_slice::<crate::bootstrap::BootstrapConfig>(bytes) {
+                    configs.insert(ep.to_owned(), c);
+                }
+            }
+        }
+        let gone: Vec<Vec<u8>> = match self.stored_psks.lock() {
+            Ok(mut before) => {
+                let gone = before.difference(&now).cloned().collect();
+                *before = now;
+                gone
+            }
+            Err(_) => Vec::new(),
+        };
+        for identity in gone {
+            self.config.psks.remove(&identity);
+        }
+        self.sync_bootstrap_configs(configs).await;
     }
 
     async fn submit(&self, op: Operation) -> Result<(), OperationError> {

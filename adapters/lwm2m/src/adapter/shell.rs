@@ -123,7 +123,7 @@ impl StoredPsk {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
-    fn decode(bytes: &[u8]) -> Option<Psk> {
+    pub(super) fn decode(bytes: &[u8]) -> Option<Psk> {
         use base64::Engine as _;
         let s: StoredPsk = serde_json::from_slice(bytes).ok()?;
         let key = base64::engine::general_purpose::STANDARD.decode(s.key).ok()?;
