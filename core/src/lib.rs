@@ -58,6 +58,17 @@
 //! - One [`SqliteStore`] writes a database file at a time (an advisory lock on
 //!   `{file}.lock`; a second open fails with "in use by another unidm");
 //!   [`SqliteStore::open_read_only`] reads beside it. [`Engine::shutdown`] closes the store.
+//!
+//! # Several nodes
+//! Engines on one [`PostgresStore`] (each with its own [`PostgresOptions::node`]) form a
+//! cluster ([`store::Cluster`]): each keeps every device, group and rule in memory, current
+//! through the store's change feed, and publishes the other nodes' events to its subscribers.
+//! A device belongs to the node that has its session (its contacts claim it); an operation
+//! runs on its device's owner whichever node created it, and only its holder may write it (the
+//! store refuses the others' writes). A node that stops heart-beating is dead after its lease;
+//! the leader takes over its operations and group operations. [`Engine::cluster_status`] shows
+//! the node's view; [`Engine::watch_app_state`] tells the application when another node
+//! changed its stored values; [`Adapter::state_changed`] tells an adapter.
 #![deny(missing_docs)]
 
 pub mod adapter;

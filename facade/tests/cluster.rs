@@ -91,6 +91,23 @@ async fn three_nodes_manage_each_other_s_devices_and_see_each_other_s_events() {
         assert_eq!(read["state"], "succeeded", "{read}");
         assert_eq!(read["result"], "unidm sim", "{read}");
     }
+    // A TR-069 CPE whose ACS is n1, read through n2 (n1 sends it the connection request).
+    let tree = unidm_tr069::sim::ParameterTree::tr181("00D09E", "CLGW", "CL1");
+    let _cpe =
+        unidm_tr069::sim::SimCpe::start(unidm_tr069::sim::SimConfig::new(nodes[0].acs.clone(), tree)).await.unwrap();
+    let cpe = "tr069:00D09E-CLGW-CL1";
+    common::wait_api(&nodes[1].api, &format!("/devices/{cpe}"), |_| true).await;
+    let op = post(
+        format!("{}/devices/{cpe}/native", nodes[1].api),
+        json!({"op": "read", "path": "Device.DeviceInfo.SerialNumber"}),
+    )
+    .await;
+    let gpv = common::wait_api(&nodes[1].api, &format!("/operations/{}", op["id"]), |o| {
+        ["succeeded", "failed", "cancelled", "expired"].contains(&o["state"].as_str().unwrap_or_default())
+    })
+    .await;
+    assert_eq!(gpv["state"], "succeeded", "{gpv}");
+    assert_eq!(gpv["result"]["Device.DeviceInfo.SerialNumber"], "CL1", "{gpv}");
     // Node n3's subscribers saw the registrations made on n1 and n2, and the reads' outcomes.
     let shown = events.clone();
     until(

@@ -151,6 +151,10 @@ impl Inner {
         Commit(rx)
     }
 
+    pub(crate) fn cluster_status(&self) -> Option<ClusterStatus> {
+        self.cluster.as_ref().map(|c| c.status())
+    }
+
     pub(crate) fn adapter(&self, p: Protocol) -> Option<Arc<dyn Adapter>> {
         self.adapters.get(&p).cloned()
     }
@@ -251,9 +255,6 @@ impl EngineBuilder {
             // Ids come from the store's sequence; this node takes back what it holds.
             Some(c) => {
                 c.set_owners(c.api.owners().await?);
-                if let Ok(nodes) = c.api.heartbeat().await {
-                    tracing::info!(node = %c.node, nodes = nodes.len(), "joined the cluster");
-                }
                 (0, Vec::new(), Some(c.api.held().await?))
             }
             None => (store.max_operation_id().await?, store.unfinished_operations().await?, None),
@@ -291,6 +292,11 @@ impl EngineBuilder {
         }
         if recovered > 0 {
             tracing::info!(operations = recovered, "resumed unfinished operations");
+        }
+        // The first heartbeat and leadership before the engine is handed out.
+        inner.cluster_tick().await;
+        if let Some(c) = inner.cluster_status() {
+            tracing::info!(node = %c.node, leader = c.leader, nodes = c.nodes.len(), "joined the cluster");
         }
         let cluster_tasks = inner.start_cluster();
 
@@ -415,7 +421,7 @@ impl Engine {
 
     /// This node's view of the cluster, when its store is shared by several nodes.
     pub fn cluster_status(&self) -> Option<ClusterStatus> {
-        self.inner.cluster.as_ref().map(|c| c.status())
+        self.inner.cluster_status()
     }
 
     /// Counters for metrics.

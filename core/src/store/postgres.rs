@@ -1,5 +1,6 @@
-//! A [`Store`] on PostgreSQL, for operators who run unidm on a database they already operate
-//! (one unidm node per database for now).
+//! A [`Store`] on PostgreSQL, for operators who run unidm on a database they already operate,
+//! and for several unidm nodes sharing one database (its [`Cluster`] side: owners, holders,
+//! leases, the change feed; `docs/cluster.md`).
 //!
 //! The same model as the SQLite store: one writer (a task with its own connection) takes the
 //! batches in submission order and commits every batch queued meanwhile in one transaction
@@ -13,7 +14,13 @@
 //! Connections that break (PostgreSQL restarted, a network cut) are opened again on the next
 //! use; meanwhile writes fail with [`StoreError::Unavailable`] and nothing acknowledged is lost.
 //! The schema is versioned (`unidm_schema`) and migrated at open under an advisory lock, so
-//! that processes opening it together migrate once.
+//! that processes opening it together migrate once. Each node's writer holds an advisory lock
+//! named by its node id: a second process with the same id is refused.
+//!
+//! Every transaction also writes a feed entry (`unidm_feed`: the rows written, the events
+//! published) and `NOTIFY unidm_feed`; each node `LISTEN`s on a connection of its own and reads
+//! the other nodes' entries back in commit order ([`FeedItem`]). A `BEFORE UPDATE` trigger on
+//! `operations` refuses a writer's update of an operation another node holds.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
