@@ -24,6 +24,8 @@ use crate::CoreError;
 
 /// Ids fetched from the store at a time.
 const ID_BLOCK: usize = 256;
+/// Most devices claimed in one transaction.
+const CLAIM_BATCH: usize = 2048;
 /// How often the leader prunes the feed, and how old an entry it keeps.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 const FEED_KEPT: Duration = Duration::from_secs(600);
@@ -39,6 +41,12 @@ pub(crate) struct ClusterState {
     /// A change could not be read back: everything is read again at the next tick.
     stale: AtomicBool,
     last_prune: Mutex<Option<Instant>>,
+    /// Devices to claim in the store ([`Inner::claim`]); taken by the claiming task.
+    claims: Mutex<Option<tokio::sync::mpsc::UnboundedSender<DeviceId>>>,
+    claimed: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<DeviceId>>>,
+    /// Devices claimed here and not yet in the store: a change read back meanwhile still names
+    /// the previous owner, which is not taken for a move.
+    pending: Mutex<HashSet<DeviceId>>,
 }
 
 /// The cluster as one node sees it (`/healthz`, `/metrics`).
@@ -57,6 +65,7 @@ pub struct ClusterStatus {
 
 impl ClusterState {
     pub(crate) fn new(api: Arc<dyn Cluster>) -> Self {
+        let (claims, claimed) = tokio::sync::mpsc::unbounded_channel();
         ClusterState {
             node: api.node().to_owned(),
             api,
@@ -66,6 +75,9 @@ impl ClusterState {
             leader: AtomicBool::new(false),
             stale: AtomicBool::new(false),
             last_prune: Mutex::new(None),
+            claims: Mutex::new(Some(claims)),
+            claimed: Mutex::new(Some(claimed)),
+            pending: Mutex::new(HashSet::new()),
         }
     }
 
@@ -154,21 +166,69 @@ impl Inner {
         Ok(out)
     }
 
-    /// After a contact: makes this node the device's owner, with its unfinished operations.
-    pub(crate) async fn claim(self: &Arc<Self>, device: &DeviceId) -> Result<(), CoreError> {
-        let Some(c) = &self.cluster else { return Ok(()) };
+    /// After a contact: makes this node the device's owner at once in memory, and in the store
+    /// soon after, with the device's unfinished operations (claims are batched: a burst of
+    /// registrations costs one claim per batch, not one per device).
+    pub(crate) fn claim(self: &Arc<Self>, device: &DeviceId) {
+        let Some(c) = &self.cluster else { return };
         if c.owns(device) {
-            return Ok(());
+            return;
         }
-        let ops = c.api.claim_device(device.as_str()).await?;
         if let Ok(mut owners) = c.owners.write() {
             owners.insert(device.clone(), c.node.clone());
         }
-        if !ops.is_empty() {
-            tracing::info!(device = %device, operations = ops.len(), "took over the device's operations");
+        if let Ok(mut pending) = c.pending.lock() {
+            pending.insert(device.clone());
         }
-        self.adopt(ops);
-        Ok(())
+        if let Ok(claims) = c.claims.lock() {
+            if let Some(tx) = claims.as_ref() {
+                let _ = tx.send(device.clone());
+            }
+        }
+    }
+
+    /// Claims the devices queued by [`Inner::claim`], in batches.
+    async fn run_claims(self: Arc<Self>, mut rx: tokio::sync::mpsc::UnboundedReceiver<DeviceId>) {
+        let Some(c) = &self.cluster else { return };
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < CLAIM_BATCH {
+                match rx.try_recv() {
+                    Ok(d) => batch.push(d),
+                    Err(_) => break,
+                }
+            }
+            let ids: Vec<String> = batch.iter().map(|d| d.to_string()).collect();
+            let claimed = c.api.claim_devices(&ids).await;
+            if let Ok(mut pending) = c.pending.lock() {
+                for d in &batch {
+                    pending.remove(d);
+                }
+            }
+            match claimed {
+                Ok(ops) => {
+                    if !ops.is_empty() {
+                        tracing::info!(
+                            devices = batch.len(),
+                            operations = ops.len(),
+                            "took over the devices' operations"
+                        );
+                    }
+                    self.adopt(ops);
+                }
+                Err(e) => {
+                    // Not owned after all: the devices' next contacts claim them again.
+                    tracing::warn!(devices = batch.len(), error = %e, "could not claim devices");
+                    if let Ok(mut owners) = c.owners.write() {
+                        for d in &batch {
+                            if owners.get(d) == Some(&c.node) {
+                                owners.remove(d);
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Takes operations this node now holds into memory and dispatches them; one whose
@@ -247,6 +307,7 @@ impl Inner {
         // Devices: documents and owners.
         let mut moved = Vec::new();
         let mut deleted = Vec::new();
+        let pending = c.pending.lock().map(|p| p.clone()).unwrap_or_default();
         if let (Ok(mut devs), Ok(mut owners)) = (self.devices.write(), c.owners.write()) {
             for (id, entry) in reloaded.devices {
                 let Ok(id) = DeviceId::parse(&id) else { continue };
@@ -260,6 +321,8 @@ impl Inner {
                             }
                         }
                         match owner {
+                            // Claimed here, not stored yet: this node stays the owner.
+                            _ if pending.contains(&id) => {}
                             Some(owner) => {
                                 if was_mine && owner != c.node {
                                     moved.push((id.clone(), owner.clone()));
@@ -529,6 +592,9 @@ impl Inner {
     pub(crate) fn start_cluster(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
         let Some(c) = &self.cluster else { return Vec::new() };
         let mut tasks = Vec::new();
+        if let Some(claimed) = c.claimed.lock().ok().and_then(|mut r| r.take()) {
+            tasks.push(tokio::spawn(self.clone().run_claims(claimed)));
+        }
         if let Some(mut feed) = c.api.take_feed() {
             let inner = self.clone();
             tasks.push(tokio::spawn(async move {

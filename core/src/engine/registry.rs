@@ -132,7 +132,7 @@ impl Inner {
         };
         commit.wait().await?;
         // The session is here: so are the device and its operations.
-        self.claim(id).await?;
+        self.claim(id);
         let mut triggers = Vec::new();
         if first {
             triggers.push(Trigger::FirstContact);

@@ -1491,27 +1491,27 @@ impl Cluster for PgCluster {
         Ok(out)
     }
 
-    async fn claim_device(&self, device: &str) -> Result<Vec<Operation>, StoreError> {
-        let (device, node) = (device.to_owned(), self.node.to_string());
+    async fn claim_devices(&self, devices: &[String]) -> Result<Vec<Operation>, StoreError> {
+        let (devices, node) = (devices.to_vec(), self.node.to_string());
         let rows = self
             .changing(move |c| {
                 Box::pin(async move {
-                    c.execute("UPDATE devices SET owner = $2 WHERE id = $1", &[&device, &node]).await?;
+                    c.execute("UPDATE devices SET owner = $2 WHERE id = ANY($1)", &[&devices, &node]).await?;
                     // Group members still waiting for their slot stay with their group's
                     // holder, which hands them over when it starts them.
                     let rows = c
                         .query(
                             &format!(
                                 "UPDATE operations o SET node = $2
-                                 WHERE device = $1 AND state IN {UNFINISHED} AND node IS DISTINCT FROM $2
+                                 WHERE device = ANY($1) AND state IN {UNFINISHED} AND node IS DISTINCT FROM $2
                                    AND NOT (o.group_op IS NOT NULL AND o.state = 'pending' AND EXISTS (
                                        SELECT 1 FROM group_operations g WHERE g.id = o.group_op AND g.node = o.node))
                                  RETURNING id, doc, adapter_state"
                             ),
-                            &[&device, &node],
+                            &[&devices, &node],
                         )
                         .await?;
-                    let mut keys = vec![format!("d:{device}")];
+                    let mut keys: Vec<String> = devices.iter().map(|d| format!("d:{d}")).collect();
                     keys.extend(rows.iter().map(|r| format!("o:{}", r.get::<_, i64>(0))));
                     Ok((rows, keys))
                 })
