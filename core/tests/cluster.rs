@@ -238,3 +238,42 @@ async fn a_group_operation_spans_nodes_and_survives_the_node_running_it() {
     a.engine.shutdown().await;
     b.engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_group_operation_is_cancelled_from_a_node_that_does_not_run_it() {
+    let Some((_pg, url)) = database().await else { return };
+    let a = node(&url, "a", Mode::Record).await;
+    let b = node(&url, "b", Mode::Record).await;
+    let mut members = std::collections::BTreeSet::new();
+    for i in 0..6 {
+        members.insert(contact(if i % 2 == 0 { &a } else { &b }, &format!("x{i}")).await);
+    }
+    let group = Group {
+        id: "g".into(),
+        members: members.clone(),
+        selector: None,
+        description: None,
+        created_at: a.engine.now(),
+    };
+    a.engine.put_group(group).await.unwrap();
+    eventually("b knows the group and the devices", || {
+        b.engine.group("g").is_ok() && members.iter().all(|m| b.engine.device(m).is_ok())
+    })
+    .await;
+    // Run by b, two at a time: two members are with the devices' owners, four wait at b.
+    let gop = b.engine.start_group_operation("g", Action::Reboot, Some(2), CreateOptions::default()).await.unwrap();
+    eventually("two members dispatched", || a.adapter.submitted_ids().len() + b.adapter.submitted_ids().len() == 2)
+        .await;
+    let view = a.engine.cancel_group_operation(gop.id).await.unwrap();
+    assert!(view.aggregate.done, "{:?}", view.aggregate);
+    assert_eq!(view.aggregate.counts.get("cancelled"), Some(&6), "{:?}", view.aggregate.counts);
+    assert!(view.operation.cancelled);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        a.adapter.submitted_ids().len() + b.adapter.submitted_ids().len(),
+        2,
+        "no member started after the cancel"
+    );
+    a.engine.shutdown().await;
+    b.engine.shutdown().await;
+}

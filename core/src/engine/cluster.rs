@@ -104,6 +104,15 @@ impl ClusterState {
         }
     }
 
+    /// Renews this node's lease and takes the other nodes' state.
+    pub(crate) async fn beat(&self) -> Result<(), StoreError> {
+        let nodes = self.api.heartbeat().await?;
+        if let Ok(mut n) = self.nodes.write() {
+            *n = nodes;
+        }
+        Ok(())
+    }
+
     pub(crate) fn set_owners(&self, owners: Vec<(String, String)>) {
         if let Ok(mut map) = self.owners.write() {
             map.clear();
@@ -471,6 +480,10 @@ impl Inner {
             *r = rules.into_iter().map(|r| (r.id.clone(), r)).collect();
         }
         let held = c.api.held().await?;
+        // Member states may have been missed: the runs held here are built again.
+        if let Ok(mut state) = self.ops.lock() {
+            state.runs.clear();
+        }
         self.take_over(held);
         c.stale.store(false, Ordering::Relaxed);
         Ok(())
@@ -532,13 +545,8 @@ impl Inner {
     /// nodes left; then hands operations of devices that moved to their owners.
     pub(crate) async fn cluster_tick(self: &Arc<Self>) {
         let Some(c) = &self.cluster else { return };
-        match c.api.heartbeat().await {
-            Ok(nodes) => {
-                if let Ok(mut n) = c.nodes.write() {
-                    *n = nodes;
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
+        if let Err(e) = c.beat().await {
+            tracing::debug!(error = %e, "heartbeat failed");
         }
         if c.stale.load(Ordering::Relaxed) {
             if let Err(e) = self.resync().await {

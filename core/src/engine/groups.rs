@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use futures::StreamExt as _;
 use serde::Serialize;
 use unidm_models::{
     Action, Aggregate, DeviceId, ErrorKind, Group, GroupOperation, MemberResult, OperationError, OperationId,
@@ -190,13 +191,32 @@ impl Engine {
     pub async fn cancel_group_operation(&self, id: OperationId) -> Result<GroupOperationView, CoreError> {
         let mut view = self.group_operation(id).await?;
         view.operation.cancelled = true;
-        self.inner().persist(vec![Write::group_operation(&view.operation)], Vec::new()).wait().await?;
-        for m in &view.aggregate.results {
-            if !m.state.is_terminal() {
-                match self.cancel_operation(m.operation).await {
-                    Ok(_) | Err(CoreError::Conflict(_)) => {}
-                    Err(e) => return Err(e),
-                }
+        let commit = {
+            let mut state = self.inner().ops.lock().map_err(|_| CoreError::Shutdown)?;
+            if let Some(run) = state.runs.get_mut(&id) {
+                run.op.cancelled = true;
+            }
+            self.inner().persist(vec![Write::group_operation(&view.operation)], Vec::new())
+        };
+        commit.wait().await?;
+        // Members held here are cancelled in one go; members other nodes hold, many at a time.
+        let unfinished: Vec<OperationId> =
+            view.aggregate.results.iter().filter(|m| !m.state.is_terminal()).map(|m| m.operation).collect();
+        let inner = self.inner();
+        let (here, elsewhere): (Vec<OperationId>, Vec<OperationId>) = {
+            let state = inner.ops.lock().map_err(|_| CoreError::Shutdown)?;
+            unfinished.into_iter().partition(|id| state.active.contains_key(id))
+        };
+        inner.cancel_all(here).await?;
+        let results: Vec<Result<_, CoreError>> = futures::stream::iter(elsewhere)
+            .map(|id| async move { self.cancel_operation(id).await })
+            .buffer_unordered(64)
+            .collect()
+            .await;
+        for r in results {
+            match r {
+                Ok(_) | Err(CoreError::Conflict(_)) | Err(CoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         self.group_operation(id).await

@@ -254,6 +254,8 @@ impl EngineBuilder {
         let (max_id, unfinished, held) = match &cluster {
             // Ids come from the store's sequence; this node takes back what it holds.
             Some(c) => {
+                // Alive before taking anything, so that no leader takes it meanwhile.
+                c.beat().await?;
                 c.set_owners(c.api.owners().await?);
                 (0, Vec::new(), Some(c.api.held().await?))
             }

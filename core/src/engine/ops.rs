@@ -67,6 +67,10 @@ impl GroupRun {
     /// Members to start now, within the concurrency limit.
     pub(crate) fn pump(&mut self) -> Vec<OperationId> {
         let mut start = Vec::new();
+        // A cancelled group operation starts nothing more (its members are being cancelled).
+        if self.op.cancelled {
+            return start;
+        }
         while self.in_flight.len() < self.op.concurrency.max(1) as usize {
             let Some(id) = self.queue.pop_front() else { break };
             if self.states.get(&id).is_some_and(|s| s.is_terminal()) {
