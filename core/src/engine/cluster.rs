@@ -44,9 +44,6 @@ pub(crate) struct ClusterState {
     /// Devices to claim in the store ([`Inner::claim`]); taken by the claiming task.
     claims: Mutex<Option<tokio::sync::mpsc::UnboundedSender<DeviceId>>>,
     claimed: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<DeviceId>>>,
-    /// Devices claimed here and not yet in the store: a change read back meanwhile still names
-    /// the previous owner, which is not taken for a move.
-    pending: Mutex<HashSet<DeviceId>>,
 }
 
 /// The cluster as one node sees it (`/healthz`, `/metrics`).
@@ -77,7 +74,6 @@ impl ClusterState {
             last_prune: Mutex::new(None),
             claims: Mutex::new(Some(claims)),
             claimed: Mutex::new(Some(claimed)),
-            pending: Mutex::new(HashSet::new()),
         }
     }
 
@@ -175,19 +171,19 @@ impl Inner {
         Ok(out)
     }
 
-    /// After a contact: makes this node the device's owner at once in memory, and in the store
-    /// soon after, with the device's unfinished operations (claims are batched: a burst of
+    /// Whether a contact of `device` must make this node its owner ([`Write::Own`], stored with
+    /// the contact).
+    pub(crate) fn must_own(&self, device: &DeviceId) -> bool {
+        self.cluster.as_ref().is_some_and(|c| !c.owns(device))
+    }
+
+    /// After a contact stored with [`Write::Own`]: this node owns the device, and takes its
+    /// unfinished operations from the other nodes soon after (batched: a burst of
     /// registrations costs one claim per batch, not one per device).
-    pub(crate) fn claim(self: &Arc<Self>, device: &DeviceId) {
+    pub(crate) fn owned(self: &Arc<Self>, device: &DeviceId) {
         let Some(c) = &self.cluster else { return };
-        if c.owns(device) {
-            return;
-        }
         if let Ok(mut owners) = c.owners.write() {
             owners.insert(device.clone(), c.node.clone());
-        }
-        if let Ok(mut pending) = c.pending.lock() {
-            pending.insert(device.clone());
         }
         if let Ok(claims) = c.claims.lock() {
             if let Some(tx) = claims.as_ref() {
@@ -196,7 +192,7 @@ impl Inner {
         }
     }
 
-    /// Claims the devices queued by [`Inner::claim`], in batches.
+    /// Claims the operations of the devices [`Inner::owned`] queued, in batches.
     async fn run_claims(self: Arc<Self>, mut rx: tokio::sync::mpsc::UnboundedReceiver<DeviceId>) {
         let Some(c) = &self.cluster else { return };
         while let Some(first) = rx.recv().await {
@@ -208,13 +204,7 @@ impl Inner {
                 }
             }
             let ids: Vec<String> = batch.iter().map(|d| d.to_string()).collect();
-            let claimed = c.api.claim_devices(&ids).await;
-            if let Ok(mut pending) = c.pending.lock() {
-                for d in &batch {
-                    pending.remove(d);
-                }
-            }
-            match claimed {
+            match c.api.claim_operations(&ids).await {
                 Ok(ops) => {
                     if !ops.is_empty() {
                         tracing::info!(
@@ -226,8 +216,10 @@ impl Inner {
                     self.adopt(ops);
                 }
                 Err(e) => {
-                    // Not owned after all: the devices' next contacts claim them again.
-                    tracing::warn!(devices = batch.len(), error = %e, "could not claim devices");
+                    // The operations stay where they are; the cluster's tick hands this node
+                    // those of its devices that are pending, and the next contact of each
+                    // device tries again.
+                    tracing::warn!(devices = batch.len(), error = %e, "could not claim the devices' operations");
                     if let Ok(mut owners) = c.owners.write() {
                         for d in &batch {
                             if owners.get(d) == Some(&c.node) {
@@ -316,13 +308,17 @@ impl Inner {
         // Devices: documents and owners.
         let mut moved = Vec::new();
         let mut deleted = Vec::new();
-        let pending = c.pending.lock().map(|p| p.clone()).unwrap_or_default();
         if let (Ok(mut devs), Ok(mut owners)) = (self.devices.write(), c.owners.write()) {
             for (id, entry) in reloaded.devices {
                 let Ok(id) = DeviceId::parse(&id) else { continue };
                 match entry {
                     Some((mut device, owner)) => {
                         let was_mine = owners.get(&id) == Some(&c.node);
+                        if was_mine && devs.get(&id).is_some_and(|mine| mine.updated_at > device.updated_at) {
+                            // Read back before this node's own newer write (a contact that made
+                            // it the owner) was committed: not a move.
+                            continue;
+                        }
                         if let Some(mine) = devs.get(&id).filter(|_| was_mine) {
                             // Last-seen moves in memory on the owner: keep the newer.
                             if mine.presence.last_seen > device.presence.last_seen {
@@ -330,8 +326,6 @@ impl Inner {
                             }
                         }
                         match owner {
-                            // Claimed here, not stored yet: this node stays the owner.
-                            _ if pending.contains(&id) => {}
                             Some(owner) => {
                                 if was_mine && owner != c.node {
                                     moved.push((id.clone(), owner.clone()));

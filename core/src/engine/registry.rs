@@ -127,12 +127,20 @@ impl Inner {
             } else {
                 Event::DeviceUpdated { device: Box::new(device.clone()) }
             };
-            let commit = self.persist(vec![record.write(&device)], vec![event]);
-            (device, first, commit)
+            // The session is here: so is the device, from this commit on.
+            let own = self.must_own(id);
+            let mut writes = vec![record.write(&device)];
+            if own {
+                writes.push(Write::Own(id.to_string()));
+            }
+            let commit = self.persist(writes, vec![event]);
+            (device, first, (commit, own))
         };
+        let (commit, own) = commit;
         commit.wait().await?;
-        // The session is here: so are the device and its operations.
-        self.claim(id);
+        if own {
+            self.owned(id);
+        }
         let mut triggers = Vec::new();
         if first {
             triggers.push(Trigger::FirstContact);

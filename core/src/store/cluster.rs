@@ -12,7 +12,8 @@
 //!   is *held* by one node at a time, the only one that runs it and writes it: a write of an
 //!   operation another node holds fails (the store fences it). The holder hands an operation
 //!   to its device's owner ([`super::Write::operation_to`]); a node that gets a device's
-//!   session claims the device and its operations ([`Cluster::claim_devices`]).
+//!   session owns the device ([`super::Write::Own`]) and claims its operations
+//!   ([`Cluster::claim_operations`]).
 //! - **Leases.** Nodes renew a heartbeat ([`Cluster::heartbeat`]); a node whose heartbeat is
 //!   older than the lease is dead, and the leader ([`Cluster::lead`], one node at a time)
 //!   takes over what it held ([`Cluster::take_orphans`]).
@@ -124,10 +125,10 @@ pub trait Cluster: Send + Sync + 'static {
     /// The rows `keys` name ([`FeedItem::Change`]), as they are now.
     async fn reload(&self, keys: &[String]) -> Result<Reloaded, StoreError>;
 
-    /// Makes this node the owner of `devices` and the holder of their unfinished operations
-    /// (except group members still waiting for their group's slot); answers the operations it
-    /// took from other nodes.
-    async fn claim_devices(&self, devices: &[String]) -> Result<Vec<Operation>, StoreError>;
+    /// Makes this node the holder of the unfinished operations of `devices` (it has their
+    /// sessions), except group members still waiting for their group's slot; answers the
+    /// operations it took from other nodes.
+    async fn claim_operations(&self, devices: &[String]) -> Result<Vec<Operation>, StoreError>;
 
     /// Takes an unfinished operation no live node holds; `None` when it has ended or a live
     /// node holds it.

@@ -136,6 +136,9 @@ pub enum Write {
     /// An event (JSON) the other nodes publish once the transaction is committed (a
     /// [`Cluster`] store); a store of one node has no one to tell and ignores it.
     Event(String),
+    /// Makes the writing node the device's owner (a [`Cluster`] store: the device's session is
+    /// there); a store of one node ignores it.
+    Own(String),
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> String {

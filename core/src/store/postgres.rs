@@ -413,6 +413,7 @@ struct Statements {
     put_devices_with_records: Statement,
     put_operations: Statement,
     put_states: Statement,
+    own_devices: Statement,
     feed: Statement,
 }
 
@@ -429,6 +430,7 @@ const PUT_OPERATION: &str = "INSERT INTO operations (id, device, state, group_op
      node = EXCLUDED.node";
 const PUT_GROUP_OPERATION: &str = "INSERT INTO group_operations (id, grp, doc, node) VALUES ($1, $2, $3, $4)
      ON CONFLICT (id) DO UPDATE SET grp = EXCLUDED.grp, doc = EXCLUDED.doc";
+const OWN_DEVICES: &str = "UPDATE devices SET owner = $2 WHERE id = ANY($1) AND owner IS DISTINCT FROM $2";
 /// A transaction's feed entry, and the notification that tells the other nodes of it.
 const FEED: &str = "WITH f AS (INSERT INTO unidm_feed (node, seq, keys, events) VALUES ($1, $2, $3, $4)
      RETURNING node, seq)
@@ -474,6 +476,7 @@ impl Statements {
             put_devices_with_records: c.prepare(PUT_DEVICES_WITH_RECORDS).await?,
             put_operations: c.prepare(PUT_OPERATIONS).await?,
             put_states: c.prepare(PUT_STATES).await?,
+            own_devices: c.prepare(OWN_DEVICES).await?,
             feed: c.prepare(FEED).await?,
         })
     }
@@ -509,6 +512,7 @@ async fn apply(
         Write::DeleteState { namespace, key } => tx.execute(&s.delete_state, &[namespace, key]).await,
         // Goes into the transaction's feed entry ([`feed_entry`]).
         Write::Event(_) => Ok(0),
+        Write::Own(id) => tx.execute(&s.own_devices, &[&vec![id.as_str()], &node]).await,
     }
 }
 
@@ -520,9 +524,10 @@ fn feed_entry<'w>(writes: impl Iterator<Item = &'w Write>) -> (Vec<String>, Vec<
     let mut events = Vec::new();
     for w in writes {
         let key = match w {
-            Write::PutDevice { id, .. } | Write::PutDeviceWithRecord { id, .. } | Write::DeleteDevice(id) => {
-                format!("d:{id}")
-            }
+            Write::PutDevice { id, .. }
+            | Write::PutDeviceWithRecord { id, .. }
+            | Write::DeleteDevice(id)
+            | Write::Own(id) => format!("d:{id}"),
             Write::PutOperation { id, .. } => format!("o:{id}"),
             Write::PutGroupOperation { id, .. } => format!("go:{id}"),
             Write::PutGroup { id, .. } | Write::DeleteGroup(id) => format!("g:{id}"),
@@ -574,6 +579,7 @@ enum Run<'w> {
     DevicesWithRecords(Vec<&'w str>, Vec<&'w str>, Vec<Option<&'w [u8]>>),
     Operations(Box<OperationRows<'w>>),
     States(Vec<&'w str>, Vec<&'w str>, Vec<&'w [u8]>),
+    Owned(Vec<&'w str>),
     One(&'w Write),
 }
 
@@ -618,6 +624,10 @@ impl<'w> Run<'w> {
                 rows.holders.push(holder.as_deref().unwrap_or(node));
                 true
             }
+            (Run::Owned(ids), Write::Own(id)) => {
+                ids.push(id);
+                true
+            }
             (Run::States(namespaces, keys, values), Write::PutState { namespace, key, value }) => {
                 namespaces.push(namespace);
                 keys.push(key);
@@ -628,12 +638,58 @@ impl<'w> Run<'w> {
         }
     }
 
+    /// Puts the run's rows in key order (keys in a run are distinct).
+    fn sort(&mut self) {
+        fn permute<T: Copy>(v: &mut [T], order: &[usize]) {
+            let sorted: Vec<T> = order.iter().map(|&i| v[i]).collect();
+            v.copy_from_slice(&sorted);
+        }
+        fn order_by<K: Ord>(keys: &[K]) -> Vec<usize> {
+            let mut order: Vec<usize> = (0..keys.len()).collect();
+            order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));
+            order
+        }
+        match self {
+            Run::Devices(ids, docs) => {
+                let o = order_by(ids);
+                permute(docs, &o);
+                permute(ids, &o);
+            }
+            Run::DevicesWithRecords(ids, docs, records) => {
+                let o = order_by(ids);
+                permute(docs, &o);
+                permute(records, &o);
+                permute(ids, &o);
+            }
+            Run::Operations(r) => {
+                let o = order_by(&r.ids);
+                permute(&mut r.devices, &o);
+                permute(&mut r.states, &o);
+                permute(&mut r.groups, &o);
+                permute(&mut r.docs, &o);
+                permute(&mut r.adapter_states, &o);
+                permute(&mut r.holders, &o);
+                permute(&mut r.ids, &o);
+            }
+            Run::States(namespaces, keys, values) => {
+                let pairs: Vec<(&str, &str)> = namespaces.iter().copied().zip(keys.iter().copied()).collect();
+                let o = order_by(&pairs);
+                permute(values, &o);
+                permute(namespaces, &o);
+                permute(keys, &o);
+            }
+            Run::Owned(ids) => ids.sort_unstable(),
+            Run::One(_) => {}
+        }
+    }
+
     fn start(node: &'w str, w: &'w Write) -> Run<'w> {
         let mut run = match w {
             Write::PutDevice { .. } => Run::Devices(Vec::new(), Vec::new()),
             Write::PutDeviceWithRecord { .. } => Run::DevicesWithRecords(Vec::new(), Vec::new(), Vec::new()),
             Write::PutOperation { .. } => Run::Operations(Box::default()),
             Write::PutState { .. } => Run::States(Vec::new(), Vec::new(), Vec::new()),
+            Write::Own(_) => Run::Owned(Vec::new()),
             other => return Run::One(other),
         };
         run.take(node, w);
@@ -658,6 +714,7 @@ async fn apply_batched<'w>(
             Write::PutDevice { id, .. } | Write::PutDeviceWithRecord { id, .. } => !seen.contains(&(id.as_str(), "")),
             Write::PutState { namespace, key, .. } => !seen.contains(&(namespace.as_str(), key.as_str())),
             Write::PutOperation { id, .. } => !seen_operations.contains(id),
+            Write::Own(id) => !seen.contains(&(id.as_str(), "own")),
             _ => false,
         };
         if matches!(w, Write::Event(_)) {
@@ -678,8 +735,16 @@ async fn apply_batched<'w>(
             Write::PutOperation { id, .. } => {
                 seen_operations.insert(*id);
             }
+            Write::Own(id) => {
+                seen.insert((id.as_str(), "own"));
+            }
             _ => {}
         }
+    }
+    // Rows in key order: two writers (two nodes) updating the same rows lock them in the same
+    // order, so they wait for each other rather than deadlock.
+    for run in &mut runs {
+        run.sort();
     }
     let statements = runs.iter().map(|run| async move {
         match run {
@@ -693,6 +758,7 @@ async fn apply_batched<'w>(
                 tx.execute(&s.put_operations, &params).await
             }
             Run::States(namespaces, keys, values) => tx.execute(&s.put_states, &[namespaces, keys, values]).await,
+            Run::Owned(ids) => tx.execute(&s.own_devices, &[ids, &node]).await,
             Run::One(w) => apply(tx, s, node, w).await,
         }
     });
@@ -1491,28 +1557,31 @@ impl Cluster for PgCluster {
         Ok(out)
     }
 
-    async fn claim_devices(&self, devices: &[String]) -> Result<Vec<Operation>, StoreError> {
+    async fn claim_operations(&self, devices: &[String]) -> Result<Vec<Operation>, StoreError> {
         let (devices, node) = (devices.to_vec(), self.node.to_string());
         let rows = self
             .changing(move |c| {
                 Box::pin(async move {
-                    c.execute("UPDATE devices SET owner = $2 WHERE id = ANY($1)", &[&devices, &node]).await?;
                     // Group members still waiting for their slot stay with their group's
-                    // holder, which hands them over when it starts them.
+                    // holder, which hands them over when it starts them. Rows are locked in id
+                    // order, as writers write them.
                     let rows = c
                         .query(
                             &format!(
-                                "UPDATE operations o SET node = $2
-                                 WHERE device = ANY($1) AND state IN {UNFINISHED} AND node IS DISTINCT FROM $2
-                                   AND NOT (o.group_op IS NOT NULL AND o.state = 'pending' AND EXISTS (
-                                       SELECT 1 FROM group_operations g WHERE g.id = o.group_op AND g.node = o.node))
-                                 RETURNING id, doc, adapter_state"
+                                "UPDATE operations o SET node = $2 FROM (
+                                     SELECT x.id FROM operations x
+                                     WHERE x.device = ANY($1) AND x.state IN {UNFINISHED}
+                                       AND x.node IS DISTINCT FROM $2
+                                       AND NOT (x.group_op IS NOT NULL AND x.state = 'pending' AND EXISTS (
+                                           SELECT 1 FROM group_operations g WHERE g.id = x.group_op AND g.node = x.node))
+                                     ORDER BY x.id FOR UPDATE) s
+                                 WHERE o.id = s.id
+                                 RETURNING o.id, o.doc, o.adapter_state"
                             ),
                             &[&devices, &node],
                         )
                         .await?;
-                    let mut keys: Vec<String> = devices.iter().map(|d| format!("d:{d}")).collect();
-                    keys.extend(rows.iter().map(|r| format!("o:{}", r.get::<_, i64>(0))));
+                    let keys: Vec<String> = rows.iter().map(|r| format!("o:{}", r.get::<_, i64>(0))).collect();
                     Ok((rows, keys))
                 })
             })

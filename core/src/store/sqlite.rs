@@ -545,8 +545,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, staged: &mut Staged<'_>, w: &Write) -> 
         Write::DeleteState { namespace, key } => tx
             .prepare_cached("DELETE FROM adapter_state WHERE ns = ?1 AND key = ?2")?
             .execute(params![namespace, key])?,
-        // One node: no other node to tell.
-        Write::Event(_) => 0,
+        // One node: no other node to tell, no owner to record.
+        Write::Event(_) | Write::Own(_) => 0,
     };
     Ok(())
 }
