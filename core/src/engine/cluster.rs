@@ -81,6 +81,12 @@ impl ClusterState {
         node == self.node || self.nodes.read().is_ok_and(|n| n.iter().any(|n| n.id == node && n.alive))
     }
 
+    /// Whether another node is alive (to tell of events: a node alone has no one to tell, and
+    /// a node that joins loads the state, not past events).
+    pub(crate) fn has_peers(&self) -> bool {
+        self.nodes.read().is_ok_and(|n| n.iter().any(|n| n.alive && n.id != self.node))
+    }
+
     pub(crate) fn owns(&self, device: &DeviceId) -> bool {
         self.owners.read().is_ok_and(|o| o.get(device) == Some(&self.node))
     }

@@ -131,7 +131,7 @@ impl Inner {
     /// Queues `writes`; once committed, publishes `events`. Call it under the lock that ordered
     /// the change, await the commit outside it.
     pub(crate) fn persist(&self, mut writes: Vec<Write>, events: Vec<Event>) -> Commit {
-        if self.cluster.is_some() {
+        if self.cluster.as_ref().is_some_and(|c| c.has_peers()) {
             // The other nodes publish them too, once committed.
             writes.extend(events.iter().filter_map(|e| serde_json::to_string(e).ok()).map(Write::Event));
         }
