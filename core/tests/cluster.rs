@@ -45,6 +45,18 @@ async fn node(url: &str, name: &str, mode: Mode) -> Node {
     Node { engine, adapter, submitted }
 }
 
+/// Waits until every node sees every other alive (a node's events go to the nodes it knows
+/// alive).
+async fn settle(nodes: &[&Node]) {
+    eventually("every node sees the others alive", || {
+        nodes.iter().all(|n| {
+            let status = n.engine.cluster_status().unwrap();
+            status.nodes.iter().filter(|s| s.alive).count() == nodes.len()
+        })
+    })
+    .await;
+}
+
 async fn database() -> Option<(TempPostgres, String)> {
     let server = TempPostgres::start()?;
     let url = server.create_database("t");
@@ -88,6 +100,7 @@ async fn an_operation_created_on_any_node_runs_on_the_node_with_the_device_s_ses
     let Some((_pg, url)) = database().await else { return };
     let mut a = node(&url, "a", Mode::Record).await;
     let b = node(&url, "b", Mode::Record).await;
+    settle(&[&a, &b]).await;
     let mut events_b = b.engine.subscribe();
     let id = contact(&a, "ep-a").await;
     // Node b learns of the device from the feed, and lists it.
@@ -182,6 +195,7 @@ async fn a_group_operation_spans_nodes_and_survives_the_node_running_it() {
     let a = node(&url, "a", Mode::AutoComplete).await;
     let b = node(&url, "b", Mode::AutoComplete).await;
     let c = node(&url, "c", Mode::Record).await;
+    settle(&[&a, &b, &c]).await;
     let mut members = Vec::new();
     for i in 0..20 {
         let owner = if i % 2 == 0 { &a } else { &b };

@@ -72,6 +72,16 @@ async fn three_nodes_manage_each_other_s_devices_and_see_each_other_s_events() {
     let Some(pg) = TempPostgres::start() else { return };
     let url = pg.create_database("unidm");
     let nodes = [node(&url, "n1"), node(&url, "n2"), node(&url, "n3")];
+    // Every node sees the others alive (a node's events go to those it knows alive).
+    for n in &nodes {
+        let health = n.api.replace("/api/v1", "/healthz");
+        for _ in 0..100 {
+            if get(health.clone()).await.1.contains("3 of 3 nodes alive") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     let events = listen(&nodes[2].api).await;
     // Each client's session is on another node.
     let mut clients = Vec::new();
