@@ -198,6 +198,18 @@ pub struct Access {
     audit_prefix: String,
 }
 
+/// A token stored under `token/{name}`, by digest; `None` (logged) when unreadable, or when
+/// `key` names no token.
+fn stored_token(key: &str, bytes: &[u8]) -> Option<([u8; 32], Entry)> {
+    let name = key.strip_prefix("token/")?;
+    let parsed = serde_json::from_slice::<StoredToken>(bytes).ok().and_then(|t| Some((unhex32(&t.sha256)?, t.role)));
+    let Some((digest, role)) = parsed else {
+        tracing::warn!(token = name, "an unreadable stored token is ignored");
+        return None;
+    };
+    Some((digest, Entry { name: name.to_owned(), role, source: Source::Api }))
+}
+
 impl std::fmt::Debug for Access {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Access").finish_non_exhaustive()
@@ -259,14 +271,8 @@ impl Access {
                 return;
             }
         };
-        let fresh: HashMap<[u8; 32], Entry> = stored
-            .iter()
-            .filter_map(|(key, bytes)| {
-                let name = key.strip_prefix("token/")?;
-                let t = serde_json::from_slice::<StoredToken>(bytes).ok()?;
-                Some((unhex32(&t.sha256)?, Entry { name: name.to_owned(), role: t.role, source: Source::Api }))
-            })
-            .collect();
+        let fresh: HashMap<[u8; 32], Entry> =
+            stored.iter().filter_map(|(key, bytes)| stored_token(key, bytes)).collect();
         let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
         tokens.retain(|_, e| e.source != Source::Api);
         tokens.extend(fresh);
@@ -282,18 +288,10 @@ impl Access {
         };
         let mut audit = Vec::new();
         for (key, bytes) in stored {
-            if let Some(name) = key.strip_prefix("token/") {
-                let Some((role, d)) = serde_json::from_slice::<StoredToken>(&bytes)
-                    .ok()
-                    .and_then(|t| unhex32(&t.sha256).map(|d| (t.role, d)))
-                else {
-                    tracing::warn!(token = name, "an unreadable stored token is ignored");
-                    continue;
-                };
-                self.tokens
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(d, Entry { name: name.to_owned(), role, source: Source::Api });
+            if key.starts_with("token/") {
+                if let Some((d, entry)) = stored_token(&key, &bytes) {
+                    self.tokens.write().unwrap_or_else(|e| e.into_inner()).insert(d, entry);
+                }
             } else if key.starts_with("audit/") {
                 if let Ok(e) = serde_json::from_slice::<AuditEntry>(&bytes) {
                     audit.push(e);

@@ -152,6 +152,33 @@ async fn three_nodes_manage_each_other_s_devices_and_see_each_other_s_events() {
         n
     };
     assert_eq!(leaders, 1, "exactly one leader");
+    // A token created on n1 is asked for on n2 at once (n2 reads the stored tokens again),
+    // and works there with its role.
+    let created = post(format!("{}/tokens", nodes[0].api), json!({"name": "noc", "role": "viewer"})).await;
+    let token = created["token"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let status = |api: String, token: Option<String>| {
+        let http = http.clone();
+        async move {
+            let mut r = http.get(format!("{api}/devices"));
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            r.send().await.unwrap().status().as_u16()
+        }
+    };
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = status(nodes[1].api.clone(), None).await;
+        if seen == 401 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, 401, "n2 asks for a token once one exists");
+    assert_eq!(status(nodes[1].api.clone(), Some(token.clone())).await, 200);
+    let r = http.delete(format!("{}/tokens/noc", nodes[1].api)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 403, "a viewer may not delete tokens");
     // A second process with a node id in use is refused.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("unidm.toml"), "[store]\nnode_id = \"n1\"\n").unwrap();
