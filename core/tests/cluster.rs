@@ -36,11 +36,15 @@ impl Node {
 }
 
 async fn node(url: &str, name: &str, mode: Mode) -> Node {
+    node_of(url, name, mode, unidm_models::Protocol::Lwm2m).await
+}
+
+async fn node_of(url: &str, name: &str, mode: Mode, protocol: unidm_models::Protocol) -> Node {
     let mut opts = PostgresOptions::new(url);
     opts.node = name.to_owned();
     opts.lease = Duration::from_secs(1);
     let store = PostgresStore::connect(opts).await.unwrap();
-    let (adapter, submitted) = TestAdapter::new(mode);
+    let (adapter, submitted) = TestAdapter::for_protocol(mode, protocol);
     let engine = Engine::builder().store(store).adapter_arc(adapter.clone()).start().await.unwrap();
     Node { engine, adapter, submitted }
 }
@@ -288,6 +292,28 @@ async fn a_group_operation_is_cancelled_from_a_node_that_does_not_run_it() {
         2,
         "no member started after the cancel"
     );
+    a.engine.shutdown().await;
+    b.engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cwmp_session_that_moves_finds_the_device_s_operations_queued_at_once() {
+    let Some((_pg, url)) = database().await else { return };
+    let tr069 = unidm_models::Protocol::Tr069;
+    let mut a = node_of(&url, "a", Mode::Record, tr069).await;
+    let mut b = node_of(&url, "b", Mode::Record, tr069).await;
+    let id = unidm_models::DeviceId::parse("tr069:00D09E-MOVE-1").unwrap();
+    let inform = || Contact { lifetime_s: Some(600), ..Contact::online() };
+    a.handle().device_contact(&id, inform(), |_| {}).await.unwrap();
+    let op = a.engine.create_operation(&id, Action::Reboot, CreateOptions::default()).await.unwrap();
+    assert_eq!(a.next_submitted().await.id, op.id);
+    // The CPE's next session reaches b: when b's Inform handling returns, b's adapter has the
+    // operation, so the session that is open carries it.
+    eventually("b knows the device", || b.engine.device(&id).is_ok()).await;
+    b.handle().device_contact(&id, inform(), |_| {}).await.unwrap();
+    let queued = b.submitted.try_recv().expect("queued before the contact returned");
+    assert_eq!(queued.id, op.id);
+    eventually("a lets go", || a.adapter.cancelled.lock().unwrap().contains(&op.id)).await;
     a.engine.shutdown().await;
     b.engine.shutdown().await;
 }

@@ -198,6 +198,33 @@ impl Inner {
         }
     }
 
+    /// [`Inner::owned`] that takes the device's operations before it returns: a CWMP or OMA DM
+    /// session that moved here finds them queued (an LwM2M registration storm is batched
+    /// instead: a registration's operations wait for the client's next message anyway).
+    pub(crate) async fn owned_now(self: &Arc<Self>, device: &DeviceId) {
+        let Some(c) = &self.cluster else { return };
+        if let Ok(mut owners) = c.owners.write() {
+            owners.insert(device.clone(), c.node.clone());
+        }
+        match c.api.claim_operations(&[device.to_string()]).await {
+            Ok(ops) => {
+                if !ops.is_empty() {
+                    tracing::info!(device = %device, operations = ops.len(), "took over the device's operations");
+                }
+                // Handed to the adapter before the contact returns.
+                for id in self.take_in(ops) {
+                    self.dispatch_now(id).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(device = %device, error = %e, "could not claim the device's operations");
+                if let Ok(mut owners) = c.owners.write() {
+                    owners.remove(device);
+                }
+            }
+        }
+    }
+
     /// Claims the operations of the devices [`Inner::owned`] queued, in batches.
     async fn run_claims(self: Arc<Self>, mut rx: tokio::sync::mpsc::UnboundedReceiver<DeviceId>) {
         let Some(c) = &self.cluster else { return };
@@ -241,6 +268,13 @@ impl Inner {
     /// Takes operations this node now holds into memory and dispatches them; one whose
     /// attempt was interrupted elsewhere resumes it.
     pub(crate) fn adopt(self: &Arc<Self>, ops: Vec<Operation>) {
+        for id in self.take_in(ops) {
+            self.dispatch(id);
+        }
+    }
+
+    /// [`Inner::adopt`] without the dispatch: answers the operations to dispatch.
+    fn take_in(&self, ops: Vec<Operation>) -> Vec<OperationId> {
         let mut start = Vec::new();
         if let Ok(mut state) = self.ops.lock() {
             for mut op in ops {
@@ -256,9 +290,7 @@ impl Inner {
                 state.active.insert(op.id, op);
             }
         }
-        for id in start {
-            self.dispatch(id);
-        }
+        start
     }
 
     /// Hands this node's operations of `device` to its new owner (group members still waiting

@@ -188,7 +188,7 @@ impl Inner {
         tokio::spawn(async move { inner.dispatch_now(id).await });
     }
 
-    async fn dispatch_now(self: &Arc<Self>, id: OperationId) {
+    pub(crate) async fn dispatch_now(self: &Arc<Self>, id: OperationId) {
         let now = self.clock.now();
         let mut handed = None;
         let dispatched = {

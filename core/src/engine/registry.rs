@@ -139,7 +139,10 @@ impl Inner {
         let (commit, own) = commit;
         commit.wait().await?;
         if own {
-            self.owned(id);
+            match id.protocol() {
+                unidm_models::Protocol::Lwm2m => self.owned(id),
+                _ => self.owned_now(id).await,
+            }
         }
         let mut triggers = Vec::new();
         if first {

@@ -24,6 +24,7 @@ pub enum Mode {
 
 pub struct TestAdapter {
     pub mode: Mode,
+    pub protocol: Protocol,
     pub handle: OnceLock<AdapterHandle>,
     pub submitted: mpsc::UnboundedSender<unidm_models::Operation>,
     pub cancelled: Mutex<Vec<unidm_models::OperationId>>,
@@ -35,9 +36,18 @@ pub struct TestAdapter {
 
 impl TestAdapter {
     pub fn new(mode: Mode) -> (Arc<Self>, mpsc::UnboundedReceiver<unidm_models::Operation>) {
+        Self::for_protocol(mode, Protocol::Lwm2m)
+    }
+
+    /// An adapter of `protocol`'s devices.
+    pub fn for_protocol(
+        mode: Mode,
+        protocol: Protocol,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<unidm_models::Operation>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let a = TestAdapter {
             mode,
+            protocol,
             handle: OnceLock::new(),
             submitted: tx,
             cancelled: Mutex::new(Vec::new()),
@@ -61,7 +71,7 @@ impl TestAdapter {
 #[async_trait]
 impl Adapter for TestAdapter {
     fn protocol(&self) -> Protocol {
-        Protocol::Lwm2m
+        self.protocol
     }
 
     async fn start(&self, handle: AdapterHandle) -> Result<(), AdapterError> {
