@@ -188,12 +188,19 @@ impl Inner {
     /// registrations costs one claim per batch, not one per device).
     pub(crate) fn owned(self: &Arc<Self>, device: &DeviceId) {
         let Some(c) = &self.cluster else { return };
-        if let Ok(mut owners) = c.owners.write() {
-            owners.insert(device.clone(), c.node.clone());
-        }
+        self.owned_without_claim(device);
         if let Ok(claims) = c.claims.lock() {
             if let Some(tx) = claims.as_ref() {
                 let _ = tx.send(device.clone());
+            }
+        }
+    }
+
+    /// This node owns the device; there is nothing to claim.
+    pub(crate) fn owned_without_claim(&self, device: &DeviceId) {
+        if let Some(c) = &self.cluster {
+            if let Ok(mut owners) = c.owners.write() {
+                owners.insert(device.clone(), c.node.clone());
             }
         }
     }

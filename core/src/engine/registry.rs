@@ -107,6 +107,7 @@ impl Inner {
         let now = self.clock.now();
         let (device, first, commit) = {
             let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
+            let new = !devs.contains_key(id);
             let d = devs.entry(id.clone()).or_insert_with(|| Box::new(Device::new(id.clone(), now)));
             let first = d.presence.last_seen.is_none();
             let was_offline = d.presence.state == PresenceState::Offline;
@@ -134,12 +135,15 @@ impl Inner {
                 writes.push(Write::Own(id.to_string()));
             }
             let commit = self.persist(writes, vec![event]);
-            (device, first, (commit, own))
+            (device, first, (commit, own, new))
         };
-        let (commit, own) = commit;
+        let (commit, own, new) = commit;
         commit.wait().await?;
         if own {
             match id.protocol() {
+                // A device this node had never heard of has no operations to take (one created
+                // elsewhere this very moment is handed here by its holder's tick).
+                _ if new => self.owned_without_claim(id),
                 unidm_models::Protocol::Lwm2m => self.owned(id),
                 _ => self.owned_now(id).await,
             }

@@ -443,11 +443,15 @@ const DELETE_RULE: &str = "DELETE FROM rules WHERE id = $1";
 const PUT_STATE: &str = "INSERT INTO adapter_state (ns, key, value) VALUES ($1, $2, $3)
      ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value";
 const DELETE_STATE: &str = "DELETE FROM adapter_state WHERE ns = $1 AND key = $2";
-const PUT_DEVICES: &str = "INSERT INTO devices (id, doc) SELECT * FROM unnest($1::text[], $2::text[])
-     ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc";
-const PUT_DEVICES_WITH_RECORDS: &str =
-    "INSERT INTO devices (id, doc, record) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
-     ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, record = EXCLUDED.record";
+/// The plural device writes also set the owner of the devices a [`Write::Own`] of the same
+/// batch names (and keep the owner of the others).
+const PUT_DEVICES: &str =
+    "INSERT INTO devices (id, doc, owner) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+     ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, owner = coalesce(EXCLUDED.owner, devices.owner)";
+const PUT_DEVICES_WITH_RECORDS: &str = "INSERT INTO devices (id, doc, record, owner)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[])
+     ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc, record = EXCLUDED.record,
+     owner = coalesce(EXCLUDED.owner, devices.owner)";
 const PUT_OPERATIONS: &str = "INSERT INTO operations (id, device, state, group_op, doc, adapter_state, node)
      SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::bytea[], $7::text[])
      ON CONFLICT (id) DO UPDATE SET device = EXCLUDED.device, state = EXCLUDED.state,
@@ -705,11 +709,35 @@ async fn apply_batched<'w>(
     node: &'w str,
     writes: impl Iterator<Item = &'w Write>,
 ) -> Result<(), tokio_postgres::Error> {
+    let writes: Vec<&'w Write> = writes.collect();
+    // A device's owner is set with the device's write in this batch (a contact that makes this
+    // node the owner writes both): the runs of device writes are not broken by it.
+    let written: HashSet<&str> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::PutDevice { id, .. } | Write::PutDeviceWithRecord { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    let owned: HashSet<&str> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Own(id) if written.contains(id.as_str()) => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    let owners =
+        |ids: &[&str]| -> Vec<Option<&str>> { ids.iter().map(|id| owned.contains(id).then_some(node)).collect() };
     let mut runs: Vec<Run<'w>> = Vec::new();
     // The keys of the last run.
     let mut seen: HashSet<(&'w str, &'w str)> = HashSet::new();
     let mut seen_operations: HashSet<u64> = HashSet::new();
     for w in writes {
+        if let Write::Own(id) = w {
+            if owned.contains(id.as_str()) {
+                continue;
+            }
+        }
         let fresh = match w {
             Write::PutDevice { id, .. } | Write::PutDeviceWithRecord { id, .. } => !seen.contains(&(id.as_str(), "")),
             Write::PutState { namespace, key, .. } => !seen.contains(&(namespace.as_str(), key.as_str())),
@@ -748,9 +776,9 @@ async fn apply_batched<'w>(
     }
     let statements = runs.iter().map(|run| async move {
         match run {
-            Run::Devices(ids, docs) => tx.execute(&s.put_devices, &[ids, docs]).await,
+            Run::Devices(ids, docs) => tx.execute(&s.put_devices, &[ids, docs, &owners(ids)]).await,
             Run::DevicesWithRecords(ids, docs, records) => {
-                tx.execute(&s.put_devices_with_records, &[ids, docs, records]).await
+                tx.execute(&s.put_devices_with_records, &[ids, docs, records, &owners(ids)]).await
             }
             Run::Operations(r) => {
                 let params: [&(dyn ToSql + Sync); 7] =
