@@ -24,6 +24,9 @@ use crate::CoreError;
 
 /// Ids fetched from the store at a time.
 const ID_BLOCK: usize = 256;
+/// How long an operation that ended here is remembered ([`super::ops::OpsState::ended`]):
+/// far longer than a change takes to be read back.
+const ENDED_KEPT: Duration = Duration::from_secs(120);
 /// Most devices claimed in one transaction.
 const CLAIM_BATCH: usize = 2048;
 /// How often the leader prunes the feed, and how old an entry it keeps.
@@ -218,8 +221,11 @@ impl Inner {
                 if !ops.is_empty() {
                     tracing::info!(device = %device, operations = ops.len(), "took over the device's operations");
                 }
-                // Handed to the adapter before the contact returns.
-                for id in self.take_in(ops) {
+                // Handed to the adapter before the contact returns (those already taken in
+                // here are being dispatched).
+                let ids: Vec<OperationId> = ops.iter().map(|o| o.id).collect();
+                self.take_in(ops);
+                for id in ids {
                     self.dispatch_now(id).await;
                 }
             }
@@ -285,9 +291,10 @@ impl Inner {
         let mut start = Vec::new();
         if let Ok(mut state) = self.ops.lock() {
             for mut op in ops {
-                if op.state.is_terminal() || state.active.contains_key(&op.id) {
+                if op.state.is_terminal() || state.active.contains_key(&op.id) || state.ended.contains_key(&op.id) {
                     continue;
                 }
+                state.taken.insert(op.id, Instant::now());
                 if op.state != OperationState::Pending {
                     state.resumed.insert(op.id);
                     op.state = OperationState::Pending;
@@ -327,10 +334,15 @@ impl Inner {
         }
         tracing::info!(device = %device, to = owner, operations = released.len(), "handing operations to the device's owner");
         let writes = released.iter().map(|op| Write::operation_to(op, owner)).collect();
-        if let Err(e) = self.persist(writes, Vec::new()).wait().await {
-            tracing::warn!(device = %device, error = %e, "could not hand operations over; keeping them");
-            self.adopt(released);
-            return;
+        match self.persist(writes, Vec::new()).wait().await {
+            Err(CoreError::Storage(StoreError::Unavailable(e))) => {
+                tracing::warn!(device = %device, error = %e, "could not hand operations over; keeping them");
+                self.adopt(released);
+                return;
+            }
+            // Another node took them meanwhile (the store refused this node's write).
+            Err(e) => tracing::debug!(device = %device, error = %e, "operations not handed over"),
+            Ok(()) => {}
         }
         for op in released {
             if op.state != OperationState::Pending {
@@ -342,6 +354,8 @@ impl Inner {
     /// Applies what another node committed, then publishes its events here.
     async fn apply_change(self: &Arc<Self>, keys: Vec<String>, events: Vec<String>) {
         let Some(c) = &self.cluster else { return };
+        // What happens here meanwhile is newer than what is read back.
+        let read_at = Instant::now();
         let reloaded = match c.api.reload(&keys).await {
             Ok(r) => r,
             Err(e) => {
@@ -414,14 +428,20 @@ impl Inner {
             let state = &mut *guard;
             for (op, holder) in reloaded.operations {
                 let mine = holder.as_deref() == Some(c.node.as_str());
-                if !mine && state.active.contains_key(&op.id) {
+                let taken_since = state.taken.get(&op.id).is_some_and(|t| *t >= read_at);
+                if !mine && !taken_since && state.active.contains_key(&op.id) {
                     state.active.remove(&op.id);
                     state.resumed.remove(&op.id);
                     dropped.push((op.id, op.device.clone()));
                 }
                 if let Some(run) = op.group_operation.and_then(|g| state.runs.get_mut(&g)) {
                     // A member this node holds is followed by its own transitions.
-                    if !(mine && state.active.contains_key(&op.id)) && run.states.get(&op.id) != Some(&op.state) {
+                    // An ended member stays ended (a change read back earlier may say otherwise).
+                    let known = run.states.get(&op.id).copied();
+                    if !(mine && state.active.contains_key(&op.id))
+                        && known != Some(op.state)
+                        && !known.is_some_and(|s| s.is_terminal())
+                    {
                         run.set_state(op.id, op.state);
                         start.extend(run.pump());
                         group_events.push(run.event());
@@ -622,6 +642,10 @@ impl Inner {
                     tracing::debug!(error = %e, "pruning the feed failed");
                 }
             }
+        }
+        if let Ok(mut state) = self.ops.lock() {
+            state.ended.retain(|_, at| at.elapsed() < ENDED_KEPT);
+            state.taken.retain(|_, at| at.elapsed() < ENDED_KEPT);
         }
         // Operations held here for devices another live node owns (a hand-over that failed,
         // or raced with a claim) go to that node.

@@ -31,6 +31,12 @@ pub(crate) struct OpsState {
     /// Operations taken back after a restart whose attempt was interrupted: handing them to the
     /// adapter again resumes that attempt, it does not start a new one.
     pub(crate) resumed: HashSet<OperationId>,
+    /// On a cluster, operations that ended here lately: a change of another node read back
+    /// before they ended (so naming them unfinished, held here) does not take them again.
+    pub(crate) ended: HashMap<OperationId, std::time::Instant>,
+    /// On a cluster, when operations were taken here lately: a change read back before that
+    /// (so naming another holder) does not take them away.
+    pub(crate) taken: HashMap<OperationId, std::time::Instant>,
 }
 
 /// A group operation in progress: which members wait, which are in flight, counts per state.
@@ -215,7 +221,7 @@ impl Inner {
             if let Some(owner) = self.cluster.as_ref().and_then(|c| c.remote_owner(&op.device)) {
                 let op = op.clone();
                 ops.active.remove(&id);
-                handed = Some((self.persist(vec![Write::operation_to(&op, &owner)], Vec::new()), op, owner));
+                handed = Some((self.persist(vec![Write::operation_to(&op, &owner)], Vec::new()), op, owner, resumed));
                 None
             } else {
                 // Without an adapter for its protocol the operation stays pending until its
@@ -236,7 +242,12 @@ impl Inner {
                 Some((adapter, op.clone(), self.persist(vec![Write::operation(&op)], events)))
             }
         };
-        if let Some((commit, op, owner)) = handed {
+        if let Some((commit, op, owner, resumed)) = handed {
+            // An attempt this node's adapter had (before a restart or a move) is not its own any
+            // more.
+            if resumed {
+                self.tell_adapter_cancel(id, op.device.clone());
+            }
             match commit.wait().await {
                 Ok(()) => tracing::debug!(operation = %id, to = %owner, "handed to the device's owner"),
                 Err(CoreError::Storage(crate::StoreError::Unavailable(e))) => {
@@ -299,6 +310,9 @@ impl Inner {
             let op = op.clone();
             if op.state.is_terminal() {
                 ops.active.remove(&id);
+                if self.cluster.is_some() {
+                    ops.ended.insert(id, std::time::Instant::now());
+                }
                 if let Ok(mut f) = self.finished.lock() {
                     *f.entry(op.state.as_str().to_owned()).or_insert(0) += 1;
                 }

@@ -126,8 +126,9 @@ pub trait Cluster: Send + Sync + 'static {
     async fn reload(&self, keys: &[String]) -> Result<Reloaded, StoreError>;
 
     /// Makes this node the holder of the unfinished operations of `devices` (it has their
-    /// sessions), except group members still waiting for their group's slot; answers the
-    /// operations it took from other nodes.
+    /// sessions), except group members still waiting for their group's slot; answers every
+    /// unfinished operation of theirs it now holds (taken from other nodes, or handed here
+    /// already).
     async fn claim_operations(&self, devices: &[String]) -> Result<Vec<Operation>, StoreError>;
 
     /// Takes an unfinished operation no live node holds; `None` when it has ended or a live

@@ -1592,24 +1592,26 @@ impl Cluster for PgCluster {
                 Box::pin(async move {
                     // Group members still waiting for their slot stay with their group's
                     // holder, which hands them over when it starts them. Rows are locked in id
-                    // order, as writers write them.
+                    // order, as writers write them. Those already handed here are answered
+                    // too (their hand-over may not have been read back yet).
                     let rows = c
                         .query(
                             &format!(
                                 "UPDATE operations o SET node = $2 FROM (
-                                     SELECT x.id FROM operations x
+                                     SELECT x.id, x.node AS before FROM operations x
                                      WHERE x.device = ANY($1) AND x.state IN {UNFINISHED}
-                                       AND x.node IS DISTINCT FROM $2
-                                       AND NOT (x.group_op IS NOT NULL AND x.state = 'pending' AND EXISTS (
+                                       AND NOT (x.group_op IS NOT NULL AND x.state = 'pending'
+                                           AND x.node IS DISTINCT FROM $2 AND EXISTS (
                                            SELECT 1 FROM group_operations g WHERE g.id = x.group_op AND g.node = x.node))
                                      ORDER BY x.id FOR UPDATE) s
                                  WHERE o.id = s.id
-                                 RETURNING o.id, o.doc, o.adapter_state"
+                                 RETURNING o.id, o.doc, o.adapter_state, s.before IS DISTINCT FROM $2"
                             ),
                             &[&devices, &node],
                         )
                         .await?;
-                    let keys: Vec<String> = rows.iter().map(|r| format!("o:{}", r.get::<_, i64>(0))).collect();
+                    let keys: Vec<String> =
+                        rows.iter().filter(|r| r.get::<_, bool>(3)).map(|r| format!("o:{}", r.get::<_, i64>(0))).collect();
                     Ok((rows, keys))
                 })
             })
