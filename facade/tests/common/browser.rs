@@ -184,13 +184,23 @@ impl Browser {
     /// Sends one command and returns its result; events met meanwhile are handled (dialogs
     /// accepted, errors kept).
     pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        match self.try_call(method, params).await {
+            Ok(v) => v,
+            Err(e) => panic!("{method}: {e}"),
+        }
+    }
+
+    /// [`Browser::call`] that gives back the browser's error instead of failing the test.
+    pub async fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         let id = self.wire.send(method, params).await;
         let deadline = Instant::now() + STEP;
         loop {
             let v = self.wire.receive(method, deadline).await;
             if v["id"] == id {
-                assert!(v.get("error").is_none(), "{method}: {}", v["error"]);
-                return v["result"].clone();
+                return match v.get("error") {
+                    Some(e) => Err(e.clone()),
+                    None => Ok(v["result"].clone()),
+                };
             }
             match v["method"].as_str() {
                 Some("Page.javascriptDialogOpening") => {
@@ -247,12 +257,22 @@ impl Browser {
     }
 
     /// Puts `file` into the file input matching `selector` (its `change` event fires).
+    /// A live re-render of the page between finding the input and setting its files makes the
+    /// browser forget the node: then it is found again.
     pub async fn set_file(&mut self, selector: &str, file: &Path) {
-        let document = self.call("DOM.getDocument", json!({})).await;
-        let root = document["root"]["nodeId"].clone();
-        let node = self.call("DOM.querySelector", json!({"nodeId": root, "selector": selector})).await;
         let files = json!([file.display().to_string()]);
-        self.call("DOM.setFileInputFiles", json!({"nodeId": node["nodeId"], "files": files})).await;
+        let mut last = Value::Null;
+        for _ in 0..10 {
+            let document = self.call("DOM.getDocument", json!({})).await;
+            let root = document["root"]["nodeId"].clone();
+            let node = self.call("DOM.querySelector", json!({"nodeId": root, "selector": selector})).await;
+            match self.try_call("DOM.setFileInputFiles", json!({"nodeId": node["nodeId"], "files": files})).await {
+                Ok(_) => return,
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("DOM.setFileInputFiles on {selector}: {last}");
     }
 
     /// A PNG of the viewport, written to `path`.
