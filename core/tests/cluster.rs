@@ -301,7 +301,7 @@ async fn a_group_operation_is_cancelled_from_a_node_that_does_not_run_it() {
 }
 
 #[tokio::test]
-async fn a_cwmp_session_that_moves_finds_the_device_s_operations_queued_at_once() {
+async fn a_cwmp_session_that_moves_gets_the_device_s_operations() {
     let Some((_pg, url)) = database().await else { return };
     let tr069 = unidm_models::Protocol::Tr069;
     let mut a = node_of(&url, "a", Mode::Record, tr069).await;
