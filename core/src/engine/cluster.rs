@@ -208,9 +208,9 @@ impl Inner {
         }
     }
 
-    /// [`Inner::owned`] that takes the device's operations before it returns: a CWMP or OMA DM
-    /// session that moved here finds them queued (an LwM2M registration storm is batched
-    /// instead: a registration's operations wait for the client's next message anyway).
+    /// [`Inner::owned`] that takes the device's operations before it returns, so that a CWMP or
+    /// OMA DM session that moved here carries them (an LwM2M registration's are claimed a
+    /// moment later, in a batch, so that a registration storm costs one claim per batch).
     pub(crate) async fn owned_now(self: &Arc<Self>, device: &DeviceId) {
         let Some(c) = &self.cluster else { return };
         if let Ok(mut owners) = c.owners.write() {
@@ -262,9 +262,9 @@ impl Inner {
                     self.adopt(ops);
                 }
                 Err(e) => {
-                    // The operations stay where they are; the cluster's tick hands this node
-                    // those of its devices that are pending, and the next contact of each
-                    // device tries again.
+                    // The operations stay where they are: the nodes holding them hand them here
+                    // at their next tick (the store names this node the owner), and the next
+                    // contact of each device claims again.
                     tracing::warn!(devices = batch.len(), error = %e, "could not claim the devices' operations");
                     if let Ok(mut owners) = c.owners.write() {
                         for d in &batch {
