@@ -152,6 +152,27 @@ async fn three_nodes_manage_each_other_s_devices_and_see_each_other_s_events() {
         n
     };
     assert_eq!(leaders, 1, "exactly one leader");
+    // An LwM2M bootstrap configuration put on n1 is served by n2 (its LwM2M adapter reads
+    // its state again), and deleted on n2 it is gone from n1.
+    let http = reqwest::Client::new();
+    let cfg = json!({"servers": [{"shortServerId": 7, "uri": format!("coap://{}", nodes[0].lwm2m),
+        "security": {"mode": "noSec"}, "lifetime": 300}]});
+    let r = http.put(format!("{}/lwm2m/bootstrap/bs-ep", nodes[0].api)).json(&cfg).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let on_n2 =
+        common::wait_api(&nodes[1].api, "/lwm2m/bootstrap/bs-ep", |c| c["servers"][0]["shortServerId"] == 7).await;
+    assert_eq!(on_n2["servers"][0]["lifetime"], 300, "{on_n2}");
+    let r = http.delete(format!("{}/lwm2m/bootstrap/bs-ep", nodes[1].api)).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let mut status = 0;
+    for _ in 0..200 {
+        status = get(format!("{}/lwm2m/bootstrap/bs-ep", nodes[0].api)).await.0;
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 404, "n1 forgets the configuration deleted on n2");
     // A token created on n1 is asked for on n2 at once (n2 reads the stored tokens again),
     // and works there with its role.
     let created = post(format!("{}/tokens", nodes[0].api), json!({"name": "noc", "role": "viewer"})).await;
