@@ -58,15 +58,6 @@ async fn get(url: String) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-/// A native read of `/3/0/0` on `device` through `api`, to its end.
-async fn read_manufacturer(api: &str, device: &str) -> Value {
-    let op = post(format!("{api}/devices/{device}/native"), json!({"op": "read", "path": "/3/0/0"})).await;
-    common::wait_api(api, &format!("/operations/{}", op["id"]), |o| {
-        ["succeeded", "failed", "cancelled", "expired"].contains(&o["state"].as_str().unwrap_or_default())
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_manage_each_other_s_devices_and_see_each_other_s_events() {
     let Some(pg) = TempPostgres::start() else { return };
@@ -97,7 +88,7 @@ async fn three_nodes_manage_each_other_s_devices_and_see_each_other_s_events() {
         }
     }
     for d in ["lwm2m:c0", "lwm2m:c1"] {
-        let read = read_manufacturer(&nodes[2].api, d).await;
+        let read = common::native(&nodes[2].api, d, json!({"op": "read", "path": "/3/0/0"})).await;
         assert_eq!(read["state"], "succeeded", "{read}");
         assert_eq!(read["result"], "unidm sim", "{read}");
     }
@@ -107,15 +98,7 @@ async fn three_nodes_manage_each_other_s_devices_and_see_each_other_s_events() {
         unidm_tr069::sim::SimCpe::start(unidm_tr069::sim::SimConfig::new(nodes[0].acs.clone(), tree)).await.unwrap();
     let cpe = "tr069:00D09E-CLGW-CL1";
     common::wait_api(&nodes[1].api, &format!("/devices/{cpe}"), |_| true).await;
-    let op = post(
-        format!("{}/devices/{cpe}/native", nodes[1].api),
-        json!({"op": "read", "path": "Device.DeviceInfo.SerialNumber"}),
-    )
-    .await;
-    let gpv = common::wait_api(&nodes[1].api, &format!("/operations/{}", op["id"]), |o| {
-        ["succeeded", "failed", "cancelled", "expired"].contains(&o["state"].as_str().unwrap_or_default())
-    })
-    .await;
+    let gpv = common::native(&nodes[1].api, cpe, json!({"op": "read", "path": "Device.DeviceInfo.SerialNumber"})).await;
     assert_eq!(gpv["state"], "succeeded", "{gpv}");
     assert_eq!(gpv["result"]["Device.DeviceInfo.SerialNumber"], "CL1", "{gpv}");
     // Node n3's subscribers saw the registrations made on n1 and n2, and the reads' outcomes.

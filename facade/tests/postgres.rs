@@ -9,18 +9,6 @@ use serde_json::{json, Value};
 use unidm_lwm2m::sim::{SimClient, SimConfig};
 use unidm_testkit::postgres::TempPostgres;
 
-/// A native operation on `device`, waited for to its end: its final state and result.
-async fn native(api: &str, device: &str, body: Value) -> Value {
-    let http = reqwest::Client::new();
-    let r = http.post(format!("{api}/devices/{device}/native")).json(&body).send().await.unwrap();
-    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
-    let op: Value = r.json().await.unwrap();
-    common::wait_api(api, &format!("/operations/{}", op["id"]), |o| {
-        ["succeeded", "failed", "cancelled", "timedOut"].contains(&o["state"].as_str().unwrap_or_default())
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_of_two_protocols_are_managed_on_postgres_and_a_registration_survives_a_restart() {
     let Some(pg) = TempPostgres::start() else { return };
@@ -35,11 +23,14 @@ async fn devices_of_two_protocols_are_managed_on_postgres_and_a_registration_sur
     common::wait_api(&server.api, "/devices/lwm2m:pg-lamp", |d| d["presence"]["state"] == "online").await;
     common::wait_api(&server.api, "/devices/tr069:00D09E-PGGW-PG1", |_| true).await;
 
-    let read = native(&server.api, "lwm2m:pg-lamp", json!({"op": "read", "path": "/3/0/0"})).await;
+    let read = common::native(&server.api, "lwm2m:pg-lamp", json!({"op": "read", "path": "/3/0/0"})).await;
     assert_eq!(read["state"], "succeeded", "{read}");
-    let gpv =
-        native(&server.api, "tr069:00D09E-PGGW-PG1", json!({"op": "read", "path": "Device.DeviceInfo.Manufacturer"}))
-            .await;
+    let gpv = common::native(
+        &server.api,
+        "tr069:00D09E-PGGW-PG1",
+        json!({"op": "read", "path": "Device.DeviceInfo.Manufacturer"}),
+    )
+    .await;
     assert_eq!(gpv["state"], "succeeded", "{gpv}");
     // Stored in PostgreSQL: the rows are there.
     let rows = pg.psql("unidm", "SELECT count(*) FROM devices WHERE record IS NOT NULL AND id = 'lwm2m:pg-lamp'");
@@ -50,7 +41,7 @@ async fn devices_of_two_protocols_are_managed_on_postgres_and_a_registration_sur
     // refused as an unknown registration, and the device is managed again.
     let server = common::serve_on(dir, "", &lwm2m, &url);
     lamp.update().await.expect("the registration is known after the restart");
-    let read = native(&server.api, "lwm2m:pg-lamp", json!({"op": "read", "path": "/3/0/0"})).await;
+    let read = common::native(&server.api, "lwm2m:pg-lamp", json!({"op": "read", "path": "/3/0/0"})).await;
     assert_eq!(read["state"], "succeeded", "{read}");
     let ops: Value =
         reqwest::get(format!("{}/devices/lwm2m:pg-lamp/operations", server.api)).await.unwrap().json().await.unwrap();

@@ -24,6 +24,18 @@ pub async fn wait_api(api: &str, path: &str, ready: impl Fn(&serde_json::Value) 
     }
 }
 
+/// A native operation on `device` through `api`, waited for to its end (`succeeded`, `failed`,
+/// `cancelled` or `expired`): the operation as it ended.
+pub async fn native(api: &str, device: &str, body: serde_json::Value) -> serde_json::Value {
+    let r = reqwest::Client::new().post(format!("{api}/devices/{device}/native")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    let op: serde_json::Value = r.json().await.unwrap();
+    wait_api(api, &format!("/operations/{}", op["id"]), |o| {
+        ["succeeded", "failed", "cancelled", "expired"].contains(&o["state"].as_str().unwrap_or_default())
+    })
+    .await
+}
+
 /// A child process whose stdout lines arrive on a channel.
 pub struct Proc {
     pub child: Child,
