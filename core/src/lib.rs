@@ -71,6 +71,14 @@
 //! changed its stored values; [`Adapter::state_changed`] tells an adapter.
 #![deny(missing_docs)]
 
+/// What a name that appears in URLs and keys may hold (group, rule and node ids).
+pub(crate) const NAME_RULE: &str = "1 to 64 characters of A-Z, a-z, 0-9, `-`, `_`, `.`";
+
+/// Whether `id` follows [`NAME_RULE`].
+pub(crate) fn is_safe_name(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 pub mod adapter;
 mod clock;
 pub mod delivery;
@@ -98,3 +106,16 @@ pub use store::{
     SqliteOptions, SqliteStore, Store, StoreError, StoreExt, StoreStats, Write,
 };
 pub use tap::{Direction, WireRecord, WireTap};
+
+#[cfg(test)]
+mod name_tests {
+    #[test]
+    fn names_are_1_to_64_safe_characters() {
+        assert!(crate::is_safe_name("node-1.a_B"));
+        assert!(crate::is_safe_name(&"n".repeat(64)));
+        for bad in ["", "a b", "n/1", "é", &"n".repeat(65)] {
+            assert!(!crate::is_safe_name(bad), "{bad:?}");
+        }
+        assert!(crate::check_node_id("n 1").unwrap_err().contains("invalid node id `n 1`"));
+    }
+}

@@ -28,11 +28,8 @@ pub struct GroupOperationView {
 
 /// Ids of groups and rules appear in URLs: keep them to a safe alphabet.
 pub(crate) fn check_name(field: &str, id: &str) -> Result<(), CoreError> {
-    if id.is_empty()
-        || id.len() > 64
-        || !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        return Err(CoreError::bad_input(field, "1 to 64 characters of A-Z, a-z, 0-9, `-`, `_`, `.`"));
+    if !crate::is_safe_name(id) {
+        return Err(CoreError::bad_input(field, crate::NAME_RULE));
     }
     Ok(())
 }

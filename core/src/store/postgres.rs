@@ -168,11 +168,8 @@ impl PostgresOptions {
 
 /// Whether `node` is usable as a node id: 1 to 64 characters of A-Z, a-z, 0-9, `-`, `_`, `.`.
 pub fn check_node_id(node: &str) -> Result<(), String> {
-    if node.is_empty()
-        || node.len() > 64
-        || !node.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        return Err(format!("invalid node id `{node}`: 1 to 64 characters of A-Z, a-z, 0-9, `-`, `_`, `.`"));
+    if !crate::is_safe_name(node) {
+        return Err(format!("invalid node id `{node}`: {}", crate::NAME_RULE));
     }
     Ok(())
 }
