@@ -60,7 +60,7 @@ fn handshakes(n: usize) {
     let psks = PskStore::default();
     psks.set(b"bench", Psk { endpoint: None, key: KEY.to_vec() });
     let limits = DtlsLimits { handshakes_per_source: u32::MAX, max_sessions: n + 1, ..DtlsLimits::default() };
-    let mut server = DtlsServer::new(psks, limits, None).unwrap();
+    let mut server = DtlsServer::new(psks, limits, None, None).unwrap();
     let srv = SocketAddr::from(([127, 0, 0, 1], 5684));
     let before = rss();
     let (cpu, start) = (cpu_time(), Instant::now());

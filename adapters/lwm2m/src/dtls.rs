@@ -4,8 +4,10 @@
 //! No cryptography is written here.
 //!
 //! - [`DtlsServer`]: many peers on one socket. PSK (RFC 4279) with the identity checked by a
-//!   [`PskStore`]; the cipher suites LwM2M mandates (`TLS_PSK_WITH_AES_128_CCM_8`) and the
-//!   common GCM / CBC ones; a HelloVerifyRequest cookie always (an HMAC of the peer address
+//!   [`PskStore`], raw public keys (RFC 7250) checked by an [`RpkStore`], X.509 client
+//!   certificates checked against CAs; the cipher suites LwM2M mandates
+//!   (`TLS_PSK_WITH_AES_128_CCM_8`, `TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8`) and the common GCM /
+//!   CBC ones; a HelloVerifyRequest cookie always (an HMAC of the peer address
 //!   under a key drawn from the OS random source at start); bounded half-open handshakes
 //!   (the oldest goes first), handshakes per source per second, and sessions in total; idle
 //!   sessions expire. The authenticated PSK identity of each session is kept for the
@@ -13,8 +15,10 @@
 //! - [`DtlsClient`]: the client side for the simulator and tests, one session per server,
 //!   application data queued until the handshake ends.
 //!
-//! Raw public keys (RFC 7250) need OpenSSL 3.2; this machine's 3.0 has none, so they are not
-//! offered.
+//! Raw public keys need OpenSSL 3.2 or later: the `openssl` crate is built `vendored` (its
+//! own OpenSSL 3.x, linked statically), and the few RFC 7250 calls the crate does not wrap are
+//! declared in [`ffi`]. A raw public key is named by its DER `SubjectPublicKeyInfo`
+//! ([`spki`] also takes PEM and the bare P-256 points some clients store).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -35,10 +39,29 @@ use sha2::Sha256;
 /// builds that moved its 64-bit tag there (PSK suites have no certificate key to weaken).
 pub const PSK_CIPHERS: &str =
     "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:PSK-AES128-CCM:PSK-AES128-CBC-SHA256:@SECLEVEL=0";
-/// The certificate suites offered with X.509: `TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8` (LwM2M's
-/// mandated one) first, then GCM / CBC with ECDSA or RSA certificates.
+/// The certificate suites offered with X.509 and raw public keys:
+/// `TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8` (LwM2M's mandated one) first, then GCM / CBC with ECDSA
+/// or RSA certificates. Security level 0 keeps CCM_8 here too; [`strong_enough`] puts level
+/// 1's floor on peer keys back (level 0 would take any key).
 pub const CERT_CIPHERS: &str = "ECDHE-ECDSA-AES128-CCM8:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:\
-    ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256";
+    ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256:@SECLEVEL=0";
+
+/// Fewest security bits a peer's key may have (OpenSSL security level 1: RSA 1024, EC 160).
+const MIN_KEY_BITS: u32 = 80;
+
+/// Whether the key being verified (a certificate's or a raw one) is strong enough.
+fn strong_enough(ctx: &openssl::x509::X509StoreContextRef) -> bool {
+    use foreign_types_shared::ForeignTypeRef;
+    // SAFETY: the store context is live for the callback; the key belongs to it.
+    let rpk = unsafe { ffi::X509_STORE_CTX_get0_rpk(ctx.as_ptr()) };
+    let bits = if rpk.is_null() {
+        ctx.current_cert().and_then(|c| c.public_key().ok()).map(|k| k.security_bits())
+    } else {
+        // SAFETY: non-null and owned by the context.
+        Some(unsafe { openssl::pkey::PKeyRef::<openssl::pkey::Public>::from_ptr(rpk) }.security_bits())
+    };
+    bits.is_some_and(|b| b >= MIN_KEY_BITS)
+}
 
 /// X.509 material in PEM: the server's (or client's) certificate chain and key, and the CAs
 /// whose certificates the other side must present.
@@ -76,23 +99,135 @@ fn use_x509(b: &mut SslContextBuilder, x: &X509Settings) -> Result<(), openssl::
     Ok(())
 }
 
+/// The RFC 7250 calls of OpenSSL 3.2+ that the `openssl` crate does not wrap.
+mod ffi {
+    use std::os::raw::{c_int, c_uchar};
+
+    use openssl_sys::{EVP_PKEY, SSL, SSL_CTX, X509_STORE_CTX};
+
+    /// `TLSEXT_cert_type_x509` (RFC 7250 §3).
+    pub const CERT_TYPE_X509: u8 = 0;
+    /// `TLSEXT_cert_type_rpk`.
+    pub const CERT_TYPE_RPK: u8 = 2;
+
+    extern "C" {
+        pub fn SSL_CTX_set1_client_cert_type(ctx: *mut SSL_CTX, val: *const c_uchar, len: usize) -> c_int;
+        pub fn SSL_CTX_set1_server_cert_type(ctx: *mut SSL_CTX, val: *const c_uchar, len: usize) -> c_int;
+        pub fn SSL_get0_peer_rpk(s: *const SSL) -> *mut EVP_PKEY;
+        pub fn X509_STORE_CTX_get0_rpk(ctx: *const X509_STORE_CTX) -> *mut EVP_PKEY;
+    }
+}
+
+/// Sets the certificate types a context offers or accepts, most preferred first: `client`
+/// for the client's certificate, `server` for the server's.
+fn set_cert_types(b: &mut SslContextBuilder, client: &[u8], server: &[u8]) -> Result<(), openssl::error::ErrorStack> {
+    // SAFETY: the context is live; OpenSSL copies the lists.
+    let ok = unsafe {
+        ffi::SSL_CTX_set1_client_cert_type(b.as_ptr(), client.as_ptr(), client.len()) == 1
+            && ffi::SSL_CTX_set1_server_cert_type(b.as_ptr(), server.as_ptr(), server.len()) == 1
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(openssl::error::ErrorStack::get())
+    }
+}
+
+/// The DER `SubjectPublicKeyInfo` of an OpenSSL key the library owns.
+///
+/// # Safety
+/// `key` is null or a live `EVP_PKEY` that outlives the call.
+unsafe fn spki_of(key: *mut openssl_sys::EVP_PKEY) -> Option<Vec<u8>> {
+    use foreign_types_shared::ForeignTypeRef;
+    if key.is_null() {
+        return None;
+    }
+    // SAFETY: non-null and live (the caller's promise); only borrowed here.
+    let key = unsafe { openssl::pkey::PKeyRef::<openssl::pkey::Public>::from_ptr(key) };
+    key.public_key_to_der().ok()
+}
+
+/// The raw public key a verification is about (`None`: a certificate chain).
+fn verified_rpk(ctx: &openssl::x509::X509StoreContextRef) -> Option<Vec<u8>> {
+    use foreign_types_shared::ForeignTypeRef;
+    // SAFETY: the store context is live for the callback; the key belongs to it.
+    unsafe { spki_of(ffi::X509_STORE_CTX_get0_rpk(ctx.as_ptr())) }
+}
+
+/// A public key as its DER `SubjectPublicKeyInfo`, from PEM, DER, or a bare P-256 point
+/// (`04 || x || y`, or `x || y` as some LwM2M clients store it).
+pub fn spki(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use openssl::ec::{EcGroup, EcKey, EcPoint};
+    use openssl::pkey::PKey;
+    let trimmed = bytes.trim_ascii_start();
+    let key = if trimmed.starts_with(b"-----") {
+        PKey::public_key_from_pem(trimmed).map_err(|_| "not a PEM public key".to_owned())?
+    } else if matches!(bytes.len(), 64 | 65) && (bytes.len() == 64 || bytes[0] == 4) {
+        let point = if bytes.len() == 64 { [&[4u8][..], bytes].concat() } else { bytes.to_vec() };
+        let group = EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).map_err(|e| e.to_string())?;
+        let mut cx = openssl::bn::BigNumContext::new().map_err(|e| e.to_string())?;
+        let point = EcPoint::from_bytes(&group, &point, &mut cx).map_err(|_| "not a point of P-256".to_owned())?;
+        let ec = EcKey::from_public_key(&group, &point).map_err(|_| "not a point of P-256".to_owned())?;
+        PKey::from_ec_key(ec).map_err(|e| e.to_string())?
+    } else {
+        PKey::public_key_from_der(bytes).map_err(|_| "not a DER SubjectPublicKeyInfo".to_owned())?
+    };
+    key.public_key_to_der().map_err(|e| e.to_string())
+}
+
+/// A private key from PEM or DER (PKCS #8 or SEC 1).
+pub fn private_key(bytes: &[u8]) -> Result<openssl::pkey::PKey<openssl::pkey::Private>, String> {
+    let trimmed = bytes.trim_ascii_start();
+    let parsed = if trimmed.starts_with(b"-----") {
+        openssl::pkey::PKey::private_key_from_pem(trimmed)
+    } else {
+        openssl::pkey::PKey::private_key_from_der(bytes)
+    };
+    parsed.map_err(|_| "not a private key (PEM or DER)".to_owned())
+}
+
+/// A short, stable name of a raw public key for logs: the first bytes of its SHA-256.
+pub fn fingerprint(spki: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = Sha256::digest(spki);
+    format!("sha256:{}", unidm_core::hex::encode(&digest[..8]))
+}
+
 /// Who a DTLS peer proved to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerIdentity {
     /// A PSK identity the store knows.
     Psk(Vec<u8>),
+    /// A raw public key (DER `SubjectPublicKeyInfo`) the store knows.
+    RawPublicKey(Vec<u8>),
     /// The subject CN of a client certificate a trusted CA signed.
     Certificate(String),
     /// Nothing (a certificate suite without a client certificate).
     Anonymous,
 }
 
+/// Why a DTLS context could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum DtlsSetupError {
+    /// OpenSSL refused something.
+    #[error("{0}")]
+    Ssl(#[from] openssl::error::ErrorStack),
+    /// A key is unusable; says why.
+    #[error("{0}")]
+    Key(String),
+}
+
 /// The identity of a finished handshake (a resumed one too: the session keeps it).
 fn peer_identity(ssl: &openssl::ssl::SslRef) -> PeerIdentity {
+    use foreign_types_shared::ForeignTypeRef;
     if let Some(id) = ssl.psk_identity().filter(|i| !i.is_empty()) {
         return PeerIdentity::Psk(id.to_vec());
     }
     let verified = ssl.verify_result() == openssl::x509::X509VerifyResult::OK;
+    // SAFETY: the key belongs to the connection's session, live while `ssl` is.
+    if let Some(key) = unsafe { spki_of(ffi::SSL_get0_peer_rpk(ssl.as_ptr())) } {
+        return if verified { PeerIdentity::RawPublicKey(key) } else { PeerIdentity::Anonymous };
+    }
     let cn = ssl.peer_certificate().filter(|_| verified).and_then(|c| {
         c.subject_name().entries_by_nid(openssl::nid::Nid::COMMONNAME).next().and_then(|e| e.data().to_string().ok())
     });
@@ -124,21 +259,67 @@ impl std::fmt::Debug for Psk {
     }
 }
 
-/// The PSK identities the server knows, shared with whoever sets them (the API).
-#[derive(Debug, Clone, Default)]
-pub struct PskStore(Arc<RwLock<HashMap<Vec<u8>, Psk>>>);
+/// A raw public key credential (RFC 7250): the LwM2M endpoint its holder may register as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rpk {
+    /// The endpoint client name this key may register (`None`: any).
+    pub endpoint: Option<String>,
+}
+
+/// A credential bound to an endpoint (or to none).
+pub trait Bound: Clone {
+    /// The endpoint it may register as (`None`: any no other credential is bound to).
+    fn endpoint(&self) -> Option<&str>;
+}
+
+impl Bound for Psk {
+    fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+}
+
+impl Bound for Rpk {
+    fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+}
+
+/// The credentials the server knows, by what a client presents (a PSK identity, or a raw
+/// public key's DER `SubjectPublicKeyInfo`); shared with whoever sets them (the API).
+#[derive(Debug)]
+pub struct Identities<T>(Arc<RwLock<HashMap<Vec<u8>, T>>>);
+
+/// The PSK identities the server knows.
+pub type PskStore = Identities<Psk>;
+/// The raw public keys the server knows.
+pub type RpkStore = Identities<Rpk>;
+
+impl<T> Default for Identities<T> {
+    fn default() -> Self {
+        Identities(Arc::default())
+    }
+}
+
+/// A clone is the same store.
+impl<T> Clone for Identities<T> {
+    fn clone(&self) -> Self {
+        Identities(self.0.clone())
+    }
+}
 
 /// Two stores are equal when they are the same store.
-impl PartialEq for PskStore {
+impl<T> PartialEq for Identities<T> {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
-impl PskStore {
+impl<T> Eq for Identities<T> {}
+
+impl<T: Bound> Identities<T> {
     /// Sets (or replaces) an identity's credential.
-    pub fn set(&self, identity: &[u8], psk: Psk) {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).insert(identity.to_vec(), psk);
+    pub fn set(&self, identity: &[u8], credential: T) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).insert(identity.to_vec(), credential);
     }
 
     /// Removes an identity; answers whether it was there.
@@ -147,13 +328,13 @@ impl PskStore {
     }
 
     /// The credential of an identity.
-    pub fn get(&self, identity: &[u8]) -> Option<Psk> {
+    pub fn get(&self, identity: &[u8]) -> Option<T> {
         self.0.read().unwrap_or_else(|e| e.into_inner()).get(identity).cloned()
     }
 
     /// Whether some identity is bound to `endpoint` (then the endpoint must use DTLS).
     pub fn binds(&self, endpoint: &str) -> bool {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).values().any(|p| p.endpoint.as_deref() == Some(endpoint))
+        self.0.read().unwrap_or_else(|e| e.into_inner()).values().any(|p| p.endpoint() == Some(endpoint))
     }
 
     /// Every identity known.
@@ -164,7 +345,7 @@ impl PskStore {
     /// The identities bound to `endpoint`.
     pub fn identities_of(&self, endpoint: &str) -> Vec<Vec<u8>> {
         let map = self.0.read().unwrap_or_else(|e| e.into_inner());
-        map.iter().filter(|(_, p)| p.endpoint.as_deref() == Some(endpoint)).map(|(i, _)| i.clone()).collect()
+        map.iter().filter(|(_, p)| p.endpoint() == Some(endpoint)).map(|(i, _)| i.clone()).collect()
     }
 
     /// How many identities are known.
@@ -365,13 +546,15 @@ fn cookie(secret: &[u8; 32], peer: SocketAddr) -> [u8; 16] {
 }
 
 impl DtlsServer {
-    /// A server that knows the identities of `psks`, and with `x509` also takes client
-    /// certificates its CAs signed.
+    /// A server that knows the identities of `psks`; with `x509` it also takes client
+    /// certificates its CAs signed, and with `rpk` (its own raw key pair) the raw public keys
+    /// of `rpks`.
     pub fn new(
         psks: PskStore,
         limits: DtlsLimits,
         x509: Option<&X509Settings>,
-    ) -> Result<DtlsServer, openssl::error::ErrorStack> {
+        rpk: Option<(&[u8], RpkStore)>,
+    ) -> Result<DtlsServer, DtlsSetupError> {
         let peer_index = Ssl::new_ex_index::<SocketAddr>()?;
         let mut b = SslContextBuilder::new(SslMethod::dtls())?;
         b.set_options(SslOptions::COOKIE_EXCHANGE | SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET);
@@ -379,19 +562,58 @@ impl DtlsServer {
         // address, say) resumes with an abbreviated handshake; the context names whose they
         // are (without one, resuming a certificate session would fail the handshake).
         b.set_session_id_context(b"unidm-lwm2m")?;
-        match x509 {
-            Some(x) => {
-                use_x509(&mut b, x)?;
-                // PSK suites first: a client offering both keeps the cheaper handshake.
-                b.set_cipher_list(&format!("{}:{CERT_CIPHERS}", PSK_CIPHERS.trim_end_matches(":@SECLEVEL=0")))?;
-                // Asked for, checked against the CAs; a client without one is anonymous and
-                // may not register.
-                b.set_verify(SslVerifyMode::PEER);
+        if let Some(x) = x509 {
+            use_x509(&mut b, x)?;
+        }
+        let rpks = match rpk {
+            Some((key, rpks)) => {
+                let key = private_key(key).map_err(DtlsSetupError::Key)?;
+                if key.id() != openssl::pkey::Id::EC {
+                    return Err(DtlsSetupError::Key("the raw public key must be an EC key (ECDSA)".into()));
+                }
+                if let Some(x) = x509 {
+                    // One EC key per context: with a certificate, the raw public key is the
+                    // certificate's.
+                    if !private_key(&x.key_pem).is_ok_and(|k| k.public_eq(&key)) {
+                        return Err(DtlsSetupError::Key(
+                            "with a certificate, the raw public key must be the certificate's key".into(),
+                        ));
+                    }
+                } else {
+                    b.set_private_key(&key)?;
+                }
+                Some(rpks)
             }
-            None => {
-                b.set_cipher_list(PSK_CIPHERS)?;
-                b.set_verify(SslVerifyMode::NONE);
-            }
+            None => None,
+        };
+        use ffi::{CERT_TYPE_RPK as RPK, CERT_TYPE_X509 as X509};
+        match (x509.is_some(), rpks.is_some()) {
+            (true, true) => set_cert_types(&mut b, &[X509, RPK], &[X509, RPK])?,
+            (false, true) => set_cert_types(&mut b, &[RPK], &[RPK])?,
+            _ => {}
+        }
+        if x509.is_some() || rpks.is_some() {
+            // PSK suites first: a client offering both keeps the cheaper handshake.
+            let psk_ciphers = PSK_CIPHERS.trim_end_matches(":@SECLEVEL=0");
+            b.set_cipher_list(&format!("{psk_ciphers}:{CERT_CIPHERS}"))?;
+            // Asked for and checked (certificates against the CAs, raw keys against the
+            // store); a client without one is anonymous and may not register.
+            b.set_verify_callback(SslVerifyMode::PEER, move |ok, ctx| match verified_rpk(ctx) {
+                _ if !strong_enough(ctx) => false,
+                None => ok,
+                Some(key) => {
+                    let known = rpks.as_ref().is_some_and(|r| r.get(&key).is_some());
+                    if known {
+                        ctx.set_error(openssl::x509::X509VerifyResult::OK);
+                    } else {
+                        tracing::info!(key = %fingerprint(&key), "DTLS: unknown raw public key");
+                    }
+                    known
+                }
+            });
+        } else {
+            b.set_cipher_list(PSK_CIPHERS)?;
+            b.set_verify(SslVerifyMode::NONE);
         }
         b.set_mode(SslMode::RELEASE_BUFFERS);
         let secret: [u8; 32] = unidm_core::secret::bytes();
@@ -663,7 +885,28 @@ impl DtlsClient {
         b.set_cipher_list(CERT_CIPHERS)?;
         b.set_options(SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET);
         use_x509(&mut b, x509)?;
-        b.set_verify(SslVerifyMode::PEER);
+        b.set_verify_callback(SslVerifyMode::PEER, |ok, ctx| ok && strong_enough(ctx));
+        Ok(DtlsClient { ctx: b.build(), sessions: HashMap::new(), transmits: Vec::new(), resumable: HashMap::new() })
+    }
+
+    /// A client presenting the raw public key of `key` (PEM or DER private key), and accepting
+    /// only a server whose raw public key is `server_key` (PEM, DER or a P-256 point), as the
+    /// LwM2M Security object gives them (`/0/x/5`, `/0/x/4`).
+    pub fn rpk(key: &[u8], server_key: &[u8]) -> Result<DtlsClient, DtlsSetupError> {
+        let key = private_key(key).map_err(DtlsSetupError::Key)?;
+        let expected = spki(server_key).map_err(DtlsSetupError::Key)?;
+        let mut b = SslContextBuilder::new(SslMethod::dtls())?;
+        b.set_cipher_list(CERT_CIPHERS)?;
+        b.set_options(SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET);
+        b.set_private_key(&key)?;
+        set_cert_types(&mut b, &[ffi::CERT_TYPE_RPK], &[ffi::CERT_TYPE_RPK])?;
+        b.set_verify_callback(SslVerifyMode::PEER, move |_, ctx| {
+            let matches = strong_enough(ctx) && verified_rpk(ctx).is_some_and(|k| k == expected);
+            if matches {
+                ctx.set_error(openssl::x509::X509VerifyResult::OK);
+            }
+            matches
+        });
         Ok(DtlsClient { ctx: b.build(), sessions: HashMap::new(), transmits: Vec::new(), resumable: HashMap::new() })
     }
 

@@ -56,6 +56,7 @@ impl BootstrapRunning {
 pub(crate) struct BootstrapSecurity<'a> {
     pub dtls: Option<&'a super::DtlsSettings>,
     pub psks: &'a crate::dtls::PskStore,
+    pub rpks: &'a crate::dtls::RpkStore,
     pub require_dtls: bool,
 }
 
@@ -68,7 +69,7 @@ pub(crate) async fn start(
 ) -> Result<Arc<BootstrapRunning>, AdapterError> {
     let socket = UdpSocket::bind(listen).await.map_err(|e| AdapterError(format!("bind bootstrap {listen}: {e}")))?;
     let local_addr = socket.local_addr().map_err(|e| AdapterError(e.to_string()))?;
-    let secure = Secure::bind(security.dtls, security.psks, None)?;
+    let secure = Secure::bind(security.dtls, security.psks, security.rpks, None)?;
     let dtls_addr = match &secure {
         Some(s) => Some(s.local_addr().map_err(|e| AdapterError(e.to_string()))?),
         None => None,
@@ -76,7 +77,7 @@ pub(crate) async fn start(
     if let Some(addr) = dtls_addr {
         tracing::info!(%addr, "LwM2M bootstrap server listening on DTLS (coaps)");
     }
-    let gate = Gate::new(security.psks.clone(), security.require_dtls);
+    let gate = Gate::new(security.psks.clone(), security.rpks.clone(), security.require_dtls);
     let max_endpoint_len = limits.max_endpoint_len;
     let mut server = BootstrapServer::new(limits, seed);
     let mut configs = BTreeMap::new();

@@ -4,10 +4,12 @@
 //! not change:
 //!
 //! - Over DTLS, an identity bound to an endpoint may only act as that endpoint; an identity
-//!   bound to none may act as any endpoint no other identity is bound to. A client certificate
+//!   bound to none may act as any endpoint no other identity is bound to; a raw public key
+//!   the same (RFC 7250; its holder proved the private key). A client certificate
 //!   acts as the endpoint its subject CN names (LwM2M 1.1 Transport §5.2.8.3); a session
 //!   without a client identity may not register.
-//! - Over plain CoAP, an endpoint that has a PSK identity is refused (it must use DTLS), and
+//! - Over plain CoAP, an endpoint that has a PSK identity or a raw public key is refused (it
+//!   must use DTLS), and
 //!   with `require_dtls` every registration is.
 //!
 //! A refusal is a 4.03 Forbidden answered on the request's own transport and logged with the
@@ -15,23 +17,41 @@
 
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
 
-use crate::dtls::{PeerIdentity, PskStore};
+use crate::dtls::{Bound, Identities, PeerIdentity, PskStore, RpkStore};
 
 /// The registration check of the shell.
 #[derive(Debug)]
 pub(crate) struct Gate {
     psks: PskStore,
+    rpks: RpkStore,
     require_dtls: bool,
 }
 
 impl Gate {
-    pub(crate) fn new(psks: PskStore, require_dtls: bool) -> Gate {
-        Gate { psks, require_dtls }
+    pub(crate) fn new(psks: PskStore, rpks: RpkStore, require_dtls: bool) -> Gate {
+        Gate { psks, rpks, require_dtls }
     }
 
     /// Whether plain datagrams need a check (some endpoint must use DTLS).
     pub(crate) fn active(&self) -> bool {
-        self.require_dtls || !self.psks.is_empty()
+        self.require_dtls || !self.psks.is_empty() || !self.rpks.is_empty()
+    }
+
+    /// Whether some credential binds `endpoint` (it must then use DTLS).
+    fn binds(&self, endpoint: &str) -> bool {
+        self.psks.binds(endpoint) || self.rpks.binds(endpoint)
+    }
+
+    /// Whether the credential `id` names in `store` lets its holder act as `endpoint`.
+    fn bound<T: Bound>(&self, store: &Identities<T>, id: &[u8], endpoint: &str) -> bool {
+        match store.get(id) {
+            // Removed since the handshake.
+            None => false,
+            Some(c) => match c.endpoint() {
+                Some(bound) => bound == endpoint,
+                None => !self.binds(endpoint),
+            },
+        }
     }
 
     /// Whether nothing may register or bootstrap in clear text.
@@ -74,6 +94,7 @@ impl Gate {
         let shown = match identity {
             None => "none (plain CoAP)".to_owned(),
             Some(PeerIdentity::Psk(id)) => format!("PSK {}", String::from_utf8_lossy(id)),
+            Some(PeerIdentity::RawPublicKey(k)) => format!("raw public key {}", crate::dtls::fingerprint(k)),
             Some(PeerIdentity::Certificate(cn)) => format!("certificate CN={cn}"),
             Some(PeerIdentity::Anonymous) => "anonymous DTLS".to_owned(),
         };
@@ -83,17 +104,11 @@ impl Gate {
 
     fn allowed(&self, identity: Option<&PeerIdentity>, endpoint: &str) -> bool {
         match identity {
-            None => !self.require_dtls && !self.psks.binds(endpoint),
+            None => !self.require_dtls && !self.binds(endpoint),
             Some(PeerIdentity::Anonymous) => false,
             Some(PeerIdentity::Certificate(cn)) => cn == endpoint,
-            Some(PeerIdentity::Psk(id)) => match self.psks.get(id) {
-                // Removed since the handshake.
-                None => false,
-                Some(psk) => match psk.endpoint {
-                    Some(bound) => bound == endpoint,
-                    None => !self.psks.binds(endpoint),
-                },
-            },
+            Some(PeerIdentity::Psk(id)) => self.bound(&self.psks, id, endpoint),
+            Some(PeerIdentity::RawPublicKey(key)) => self.bound(&self.rpks, key, endpoint),
         }
     }
 }
@@ -154,7 +169,7 @@ mod tests {
         let psks = PskStore::default();
         psks.set(b"id-a", Psk { endpoint: Some("a".into()), key: b"k".to_vec() });
         psks.set(b"any", Psk { endpoint: None, key: b"k".to_vec() });
-        let gate = Gate::new(psks.clone(), false);
+        let gate = Gate::new(psks.clone(), Default::default(), false);
         // The server's registry: registration r1 is endpoint a's.
         let ids = |id: &str| (id == "r1").then(|| "a".to_owned());
         assert!(gate.check(Some(&psk(b"id-a")), &register("a"), ids).is_ok());
@@ -183,8 +198,28 @@ mod tests {
         assert!(gate.check(Some(&cert("b")), &register("b"), ids).is_ok());
         assert!(gate.check(Some(&cert("b")), &register("c"), ids).is_err());
         assert!(gate.check(Some(&PeerIdentity::Anonymous), &register("b"), ids).is_err());
-        let strict = Gate::new(psks, true);
+        let strict = Gate::new(psks, Default::default(), true);
         assert!(strict.check(None, &register("b"), ids).is_err());
         assert!(strict.check(Some(&psk(b"any")), &register("b"), ids).is_ok());
+    }
+
+    #[test]
+    fn raw_public_keys_act_only_as_their_endpoints() {
+        use crate::dtls::Rpk;
+        let rpks = RpkStore::default();
+        rpks.set(b"key-a", Rpk { endpoint: Some("a".into()) });
+        rpks.set(b"key-any", Rpk { endpoint: None });
+        let gate = Gate::new(PskStore::default(), rpks.clone(), false);
+        assert!(gate.active(), "a bound key makes plain registrations checked");
+        let key = |k: &[u8]| PeerIdentity::RawPublicKey(k.to_vec());
+        let ids = |_: &str| None;
+        assert!(gate.check(Some(&key(b"key-a")), &register("a"), ids).is_ok());
+        assert!(gate.check(Some(&key(b"key-a")), &register("b"), ids).is_err(), "another endpoint");
+        assert!(gate.check(Some(&key(b"key-any")), &register("b"), ids).is_ok());
+        assert!(gate.check(Some(&key(b"key-any")), &register("a"), ids).is_err(), "a is bound to key-a");
+        assert!(gate.check(Some(&key(b"unknown")), &register("b"), ids).is_err(), "a key removed since");
+        assert!(gate.check(None, &register("a"), ids).is_err(), "a must use DTLS");
+        rpks.remove(b"key-a");
+        assert!(gate.check(None, &register("a"), ids).is_ok());
     }
 }

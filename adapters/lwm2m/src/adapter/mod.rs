@@ -130,6 +130,11 @@ pub struct Lwm2mConfig {
     /// so that identities set through [`Lwm2mAdapter::set_psk`] apply at once. Identities set
     /// through the adapter are stored and loaded at start.
     pub psks: crate::dtls::PskStore,
+    /// The raw public keys (RFC 7250, DER `SubjectPublicKeyInfo`) DTLS clients present, each
+    /// bound to an endpoint or to none; taken when [`DtlsSettings::rpk_key`] is set. Shared
+    /// like [`Lwm2mConfig::psks`]; keys set through [`Lwm2mAdapter::set_rpk`] are stored and
+    /// loaded at start.
+    pub rpks: crate::dtls::RpkStore,
     /// Refuse every registration over plain CoAP (default false: only endpoints with a PSK
     /// identity must use DTLS).
     pub require_dtls: bool,
@@ -148,11 +153,20 @@ pub struct DtlsSettings {
     /// The server's certificate and the CAs of client certificates, for clients in
     /// certificate mode (default none: PSK only).
     pub x509: Option<crate::dtls::X509Settings>,
+    /// The server's own EC private key (PEM or DER) for clients in raw-public-key mode
+    /// (RFC 7250); its public key is the Server Public Key `/0/x/4` they are given. With
+    /// [`DtlsSettings::x509`] it must be the certificate's key. Default none: no raw keys.
+    pub rpk_key: Option<Vec<u8>>,
 }
 
 impl Default for DtlsSettings {
     fn default() -> Self {
-        DtlsSettings { listen: SocketAddr::from(([0, 0, 0, 0], 5684)), limits: Default::default(), x509: None }
+        DtlsSettings {
+            listen: SocketAddr::from(([0, 0, 0, 0], 5684)),
+            limits: Default::default(),
+            x509: None,
+            rpk_key: None,
+        }
     }
 }
 
@@ -173,6 +187,7 @@ impl Default for Lwm2mConfig {
             recv_buffer: Some(4 << 20),
             dtls: None,
             psks: Default::default(),
+            rpks: Default::default(),
             require_dtls: false,
             fetch_roots: Vec::new(),
         }
@@ -546,9 +561,10 @@ struct Running {
 pub struct Lwm2mAdapter {
     config: Lwm2mConfig,
     running: OnceLock<Running>,
-    /// The PSK identities last read from the store (others come from the configuration):
-    /// one gone from the store since was removed on another node.
-    stored_psks: std::sync::Mutex<std::collections::HashSet<Vec<u8>>>,
+    /// The PSK identities and raw public keys last read from the store, by state key
+    /// (others come from the configuration): one gone from the store since was removed on
+    /// another node.
+    stored_credentials: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for Lwm2mAdapter {
@@ -563,7 +579,7 @@ impl std::fmt::Debug for Lwm2mAdapter {
 impl Lwm2mAdapter {
     /// An adapter that binds `config.listen` when the engine starts it.
     pub fn new(config: Lwm2mConfig) -> Self {
-        Lwm2mAdapter { config, running: OnceLock::new(), stored_psks: Default::default() }
+        Lwm2mAdapter { config, running: OnceLock::new(), stored_credentials: Default::default() }
     }
 
     /// The bound UDP address, once started (useful with port 0).
@@ -615,6 +631,37 @@ impl Lwm2mAdapter {
         self.config.psks.identities_of(endpoint)
     }
 
+    /// Lets the holder of a raw public key (PEM, DER `SubjectPublicKeyInfo` or a P-256 point)
+    /// register over DTLS as `endpoint` (`None`: any endpoint no other credential is bound
+    /// to), stored so that a restart keeps it.
+    pub async fn set_rpk(&self, public_key: &[u8], endpoint: Option<&str>) -> Result<Vec<u8>, OperationError> {
+        let spki = crate::dtls::spki(public_key).map_err(|e| OperationError::new(ErrorKind::BadInput, e))?;
+        let rpk = crate::dtls::Rpk { endpoint: endpoint.map(str::to_owned) };
+        let stored = serde_json::to_vec(&shell::StoredRpk { endpoint: rpk.endpoint.clone() }).unwrap_or_default();
+        self.shared()?
+            .handle
+            .put_state(&shell::rpk_key(&spki), stored)
+            .await
+            .map_err(|e| OperationError::new(ErrorKind::Internal, format!("raw public key not stored: {e}")))?;
+        self.config.rpks.set(&spki, rpk);
+        Ok(spki)
+    }
+
+    /// Removes a raw public key (DER `SubjectPublicKeyInfo`); answers whether it was there.
+    pub async fn remove_rpk(&self, spki: &[u8]) -> Result<bool, OperationError> {
+        self.shared()?
+            .handle
+            .delete_state(&shell::rpk_key(spki))
+            .await
+            .map_err(|e| OperationError::new(ErrorKind::Internal, format!("raw public key not removed: {e}")))?;
+        Ok(self.config.rpks.remove(spki))
+    }
+
+    /// The raw public keys (DER `SubjectPublicKeyInfo`) bound to `endpoint`.
+    pub fn rpk_keys(&self, endpoint: &str) -> Vec<Vec<u8>> {
+        self.config.rpks.identities_of(endpoint)
+    }
+
     /// Sends a Device Management request to a registered client (or an end device behind a
     /// registered gateway) as it is, outside any operation, and returns the client's answer:
     /// what a proxy in front of unidm forwards ([`crate::northbound`]). A request to an
@@ -630,6 +677,12 @@ impl Lwm2mAdapter {
     /// The live registration of an endpoint, once started.
     pub fn registration(&self, endpoint: &str) -> Option<Arc<Registration>> {
         self.running.get()?.shared.registrations.read().ok()?.get(endpoint).cloned()
+    }
+
+    /// The state keys of every credential known now.
+    fn credential_keys(&self) -> std::collections::HashSet<String> {
+        let psks = self.config.psks.identities().into_iter().map(|i| shell::psk_key(&i));
+        psks.chain(self.config.rpks.identities().into_iter().map(|k| shell::rpk_key(&k))).collect()
     }
 
     fn shared(&self) -> Result<&Arc<Shared>, OperationError> {
@@ -655,6 +708,7 @@ impl Adapter for Lwm2mAdapter {
                 let security = bootstrap::BootstrapSecurity {
                     dtls: self.config.bootstrap_dtls.as_ref(),
                     psks: &self.config.psks,
+                    rpks: &self.config.rpks,
                     require_dtls: self.config.require_dtls,
                 };
                 Some(
@@ -664,11 +718,11 @@ impl Adapter for Lwm2mAdapter {
             }
             None => None,
         };
-        let configured: std::collections::HashSet<Vec<u8>> = self.config.psks.identities().into_iter().collect();
+        let configured = self.credential_keys();
         let mut running = shell::start(self.config.clone(), handle).await?;
         running.bootstrap = bootstrap;
-        if let Ok(mut stored) = self.stored_psks.lock() {
-            *stored = self.config.psks.identities().into_iter().filter(|i| !configured.contains(i)).collect();
+        if let Ok(mut stored) = self.stored_credentials.lock() {
+            *stored = self.credential_keys().difference(&configured).cloned().collect();
         }
         self.running.set(running).map_err(|_| AdapterError("started twice".into()))
     }
@@ -687,20 +741,15 @@ impl Adapter for Lwm2mAdapter {
         let mut now = std::collections::HashSet::new();
         let mut configs = std::collections::BTreeMap::new();
         for (k, bytes) in &stored {
-            if let Some(hex) = k.strip_prefix("psk/") {
-                if let (Some(identity), Some(psk)) = (unidm_core::hex::decode(hex), shell::StoredPsk::decode(bytes)) {
-                    if self.config.psks.get(&identity).as_ref() != Some(&psk) {
-                        self.config.psks.set(&identity, psk);
-                    }
-                    now.insert(identity);
-                }
+            if shell::load_credential(&self.config, k, bytes) {
+                now.insert(k.clone());
             } else if let Some(ep) = k.strip_prefix(bootstrap::PREFIX) {
                 if let Ok(c) = serde_json::from_slice::<crate::bootstrap::BootstrapConfig>(bytes) {
                     configs.insert(ep.to_owned(), c);
                 }
             }
         }
-        let gone: Vec<Vec<u8>> = match self.stored_psks.lock() {
+        let gone: Vec<String> = match self.stored_credentials.lock() {
             Ok(mut before) => {
                 let gone = before.difference(&now).cloned().collect();
                 *before = now;
@@ -708,8 +757,8 @@ impl Adapter for Lwm2mAdapter {
             }
             Err(_) => Vec::new(),
         };
-        for identity in gone {
-            self.config.psks.remove(&identity);
+        for key in gone {
+            shell::forget_credential(&self.config, &key);
         }
         self.sync_bootstrap_configs(configs).await;
     }

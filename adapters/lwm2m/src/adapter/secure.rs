@@ -9,7 +9,7 @@ use tokio::net::UdpSocket;
 use unidm_core::AdapterError;
 
 use super::DtlsSettings;
-use crate::dtls::{DtlsServer, PskStore};
+use crate::dtls::{DtlsServer, PskStore, RpkStore};
 
 /// A DTLS socket and its sessions.
 pub(crate) struct Secure {
@@ -32,12 +32,14 @@ impl Secure {
     pub(crate) fn bind(
         settings: Option<&DtlsSettings>,
         psks: &PskStore,
+        rpks: &RpkStore,
         recv_buffer: Option<usize>,
     ) -> Result<Option<Secure>, AdapterError> {
         let Some(d) = settings else { return Ok(None) };
         let socket =
             super::shell::bind(d.listen, recv_buffer).map_err(|e| AdapterError(format!("bind {}: {e}", d.listen)))?;
-        let dtls = DtlsServer::new(psks.clone(), d.limits.clone(), d.x509.as_ref())
+        let rpk = d.rpk_key.as_deref().map(|k| (k, rpks.clone()));
+        let dtls = DtlsServer::new(psks.clone(), d.limits.clone(), d.x509.as_ref(), rpk)
             .map_err(|e| AdapterError(format!("DTLS: {e}")))?;
         Ok(Some(Secure {
             socket,

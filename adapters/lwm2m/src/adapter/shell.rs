@@ -105,6 +105,54 @@ pub(super) fn psk_key(identity: &[u8]) -> String {
     format!("psk/{}", unidm_core::hex::encode(identity))
 }
 
+/// The state key of a raw public key (its DER `SubjectPublicKeyInfo`).
+pub(super) fn rpk_key(spki: &[u8]) -> String {
+    format!("rpk/{}", unidm_core::hex::encode(spki))
+}
+
+/// A raw public key as stored in the adapter's state (the key itself is in the state key).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct StoredRpk {
+    pub endpoint: Option<String>,
+}
+
+/// Takes a stored PSK identity or raw public key into the configuration's stores; false when
+/// `key` names neither (or an unreadable one, which is logged).
+pub(super) fn load_credential(config: &Lwm2mConfig, key: &str, bytes: &[u8]) -> bool {
+    if let Some(hex) = key.strip_prefix("psk/") {
+        match (unidm_core::hex::decode(hex), StoredPsk::decode(bytes)) {
+            (Some(identity), Some(psk)) => {
+                if config.psks.get(&identity).as_ref() != Some(&psk) {
+                    config.psks.set(&identity, psk);
+                }
+                return true;
+            }
+            _ => tracing::warn!(%key, "an unreadable stored PSK identity is ignored"),
+        }
+    } else if let Some(hex) = key.strip_prefix("rpk/") {
+        match (unidm_core::hex::decode(hex), serde_json::from_slice::<StoredRpk>(bytes)) {
+            (Some(spki), Ok(r)) => {
+                let rpk = crate::dtls::Rpk { endpoint: r.endpoint };
+                if config.rpks.get(&spki).as_ref() != Some(&rpk) {
+                    config.rpks.set(&spki, rpk);
+                }
+                return true;
+            }
+            _ => tracing::warn!(%key, "an unreadable stored raw public key is ignored"),
+        }
+    }
+    false
+}
+
+/// Drops the credential a state key names (removed on another node).
+pub(super) fn forget_credential(config: &Lwm2mConfig, key: &str) {
+    if let Some(identity) = key.strip_prefix("psk/").and_then(unidm_core::hex::decode) {
+        config.psks.remove(&identity);
+    } else if let Some(spki) = key.strip_prefix("rpk/").and_then(unidm_core::hex::decode) {
+        config.rpks.remove(&spki);
+    }
+}
+
 /// A PSK identity as stored in the adapter's state.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct StoredPsk {
@@ -135,7 +183,7 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     let socket =
         bind(config.listen, config.recv_buffer).map_err(|e| AdapterError(format!("bind {}: {e}", config.listen)))?;
     let local_addr = socket.local_addr().map_err(|e| AdapterError(e.to_string()))?;
-    let secure = Secure::bind(config.dtls.as_ref(), &config.psks, config.recv_buffer)?;
+    let secure = Secure::bind(config.dtls.as_ref(), &config.psks, &config.rpks, config.recv_buffer)?;
     let dtls_addr = match &secure {
         Some(s) => Some(s.local_addr().map_err(|e| AdapterError(e.to_string()))?),
         None => None,
@@ -152,11 +200,8 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     // Registrations stored by builds before device records, under `reg/{endpoint}`.
     let mut legacy = Vec::new();
     for (k, bytes) in stored {
-        if let Some(hex) = k.strip_prefix("psk/") {
-            match (unidm_core::hex::decode(hex), StoredPsk::decode(&bytes)) {
-                (Some(identity), Some(psk)) => config.psks.set(&identity, psk),
-                _ => tracing::warn!(key = %k, "an unreadable stored PSK identity is ignored"),
-            }
+        if k.starts_with("psk/") || k.starts_with("rpk/") {
+            load_credential(&config, &k, &bytes);
         } else if let Some(ep) = k.strip_prefix("obs/") {
             if let Ok(paths) = serde_json::from_slice::<Vec<String>>(&bytes) {
                 observed.insert(ep.to_owned(), paths.into_iter().collect());
@@ -193,7 +238,7 @@ pub(super) async fn start(config: Lwm2mConfig, handle: AdapterHandle) -> Result<
     if let Some(addr) = dtls_addr {
         tracing::info!(%addr, identities = config.psks.len(), "LwM2M server listening on DTLS (coaps)");
     }
-    let gate = Gate::new(config.psks.clone(), config.require_dtls);
+    let gate = Gate::new(config.psks.clone(), config.rpks.clone(), config.require_dtls);
     let (commands, command_rx) = mpsc::unbounded_channel();
     let delivery = Arc::new(Delivery::new(handle.clone(), DeliveryConfig::default()));
     let shared = Arc::new_cyclic(|this| Shared {

@@ -38,7 +38,7 @@ fn shuttle(
 
 #[test]
 fn a_psk_handshake_with_a_cookie_carries_data_both_ways() {
-    let mut server = DtlsServer::new(store(), DtlsLimits::default(), None).unwrap();
+    let mut server = DtlsServer::new(store(), DtlsLimits::default(), None, None).unwrap();
     let mut client = DtlsClient::psk(b"dev-1", b"0123456789abcdef").unwrap();
     let (peer, srv) = (addr(40000), addr(5684));
     client.send(srv, b"register").unwrap();
@@ -81,7 +81,7 @@ fn a_psk_handshake_with_a_cookie_carries_data_both_ways() {
 #[test]
 fn a_wrong_key_or_unknown_identity_never_opens_a_session() {
     for (identity, key) in [(&b"dev-1"[..], &b"wrong-key-000000"[..]), (b"nobody", b"0123456789abcdef")] {
-        let mut server = DtlsServer::new(store(), DtlsLimits::default(), None).unwrap();
+        let mut server = DtlsServer::new(store(), DtlsLimits::default(), None, None).unwrap();
         let mut client = DtlsClient::psk(identity, key).unwrap();
         let (peer, srv) = (addr(40001), addr(5684));
         client.send(srv, b"register").unwrap();
@@ -95,7 +95,7 @@ fn a_wrong_key_or_unknown_identity_never_opens_a_session() {
 #[test]
 fn garbage_and_floods_stay_bounded() {
     let limits = DtlsLimits { max_handshakes: 8, handshakes_per_source: 1000, ..DtlsLimits::default() };
-    let mut server = DtlsServer::new(store(), limits, None).unwrap();
+    let mut server = DtlsServer::new(store(), limits, None, None).unwrap();
     let now = Instant::now();
     // Not DTLS, truncated, and application records from strangers: ignored, nothing kept.
     for d in [&b""[..], b"\x40\x01\x00\x01", &[23u8; 40], &[22u8, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 1]] {
@@ -111,7 +111,7 @@ fn garbage_and_floods_stay_bounded() {
     assert!(server.counts().1 <= 8, "{:?}", server.counts());
     assert!(server.sessions.len() <= 8);
     // Per source: the 21st handshake of one address within a second is refused.
-    let mut server = DtlsServer::new(store(), DtlsLimits::default(), None).unwrap();
+    let mut server = DtlsServer::new(store(), DtlsLimits::default(), None, None).unwrap();
     for port in 0..25 {
         server.handle_datagram(now, addr(20_000 + port), &hello);
     }
@@ -128,7 +128,7 @@ fn a_client_certificate_gives_its_cn_over_the_mandated_suite() {
     let (cert, key) = ca.server_pem();
     let server_x509 =
         X509Settings { cert_pem: cert.into_bytes(), key_pem: key.into_bytes(), ca_pem: ca.ca_pem.clone().into_bytes() };
-    let mut server = DtlsServer::new(store(), DtlsLimits::default(), Some(&server_x509)).unwrap();
+    let mut server = DtlsServer::new(store(), DtlsLimits::default(), Some(&server_x509), None).unwrap();
     let (cert, key) = ca.client("urn:dev:x");
     let client_x509 =
         X509Settings { cert_pem: cert.into_bytes(), key_pem: key.into_bytes(), ca_pem: ca.ca_pem.clone().into_bytes() };
@@ -149,7 +149,7 @@ fn a_client_certificate_gives_its_cn_over_the_mandated_suite() {
 
 #[test]
 fn a_client_coming_back_resumes_its_session() {
-    let mut server = DtlsServer::new(store(), DtlsLimits::default(), None).unwrap();
+    let mut server = DtlsServer::new(store(), DtlsLimits::default(), None, None).unwrap();
     let mut client = DtlsClient::psk(b"dev-1", b"0123456789abcdef").unwrap();
     let srv = addr(5684);
     client.send(srv, b"first").unwrap();
@@ -164,4 +164,119 @@ fn a_client_coming_back_resumes_its_session() {
     assert_eq!(at_server, [b"again".to_vec()]);
     assert!(client.resumed(&srv), "the session was resumed");
     assert_eq!(server.identity(&addr(40011)), Some(&PeerIdentity::Psk(b"dev-1".to_vec())));
+}
+
+/// A fresh P-256 key pair: the private key in PEM, the public key as DER SPKI.
+fn p256() -> (Vec<u8>, Vec<u8>) {
+    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+    let key = openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
+    (key.private_key_to_pem_pkcs8().unwrap(), key.public_key_to_der().unwrap())
+}
+
+fn rpk_store(spki: &[u8], endpoint: &str) -> RpkStore {
+    let s = RpkStore::default();
+    s.set(spki, Rpk { endpoint: Some(endpoint.into()) });
+    s
+}
+
+#[test]
+fn a_raw_public_key_handshake_names_the_client_key_over_the_mandated_suite() {
+    let (server_key, server_pub) = p256();
+    let (client_key, client_pub) = p256();
+    let rpks = rpk_store(&client_pub, "ep-r");
+    let mut server = DtlsServer::new(store(), DtlsLimits::default(), None, Some((&server_key, rpks))).unwrap();
+    let mut client = DtlsClient::rpk(&client_key, &server_pub).unwrap();
+    let (peer, srv) = (addr(40020), addr(5684));
+    client.send(srv, b"register").unwrap();
+    let (at_server, _) = shuttle(&mut server, &mut client, peer, srv);
+    assert_eq!(at_server, [b"register".to_vec()]);
+    assert_eq!(server.identity(&peer), Some(&PeerIdentity::RawPublicKey(client_pub.clone())));
+    assert_eq!(server.cipher(&peer), Some("ECDHE-ECDSA-AES128-CCM8"), "RFC 7250 mode, LwM2M's suite");
+    // Answers go back over the session.
+    assert!(server.send(peer, b"created"));
+    let (_, at_client) = shuttle(&mut server, &mut client, peer, srv);
+    assert_eq!(at_client, [b"created".to_vec()]);
+    // The same server still takes PSK clients.
+    let mut psk = DtlsClient::psk(b"dev-1", b"0123456789abcdef").unwrap();
+    psk.send(srv, b"x").unwrap();
+    let (at_server, _) = shuttle(&mut server, &mut psk, addr(40021), srv);
+    assert_eq!(at_server, [b"x".to_vec()]);
+}
+
+#[test]
+fn unknown_raw_public_keys_are_refused_both_ways() {
+    let (server_key, server_pub) = p256();
+    let (client_key, client_pub) = p256();
+    let (stranger_key, _) = p256();
+    let rpks = rpk_store(&client_pub, "ep-r");
+    let mut server = DtlsServer::new(store(), DtlsLimits::default(), None, Some((&server_key, rpks.clone()))).unwrap();
+    let srv = addr(5684);
+    // A client key the server does not know: no session, nothing delivered.
+    let mut stranger = DtlsClient::rpk(&stranger_key, &server_pub).unwrap();
+    stranger.send(srv, b"register").unwrap();
+    let (at_server, _) = shuttle(&mut server, &mut stranger, addr(40030), srv);
+    assert!(at_server.is_empty());
+    assert!(!server.is_open(&addr(40030)) && !stranger.is_open(&srv));
+    // A server whose key is not the one the client was given: the client refuses it.
+    let (other_key, _) = p256();
+    let mut impostor = DtlsServer::new(store(), DtlsLimits::default(), None, Some((&other_key, rpks))).unwrap();
+    let mut client = DtlsClient::rpk(&client_key, &server_pub).unwrap();
+    client.send(srv, b"register").unwrap();
+    let (at_server, _) = shuttle(&mut impostor, &mut client, addr(40031), srv);
+    assert!(at_server.is_empty());
+    assert!(!client.is_open(&srv));
+    // A server key that is not EC is refused at setup.
+    let rsa = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let rsa_pem = rsa.private_key_to_pem_pkcs8().unwrap();
+    let err = DtlsServer::new(store(), DtlsLimits::default(), None, Some((&rsa_pem, RpkStore::default())));
+    assert!(matches!(err, Err(DtlsSetupError::Key(_))));
+}
+
+#[test]
+fn public_keys_are_taken_as_pem_der_or_a_bare_point() {
+    let (key_pem, der) = p256();
+    let key = private_key(&key_pem).unwrap();
+    let pem = key.public_key_to_pem().unwrap();
+    let ec = key.ec_key().unwrap();
+    let mut cx = openssl::bn::BigNumContext::new().unwrap();
+    let point = ec.public_key().to_bytes(ec.group(), openssl::ec::PointConversionForm::UNCOMPRESSED, &mut cx).unwrap();
+    assert_eq!(point.len(), 65);
+    assert_eq!(spki(&der).unwrap(), der);
+    assert_eq!(spki(&pem).unwrap(), der);
+    assert_eq!(spki(&point).unwrap(), der, "04 || x || y");
+    assert_eq!(spki(&point[1..]).unwrap(), der, "x || y");
+    assert!(spki(b"garbage").is_err());
+    assert!(spki(&[4u8; 65]).is_err(), "not on the curve");
+    assert!(fingerprint(&der).starts_with("sha256:") && fingerprint(&der).len() == 7 + 16);
+}
+
+#[test]
+fn one_server_takes_certificates_and_raw_keys_with_the_certificate_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = unidm_testkit::tls::TestCa::new(dir.path());
+    let (cert, key) = ca.server_pem();
+    let server_x509 =
+        X509Settings { cert_pem: cert.into_bytes(), key_pem: key.clone().into_bytes(), ca_pem: ca.ca_pem.clone().into_bytes() };
+    let (client_key, client_pub) = p256();
+    let rpks = rpk_store(&client_pub, "ep-r");
+    // Another key than the certificate's is refused.
+    let (other, _) = p256();
+    assert!(DtlsServer::new(store(), DtlsLimits::default(), Some(&server_x509), Some((&other, rpks.clone()))).is_err());
+    let mut server =
+        DtlsServer::new(store(), DtlsLimits::default(), Some(&server_x509), Some((key.as_bytes(), rpks))).unwrap();
+    let server_pub = private_key(key.as_bytes()).unwrap().public_key_to_der().unwrap();
+    let srv = addr(5684);
+    let mut rpk = DtlsClient::rpk(&client_key, &server_pub).unwrap();
+    rpk.send(srv, b"r").unwrap();
+    let (at_server, _) = shuttle(&mut server, &mut rpk, addr(40040), srv);
+    assert_eq!(at_server, [b"r".to_vec()]);
+    assert_eq!(server.identity(&addr(40040)), Some(&PeerIdentity::RawPublicKey(client_pub)));
+    let (cert, key) = ca.client("urn:dev:x");
+    let client_x509 =
+        X509Settings { cert_pem: cert.into_bytes(), key_pem: key.into_bytes(), ca_pem: ca.ca_pem.clone().into_bytes() };
+    let mut x = DtlsClient::x509(&client_x509).unwrap();
+    x.send(srv, b"c").unwrap();
+    let (at_server, _) = shuttle(&mut server, &mut x, addr(40041), srv);
+    assert_eq!(at_server, [b"c".to_vec()]);
+    assert_eq!(server.identity(&addr(40041)), Some(&PeerIdentity::Certificate("urn:dev:x".into())));
 }
