@@ -158,7 +158,7 @@ async fn registrations(devices: usize, secs: u64) {
     config.bootstrap_listen = None;
     config.server.registration.max_registers_per_source = u32::MAX;
     let limits = DtlsLimits { handshakes_per_source: u32::MAX, ..DtlsLimits::default() };
-    config.dtls = Some(DtlsSettings { listen: "127.0.0.1:0".parse().unwrap(), limits, x509: None });
+    config.dtls = Some(DtlsSettings { listen: "127.0.0.1:0".parse().unwrap(), limits, ..Default::default() });
     for i in 0..devices {
         let ep = format!("dtls-bench-{i}");
         config.psks.set(ep.as_bytes(), Psk { endpoint: Some(ep.clone()), key: KEY.to_vec() });

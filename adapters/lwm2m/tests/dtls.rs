@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{native, Fixture};
-use unidm_lwm2m::dtls::DtlsLimits;
 use unidm_lwm2m::sim::{SimClient, SimConfig};
 use unidm_lwm2m::{DtlsSettings, Lwm2mConfig};
 use unidm_models::{NativeOp, OperationState, PresenceState};
@@ -18,7 +17,7 @@ const KEY: &[u8] = b"secret-psk-0001!";
 fn dtls_config() -> Lwm2mConfig {
     let mut c = common::config();
     c.dtls =
-        Some(DtlsSettings { listen: SocketAddr::from(([127, 0, 0, 1], 0)), limits: DtlsLimits::default(), x509: None });
+        Some(DtlsSettings { listen: SocketAddr::from(([127, 0, 0, 1], 0)), ..Default::default() });
     c
 }
 
@@ -272,7 +271,7 @@ async fn x509_clients_register_as_their_certificate_names() {
 async fn bootstrap_over_dtls_then_register_over_dtls() {
     let mut config = dtls_config();
     config.bootstrap_dtls =
-        Some(DtlsSettings { listen: SocketAddr::from(([127, 0, 0, 1], 0)), limits: DtlsLimits::default(), x509: None });
+        Some(DtlsSettings { listen: SocketAddr::from(([127, 0, 0, 1], 0)), ..Default::default() });
     let f = Fixture::with(config).await;
     let bs = f.adapter.bootstrap_dtls_addr().expect("bootstrap over DTLS");
     // The bootstrap identity, bound to the endpoint.
@@ -337,5 +336,143 @@ async fn aiocoap_tinydtls_registers_over_dtls_psk() {
     let d = f.wait_device("aio-1", |d| d.presence.state == PresenceState::Online).await;
     assert_eq!(d.presence.lifetime_s, Some(60));
     assert_eq!(f.adapter.registration("aio-1").expect("registered").objects.len(), 3);
+    f.stop().await;
+}
+
+/// A fresh P-256 key pair: the private key (PKCS #8 DER, as the Security object carries it)
+/// and the public key (DER `SubjectPublicKeyInfo`).
+fn p256() -> (Vec<u8>, Vec<u8>) {
+    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+    let key = openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
+    (key.private_key_to_pkcs8().unwrap(), key.public_key_to_der().unwrap())
+}
+
+/// A server taking raw public keys with its own key pair; answers the public key.
+fn rpk_config() -> (Lwm2mConfig, Vec<u8>) {
+    let (server_key, server_pub) = p256();
+    let mut c = dtls_config();
+    if let Some(d) = c.dtls.as_mut() {
+        d.rpk_key = Some(server_key);
+    }
+    (c, server_pub)
+}
+
+fn rpk_sim(f: &Fixture, ep: &str, key: &[u8], server_pub: &[u8]) -> SimConfig {
+    let mut c = SimConfig::new(ep, f.adapter.dtls_addr().expect("DTLS listening"));
+    c.rpk = Some((key.to_vec(), server_pub.to_vec()));
+    c
+}
+
+/// Raw public keys (RFC 7250): a client whose key is bound to its endpoint registers, is read,
+/// observed and firmware-updated over its session; an unknown key opens no session; a key
+/// bound to another endpoint gets 4.03; plain CoAP is refused for the bound endpoint; the key
+/// survives a restart and can be removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_public_key_clients_register_and_are_managed_over_dtls() {
+    use unidm_core::Received;
+    use unidm_lwm2m::codec::Value;
+    use unidm_lwm2m::Path;
+    use unidm_models::{Action, Event, FirmwareUpdate};
+    let (config, server_pub) = rpk_config();
+    let f = Fixture::with(config.clone()).await;
+    let (key_1, pub_1) = p256();
+    let (key_2, pub_2) = p256();
+    // Given as PEM: stored as the canonical DER.
+    let pem = openssl::pkey::PKey::public_key_from_der(&pub_1).unwrap().public_key_to_pem().unwrap();
+    assert_eq!(f.adapter.set_rpk(&pem, Some("rpk-1")).await.unwrap(), pub_1);
+    f.adapter.set_rpk(&pub_2, Some("rpk-2")).await.unwrap();
+    assert!(f.adapter.set_rpk(b"not a key", Some("rpk-3")).await.is_err());
+    assert_eq!(f.adapter.rpk_keys("rpk-1"), [pub_1.clone()]);
+
+    let sim = f.online(rpk_sim(&f, "rpk-1", &key_1, &server_pub)).await;
+    let op = f.run("rpk-1", native(NativeOp::Read, "/3/0/0", None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    let op = f.run("rpk-1", native(NativeOp::Observe, "/3/0/9", None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    let mut events = f.engine.subscribe();
+    sim.set(Path::Resource(3, 0, 9), Value::Integer(17));
+    let seen = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(Received::Event(Event::Observation { path, value, .. })) = events.recv().await {
+                if path == "/3/0/9" {
+                    return value;
+                }
+            }
+        }
+    })
+    .await
+    .expect("a notification over DTLS");
+    assert_eq!(seen, serde_json::json!(17));
+    let fw = Action::Firmware(FirmwareUpdate {
+        uri: "http://127.0.0.1/fw-2.0.bin".into(),
+        version: Some("2.0".into()),
+        name: None,
+    });
+    let op = f.run("rpk-1", fw).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
+    // The simulated client reports the version its behaviour names (2.0) after the update.
+    f.wait_device("rpk-1", |d| d.identity.fw_version.as_deref() == Some("2.0")).await;
+
+    // An unknown key: no session, no registration.
+    let (stranger, _) = p256();
+    let sim_x = SimClient::start(rpk_sim(&f, "rpk-x", &stranger, &server_pub)).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(3), sim_x.register()).await;
+    assert!(!matches!(r, Ok(Ok(()))), "{r:?}");
+    assert!(f.device("rpk-x").is_none());
+    // rpk-2's key presenting itself as rpk-1 (bound to another key): the session opens, 4.03.
+    let other = SimClient::start(rpk_sim(&f, "rpk-1", &key_2, &server_pub)).await.unwrap();
+    let e = other.register().await.unwrap_err();
+    assert!(e.contains("4.03") || e.to_lowercase().contains("forbidden"), "{e}");
+    // A server key other than the one the client was given: the client refuses the server.
+    let (_, wrong_server) = p256();
+    let fooled = SimClient::start(rpk_sim(&f, "rpk-2", &key_2, &wrong_server)).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(3), fooled.register()).await;
+    assert!(!matches!(r, Ok(Ok(()))), "{r:?}");
+    // Plain CoAP for a bound endpoint is refused.
+    let plain = SimClient::start(SimConfig::new("rpk-2", f.addr())).await.unwrap();
+    assert!(plain.register().await.is_err());
+    drop((sim, sim_x, other, fooled, plain));
+
+    let dir = f.stop().await;
+    let f = Fixture::on(dir, config).await;
+    assert_eq!(f.adapter.rpk_keys("rpk-2"), [pub_2.clone()], "loaded at start");
+    let _sim = f.online(rpk_sim(&f, "rpk-2", &key_2, &server_pub)).await;
+    assert!(f.adapter.remove_rpk(&pub_2).await.unwrap());
+    assert!(f.adapter.rpk_keys("rpk-2").is_empty());
+    f.stop().await;
+}
+
+/// The bootstrap server provisions a raw-public-key account for `coaps` (Security Mode 1:
+/// `/0/x/3` the client's public key, `/0/x/5` its private key, `/0/x/4` the server's public
+/// key): the server learns the client's key, and the client bootstrapped in clear text
+/// registers over DTLS with what it was given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrapped_raw_public_key_is_used_to_register_over_dtls() {
+    use base64::Engine as _;
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let (config, server_pub) = rpk_config();
+    let f = Fixture::with(config).await;
+    let bs = f.adapter.bootstrap_addr().expect("bootstrap server");
+    let (client_key, client_pub) = p256();
+    let mut account = psk_account(&f, 5, "unused");
+    account.security = unidm_lwm2m::bootstrap::SecurityMode::Rpk {
+        public_key: b64(&client_pub),
+        secret_key: b64(&client_key),
+        server_public_key: b64(&server_pub),
+    };
+    let config = unidm_lwm2m::BootstrapConfig { servers: vec![account] };
+    f.adapter.put_bootstrap_config("bs-rpk", config.clone()).await.unwrap();
+    assert_eq!(f.adapter.rpk_keys("bs-rpk"), [client_pub.clone()]);
+    assert!(!serde_json::to_string(&config.redacted()).unwrap().contains(&b64(&client_key)), "no secret shown");
+    let sim = SimClient::start(SimConfig::new("bs-rpk", SocketAddr::from(([127, 0, 0, 1], 9)))).await.unwrap();
+    sim.bootstrap(bs).await.unwrap();
+    assert_eq!(sim.server(), f.adapter.dtls_addr().unwrap());
+    sim.register().await.unwrap();
+    f.wait_device("bs-rpk", |d| d.presence.state == PresenceState::Online).await;
+    let op = f.run("bs-rpk", native(NativeOp::Read, "/3/0/0", None)).await;
+    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
+    // Deleting the configuration takes the key away.
+    assert!(f.adapter.delete_bootstrap_config("bs-rpk").await);
+    assert!(f.adapter.rpk_keys("bs-rpk").is_empty());
     f.stop().await;
 }

@@ -245,7 +245,7 @@ async fn the_gateway_registers_over_dtls_with_a_psk() {
     let gw = Fixture::new().await;
     let _lamp = gw.online(SimConfig::new("lamp-s", gw.addr())).await;
     let mut dtls = config();
-    dtls.dtls = Some(DtlsSettings { listen: ([127, 0, 0, 1], 0).into(), limits: DtlsLimits::default(), x509: None });
+    dtls.dtls = Some(DtlsSettings { listen: ([127, 0, 0, 1], 0).into(), ..Default::default() });
     let distant = Fixture::with(dtls).await;
     distant.adapter.set_psk(b"id-gw-s", Some("gw-s"), KEY).await.unwrap();
     let coaps = distant.adapter.dtls_addr().expect("DTLS listening");

@@ -284,12 +284,19 @@ impl Lwm2mAdapter {
         let old = configs.insert(ep.to_owned(), cfg.clone());
         drop(configs);
         if let Some(old) = old {
-            self.forget_bootstrap_psks(ep, &old, &cfg.psks()).await;
+            self.forget_bootstrap_credentials(ep, &old, Some(&cfg)).await;
         }
-        // A client given a PSK for `coaps` registers over DTLS with it: the server learns it.
+        // A client given a PSK or a raw key pair for `coaps` registers over DTLS with it: the
+        // server learns it.
         for (identity, key) in cfg.psks() {
             if let Err(e) = self.set_psk(identity.as_bytes(), Some(ep), &key).await {
                 tracing::warn!(endpoint = %ep, %identity, error = %e.message, "bootstrap PSK not given to the server");
+            }
+        }
+        for key in cfg.rpks() {
+            if let Err(e) = self.set_rpk(&key, Some(ep)).await {
+                let key = crate::dtls::fingerprint(&key);
+                tracing::warn!(endpoint = %ep, %key, error = %e.message, "bootstrap raw public key not given to the server");
             }
         }
         b.install(ep, Some(cfg)).await;
@@ -305,20 +312,31 @@ impl Lwm2mAdapter {
         if let Err(e) = b.handle.delete_state(&format!("{PREFIX}{ep}")).await {
             tracing::error!(endpoint = %ep, error = %e, "could not delete the stored bootstrap configuration");
         }
-        self.forget_bootstrap_psks(ep, &old, &[]).await;
+        self.forget_bootstrap_credentials(ep, &old, None).await;
         b.install(ep, None).await;
         true
     }
 
-    /// Removes the server PSK identities `old` gave `ep`, but those in `keep` (the new
-    /// configuration's): a replaced or deleted configuration leaves no identity behind.
-    async fn forget_bootstrap_psks(&self, ep: &str, old: &BootstrapConfig, keep: &[(String, Vec<u8>)]) {
+    /// Removes the server PSK identities and raw public keys `old` gave `ep`, but those `new`
+    /// gives it too: a replaced or deleted configuration leaves no credential behind.
+    async fn forget_bootstrap_credentials(&self, ep: &str, old: &BootstrapConfig, new: Option<&BootstrapConfig>) {
+        let keep = new.map(BootstrapConfig::psks).unwrap_or_default();
         for (identity, _) in old.psks() {
             let bound_here =
                 self.config.psks.get(identity.as_bytes()).is_some_and(|p| p.endpoint.as_deref() == Some(ep));
             if bound_here && !keep.iter().any(|(k, _)| *k == identity) {
                 if let Err(e) = self.remove_psk(identity.as_bytes()).await {
                     tracing::warn!(endpoint = %ep, %identity, error = %e.message, "bootstrap PSK not removed");
+                }
+            }
+        }
+        let keep = new.map(BootstrapConfig::rpks).unwrap_or_default();
+        for key in old.rpks() {
+            let bound_here = self.config.rpks.get(&key).is_some_and(|r| r.endpoint.as_deref() == Some(ep));
+            if bound_here && !keep.contains(&key) {
+                if let Err(e) = self.remove_rpk(&key).await {
+                    let key = crate::dtls::fingerprint(&key);
+                    tracing::warn!(endpoint = %ep, %key, error = %e.message, "bootstrap raw public key not removed");
                 }
             }
         }

@@ -128,6 +128,24 @@ impl BootstrapConfig {
     }
 }
 
+impl BootstrapConfig {
+    /// The client raw public keys (DER `SubjectPublicKeyInfo`) of the `coaps` accounts, for the
+    /// LwM2M server to know.
+    pub fn rpks(&self) -> Vec<Vec<u8>> {
+        self.servers
+            .iter()
+            .filter(|s| s.uri.trim().to_ascii_lowercase().starts_with("coaps://"))
+            .filter_map(|s| match &s.security {
+                SecurityMode::Rpk { public_key, .. } => {
+                    let der = base64::engine::general_purpose::STANDARD.decode(public_key).ok()?;
+                    crate::dtls::spki(&der).ok()
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// Why a configuration was refused or could not be stored.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BootstrapConfigError {
@@ -213,9 +231,15 @@ impl BootstrapConfig {
                     base64(f("security.key"), key)?;
                 }
                 SecurityMode::Rpk { public_key, secret_key, server_public_key } => {
-                    base64(f("security.publicKey"), public_key)?;
-                    base64(f("security.secretKey"), secret_key)?;
-                    base64(f("security.serverPublicKey"), server_public_key)?;
+                    let public = crate::dtls::spki(&base64(f("security.publicKey"), public_key)?)
+                        .map_err(|e| invalid(f("security.publicKey"), &e))?;
+                    let secret = crate::dtls::private_key(&base64(f("security.secretKey"), secret_key)?)
+                        .map_err(|e| invalid(f("security.secretKey"), &e))?;
+                    if secret.public_key_to_der().ok().as_deref() != Some(&public[..]) {
+                        return Err(invalid(f("security.secretKey"), "is not the private key of publicKey"));
+                    }
+                    crate::dtls::spki(&base64(f("security.serverPublicKey"), server_public_key)?)
+                        .map_err(|e| invalid(f("security.serverPublicKey"), &e))?;
                 }
                 SecurityMode::X509 { certificate, secret_key, server_certificate } => {
                     base64(f("security.certificate"), certificate)?;

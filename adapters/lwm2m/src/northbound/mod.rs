@@ -1059,12 +1059,12 @@ impl Gateway {
             });
             (addr, lifetime)
         });
-        let account = match (account, self.own.server_psk()) {
-            (Some(account), Some((identity, key))) => match self.socket.use_psk(&identity, &key) {
+        let account = match (account, self.own.server_security()) {
+            (Some(account), Some(security)) => match self.socket.use_dtls(security.client()) {
                 // The registration goes over DTLS with what was given.
                 Ok(()) => Some(account),
                 Err(e) => {
-                    tracing::warn!(error = %e, "the PSK the bootstrap server gave is unusable");
+                    tracing::warn!(error = %e, "the DTLS credentials the bootstrap server gave are unusable");
                     None
                 }
             },

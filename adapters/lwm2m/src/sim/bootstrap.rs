@@ -91,10 +91,42 @@ fn uri_address(uri: &str) -> Option<SocketAddr> {
     }
 }
 
+/// What a client needs to talk DTLS to its server, from the Security object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerSecurity {
+    /// A pre-shared key.
+    Psk {
+        /// `/0/x/3`.
+        identity: Vec<u8>,
+        /// `/0/x/5`.
+        key: Vec<u8>,
+    },
+    /// A raw public key.
+    Rpk {
+        /// The client's private key `/0/x/5`.
+        secret_key: Vec<u8>,
+        /// The server's public key `/0/x/4`.
+        server_key: Vec<u8>,
+    },
+}
+
+impl ServerSecurity {
+    /// A DTLS client with these credentials.
+    pub fn client(&self) -> std::io::Result<crate::dtls::DtlsClient> {
+        match self {
+            ServerSecurity::Psk { identity, key } => crate::dtls::DtlsClient::psk(identity, key).map_err(std::io::Error::other),
+            ServerSecurity::Rpk { secret_key, server_key } => {
+                crate::dtls::DtlsClient::rpk(secret_key, server_key).map_err(std::io::Error::other)
+            }
+        }
+    }
+}
+
 impl Objects {
-    /// The PSK identity `/0/x/3` and key `/0/x/5` of the server account, when its Security
-    /// Mode `/0/x/2` is 0 (PSK).
-    pub fn server_psk(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+    /// The DTLS credentials of the server account: a PSK identity `/0/x/3` and key `/0/x/5`
+    /// when its Security Mode `/0/x/2` is 0, the client's private key `/0/x/5` and the server's
+    /// public key `/0/x/4` when it is 1 (RPK).
+    pub fn server_security(&self) -> Option<ServerSecurity> {
         let instance = self.server_instance()?;
         // Values written in TLV are kept untyped (opaque): a big-endian integer then.
         let mode = match self.values.get(&instance.child(2)?) {
@@ -109,7 +141,11 @@ impl Objects {
             Some(Value::String(s)) => Some(s.clone().into_bytes()),
             _ => None,
         };
-        (mode == 0).then(|| Some((bytes(3)?, bytes(5)?))).flatten()
+        match mode {
+            0 => Some(ServerSecurity::Psk { identity: bytes(3)?, key: bytes(5)? }),
+            1 => Some(ServerSecurity::Rpk { secret_key: bytes(5)?, server_key: bytes(4)? }),
+            _ => None,
+        }
     }
 
     /// Answers a request from the bootstrap server.

@@ -87,6 +87,9 @@ pub struct SimConfig {
     /// Talk to the server over DTLS with this client certificate (and check the server's
     /// against its CAs). Default none.
     pub x509: Option<crate::dtls::X509Settings>,
+    /// Talk to the server over DTLS with a raw public key (RFC 7250): the client's private
+    /// key (PEM or DER) and the server's public key it accepts. Default none.
+    pub rpk: Option<(Vec<u8>, Vec<u8>)>,
     /// A UDP socket shared with other clients (instead of `bind`): the client registers under
     /// an alternate root path of its own ([`super::SharedSocket`]). Not with DTLS.
     pub shared_socket: Option<Share>,
@@ -133,6 +136,7 @@ impl SimConfig {
             content_formats: Vec::new(),
             psk: None,
             x509: None,
+            rpk: None,
             shared_socket: None,
             without_firmware: false,
             ignore_accept: false,

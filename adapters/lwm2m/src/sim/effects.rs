@@ -95,10 +95,13 @@ impl Client {
             }
             Effect::BootstrapFinished => {
                 let account = self.shared.objects.lock().ok().and_then(|o| o.server_account());
-                // A PSK account: the registration goes over DTLS with what was given.
-                if let Some((identity, key)) = self.shared.objects.lock().ok().and_then(|o| o.server_psk()) {
-                    if let Err(e) = self.socket.use_psk(&identity, &key) {
-                        tracing::warn!(error = %e, "the bootstrapped PSK is unusable");
+                // A PSK or raw-public-key account: the registration goes over DTLS with what
+                // was given.
+                let security = self.shared.objects.lock().ok().and_then(|o| o.server_security());
+                let client = security.map(|s| s.client());
+                if let Some(client) = client {
+                    if let Err(e) = self.socket.use_dtls(client) {
+                        tracing::warn!(error = %e, "the bootstrapped DTLS credentials are unusable");
                     }
                 }
                 if let Ok(mut b) = self.shared.bootstrap.lock() {

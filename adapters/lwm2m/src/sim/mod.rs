@@ -118,10 +118,15 @@ impl Drop for SimClient {
 impl SimClient {
     /// Binds the socket and starts the client (it does not register yet).
     pub async fn start(config: SimConfig) -> io::Result<SimClient> {
-        let dtls = match (&config.psk, &config.x509) {
-            (Some((identity, key)), _) => Some(crate::dtls::DtlsClient::psk(identity, key).map_err(io::Error::other)?),
-            (None, Some(x509)) => Some(crate::dtls::DtlsClient::x509(x509).map_err(io::Error::other)?),
-            (None, None) => None,
+        let dtls = match (&config.psk, &config.x509, &config.rpk) {
+            (Some((identity, key)), _, _) => {
+                Some(crate::dtls::DtlsClient::psk(identity, key).map_err(io::Error::other)?)
+            }
+            (None, Some(x509), _) => Some(crate::dtls::DtlsClient::x509(x509).map_err(io::Error::other)?),
+            (None, None, Some((key, server_key))) => {
+                Some(crate::dtls::DtlsClient::rpk(key, server_key).map_err(io::Error::other)?)
+            }
+            (None, None, None) => None,
         };
         let (socket, local_addr, root_path) = match (&config.shared_socket, dtls) {
             (Some(_), Some(_)) => {

@@ -53,12 +53,12 @@ impl Transport {
         Transport { io: Io::Shared { socket, client, inbox }, dtls: None, inbox: VecDeque::new() }
     }
 
-    /// Talks DTLS with this PSK from now on (as a bootstrap server provisioned it).
-    pub(crate) fn use_psk(&mut self, identity: &[u8], key: &[u8]) -> io::Result<()> {
+    /// Talks DTLS with this client from now on (as a bootstrap server provisioned it).
+    pub(crate) fn use_dtls(&mut self, client: io::Result<DtlsClient>) -> io::Result<()> {
         if matches!(self.io, Io::Shared { .. }) {
             return Err(io::Error::other("DTLS needs a socket of the client's own, not a shared one"));
         }
-        self.dtls = Some(DtlsClient::psk(identity, key).map_err(io::Error::other)?);
+        self.dtls = Some(client?);
         Ok(())
     }
 

@@ -130,11 +130,31 @@ fn configurations_are_validated() {
     assert!(psk.validate().is_err());
     let dup = BootstrapConfig { servers: vec![account(1), account(1)] };
     assert!(dup.validate().is_err());
-    let json = serde_json::json!({"servers": [{"shortServerId": 1, "uri": "coaps://h", "security":
-        {"mode": "rpk", "publicKey": "AA==", "secretKey": "AA==", "serverPublicKey": "AA=="}}]});
-    let parsed: BootstrapConfig = serde_json::from_value(json).unwrap();
+    // Raw public keys: real keys, the secret key the public key's own.
+    use base64::Engine as _;
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+    let pair = || openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
+    let (client, server) = (pair(), pair());
+    let rpk = |public: &[u8], secret: &[u8], server_key: &[u8]| {
+        serde_json::json!({"servers": [{"shortServerId": 1, "uri": "coaps://h", "security":
+            {"mode": "rpk", "publicKey": b64(public), "secretKey": b64(secret), "serverPublicKey": b64(server_key)}}]})
+    };
+    let (public, secret) = (client.public_key_to_der().unwrap(), client.private_key_to_pkcs8().unwrap());
+    let server_public = server.public_key_to_der().unwrap();
+    let parsed: BootstrapConfig = serde_json::from_value(rpk(&public, &secret, &server_public)).unwrap();
     assert!(parsed.validate().is_ok());
+    assert_eq!(parsed.rpks(), [public.clone()]);
     assert_eq!(parsed.servers[0].lifetime, 86_400);
+    for (bad, field) in [
+        (rpk(b"\0", &secret, &server_public), "publicKey"),
+        (rpk(&public, &server.private_key_to_pkcs8().unwrap(), &server_public), "secretKey"),
+        (rpk(&public, &secret, b"\0"), "serverPublicKey"),
+    ] {
+        let parsed: BootstrapConfig = serde_json::from_value(bad).unwrap();
+        let err = parsed.validate().unwrap_err().to_string();
+        assert!(err.contains(field), "{err}");
+    }
     let unknown = serde_json::json!({"servers": [], "extra": 1});
     assert!(serde_json::from_value::<BootstrapConfig>(unknown).is_err());
     let unknown = serde_json::json!({"servers": [{"shortServerId": 1, "uri": "coap://h", "security":
