@@ -57,11 +57,16 @@
 //! dtls_cert = "server.pem"    # certificate mode beside PSK: the server's chain and key, and
 //! dtls_key = "server.key"     # the CAs of client certificates (a client registers as the
 //! dtls_client_ca = "ca.pem"   # endpoint its certificate's CN names)
+//! dtls_rpk_key = "server-ec.key"   # raw-public-key mode (RFC 7250) beside PSK: the server's EC
+//!                             # private key (PEM); with dtls_cert, the same key as dtls_key
 //! fetch_ca = "ca.pem"         # CAs trusted (besides the web PKI) for https:// firmware to push
 //! [[lwm2m.psk]]               # a PSK identity (more are set at run time through the API)
 //! identity = "dev-0001"
 //! key_hex = "000102030405060708090a0b0c0d0e0f"   # or key = "text key"
 //! endpoint = "urn:dev:0001"   # the endpoint it may register as; leave out for any unbound one
+//! [[lwm2m.rpk]]               # a client's raw public key (more are set through the API)
+//! public_key = "dev-0002.pub.pem"   # PEM or DER SubjectPublicKeyInfo, or a 64/65-byte P-256 point
+//! endpoint = "urn:dev:0002"   # the endpoint it may register as; leave out for any unbound one
 //! [lwm2m.northbound]          # unidm as an LwM2M gateway registered with a distant LwM2M server
 //! server = "coap://lwm2m.example.net:5683"   # or "host:port"
 //! psk_identity = "gw-1"      # with server = "coaps://…": CoAP over DTLS with this PSK
@@ -492,8 +497,11 @@ struct Lwm2mSection {
     dtls_cert: Option<PathBuf>,
     dtls_key: Option<PathBuf>,
     dtls_client_ca: Option<PathBuf>,
+    dtls_rpk_key: Option<PathBuf>,
     #[serde(default)]
     psk: Vec<PskEntry>,
+    #[serde(default)]
+    rpk: Vec<RpkEntry>,
     northbound: Option<NorthboundSection>,
 }
 
@@ -638,6 +646,14 @@ struct PskEntry {
     identity: String,
     key: Option<String>,
     key_hex: Option<String>,
+    endpoint: Option<String>,
+}
+
+/// `[[lwm2m.rpk]]`: a client's raw public key and the endpoint it may register as.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RpkEntry {
+    public_key: PathBuf,
     endpoint: Option<String>,
 }
 
@@ -986,6 +1002,15 @@ impl ServeConfig {
                 }
                 _ => bail!("lwm2m: give dtls_cert, dtls_key and dtls_client_ca together"),
             }
+            if let Some(path) = &l.dtls_rpk_key {
+                let key = std::fs::read(path).with_context(|| format!("lwm2m dtls_rpk_key {}", path.display()))?;
+                unidm_lwm2m::dtls::private_key(&key)
+                    .map_err(|e| anyhow::anyhow!("lwm2m dtls_rpk_key {}: {e}", path.display()))?;
+                match c.dtls.as_mut() {
+                    Some(d) => d.rpk_key = Some(key),
+                    None => bail!("lwm2m dtls_rpk_key needs dtls_listen"),
+                }
+            }
             // The bootstrap server over DTLS, beside the server's, with its certificate.
             c.bootstrap_dtls = match (l.bootstrap_dtls_listen.as_deref(), &c.dtls, c.bootstrap_listen) {
                 (Some("off"), _, _) | (_, None, _) | (_, _, None) => None,
@@ -1017,6 +1042,17 @@ impl ServeConfig {
                 let endpoint = p.endpoint.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
                 c.psks.set(identity, unidm_lwm2m::dtls::Psk { endpoint, key: p.key()? });
             }
+            for r in &l.rpk {
+                let path = r.public_key.display();
+                let bytes = std::fs::read(&r.public_key).with_context(|| format!("lwm2m rpk public_key {path}"))?;
+                let spki = unidm_lwm2m::dtls::spki(&bytes).map_err(|e| anyhow::anyhow!("lwm2m rpk {path}: {e}"))?;
+                let endpoint = r.endpoint.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
+                c.rpks.set(&spki, unidm_lwm2m::dtls::Rpk { endpoint });
+            }
+            anyhow::ensure!(
+                c.rpks.is_empty() || c.dtls.as_ref().is_some_and(|d| d.rpk_key.is_some()),
+                "lwm2m rpk entries need dtls_rpk_key (the server's own key pair)"
+            );
             Some(c)
         } else {
             None
@@ -1179,8 +1215,45 @@ mod tests {
             ("[lwm2m]\ndtls_listen = \"off\"\nrequire_dtls = true\n", "require_dtls"),
             ("[lwm2m]\ndtls_cert = \"a.pem\"\n", "together"),
             ("[lwm2m]\ndtls_cert = \"a.pem\"\ndtls_key = \"a.key\"\ndtls_client_ca = \"ca.pem\"\n", "a.pem"),
+            ("[lwm2m]\ndtls_rpk_key = \"missing.key\"\n", "missing.key"),
+            ("[[lwm2m.rpk]]\npublic_key = \"missing.pub\"\n", "missing.pub"),
         ] {
             let err = ServeConfig::resolve(&write("bad.toml", bad)).unwrap_err();
+            assert!(format!("{err:#}").contains(why), "{why}: {err:#}");
+        }
+    }
+
+    #[test]
+    fn lwm2m_raw_public_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+        let key = openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
+        let (private, public, junk) = (dir.path().join("s.key"), dir.path().join("c.pub"), dir.path().join("junk"));
+        std::fs::write(&private, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        std::fs::write(&public, key.public_key_to_pem().unwrap()).unwrap();
+        std::fs::write(&junk, "not a key").unwrap();
+        let resolve = |text: String| {
+            let path = dir.path().join("rpk.toml");
+            std::fs::write(&path, text).unwrap();
+            ServeConfig::resolve(&ServeArgs { config: Some(path), ..Default::default() })
+        };
+        let (k, p, j) = (private.display(), public.display(), junk.display());
+        let c = resolve(format!(
+            "[lwm2m]\ndtls_rpk_key = \"{k}\"\n[[lwm2m.rpk]]\npublic_key = \"{p}\"\nendpoint = \"ep-r\"\n"
+        ))
+        .unwrap()
+        .lwm2m
+        .unwrap();
+        assert!(c.dtls.as_ref().unwrap().rpk_key.is_some());
+        assert!(c.bootstrap_dtls.as_ref().unwrap().rpk_key.is_some(), "the bootstrap server takes them too");
+        assert_eq!(c.rpks.identities_of("ep-r"), [key.public_key_to_der().unwrap()]);
+        for (bad, why) in [
+            (format!("[lwm2m]\ndtls_rpk_key = \"{j}\"\n"), "not a private key"),
+            (format!("[lwm2m]\ndtls_rpk_key = \"{k}\"\ndtls_listen = \"off\"\n"), "needs dtls_listen"),
+            (format!("[[lwm2m.rpk]]\npublic_key = \"{p}\"\n"), "need dtls_rpk_key"),
+            (format!("[lwm2m]\ndtls_rpk_key = \"{k}\"\n[[lwm2m.rpk]]\npublic_key = \"{j}\"\n"), "not a DER"),
+        ] {
+            let err = resolve(bad).unwrap_err();
             assert!(format!("{err:#}").contains(why), "{why}: {err:#}");
         }
     }

@@ -171,8 +171,23 @@ async fn device_credentials_are_write_only() {
     let (s, _, _) = a.call(Method::PUT, uri, Some("t-admin"), Some(json!({"username": "u", "password": "p"}))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "an LwM2M device takes a psk");
     assert_eq!(a.call(Method::PUT, uri, Some("t-operator"), Some(json!({}))).await.0, StatusCode::FORBIDDEN);
+    // A raw public key: PEM or base64 DER, shown back as base64 DER (it is public).
+    use base64::Engine as _;
+    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+    let key = openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
+    let der = key.public_key_to_der().unwrap();
+    let pem = String::from_utf8(key.public_key_to_pem().unwrap()).unwrap();
+    let (s, v, _) = a.call(Method::PUT, uri, Some("t-admin"), Some(json!({"rpk": {"publicKey": pem}}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["rpkPublicKeys"], json!([base64::engine::general_purpose::STANDARD.encode(&der)]));
+    assert_eq!(lwm2m.rpk_keys("dev-1"), [der]);
+    for bad in [json!({"publicKey": "%%%"}), json!({"publicKey": "AAAA"})] {
+        let (s, v, _) = a.call(Method::PUT, uri, Some("t-admin"), Some(json!({"rpk": bad}))).await;
+        assert_eq!((s, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("rpk.publicKey")), "{v}");
+    }
     assert_eq!(a.call(Method::DELETE, uri, Some("t-admin"), None).await.0, StatusCode::NO_CONTENT);
     assert!(lwm2m.psk_identities("dev-1").is_empty());
+    assert!(lwm2m.rpk_keys("dev-1").is_empty());
     a.engine.shutdown().await;
 }
 

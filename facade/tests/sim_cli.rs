@@ -156,6 +156,34 @@ async fn lwm2m_clients_register_over_dtls_psk() {
     assert!(lines.iter().any(|l| l.contains("DTLS-PSK")), "{lines:#?}");
 }
 
+/// `unidm serve` taking raw public keys (`dtls_rpk_key`, `[[lwm2m.rpk]]`), and `unidm sim lwm2m
+/// --rpk-key` registering over coaps with its key pair.
+#[tokio::test]
+async fn lwm2m_clients_register_over_dtls_rpk() {
+    let keys = tempfile::tempdir().unwrap();
+    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+    let write_pair = |name: &str| {
+        let key = openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
+        let (private, public) = (keys.path().join(format!("{name}.key")), keys.path().join(format!("{name}.pub")));
+        std::fs::write(&private, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        std::fs::write(&public, key.public_key_to_pem().unwrap()).unwrap();
+        (private.display().to_string(), public.display().to_string())
+    };
+    let (server_key, server_pub) = write_pair("server");
+    let (client_key, client_pub) = write_pair("client");
+    let server = serve(&format!(
+        "[lwm2m]\ndtls_rpk_key = \"{server_key}\"\n[[lwm2m.rpk]]\npublic_key = \"{client_pub}\"\nendpoint = \"rpk-0\"\n"
+    ));
+    let c = reqwest::Client::new();
+    let args = ["lwm2m", "--server", &server.lwm2ms, "--endpoint-prefix", "rpk", "--rpk-key", &client_key];
+    let mut sim = sim(&[&args[..], &["--server-public-key", &server_pub]].concat());
+    wait_presence(&c, &server.api, "lwm2m", &["lwm2m:rpk-0".to_owned()], "online").await;
+    sim.terminate();
+    let (status, lines) = sim.exit();
+    assert!(status.success(), "{status:?}: {lines:#?}");
+    assert!(lines.iter().any(|l| l.contains("DTLS, raw public key")), "{lines:#?}");
+}
+
 #[tokio::test]
 async fn tr069_cpes_inform_and_go_offline_after_sigterm() {
     // Expiry checked every 100 ms with a 1 s grace: the CPEs, informing every second, are taken

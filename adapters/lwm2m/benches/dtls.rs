@@ -11,6 +11,8 @@
 //!    HelloVerifyRequest with its cookie, the PSK exchange, Finished both ways) between a
 //!    [`DtlsServer`] and fresh [`DtlsClient`]s in memory, on one core: the figure is client
 //!    and server together, so the server alone does more.
+//!    Then `UNIDM_BENCH_RPK_HANDSHAKES` (default 500) raw-public-key handshakes (RFC 7250,
+//!    ECDHE-ECDSA on P-256, both keys checked), the same way.
 //! 2. Memory: the growth of resident memory while the server holds those sessions, per
 //!    session (each client is dropped once its handshake is done).
 //! 3. Registrations: `UNIDM_BENCH_DEVICES` (default 500) clients, each on its own UDP socket
@@ -82,6 +84,35 @@ fn handshakes(n: usize) {
         "memory per DTLS session held by the server: {:.1} KiB ({} sessions)",
         grown as f64 / 1024.0 / n as f64,
         n
+    );
+}
+
+fn rpk_handshakes(n: usize) {
+    use unidm_lwm2m::dtls::{Rpk, RpkStore};
+    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+    let pair = || openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
+    let (server_key, client_key) = (pair(), pair());
+    let rpks = RpkStore::default();
+    rpks.set(&client_key.public_key_to_der().unwrap(), Rpk { endpoint: None });
+    let limits = DtlsLimits { handshakes_per_source: u32::MAX, max_sessions: n + 1, ..DtlsLimits::default() };
+    let server_pem = server_key.private_key_to_pem_pkcs8().unwrap();
+    let mut server = DtlsServer::new(PskStore::default(), limits, None, Some((&server_pem, rpks))).unwrap();
+    let (client_pem, server_pub) =
+        (client_key.private_key_to_pem_pkcs8().unwrap(), server_key.public_key_to_der().unwrap());
+    let srv = SocketAddr::from(([127, 0, 0, 1], 5684));
+    let (cpu, start) = (cpu_time(), Instant::now());
+    for i in 0..n {
+        let peer = SocketAddr::from(([127, 0, 1, (i / 60_000) as u8 + 1], (i % 60_000) as u16 + 1024));
+        let mut client = DtlsClient::rpk(&client_pem, &server_pub).unwrap();
+        client.send(srv, b"x").unwrap();
+        handshake(&mut server, &mut client, peer, srv);
+        assert!(server.is_open(&peer), "RPK handshake {i} did not complete");
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "DTLS-RPK handshakes, ECDHE-ECDSA P-256 (client and server on one core, in memory): {n} in {secs:.2} s = {:.0}/s, CPU {:.0} µs each",
+        n as f64 / secs,
+        (cpu_time() - cpu).as_secs_f64() * 1e6 / n as f64
     );
 }
 
@@ -196,6 +227,7 @@ async fn registrations(devices: usize, secs: u64) {
 
 fn main() {
     handshakes(env("UNIDM_BENCH_HANDSHAKES", 3000));
+    rpk_handshakes(env("UNIDM_BENCH_RPK_HANDSHAKES", 500));
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(registrations(env("UNIDM_BENCH_DEVICES", 500), env("UNIDM_BENCH_SECS", 5) as u64));
 }

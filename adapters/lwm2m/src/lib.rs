@@ -10,7 +10,8 @@
 //! - [`codec`]: one module per content format (TS Core §7.4), all decoding to and encoding from
 //!   [`codec::Content`], typed by caller-supplied [`codec::TypeHints`]; link-format for Register
 //!   and Discover.
-//! - [`dtls`]: DTLS 1.2 with PSK over the system's OpenSSL, without I/O: a server for many
+//! - [`dtls`]: DTLS 1.2 with PSK, raw public keys (RFC 7250) and X.509 over OpenSSL (vendored
+//!   3.6), without I/O: a server for many
 //!   peers on one socket (cookies, bounded half-open handshakes and sessions) and a client; the
 //!   shell binds each DTLS identity to its endpoint before the server sees a registration.
 //! - [`coap`]: sans-I/O CoAP over `coap-lite` packets: deduplication, CON retransmission and

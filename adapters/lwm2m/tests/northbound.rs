@@ -238,7 +238,6 @@ async fn the_gateway_is_bootstrapped_by_a_distant_bootstrap_server() {
 /// from the identity bound to the endpoint (a wrong key never registers).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_registers_over_dtls_with_a_psk() {
-    use unidm_lwm2m::dtls::DtlsLimits;
     use unidm_lwm2m::northbound::Psk;
     use unidm_lwm2m::DtlsSettings;
     const KEY: &[u8] = b"gateway-psk-0001";

@@ -1,5 +1,6 @@
 //! Device credentials, write-only: `PUT /api/v1/devices/{id}/credentials` sets what a device
-//! must present (LwM2M: a DTLS PSK identity and key bound to the endpoint; OMA DM: the
+//! must present (LwM2M: a DTLS PSK identity and key, or a raw public key, bound to the
+//! endpoint; OMA DM: the
 //! client account; TR-069: the CPE's user name and password, and the connection-request
 //! credentials the ACS gives it), `GET` shows which kinds are set and never a secret, `DELETE`
 //! removes them. Admins only (see [`crate::access`]).
@@ -31,6 +32,15 @@ pub struct PskCredentials {
     pub key_hex: Option<String>,
 }
 
+/// A raw public key (RFC 7250) for an LwM2M device: the public half of its key pair.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RpkCredentials {
+    /// The public key: PEM (`-----BEGIN PUBLIC KEY-----`), or base64 of the DER
+    /// `SubjectPublicKeyInfo` or of a 64 / 65-byte P-256 point.
+    pub public_key: String,
+}
+
 /// What a device must present. Write-only: no answer, event or log line contains the secrets.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -38,6 +48,10 @@ pub struct DeviceCredentials {
     /// LwM2M: the DTLS PSK of the endpoint (it may then register only over DTLS, with it).
     #[serde(default)]
     pub psk: Option<PskCredentials>,
+    /// LwM2M: the DTLS raw public key of the endpoint (it may then register only over DTLS,
+    /// with the matching private key).
+    #[serde(default)]
+    pub rpk: Option<RpkCredentials>,
     /// OMA DM: the client account's user name (`AAuthName`); TR-069: the CPE's user name.
     #[serde(default)]
     pub username: Option<String>,
@@ -75,6 +89,10 @@ pub struct CredentialsInfo {
     /// LwM2M: the PSK identities bound to the endpoint.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub psk_identities: Vec<String>,
+    /// LwM2M: the raw public keys bound to the endpoint, base64 of their DER
+    /// `SubjectPublicKeyInfo` (public, so shown).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rpk_public_keys: Vec<String>,
     /// OMA DM: whose account the client must present (`device`, `default` or `none`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -98,6 +116,20 @@ fn disabled(what: &str) -> Problem {
     )
 }
 
+/// A public key given as PEM, or as base64 of DER or of a bare P-256 point: its DER
+/// `SubjectPublicKeyInfo`.
+fn public_key(text: &str) -> Result<Vec<u8>, Problem> {
+    use base64::Engine as _;
+    let bytes = if text.trim_start().starts_with("-----") {
+        text.as_bytes().to_vec()
+    } else {
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| Problem::bad_request("rpk.publicKey", "neither PEM nor base64"))?
+    };
+    unidm_lwm2m::dtls::spki(&bytes).map_err(|e| Problem::bad_request("rpk.publicKey", e))
+}
+
 fn unsupported(detail: &str) -> Problem {
     Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "credentials-not-supported", "Credentials not supported", detail)
 }
@@ -108,6 +140,7 @@ async fn info(app: &AppState, raw: &str) -> ApiResult<CredentialsInfo> {
     let mut out = CredentialsInfo {
         device: id.to_string(),
         psk_identities: Vec::new(),
+        rpk_public_keys: Vec::new(),
         account: None,
         username: None,
         connection_request_username: None,
@@ -122,6 +155,13 @@ async fn info(app: &AppState, raw: &str) -> ApiResult<CredentialsInfo> {
                     .map(|i| String::from_utf8_lossy(&i).into_owned())
                     .collect();
                 out.psk_identities.sort();
+                use base64::Engine as _;
+                out.rpk_public_keys = l
+                    .rpk_keys(id.native())
+                    .iter()
+                    .map(|k| base64::engine::general_purpose::STANDARD.encode(k))
+                    .collect();
+                out.rpk_public_keys.sort();
             }
         }
         Protocol::Omadm => {
@@ -151,7 +191,8 @@ pub async fn get(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> A
     Ok(Json(info(&app, &id).await?))
 }
 
-/// Set what a device must present: `psk` for LwM2M, `username` / `password` for OMA DM.
+/// Set what a device must present: `psk` or `rpk` for LwM2M, `username` / `password` for OMA
+/// DM and TR-069, `connectionRequest` for TR-069.
 #[utoipa::path(put, path = "/api/v1/devices/{id}/credentials", tag = "devices",
     params(("id" = String, Path, description = "Device id")), request_body = DeviceCredentials,
     responses((status = 200, body = CredentialsInfo), (status = 400, body = Problem), (status = 404, body = Problem),
@@ -165,25 +206,43 @@ pub async fn put(
     app.engine.device(&id)?;
     match id.protocol() {
         Protocol::Lwm2m => {
+            let lwm2m_only = "an LwM2M device takes a `psk` or an `rpk`";
             if c.username.is_some() || c.password.is_some() || c.connection_request.is_some() {
-                return Err(Problem::bad_request("username", "an LwM2M device takes a `psk`"));
+                return Err(Problem::bad_request("username", lwm2m_only));
             }
-            let psk = c.psk.ok_or_else(|| Problem::bad_request("psk", "an LwM2M device takes a `psk`"))?;
-            let key = match (psk.key, psk.key_hex) {
-                (Some(k), None) => k.into_bytes(),
-                (None, Some(h)) => {
-                    unidm_core::hex::decode(&h).ok_or_else(|| Problem::bad_request("psk.keyHex", "not hexadecimal"))?
+            if c.psk.is_none() && c.rpk.is_none() {
+                return Err(Problem::bad_request("psk", lwm2m_only));
+            }
+            // Both checked before either is stored.
+            let psk = match c.psk {
+                Some(psk) => {
+                    let key = match (psk.key, psk.key_hex) {
+                        (Some(k), None) => k.into_bytes(),
+                        (None, Some(h)) => unidm_core::hex::decode(&h)
+                            .ok_or_else(|| Problem::bad_request("psk.keyHex", "not hexadecimal"))?,
+                        _ => return Err(Problem::bad_request("psk.key", "give exactly one of `key` and `keyHex`")),
+                    };
+                    Some((psk.identity, key))
                 }
-                _ => return Err(Problem::bad_request("psk.key", "give exactly one of `key` and `keyHex`")),
+                None => None,
+            };
+            let rpk = match c.rpk {
+                Some(r) => Some(public_key(&r.public_key)?),
+                None => None,
             };
             let lwm2m = app.lwm2m.as_deref().ok_or_else(|| disabled("LwM2M"))?;
-            lwm2m
-                .set_psk(psk.identity.as_bytes(), Some(id.native()), &key)
-                .await
-                .map_err(|e| Problem::bad_request("psk", e.message))?;
+            if let Some((identity, key)) = psk {
+                lwm2m
+                    .set_psk(identity.as_bytes(), Some(id.native()), &key)
+                    .await
+                    .map_err(|e| Problem::bad_request("psk", e.message))?;
+            }
+            if let Some(key) = rpk {
+                lwm2m.set_rpk(&key, Some(id.native())).await.map_err(|e| Problem::bad_request("rpk", e.message))?;
+            }
         }
         Protocol::Omadm => {
-            if c.psk.is_some() || c.connection_request.is_some() {
+            if c.psk.is_some() || c.rpk.is_some() || c.connection_request.is_some() {
                 return Err(Problem::bad_request("psk", "an OMA DM device takes `username` and `password`"));
             }
             let (Some(user), Some(password)) = (c.username, c.password) else {
@@ -195,7 +254,7 @@ pub async fn put(
                 .map_err(|e| Problem::bad_request("credentials", e.to_string()))?;
         }
         Protocol::Tr069 => {
-            if c.psk.is_some() {
+            if c.psk.is_some() || c.rpk.is_some() {
                 return Err(Problem::bad_request(
                     "psk",
                     "a TR-069 device takes `username` / `password` or `connectionRequest`",
@@ -233,6 +292,9 @@ pub async fn delete(State(app): State<AppState>, ApiPath(raw): ApiPath<String>) 
             let lwm2m = app.lwm2m.as_deref().ok_or_else(|| disabled("LwM2M"))?;
             for identity in lwm2m.psk_identities(id.native()) {
                 lwm2m.remove_psk(&identity).await.map_err(|e| Problem::bad_request("psk", e.message))?;
+            }
+            for key in lwm2m.rpk_keys(id.native()) {
+                lwm2m.remove_rpk(&key).await.map_err(|e| Problem::bad_request("rpk", e.message))?;
             }
         }
         Protocol::Omadm => {

@@ -124,6 +124,14 @@ pub struct Lwm2mArgs {
     /// The CA (PEM) the server's certificate must chain to.
     #[arg(long, value_name = "PEM", requires = "cert")]
     pub ca: Option<std::path::PathBuf>,
+    /// Register over DTLS with a raw public key (RFC 7250): this EC private key (PEM or DER);
+    /// every client presents it, so with --count above 1 only the endpoint it is bound to
+    /// registers (unless it is bound to none).
+    #[arg(long, value_name = "KEY", requires = "server_public_key", conflicts_with_all = ["psk_key", "cert"])]
+    pub rpk_key: Option<std::path::PathBuf>,
+    /// The server's public key (PEM or DER) that --rpk-key clients accept.
+    #[arg(long, value_name = "KEY", requires = "rpk_key")]
+    pub server_public_key: Option<std::path::PathBuf>,
     /// Clients sharing one UDP socket (1: a socket each). Above 1, each client registers under
     /// an alternate root path of its own (`</u7>;rt="oma.lwm2m"`) by which the shared socket
     /// routes the server's requests, so that up to 200000 clients fit in one process. The
@@ -131,7 +139,7 @@ pub struct Lwm2mArgs {
     /// address (unidm: `[lwm2m] max_registers_per_source`). Not with DTLS or bootstrap.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=10_000),
-          conflicts_with_all = ["psk_key", "cert", "bootstrap"])]
+          conflicts_with_all = ["psk_key", "cert", "rpk_key", "bootstrap"])]
     pub clients_per_socket: u32,
 }
 
@@ -230,7 +238,7 @@ pub(super) async fn run(args: Lwm2mArgs) -> anyhow::Result<()> {
     };
     let server = match (&args.server, bootstrap) {
         (Some(s), _) => {
-            let secure = args.psk_key.is_some() || args.cert.is_some();
+            let secure = args.psk_key.is_some() || args.cert.is_some() || args.rpk_key.is_some();
             resolve("LwM2M server", s, if secure { 5684 } else { 5683 }).await?
         }
         // Replaced by the server account the bootstrap server writes.
@@ -251,8 +259,17 @@ pub(super) async fn run(args: Lwm2mArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    let rpk = match (&args.rpk_key, &args.server_public_key) {
+        (Some(key), Some(server)) => {
+            let read =
+                |p: &std::path::PathBuf| std::fs::read(p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()));
+            Some((read(key)?, read(server)?))
+        }
+        _ => None,
+    };
     let template = SimConfig {
         x509,
+        rpk,
         bind: SocketAddr::new(bind, 0),
         lifetime_s: args.lifetime,
         binding: if args.queue_mode { "UQ" } else { "U" }.into(),
@@ -281,6 +298,7 @@ pub(super) async fn run(args: Lwm2mArgs) -> anyhow::Result<()> {
         Some(bs) => format!("bootstrapping from coap://{bs}"),
         None if args.psk_key.is_some() => format!("registering with coaps://{server} (DTLS-PSK)"),
         None if args.cert.is_some() => format!("registering with coaps://{server} (DTLS, certificate)"),
+        None if args.rpk_key.is_some() => format!("registering with coaps://{server} (DTLS, raw public key)"),
         None => format!("registering with coap://{server}"),
     };
     println!(

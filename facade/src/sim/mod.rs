@@ -37,7 +37,7 @@ pub enum SimCommand {
     /// server's Read / Write / Execute / Observe, firmware and software updates. Prints a line
     /// per registered client (a summary per second beyond 20 clients). SIGINT / SIGTERM
     /// de-register every client, then the process exits with status 0.
-    Lwm2m(Lwm2mArgs),
+    Lwm2m(Box<Lwm2mArgs>),
     /// Simulated TR-069 CPEs (CWMP over HTTP).
     ///
     /// Starts --count CPEs with serial numbers `{serial-prefix}{index:06}`, each opening a
@@ -120,7 +120,7 @@ pub async fn run(command: SimCommand) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("invalid --log filter `{log}`: {e}"))?;
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     match command {
-        SimCommand::Lwm2m(a) => lwm2m::run(a).await,
+        SimCommand::Lwm2m(a) => lwm2m::run(*a).await,
         SimCommand::Tr069(a) => tr069::run(a).await,
         SimCommand::Omadm(a) => omadm::run(a).await,
     }

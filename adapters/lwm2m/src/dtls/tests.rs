@@ -255,8 +255,11 @@ fn one_server_takes_certificates_and_raw_keys_with_the_certificate_key() {
     let dir = tempfile::tempdir().unwrap();
     let ca = unidm_testkit::tls::TestCa::new(dir.path());
     let (cert, key) = ca.server_pem();
-    let server_x509 =
-        X509Settings { cert_pem: cert.into_bytes(), key_pem: key.clone().into_bytes(), ca_pem: ca.ca_pem.clone().into_bytes() };
+    let server_x509 = X509Settings {
+        cert_pem: cert.into_bytes(),
+        key_pem: key.clone().into_bytes(),
+        ca_pem: ca.ca_pem.clone().into_bytes(),
+    };
     let (client_key, client_pub) = p256();
     let rpks = rpk_store(&client_pub, "ep-r");
     // Another key than the certificate's is refused.

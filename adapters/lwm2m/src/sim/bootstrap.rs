@@ -114,7 +114,9 @@ impl ServerSecurity {
     /// A DTLS client with these credentials.
     pub fn client(&self) -> std::io::Result<crate::dtls::DtlsClient> {
         match self {
-            ServerSecurity::Psk { identity, key } => crate::dtls::DtlsClient::psk(identity, key).map_err(std::io::Error::other),
+            ServerSecurity::Psk { identity, key } => {
+                crate::dtls::DtlsClient::psk(identity, key).map_err(std::io::Error::other)
+            }
             ServerSecurity::Rpk { secret_key, server_key } => {
                 crate::dtls::DtlsClient::rpk(secret_key, server_key).map_err(std::io::Error::other)
             }

@@ -144,7 +144,7 @@ fn configurations_are_validated() {
     let server_public = server.public_key_to_der().unwrap();
     let parsed: BootstrapConfig = serde_json::from_value(rpk(&public, &secret, &server_public)).unwrap();
     assert!(parsed.validate().is_ok());
-    assert_eq!(parsed.rpks(), [public.clone()]);
+    assert_eq!(parsed.rpks(), std::slice::from_ref(&public));
     assert_eq!(parsed.servers[0].lifetime, 86_400);
     for (bad, field) in [
         (rpk(b"\0", &secret, &server_public), "publicKey"),
