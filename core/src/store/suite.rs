@@ -51,7 +51,7 @@ macro_rules! store_suite {
     };
 }
 
-fn op(id: u64, dev: &str, state: OperationState) -> Operation {
+pub(crate) fn op(id: u64, dev: &str, state: OperationState) -> Operation {
     let mut op = Operation::new(
         OperationId(id),
         DeviceId::lwm2m(dev).unwrap(),
