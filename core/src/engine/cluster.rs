@@ -444,7 +444,7 @@ impl Inner {
                     {
                         run.set_state(op.id, op.state);
                         start.extend(run.pump());
-                        group_events.push(run.event());
+                        group_events.extend(run.progress());
                         if run.done() {
                             let g = run.op.id;
                             state.runs.remove(&g);

@@ -46,7 +46,16 @@ pub(crate) struct GroupRun {
     pub(crate) in_flight: HashSet<OperationId>,
     pub(crate) states: HashMap<OperationId, OperationState>,
     pub(crate) counts: BTreeMap<OperationState, usize>,
+    /// When the aggregate was last told, and whether members moved since.
+    told: Option<std::time::Instant>,
+    untold: bool,
 }
+
+/// How often a running group operation's aggregate is told while its members move: a
+/// campaign of 100,000 members makes about half a million member transitions, and the
+/// watchers of its progress need a few updates a second, not an event per transition. The
+/// last change is told by the engine's next tick; the end at once.
+pub(crate) const GROUP_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl GroupRun {
     pub(crate) fn new(op: GroupOperation, states: HashMap<OperationId, OperationState>) -> Self {
@@ -55,7 +64,7 @@ impl GroupRun {
             *counts.entry(*s).or_insert(0) += 1;
         }
         let queue = op.members.iter().copied().filter(|m| states.get(m) == Some(&OperationState::Pending)).collect();
-        GroupRun { op, queue, in_flight: HashSet::new(), states, counts }
+        GroupRun { op, queue, in_flight: HashSet::new(), states, counts, told: None, untold: false }
     }
 
     pub(crate) fn set_state(&mut self, id: OperationId, state: OperationState) {
@@ -88,8 +97,31 @@ impl GroupRun {
         start
     }
 
+    /// Whether every member has ended (from the counts: no scan of the members).
     pub(crate) fn done(&self) -> bool {
-        self.states.values().all(|s| s.is_terminal())
+        self.counts.iter().all(|(s, n)| s.is_terminal() || *n == 0)
+    }
+
+    /// The aggregate's event after members moved: when the run ended, or when the last one
+    /// told is [`GROUP_PROGRESS_EVERY`] old; otherwise nothing yet ([`GroupRun::untold`]).
+    pub(crate) fn progress(&mut self) -> Option<Event> {
+        let now = std::time::Instant::now();
+        if self.done() || self.told.is_none_or(|t| now.duration_since(t) >= GROUP_PROGRESS_EVERY) {
+            self.told = Some(now);
+            self.untold = false;
+            Some(self.event())
+        } else {
+            self.untold = true;
+            None
+        }
+    }
+
+    /// The aggregate's event when members moved since it was last told.
+    pub(crate) fn untold(&mut self) -> Option<Event> {
+        std::mem::take(&mut self.untold).then(|| {
+            self.told = Some(std::time::Instant::now());
+            self.event()
+        })
     }
 
     pub(crate) fn event(&self) -> Event {
@@ -237,7 +269,7 @@ impl Inner {
                 let mut events = vec![Event::OperationChanged { operation: Box::new(op.clone()) }];
                 if let Some(run) = op.group_operation.and_then(|g| ops.runs.get_mut(&g)) {
                     run.set_state(id, op.state);
-                    events.push(run.event());
+                    events.extend(run.progress());
                 }
                 Some((adapter, op.clone(), self.persist(vec![Write::operation(&op)], events)))
             }
@@ -323,7 +355,7 @@ impl Inner {
                 if let Some(run) = ops.runs.get_mut(&g) {
                     run.set_state(id, op.state);
                     start = run.pump();
-                    events.push(run.event());
+                    events.extend(run.progress());
                     if run.done() {
                         ops.runs.remove(&g);
                     }
@@ -416,7 +448,13 @@ impl Inner {
     /// Expires operations past their deadline and dispatches retries that are due.
     pub(crate) async fn tick_operations(self: &Arc<Self>, now: Timestamp) {
         let (expired, due): (Vec<_>, Vec<_>) = {
-            let Ok(ops) = self.ops.lock() else { return };
+            let Ok(mut ops) = self.ops.lock() else { return };
+            // Group aggregates whose last moves went untold: told now, behind the commits
+            // of those moves (an empty batch in the writer's order).
+            let untold: Vec<Event> = ops.runs.values_mut().filter_map(GroupRun::untold).collect();
+            if !untold.is_empty() {
+                drop(self.persist(Vec::new(), untold));
+            }
             let expired = ops.active.values().filter(|o| o.deadline.is_some_and(|d| d <= now)).map(|o| o.id).collect();
             let due = ops
                 .active
@@ -618,5 +656,55 @@ impl Engine {
     /// Cancels an unfinished operation (409 `Conflict` when it has already ended).
     pub async fn cancel_operation(&self, id: OperationId) -> Result<Operation, CoreError> {
         self.inner().cancel_operation(id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unidm_models::Timestamp;
+
+    fn run(members: u64) -> GroupRun {
+        let ids: Vec<OperationId> = (1..=members).map(OperationId).collect();
+        let op = GroupOperation {
+            id: OperationId(100),
+            group: "g".into(),
+            action: Action::Reboot,
+            concurrency: 2,
+            members: ids.clone(),
+            cancelled: false,
+            created_at: Timestamp(0),
+        };
+        GroupRun::new(op, ids.into_iter().map(|i| (i, OperationState::Pending)).collect())
+    }
+
+    fn counts(e: &Event) -> (BTreeMap<String, usize>, bool) {
+        match e {
+            Event::GroupOperationChanged { aggregate, .. } => (aggregate.counts.clone(), aggregate.done),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Member moves are told at most every GROUP_PROGRESS_EVERY; a move in between is told by
+    /// `untold` (the tick), and the end at once, whatever the time.
+    #[test]
+    fn the_aggregate_is_told_at_a_bounded_rate_and_the_end_at_once() {
+        let mut r = run(3);
+        assert!(!r.done());
+        r.set_state(OperationId(1), OperationState::Running);
+        let first = r.progress().expect("the first move is told");
+        assert_eq!(counts(&first).0["running"], 1);
+        r.set_state(OperationId(1), OperationState::Succeeded);
+        assert!(r.progress().is_none(), "too soon after the last");
+        let late = r.untold().expect("told by the tick");
+        assert_eq!(counts(&late).0["succeeded"], 1);
+        assert!(r.untold().is_none(), "nothing new since");
+        std::thread::sleep(GROUP_PROGRESS_EVERY);
+        r.set_state(OperationId(2), OperationState::Failed);
+        assert!(r.progress().is_some(), "the interval passed");
+        r.set_state(OperationId(3), OperationState::Succeeded);
+        let end = r.progress().expect("the end is told at once");
+        assert_eq!(counts(&end), ([("failed".to_owned(), 1), ("succeeded".to_owned(), 2)].into(), true));
+        assert!(r.done());
     }
 }
