@@ -39,7 +39,9 @@ pub enum Event {
         /// The operation as now stored.
         operation: Box<Operation>,
     },
-    /// A group operation's aggregate changed.
+    /// A group operation's aggregate changed: told at most every 100 ms while its members
+    /// move (the last move within the engine's next tick), and at once when every member has
+    /// ended (`aggregate.done`).
     GroupOperationChanged {
         /// Which.
         id: OperationId,
