@@ -19,7 +19,8 @@ pub enum Received {
 /// The sending side, shared by the engine.
 #[derive(Debug, Clone)]
 pub struct EventBus {
-    tx: broadcast::Sender<Event>,
+    // Shared, so that a subscriber skipping an event never copies it.
+    tx: broadcast::Sender<std::sync::Arc<Event>>,
 }
 
 impl EventBus {
@@ -31,7 +32,7 @@ impl EventBus {
 
     /// Publishes an event (dropped when nobody listens).
     pub fn publish(&self, event: Event) {
-        let _ = self.tx.send(event);
+        let _ = self.tx.send(std::sync::Arc::new(event));
     }
 
     /// A new subscription, receiving events published from now on.
@@ -43,16 +44,25 @@ impl EventBus {
 /// A consumer's view of the bus.
 #[derive(Debug)]
 pub struct Subscription {
-    rx: broadcast::Receiver<Event>,
+    rx: broadcast::Receiver<std::sync::Arc<Event>>,
 }
 
 impl Subscription {
     /// The next event, a lag notice, or `None` once the engine has shut down.
     pub async fn recv(&mut self) -> Option<Received> {
-        match self.rx.recv().await {
-            Ok(e) => Some(Received::Event(e)),
-            Err(broadcast::error::RecvError::Lagged(n)) => Some(Received::Lagged(n)),
-            Err(broadcast::error::RecvError::Closed) => None,
+        self.recv_matching(|_| true).await
+    }
+
+    /// The next event `keep` takes (the others are skipped without being copied), a lag
+    /// notice, or `None` once the engine has shut down.
+    pub async fn recv_matching(&mut self, keep: impl Fn(&Event) -> bool) -> Option<Received> {
+        loop {
+            match self.rx.recv().await {
+                Ok(e) if keep(&e) => return Some(Received::Event(std::sync::Arc::unwrap_or_clone(e))),
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(n)) => return Some(Received::Lagged(n)),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
         }
     }
 }
@@ -75,6 +85,19 @@ mod tests {
         }
         assert_eq!(sub.recv().await, Some(Received::Lagged(24)));
         assert_eq!(sub.recv().await, Some(Received::Event(ev(24))));
+    }
+
+    #[tokio::test]
+    async fn a_filtered_subscription_gets_only_what_it_keeps() {
+        let bus = EventBus::new(16);
+        let mut sub = bus.subscribe();
+        for i in 0..5 {
+            bus.publish(ev(i));
+        }
+        let odd = |e: &Event| matches!(e, Event::DeviceExpired { device } if device.native().ends_with(['1', '3']));
+        assert_eq!(sub.recv_matching(odd).await, Some(Received::Event(ev(1))));
+        assert_eq!(sub.recv_matching(odd).await, Some(Received::Event(ev(3))));
+        assert_eq!(sub.recv().await, Some(Received::Event(ev(4))));
     }
 
     #[tokio::test]

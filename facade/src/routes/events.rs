@@ -58,22 +58,19 @@ pub async fn stream(
         let types = types.clone();
         let device = device.clone();
         async move {
-            loop {
-                match sub.recv().await? {
-                    Received::Lagged(n) => {
-                        let ev = SseEvent::default().event("lagged").data(format!("{{\"missed\":{n}}}"));
-                        return Some((Ok(ev), sub));
-                    }
-                    Received::Event(e) => {
-                        if types.as_ref().is_some_and(|t| !t.contains(e.kind())) {
-                            continue;
-                        }
-                        if device.as_ref().is_some_and(|d| about_device(&e) != Some(d)) {
-                            continue;
-                        }
-                        let data = serde_json::to_string(&e).unwrap_or_default();
-                        return Some((Ok(SseEvent::default().event(e.kind()).data(data)), sub));
-                    }
+            // Events the filters leave out are skipped without being copied.
+            let keep = |e: &Event| {
+                types.as_ref().is_none_or(|t| t.contains(e.kind()))
+                    && device.as_ref().is_none_or(|d| about_device(e) == Some(d))
+            };
+            match sub.recv_matching(keep).await? {
+                Received::Lagged(n) => {
+                    let ev = SseEvent::default().event("lagged").data(format!("{{\"missed\":{n}}}"));
+                    Some((Ok(ev), sub))
+                }
+                Received::Event(e) => {
+                    let data = serde_json::to_string(&e).unwrap_or_default();
+                    Some((Ok(SseEvent::default().event(e.kind()).data(data)), sub))
                 }
             }
         }
