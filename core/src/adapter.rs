@@ -197,6 +197,19 @@ impl AdapterHandle {
         self.inner.update_device(id, update).await
     }
 
+    /// [`AdapterHandle::update_device`] for a change that knows whether it changed anything:
+    /// `change` answers true when it did (then the device is stored and a `DeviceUpdated`
+    /// published), false when it left the device as it was. Nothing is copied to find out,
+    /// which a change repeated on every step of a long procedure (a firmware state) saves.
+    pub async fn change_device(
+        &self,
+        id: &DeviceId,
+        change: impl FnOnce(&mut Device) -> bool,
+    ) -> Result<(), CoreError> {
+        self.check_protocol(id)?;
+        self.inner.change_device(id, change).await
+    }
+
     /// A device deregistered or expired.
     pub async fn device_gone(&self, id: &DeviceId, why: Gone) -> Result<(), CoreError> {
         self.check_protocol(id)?;

@@ -453,21 +453,36 @@ async fn reports_that_change_nothing_are_not_stored_or_told() {
     assert!(stored > before);
     handle.operation_progress(op.id, progress()).await.unwrap();
     assert_eq!(writes(), stored, "the same progress was written again");
+    // A change that says it changed nothing is neither stored nor told.
+    handle.change_device(&id, |_| false).await.unwrap();
+    assert_eq!(writes(), stored, "a change of nothing was written");
     let changed = handle.update_device(&id, |d| d.identity.model = Some("m2".into())).await.unwrap();
     assert_eq!(changed.identity.model.as_deref(), Some("m2"));
     assert!(writes() > stored);
+    let stored = writes();
+    handle
+        .change_device(&id, |d| {
+            d.identity.serial = Some("s3".into());
+            true
+        })
+        .await
+        .unwrap();
+    assert!(writes() > stored, "the change was written");
+    assert_eq!(f.engine.device(&id).unwrap().identity.serial.as_deref(), Some("s3"));
 
-    // Told: the first progress and the model change only.
+    // Told: the first progress, the model change and the serial change only.
     assert_eq!(next_op_event(&mut sub).await.progress, Some(progress()));
-    loop {
+    let mut told = Vec::new();
+    while told.len() < 2 {
         match tokio::time::timeout(Duration::from_secs(5), sub.recv()).await.expect("event in time") {
             Some(Received::Event(Event::DeviceUpdated { device })) => {
-                assert_eq!(device.identity.model.as_deref(), Some("m2"), "an unchanged device was told");
-                break;
+                told.push((device.identity.model.clone(), device.identity.serial.clone()));
             }
             Some(Received::Event(Event::OperationChanged { operation })) => panic!("told again: {operation:?}"),
             Some(_) => continue,
             None => panic!("bus closed"),
         }
     }
+    assert_eq!(told[0].0.as_deref(), Some("m2"), "an unchanged device was told: {told:?}");
+    assert_eq!(told[1].1.as_deref(), Some("s3"), "{told:?}");
 }

@@ -263,23 +263,54 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
 
 /// A sampling CPU profile of `unidm serve` (built with `--features profile`): with
 /// `UNIDM_PROFILE=serve.svg`, stacks are sampled 999 times a second (SIGPROF) and written as a
-/// flame graph when the server stops. `perf` needs no rebuild but is not usable everywhere.
+/// flame graph when the server stops. With `UNIDM_PROFILE_ON_SIGNAL=1` too, sampling starts
+/// only when the process gets SIGUSR1 (so that a load test's timed part is profiled without
+/// its setup). `perf` needs no rebuild but is not usable everywhere.
 #[cfg(feature = "profile")]
 mod profile {
+    use std::sync::{Arc, Mutex};
+
     use anyhow::Context as _;
 
-    pub fn start() -> anyhow::Result<Option<(pprof::ProfilerGuard<'static>, String)>> {
-        let Some(path) = std::env::var("UNIDM_PROFILE").ok().filter(|p| !p.is_empty()) else { return Ok(None) };
-        let guard = pprof::ProfilerGuardBuilder::default()
+    type Guard = Arc<Mutex<Option<pprof::ProfilerGuard<'static>>>>;
+
+    fn guard() -> anyhow::Result<pprof::ProfilerGuard<'static>> {
+        pprof::ProfilerGuardBuilder::default()
             .frequency(999)
             .blocklist(&["libc", "libgcc", "pthread", "vdso"])
             .build()
-            .context("starting the profiler")?;
-        Ok(Some((guard, path)))
+            .context("starting the profiler")
     }
 
-    pub fn finish(profiler: Option<(pprof::ProfilerGuard<'static>, String)>) -> anyhow::Result<()> {
-        let Some((guard, path)) = profiler else { return Ok(()) };
+    pub fn start() -> anyhow::Result<Option<(Guard, String)>> {
+        let Some(path) = std::env::var("UNIDM_PROFILE").ok().filter(|p| !p.is_empty()) else { return Ok(None) };
+        let slot: Guard = Arc::default();
+        if std::env::var("UNIDM_PROFILE_ON_SIGNAL").is_ok_and(|v| v == "1") {
+            let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+                .context("waiting for SIGUSR1")?;
+            let later = slot.clone();
+            tokio::spawn(async move {
+                usr1.recv().await;
+                match guard() {
+                    Ok(g) => {
+                        *later.lock().unwrap_or_else(|e| e.into_inner()) = Some(g);
+                        eprintln!("profiling from now on (SIGUSR1)");
+                    }
+                    Err(e) => eprintln!("{e:#}"),
+                }
+            });
+        } else {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard()?);
+        }
+        Ok(Some((slot, path)))
+    }
+
+    pub fn finish(profiler: Option<(Guard, String)>) -> anyhow::Result<()> {
+        let Some((slot, path)) = profiler else { return Ok(()) };
+        let Some(guard) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            println!("no profile: SIGUSR1 never came");
+            return Ok(());
+        };
         let report = guard.report().build().context("building the profile")?;
         let file = std::fs::File::create(&path).with_context(|| format!("writing {path}"))?;
         report.flamegraph(file).context("writing the flame graph")?;

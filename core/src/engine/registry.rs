@@ -243,6 +243,26 @@ impl Inner {
         Ok(device)
     }
 
+    pub(crate) async fn change_device(
+        &self,
+        id: &DeviceId,
+        change: impl FnOnce(&mut Device) -> bool,
+    ) -> Result<(), CoreError> {
+        let now = self.clock.now();
+        let commit = {
+            let mut devs = self.devices.write().map_err(|_| CoreError::Shutdown)?;
+            let d = devs.get_mut(id).ok_or_else(|| CoreError::not_found("device", id))?;
+            if !change(d) {
+                return Ok(());
+            }
+            bump(d, now);
+            self.forget_unstored_seen(id);
+            let write = Write::device(d);
+            self.persist(vec![write], vec![Event::DeviceUpdated { device: d.clone() }])
+        };
+        commit.wait().await
+    }
+
     pub(crate) async fn device_gone(&self, id: &DeviceId, why: Gone, record: RecordChange) -> Result<(), CoreError> {
         if let Some(owner) = self.cluster.as_ref().and_then(|c| c.remote_owner(id)) {
             // A session left over here; the device's live one is on another node.

@@ -118,8 +118,10 @@ async fn move_snapshot(shared: &Shared, op: &Operation, change: SnapshotMove) {
     let device = &op.device;
     let moved = shared
         .handle
-        .update_device(device, |d| {
+        .change_device(device, |d| {
             let slot = &mut d.snapshot.firmware;
+            // Only the firmware slot moves: it alone is compared.
+            let before = slot.clone();
             match change {
                 SnapshotMove::Start(asked) => firmware::start(slot, asked, device),
                 SnapshotMove::Report(report) => {
@@ -127,6 +129,7 @@ async fn move_snapshot(shared: &Shared, op: &Operation, change: SnapshotMove) {
                 }
                 SnapshotMove::Succeeded => firmware::succeeded(slot, device),
             }
+            *slot != before
         })
         .await;
     if let Err(e) = moved {
