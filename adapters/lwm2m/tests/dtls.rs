@@ -1,6 +1,6 @@
-//! CoAP over DTLS (PSK): the simulated client and libcoap's `coap-client-openssl` register over
-//! `coaps`, the device is read over its session, identities are bound to their endpoints, and
-//! PSK identities set through the adapter survive a restart.
+//! CoAP over DTLS (PSK, raw public keys, certificates): the simulated client and libcoap's
+//! `coap-client-openssl` register over `coaps`, the device is read over its session, identities
+//! and keys are bound to their endpoints, and those set through the adapter survive a restart.
 
 mod common;
 
@@ -57,21 +57,17 @@ async fn a_client_registers_over_dtls_psk_and_is_read_over_its_session() {
     f.stop().await;
 }
 
-/// Observe and a firmware update (pull, then the new version read back) over the DTLS
-/// session; then a flood of ClientHellos from many ports leaves the device served.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn observe_firmware_and_a_client_hello_flood_over_dtls() {
+/// Observes `/3/0/9` of `ep` and sees a change of it notified (`value`), then updates its
+/// firmware (pull) and sees the new version read back: what a client over DTLS must carry.
+async fn observe_and_update_firmware(f: &Fixture, sim: &SimClient, ep: &str, value: i64) {
     use unidm_core::Received;
     use unidm_lwm2m::codec::Value;
     use unidm_lwm2m::Path;
     use unidm_models::{Action, Event, FirmwareUpdate};
-    let f = Fixture::with(dtls_config()).await;
-    f.adapter.set_psk(b"id-obs", Some("obs-1"), KEY).await.unwrap();
-    let sim = f.online(secure_sim(&f, "obs-1", "id-obs", KEY)).await;
-    let op = f.run("obs-1", native(NativeOp::Observe, "/3/0/9", None)).await;
+    let op = f.run(ep, native(NativeOp::Observe, "/3/0/9", None)).await;
     assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
     let mut events = f.engine.subscribe();
-    sim.set(Path::Resource(3, 0, 9), Value::Integer(42));
+    sim.set(Path::Resource(3, 0, 9), Value::Integer(value));
     let seen = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             if let Some(Received::Event(Event::Observation { path, value, .. })) = events.recv().await {
@@ -83,15 +79,26 @@ async fn observe_firmware_and_a_client_hello_flood_over_dtls() {
     })
     .await
     .expect("a notification over DTLS");
-    assert_eq!(seen, serde_json::json!(42));
+    assert_eq!(seen, serde_json::json!(value));
     let fw = Action::Firmware(FirmwareUpdate {
         uri: "http://127.0.0.1/fw-2.0.bin".into(),
         version: Some("2.0".into()),
         name: None,
     });
-    let op = f.run("obs-1", fw).await;
+    let op = f.run(ep, fw).await;
     assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
-    f.wait_device("obs-1", |d| d.identity.fw_version.as_deref() == Some("2.0")).await;
+    // The simulated client reports the version its behaviour names (2.0) after the update.
+    f.wait_device(ep, |d| d.identity.fw_version.as_deref() == Some("2.0")).await;
+}
+
+/// Observe and a firmware update (pull, then the new version read back) over the DTLS
+/// session; then a flood of ClientHellos from many ports leaves the device served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_firmware_and_a_client_hello_flood_over_dtls() {
+    let f = Fixture::with(dtls_config()).await;
+    f.adapter.set_psk(b"id-obs", Some("obs-1"), KEY).await.unwrap();
+    let sim = f.online(secure_sim(&f, "obs-1", "id-obs", KEY)).await;
+    observe_and_update_firmware(&f, &sim, "obs-1", 42).await;
 
     // 2,000 ClientHellos from 200 ports: they cost cookies (and bounded half-open state), and
     // the registered device is still read.
@@ -367,11 +374,9 @@ fn rpk_sim(f: &Fixture, ep: &str, key: &[u8], server_pub: &[u8]) -> SimConfig {
 /// survives a restart and can be removed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_public_key_clients_register_and_are_managed_over_dtls() {
-    use unidm_core::Received;
-    use unidm_lwm2m::codec::Value;
-    use unidm_lwm2m::Path;
-    use unidm_models::{Action, Event, FirmwareUpdate};
     let (config, server_pub) = rpk_config();
+    let shown = format!("{config:?}");
+    assert!(shown.contains("rpk_key: Some(\"<secret>\")"), "the server's private key is not shown: {shown}");
     let f = Fixture::with(config.clone()).await;
     let (key_1, pub_1) = p256();
     let (key_2, pub_2) = p256();
@@ -385,31 +390,7 @@ async fn raw_public_key_clients_register_and_are_managed_over_dtls() {
     let sim = f.online(rpk_sim(&f, "rpk-1", &key_1, &server_pub)).await;
     let op = f.run("rpk-1", native(NativeOp::Read, "/3/0/0", None)).await;
     assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
-    let op = f.run("rpk-1", native(NativeOp::Observe, "/3/0/9", None)).await;
-    assert_eq!(op.state, OperationState::Succeeded, "{op:?}");
-    let mut events = f.engine.subscribe();
-    sim.set(Path::Resource(3, 0, 9), Value::Integer(17));
-    let seen = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            if let Some(Received::Event(Event::Observation { path, value, .. })) = events.recv().await {
-                if path == "/3/0/9" {
-                    return value;
-                }
-            }
-        }
-    })
-    .await
-    .expect("a notification over DTLS");
-    assert_eq!(seen, serde_json::json!(17));
-    let fw = Action::Firmware(FirmwareUpdate {
-        uri: "http://127.0.0.1/fw-2.0.bin".into(),
-        version: Some("2.0".into()),
-        name: None,
-    });
-    let op = f.run("rpk-1", fw).await;
-    assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
-    // The simulated client reports the version its behaviour names (2.0) after the update.
-    f.wait_device("rpk-1", |d| d.identity.fw_version.as_deref() == Some("2.0")).await;
+    observe_and_update_firmware(&f, &sim, "rpk-1", 17).await;
 
     // An unknown key: no session, no registration.
     let (stranger, _) = p256();

@@ -144,7 +144,7 @@ pub struct Lwm2mConfig {
 }
 
 /// Where the server speaks CoAP over DTLS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DtlsSettings {
     /// UDP address (default `0.0.0.0:5684`).
     pub listen: SocketAddr,
@@ -157,6 +157,18 @@ pub struct DtlsSettings {
     /// (RFC 7250); its public key is the Server Public Key `/0/x/4` they are given. With
     /// [`DtlsSettings::x509`] it must be the certificate's key. Default none: no raw keys.
     pub rpk_key: Option<Vec<u8>>,
+}
+
+/// Never the private key.
+impl std::fmt::Debug for DtlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DtlsSettings")
+            .field("listen", &self.listen)
+            .field("limits", &self.limits)
+            .field("x509", &self.x509)
+            .field("rpk_key", &self.rpk_key.as_ref().map(|_| "<secret>"))
+            .finish()
+    }
 }
 
 impl Default for DtlsSettings {
