@@ -16,13 +16,16 @@ impl Server {
         make: impl FnOnce(&Device) -> Vec<FirmwareReport>,
     ) {
         let r = h
-            .update_device(id, |d| {
+            .change_device(id, |d| {
+                // Only the firmware slot moves: it alone is compared.
+                let before = d.snapshot.firmware.clone();
                 for report in make(d) {
                     if let Err(e) = FirmwareStatus::advance_in(&mut d.snapshot.firmware, report) {
                         tracing::warn!(device = %d.id, error = %e, "firmware snapshot kept: not a legal move");
-                        return;
+                        break;
                     }
                 }
+                d.snapshot.firmware != before
             })
             .await;
         if let Err(e) = r {

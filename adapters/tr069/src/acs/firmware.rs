@@ -60,9 +60,12 @@ impl Acs {
     pub(crate) async fn report_firmware(&self, id: &DeviceId, make: impl FnOnce(&Device) -> Vec<FirmwareReport>) {
         let Some(h) = self.handle.get() else { return };
         let r = h
-            .update_device(id, |d| {
+            .change_device(id, |d| {
                 let reports = make(d);
+                // Only the firmware slot moves: it alone is compared.
+                let before = d.snapshot.firmware.clone();
                 apply(id, &mut d.snapshot.firmware, reports);
+                d.snapshot.firmware != before
             })
             .await;
         if let Err(e) = r {
