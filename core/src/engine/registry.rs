@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use unidm_models::{Device, DeviceId, Event, PresenceState, Protocol, Timestamp, Trigger};
 
-use super::{Engine, Inner};
+use super::{Commit, Engine, Inner};
 use crate::adapter::{Contact, Gone, Seen};
 
 /// What a device write does with the adapter's record of the device.
@@ -232,15 +232,19 @@ impl Inner {
             if **d == before {
                 return Ok(before);
             }
-            bump(d, now);
-            self.forget_unstored_seen(id);
-            let device = (**d).clone();
-            let commit = self
-                .persist(vec![Write::device(&device)], vec![Event::DeviceUpdated { device: Box::new(device.clone()) }]);
-            (device, commit)
+            let commit = self.store_changed(d, now);
+            ((**d).clone(), commit)
         };
         commit.wait().await?;
         Ok(device)
+    }
+
+    /// Stores a device a change moved, and tells it (`DeviceUpdated`) once committed.
+    fn store_changed(&self, d: &mut Box<Device>, now: Timestamp) -> Commit {
+        bump(d, now);
+        self.forget_unstored_seen(&d.id);
+        let write = Write::device(d);
+        self.persist(vec![write], vec![Event::DeviceUpdated { device: d.clone() }])
     }
 
     pub(crate) async fn change_device(
@@ -255,10 +259,7 @@ impl Inner {
             if !change(d) {
                 return Ok(());
             }
-            bump(d, now);
-            self.forget_unstored_seen(id);
-            let write = Write::device(d);
-            self.persist(vec![write], vec![Event::DeviceUpdated { device: d.clone() }])
+            self.store_changed(d, now)
         };
         commit.wait().await
     }
