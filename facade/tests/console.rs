@@ -186,7 +186,7 @@ async fn an_operator_manages_devices_from_the_console() {
     // Operations, filtered by state.
     b.goto(&format!("{origin}/#/operations")).await;
     b.wait_for("the operations", "document.querySelector('#all-operations tr[data-operation]')").await;
-    b.eval("document.querySelector('#operation-filters [name=state]').value = 'failed'").await;
+    b.choose("#operation-filters [name=state]", "failed").await;
     b.click("#operation-filters button").await;
     b.wait_for(
         "the failed operations",
@@ -369,7 +369,18 @@ async fn the_fleet_page_stays_fast_with_100000_devices() {
         stall.as_f64().unwrap()
     );
     // Still live: a filter applied after the burst works.
-    b.eval("document.querySelector('#fleet-filters [name=protocol]').value = 'tr069'").await;
+    b.choose("#fleet-filters [name=protocol]", "tr069").await;
+    // An event while the user is choosing does not re-render the form under them.
+    let r = http
+        .put(format!("{}/devices/lwm2m:big-000001/labels", server.api))
+        .json(&json!({"labels": {"burst": "after"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    b.wait_for("the event after the burst", "window.unidmEvents() >= 3001").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(b.eval("document.querySelector('#fleet-filters [name=protocol]').value").await, json!("tr069"));
     b.click("#fleet-filters button").await;
     b.wait_for("the tr069 devices", "document.querySelector('#pager')?.innerText.includes('of 10000 ')").await;
     assert!(b.errors.is_empty(), "the page logged errors: {:#?}", b.errors);

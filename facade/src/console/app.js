@@ -108,7 +108,7 @@ async function fleetPage() {
   previous.disabled = fleet.offset === 0;
   next.disabled = fleet.offset + PAGE >= page.total;
   const pager = el('p', { id: 'pager' }, previous, ` ${page.total ? fleet.offset + 1 : 0}–${fleet.offset + page.items.length} of ${page.total} `, next);
-  view.replaceChildren(
+  show(
     el('h1', {}, 'Fleet'),
     el('div', { class: 'counts', id: 'counts' }, top),
     filters,
@@ -300,7 +300,7 @@ async function devicePage(id) {
   const parts = deviceParts(d, ops);
   const box = (id, tag = 'div') => el(tag, { id }, parts[id]);
   view.dataset.device = d.id;
-  view.replaceChildren(
+  show(
     el('h1', {}, d.id),
     box('device-head'),
     el('p', { class: 'actions' },
@@ -339,7 +339,7 @@ async function operationPage(id) {
     try { await api(`/operations/${id}/cancel`, { method: 'POST', body: {} }); refresh(); } catch (e) { problemIn('operation-result', e); }
   } }, 'Cancel');
   cancel.disabled = ['succeeded', 'failed', 'cancelled', 'expired'].includes(o.state);
-  view.replaceChildren(el('h1', {}, `Operation ${o.id}`),
+  show(el('h1', {}, `Operation ${o.id}`),
     table('operation', [['Device', o.device], ['Action', o.action.kind], ['State', o.state], ['Progress', o.progress ? `${o.progress.percent ?? ''} ${o.progress.message || ''}` : ''],
       ['Waiting for', o.waitingFor], ['Error', o.error ? `${o.error.kind}: ${o.error.message}` : ''], ['Attempts', o.attempts], ['Group operation', o.groupOperation], ['Created', o.createdAt], ['Updated', o.updatedAt]]),
     el('p', {}, deviceLink(o.device), ' ', cancel, el('span', { id: 'operation-result' })),
@@ -422,7 +422,7 @@ async function groupsPage() {
     field('Image URL', el('input', { name: 'uri', list: 'uploaded', size: 30 })), el('datalist', { id: 'uploaded' }),
     field('Concurrency', el('input', { name: 'concurrency', type: 'number', min: '1', value: '100' })),
     el('button', {}, 'Start campaign'), el('span', { id: 'start-problem' }));
-  view.replaceChildren(el('h1', {}, 'Groups'),
+  show(el('h1', {}, 'Groups'),
     el('table', { id: 'groups' }, el('tr', {}, ['Group', 'Description', 'Members', 'Selector', 'Campaigns', ''].map((h) => el('th', {}, h))), rows),
     el('h2', {}, 'Start a campaign'), groups.length ? start : el('p', { class: 'muted' }, 'no group yet'),
     el('h2', {}, 'Create a group'), create);
@@ -443,7 +443,7 @@ async function campaignPage(id) {
     try { await api(`/group-operations/${id}/cancel`, { method: 'POST', body: {} }); refresh(); } catch (e) { problemIn('campaign-result', e); }
   } }, 'Cancel');
   cancel.disabled = a.done;
-  view.replaceChildren(el('h1', {}, `Campaign ${id}: ${v.action.kind} on ${v.group}`),
+  show(el('h1', {}, `Campaign ${id}: ${v.action.kind} on ${v.group}`),
     el('p', { id: 'campaign-counts' }, `${a.total} devices: ` + STATES.filter((s) => a.counts[s]).map((s) => `${a.counts[s]} ${s}`).join(', '), a.done ? ' — done' : ''),
     bar, cancel, el('span', { id: 'campaign-result' }),
     el('h2', {}, `Failures (${failures.length})`),
@@ -475,7 +475,7 @@ async function operationsPage() {
   const next = el('button', { onclick: () => { opFilter.offset += 100; refresh(); } }, 'older ›');
   previous.disabled = opFilter.offset === 0;
   next.disabled = opFilter.offset + 100 >= ops.total;
-  view.replaceChildren(el('h1', {}, 'Operations'), filters,
+  show(el('h1', {}, 'Operations'), filters,
     el('table', { id: 'all-operations' }, el('tr', {}, ['Id', 'Device', 'Action', 'State', ''].map((h) => el('th', {}, h))), ops.items.map(operationRow)),
     el('p', { id: 'operations-pager' }, previous, ` ${ops.total} in all `, next));
 }
@@ -494,7 +494,7 @@ async function topologyPage() {
   const tree = (id, depth) => el('li', { 'data-node': id }, deviceLink(id),
     depth < 8 && children.has(id) ? el('ul', {}, children.get(id).map((c) => tree(c, depth + 1))) : '');
   const roots = [...children.keys()].filter((p) => !isChild.has(p));
-  view.replaceChildren(el('h1', {}, 'Topology'),
+  show(el('h1', {}, 'Topology'),
     roots.length ? el('ul', { id: 'topology' }, roots.map((r) => tree(r, 0))) : el('p', { class: 'muted' }, 'no gateway has devices behind it'));
 }
 
@@ -502,7 +502,7 @@ const RULE_EXAMPLE = { id: 'reboot-on-contact', description: 'example', selector
 
 async function rulesPage() {
   const rules = await api('/rules');
-  view.replaceChildren(el('h1', {}, 'Rules'),
+  show(el('h1', {}, 'Rules'),
     el('table', { id: 'rules' }, el('tr', {}, ['Rule', 'Description', 'Selector', 'Triggers', 'Actions', ''].map((h) => el('th', {}, h))),
       rules.map((r) => el('tr', { 'data-rule': r.id }, el('td', {}, r.id), el('td', {}, r.description || ''),
         el('td', {}, JSON.stringify(r.selector)), el('td', {}, r.triggers.map((t) => (typeof t === 'string' ? t : JSON.stringify(t))).join(', ')),
@@ -540,7 +540,7 @@ function upload(file) {
 
 async function filesPage() {
   const files = await api('/files');
-  view.replaceChildren(el('h1', {}, 'Files'),
+  show(el('h1', {}, 'Files'),
     el('p', {}, field('Upload a file', el('input', { type: 'file', id: 'file', onchange: (e) => e.target.files[0] && upload(e.target.files[0]) })),
       ' ', el('span', { id: 'upload-status', 'aria-live': 'polite' })),
     el('table', { id: 'files' }, el('tr', {}, ['File', 'Size', 'URL devices fetch', ''].map((h) => el('th', {}, h))),
@@ -569,7 +569,7 @@ async function bootstrapPage() {
       field('PSK identity', el('input', { name: 'identity', autocomplete: 'off' })),
       field('PSK key (base64)', el('input', { name: 'key', type: 'password', autocomplete: 'off' }))),
     el('button', {}, 'Save configuration'), el('div', { id: 'bootstrap-result' }));
-  view.replaceChildren(el('h1', {}, 'LwM2M bootstrap'),
+  show(el('h1', {}, 'LwM2M bootstrap'),
     el('p', { class: 'muted' }, 'What the bootstrap server writes into a client that asks for bootstrap: its Security (/0) and Server (/1) instances. Keys are write-only.'),
     el('table', { id: 'bootstrap' }, el('tr', {}, ['Endpoint', 'Servers', ''].map((h) => el('th', {}, h))),
       entries.map((b) => el('tr', { 'data-endpoint': b.endpoint }, el('td', {}, b.endpoint),
@@ -596,7 +596,7 @@ function eventsPage() {
   } },
     field('Type', el('input', { name: 'type', value: type, placeholder: 'operationChanged' })),
     field('Device', el('input', { name: 'device', value: device })), el('button', {}, 'Filter'));
-  view.replaceChildren(el('h1', {}, 'Events'), filter, el('p', { class: 'muted' }, `${eventLog.length} events received since this page was opened (the last 500 kept)`),
+  show(el('h1', {}, 'Events'), filter, el('p', { class: 'muted' }, `${eventLog.length} events received since this page was opened (the last 500 kept)`),
     el('table', { id: 'events' }, shown.map((e) => el('tr', {}, el('td', {}, e.at), el('td', {}, e.type), el('td', {}, summary(e.data))))));
 }
 
@@ -619,6 +619,7 @@ let editing = false;
 let received = 0;
 window.unidmEvents = () => received;
 view.addEventListener('input', () => { editing = true; });
+view.addEventListener('change', () => { editing = true; });
 
 async function live() {
   const status = document.getElementById('live');
@@ -669,7 +670,7 @@ async function live() {
                   await updateDevice(view.dataset.device);
                 }
               }
-              else if (!typing && !editing && !rendering) await route();
+              else if (!typing && !editing && !rendering) await route(true);
             } catch (e) { /* the next event tries again */ }
             pending = false;
           }, 500);
@@ -682,18 +683,28 @@ async function live() {
 }
 
 let rendering = false;
+// Whether the render under way is a live one (events, not the user, asked for it).
+let liveRender = false;
 let renders = Promise.resolve();
 
 // Renders the page the hash names, after the render under way if there is one: a live
 // re-render that started before the user applied a filter must not land after it.
-function route() {
-  const next = renders.then(render);
+function route(live = false) {
+  const next = renders.then(() => render(live));
   renders = next.catch(() => {});
   return next;
 }
 
+// Puts a rendered page in place, unless it is a live re-render and the user started editing a
+// form while it fetched: what they typed or chose stays, the next event renders again.
+function show(...nodes) {
+  if (liveRender && editing) return;
+  view.replaceChildren(...nodes);
+}
+
 // `window.unidmRendered` tells how long the last render took (the browser tests read it).
-async function render() {
+async function render(live = false) {
+  liveRender = live;
   const [path, query] = (location.hash || '#/fleet').split('?');
   const [, page, ...rest] = path.split('/');
   const started = performance.now();

@@ -241,6 +241,19 @@ impl Browser {
         self.call("Input.insertText", json!({"text": text})).await;
     }
 
+    /// Chooses `value` in the select matching `selector` the way a user's pick does: the value
+    /// changes and the `input` and `change` events fire.
+    pub async fn choose(&mut self, selector: &str, value: &str) {
+        let js = format!(
+            "(() => {{ const e = document.querySelector({}); if (!e) return false; e.value = {}; \
+             e.dispatchEvent(new Event('input', {{ bubbles: true }})); e.dispatchEvent(new Event('change', {{ bubbles: true }})); return e.value; }})()",
+            json!(selector),
+            json!(value)
+        );
+        let chosen = self.wait_for(&format!("{selector} to choose from"), &js).await;
+        assert_eq!(chosen, json!(value), "{selector} has no option {value}");
+    }
+
     /// Presses and releases a key (`Tab`, `Enter`, ...), as a keyboard does.
     pub async fn press(&mut self, key: &str) {
         let (code, text) = match key {
