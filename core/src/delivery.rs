@@ -371,16 +371,25 @@ impl Delivery {
 
     /// The waits of `device` whose correlator satisfies `pred` (e.g. every wait for a
     /// `DIAGNOSTICS COMPLETE`), taken off as [`Delivery::wake`] does.
+    /// Only that device's waits are looked at (the index by correlator is ordered by device
+    /// first), not every parked operation: a CPE's session does this for each message.
     pub fn wake_all(&self, device: &DeviceId, pred: impl Fn(&Wait) -> bool) -> Vec<Woken> {
-        let correlators: Vec<Correlator> = {
-            let st = self.state();
-            st.parked
-                .values()
-                .filter(|p| p.op.device == *device && pred(&p.wait))
-                .map(|p| p.wait.correlator.clone())
-                .collect()
-        };
-        correlators.iter().filter_map(|c| self.wake(device, c)).collect()
+        let mut st = self.state();
+        let from = (device.clone(), Correlator(String::new()));
+        let ids: Vec<((DeviceId, Correlator), OperationId)> = st
+            .by_correlator
+            .range(from..)
+            .take_while(|((d, _), _)| d == device)
+            .filter(|(_, id)| st.parked.get(id).is_some_and(|p| pred(&p.wait)))
+            .map(|(k, id)| (k.clone(), *id))
+            .collect();
+        ids.into_iter()
+            .filter_map(|(key, id)| {
+                st.by_correlator.remove(&key);
+                st.held.remove(&id);
+                st.parked.remove(&id).map(|p| Woken { op: p.op, wait: p.wait })
+            })
+            .collect()
     }
 
     /// The wait an operation is parked on, if it is.

@@ -322,6 +322,36 @@ async fn a_parked_operation_survives_a_restart_without_being_sent_again() {
     f.engine.shutdown().await;
 }
 
+/// `wake_all` takes the matching waits of the one device named: not another device's, not
+/// one whose id merely starts the same, not the device's other waits.
+#[tokio::test]
+async fn wake_all_takes_the_matching_waits_of_one_device() {
+    let f = queue_fixture(None).await;
+    let delivery = f.adapter.delivery().clone();
+    let mut parked = Vec::new();
+    for (device, correlator) in [("a", "x-1"), ("a", "x-2"), ("a", "y-1"), ("a2", "x-3"), ("b", "x-4")] {
+        let d = dm(device);
+        f.engine.handle(Protocol::Omadm).device_contact(&d, Contact::online(), |_| {}).await.unwrap();
+        let op = f.engine.create_operation(&d, Action::Reboot, CreateOptions::default()).await.unwrap();
+        until("queued", || delivery.has_queued(&d)).await;
+        let sent = delivery.next(&d).unwrap();
+        delivery.park(sent, Wait::new(Correlator::new(correlator), "waiting")).await.unwrap();
+        parked.push((correlator, op.id));
+    }
+    let id = |c: &str| parked.iter().find(|(k, _)| *k == c).unwrap().1;
+    let mut woken: Vec<OperationId> =
+        delivery.wake_all(&dm("a"), |w| w.correlator.0.starts_with("x-")).into_iter().map(|w| w.op.id).collect();
+    woken.sort();
+    assert_eq!(woken, [id("x-1"), id("x-2")]);
+    assert!(!delivery.holds(id("x-1")) && !delivery.holds(id("x-2")));
+    for other in ["y-1", "x-3", "x-4"] {
+        assert!(delivery.holds(id(other)), "{other} was woken");
+    }
+    assert!(delivery.wake_all(&dm("a"), |w| w.correlator.0.starts_with("x-")).is_empty(), "woken once");
+    assert_eq!(delivery.wake(&dm("a2"), &Correlator::new("x-3")).map(|w| w.op.id), Some(id("x-3")));
+    f.engine.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_step_without_progress_fails_after_its_limit_with_what_the_device_last_said() {
     let f = queue_fixture(None).await;
