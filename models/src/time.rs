@@ -40,15 +40,61 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` written into 24 bytes, for years up to 9999 (negative
+    /// timestamps clamp to the epoch, as [`Timestamp::to_system`] does). Every device and
+    /// operation record carries several timestamps and is serialized on each change, so this
+    /// skips the formatting machinery.
+    fn rfc3339(self) -> Option<[u8; 24]> {
+        let ms = self.0.max(0);
+        let (days, in_day) = (ms / 86_400_000, ms % 86_400_000);
+        // Civil date from days since 1970-01-01 (Howard Hinnant's days_from_civil inverse).
+        let z = days + 719_468;
+        let era = z / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        if year > 9999 {
+            return None;
+        }
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut v: i64| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, in_day / 3_600_000);
+        put(14, 2, in_day / 60_000 % 60);
+        put(17, 2, in_day / 1000 % 60);
+        put(20, 3, in_day % 1000);
+        Some(out)
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", humantime::format_rfc3339_millis(self.to_system()))
+        match self.rfc3339() {
+            // ASCII digits and separators only.
+            Some(text) => f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?),
+            None => write!(f, "{}", humantime::format_rfc3339_millis(self.to_system())),
+        }
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match self.rfc3339() {
+            Some(text) => s.serialize_str(std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?),
+            None => s.collect_str(self),
+        }
     }
 }
 
@@ -71,6 +117,34 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast formatting writes what humantime writes, across leap days, centuries, the
+    /// epoch, clamped negative times and the last millisecond of year 9999 (beyond, humantime
+    /// formats, or refuses).
+    #[test]
+    fn formatting_matches_humantime() {
+        let reference = |t: Timestamp| humantime::format_rfc3339_millis(t.to_system()).to_string();
+        let mut samples = vec![-5, 0, 1, 999, 1000, 86_399_999, 86_400_000, 951_782_400_000, 951_868_799_999];
+        samples.extend([4_107_542_399_999, 4_102_444_800_000, 253_402_300_799_999]);
+        // Every day of 1999-2001 and 2099-2101 at a changing time of day.
+        for start in [915_148_800_000i64, 4_070_908_800_000] {
+            samples.extend((0..3 * 366).map(|d| start + d * 86_400_000 + (d * 7_654_321) % 86_400_000));
+        }
+        for ms in samples {
+            let t = Timestamp(ms);
+            assert_eq!(t.to_string(), reference(t), "{ms}");
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{}\"", reference(t)), "{ms}");
+        }
+        assert!(Timestamp(253_402_300_800_000).rfc3339().is_none(), "year 10000 is humantime's");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_time_formats_as_humantime_does(ms in 0i64..253_402_300_800_000) {
+            let t = Timestamp(ms);
+            proptest::prop_assert_eq!(t.to_string(), humantime::format_rfc3339_millis(t.to_system()).to_string());
+        }
+    }
 
     #[test]
     fn rfc3339_round_trip() {
