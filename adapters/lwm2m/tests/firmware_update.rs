@@ -33,8 +33,15 @@ async fn sim(f: &Fixture, ep: &str, firmware: FirmwareBehaviour) -> SimClient {
 async fn lightweightm2m_1_0_int_771_successful_firmware_update() {
     let f = Fixture::new().await;
     let _sim = sim(&f, "fw771", FirmwareBehaviour::default()).await;
+    let id = DeviceId::lwm2m("fw771").unwrap();
+    f.engine.wire_tap().start(&id);
     let op = f.run("fw771", fw()).await;
     assert_eq!(op.state, OperationState::Succeeded, "{:?}", op.error);
+    // The update starts with one read of the instance /5/0, not one per resource.
+    let reads: Vec<String> =
+        f.engine.wire_tap().stop(&id).into_iter().map(|r| r.summary).filter(|s| s.starts_with("GET /5")).collect();
+    assert_eq!(reads.first().and_then(|r| r.split(' ').nth(1)), Some("/5/0"), "{reads:?}");
+    assert!(!reads.iter().any(|r| r.starts_with("GET /5/0/8") || r.starts_with("GET /5/0/9")), "{reads:?}");
     let d = f.wait_device("fw771", |d| d.identity.fw_version.as_deref() == Some("2.0")).await;
     let status = d.snapshot.firmware.expect("firmware snapshot");
     assert_eq!(status.state, FirmwareState::Succeeded);

@@ -1,16 +1,18 @@
 //! A firmware update on one device as a sans-I/O state machine (Firmware Update object /5,
 //! registry `5.xml`; ETS LightweightM2M-1.0 int-770 to 780).
 //!
-//! Steps: read Protocol Support /5/0/8 and Delivery Method /5/0/9 to choose pull or push
-//! ([`crate::adapter::firmware::delivery`]); read State /5/0/3 (and, by pull, Package URI
-//! /5/0/1) to resume an update of the same image after a restart instead of starting again;
+//! Steps: read the object instance /5/0 once for Protocol Support /5/0/8 and Delivery Method
+//! /5/0/9, to choose pull or push ([`crate::adapter::firmware::delivery`]), and for State
+//! /5/0/3 and Package URI /5/0/1, to resume an update of the same image after a restart
+//! instead of starting again (a client that refuses the instance read, or leaves State out of
+//! it, is asked for those resources one at a time);
 //! otherwise fetch the image (push), reset a busy object (an empty Package URI or Package), and
 //! write the Package URI /5/0/1 or the Package /5/0/0. Then observe State, execute Update /5/0/2
 //! once Downloaded, and judge by Update Result /5/0/5. A State that neither moves nor comes with
 //! a new Update Result for `Settings::stall` fails the step ([`Stall`]).
 //!
 //! ```text
-//!  ReadProtocols -> ReadMethod -> ReadState -> (ReadUri) -> [Fetch] -> [Reset] -> Write
+//!  ReadObject | (ReadProtocols -> ReadMethod -> ReadState -> (ReadUri)) -> [Fetch] -> [Reset] -> Write
 //!      -> Observe -> Waiting <-> PollState / ReadResult / Execute -> Cancel -> done
 //! ```
 //!
@@ -39,6 +41,8 @@ pub const URI: Path = Path::Resource(5, 0, 1);
 pub const PROTOCOLS: Path = Path::Resource(5, 0, 8);
 /// Firmware Update Delivery Method /5/0/9.
 pub const METHOD: Path = Path::Resource(5, 0, 9);
+/// The Firmware Update object's instance /5/0.
+pub const OBJECT: Path = Path::ObjectInstance(5, 0);
 
 /// The procedure's timers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +142,7 @@ impl Checkpoint {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
+    ReadObject,
     ReadProtocols,
     ReadMethod,
     ReadState,
@@ -191,7 +196,7 @@ impl FirmwareProcedure {
             update,
             settings,
             known_url,
-            step: Step::ReadProtocols,
+            step: Step::ReadObject,
             next_id: 0,
             outstanding: None,
             requests: VecDeque::new(),
@@ -208,7 +213,7 @@ impl FirmwareProcedure {
             registered_meanwhile: false,
             outcome: None,
         };
-        p.ask(Step::ReadProtocols, Request::Read(PROTOCOLS));
+        p.ask(Step::ReadObject, Request::Read(OBJECT));
         p
     }
 
@@ -260,6 +265,24 @@ impl FirmwareProcedure {
         }
         self.outstanding = None;
         match self.step {
+            Step::ReadObject => match answer.ok().as_ref().and_then(InstanceRead::of) {
+                Some(read) => {
+                    self.supported = read.protocols;
+                    match delivery(read.method, self.supported.as_deref(), &self.update.uri) {
+                        Ok(d) => {
+                            self.delivery = d;
+                            self.current_state = read.state;
+                            let same = match d {
+                                Delivery::Pull => read.uri.as_deref() == Some(self.update.uri.as_str()),
+                                Delivery::Push => self.known_url.as_deref() == Some(self.update.uri.as_str()),
+                            };
+                            self.decide(now, same);
+                        }
+                        Err(e) => self.finish(Err(e)),
+                    }
+                }
+                None => self.ask(Step::ReadProtocols, Request::Read(PROTOCOLS)),
+            },
             Step::ReadProtocols => {
                 self.supported = match answer {
                     Ok(Json::Object(listed)) => Some(listed.values().filter_map(Json::as_i64).collect()),
@@ -529,6 +552,40 @@ impl FirmwareProcedure {
         if let Some(outcome) = self.outcome.take() {
             self.events.push_back(Event::Done(outcome));
         }
+    }
+}
+
+/// What a read of the instance /5/0 told: the resources the start of an update needs. The
+/// adapter gives an instance's read as `{"/5/0/3": 0, "/5/0/8/0": 0, ...}`.
+#[derive(Debug, Default)]
+struct InstanceRead {
+    protocols: Option<Vec<i64>>,
+    method: Option<i64>,
+    state: Option<i64>,
+    uri: Option<String>,
+}
+
+impl InstanceRead {
+    /// `None` unless the answer is an object with State in it.
+    fn of(answer: &Json) -> Option<InstanceRead> {
+        let Json::Object(fields) = answer else { return None };
+        let mut read = InstanceRead::default();
+        for (key, value) in fields {
+            match key.strip_prefix("/5/0/") {
+                Some("1") => read.uri = value.as_str().map(str::to_owned),
+                Some("3") => read.state = integer(value),
+                Some("9") => read.method = integer(value),
+                Some(r) if r == "8" || r.starts_with("8/") => {
+                    let listed = read.protocols.get_or_insert_with(Vec::new);
+                    match value {
+                        Json::Object(inner) => listed.extend(inner.values().filter_map(Json::as_i64)),
+                        other => listed.extend(other.as_i64()),
+                    }
+                }
+                _ => {}
+            }
+        }
+        read.state.is_some().then_some(read)
     }
 }
 

@@ -52,6 +52,10 @@ struct Client {
     /// Package URI writes naming an image, and Update executes, taken.
     uri_writes: u32,
     executes: u32,
+    /// Answers a read of the instance /5/0 (else 4.05, as a client that reads resources only).
+    instance_reads: bool,
+    /// Reads asked, by path.
+    reads: Vec<Path>,
 }
 
 impl Client {
@@ -68,6 +72,8 @@ impl Client {
             registered: false,
             uri_writes: 0,
             executes: 0,
+            instance_reads: true,
+            reads: Vec::new(),
         }
     }
 
@@ -90,8 +96,17 @@ impl Client {
             Request::Read(p) | Request::Observe(p) => {
                 if matches!(request, Request::Observe(_)) {
                     self.observed = true;
+                } else {
+                    self.reads.push(*p);
                 }
                 match *p {
+                    OBJECT if !self.instance_reads => {
+                        return Err(OperationError::new(ErrorKind::DeviceRefused, "4.05 Method Not Allowed"))
+                    }
+                    OBJECT => json!({
+                        "/5/0/1": self.uri, "/5/0/3": self.state, "/5/0/5": self.result,
+                        "/5/0/8/0": 0, "/5/0/8/1": 2, "/5/0/9": 0,
+                    }),
                     PROTOCOLS => json!({"0": 0, "1": 2}),
                     METHOD => json!(0),
                     STATE => json!(self.state),
@@ -293,6 +308,27 @@ fn a_thousand_devices_update_by_pull_on_a_manual_clock_in_well_under_a_second() 
     assert!(took < Duration::from_secs(1), "a thousand updates took {took:?} of CPU");
 }
 
+/// One read of the instance /5/0 starts an update; a client that refuses it is read one
+/// resource at a time, and the update goes the same way.
+#[test]
+fn the_start_reads_the_instance_once_or_each_resource_of_a_client_that_refuses_it() {
+    let (d, _) = one(Fault::None);
+    assert_eq!(d.client.reads, [OBJECT, RESULT]);
+    let mut refusing = Device::new(Fault::None, Duration::from_secs(5), T0);
+    refusing.client.instance_reads = false;
+    let mut devices = vec![refusing];
+    run(&mut devices);
+    let d = &devices[0];
+    assert_eq!(d.client.reads, [OBJECT, PROTOCOLS, METHOD, STATE, URI, RESULT]);
+    assert_eq!(d.outcome.as_ref().and_then(|o| o.as_ref().ok()), Some(&json!({"updateResult": 1, "version": "2.0"})));
+
+    // From the instance alone: a push-only client (Delivery Method 1) is pushed to.
+    let mut p = FirmwareProcedure::new(update(), settings(), None, T0);
+    let (id, _) = p.poll_request().unwrap();
+    p.handle_response(T0, id, Ok(json!({"/5/0/3": 0, "/5/0/8/0": 0, "/5/0/9": 1})));
+    assert!(matches!(p.poll_request(), Some((_, Request::FetchImage))), "a push fetches the image first");
+}
+
 fn one(fault: Fault) -> (Device, Timestamp) {
     let mut devices = vec![Device::new(fault, Duration::from_secs(5), T0)];
     let end = run(&mut devices);
@@ -383,6 +419,10 @@ fn a_device_that_takes_no_pull_of_this_scheme_and_no_push_is_refused() {
         None,
         T0,
     );
+    let (id, r) = p.poll_request().unwrap();
+    assert_eq!(r, Request::Read(OBJECT));
+    // A client that lists no State in the instance is asked resource by resource.
+    p.handle_response(T0, id, Ok(json!({"/5/0/9": 0})));
     let (id, r) = p.poll_request().unwrap();
     assert_eq!(r, Request::Read(PROTOCOLS));
     p.handle_response(T0, id, Ok(json!({"0": 0})));
