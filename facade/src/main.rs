@@ -94,7 +94,16 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sim { protocol } => unidm::sim::run(protocol).await,
-        Command::Bench { protocol } => unidm::bench::run(protocol).await,
+        Command::Bench { protocol } => {
+            // The load tool profiles like the server (`UNIDM_PROFILE`, below): its own CPU is
+            // taken from the server's on a shared machine.
+            #[cfg(feature = "profile")]
+            let profiler = profile::start()?;
+            let outcome = unidm::bench::run(protocol).await;
+            #[cfg(feature = "profile")]
+            profile::finish(profiler)?;
+            outcome
+        }
         Command::Conformance { protocol } => {
             // The reports are written either way; 1 when a case failed or was in error.
             if !unidm::conformance::cli::run(protocol).await? {
@@ -261,7 +270,7 @@ async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A sampling CPU profile of `unidm serve` (built with `--features profile`): with
+/// A sampling CPU profile of `unidm serve` or `unidm bench` (built with `--features profile`): with
 /// `UNIDM_PROFILE=serve.svg`, stacks are sampled 999 times a second (SIGPROF) and written as a
 /// flame graph when the server stops. With `UNIDM_PROFILE_ON_SIGNAL=1` too, sampling starts
 /// only when the process gets SIGUSR1 (so that a load test's timed part is profiled without
