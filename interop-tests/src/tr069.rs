@@ -95,6 +95,20 @@ pub fn catalogue() -> Vec<Case> {
             parameter_attributes
         ),
         case!(
+            "TR069-A.3.2.4-NoNotificationOfACSChanges",
+            "A value the ACS sets is not notified back as 4 VALUE CHANGE",
+            ["MGR-007"],
+            "TR-069 A.3.2.4 (notification of changes made other than by the ACS), §3.7.1.5 Table 7",
+            no_notification_of_acs_changes
+        ),
+        case!(
+            "TR069-A.3.2.4-ActiveNotification",
+            "Active notification: a change on the CPE opens a session with 4 VALUE CHANGE",
+            ["MGR-007", "HLF-017"],
+            "TR-069 A.3.2.4 (Notification 2), A.3.3.1, §3.7.1.5 Table 7 (4 VALUE CHANGE)",
+            active_notification
+        ),
+        case!(
             "TR069-A.3.2.6-AddObject",
             "AddObject then DeleteObject of a multi-instance object",
             ["MGR-006"],
@@ -344,6 +358,104 @@ async fn parameter_attributes(ctx: &Ctx) -> Outcome {
     Ok(format!("Notification of {WRITABLE} set from {old} to {new} and read back"))
 }
 
+/// How long [`active_notification`] waits for a change made on the CPE itself.
+pub const VALUE_CHANGE_WAIT: Duration = Duration::from_secs(20);
+
+/// Turns active notification on for `name` (put back after the case); inconclusive when the
+/// CPE rejects it (9009: it may, for a parameter it deems unsuited).
+async fn notify_actively(ctx: &Ctx, name: &str) -> Result<(), Finding> {
+    let op = execute(ctx, "GetParameterAttributes", name, None).await?;
+    let before = ctx.succeeded(&op, &format!("GetParameterAttributes {name}"))?.unwrap_or(Json::Null);
+    let old = before[0]["notification"].as_i64().unwrap_or(0);
+    if old == 2 {
+        return Ok(());
+    }
+    let op = ctx.native(NativeOp::WriteAttributes, name, Some(json!({"notification": 2}))).await?;
+    if op.state == OperationState::Succeeded {
+        ctx.restore_later(NativeOp::WriteAttributes, name, Some(json!({"notification": old})));
+        return Ok(());
+    }
+    match protocol_code(&op) {
+        Some("9009") => Err(Finding::inconclusive(format!("the CPE rejected active notification on {name} (9009)"))),
+        _ => Err(Finding::fail(format!("SetParameterAttributes {name} Notification 2"), "success", describe(&op))),
+    }
+}
+
+/// Whether `m` is an Inform with `4 VALUE CHANGE`.
+fn value_change_inform(m: &unidm_core::WireRecord) -> bool {
+    m.direction == Direction::FromDevice && m.summary == "Inform" && m.body.contains("4 VALUE CHANGE")
+}
+
+async fn no_notification_of_acs_changes(ctx: &Ctx) -> Outcome {
+    notify_actively(ctx, WRITABLE).await?;
+    let before = get_value(ctx, WRITABLE).await?;
+    let new = match number(&before) {
+        Some(3603) => 3604,
+        _ => 3603,
+    };
+    ctx.restore_later(NativeOp::Write, WRITABLE, Some(before));
+    let mark = ctx.messages().len();
+    let op = ctx.native(NativeOp::Write, WRITABLE, Some(json!(new))).await?;
+    ctx.succeeded(&op, &format!("SetParameterValues {WRITABLE}"))?;
+    // An active notification opens a session at once; give a CPE's throttle a few seconds.
+    let notified =
+        ctx.wait_message(mark, Duration::from_secs(5), |m| value_change_inform(m) && m.body.contains(WRITABLE)).await;
+    if let Some(m) = notified {
+        return Err(Finding::fail(
+            format!("the Informs after the ACS set {WRITABLE} (active notification on)"),
+            "no 4 VALUE CHANGE for a change the ACS made",
+            m.body.lines().filter(|l| l.contains("EventCode") || l.contains(WRITABLE)).collect::<Vec<_>>().join(" "),
+        ));
+    }
+    Ok(format!("{WRITABLE} set by the ACS to {new} with active notification on; no 4 VALUE CHANGE in 5 s"))
+}
+
+async fn active_notification(ctx: &Ctx) -> Outcome {
+    let read = get_value(ctx, WRITABLE).await?;
+    let before = text(&read);
+    // Whatever the CPE changes it to, the ACS puts it back afterwards.
+    ctx.restore_later(NativeOp::Write, WRITABLE, Some(read));
+    let mark = ctx.messages().len();
+    notify_actively(ctx, WRITABLE).await?;
+    // Only a new value counts: a late Inform about an earlier change carries the value we read.
+    let changed = |m: &unidm_core::WireRecord| {
+        value_change_inform(m) && inform_value(&m.body, WRITABLE).is_some_and(|v| v != before)
+    };
+    if let Some(inform) = ctx.wait_message(mark, VALUE_CHANGE_WAIT, changed).await {
+        let after = inform_value(&inform.body, WRITABLE).unwrap_or_default();
+        return Ok(format!("the CPE opened a session with 4 VALUE CHANGE for {WRITABLE} ({before} -> {after})"));
+    }
+    let now = text(&get_value(ctx, WRITABLE).await?);
+    if now != before {
+        return Err(Finding::fail(
+            format!("the Informs after {WRITABLE} changed on the CPE ({before} -> {now})"),
+            "an Inform with 4 VALUE CHANGE and the new value",
+            format!("none in {} s", VALUE_CHANGE_WAIT.as_secs()),
+        ));
+    }
+    Err(Finding::inconclusive(format!(
+        "nothing changed {WRITABLE} on the CPE in {} s (change it on the CPE itself, its web page or CLI, \
+         during this case)",
+        VALUE_CHANGE_WAIT.as_secs()
+    )))
+}
+
+/// A value as text (`3600` whether it came as a number or a string).
+fn text(v: &Json) -> String {
+    v.as_str().map_or_else(|| v.to_string(), |s| s.trim().to_owned())
+}
+
+/// The value an Inform's ParameterList gives `name` (a name relative to the root), whatever
+/// prefixes the CPE's XML uses.
+fn inform_value(body: &str, name: &str) -> Option<String> {
+    let at = body.find(&format!("{name}<"))?;
+    let rest = &body[at + name.len()..];
+    let tag = rest.find("Value")?;
+    let rest = &rest[tag..];
+    let content = &rest[rest.find('>')? + 1..];
+    Some(content[..content.find('<')?].trim().to_owned())
+}
+
 /// Multi-instance objects the ACS may add to in TR-181 and TR-098.
 const ADDABLE: [&str; 5] = [
     "NAT.PortMapping.",
@@ -432,4 +544,22 @@ async fn reboot(ctx: &Ctx) -> Outcome {
         return Err(Finding::fail("the EventCodes of the boot Inform", "1 BOOT and M Reboot", "no M Reboot"));
     }
     Ok("Reboot answered; the CPE came back with 1 BOOT and M Reboot".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inform_value_is_found_whatever_the_prefixes() {
+        let body = r#"<ParameterList><ParameterValueStruct><Name>Device.ManagementServer.PeriodicInformInterval</Name>
+<Value xsi:type="xsd:unsignedInt">1234</Value></ParameterValueStruct></ParameterList>"#;
+        assert_eq!(inform_value(body, WRITABLE).as_deref(), Some("1234"));
+        let prefixed = "<cwmp:Name>InternetGatewayDevice.ManagementServer.PeriodicInformInterval</cwmp:Name>\
+                        <cwmp:Value>60</cwmp:Value>";
+        assert_eq!(inform_value(prefixed, WRITABLE).as_deref(), Some("60"));
+        assert_eq!(inform_value(body, "DeviceInfo.SoftwareVersion"), None);
+        assert_eq!(text(&json!(3600)), "3600");
+        assert_eq!(text(&json!(" 3600 ")), "3600");
+    }
 }

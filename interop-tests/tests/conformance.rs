@@ -136,9 +136,39 @@ async fn a_misbehaving_lwm2m_device_fails_and_a_device_without_firmware_is_incon
     assert!(reports[0].got.as_deref().unwrap_or_default().contains("failed"), "{:?}", reports[0].got);
 }
 
+/// Plays the lab's part in the active-notification case: once the case has turned active
+/// notification on, the value is changed on the CPE itself.
+struct ChangesOnTheCpe {
+    cpe: Arc<SimCpe>,
+}
+
+impl runner::Progress for ChangesOnTheCpe {
+    fn started(&mut self, _: usize, _: usize, case: &unidm_interop::Case) {
+        if case.id != "TR069-A.3.2.4-ActiveNotification" {
+            return;
+        }
+        let cpe = self.cpe.clone();
+        tokio::spawn(async move {
+            let name = ["Device.", "InternetGatewayDevice."]
+                .map(|root| format!("{root}ManagementServer.PeriodicInformInterval"))
+                .into_iter()
+                .find(|n| cpe.get(n).is_some())
+                .expect("the CPE has a PeriodicInformInterval");
+            unidm_testkit::eventually("active notification on", || async {
+                (cpe.notification(&name) == Some(2)).then_some(())
+            })
+            .await;
+            assert!(cpe.set_local(&name, "1234"));
+        });
+    }
+
+    fn finished(&mut self, _: usize, _: usize, _: &CaseReport) {}
+}
+
 async fn cwmp_catalogue(tree: ParameterTree, inconclusive: &str) {
     let stack = Stack::start().await;
     let cpe = SimCpe::start(unidm_tr069::sim::SimConfig::new(stack.acs.acs_url().unwrap(), tree)).await.expect("cpe");
+    let cpe = Arc::new(cpe);
     let ident = cpe.identity();
     let id = DeviceId::tr069(&ident.oui, Some(&ident.product_class), &ident.serial_number).unwrap();
     let engine = &stack.engine;
@@ -148,14 +178,54 @@ async fn cwmp_catalogue(tree: ParameterTree, inconclusive: &str) {
         .with_firmware_uri(files.clone())
         .with_software_uri(files)
         .with_step_timeout(Duration::from_secs(15));
-    let reports = runner::run(&ctx, &tr069::catalogue(), &mut runner::Silent).await;
+    let reports = runner::run(&ctx, &tr069::catalogue(), &mut ChangesOnTheCpe { cpe: cpe.clone() }).await;
     let judged: Vec<(&str, Verdict)> =
         reports.iter().filter(|r| r.verdict != Verdict::Pass).map(|r| (r.id.as_str(), r.verdict)).collect();
     assert_eq!(judged, [(inconclusive, Verdict::Inconclusive)], "{}", show(&reports));
     let inform = &reports.iter().find(|r| r.id == "TR069-3.2.2-ConnectionRequest").unwrap().exchanges;
     assert!(inform.iter().any(|m| m.summary == "Inform" && m.body.contains("6 CONNECTION REQUEST")), "{inform:?}");
+    let change = &reports.iter().find(|r| r.id == "TR069-A.3.2.4-ActiveNotification").unwrap();
+    assert!(change.reason.contains("-> 1234"), "{}", change.reason);
     let interval = ctx.read("ManagementServer.PeriodicInformInterval").await.unwrap();
-    assert!(!interval.to_string().contains("3601"), "the SetParameterValues case put the value back: {interval}");
+    for set in ["3601", "3603", "1234"] {
+        assert!(!interval.to_string().contains(set), "the cases put the value back: {interval}");
+    }
+    let name = ["Device.", "InternetGatewayDevice."]
+        .map(|root| format!("{root}ManagementServer.PeriodicInformInterval"))
+        .into_iter()
+        .find(|n| cpe.get(n).is_some())
+        .unwrap();
+    assert_eq!(cpe.notification(&name), Some(0), "the notification attribute was put back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cpe_that_notifies_the_acs_own_changes_fails_and_one_left_alone_is_inconclusive() {
+    let stack = Stack::start().await;
+    let mut config = unidm_tr069::sim::SimConfig::new(
+        stack.acs.acs_url().unwrap(),
+        ParameterTree::tr181("00D09E", "SimGW", "NOTIFY-1"),
+    );
+    config.notify_acs_changes = true;
+    let cpe = SimCpe::start(config).await.expect("cpe");
+    let ident = cpe.identity();
+    let id = DeviceId::tr069(&ident.oui, Some(&ident.product_class), &ident.serial_number).unwrap();
+    let engine = &stack.engine;
+    unidm_testkit::eventually("the CPE known to the engine", || async { engine.device(&id).ok() }).await;
+    let ctx = Ctx::new(stack.engine.clone(), id).with_step_timeout(Duration::from_secs(15));
+    let cases = select(&tr069::catalogue(), &["*Notification*".into()]).unwrap();
+    assert_eq!(cases.len(), 2);
+    let reports = runner::run(&ctx, &cases, &mut runner::Silent).await;
+    let v = verdicts(&reports);
+    let acs = &v["TR069-A.3.2.4-NoNotificationOfACSChanges"];
+    assert_eq!(acs.0, Verdict::Fail, "{}", show(&reports));
+    // The case's own restore (an ACS change again) is notified late by this CPE: not taken
+    // for a change on the CPE.
+    assert!(reports[0].got.as_deref().unwrap_or_default().contains("4 VALUE CHANGE"), "{}", show(&reports));
+    // Nothing changes on the CPE during the case: the lab did not do its part.
+    let active = &v["TR069-A.3.2.4-ActiveNotification"];
+    assert_eq!(active.0, Verdict::Inconclusive, "{}", show(&reports));
+    assert!(active.1.contains("change it on the CPE itself"), "{}", active.1);
+    cpe.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

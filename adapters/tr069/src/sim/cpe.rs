@@ -335,6 +335,14 @@ fn answer(config: &SimConfig, shared: &SharedRef, rpc: Rpc, after: &mut Vec<Afte
             .map(|l| GetParameterNamesResponse { parameter_list: l }.into()),
         Rpc::SetParameterValues(r) => s.tree.set_values(&r.parameter_list).map(|()| {
             set_parameter_key(&mut s, &r.parameter_key);
+            if config.notify_acs_changes {
+                for p in &r.parameter_list {
+                    if s.tree.nodes.get(&p.name).is_some_and(|n| n.notification > 0) {
+                        s.changed.push(p.name.clone());
+                        s.add_event(event_code::VALUE_CHANGE, "");
+                    }
+                }
+            }
             let diag = r
                 .parameter_list
                 .iter()

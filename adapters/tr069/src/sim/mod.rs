@@ -81,6 +81,10 @@ pub struct SimConfig {
     /// Share a connection-request listener and the connections to the ACS with other CPEs
     /// instead of holding a listener and a connection of its own (default none).
     pub shared_host: Option<Arc<SharedCpeHost>>,
+    /// Misbehave: report a change the ACS made by SetParameterValues to a parameter with
+    /// notification on as `4 VALUE CHANGE`, as a change on the device would be (default false;
+    /// TR-069 notifies changes made by any means other than the ACS).
+    pub notify_acs_changes: bool,
 }
 
 impl SimConfig {
@@ -105,6 +109,7 @@ impl SimConfig {
             connection_request_url: None,
             drop_partial_path_gpv: false,
             unanswered_rpcs: Vec::new(),
+            notify_acs_changes: false,
             shared_host: None,
         }
     }
@@ -268,6 +273,11 @@ impl SimCpe {
     /// A parameter's current value.
     pub fn get(&self, name: &str) -> Option<String> {
         self.lock().tree.get(name).map(str::to_owned)
+    }
+
+    /// A parameter's notification attribute (0 off, 1 passive, 2 active).
+    pub fn notification(&self, name: &str) -> Option<u32> {
+        self.lock().tree.nodes.get(name).map(|n| n.notification)
     }
 
     /// A change made on the device itself (not by the ACS): with active notification the CPE
