@@ -163,6 +163,57 @@ async fn the_cli_runs_cwmp_cases_against_a_cpe() {
     assert!(soap.contains(&"Download") && soap.contains(&"TransferComplete"), "{soap:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_runs_oma_dm_cases_against_a_dm_client() {
+    let dir = tempfile::tempdir().unwrap();
+    const DEV: &str = "IMEI:350000000000077";
+    // A free UDP port for the client's Package #0 listener: it goes on the command line before
+    // the client (which needs the server's URL) exists.
+    let push_addr = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let push = format!("udp://{push_addr}");
+    let mut proc = conformance(
+        &[
+            "omadm",
+            "--device",
+            DEV,
+            "--dm",
+            "127.0.0.1:0",
+            "--wait-s",
+            "30",
+            "--username",
+            "lab",
+            "--password",
+            "lab-secret",
+            "--server-password",
+            "srv-secret",
+            "--push",
+            &push,
+            "--cases",
+            "OMADM-Pkg1-DevInfo,OMADM-Get-Leaf,OMADM-Replace-ReadOnly,OMADM-Pkg0-ServerInitiated",
+        ],
+        dir.path(),
+    );
+    // "waiting up to 30 s for omadm:… at http://127.0.0.1:PORT/dm …"
+    let line = proc.line("the DM server URL", |l| l.starts_with("waiting up to"));
+    let url = line.split(" at ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    assert!(url.ends_with("/dm"), "{line}");
+    let mut config = unidm_omadm::sim::SimConfig::new(url, DEV, "lab", "lab-secret");
+    config.server_password = "srv-secret".into();
+    let client = unidm_omadm::sim::SimDevice::new(config);
+    let (_, _listener) = client.listen_package0(push_addr).await.unwrap();
+    client.run().await.expect("the client's first session");
+    let (status, lines) = tokio::task::spawn_blocking(move || proc.exit()).await.unwrap();
+    let out = lines.join("\n");
+    assert!(status.success(), "{status}\n{out}");
+    assert!(out.contains("4 cases: 4 passed, 0 failed, 0 inconclusive, 0 errors — OK"), "{out}");
+    let report = check_reports(dir.path(), 4);
+    let pkg0 = report["cases"].as_array().unwrap().iter().find(|c| c["id"] == "OMADM-Pkg0-ServerInitiated").unwrap();
+    let syncml: Vec<&str> =
+        pkg0["exchanges"].as_array().unwrap().iter().filter_map(|m| m["summary"].as_str()).collect();
+    assert!(syncml.iter().any(|s| s.contains("Alert 1200")), "{syncml:?}");
+    assert!(!report.to_string().contains("lab-secret"), "no secret in the report");
+}
+
 async fn wait_run(http: &reqwest::Client, api: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -3,7 +3,7 @@
 //! Test labs and device makers point a device at unidm and want to know, case by case, what it
 //! does right and wrong. This crate holds:
 //!
-//! - **Catalogues** ([`lwm2m::catalogue`], [`tr069::catalogue`]): cases as data (official id,
+//! - **Catalogues** ([`lwm2m::catalogue`], [`tr069::catalogue`], [`omadm::catalogue`]): cases as data (official id,
 //!   title, requirement labels, reference) plus steps in code. Steps act through the
 //!   [`unidm_core::Engine`] as an operator's operations would ([`Ctx::operation`],
 //!   [`Ctx::native`]); they read the device's messages from the engine's wire tap
@@ -32,6 +32,7 @@ macro_rules! case {
 pub mod case;
 pub mod ctx;
 pub mod lwm2m;
+pub mod omadm;
 pub mod report;
 pub mod runner;
 pub mod tr069;
@@ -43,12 +44,12 @@ pub use runner::Progress;
 
 use unidm_models::Protocol;
 
-/// The catalogue of `protocol`; an error for a protocol that has none yet (OMA DM).
-pub fn catalogue(protocol: Protocol) -> Result<Vec<Case>, String> {
+/// The catalogue of `protocol`.
+pub fn catalogue(protocol: Protocol) -> Vec<Case> {
     match protocol {
-        Protocol::Lwm2m => Ok(lwm2m::catalogue()),
-        Protocol::Tr069 => Ok(tr069::catalogue()),
-        other => Err(format!("there is no {other} conformance catalogue yet")),
+        Protocol::Lwm2m => lwm2m::catalogue(),
+        Protocol::Tr069 => tr069::catalogue(),
+        Protocol::Omadm => omadm::catalogue(),
     }
 }
 
@@ -60,8 +61,8 @@ mod tests {
 
     #[test]
     fn case_ids_are_unique_and_official_in_shape() {
-        for protocol in [Protocol::Lwm2m, Protocol::Tr069] {
-            let cases = catalogue(protocol).unwrap();
+        for protocol in [Protocol::Lwm2m, Protocol::Tr069, Protocol::Omadm] {
+            let cases = catalogue(protocol);
             let ids: HashSet<&str> = cases.iter().map(|c| c.id).collect();
             assert_eq!(ids.len(), cases.len(), "{protocol}: duplicate ids");
             for c in &cases {
@@ -72,10 +73,10 @@ mod tests {
                         "{}",
                         c.id
                     ),
-                    _ => assert!(c.id.starts_with("TR069-"), "{}", c.id),
+                    Protocol::Tr069 => assert!(c.id.starts_with("TR069-"), "{}", c.id),
+                    _ => assert!(c.id.starts_with("OMADM-"), "{}", c.id),
                 }
             }
         }
-        assert!(catalogue(Protocol::Omadm).is_err());
     }
 }

@@ -284,3 +284,105 @@ async fn a_client_pointed_at_the_bootstrap_server_passes_the_bootstrap_case() {
     // server's: their order in the record is not the wire's. It came after the request.
     assert!(at("Bootstrap-Request") < at("Register"), "{exchange:?}");
 }
+
+/// Plays the lab's part in the OMA DM cases whose result a client reports later (Generic
+/// Alert 1226): sessions of the client's own while such a case runs, none otherwise, so that
+/// the other cases see the client answer Package #0.
+struct SessionsWhileReporting {
+    dm: unidm_omadm::sim::SimDevice,
+    periodic: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl runner::Progress for SessionsWhileReporting {
+    fn started(&mut self, _: usize, _: usize, case: &unidm_interop::Case) {
+        if case.id == "OMADM-SCOMO-Install" {
+            self.periodic = Some(self.dm.spawn_periodic(Duration::from_millis(300)));
+        }
+    }
+
+    fn finished(&mut self, _: usize, _: usize, _: &CaseReport) {
+        if let Some(task) = self.periodic.take() {
+            task.abort();
+        }
+    }
+}
+
+/// A simulated DM client of `stack`, known to the engine, with a Package #0 listener.
+async fn dm_device(
+    stack: &Stack,
+    dev_id: &str,
+    adjust: impl FnOnce(&mut unidm_omadm::sim::SimConfig),
+) -> (unidm_omadm::sim::SimDevice, DeviceId) {
+    let url = stack.omadm.server_url().unwrap();
+    let mut config = unidm_omadm::sim::SimConfig::new(url, dev_id, common::DM_CLIENT.0, common::DM_CLIENT.1);
+    config.server_password = common::DM_SERVER_PASSWORD.into();
+    // The update takes a moment, then the client reports it in a session of its own.
+    config.fumo_delays = Some((Duration::from_millis(50), Duration::from_millis(50)));
+    adjust(&mut config);
+    let dm = unidm_omadm::sim::SimDevice::new(config);
+    dm.run().await.expect("first session");
+    let (push, _listener) = dm.listen_package0("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    stack.omadm.set_push_address(dev_id, push).await;
+    let id = DeviceId::omadm(dev_id).unwrap();
+    (dm, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_dm_client_passes_the_oma_dm_catalogue() {
+    let stack = Stack::start().await;
+    let (dm, id) = dm_device(&stack, "IMEI:350000000000042", |_| {}).await;
+    let files = stack.acs.file_url("fw.bin");
+    let ctx = Ctx::new(stack.engine.clone(), id.clone())
+        .with_firmware_uri(files.clone())
+        .with_software_uri(files)
+        .with_step_timeout(Duration::from_secs(15));
+    let catalogue = unidm_interop::catalogue(Protocol::Omadm);
+    let mut lab = SessionsWhileReporting { dm: dm.clone(), periodic: None };
+    let reports = runner::run(&ctx, &catalogue, &mut lab).await;
+    let judged: Vec<(&str, Verdict)> =
+        reports.iter().filter(|r| r.verdict != Verdict::Pass).map(|r| (r.id.as_str(), r.verdict)).collect();
+    assert_eq!(judged, [], "{}", show(&reports));
+    // The exchanges are the SyncML messages, decoded, the credentials left out.
+    let get = &reports.iter().find(|r| r.id == "OMADM-Get-Leaf").unwrap().exchanges;
+    assert!(get.iter().any(|m| m.summary.contains("Get ./DevInfo/DevId")), "{get:?}");
+    assert!(get.iter().all(|m| !m.body.contains(common::DM_CLIENT.1)), "{get:?}");
+    let pkg0 = &reports.iter().find(|r| r.id == "OMADM-Pkg0-ServerInitiated").unwrap();
+    assert!(pkg0.exchanges.iter().any(|m| m.summary.contains("Alert 1200")), "{:?}", pkg0.exchanges);
+    // Every value a case replaced is back.
+    // (the FUMO case leaves its own image URL, as any update does).
+    let pkg_url = dm.node("./FUMO/DownloadAndUpdate/PkgURL").unwrap_or_default();
+    assert!(!pkg_url.contains("conformance.unidm.invalid"), "{pkg_url}");
+    assert_eq!(dm.node("./DevInfo/DevId").as_deref(), Some("IMEI:350000000000042"));
+    let report = Report::new(Protocol::Omadm, id, "sim".into(), runner::now(), runner::now(), reports);
+    assert!(report.summary.ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dm_client_without_fumo_is_inconclusive_and_a_failing_update_fails() {
+    let stack = Stack::start().await;
+    let (_plain, id) = dm_device(&stack, "IMEI:350000000000043", |c| c.fumo = false).await;
+    let ctx = Ctx::new(stack.engine.clone(), id)
+        .with_firmware_uri(Some("http://127.0.0.1:9/fw.bin".into()))
+        .with_step_timeout(Duration::from_secs(15));
+    let cases =
+        select(&unidm_interop::catalogue(Protocol::Omadm), &["OMADM-Replace-ReadBack".into(), "OMADM-FUMO-*".into()])
+            .unwrap();
+    let reports = runner::run(&ctx, &cases, &mut runner::Silent).await;
+    let v = verdicts(&reports);
+    assert_eq!(v["OMADM-Replace-ReadBack"].0, Verdict::Inconclusive, "{}", show(&reports));
+    assert_eq!(v["OMADM-FUMO-DownloadAndUpdate"].0, Verdict::Inconclusive, "{}", show(&reports));
+
+    // FUMO result 410 (Firmware Update Failed): the update case fails with the client's reason.
+    let (_failing, id) = dm_device(&stack, "IMEI:350000000000044", |c| c.fumo_result = 410).await;
+    let ctx = Ctx::new(stack.engine.clone(), id)
+        .with_firmware_uri(Some("http://127.0.0.1:9/fw.bin".into()))
+        .with_step_timeout(Duration::from_secs(15));
+    let reports = runner::run(
+        &ctx,
+        &select(&unidm_interop::catalogue(Protocol::Omadm), &["OMADM-FUMO-*".into()]).unwrap(),
+        &mut runner::Silent,
+    )
+    .await;
+    assert_eq!(reports[0].verdict, Verdict::Fail, "{}", show(&reports));
+    assert!(reports[0].got.as_deref().unwrap_or_default().contains("410"), "{}", show(&reports));
+}

@@ -1,7 +1,8 @@
 //! `unidm conformance`: runs a catalogue against one real device and writes the reports.
 //!
-//! Embedded (default): starts the engine with a LwM2M server and an ACS on the given
-//! addresses, waits for the device to register (LwM2M) or inform (TR-069), runs the cases.
+//! Embedded (default): starts the engine with the LwM2M server, the ACS or the DM server on the
+//! given address, waits for the device to register (LwM2M), inform (TR-069) or open a session
+//! (OMA DM), runs the cases.
 //! With `--api`: starts a run on a running `unidm serve` (`POST /api/v1/conformance-runs`) and
 //! follows it. Either way: one line per case with a bar and an ETA, then `report.json`,
 //! `report.xml` (JUnit) and `report.html` in `--report-dir`; exit status 0 only when nothing
@@ -45,6 +46,41 @@ pub enum ConformanceCommand {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Run the OMA DM catalogue against a DM 1.2 / 1.3 client pointed at the DM server.
+    Omadm {
+        /// The client's DevId (`IMEI:…`), or its device id `omadm:<DevId>`.
+        #[arg(long)]
+        device: Option<String>,
+        /// Where the embedded DM server listens (the client's server URL is `http://<it>/dm`).
+        #[arg(long, default_value = "0.0.0.0:8081")]
+        dm: SocketAddr,
+        /// The client's account name (DMAcc AAuthName); without it, clients are not asked to
+        /// authenticate.
+        #[arg(long, requires = "password")]
+        username: Option<String>,
+        /// The client's password (DMAcc AAuthSecret).
+        #[arg(long, env = "UNIDM_DM_PASSWORD", requires = "username")]
+        password: Option<String>,
+        /// The server's password on the client (SRVCRED): the server's Cred and the Package #0
+        /// digest.
+        #[arg(long, env = "UNIDM_DM_SERVER_PASSWORD")]
+        server_password: Option<String>,
+        /// Where Package #0 goes (`udp://ip:port`, `ip:port` or an `http(s)://` URL); without
+        /// it, each step waits for the client's own next session.
+        #[arg(long)]
+        push: Option<String>,
+        /// Options every protocol takes.
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// The DM server's settings of an embedded run.
+#[derive(Debug, Default)]
+struct DmArgs {
+    credentials: Option<(String, String)>,
+    server_password: Option<String>,
+    push: Option<String>,
 }
 
 /// Options of every protocol.
@@ -87,31 +123,45 @@ pub struct CommonArgs {
 
 /// Runs the command; `Ok(false)` when a case failed or was in error (exit status 1).
 pub async fn run(command: ConformanceCommand) -> anyhow::Result<bool> {
-    let (protocol, device, listen, common) = match command {
+    let (protocol, device, listen, common, dm_args) = match command {
         ConformanceCommand::Lwm2m { endpoint, coap, common } => {
             let device = endpoint.map(|e| DeviceId::lwm2m(&e)).transpose().map_err(|e| anyhow!("--endpoint: {e}"))?;
-            (Protocol::Lwm2m, device, coap, common)
+            (Protocol::Lwm2m, device, coap, common, DmArgs::default())
         }
         ConformanceCommand::Tr069 { device, acs, common } => {
             let device = device.map(|d| DeviceId::parse(&d)).transpose().map_err(|e| anyhow!("--device: {e}"))?;
             if device.as_ref().is_some_and(|d| d.protocol() != Protocol::Tr069) {
                 bail!("--device: a TR-069 device id, tr069:<OUI>-<ProductClass>-<SerialNumber>");
             }
-            (Protocol::Tr069, device, acs, common)
+            (Protocol::Tr069, device, acs, common, DmArgs::default())
+        }
+        ConformanceCommand::Omadm { device, dm, username, password, server_password, push, common } => {
+            let device = device
+                .map(|d| match d.strip_prefix("omadm:") {
+                    Some(_) => DeviceId::parse(&d),
+                    None => DeviceId::omadm(&d),
+                })
+                .transpose()
+                .map_err(|e| anyhow!("--device: {e}"))?;
+            if device.as_ref().is_some_and(|d| d.protocol() != Protocol::Omadm) {
+                bail!("--device: an OMA DM client's DevId, or omadm:<DevId>");
+            }
+            let dm_args = DmArgs { credentials: username.zip(password), server_password, push };
+            (Protocol::Omadm, device, dm, common, dm_args)
         }
     };
-    let catalogue = unidm_interop::catalogue(protocol).map_err(|e| anyhow!(e))?;
+    let catalogue = unidm_interop::catalogue(protocol);
     if common.list {
         for c in &catalogue {
             println!("{:<34} {}  [{}]", c.id, c.title, c.requirements.join(", "));
         }
         return Ok(true);
     }
-    let device = device.ok_or_else(|| anyhow!("name the device: --endpoint (LwM2M) or --device (TR-069)"))?;
+    let device = device.ok_or_else(|| anyhow!("name the device: --endpoint (LwM2M) or --device (TR-069, OMA DM)"))?;
     let cases = unidm_interop::select(&catalogue, &common.cases).map_err(|e| anyhow!("--cases: {e}"))?;
     let report = match &common.api {
         Some(api) => over_api(api, &device, &common).await?,
-        None => embedded(protocol, &device, listen, &cases, &common).await?,
+        None => embedded(protocol, &device, listen, &cases, &common, &dm_args).await?,
     };
     let written =
         report.write_to(&common.report_dir).with_context(|| format!("writing {}", common.report_dir.display()))?;
@@ -128,12 +178,14 @@ async fn embedded(
     listen: SocketAddr,
     cases: &[Case],
     common: &CommonArgs,
+    dm_args: &DmArgs,
 ) -> anyhow::Result<Report> {
     let temp = tempfile::tempdir()?;
     let db = common.db.clone().unwrap_or_else(|| temp.path().join("unidm.db"));
     let mut builder = Engine::builder().store_arc(crate::database::open(&db, true, None, &Default::default()).await?);
     let mut lwm2m = None;
     let mut acs = None;
+    let mut dm = None;
     match protocol {
         Protocol::Lwm2m => {
             let adapter = Arc::new(unidm_lwm2m::Lwm2mAdapter::new(unidm_lwm2m::Lwm2mConfig::new(listen)));
@@ -151,12 +203,27 @@ async fn embedded(
             builder = builder.adapter_arc(adapter.clone());
             acs = Some(adapter);
         }
-        Protocol::Omadm => bail!("there is no OMA DM catalogue yet"),
+        Protocol::Omadm => {
+            use unidm_omadm::session::{ClientAuth, Credentials};
+            let mut config = unidm_omadm::server::OmadmConfig {
+                listen,
+                server_password: dm_args.server_password.clone(),
+                ..unidm_omadm::server::OmadmConfig::default()
+            };
+            match &dm_args.credentials {
+                Some((user, password)) => config.client_credentials = Some(Credentials::new(user, password)),
+                None => config.client_auth = ClientAuth::None,
+            }
+            let adapter = Arc::new(unidm_omadm::server::OmadmAdapter::new(config));
+            builder = builder.adapter_arc(adapter.clone());
+            dm = Some(adapter);
+        }
     }
     let engine = builder.start().await.context("starting the engine")?;
-    let where_ = match (&lwm2m, &acs) {
-        (Some(a), _) => format!("coap://{}", a.local_addr().unwrap_or(listen)),
-        (_, Some(a)) => a.acs_url().unwrap_or_else(|| format!("http://{listen}/")),
+    let where_ = match (&lwm2m, &acs, &dm) {
+        (Some(a), _, _) => format!("coap://{}", a.local_addr().unwrap_or(listen)),
+        (_, Some(a), _) => a.acs_url().unwrap_or_else(|| format!("http://{listen}/")),
+        (_, _, Some(a)) => a.server_url().unwrap_or_else(|| format!("http://{listen}/dm")),
         _ => listen.to_string(),
     };
     println!("waiting up to {} s for {device} at {where_} …", common.wait_s);
@@ -177,6 +244,9 @@ async fn embedded(
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             _ = tokio::signal::ctrl_c() => { engine.shutdown().await; bail!("interrupted") }
         }
+    }
+    if let (Some(adapter), Some(push)) = (&dm, &dm_args.push) {
+        adapter.set_push(device.native(), Some(push)).await.map_err(|e| anyhow!("--push: {e}"))?;
     }
     let description = engine.device(device).map(|d| super::describe(&d)).unwrap_or_default();
     println!("{device} is here ({description}); {} cases", cases.len());

@@ -95,7 +95,7 @@ impl Runs {
     ) -> Result<ConformanceRunStatus, RunError> {
         let known =
             self.engine.device(&device).map_err(|_| RunError::Invalid("device", format!("no device `{device}`")))?;
-        let catalogue = unidm_interop::catalogue(known.protocol).map_err(|e| RunError::Invalid("device", e))?;
+        let catalogue = unidm_interop::catalogue(known.protocol);
         let cases = unidm_interop::select(&catalogue, &patterns).map_err(|e| RunError::Invalid("cases", e))?;
         if let Some(busy) =
             self.lock().values().find(|r| r.status.device == device && r.status.state == ConformanceRunState::Running)
@@ -149,7 +149,7 @@ impl Runs {
             .with_firmware_uri(first.firmware_uri.clone())
             .with_software_uri(first.software_uri.clone())
             .with_step_timeout(self.step_timeout);
-        let catalogue = unidm_interop::catalogue(first.status.protocol).unwrap_or_default();
+        let catalogue = unidm_interop::catalogue(first.status.protocol);
         loop {
             let next = {
                 let runs = self.lock();

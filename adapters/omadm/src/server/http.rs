@@ -124,13 +124,18 @@ async fn handle(
             server.sessions().by_token.insert(t.clone(), slot.clone());
         }
     }
+    let tapped = server.tap_received(&guard, content_type, &body);
     server.drive(new_token.as_deref(), &mut guard, true).await;
+    if !tapped {
+        server.tap_received(&guard, content_type, &body);
+    }
     let Some(reply) = guard.session.poll_reply() else {
         server.drive(new_token.as_deref(), &mut guard, false).await;
         return (StatusCode::INTERNAL_SERVER_ERROR, "the session could not answer").into_response();
     };
     // Closing on the reply abandons what was still queued: handle it now.
     server.drive(new_token.as_deref(), &mut guard, false).await;
+    server.tap_reply(&guard, &reply);
     let mut resp = (StatusCode::OK, reply.body).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type.as_str()));

@@ -44,6 +44,7 @@ mod firmware;
 mod http;
 mod ops;
 mod push;
+mod tap;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -574,6 +574,9 @@ impl SimDevice {
                     let mut st = self.state();
                     if name == "Add" && st.tree.exists(&uri) {
                         code = 418;
+                    } else if read_only(&uri) {
+                        // DevInfo and DevDetail nodes are Get-only (their DDFs' AccessType).
+                        code = 405;
                     } else if interior {
                         st.tree.add_interior(&uri);
                     } else {
@@ -608,12 +611,37 @@ impl SimDevice {
                 let code = self.exec(&uri, e.correlator.clone());
                 push_status(out, &e.cmd_id, "Exec", code, id);
             }
-            Command::Atomic(k) | Command::Sequence(k) => {
-                let name = c.name().to_owned();
-                names.push(name.clone());
-                push_status(out, &k.cmd_id, &name, 200, id);
+            Command::Sequence(k) => {
+                names.push("Sequence".into());
+                push_status(out, &k.cmd_id, "Sequence", 200, id);
                 for inner in &k.commands {
                     self.answer_one(inner, msg_ref, out, names, id);
+                }
+            }
+            // All or none (OMA DM Protocol 1.2.1, Atomic): when a part fails, the tree is put
+            // back, the Atomic answers 507 and the parts that had succeeded 216 (rolled back).
+            Command::Atomic(k) => {
+                names.push("Atomic".into());
+                let at = out.len();
+                push_status(out, &k.cmd_id, "Atomic", 200, id);
+                let before = self.state().tree.clone();
+                for inner in &k.commands {
+                    self.answer_one(inner, msg_ref, out, names, id);
+                }
+                let parts = &mut out[at + 1..];
+                let failed = parts.iter().any(|c| matches!(c, Command::Status(s) if !(200..300).contains(&s.code)));
+                if failed {
+                    self.state().tree = before;
+                    for part in parts.iter_mut() {
+                        if let Command::Status(s) = part {
+                            if (200..300).contains(&s.code) {
+                                s.code = 216;
+                            }
+                        }
+                    }
+                    if let Command::Status(s) = &mut out[at] {
+                        s.code = 507;
+                    }
                 }
             }
             Command::Unknown(u) => {
@@ -659,6 +687,12 @@ fn first_target(items: &[Item]) -> String {
 
 fn item(uri: &str, value: &str) -> Item {
     Item { source: Some(Location::uri(uri)), data: Some(Data::Text(value.into())), ..Item::default() }
+}
+
+/// Whether `uri` is in a subtree whose nodes a server may only Get.
+fn read_only(uri: &str) -> bool {
+    let norm = Tree::norm(uri);
+    ["DevInfo/", "DevDetail/"].iter().any(|root| norm.starts_with(root))
 }
 
 fn status(cmd_id: u32, msg_ref: &str, cmd_ref: &str, cmd: &str, code: u16, items: Option<Vec<Item>>) -> Command {
