@@ -26,6 +26,20 @@ pub fn catalogue() -> Vec<Case> {
             client_initiated_bootstrap
         ),
         case!(
+            "LightweightM2M-1.1-int-1",
+            "Client Initiated Bootstrap Full (PSK)",
+            ["HLF-019", "SEC-001", "SEC-003"],
+            "ETS 1.1 int-1; TS Core 1.1 §6.1.3; TS Transport 1.1 §5.2.8.1 (PSK)",
+            bootstrap_full_psk
+        ),
+        case!(
+            "LightweightM2M-1.1-int-2",
+            "Client Initiated Bootstrap Full (Cert)",
+            ["HLF-019", "SEC-001", "SEC-003"],
+            "ETS 1.1 int-2; TS Core 1.1 §6.1.3; TS Transport 1.1 §5.2.8.3 (certificates)",
+            bootstrap_full_cert
+        ),
+        case!(
             "LightweightM2M-1.1-int-4",
             "Bootstrap Delete",
             ["HLF-019"],
@@ -505,6 +519,68 @@ async fn client_initiated_bootstrap(ctx: &Ctx) -> Outcome {
     let request = seen.iter().find(|s| s.starts_with("Bootstrap-Request")).copied().unwrap_or_default();
     let register = seen.iter().find(|s| s.starts_with("Register")).copied().unwrap_or_default();
     Ok(format!("`{request}`, Bootstrap-Finish acknowledged, then `{register}`"))
+}
+
+/// The security of a full bootstrap case: the device bootstraps over DTLS with it and is
+/// written an account of the same kind for the LwM2M server, then registers with that.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Full {
+    Psk,
+    Certificate,
+}
+
+async fn bootstrap_full_psk(ctx: &Ctx) -> Outcome {
+    bootstrap_full(ctx, Full::Psk).await
+}
+
+async fn bootstrap_full_cert(ctx: &Ctx) -> Outcome {
+    bootstrap_full(ctx, Full::Certificate).await
+}
+
+async fn bootstrap_full(ctx: &Ctx, full: Full) -> Outcome {
+    use unidm_lwm2m::bootstrap::SecurityMode;
+    let (mode, over) = match full {
+        Full::Psk => ("PSK", "over DTLS (PSK identity"),
+        Full::Certificate => ("certificate", "over DTLS (certificate"),
+    };
+    let endpoint = ctx.device_id().native().to_owned();
+    let adapter = ctx.lwm2m().ok_or_else(|| Finding::error("no LwM2M server in this run"))?;
+    // What the Register must show: the PSK identity written, or any certificate (its CN is the
+    // endpoint's, or the gate refuses it).
+    let mut expected = None;
+    if let Some(config) = adapter.bootstrap_config(&endpoint).await {
+        expected = config.servers.iter().find_map(|a| match (&a.security, full) {
+            (SecurityMode::Psk { identity, .. }, Full::Psk) => Some(format!("{over} `{identity}`)")),
+            (SecurityMode::X509 { .. }, Full::Certificate) => Some(over.to_owned()),
+            _ => None,
+        });
+        if expected.is_none() {
+            return Err(Finding::inconclusive(format!(
+                "the bootstrap configuration of {endpoint} writes no {mode} account for the LwM2M server"
+            )));
+        }
+    }
+    let session = bootstrap_session(ctx).await?;
+    let seen = summaries(&session);
+    let request = seen.iter().find(|s| s.starts_with("Bootstrap-Request")).copied().unwrap_or_default();
+    if !request.contains(over) {
+        return Err(Finding::inconclusive(format!("the device's bootstrap account is not {mode}: `{request}`")));
+    }
+    let register = seen.iter().find(|s| s.starts_with("Register")).copied().unwrap_or_default();
+    let expected = expected.unwrap_or_else(|| over.to_owned());
+    if !register.contains(&expected) {
+        return Err(Finding::fail(
+            format!("the Register after a {mode} bootstrap"),
+            format!("a Register {expected}…"),
+            register.to_owned(),
+        ));
+    }
+    Ok(format!("bootstrapped {}, then registered {}", transport_of(request), transport_of(register)))
+}
+
+/// The `over DTLS (…)` / `in clear text` end of a tapped summary.
+fn transport_of(summary: &str) -> &str {
+    summary.find(" over DTLS").or_else(|| summary.find(" in clear text")).map_or("", |i| summary[i + 1..].trim())
 }
 
 async fn bootstrap_delete(ctx: &Ctx) -> Outcome {

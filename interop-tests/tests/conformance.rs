@@ -80,7 +80,9 @@ async fn a_well_behaved_lwm2m_device_passes_every_case_it_can_be_judged_on() {
         [
             "LightweightM2M-1.0-int-204",
             "LightweightM2M-1.1-int-0",
+            "LightweightM2M-1.1-int-1",
             "LightweightM2M-1.1-int-108",
+            "LightweightM2M-1.1-int-2",
             "LightweightM2M-1.1-int-211",
             "LightweightM2M-1.1-int-4",
             "LightweightM2M-1.1-int-6"
@@ -385,4 +387,76 @@ async fn a_dm_client_without_fumo_is_inconclusive_and_a_failing_update_fails() {
     .await;
     assert_eq!(reports[0].verdict, Verdict::Fail, "{}", show(&reports));
     assert!(reports[0].got.as_deref().unwrap_or_default().contains("410"), "{}", show(&reports));
+}
+
+/// ETS 1.1 int-1 (full bootstrap with PSK): the client bootstraps over DTLS with its bootstrap
+/// PSK, is written a PSK account for the server, and registers over DTLS with that identity;
+/// a client that bootstraps in clear text is inconclusive, not failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_bootstrapped_over_dtls_with_a_psk_passes_the_full_psk_case() {
+    use unidm_lwm2m::bootstrap::{BootstrapConfig, SecurityMode, ServerAccount};
+    use unidm_lwm2m::{DtlsSettings, Lwm2mAdapter, Lwm2mConfig};
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut config = Lwm2mConfig::new(loopback);
+    config.bootstrap_listen = Some(loopback);
+    config.dtls = Some(DtlsSettings { listen: loopback, ..Default::default() });
+    config.bootstrap_dtls = Some(DtlsSettings { listen: loopback, ..Default::default() });
+    let adapter = Arc::new(Lwm2mAdapter::new(config));
+    let dir = tempfile::tempdir().unwrap();
+    let engine = unidm_core::Engine::builder()
+        .store(unidm_core::SqliteStore::open(dir.path().join("unidm.db")).unwrap())
+        .adapter_arc(adapter.clone())
+        .start()
+        .await
+        .unwrap();
+    let account = |identity: &str| ServerAccount {
+        short_server_id: 101,
+        uri: format!("coaps://{}", adapter.dtls_addr().unwrap()),
+        // base64 of the 16 bytes `0123456789abcdef`.
+        security: SecurityMode::Psk { identity: identity.into(), key: "MDEyMzQ1Njc4OWFiY2RlZg==".into() },
+        lifetime: 300,
+        binding: "U".into(),
+        default_min_period: Some(1),
+        default_max_period: Some(60),
+        notification_storing: true,
+    };
+    let client = |endpoint: &str, bootstrap_psk: Option<&[u8]>| {
+        let mut c = SimConfig::new(endpoint, std::net::SocketAddr::from(([127, 0, 0, 1], 9)));
+        c.version = "1.1".into();
+        c.psk = bootstrap_psk.map(|id| (id.to_vec(), b"bootstrap-key-01".to_vec()));
+        c
+    };
+    let ctx = |endpoint: &str| {
+        Ctx::new(engine.clone(), DeviceId::lwm2m(endpoint).unwrap())
+            .with_lwm2m(Some(adapter.clone()))
+            .with_step_timeout(Duration::from_secs(15))
+    };
+    let cases = select(&lwm2m::catalogue(), &["1.1-int-1".into(), "1.1-int-2".into()]).unwrap();
+
+    // Over DTLS: the bootstrap identity bound to the endpoint.
+    adapter.set_psk(b"bs-id-1", Some("full-psk"), b"bootstrap-key-01").await.unwrap();
+    adapter.put_bootstrap_config("full-psk", BootstrapConfig { servers: vec![account("srv-id-1")] }).await.unwrap();
+    let sim = SimClient::start(client("full-psk", Some(b"bs-id-1"))).await.unwrap();
+    sim.bootstrap(adapter.bootstrap_dtls_addr().unwrap()).await.unwrap();
+    sim.register().await.unwrap();
+    let reports = runner::run(&ctx("full-psk"), &cases, &mut runner::Silent).await;
+    let v = verdicts(&reports);
+    let full = &v["LightweightM2M-1.1-int-1"];
+    assert_eq!(full.0, Verdict::Pass, "{}", show(&reports));
+    assert!(full.1.contains("over DTLS (PSK identity `bs-id-1`)"), "{}", full.1);
+    assert!(full.1.contains("over DTLS (PSK identity `srv-id-1`)"), "{}", full.1);
+    // The configuration writes no certificate: int-2 cannot be judged on this client.
+    let cert = &v["LightweightM2M-1.1-int-2"];
+    assert_eq!(cert.0, Verdict::Inconclusive, "{}", show(&reports));
+    assert!(cert.1.contains("no certificate account"), "{}", cert.1);
+
+    // In clear text: the client's bootstrap account is not PSK.
+    adapter.put_bootstrap_config("clear-bs", BootstrapConfig { servers: vec![account("srv-id-2")] }).await.unwrap();
+    let sim2 = SimClient::start(client("clear-bs", None)).await.unwrap();
+    sim2.bootstrap(adapter.bootstrap_addr().unwrap()).await.unwrap();
+    sim2.register().await.unwrap();
+    let reports = runner::run(&ctx("clear-bs"), &cases[..1], &mut runner::Silent).await;
+    assert_eq!(reports[0].verdict, Verdict::Inconclusive, "{}", show(&reports));
+    assert!(reports[0].reason.contains("in clear text"), "{}", reports[0].reason);
+    engine.shutdown().await;
 }

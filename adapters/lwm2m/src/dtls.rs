@@ -518,6 +518,10 @@ pub struct DtlsServer {
     peer_index: Index<Ssl, SocketAddr>,
     limits: DtlsLimits,
     sessions: HashMap<SocketAddr, Session>,
+    /// Open sessions whose client started a new handshake from the same address (a client
+    /// that restarted, or a NAT that gave its port to another): kept, and used, until the new
+    /// handshake completes (then dropped) or fails (then back), RFC 6347 §4.2.8.
+    replaced: HashMap<SocketAddr, Session>,
     /// Handshakes in progress, oldest first.
     handshaking: VecDeque<SocketAddr>,
     /// New handshakes per source address in the current second.
@@ -654,6 +658,7 @@ impl DtlsServer {
             transmits: Vec::new(),
             events: VecDeque::new(),
             open: 0,
+            replaced: HashMap::new(),
         })
     }
 
@@ -665,6 +670,25 @@ impl DtlsServer {
         // ours.
         if datagram.len() < 13 || !(20..=25).contains(&datagram[0]) {
             return app;
+        }
+        // A ClientHello: a handshake record (22) of epoch 0 whose message is type 1.
+        let client_hello = datagram[0] == 22 && datagram[3..5] == [0, 0] && datagram.get(13) == Some(&1);
+        if self.replaced.contains_key(&peer) && datagram[0] == 23 {
+            // Application data while the client's new handshake runs: the old session's.
+            return self.old_session_data(now, peer, datagram);
+        }
+        let open = self.sessions.get(&peer).is_some_and(|s| matches!(s.conn, Conn::Open(_)));
+        if open && client_hello {
+            // A new handshake on an established association (RFC 6347 §4.2.8): it starts
+            // beside the session (cookie exchange first), which lasts until it completes.
+            if !self.admit(now, peer) {
+                return app;
+            }
+            let Some(conn) = self.start(peer) else { return app };
+            if let Some(old) = self.sessions.insert(peer, Session { conn, last: now, started: now, identity: None }) {
+                self.replaced.insert(peer, old);
+            }
+            self.handshaking.push_back(peer);
         }
         if !self.sessions.contains_key(&peer) {
             // Only a ClientHello (handshake record, epoch 0) opens a session.
@@ -688,7 +712,10 @@ impl DtlsServer {
                 Step::Open(mut stream) => {
                     let id = peer_identity(stream.ssl());
                     self.handshaking.retain(|p| *p != peer);
-                    self.open += 1;
+                    if self.replaced.remove(&peer).is_none() {
+                        // (A replaced session's place in the count goes to its successor.)
+                        self.open += 1;
+                    }
                     self.events.push_back(DtlsEvent::Established { peer, identity: id.clone() });
                     identity = Some(id);
                     let r = read_app(&mut stream, &mut app);
@@ -713,9 +740,40 @@ impl DtlsServer {
                 }
                 tracing::debug!(%peer, %reason, "DTLS session ended");
                 self.events.push_back(DtlsEvent::Closed { peer, reason });
+                self.restore_replaced(peer);
             }
         }
         app
+    }
+
+    /// An application record for the session a new handshake from `peer` may replace.
+    fn old_session_data(&mut self, now: Instant, peer: SocketAddr, datagram: &[u8]) -> Vec<Vec<u8>> {
+        let mut app = Vec::new();
+        let Some(mut old) = self.replaced.remove(&peer) else { return app };
+        old.conn.pipe().inbound.push_back(datagram.to_vec());
+        let ok = match &mut old.conn {
+            Conn::Open(stream) => read_app(stream, &mut app).is_ok(),
+            Conn::Handshaking(_) => false,
+        };
+        if ok {
+            old.last = now;
+            self.flush(peer, &mut old);
+            self.replaced.insert(peer, old);
+        } else {
+            self.open = self.open.saturating_sub(1);
+        }
+        app
+    }
+
+    /// The session a failed or abandoned new handshake from `peer` was to replace, back in
+    /// place.
+    fn restore_replaced(&mut self, peer: SocketAddr) {
+        if self.sessions.get(&peer).is_some_and(|s| matches!(s.conn, Conn::Handshaking(_))) {
+            return;
+        }
+        if let Some(old) = self.replaced.remove(&peer) {
+            self.sessions.insert(peer, old);
+        }
     }
 
     /// Whether a new handshake from `peer` may start now.
@@ -735,6 +793,7 @@ impl DtlsServer {
         while self.handshaking.len() >= self.limits.max_handshakes.max(1) {
             let Some(oldest) = self.handshaking.pop_front() else { break };
             self.sessions.remove(&oldest);
+            self.restore_replaced(oldest);
         }
         true
     }
@@ -769,34 +828,44 @@ impl DtlsServer {
             self.handshaking.retain(|p| *p != peer);
         }
         self.events.push_back(DtlsEvent::Closed { peer, reason: reason.to_owned() });
+        self.restore_replaced(peer);
         Some(())
     }
 
     /// Encrypts an application datagram to `peer`; false when it has no open session.
     pub fn send(&mut self, peer: SocketAddr, datagram: &[u8]) -> bool {
-        let Some(mut s) = self.sessions.remove(&peer) else { return false };
+        // While a new handshake runs, the session it is to replace still carries.
+        let replacing = self.replaced.contains_key(&peer);
+        let table = if replacing { &mut self.replaced } else { &mut self.sessions };
+        let Some(mut s) = table.remove(&peer) else { return false };
         let sent = match &mut s.conn {
             Conn::Open(stream) => stream.ssl_write(datagram).is_ok(),
             Conn::Handshaking(_) => false,
         };
         self.flush(peer, &mut s);
-        self.sessions.insert(peer, s);
+        let table = if replacing { &mut self.replaced } else { &mut self.sessions };
+        table.insert(peer, s);
         sent
+    }
+
+    /// The open session of `peer`: the one a new handshake is to replace, while it runs.
+    fn open_session(&self, peer: &SocketAddr) -> Option<&Session> {
+        self.replaced.get(peer).or_else(|| self.sessions.get(peer)).filter(|s| matches!(s.conn, Conn::Open(_)))
     }
 
     /// Whether `peer` has an open session.
     pub fn is_open(&self, peer: &SocketAddr) -> bool {
-        self.sessions.get(peer).is_some_and(|s| matches!(s.conn, Conn::Open(_)))
+        self.open_session(peer).is_some()
     }
 
     /// The cipher suite of `peer`'s session (OpenSSL's name).
     pub fn cipher(&self, peer: &SocketAddr) -> Option<&'static str> {
-        self.sessions.get(peer).and_then(|s| s.conn.ssl().current_cipher()).map(|c| c.name())
+        self.open_session(peer).and_then(|s| s.conn.ssl().current_cipher()).map(|c| c.name())
     }
 
     /// Who `peer`'s open session proved to be.
     pub fn identity(&self, peer: &SocketAddr) -> Option<&PeerIdentity> {
-        self.sessions.get(peer).and_then(|s| s.identity.as_ref())
+        self.open_session(peer).and_then(|s| s.identity.as_ref())
     }
 
     /// Drops expired handshakes and idle sessions, and retransmits handshake flights whose

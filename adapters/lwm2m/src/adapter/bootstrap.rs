@@ -112,15 +112,17 @@ fn now() -> std::time::Instant {
 
 /// A bootstrap session of a tapped device, in the wire tap: its Bootstrap-Request, the
 /// acknowledged Bootstrap-Finish, or why it failed.
-fn tap(handle: &AdapterHandle, event: &BootstrapEvent) {
+fn tap(handle: &AdapterHandle, event: &BootstrapEvent, secure: &Option<Secure>) {
     let tap = handle.wire_tap();
     if !tap.is_tapped_any() {
         return;
     }
     let (endpoint, direction, summary) = match event {
-        BootstrapEvent::Started { endpoint, peer } => {
-            (endpoint, Direction::FromDevice, format!("Bootstrap-Request ep={endpoint} from {peer}"))
-        }
+        BootstrapEvent::Started { endpoint, peer } => (
+            endpoint,
+            Direction::FromDevice,
+            format!("Bootstrap-Request ep={endpoint} from {peer} {}", Secure::transport(secure, peer)),
+        ),
         BootstrapEvent::Finished { endpoint, .. } => {
             (endpoint, Direction::FromDevice, "bootstrap finished: Bootstrap-Finish acknowledged".to_owned())
         }
@@ -193,7 +195,7 @@ async fn run(
             }
         }
         while let Some(event) = server.poll_event() {
-            tap(&handle, &event);
+            tap(&handle, &event, &secure);
             match event {
                 BootstrapEvent::Started { endpoint, peer } => tracing::info!(%endpoint, %peer, "bootstrap started"),
                 BootstrapEvent::Finished { endpoint, peer } => tracing::info!(%endpoint, %peer, "bootstrap finished"),

@@ -9,7 +9,7 @@ use tokio::net::UdpSocket;
 use unidm_core::AdapterError;
 
 use super::DtlsSettings;
-use crate::dtls::{DtlsServer, PskStore, RpkStore};
+use crate::dtls::{DtlsServer, PeerIdentity, PskStore, RpkStore};
 
 /// A DTLS socket and its sessions.
 pub(crate) struct Secure {
@@ -79,6 +79,18 @@ impl Secure {
             tracing::debug!(?event, "DTLS");
         }
         out
+    }
+
+    /// How `peer` reaches us, for the wire tap: `over DTLS (PSK identity `id`)`, `over DTLS
+    /// (certificate CN=…)`, `over DTLS (raw public key)`, or `in clear text` (no session).
+    pub(crate) fn transport(secure: &Option<Secure>, peer: &SocketAddr) -> String {
+        match secure.as_ref().filter(|s| s.dtls.is_open(peer)).map(|s| s.dtls.identity(peer)) {
+            None => "in clear text".into(),
+            Some(Some(PeerIdentity::Psk(id))) => format!("over DTLS (PSK identity `{}`)", String::from_utf8_lossy(id)),
+            Some(Some(PeerIdentity::Certificate(cn))) => format!("over DTLS (certificate CN={cn})"),
+            Some(Some(PeerIdentity::RawPublicKey(_))) => "over DTLS (raw public key)".into(),
+            Some(Some(PeerIdentity::Anonymous) | None) => "over DTLS".into(),
+        }
     }
 
     /// Sends `bytes` to `peer` over its session; false when it has none (send in clear).

@@ -449,6 +449,7 @@ async fn run(
                     if let ServerEvent::Notification { endpoint, prefix, observed, response } = &other {
                         contact::route_notification(&shared, endpoint, prefix.as_deref(), observed, response);
                     }
+                    tap(&shared, &other, &secure);
                     pumps.send(other);
                 }
             }
@@ -610,8 +611,8 @@ async fn gone(shared: &Shared, reg: &Registration, why: Gone, ack: Option<Ack>) 
 }
 
 /// Records a device-initiated message of a tapped device (Register, Update, De-register, Send,
-/// Notify) in the wire tap.
-fn tap(shared: &Shared, event: &ServerEvent) {
+/// Notify) in the wire tap; a Register says how it came (DTLS and the identity, or clear text).
+fn tap(shared: &Shared, event: &ServerEvent, secure: &Option<Secure>) {
     let tap = shared.handle.wire_tap();
     if !tap.is_tapped_any() {
         return;
@@ -631,9 +632,14 @@ fn tap(shared: &Shared, event: &ServerEvent) {
     }
     let (summary, body) = match event {
         ServerEvent::Registration(change, _) => match &**change {
-            RdChange::Registered { registration, .. } => {
-                (format!("Register {}", wire::registration(registration)), wire::objects(registration))
-            }
+            RdChange::Registered { registration, .. } => (
+                format!(
+                    "Register {} {}",
+                    wire::registration(registration),
+                    Secure::transport(secure, &registration.address)
+                ),
+                wire::objects(registration),
+            ),
             RdChange::Updated { registration, objects_changed } => {
                 let objects = if *objects_changed { wire::objects(registration) } else { String::new() };
                 (format!("Update /rd/{} lt={}", registration.id, registration.lifetime_s), objects)
@@ -657,7 +663,6 @@ fn tap(shared: &Shared, event: &ServerEvent) {
 
 async fn pump(shared: Arc<Shared>, mut events: mpsc::UnboundedReceiver<ServerEvent>) {
     while let Some(event) = events.recv().await {
-        tap(&shared, &event);
         match event {
             ServerEvent::Registration(change, ack) => match *change {
                 RdChange::Registered { registration, .. } => contact(&shared, &registration, true, true, ack).await,

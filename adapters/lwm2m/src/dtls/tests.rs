@@ -283,3 +283,46 @@ fn one_server_takes_certificates_and_raw_keys_with_the_certificate_key() {
     assert_eq!(at_server, [b"c".to_vec()]);
     assert_eq!(server.identity(&addr(40041)), Some(&PeerIdentity::Certificate("urn:dev:x".into())));
 }
+
+/// RFC 6347 §4.2.8: a client that lost its session (it restarted) handshakes again from the
+/// same address. The old session carries on meanwhile and is replaced once the new one is
+/// open; a ClientHello that never completes (spoofed) leaves the session as it was.
+#[test]
+fn a_new_handshake_from_the_same_address_replaces_the_session_once_it_completes() {
+    let mut server = DtlsServer::new(store(), DtlsLimits::default(), None, None).unwrap();
+    let (peer, srv) = (addr(40020), addr(5684));
+    let mut first = DtlsClient::psk(b"dev-1", b"0123456789abcdef").unwrap();
+    first.send(srv, b"before").unwrap();
+    let (at_server, _) = shuttle(&mut server, &mut first, peer, srv);
+    assert_eq!(at_server, [b"before".to_vec()]);
+    assert_eq!(server.counts(), (1, 0));
+
+    // A ClientHello from the same address, nothing after it: the session stays and carries.
+    let mut stranger = DtlsClient::psk(b"dev-1", b"0123456789abcdef").unwrap();
+    stranger.send(srv, b"x").unwrap();
+    let hello = stranger.drain_transmits();
+    assert!(server.handle_datagram(Instant::now(), peer, &hello[0].1).is_empty());
+    server.drain_transmits();
+    assert!(server.is_open(&peer), "the established session outlives a bare ClientHello");
+    first.send(srv, b"during").unwrap();
+    let wire = first.drain_transmits();
+    assert_eq!(server.handle_datagram(Instant::now(), peer, &wire[0].1), [b"during".to_vec()]);
+    assert!(server.send(peer, b"to the old session"));
+    let (_, at_client) = shuttle(&mut server, &mut first, peer, srv);
+    assert_eq!(at_client, [b"to the old session".to_vec()]);
+    // The abandoned handshake times out: the old session is back in place.
+    server.handle_timeout(Instant::now() + DtlsLimits::default().handshake_timeout + Duration::from_secs(1));
+    assert!(server.is_open(&peer));
+    assert_eq!(server.counts(), (1, 0));
+
+    // The client restarted (a new DTLS state, same address): its handshake completes and the
+    // new session replaces the old one.
+    let mut restarted = DtlsClient::psk(b"dev-1", b"0123456789abcdef").unwrap();
+    restarted.send(srv, b"after restart").unwrap();
+    let (at_server, _) = shuttle(&mut server, &mut restarted, peer, srv);
+    assert_eq!(at_server, [b"after restart".to_vec()]);
+    assert_eq!(server.counts(), (1, 0), "one session for the address");
+    assert!(server.send(peer, b"to the new session"));
+    let (_, at_client) = shuttle(&mut server, &mut restarted, peer, srv);
+    assert_eq!(at_client, [b"to the new session".to_vec()]);
+}

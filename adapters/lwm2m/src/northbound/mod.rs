@@ -1060,14 +1060,16 @@ impl Gateway {
             (addr, lifetime)
         });
         let account = match (account, self.own.server_security()) {
-            (Some(account), Some(security)) => match self.socket.use_dtls(security.client()) {
-                // The registration goes over DTLS with what was given.
-                Ok(()) => Some(account),
-                Err(e) => {
-                    tracing::warn!(error = %e, "the DTLS credentials the bootstrap server gave are unusable");
-                    None
+            (Some(account), Some(security)) => {
+                match self.socket.use_dtls(security.client(), self.own.bootstrap_server()) {
+                    // The registration goes over DTLS with what was given.
+                    Ok(()) => Some(account),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the DTLS credentials the bootstrap server gave are unusable");
+                        None
+                    }
                 }
-            },
+            }
             (account, _) => account,
         };
         if let Some((addr, _)) = &account {

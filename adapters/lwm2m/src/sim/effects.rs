@@ -99,8 +99,9 @@ impl Client {
                 // was given.
                 let security = self.shared.objects.lock().ok().and_then(|o| o.server_security());
                 let client = security.map(|s| s.client());
+                let bootstrap = self.shared.bootstrap.lock().ok().and_then(|b| *b);
                 if let Some(client) = client {
-                    if let Err(e) = self.socket.use_dtls(client) {
+                    if let Err(e) = self.socket.use_dtls(client, bootstrap) {
                         tracing::warn!(error = %e, "the bootstrapped DTLS credentials are unusable");
                     }
                 }

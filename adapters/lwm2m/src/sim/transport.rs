@@ -17,6 +17,10 @@ use crate::dtls::DtlsClient;
 pub(crate) struct Transport {
     io: Io,
     dtls: Option<DtlsClient>,
+    /// The bootstrap server and how it was reached (its DTLS client, or `None`: in clear text),
+    /// kept when the bootstrap gave other credentials for the LwM2M server: a Bootstrap-Request
+    /// Trigger goes back with the bootstrap account's own security, as a device's would.
+    bootstrap: Option<(SocketAddr, Option<DtlsClient>)>,
     /// Application datagrams decrypted and not yet taken.
     inbox: VecDeque<(Vec<u8>, SocketAddr)>,
 }
@@ -37,7 +41,7 @@ impl Io {
 
 impl Transport {
     pub(crate) fn new(socket: UdpSocket, dtls: Option<DtlsClient>) -> Transport {
-        Transport { io: Io::Own(socket), dtls, inbox: VecDeque::new() }
+        Transport { io: Io::Own(socket), dtls, bootstrap: None, inbox: VecDeque::new() }
     }
 
     /// The client's index on a shared socket (its tokens start with it).
@@ -50,29 +54,44 @@ impl Transport {
 
     /// Client `client` of a shared socket, its datagrams coming from `inbox`.
     pub(crate) fn shared(socket: Arc<SharedSocket>, client: u32, inbox: Inbox) -> Transport {
-        Transport { io: Io::Shared { socket, client, inbox }, dtls: None, inbox: VecDeque::new() }
+        Transport { io: Io::Shared { socket, client, inbox }, dtls: None, bootstrap: None, inbox: VecDeque::new() }
     }
 
     /// Talks DTLS with this client from now on (as a bootstrap server provisioned it).
-    pub(crate) fn use_dtls(&mut self, client: io::Result<DtlsClient>) -> io::Result<()> {
+    /// The client that was talking DTLS with `bootstrap` keeps doing so.
+    pub(crate) fn use_dtls(&mut self, client: io::Result<DtlsClient>, bootstrap: Option<SocketAddr>) -> io::Result<()> {
         if matches!(self.io, Io::Shared { .. }) {
             return Err(io::Error::other("DTLS needs a socket of the client's own, not a shared one"));
         }
-        self.dtls = Some(client?);
+        let old = self.dtls.replace(client?);
+        match bootstrap {
+            // Already kept from an earlier bootstrap with this server.
+            Some(bs) if self.bootstrap.as_ref().is_some_and(|(addr, _)| *addr == bs) => {}
+            Some(bs) => self.bootstrap = Some((bs, old)),
+            None => {}
+        }
         Ok(())
+    }
+
+    /// The DTLS client for `peer`, or `None` to talk to it in clear text.
+    fn dtls_for(&mut self, peer: SocketAddr) -> Option<&mut DtlsClient> {
+        match &mut self.bootstrap {
+            Some((bs, client)) if *bs == peer => client.as_mut(),
+            _ => self.dtls.as_mut(),
+        }
     }
 
     /// Sends what the DTLS layer wrote.
     fn flush_dtls(&mut self) {
-        if let Some(d) = self.dtls.as_mut() {
-            for (peer, record) in d.drain_transmits() {
-                let _ = self.io.try_send_to(&record, peer);
-            }
+        let clients = self.dtls.iter_mut().chain(self.bootstrap.as_mut().and_then(|(_, c)| c.as_mut()));
+        let records: Vec<(SocketAddr, Vec<u8>)> = clients.flat_map(|d| d.drain_transmits()).collect();
+        for (peer, record) in records {
+            let _ = self.io.try_send_to(&record, peer);
         }
     }
 
     pub(crate) fn try_send_to(&mut self, bytes: &[u8], peer: SocketAddr) -> io::Result<usize> {
-        match self.dtls.as_mut() {
+        match self.dtls_for(peer) {
             None => self.io.try_send_to(bytes, peer),
             Some(d) => {
                 if !d.is_open(&peer) {
@@ -111,7 +130,7 @@ impl Transport {
                     (n, peer)
                 }
             };
-            let Some(d) = self.dtls.as_mut() else { return Ok((n, peer)) };
+            let Some(d) = self.dtls_for(peer) else { return Ok((n, peer)) };
             match d.handle_datagram(peer, &buf[..n]) {
                 Ok(app) => self.inbox.extend(app.into_iter().map(|a| (a, peer))),
                 Err(e) => tracing::debug!(%peer, error = %e, "DTLS session with the server failed"),
