@@ -460,3 +460,93 @@ async fn a_client_bootstrapped_over_dtls_with_a_psk_passes_the_full_psk_case() {
     assert!(reports[0].reason.contains("in clear text"), "{}", reports[0].reason);
     engine.shutdown().await;
 }
+
+/// ETS 1.1 int-2 (full bootstrap with certificates): the client bootstraps over DTLS with its
+/// certificate, is written a certificate account for the server (its certificate and key, and
+/// the certificate the server's must lead to), and registers over DTLS with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_bootstrapped_with_certificates_passes_the_full_certificate_case() {
+    use base64::Engine as _;
+    use unidm_lwm2m::bootstrap::{BootstrapConfig, SecurityMode, ServerAccount};
+    use unidm_lwm2m::dtls::X509Settings;
+    use unidm_lwm2m::{DtlsSettings, Lwm2mAdapter, Lwm2mConfig};
+    // Two CAs: the bootstrap server knows the client's bootstrap certificate (of the first),
+    // the LwM2M server only the certificate the bootstrap writes (of the second), so that the
+    // Register shows the client took what it was given.
+    let dir = tempfile::tempdir().unwrap();
+    let (dir1, dir2) = (dir.path().join("bs"), dir.path().join("srv"));
+    std::fs::create_dir_all(&dir1).unwrap();
+    std::fs::create_dir_all(&dir2).unwrap();
+    let (bs_ca, ca) = (unidm_testkit::tls::TestCa::new(&dir1), unidm_testkit::tls::TestCa::new(&dir2));
+    let x509 = |ca: &unidm_testkit::tls::TestCa| {
+        let (cert, key) = ca.server_pem();
+        X509Settings { cert_pem: cert.into_bytes(), key_pem: key.into_bytes(), ca_pem: ca.ca_pem.clone().into_bytes() }
+    };
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut config = Lwm2mConfig::new(loopback);
+    config.bootstrap_listen = Some(loopback);
+    config.dtls = Some(DtlsSettings { listen: loopback, x509: Some(x509(&ca)), ..Default::default() });
+    config.bootstrap_dtls = Some(DtlsSettings { listen: loopback, x509: Some(x509(&bs_ca)), ..Default::default() });
+    let adapter = Arc::new(Lwm2mAdapter::new(config));
+    let engine = unidm_core::Engine::builder()
+        .store(unidm_core::SqliteStore::open(dir.path().join("unidm.db")).unwrap())
+        .adapter_arc(adapter.clone())
+        .start()
+        .await
+        .unwrap();
+    // The account for the LwM2M server: a certificate of the endpoint's name (the server binds
+    // it by its CN), and the CA as what the server's certificate must lead to.
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let (der, key_der) = ca.client_der("full-cert");
+    let account = ServerAccount {
+        short_server_id: 101,
+        uri: format!("coaps://{}", adapter.dtls_addr().unwrap()),
+        security: SecurityMode::X509 {
+            certificate: b64(&der),
+            secret_key: b64(&key_der),
+            server_certificate: b64(&ca.ca_der),
+        },
+        lifetime: 300,
+        binding: "U".into(),
+        default_min_period: Some(1),
+        default_max_period: Some(60),
+        notification_storing: true,
+    };
+    // A key that is not the certificate's is refused, naming the field.
+    let (_, other_key) = ca.client_der("full-cert");
+    let mut wrong = account.clone();
+    wrong.security =
+        SecurityMode::X509 { certificate: b64(&der), secret_key: b64(&other_key), server_certificate: b64(&ca.ca_der) };
+    let e = adapter.put_bootstrap_config("full-cert", BootstrapConfig { servers: vec![wrong] }).await.unwrap_err();
+    assert!(e.to_string().contains("secretKey"), "{e}");
+    adapter.put_bootstrap_config("full-cert", BootstrapConfig { servers: vec![account] }).await.unwrap();
+
+    // The client's bootstrap account: a certificate of its own (same CN, the other CA), trusting
+    // the bootstrap server's CA.
+    let (bs_cert, bs_key) = bs_ca.client("full-cert");
+    let mut c = SimConfig::new("full-cert", std::net::SocketAddr::from(([127, 0, 0, 1], 9)));
+    c.version = "1.1".into();
+    c.x509 = Some(X509Settings {
+        cert_pem: bs_cert.into_bytes(),
+        key_pem: bs_key.into_bytes(),
+        ca_pem: bs_ca.ca_pem.clone().into_bytes(),
+    });
+    let sim = SimClient::start(c).await.unwrap();
+    sim.bootstrap(adapter.bootstrap_dtls_addr().unwrap()).await.unwrap();
+    sim.register().await.unwrap();
+    let ctx = Ctx::new(engine.clone(), DeviceId::lwm2m("full-cert").unwrap())
+        .with_lwm2m(Some(adapter.clone()))
+        .with_step_timeout(Duration::from_secs(15));
+    let cases = select(&lwm2m::catalogue(), &["1.1-int-1".into(), "1.1-int-2".into()]).unwrap();
+    let reports = runner::run(&ctx, &cases, &mut runner::Silent).await;
+    let v = verdicts(&reports);
+    let full = &v["LightweightM2M-1.1-int-2"];
+    assert_eq!(full.0, Verdict::Pass, "{}", show(&reports));
+    assert_eq!(
+        full.1,
+        "bootstrapped over DTLS (certificate CN=full-cert), then registered over DTLS (certificate CN=full-cert)"
+    );
+    // No PSK in the configuration: int-1 cannot be judged on this client.
+    assert_eq!(v["LightweightM2M-1.1-int-1"].0, Verdict::Inconclusive, "{}", show(&reports));
+    engine.shutdown().await;
+}

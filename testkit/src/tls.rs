@@ -52,6 +52,16 @@ impl TestCa {
         (cert.pem(), key.serialize_pem())
     }
 
+    /// A client certificate with subject CN `cn`, signed by this CA, as the LwM2M Security
+    /// object carries it: (certificate DER, PKCS#8 key DER).
+    pub fn client_der(&self, cn: &str) -> (Vec<u8>, Vec<u8>) {
+        let key = rcgen::KeyPair::generate().expect("client key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("client params");
+        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        let cert = params.signed_by(&key, &self.ca, &self.ca_key).expect("client certificate");
+        (cert.der().to_vec(), key.serialize_der())
+    }
+
     /// The server's certificate and key, PEM.
     pub fn server_pem(&self) -> (String, String) {
         let read = |p: &std::path::PathBuf| std::fs::read_to_string(p).expect("read PEM");

@@ -242,9 +242,18 @@ impl BootstrapConfig {
                         .map_err(|e| invalid(f("security.serverPublicKey"), &e))?;
                 }
                 SecurityMode::X509 { certificate, secret_key, server_certificate } => {
-                    base64(f("security.certificate"), certificate)?;
-                    base64(f("security.secretKey"), secret_key)?;
-                    base64(f("security.serverCertificate"), server_certificate)?;
+                    let der = |field: &str, v: &str| {
+                        let bytes = base64(f(field), v)?;
+                        openssl::x509::X509::from_der(&bytes)
+                            .map_err(|_| invalid(f(field), "is not a DER X.509 certificate"))
+                    };
+                    let cert = der("security.certificate", certificate)?;
+                    let secret = crate::dtls::private_key(&base64(f("security.secretKey"), secret_key)?)
+                        .map_err(|e| invalid(f("security.secretKey"), &e))?;
+                    if !cert.public_key().is_ok_and(|k| k.public_eq(&secret)) {
+                        return Err(invalid(f("security.secretKey"), "is not the private key of certificate"));
+                    }
+                    der("security.serverCertificate", server_certificate)?;
                 }
             }
         }

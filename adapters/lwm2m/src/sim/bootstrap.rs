@@ -108,6 +108,15 @@ pub enum ServerSecurity {
         /// The server's public key `/0/x/4`.
         server_key: Vec<u8>,
     },
+    /// A certificate.
+    X509 {
+        /// The client's certificate `/0/x/3`, DER.
+        certificate: Vec<u8>,
+        /// The client's private key `/0/x/5`, DER (or PEM).
+        secret_key: Vec<u8>,
+        /// The certificate the server's chain must lead to `/0/x/4`, DER.
+        server_certificate: Vec<u8>,
+    },
 }
 
 impl ServerSecurity {
@@ -120,6 +129,16 @@ impl ServerSecurity {
             ServerSecurity::Rpk { secret_key, server_key } => {
                 crate::dtls::DtlsClient::rpk(secret_key, server_key).map_err(std::io::Error::other)
             }
+            ServerSecurity::X509 { certificate, secret_key, server_certificate } => {
+                let pem = |der: &[u8]| openssl::x509::X509::from_der(der).and_then(|c| c.to_pem());
+                let key = crate::dtls::private_key(secret_key).map_err(std::io::Error::other)?;
+                let settings = crate::dtls::X509Settings {
+                    cert_pem: pem(certificate).map_err(std::io::Error::other)?,
+                    key_pem: key.private_key_to_pem_pkcs8().map_err(std::io::Error::other)?,
+                    ca_pem: pem(server_certificate).map_err(std::io::Error::other)?,
+                };
+                crate::dtls::DtlsClient::x509(&settings).map_err(std::io::Error::other)
+            }
         }
     }
 }
@@ -127,7 +146,8 @@ impl ServerSecurity {
 impl Objects {
     /// The DTLS credentials of the server account: a PSK identity `/0/x/3` and key `/0/x/5`
     /// when its Security Mode `/0/x/2` is 0, the client's private key `/0/x/5` and the server's
-    /// public key `/0/x/4` when it is 1 (RPK).
+    /// public key `/0/x/4` when it is 1 (RPK), the client's certificate `/0/x/3`, its key
+    /// `/0/x/5` and the server's certificate `/0/x/4` when it is 2.
     pub fn server_security(&self) -> Option<ServerSecurity> {
         let instance = self.server_instance()?;
         // Values written in TLV are kept untyped (opaque): a big-endian integer then.
@@ -146,6 +166,11 @@ impl Objects {
         match mode {
             0 => Some(ServerSecurity::Psk { identity: bytes(3)?, key: bytes(5)? }),
             1 => Some(ServerSecurity::Rpk { secret_key: bytes(5)?, server_key: bytes(4)? }),
+            2 => Some(ServerSecurity::X509 {
+                certificate: bytes(3)?,
+                secret_key: bytes(5)?,
+                server_certificate: bytes(4)?,
+            }),
             _ => None,
         }
     }
