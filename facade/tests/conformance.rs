@@ -273,6 +273,15 @@ async fn runs_over_the_api_report_progress_and_resume_after_a_restart() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("no case matches `int-999`"));
+    let r = http
+        .post(format!("{api}/conformance-runs"))
+        .json(&json!({"device": device, "firmwareCases": {"1": "http://127.0.0.1:9/x.bin"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["field"], "firmwareCases", "{problem}");
 
     // Two quick cases, then a slow one (301 watches notifications for 7 s).
     let cases = ["1.0-int-201", "1.0-int-301", "1.1-int-224"];
@@ -318,6 +327,27 @@ async fn runs_over_the_api_report_progress_and_resume_after_a_restart() {
     let catalogue: Value =
         http.get(format!("{api}/conformance/catalogues/tr069")).send().await.unwrap().json().await.unwrap();
     assert!(catalogue.as_array().unwrap().iter().any(|c| c["id"] == "TR069-A.3.2.8-Download"));
+    let catalogue: Value =
+        http.get(format!("{api}/conformance/catalogues/omadm")).send().await.unwrap().json().await.unwrap();
+    assert!(catalogue.as_array().unwrap().iter().any(|c| c["id"] == "OMADM-Pkg0-ServerInitiated"));
+
+    // A firmware error case given its package: the simulator installs whatever it is given,
+    // so the case fails (it expected Update Result 2), which shows the package reached it.
+    let r = http
+        .post(format!("{api}/conformance-runs"))
+        .json(
+            &json!({"device": device, "cases": ["1.0-int-773"], "firmwareCases": {"2": "http://127.0.0.1:9/huge.bin"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let done = wait_run(&http, &api, &id, |r| r["state"] != "running").await;
+    assert_eq!(done["failed"].as_u64(), Some(1), "{done}");
+    let report: Value =
+        http.get(format!("{api}/conformance-runs/{id}/report")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(report["cases"][0]["expected"], "the update failed with Update Result 2", "{report}");
     drop(client);
     server.stop();
 }

@@ -1,6 +1,7 @@
 //! What a case's steps work with: the engine, the device, and helpers that create operations
 //! and wait for their end, watch the wire tap, and put written values back afterwards.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ pub struct Ctx {
     lwm2m: Option<Arc<Lwm2mAdapter>>,
     firmware_uri: Option<String>,
     software_uri: Option<String>,
+    firmware_cases: BTreeMap<u16, String>,
     step_timeout: Duration,
     restore: Mutex<Vec<NativeRequest>>,
     log: Mutex<Vec<WireRecord>>,
@@ -42,6 +44,7 @@ impl Ctx {
             lwm2m: None,
             firmware_uri: None,
             software_uri: None,
+            firmware_cases: BTreeMap::new(),
             step_timeout: Self::STEP_TIMEOUT,
             restore: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
@@ -63,6 +66,15 @@ impl Ctx {
     /// A software package URL the device can fetch (software cases are inconclusive without).
     pub fn with_software_uri(mut self, uri: Option<String>) -> Ctx {
         self.software_uri = uri;
+        self
+    }
+
+    /// Packages the lab prepared for the firmware error cases, by the Update Result each must
+    /// end with (LwM2M: `2` not enough flash, `4` connection lost, `5` integrity check
+    /// failure, `6` unsupported package type, `8` update failed, ...); those cases are
+    /// inconclusive without theirs.
+    pub fn with_firmware_cases(mut self, cases: BTreeMap<u16, String>) -> Ctx {
+        self.firmware_cases = cases;
         self
     }
 
@@ -92,6 +104,17 @@ impl Ctx {
         self.firmware_uri
             .as_deref()
             .ok_or_else(|| Finding::inconclusive("no firmware image URL was given (--firmware-uri)"))
+    }
+
+    /// The package prepared for the firmware error case ending with Update Result `result`, or
+    /// inconclusive.
+    pub fn firmware_case_uri(&self, result: u16) -> Result<&str, Finding> {
+        self.firmware_cases.get(&result).map(String::as_str).ok_or_else(|| {
+            Finding::inconclusive(format!(
+                "no package was prepared for this error case (--firmware-case {result}=<URL of a package that makes \
+                 the device end with Update Result {result}>)"
+            ))
+        })
     }
 
     /// The software package URL, or inconclusive.

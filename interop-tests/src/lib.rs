@@ -44,6 +44,29 @@ pub use runner::Progress;
 
 use unidm_models::Protocol;
 
+/// Firmware error-case packages as `N=URL` (the Update Result `N` each must end with), as the
+/// command line gives them; an error names a malformed one.
+pub fn firmware_cases<S: AsRef<str>>(
+    items: impl IntoIterator<Item = S>,
+) -> Result<std::collections::BTreeMap<u16, String>, String> {
+    items
+        .into_iter()
+        .map(|item| {
+            let item = item.as_ref();
+            let (n, url) = item.split_once('=').ok_or_else(|| format!("`{item}`: expected N=URL"))?;
+            let n: u16 = n.trim().parse().map_err(|_| format!("`{item}`: N is an Update Result number"))?;
+            if !lwm2m::FIRMWARE_ERROR_RESULTS.contains(&n) {
+                return Err(format!("`{item}`: no firmware error case ends with Update Result {n}"));
+            }
+            let url = url.trim();
+            if !url.contains("://") {
+                return Err(format!("`{item}`: not a URL"));
+            }
+            Ok((n, url.to_owned()))
+        })
+        .collect()
+}
+
 /// The catalogue of `protocol`.
 pub fn catalogue(protocol: Protocol) -> Vec<Case> {
     match protocol {
@@ -58,6 +81,17 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+
+    #[test]
+    fn firmware_case_packages_are_parsed_and_checked() {
+        let m = firmware_cases(["5=http://lab/corrupt.bin", " 8 = http://lab/fails.bin"]).unwrap();
+        assert_eq!(m[&5], "http://lab/corrupt.bin");
+        assert_eq!(m[&8], "http://lab/fails.bin");
+        assert!(firmware_cases(["5"]).unwrap_err().contains("N=URL"));
+        assert!(firmware_cases(["x=http://a"]).unwrap_err().contains("Update Result number"));
+        assert!(firmware_cases(["1=http://a"]).unwrap_err().contains("no firmware error case"));
+        assert!(firmware_cases(["5=corrupt.bin"]).unwrap_err().contains("not a URL"));
+    }
 
     #[test]
     fn case_ids_are_unique_and_official_in_shape() {

@@ -308,11 +308,53 @@ pub fn catalogue() -> Vec<Case> {
             firmware_success
         ),
         case!(
+            "LightweightM2M-1.0-int-771",
+            "Successful Firmware update (via alternative mechanism)",
+            ["HLF-003", "HLF-004", "MGR-001"],
+            "ETS 1.0.1 int-771; registry 5.xml /5/0/0 Package (push, Block1), /5/0/9 Delivery Method",
+            firmware_push
+        ),
+        case!(
             "LightweightM2M-1.0-int-772",
             "Error Case 1: firmware installation without downloaded package",
             ["HLF-003", "HLF-006"],
             "ETS 1.0.1 int-772; registry 5.xml /5/0/2 in state Idle",
             firmware_update_without_package
+        ),
+        case!(
+            "LightweightM2M-1.0-int-773",
+            "Error Case 2: shortage of storage memory",
+            ["HLF-003", "HLF-006"],
+            "ETS 1.0.1 int-773; registry 5.xml Update Result 2",
+            firmware_error_2
+        ),
+        case!(
+            "LightweightM2M-1.0-int-774",
+            "Error Case 3: out of memory",
+            ["HLF-003", "HLF-006"],
+            "ETS 1.0.1 int-774; registry 5.xml Update Result 3",
+            firmware_error_3
+        ),
+        case!(
+            "LightweightM2M-1.0-int-775",
+            "Error Case 4: Connection lost during download (package URI)",
+            ["HLF-003", "HLF-006"],
+            "ETS 1.0.1 int-775; registry 5.xml Update Result 4",
+            firmware_error_4
+        ),
+        case!(
+            "LightweightM2M-1.0-int-776",
+            "Error Case 5: Package Integrity check failure",
+            ["HLF-003", "HLF-006"],
+            "ETS 1.0.1 int-776; registry 5.xml Update Result 5",
+            firmware_error_5
+        ),
+        case!(
+            "LightweightM2M-1.0-int-777",
+            "Error Case 6: unsupported package type",
+            ["HLF-003", "HLF-006"],
+            "ETS 1.0.1 int-777; registry 5.xml Update Result 6",
+            firmware_error_6
         ),
         case!(
             "LightweightM2M-1.0-int-778",
@@ -321,8 +363,26 @@ pub fn catalogue() -> Vec<Case> {
             "ETS 1.0.1 int-778; registry 5.xml Update Result 7",
             firmware_invalid_uri
         ),
+        case!(
+            "LightweightM2M-1.0-int-779",
+            "Error Case 8: Unsuccessful Firmware Update",
+            ["HLF-003", "HLF-004", "HLF-006"],
+            "ETS 1.0.1 int-779; registry 5.xml Update Result 8",
+            firmware_error_8
+        ),
+        case!(
+            "LightweightM2M-1.0-int-780",
+            "Error Case 9: Unsupported protocol",
+            ["HLF-003", "HLF-006"],
+            "ETS 1.0.1 int-780; registry 5.xml /5/0/8 Firmware Update Protocol Support, Update Result 9",
+            firmware_unsupported_protocol
+        ),
     ]
 }
+
+/// The Update Results the firmware error cases end with (int-773 to -777 and -779), each
+/// given its package by the lab ([`Ctx::with_firmware_cases`]).
+pub const FIRMWARE_ERROR_RESULTS: [u16; 6] = [2, 3, 4, 5, 6, 8];
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -1236,6 +1296,8 @@ async fn firmware_package_uri(ctx: &Ctx) -> Outcome {
 async fn firmware_success(ctx: &Ctx) -> Outcome {
     firmware_idle(ctx).await?;
     let uri = ctx.firmware_uri()?.to_owned();
+    // A failed update may leave the package Downloaded: the empty URI afterwards resets it.
+    reset_package_uri(ctx);
     let op = ctx.operation(Action::Firmware(FirmwareUpdate { uri, version: None, name: None })).await?;
     ctx.succeeded(&op, "the firmware update (Package URI, Downloaded, Execute Update)")?;
     let result = ctx.read("/5/0/5").await?;
@@ -1259,6 +1321,148 @@ async fn firmware_update_without_package(ctx: &Ctx) -> Outcome {
         }
         _ => Err(Finding::fail("Execute /5/0/2 in state Idle", "4.05 Method Not Allowed", describe(&op))),
     }
+}
+
+/// A firmware update with the package the lab prepared to make the device end with Update
+/// Result `result`: the update must fail with exactly that result.
+async fn firmware_error(ctx: &Ctx, result: u16) -> Outcome {
+    firmware_idle(ctx).await?;
+    let uri = ctx.firmware_case_uri(result)?.to_owned();
+    reset_package_uri(ctx);
+    let op = ctx.operation(Action::Firmware(FirmwareUpdate { uri, version: None, name: None })).await?;
+    let expected = format!("the update failed with Update Result {result}");
+    match (op.state, protocol_code(&op)) {
+        (OperationState::Failed, Some(code)) if code == result.to_string() => {
+            Ok(format!("the update failed with Update Result {result}: {}", describe(&op)))
+        }
+        (OperationState::Succeeded, _) => {
+            Err(Finding::fail("the update with the prepared package", expected, "succeeded"))
+        }
+        _ => Err(Finding::fail("the update with the prepared package", expected, describe(&op))),
+    }
+}
+
+async fn firmware_error_2(ctx: &Ctx) -> Outcome {
+    firmware_error(ctx, 2).await
+}
+
+async fn firmware_error_3(ctx: &Ctx) -> Outcome {
+    firmware_error(ctx, 3).await
+}
+
+async fn firmware_error_4(ctx: &Ctx) -> Outcome {
+    firmware_error(ctx, 4).await
+}
+
+async fn firmware_error_5(ctx: &Ctx) -> Outcome {
+    firmware_error(ctx, 5).await
+}
+
+async fn firmware_error_6(ctx: &Ctx) -> Outcome {
+    firmware_error(ctx, 6).await
+}
+
+async fn firmware_error_8(ctx: &Ctx) -> Outcome {
+    firmware_error(ctx, 8).await
+}
+
+/// The integers of a multiple resource as read (`{"0": 0, "1": 2}`, `[0, 2]` or one value).
+fn integers(v: &Json) -> Vec<i64> {
+    match v {
+        Json::Object(m) => m.values().filter_map(number).collect(),
+        Json::Array(a) => a.iter().filter_map(number).collect(),
+        other => number(other).into_iter().collect(),
+    }
+}
+
+async fn firmware_unsupported_protocol(ctx: &Ctx) -> Outcome {
+    firmware_idle(ctx).await?;
+    let method = ctx.native(NativeOp::Read, "/5/0/9", None).await?;
+    if method.state == OperationState::Succeeded && number(&method.result.clone().unwrap_or(Json::Null)) == Some(1) {
+        return Err(Finding::inconclusive("the device takes no Package URI (Delivery Method /5/0/9 is 1, push only)"));
+    }
+    let op = ctx.native(NativeOp::Read, "/5/0/8", None).await?;
+    if op.state != OperationState::Succeeded {
+        return Err(Finding::inconclusive(format!(
+            "the device does not list the protocols it downloads with (/5/0/8): {}",
+            describe(&op)
+        )));
+    }
+    let listed = integers(&ctx.succeeded(&op, "Read /5/0/8")?.unwrap_or(Json::Null));
+    let schemes = [(0, "coap"), (1, "coaps"), (2, "http"), (3, "https"), (4, "coap+tcp"), (5, "coaps+tcp")];
+    let Some((code, scheme)) = schemes.into_iter().find(|(c, _)| !listed.contains(c)) else {
+        return Err(Finding::inconclusive("the device lists every download protocol in /5/0/8"));
+    };
+    reset_package_uri(ctx);
+    let uri = format!("{scheme}://conformance.unidm.invalid/fw.bin");
+    let op = ctx.native(NativeOp::Write, "/5/0/1", Some(json!(uri))).await?;
+    if protocol_code(&op) == Some("4.00") {
+        return Ok(format!(
+            "a Package URI of {scheme} (protocol {code}, not in /5/0/8 {listed:?}) was refused with 4.00"
+        ));
+    }
+    ctx.succeeded(
+        &op,
+        &format!("Write of a {scheme}:// Package URI (refused with 4.00, or failed with Update Result 9)"),
+    )?;
+    let deadline = tokio::time::Instant::now() + ctx.step_timeout();
+    loop {
+        let result = number(&ctx.read("/5/0/5").await?);
+        if result == Some(9) {
+            return Ok(format!("a Package URI of {scheme} (not in /5/0/8 {listed:?}) ended with Update Result 9"));
+        }
+        if tokio::time::Instant::now() >= deadline || matches!(result, Some(r) if r != 0) {
+            return Err(Finding::fail(
+                format!("the outcome of a {scheme}:// Package URI (/5/0/8 lists {listed:?})"),
+                "4.00 Bad Request, or Update Result 9 (Unsupported protocol)",
+                format!("Update Result {}", result.map_or("?".into(), |r| r.to_string())),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The firmware update with the image written to `/5/0/0` (Block1) instead of fetched by the
+/// device: unidm pushes when the Delivery Method `/5/0/9` is push only (1), or both (2) with a
+/// URI whose scheme the device does not list in `/5/0/8`.
+async fn firmware_push(ctx: &Ctx) -> Outcome {
+    firmware_idle(ctx).await?;
+    let uri = ctx.firmware_uri()?.to_owned();
+    let method = ctx.native(NativeOp::Read, "/5/0/9", None).await?;
+    let method = match method.state {
+        OperationState::Succeeded => number(&ctx.succeeded(&method, "Read /5/0/9")?.unwrap_or(Json::Null)),
+        _ => None,
+    };
+    let supported = match ctx.native(NativeOp::Read, "/5/0/8", None).await? {
+        op if op.state == OperationState::Succeeded => Some(integers(&op.result.unwrap_or(Json::Null))),
+        _ => None,
+    };
+    match unidm_lwm2m::adapter::firmware::delivery(method, supported.as_deref(), &uri) {
+        Ok(unidm_lwm2m::adapter::firmware::Delivery::Push) => {}
+        _ => {
+            return Err(Finding::inconclusive(format!(
+                "the device fetches {uri} itself (Delivery Method /5/0/9 {}, /5/0/8 {:?}): give a --firmware-uri of \
+                 a scheme it does not list to have the image pushed",
+                method.map_or("absent".into(), |m| m.to_string()),
+                supported.unwrap_or_default()
+            )))
+        }
+    }
+    let mark = ctx.messages().len();
+    let op = ctx.operation(Action::Firmware(FirmwareUpdate { uri, version: None, name: None })).await?;
+    ctx.succeeded(&op, "the firmware update with the image pushed to /5/0/0")?;
+    let pushed = ctx.messages().into_iter().skip(mark).any(|m| {
+        m.direction == Direction::ToDevice
+            && (m.summary.starts_with("PUT /5/0/0") || m.summary.starts_with("POST /5/0/0"))
+    });
+    if !pushed {
+        return Err(Finding::fail("how the image reached the device", "a write of /5/0/0", "no write of /5/0/0"));
+    }
+    let result = ctx.read("/5/0/5").await?;
+    if number(&result) != Some(1) {
+        return Err(Finding::fail("Update Result /5/0/5 after the update", "1 (success)", result.to_string()));
+    }
+    Ok("the image was written to /5/0/0 block-wise, the update executed, Update Result 1".into())
 }
 
 async fn firmware_invalid_uri(ctx: &Ctx) -> Outcome {

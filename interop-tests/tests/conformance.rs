@@ -79,6 +79,13 @@ async fn a_well_behaved_lwm2m_device_passes_every_case_it_can_be_judged_on() {
         inconclusive,
         [
             "LightweightM2M-1.0-int-204",
+            "LightweightM2M-1.0-int-771",
+            "LightweightM2M-1.0-int-773",
+            "LightweightM2M-1.0-int-774",
+            "LightweightM2M-1.0-int-775",
+            "LightweightM2M-1.0-int-776",
+            "LightweightM2M-1.0-int-777",
+            "LightweightM2M-1.0-int-779",
             "LightweightM2M-1.1-int-0",
             "LightweightM2M-1.1-int-1",
             "LightweightM2M-1.1-int-108",
@@ -125,7 +132,7 @@ async fn a_misbehaving_lwm2m_device_fails_and_a_device_without_firmware_is_incon
     // No /5: the firmware cases are inconclusive, not failed.
     let _plain = lwm2m_device(&stack, "no-firmware", |c| c.without_firmware = true).await;
     let cases = select(&lwm2m::catalogue(), &["1.0-int-75x".into(), "1.0-int-77x".into()]).unwrap();
-    assert_eq!(cases.len(), 5);
+    assert_eq!(cases.len(), 12);
     let reports = runner::run(&ctx(&stack, "no-firmware"), &cases, &mut runner::Silent).await;
     assert!(reports.iter().all(|r| r.verdict == Verdict::Inconclusive), "{}", show(&reports));
     assert!(reports[0].reason.contains("/5"), "{}", reports[0].reason);
@@ -136,6 +143,77 @@ async fn a_misbehaving_lwm2m_device_fails_and_a_device_without_firmware_is_incon
     let reports = runner::run(&ctx(&stack, "failing-firmware"), &cases, &mut runner::Silent).await;
     assert_eq!(reports[0].verdict, Verdict::Fail, "{}", show(&reports));
     assert!(reports[0].got.as_deref().unwrap_or_default().contains("failed"), "{:?}", reports[0].got);
+
+    // The error cases with the lab's packages: the same device passes 779 (Update Result 8)
+    // and fails 776, whose package must end with 5; without a package, 773 is inconclusive.
+    let packages =
+        unidm_interop::firmware_cases(["8=http://127.0.0.1:9/fails.bin", "5=http://127.0.0.1:9/corrupt.bin"]).unwrap();
+    let cases =
+        select(&lwm2m::catalogue(), &["1.0-int-773".into(), "1.0-int-776".into(), "1.0-int-779".into()]).unwrap();
+    let reports = runner::run(
+        &ctx(&stack, "failing-firmware").with_firmware_cases(packages.clone()),
+        &cases,
+        &mut runner::Silent,
+    )
+    .await;
+    let v = verdicts(&reports);
+    assert_eq!(v["LightweightM2M-1.0-int-779"].0, Verdict::Pass, "{}", show(&reports));
+    assert_eq!(v["LightweightM2M-1.0-int-776"].0, Verdict::Fail, "{}", show(&reports));
+    assert_eq!(v["LightweightM2M-1.0-int-773"].0, Verdict::Inconclusive, "{}", show(&reports));
+    assert!(v["LightweightM2M-1.0-int-773"].1.contains("--firmware-case 2="), "{}", show(&reports));
+    // A device whose download fails its integrity check passes 776.
+    let _corrupt = lwm2m_device(&stack, "integrity", |c| c.firmware.download_result = 5).await;
+    let cases = select(&lwm2m::catalogue(), &["1.0-int-776".into()]).unwrap();
+    let reports =
+        runner::run(&ctx(&stack, "integrity").with_firmware_cases(packages), &cases, &mut runner::Silent).await;
+    assert_eq!(reports[0].verdict, Verdict::Pass, "{}", show(&reports));
+}
+
+/// 1.0-int-771: a device that takes its image pushed (Delivery Method 1) gets it written to
+/// /5/0/0 block-wise, from a file unidm serves; 1.0-int-780: a Package URI of a scheme the
+/// device does not list ends with Update Result 9, and a device that takes it anyway fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firmware_is_pushed_to_a_push_device_and_an_unlisted_protocol_is_refused() {
+    let stack = Stack::start().await;
+    let image: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    // The image is a file unidm serves (uploaded through the API, served by the ACS's file
+    // server), which the adapter fetches to push.
+    let r = stack
+        .http
+        .post(format!("{}/files?name=fw-771.bin", stack.api))
+        .header("content-type", "application/octet-stream")
+        .body(image.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let uri = r.json::<serde_json::Value>().await.unwrap()["url"].as_str().unwrap().to_owned();
+    let push = lwm2m_device(&stack, "push-only", |c| c.firmware.delivery_method = 1).await;
+    let cases = select(&lwm2m::catalogue(), &["1.0-int-771".into(), "1.0-int-780".into()]).unwrap();
+    let ctx = ctx(&stack, "push-only").with_firmware_uri(Some(uri.clone()));
+    let reports = runner::run(&ctx, &cases, &mut runner::Silent).await;
+    let v = verdicts(&reports);
+    assert_eq!(v["LightweightM2M-1.0-int-771"].0, Verdict::Pass, "{}", show(&reports));
+    assert_eq!(push.get(unidm_lwm2m::Path::Resource(5, 0, 0)), Some(unidm_lwm2m::codec::Value::Opaque(image)));
+    // It takes no Package URI at all: 780 cannot be judged on it.
+    assert_eq!(v["LightweightM2M-1.0-int-780"].0, Verdict::Inconclusive, "{}", show(&reports));
+    // A device that fetches the image itself: 771 cannot be judged; a Package URI of a scheme
+    // it does not list (coaps) ends with Update Result 9.
+    let _pull = lwm2m_device(&stack, "pull", |c| c.firmware.delivery_method = 0).await;
+    let pull = Ctx::new(stack.engine.clone(), DeviceId::lwm2m("pull").unwrap())
+        .with_lwm2m(Some(stack.lwm2m.clone()))
+        .with_firmware_uri(Some(uri))
+        .with_step_timeout(Duration::from_secs(15));
+    let reports = runner::run(&pull, &cases, &mut runner::Silent).await;
+    let v = verdicts(&reports);
+    assert_eq!(v["LightweightM2M-1.0-int-771"].0, Verdict::Inconclusive, "{}", show(&reports));
+    assert_eq!(v["LightweightM2M-1.0-int-780"].0, Verdict::Pass, "{}", show(&reports));
+    assert!(
+        v["LightweightM2M-1.0-int-780"].1.contains("coaps")
+            && v["LightweightM2M-1.0-int-780"].1.contains("Update Result 9"),
+        "{}",
+        show(&reports)
+    );
 }
 
 /// Plays the lab's part in the active-notification case: once the case has turned active

@@ -102,6 +102,12 @@ pub struct CommonArgs {
     /// A software package URL the device can fetch (software cases are inconclusive without).
     #[arg(long)]
     software_uri: Option<String>,
+    /// Packages prepared for the LwM2M firmware error cases, `N=URL` with N the Update Result
+    /// the device must end with (2 not enough flash, 3 out of RAM, 4 connection lost, 5
+    /// integrity check failure, 6 unsupported package type, 8 update failed); comma-separated
+    /// or repeated. Those cases are inconclusive without theirs.
+    #[arg(long = "firmware-case", value_name = "N=URL", value_delimiter = ',')]
+    firmware_cases: Vec<String>,
     /// Use a running `unidm serve` instead of an embedded one: its API base
     /// (`http://127.0.0.1:8080/api/v1`).
     #[arg(long)]
@@ -159,6 +165,7 @@ pub async fn run(command: ConformanceCommand) -> anyhow::Result<bool> {
     }
     let device = device.ok_or_else(|| anyhow!("name the device: --endpoint (LwM2M) or --device (TR-069, OMA DM)"))?;
     let cases = unidm_interop::select(&catalogue, &common.cases).map_err(|e| anyhow!("--cases: {e}"))?;
+    unidm_interop::firmware_cases(&common.firmware_cases).map_err(|e| anyhow!("--firmware-case: {e}"))?;
     let report = match &common.api {
         Some(api) => over_api(api, &device, &common).await?,
         None => embedded(protocol, &device, listen, &cases, &common, &dm_args).await?,
@@ -254,6 +261,7 @@ async fn embedded(
         .with_lwm2m(lwm2m)
         .with_firmware_uri(common.firmware_uri.clone())
         .with_software_uri(common.software_uri.clone())
+        .with_firmware_cases(unidm_interop::firmware_cases(&common.firmware_cases).map_err(|e| anyhow!(e))?)
         .with_step_timeout(Duration::from_secs(common.step_timeout_s));
     let started = engine.now();
     let mut progress = Terminal::new(cases.len());
@@ -285,6 +293,7 @@ async fn over_api(api: &str, device: &DeviceId, common: &CommonArgs) -> anyhow::
     let body = serde_json::json!({
         "device": device, "cases": common.cases,
         "firmwareUri": common.firmware_uri, "softwareUri": common.software_uri,
+        "firmwareCases": unidm_interop::firmware_cases(&common.firmware_cases).map_err(|e| anyhow!(e))?,
     });
     let response =
         auth(http.post(format!("{api}/conformance-runs")).json(&body)).send().await.context("POST conformance-runs")?;

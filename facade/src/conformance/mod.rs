@@ -34,7 +34,18 @@ pub enum RunError {
     Store(String),
 }
 
-/// What a run keeps: its status, its selection and what came of each case so far.
+/// What a run's cases are given: images and packages the device fetches.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// A firmware image URL the device can fetch.
+    pub firmware_uri: Option<String>,
+    /// A software package URL the device can fetch.
+    pub software_uri: Option<String>,
+    /// Packages for the firmware error cases, by the Update Result they end with.
+    pub firmware_cases: std::collections::BTreeMap<u16, String>,
+}
+
+/// What a run keeps: its status, its selection, its inputs and what came of each case so far.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Stored {
@@ -42,6 +53,9 @@ struct Stored {
     cases: Vec<String>,
     firmware_uri: Option<String>,
     software_uri: Option<String>,
+    /// By Update Result, as text (JSON object keys).
+    #[serde(default)]
+    firmware_cases: std::collections::BTreeMap<String, String>,
     reports: Vec<CaseReport>,
     finished_at: Option<Timestamp>,
 }
@@ -90,13 +104,14 @@ impl Runs {
         self: &Arc<Self>,
         device: DeviceId,
         patterns: Vec<String>,
-        firmware_uri: Option<String>,
-        software_uri: Option<String>,
+        inputs: Inputs,
     ) -> Result<ConformanceRunStatus, RunError> {
         let known =
             self.engine.device(&device).map_err(|_| RunError::Invalid("device", format!("no device `{device}`")))?;
         let catalogue = unidm_interop::catalogue(known.protocol);
         let cases = unidm_interop::select(&catalogue, &patterns).map_err(|e| RunError::Invalid("cases", e))?;
+        unidm_interop::firmware_cases(inputs.firmware_cases.iter().map(|(n, url)| format!("{n}={url}")))
+            .map_err(|e| RunError::Invalid("firmwareCases", e))?;
         if let Some(busy) =
             self.lock().values().find(|r| r.status.device == device && r.status.state == ConformanceRunState::Running)
         {
@@ -121,8 +136,9 @@ impl Runs {
         let run = Stored {
             status: status.clone(),
             cases: cases.iter().map(|c| c.id.to_owned()).collect(),
-            firmware_uri,
-            software_uri,
+            firmware_uri: inputs.firmware_uri,
+            software_uri: inputs.software_uri,
+            firmware_cases: inputs.firmware_cases.into_iter().map(|(n, url)| (n.to_string(), url)).collect(),
             reports: Vec::new(),
             finished_at: None,
         };
@@ -148,6 +164,9 @@ impl Runs {
             .with_lwm2m(self.lwm2m.clone())
             .with_firmware_uri(first.firmware_uri.clone())
             .with_software_uri(first.software_uri.clone())
+            .with_firmware_cases(
+                first.firmware_cases.iter().filter_map(|(n, url)| Some((n.parse().ok()?, url.clone()))).collect(),
+            )
             .with_step_timeout(self.step_timeout);
         let catalogue = unidm_interop::catalogue(first.status.protocol);
         loop {

@@ -31,6 +31,11 @@ pub struct CreateRun {
     /// A software package URL the device can fetch (software cases are inconclusive without).
     #[serde(default)]
     pub software_uri: Option<String>,
+    /// Packages prepared for the LwM2M firmware error cases, by the Update Result the device
+    /// must end with (`{"5": "http://lab/corrupt.bin"}`: 2, 3, 4, 5, 6 or 8); those cases are
+    /// inconclusive without theirs.
+    #[serde(default)]
+    pub firmware_cases: std::collections::BTreeMap<u16, String>,
 }
 
 impl From<RunError> for Problem {
@@ -49,7 +54,12 @@ impl From<RunError> for Problem {
 #[utoipa::path(post, path = "/api/v1/conformance-runs", tag = "conformance", request_body = CreateRun,
     responses((status = 201, body = ConformanceRunStatus), (status = 400, body = Problem), (status = 409, body = Problem)))]
 pub async fn create(State(app): State<AppState>, ApiJson(body): ApiJson<CreateRun>) -> ApiResult<Response> {
-    let status = app.conformance.create(body.device, body.cases, body.firmware_uri, body.software_uri).await?;
+    let inputs = crate::conformance::Inputs {
+        firmware_uri: body.firmware_uri,
+        software_uri: body.software_uri,
+        firmware_cases: body.firmware_cases,
+    };
+    let status = app.conformance.create(body.device, body.cases, inputs).await?;
     let location = format!("/api/v1/conformance-runs/{}", status.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(status)).into_response())
 }

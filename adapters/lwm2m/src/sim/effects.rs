@@ -131,6 +131,10 @@ impl Client {
                 self.send_request(Kind::Update, None);
             }
             Effect::Download(uri) if uri.is_empty() => self.set_firmware(0, 0),
+            // A scheme it does not list in /5/0/8: Update Result 9, Unsupported protocol.
+            Effect::Download(uri) if !self.shared.objects.lock().is_ok_and(|o| o.downloads_with(&uri)) => {
+                self.set_firmware(0, 9)
+            }
             Effect::Download(_) if self.shared.config.firmware_stuck_downloading => self.set_firmware(1, 0),
             Effect::Download(_) => {
                 self.set_firmware(1, 0);

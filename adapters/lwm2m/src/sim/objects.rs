@@ -336,6 +336,20 @@ impl Objects {
         Ok(())
     }
 
+    /// Whether the Firmware Update Protocol Support /5/0/8 lists the scheme of `uri` (true
+    /// when the resource is absent: a 1.0 client that does not say).
+    pub fn downloads_with(&self, uri: &str) -> bool {
+        let listed: Vec<i64> = self
+            .values
+            .iter()
+            .filter_map(|(p, v)| match (p, v) {
+                (Path::ResourceInstance(5, 0, 8, _), Value::Integer(i)) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        listed.is_empty() || crate::adapter::firmware::protocol_for(uri).is_some_and(|p| listed.contains(&p))
+    }
+
     fn execute(&mut self, path: &Path, effects: &mut Vec<Effect>) -> Result<ResponseType, ResponseType> {
         let (Some(o), Some(r)) = (path.object_id(), path.resource_id()) else { return Err(ResponseType::BadRequest) };
         if model::resource_type(o, r) != Some(ResourceType::None) {
