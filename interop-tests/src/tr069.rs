@@ -130,6 +130,20 @@ pub fn catalogue() -> Vec<Case> {
             change_du_state
         ),
         case!(
+            "TR069-A.4.1.4-ScheduleInform",
+            "ScheduleInform, then an Inform with 3 SCHEDULED, M ScheduleInform and its CommandKey",
+            ["MGR-001"],
+            "TR-069 A.4.1.4, §3.7.1.5 Table 7",
+            schedule_inform
+        ),
+        case!(
+            "TR069-A.4.1.5-Upload",
+            "Upload of the vendor configuration file and its TransferComplete",
+            ["MGR-007"],
+            "TR-069 A.4.1.5, A.3.3.2 (TransferComplete), §3.7.1.5 (M Upload)",
+            upload
+        ),
+        case!(
             "TR069-A.3.2.9-Reboot",
             "Reboot, then an Inform with 1 BOOT and M Reboot",
             ["MGR-009", "HLF-007"],
@@ -528,6 +542,55 @@ async fn change_du_state(ctx: &Ctx) -> Outcome {
     let op = ctx.operation(Action::Software(SoftwareAction::Uninstall { module: uuid.clone() })).await?;
     ctx.succeeded(&op, &format!("ChangeDUState Uninstall of {uuid} (putting the CPE back)"))?;
     Ok(format!("installed deployment unit {uuid}, then uninstalled it"))
+}
+
+async fn schedule_inform(ctx: &Ctx) -> Outcome {
+    require_method(ctx, "ScheduleInform").await?;
+    let mark = ctx.messages().len();
+    let op = execute(ctx, "ScheduleInform", ".", Some(json!({"delaySeconds": 1, "commandKey": "unidm-conformance"})))
+        .await?;
+    ctx.succeeded(&op, "ScheduleInform and the scheduled Inform")?;
+    let inform = ctx
+        .wait_message(mark, Duration::from_secs(2), |m| {
+            m.direction == Direction::FromDevice && m.summary == "Inform" && m.body.contains("3 SCHEDULED")
+        })
+        .await
+        .ok_or_else(|| Finding::fail("the Inform after ScheduleInform", "EventCode 3 SCHEDULED", "no such Inform"))?;
+    if !inform.body.contains("M ScheduleInform") || !inform.body.contains("unidm-conformance") {
+        return Err(Finding::fail(
+            "the EventCodes of the scheduled Inform",
+            "3 SCHEDULED and M ScheduleInform with CommandKey unidm-conformance",
+            inform
+                .body
+                .lines()
+                .filter(|l| l.contains("EventCode") || l.contains("CommandKey"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ));
+    }
+    Ok("ScheduleInform answered; the CPE came back with 3 SCHEDULED and M ScheduleInform (its CommandKey)".into())
+}
+
+async fn upload(ctx: &Ctx) -> Outcome {
+    require_method(ctx, "Upload").await?;
+    let op = execute(ctx, "Upload", ".", Some(json!({"fileType": "1 Vendor Configuration File"}))).await?;
+    if op.error.as_ref().is_some_and(|e| e.kind == unidm_models::ErrorKind::BadInput) {
+        return Err(Finding::inconclusive(format!("unidm's file server takes no uploads here: {}", describe(&op))));
+    }
+    let result = ctx.succeeded(&op, "Upload and its TransferComplete")?.unwrap_or(Json::Null);
+    let complete = ctx.messages().iter().any(|m| {
+        m.direction == Direction::FromDevice && m.summary == "TransferComplete" && m.body.contains("<FaultCode>0<")
+    });
+    let immediate =
+        ctx.messages().iter().any(|m| m.summary == "UploadResponse" && m.body.contains("<Status>0</Status>"));
+    if !complete && !immediate {
+        return Err(Finding::fail(
+            "the end of the Upload",
+            "TransferComplete FaultCode 0, or UploadResponse Status 0",
+            "neither",
+        ));
+    }
+    Ok(format!("the vendor configuration file was uploaded to {}", result["url"].as_str().unwrap_or("the file server")))
 }
 
 async fn reboot(ctx: &Ctx) -> Outcome {

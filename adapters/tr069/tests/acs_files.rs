@@ -41,6 +41,28 @@ async fn serves_ranges_and_takes_uploads() {
     let put = client.put(f.adapter.file_url("cpe-log.txt").unwrap()).body("log line").send().await.unwrap();
     assert_eq!(put.status().as_u16(), 201);
     assert_eq!(std::fs::read_to_string(files.path().join("cpe-log.txt")).unwrap(), "log line");
+    // Nothing half-written is left beside it.
+    let names: Vec<String> = std::fs::read_dir(files.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".part")), "{names:?}");
+}
+
+/// The first upload makes the file server's folder (a fresh deployment has none yet).
+#[tokio::test]
+async fn an_upload_makes_the_folder_it_goes_to() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("files");
+    let config = Tr069Config {
+        files: Some(FileServerConfig { dir: dir.clone(), accept_uploads: true, max_upload: 1 << 20 }),
+        ..local_config()
+    };
+    let f = fixture_with(config).await;
+    let put =
+        reqwest::Client::new().put(f.adapter.file_url("first.log").unwrap()).body("first upload").send().await.unwrap();
+    assert_eq!(put.status().as_u16(), 201);
+    assert_eq!(std::fs::read_to_string(dir.join("first.log")).unwrap(), "first upload");
 }
 
 #[tokio::test]

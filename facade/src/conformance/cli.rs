@@ -200,8 +200,12 @@ async fn embedded(
             lwm2m = Some(adapter);
         }
         Protocol::Tr069 => {
-            let files =
-                unidm_tr069::FileServerConfig { dir: temp.path().join("files"), accept_uploads: false, max_upload: 0 };
+            // Uploads (the Upload case) go to the run's temporary folder, at most 16 MiB each.
+            let files = unidm_tr069::FileServerConfig {
+                dir: temp.path().join("files"),
+                accept_uploads: true,
+                max_upload: 16 << 20,
+            };
             let adapter = Arc::new(unidm_tr069::Tr069Adapter::new(unidm_tr069::Tr069Config {
                 listen,
                 files: Some(files),

@@ -120,9 +120,19 @@ async fn store(State(cfg): State<Arc<FileServerConfig>>, UrlPath(name): UrlPath<
     if !safe_name(&name) {
         return StatusCode::BAD_REQUEST;
     }
-    match tokio::fs::write(Path::new(&cfg.dir).join(&name), &body).await {
+    // The folder is made on the first upload; the file appears whole or not at all (written
+    // beside it under a name the server never serves, then renamed).
+    let dir = Path::new(&cfg.dir);
+    let part = dir.join(format!(".{name}.part"));
+    let stored = async {
+        tokio::fs::create_dir_all(dir).await?;
+        tokio::fs::write(&part, &body).await?;
+        tokio::fs::rename(&part, dir.join(&name)).await
+    };
+    match stored.await {
         Ok(()) => StatusCode::CREATED,
         Err(e) => {
+            let _ = tokio::fs::remove_file(&part).await;
             tracing::warn!(%name, error = %e, "upload not stored");
             StatusCode::INTERNAL_SERVER_ERROR
         }
