@@ -20,9 +20,9 @@ pub fn catalogue() -> Vec<Case> {
     vec![
         case!(
             "LightweightM2M-1.1-int-0",
-            "Client Initiated Bootstrap (started by the Bootstrap-Request Trigger)",
+            "Client Initiated Bootstrap",
             ["HLF-019", "BsR-002"],
-            "ETS 1.1 int-0; TS Core 1.1 §6.1.3, registry 1.xml /1/x/9",
+            "ETS 1.1 int-0; TS Core 1.1 §6.1.3 (the client starts it, at its start-up)",
             client_initiated_bootstrap
         ),
         case!(
@@ -45,6 +45,13 @@ pub fn catalogue() -> Vec<Case> {
             ["HLF-019"],
             "ETS 1.1 int-4; TS Core 1.1 §5.2.7.5 Bootstrap-Delete",
             bootstrap_delete
+        ),
+        case!(
+            "LightweightM2M-1.1-int-5",
+            "Server Initiated Bootstrap (the Bootstrap-Request Trigger)",
+            ["HLF-019", "BsR-002"],
+            "ETS 1.1 int-5; TS Core 1.1 §6.1.3, registry 1.xml /1/x/9 Bootstrap-Request Trigger",
+            server_initiated_bootstrap
         ),
         case!(
             "LightweightM2M-1.1-int-6",
@@ -513,11 +520,12 @@ async fn collect_notifications(
 
 // ---- bootstrap ------------------------------------------------------------------------------
 
-/// One bootstrap of the device, started by the Bootstrap-Request Trigger `/1/x/9`, through
-/// unidm's bootstrap server: the messages from the Execute on, once the device registered
-/// again; inconclusive when unidm cannot be the device's bootstrap server.
-async fn bootstrap_session(ctx: &Ctx) -> Result<Vec<unidm_core::WireRecord>, Finding> {
-    require_1_1(ctx, "the Bootstrap-Request Trigger /1/x/9")?;
+/// How long int-0 waits for a device to bootstrap on its own (the lab restarts it).
+pub const CLIENT_BOOTSTRAP_WAIT: Duration = Duration::from_secs(30);
+
+/// Inconclusive unless unidm runs the bootstrap server and holds a configuration for the
+/// device.
+async fn require_bootstrap_server(ctx: &Ctx) -> Result<(), Finding> {
     let adapter = ctx.lwm2m().ok_or_else(|| Finding::error("no LwM2M server in this run"))?;
     if adapter.bootstrap_addr().is_none() {
         return Err(Finding::inconclusive(
@@ -530,6 +538,19 @@ async fn bootstrap_session(ctx: &Ctx) -> Result<Vec<unidm_core::WireRecord>, Fin
             "unidm has no bootstrap configuration for {endpoint} (PUT /api/v1/lwm2m/bootstrap/{endpoint})"
         )));
     }
+    Ok(())
+}
+
+fn from_device(prefix: &'static str) -> impl Fn(&unidm_core::WireRecord) -> bool {
+    move |m: &unidm_core::WireRecord| m.direction == Direction::FromDevice && m.summary.starts_with(prefix)
+}
+
+/// One bootstrap of the device, started by the Bootstrap-Request Trigger `/1/x/9`, through
+/// unidm's bootstrap server: the messages from the Execute on, once the device registered
+/// again; inconclusive when unidm cannot be the device's bootstrap server.
+async fn bootstrap_session(ctx: &Ctx) -> Result<Vec<unidm_core::WireRecord>, Finding> {
+    require_1_1(ctx, "the Bootstrap-Request Trigger /1/x/9")?;
+    require_bootstrap_server(ctx).await?;
     let server = server_instance(ctx)?;
     let mark = ctx.messages().len();
     let op = ctx.native(NativeOp::Execute, &format!("{server}/9"), None).await?;
@@ -543,14 +564,17 @@ async fn bootstrap_session(ctx: &Ctx) -> Result<Vec<unidm_core::WireRecord>, Fin
         }
         _ => return Err(Finding::fail(format!("Execute {server}/9"), "2.04 Changed", describe(&op))),
     }
-    let from_device = |prefix: &'static str| {
-        move |m: &unidm_core::WireRecord| m.direction == Direction::FromDevice && m.summary.starts_with(prefix)
-    };
     if ctx.wait_message(mark, ctx.step_timeout(), from_device("Bootstrap-Request")).await.is_none() {
         return Err(Finding::inconclusive(
             "no Bootstrap-Request reached unidm's bootstrap server: the device's bootstrap account points elsewhere",
         ));
     }
+    bootstrap_finished(ctx, mark).await
+}
+
+/// The rest of a bootstrap session whose Bootstrap-Request came after message `mark`: its
+/// Bootstrap-Finish acknowledged, then a Register; the messages from `mark` on.
+async fn bootstrap_finished(ctx: &Ctx, mark: usize) -> Result<Vec<unidm_core::WireRecord>, Finding> {
     let finished = ctx.wait_message(mark, ctx.step_timeout(), |m| {
         m.summary.starts_with("bootstrap finished") || m.summary.starts_with("bootstrap failed")
     });
@@ -573,7 +597,25 @@ fn summaries(records: &[unidm_core::WireRecord]) -> Vec<&str> {
     records.iter().map(|m| m.summary.as_str()).collect()
 }
 
+/// The device bootstraps on its own (the lab restarts it during the case, or it was told to
+/// bootstrap at start-up): a Bootstrap-Request nobody triggered, then the session and a Register.
 async fn client_initiated_bootstrap(ctx: &Ctx) -> Outcome {
+    require_bootstrap_server(ctx).await?;
+    let mark = ctx.messages().len();
+    if ctx.wait_message(mark, CLIENT_BOOTSTRAP_WAIT, from_device("Bootstrap-Request")).await.is_none() {
+        return Err(Finding::inconclusive(format!(
+            "the device sent no Bootstrap-Request in {} s (restart it during this case so that it bootstraps)",
+            CLIENT_BOOTSTRAP_WAIT.as_secs()
+        )));
+    }
+    let session = bootstrap_finished(ctx, mark).await?;
+    let seen = summaries(&session);
+    let request = seen.iter().find(|s| s.starts_with("Bootstrap-Request")).copied().unwrap_or_default();
+    let register = seen.iter().find(|s| s.starts_with("Register")).copied().unwrap_or_default();
+    Ok(format!("`{request}` of the device's own, Bootstrap-Finish acknowledged, then `{register}`"))
+}
+
+async fn server_initiated_bootstrap(ctx: &Ctx) -> Outcome {
     let session = bootstrap_session(ctx).await?;
     let seen = summaries(&session);
     let request = seen.iter().find(|s| s.starts_with("Bootstrap-Request")).copied().unwrap_or_default();

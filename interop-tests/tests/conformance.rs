@@ -92,6 +92,7 @@ async fn a_well_behaved_lwm2m_device_passes_every_case_it_can_be_judged_on() {
             "LightweightM2M-1.1-int-2",
             "LightweightM2M-1.1-int-211",
             "LightweightM2M-1.1-int-4",
+            "LightweightM2M-1.1-int-5",
             "LightweightM2M-1.1-int-6"
         ],
         "{}",
@@ -339,7 +340,7 @@ async fn a_client_pointed_at_the_bootstrap_server_passes_the_bootstrap_case() {
     let bs = stack.lwm2m.bootstrap_addr().expect("a bootstrap server");
     let mut config = SimConfig::new("bootstrapped", std::net::SocketAddr::from(([127, 0, 0, 1], 9)));
     config.version = "1.1".into();
-    let client = SimClient::start(config).await.unwrap();
+    let client = Arc::new(SimClient::start(config).await.unwrap());
     client.bootstrap(bs).await.unwrap();
     client.register().await.unwrap();
     let id = DeviceId::lwm2m("bootstrapped").unwrap();
@@ -347,12 +348,25 @@ async fn a_client_pointed_at_the_bootstrap_server_passes_the_bootstrap_case() {
     unidm_testkit::eventually("the bootstrapped client", || async { engine.device(&id).ok() }).await;
     let cases = select(
         &lwm2m::catalogue(),
-        &["1.1-int-0".into(), "1.1-int-4".into(), "1.1-int-6".into(), "1.0-int-101".into()],
+        &["1.1-int-0".into(), "1.1-int-4".into(), "1.1-int-5".into(), "1.1-int-6".into(), "1.0-int-101".into()],
     )
     .unwrap();
-    let reports = runner::run(&ctx(&stack, "bootstrapped"), &cases, &mut runner::Silent).await;
+    let mut lab = RestartsTheClient { client: client.clone(), bootstrap: bs };
+    let reports = runner::run(&ctx(&stack, "bootstrapped"), &cases, &mut lab).await;
     assert!(reports.iter().all(|r| r.verdict == Verdict::Pass), "{}", show(&reports));
-    let exchange: Vec<&str> = reports[0].exchanges.iter().map(|m| m.summary.as_str()).collect();
+    // int-0: the client's own Bootstrap-Request, no trigger.
+    let own: Vec<&str> = reports[0].exchanges.iter().map(|m| m.summary.as_str()).collect();
+    assert!(own.iter().any(|s| s.starts_with("Bootstrap-Request")), "{own:?}");
+    assert!(!own.iter().any(|s| s.starts_with("POST /1/0/9")), "{own:?}");
+    // int-5: started by the Bootstrap-Request Trigger.
+    let exchange: Vec<&str> = reports
+        .iter()
+        .find(|r| r.id == "LightweightM2M-1.1-int-5")
+        .unwrap()
+        .exchanges
+        .iter()
+        .map(|m| m.summary.as_str())
+        .collect();
     let at = |prefix: &str| {
         exchange.iter().position(|s| s.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}: {exchange:?}"))
     };
@@ -363,6 +377,29 @@ async fn a_client_pointed_at_the_bootstrap_server_passes_the_bootstrap_case() {
     // The Register is recorded by the server's task, the bootstrap steps by the bootstrap
     // server's: their order in the record is not the wire's. It came after the request.
     assert!(at("Bootstrap-Request") < at("Register"), "{exchange:?}");
+}
+
+/// Plays the lab's part in the client-initiated bootstrap case: the client, restarted, asks
+/// its bootstrap server, then registers with what it was given.
+struct RestartsTheClient {
+    client: Arc<SimClient>,
+    bootstrap: std::net::SocketAddr,
+}
+
+impl runner::Progress for RestartsTheClient {
+    fn started(&mut self, _: usize, _: usize, case: &unidm_interop::Case) {
+        if case.id != "LightweightM2M-1.1-int-0" {
+            return;
+        }
+        let (client, bs) = (self.client.clone(), self.bootstrap);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            client.bootstrap(bs).await.expect("bootstrap");
+            client.register().await.expect("register");
+        });
+    }
+
+    fn finished(&mut self, _: usize, _: usize, _: &CaseReport) {}
 }
 
 /// Plays the lab's part in the OMA DM cases whose result a client reports later (Generic
