@@ -504,26 +504,37 @@ async fn a_dm_client_without_fumo_is_inconclusive_and_a_failing_update_fails() {
     assert!(reports[0].got.as_deref().unwrap_or_default().contains("410"), "{}", show(&reports));
 }
 
+/// An engine on a SQLite file in `dir` with a LwM2M server and a bootstrap server, each also on
+/// DTLS (with these certificates, if any), all on loopback ports the OS picks.
+async fn dtls_lwm2m(
+    dir: &std::path::Path,
+    x509: Option<unidm_lwm2m::dtls::X509Settings>,
+    bootstrap_x509: Option<unidm_lwm2m::dtls::X509Settings>,
+) -> (Arc<unidm_lwm2m::Lwm2mAdapter>, unidm_core::Engine) {
+    use unidm_lwm2m::{DtlsSettings, Lwm2mAdapter, Lwm2mConfig};
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut config = Lwm2mConfig::new(loopback);
+    config.bootstrap_listen = Some(loopback);
+    config.dtls = Some(DtlsSettings { listen: loopback, x509, ..Default::default() });
+    config.bootstrap_dtls = Some(DtlsSettings { listen: loopback, x509: bootstrap_x509, ..Default::default() });
+    let adapter = Arc::new(Lwm2mAdapter::new(config));
+    let engine = unidm_core::Engine::builder()
+        .store(unidm_core::SqliteStore::open(dir.join("unidm.db")).unwrap())
+        .adapter_arc(adapter.clone())
+        .start()
+        .await
+        .unwrap();
+    (adapter, engine)
+}
+
 /// ETS 1.1 int-1 (full bootstrap with PSK): the client bootstraps over DTLS with its bootstrap
 /// PSK, is written a PSK account for the server, and registers over DTLS with that identity;
 /// a client that bootstraps in clear text is inconclusive, not failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_bootstrapped_over_dtls_with_a_psk_passes_the_full_psk_case() {
     use unidm_lwm2m::bootstrap::{BootstrapConfig, SecurityMode, ServerAccount};
-    use unidm_lwm2m::{DtlsSettings, Lwm2mAdapter, Lwm2mConfig};
-    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let mut config = Lwm2mConfig::new(loopback);
-    config.bootstrap_listen = Some(loopback);
-    config.dtls = Some(DtlsSettings { listen: loopback, ..Default::default() });
-    config.bootstrap_dtls = Some(DtlsSettings { listen: loopback, ..Default::default() });
-    let adapter = Arc::new(Lwm2mAdapter::new(config));
     let dir = tempfile::tempdir().unwrap();
-    let engine = unidm_core::Engine::builder()
-        .store(unidm_core::SqliteStore::open(dir.path().join("unidm.db")).unwrap())
-        .adapter_arc(adapter.clone())
-        .start()
-        .await
-        .unwrap();
+    let (adapter, engine) = dtls_lwm2m(dir.path(), None, None).await;
     let account = |identity: &str| ServerAccount {
         short_server_id: 101,
         uri: format!("coaps://{}", adapter.dtls_addr().unwrap()),
@@ -584,7 +595,6 @@ async fn a_client_bootstrapped_with_certificates_passes_the_full_certificate_cas
     use base64::Engine as _;
     use unidm_lwm2m::bootstrap::{BootstrapConfig, SecurityMode, ServerAccount};
     use unidm_lwm2m::dtls::X509Settings;
-    use unidm_lwm2m::{DtlsSettings, Lwm2mAdapter, Lwm2mConfig};
     // Two CAs: the bootstrap server knows the client's bootstrap certificate (of the first),
     // the LwM2M server only the certificate the bootstrap writes (of the second), so that the
     // Register shows the client took what it was given.
@@ -597,18 +607,7 @@ async fn a_client_bootstrapped_with_certificates_passes_the_full_certificate_cas
         let (cert, key) = ca.server_pem();
         X509Settings { cert_pem: cert.into_bytes(), key_pem: key.into_bytes(), ca_pem: ca.ca_pem.clone().into_bytes() }
     };
-    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let mut config = Lwm2mConfig::new(loopback);
-    config.bootstrap_listen = Some(loopback);
-    config.dtls = Some(DtlsSettings { listen: loopback, x509: Some(x509(&ca)), ..Default::default() });
-    config.bootstrap_dtls = Some(DtlsSettings { listen: loopback, x509: Some(x509(&bs_ca)), ..Default::default() });
-    let adapter = Arc::new(Lwm2mAdapter::new(config));
-    let engine = unidm_core::Engine::builder()
-        .store(unidm_core::SqliteStore::open(dir.path().join("unidm.db")).unwrap())
-        .adapter_arc(adapter.clone())
-        .start()
-        .await
-        .unwrap();
+    let (adapter, engine) = dtls_lwm2m(dir.path(), Some(x509(&ca)), Some(x509(&bs_ca))).await;
     // The account for the LwM2M server: a certificate of the endpoint's name (the server binds
     // it by its CN), and the CA as what the server's certificate must lead to.
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);

@@ -35,7 +35,7 @@ pub use group::{Aggregate, Group, GroupOperation, MemberResult, Selector};
 pub use id::{DeviceId, IdError, Protocol};
 pub use operation::{ErrorKind, Operation, OperationError, OperationId, OperationState, Progress, RetryPolicy};
 pub use rule::{Rule, Trigger};
-pub use time::Timestamp;
+pub use time::{civil_date, Timestamp};
 
 impl Function {
     /// The camelCase name used in JSON and docs.

@@ -40,6 +40,20 @@ impl Timestamp {
     }
 }
 
+/// The proleptic Gregorian (year, month, day) of `days` since 1970-01-01, negative ones
+/// included (Howard Hinnant's inverse of days_from_civil).
+pub fn civil_date(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
 impl Timestamp {
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ` written into 24 bytes, for years up to 9999 (negative
     /// timestamps clamp to the epoch, as [`Timestamp::to_system`] does). Every device and
@@ -48,16 +62,7 @@ impl Timestamp {
     fn rfc3339(self) -> Option<[u8; 24]> {
         let ms = self.0.max(0);
         let (days, in_day) = (ms / 86_400_000, ms % 86_400_000);
-        // Civil date from days since 1970-01-01 (Howard Hinnant's days_from_civil inverse).
-        let z = days + 719_468;
-        let era = z / 146_097;
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = civil_date(days);
         if year > 9999 {
             return None;
         }
@@ -117,6 +122,14 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn civil_dates_around_the_epoch_and_leap_days() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(civil_date(-1), (1969, 12, 31));
+        assert_eq!(civil_date(11_016), (2000, 2, 29));
+        assert_eq!(civil_date(20_792), (2026, 12, 5));
+    }
 
     /// The fast formatting writes what humantime writes, across leap days, centuries, the
     /// epoch, clamped negative times and the last millisecond of year 9999 (beyond, humantime
