@@ -544,18 +544,31 @@ async fn change_du_state(ctx: &Ctx) -> Outcome {
     Ok(format!("installed deployment unit {uuid}, then uninstalled it"))
 }
 
+/// The first Inform after message `mark` with `event` among its EventCodes (what `rpc` asked
+/// for), waited for up to `timeout`; a fail naming them otherwise.
+async fn inform_after(
+    ctx: &Ctx,
+    mark: usize,
+    rpc: &str,
+    event: &str,
+    timeout: Duration,
+) -> Result<unidm_core::WireRecord, Finding> {
+    let found = ctx
+        .wait_message(mark, timeout, |m| {
+            m.direction == Direction::FromDevice && m.summary == "Inform" && m.body.contains(event)
+        })
+        .await;
+    found
+        .ok_or_else(|| Finding::fail(format!("the Inform after {rpc}"), format!("EventCode {event}"), "no such Inform"))
+}
+
 async fn schedule_inform(ctx: &Ctx) -> Outcome {
     require_method(ctx, "ScheduleInform").await?;
     let mark = ctx.messages().len();
     let op = execute(ctx, "ScheduleInform", ".", Some(json!({"delaySeconds": 1, "commandKey": "unidm-conformance"})))
         .await?;
     ctx.succeeded(&op, "ScheduleInform and the scheduled Inform")?;
-    let inform = ctx
-        .wait_message(mark, Duration::from_secs(2), |m| {
-            m.direction == Direction::FromDevice && m.summary == "Inform" && m.body.contains("3 SCHEDULED")
-        })
-        .await
-        .ok_or_else(|| Finding::fail("the Inform after ScheduleInform", "EventCode 3 SCHEDULED", "no such Inform"))?;
+    let inform = inform_after(ctx, mark, "ScheduleInform", "3 SCHEDULED", Duration::from_secs(2)).await?;
     if !inform.body.contains("M ScheduleInform") || !inform.body.contains("unidm-conformance") {
         return Err(Finding::fail(
             "the EventCodes of the scheduled Inform",
@@ -597,12 +610,7 @@ async fn reboot(ctx: &Ctx) -> Outcome {
     let mark = ctx.messages().len();
     let op = ctx.operation(Action::Reboot).await?;
     ctx.succeeded(&op, "Reboot (and the boot Inform)")?;
-    let boot = ctx
-        .wait_message(mark, Duration::from_secs(5), |m| {
-            m.direction == Direction::FromDevice && m.summary == "Inform" && m.body.contains("1 BOOT")
-        })
-        .await
-        .ok_or_else(|| Finding::fail("the Inform after Reboot", "EventCode 1 BOOT", "no such Inform"))?;
+    let boot = inform_after(ctx, mark, "Reboot", "1 BOOT", Duration::from_secs(5)).await?;
     if !boot.body.contains("M Reboot") {
         return Err(Finding::fail("the EventCodes of the boot Inform", "1 BOOT and M Reboot", "no M Reboot"));
     }
