@@ -102,6 +102,27 @@ pub fn server_config(files: &TlsFiles, alpn: &[&[u8]]) -> Result<Arc<rustls::Ser
     Ok(Arc::new(config))
 }
 
+/// The task serving a listener ([`serve`] run in its own task), so that a shutdown can wait
+/// until the address is free again: a restart on the same address then binds.
+#[derive(Debug, Default)]
+pub struct ServerTask(std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>);
+
+impl ServerTask {
+    /// The task to wait for.
+    pub fn set(&self, task: tokio::task::JoinHandle<()>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
+    /// Waits until the server stopped (it was told to), its 5 s grace for open connections
+    /// included.
+    pub async fn stopped(&self) {
+        let task = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(6), task).await;
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves: HTTPS with `tls`, plain HTTP
 /// without; handlers see the client's address as `ConnectInfo<SocketAddr>`. In-flight
 /// requests get 5 s to finish after `shutdown`.

@@ -29,7 +29,7 @@ pub(crate) fn spawn_server(
         .layer(DefaultBodyLimit::max(server.config.max_message))
         .with_state(server.clone());
     let mut stop = server.stop.subscribe();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.changed().await;
         };
@@ -38,6 +38,7 @@ pub(crate) fn spawn_server(
             tracing::error!(error = %e, "OMA DM server stopped");
         }
     });
+    server.server_task.set(task);
 }
 
 /// The `s=` route token of the query, as written (it is already percent-encoded).

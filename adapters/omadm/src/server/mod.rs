@@ -115,6 +115,8 @@ pub(crate) struct Server {
     push_slots: tokio::sync::Semaphore,
     local_addr: OnceLock<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
+    /// The HTTP server's task: a shutdown waits for it, so that the address is free after.
+    server_task: unidm_core::tls::ServerTask,
     /// Generic Alerts that came before their operation was parked again after a restart.
     early: Mutex<alerts::EarlyAlerts>,
     /// Itself, for the tasks it spawns.
@@ -147,6 +149,7 @@ impl OmadmAdapter {
                 push_slots: tokio::sync::Semaphore::new(push::MAX_IN_FLIGHT),
                 local_addr: OnceLock::new(),
                 stop,
+                server_task: Default::default(),
                 early: Mutex::new(alerts::EarlyAlerts::default()),
                 me: me.clone(),
             }),
@@ -673,6 +676,7 @@ impl Adapter for OmadmAdapter {
 
     async fn shutdown(&self) {
         let _ = self.inner.stop.send(true);
+        self.inner.server_task.stopped().await;
     }
 }
 

@@ -37,7 +37,7 @@ pub(crate) fn spawn_server(
         router = router.merge(super::files::router(files.clone()));
     }
     let mut stop = acs.stop.subscribe();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.changed().await;
         };
@@ -46,6 +46,7 @@ pub(crate) fn spawn_server(
             tracing::error!(error = %e, "CWMP ACS server stopped");
         }
     });
+    acs.server_task.set(task);
 }
 
 /// The `session` cookie, read leniently (some CPEs send odd separators).

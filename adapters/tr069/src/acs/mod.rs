@@ -227,6 +227,8 @@ pub(crate) struct Acs {
     state: Mutex<State>,
     local_addr: OnceLock<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
+    /// The HTTP server's task: a shutdown waits for it, so that the address is free after.
+    server_task: unidm_core::tls::ServerTask,
     /// The client of connection requests.
     http: reqwest::Client,
     /// Connection requests under way, at most [`conn_req::MAX_IN_FLIGHT`].
@@ -272,6 +274,7 @@ impl Tr069Adapter {
                 state: Mutex::new(State::default()),
                 local_addr: OnceLock::new(),
                 stop,
+                server_task: Default::default(),
                 http,
                 cr_slots: tokio::sync::Semaphore::new(conn_req::MAX_IN_FLIGHT),
                 session_config: OnceLock::new(),
@@ -371,5 +374,6 @@ impl Adapter for Tr069Adapter {
     async fn shutdown(&self) {
         // No receiver left means everything already stopped.
         let _ = self.inner.stop.send(true);
+        self.inner.server_task.stopped().await;
     }
 }
