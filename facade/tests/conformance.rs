@@ -89,7 +89,7 @@ async fn the_cli_runs_cases_against_a_client_and_writes_three_reports() {
             "--wait-s",
             "30",
             "--cases",
-            "1.0-int-101,1.0-int-201,1.1-int-231,1.0-int-204",
+            "1.0-int-101,1.0-int-201,1.1-int-231,1.0-int-204,1.1-int-5",
         ],
         dir.path(),
     );
@@ -102,17 +102,20 @@ async fn the_cli_runs_cases_against_a_client_and_writes_three_reports() {
     assert!(status.success(), "{status}\n{out}");
     // In catalogue order, whatever the order of --cases.
     for want in [
-        "[  1/4] PASS LightweightM2M-1.0-int-101",
-        "[  3/4] INCO LightweightM2M-1.0-int-204",
-        "[  4/4] PASS LightweightM2M-1.1-int-231",
+        // The embedded run has no bootstrap server (nothing could configure it).
+        "[  1/5] INCO LightweightM2M-1.1-int-5",
+        "unidm runs no bootstrap server here (use --api",
+        "[  2/5] PASS LightweightM2M-1.0-int-101",
+        "[  4/5] INCO LightweightM2M-1.0-int-204",
+        "[  5/5] PASS LightweightM2M-1.1-int-231",
         "ETA",
-        "4 cases: 3 passed, 0 failed, 1 inconclusive, 0 errors — OK",
+        "5 cases: 3 passed, 0 failed, 2 inconclusive, 0 errors — OK",
     ] {
         assert!(out.contains(want), "`{want}` missing:\n{out}");
     }
-    let report = check_reports(dir.path(), 4);
-    assert_eq!(report["cases"][2]["verdict"], "inconclusive");
-    let exchange = report["cases"][3]["exchanges"].as_array().unwrap();
+    let report = check_reports(dir.path(), 5);
+    assert_eq!(report["cases"][3]["verdict"], "inconclusive");
+    let exchange = report["cases"][4]["exchanges"].as_array().unwrap();
     assert!(exchange.iter().any(|m| m["summary"] == "GET /3/0 Accept: 110"), "{report}");
 }
 

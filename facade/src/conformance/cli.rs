@@ -195,7 +195,10 @@ async fn embedded(
     let mut dm = None;
     match protocol {
         Protocol::Lwm2m => {
-            let adapter = Arc::new(unidm_lwm2m::Lwm2mAdapter::new(unidm_lwm2m::Lwm2mConfig::new(listen)));
+            // No bootstrap server: this run has no way to be given a configuration for it (the
+            // bootstrap cases run with --api on a `unidm serve`).
+            let config = unidm_lwm2m::Lwm2mConfig { bootstrap_listen: None, ..unidm_lwm2m::Lwm2mConfig::new(listen) };
+            let adapter = Arc::new(unidm_lwm2m::Lwm2mAdapter::new(config));
             builder = builder.adapter_arc(adapter.clone());
             lwm2m = Some(adapter);
         }
