@@ -367,3 +367,17 @@ async fn serve_stops_with_an_event_stream_open() {
     assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
     drop(events);
 }
+
+/// The embedded DM server's options are refused with --api, saying where they go instead.
+#[test]
+fn dm_options_for_the_embedded_server_are_refused_with_api() {
+    let out = Command::new(env!("CARGO_BIN_EXE_unidm"))
+        .args(["conformance", "omadm", "--device", "IMEI:1", "--api", "http://127.0.0.1:9/api/v1"])
+        .args(["--push", "udp://127.0.0.1:9"])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("PUT /api/v1/omadm/clients/{devId}/credentials and /push"), "{err}");
+}

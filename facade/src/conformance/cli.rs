@@ -166,6 +166,12 @@ pub async fn run(command: ConformanceCommand) -> anyhow::Result<bool> {
     let device = device.ok_or_else(|| anyhow!("name the device: --endpoint (LwM2M) or --device (TR-069, OMA DM)"))?;
     let cases = unidm_interop::select(&catalogue, &common.cases).map_err(|e| anyhow!("--cases: {e}"))?;
     unidm_interop::firmware_cases(&common.firmware_cases).map_err(|e| anyhow!("--firmware-case: {e}"))?;
+    if common.api.is_some() && (dm_args.credentials.is_some() || dm_args.push.is_some()) {
+        bail!(
+            "--username, --password and --push set up the embedded DM server; with --api, give them to that \
+             server: PUT /api/v1/omadm/clients/{{devId}}/credentials and /push"
+        );
+    }
     let report = match &common.api {
         Some(api) => over_api(api, &device, &common).await?,
         None => embedded(protocol, &device, listen, &cases, &common, &dm_args).await?,
