@@ -164,6 +164,14 @@ struct State {
 }
 
 impl State {
+    /// Takes off the wait indexed under `key` (device, correlator) and its operation.
+    fn unpark(&mut self, key: &(DeviceId, Correlator)) -> Option<Woken> {
+        let id = self.by_correlator.remove(key)?;
+        self.held.remove(&id);
+        let p = self.parked.remove(&id)?;
+        Some(Woken { op: p.op, wait: p.wait })
+    }
+
     /// Drops operation `id`; `device`, when known, spares a look through every queue (an
     /// operation held is sent, parked or queued: not found on `device`, it is on another
     /// device's queue and stays there).
@@ -362,11 +370,7 @@ impl Delivery {
     /// Takes the operation of `device` parked on `correlator` off its wait: the message that
     /// answers it came. `None` when nothing waits for it (a duplicate, or a late answer).
     pub fn wake(&self, device: &DeviceId, correlator: &Correlator) -> Option<Woken> {
-        let mut st = self.state();
-        let id = st.by_correlator.remove(&(device.clone(), correlator.clone()))?;
-        st.held.remove(&id);
-        let p = st.parked.remove(&id)?;
-        Some(Woken { op: p.op, wait: p.wait })
+        self.state().unpark(&(device.clone(), correlator.clone()))
     }
 
     /// The waits of `device` whose correlator satisfies `pred` (e.g. every wait for a
@@ -376,20 +380,14 @@ impl Delivery {
     pub fn wake_all(&self, device: &DeviceId, pred: impl Fn(&Wait) -> bool) -> Vec<Woken> {
         let mut st = self.state();
         let from = (device.clone(), Correlator(String::new()));
-        let ids: Vec<((DeviceId, Correlator), OperationId)> = st
+        let keys: Vec<(DeviceId, Correlator)> = st
             .by_correlator
             .range(from..)
             .take_while(|((d, _), _)| d == device)
             .filter(|(_, id)| st.parked.get(id).is_some_and(|p| pred(&p.wait)))
-            .map(|(k, id)| (k.clone(), *id))
+            .map(|(k, _)| k.clone())
             .collect();
-        ids.into_iter()
-            .filter_map(|(key, id)| {
-                st.by_correlator.remove(&key);
-                st.held.remove(&id);
-                st.parked.remove(&id).map(|p| Woken { op: p.op, wait: p.wait })
-            })
-            .collect()
+        keys.iter().filter_map(|key| st.unpark(key)).collect()
     }
 
     /// The wait an operation is parked on, if it is.
